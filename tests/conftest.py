@@ -1,0 +1,112 @@
+"""Shared fixtures: a tiny, hand-checkable trial written to a temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from trialeval.config import load_trials
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "workflow" / "schemas"
+
+
+def tiny_trial_config() -> dict:
+    """Two arms, two waves, self-compassion (reverse keys, mean) and flourishing (sum)."""
+    return {
+        "title": "Tiny trial",
+        "design": "rct",
+        "data": {
+            "participants": "participants.csv",
+            "id_column": "pid",
+            "arm_column": "arm",
+            "site_column": "site",
+            "withdrawal_column": "withdrew",
+        },
+        "arms": [{"id": "peer", "label": "Peer support"}, {"id": "ctl", "control": True}],
+        "sites": ["s1", "s2"],
+        "timepoints": [
+            {"id": "t0", "file": "wave0.csv", "baseline": True},
+            {"id": "t1", "file": "wave1.csv"},
+        ],
+        "covariates": [{"name": "age", "type": "numeric"}],
+        "outcomes": [
+            {"id": "sc", "instrument": "scs_sf", "subscale": "total", "role": "primary"},
+            {"id": "fl", "instrument": "flourishing", "subscale": "total"},
+        ],
+        "analysis_sets": {"per_protocol": {"column": "sessions", "at_least": 2}},
+    }
+
+
+def tiny_participants() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "pid": ["P1", "P2", "P3", "P4", "P5", "P6"],
+            "arm": ["peer", "peer", "peer", "ctl", "ctl", "ctl"],
+            "site": ["s1", "s1", "s2", "s2", "s1", "s2"],
+            "withdrew": ["no", "no", "yes", "no", "", "no"],
+            "age": [24, 25, 26, 27, 28, 29],
+            "sessions": [3, 1, 0, None, None, None],
+        }
+    )
+
+
+def tiny_wave(ids: list[str], base: int) -> pd.DataFrame:
+    rows = []
+    for k, pid in enumerate(ids):
+        row = {"pid": pid}
+        row.update({f"scs_{i}": 1 + (base + k + i) % 5 for i in range(1, 13)})
+        row.update({f"fs_{i}": 1 + (base + 2 * k + i) % 7 for i in range(1, 9)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+class TinyTrial:
+    """A trial folder in tmp_path with a config.yaml pointing at it; edit, then `specs()`."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.data_dir = root / "data" / "raw" / "tiny"
+        self.data_dir.mkdir(parents=True)
+        (root / "config" / "trials").mkdir(parents=True)
+        shutil.copy(ROOT / "config" / "instruments.yaml", root / "config" / "instruments.yaml")
+        self.trial = tiny_trial_config()
+        self.participants = tiny_participants()
+        # P6 never answers; P1 and P4 are lost at t1; P3 withdrew but is in the t0 export.
+        self.waves = {
+            "wave0.csv": tiny_wave(["P1", "P2", "P3", "P4", "P5"], 0),
+            "wave1.csv": tiny_wave(["p2 ", " P5"], 3),
+        }
+
+    @property
+    def config(self) -> dict:
+        return {
+            "trials": ["tiny"],
+            "trials_dir": str(self.root / "config" / "trials"),
+            "instruments": str(self.root / "config" / "instruments.yaml"),
+            "raw_dir": str(self.root / "data" / "raw"),
+            "results_dir": str(self.root / "results"),
+            "alpha": 0.05,
+            "multiplicity": "holm",
+        }
+
+    def write(self) -> TinyTrial:
+        with open(self.root / "config" / "trials" / "tiny.yaml", "w") as handle:
+            yaml.safe_dump(self.trial, handle, sort_keys=False)
+        self.participants.to_csv(self.data_dir / "participants.csv", index=False)
+        for name, frame in self.waves.items():
+            frame.to_csv(self.data_dir / name, index=False)
+        return self
+
+    def spec(self) -> dict:
+        self.write()
+        return load_trials(self.config, SCHEMAS)["tiny"]
+
+
+@pytest.fixture
+def tiny(tmp_path) -> TinyTrial:
+    return TinyTrial(tmp_path)

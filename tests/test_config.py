@@ -1,0 +1,76 @@
+"""Config errors stop the run with a message naming the file and key."""
+
+from __future__ import annotations
+
+import pytest
+
+from trialeval.errors import TrialInputError
+
+
+def test_tiny_trial_resolves(tiny):
+    spec = tiny.spec()
+    assert spec["control_arm"] == "ctl"
+    assert spec["baseline"] == "t0"
+    assert [o["id"] for o in spec["outcomes"]] == ["sc", "fl"]
+    scs = spec["instruments"]["scs_sf"]
+    assert [i["id"] for i in scs["items"] if i["reverse"]] == ["1", "4", "8", "9", "11", "12"]
+    assert spec["instruments"]["flourishing"]["subscales"]["total"]["range"] == [8, 56]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t["outcomes"].append({"id": "x", "instrument": "nope", "subscale": "total"}),
+            "instrument 'nope' is not in",
+        ),
+        (
+            lambda t: t["outcomes"].append({"id": "x", "instrument": "mbi", "subscale": "zz"}),
+            "subscale 'zz' is not a subscale of mbi",
+        ),
+        (
+            lambda t: t["outcomes"].append({"id": "x", "instrument": "mbi", "category": "zz"}),
+            "category 'zz' is not a category of mbi",
+        ),
+        (
+            lambda t: t["outcomes"].append({"id": "sc", "instrument": "mbi", "subscale": "ee"}),
+            "outcome 'sc' is listed twice",
+        ),
+        (lambda t: t["arms"][0].update(control=True), "exactly one arm with `control: true`"),
+        (lambda t: t["arms"][1].update(control=False), "found 0 (none)"),
+        (lambda t: t["timepoints"][1].update(baseline=True), "exactly one timepoint"),
+        (lambda t: t.update(design="rcx"), "does not match trial.schema.yaml"),
+        (lambda t: t.update(colour="blue"), "colour"),
+        (
+            lambda t: t["instruments"].update(
+                mbi={"label": "x", "prescored": {"column": "m", "range": [0, 1]}}
+            ),
+            "already defined in",
+        ),
+        (
+            lambda t: t["analysis_sets"]["per_protocol"].update(arms=["ghost"]),
+            "unknown arms ['ghost']",
+        ),
+    ],
+)
+def test_config_errors_name_file_and_key(tiny, edit, message):
+    tiny.trial.setdefault("instruments", {})
+    edit(tiny.trial)
+    with pytest.raises(TrialInputError) as info:
+        tiny.spec()
+    assert message in str(info.value)
+    assert "tiny.yaml" in str(info.value)
+
+
+def test_trial_defined_instrument(tiny):
+    tiny.trial["instruments"] = {
+        "wellbeing_total": {
+            "label": "Pre-scored wellbeing index",
+            "prescored": {"column": "wb", "range": [0, 100]},
+        }
+    }
+    tiny.trial["outcomes"].append(
+        {"id": "wb", "instrument": "wellbeing_total", "subscale": "score"}
+    )
+    spec = tiny.spec()
+    assert spec["instruments"]["wellbeing_total"]["items"][0]["column"] == "wb"

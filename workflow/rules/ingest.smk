@@ -1,0 +1,14 @@
+rule ingest:
+    """Read the participants file and every wave's export; normalise ids; validate answers."""
+    input:
+        unpack(raw_inputs),
+        code="workflow/scripts/ingest.py",
+    output:
+        participants=f"{RESULTS}/{{trial}}/interim/participants.parquet",
+        items=f"{RESULTS}/{{trial}}/interim/items.parquet",
+    params:
+        trial=trial_spec,
+    log:
+        f"{RESULTS}/{{trial}}/logs/ingest.log",
+    script:
+        "../scripts/ingest.py"

@@ -1,0 +1,21 @@
+rule score:
+    """Score every outcome (reverse keys, missing-item rule, cut-offs); Cronbach's alpha."""
+    input:
+        items=rules.ingest.output.items,
+        participants=rules.ingest.output.participants,
+        code="workflow/scripts/score.py",
+    output:
+        scores=f"{RESULTS}/{{trial}}/interim/scores.parquet",
+        scores_csv=f"{RESULTS}/{{trial}}/scores.csv",
+        reliability=report(
+            f"{RESULTS}/{{trial}}/tables/reliability.csv",
+            caption="../report/reliability.rst",
+            category="{trial}",
+            subcategory="Reliability",
+        ),
+    params:
+        trial=trial_spec,
+    log:
+        f"{RESULTS}/{{trial}}/logs/score.log",
+    script:
+        "../scripts/score.py"

@@ -1,0 +1,13 @@
+"""Rule analysis_sets: ITT / per-protocol / complete-case flags and consort.json."""
+
+from trialeval import analysis_sets
+from trialeval.io import log_to
+
+with log_to(snakemake.log[0]):
+    analysis_sets.run(
+        snakemake.params.trial,
+        participants_path=snakemake.input.participants,
+        items_path=snakemake.input.items,
+        sets_out=snakemake.output.sets,
+        consort_out=snakemake.output.consort,
+    )

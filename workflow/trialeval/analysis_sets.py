@@ -1,0 +1,103 @@
+"""Analysis sets and CONSORT counts.
+
+- itt: every allocated participant, in the allocated arm, whatever they attended, except those
+  who withdrew consent for data use (excluded and counted). Participants who never answered a
+  survey stay in the set: likelihood-based models use whatever they contributed (nothing), and
+  the models report how many contributed at least one score.
+- per_protocol: itt participants of the arms the adherence rule names whose adherence column
+  reaches the threshold (a missing adherence value counts as not adherent), plus every itt
+  participant of the other arms as allocated. Without a rule it equals itt.
+- complete_case: itt participants who responded at every timepoint.
+
+consort.json holds the counts per arm; they reconcile by construction:
+allocated = withdrawn + analysed.itt, and for every timepoint
+analysed.itt = assessed + not_assessed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+SETS = ("itt", "per_protocol", "complete_case")
+
+
+def analysis_sets(participants: pd.DataFrame, items: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """One row per allocated participant: participant_id, arm, withdrawn, responded_<tp>...,
+    and a boolean column per analysis set."""
+    out = participants[["participant_id", "arm", "withdrawn"]].copy()
+    itt = ~out["withdrawn"]
+    responded_all = pd.Series(True, index=out.index)
+    for tp in spec["timepoints"]:
+        ids = set(items.loc[items["timepoint"] == tp["id"], "participant_id"])
+        responded = out["participant_id"].isin(ids) & itt
+        out[f"responded_{tp['id']}"] = responded
+        responded_all &= responded
+    out["itt"] = itt
+    rule = spec["per_protocol"]
+    if rule:
+        bound = participants["arm"].isin(rule["arms"])
+        adherent = participants["adherence"].fillna(float("-inf")) >= rule["at_least"]
+        out["per_protocol"] = itt & (~bound | adherent)
+    else:
+        out["per_protocol"] = itt
+    out["complete_case"] = itt & responded_all
+    return out
+
+
+def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
+    """CONSORT numbers per arm, in the trial file's arm order."""
+    arms = [a["id"] for a in spec["arms"]]
+
+    def per_arm(mask: pd.Series) -> dict[str, int]:
+        counts = sets.loc[mask, "arm"].value_counts()
+        return {arm: int(counts.get(arm, 0)) for arm in arms}
+
+    everyone = pd.Series(True, index=sets.index)
+    itt = sets["itt"]
+    assessed = {tp["id"]: per_arm(sets[f"responded_{tp['id']}"]) for tp in spec["timepoints"]}
+    not_assessed = {
+        tp["id"]: per_arm(itt & ~sets[f"responded_{tp['id']}"]) for tp in spec["timepoints"]
+    }
+    never = itt.copy()
+    for tp in spec["timepoints"]:
+        never &= ~sets[f"responded_{tp['id']}"]
+    return {
+        "trial": spec["id"],
+        "design": spec["design"],
+        "arms": {a["id"]: a["label"] for a in spec["arms"]},
+        "control_arm": spec["control_arm"],
+        "timepoints": {tp["id"]: tp["label"] for tp in spec["timepoints"]},
+        "enrolled": int(len(sets)),
+        "allocated": per_arm(everyone),
+        "withdrawn": per_arm(sets["withdrawn"]),
+        "assessed": assessed,
+        "not_assessed": not_assessed,
+        "no_data_at_any_timepoint": per_arm(never),
+        "analysed": {name: per_arm(sets[name]) for name in SETS},
+        "excluded_from": {
+            "per_protocol": per_arm(itt & ~sets["per_protocol"]),
+            "complete_case": per_arm(itt & ~sets["complete_case"]),
+        },
+        "definitions": {
+            "itt": "every allocated participant in the allocated arm, less consent withdrawals",
+            "per_protocol": (
+                f"itt, and for arms {', '.join(spec['per_protocol']['arms'])}: "
+                f"{spec['per_protocol']['column']} >= {spec['per_protocol']['at_least']:g}"
+                if spec["per_protocol"]
+                else "no adherence rule configured: equals itt"
+            ),
+            "complete_case": "itt participants who responded at every timepoint",
+            "assessed": "itt participants who returned the survey at that timepoint",
+        },
+    }
+
+
+def run(spec: dict, participants_path: str, items_path: str, sets_out: str, consort_out: str):
+    """Rule entry: write the analysis-set flags and consort.json."""
+    from trialeval.io import write_json, write_parquet
+
+    participants = pd.read_parquet(participants_path)
+    items = pd.read_parquet(items_path, columns=["participant_id", "timepoint"])
+    sets = analysis_sets(participants, items, spec)
+    write_parquet(sets, sets_out)
+    write_json(consort_counts(sets, spec), consort_out)

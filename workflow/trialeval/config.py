@@ -1,0 +1,357 @@
+"""Trial configuration: resolve a schema-validated trial file against the instrument registry,
+and cross-check it against the raw data before any job starts.
+
+`resolve_trial` turns the YAML of one trial into a plain, fully resolved dict (the *trial spec*)
+that reaches every rule script through `params:`. Its shape:
+
+    id, title, design, config_file, data_dir, participants_file, sheet,
+    id_column, arm_column, site_column, withdrawal_column,
+    arms: [{id, label, control}], control_arm, sites,
+    timepoints: [{id, label, file, baseline}], baseline,
+    covariates: [{name, label, type}],
+    outcomes: [{id, label, instrument, kind (score|category|bands), name, role}],
+    instruments: {id: resolved instrument (see `resolve_instrument`)},
+    per_protocol: {column, at_least, arms} | None,
+    analyses: {...}
+
+Every failure raises TrialInputError naming the file and the key or column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trialeval.errors import TrialInputError
+
+DESIGNS_WITH_CONTROL = {"rct", "quasi_experimental"}
+# Cross-sectional surveys have no arms: everyone is one group with this id.
+SINGLE_GROUP = "all"
+BANDS = "bands"
+PRESCORED_SUBSCALE = "score"
+
+
+def _item_ids(items) -> list[str]:
+    if isinstance(items, int):
+        return [str(i) for i in range(1, items + 1)]
+    return [str(i) for i in items]
+
+
+def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
+    """Expand one registry entry: item ids as strings, export columns, subscale score ranges.
+
+    Returns {id, label, source, item_range, min_answered, levels,
+             items: [{id, column, reverse}], subscales: {id: {label, items, scoring, range}},
+             categories: {id: {label, subscale, any_item, at_least, at_most}}, bands}.
+    """
+    if "prescored" in spec:
+        column = spec["prescored"]["column"]
+        lo, hi = spec["prescored"]["range"]
+        spec = {
+            "label": spec["label"],
+            "source": spec.get("source", ""),
+            "item_prefix": "",
+            "items": [column],
+            "item_range": [lo, hi],
+            "min_answered": 1.0,
+            "subscales": {
+                PRESCORED_SUBSCALE: {"label": spec["label"], "items": [column], "scoring": "sum"}
+            },
+        }
+    ids = _item_ids(spec["items"])
+    known = set(ids)
+    lo, hi = (float(v) for v in spec["item_range"])
+    if lo >= hi:
+        raise TrialInputError(f"{where}: {inst_id}.item_range must be [lowest, highest]")
+    reverse = set(_item_ids(spec.get("reverse", [])))
+    if reverse - known:
+        raise TrialInputError(
+            f"{where}: {inst_id}.reverse names items {sorted(reverse - known)} that are not "
+            f"items of the instrument"
+        )
+    prefix = spec.get("item_prefix", "")
+    subscales = {}
+    for sub_id, sub in spec["subscales"].items():
+        sub_items = ids if sub["items"] == "all" else _item_ids(sub["items"])
+        unknown = [i for i in sub_items if i not in known]
+        if unknown:
+            raise TrialInputError(
+                f"{where}: {inst_id}.subscales.{sub_id} names items {unknown} that are not "
+                f"items of the instrument"
+            )
+        scoring = sub.get("scoring", "sum")
+        k = len(sub_items)
+        score_range = [lo * k, hi * k] if scoring == "sum" else [lo, hi]
+        subscales[sub_id] = {
+            "label": sub.get("label", sub_id),
+            "items": sub_items,
+            "scoring": scoring,
+            "range": score_range,
+        }
+    categories = {}
+    for cat_id, cat in spec.get("categories", {}).items():
+        if cat_id == BANDS:
+            raise TrialInputError(f"{where}: {inst_id}.categories: '{BANDS}' is a reserved id")
+        if "subscale" in cat and cat["subscale"] not in subscales:
+            raise TrialInputError(
+                f"{where}: {inst_id}.categories.{cat_id}.subscale {cat['subscale']!r} is not a "
+                f"subscale of the instrument; expected one of {sorted(subscales)}"
+            )
+        if "subscale" in cat and ("at_least" in cat) == ("at_most" in cat):
+            raise TrialInputError(
+                f"{where}: {inst_id}.categories.{cat_id} needs exactly one of at_least, at_most"
+            )
+        any_item = _item_ids(cat["any_item"]) if "any_item" in cat else None
+        if any_item and set(any_item) - known:
+            raise TrialInputError(
+                f"{where}: {inst_id}.categories.{cat_id}.any_item names unknown items "
+                f"{sorted(set(any_item) - known)}"
+            )
+        categories[cat_id] = {
+            "label": cat.get("label", cat_id),
+            "subscale": cat.get("subscale"),
+            "any_item": any_item,
+            "at_least": cat.get("at_least"),
+            "at_most": cat.get("at_most"),
+        }
+    bands = spec.get("bands")
+    if bands is not None:
+        if bands["subscale"] not in subscales:
+            raise TrialInputError(
+                f"{where}: {inst_id}.bands.subscale {bands['subscale']!r} is not a subscale"
+            )
+        uppers = [level["at_most"] for level in bands["levels"]]
+        if uppers != sorted(uppers):
+            raise TrialInputError(f"{where}: {inst_id}.bands.levels must be in increasing order")
+        bands = {"subscale": bands["subscale"], "levels": list(bands["levels"])}
+    return {
+        "id": inst_id,
+        "label": spec["label"],
+        "source": spec.get("source", ""),
+        "item_range": [lo, hi],
+        "min_answered": float(spec.get("min_answered", 0.8)),
+        "levels": {str(k): v for k, v in (spec.get("levels") or {}).items()},
+        "items": [{"id": i, "column": f"{prefix}{i}", "reverse": i in reverse} for i in ids],
+        "subscales": subscales,
+        "categories": categories,
+        "bands": bands,
+    }
+
+
+def _unique(values, what: str, where: str) -> None:
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise TrialInputError(f"{where}: {what} {v!r} is listed twice; ids must be unique")
+        seen.add(v)
+
+
+def resolve_trial(
+    trial_id: str,
+    trial: dict,
+    registry: dict,
+    *,
+    config_file: str,
+    registry_file: str,
+    raw_dir: str = "data/raw",
+) -> dict:
+    """Resolve a schema-validated trial dict into the trial spec (see module docstring).
+
+    Checks everything that can be checked without the data: outcome instruments and subscales
+    exist, exactly one baseline timepoint, exactly one control arm where the design needs one,
+    ids unique, per-protocol arms known.
+    """
+    where = config_file
+    design = trial["design"]
+    data = trial["data"]
+    data_dir = Path(data.get("dir", Path(raw_dir) / trial_id))
+
+    own = trial.get("instruments") or {}
+    clash = sorted(set(own) & set(registry))
+    if clash:
+        raise TrialInputError(
+            f"{where}: instruments {clash} are already defined in {registry_file}; give the "
+            f"trial's own instrument another id"
+        )
+    available = {**{k: (v, registry_file) for k, v in registry.items()}}
+    available.update({k: (v, where) for k, v in own.items()})
+
+    # Arms: a survey without arms is one group.
+    raw_arms = trial.get("arms")
+    if raw_arms is None:
+        if design in DESIGNS_WITH_CONTROL:
+            raise TrialInputError(f"{where}: design {design!r} needs `arms` with a control arm")
+        arms = [{"id": SINGLE_GROUP, "label": "All participants", "control": False}]
+        arm_column = None
+    else:
+        arms = [
+            {"id": a["id"], "label": a.get("label", a["id"]), "control": bool(a.get("control"))}
+            for a in raw_arms
+        ]
+        arm_column = data.get("arm_column", "arm")
+    _unique([a["id"] for a in arms], "arm", f"{where}: arms")
+    controls = [a["id"] for a in arms if a["control"]]
+    if design in DESIGNS_WITH_CONTROL and len(controls) != 1:
+        raise TrialInputError(
+            f"{where}: arms: design {design!r} needs exactly one arm with `control: true`, "
+            f"found {len(controls)} ({', '.join(controls) or 'none'})"
+        )
+    if design in DESIGNS_WITH_CONTROL and len(arms) < 2:
+        raise TrialInputError(f"{where}: arms: design {design!r} needs at least two arms")
+
+    timepoints = [
+        {
+            "id": t["id"],
+            "label": t.get("label", t["id"]),
+            "file": str(data_dir / t["file"]),
+            "baseline": bool(t.get("baseline")),
+        }
+        for t in trial["timepoints"]
+    ]
+    _unique([t["id"] for t in timepoints], "timepoint", f"{where}: timepoints")
+    baselines = [t["id"] for t in timepoints if t["baseline"]]
+    if len(baselines) != 1:
+        raise TrialInputError(
+            f"{where}: timepoints: exactly one timepoint needs `baseline: true`, found "
+            f"{len(baselines)} ({', '.join(baselines) or 'none'})"
+        )
+    if design != "cross_sectional" and len(timepoints) < 2:
+        raise TrialInputError(
+            f"{where}: timepoints: design {design!r} needs a baseline and at least one later wave"
+        )
+
+    instruments: dict[str, dict] = {}
+    outcomes = []
+    for i, out in enumerate(trial["outcomes"]):
+        key = f"{where}: outcomes[{i}] ({out['id']})"
+        inst_id = out["instrument"]
+        if inst_id not in available:
+            raise TrialInputError(
+                f"{key}: instrument {inst_id!r} is not in {registry_file} nor in the trial's "
+                f"`instruments`; expected one of {sorted(available)}"
+            )
+        if inst_id not in instruments:
+            spec, source = available[inst_id]
+            instruments[inst_id] = resolve_instrument(inst_id, spec, source)
+        inst = instruments[inst_id]
+        if "subscale" in out:
+            kind, name = "score", out["subscale"]
+            if name not in inst["subscales"]:
+                raise TrialInputError(
+                    f"{key}: subscale {name!r} is not a subscale of {inst_id}; expected one of "
+                    f"{sorted(inst['subscales'])}"
+                )
+            label = inst["subscales"][name]["label"]
+        else:
+            name = out["category"]
+            if name == BANDS and inst["bands"]:
+                kind, label = "bands", f"{inst['label']} band"
+            elif name in inst["categories"]:
+                kind, label = "category", inst["categories"][name]["label"]
+            else:
+                expected = sorted(inst["categories"]) + ([BANDS] if inst["bands"] else [])
+                raise TrialInputError(
+                    f"{key}: category {name!r} is not a category of {inst_id}; expected one of "
+                    f"{expected}"
+                )
+        outcomes.append(
+            {
+                "id": out["id"],
+                "label": out.get("label", label),
+                "instrument": inst_id,
+                "kind": kind,
+                "name": name,
+                "role": out.get("role", "secondary"),
+            }
+        )
+    _unique([o["id"] for o in outcomes], "outcome", f"{where}: outcomes")
+
+    per_protocol = None
+    rule = (trial.get("analysis_sets") or {}).get("per_protocol")
+    if rule:
+        rule_arms = rule.get("arms") or [a["id"] for a in arms if not a["control"]]
+        unknown = sorted(set(rule_arms) - {a["id"] for a in arms})
+        if unknown:
+            raise TrialInputError(
+                f"{where}: analysis_sets.per_protocol.arms names unknown arms {unknown}"
+            )
+        per_protocol = {
+            "column": rule["column"],
+            "at_least": float(rule["at_least"]),
+            "arms": rule_arms,
+        }
+
+    return {
+        "id": trial_id,
+        "title": trial["title"],
+        "design": design,
+        "registration": trial.get("registration", ""),
+        "config_file": config_file,
+        "data_dir": str(data_dir),
+        "participants_file": str(data_dir / data["participants"]),
+        "sheet": data.get("sheet", 0),
+        "id_column": data.get("id_column", "participant_id"),
+        "arm_column": arm_column,
+        "site_column": data.get("site_column"),
+        "withdrawal_column": data.get("withdrawal_column"),
+        "arms": arms,
+        "control_arm": controls[0] if controls else None,
+        "sites": trial.get("sites"),
+        "timepoints": timepoints,
+        "baseline": baselines[0],
+        "covariates": [
+            {"name": c["name"], "label": c.get("label", c["name"]), "type": c["type"]}
+            for c in trial.get("covariates", [])
+        ],
+        "outcomes": outcomes,
+        "instruments": instruments,
+        "per_protocol": per_protocol,
+        "analyses": trial.get("analyses") or {},
+    }
+
+
+def item_columns(spec: dict) -> list[str]:
+    """Every export column the trial's outcomes need, in registry order."""
+    columns: list[str] = []
+    for inst in spec["instruments"].values():
+        columns.extend(item["column"] for item in inst["items"])
+    return columns
+
+
+def load_yaml(path: str | Path, schema: str | Path) -> dict:
+    """Read a YAML config file and validate it (filling defaults) with snakemake's `validate`."""
+    import yaml
+    from snakemake.utils import validate
+
+    path = Path(path)
+    if not path.is_file():
+        raise TrialInputError(f"{path}: file not found")
+    try:
+        with open(path) as handle:
+            content = yaml.safe_load(handle) or {}
+    except yaml.YAMLError as error:
+        raise TrialInputError(f"{path}: not valid YAML: {error}") from None
+    try:
+        validate(content, schema=str(schema))
+    except Exception as error:  # snakemake wraps jsonschema's ValidationError in WorkflowError
+        detail = str(error).split("\n\nFailed validating")[0].strip()
+        raise TrialInputError(f"{path}: does not match {Path(schema).name}: {detail}") from None
+    return content
+
+
+def load_trials(config: dict, schemas_dir: str | Path) -> dict[str, dict]:
+    """Resolve every trial named in a validated config.yaml into its trial spec."""
+    schemas_dir = Path(schemas_dir)
+    registry_file = config["instruments"]
+    registry = load_yaml(registry_file, schemas_dir / "instruments.schema.yaml")
+    specs = {}
+    for trial_id in config["trials"]:
+        trial_file = f"{config['trials_dir']}/{trial_id}.yaml"
+        specs[trial_id] = resolve_trial(
+            trial_id,
+            load_yaml(trial_file, schemas_dir / "trial.schema.yaml"),
+            registry,
+            config_file=trial_file,
+            registry_file=registry_file,
+            raw_dir=config["raw_dir"],
+        )
+    return specs

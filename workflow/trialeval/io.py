@@ -1,0 +1,109 @@
+"""Reading raw exports and writing outputs atomically (nothing half-written is left behind)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from trialeval.errors import TrialInputError
+
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+
+
+def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
+    """Read a CSV or Excel export with every column as text, exactly as exported.
+
+    Values stay strings (ids keep leading zeros); callers convert what they need and report
+    what does not convert. Empty cells are missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TrialInputError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=str)
+    elif suffix in {".csv", ".txt", ".tsv"}:
+        frame = pd.read_csv(
+            path, dtype=str, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False
+        )
+        frame = frame.replace("", pd.NA)
+    else:
+        raise TrialInputError(
+            f"{path}: unsupported file type {suffix!r}; expected .csv, .tsv, .xlsx or .xls"
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def read_header(path: str | Path, sheet: str | int = 0) -> list[str]:
+    """Column names of an export, cheaply (used by the checks run before any job starts)."""
+    path = Path(path)
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        return list(read_table(path, sheet).columns)
+    frame = pd.read_csv(path, dtype=str, nrows=0)
+    return [str(c).strip() for c in frame.columns]
+
+
+def _atomic_target(path: str | Path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    return path, Path(tmp)
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path next to `path`; move it into place only if the block succeeds."""
+    final, tmp = _atomic_target(path)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """CSV with fixed line endings and full float precision, written atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g")
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_json(obj, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+@contextmanager
+def log_to(path: str | Path | None):
+    """Send the library's log records to a rule's log file for the duration of a job."""
+    logger = logging.getLogger("trialeval")
+    handler: logging.Handler
+    if path is None:
+        handler = logging.StreamHandler()
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield logger
+    except Exception:
+        logger.exception("job failed")
+        raise
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
