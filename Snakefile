@@ -15,8 +15,8 @@ include: "workflow/rules/analysis_sets.smk"
 
 
 rule all:
+    default_target: True
     input:
         expand(f"{RESULTS}/{{trial}}/scores.csv", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/tables/reliability.csv", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
-    default_target: True

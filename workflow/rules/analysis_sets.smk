@@ -7,9 +7,9 @@ rule analysis_sets:
     output:
         sets=f"{RESULTS}/{{trial}}/interim/analysis_sets.parquet",
         consort=f"{RESULTS}/{{trial}}/consort.json",
-    params:
-        trial=trial_spec,
     log:
         f"{RESULTS}/{{trial}}/logs/analysis_sets.log",
+    params:
+        trial=trial_spec,
     script:
         "../scripts/analysis_sets.py"

@@ -6,9 +6,9 @@ rule ingest:
     output:
         participants=f"{RESULTS}/{{trial}}/interim/participants.parquet",
         items=f"{RESULTS}/{{trial}}/interim/items.parquet",
-    params:
-        trial=trial_spec,
     log:
         f"{RESULTS}/{{trial}}/logs/ingest.log",
+    params:
+        trial=trial_spec,
     script:
         "../scripts/ingest.py"

@@ -13,9 +13,9 @@ rule score:
             category="{trial}",
             subcategory="Reliability",
         ),
-    params:
-        trial=trial_spec,
     log:
         f"{RESULTS}/{{trial}}/logs/score.log",
+    params:
+        trial=trial_spec,
     script:
         "../scripts/score.py"

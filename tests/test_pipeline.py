@@ -1,0 +1,111 @@
+"""Integration: the whole DAG on the embedded demo, in a temporary copy of the project."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+PROJECT_PARTS = ["Snakefile", "config", "workflow", "data"]
+
+
+def copy_project(dest: Path) -> Path:
+    for part in PROJECT_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, dest / part)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    workdir = copy_project(tmp_path_factory.mktemp("demo"))
+    done = snakemake(workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+def test_demo_writes_scores_reliability_and_consort(demo_run):
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+        results = demo_run / "results" / trial
+        assert (results / "scores.csv").stat().st_size > 0
+        assert (results / "consort.json").is_file()
+        reliability = pd.read_csv(results / "tables" / "reliability.csv")
+        if trial != "belonging_survey":  # single-item belonging contexts have no alpha
+            assert reliability["alpha"].between(0.5, 0.97).all(), reliability
+
+
+def test_coaching_consort_reconciles_with_data(demo_run):
+    consort = json.loads((demo_run / "results/coaching_rct/consort.json").read_text())
+    raw = pd.read_csv(ROOT / "data/raw/coaching_rct/participants.csv")
+    assert consort["allocated"] == {"coaching": 197, "control": 193}
+    assert consort["allocated"] == raw["arm"].value_counts().to_dict()
+    withdrawn = raw.loc[raw["withdrew_consent"] == "yes", "arm"].value_counts().to_dict()
+    assert consort["withdrawn"] == {arm: withdrawn.get(arm, 0) for arm in consort["allocated"]}
+    for arm, n in consort["allocated"].items():
+        itt = consort["analysed"]["itt"][arm]
+        assert n == consort["withdrawn"][arm] + itt
+        for tp in consort["assessed"]:
+            assert consort["assessed"][tp][arm] + consort["not_assessed"][tp][arm] == itt
+    # assessed = distinct respondents per wave in the scores, withdrawn participants excluded
+    scores = pd.read_csv(demo_run / "results/coaching_rct/scores.csv")
+    respondents = scores.groupby(["timepoint", "arm"])["participant_id"].nunique()
+    for (tp, arm), n in respondents.items():
+        assert consort["assessed"][tp][arm] == n
+    sets = pd.read_parquet(demo_run / "results/coaching_rct/interim/analysis_sets.parquet")
+    assert not set(scores["participant_id"]) & set(sets.loc[sets["withdrawn"], "participant_id"])
+
+
+def test_survey_consort_counts_surveyed_and_responded(demo_run):
+    consort = json.loads((demo_run / "results/belonging_survey/consort.json").read_text())
+    assert consort["allocated"] == {"all": 2257}
+    assert consort["assessed"] == {"survey": {"all": 1261}}
+
+
+def test_rerun_has_nothing_to_do(demo_run):
+    dry = snakemake(demo_run, "-n")
+    assert dry.returncode == 0, dry.stderr
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_bad_export_stops_before_any_output(tmp_path):
+    workdir = copy_project(tmp_path)
+    export = workdir / "data/raw/mentorship_prepost/mbi_post.csv"
+    frame = pd.read_csv(export, dtype=str, keep_default_na=False)
+    frame.loc[3, "mbi_7"] = "9"
+    frame.to_csv(export, index=False)
+    done = snakemake(workdir)
+    assert done.returncode != 0
+    assert "mbi_post.csv: row 5" in done.stderr and "item 'mbi_7'" in done.stderr
+    assert not (workdir / "results/mentorship_prepost/interim/items.parquet").exists()
+    assert not (workdir / "results/mentorship_prepost/scores.csv").exists()
+
+
+def test_config_error_stops_before_any_job(tmp_path):
+    workdir = copy_project(tmp_path)
+    trial_file = workdir / "config/trials/coaching_rct.yaml"
+    trial_file.write_text(trial_file.read_text().replace("subscale: ee,", "subscale: eee,"))
+    done = snakemake(workdir)
+    assert done.returncode != 0
+    assert "config/trials/coaching_rct.yaml" in done.stderr
+    assert "subscale 'eee' is not a subscale of mbi" in done.stderr
+    assert not (workdir / "results").exists()
