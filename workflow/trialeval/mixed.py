@@ -1,0 +1,661 @@
+"""REML fits of variance-component linear mixed models, with Satterthwaite df for contrasts.
+
+Model::
+
+    y = X beta + Z_participant u + [Z_site v] + e,
+    u ~ N(0, sd_participant^2), v ~ N(0, sd_site^2), e ~ N(0, sigma^2),
+
+with participants (groups) optionally nested in sites. Write V = sigma^2 H with
+
+    H = I + theta_1^2 Z_participant Z_participant' + theta_2^2 Z_site Z_site',
+
+theta_1 = sd_participant / sigma and theta_2 = sd_site / sigma (lme4's relative covariance
+factors). beta and sigma^2 are profiled out in closed form, so REML is optimised over theta
+only: L-BFGS-B on theta^2 >= 0 (so a boundary optimum at 0 is reached exactly), then a few
+Newton steps on the analytic gradient for the interior components.
+
+Why it is fast: H is block diagonal by participant (by site in the nested model) with
+blocks "identity plus constant", so the Woodbury identity gives H^-1 in closed form
+(H_g^-1 = I - c_g 11' with c_g = theta^2 / (1 + n_g theta^2)). Every quantity the
+likelihood needs, [X y]' H^-1 [X y], log|H| and their derivatives, is then a function of
+per-participant counts and means of [X y] plus the pooled within-participant cross-product.
+Those are collected in a few linear passes over the data (O(n p^2)); each likelihood
+evaluation costs O(G p^2) for G participants. No n x n matrix is ever formed. For numerical
+conditioning X is replaced by Q from X = QR (and y by its OLS residual); results are mapped
+back to X at the end.
+
+Satterthwaite df follow lmerTest (and emmeans, which uses it): with the variance parameters
+phi = (theta..., sigma) and C(phi) = sigma^2 (X' H(theta)^-1 X)^-1,
+
+    df = 2 (L C L')^2 / (g' A g),  g = d(L C L')/d phi,  A = 2 [Hessian of the REML deviance]^-1,
+
+evaluated at the REML estimate. The deviance gradient and dC/dphi are analytic; the
+Hessian is a central difference (with Richardson extrapolation) of the analytic gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, stats
+
+__all__ = ["Contrast", "MixedFit", "contrast", "fit_reml"]
+
+# A variance ratio below this (sd_component / sd_residual) is tried at exactly 0; it is set
+# to 0 when that does not worsen the REML deviance beyond rounding. Same scale as lme4's
+# isSingular() tolerance.
+_SNAP_THETA = 1e-4
+# Relative deviance slack when comparing a snapped (theta = 0) fit with the interior one.
+_SNAP_RTOL = 1e-10
+# Convergence: |d deviance / d log(theta)| below this for interior components.
+_GRAD_TOL = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class MixedFit:
+    """Result of :func:`fit_reml`.
+
+    ``cov_params`` is the GLS covariance sigma^2 (X' H^-1 X)^-1 at the REML estimate (as lme4
+    and lmerTest report it). ``reml_loglik`` is on lme4's scale: -1/2 of lme4's "REML
+    criterion", i.e. -1/2 [(n - p) log(2 pi) + log|V| + log|X' V^-1 X| + r' V^-1 r].
+    The private fields hold what :func:`contrast` needs for Satterthwaite df.
+    """
+
+    params: pd.Series
+    cov_params: pd.DataFrame
+    sd_participant: float
+    sd_site: float | None
+    sd_residual: float
+    reml_loglik: float
+    n_obs: int
+    n_groups: int
+    n_sites: int | None
+    boundary: bool
+    converged: bool
+    message: str
+    # Variance parameters used for Satterthwaite df: the interior thetas, then sigma.
+    _varpar_names: tuple[str, ...] = field(default=(), repr=False)
+    _varpar: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    # A = 2 * inverse Hessian of the REML deviance w.r.t. _varpar.
+    _varpar_cov: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
+    # d cov(beta) / d varpar_k, shape (k, p, p).
+    _cov_jacobian: np.ndarray = field(default_factory=lambda: np.empty((0, 0, 0)), repr=False)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A linear combination L beta with its Satterthwaite t test and confidence interval."""
+
+    estimate: float
+    se: float
+    df: float
+    t: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+
+
+# --------------------------------------------------------------------------------------
+# Sufficient statistics and the likelihood
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Design:
+    """Everything the REML likelihood needs; memory O(G p), independent of n.
+
+    The columns are [Q, y - QQ'y] with X = QR: the same model reparameterised (beta_Q =
+    R beta - Q'y), so the GLS/REML algebra below applies with Q in the role of X and only
+    log|X'H^-1X| = log|Q'H^-1Q| + log|R'R| needs the constant added back.
+    """
+
+    n: int
+    p: int
+    n_per_group: np.ndarray  # (G,) observations per participant
+    means: np.ndarray  # (G, p + 1) participant means of [Q, y - Q Q'y]
+    within: np.ndarray  # (p + 1, p + 1) pooled within-participant cross-product of the same
+    site_of_group: np.ndarray | None  # (G,) site code of each participant
+    n_sites: int | None
+    logdet_rtr: float  # log|R'R| for X = QR: log|X'H^-1X| = log|Q'H^-1Q| + log|R'R|
+
+    @property
+    def n_levels(self) -> int:
+        return 1 if self.site_of_group is None else 2
+
+
+@dataclass(frozen=True)
+class _State:
+    """The likelihood pieces at one theta ("X" is the design's Q here)."""
+
+    logdet_h: float  # log|H|
+    chol_xx: np.ndarray  # lower Cholesky factor of M = X' H^-1 X
+    beta: np.ndarray  # GLS estimate given theta
+    rss: float  # r' H^-1 r at the GLS beta (the penalised residual sum of squares)
+    # Per level k: (Z_k' H^-1 X, Z_k' H^-1 r, tr(Z_k' H^-1 Z_k)), for the derivatives.
+    levels: tuple[tuple[np.ndarray, np.ndarray, float], ...]
+
+    @property
+    def logdet_m(self) -> float:
+        return 2.0 * float(np.log(np.diag(self.chol_xx)).sum())
+
+    @property
+    def m_inv(self) -> np.ndarray:
+        return linalg.cho_solve((self.chol_xx, True), np.eye(self.chol_xx.shape[0]))
+
+    def gram(self, k: int) -> np.ndarray:
+        """K_k = (Z_k' H^-1 X)' (Z_k' H^-1 X), so that dM/d theta_k = -2 theta_k K_k."""
+        zx = self.levels[k][0]
+        return zx.T @ zx
+
+    def dev_brackets(self, sigma2: float) -> np.ndarray:
+        """d deviance / d(theta_k^2) at fixed sigma^2 (beta profiled).
+
+        d log|H| = tr(H^-1 dH), d log|M| = tr(M^-1 dM) and d r'H^-1 r = -r'H^-1 dH H^-1 r
+        (envelope theorem: beta is the GLS minimiser), with dH/d(theta_k^2) = Z_k Z_k'.
+        """
+        m_inv = self.m_inv
+        out = []
+        for k, (_, zr, trace) in enumerate(self.levels):
+            out.append(trace - np.sum(m_inv * self.gram(k)) - float(zr @ zr) / sigma2)
+        return np.array(out)
+
+
+def _sum_by(codes: np.ndarray, values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Column-wise sums of ``values`` (rows) by integer code, via bincount."""
+    return np.column_stack(
+        [np.bincount(codes, weights=values[:, j], minlength=n_bins) for j in range(values.shape[1])]
+    )
+
+
+def _evaluate(design: _Design, theta: np.ndarray) -> _State:
+    """GLS fit and the REML pieces at variance ratios ``theta`` (O(G p^2)).
+
+    Within a participant, H_g = I + theta^2 11' and (Woodbury) H_g^-1 = I - c_g 11', so for any
+    columns a, b of [X y]: a' H_g^-1 b = (within-participant cross-product) + w_g abar bbar with
+    w_g = n_g / (1 + n_g theta^2) = 1' H_g^-1 1. Working with deviations from participant means
+    (rather than raw sums) avoids cancellation when theta is large. The site level repeats the
+    same step one level up: participant means act as observations with weights w_g.
+    """
+    p = design.p
+    n_g = design.n_per_group
+    zbar = design.means
+    t1sq = float(theta[0]) ** 2
+    w = n_g / (1.0 + n_g * t1sq)
+    logdet_h = float(np.log1p(n_g * t1sq).sum())
+
+    if design.site_of_group is None:
+        zw = w[:, None] * zbar
+        q = design.within + zw.T @ zbar
+        rows = [(zw, float(w.sum()))]
+    else:
+        site = design.site_of_group
+        t2sq = float(theta[1]) ** 2
+        w_site = np.bincount(site, weights=w, minlength=design.n_sites)  # W_s = 1' D_s^-1 1
+        m = _sum_by(site, w[:, None] * zbar, design.n_sites) / w_site[:, None]
+        u = w_site / (1.0 + t2sq * w_site)  # 1' H_s^-1 1
+        dev = zbar - m[site]
+        q = design.within + (w[:, None] * dev).T @ dev + (u[:, None] * m).T @ m
+        logdet_h += float(np.log1p(t2sq * w_site).sum())
+        # Z_participant' H^-1 a = w_g (abar_g - shrink_s m_s), shrink_s = theta_2^2 W_s / (1 + ...)
+        shrink = (t2sq * w_site / (1.0 + t2sq * w_site))[site]
+        rows = [
+            (
+                w[:, None] * (zbar - shrink[:, None] * m[site]),
+                float(np.sum(w - shrink * w**2 / w_site[site])),
+            ),
+            (u[:, None] * m, float(u.sum())),
+        ]
+
+    # Cholesky of the augmented (p+1) x (p+1) matrix: its leading block factors M = X'H^-1 X,
+    # the last row gives the GLS beta, and its last diagonal squared is r'H^-1 r (a Schur
+    # complement), computed without subtracting large numbers.
+    chol = np.linalg.cholesky(q)
+    chol_xx = chol[:p, :p]
+    beta = linalg.solve_triangular(chol_xx.T, chol[p, :p], lower=False)
+    rss = float(chol[p, p] ** 2)
+    levels = tuple((zq[:, :p], zq[:, p] - zq[:, :p] @ beta, trace) for zq, trace in rows)
+    return _State(
+        logdet_h=logdet_h,
+        chol_xx=chol_xx,
+        beta=beta,
+        rss=rss,
+        levels=levels,
+    )
+
+
+def _profiled_deviance(design: _Design, state: _State) -> float:
+    """-2 REML log-likelihood with sigma^2 profiled out (lme4's REML criterion)."""
+    dof = design.n - design.p
+    return (
+        state.logdet_h
+        + state.logdet_m
+        + design.logdet_rtr
+        + dof * (1.0 + np.log(2.0 * np.pi * state.rss / dof))
+    )
+
+
+def _profiled_objective(design: _Design, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """Profiled REML deviance and its analytic gradient in theta."""
+    state = _evaluate(design, theta)
+    sigma2 = state.rss / (design.n - design.p)
+    grad = 2.0 * np.asarray(theta, float) * state.dev_brackets(sigma2)
+    return _profiled_deviance(design, state), grad
+
+
+def _varpar_gradient(
+    design: _Design, theta: np.ndarray, active: np.ndarray, phi: np.ndarray
+) -> np.ndarray:
+    """Gradient of the REML deviance in phi = (theta[active], sigma); beta profiled.
+
+    Deviance: log|H| + log|M| + r'H^-1 r / sigma^2 + (n - p) log(2 pi sigma^2), the function
+    lmerTest differentiates (devfun_vp). Thetas outside ``active`` stay at their value.
+    """
+    full = np.array(theta, float)
+    full[active] = phi[:-1]
+    sigma = float(phi[-1])
+    state = _evaluate(design, full)
+    brackets = state.dev_brackets(sigma**2)
+    d_sigma = -2.0 * state.rss / sigma**3 + 2.0 * (design.n - design.p) / sigma
+    return np.append(2.0 * full[active] * brackets[active], d_sigma)
+
+
+def _fd_jacobian(
+    fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray, steps: np.ndarray
+) -> np.ndarray:
+    """Central-difference Jacobian with one Richardson step (error O(h^4))."""
+    x = np.asarray(x, float)
+    cols = []
+    for j, h in enumerate(steps):
+
+        def central(step: float, j: int = j) -> np.ndarray:
+            e = np.zeros_like(x)
+            e[j] = step
+            return (fun(x + e) - fun(x - e)) / (2.0 * step)
+
+        cols.append((4.0 * central(h / 2.0) - central(h)) / 3.0)
+    return np.column_stack(cols)
+
+
+def _theta_steps(theta: np.ndarray) -> np.ndarray:
+    # The deviance is even in each theta, hence smooth through 0: steps need not stay >= 0.
+    return 1e-3 * np.maximum(np.abs(theta), 1e-2)
+
+
+# --------------------------------------------------------------------------------------
+# Optimisation
+# --------------------------------------------------------------------------------------
+
+
+def _moment_start(design: _Design) -> np.ndarray:
+    """ANOVA-type variance ratios from the OLS residuals: a starting point of the right scale.
+
+    The last column of the design's means is the participant mean of the OLS residuals, and its
+    within-participant sum of squares estimates the residual variance.
+    """
+    p, n_g = design.p, design.n_per_group
+    rbar = design.means[:, p]
+    s2_resid = design.within[p, p] / max(design.n - n_g.size, 1)
+    s2_resid = max(s2_resid, 1e-12 * (float(np.mean(rbar**2)) + 1e-300))
+    mean_inv_n = float(np.mean(1.0 / n_g))
+    if design.site_of_group is None:
+        ratios = [np.mean(rbar**2) / s2_resid - mean_inv_n]
+    else:
+        site = design.site_of_group
+        per_site = np.bincount(site, minlength=design.n_sites)
+        site_mean = np.bincount(site, weights=rbar, minlength=design.n_sites) / per_site
+        dof = max(n_g.size - design.n_sites, 1)
+        ratio_part = np.sum((rbar - site_mean[site]) ** 2) / dof / s2_resid - mean_inv_n
+        ratio_site = np.mean(site_mean**2) / s2_resid - (
+            max(ratio_part, 0.0) + mean_inv_n
+        ) * np.mean(1.0 / per_site)
+        ratios = [ratio_part, ratio_site]
+    return np.clip(np.array(ratios, float), 1e-2, 1e8)
+
+
+def _minimise(design: _Design, psi0: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, str]:
+    """L-BFGS-B over psi = theta^2 >= 0 for the components in ``free``; returns theta.
+
+    Why psi rather than theta: the deviance is even in theta, so its theta-gradient vanishes
+    at 0; a gradient method then stalls at 0 even where moving off it would help, and creeps
+    towards a boundary optimum without reaching it. In psi the slope at 0 is informative and
+    the bound psi >= 0 is met exactly by L-BFGS-B's projection.
+    """
+    psi0 = np.array(psi0, float)
+    if free.size == 0:
+        return np.sqrt(psi0), "no free variance ratio"
+    dof = design.n - design.p
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        psi = psi0.copy()
+        psi[free] = np.maximum(x, 0.0)
+        state = _evaluate(design, np.sqrt(psi))
+        return _profiled_deviance(design, state), state.dev_brackets(state.rss / dof)[free]
+
+    res = optimize.minimize(
+        objective,
+        psi0[free],
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, None)] * free.size,
+        options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 2000},
+    )
+    psi = psi0.copy()
+    psi[free] = np.maximum(res.x, 0.0)
+    return np.sqrt(psi), f"L-BFGS-B: {res.message}"
+
+
+def _newton_polish(design: _Design, theta: np.ndarray, max_iter: int = 6) -> np.ndarray:
+    """A few Newton steps on the analytic gradient for the interior thetas.
+
+    L-BFGS-B stops when deviance changes drown in rounding, which leaves theta accurate to
+    only ~1e-8 relative; solving gradient = 0 directly gets it to near machine precision.
+    """
+    theta = np.array(theta, float)
+    active = np.flatnonzero(theta > 0)
+    if active.size == 0:
+        return theta
+
+    def grad_active(x: np.ndarray) -> np.ndarray:
+        full = theta.copy()
+        full[active] = x
+        return _profiled_objective(design, full)[1][active]
+
+    x = theta[active]
+    g = grad_active(x)
+    for _ in range(max_iter):
+        hess = _fd_jacobian(grad_active, x, _theta_steps(x))
+        hess = 0.5 * (hess + hess.T)
+        try:
+            step = linalg.solve(hess, g, assume_a="pos")
+        except (linalg.LinAlgError, ValueError):
+            break
+        x_new = x - step
+        if np.any(x_new <= 0):
+            break
+        g_new = grad_active(x_new)
+        if np.linalg.norm(g_new) >= np.linalg.norm(g):
+            break
+        x, g = x_new, g_new
+        if np.all(np.abs(step) <= 1e-13 * (1.0 + np.abs(x))):
+            break
+    theta[active] = x
+    return theta
+
+
+def _optimise(design: _Design) -> tuple[np.ndarray, list[str]]:
+    """REML estimate of theta, with a component set to exactly 0 where that is optimal.
+
+    Besides the main run, each component is also tried at exactly 0 (the others
+    re-optimised): a guard against a poorer interior local optimum, and a snap to the
+    boundary when the ratio is already negligible (< _SNAP_THETA) and the deviance is equal
+    up to rounding.
+    """
+    k = design.n_levels
+    theta, message = _minimise(design, _moment_start(design), np.arange(k))
+    notes = [message]
+    best = _profiled_objective(design, theta)[0]
+    for j in range(k):
+        if theta[j] == 0:
+            continue
+        trial = theta.copy() ** 2
+        trial[j] = 0.0
+        trial, _ = _minimise(design, trial, np.flatnonzero(np.arange(k) != j))
+        value = _profiled_objective(design, trial)[0]
+        slack = _SNAP_RTOL * max(1.0, abs(best)) if theta[j] < _SNAP_THETA else 0.0
+        if value <= best + slack:
+            theta, best = trial, value
+    return _newton_polish(design, theta), notes
+
+
+# --------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------
+
+
+def _orthogonalise(x: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """X = Q R with orthonormal Q; raise if X is not of full column rank.
+
+    The fit works with Q in place of X (beta_Q = R beta): X' H^-1 X is then well conditioned
+    whatever the scaling of X's columns. A rank deficiency names the columns involved in the
+    linear dependency.
+    """
+    norms = np.linalg.norm(x, axis=0)
+    zero = [names[j] for j in np.flatnonzero(norms == 0)]
+    if zero:
+        raise ValueError(f"X is rank deficient: column(s) {zero} are identically zero")
+    # Unit-norm columns make the null vector's entries comparable.
+    q, r = np.linalg.qr(x / norms)
+    _, sv, vt = np.linalg.svd(r)
+    tol = sv.max() * max(x.shape) * np.finfo(float).eps
+    rank = int(np.sum(sv > tol))
+    if rank < x.shape[1]:
+        null = np.abs(vt[rank:]).max(axis=0)
+        involved = [names[j] for j in np.flatnonzero(null > 1e-6)]
+        raise ValueError(
+            f"X is rank deficient (rank {rank} < {x.shape[1]} columns): "
+            f"columns {involved} are linearly dependent"
+        )
+    return q, r * norms
+
+
+def _codes(labels, what: str, n: int) -> tuple[np.ndarray, int]:
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(
+            f"{what} must be 1-D with one label per observation ({n}), got shape {labels.shape}"
+        )
+    codes, uniques = pd.factorize(labels)
+    if np.any(codes < 0):
+        raise ValueError(f"{what} has {int(np.sum(codes < 0))} missing label(s)")
+    return codes.astype(np.intp), len(uniques)
+
+
+def _prepare(
+    y, x, groups, sites, column_names
+) -> tuple[_Design, list[str], tuple[np.ndarray, np.ndarray]]:
+    """Validate the inputs and collect the sufficient statistics (one pass over the data).
+
+    Returns the design, the column names and (R, Q'y) to map the fit on Q back to X.
+    """
+    if column_names is None and isinstance(x, pd.DataFrame):
+        column_names = [str(c) for c in x.columns]
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}")
+    if x.ndim != 2:
+        raise ValueError(f"X must be 2-D (n x p), got shape {x.shape}")
+    n, p = x.shape
+    if y.shape[0] != n:
+        raise ValueError(f"y has {y.shape[0]} observations but X has {n} rows")
+    names = [f"x{j}" for j in range(p)] if column_names is None else [str(c) for c in column_names]
+    if len(names) != p:
+        raise ValueError(f"{len(names)} column names given for {p} columns of X")
+    if len(set(names)) != p:
+        raise ValueError(f"column names are not unique: {names}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"y contains {int(np.sum(~np.isfinite(y)))} NaN or infinite value(s)")
+    bad = ~np.all(np.isfinite(x), axis=0)
+    if np.any(bad):
+        bad_names = [names[j] for j in np.flatnonzero(bad)]
+        raise ValueError(f"X contains NaN or infinite values in column(s) {bad_names}")
+    if p == 0 or n <= p:
+        raise ValueError(
+            f"need at least one fixed effect and more observations ({n}) than fixed effects ({p})"
+        )
+    q, r = _orthogonalise(x, names)
+    del x
+
+    g_codes, n_groups = _codes(groups, "groups", n)
+    if n_groups < 2:
+        raise ValueError(f"need at least 2 participants (groups), got {n_groups}")
+    if n_groups == n:
+        raise ValueError(
+            "every participant has a single observation: participant and residual variance "
+            "are not separately identifiable"
+        )
+
+    site_of_group = None
+    n_sites = None
+    if sites is not None:
+        s_codes, n_sites = _codes(sites, "sites", n)
+        if n_sites < 2:
+            raise ValueError(f"need at least 2 sites for a site variance, got {n_sites}")
+        site_of_group = np.empty(n_groups, dtype=np.intp)
+        site_of_group[g_codes] = s_codes
+        crossed = site_of_group[g_codes] != s_codes
+        if np.any(crossed):
+            offenders = pd.unique(np.asarray(groups)[crossed])[:5].tolist()
+            raise ValueError(
+                f"participants must be nested in sites; participant(s) {offenders} "
+                "appear in more than one site"
+            )
+
+    # Regressing y on Q first (GLS is linear in y, so beta_Q = Q'y + GLS of the OLS residual)
+    # keeps large offsets in y out of the cross-products.
+    qty = q.T @ y
+    resid = y - q @ qty
+    if np.linalg.norm(resid) <= 1e-12 * np.linalg.norm(y):
+        raise ValueError("y is fitted exactly by X: there is no residual variation to model")
+    z = np.column_stack([q, resid])
+    del q, resid
+    # Participant counts and means of z, then the pooled within-participant cross-product
+    # from deviations (numerically safer than sum of squares minus n * mean^2).
+    n_g = np.bincount(g_codes, minlength=n_groups).astype(float)
+    means = _sum_by(g_codes, z, n_groups) / n_g[:, None]
+    dev = z - means[g_codes]
+    design = _Design(
+        n=n,
+        p=p,
+        n_per_group=n_g,
+        means=means,
+        within=dev.T @ dev,
+        site_of_group=site_of_group,
+        n_sites=n_sites,
+        logdet_rtr=2.0 * float(np.log(np.abs(np.diag(r))).sum()),
+    )
+    return design, names, (r, qty)
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------
+
+
+def fit_reml(y, X, groups, sites=None, column_names=None) -> MixedFit:
+    """Fit y = X beta + participant intercept [+ site intercept] + e by REML.
+
+    ``groups`` labels participants; ``sites`` (optional) labels sites, each participant in
+    exactly one. ``X`` is the full-rank fixed-effects design (include the intercept column);
+    names come from ``column_names`` or a DataFrame's columns. Raises ValueError on NaN,
+    mismatched lengths, rank-deficient X, participants in two sites, or < 2 participants.
+    """
+    design, names, (r, qty) = _prepare(y, X, groups, sites, column_names)
+    n, p = design.n, design.p
+    theta, notes = _optimise(design)
+    state = _evaluate(design, theta)
+    sigma2 = state.rss / (n - p)
+    sigma = float(np.sqrt(sigma2))
+    # Back from Q to X: beta = R^-1 beta_Q and cov(beta) = R^-1 cov(beta_Q) R^-T.
+    r_inv = linalg.solve_triangular(r, np.eye(p), lower=False)
+    beta = r_inv @ (qty + state.beta)
+    m_inv = state.m_inv
+    cov = sigma2 * r_inv @ m_inv @ r_inv.T
+    deviance = _profiled_deviance(design, state)
+
+    level_names = ["participant", "site"][: design.n_levels]
+    brackets = state.dev_brackets(sigma2)
+    interior = theta > 0
+    # Interior: d deviance / d log(theta) ~ 0. At theta = 0: the slope in theta^2 must not be
+    # negative (moving off 0 cannot lower the deviance).
+    log_grad = np.abs(2.0 * theta[interior] ** 2 * brackets[interior])
+    converged = bool(np.all(log_grad <= _GRAD_TOL) and np.all(brackets[~interior] >= -_GRAD_TOL))
+    if log_grad.size:
+        notes.append(f"after Newton polish max |d deviance / d log theta| = {log_grad.max():.1e}")
+    boundary = bool(np.any(~interior))
+    if boundary:
+        zero = [level_names[j] for j in np.flatnonzero(~interior)]
+        notes.append(
+            f"boundary fit: {', '.join(zero)} variance estimated at 0; Satterthwaite df use "
+            "the remaining variance parameters (as lmerTest: at theta = 0 both d cov(beta) / "
+            "d theta and the Hessian's cross terms vanish, so dropping it changes nothing)"
+        )
+
+    # Satterthwaite ingredients in lmerTest's parameterisation phi = (theta..., sigma).
+    active = np.flatnonzero(interior)
+    phi = np.append(theta[active], sigma)
+    steps = np.append(_theta_steps(theta[active]), 1e-3 * sigma)
+    hess = _fd_jacobian(lambda v: _varpar_gradient(design, theta, active, v), phi, steps)
+    hess = 0.5 * (hess + hess.T)
+    if np.any(np.linalg.eigvalsh(hess) <= 0):
+        notes.append("Hessian of the REML deviance is not positive definite; df unreliable")
+    varpar_cov = 2.0 * np.linalg.inv(hess)
+    # C = sigma^2 M^-1 with dM/d theta_k = -2 theta_k K_k, so
+    # dC/d theta_k = 2 theta_k sigma^2 M^-1 K_k M^-1 and dC/d sigma = 2 sigma M^-1.
+    jac = [2.0 * theta[k] * sigma2 * m_inv @ state.gram(k) @ m_inv for k in active]
+    jac.append(2.0 * sigma * m_inv)
+    jac = [r_inv @ j @ r_inv.T for j in jac]
+
+    return MixedFit(
+        params=pd.Series(beta, index=names, name="estimate"),
+        cov_params=pd.DataFrame(cov, index=names, columns=names),
+        sd_participant=float(theta[0] * sigma),
+        sd_site=None if design.n_sites is None else float(theta[1] * sigma),
+        sd_residual=sigma,
+        reml_loglik=float(-0.5 * deviance),
+        n_obs=n,
+        n_groups=len(design.n_per_group),
+        n_sites=design.n_sites,
+        boundary=boundary,
+        converged=converged,
+        message="; ".join(notes),
+        _varpar_names=tuple([f"theta_{level_names[k]}" for k in active] + ["sigma"]),
+        _varpar=phi,
+        _varpar_cov=varpar_cov,
+        _cov_jacobian=np.array(jac),
+    )
+
+
+def contrast(fit: MixedFit, L, alpha: float = 0.05) -> Contrast:
+    """Estimate L beta with a Satterthwaite t test and a (1 - alpha) confidence interval.
+
+    ``L`` is a length-p vector in the order of ``fit.params``, or a Series indexed by
+    parameter names (missing names count as 0).
+    """
+    index = fit.params.index
+    if fit._cov_jacobian.shape[0] == 0:
+        raise ValueError("fit carries no Satterthwaite information; refit with fit_reml")
+    if isinstance(L, pd.Series):
+        unknown = [str(k) for k in L.index if k not in index]
+        if unknown:
+            raise ValueError(f"contrast names {unknown} are not parameters {list(index)}")
+        L = L.reindex(index, fill_value=0.0)
+    l_vec = np.asarray(L, dtype=float)
+    if l_vec.shape != (len(index),):
+        raise ValueError(f"L must have shape ({len(index)},), got {l_vec.shape}")
+    if not (0.0 < alpha < 1.0):
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+
+    estimate = float(l_vec @ fit.params.to_numpy())
+    var = float(l_vec @ fit.cov_params.to_numpy() @ l_vec)
+    if not var > 0:
+        raise ValueError("L has zero variance (is L all zeros?)")
+    se = float(np.sqrt(var))
+    grad = np.array([l_vec @ j @ l_vec for j in fit._cov_jacobian])
+    denom = float(grad @ fit._varpar_cov @ grad)
+    df = 2.0 * var**2 / denom if denom > 0 else np.inf
+    t_value = estimate / se
+    p_value = float(2.0 * stats.t.sf(abs(t_value), df))
+    q = float(stats.t.ppf(1.0 - alpha / 2.0, df))
+    return Contrast(
+        estimate=estimate,
+        se=se,
+        df=float(df),
+        t=t_value,
+        p_value=p_value,
+        ci_low=estimate - q * se,
+        ci_high=estimate + q * se,
+    )
