@@ -28,6 +28,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+
 from trialeval.mixed import Contrast, MixedFit, contrast, fit_reml
 
 REF = Path(__file__).parent / "data" / "reference"

@@ -2,13 +2,15 @@ rule analysis_sets:
     """Intent-to-treat, per-protocol and complete-case sets; CONSORT counts."""
     input:
         participants=rules.ingest.output.participants,
-        items=rules.ingest.output.items,
+        responses=rules.ingest.output.responses,
         code="workflow/scripts/analysis_sets.py",
     output:
         sets=f"{RESULTS}/{{trial}}/interim/analysis_sets.parquet",
         consort=f"{RESULTS}/{{trial}}/consort.json",
     log:
         f"{RESULTS}/{{trial}}/logs/analysis_sets.log",
+    conda:
+        ENV
     params:
         trial=trial_spec,
     script:

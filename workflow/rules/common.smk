@@ -1,13 +1,18 @@
 # Shared set-up: validate the configuration, resolve each trial, cross-check the raw data.
 # All of this runs when the DAG is built, so a bad config or export stops the run before any
 # job starts, with a message naming the file and the key or column.
+import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
-# The importable library lives in workflow/; make it importable even without `pip install -e`.
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+# The importable library lives in workflow/: importable here and, through PYTHONPATH, in every
+# job's script (also in a per-rule conda env), with or without `pip install -e .`.
+LIBRARY_DIR = str(Path(workflow.basedir) / "workflow")
+sys.path.insert(0, LIBRARY_DIR)
+os.environ.update(PYTHONPATH=LIBRARY_DIR)
+ENV = "../envs/trialeval.yaml"
 
 from trialeval.config import load_trials  # noqa: E402
 from trialeval.ingest import check_inputs  # noqa: E402

@@ -5,9 +5,11 @@ rule ingest:
         code="workflow/scripts/ingest.py",
     output:
         participants=f"{RESULTS}/{{trial}}/interim/participants.parquet",
-        items=f"{RESULTS}/{{trial}}/interim/items.parquet",
+        responses=f"{RESULTS}/{{trial}}/interim/items.parquet",
     log:
         f"{RESULTS}/{{trial}}/logs/ingest.log",
+    conda:
+        ENV
     params:
         trial=trial_spec,
     script:

@@ -1,7 +1,7 @@
 rule score:
     """Score every outcome (reverse keys, missing-item rule, cut-offs); Cronbach's alpha."""
     input:
-        items=rules.ingest.output.items,
+        responses=rules.ingest.output.responses,
         participants=rules.ingest.output.participants,
         code="workflow/scripts/score.py",
     output:
@@ -15,6 +15,8 @@ rule score:
         ),
     log:
         f"{RESULTS}/{{trial}}/logs/score.log",
+    conda:
+        ENV
     params:
         trial=trial_spec,
     script:

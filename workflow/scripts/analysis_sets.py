@@ -7,7 +7,7 @@ with log_to(snakemake.log[0]):
     analysis_sets.run(
         snakemake.params.trial,
         participants_path=snakemake.input.participants,
-        items_path=snakemake.input.items,
+        items_path=snakemake.input.responses,
         sets_out=snakemake.output.sets,
         consort_out=snakemake.output.consort,
     )

@@ -7,5 +7,5 @@ with log_to(snakemake.log[0]):
     ingest.run(
         snakemake.params.trial,
         participants_out=snakemake.output.participants,
-        items_out=snakemake.output.items,
+        items_out=snakemake.output.responses,
     )
