@@ -62,7 +62,7 @@ FIXED_TIME = datetime(2024, 1, 1)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REGENERATE = "PYTHONPATH=workflow python -m trialeval.simulate --out data/raw --trial {trial}"
+REGENERATE = "python -m trialeval.simulate --out data/raw --trial {trial}"
 
 
 # --------------------------------------------------------------------------------------------
