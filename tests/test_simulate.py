@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +58,14 @@ def effect(trial: str, outcome: str, estimand: str, contrast: str | None = None)
 
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory) -> Path:
+    """Regenerate with the documented command, in a fresh process as a user would run it."""
     out = tmp_path_factory.mktemp("raw")
-    simulate.generate(simulate.TRIALS, out, CONFIG)
+    command = [sys.executable, "-m", "trialeval.simulate", "--out", str(out)]
+    subprocess.run(
+        [*command, "--config-dir", str(CONFIG)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -73,7 +81,8 @@ def test_regeneration_is_byte_identical(regenerated, trial):
     assert committed == fresh
     assert {"truth.yaml", "README.md"} <= {p.name for p in committed}
     for rel in committed:
-        assert (RAW / trial / rel).read_bytes() == (regenerated / trial / rel).read_bytes(), rel
+        same = (RAW / trial / rel).read_bytes() == (regenerated / trial / rel).read_bytes()
+        assert same, f"{trial}/{rel} differs from its regenerated copy"
 
 
 def test_readmes_say_synthetic():

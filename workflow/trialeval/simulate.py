@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import sys
 import time
@@ -42,7 +43,13 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import openpyxl
+
+# openpyxl serialises XML with lxml when it is installed and with ElementTree otherwise, and the
+# two write different bytes. Pin ElementTree (read once, when openpyxl is first imported) so the
+# committed .xlsx regenerates byte for byte on any machine; write_xlsx checks it took effect.
+os.environ.setdefault("OPENPYXL_LXML", "False")
+import openpyxl  # noqa: E402
+import openpyxl.xml  # noqa: E402
 import pandas as pd
 import yaml
 
@@ -408,6 +415,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "responses") -> None:
+    if openpyxl.xml.LXML:
+        raise RuntimeError(
+            "openpyxl was imported with lxml before trialeval.simulate, so the .xlsx bytes would "
+            "differ from the committed ones; run `python -m trialeval.simulate` (a fresh process)"
+        )
     """Excel export with fixed document times and zip timestamps, so bytes are reproducible."""
     wb = openpyxl.Workbook()
     ws = wb.active
