@@ -1,4 +1,4 @@
-# Trial-evaluation pipeline: raw survey exports -> scored, intent-to-treat analysis data.
+# Trial-evaluation pipeline: raw survey exports -> scores, analysis sets, effects.
 # Which trials run and global options: config/config.yaml. One YAML per trial: config/trials/.
 from snakemake.utils import min_version
 
@@ -12,6 +12,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/scoring.smk"
 include: "workflow/rules/analysis_sets.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/effects.smk"
 
 
 rule all:
@@ -20,3 +22,4 @@ rule all:
         expand(f"{RESULTS}/{{trial}}/scores.csv", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/tables/reliability.csv", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
+        expand(f"{RESULTS}/{{trial}}/effects.csv", trial=TRIALS),

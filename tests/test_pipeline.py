@@ -109,3 +109,67 @@ def test_config_error_stops_before_any_job(tmp_path):
     assert "config/trials/coaching_rct.yaml" in done.stderr
     assert "subscale 'eee' is not a subscale of mbi" in done.stderr
     assert not (workdir / "results").exists()
+
+
+# truth.yaml estimands -> the effects.csv rows that estimate them
+ESTIMATED_BY = {
+    "diff_in_change": {
+        "mixed_model": ["diff_in_change"],
+        "prepost": ["adjusted_mean_difference", "hodges_lehmann_shift"],
+    },
+    "diff_in_means": {"mixed_model": ["diff_in_means"]},
+    "risk_ratio": {"prepost": ["risk_ratio"]},
+    "odds_ratio": {"association": ["odds_ratio"]},
+}
+
+
+def test_effects_recover_the_demo_truth(demo_run):
+    """Every true effect: within 3 SE of the ITT estimate, and inside its 95% CI for the large
+    majority (SE of a ratio on the log scale; for Hodges-Lehmann, CI half-width / 1.96)."""
+    import numpy as np
+    import yaml
+
+    z, inside = [], []
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+        effects = pd.read_csv(demo_run / "results" / trial / "effects.csv", dtype={"exposure": str})
+        truth = yaml.safe_load((ROOT / "data/raw" / trial / "truth.yaml").read_text())
+        for effect in truth["effects"]:
+            rows = effects[
+                (effects["outcome"] == effect["outcome"])
+                & (effects["timepoint"] == effect["timepoint"])
+                & (effects["contrast"] == effect["contrast"])
+                & (effects["analysis_set"] == "itt")
+                & (effects["exposure"].fillna("belonging_organization") == "belonging_organization")
+            ]
+            wanted = ESTIMATED_BY[effect["estimand"]]
+            rows = rows[
+                [
+                    e in wanted.get(a, [])
+                    for a, e in zip(rows["analysis"], rows["estimand"], strict=True)
+                ]
+            ]
+            assert len(rows) >= 1, (trial, effect)
+            for row in rows.itertuples():
+                ratio = row.estimand in ("risk_ratio", "odds_ratio")
+                est, true = (
+                    (np.log(row.estimate), np.log(effect["value"]))
+                    if ratio
+                    else (row.estimate, effect["value"])
+                )
+                se = row.se if np.isfinite(row.se) else (row.ci_high - row.ci_low) / (2 * 1.959964)
+                z.append(abs(est - true) / se)
+                inside.append(row.ci_low <= effect["value"] <= row.ci_high)
+    assert len(z) >= 25
+    assert max(z) < 3, z
+    assert np.mean(inside) >= 0.85, inside
+
+
+def test_counts_reconcile_between_consort_and_models(demo_run):
+    """Every model's analysis-set size is the number consort.json reports as analysed, and no
+    model uses more participants than the set holds."""
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+        consort = json.loads((demo_run / "results" / trial / "consort.json").read_text())
+        effects = pd.read_csv(demo_run / "results" / trial / "effects.csv")
+        for row in effects.itertuples():
+            assert row.n_analysis_set == sum(consort["analysed"][row.analysis_set].values())
+            assert row.n <= row.n_analysis_set

@@ -4,6 +4,7 @@ rule analysis_sets:
         participants=rules.ingest.output.participants,
         responses=rules.ingest.output.responses,
         code="workflow/scripts/analysis_sets.py",
+        library=library("analysis_sets"),
     output:
         sets=f"{RESULTS}/{{trial}}/interim/analysis_sets.parquet",
         consort=f"{RESULTS}/{{trial}}/consort.json",

@@ -13,8 +13,17 @@ LIBRARY_DIR = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, LIBRARY_DIR)
 os.environ.update(PYTHONPATH=LIBRARY_DIR)
 ENV = "../envs/trialeval.yaml"
+# Floor modules every stage stands on; `library(...)` adds a stage's own modules.
+FLOOR = ("__init__", "errors", "config", "io", "design", "effects")
 
-from trialeval.config import load_trials  # noqa: E402
+
+def library(*modules):
+    """Library source files a rule's script runs, declared as inputs: a code change re-runs
+    exactly the jobs it affects."""
+    return [f"workflow/trialeval/{m}.py" for m in (*FLOOR, *modules)]
+
+
+from trialeval.config import load_trials, outcome_analyses  # noqa: E402
 from trialeval.ingest import check_inputs  # noqa: E402
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
@@ -28,6 +37,7 @@ for spec in TRIALS.values():
 
 wildcard_constraints:
     trial="|".join(TRIALS),
+    outcome="[A-Za-z][A-Za-z0-9_]*",
 
 
 def trial_spec(wildcards):
@@ -44,3 +54,39 @@ def raw_inputs(wildcards):
         "trial_config": spec["config_file"],
         "instruments": config["instruments"],
     }
+
+
+def analysis_inputs(wildcards):
+    """Inputs of every analysis rule: scores, participants and analysis-set flags."""
+    trial = f"{RESULTS}/{wildcards.trial}"
+    return {
+        "scores": f"{trial}/interim/scores.parquet",
+        "participants": f"{trial}/interim/participants.parquet",
+        "sets": f"{trial}/interim/analysis_sets.parquet",
+    }
+
+
+def analysis_parts(wildcards):
+    """Every per-outcome (and per-trial) analysis output of a trial, by the design's plan."""
+    spec = TRIALS[wildcards.trial]
+    parts = f"{RESULTS}/{wildcards.trial}/parts"
+    plan = outcome_analyses(spec)
+    files = {
+        "mixed_model": [
+            f"{parts}/mixed_model/{o}.{kind}.csv"
+            for o in plan["mixed_model"]
+            for kind in ("effects", "means", "diagnostics")
+        ],
+        "prepost": [
+            f"{parts}/prepost/{o}.{kind}.csv"
+            for o in plan["prepost"]
+            for kind in ("effects", "summary")
+        ],
+        "association": [],
+    }
+    if spec["analyses"]["association"]:
+        files["association"] = [
+            f"{parts}/association/effects.csv",
+            f"{parts}/association/counts.csv",
+        ]
+    return files

@@ -3,6 +3,7 @@ rule ingest:
     input:
         unpack(raw_inputs),
         code="workflow/scripts/ingest.py",
+        library=library("ingest"),
     output:
         participants=f"{RESULTS}/{{trial}}/interim/participants.parquet",
         responses=f"{RESULTS}/{{trial}}/interim/items.parquet",

@@ -4,6 +4,7 @@ rule score:
         responses=rules.ingest.output.responses,
         participants=rules.ingest.output.participants,
         code="workflow/scripts/score.py",
+        library=library("instruments"),
     output:
         scores=f"{RESULTS}/{{trial}}/interim/scores.parquet",
         scores_csv=f"{RESULTS}/{{trial}}/scores.csv",

@@ -280,6 +280,8 @@ def resolve_trial(
             "arms": rule_arms,
         }
 
+    analyses = _resolve_analyses(trial, outcomes, instruments, where)
+
     return {
         "id": trial_id,
         "title": trial["title"],
@@ -305,8 +307,68 @@ def resolve_trial(
         "outcomes": outcomes,
         "instruments": instruments,
         "per_protocol": per_protocol,
-        "analyses": trial.get("analyses") or {},
+        "analyses": analyses,
     }
+
+
+def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, where: str) -> dict:
+    """Analysis options with defaults, cross-checked against covariates and outcomes."""
+    raw = trial.get("analyses") or {}
+    covariates = {c["name"] for c in trial.get("covariates", [])}
+    site = trial["data"].get("site_column")
+
+    def known(names, key, allow_site=False):
+        allowed = covariates | ({"site"} if allow_site and site else set())
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise TrialInputError(
+                f"{where}: analyses.{key} names {unknown}, which are not configured covariates"
+                f"{' (or site)' if allow_site else ''}; expected some of {sorted(allowed)}"
+            )
+        return list(names)
+
+    mixed = raw.get("mixed_model") or {}
+    prepost = raw.get("prepost") or {}
+    resolved = {
+        "analysis_sets": list(raw.get("analysis_sets") or ["itt", "per_protocol", "complete_case"]),
+        "mixed_model": {
+            "model": mixed.get("model", "repeated"),
+            "site": (mixed.get("site", "random") if site else "none"),
+            "covariates": known(mixed.get("covariates", []), "mixed_model.covariates"),
+        },
+        "prepost": {
+            "confounders": known(prepost.get("confounders", []), "prepost.confounders", True)
+        },
+        "association": None,
+    }
+    association = raw.get("association")
+    if trial["design"] == "cross_sectional" and not association:
+        raise TrialInputError(
+            f"{where}: design cross_sectional needs analyses.association (outcome, exposures)"
+        )
+    if association:
+        by_id = {o["id"]: o for o in outcomes}
+        target = by_id.get(association["outcome"])
+        if target is None or target["kind"] != "category":
+            raise TrialInputError(
+                f"{where}: analyses.association.outcome {association['outcome']!r} must be the id "
+                f"of a category outcome; categories: "
+                f"{[o['id'] for o in outcomes if o['kind'] == 'category']}"
+            )
+        for exposure in association["exposures"]:
+            out = by_id.get(exposure)
+            inst = instruments.get(out["instrument"]) if out else None
+            if out is None or out["kind"] != "score" or not inst["levels"]:
+                raise TrialInputError(
+                    f"{where}: analyses.association.exposures: {exposure!r} must be the id of an "
+                    f"outcome scored from a single item with `levels` (e.g. belonging)"
+                )
+        resolved["association"] = {
+            "outcome": association["outcome"],
+            "exposures": list(association["exposures"]),
+            "covariates": known(association.get("covariates", []), "association.covariates"),
+        }
+    return resolved
 
 
 def item_columns(spec: dict) -> list[str]:
@@ -355,3 +417,21 @@ def load_trials(config: dict, schemas_dir: str | Path) -> dict[str, dict]:
             raw_dir=config["raw_dir"],
         )
     return specs
+
+
+def outcome_analyses(spec: dict) -> dict[str, list[str]]:
+    """Which per-outcome analysis each outcome gets, by design: {analysis: [outcome ids]}.
+
+    rct: scores -> mixed_model, categories -> prepost (risk ratio per post visit);
+    quasi_experimental: scores and categories -> prepost; cross_sectional: none per outcome
+    (the association analysis runs once per trial). Bands are descriptive only.
+    """
+    plan: dict[str, list[str]] = {"mixed_model": [], "prepost": []}
+    for outcome in spec["outcomes"]:
+        if outcome["kind"] == "bands" or spec["design"] == "cross_sectional":
+            continue
+        if spec["design"] == "rct" and outcome["kind"] == "score":
+            plan["mixed_model"].append(outcome["id"])
+        else:
+            plan["prepost"].append(outcome["id"])
+    return plan

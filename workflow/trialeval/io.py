@@ -107,3 +107,18 @@ def log_to(path: str | Path | None):
     finally:
         logger.removeHandler(handler)
         handler.close()
+
+
+def read_analysis_data(
+    scores_path: str, participants_path: str, sets_path: str, outcome: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Inputs of every analysis stage: (scores, participants with analysis-set flags).
+
+    scores are long (participant_id, arm, site, timepoint, outcome, score), restricted to one
+    outcome when given; participants carry covariates and one boolean column per set.
+    """
+    filters = [("outcome", "==", outcome)] if outcome is not None else None
+    scores = pd.read_parquet(scores_path, filters=filters)
+    participants = pd.read_parquet(participants_path)
+    sets = pd.read_parquet(sets_path).drop(columns=["arm", "withdrawn"])
+    return scores, participants.merge(sets, on="participant_id", how="left", validate="1:1")

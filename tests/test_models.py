@@ -1,0 +1,231 @@
+"""Mixed models through the pipeline's own function (models.mixed_model_effects).
+
+R reference values: tests/data/reference (see SOURCE.md there; R 4.2.2, lme4 1.1-31,
+lmerTest 3.1-3, emmeans 1.8.4). Tolerances as SOURCE.md states: estimates and SEs 0.5%
+relative, Satterthwaite df 1%, p 0.002 absolute.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+import yaml
+
+from conftest import ROOT
+from trialeval import analysis_sets, ingest, instruments
+from trialeval.config import load_trials
+from trialeval.models import mixed_model_effects
+
+REFERENCE = ROOT / "tests" / "data" / "reference"
+
+
+def orthodont_spec() -> dict:
+    """The unbalanced Orthodont data as a two-arm trial: Female = control, Male = 'arm'."""
+    return {
+        "id": "orthodont",
+        "control_arm": "Female",
+        "arms": [{"id": "Female", "control": True}, {"id": "Male", "control": False}],
+        "baseline": "age8",
+        "timepoints": [
+            {"id": v, "baseline": v == "age8"} for v in ("age8", "age10", "age12", "age14")
+        ],
+        "covariates": [],
+    }
+
+
+@pytest.fixture(scope="module")
+def orthodont():
+    data = pd.read_csv(REFERENCE / "orthodont_unbalanced.csv")
+    scores = data.rename(
+        columns={"Subject": "participant_id", "visit": "timepoint", "distance": "score"}
+    )
+    participants = (
+        data[["Subject", "Sex"]]
+        .drop_duplicates()
+        .rename(columns={"Subject": "participant_id", "Sex": "arm"})
+    )
+    outcome = {"id": "distance", "role": "primary"}
+    return mixed_model_effects(
+        scores, participants, orthodont_spec(), outcome, analysis_set="itt", site="none"
+    )
+
+
+def test_orthodont_diff_in_change_matches_lmer(orthodont):
+    effects, _, _ = orthodont
+    ref = json.loads((REFERENCE / "orthodont_lmer.json").read_text())
+    change = effects[effects["estimand"] == "diff_in_change"].set_index("timepoint")
+    assert list(change.index) == ["age10", "age12", "age14"]
+    assert set(change["contrast"]) == {"Male - Female"}
+    for visit, r in ref["interaction_diff_in_change"].items():
+        # lmer(distance ~ Sex * visit + (1|Subject), REML=TRUE); coef(summary(m))["SexMale:visit.."]
+        row = change.loc[visit]
+        assert row["estimate"] == pytest.approx(r["Estimate"], rel=5e-3)
+        assert row["se"] == pytest.approx(r["Std. Error"], rel=5e-3)
+        assert row["df"] == pytest.approx(r["df"], rel=1e-2)
+        assert row["p_value"] == pytest.approx(r["Pr(>|t|)"], abs=2e-3)
+    assert (change["n"] == ref["n_subjects"]).all() and (change["n_obs"] == ref["n_obs"]).all()
+
+
+def test_orthodont_diff_in_means_matches_emmeans(orthodont):
+    effects, means, _ = orthodont
+    ref = json.loads((REFERENCE / "orthodont_lmer.json").read_text())
+    by_visit = effects[effects["estimand"] == "diff_in_means"].set_index("timepoint")
+    for r in ref["diff_in_means"]:
+        # contrast(emmeans(m, ~ Sex | visit, lmer.df = "satterthwaite"), list(c(-1, 1))), confint()
+        if r["visit"] == "age8":  # baseline: no effect row, but the adjusted means carry it
+            m = means[means["timepoint"] == "age8"].set_index("arm")["estimate"]
+            assert m["Male"] - m["Female"] == pytest.approx(r["estimate"], rel=5e-3)
+            continue
+        row = by_visit.loc[r["visit"]]
+        assert row["estimate"] == pytest.approx(r["estimate"], rel=5e-3)
+        assert row["se"] == pytest.approx(r["se"], rel=5e-3)
+        assert row["df"] == pytest.approx(r["df"], rel=1e-2)
+        assert row["p_value"] == pytest.approx(r["p"], abs=2e-3)
+        assert row["ci_low"] == pytest.approx(r["ci_low"], rel=5e-3)
+        assert row["ci_high"] == pytest.approx(r["ci_high"], rel=5e-3)
+
+
+def test_orthodont_adjusted_means_are_cell_predictions(orthodont):
+    """With no covariates the emmeans mean of a cell is the model's prediction for it: checked
+    against statsmodels' MixedLM fit of the same model (REML, tight tolerance)."""
+    _, means, diagnostics = orthodont
+    data = pd.read_csv(REFERENCE / "orthodont_unbalanced.csv")
+    data["visit"] = pd.Categorical(data["visit"], ["age8", "age10", "age12", "age14"])
+    fit = smf.mixedlm("distance ~ Sex * visit", data, groups=data["Subject"]).fit(
+        reml=True, method="bfgs", gtol=1e-10
+    )
+    grid = pd.DataFrame(
+        [(s, v) for s in ("Female", "Male") for v in ("age8", "age10", "age12", "age14")],
+        columns=["Sex", "visit"],
+    )
+    grid["visit"] = pd.Categorical(grid["visit"], ["age8", "age10", "age12", "age14"])
+    predicted = fit.predict(grid)
+    cells = list(zip(grid["Sex"], grid["visit"], strict=True))
+    got = means.set_index(["arm", "timepoint"]).loc[cells]
+    np.testing.assert_allclose(got["estimate"].to_numpy(), predicted.to_numpy(), rtol=1e-6)
+    assert (means["n_observed"] > 0).all()
+    # sd components as lme4: as.data.frame(VarCorr(m))$sdcor, within 1%
+    ref = json.loads((REFERENCE / "orthodont_lmer.json").read_text())
+    assert diagnostics.loc[0, "sd_participant"] == pytest.approx(ref["sd_subject"], rel=1e-2)
+    assert diagnostics.loc[0, "sd_residual"] == pytest.approx(ref["sd_residual"], rel=1e-2)
+
+
+def test_ancova_one_post_visit_is_ols(orthodont):
+    """ANCOVA with one post visit: OLS of the post score on arm + baseline, as
+    lm(distance_age14 ~ Sex + distance_age8) in R (checked here with statsmodels OLS)."""
+    data = pd.read_csv(REFERENCE / "orthodont_unbalanced.csv")
+    data = data[data["visit"].isin(["age8", "age14"])]
+    spec = orthodont_spec()
+    spec["timepoints"] = [{"id": "age8", "baseline": True}, {"id": "age14", "baseline": False}]
+    scores = data.rename(
+        columns={"Subject": "participant_id", "visit": "timepoint", "distance": "score"}
+    )
+    participants = scores[["participant_id", "Sex"]].drop_duplicates()
+    participants = participants.rename(columns={"Sex": "arm"})
+    effects, _, diagnostics = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "distance", "role": "primary"},
+        analysis_set="itt",
+        model="ancova",
+    )
+    wide = data.pivot(index="Subject", columns="visit", values="distance").dropna()
+    wide["male"] = wide.index.str.startswith("M").astype(float)
+    ols = sm.OLS(wide["age14"], sm.add_constant(wide[["male", "age8"]])).fit()
+    row = effects.iloc[0]
+    assert row["estimand"] == "adjusted_diff" and row["method"].startswith("OLS")
+    assert row["estimate"] == pytest.approx(ols.params["male"], rel=1e-10)
+    assert row["se"] == pytest.approx(ols.bse["male"], rel=1e-10)
+    assert row["df"] == ols.df_resid
+    assert row["p_value"] == pytest.approx(ols.pvalues["male"], rel=1e-8)
+    assert row["n"] == len(wide)
+
+
+def test_ancova_several_post_visits_matches_statsmodels(orthodont):
+    """score ~ arm + baseline + visit + (1 | participant) on post visits, against MixedLM."""
+    data = pd.read_csv(REFERENCE / "orthodont_unbalanced.csv")
+    base = data[data["visit"] == "age8"].set_index("Subject")["distance"]
+    post = data[data["visit"] != "age8"].copy()
+    post["baseline"] = post["Subject"].map(base)
+    scores = data.rename(
+        columns={"Subject": "participant_id", "visit": "timepoint", "distance": "score"}
+    )
+    participants = scores[["participant_id", "Sex"]].drop_duplicates()
+    participants = participants.rename(columns={"Sex": "arm"})
+    effects, _, _ = mixed_model_effects(
+        scores,
+        participants,
+        orthodont_spec(),
+        {"id": "distance", "role": "primary"},
+        analysis_set="itt",
+        model="ancova",
+    )
+    fit = smf.mixedlm("distance ~ Sex + baseline + C(visit)", post, groups=post["Subject"]).fit(
+        reml=True, method="bfgs", gtol=1e-10
+    )
+    row = effects.iloc[0]
+    assert row["timepoint"] == "all_post"
+    assert row["estimate"] == pytest.approx(fit.fe_params["Sex[T.Male]"], rel=1e-6)
+    # statsmodels' SE comes from the observed Hessian; lme4 (and this engine) use the GLS
+    # formula: they differ by ~1e-3 relative (SOURCE.md)
+    assert row["se"] == pytest.approx(fit.bse_fe["Sex[T.Male]"], rel=5e-3)
+
+
+def test_unfittable_model_yields_rows_that_say_why():
+    spec = orthodont_spec()
+    scores = pd.DataFrame(
+        {"participant_id": ["a", "b"], "timepoint": ["age8", "age8"], "score": [1.0, 2.0]}
+    )
+    participants = pd.DataFrame({"participant_id": ["a", "b"], "arm": ["Female", "Male"]})
+    effects, means, diagnostics = mixed_model_effects(
+        scores, participants, spec, {"id": "x", "role": "secondary"}, analysis_set="itt"
+    )
+    assert len(effects) == 6 and effects["estimate"].isna().all()
+    assert effects["note"].str.contains("not estimated").all()
+    assert not diagnostics.loc[0, "converged"] and means.empty
+
+
+def test_coaching_demo_recovers_truth():
+    """Every true effect in data/raw/coaching_rct/truth.yaml: within 3 SE of the ITT estimate,
+    and inside the 95% CI for the large majority."""
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cfg.update(
+        trials_dir=str(ROOT / "config/trials"),
+        instruments=str(ROOT / "config/instruments.yaml"),
+        raw_dir=str(ROOT / "data/raw"),
+        results_dir="results",
+    )
+    spec = load_trials(cfg, ROOT / "workflow/schemas")["coaching_rct"]
+    participants, items = ingest.ingest(spec)
+    scores = instruments.score_outcomes(items, spec)
+    sets = analysis_sets.analysis_sets(participants, items, spec)
+    in_itt = set(sets.loc[sets["itt"], "participant_id"])
+    itt = participants[participants["participant_id"].isin(in_itt)]
+    truth = yaml.safe_load((ROOT / "data/raw/coaching_rct/truth.yaml").read_text())["effects"]
+    by_outcome = {o["id"]: o for o in spec["outcomes"]}
+    inside, z = [], []
+    for effect in truth:
+        outcome = by_outcome[effect["outcome"]]
+        rows, _, _ = mixed_model_effects(
+            scores[scores["outcome"] == outcome["id"]],
+            itt,
+            spec,
+            outcome,
+            analysis_set="itt",
+            site="random",
+        )
+        row = rows[
+            (rows["estimand"] == effect["estimand"])
+            & (rows["timepoint"] == effect["timepoint"])
+            & (rows["contrast"] == effect["contrast"])
+        ].iloc[0]
+        z.append(abs(row["estimate"] - effect["value"]) / row["se"])
+        inside.append(row["ci_low"] <= effect["value"] <= row["ci_high"])
+    assert max(z) < 3, z
+    assert np.mean(inside) >= 0.8, inside

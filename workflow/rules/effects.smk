@@ -1,0 +1,26 @@
+rule effects:
+    """Stack every analysis into results/<trial>/effects.csv, with multiplicity-adjusted P."""
+    input:
+        unpack(analysis_parts),
+        code="workflow/scripts/effects.py",
+        library=library(),
+    output:
+        effects=report(
+            f"{RESULTS}/{{trial}}/effects.csv",
+            caption="../report/effects.rst",
+            category="{trial}",
+            subcategory="Effects",
+        ),
+        means=f"{RESULTS}/{{trial}}/tables/adjusted_means.csv",
+        diagnostics=f"{RESULTS}/{{trial}}/tables/model_diagnostics.csv",
+        change_scores=f"{RESULTS}/{{trial}}/tables/prepost_summary.csv",
+        association_counts=f"{RESULTS}/{{trial}}/tables/association_counts.csv",
+    log:
+        f"{RESULTS}/{{trial}}/logs/effects.log",
+    conda:
+        ENV
+    params:
+        trial=trial_spec,
+        multiplicity=config["multiplicity"],
+    script:
+        "../scripts/effects.py"

@@ -1,0 +1,203 @@
+"""Association of an ordinal exposure with a binary outcome (design `cross_sectional`).
+
+Logistic regression of the outcome (a 0/1 category) on the levels of a single-item exposure
+(treatment coded, the lowest level as reference) plus covariates, among participants with the
+outcome, the exposure and every covariate observed. Odds ratios with Wald CIs, as R's
+`glm(outcome ~ factor(exposure) + covariates, family = binomial)` with `exp(confint.default())`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialeval.design import Factor, adjustment_terms, describe_terms, design_matrix
+from trialeval.effects import effects_frame
+from trialeval.regression import logistic
+
+__all__ = ["COUNTS_COLUMNS", "association_effects", "run"]
+
+COUNTS_COLUMNS = [
+    "outcome",
+    "exposure",
+    "analysis_set",
+    "level",
+    "label",
+    "n",
+    "events",
+    "proportion",
+]
+
+
+def _outcome(spec: dict, outcome_id: str) -> dict:
+    for outcome in spec["outcomes"]:
+        if outcome["id"] == outcome_id:
+            return outcome
+    raise ValueError(
+        f"outcome {outcome_id!r} is not an outcome of trial {spec['id']!r}; expected one of "
+        f"{[o['id'] for o in spec['outcomes']]}"
+    )
+
+
+def _exposure_levels(spec: dict, exposure: dict) -> dict[str, str]:
+    """{score value as text ('1'..): label}, lowest level first."""
+    levels = spec["instruments"][exposure["instrument"]]["levels"]
+    if exposure["kind"] != "score" or not levels:
+        raise ValueError(
+            f"exposure {exposure['id']!r} must be a score of an instrument with `levels` "
+            f"(a single ordinal item); instrument {exposure['instrument']!r} has none"
+        )
+    return {key: levels[key] for key in sorted(levels, key=float)}
+
+
+def association_effects(
+    scores: pd.DataFrame,
+    participants: pd.DataFrame,
+    spec: dict,
+    *,
+    outcome: str,
+    exposure: str,
+    covariates: list[str],
+    alpha: float,
+    analysis_set: str = "itt",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Odds ratios of `outcome` for each exposure level vs the lowest, adjusted for
+    `covariates` (covariate names and/or "site"), and counts per exposure level.
+
+    `scores`: long rows (participant_id, timepoint, outcome, score); `participants`: the
+    analysis set with the covariate columns.
+    """
+    outcome_spec = _outcome(spec, outcome)
+    exposure_spec = _outcome(spec, exposure)
+    if outcome_spec["kind"] != "category":
+        raise ValueError(f"outcome {outcome!r} must be a 0/1 category, not {outcome_spec['kind']}")
+    levels = _exposure_levels(spec, exposure_spec)
+    timepoint = spec["baseline"]  # a cross-sectional survey's single wave
+
+    chosen = scores[
+        (scores["timepoint"] == timepoint) & scores["outcome"].isin([outcome, exposure])
+    ]
+    wide = chosen.pivot(index="participant_id", columns="outcome", values="score")
+    wide = wide.reindex(columns=[outcome, exposure]).dropna().reset_index()
+    data = wide.merge(participants, on="participant_id", how="inner")
+    adjust_columns = [c for c in covariates if c in data.columns]
+    data = data.dropna(subset=adjust_columns).reset_index(drop=True)
+
+    keys = data[exposure].map(lambda v: f"{v:g}")
+    unknown = sorted(set(keys) - set(levels))
+    if unknown:
+        raise ValueError(
+            f"exposure {exposure!r} has values {unknown} that are not levels {sorted(levels)}"
+        )
+    data[exposure] = keys.map(levels)
+    present = [label for label in levels.values() if (data[exposure] == label).any()]
+    reference = next(iter(levels.values()))
+
+    counts = []
+    for key, label in levels.items():
+        y = data.loc[data[exposure] == label, outcome].to_numpy(dtype=float)
+        counts.append(
+            {
+                "outcome": outcome,
+                "exposure": exposure,
+                "analysis_set": analysis_set,
+                "level": key,
+                "label": label,
+                "n": len(y),
+                "events": int(y.sum()),
+                "proportion": y.mean() if len(y) else np.nan,
+            }
+        )
+    counts_frame = pd.DataFrame(counts, columns=COUNTS_COLUMNS)
+
+    notes = []
+    if present and present[0] != reference:
+        notes.append(f"no participant at the lowest level {reference!r}: reference {present[0]!r}")
+        reference = present[0]
+    terms = adjustment_terms(data, spec, covariates)
+    adjusted = f", adjusted for {describe_terms(terms)}" if terms else ", unadjusted"
+    method = (
+        f"logistic regression (maximum likelihood) of {outcome} on {exposure} levels "
+        f"(reference {reference}){adjusted}; odds ratio = exp(coefficient), Wald CI and z test; "
+        f"se is the SE of log(odds ratio)"
+    )
+    table = None
+    try:
+        X, names = design_matrix(data, [Factor(exposure, tuple(present)), *terms])
+        fit = logistic(data[outcome].to_numpy(dtype=float), X, names, alpha=alpha)
+        table = fit.table
+        if fit.separation:
+            notes.append(f"separation: {fit.separation}")
+        if not fit.converged:
+            notes.append(f"the fit did not converge in {fit.iterations} iterations")
+    except ValueError as error:
+        notes.append(f"model not estimable: {error}")
+
+    rows = []
+    for label in levels.values():
+        if label == reference:
+            continue
+        term = f"{exposure}[{label}]"
+        row = {"exposure": exposure, "contrast": f"{label} - {reference}", "note": "; ".join(notes)}
+        if table is not None and term in table.index:
+            fit_row = table.loc[term]
+            row.update(
+                estimate=np.exp(fit_row["estimate"]),
+                se=fit_row["se"],
+                ci_low=np.exp(fit_row["ci_low"]),
+                ci_high=np.exp(fit_row["ci_high"]),
+                p_value=fit_row["p_value"],
+            )
+        elif label not in present:
+            row["note"] = "; ".join([f"no participant at level {label!r}", *notes])
+        rows.append(row)
+    common = {
+        "trial": spec["id"],
+        "outcome": outcome,
+        "role": outcome_spec["role"],
+        "analysis": "association",
+        "estimand": "odds_ratio",
+        "timepoint": timepoint,
+        "analysis_set": analysis_set,
+        "df": np.nan,
+        "n": len(data),
+        "n_obs": len(data),
+        "method": method,
+    }
+    return effects_frame([{**common, **row} for row in rows]), counts_frame
+
+
+def run(
+    spec: dict,
+    *,
+    scores_path: str,
+    participants_path: str,
+    sets_path: str,
+    alpha: float,
+    effects_out: str,
+    counts_out: str,
+) -> None:
+    """Rule entry: the configured outcome on each exposure (analyses.association), on every
+    configured analysis set."""
+    from trialeval.io import read_analysis_data, write_csv
+
+    options = spec["analyses"]["association"]
+    scores, participants = read_analysis_data(scores_path, participants_path, sets_path)
+    effects, counts = [], []
+    for analysis_set in spec["analyses"]["analysis_sets"]:
+        members = participants[participants[analysis_set]]
+        for exposure in options["exposures"]:
+            frames = association_effects(
+                scores,
+                members,
+                spec,
+                outcome=options["outcome"],
+                exposure=exposure,
+                covariates=list(options["covariates"]),
+                alpha=alpha,
+                analysis_set=analysis_set,
+            )
+            effects.append(frames[0].assign(n_analysis_set=len(members)))
+            counts.append(frames[1])
+    write_csv(pd.concat(effects, ignore_index=True), effects_out)
+    write_csv(pd.concat(counts, ignore_index=True), counts_out)

@@ -1,0 +1,143 @@
+"""The effects schema (one long table per trial) and multiplicity adjustment.
+
+Every analysis stage returns rows with EFFECT_COLUMNS; `combine` stacks them in the trial
+file's outcome order and fills p_adjusted. Column meanings:
+
+- analysis: mixed_model | ancova | prepost | association
+- estimand: diff_in_change, diff_in_means, adjusted_diff, hodges_lehmann_shift,
+  adjusted_mean_difference, risk_ratio, odds_ratio
+- exposure: for association rows, the exposure (an outcome id) the odds ratio is of; empty
+  otherwise
+- contrast: `<arm> - <control arm>` (arm ids from the trial file; for odds ratios the level
+  labels, `<level> - <reference level>`)
+- estimate, ci_low, ci_high: on the natural scale (ratios as ratios); se: standard error of
+  the estimate, for ratios of its logarithm (method says so); df: Satterthwaite or residual df
+  (NaN for z-based and rank-based results)
+- n: participants contributing to the estimate, of n_analysis_set in the analysis set (the
+  number consort.json reports as analysed); n_obs: observations in the model
+- method: the model or test, in words; note: anything the reader must know (boundary fits,
+  separation, why a row could not be estimated)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+EFFECT_COLUMNS = [
+    "trial",
+    "outcome",
+    "role",
+    "analysis",
+    "estimand",
+    "exposure",
+    "contrast",
+    "timepoint",
+    "analysis_set",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "df",
+    "p_value",
+    "p_adjusted",
+    "n",
+    "n_analysis_set",
+    "n_obs",
+    "method",
+    "note",
+]
+
+
+def effects_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows (dicts with any subset of EFFECT_COLUMNS) as a frame with every column."""
+    frame = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    for column in ("estimate", "se", "ci_low", "ci_high", "df", "p_value", "p_adjusted"):
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (as R's p.adjust(p, "holm"))."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(stepped, 1.0)
+    return out
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (as R's p.adjust(p, "BH"))."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")[::-1]
+    ranked = p[order] * m / np.arange(m, 0, -1)
+    out = np.empty(m)
+    out[order] = np.minimum(np.minimum.accumulate(ranked), 1.0)
+    return out
+
+
+ADJUSTERS = {"holm": holm, "fdr_bh": benjamini_hochberg}
+
+
+def adjust(effects: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Fill p_adjusted: primary outcomes unadjusted; secondary outcomes adjusted within each
+    family of rows sharing analysis, estimand, exposure, contrast, timepoint and analysis set."""
+    out = effects.copy()
+    out["p_adjusted"] = out["p_value"]
+    if method == "none":
+        return out
+    family = ["analysis", "estimand", "exposure", "contrast", "timepoint", "analysis_set"]
+    secondary = (out["role"] == "secondary") & out["p_value"].notna()
+    for _, index in out[secondary].groupby(family, dropna=False).groups.items():
+        out.loc[index, "p_adjusted"] = ADJUSTERS[method](out.loc[index, "p_value"].to_numpy())
+    return out
+
+
+def _read_all(paths: list[str]) -> pd.DataFrame:
+    frames = [pd.read_csv(p, keep_default_na=True) for p in paths]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def order_effects(effects: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Rows in reading order, whatever order the jobs ran in: primary outcomes first, then the
+    trial file's outcome order; within an outcome, the exposure order of the trial file, then
+    the analysis-set order. A stable sort keeps each analysis's own row order (arms as listed,
+    visits in time order) inside those groups."""
+    outcomes = sorted(spec["outcomes"], key=lambda o: o["role"] != "primary")
+    association = spec["analyses"].get("association") or {}
+    ranks = {
+        "outcome": [o["id"] for o in outcomes],
+        "exposure": association.get("exposures", []),
+        "analysis_set": spec["analyses"]["analysis_sets"],
+    }
+    keys = []
+    frame = effects.copy()
+    for column, order in ranks.items():
+        rank = {value: i for i, value in enumerate(order)}
+        frame[f"_{column}"] = frame[column].map(rank).fillna(len(rank))
+        keys.append(f"_{column}")
+    frame = frame.sort_values(keys, kind="stable")
+    return frame.drop(columns=keys).reset_index(drop=True)
+
+
+def run(spec: dict, parts: dict[str, list[str]], multiplicity: str, outputs: dict) -> None:
+    """Rule entry: stack every analysis part into the trial's long results files."""
+    from trialeval.io import write_csv
+
+    def kind(analysis: str, suffix: str) -> list[str]:
+        return [p for p in parts.get(analysis, []) if p.endswith(suffix)]
+
+    effect_files = kind("mixed_model", ".effects.csv") + kind("prepost", ".effects.csv")
+    effect_files += kind("association", "effects.csv")
+    effects = _read_all(effect_files)
+    effects = effects_frame(effects.to_dict("records")) if not effects.empty else effects_frame([])
+    effects = adjust(order_effects(effects, spec), multiplicity)
+    write_csv(effects, outputs["effects"])
+    write_csv(_read_all(kind("mixed_model", ".means.csv")), outputs["means"])
+    write_csv(_read_all(kind("mixed_model", ".diagnostics.csv")), outputs["diagnostics"])
+    write_csv(_read_all(kind("prepost", ".summary.csv")), outputs["change_scores"])
+    write_csv(_read_all(kind("association", "counts.csv")), outputs["association_counts"])

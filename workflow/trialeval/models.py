@@ -1,0 +1,443 @@
+"""Linear mixed-effects models for randomized trials (design `rct`).
+
+`model: repeated` (default): every visit including baseline,
+    score ~ arm * visit + covariates [+ site] + (1 | participant)   [+ (1 | site) if random],
+REML. Estimands per post-baseline visit and intervention arm: `diff_in_change` (the arm-by-visit
+interaction) and `diff_in_means` (difference in model-estimated means at that visit, as emmeans
+gives). Missing visits are left to the likelihood (MAR): every analysis-set participant with at
+least one observed score is in the model, in the allocated arm.
+
+`model: ancova`: post-baseline visits only, the participant's baseline score as a covariate,
+    score ~ arm + baseline + visit + covariates [+ site] + (1 | participant),
+estimand `adjusted_diff`. With one post visit there is no within-participant replication, so
+the model is ordinary least squares (stated in `method`). Participants without a baseline
+score cannot be adjusted for it and are left out (counted in `note`).
+
+Fits use the REML engine in trialeval.mixed; contrasts carry Satterthwaite df.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialeval.design import (
+    Factor,
+    Interaction,
+    Numeric,
+    average_row,
+    covariate_terms,
+    design_matrix,
+)
+from trialeval.effects import effects_frame
+from trialeval.mixed import contrast, fit_reml
+from trialeval.regression import ols
+
+DIAGNOSTIC_COLUMNS = [
+    "trial",
+    "outcome",
+    "analysis_set",
+    "analysis",
+    "method",
+    "n",
+    "n_analysis_set",
+    "n_obs",
+    "n_sites",
+    "sd_participant",
+    "sd_site",
+    "sd_residual",
+    "reml_loglik",
+    "converged",
+    "boundary",
+    "message",
+]
+MEANS_COLUMNS = [
+    "trial",
+    "outcome",
+    "analysis_set",
+    "arm",
+    "timepoint",
+    "estimate",
+    "se",
+    "df",
+    "ci_low",
+    "ci_high",
+    "n_observed",
+]
+
+
+def _model_data(scores, participants, spec, covariates, site):
+    """Observed scores joined to the analysis set's participants and covariates.
+
+    Rows with a missing covariate cannot enter the model; they are dropped and counted."""
+    keep = ["participant_id", "arm", *covariates]
+    if site != "none":
+        keep.append("site")
+    data = scores[["participant_id", "timepoint", "score"]].merge(
+        participants[keep], on="participant_id", how="inner", validate="m:1"
+    )
+    data = data[data["score"].notna()]
+    complete = data[[*covariates, *(["site"] if site != "none" else [])]].notna().all(axis=1)
+    dropped = int(data.loc[~complete, "participant_id"].nunique())
+    return data[complete].reset_index(drop=True), dropped
+
+
+def _terms(spec, data, covariates, site, *, with_visit: bool, interaction: bool):
+    arms = [spec["control_arm"]] + [a["id"] for a in spec["arms"] if not a["control"]]
+    arm = Factor("arm", tuple(arms))
+    post = [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]
+    visit = Factor("timepoint", tuple(([spec["baseline"]] if interaction else []) + post))
+    cov_specs = [c for c in spec["covariates"] if c["name"] in covariates]
+    adjust = covariate_terms(data, cov_specs, ("site",) if site == "fixed" else ())
+    terms = [arm]
+    if with_visit:
+        terms.append(visit)
+    if interaction:
+        terms.append(Interaction(arm, visit))
+    return arm, visit, terms, adjust
+
+
+def _vector(names: list[str], weights: dict[str, float]) -> np.ndarray:
+    index = {name: j for j, name in enumerate(names)}
+    vector = np.zeros(len(names))
+    for name, weight in weights.items():
+        if name in index:  # a level absent from the data contributes no column
+            vector[index[name]] += weight
+    return vector
+
+
+def _method(kind: str, covariates, site, n_sites) -> str:
+    adjust = ", ".join([*covariates, *(["site (fixed)"] if site == "fixed" else [])])
+    random = "(1 | participant)" + (" + (1 | site)" if site == "random" and n_sites else "")
+    text = {
+        "repeated": f"LMM, REML: score ~ arm * visit{' + ' + adjust if adjust else ''} + {random}",
+        "ancova": (
+            f"LMM, REML: score ~ arm + baseline + visit{' + ' + adjust if adjust else ''}"
+            f" + {random}"
+        ),
+        "ols": f"OLS (one post visit): score ~ arm + baseline{' + ' + adjust if adjust else ''}",
+    }[kind]
+    if kind != "ols":
+        text += "; Satterthwaite df"
+    return text
+
+
+def mixed_model_effects(
+    scores: pd.DataFrame,
+    participants: pd.DataFrame,
+    spec: dict,
+    outcome: dict,
+    *,
+    analysis_set: str,
+    model: str = "repeated",
+    site: str = "none",
+    covariates: tuple[str, ...] = (),
+    alpha: float = 0.05,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Fit one outcome's mixed model on one analysis set.
+
+    scores: long rows of this outcome (participant_id, timepoint, score); participants: the
+    analysis set (participant_id, arm, site, covariates). Returns (effects, adjusted means,
+    diagnostics); a model that cannot be fitted yields rows whose `note` says why.
+    """
+    covariates = list(covariates)
+    if site != "none" and "site" not in participants:
+        site = "none"
+    base = {
+        "trial": spec["id"],
+        "outcome": outcome["id"],
+        "role": outcome["role"],
+        "analysis_set": analysis_set,
+        "n_analysis_set": int(participants["participant_id"].nunique()),
+    }
+    data, dropped = _model_data(scores, participants, spec, covariates, site)
+    note = f"{dropped} participant(s) left out for missing covariates" if dropped else ""
+    post = [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]
+    intervention = [a["id"] for a in spec["arms"] if not a["control"]]
+    control = spec["control_arm"]
+
+    if model == "ancova":
+        baseline = data.loc[data["timepoint"] == spec["baseline"], ["participant_id", "score"]]
+        data = data[data["timepoint"] != spec["baseline"]].merge(
+            baseline.rename(columns={"score": "baseline_score"}), on="participant_id", how="left"
+        )
+        no_baseline = int(data.loc[data["baseline_score"].isna(), "participant_id"].nunique())
+        data = data[data["baseline_score"].notna()].reset_index(drop=True)
+        if no_baseline:
+            note = "; ".join(
+                filter(None, [note, f"{no_baseline} participant(s) without a baseline score"])
+            )
+    n = int(data["participant_id"].nunique())
+    n_obs = len(data)
+    n_sites = int(data["site"].nunique()) if site == "random" else None
+    if site == "random" and (n_sites or 0) < 2:
+        site, n_sites = "none", None
+        note = "; ".join(filter(None, [note, "fewer than 2 sites: no site random effect"]))
+
+    effects_rows: list[dict] = []
+    means_rows: list[dict] = []
+    diagnostics = {**base, "n": n, "n_obs": n_obs, "n_sites": n_sites}
+
+    def failed(reason: str, analysis: str, method: str):
+        estimands = ["diff_in_change", "diff_in_means"] if analysis == "mixed_model" else []
+        estimands = estimands or ["adjusted_diff"]
+        for arm in intervention:
+            for tp in post if analysis == "mixed_model" else ["post"]:
+                for estimand in estimands:
+                    effects_rows.append(
+                        {
+                            **base,
+                            "analysis": analysis,
+                            "estimand": estimand,
+                            "contrast": f"{arm} - {control}",
+                            "timepoint": tp,
+                            "n": n,
+                            "n_obs": n_obs,
+                            "method": method,
+                            "note": "; ".join(filter(None, [note, f"not estimated: {reason}"])),
+                        }
+                    )
+        diag = {**diagnostics, "analysis": analysis, "method": method, "converged": False}
+        diag["message"] = reason
+        return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
+
+    if model == "ancova":
+        with_visit = len(post) > 1
+        arm, _, terms, adjust = _terms(
+            spec, data, covariates, site, with_visit=with_visit, interaction=False
+        )
+        terms = [terms[0], Numeric("baseline_score"), *terms[1:], *adjust]
+        kind = "ancova" if with_visit else "ols"
+        method = _method(kind, covariates, site, n_sites)
+        timepoint = post[0] if len(post) == 1 else "all_post"
+        X, names = design_matrix(data, terms)
+        y = data["score"].to_numpy(dtype=float)
+        try:
+            if kind == "ols":
+                table = ols(y, X, names, alpha=alpha)
+                for a in intervention:
+                    row = table.loc[f"arm[{a}]"]
+                    effects_rows.append(
+                        {
+                            **base,
+                            "analysis": "ancova",
+                            "estimand": "adjusted_diff",
+                            "contrast": f"{a} - {control}",
+                            "timepoint": timepoint,
+                            "estimate": row["estimate"],
+                            "se": row["se"],
+                            "ci_low": row["ci_low"],
+                            "ci_high": row["ci_high"],
+                            "df": row["df"],
+                            "p_value": row["p_value"],
+                            "n": n,
+                            "n_obs": n_obs,
+                            "method": method,
+                            "note": note,
+                        }
+                    )
+                diag = {**diagnostics, "analysis": "ancova", "method": method}
+                diag.update(converged=True, boundary=False, message="closed form")
+                resid_sd = float(
+                    np.sqrt(
+                        np.sum((y - X @ table["estimate"].to_numpy()) ** 2) / (len(y) - X.shape[1])
+                    )
+                )
+                diag["sd_residual"] = resid_sd
+                return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
+            fit = fit_reml(
+                y,
+                X,
+                data["participant_id"].to_numpy(),
+                sites=data["site"].to_numpy() if site == "random" else None,
+                column_names=names,
+            )
+        except (ValueError, np.linalg.LinAlgError) as error:
+            return failed(str(error), "ancova", method)
+        for a in intervention:
+            result = contrast(fit, _vector(names, {f"arm[{a}]": 1.0}), alpha=alpha)
+            effects_rows.append(
+                _contrast_row(
+                    base,
+                    "ancova",
+                    "adjusted_diff",
+                    f"{a} - {control}",
+                    timepoint,
+                    result,
+                    n,
+                    n_obs,
+                    method,
+                    _fit_note(note, fit),
+                )
+            )
+        return (
+            effects_frame(effects_rows),
+            _means_frame([]),
+            _diag_frame([_diagnostics(diagnostics, "ancova", method, fit)]),
+        )
+
+    arm, visit, terms, adjust = _terms(
+        spec, data, covariates, site, with_visit=True, interaction=True
+    )
+    method = _method("repeated", covariates, site, n_sites)
+    X, names = design_matrix(data, [*terms, *adjust])
+    try:
+        fit = fit_reml(
+            data["score"].to_numpy(dtype=float),
+            X,
+            data["participant_id"].to_numpy(),
+            sites=data["site"].to_numpy() if site == "random" else None,
+            column_names=names,
+        )
+    except (ValueError, np.linalg.LinAlgError) as error:
+        return failed(str(error), "mixed_model", method)
+    fit_note = _fit_note(note, fit)
+    for a in intervention:
+        for tp in post:
+            interaction = f"arm[{a}]:timepoint[{tp}]"
+            change = contrast(fit, _vector(names, {interaction: 1.0}), alpha=alpha)
+            means = contrast(fit, _vector(names, {f"arm[{a}]": 1.0, interaction: 1.0}), alpha)
+            for estimand, result in (("diff_in_change", change), ("diff_in_means", means)):
+                effects_rows.append(
+                    _contrast_row(
+                        base,
+                        "mixed_model",
+                        estimand,
+                        f"{a} - {control}",
+                        tp,
+                        result,
+                        n,
+                        n_obs,
+                        method,
+                        fit_note,
+                    )
+                )
+    # Adjusted means per arm per visit, covariates set as emmeans does by default.
+    setting = average_row(data, adjust)
+    observed = data.groupby(["arm", "timepoint"])["participant_id"].nunique()
+    for a in arm.levels:
+        for tp in visit.levels:
+            weights = {"Intercept": 1.0, **setting}
+            if a != control:
+                weights[f"arm[{a}]"] = 1.0
+            if tp != spec["baseline"]:
+                weights[f"timepoint[{tp}]"] = 1.0
+                if a != control:
+                    weights[f"arm[{a}]:timepoint[{tp}]"] = 1.0
+            result = contrast(fit, _vector(names, weights), alpha=alpha)
+            means_rows.append(
+                {
+                    "trial": spec["id"],
+                    "outcome": outcome["id"],
+                    "analysis_set": analysis_set,
+                    "arm": a,
+                    "timepoint": tp,
+                    "estimate": result.estimate,
+                    "se": result.se,
+                    "df": result.df,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                    "n_observed": int(observed.get((a, tp), 0)),
+                }
+            )
+    return (
+        effects_frame(effects_rows),
+        _means_frame(means_rows),
+        _diag_frame([_diagnostics(diagnostics, "mixed_model", method, fit)]),
+    )
+
+
+def _fit_note(note: str, fit) -> str:
+    extra = []
+    if fit.boundary:
+        extra.append("a variance component is estimated at zero (boundary fit)")
+    if not fit.converged:
+        extra.append(f"optimiser did not converge: {fit.message}")
+    return "; ".join(filter(None, [note, *extra]))
+
+
+def _contrast_row(
+    base, analysis, estimand, contrast_label, timepoint, result, n, n_obs, method, note
+) -> dict:
+    return {
+        **base,
+        "analysis": analysis,
+        "estimand": estimand,
+        "contrast": contrast_label,
+        "timepoint": timepoint,
+        "estimate": result.estimate,
+        "se": result.se,
+        "ci_low": result.ci_low,
+        "ci_high": result.ci_high,
+        "df": result.df,
+        "p_value": result.p_value,
+        "n": n,
+        "n_obs": n_obs,
+        "method": method,
+        "note": note,
+    }
+
+
+def _diagnostics(diagnostics: dict, analysis: str, method: str, fit) -> dict:
+    return {
+        **diagnostics,
+        "analysis": analysis,
+        "method": method,
+        "sd_participant": fit.sd_participant,
+        "sd_site": fit.sd_site,
+        "sd_residual": fit.sd_residual,
+        "reml_loglik": fit.reml_loglik,
+        "converged": fit.converged,
+        "boundary": fit.boundary,
+        "message": fit.message,
+    }
+
+
+def _means_frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=MEANS_COLUMNS)
+
+
+def _diag_frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=DIAGNOSTIC_COLUMNS)
+
+
+def run(
+    spec: dict,
+    outcome_id: str,
+    *,
+    scores_path: str,
+    participants_path: str,
+    sets_path: str,
+    alpha: float,
+    effects_out: str,
+    means_out: str,
+    diagnostics_out: str,
+) -> None:
+    """Rule entry: one outcome's mixed model on every configured analysis set."""
+    from trialeval.io import read_analysis_data, write_csv
+
+    outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
+    options = spec["analyses"]["mixed_model"]
+    scores, participants = read_analysis_data(scores_path, participants_path, sets_path, outcome_id)
+    parts = []
+    for analysis_set in spec["analyses"]["analysis_sets"]:
+        members = participants[participants[analysis_set]]
+        parts.append(
+            mixed_model_effects(
+                scores[scores["participant_id"].isin(members["participant_id"])],
+                members,
+                spec,
+                outcome,
+                analysis_set=analysis_set,
+                model=options["model"],
+                site=options["site"],
+                covariates=tuple(options["covariates"]),
+                alpha=alpha,
+            )
+        )
+    effects, means, diagnostics = (
+        pd.concat(frames, ignore_index=True) for frames in zip(*parts, strict=True)
+    )
+    write_csv(effects, effects_out)
+    write_csv(means, means_out)
+    write_csv(diagnostics, diagnostics_out)

@@ -1,0 +1,474 @@
+"""Pre/post comparison of non-randomized groups (design `quasi_experimental`).
+
+For a score outcome, among participants observed at baseline and at the post timepoint, the
+change (post - baseline) of each non-control arm is compared with the control arm two ways:
+
+- hodges_lehmann_shift: Wilcoxon rank-sum test with the Hodges-Lehmann shift and its
+  asymptotic CI, as R's `wilcox.test(x, y, conf.int = TRUE, exact = FALSE)`;
+- adjusted_mean_difference: OLS of change on arm + baseline score + confounders (ANCOVA).
+
+For a category outcome (0/1 at post) the arms are compared by the risk ratio (Wald, log scale).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from trialeval.design import (
+    Numeric,
+    adjustment_terms,
+    describe_terms,
+    design_matrix,
+    factor_from_data,
+)
+from trialeval.effects import effects_frame
+from trialeval.regression import ols
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "prepost_effects",
+    "risk_ratio",
+    "run",
+    "wilcoxon_hodges_lehmann",
+]
+
+SUMMARY_COLUMNS = [
+    "outcome",
+    "timepoint",
+    "analysis_set",
+    "arm",
+    "n",
+    "median",
+    "q1",
+    "q3",
+    "mean",
+    "sd",
+    "n_events",
+    "proportion",
+]
+
+# --------------------------------------------------------------------------------------
+# Wilcoxon rank-sum test and Hodges-Lehmann shift, as R's wilcox.test
+# --------------------------------------------------------------------------------------
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks with ties given their average rank, as R's rank() (numpy only: scipy.stats
+    costs half a second to import)."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    average = np.cumsum(counts) - (counts - 1) / 2  # last rank of each group, less half its spread
+    return average[inverse]
+
+
+def _tie_sum(values: np.ndarray) -> float:
+    """sum(t^3 - t) over groups of tied values (R: sum(NTIES^3 - NTIES))."""
+    counts = np.unique(values, return_counts=True)[1].astype(float)
+    return float(np.sum(counts**3 - counts))
+
+
+def _sigma(n_x: int, n_y: int, ties: float) -> float:
+    """SD of the rank-sum statistic under H0 with R's tie correction."""
+    n = n_x + n_y
+    return float(np.sqrt(n_x * n_y / 12 * ((n + 1) - ties / (n * (n - 1)))))
+
+
+def _standardised(dz, sigma, correct: bool):
+    """(dz - correction) / sigma, with R's two-sided continuity correction 0.5 * sign(dz)."""
+    correction = 0.5 * np.sign(dz) if correct else 0.0
+    return (dz - correction) / sigma
+
+
+class _ShiftedRankSum:
+    """R's W(d) for the CI: the standardised rank sum of x - d against y, as a function of d.
+
+    dz(d) = #{x_i - y_j > d} + #{x_i - y_j = d} / 2 - n_x n_y / 2 (the Mann-Whitney count of
+    x - d vs y). Between two consecutive distinct pairwise differences D the ranks, and so the
+    tie groups, do not change: only the within-sample ties count and sigma is constant. At a
+    difference d = D, the x_i with x_i - y_j = D tie with y_j, which lowers sigma there.
+    Comparisons use the pairwise differences themselves, as if x - d were exact in floating
+    point (it is for integer or binary-fraction data such as prorated MBI sums).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        self.x, self.y = x, y
+        self.n_x, self.n_y = len(x), len(y)
+        self.diffs = np.subtract.outer(x, y)
+        self.jumps, self.counts = np.unique(self.diffs, return_counts=True)
+        total = self.n_x * self.n_y
+        # #{D > jumps[k]}: dz on the open interval right of jumps[k] is above[k] - total / 2
+        self.above = total - np.cumsum(self.counts)
+        self.half = total / 2
+        self.sigma_open = _sigma(self.n_x, self.n_y, _tie_sum(x) + _tie_sum(y))
+
+    def at_jump(self, k: int, correct: bool) -> float:
+        """W at d = jumps[k] exactly."""
+        d = self.jumps[k]
+        dz = self.above[k] + self.counts[k] / 2 - self.half
+        matched = self.diffs == d
+        has_partner = matched.any(axis=1)
+        # x_i - d equals y_j: x_i joins y_j's tie group; unmatched x_i keep their own groups
+        partner = self.y[matched.argmax(axis=1)[has_partner]]
+        ties = _tie_sum(np.concatenate([self.y, partner])) + _tie_sum(self.x[~has_partner])
+        sigma = _sigma(self.n_x, self.n_y, ties)
+        if sigma == 0:
+            raise ValueError("cannot compute confidence interval when all observations are tied")
+        return float(_standardised(dz, sigma, correct))
+
+    def on_intervals(self, correct: bool) -> np.ndarray:
+        """W on each open interval (jumps[k], jumps[k + 1]); non-increasing in k."""
+        return _standardised(self.above[:-1] - self.half, self.sigma_open, correct)
+
+    def root(self, zq: float, correct: bool) -> float:
+        """The d where W(d) - zq changes sign, in [min(x) - max(y), max(x) - min(y)].
+
+        Follows R's `root()`: an endpoint is returned when W - zq does not change sign
+        over the range (f.lower <= 0 or f.upper >= 0, evaluated exactly at the endpoints).
+        Otherwise R's uniroot(tol = 1e-4) returns a point within 1e-4 of the jump point where
+        W - zq goes from positive to negative, which is returned here exactly. If W - zq is
+        exactly 0 on a whole stretch (e.g. the estimate when n_x n_y is even and the two
+        middle pairwise differences differ), uniroot stops at whatever point of that stretch
+        it evaluates first; the stretch's midpoint is returned here (for the estimate this is
+        the median of the pairwise differences).
+
+        W is monotone on the open intervals (sigma constant there), so the crossing is found
+        by binary search; only at the jump points themselves can the extra ties make it
+        non-monotone, which matters only if uniroot lands exactly on a jump point.
+        """
+        last = len(self.jumps) - 1
+        if self.at_jump(0, correct) - zq <= 0:
+            return float(self.jumps[0])
+        if self.at_jump(last, correct) - zq >= 0:
+            return float(self.jumps[last])
+        g = self.on_intervals(correct) - zq
+        first = int(np.searchsorted(-g, 0.0, side="left"))  # first interval with g <= 0
+        if first == len(g):  # positive on every open interval: crossing at the last jump
+            return float(self.jumps[last])
+        if g[first] < 0:
+            return float(self.jumps[first])
+        end = int(np.searchsorted(-g, 0.0, side="right"))  # g == 0 on intervals first..end-1
+        return float((self.jumps[first] + self.jumps[end]) / 2)
+
+
+def wilcoxon_hodges_lehmann(x, y, alpha: float = 0.05) -> dict:
+    """Two-sample Wilcoxon rank-sum test with Hodges-Lehmann shift, as R's
+    `wilcox.test(x, y, conf.int = TRUE, conf.level = 1 - alpha, exact = FALSE, correct = TRUE)`.
+
+    Returns {statistic (W), p_value, estimate, ci_low, ci_high, n_x, n_y}. The estimate is the
+    location shift of x relative to y (R's "difference in location"); see
+    `_ShiftedRankSum.root` for how R's uniroot is reproduced.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if np.isnan(x).any() or np.isnan(y).any():
+        raise ValueError("x and y must not contain missing values")
+    n_x, n_y = len(x), len(y)
+    if n_x == 0 or n_y == 0:
+        raise ValueError(f"need at least one value in each sample (got {n_x} and {n_y})")
+    pooled = np.concatenate([x, y])
+    ranks = _average_ranks(pooled)
+    statistic = float(ranks[:n_x].sum() - n_x * (n_x + 1) / 2)
+    sigma = _sigma(n_x, n_y, _tie_sum(pooled))
+    out = {"statistic": statistic, "p_value": np.nan, "n_x": n_x, "n_y": n_y}
+    out.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan)
+    if sigma == 0:  # every observation tied: R returns p NaN and stops for the CI
+        return out
+    z = float(_standardised(statistic - n_x * n_y / 2, sigma, correct=True))
+    out["p_value"] = float(2 * special.ndtr(-abs(z)))  # R: 2 * min(pnorm(z), 1 - pnorm(z))
+
+    w = _ShiftedRankSum(x, y)
+    zq = float(special.ndtri(1 - alpha / 2))
+    out["ci_low"] = w.root(zq, correct=True)
+    out["ci_high"] = w.root(-zq, correct=True)
+    out["estimate"] = w.root(0.0, correct=False)  # R sets correct <- FALSE for the estimate
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Risk ratio
+# --------------------------------------------------------------------------------------
+
+
+def risk_ratio(events_a: int, n_a: int, events_b: int, n_b: int, alpha: float = 0.05) -> dict:
+    """Risk ratio of group a vs group b with a Wald CI on the log scale.
+
+    Returns {estimate, se (of log RR), ci_low, ci_high, p_value, note}. With no events in
+    either group the log RR is undefined: everything is NaN and the note says why (no
+    continuity correction is applied behind the reader's back).
+    """
+    out = {"estimate": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    out.update(p_value=np.nan, note="")
+    if min(n_a, n_b) == 0:
+        out["note"] = f"no participants in a group (n = {n_a} vs {n_b}): risk ratio undefined"
+        return out
+    if events_a == 0 or events_b == 0:
+        out["note"] = (
+            f"zero events ({events_a}/{n_a} vs {events_b}/{n_b}): the risk ratio's log and "
+            f"its SE are undefined; no continuity correction applied"
+        )
+        return out
+    log_rr = np.log((events_a / n_a) / (events_b / n_b))
+    se = float(np.sqrt(1 / events_a - 1 / n_a + 1 / events_b - 1 / n_b))
+    half = special.ndtri(1 - alpha / 2) * se
+    out.update(estimate=float(np.exp(log_rr)), se=se)
+    out.update(ci_low=float(np.exp(log_rr - half)), ci_high=float(np.exp(log_rr + half)))
+    if se > 0:
+        out["p_value"] = float(2 * special.ndtr(-abs(log_rr) / se))
+    else:
+        out["note"] = "every participant in both groups had the event: no test"
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The stage
+# --------------------------------------------------------------------------------------
+
+
+def _change_summary(changes: pd.DataFrame, arms: list[str]) -> list[dict]:
+    rows = []
+    for arm in arms:
+        values = changes.loc[changes["arm"] == arm, "change"].to_numpy(dtype=float)
+        n = len(values)
+        q1, median, q3 = np.quantile(values, [0.25, 0.5, 0.75]) if n else (np.nan,) * 3
+        rows.append(
+            {
+                "arm": arm,
+                "n": n,
+                "median": median,  # numpy's default "linear" quantiles = R's type 7
+                "q1": q1,
+                "q3": q3,
+                "mean": values.mean() if n else np.nan,
+                "sd": values.std(ddof=1) if n > 1 else np.nan,
+            }
+        )
+    return rows
+
+
+def _score_rows(
+    data, participants, spec, outcome, post, confounders, alpha
+) -> tuple[list[dict], list[dict]]:
+    baseline, control = spec["baseline"], spec["control_arm"]
+    # pivot (not pivot_table): a participant answering a wave twice is an error, not averaged
+    wide = data.pivot(index="participant_id", columns="timepoint", values="score")
+    wide = wide.reindex(columns=[baseline, post]).dropna()
+    changes = pd.DataFrame(
+        {
+            "participant_id": wide.index,
+            "baseline_score": wide[baseline].to_numpy(),
+            "change": (wide[post] - wide[baseline]).to_numpy(),
+        }
+    )
+    changes = changes.merge(participants, on="participant_id", how="inner")
+    arms = [a["id"] for a in spec["arms"]]
+    summary = _change_summary(changes, arms)
+
+    # ANCOVA on the participants with every adjustment variable observed
+    adjust_columns = [c for c in confounders if c in changes.columns]
+    model_data = changes.dropna(subset=adjust_columns).reset_index(drop=True)
+    terms = adjustment_terms(model_data, spec, confounders)
+    ancova_error = ""
+    table = None
+    try:
+        arm_factor = factor_from_data(model_data, "arm", reference=control)
+        X, names = design_matrix(model_data, [arm_factor, Numeric("baseline_score"), *terms])
+        table = ols(model_data["change"].to_numpy(), X, names, alpha=alpha)
+    except ValueError as error:
+        ancova_error = f"ANCOVA not estimable: {error}"
+    adjusted_for = ", ".join(
+        [f"baseline {outcome['id']} score (linear)"] + ([describe_terms(terms)] if terms else [])
+    )
+    ancova_method = (
+        f"ANCOVA: OLS of the change in {outcome['id']} ({baseline} to {post}) on arm "
+        f"(reference {control}), adjusted for {adjusted_for}; t-based CI and p on the residual df"
+    )
+    hl_method = (
+        f"Wilcoxon rank-sum test of the change in {outcome['id']} ({baseline} to {post}), normal "
+        f"approximation with tie and continuity corrections; Hodges-Lehmann shift with its "
+        f"asymptotic CI (R: wilcox.test(conf.int = TRUE, exact = FALSE)); no SE"
+    )
+
+    observed = f"observed at both {baseline} and {post}"
+    rows = []
+    control_change = changes.loc[changes["arm"] == control, "change"].to_numpy(dtype=float)
+    for arm in arms:
+        if arm == control:
+            continue
+        contrast = f"{arm} - {control}"
+        arm_change = changes.loc[changes["arm"] == arm, "change"].to_numpy(dtype=float)
+        n = len(arm_change) + len(control_change)
+        hl = {"estimate": np.nan, "p_value": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+        missing = [a for a, x in ((arm, arm_change), (control, control_change)) if len(x) == 0]
+        note = f"no participant of {' or '.join(missing)} {observed}" if missing else ""
+        if not missing:
+            hl = wilcoxon_hodges_lehmann(arm_change, control_change, alpha=alpha)
+            if np.isnan(hl["estimate"]):
+                note = "every change score is tied: no test or CI"
+        rows.append(
+            {
+                "estimand": "hodges_lehmann_shift",
+                "contrast": contrast,
+                "estimate": hl["estimate"],
+                "ci_low": hl["ci_low"],
+                "ci_high": hl["ci_high"],
+                "p_value": hl["p_value"],
+                "n": n,
+                "n_obs": n,
+                "method": hl_method,
+                "note": note,
+            }
+        )
+        term = f"arm[{arm}]"
+        row = {
+            "estimand": "adjusted_mean_difference",
+            "contrast": contrast,
+            "method": ancova_method,
+        }
+        if table is not None and term in table.index:
+            used = model_data["arm"].isin([arm, control]).sum()
+            fit = table.loc[term]
+            row.update(
+                {k: fit[k] for k in ("estimate", "se", "df", "p_value", "ci_low", "ci_high")}
+            )
+            # with more than two arms the model (and its residual df) uses every arm
+            others = table.attrs["n"] - int(used)
+            note = f"fitted with {others} participants of other arms" if others else ""
+            row.update(n=int(used), n_obs=int(used), note=note)
+        else:
+            row.update(n=0, n_obs=0, note=ancova_error or f"no participant of {arm} {observed}")
+        rows.append(row)
+    return rows, summary
+
+
+def _category_rows(data, participants, spec, outcome, post, alpha) -> tuple[list[dict], list[dict]]:
+    control = spec["control_arm"]
+    at_post = data[(data["timepoint"] == post) & data["score"].notna()]
+    at_post = at_post.merge(participants, on="participant_id", how="inner")
+    arms = [a["id"] for a in spec["arms"]]
+    summary, counts = [], {}
+    for arm in arms:
+        values = at_post.loc[at_post["arm"] == arm, "score"].to_numpy(dtype=float)
+        counts[arm] = (int(values.sum()), len(values))
+        summary.append(
+            {
+                "arm": arm,
+                "n": len(values),
+                "n_events": int(values.sum()),
+                "proportion": values.mean() if len(values) else np.nan,
+            }
+        )
+    method = (
+        f"risk ratio of {outcome['id']} at {post} (proportions among participants observed "
+        f"then), Wald CI and z test on the log scale; se is the SE of log(risk ratio)"
+    )
+    rows = []
+    for arm in arms:
+        if arm == control:
+            continue
+        rr = risk_ratio(*counts[arm], *counts[control], alpha=alpha)
+        n = counts[arm][1] + counts[control][1]
+        rows.append(
+            {
+                "estimand": "risk_ratio",
+                "contrast": f"{arm} - {control}",
+                **{k: rr[k] for k in ("estimate", "se", "ci_low", "ci_high", "p_value")},
+                "n": n,
+                "n_obs": n,
+                "method": method,
+                "note": rr["note"],
+            }
+        )
+    return rows, summary
+
+
+def prepost_effects(
+    scores: pd.DataFrame,
+    participants: pd.DataFrame,
+    spec: dict,
+    outcome: dict,
+    *,
+    post: str,
+    analysis_set: str,
+    alpha: float,
+    confounders: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Effects of each non-control arm vs control on one outcome at `post`, and a per-arm
+    summary (change for scores; events and proportion for categories).
+
+    `scores`: long rows (participant_id, timepoint, score) of this outcome; `participants`:
+    the analysis set (participant_id, arm, site, covariates). Only participants in both are
+    used. `confounders`: covariate names and/or "site" for the ANCOVA.
+    """
+    timepoints = [tp["id"] for tp in spec["timepoints"]]
+    if post not in timepoints or post == spec["baseline"]:
+        raise ValueError(
+            f"post timepoint {post!r} must be one of the later waves "
+            f"{[t for t in timepoints if t != spec['baseline']]}"
+        )
+    data = scores[["participant_id", "timepoint", "score"]]
+    data = data[data["participant_id"].isin(participants["participant_id"])]
+    if outcome["kind"] == "score":
+        rows, summary = _score_rows(data, participants, spec, outcome, post, confounders, alpha)
+    elif outcome["kind"] == "category":
+        rows, summary = _category_rows(data, participants, spec, outcome, post, alpha)
+    else:
+        raise ValueError(
+            f"outcome {outcome['id']!r} is of kind {outcome['kind']!r}; the pre/post analysis "
+            f"handles scores and categories"
+        )
+    common = {
+        "trial": spec["id"],
+        "outcome": outcome["id"],
+        "role": outcome["role"],
+        "analysis": "prepost",
+        "timepoint": post,
+        "analysis_set": analysis_set,
+    }
+    effects = effects_frame([{**common, "df": np.nan, "se": np.nan, **row} for row in rows])
+    summary_frame = pd.DataFrame(
+        [
+            {"outcome": outcome["id"], "timepoint": post, "analysis_set": analysis_set, **row}
+            for row in summary
+        ],
+        columns=SUMMARY_COLUMNS,
+    )
+    return effects, summary_frame
+
+
+def run(
+    spec: dict,
+    outcome_id: str,
+    *,
+    scores_path: str,
+    participants_path: str,
+    sets_path: str,
+    alpha: float,
+    effects_out: str,
+    summary_out: str,
+) -> None:
+    """Rule entry: one outcome at every post-baseline timepoint on every configured analysis
+    set; confounders from analyses.prepost.confounders."""
+    from trialeval.io import read_analysis_data, write_csv
+
+    outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
+    confounders = list(spec["analyses"]["prepost"]["confounders"])
+    scores, participants = read_analysis_data(scores_path, participants_path, sets_path, outcome_id)
+    posts = [tp["id"] for tp in spec["timepoints"] if tp["id"] != spec["baseline"]]
+    effects, summaries = [], []
+    for analysis_set in spec["analyses"]["analysis_sets"]:
+        members = participants[participants[analysis_set]]
+        for post in posts:
+            frames = prepost_effects(
+                scores,
+                members,
+                spec,
+                outcome,
+                post=post,
+                analysis_set=analysis_set,
+                alpha=alpha,
+                confounders=confounders,
+            )
+            effects.append(frames[0].assign(n_analysis_set=len(members)))
+            summaries.append(frames[1])
+    write_csv(pd.concat(effects, ignore_index=True), effects_out)
+    write_csv(pd.concat(summaries, ignore_index=True), summary_out)

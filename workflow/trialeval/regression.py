@@ -1,0 +1,320 @@
+"""Fixed-effects regression on a design matrix: ordinary least squares and logistic regression.
+
+numpy, scipy.linalg and scipy.special only: importing statsmodels costs more than a second per
+job, scipy.stats half a second (distribution functions come from scipy.special). Both take the
+(n, p) matrix and its column names from `trialeval.design.design_matrix` and return one row per
+term, as R's `summary(lm(...))` / `summary(glm(..., family = binomial))` with `confint.default`
+would report them:
+
+- `ols`: t-based SEs, p-values and CIs on the residual df n - p;
+- `logistic`: maximum likelihood by Newton-Raphson (IRLS for the canonical logit link) with
+  step-halving; Wald z SEs, p-values and CIs on the log-odds scale.
+
+Rank-deficient designs raise ValueError naming the aliased columns (R would silently report NA
+for them). Separation in a logistic fit does not raise: the affected terms are reported as NaN
+together with a message naming them, never as an absurd odds ratio.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, special
+
+__all__ = ["LogisticFit", "aliased_columns", "logistic", "ols"]
+
+# R's lm() declares a column aliased when its norm, after projecting out the columns before
+# it, falls below tol = 1e-7 times its original norm (LINPACK dqrdc2 in lm.fit).
+_ALIAS_TOL = 1e-7
+# Logistic fit: converged when the Newton step is below _STEP_EPS (quadratic convergence
+# then leaves errors ~1e-16), or when the deviance no longer changes (R's glm.control() test
+# |dev - dev_old| / (|dev| + 0.1) < eps, with eps at rounding level rather than R's 1e-8,
+# which stops R a little earlier: R's estimates are accurate to ~1e-8 only).
+_STEP_EPS = 1e-8
+_DEVIANCE_EPS = 1e-15
+_MAX_ITER = 50
+_MAX_HALVINGS = 30
+# Separation during the fit: fitted probabilities this close to 0 or 1 ...
+_PROB_EPS = 1e-8
+# ... together with a coefficient that has run off (a log-odds ratio of 15 is an odds ratio of
+# 3.3 million) or whose SE has exploded (100 on the log-odds scale: an uninformative CI).
+_BETA_LIMIT = 15.0
+_SE_LIMIT = 100.0
+
+
+def _check_input(y: np.ndarray, X: np.ndarray, names: list[str]) -> None:
+    if X.ndim != 2 or y.ndim != 1 or len(y) != X.shape[0]:
+        raise ValueError(f"y has {len(y)} rows but X has shape {X.shape}; expected (n,) and (n, p)")
+    if len(names) != X.shape[1]:
+        raise ValueError(f"{len(names)} names for {X.shape[1]} columns of X")
+    if np.isnan(y).any():
+        raise ValueError(f"y has {int(np.isnan(y).sum())} missing values; drop them first")
+    bad = [name for name, column in zip(names, X.T, strict=True) if np.isnan(column).any()]
+    if bad:
+        raise ValueError(f"X has missing values in column(s) {', '.join(bad)}; drop them first")
+
+
+def aliased_columns(X: np.ndarray, names: list[str]) -> list[str]:
+    """Columns that are (numerically) linear combinations of the columns before them.
+
+    Gram-Schmidt in column order, as R's lm keeps the first of a set of aliased columns.
+    """
+    kept: list[np.ndarray] = []  # orthonormal basis of the kept columns
+    aliased = []
+    for name, column in zip(names, X.T, strict=True):
+        norm = np.linalg.norm(column)
+        residual = column.astype(float)
+        for q in kept:  # twice, for numerical orthogonality ("twice is enough")
+            residual = residual - q * (q @ residual)
+        for q in kept:
+            residual = residual - q * (q @ residual)
+        left = np.linalg.norm(residual)
+        if norm == 0 or left < _ALIAS_TOL * norm:
+            aliased.append(name)
+        else:
+            kept.append(residual / left)
+    return aliased
+
+
+def _check_rank(X: np.ndarray, names: list[str]) -> None:
+    aliased = aliased_columns(X, names)
+    if aliased:
+        raise ValueError(
+            f"design matrix is rank deficient: column(s) {', '.join(aliased)} are linear "
+            f"combinations of the columns before them (or all zero); drop or merge them"
+        )
+
+
+def ols(y, X, names: list[str], alpha: float = 0.05) -> pd.DataFrame:
+    """Least-squares fit of y on X (R's `lm`): a frame indexed by term with estimate, se,
+    df (= n - p), t, p_value, ci_low, ci_high. `attrs` holds n, df_resid and sigma."""
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    _check_input(y, X, names)
+    n, p = X.shape
+    if n <= p:
+        raise ValueError(f"{n} observations for {p} coefficients: no residual df")
+    _check_rank(X, names)
+    # Via QR rather than the normal equations: X'X squares the condition number.
+    q, r = np.linalg.qr(X)
+    estimate = linalg.solve_triangular(r, q.T @ y)
+    residual = y - X @ estimate
+    df = n - p
+    sigma2 = float(residual @ residual) / df
+    r_inv = linalg.solve_triangular(r, np.eye(p))
+    se = np.sqrt(sigma2 * np.sum(r_inv**2, axis=1))  # diag((R'R)^-1) = row sums of R^-1 squared
+    t = estimate / se
+    half = special.stdtrit(df, 1 - alpha / 2) * se  # t quantile
+    table = pd.DataFrame(
+        {
+            "estimate": estimate,
+            "se": se,
+            "df": float(df),
+            "t": t,
+            "p_value": 2 * special.stdtr(df, -np.abs(t)),
+            "ci_low": estimate - half,
+            "ci_high": estimate + half,
+        },
+        index=pd.Index(names, name="term"),
+    )
+    table.attrs.update(n=n, df_resid=df, sigma=float(np.sqrt(sigma2)))
+    return table
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """Result of :func:`logistic`. `table` is indexed by term (estimate on the log-odds
+    scale, se, z, p_value, ci_low, ci_high; NaN for terms hit by separation); `separation` is
+    None or a message naming the terms; `loglik` is the log-likelihood at the estimate (with
+    separation, its limit: rows set aside contribute log 1 = 0); `n` counts every row."""
+
+    table: pd.DataFrame
+    converged: bool
+    separation: str | None
+    n: int
+    loglik: float
+    iterations: int
+
+
+def _label(name: str) -> str:
+    """'belonging[Very strong]' -> "level 'Very strong' of belonging" (design.py's naming)."""
+    match = re.fullmatch(r"(.+)\[(.+)\]", name)
+    return f"level {match[2]!r} of {match[1]}" if match else f"indicator {name}"
+
+
+def _events_message(label: str, events: int, size: int) -> str:
+    if events == 0:
+        return f"{label}: all 0 events among its {size} participants"
+    return f"{label}: all {size} of its {size} participants had the event"
+
+
+def _separated_indicators(y: np.ndarray, X: np.ndarray, names: list[str]):
+    """Indicator columns (0/1, not constant) whose rows with value 1 all have y = 0 or all
+    have y = 1, and factors whose reference level (rows with none of its indicators) does.
+
+    Returns (rows to set aside, affected term names, messages). Such a term's maximum
+    likelihood estimate is infinite (quasi-complete separation). Setting its rows aside
+    leaves the likelihood of the other coefficients unchanged in the limit, so they are
+    estimated from the remaining rows.
+    """
+    drop = np.zeros(len(y), dtype=bool)
+    affected: list[str] = []
+    messages: list[str] = []
+    indicator = [
+        j
+        for j, column in enumerate(X.T)
+        if np.isin(column, (0.0, 1.0)).all() and 0 < column.sum() < len(column)
+    ]
+    for j in indicator:
+        rows = X[:, j] == 1
+        events = int(y[rows].sum())
+        if events in (0, int(rows.sum())):
+            drop |= rows
+            affected.append(names[j])
+            messages.append(_events_message(_label(names[j]), events, int(rows.sum())))
+    # A factor's reference level separated: its log-odds (the intercept) is infinite, and so
+    # is every contrast with it. Indicators of one factor share the `column[` prefix.
+    if "Intercept" in names:
+        factors: dict[str, list[int]] = {}
+        for j in indicator:
+            match = re.fullmatch(r"(.+)\[(.+)\]", names[j])
+            if match and ":" not in names[j]:
+                factors.setdefault(match[1], []).append(j)
+        for factor, columns in factors.items():
+            rows = X[:, columns].sum(axis=1) == 0
+            events = int(y[rows].sum())
+            if rows.any() and events in (0, int(rows.sum())):
+                drop |= rows
+                new = ["Intercept"] + [names[j] for j in columns]
+                affected.extend(name for name in new if name not in affected)
+                messages.append(
+                    _events_message(f"reference level of {factor}", events, int(rows.sum()))
+                )
+    return drop, affected, messages
+
+
+def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
+    # sum(y * eta - log(1 + exp(eta))), with log1p(exp()) done without overflow
+    return float(y @ eta - np.logaddexp(0.0, eta).sum())
+
+
+def _newton(y: np.ndarray, X: np.ndarray):
+    """Maximise the logistic log-likelihood; returns (beta, information, loglik, converged,
+    iterations)."""
+    beta = np.zeros(X.shape[1])
+    loglik = _loglik(y, X @ beta)
+    converged = False
+    iterations = 0
+    while iterations < _MAX_ITER:
+        iterations += 1
+        prob = special.expit(X @ beta)
+        information = X.T @ (X * (prob * (1 - prob))[:, None])
+        try:
+            step = np.linalg.solve(information, X.T @ (y - prob))
+        except np.linalg.LinAlgError:
+            break  # information singular: fitted probabilities all at 0/1
+        # Step-halving: the log-likelihood is concave, so a short enough Newton step always
+        # improves it. Near the optimum the gain is below rounding, hence the slack.
+        slack = 1e-10 * (abs(loglik) + 1)
+        for _ in range(_MAX_HALVINGS):
+            new_loglik = _loglik(y, X @ (beta + step))
+            if np.isfinite(new_loglik) and new_loglik >= loglik - slack:
+                break
+            step = step / 2
+        else:
+            break  # no step improves the fit: give up (not converged)
+        beta = beta + step
+        # R's criterion on the deviance (-2 loglik)
+        change = 2 * abs(new_loglik - loglik) / (2 * abs(new_loglik) + 0.1)
+        loglik = new_loglik
+        if change < _DEVIANCE_EPS or np.max(np.abs(step)) < _STEP_EPS:
+            converged = True
+            break
+    prob = special.expit(X @ beta)
+    information = X.T @ (X * (prob * (1 - prob))[:, None])
+    return beta, information, loglik, converged, iterations
+
+
+def _wald_table(beta, se, names, alpha) -> pd.DataFrame:
+    z = beta / se
+    half = special.ndtri(1 - alpha / 2) * se
+    return pd.DataFrame(
+        {
+            "estimate": beta,
+            "se": se,
+            "z": z,
+            "p_value": 2 * special.ndtr(-np.abs(z)),
+            "ci_low": beta - half,
+            "ci_high": beta + half,
+        },
+        index=pd.Index(names, name="term"),
+    )
+
+
+def logistic(y, X, names: list[str], alpha: float = 0.05) -> LogisticFit:
+    """Logistic regression of a 0/1 outcome y on X (R's `glm(family = binomial)`), Wald
+    inference. Separation is checked before the fit (indicator levels with no events or only
+    events) and after it (fitted probabilities at 0/1 with diverging coefficients)."""
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    _check_input(y, X, names)
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("logistic regression needs a 0/1 outcome")
+    n, p = X.shape
+    _check_rank(X, names)
+    nan_table = _wald_table(np.full(p, np.nan), np.full(p, np.nan), names, alpha)
+    events = int(y.sum())
+    if events in (0, n):
+        message = _events_message("the whole sample", events, n)
+        return LogisticFit(nan_table, False, message, n, 0.0, 0)
+
+    drop, affected, messages = _separated_indicators(y, X, names)
+    keep = [j for j, name in enumerate(names) if name not in affected]
+    rows = ~drop
+    X_fit, y_fit = X[np.ix_(rows, keep)], y[rows]
+    fit_names = [names[j] for j in keep]
+    # Setting rows aside can leave other columns without information (e.g. a covariate level
+    # seen only in the separated rows): those are not estimable either.
+    lost = aliased_columns(X_fit, fit_names)
+    if lost:
+        messages.append(f"not estimable once the separated rows are set aside: {', '.join(lost)}")
+        affected.extend(lost)
+        keep = [j for j, name in enumerate(names) if name not in affected]
+        X_fit = X[np.ix_(rows, keep)]
+        fit_names = [names[j] for j in keep]
+    y_events = int(y_fit.sum())
+    if not keep or y_events in (0, len(y_fit)):
+        messages.append(_events_message("the participants left", y_events, len(y_fit)))
+        return LogisticFit(nan_table, False, "; ".join(messages), n, 0.0, 0)
+
+    beta, information, loglik, converged, iterations = _newton(y_fit, X_fit)
+    try:
+        se = np.sqrt(np.clip(np.diag(np.linalg.inv(information)), 0, None))
+    except np.linalg.LinAlgError:
+        se = np.full(len(keep), np.inf)
+    prob = special.expit(X_fit @ beta)
+    at_bound = (prob < _PROB_EPS) | (prob > 1 - _PROB_EPS)
+    diverging = (np.abs(beta) > _BETA_LIMIT) | ~(se < _SE_LIMIT)
+    if at_bound.any() and diverging.any():
+        gone = [fit_names[j] for j in np.flatnonzero(diverging)]
+        messages.append(
+            f"complete or quasi-complete separation: fitted probabilities of 0 or 1 for "
+            f"{int(at_bound.sum())} participants; the estimates of {', '.join(gone)} diverge"
+        )
+        affected.extend(gone)
+        beta = np.where(diverging, np.nan, beta)
+        se = np.where(diverging, np.nan, se)
+
+    table = nan_table.copy()
+    table.loc[fit_names] = _wald_table(beta, se, fit_names, alpha).to_numpy()
+    return LogisticFit(
+        table=table,
+        converged=converged,
+        separation="; ".join(messages) if messages else None,
+        n=n,
+        loglik=loglik,
+        iterations=iterations,
+    )
