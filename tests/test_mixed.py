@@ -506,3 +506,28 @@ def test_large_fit_uses_linear_memory():
     assert fit.sd_participant == pytest.approx(1.0, abs=0.02)
     assert fit.sd_residual == pytest.approx(1.0, abs=0.02)
     assert coefficient(fit, "x3").df > 1e5
+
+
+def test_optimiser_ladder_recovers_when_lbfgsb_fails(monkeypatch):
+    """If L-BFGS-B reports failure, Powell / Nelder-Mead take over from its point and reach
+    the same REML optimum (checked against the normal fit)."""
+    from scipy import optimize
+
+    data = pd.read_csv(REF / "sleepstudy.csv")
+    X = np.column_stack([np.ones(len(data)), data["Days"]])
+    reference = fit_reml(data["Reaction"], X, data["Subject"], column_names=["(Intercept)", "Days"])
+    real_minimize = optimize.minimize
+
+    def crippled(fun, x0, *args, method=None, **kwargs):
+        if method == "L-BFGS-B":  # one iteration, then report failure
+            kwargs["options"] = {**kwargs.get("options", {}), "maxiter": 1}
+            result = real_minimize(fun, x0, *args, method=method, **kwargs)
+            result.success = False
+            return result
+        return real_minimize(fun, x0, *args, method=method, **kwargs)
+
+    monkeypatch.setattr(optimize, "minimize", crippled)
+    fit = fit_reml(data["Reaction"], X, data["Subject"], column_names=["(Intercept)", "Days"])
+    assert "Powell" in fit.message or "Nelder-Mead" in fit.message
+    assert fit.sd_participant == pytest.approx(reference.sd_participant, rel=1e-6)
+    assert fit.params["Days"] == pytest.approx(reference.params["Days"], rel=1e-8)

@@ -229,3 +229,54 @@ def test_coaching_demo_recovers_truth():
         inside.append(row["ci_low"] <= effect["value"] <= row["ci_high"])
     assert max(z) < 3, z
     assert np.mean(inside) >= 0.8, inside
+
+
+def test_multi_arm_contrasts_each_arm_with_control():
+    """Three arms: each intervention arm gets its own rows, matching the interaction terms of
+    the same model fitted by statsmodels MixedLM (REML, tight tolerance)."""
+    rng = np.random.default_rng(7)
+    n = 240
+    arm = np.array(["ctl", "peer", "coach"])[np.arange(n) % 3]
+    person = rng.normal(0, 2, n)
+    rows = []
+    for k, tp in enumerate(("t0", "t1")):
+        effect = k * ((arm == "peer") * 1.0 + (arm == "coach") * 2.0)
+        y = 10 + k + effect + person + rng.normal(0, 1.5, n)
+        keep = rng.random(n) > 0.15 * k
+        rows.append(
+            pd.DataFrame(
+                {
+                    "participant_id": np.arange(n)[keep],
+                    "timepoint": tp,
+                    "score": y[keep],
+                    "arm": arm[keep],
+                }
+            )
+        )
+    scores = pd.concat(rows, ignore_index=True)
+    participants = pd.DataFrame({"participant_id": np.arange(n), "arm": arm})
+    spec = {
+        "id": "three_arms",
+        "control_arm": "ctl",
+        "arms": [
+            {"id": "ctl", "control": True},
+            {"id": "peer", "control": False},
+            {"id": "coach", "control": False},
+        ],
+        "baseline": "t0",
+        "timepoints": [{"id": "t0", "baseline": True}, {"id": "t1", "baseline": False}],
+        "covariates": [],
+    }
+    effects, means, _ = mixed_model_effects(
+        scores, participants, spec, {"id": "y", "role": "primary"}, analysis_set="itt"
+    )
+    change = effects[effects["estimand"] == "diff_in_change"].set_index("contrast")
+    assert list(change.index) == ["peer - ctl", "coach - ctl"]
+    scores["arm"] = pd.Categorical(scores["arm"], ["ctl", "peer", "coach"])
+    fit = smf.mixedlm("score ~ arm * timepoint", scores, groups=scores["participant_id"]).fit(
+        reml=True, method="bfgs", gtol=1e-10
+    )
+    for a in ("peer", "coach"):
+        term = f"arm[T.{a}]:timepoint[T.t1]"
+        assert change.loc[f"{a} - ctl", "estimate"] == pytest.approx(fit.fe_params[term], rel=1e-6)
+    assert len(means) == 6  # 3 arms x 2 visits

@@ -342,9 +342,30 @@ def _minimise(design: _Design, psi0: np.ndarray, free: np.ndarray) -> tuple[np.n
         bounds=[(0.0, None)] * free.size,
         options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 2000},
     )
+    best_x, best_f, message = res.x, res.fun, f"L-BFGS-B: {res.message}"
+    if not res.success:
+        # Ladder of derivative-free optimisers on sqrt(psi) = theta (unconstrained, squared
+        # back), starting from the best point so far; the lowest deviance wins.
+        def deviance(r: np.ndarray) -> float:
+            return objective(np.square(r))[0]
+
+        for method in ("Powell", "Nelder-Mead"):
+            alt = optimize.minimize(
+                deviance,
+                np.sqrt(np.maximum(best_x, 0.0)),
+                method=method,
+                options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000}
+                if method == "Nelder-Mead"
+                else {"xtol": 1e-10, "ftol": 1e-13, "maxiter": 20000},
+            )
+            if alt.fun < best_f:
+                best_x, best_f = np.square(alt.x), alt.fun
+                message += f"; {method}: {alt.message}"
+            if alt.success:
+                break
     psi = psi0.copy()
-    psi[free] = np.maximum(res.x, 0.0)
-    return np.sqrt(psi), f"L-BFGS-B: {res.message}"
+    psi[free] = np.maximum(best_x, 0.0)
+    return np.sqrt(psi), message
 
 
 def _newton_polish(design: _Design, theta: np.ndarray, max_iter: int = 6) -> np.ndarray:

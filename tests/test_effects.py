@@ -1,0 +1,56 @@
+"""Multiplicity adjustment and ordering of effects.csv."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from trialeval.effects import adjust, benjamini_hochberg, effects_frame, holm
+
+P = np.array([0.01, 0.04, 0.03, 0.005, 0.2, 0.04])
+
+
+def test_holm_by_hand_and_statsmodels():
+    # R: p.adjust(c(0.01, 0.04, 0.03), "holm") = 0.03, 0.06, 0.06 (3 x 0.01; 2 x 0.03; the
+    # step-down keeps 1 x 0.04 from falling below 0.06)
+    assert holm(np.array([0.01, 0.04, 0.03])) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm(P) == pytest.approx(multipletests(P, method="holm")[1], abs=1e-15)
+
+
+def test_benjamini_hochberg_by_hand_and_statsmodels():
+    # R: p.adjust(c(0.01, 0.04, 0.03), "BH") = 0.03, 0.04, 0.04 (3/1 x 0.01; 3/3 x 0.04;
+    # min(3/2 x 0.03, 0.04))
+    assert benjamini_hochberg(np.array([0.01, 0.04, 0.03])) == pytest.approx([0.03, 0.04, 0.04])
+    expected = multipletests(P, method="fdr_bh")[1]
+    assert benjamini_hochberg(P) == pytest.approx(expected, abs=1e-15)
+
+
+def test_adjust_leaves_primary_alone_and_adjusts_within_families():
+    rows = []
+    for outcome, role, p in [
+        ("a", "primary", 0.01),
+        ("b", "secondary", 0.01),
+        ("c", "secondary", 0.04),
+        ("d", "secondary", 0.03),
+    ]:
+        for analysis_set in ("itt", "per_protocol"):
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "role": role,
+                    "analysis": "mixed_model",
+                    "estimand": "diff_in_change",
+                    "contrast": "x - c",
+                    "timepoint": "t1",
+                    "analysis_set": analysis_set,
+                    "p_value": p,
+                }
+            )
+    out = adjust(effects_frame(rows), "holm")
+    itt = out[out["analysis_set"] == "itt"].set_index("outcome")["p_adjusted"]
+    # primary unadjusted; the three secondary outcomes form one family per analysis set
+    assert itt.to_dict() == pytest.approx({"a": 0.01, "b": 0.03, "c": 0.06, "d": 0.06})
+    pp = out[out["analysis_set"] == "per_protocol"].set_index("outcome")["p_adjusted"]
+    assert pp.equals(itt)  # the same numbers in the other analysis set's own family
+    assert adjust(effects_frame(rows), "none")["p_adjusted"].equals(effects_frame(rows)["p_value"])
