@@ -180,11 +180,16 @@ def resolve_trial(
     if raw_arms is None:
         if design in DESIGNS_WITH_CONTROL:
             raise TrialInputError(f"{where}: design {design!r} needs `arms` with a control arm")
-        arms = [{"id": SINGLE_GROUP, "label": "All participants", "control": False}]
+        arms = [{"id": SINGLE_GROUP, "label": "All participants", "control": False, "colour": None}]
         arm_column = None
     else:
         arms = [
-            {"id": a["id"], "label": a.get("label", a["id"]), "control": bool(a.get("control"))}
+            {
+                "id": a["id"],
+                "label": a.get("label", a["id"]),
+                "control": bool(a.get("control")),
+                "colour": a.get("colour"),
+            }
             for a in raw_arms
         ]
         arm_column = data.get("arm_column", "arm")
@@ -301,7 +306,12 @@ def resolve_trial(
         "timepoints": timepoints,
         "baseline": baselines[0],
         "covariates": [
-            {"name": c["name"], "label": c.get("label", c["name"]), "type": c["type"]}
+            {
+                "name": c["name"],
+                "label": c.get("label", c["name"]),
+                "type": c["type"],
+                "summary": c.get("summary", "mean_sd"),
+            }
             for c in trial.get("covariates", [])
         ],
         "outcomes": outcomes,
@@ -435,3 +445,21 @@ def outcome_analyses(spec: dict) -> dict[str, list[str]]:
         else:
             plan["prepost"].append(outcome["id"])
     return plan
+
+
+def report_items(spec: dict) -> dict[str, list[str]]:
+    """The tables and figures a trial's design calls for (each one rule, one set of files)."""
+    design = spec["design"]
+    tables = ["table1"]
+    figures = ["consort"]
+    if design == "rct":
+        tables += ["effects_table"]
+        figures += ["trajectories", "forest"]
+    elif design == "quasi_experimental":
+        tables += ["effects_table", "prepost_table"]
+        figures += ["forest", "change_distributions"]
+    else:
+        tables += ["association_table"]
+        figures += ["odds_ratio_forest"]
+    tables += ["reliability_table", "missingness_table"]
+    return {"tables": tables, "figures": figures}
