@@ -1,4 +1,5 @@
-# Trial-evaluation pipeline: raw survey exports -> scores, analysis sets, effects.
+# Trial-evaluation pipeline: raw survey exports -> scores, analysis sets, effects, tables,
+# figures and a report.
 # Which trials run and global options: config/config.yaml. One YAML per trial: config/trials/.
 from snakemake.utils import min_version
 
@@ -8,12 +9,27 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    trial="|".join(TRIALS),
+    outcome="[A-Za-z][A-Za-z0-9_]*",
+    table="table1|effects_table|prepost_table|association_table|reliability_table|missingness_table",
+    figure="consort|trajectories|forest|change_distributions|odds_ratio_forest",
+
+
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/scoring.smk"
 include: "workflow/rules/analysis_sets.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/effects.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -23,3 +39,4 @@ rule all:
         expand(f"{RESULTS}/{{trial}}/tables/reliability.csv", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/effects.csv", trial=TRIALS),
+        f"{RESULTS}/provenance.json",

@@ -23,7 +23,7 @@ def library(*modules):
     return [f"workflow/trialeval/{m}.py" for m in (*FLOOR, *modules)]
 
 
-from trialeval.config import load_trials, outcome_analyses  # noqa: E402
+from trialeval.config import load_trials, outcome_analyses, report_items  # noqa: E402
 from trialeval.ingest import check_inputs  # noqa: E402
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
@@ -33,11 +33,6 @@ RESULTS = config["results_dir"]
 TRIALS = load_trials(config, SCHEMAS)
 for spec in TRIALS.values():
     check_inputs(spec)
-
-
-wildcard_constraints:
-    trial="|".join(TRIALS),
-    outcome="[A-Za-z][A-Za-z0-9_]*",
 
 
 def trial_spec(wildcards):
@@ -90,3 +85,77 @@ def analysis_parts(wildcards):
             f"{parts}/association/counts.csv",
         ]
     return files
+
+
+# Outputs of earlier stages that tables and figures are drawn from, by name.
+STAGE_OUTPUTS = {
+    "participants": "interim/participants.parquet",
+    "sets": "interim/analysis_sets.parquet",
+    "scores": "interim/scores.parquet",
+    "effects": "effects.csv",
+    "consort": "consort.json",
+    "means": "tables/adjusted_means.csv",
+    "reliability": "tables/reliability.csv",
+    "prepost_summary": "tables/prepost_summary.csv",
+    "association_counts": "tables/association_counts.csv",
+}
+TABLE_INPUTS = {
+    "table1": ["participants", "sets", "scores", "consort"],
+    "effects_table": ["effects"],
+    "prepost_table": ["prepost_summary", "effects"],
+    "association_table": ["effects", "association_counts"],
+    "reliability_table": ["reliability"],
+    "missingness_table": ["consort"],
+}
+FIGURE_INPUTS = {
+    "consort": ["consort"],
+    "trajectories": ["means"],
+    "forest": ["effects", "scores", "sets"],
+    "change_distributions": ["scores", "sets"],
+    "odds_ratio_forest": ["effects", "association_counts"],
+}
+
+
+def _stage_inputs(wildcards, names):
+    return {
+        name: f"{RESULTS}/{wildcards.trial}/{STAGE_OUTPUTS[name]}" for name in names
+    }
+
+
+def table_inputs(wildcards):
+    return _stage_inputs(wildcards, TABLE_INPUTS[wildcards.table])
+
+
+def figure_inputs(wildcards):
+    return _stage_inputs(wildcards, FIGURE_INPUTS[wildcards.figure])
+
+
+def trial_outputs(trial):
+    """Every table and figure file one trial's design calls for (requested by the all target)."""
+    items = report_items(TRIALS[trial])
+    base = f"{RESULTS}/{trial}"
+    return [
+        f"{base}/tables/{t}.{ext}" for t in items["tables"] for ext in TABLE_FORMATS
+    ] + [
+        f"{base}/figures/{f}.{ext}" for f in items["figures"] for ext in FIGURE_FORMATS
+    ]
+
+
+TABLE_FORMATS = ("csv", "md", "html", "docx")
+FIGURE_FORMATS = ("png", "svg")
+
+
+def provenance_inputs(wildcards):
+    """Every raw input and config file of the run, and the demo's truth files."""
+    raw, truth = [], []
+    for spec in TRIALS.values():
+        raw += [spec["participants_file"], *(tp["file"] for tp in spec["timepoints"])]
+        candidate = Path(spec["data_dir"]) / "truth.yaml"
+        if candidate.is_file():
+            truth.append(str(candidate))
+    configs = [
+        config["instruments"],
+        *(spec["config_file"] for spec in TRIALS.values()),
+    ]
+    configs += [str(p) for p in workflow.configfiles]
+    return {"raw": sorted(set(raw)), "config": sorted(set(configs)), "truth": truth}

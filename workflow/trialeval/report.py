@@ -1,0 +1,186 @@
+"""The report: one self-contained HTML page (figures embedded) with a section per trial.
+
+Everything shown is read from files the pipeline already wrote: tables as their HTML, figures
+as their PNG (embedded as data URIs, so the page opens offline), consort.json, the model
+diagnostics and provenance.json. Nothing is recomputed here. The page carries no timestamp
+(provenance.json does), so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from trialeval.config import report_items
+
+DESIGN_WORDS = {
+    "rct": "randomized controlled trial",
+    "quasi_experimental": "non-randomized (quasi-experimental) pre/post comparison",
+    "cross_sectional": "cross-sectional survey",
+}
+FIGURE_TITLES = {
+    "consort": "Participant flow (CONSORT)",
+    "trajectories": "Adjusted means by arm and timepoint (mixed model, intent-to-treat set)",
+    "forest": "Effects across outcomes (intent-to-treat set)",
+    "change_distributions": "Change from baseline by arm",
+    "odds_ratio_forest": "Odds ratios of burnout by level of belonging",
+}
+STYLE = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0;
+       color: #1a1a1a; line-height: 1.45; }
+main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #0072B2; padding-bottom: .2rem;
+     margin-top: 3rem; } h3 { margin-top: 2rem; }
+nav ul { columns: 2; } figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto;
+     border: 1px solid #ddd; } figcaption { font-size: .9rem; color: #444; }
+table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0 1rem; }
+th, td { border-bottom: 1px solid #ccc; padding: .25rem .5rem; text-align: left;
+         vertical-align: top; }
+.note { font-size: .85rem; color: #555; } .warn { color: #8a4b00; }
+dl.summary { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+dl.summary dt { font-weight: 600; }
+"""
+
+
+def _embed_png(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _design_summary(spec: dict) -> str:
+    arms = ", ".join(f"{a['label']}{' (control)' if a['control'] else ''}" for a in spec["arms"])
+    timepoints = ", ".join(
+        f"{t['label']}{' (baseline)' if t['baseline'] else ''}" for t in spec["timepoints"]
+    )
+    primary = [o["label"] for o in spec["outcomes"] if o["role"] == "primary"]
+    secondary = [o["label"] for o in spec["outcomes"] if o["role"] != "primary"]
+    rows = [
+        ("Design", DESIGN_WORDS[spec["design"]]),
+        ("Arms", arms),
+        ("Timepoints", timepoints),
+        ("Primary outcomes", ", ".join(primary) or "none"),
+        ("Secondary outcomes", ", ".join(secondary) or "none"),
+        ("Analysis sets", ", ".join(spec["analyses"]["analysis_sets"])),
+    ]
+    if spec["design"] == "rct":
+        mm = spec["analyses"]["mixed_model"]
+        rows.append(
+            (
+                "Mixed model",
+                f"{mm['model']}; site {mm['site']}; covariates "
+                f"{', '.join(mm['covariates']) or 'none'}",
+            )
+        )
+    if spec["registration"]:
+        rows.append(("Registration / source", spec["registration"]))
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
+    return f'<dl class="summary">{items}</dl>'
+
+
+def _consort_summary(consort: dict) -> str:
+    arms = list(consort["allocated"])
+    labels = consort["arms"]
+    head = "".join(f"<th>{html.escape(labels[a])}</th>" for a in arms)
+    lines = [("Allocated", consort["allocated"]), ("Withdrew consent", consort["withdrawn"])]
+    for tp, counts in consort["assessed"].items():
+        lines.append((f"Assessed: {consort['timepoints'][tp]}", counts))
+    for name, counts in consort["analysed"].items():
+        lines.append((f"Analysed: {name}", counts))
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td>"
+        + "".join(f"<td>{counts[a]}</td>" for a in arms)
+        + "</tr>"
+        for name, counts in lines
+    )
+    return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _diagnostics(path: Path) -> str:
+    frame = pd.read_csv(path) if path.stat().st_size else pd.DataFrame()
+    if frame.empty:
+        return '<p class="note">No mixed models in this design.</p>'
+    shown = frame[
+        [
+            "outcome",
+            "analysis_set",
+            "n",
+            "n_obs",
+            "sd_participant",
+            "sd_site",
+            "sd_residual",
+            "converged",
+            "boundary",
+        ]
+    ].copy()
+    for column in ("sd_participant", "sd_site", "sd_residual"):
+        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
+    flagged = frame[(~frame["converged"].astype(bool)) | frame["boundary"].astype(bool)]
+    note = (
+        f'<p class="note warn">{len(flagged)} fit(s) at a boundary (a variance component '
+        f"estimated at zero) or not converged: see model_diagnostics.csv.</p>"
+        if len(flagged)
+        else '<p class="note">Every model converged to an interior optimum.</p>'
+    )
+    return note + shown.to_html(index=False, border=0, escape=True)
+
+
+def trial_section(spec: dict, trial_dir: Path) -> str:
+    """One trial's section, from the files under results/<trial>/."""
+    items = report_items(spec)
+    consort = json.loads((trial_dir / "consort.json").read_text())
+    parts = [
+        f'<section id="{spec["id"]}"><h2>{html.escape(spec["title"])}</h2>',
+        _design_summary(spec),
+        "<h3>Participant flow</h3>",
+        _consort_summary(consort),
+    ]
+    for table in items["tables"]:
+        parts.append((trial_dir / "tables" / f"{table}.html").read_text())
+    parts.append("<h3>Figures</h3>")
+    for figure in items["figures"]:
+        parts.append(
+            "<figure>"
+            + _embed_png(trial_dir / "figures" / f"{figure}.png")
+            + f"<figcaption>{html.escape(FIGURE_TITLES[figure])}</figcaption></figure>"
+        )
+    parts.append("<h3>Model diagnostics</h3>")
+    parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv"))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def build(specs: dict[str, dict], results_dir: str | Path, provenance: dict) -> str:
+    results_dir = Path(results_dir)
+    toc = "".join(
+        f'<li><a href="#{tid}">{html.escape(spec["title"])}</a></li>' for tid, spec in specs.items()
+    )
+    sections = "\n".join(trial_section(spec, results_dir / tid) for tid, spec in specs.items())
+    commit = provenance.get("git", {}).get("commit", "unknown")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Trial evaluation report</title><style>{STYLE}</style></head>
+<body><main>
+<h1>Trial evaluation report</h1>
+<p class="note">Produced by the trialeval pipeline (<code>snakemake --cores 4</code>) from the
+raw exports and YAML configuration; code version {html.escape(str(commit))}. Every number below
+is read from results/&lt;trial&gt;/effects.csv, consort.json and the tables; input checksums,
+package versions and the time of the run are in results/provenance.json.</p>
+<nav><ul>{toc}</ul></nav>
+{sections}
+</main></body></html>
+"""
+
+
+def run(specs: dict[str, dict], results_dir: str, provenance_path: str, out: str) -> None:
+    """Rule entry: write results/report.html."""
+    from trialeval.io import atomic_path
+
+    provenance = json.loads(Path(provenance_path).read_text())
+    page = build(specs, results_dir, provenance)
+    with atomic_path(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
