@@ -45,8 +45,9 @@ def read_header(path: str | Path, sheet: str | int = 0) -> list[str]:
     """Column names of an export, cheaply (used by the checks run before any job starts)."""
     path = Path(path)
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        return list(read_table(path, sheet).columns)
-    frame = pd.read_csv(path, dtype=str, nrows=0)
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=str, nrows=0)
+    else:
+        frame = pd.read_csv(path, dtype=str, nrows=0)
     return [str(c).strip() for c in frame.columns]
 
 
