@@ -79,6 +79,9 @@ def test_survey_consort_counts_surveyed_and_responded(demo_run):
     consort = json.loads((demo_run / "results/belonging_survey/consort.json").read_text())
     assert consort["allocated"] == {"all": 2257}
     assert consort["assessed"] == {"survey": {"all": 1261}}
+    # a survey analyses its respondents: surveyed = withdrawn + non-respondents + analysed
+    assert consort["analysed"]["itt"] == {"all": 1261}
+    assert consort["not_assessed"] == {"survey": {"all": 2257 - 1261}}
 
 
 def test_rerun_has_nothing_to_do(demo_run):

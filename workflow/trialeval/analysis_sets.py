@@ -8,6 +8,8 @@
   reaches the threshold (a missing adherence value counts as not adherent), plus every itt
   participant of the other arms as allocated. Without a rule it equals itt.
 - complete_case: itt participants who responded at every timepoint.
+- For a cross-sectional survey (no arms, one wave) the analysed set is everyone surveyed who
+  responded: allocated (surveyed) = withdrawn + not assessed (non-respondents) + analysed.
 
 consort.json holds the counts per arm; they reconcile by construction:
 allocated = withdrawn + analysed.itt, and for every timepoint
@@ -32,6 +34,9 @@ def analysis_sets(participants: pd.DataFrame, items: pd.DataFrame, spec: dict) -
         responded = out["participant_id"].isin(ids) & itt
         out[f"responded_{tp['id']}"] = responded
         responded_all &= responded
+    if spec["design"] == "cross_sectional":
+        # A survey analyses those who answered; non-respondents are counted, not analysed.
+        itt = itt & responded_all
     out["itt"] = itt
     rule = spec["per_protocol"]
     if rule:
@@ -55,10 +60,11 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
     everyone = pd.Series(True, index=sets.index)
     itt = sets["itt"]
     assessed = {tp["id"]: per_arm(sets[f"responded_{tp['id']}"]) for tp in spec["timepoints"]}
+    retained = ~sets["withdrawn"]
     not_assessed = {
-        tp["id"]: per_arm(itt & ~sets[f"responded_{tp['id']}"]) for tp in spec["timepoints"]
+        tp["id"]: per_arm(retained & ~sets[f"responded_{tp['id']}"]) for tp in spec["timepoints"]
     }
-    never = itt.copy()
+    never = retained.copy()
     for tp in spec["timepoints"]:
         never &= ~sets[f"responded_{tp['id']}"]
     return {
@@ -79,7 +85,11 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
             "complete_case": per_arm(itt & ~sets["complete_case"]),
         },
         "definitions": {
-            "itt": "every allocated participant in the allocated arm, less consent withdrawals",
+            "itt": (
+                "respondents to the survey, less consent withdrawals"
+                if spec["design"] == "cross_sectional"
+                else "every allocated participant in the allocated arm, less consent withdrawals"
+            ),
             "per_protocol": (
                 f"itt, and for arms {', '.join(spec['per_protocol']['arms'])}: "
                 f"{spec['per_protocol']['column']} >= {spec['per_protocol']['at_least']:g}"
