@@ -1,0 +1,758 @@
+"""Tests for trialeval.tables: printing rules, SMDs, Table 1, the effects tables, the writers.
+
+Every asserted number is derived by hand in the comment next to it. The demo checks build
+their inputs with the library (ingest -> score -> analysis sets -> analyses), not from
+results/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from trialeval import analysis_sets, ingest, instruments, tables
+from trialeval.association import association_effects
+from trialeval.config import load_trials
+from trialeval.effects import EFFECT_COLUMNS, adjust, effects_frame, order_effects
+from trialeval.models import mixed_model_effects
+from trialeval.prepost import prepost_effects
+
+ROOT = Path(__file__).resolve().parents[1]
+M = "\u2212"  # the minus sign the printed tables use
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+
+
+def parse_ci(text: str) -> tuple[float, float, float]:
+    """Parse "−0.5 (−2.4 to 1.5)ᵃ" back to (-0.5, -2.4, 1.5)."""
+    found = re.match(r"^(\S+) \((\S+) to (\S+)\)", text)
+    assert found, text
+    return tuple(float(v.replace(M, "-")) for v in found.groups())
+
+
+def demo(trial: str):
+    """(spec, participants, items, scores, sets) of a demo trial, built by the library."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config.update(
+        trials=[trial],
+        trials_dir=str(ROOT / "config" / "trials"),
+        instruments=str(ROOT / "config" / "instruments.yaml"),
+        raw_dir=str(ROOT / "data" / "raw"),
+        results_dir="results",
+    )
+    spec = load_trials(config, ROOT / "workflow" / "schemas")[trial]
+    participants, items = ingest.ingest(spec)
+    scores = instruments.score_outcomes(items, spec)
+    sets = analysis_sets.analysis_sets(participants, items, spec)
+    return spec, participants, items, scores, sets
+
+
+@pytest.fixture(scope="module")
+def demos():
+    return {t: demo(t) for t in ("coaching_rct", "mentorship_prepost", "belonging_survey")}
+
+
+def itt_members(participants, sets):
+    return participants[
+        participants["participant_id"].isin(sets.loc[sets["itt"], "participant_id"])
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# Printing rules
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "p, printed",
+    [
+        (0.0004, "<.001"),  # below .001
+        (0.0, "<.001"),
+        (0.001, ".001"),  # .001 itself is not below .001: 3 decimals
+        (0.0024, ".002"),  # below .01: 3 decimals, no leading zero
+        (0.00996, ".01"),  # rounds to .010 at 3 decimals, i.e. not below .01: 2 decimals
+        (0.04, ".04"),  # 2 decimals
+        (0.0449, ".04"),
+        (0.0478, ".048"),  # 2 decimals would print .05 and hide that P < .05: 3 decimals
+        (0.0521, ".052"),  # likewise above .05
+        (0.5, ".50"),  # trailing zero kept: 2 decimals
+        (0.99, ".99"),
+        (0.991, ">.99"),  # above .99: never "1.00"
+        (1.0, ">.99"),  # a Holm-adjusted P capped at 1
+        (float("nan"), "\u2014"),  # missing: em dash
+    ],
+)
+def test_format_p(p, printed):
+    assert tables.format_p(p) == printed
+
+
+def test_format_number_minus_sign_and_nan():
+    assert tables.format_number(-0.452378, 1) == f"{M}0.5"  # true minus, 1 decimal
+    assert tables.format_number(-0.04, 1) == "0.0"  # rounds to zero: no "−0.0"
+    assert tables.format_number(2, 2) == "2.00"
+    assert tables.format_number(float("nan"), 2) == "\u2014"
+    assert tables.format_number(None, 2) == "\u2014"
+
+
+def test_format_ci_same_decimals_and_to():
+    # effects.csv ee / itt / diff_in_change: -0.452378 (-2.375184 to 1.470428), 1 decimal
+    assert tables.format_ci(-0.452378, -2.375184, 1.470428, 1) == f"{M}0.5 ({M}2.4 to 1.5)"
+    # a ratio to 2 decimals: 1.25977 (0.910354 to 1.743301)
+    assert tables.format_ci(1.25977, 0.910354, 1.743301, 2) == "1.26 (0.91 to 1.74)"
+    assert tables.format_ci(float("nan"), float("nan"), float("nan"), 1) == "\u2014"
+
+
+def test_format_count_percent():
+    assert tables.format_count_percent(74, 144) == "74 (51.4)"  # 74 / 144 = 51.39%
+    assert tables.format_count_percent(0, 0) == "0 (\u2014)"  # no denominator
+
+
+def test_estimate_decimals_follow_the_scale(demos):
+    spec = demos["coaching_rct"][0]
+    assert tables.estimate_decimals(spec, "ee") == 1  # MBI EE sum, range 0-54: width 54 > 20
+    assert tables.estimate_decimals(spec, "dp") == 1  # 0-30: width 30 > 20
+    assert tables.estimate_decimals(spec, "self_compassion") == 2  # SCS-SF mean 1-5: width 4
+    assert tables.estimate_decimals(spec, "high_ee", "risk_ratio") == 2  # ratios: 2
+    survey = demos["belonging_survey"][0]
+    assert tables.estimate_decimals(survey, "belonging_school") == 2  # one item, 1-4
+    assert tables.estimate_decimals(survey, "recommend") == 2  # 0-10: width 10
+
+
+def test_outcome_labels_name_instrument_and_range(demos):
+    spec = demos["coaching_rct"][0]
+    # MBI EE: 9 items scored 0-6, summed: 0-54; the acronym comes from the instrument label
+    assert tables.outcome_label(spec, "ee") == "Emotional exhaustion (MBI, 0-54)"
+    # CIPS: 20 items 1-5 summed: 20-100, added inside the label's own parentheses
+    assert tables.outcome_label(spec, "impostor") == "Impostor phenomenon (CIPS total, 20-100)"
+    # categories keep their label (no range)
+    assert tables.outcome_label(spec, "high_ee") == "High emotional exhaustion (EE >= 27)"
+
+
+# --------------------------------------------------------------------------------------
+# Standardized mean differences
+# --------------------------------------------------------------------------------------
+
+
+def test_smd_numeric_by_hand():
+    # m1 = 2, s1^2 = 1; m0 = 4, s0^2 = 4; (2 - 4) / sqrt((1 + 4) / 2) = -2 / 1.58114 = -1.26491
+    assert tables.smd_numeric([1, 2, 3], [2, 4, 6]) == pytest.approx(-1.2649110640673518)
+    # missing values are dropped: same as above
+    assert tables.smd_numeric([1, 2, 3, np.nan], [2, 4, 6]) == pytest.approx(-1.26491106406735)
+
+
+def test_smd_categorical_two_levels_by_hand():
+    # level B: p1 = 2/4 = .5, p0 = 1/4 = .25; S = (.5 * .5 + .25 * .75) / 2 = .21875
+    # SMD = .25 / sqrt(.21875) = .25 / .467707 = 0.534522
+    assert tables.smd_categorical(list("AABB"), list("AAAB")) == pytest.approx(0.5345224838)
+    # a 0/1 outcome uses the same formula with one level
+    assert tables.smd_binary([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx(0.5345224838)
+
+
+def test_smd_categorical_three_levels_by_hand():
+    # arm 1: A 5, B 3, C 2 of 10; arm 0: A 2, B 4, C 4 of 10; reference A dropped.
+    # p1 = (.3, .2), p0 = (.4, .4), d = (-.1, -.2)
+    # S1 = [[.21, -.06], [-.06, .16]], S0 = [[.24, -.16], [-.16, .24]]
+    # S = [[.225, -.11], [-.11, .20]], det = .045 - .0121 = .0329
+    # S^-1 = [[.20, .11], [.11, .225]] / .0329
+    # d' S^-1 d = (.20 * .01 + 2 * .11 * .02 + .225 * .04) / .0329 = .0154 / .0329 = .468085
+    # SMD = sqrt(.468085) = 0.684167
+    one, zero = list("AAAAABBBCC"), list("AABBBBCCCC")
+    assert tables.smd_categorical(one, zero) == pytest.approx(0.6841674549)
+    # the same whichever level is the reference
+    assert tables.smd_categorical(one, zero, ["C", "A", "B"]) == pytest.approx(0.6841674549)
+
+
+def test_smd_categorical_defined_when_a_level_is_empty_in_one_arm():
+    # arm 1: A 5, B 5, C 0; arm 0: A 4, B 3, C 3. p1 = (.5, 0), p0 = (.3, .3), d = (.2, -.3)
+    # S1 = [[.25, 0], [0, 0]] (C empty), S0 = [[.21, -.09], [-.09, .21]]
+    # S = [[.23, -.045], [-.045, .105]], det = .02415 - .002025 = .022125
+    # d' S^-1 d = (.105 * .04 + 2 * .045 * (-.06) + .23 * .09) / .022125 = .0195 / .022125
+    #           = .881356; SMD = sqrt(.881356) = 0.938806
+    value = tables.smd_categorical(list("AAAAABBBBB"), list("AAAABBBCCC"))
+    assert np.isfinite(value)
+    assert value == pytest.approx(0.9388055881)
+    # a level present in neither arm (listed, e.g. from another arm) changes nothing
+    value = tables.smd_categorical(list("AAAAABBBBB"), list("AAAABBBCCC"), list("ABCD"))
+    assert value == pytest.approx(0.9388055881)
+    # same proportions in both arms: 0 (not NaN), even with an empty level
+    assert tables.smd_categorical(list("AB"), list("AB"), list("ABC")) == 0.0
+
+
+# --------------------------------------------------------------------------------------
+# Table 1
+# --------------------------------------------------------------------------------------
+
+
+def tiny_spec(arms=None, design="rct") -> dict:
+    """A hand-made trial spec with only what table1 reads."""
+    arms = arms or [
+        {"id": "tx", "label": "Treatment", "control": False},
+        {"id": "ctl", "label": "Control", "control": True},
+    ]
+    control = next((a["id"] for a in arms if a["control"]), None)
+    return {
+        "id": "tiny",
+        "design": design,
+        "arms": arms,
+        "control_arm": control,
+        "baseline": "t0",
+        "timepoints": [
+            {"id": "t0", "label": "Baseline", "baseline": True},
+            {"id": "t1", "label": "Week 8", "baseline": False},
+        ],
+        "covariates": [
+            {"name": "age", "label": "Age, years", "type": "numeric", "summary": "mean_sd"},
+            {"name": "gender", "label": "Gender", "type": "categorical", "summary": "mean_sd"},
+        ],
+        "outcomes": [
+            {
+                "id": "wb",
+                "label": "Wellbeing",
+                "instrument": "wbi",
+                "kind": "score",
+                "name": "total",
+                "role": "primary",
+            },
+            {
+                "id": "flag",
+                "label": "Low wellbeing (WB <= 12)",
+                "instrument": "wbi",
+                "kind": "category",
+                "name": "low",
+                "role": "secondary",
+            },
+        ],
+        "instruments": {
+            "wbi": {
+                "label": "Wellbeing Index",
+                "subscales": {"total": {"label": "Wellbeing", "range": [0, 40]}},
+                "bands": None,
+            }
+        },
+        "per_protocol": None,
+        "analyses": {"analysis_sets": ["itt"], "association": None},
+    }
+
+
+def tiny_inputs():
+    ids = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
+    participants = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "arm": ["tx", "tx", "tx", "ctl", "ctl", "ctl", "tx"],
+            "withdrawn": [False] * 6 + [True],
+            "age": [20.0, 22, 24, 21, 23, 25, 99],  # P7 withdrew: must not count
+            "gender": ["f", "m", None, "f", "f", "m", "m"],
+        }
+    )
+    sets = participants[["participant_id", "arm", "withdrawn"]].assign(
+        responded_t0=[True, True, True, True, False, True, False],
+        responded_t1=[True] + [False] * 6,
+        itt=~participants["withdrawn"],
+    )
+    scores = pd.DataFrame(
+        {
+            "participant_id": ["P1", "P2", "P3", "P4", "P6", "P1"] * 2,
+            "timepoint": ["t0"] * 5 + ["t1"] + ["t0"] * 5 + ["t1"],
+            "outcome": ["wb"] * 6 + ["flag"] * 6,
+            # P3 answered too few items (NaN); P5 never answered; P1's t1 must be ignored
+            "score": [10, 14, np.nan, 12, 20, 30, 1, 0, np.nan, 0, 1, 0],
+        }
+    )
+    return participants, sets, scores
+
+
+def row(formatted: pd.DataFrame, label: str, after: str | None = None) -> pd.Series:
+    """The first row whose stripped Characteristic is `label` (after the row `after`)."""
+    names = formatted["Characteristic"].str.replace("\u00a0", " ").str.strip()
+    start = 0 if after is None else int(np.flatnonzero(names == after)[0])
+    hits = np.flatnonzero(names == label)
+    return formatted.iloc[int(hits[hits >= start][0])]
+
+
+def test_table1_by_hand():
+    full, formatted = tables.table1(tiny_spec(), *tiny_inputs())
+    assert list(formatted.columns) == ["Characteristic", "Treatment", "Control", "Overall", "SMD"]
+    # n: P1-P3 in tx (P7 withdrew), P4-P6 in ctl
+    assert list(row(formatted, "Participants, n")[1:4]) == ["3", "3", "6"]
+
+    age = row(formatted, "Age, years, mean (SD)")
+    assert age["Treatment"] == "22.0 (2.0)"  # 20, 22, 24: mean 22, SD 2
+    assert age["Control"] == "23.0 (2.0)"  # 21, 23, 25: mean 23, SD 2
+    assert age["Overall"] == "22.5 (1.9)"  # 20..25: mean 22.5, SD sqrt(3.5) = 1.87
+    assert age["SMD"] == f"{M}0.50"  # (22 - 23) / sqrt((4 + 4) / 2) = -0.5
+    smd = full[(full["variable"] == "age") & (full["statistic"] == "smd")]["value"]
+    assert smd.tolist() == [pytest.approx(-0.5)]
+
+    # gender: tx f 1, m 1 of 2 answered (P3 missing); ctl f 2, m 1 of 3
+    # SMD: level m, p1 = .5, p0 = 1/3; S = (.25 + 2/9) / 2 = .236111;
+    # (1/6) / sqrt(.236111) = .166667 / .485913 = 0.343 -> "0.34"
+    assert row(formatted, "Gender, n (%)")["SMD"] == "0.34"
+    assert list(row(formatted, "F", "Gender, n (%)")[1:4]) == ["1 (50.0)", "2 (66.7)", "3 (60.0)"]
+    assert list(row(formatted, "M", "Gender, n (%)")[1:4]) == ["1 (50.0)", "1 (33.3)", "2 (40.0)"]
+    assert list(row(formatted, "Missing", "Gender, n (%)")[1:4]) == ["1", "0", "1"]
+    # no Missing row for age (nothing missing): the row after age is Gender
+    names = formatted["Characteristic"].str.strip().tolist()
+    assert names[names.index("Age, years, mean (SD)") + 1] == "Gender, n (%)"
+
+    # wellbeing at t0 (P1's t1 score 30 ignored): tx 10, 14 (P3 NaN) -> 12.0 (2.8);
+    # ctl 12, 20 (P5 no response) -> 16.0 (5.7); 0-40 spans 40 > 20 points: 1 decimal
+    # SMD (12 - 16) / sqrt((8 + 32) / 2) = -4 / 4.472 = -0.894
+    wb = row(formatted, "Wellbeing (WI, 0-40), mean (SD)")
+    assert list(wb[1:]) == ["12.0 (2.8)", "16.0 (5.7)", "14.0 (4.3)", f"{M}0.89"]
+    assert list(row(formatted, "Missing", "Wellbeing (WI, 0-40), mean (SD)")[1:4]) == [
+        "1",  # P3: too few items
+        "1",  # P5: no response
+        "2",
+    ]
+    # low wellbeing: tx 1 of 2 (P1), ctl 1 of 2 (P6): 50% each, SMD 0
+    flag = row(formatted, "Low wellbeing (WB ≤ 12), n (%)")
+    assert list(flag[1:]) == ["1 (50.0)", "1 (50.0)", "2 (50.0)", "0.00"]
+
+
+def test_table1_smd_column_per_intervention_arm_and_none_for_one_group():
+    participants, sets, scores = tiny_inputs()
+    arms = [
+        {"id": "tx", "label": "Treatment", "control": False},
+        {"id": "boost", "label": "Booster", "control": False},
+        {"id": "ctl", "label": "Control", "control": True},
+    ]
+    participants.loc[participants["participant_id"] == "P2", "arm"] = "boost"
+    sets.loc[sets["participant_id"] == "P2", "arm"] = "boost"
+    _, formatted = tables.table1(tiny_spec(arms), participants, sets, scores)
+    assert list(formatted.columns)[-2:] == ["SMD, Treatment vs Control", "SMD, Booster vs Control"]
+    # tx now 20, 24 (mean 22, SD 2.83) vs ctl 21, 23, 25 (mean 23, SD 2):
+    # (22 - 23) / sqrt((8 + 4) / 2) = -1 / 2.449 = -0.41
+    assert row(formatted, "Age, years, mean (SD)")["SMD, Treatment vs Control"] == f"{M}0.41"
+
+    single = [{"id": "all", "label": "All participants", "control": False}]
+    sets["arm"] = participants["arm"] = "all"
+    _, formatted = tables.table1(tiny_spec(single, "cross_sectional"), participants, sets, scores)
+    assert list(formatted.columns) == ["Characteristic", "All participants"]
+    # everyone but the withdrawn P7; 5 of 6 responded at t0
+    assert row(formatted, "Participants, n")["All participants"] == "6"
+    assert row(formatted, "Responded to the survey, n (%)")["All participants"] == "5 (83.3)"
+
+
+@pytest.mark.parametrize("trial", ["coaching_rct", "mentorship_prepost", "belonging_survey"])
+def test_table1_demo_n_matches_consort_and_every_outcome_has_a_baseline_row(demos, trial):
+    spec, participants, _, scores, sets = demos[trial]
+    full, formatted = tables.table1(spec, participants, sets, scores)
+    consort = analysis_sets.consort_counts(sets, spec)
+    n = full[full["variable"] == "n"].set_index("group")["value"]
+    for arm, count in consort["analysed"]["itt"].items():
+        assert n[arm] == count
+    printed = formatted.iloc[0]
+    for arm in spec["arms"]:
+        assert printed[arm["label"]] == str(consort["analysed"]["itt"][arm["id"]])
+    labels = formatted["Characteristic"].str.strip()
+    for outcome in spec["outcomes"]:
+        label = tables.typographic(tables.outcome_label(spec, outcome["id"]))
+        assert labels.str.startswith(label).sum() == 1, outcome["id"]
+    if len(spec["arms"]) > 1:
+        smd = formatted["SMD"][formatted["SMD"] != ""]
+        assert smd.map(lambda s: re.fullmatch(r"\u2212?\d+\.\d\d", s) is not None).all()
+    tables._check_n(spec, full, consort)  # what run() checks against consort.json
+
+
+def test_table1_n_mismatch_with_consort_is_an_error(demos):
+    spec, participants, _, scores, sets = demos["mentorship_prepost"]
+    full, _ = tables.table1(spec, participants, sets, scores)
+    consort = analysis_sets.consort_counts(sets, spec)
+    consort["analysed"]["itt"]["control"] += 1
+    with pytest.raises(ValueError, match="consort"):
+        tables._check_n(spec, full, consort)
+
+
+# --------------------------------------------------------------------------------------
+# Effects, pre/post and association tables agree with the effects rows
+# --------------------------------------------------------------------------------------
+
+
+def assert_printed_matches(spec, effects: pd.DataFrame, cells: list[str]):
+    """Each printed "x (a to b)" equals the effects row rounded to the table's decimals."""
+    assert len(effects) == len(cells)
+    for (_, effect), cell in zip(effects.iterrows(), cells, strict=True):
+        decimals = tables.estimate_decimals(spec, effect["outcome"], effect["estimand"])
+        printed = parse_ci(cell)
+        expected = [round(effect[c], decimals) for c in ("estimate", "ci_low", "ci_high")]
+        assert printed == pytest.approx(expected, abs=1e-9), (cell, expected)
+
+
+@pytest.fixture(scope="module")
+def coaching_effects(demos):
+    """Mixed-model effects of two outcomes on the coaching demo, as the pipeline stacks them."""
+    spec, participants, _, scores, sets = demos["coaching_rct"]
+    itt = itt_members(participants, sets)
+    rows = []
+    for oid in ("ee", "self_compassion"):
+        outcome = next(o for o in spec["outcomes"] if o["id"] == oid)
+        effects, _, _ = mixed_model_effects(
+            scores[scores["outcome"] == oid], itt, spec, outcome, analysis_set="itt", site="random"
+        )
+        rows.append(effects)
+    return spec, adjust(order_effects(pd.concat(rows, ignore_index=True), spec), "holm")
+
+
+def test_effects_table_agrees_with_effects_rows(coaching_effects):
+    spec, effects = coaching_effects
+    full, formatted = tables.effects_table(spec, effects)
+    assert len(full) == len(formatted) == len(effects) == 4
+    assert_printed_matches(spec, effects, formatted["Estimate (95% CI)"].tolist())
+    assert formatted["P"].tolist() == [tables.format_p(p) for p in effects["p_value"]]
+    assert formatted["Adjusted P"].tolist() == [tables.format_p(p) for p in effects["p_adjusted"]]
+    assert formatted["n"].tolist() == [str(n) for n in effects["n"]]
+    # labels in words; the outcome prints once per block of rows
+    assert formatted["Outcome"].tolist() == [
+        "Emotional exhaustion (MBI, 0-54)",
+        "",
+        "Self-compassion (SCS-SF mean, 1-5)",
+        "",
+    ]
+    assert formatted["Estimand"].tolist()[:2] == [
+        "Difference in change from baseline",
+        "Difference in means",
+    ]
+    assert set(formatted["Contrast"]) == {"Group coaching vs Control"}
+    assert set(formatted["Timepoint"]) == {"Month 4 (end of programme)"}
+    assert set(formatted["Analysis set"]) == {"Intent-to-treat"}
+    assert full["estimate"].tolist() == effects["estimate"].tolist()  # full precision kept
+
+
+def test_effects_table_by_hand_negative_nan_and_note():
+    spec = tiny_spec()
+    effects = effects_frame(
+        [
+            {
+                "outcome": "wb",
+                "role": "primary",
+                "analysis": "mixed_model",
+                "estimand": "diff_in_change",
+                "contrast": "tx - ctl",
+                "timepoint": "t1",
+                "analysis_set": "itt",
+                "estimate": -1.25,
+                "ci_low": -2.449,
+                "ci_high": -0.05,
+                "p_value": 0.0478,
+                "p_adjusted": 0.0478,
+                "n": 40,
+                "note": "",
+            },
+            {
+                "outcome": "flag",
+                "role": "secondary",
+                "analysis": "prepost",
+                "estimand": "risk_ratio",
+                "contrast": "tx - ctl",
+                "timepoint": "t1",
+                "analysis_set": "itt",
+                "estimate": np.nan,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "p_value": np.nan,
+                "p_adjusted": np.nan,
+                "n": 0,
+                "note": "no events in either arm",
+            },
+        ]
+    )
+    full, formatted = tables.effects_table(spec, effects)
+    first, second = formatted.iloc[0], formatted.iloc[1]
+    # 0-40 scale: 1 decimal; -1.25 -> −1.2 (round half to even on the binary value 1.25),
+    # -2.449 -> −2.4, -0.05 -> −0.1 (0.05 is stored as 0.05000000000000000277)
+    assert first["Estimate (95% CI)"] == f"{M}1.2 ({M}2.4 to {M}0.1)"
+    assert first["P"] == ".048"  # .0478: 2 decimals would print .05
+    assert first["Contrast"] == "Treatment vs Control"
+    assert first["Timepoint"] == "Week 8"
+    assert second["Estimate (95% CI)"] == "\u2014ᵃ"  # NaN: em dash, marker to the note
+    assert second["P"] == second["Adjusted P"] == "\u2014"
+    assert second["Estimand"] == "Risk ratio"
+    assert formatted.attrs["footnotes"] == ["ᵃ No events in either arm."]
+    assert full.loc[0, "estimate"] == -1.25
+
+
+def test_multiplicity_rule_is_read_back_from_the_adjusted_p():
+    rows = [
+        {
+            "outcome": o,
+            "role": "secondary",
+            "analysis": "prepost",
+            "estimand": "risk_ratio",
+            "contrast": "tx - ctl",
+            "timepoint": "t1",
+            "analysis_set": "itt",
+            "p_value": p,
+        }
+        for o, p in (("a", 0.01), ("b", 0.04), ("c", 0.03))
+    ]
+    effects = effects_frame(rows)
+    # Holm: sorted .01, .03, .04 -> 3 * .01 = .03, 2 * .03 = .06, 1 * .04 -> max(.06, .04) = .06
+    holm = adjust(effects, "holm")
+    assert holm["p_adjusted"].tolist() == pytest.approx([0.03, 0.06, 0.06])
+    assert "Holm" in tables.multiplicity_rule(holm, {})
+    # BH: .04 * 3/3 = .04, .03 * 3/2 = .045 -> min(.045, .04) = .04, .01 * 3 = .03
+    bh = adjust(effects, "fdr_bh")
+    assert bh["p_adjusted"].tolist() == pytest.approx([0.03, 0.04, 0.04])
+    assert "Benjamini-Hochberg" in tables.multiplicity_rule(bh, {})
+    assert "not adjusted" in tables.multiplicity_rule(adjust(effects, "none"), {})
+
+
+@pytest.fixture(scope="module")
+def mentorship_prepost(demos):
+    spec, participants, _, scores, sets = demos["mentorship_prepost"]
+    itt = itt_members(participants, sets)
+    effects, summaries = [], []
+    for outcome in spec["outcomes"]:
+        rows, summary = prepost_effects(
+            scores[scores["outcome"] == outcome["id"]],
+            itt,
+            spec,
+            outcome,
+            post="post",
+            analysis_set="itt",
+            alpha=0.05,
+            confounders=["age", "gender", "site"],
+        )
+        effects.append(rows)
+        summaries.append(summary)
+    effects = adjust(order_effects(pd.concat(effects, ignore_index=True), spec), "holm")
+    return spec, effects, pd.concat(summaries, ignore_index=True)
+
+
+def test_prepost_table_agrees_with_effects_and_summary(mentorship_prepost):
+    spec, effects, summary = mentorship_prepost
+    full, formatted = tables.prepost_table(spec, summary, effects)
+    rows = formatted[formatted["Resident mentor"] != ""].reset_index(drop=True)
+    outcome_order = [o for o in effects["outcome"].drop_duplicates()]
+    kinds = {o["id"]: o["kind"] for o in spec["outcomes"]}
+    ordered = [o for o in outcome_order if kinds[o] == "score"]
+    ordered += [o for o in outcome_order if kinds[o] == "category"]
+    assert len(rows) == len(ordered) == 6
+    shift = "Hodges-Lehmann shift or risk ratio (95% CI)"
+    for (_, printed), oid in zip(rows.iterrows(), ordered, strict=True):
+        here = effects[effects["outcome"] == oid]
+        first = here[here["estimand"].isin(["hodges_lehmann_shift", "risk_ratio"])]
+        assert_printed_matches(spec, first, [printed[shift]])
+        assert printed["P (Wilcoxon or z test)"] == tables.format_p(first["p_value"].iloc[0])
+        adjusted = here[here["estimand"] == "adjusted_mean_difference"]
+        if kinds[oid] == "score":
+            assert_printed_matches(spec, adjusted, [printed["Adjusted mean difference (95% CI)"]])
+            assert printed["P (ANCOVA)"] == tables.format_p(adjusted["p_value"].iloc[0])
+            s = summary[(summary["outcome"] == oid) & (summary["arm"] == "mentored")].iloc[0]
+            # median (q1 to q3) of the change, 1 decimal on an MBI sum, then n
+            expected = (
+                f"{tables.format_number(s['median'], 1)} ({tables.format_number(s['q1'], 1)} "
+                f"to {tables.format_number(s['q3'], 1)}); n = {s['n']}"
+            )
+            assert printed["Resident mentor"] == expected
+        else:
+            assert printed["Adjusted mean difference (95% CI)"] == ""
+            s = summary[(summary["outcome"] == oid) & (summary["arm"] == "control")].iloc[0]
+            # n_events / n (100 * proportion to 1 decimal)
+            pct = tables.format_number(100 * s["n_events"] / s["n"], 1)
+            assert printed["Usual supervision"] == f"{int(s['n_events'])}/{s['n']} ({pct})"
+    # the primary outcome (PA) heads the score panel
+    assert rows.iloc[0]["Outcome"].strip() == "Personal accomplishment (MBI, 0-48)"
+    assert not full.empty
+
+
+def test_association_table_agrees_with_effects_and_counts(demos):
+    spec, participants, _, scores, sets = demos["belonging_survey"]
+    itt = itt_members(participants, sets)
+    options = spec["analyses"]["association"]
+    effects, counts = [], []
+    for exposure in options["exposures"]:
+        rows, count = association_effects(
+            scores,
+            itt,
+            spec,
+            outcome=options["outcome"],
+            exposure=exposure,
+            covariates=options["covariates"],
+            alpha=0.05,
+        )
+        effects.append(rows)
+        counts.append(count)
+    effects = adjust(pd.concat(effects, ignore_index=True), "holm")
+    counts = pd.concat(counts, ignore_index=True)
+    full, formatted = tables.association_table(spec, effects, counts)
+    level_rows = formatted[formatted["n"] != ""].reset_index(drop=True)
+    assert len(level_rows) == len(counts) == 12  # 3 exposures x 4 levels
+    ors = level_rows[level_rows["Odds ratio (95% CI)"] != "1 (reference)"]
+    assert_printed_matches(spec, effects, ors["Odds ratio (95% CI)"].tolist())
+    assert ors["P"].tolist() == [tables.format_p(p) for p in effects["p_value"]]
+    reference = level_rows[level_rows["Odds ratio (95% CI)"] == "1 (reference)"]
+    assert reference["Exposure and level"].str.strip().tolist() == ["Very weak"] * 3
+    for (_, printed), (_, count) in zip(level_rows.iterrows(), counts.iterrows(), strict=True):
+        assert printed["n"] == str(count["n"])
+        # events (100 * events / n, 1 decimal)
+        pct = tables.format_number(100 * count["events"] / count["n"], 1)
+        assert printed["Burnout, n (%)"] == f"{count['events']} ({pct})"
+    # exposures in the trial file's order: organization, school, community
+    headings = formatted.loc[formatted["n"] == "", "Exposure and level"].tolist()
+    assert headings == [
+        "Belonging to the organization (1-4)",
+        "Belonging to school or program (1-4)",
+        "Belonging to the community (1-4)",
+    ]
+    assert "Adjusted P" not in formatted  # burnout is primary: nothing adjusted
+    assert full["reference"].sum() == 3
+
+
+# --------------------------------------------------------------------------------------
+# Reliability and completion
+# --------------------------------------------------------------------------------------
+
+
+def test_reliability_table_rows_subscales_columns_timepoints(demos):
+    spec, _, items, _, _ = demos["mentorship_prepost"]
+    reliability = instruments.reliability(items, spec)
+    full, formatted = tables.reliability_table(spec, reliability)
+    assert list(formatted.columns) == [
+        "Subscale",
+        "Items",
+        "Start of rotation",
+        "End of rotation (week 4)",
+    ]
+    ee = reliability[(reliability["subscale"] == "ee") & (reliability["timepoint"] == "pre")]
+    alpha, n = ee["alpha"].iloc[0], ee["n_complete"].iloc[0]
+    first = formatted.iloc[0]
+    assert first["Subscale"] == "Emotional exhaustion (MBI)"
+    assert first["Items"] == "9"  # MBI EE has 9 items
+    assert first["Start of rotation"] == f"{alpha:.2f} (n = {n})"
+    assert len(full) == len(reliability)
+    # no multi-item subscale: an empty table with a footnote saying why
+    full, formatted = tables.reliability_table(spec, reliability.iloc[0:0])
+    assert formatted.empty and formatted.attrs["footnotes"]
+
+
+def test_missingness_table_from_consort(demos):
+    spec, _, _, _, sets = demos["coaching_rct"]
+    consort = analysis_sets.consort_counts(sets, spec)
+    full, formatted = tables.missingness_table(spec, consort)
+    assessed = consort["assessed"]["month4"]["coaching"]
+    itt = consort["analysed"]["itt"]["coaching"]
+    row = formatted[formatted["Survey completion"].str.contains("month 4")].iloc[0]
+    # assessed / itt (100 * assessed / itt, 1 decimal)
+    assert row["Group coaching"] == f"{assessed}/{itt} ({100 * assessed / itt:.1f})"
+    overall = sum(consort["assessed"]["month4"].values())
+    total = sum(consort["analysed"]["itt"].values())
+    assert row["Overall"] == f"{overall}/{total} ({100 * overall / total:.1f})"
+    assert formatted.iloc[0]["Group coaching"] == str(itt)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def small_table():
+    full = pd.DataFrame({"outcome": ["ee", "pa"], "estimate": [-0.452378123456, 1.5]})
+    formatted = pd.DataFrame(
+        {
+            "Outcome": ["Emotional exhaustion (MBI, 0-54)", "A | B"],
+            "Estimate (95% CI)": [f"{M}0.5 ({M}2.4 to 1.5)", "1.5 (0.2 to 2.8)"],
+            "P": [".64", "<.001"],
+        }
+    )
+    return full, formatted
+
+
+def docx_cells(path: Path) -> list[list[str]]:
+    from docx import Document
+
+    table = Document(str(path)).tables[0]
+    return [[cell.text for cell in row.cells] for row in table.rows]
+
+
+def test_write_table_four_formats_byte_identical(tmp_path):
+    full, formatted = small_table()
+    title, footnote = "Table 2. Estimated effects", "Analysis set: intent-to-treat.\nᵃ A note."
+    stems = [tmp_path / "one" / "effects_table", tmp_path / "two" / "effects_table"]
+    for stem in stems:
+        tables.write_table(full, formatted, stem, title=title, footnote=footnote)
+    first = stems[0]
+    for suffix in (".csv", ".md", ".html", ".docx"):
+        assert first.with_suffix(suffix).is_file()
+        assert first.with_suffix(suffix).read_bytes() == stems[1].with_suffix(suffix).read_bytes()
+    # writing again over the same files: same bytes
+    before = {s: first.with_suffix(s).read_bytes() for s in (".csv", ".md", ".html", ".docx")}
+    tables.write_table(full, formatted, first, title=title, footnote=footnote)
+    for suffix, content in before.items():
+        assert first.with_suffix(suffix).read_bytes() == content
+    assert not list(first.parent.glob(".*.tmp"))  # atomic writes leave nothing behind
+
+    csv = first.with_suffix(".csv").read_text()
+    assert csv == "outcome,estimate\nee,-0.4523781235\npa,1.5\n"  # %.10g, plain minus, \n
+    md = first.with_suffix(".md").read_text()
+    assert md.startswith(f"### {title}\n")
+    assert f"| Emotional exhaustion (MBI, 0-54) | {M}0.5 ({M}2.4 to 1.5) | .64 |" in md
+    assert "A \\| B" in md  # a pipe inside a cell is escaped
+    assert "ᵃ A note." in md
+    page = first.with_suffix(".html").read_text()
+    assert page.startswith("<table") and "<caption" in page and title in page
+    assert f"{M}0.5 ({M}2.4 to 1.5)" in page and "&lt;.001" in page
+    assert "http" not in page  # no external resources
+
+    docx = first.with_suffix(".docx")
+    assert docx_cells(docx) == [list(formatted.columns), *formatted.to_numpy().tolist()]
+    with zipfile.ZipFile(docx) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    from docx import Document
+
+    document = Document(str(docx))
+    assert document.paragraphs[0].text == title
+    assert document.core_properties.created == tables.FIXED_TIME
+    assert document.core_properties.modified == tables.FIXED_TIME
+
+
+def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effects):
+    spec, participants, items, scores, sets = demos["coaching_rct"]
+    files = {
+        "participants": tmp_path / "participants.parquet",
+        "sets": tmp_path / "analysis_sets.parquet",
+        "scores": tmp_path / "scores.parquet",
+        "consort": tmp_path / "consort.json",
+        "effects": tmp_path / "effects.csv",
+        "reliability": tmp_path / "reliability.csv",
+    }
+    participants.to_parquet(files["participants"])
+    sets.to_parquet(files["sets"])
+    scores.to_parquet(files["scores"])
+    files["consort"].write_text(json.dumps(analysis_sets.consort_counts(sets, spec)))
+    coaching_effects[1].to_csv(files["effects"], index=False)
+    instruments.reliability(items, spec).to_csv(files["reliability"], index=False)
+    kinds = {
+        "table1": ["participants", "sets", "scores", "consort"],
+        "effects_table": ["effects"],
+        "reliability_table": ["reliability"],
+        "missingness_table": ["consort"],
+    }
+    for kind, names in kinds.items():
+        stem = tmp_path / "tables" / kind
+        tables.run(spec, kind, inputs={n: str(files[n]) for n in names}, out_stem=str(stem))
+        md = stem.with_suffix(".md").read_text()
+        assert all(stem.with_suffix(s).is_file() for s in (".csv", ".html", ".docx"))
+        assert md.startswith("### Table ")
+    md = (tmp_path / "tables" / "table1.md").read_text()
+    assert "### Table 1. Baseline characteristics by arm (intent-to-treat set)" in md
+    md = (tmp_path / "tables" / "effects_table.md").read_text()
+    assert "Holm" in md and "LMM, REML" in md and "Analysis set: intent-to-treat" in md
+    with pytest.raises(ValueError, match="unknown table"):
+        tables.run(spec, "table9", inputs={}, out_stem=str(tmp_path / "x"))
+
+
+def test_effect_columns_are_the_schema():
+    # the hand-made frames above go through effects_frame: every EFFECT_COLUMNS column
+    assert list(effects_frame([]).columns) == EFFECT_COLUMNS

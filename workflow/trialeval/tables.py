@@ -1,0 +1,1204 @@
+"""Manuscript tables, drawn from the pipeline's outputs (never recomputed on the side).
+
+Each builder returns `(full, formatted)`: `full` is a tidy frame at full precision (the CSV),
+`formatted` a frame of strings as a journal prints them (Markdown, HTML, Word). Table 1 is
+the one table computed here, from the scored data, participants and analysis-set flags.
+
+Printing rules (one helper each):
+
+- P values (`format_p`), AMA style: "<.001" below .001; 3 decimals below .01 (".002"); else 2
+  decimals (".04"), no leading zero. Two exceptions: when 2 decimals would print ".05", 3 are
+  printed (".048", ".052"), so the side of .05 is never hidden by rounding; above .99, ">.99"
+  (never "1.00", which would claim certainty). Adjusted P values follow the same rules.
+- Estimates and their CI share one number of decimals (`estimate_decimals`): 2 for ratios; for
+  a score, 1 when the score's possible range spans more than 20 points (MBI sums, CIPS...),
+  else 2 (means on a 1-5 scale, single items); 1 for numeric covariates and percentages.
+- Negative numbers carry a true minus sign (U+2212) in the printed tables; the CSV holds plain
+  numbers. A missing number prints as an em dash; when the effects row says why (`note`), a
+  superscript letter points to the note in the footnote.
+- Intervals print as "a to b" (a hyphen would be ambiguous next to negative numbers).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialeval.io import atomic_path, write_csv
+
+MINUS = "\u2212"
+DASH = "\u2014"
+INDENT = "\u00a0" * 4  # level rows under a variable; non-breaking, so Markdown keeps it
+# Superscript letters for footnote markers (Unicode has no superscript q).
+MARKERS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ"
+
+SET_LABELS = {
+    "itt": "Intent-to-treat",
+    "per_protocol": "Per protocol",
+    "complete_case": "Complete case",
+}
+ESTIMAND_LABELS = {
+    "diff_in_change": "Difference in change from baseline",
+    "diff_in_means": "Difference in means",
+    "adjusted_diff": "Adjusted mean difference",
+    "adjusted_mean_difference": "Adjusted mean difference",
+    "hodges_lehmann_shift": "Hodges-Lehmann shift",
+    "risk_ratio": "Risk ratio",
+    "odds_ratio": "Odds ratio",
+}
+RATIO_ESTIMANDS = {"risk_ratio", "odds_ratio"}
+MULTIPLICITY_TEXT = {
+    "holm": "Holm's method",
+    "fdr_bh": "the Benjamini-Hochberg false discovery rate",
+}
+KINDS = (
+    "table1",
+    "effects_table",
+    "prepost_table",
+    "association_table",
+    "reliability_table",
+    "missingness_table",
+)
+# python-docx stamps the time of writing; a fixed one keeps the .docx byte-identical.
+FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0, tzinfo=UTC)
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+# --------------------------------------------------------------------------------------
+# Formatting helpers
+# --------------------------------------------------------------------------------------
+
+
+def _missing(x) -> bool:
+    return x is None or x is pd.NA or (isinstance(x, float | np.floating) and np.isnan(x))
+
+
+def format_number(x, decimals: int) -> str:
+    """`x` to `decimals` places with a true minus sign; NaN as an em dash; never "−0.0"."""
+    if _missing(x):
+        return DASH
+    x = float(x)
+    if np.isinf(x):
+        return "∞" if x > 0 else f"{MINUS}∞"
+    text = f"{x:.{decimals}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")  # -0.04 to 1 decimal is 0.0, not −0.0
+    return text.replace("-", MINUS)
+
+
+def format_p(p) -> str:
+    """A P value as journals print it (see the module docstring for the rules)."""
+    if _missing(p):
+        return DASH
+    p = float(p)
+    if p < 0.001:
+        return "<.001"
+    if p > 0.99:
+        return ">.99"
+    if round(p, 3) < 0.01 or f"{p:.2f}" == "0.05":
+        text = f"{p:.3f}"
+    else:
+        text = f"{p:.2f}"
+    return text.removeprefix("0")
+
+
+def format_ci(estimate, low, high, decimals: int) -> str:
+    """Estimate and CI as "x (a to b)", all three to the same decimals; NaN as a dash."""
+    if _missing(estimate):
+        return DASH
+    if _missing(low) or _missing(high):
+        return format_number(estimate, decimals)
+    parts = (format_number(v, decimals) for v in (estimate, low, high))
+    return "{} ({} to {})".format(*parts)
+
+
+def format_count_percent(count, total, decimals: int = 1) -> str:
+    """Count and percent of `total` as "n (%)"; a dash when there is no denominator."""
+    if _missing(count):
+        return DASH
+    if _missing(total) or total == 0:
+        return f"{int(count)} ({DASH})"
+    return f"{int(count)} ({format_number(100 * count / total, decimals)})"
+
+
+def estimate_decimals(spec: dict, outcome_id: str, estimand: str | None = None) -> int:
+    """Decimals for an outcome's estimates, from its scale: 2 for ratios; for a score, 1 when
+    its possible range spans more than 20 points, else 2."""
+    if estimand in RATIO_ESTIMANDS:
+        return 2
+    outcome = _outcome(spec, outcome_id)
+    if outcome is None or outcome["kind"] != "score":
+        return 2
+    lo, hi = _score_range(spec, outcome)
+    return 1 if hi - lo > 20 else 2
+
+
+def typographic(text: str) -> str:
+    """Printed labels: ">=" as "≥", "<=" as "≤"."""
+    return text.replace(">=", "≥").replace("<=", "≤")
+
+
+class Notes:
+    """Footnote markers: each distinct note gets the next superscript letter."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def mark(self, note) -> str:
+        if _missing(note) or not str(note).strip():
+            return ""
+        note = str(note).strip()
+        if note not in self.texts:
+            self.texts.append(note)
+        return MARKERS[self.texts.index(note) % len(MARKERS)]
+
+    def lines(self) -> list[str]:
+        return [f"{MARKERS[i % len(MARKERS)]} {_sentence(t)}" for i, t in enumerate(self.texts)]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
+def _lower_first(text: str) -> str:
+    """Lower-case the first letter ("Start of rotation" -> "start of rotation"), not acronyms."""
+    if len(text) > 1 and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def _display_level(level) -> str:
+    text = str(level)
+    return text[:1].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------------------
+# Standardized mean differences
+# --------------------------------------------------------------------------------------
+
+
+def smd_numeric(x1, x0) -> float:
+    """(m1 - m0) / sqrt((s1^2 + s0^2) / 2), SDs with ddof = 1, missing values dropped."""
+    x1 = pd.Series(x1, dtype=float).dropna().to_numpy()
+    x0 = pd.Series(x0, dtype=float).dropna().to_numpy()
+    if len(x1) < 2 or len(x0) < 2:
+        return float("nan")
+    pooled = np.sqrt((x1.var(ddof=1) + x0.var(ddof=1)) / 2)
+    diff = x1.mean() - x0.mean()
+    if pooled == 0:
+        return 0.0 if diff == 0 else float("inf")
+    return float(diff / pooled)
+
+
+def smd_categorical(x1, x0, levels=None) -> float:
+    """Multivariate SMD of Yang & Dalton (2012): sqrt((p1 - p0)' S^+ (p1 - p0)).
+
+    p are the proportions of the non-reference levels (the first of `levels`, default the
+    sorted levels seen in either arm), S the mean of the two arms' multinomial covariance
+    matrices diag(p) - p p'. A pseudo-inverse keeps it defined when a level is empty in one
+    arm (or both). If the arms differ along a direction in which neither varies (complete
+    separation, e.g. every participant in level A in one arm and in level B in the other)
+    the SMD is infinite. With two levels it is (p1 - p0) / sqrt((p1 q1 + p0 q0) / 2) in
+    absolute value.
+    """
+    x1 = pd.Series(x1, dtype=object).dropna().astype(str)
+    x0 = pd.Series(x0, dtype=object).dropna().astype(str)
+    if levels is None:
+        levels = sorted(set(x1) | set(x0))
+    levels = [str(level) for level in levels]
+    if len(x1) == 0 or len(x0) == 0 or len(levels) < 2:
+        return float("nan")
+    p1 = np.array([(x1 == level).mean() for level in levels[1:]])
+    p0 = np.array([(x0 == level).mean() for level in levels[1:]])
+    cov = (np.diag(p1) - np.outer(p1, p1) + np.diag(p0) - np.outer(p0, p0)) / 2
+    diff = p1 - p0
+    inverse = np.linalg.pinv(cov)
+    # The part of the difference outside the range of S: no variance to scale it by.
+    outside = diff - cov @ inverse @ diff
+    if np.abs(outside).max() > 1e-10:
+        return float("inf")
+    return float(np.sqrt(max(diff @ inverse @ diff, 0.0)))
+
+
+def smd_binary(x1, x0) -> float:
+    """SMD of a 0/1 variable: Yang & Dalton with the one non-reference level (unsigned, as
+    for every categorical variable): |p1 - p0| / sqrt((p1 q1 + p0 q0) / 2)."""
+    x1 = pd.Series(x1, dtype=float).dropna().map(lambda v: f"{v:g}")
+    x0 = pd.Series(x0, dtype=float).dropna().map(lambda v: f"{v:g}")
+    return smd_categorical(x1, x0, ["0", "1"])
+
+
+# --------------------------------------------------------------------------------------
+# Labels from the trial spec
+# --------------------------------------------------------------------------------------
+
+
+def _outcome(spec: dict, outcome_id: str) -> dict | None:
+    return next((o for o in spec["outcomes"] if o["id"] == outcome_id), None)
+
+
+def _score_range(spec: dict, outcome: dict) -> tuple[float, float]:
+    inst = spec["instruments"][outcome["instrument"]]
+    lo, hi = inst["subscales"][outcome["name"]]["range"]
+    return float(lo), float(hi)
+
+
+def instrument_abbreviation(inst: dict) -> str:
+    """The instrument's short name: "MBI" from "Maslach Burnout Inventory, ...", "MISS-HP"
+    from "... (MISS-HP)"; "" when the label has none to offer (a single-item measure)."""
+    label = inst["label"]
+    found = re.search(r"\(([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*)\)", label)
+    if found:
+        return found.group(1)
+    head = re.split(r"[,(]", label)[0]
+    words = head.split()
+    acronyms = [w for w in words if len(w) > 1 and w.isupper()]
+    if acronyms:
+        return acronyms[0]
+    initials = [part[0] for w in words for part in w.split("-") if part[:1].isupper()]
+    return "".join(initials) if len(initials) > 1 else ""
+
+
+def outcome_label(spec: dict, outcome_id: str) -> str:
+    """The outcome's label; a score also names its instrument and possible range, e.g.
+    "Emotional exhaustion (MBI, 0-54)" or "Impostor phenomenon (CIPS total, 20-100)"."""
+    outcome = _outcome(spec, outcome_id)
+    if outcome is None:
+        return str(outcome_id)
+    label = outcome["label"]
+    if outcome["kind"] != "score":
+        return label
+    lo, hi = _score_range(spec, outcome)
+    scale = f"{lo:g}-{hi:g}"
+    if scale in label:
+        return label
+    if label.endswith(")"):  # the label already names the instrument: add the range inside
+        return f"{label[:-1]}, {scale})"
+    abbreviation = instrument_abbreviation(spec["instruments"][outcome["instrument"]])
+    return f"{label} ({', '.join(p for p in (abbreviation, scale) if p)})"
+
+
+def _arm_labels(spec: dict) -> dict[str, str]:
+    return {a["id"]: a["label"] for a in spec["arms"]}
+
+
+def _timepoint_labels(spec: dict) -> dict[str, str]:
+    return {t["id"]: t["label"] for t in spec["timepoints"]}
+
+
+def contrast_label(spec: dict, contrast: str, exposure=None) -> str:
+    """The printed contrast: "coaching - control" -> "Group coaching vs Control". Odds-ratio
+    contrasts hold level labels already ("Very strong - Very weak" -> "Very strong vs Very
+    weak") and are prefixed with the exposure."""
+    arms = _arm_labels(spec)
+    for arm in arms:
+        for other in arms:
+            if contrast == f"{arm} - {other}":
+                return f"{arms[arm]} vs {arms[other]}"
+    text = str(contrast).replace(" - ", " vs ", 1)
+    if not _missing(exposure) and exposure:
+        return f"{outcome_label(spec, exposure)}: {text}"
+    return text
+
+
+def analysis_set_definition(spec: dict, name: str) -> str:
+    if spec["design"] == "cross_sectional" and name in ("itt", "per_protocol"):
+        return "everyone surveyed"
+    if name == "itt":
+        return "every allocated participant in the allocated arm, less consent withdrawals"
+    if name == "per_protocol":
+        rule = spec.get("per_protocol")
+        if not rule:
+            return "no adherence rule configured, so the same as intent-to-treat"
+        arms = _arm_labels(spec)
+        who = ", ".join(arms.get(a, a) for a in rule["arms"])
+        return (
+            f"intent-to-treat participants, restricted in {who} to those with "
+            f"{rule['column']} ≥ {rule['at_least']:g}"
+        )
+    if name == "complete_case":
+        return "intent-to-treat participants who responded at every timepoint"
+    return name
+
+
+def _set_label(name: str) -> str:
+    return SET_LABELS.get(name, str(name))
+
+
+# --------------------------------------------------------------------------------------
+# Table 1
+# --------------------------------------------------------------------------------------
+
+
+def table1(
+    spec: dict,
+    participants: pd.DataFrame,
+    sets: pd.DataFrame,
+    scores: pd.DataFrame,
+    analysis_set: str = "itt",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Baseline characteristics by arm and overall, for one analysis set (see module doc).
+
+    `full` is long: row (of `formatted`), variable, characteristic, level, group (arm id,
+    "overall", or "<arm> - <control>" for an SMD), statistic, value.
+    """
+    flags = sets.loc[sets[analysis_set].astype(bool)]
+    keep = ["participant_id", "arm"] + [c for c in flags if c.startswith("responded_")]
+    data = flags[keep].merge(
+        participants.drop(columns=["arm"], errors="ignore"),
+        on="participant_id",
+        how="left",
+        validate="1:1",
+    )
+    arms = list(spec["arms"])
+    groups = [(a["id"], a["label"]) for a in arms]
+    if len(groups) > 1:
+        groups.append(("overall", "Overall"))
+    control = spec.get("control_arm")
+    treated = [a for a in arms if control and a["id"] != control]
+    smd_columns = {
+        a["id"]: (
+            "SMD" if len(treated) == 1 else f"SMD, {a['label']} vs {_arm_labels(spec)[control]}"
+        )
+        for a in treated
+    }
+
+    def members(group: str, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame if group == "overall" else frame[frame["arm"] == group]
+
+    printed: list[dict] = []
+    records: list[dict] = []
+
+    def add(variable, characteristic, level, cells, stats, smds=None, indent=False):
+        """One printed row; `stats`: {group: {statistic: value}}; `smds`: {arm: value}."""
+        row = len(printed)
+        line = {"Characteristic": (INDENT if indent else "") + typographic(characteristic)}
+        for group, label in groups:
+            line[label] = cells.get(group, "")
+        for arm, column in smd_columns.items():
+            value = (smds or {}).get(arm)
+            line[column] = "" if smds is None else format_number(value, 2)
+        printed.append(line)
+        base = {"row": row, "variable": variable, "characteristic": characteristic}
+        for group, values in stats.items():
+            for statistic, value in values.items():
+                records.append(
+                    {**base, "level": level, "group": group, "statistic": statistic, "value": value}
+                )
+        for arm, value in (smds or {}).items():
+            records.append(
+                {
+                    **base,
+                    "level": level,
+                    "group": f"{arm} - {control}",
+                    "statistic": "smd",
+                    "value": value,
+                }
+            )
+
+    # n per column: the analysis set (equals consort.json analysed[analysis_set] per arm)
+    counts = {g: len(members(g, data)) for g, _ in groups}
+    cells = {g: str(n) for g, n in counts.items()}
+    add("n", "Participants, n", "", cells, {g: {"n": n} for g, n in counts.items()})
+
+    baseline_flag = f"responded_{spec['baseline']}"
+    cross_sectional = spec["design"] == "cross_sectional"
+    if cross_sectional and baseline_flag in data:
+        stats = {}
+        cells = {}
+        for g, _ in groups:
+            sub = members(g, data)
+            k, n = int(sub[baseline_flag].sum()), len(sub)
+            stats[g] = {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}
+            cells[g] = format_count_percent(k, n)
+        add("responded", "Responded to the survey, n (%)", "", cells, stats)
+
+    def numeric_rows(variable, label, frame, column, how, decimals):
+        stats, cells = {}, {}
+        for g, _ in groups:
+            values = members(g, frame)[column].astype(float)
+            seen = values.dropna()
+            q1, median, q3 = np.quantile(seen, [0.25, 0.5, 0.75]) if len(seen) else (np.nan,) * 3
+            mean = seen.mean() if len(seen) else np.nan
+            sd = seen.std(ddof=1) if len(seen) > 1 else np.nan
+            stats[g] = {"n": len(seen), "missing": int(values.isna().sum()), "mean": mean}
+            stats[g].update(sd=sd, median=median, q1=q1, q3=q3)
+            if how == "median_iqr":
+                cells[g] = (
+                    f"{format_number(median, decimals)} "
+                    f"({format_number(q1, decimals)} to {format_number(q3, decimals)})"
+                )
+            else:
+                cells[g] = f"{format_number(mean, decimals)} ({format_number(sd, decimals)})"
+            if not len(seen):
+                cells[g] = DASH
+        smds = {
+            a["id"]: smd_numeric(members(a["id"], frame)[column], members(control, frame)[column])
+            for a in treated
+        }
+        suffix = "median (IQR)" if how == "median_iqr" else "mean (SD)"
+        add(variable, f"{label}, {suffix}", "", cells, stats, smds)
+        missing_row(variable, frame, column)
+
+    def missing_row(variable, frame, column):
+        missing = {g: int(members(g, frame)[column].isna().sum()) for g, _ in groups}
+        if any(missing.values()):
+            cells = {g: str(k) for g, k in missing.items()}
+            stats = {g: {"count": k} for g, k in missing.items()}
+            add(variable, "Missing", "missing", cells, stats, indent=True)
+
+    def categorical_rows(variable, label, frame, column, levels, names=None):
+        names = names or {}
+        smds = {
+            a["id"]: smd_categorical(
+                members(a["id"], frame)[column], members(control, frame)[column], levels
+            )
+            for a in treated
+        }
+        add(variable, f"{label}, n (%)", "", {}, {}, smds)
+        for level in levels:
+            stats, cells = {}, {}
+            for g, _ in groups:
+                values = members(g, frame)[column].dropna().astype(str)
+                k, n = int((values == level).sum()), len(values)
+                stats[g] = {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}
+                cells[g] = format_count_percent(k, n)
+            name = names.get(level, _display_level(level))
+            add(variable, name, level, cells, stats, indent=True)
+        missing_row(variable, frame, column)
+
+    def binary_row(variable, label, frame):
+        """A 0/1 outcome in one row: n (%) with the event, of those with a value."""
+        stats, cells = {}, {}
+        for g, _ in groups:
+            values = members(g, frame)["score"].dropna()
+            k, n = int((values == 1).sum()), len(values)
+            stats[g] = {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}
+            cells[g] = format_count_percent(k, n)
+        smds = {
+            a["id"]: smd_binary(members(a["id"], frame)["score"], members(control, frame)["score"])
+            for a in treated
+        }
+        add(variable, f"{label}, n (%)", "1", cells, stats, smds)
+        missing_row(variable, frame, "score")
+
+    for covariate in spec["covariates"]:
+        name, label = covariate["name"], covariate["label"]
+        if covariate["type"] == "numeric":
+            numeric_rows(name, label, data, name, covariate.get("summary", "mean_sd"), 1)
+        else:
+            values = data[name].astype(object).where(data[name].notna())
+            frame = data.assign(**{name: values.map(lambda v: v if _missing(v) else str(v))})
+            levels = sorted(frame[name].dropna().unique())
+            categorical_rows(name, label, frame, name, levels)
+
+    # Baseline score of every outcome. A survey's outcome rows are among its respondents.
+    at_baseline = scores.loc[scores["timepoint"] == spec["baseline"]]
+    base = data[data[baseline_flag]] if cross_sectional and baseline_flag in data else data
+    heading = (
+        "Survey measures (respondents)"
+        if cross_sectional
+        else f"Outcome measures at {_lower_first(_timepoint_labels(spec)[spec['baseline']])}"
+    )
+    add("", heading, "", {}, {})
+    for outcome in spec["outcomes"]:
+        oid = outcome["id"]
+        values = at_baseline.loc[at_baseline["outcome"] == oid, ["participant_id", "score"]]
+        frame = base[["participant_id", "arm"]].merge(
+            values, on="participant_id", how="left", validate="1:1"
+        )
+        label = outcome_label(spec, oid)
+        if outcome["kind"] == "score":
+            numeric_rows(oid, label, frame, "score", "mean_sd", estimate_decimals(spec, oid))
+        elif outcome["kind"] == "category":
+            binary_row(oid, label, frame)
+        else:  # bands: ordered levels 1..k
+            bands = spec["instruments"][outcome["instrument"]]["bands"]["levels"]
+            names = {str(i + 1): b["label"] for i, b in enumerate(bands)}
+            coded = frame["score"].map(lambda v: v if _missing(v) else f"{v:g}")
+            categorical_rows(oid, label, frame.assign(score=coded), "score", list(names), names)
+
+    formatted = pd.DataFrame(printed).fillna("")
+    full = pd.DataFrame(
+        records,
+        columns=["row", "variable", "characteristic", "level", "group", "statistic", "value"],
+    )
+    full["value"] = full["value"].astype(float)
+    return full, formatted
+
+
+# --------------------------------------------------------------------------------------
+# Effects, pre/post, association
+# --------------------------------------------------------------------------------------
+
+
+def _effect_labels(spec: dict, effects: pd.DataFrame) -> pd.DataFrame:
+    """Effects rows with the printed labels alongside (the `full` of the effects tables)."""
+    timepoints = _timepoint_labels(spec)
+    out = effects.copy()
+    out["outcome_label"] = [outcome_label(spec, o) for o in out["outcome"]]
+    out["estimand_label"] = out["estimand"].map(ESTIMAND_LABELS).fillna(out["estimand"])
+    out["contrast_label"] = [
+        contrast_label(spec, c, e) for c, e in zip(out["contrast"], out["exposure"], strict=True)
+    ]
+    out["timepoint_label"] = out["timepoint"].map(timepoints).fillna(out["timepoint"])
+    out["analysis_set_label"] = out["analysis_set"].map(_set_label)
+    return out
+
+
+def _estimate_cell(spec: dict, row, notes: Notes) -> str:
+    decimals = estimate_decimals(spec, row["outcome"], row["estimand"])
+    text = format_ci(row["estimate"], row["ci_low"], row["ci_high"], decimals)
+    return text + notes.mark(row["note"])
+
+
+def effects_table(spec: dict, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per effects.csv row, in its order (primary outcomes first)."""
+    full = _effect_labels(spec, effects.reset_index(drop=True))
+    notes = Notes()
+    printed = []
+    previous = None
+    for _, row in full.iterrows():
+        first = row["outcome"] != previous  # the outcome and role print once per block
+        previous = row["outcome"]
+        printed.append(
+            {
+                "Outcome": typographic(row["outcome_label"]) if first else "",
+                "Role": str(row["role"]).capitalize() if first else "",
+                "Analysis set": row["analysis_set_label"],
+                "Estimand": row["estimand_label"],
+                "Contrast": row["contrast_label"],
+                "Timepoint": row["timepoint_label"],
+                "Estimate (95% CI)": _estimate_cell(spec, row, notes),
+                "P": format_p(row["p_value"]),
+                "Adjusted P": format_p(row["p_adjusted"]),
+                "n": DASH if _missing(row["n"]) else str(int(row["n"])),
+            }
+        )
+    columns = ["Outcome", "Role", "Analysis set", "Estimand", "Contrast", "Timepoint"]
+    columns += ["Estimate (95% CI)", "P", "Adjusted P", "n"]
+    formatted = pd.DataFrame(printed, columns=columns)
+    formatted.attrs["footnotes"] = notes.lines()
+    return full, formatted
+
+
+# Columns the pre/post table adds only when they vary: {header: effects column}.
+PREPOST_OPTIONAL = {
+    "Timepoint": "timepoint",
+    "Analysis set": "analysis_set",
+    "Contrast": "contrast",
+}
+PREPOST_EFFECTS = [
+    # (estimands, estimate column, P column): rank-based or risk ratio, then the ANCOVA
+    (
+        ("hodges_lehmann_shift", "risk_ratio"),
+        "Hodges-Lehmann shift or risk ratio (95% CI)",
+        "P (Wilcoxon or z test)",
+    ),
+    (("adjusted_mean_difference",), "Adjusted mean difference (95% CI)", "P (ANCOVA)"),
+]
+
+
+def prepost_table(
+    spec: dict, prepost_summary: pd.DataFrame, effects: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per outcome: the arms' median (IQR) change (scores) or n/N (%) at post (categories),
+    the Hodges-Lehmann shift or risk ratio, and the adjusted mean difference (scores).
+    Scores and categories are two panels, each in the effects' (reading) order."""
+    rows = effects[effects["analysis"] == "prepost"].reset_index(drop=True)
+    arms = _arm_labels(spec)
+    timepoints = _timepoint_labels(spec)
+    keys = ["outcome", "timepoint", "analysis_set"]
+    blocks = rows[keys + ["contrast"]].drop_duplicates().reset_index(drop=True)
+    optional = [h for h, c in PREPOST_OPTIONAL.items() if blocks[c].nunique() > 1]
+    kinds = blocks["outcome"].map({o["id"]: o["kind"] for o in spec["outcomes"]})
+    posts = list(dict.fromkeys(blocks["timepoint"]))
+    post = _lower_first(timepoints.get(posts[0], posts[0])) if len(posts) == 1 else "follow-up"
+    baseline = _lower_first(timepoints[spec["baseline"]])
+    headings = {
+        "score": f"Change from {baseline} to {post}, median (IQR)",
+        "category": f"At {post}, n/N (%)",
+    }
+    notes = Notes()
+    printed, records = [], []
+    for kind, heading in headings.items():
+        panel = blocks[kinds == kind]
+        if panel.empty:
+            continue
+        printed.append({"Outcome": heading})
+        shown = set()  # with several contrasts, the arms' summaries print once per outcome
+        previous = None
+        for _, block in panel.iterrows():
+            oid = block["outcome"]
+            # the outcome prints once per block of rows (analysis sets, timepoints, contrasts)
+            label = INDENT + typographic(outcome_label(spec, oid)) if oid != previous else ""
+            previous = oid
+            line = {"Outcome": label}
+            labels = {
+                "Timepoint": timepoints.get(block["timepoint"], block["timepoint"]),
+                "Analysis set": _set_label(block["analysis_set"]),
+                "Contrast": contrast_label(spec, block["contrast"]),
+            }
+            line.update({h: labels[h] for h in optional})
+            group = tuple(block[keys])
+            summary = prepost_summary[(prepost_summary[keys] == block[keys]).all(axis=1)]
+            for _, s in summary.iterrows():
+                if s["arm"] not in arms or group in shown:
+                    continue
+                line[arms[s["arm"]]] = _prepost_summary_cell(spec, oid, kind, s)
+                records.append({"record": "arm summary", **s.to_dict()})
+            shown.add(group)
+            here = rows[(rows[keys + ["contrast"]] == block[keys + ["contrast"]]).all(axis=1)]
+            for estimands, estimate_column, p_column in PREPOST_EFFECTS:
+                found = here[here["estimand"].isin(estimands)]
+                if found.empty:
+                    continue
+                effect = found.iloc[0]
+                line[estimate_column] = _estimate_cell(spec, effect, notes)
+                line[p_column] = format_p(effect["p_value"])
+                records.append({"record": "effect", **effect.to_dict()})
+            printed.append(line)
+    columns = ["Outcome", *optional, *arms.values()]
+    columns += [c for _, *pair in PREPOST_EFFECTS for c in pair]
+    formatted = pd.DataFrame(printed, columns=columns).fillna("")
+    # no score outcome: no ANCOVA, so no empty columns for it
+    formatted = formatted.loc[:, (formatted != "").any(axis=0) | (formatted.columns == "Outcome")]
+    formatted.attrs["footnotes"] = notes.lines()
+    full = pd.DataFrame(records, columns=PREPOST_COLUMNS[:1] + PREPOST_COLUMNS[2:])
+    full.insert(1, "outcome_label", [outcome_label(spec, o) for o in full["outcome"]])
+    return full, formatted
+
+
+def _prepost_summary_cell(spec: dict, oid: str, kind: str, s: pd.Series) -> str:
+    """An arm's median (IQR) change and n (scores), or events/n (%) at post (categories)."""
+    if kind == "score":
+        decimals = estimate_decimals(spec, oid)
+        median, q1, q3 = (format_number(s[k], decimals) for k in ("median", "q1", "q3"))
+        return f"{median} ({q1} to {q3}); n = {int(s['n'])}"
+    if _missing(s["n_events"]):
+        return DASH
+    return f"{int(s['n_events'])}/{int(s['n'])} ({format_number(100 * s['proportion'], 1)})"
+
+
+# The prepost table's CSV: one row per arm summary and per effect, in the printed order.
+PREPOST_COLUMNS = [
+    "record",
+    "outcome_label",
+    "outcome",
+    "timepoint",
+    "analysis_set",
+    "arm",
+    "n",
+    "median",
+    "q1",
+    "q3",
+    "mean",
+    "sd",
+    "n_events",
+    "proportion",
+    "contrast",
+    "estimand",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "method",
+    "note",
+]
+
+
+def association_table(
+    spec: dict, effects: pd.DataFrame, association_counts: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per exposure and level: n, events (%), adjusted odds ratio (95% CI), P; the reference
+    level prints "1 (reference)"."""
+    ors = effects[effects["estimand"] == "odds_ratio"]
+    options = spec["analyses"].get("association") or {}
+    outcome_id = options.get("outcome") or (ors["outcome"].iloc[0] if len(ors) else "")
+    event_label = typographic(_outcome(spec, outcome_id)["label"]) if outcome_id else "Events"
+    several_sets = association_counts["analysis_set"].nunique() > 1
+    notes = Notes()
+    printed, records = [], []
+    or_column = "Odds ratio (95% CI)"
+    # a secondary outcome's P values are adjusted for multiplicity: show both
+    adjusted = bool((ors["role"] == "secondary").any())
+    events_column = f"{event_label.split(' (')[0]}, n (%)"
+    order = list(dict.fromkeys(association_counts["exposure"]))
+    exposures = [e for e in options.get("exposures", []) if e in order]
+    exposures += [e for e in order if e not in exposures]
+    for analysis_set in association_counts["analysis_set"].drop_duplicates():
+        for exposure in exposures:
+            counts = association_counts[
+                (association_counts["exposure"] == exposure)
+                & (association_counts["analysis_set"] == analysis_set)
+            ]
+            here = ors[(ors["exposure"] == exposure) & (ors["analysis_set"] == analysis_set)]
+            heading = outcome_label(spec, exposure)
+            if several_sets:
+                heading += f" ({_set_label(analysis_set)})"
+            printed.append({"Exposure and level": typographic(heading)})
+            # contrast "<level> - <reference>": the OR row of each non-reference level
+            by_level = {str(r["contrast"]).split(" - ")[0]: r for r in here.to_dict("records")}
+            for _, count in counts.iterrows():
+                label = str(count["label"])
+                line = {
+                    "Exposure and level": INDENT + label,
+                    "n": str(int(count["n"])),
+                    events_column: format_count_percent(count["events"], count["n"]),
+                }
+                record = {
+                    "exposure": exposure,
+                    "exposure_label": outcome_label(spec, exposure),
+                    **count.drop(labels=["exposure"]).to_dict(),
+                }
+                if label in by_level:
+                    effect = by_level[label]
+                    line[or_column] = _estimate_cell(spec, effect, notes)
+                    line["P"] = format_p(effect["p_value"])
+                    line["Adjusted P"] = format_p(effect["p_adjusted"])
+                    record.update(
+                        reference=False,
+                        **{k: effect[k] for k in ("estimate", "ci_low", "ci_high", "p_value")},
+                        p_adjusted=effect["p_adjusted"],
+                        note=effect["note"],
+                    )
+                else:
+                    line[or_column], line["P"], line["Adjusted P"] = "1 (reference)", "", ""
+                    record.update(reference=True, estimate=1.0)
+                printed.append(line)
+                records.append(record)
+    columns = ["Exposure and level", "n", events_column, or_column, "P"]
+    columns += ["Adjusted P"] if adjusted else []
+    formatted = pd.DataFrame(printed, columns=columns).fillna("")
+    formatted.attrs["footnotes"] = notes.lines()
+    return pd.DataFrame(records), formatted
+
+
+# --------------------------------------------------------------------------------------
+# Reliability and completion
+# --------------------------------------------------------------------------------------
+
+
+def reliability_table(spec: dict, reliability: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cronbach's alpha per subscale (rows) per timepoint (columns), "0.88 (n = 308)"."""
+    timepoints = _timepoint_labels(spec)
+    present = list(dict.fromkeys(reliability["timepoint"])) if len(reliability) else []
+    order = [t for t in timepoints if t in present] + [t for t in present if t not in timepoints]
+    columns = ["Subscale", "Items"] + [timepoints.get(t, t) for t in order]
+    printed = []
+    for (inst_id, _), rows in reliability.groupby(
+        ["instrument", "subscale"], sort=False, dropna=False
+    ):
+        inst = spec["instruments"].get(inst_id)
+        label = str(rows["label"].iloc[0])
+        abbreviation = instrument_abbreviation(inst) if inst else ""
+        if abbreviation and abbreviation not in label:
+            label = f"{label} ({abbreviation})"
+        line = {"Subscale": label, "Items": str(int(rows["n_items"].iloc[0]))}
+        for _, row in rows.iterrows():
+            line[timepoints.get(row["timepoint"], row["timepoint"])] = (
+                f"{format_number(row['alpha'], 2)} (n = {int(row['n_complete'])})"
+            )
+        printed.append(line)
+    formatted = pd.DataFrame(printed, columns=columns).fillna(DASH)
+    full = reliability.copy()
+    full["timepoint_label"] = full["timepoint"].map(timepoints).fillna(full["timepoint"])
+    if full.empty:
+        formatted.attrs["footnotes"] = [
+            "No outcome is measured with a multi-item subscale, so internal consistency is not "
+            "estimable."
+        ]
+    return full, formatted
+
+
+def missingness_table(spec: dict, consort: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Completion by arm and timepoint: assessed / analysed (intent-to-treat) n (%)."""
+    arms = list(consort["arms"].items())
+    groups = arms + ([("overall", "Overall")] if len(arms) > 1 else [])
+    itt = dict(consort["analysed"]["itt"])
+    itt["overall"] = sum(itt.values())
+
+    def count(table: dict, arm: str) -> int:
+        return sum(table.values()) if arm == "overall" else int(table[arm])
+
+    surveyed = spec["design"] == "cross_sectional"
+    rows = [("analysed", "Surveyed, n" if surveyed else "Intent-to-treat set, n", None)]
+    rows += [
+        (
+            f"assessed_{t}",
+            "Responded to the survey"
+            if len(consort["timepoints"]) == 1
+            else f"Responded at {_lower_first(label)}",
+            consort["assessed"][t],
+        )
+        for t, label in consort["timepoints"].items()
+    ]
+    if len(consort["timepoints"]) > 1:
+        rows.append(
+            ("complete_case", "Responded at every timepoint", consort["analysed"]["complete_case"])
+        )
+        rows.append(("no_data", "Responded at no timepoint", consort["no_data_at_any_timepoint"]))
+    printed, records = [], []
+    for key, label, table in rows:
+        line = {"": label if table is None else f"{label}, n/N (%)"}
+        for arm, arm_label in groups:
+            n = itt[arm]
+            if table is None:
+                line[arm_label] = str(n)
+                records.append({"row": key, "group": arm, "count": n, "n": n, "percent": 100.0})
+                continue
+            k = count(table, arm)
+            pct = 100 * k / n if n else np.nan
+            line[arm_label] = f"{k}/{n} ({format_number(pct, 1)})"
+            records.append({"row": key, "group": arm, "count": k, "n": n, "percent": pct})
+        printed.append(line)
+    formatted = pd.DataFrame(printed)
+    formatted.columns = ["Survey completion"] + [label for _, label in groups]
+    return pd.DataFrame(records), formatted
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+NUMERIC_CELL = re.compile(r"^[\d<>.\u2212\u2014\u221e]")
+
+
+def _right_aligned(formatted: pd.DataFrame) -> list[bool]:
+    """Columns of numbers (every non-empty cell starts like a number) align right."""
+    flags = []
+    for j in range(formatted.shape[1]):
+        cells = [str(v) for v in formatted.iloc[:, j] if str(v)]
+        flags.append(j > 0 and bool(cells) and all(NUMERIC_CELL.match(c) for c in cells))
+    return flags
+
+
+def _markdown(formatted: pd.DataFrame, title: str, footnote: str) -> str:
+    def cell(text) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    header = "| " + " | ".join(cell(c) for c in formatted.columns) + " |"
+    rule = "|" + "|".join("---:" if r else ":---" for r in _right_aligned(formatted)) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in formatted.to_numpy()]
+    parts = [f"### {title}", "", header, rule, *body, ""]
+    parts += [line for para in footnote.split("\n") if para for line in (para, "")]
+    return "\n".join(parts)
+
+
+def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
+    esc = html.escape
+    cell = "padding:2px 8px;border-bottom:1px solid #ddd;"
+    align = ["right" if r else "left" for r in _right_aligned(formatted)]
+    head = "".join(
+        f'<th style="padding:2px 8px;border-bottom:2px solid #333;text-align:{align[i]}">'
+        f"{esc(str(c))}</th>"
+        for i, c in enumerate(formatted.columns)
+    )
+    body = []
+    for row in formatted.to_numpy():
+        tds = "".join(
+            f'<td style="{cell}text-align:{align[i]}">{esc(str(v))}</td>' for i, v in enumerate(row)
+        )
+        body.append(f"<tr>{tds}</tr>")
+    notes = "<br>".join(esc(p) for p in footnote.split("\n") if p)
+    return (
+        '<table style="border-collapse:collapse;font-family:sans-serif;font-size:0.9em">\n'
+        f'<caption style="caption-side:top;text-align:left;font-weight:bold;'
+        f'padding-bottom:6px">{esc(title)}</caption>\n'
+        f"<thead><tr>{head}</tr></thead>\n"
+        "<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
+        f'<tfoot><tr><td colspan="{formatted.shape[1]}" style="padding:6px 8px;'
+        f'font-size:0.85em;border-top:2px solid #333">{notes}</td></tr></tfoot>\n'
+        "</table>\n"
+    )
+
+
+def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
+    """A Word document with the title, the table and the footnote, byte-identical run to run."""
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    document = Document()
+    if formatted.shape[1] > 6:  # wide tables read better on a landscape page
+        section = document.sections[0]
+        section.orientation = WD_ORIENT.LANDSCAPE
+        section.page_width, section.page_height = section.page_height, section.page_width
+    document.add_paragraph().add_run(title).bold = True
+    table = document.add_table(rows=formatted.shape[0] + 1, cols=formatted.shape[1])
+    table.style = "Table Grid"
+    rows = [list(formatted.columns), *formatted.to_numpy().tolist()]
+    right = _right_aligned(formatted)
+    # row.cells, not table.cell(i, j): the latter rescans the whole table on every call
+    for i, (row, values) in enumerate(zip(table.rows, rows, strict=True)):
+        for j, (cell, value) in enumerate(zip(row.cells, values, strict=True)):
+            paragraph = cell.paragraphs[0]
+            run = paragraph.add_run(str(value))
+            run.font.size = Pt(9)
+            run.bold = i == 0
+            if right[j]:
+                paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    for para in footnote.split("\n"):
+        if para:
+            document.add_paragraph().add_run(para).font.size = Pt(8)
+    properties = document.core_properties
+    properties.created = properties.modified = properties.last_printed = FIXED_TIME
+    properties.title = title
+    raw = io.BytesIO()
+    document.save(raw)
+    return _normalise_zip(raw.getvalue())
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """The same zip with fixed entry times, attributes and compression, members in order."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        with zipfile.ZipFile(out, "w") as target:
+            for info in source.infolist():
+                entry = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.create_system = 3
+                entry.external_attr = 0o644 << 16
+                target.writestr(entry, source.read(info.filename), compresslevel=6)
+    return out.getvalue()
+
+
+def write_table(
+    full: pd.DataFrame, formatted: pd.DataFrame, stem: str | Path, *, title: str, footnote: str
+) -> None:
+    """stem.csv (full precision), stem.md, stem.html and stem.docx, each written atomically."""
+    stem = str(stem)
+    write_csv(full, f"{stem}.csv")
+    texts = {
+        ".md": _markdown(formatted, title, footnote),
+        ".html": _html(formatted, title, footnote),
+    }
+    for suffix, text in texts.items():
+        with atomic_path(stem + suffix) as tmp:
+            tmp.write_bytes(text.encode("utf-8"))
+    with atomic_path(stem + ".docx") as tmp:
+        tmp.write_bytes(_docx_bytes(formatted, title, footnote))
+
+
+# --------------------------------------------------------------------------------------
+# Titles, footnotes and the rule entry
+# --------------------------------------------------------------------------------------
+
+
+def multiplicity_rule(effects: pd.DataFrame, spec: dict) -> str:
+    """The multiplicity rule in words: spec["multiplicity"] when given, else the method that
+    reproduces effects.p_adjusted (the pipeline's config is not part of the trial spec)."""
+    from trialeval.effects import adjust
+
+    method = spec.get("multiplicity")
+    if method is None and len(effects):
+        secondary = effects["role"] == "secondary"
+        if not secondary.any():
+            return "All outcomes are primary; P values are not adjusted."
+        for candidate in ("holm", "fdr_bh", "none"):
+            redone = adjust(effects, candidate)["p_adjusted"].to_numpy(dtype=float)
+            if np.allclose(redone, effects["p_adjusted"].to_numpy(dtype=float), equal_nan=True):
+                method = candidate
+                break
+    if method == "none":
+        return "P values are not adjusted for multiplicity."
+    how = MULTIPLICITY_TEXT.get(method, "a multiplicity correction")
+    return (
+        "Adjusted P: primary outcomes are not adjusted; secondary outcomes are adjusted by "
+        f"{how} within each family of estimates sharing the analysis, estimand, contrast, "
+        "timepoint and analysis set."
+    )
+
+
+def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
+    """The models (effects.method), each once, with the estimands it gives; outcome and
+    timepoint ids are generalised so one model fitted to many outcomes prints once."""
+    estimands: dict[str, list[str]] = {}
+    for _, row in effects.iterrows():
+        text = str(row["method"])
+        if row["analysis"] == "association":
+            text = re.sub(rf"\b{re.escape(str(row['exposure']))}\b", "exposure", text)
+        else:
+            text = re.sub(rf"\b{re.escape(str(row['outcome']))}\b", "outcome", text)
+            text = re.sub(rf"\b{re.escape(str(row['timepoint']))}\b", "follow-up", text)
+            text = re.sub(rf"\b{re.escape(str(spec['baseline']))}\b", "baseline", text)
+        label = ESTIMAND_LABELS.get(row["estimand"], row["estimand"])
+        estimands.setdefault(text, [])
+        if label not in estimands[text]:
+            estimands[text].append(label)
+    return [
+        f"{', '.join(labels[:1] + [_lower_first(x) for x in labels[1:]])}: {text}."
+        for text, labels in estimands.items()
+    ]
+
+
+def _sets_line(spec: dict, names) -> str:
+    parts = [f"{_set_label(n).lower()} ({analysis_set_definition(spec, n)})" for n in names]
+    return f"Analysis set{'s' if len(parts) > 1 else ''}: " + "; ".join(parts) + "."
+
+
+def _title(spec: dict, kind: str, text: str) -> str:
+    tables = _report_tables(spec)
+    return f"Table {tables.index(kind) + 1}. {text}" if kind in tables else text
+
+
+def _report_tables(spec: dict) -> list[str]:
+    from trialeval.config import report_items
+
+    return report_items(spec)["tables"]
+
+
+def _read_csv(path: str) -> pd.DataFrame:
+    """A pipeline CSV; an empty file (a stage with nothing to report) is an empty frame."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def _read_effects(path: str) -> pd.DataFrame:
+    from trialeval.effects import EFFECT_COLUMNS, effects_frame
+
+    frame = _read_csv(path)
+    if frame.empty:
+        return effects_frame([])
+    frame["exposure"] = frame["exposure"].astype(object).where(frame["exposure"].notna(), "")
+    frame["note"] = frame["note"].astype(object).where(frame["note"].notna(), "")
+    return frame[EFFECT_COLUMNS]
+
+
+def build(spec: dict, kind: str, inputs: dict[str, str]):
+    """(full, formatted, title, footnote) of one table from the pipeline's files."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown table {kind!r}; expected one of {', '.join(KINDS)}")
+    group = "arm" if spec["design"] == "rct" else "group"
+    if kind == "table1":
+        full, formatted = table1(
+            spec,
+            pd.read_parquet(inputs["participants"]),
+            pd.read_parquet(inputs["sets"]),
+            pd.read_parquet(inputs["scores"]),
+        )
+        if "consort" in inputs:
+            _check_n(spec, full, json.loads(Path(inputs["consort"]).read_text()))
+        if spec["design"] == "cross_sectional":
+            title = _title(spec, kind, "Characteristics of everyone surveyed")
+            scope = "Everyone surveyed; survey measures are summarised among respondents."
+        else:
+            title = _title(spec, kind, f"Baseline characteristics by {group} (intent-to-treat set)")
+            scope = f"Intent-to-treat set: {analysis_set_definition(spec, 'itt')}."
+        lines = [scope]
+        why = (
+            "too few items answered to score"
+            if spec["design"] == "cross_sectional"
+            else "no response at that timepoint, or too few items answered to score"
+        )
+        lines.append(
+            "Percentages are of participants with a value. Missing: counts of participants "
+            f"without a value (for outcome measures: {why})."
+        )
+        if any(c.get("summary") == "median_iqr" for c in spec["covariates"]):
+            lines.append("IQR: interquartile range (25th to 75th percentile).")
+        if spec.get("control_arm"):
+            lines.append(
+                "SMD: standardized mean difference vs "
+                f"{_arm_labels(spec)[spec['control_arm']]}: for numeric variables "
+                "(m1 − m0) / √((s1² + s0²) / 2) with means and SDs (also where medians are "
+                "shown), signed; for categorical and yes/no variables the multivariate SMD of "
+                "Yang and Dalton (2012), √((p1 − p0)′ S⁻¹ (p1 − p0)), which has no sign."
+            )
+        footnote = "\n".join(lines)
+        return full, formatted, title, footnote
+
+    if kind == "missingness_table":
+        consort = json.loads(Path(inputs["consort"]).read_text())
+        full, formatted = missingness_table(spec, consort)
+        title = _title(
+            spec,
+            kind,
+            "Survey response"
+            if spec["design"] == "cross_sectional"
+            else f"Survey completion by {group} and timepoint",
+        )
+        who = (
+            "everyone surveyed"
+            if spec["design"] == "cross_sectional"
+            else f"the intent-to-treat set ({analysis_set_definition(spec, 'itt')})"
+        )
+        footnote = f"N: {who}; n: those who returned the survey at that timepoint."
+        return full, formatted, title, footnote
+
+    if kind == "reliability_table":
+        full, formatted = reliability_table(spec, _read_csv(inputs["reliability"]))
+        title = _title(spec, kind, "Internal consistency of each subscale (Cronbach's alpha)")
+        lines = formatted.attrs.get("footnotes", []) or [
+            "Cronbach's alpha on the responses with every item of the subscale answered (n), "
+            "reverse-keyed items recoded first; participants who withdrew consent excluded."
+        ]
+        return full, formatted, title, "\n".join(lines)
+
+    effects = _read_effects(inputs["effects"])
+    sign = (
+        "Differences are the first-named group minus the second; ratios the first over the second."
+    )
+    if kind == "effects_table":
+        full, formatted = effects_table(spec, effects)
+        what = "Estimated effects" if spec["design"] == "rct" else "Group comparisons"
+        title = _title(spec, kind, f"{what} on each outcome")
+        extra = [sign, "n: participants contributing to the estimate (of the analysis set)."]
+    elif kind == "prepost_table":
+        full, formatted = prepost_table(spec, _read_csv(inputs["prepost_summary"]), effects)
+        effects = effects[effects["analysis"] == "prepost"]
+        title = _title(spec, kind, f"Change in each outcome by {group}")
+        extra = [sign]
+    else:
+        counts = _read_csv(inputs["association_counts"])
+        full, formatted = association_table(spec, effects, counts)
+        effects = effects[effects["estimand"] == "odds_ratio"]
+        outcome = _outcome(spec, spec["analyses"]["association"]["outcome"])
+        label = _lower_first(typographic(outcome["label"]))
+        title = _title(spec, kind, f"Adjusted odds ratios of {label} by level of each exposure")
+        extra = ["Odds ratios are of each level against the reference level."]
+    lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
+    lines += _methods(spec, effects)
+    lines += ["Estimates with 95% confidence intervals.", *extra]
+    if "Adjusted P" in formatted.columns:
+        lines.append(multiplicity_rule(effects, spec))
+    elif kind == "prepost_table" and "effects_table" in _report_tables(spec):
+        table = _report_tables(spec).index("effects_table") + 1
+        lines.append(
+            f"P values here are not adjusted for multiplicity; Table {table} gives adjusted P."
+        )
+    elif len(effects) and (effects["role"] == "primary").all():
+        lines.append("P values are not adjusted for multiplicity (primary outcome).")
+    else:
+        lines.append("P values are not adjusted for multiplicity.")
+    lines += formatted.attrs.get("footnotes", [])
+    return full, formatted, title, "\n".join(lines)
+
+
+def _check_n(spec: dict, full: pd.DataFrame, consort: dict) -> None:
+    """Table 1's n row must equal consort.json's analysed (itt) counts."""
+    n = full[(full["variable"] == "n") & (full["statistic"] == "n")].set_index("group")["value"]
+    expected = consort["analysed"]["itt"]
+    wrong = {a: (int(n[a]), c) for a, c in expected.items() if int(n.get(a, -1)) != c}
+    if wrong:
+        raise ValueError(f"Table 1 n per arm differs from consort.json analysed[itt]: {wrong}")
+
+
+def run(spec: dict, kind: str, *, inputs: dict[str, str], out_stem: str) -> None:
+    """Rule entry: build one table from the pipeline's files and write its four formats."""
+    full, formatted, title, footnote = build(spec, kind, dict(inputs))
+    write_table(full, formatted, out_stem, title=title, footnote=footnote)
