@@ -159,3 +159,29 @@ def provenance_inputs(wildcards):
     ]
     configs += [str(p) for p in workflow.configfiles]
     return {"raw": sorted(set(raw)), "config": sorted(set(configs)), "truth": truth}
+
+
+# Power simulation (workflow/rules/power.smk): trials whose file has a `power` block.
+POWER_TRIALS = [t for t, spec in TRIALS.items() if spec.get("power")]
+
+
+def power_plan(wildcards):
+    """The trial's resolved power block, passed through params (a change re-runs the jobs)."""
+    return TRIALS[wildcards.trial]["power"]
+
+
+def power_fit_inputs(wildcards):
+    """The fitted model's diagnostics, when an outcome takes its variance components from it."""
+    if not TRIALS[wildcards.trial]["power"]["from_fit"]:
+        return {}
+    return {"diagnostics": f"{RESULTS}/{wildcards.trial}/tables/model_diagnostics.csv"}
+
+
+def power_chunks(wildcards):
+    """Every chunk of simulated trials of a trial's power block: sample size x chunk."""
+    plan = TRIALS[wildcards.trial]["power"]
+    return [
+        f"{RESULTS}/{wildcards.trial}/parts/power/n{n}.chunk{c}.csv"
+        for n in plan["sample_sizes"]
+        for c in range(plan["n_chunks"])
+    ]

@@ -12,7 +12,8 @@ that reaches every rule script through `params:`. Its shape:
     outcomes: [{id, label, instrument, kind (score|category|bands), name, role}],
     instruments: {id: resolved instrument (see `resolve_instrument`)},
     per_protocol: {column, at_least, arms} | None,
-    analyses: {...}
+    analyses: {...},
+    power: the resolved `power` block (see trialeval.power.resolve_power) | None
 
 Every failure raises TrialInputError naming the file and the key or column.
 """
@@ -287,6 +288,21 @@ def resolve_trial(
 
     analyses = _resolve_analyses(trial, outcomes, instruments, where)
 
+    power = None
+    if trial.get("power") is not None:
+        # Imported only for trials that plan one: other rules never load the power module.
+        from trialeval.power import resolve_power
+
+        power = resolve_power(
+            trial["power"],
+            arms=arms,
+            outcomes=outcomes,
+            timepoints=timepoints,
+            design=design,
+            analyses=analyses,
+            where=where,
+        )
+
     return {
         "id": trial_id,
         "title": trial["title"],
@@ -318,6 +334,7 @@ def resolve_trial(
         "instruments": instruments,
         "per_protocol": per_protocol,
         "analyses": analyses,
+        "power": power,
     }
 
 
@@ -426,6 +443,8 @@ def load_trials(config: dict, schemas_dir: str | Path) -> dict[str, dict]:
             registry_file=registry_file,
             raw_dir=config["raw_dir"],
         )
+        # global options the stages report (tables name the multiplicity rule)
+        specs[trial_id]["multiplicity"] = config.get("multiplicity", "holm")
     return specs
 
 

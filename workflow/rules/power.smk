@@ -1,0 +1,68 @@
+# Power simulation for a planned trial (the `power` block of a trial file). Its own target,
+# `snakemake --cores 4 power`, not part of `all`. Simulations are split into chunks per sample
+# size so --cores spreads them; results do not depend on the split (seeds per simulated trial).
+
+
+rule power_chunk:
+    """One chunk of simulated trials at one total sample size, each analysed with the
+    pipeline's repeated-measures model (REML, Satterthwaite df): one row per trial x outcome x
+    intervention arm."""
+    input:
+        unpack(power_fit_inputs),
+        code="workflow/scripts/power_chunk.py",
+        library=library("power", "mixed"),
+    output:
+        sims=f"{RESULTS}/{{trial}}/parts/power/n{{n}}.chunk{{chunk}}.csv",
+    log:
+        f"{RESULTS}/{{trial}}/logs/power/n{{n}}.chunk{{chunk}}.log",
+    benchmark:
+        f"{RESULTS}/{{trial}}/benchmarks/power/n{{n}}.chunk{{chunk}}.tsv"
+    wildcard_constraints:
+        n=r"\d+",
+        chunk=r"\d+",
+    conda:
+        ENV
+    params:
+        plan=power_plan,
+    script:
+        "../scripts/power_chunk.py"
+
+
+rule power_summary:
+    """Power per sample size, arm and outcome with Monte Carlo 95% CI; the smallest sample size
+    reaching the target power; the power-curve figure."""
+    input:
+        chunks=power_chunks,
+        code="workflow/scripts/power_summary.py",
+        library=library("power", "mixed"),
+    output:
+        power=f"{RESULTS}/{{trial}}/power.csv",
+        summary=f"{RESULTS}/{{trial}}/power_summary.csv",
+        png=report(
+            f"{RESULTS}/{{trial}}/figures/power_curve.png",
+            caption="../report/power.rst",
+            category="{trial}",
+            subcategory="Power",
+        ),
+        svg=f"{RESULTS}/{{trial}}/figures/power_curve.svg",
+    log:
+        f"{RESULTS}/{{trial}}/logs/power_summary.log",
+    conda:
+        ENV
+    params:
+        plan=power_plan,
+        stem=lambda wildcards, output: output.png[: -len(".png")],
+    script:
+        "../scripts/power_summary.py"
+
+
+rule power:
+    """Target: power simulation of every trial with a `power` block."""
+    input:
+        expand(f"{RESULTS}/{{trial}}/power.csv", trial=POWER_TRIALS),
+        expand(f"{RESULTS}/{{trial}}/power_summary.csv", trial=POWER_TRIALS),
+        expand(
+            f"{RESULTS}/{{trial}}/figures/power_curve.{{ext}}",
+            trial=POWER_TRIALS,
+            ext=("png", "svg"),
+        ),

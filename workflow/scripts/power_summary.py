@@ -1,0 +1,14 @@
+"""Rule power_summary: power table, smallest sample size per arm and outcome, power curve."""
+
+from trialeval import power
+from trialeval.io import log_to
+
+with log_to(snakemake.log[0]):
+    power.run_summary(
+        snakemake.params.plan,
+        snakemake.wildcards.trial,
+        chunk_paths=list(snakemake.input.chunks),
+        power_out=snakemake.output.power,
+        summary_out=snakemake.output.summary,
+        figure_stem=snakemake.params.stem,
+    )
