@@ -74,3 +74,11 @@ def test_trial_defined_instrument(tiny):
     )
     spec = tiny.spec()
     assert spec["instruments"]["wellbeing_total"]["items"][0]["column"] == "wb"
+
+
+def test_schema_error_names_the_key_path(tiny):
+    tiny.trial["timepoints"][1]["baseline"] = "sometimes"
+    with pytest.raises(TrialInputError) as info:
+        tiny.spec()
+    # jsonschema: 'sometimes' is not of type 'boolean', at the key path in the trial file
+    assert "at timepoints[1].baseline: 'sometimes' is not of type 'boolean'" in str(info.value)

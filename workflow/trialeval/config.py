@@ -20,6 +20,7 @@ Every failure raises TrialInputError naming the file and the key or column.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from trialeval.errors import TrialInputError
@@ -406,6 +407,19 @@ def item_columns(spec: dict) -> list[str]:
     return columns
 
 
+def _schema_error(message: str) -> str:
+    """The reason and the key path (e.g. `power.alpha`) of a schema validation failure."""
+    reason = message.split("\n\nFailed validating")[0].strip()
+    reason = reason.removeprefix("Error validating config file.").strip()
+    reason = reason.removeprefix("ValidationError:").strip()
+    found = re.search(r"On instance((?:\[[^\]]+\])*):", message)
+    if found and found.group(1):
+        keys = re.findall(r"\[([^\]]+)\]", found.group(1))
+        path = ".".join(k.strip("'\"") if not k.isdigit() else f"[{k}]" for k in keys)
+        return f"at {path.replace('.[', '[')}: {reason}"
+    return reason
+
+
 def load_yaml(path: str | Path, schema: str | Path) -> dict:
     """Read a YAML config file and validate it (filling defaults) with snakemake's `validate`."""
     import yaml
@@ -422,8 +436,9 @@ def load_yaml(path: str | Path, schema: str | Path) -> dict:
     try:
         validate(content, schema=str(schema))
     except Exception as error:  # snakemake wraps jsonschema's ValidationError in WorkflowError
-        detail = str(error).split("\n\nFailed validating")[0].strip()
-        raise TrialInputError(f"{path}: does not match {Path(schema).name}: {detail}") from None
+        raise TrialInputError(
+            f"{path}: does not match {Path(schema).name}: {_schema_error(str(error))}"
+        ) from None
     return content
 
 
