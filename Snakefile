@@ -40,4 +40,6 @@ rule all:
         expand(f"{RESULTS}/{{trial}}/tables/reliability.csv", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/effects.csv", trial=TRIALS),
+        [path for trial in TRIALS for path in trial_outputs(trial)],
+        f"{RESULTS}/report.html",
         f"{RESULTS}/provenance.json",

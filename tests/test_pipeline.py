@@ -176,3 +176,49 @@ def test_counts_reconcile_between_consort_and_models(demo_run):
         for row in effects.itertuples():
             assert row.n_analysis_set == sum(consort["analysed"][row.analysis_set].values())
             assert row.n <= row.n_analysis_set
+
+
+def _parse_interval(text: str) -> tuple[float, float, float]:
+    """'−0.5 (−2.4 to 1.5)ᵃ' -> (-0.5, -2.4, 1.5)."""
+    import re
+
+    numbers = re.findall(r"[−-]?\d+(?:\.\d+)?", text.replace("\u2212", "-"))
+    return tuple(float(n.replace("\u2212", "-")) for n in numbers[:3])
+
+
+def test_tables_agree_with_effects_csv(demo_run):
+    """The printed effects table (Markdown) and its CSV carry effects.csv's numbers: the CSV at
+    full precision, the Markdown rounded to the printed decimals."""
+    for trial in ("coaching_rct", "mentorship_prepost"):
+        base = demo_run / "results" / trial
+        effects = pd.read_csv(base / "effects.csv")
+        table_csv = pd.read_csv(base / "tables/effects_table.csv")
+        for column in ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "n"):
+            assert table_csv[column].equals(effects[column]), column
+        lines = (base / "tables/effects_table.md").read_text().splitlines()
+        rows = [line for line in lines if line.startswith("|") and "(" in line and " to " in line]
+        assert len(rows) == len(effects)
+        for line, row in zip(rows, effects.itertuples(), strict=True):
+            cell = next(c for c in line.split("|") if " to " in c)
+            printed = _parse_interval(cell)
+            decimals = len(cell.strip().split(" ")[0].split(".")[1]) if "." in cell else 0
+            for value, shown in zip((row.estimate, row.ci_low, row.ci_high), printed, strict=True):
+                assert abs(value - shown) <= 0.5 * 10**-decimals + 1e-9, (line, value)
+
+
+def test_outputs_are_deterministic(demo_run, tmp_path):
+    """A second run from scratch in another folder gives byte-identical tables (all formats),
+    SVG and PNG figures, effects.csv and the report."""
+    second = copy_project(tmp_path)
+    done = snakemake(second)
+    assert done.returncode == 0, done.stderr[-3000:]
+    compared = 0
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+        for pattern in ("tables/*", "figures/*", "effects.csv", "consort.json"):
+            for first in sorted((demo_run / "results" / trial).glob(pattern)):
+                other = second / "results" / trial / first.relative_to(demo_run / "results" / trial)
+                assert first.read_bytes() == other.read_bytes(), f"{trial}: {first.name} differs"
+                compared += 1
+    report = (demo_run / "results/report.html").read_bytes()
+    assert report == (second / "results/report.html").read_bytes()
+    assert compared > 60

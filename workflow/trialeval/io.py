@@ -14,6 +14,8 @@ import pandas as pd
 from trialeval.errors import TrialInputError
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
@@ -65,6 +67,7 @@ def atomic_path(path: str | Path):
     final, tmp = _atomic_target(path)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs are ordinary files
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -100,7 +100,10 @@ def _consort_summary(consort: dict) -> str:
 
 
 def _diagnostics(path: Path) -> str:
-    frame = pd.read_csv(path) if path.stat().st_size else pd.DataFrame()
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:  # designs without mixed models write an empty table
+        frame = pd.DataFrame()
     if frame.empty:
         return '<p class="note">No mixed models in this design.</p>'
     shown = frame[

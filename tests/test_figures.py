@@ -1,0 +1,720 @@
+"""Figures: each kind renders from the pipeline's own outputs, draws exactly their numbers,
+meets the journal style and writes byte-identical files run after run.
+
+The inputs are built once per module by the library's rule entries (ingest, scoring, analysis
+sets, models, effects) on the three demo trials, into a temporary folder: no snakemake, and
+nothing read from results/.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from matplotlib.colors import to_hex
+from matplotlib.container import ErrorbarContainer
+from matplotlib.patches import FancyBboxPatch
+from matplotlib.text import Text
+
+from conftest import ROOT, SCHEMAS
+from trialeval import analysis_sets, association, effects, figures, ingest, instruments, models
+from trialeval import prepost as prepost_module
+from trialeval.config import load_trials, outcome_analyses, report_items
+
+# the names the figure rule passes (workflow/rules/common.smk, FIGURE_INPUTS)
+FIGURE_INPUTS = {
+    "consort": ["consort"],
+    "trajectories": ["means"],
+    "forest": ["effects", "scores", "sets"],
+    "change_distributions": ["scores", "sets"],
+    "odds_ratio_forest": ["effects", "association_counts"],
+}
+TRIALS = ("coaching_rct", "mentorship_prepost", "belonging_survey")
+CASES = [
+    (trial, kind)
+    for trial, design in (
+        ("coaching_rct", "rct"),
+        ("mentorship_prepost", "quasi_experimental"),
+        ("belonging_survey", "cross_sectional"),
+    )
+    for kind in report_items({"design": design})["figures"]
+]
+
+
+def demo_specs() -> dict[str, dict]:
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cfg.update(
+        trials=list(TRIALS),
+        trials_dir=str(ROOT / "config/trials"),
+        instruments=str(ROOT / "config/instruments.yaml"),
+        raw_dir=str(ROOT / "data/raw"),
+        results_dir="results",
+    )
+    return load_trials(cfg, SCHEMAS)
+
+
+def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
+    """Every stage output the figures read, written by the library's rule entries."""
+    paths = {
+        "participants": out / "interim/participants.parquet",
+        "items": out / "interim/items.parquet",
+        "scores": out / "interim/scores.parquet",
+        "sets": out / "interim/analysis_sets.parquet",
+        "consort": out / "consort.json",
+        "effects": out / "effects.csv",
+        "means": out / "tables/adjusted_means.csv",
+        "prepost_summary": out / "tables/prepost_summary.csv",
+        "association_counts": out / "tables/association_counts.csv",
+    }
+    ingest.run(spec, str(paths["participants"]), str(paths["items"]))
+    instruments.run(
+        spec,
+        str(paths["items"]),
+        str(paths["participants"]),
+        str(paths["scores"]),
+        str(out / "scores.csv"),
+        str(out / "tables/reliability.csv"),
+    )
+    analysis_sets.run(
+        spec,
+        str(paths["participants"]),
+        str(paths["items"]),
+        str(paths["sets"]),
+        str(paths["consort"]),
+    )
+    data = {
+        "scores_path": str(paths["scores"]),
+        "participants_path": str(paths["participants"]),
+        "sets_path": str(paths["sets"]),
+        "alpha": alpha,
+    }
+    parts: dict[str, list[str]] = {"mixed_model": [], "prepost": [], "association": []}
+    plan = outcome_analyses(spec)
+    for outcome in plan["mixed_model"]:
+        kinds = ("effects", "means", "diagnostics")
+        files = [str(out / f"parts/mixed_model/{outcome}.{k}.csv") for k in kinds]
+        models.run(
+            spec,
+            outcome,
+            **data,
+            effects_out=files[0],
+            means_out=files[1],
+            diagnostics_out=files[2],
+        )
+        parts["mixed_model"] += files
+    for outcome in plan["prepost"]:
+        files = [str(out / f"parts/prepost/{outcome}.{k}.csv") for k in ("effects", "summary")]
+        prepost_module.run(spec, outcome, **data, effects_out=files[0], summary_out=files[1])
+        parts["prepost"] += files
+    if spec["analyses"]["association"]:
+        files = [str(out / f"parts/association/{k}.csv") for k in ("effects", "counts")]
+        association.run(spec, **data, effects_out=files[0], counts_out=files[1])
+        parts["association"] += files
+    effects.run(
+        spec,
+        parts,
+        "holm",
+        {
+            "effects": str(paths["effects"]),
+            "means": str(paths["means"]),
+            "diagnostics": str(out / "tables/model_diagnostics.csv"),
+            "change_scores": str(paths["prepost_summary"]),
+            "association_counts": str(paths["association_counts"]),
+        },
+    )
+    return {name: str(path) for name, path in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """{trial: {"spec": ..., "paths": {name: path}}} for the three demo trials."""
+    root = tmp_path_factory.mktemp("figure_inputs")
+    return {
+        trial: {"spec": spec, "paths": build_outputs(spec, root / trial)}
+        for trial, spec in demo_specs().items()
+    }
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def read_csv(path) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+def draw(demo, trial: str, kind: str):
+    """The figure as run() draws it, from the same inputs."""
+    spec, paths = demo[trial]["spec"], demo[trial]["paths"]
+    if kind == "consort":
+        return figures.plot_consort(spec, json.loads(Path(paths["consort"]).read_text()))
+    if kind == "trajectories":
+        return figures.plot_trajectories(spec, read_csv(paths["means"]))
+    if kind == "forest":
+        return figures.plot_forest(
+            spec,
+            read_csv(paths["effects"]),
+            scores=pd.read_parquet(paths["scores"]),
+            sets=pd.read_parquet(paths["sets"]),
+        )
+    if kind == "change_distributions":
+        return figures.plot_change_distributions(
+            spec, pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+        )
+    return figures.plot_odds_ratios(
+        spec, read_csv(paths["effects"]), read_csv(paths["association_counts"])
+    )
+
+
+def texts(fig) -> list[str]:
+    fig.canvas.draw()
+    return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+def numbers(strings: list[str]) -> set[int]:
+    """Every integer printed, thousands separators removed."""
+    found = set()
+    for s in strings:
+        found.update(int(m.replace(",", "")) for m in re.findall(r"\d[\d,]*", s))
+    return found
+
+
+def by_gid(fig) -> dict[str, object]:
+    """Drawn data lines (and scatter collections) by their gid."""
+    found = {}
+    for ax in fig.axes:
+        for artist in [*ax.lines, *ax.collections]:
+            if artist.get_gid():
+                found[artist.get_gid()] = artist
+    return found
+
+
+def errorbars(fig) -> dict[str, ErrorbarContainer]:
+    return {
+        c.lines[0].get_gid(): c
+        for ax in fig.axes
+        for c in ax.containers
+        if isinstance(c, ErrorbarContainer) and c.lines[0].get_gid()
+    }
+
+
+def bar_ends(container: ErrorbarContainer, axis: int) -> list[tuple[float, float]]:
+    """(low, high) of each error bar along axis 0 (x) or 1 (y)."""
+    (bars,) = container.lines[2]
+    return [tuple(sorted(seg[:, axis])) for seg in bars.get_segments()]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+# --------------------------------------------------------------------------------------
+# Every figure kind renders, to both formats, at journal width
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("trial", "kind"), CASES)
+def test_run_writes_png_and_svg_at_column_width(demo, tmp_path, trial, kind):
+    paths = demo[trial]["paths"]
+    inputs = {name: paths[name] for name in FIGURE_INPUTS[kind]}  # only what the rule passes
+    figures.run(demo[trial]["spec"], kind, inputs=inputs, out_stem=str(tmp_path / kind))
+    png, svg = tmp_path / f"{kind}.png", tmp_path / f"{kind}.svg"
+    assert png.stat().st_size > 10_000 and svg.stat().st_size > 10_000
+    width_px, _ = png_size(png)
+    assert width_px in (round(3.5 * 300), round(7.2 * 300))  # 300 dpi, one or two columns
+    assert svg.read_text().lstrip().startswith("<?xml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [png.name, svg.name]  # no temp files
+    assert not plt.get_fignums()  # run() closes its figure
+
+
+@pytest.mark.parametrize(("trial", "kind"), CASES)
+def test_text_is_at_least_7pt_and_inside_the_figure(demo, trial, kind):
+    fig = draw(demo, trial, kind)
+    width = fig.get_size_inches()[0]
+    assert width in (figures.SINGLE_COLUMN, figures.DOUBLE_COLUMN)
+    fig.set_dpi(figures.DPI)  # text metrics as in the PNG (hinted glyphs are wider at 300 dpi)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for text in fig.findobj(Text):
+        if text.get_visible() and text.get_text().strip():
+            assert text.get_fontsize() >= 7, text.get_text()
+            assert text.get_fontfamily() == ["sans-serif"]
+    # everything drawn (tick labels, axis labels, legends, texts outside the axes) fits the
+    # figure: nothing clipped at the edges
+    drawn, frame = fig.get_tightbbox(renderer), fig.bbox_inches
+    tol = 1e-9  # inches: float rounding of an axes spanning the whole figure
+    assert drawn.x0 >= frame.x0 - tol and drawn.x1 <= frame.x1 + tol, drawn
+    assert drawn.y0 >= frame.y0 - tol and drawn.y1 <= frame.y1 + tol, drawn
+
+
+def drawn_texts(fig) -> list[Text]:
+    """Text artists actually drawn: non-empty, visible, and for tick labels only ticks inside
+    the view limits (matplotlib keeps stale labels for the others)."""
+    ticks = {}
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                inside = lo - 1e-9 * (hi - lo) <= tick.get_loc() <= hi + 1e-9 * (hi - lo)
+                for label in (tick.label1, tick.label2):
+                    ticks[id(label)] = inside and axis.get_visible() and ax.axison
+    return [
+        t
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and ticks.get(id(t), True)
+    ]
+
+
+@pytest.mark.parametrize(("trial", "kind"), CASES)
+def test_no_text_overlaps_other_text(demo, trial, kind):
+    fig = draw(demo, trial, kind)
+    fig.set_dpi(figures.DPI)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = [(t.get_text(), t.get_window_extent(renderer).padded(-0.5)) for t in drawn_texts(fig)]
+    for i, (text_a, a) in enumerate(found):
+        for text_b, b in found[i + 1 :]:
+            assert not a.overlaps(b), (text_a, text_b)
+
+
+def test_unknown_kind_is_refused(demo, tmp_path):
+    with pytest.raises(ValueError, match="unknown figure 'violin'"):
+        figures.run(demo["coaching_rct"]["spec"], "violin", inputs={}, out_stem=str(tmp_path / "x"))
+
+
+# --------------------------------------------------------------------------------------
+# CONSORT
+# --------------------------------------------------------------------------------------
+
+
+def consort_numbers(consort: dict) -> set[int]:
+    keys = ("enrolled", "allocated", "withdrawn", "assessed", "not_assessed")
+    keys += ("no_data_at_any_timepoint", "analysed", "excluded_from")
+    found: set[int] = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        else:
+            found.add(int(value))
+
+    for key in keys:
+        walk(consort[key])
+    return found
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_consort_shows_every_count_of_consort_json(demo, trial):
+    consort = json.loads(Path(demo[trial]["paths"]["consort"]).read_text())
+    shown = numbers(texts(draw(demo, trial, "consort")))
+    assert consort_numbers(consort) <= shown
+
+
+def boxes(fig) -> list:
+    return [p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)]
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_consort_boxes_hold_their_text_and_do_not_overlap(demo, trial):
+    fig = draw(demo, trial, "consort")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    extents = [p.get_window_extent(renderer) for p in boxes(fig)]
+    for i, a in enumerate(extents):
+        for b in extents[i + 1 :]:
+            overlap = min(a.x1, b.x1) - max(a.x0, b.x0), min(a.y1, b.y1) - max(a.y0, b.y0)
+            assert min(overlap) <= 0, "boxes overlap"
+    # every line of box text lies inside exactly one box
+    for text in fig.axes[0].texts:
+        if not text.get_text() or text.get_fontsize() < figures.FONT_SIZE:  # footnote
+            continue
+        box = text.get_window_extent(renderer)
+        inside = [e for e in extents if e.x0 <= box.x0 and box.x1 <= e.x1 and e.y0 <= box.y0]
+        inside = [e for e in inside if box.y1 <= e.y1]
+        assert len(inside) == 1, text.get_text()
+
+
+def centre(box) -> tuple[float, float]:
+    return (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+
+
+def test_consort_arm_columns_carry_their_own_numbers(demo):
+    """Each arm's boxes (allocation, follow-up, analysis) print that arm's counts."""
+    consort = json.loads(Path(demo["coaching_rct"]["paths"]["consort"]).read_text())
+    fig = draw(demo, "coaching_rct", "consort")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for arm, label in consort["arms"].items():
+        title = next(t for t in fig.axes[0].texts if t.get_text() == f"Allocated to {label}")
+        column = next(
+            p.get_window_extent(renderer)
+            for p in boxes(fig)
+            if p.get_window_extent(renderer).contains(*centre(title.get_window_extent(renderer)))
+        )
+        in_column = [
+            t.get_text()
+            for t in fig.axes[0].texts
+            if column.x0 <= t.get_window_extent(renderer).x0 <= column.x1
+        ]
+        assert f"n\u00a0=\u00a0{consort['allocated'][arm]}" in in_column
+        joined = "\n".join(in_column)
+        assert f"Withdrew consent for data use: n\u00a0=\u00a0{consort['withdrawn'][arm]}" in joined
+        for tp in consort["timepoints"]:
+            assert f"Assessed: n\u00a0=\u00a0{consort['assessed'][tp][arm]}" in joined
+            assert f"n\u00a0=\u00a0{consort['not_assessed'][tp][arm]}" in joined
+        for name, counts in consort["analysed"].items():
+            label_set = figures.SET_LABELS[name]
+            assert f"{label_set}: n\u00a0=\u00a0{counts[arm]}" in joined
+            if name in consort["excluded_from"]:
+                excluded = consort["excluded_from"][name][arm]
+                assert (
+                    f"{label_set}: n\u00a0=\u00a0{counts[arm]} (excluded n\u00a0=\u00a0{excluded})"
+                    in joined
+                )
+
+
+def test_survey_consort_is_surveyed_responded_analysed(demo):
+    consort = json.loads(Path(demo["belonging_survey"]["paths"]["consort"]).read_text())
+    shown = texts(draw(demo, "belonging_survey", "consort"))
+    joined = "\n".join(shown)
+    for title in ("Surveyed", "Responded", "Analysed", "Not analysed"):
+        assert title in shown
+    assert f"n\u00a0=\u00a0{consort['enrolled']:,}" in joined
+    assert f"n\u00a0=\u00a0{consort['assessed']['survey']['all']:,}" in joined
+    assert f"n\u00a0=\u00a0{consort['not_assessed']['survey']['all']:,}" in joined
+    assert "Allocated" not in joined  # no arms in a survey
+
+
+# --------------------------------------------------------------------------------------
+# Forest plot: standardized points equal effects.csv / the hand-computed baseline SD
+# --------------------------------------------------------------------------------------
+
+
+def hand_baseline_sd(scores: pd.DataFrame, sets: pd.DataFrame, baseline: str) -> dict:
+    """Pooled within-arm SD from first principles: squared deviations from each arm's mean,
+    summed over arms, over (N - number of arms)."""
+    members = sets.loc[sets["itt"], ["participant_id", "arm"]]
+    data = scores[(scores["timepoint"] == baseline) & scores["score"].notna()]
+    data = data.drop(columns=["arm"]).merge(members, on="participant_id")
+    result = {}
+    for outcome, rows in data.groupby("outcome"):
+        ss, n, k = 0.0, 0, 0
+        for _, arm_rows in rows.groupby("arm"):
+            x = arm_rows["score"].to_numpy(dtype=float)
+            ss += float(((x - x.mean()) ** 2).sum())
+            n, k = n + len(x), k + 1
+        result[outcome] = (ss / (n - k)) ** 0.5
+    return result
+
+
+@pytest.mark.parametrize("trial", ["coaching_rct", "mentorship_prepost"])
+def test_forest_points_are_effects_per_baseline_sd(demo, trial):
+    spec, paths = demo[trial]["spec"], demo[trial]["paths"]
+    table = read_csv(paths["effects"])
+    scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    sd = hand_baseline_sd(scores, sets, spec["baseline"])
+    computed = figures.baseline_sd(spec, scores, sets)
+    for outcome, value in sd.items():
+        if outcome in computed:
+            assert computed[outcome] == pytest.approx(value, rel=1e-12)
+
+    fig = draw(demo, trial, "forest")
+    drawn = errorbars(fig)
+    itt = table[table["analysis_set"] == "itt"]
+    wanted = {
+        "rct": {"diff_in_change", "risk_ratio"},
+        "quasi_experimental": {"adjusted_mean_difference", "hodges_lehmann_shift", "risk_ratio"},
+    }[spec["design"]]
+    rows = itt[itt["estimand"].isin(wanted)]
+    assert len(rows) == len(drawn) > 0  # one point per effect of interest, nothing else
+    for _, row in rows.iterrows():
+        contrast = row["contrast"].replace(" ", "")
+        gid = f"forest-{row['outcome']}-{row['estimand']}-{row['timepoint']}-{contrast}"
+        container = drawn[gid]
+        scale = 1.0 if row["estimand"] == "risk_ratio" else sd[row["outcome"]]
+        (x,) = container.lines[0].get_xdata()
+        assert x == pytest.approx(row["estimate"] / scale, rel=1e-9)
+        ((low, high),) = bar_ends(container, 0)
+        assert low == pytest.approx(row["ci_low"] / scale, rel=1e-9)
+        assert high == pytest.approx(row["ci_high"] / scale, rel=1e-9)
+        # primary: filled marker; secondary: open
+        face = to_hex(container.lines[0].get_markerfacecolor())
+        assert (face != "#ffffff") == (row["role"] == "primary")
+    # the estimates printed are the raw ones
+    shown = "\n".join(texts(fig))
+    for _, row in rows.iterrows():
+        raw = figures._estimate_ci(row["estimate"], row["ci_low"], row["ci_high"])
+        assert raw in shown
+        assert figures.format_p(row["p_value"]) in shown
+
+
+def test_forest_axes_reference_lines_and_primary_labels(demo):
+    fig = draw(demo, "coaching_rct", "forest")
+    continuous, ratios = fig.axes
+    assert continuous.get_xscale() == "linear" and ratios.get_xscale() == "log"
+    assert "standardized (per baseline sd)" in continuous.get_xlabel().lower()
+    for ax, ref in ((continuous, 0.0), (ratios, 1.0)):
+        verticals = [ln for ln in ax.lines if list(ln.get_xdata()) == [ref, ref]]
+        assert verticals, "reference line missing"
+        low, high = ax.get_xlim()
+        for container in ax.containers:
+            for seg in container.lines[2][0].get_segments():
+                assert low <= seg[:, 0].min() and seg[:, 0].max() <= high  # no CI clipped
+    spec = demo["coaching_rct"]["spec"]
+    labels = {t.get_text().replace("\n", " "): t.get_fontweight() for t in continuous.texts}
+    for outcome in spec["outcomes"]:
+        if outcome["kind"] == "score":
+            weight = labels[outcome["label"]]
+            assert (weight == "bold") == (outcome["role"] == "primary"), outcome["id"]
+
+
+def test_forest_needs_scores_to_standardize(demo):
+    spec, paths = demo["coaching_rct"]["spec"], demo["coaching_rct"]["paths"]
+    with pytest.raises(ValueError, match="baseline SD"):
+        figures.plot_forest(spec, read_csv(paths["effects"]))
+
+
+# --------------------------------------------------------------------------------------
+# Trajectories, change distributions, odds ratios
+# --------------------------------------------------------------------------------------
+
+
+def test_trajectory_points_are_the_adjusted_means(demo):
+    spec, paths = demo["coaching_rct"]["spec"], demo["coaching_rct"]["paths"]
+    means = read_csv(paths["means"])
+    means = means[means["analysis_set"] == "itt"]
+    fig = draw(demo, "coaching_rct", "trajectories")
+    drawn = errorbars(fig)
+    order = [tp["id"] for tp in spec["timepoints"]]
+    scores = [o for o in spec["outcomes"] if o["kind"] == "score"]
+    assert len(drawn) == len(scores) * len(spec["arms"])
+    for outcome in scores:
+        for arm in spec["arms"]:
+            rows = means[(means["outcome"] == outcome["id"]) & (means["arm"] == arm["id"])]
+            rows = rows.set_index("timepoint").loc[order]
+            container = drawn[f"trajectory-{outcome['id']}-{arm['id']}"]
+            np.testing.assert_allclose(container.lines[0].get_ydata(), rows["estimate"])
+            ends = np.array(bar_ends(container, 1))
+            np.testing.assert_allclose(ends[:, 0], rows["ci_low"])
+            np.testing.assert_allclose(ends[:, 1], rows["ci_high"])
+    # y labels: outcome label and instrument range; x: the timepoint labels; one legend
+    ylabels = [ax.get_ylabel().replace("\n", " ") for ax in fig.axes if ax.get_ylabel()]
+    assert ylabels[0] == "Emotional exhaustion (MBI, 0\u201354)"
+    assert len(ylabels) == len(scores)
+    ticks = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()]
+    assert ticks == [tp["label"] for tp in spec["timepoints"]]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + fig.legends
+    assert len(legends) == 1
+    assert [t.get_text() for t in legends[0].get_texts()] == [a["label"] for a in spec["arms"]]
+
+
+def test_arms_differ_in_colour_and_marker_okabe_ito_by_default():
+    spec = {"arms": [{"id": "a", "label": "A"}, {"id": "b"}, {"id": "c", "colour": "#123456"}]}
+    styles = figures.arm_styles(spec)
+    assert styles["a"]["colour"] == figures.OKABE_ITO[0]
+    assert styles["b"]["colour"] == figures.OKABE_ITO[1]
+    assert styles["c"]["colour"] == "#123456"  # the trial file's colour wins
+    assert len({s["marker"] for s in styles.values()}) == 3
+    assert styles["b"]["label"] == "b"
+
+
+def test_change_distributions_match_the_prepost_summary(demo):
+    spec, paths = demo["mentorship_prepost"]["spec"], demo["mentorship_prepost"]["paths"]
+    summary = read_csv(paths["prepost_summary"])
+    summary = summary[(summary["analysis_set"] == "itt") & summary["median"].notna()]
+    scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    fig = draw(demo, "mentorship_prepost", "change_distributions")
+    drawn = by_gid(fig)
+    labels = {a["id"]: a["label"] for a in spec["arms"]}
+    ticks = {
+        ax.get_title().replace("\n", " "): [t.get_text() for t in ax.get_xticklabels()]
+        for ax in fig.axes
+    }
+    for _, row in summary.iterrows():
+        outcome = next(o for o in spec["outcomes"] if o["id"] == row["outcome"])
+        key = f"{row['outcome']}-{row['timepoint']}-{row['arm']}"
+        median = drawn[f"median-{key}"]
+        assert list(median.get_ydata()) == [pytest.approx(row["median"])] * 2
+        points = drawn[f"change-{key}"].get_offsets()
+        assert len(points) == row["n"]
+        # the change scores, by hand from the interim scores
+        members = sets.loc[sets["itt"] & (sets["arm"] == row["arm"]), "participant_id"]
+        mine = scores[
+            (scores["outcome"] == row["outcome"]) & scores["participant_id"].isin(members)
+        ]
+        wide = mine.pivot(index="participant_id", columns="timepoint", values="score")
+        change = (wide[row["timepoint"]] - wide[spec["baseline"]]).dropna()
+        np.testing.assert_allclose(np.sort(points[:, 1]), np.sort(change.to_numpy()))
+        tick = next(
+            t
+            for t in ticks[figures.outcome_axis_label(spec, outcome)]
+            if t.replace("\n", " ").startswith(labels[row["arm"]])
+        )
+        assert tick.endswith(f"(n = {row['n']})")
+
+
+def test_odds_ratio_points_reference_and_counts(demo):
+    spec, paths = demo["belonging_survey"]["spec"], demo["belonging_survey"]["paths"]
+    table = read_csv(paths["effects"])
+    counts = read_csv(paths["association_counts"])
+    fig = draw(demo, "belonging_survey", "odds_ratio_forest")
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    drawn, lines = errorbars(fig), by_gid(fig)
+    ors = table[(table["estimand"] == "odds_ratio") & (table["analysis_set"] == "itt")]
+    assert len(drawn) == len(ors)
+    for _, row in ors.iterrows():
+        level = counts[
+            (counts["exposure"] == row["exposure"])
+            & (counts["label"] == row["contrast"].split(" - ")[0])
+        ].iloc[0]
+        container = drawn[f"or-{row['exposure']}-{level['level']}"]
+        (x,) = container.lines[0].get_xdata()
+        assert x == pytest.approx(row["estimate"], rel=1e-9)
+        ((low, high),) = bar_ends(container, 0)
+        assert (low, high) == (pytest.approx(row["ci_low"]), pytest.approx(row["ci_high"]))
+    shown = texts(fig)
+    for exposure in spec["analyses"]["association"]["exposures"]:
+        reference = counts[counts["exposure"] == exposure].sort_values("level").iloc[0]
+        marker = lines[f"or-{exposure}-{reference['level']}-reference"]
+        assert list(marker.get_xdata()) == [1.0]
+        assert f"{reference['label']} (reference)" in shown
+    for _, level in counts.iterrows():
+        assert f"{level['n']:,}" in shown  # n per level
+        assert any(s.startswith(f"{level['events']:,} (") for s in shown)
+
+
+# --------------------------------------------------------------------------------------
+# More arms and visits than the demo: layouts still fit
+# --------------------------------------------------------------------------------------
+
+
+def three_arms_three_visits(demo):
+    """The coaching outputs extended by a second intervention arm and a month-8 visit (made
+    up from the month-4 and coaching rows): spec, adjusted means, effects, consort."""
+    spec = copy.deepcopy(demo["coaching_rct"]["spec"])
+    paths = demo["coaching_rct"]["paths"]
+    spec["arms"].insert(1, {"id": "peer", "label": "Peer support", "control": False})
+    spec["timepoints"].append({"id": "month8", "label": "Month 8 (follow-up)", "baseline": False})
+    means = read_csv(paths["means"])
+    peer = means[means["arm"] == "coaching"].assign(arm="peer")
+    peer[["estimate", "ci_low", "ci_high"]] += 0.5
+    means = pd.concat([means, peer], ignore_index=True)
+    means = pd.concat(
+        [means, means[means["timepoint"] == "month4"].assign(timepoint="month8")],
+        ignore_index=True,
+    )
+    table = read_csv(paths["effects"])
+    halved = table.assign(contrast="peer - control")
+    halved[["estimate", "ci_low", "ci_high"]] *= 0.5
+    table = pd.concat([table, halved], ignore_index=True)
+    table = pd.concat([table, table.assign(timepoint="month8")], ignore_index=True)
+    consort = json.loads(Path(paths["consort"]).read_text())
+
+    def add_peer(node):
+        if isinstance(node, dict):
+            if "coaching" in node:
+                node["peer"] = node["coaching"]
+            for value in node.values():
+                add_peer(value)
+
+    add_peer(consort)
+    consort["allocated"] = {a: consort["allocated"][a] for a in ("coaching", "peer", "control")}
+    consort["timepoints"]["month8"] = "Month 8 (follow-up)"
+    for key in ("assessed", "not_assessed"):
+        consort[key]["month8"] = dict(consort[key]["month4"])
+    return spec, means, table, consort
+
+
+def test_three_arms_and_three_visits_fit(demo):
+    spec, means, table, consort = three_arms_three_visits(demo)
+    paths = demo["coaching_rct"]["paths"]
+    scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    drawn = {
+        "trajectories": figures.plot_trajectories(spec, means),
+        "forest": figures.plot_forest(spec, table, scores=scores, sets=sets),
+        "consort": figures.plot_consort(spec, consort),
+    }
+    forest = errorbars(drawn["forest"])
+    rows = table[
+        (table["analysis_set"] == "itt") & table["estimand"].isin(["diff_in_change", "risk_ratio"])
+    ]
+    assert len(forest) == len(rows)  # every visit x contrast
+    # several contrasts: each arm's points in its own colour
+    colours = {to_hex(c.lines[0].get_markeredgecolor()) for c in forest.values()}
+    assert colours == {figures.OKABE_ITO[0].lower(), figures.OKABE_ITO[1].lower()}
+    assert len(errorbars(drawn["trajectories"])) == 7 * 3
+    assert consort_numbers(consort) <= numbers(texts(drawn["consort"]))
+    for fig in drawn.values():
+        fig.set_dpi(figures.DPI)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        found = [t.get_window_extent(renderer).padded(-0.5) for t in drawn_texts(fig)]
+        assert not any(a.overlaps(b) for i, a in enumerate(found) for b in found[i + 1 :])
+        box, frame = fig.get_tightbbox(renderer), fig.bbox_inches
+        assert frame.x0 - 1e-9 <= box.x0 and box.x1 <= frame.x1 + 1e-9
+
+
+# --------------------------------------------------------------------------------------
+# Determinism
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("trial", "kind"), CASES)
+def test_saving_twice_gives_identical_bytes(demo, tmp_path, trial, kind):
+    fig = draw(demo, trial, kind)
+    figures.save(fig, tmp_path / "first")
+    figures.save(fig, tmp_path / "second")
+    for ext in ("png", "svg"):
+        first, second = (tmp_path / f"{s}.{ext}" for s in ("first", "second"))
+        assert first.read_bytes() == second.read_bytes(), ext
+    svg = (tmp_path / "first.svg").read_text()
+    assert "<dc:date>" not in svg and "Matplotlib" not in svg  # no date, no version
+
+
+FRESH = """
+import json, sys
+from trialeval import figures
+for spec, kind, inputs, stem in json.load(open(sys.argv[1])):
+    figures.run(spec, kind, inputs=inputs, out_stem=stem)
+"""
+
+
+def test_a_fresh_process_writes_the_same_bytes(demo, tmp_path):
+    jobs, stems = [], []
+    for trial, kind in CASES:
+        spec, paths = demo[trial]["spec"], demo[trial]["paths"]
+        inputs = {name: paths[name] for name in FIGURE_INPUTS[kind]}
+        here, there = (str(tmp_path / f"{trial}-{kind}-{w}") for w in ("here", "there"))
+        figures.run(spec, kind, inputs=inputs, out_stem=here)
+        jobs.append([spec, kind, inputs, there])
+        stems.append((here, there))
+    job = tmp_path / "jobs.json"
+    job.write_text(json.dumps(jobs))
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH, str(job)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for here, there in stems:
+        for ext in ("svg", "png"):
+            same = Path(f"{here}.{ext}").read_bytes() == Path(f"{there}.{ext}").read_bytes()
+            assert same, f"{here}.{ext}"

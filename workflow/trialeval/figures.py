@@ -1,0 +1,1483 @@
+"""Journal figures, each drawn from the pipeline's own outputs (nothing is re-estimated here).
+
+- plot_consort: participant flow from consort.json;
+- plot_trajectories: adjusted means per arm and timepoint (tables/adjusted_means.csv);
+- plot_forest: effects across outcomes (effects.csv), continuous effects per baseline SD;
+- plot_change_distributions: change from baseline per arm (interim scores and analysis sets);
+- plot_odds_ratios: odds ratios per exposure level (effects.csv, tables/association_counts.csv).
+
+Every `plot_*` returns a Figure 3.5 in (single column) or 7.2 in (double column) wide, fonts
+of at least 7 pt, in the Okabe-Ito palette (or the arm's `colour` from the trial file) with a
+different marker per arm. `save` writes PNG (300 dpi) and SVG whose bytes depend only on the
+figure: fixed font, fixed SVG hash salt, no dates or software versions in the metadata.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+# Headless and deterministic: the Agg backend must be chosen before pyplot is imported.
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import RendererAgg  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
+
+from trialeval.effects import order_effects  # noqa: E402
+from trialeval.io import atomic_path  # noqa: E402
+
+__all__ = [
+    "KINDS",
+    "baseline_sd",
+    "plot_change_distributions",
+    "plot_consort",
+    "plot_forest",
+    "plot_odds_ratios",
+    "plot_trajectories",
+    "run",
+    "save",
+]
+
+SINGLE_COLUMN = 3.5  # inches: journal single-column width
+DOUBLE_COLUMN = 7.2  # inches: journal double-column width
+DPI = 300
+FONT_FAMILY = "DejaVu Sans"  # bundled with matplotlib: the same glyphs on every machine
+FONT_SIZE = 7.5
+SMALL_FONT = 7.0  # the smallest text drawn anywhere
+
+# Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast against white: sky blue
+# and yellow come last because thin lines and small markers in them are hard to see.
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<"]
+LINESTYLES = ["-", "--", ":", "-."]
+
+STYLE = {
+    "font.family": "sans-serif",
+    "font.sans-serif": [FONT_FAMILY],
+    "font.size": FONT_SIZE,
+    "axes.titlesize": FONT_SIZE,
+    "axes.labelsize": FONT_SIZE,
+    "xtick.labelsize": SMALL_FONT,
+    "ytick.labelsize": SMALL_FONT,
+    "legend.fontsize": FONT_SIZE,
+    "legend.title_fontsize": FONT_SIZE,
+    "axes.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.major.size": 3,
+    "ytick.major.size": 3,
+    "lines.linewidth": 1.0,
+    "axes.unicode_minus": True,
+    "axes.formatter.use_locale": False,
+    "mathtext.default": "regular",
+    "figure.dpi": 100,
+    "savefig.dpi": DPI,
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
+    # Text as outlines: identical rendering without the font installed; the salt fixes the
+    # ids matplotlib derives for glyphs and clip paths, so SVG bytes repeat across runs.
+    "svg.fonttype": "path",
+    "svg.hashsalt": "trialeval-figures",
+    "svg.image_inline": True,
+}
+
+KINDS = ("consort", "trajectories", "forest", "change_distributions", "odds_ratio_forest")
+
+CONTINUOUS_ESTIMANDS = {
+    "rct": ("diff_in_change", "adjusted_diff"),
+    "quasi_experimental": ("adjusted_mean_difference", "hodges_lehmann_shift"),
+}
+ESTIMAND_LABELS = {
+    "diff_in_change": "Difference in change",
+    "diff_in_means": "Difference in means",
+    "adjusted_diff": "Adjusted difference (ANCOVA)",
+    "adjusted_mean_difference": "Mean difference (ANCOVA)",
+    "hodges_lehmann_shift": "Median shift (Hodges\u2013Lehmann)",
+    "risk_ratio": "Risk ratio",
+    "odds_ratio": "Odds ratio",
+}
+ESTIMAND_MARKERS = {"hodges_lehmann_shift": "D"}
+SET_LABELS = {
+    "itt": "Intention to treat",
+    "per_protocol": "Per protocol",
+    "complete_case": "Complete case",
+}
+MINUS = "\u2212"
+EN_DASH = "\u2013"
+
+
+def _styled(function):
+    """Create the figure under the house style (fonts are fixed when text is created)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------------------
+
+
+def save(fig, stem: str | Path) -> None:
+    """Write `stem`.png (300 dpi) and `stem`.svg, each atomically, with reproducible bytes."""
+    with matplotlib.rc_context(STYLE):
+        with atomic_path(f"{stem}.png") as tmp:
+            fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+        with atomic_path(f"{stem}.svg") as tmp:
+            # the SVG writer knows no "Software" key; Creator carries the version there
+            fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
+
+
+# --------------------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------------------
+
+
+def arm_styles(spec: dict) -> dict[str, dict]:
+    """{arm id: {label, colour, marker, linestyle}} in the trial file's arm order."""
+    styles = {}
+    for i, arm in enumerate(spec["arms"]):
+        styles[arm["id"]] = {
+            "label": arm.get("label", arm["id"]),
+            "colour": arm.get("colour") or OKABE_ITO[i % len(OKABE_ITO)],
+            "marker": MARKERS[i % len(MARKERS)],
+            "linestyle": LINESTYLES[i % len(LINESTYLES)],
+        }
+    return styles
+
+
+def _fmt_range(lo: float, hi: float) -> str:
+    return f"{lo:g}{EN_DASH}{hi:g}".replace("-", MINUS)
+
+
+def outcome_axis_label(spec: dict, outcome: dict) -> str:
+    """'Emotional exhaustion (MBI, 0–54)': the outcome label with its instrument's range."""
+    inst = spec["instruments"][outcome["instrument"]]
+    label = pretty(outcome["label"])
+    sub = inst["subscales"].get(outcome["name"])
+    if sub is None:
+        return label
+    span = _fmt_range(*sub["range"])
+    if label.endswith(")"):  # labels such as 'Flourishing (FS total)' already name the scale
+        return f"{label[:-1]}, {span})"
+    short = outcome["instrument"].upper().replace("_", "-")
+    return f"{label} ({short}, {span})"
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}".replace("-", MINUS)
+
+
+def _estimate_ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
+    if not np.isfinite(est):
+        return "not estimable"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{_num(est, digits)} (CI not estimable)"
+    return f"{_num(est, digits)} ({_num(lo, digits)} to {_num(hi, digits)})"
+
+
+def format_p(p: float) -> str:
+    """P as journals print it: <0.001, three decimals below 0.01, else two; >0.99 at the top."""
+    if p is None or not np.isfinite(p):
+        return EN_DASH
+    if p < 0.001:
+        return "<0.001"
+    if p < 0.01:
+        return f"{p:.3f}"
+    if p > 0.99:
+        return ">0.99"
+    return f"{p:.2f}"
+
+
+def pretty(label: str) -> str:
+    """Typeset comparison operators from the trial files (EE >= 27 -> EE ≥ 27)."""
+    # a no-break space keeps the operator with its number when labels wrap
+    for ascii_op, symbol in (
+        (">= ", "\u2265\u00a0"),
+        ("<= ", "\u2264\u00a0"),
+        ("> ", ">\u00a0"),
+        ("< ", "<\u00a0"),
+    ):
+        label = label.replace(ascii_op, symbol)
+    return label.replace(">=", "\u2265").replace("<=", "\u2264")
+
+
+def _count(n) -> str:
+    return f"{int(n):,}"
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer() -> RendererAgg:
+    # measured at the PNG resolution: hinting makes text at 72 dpi a few percent narrower
+    return RendererAgg(10, 10, DPI)
+
+
+def text_width(text: str, size: float = FONT_SIZE, weight: str = "normal") -> float:
+    """Width of one line of text in inches, in the house font."""
+    prop = FontProperties(family=FONT_FAMILY, size=size, weight=weight)
+    width, _, _ = _renderer().get_text_width_height_descent(text, prop, ismath=False)
+    return width / DPI
+
+
+def wrap(text: str, width_in: float, size: float = FONT_SIZE, weight: str = "normal") -> list[str]:
+    """Greedy word wrap to a width in inches (measured, not counted in characters)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        current = ""
+        for word in paragraph.split(" "):
+            trial = f"{current} {word}" if current else word
+            if current and text_width(trial, size, weight) > 0.98 * width_in:
+                lines.append(current)
+                current = word
+            else:
+                current = trial
+        lines.append(current)
+    return lines
+
+
+def _label_lines(label: str, width_in: float, size: float = FONT_SIZE) -> list[str]:
+    """Wrap an axis label, breaking first before its parenthesis ('Depersonalization' over
+    '(MBI, 0-30)') so the scale stays in one piece."""
+    if text_width(label, size) <= 0.98 * width_in or " (" not in label:
+        return wrap(label, width_in, size)
+    head, _, tail = label.rpartition(" (")
+    return wrap(head, width_in, size) + wrap(f"({tail}", width_in, size)
+
+
+def _y_locator() -> MaxNLocator:
+    """A fixed number of y ticks: matplotlib's default picks more or fewer ticks as the
+    layout resizes the axes, which changes label widths and so the layout itself."""
+    return MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+
+
+def _freeze_layout(fig) -> None:
+    """Run the constrained layout once, then fix it: a later draw would iterate again from
+    the current positions and could move axes by a pixel, so two saves could differ."""
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+
+
+def _small_multiples(n: int, labels: list[str], factor: float) -> tuple[int, int, float, float]:
+    """(rows, columns, figure width, room per tick label in inches) for n panels whose x axis
+    carries `labels`: the grid of `_grid`, with fewer columns while the longest word of a
+    label would not fit its share of a panel (neighbouring labels would collide)."""
+    nrows, ncols = _grid(n)
+    width = SINGLE_COLUMN if ncols <= 2 else DOUBLE_COLUMN
+    longest = max(text_width(w, SMALL_FONT) for label in labels for w in label.split()) + 0.04
+
+    def room(cols: int) -> float:  # plot area is about the panel less 0.6 in of y axis
+        return factor * (width / cols - 0.6) / len(labels)
+
+    while ncols > 1 and room(ncols) < longest:
+        ncols -= 1
+        nrows = -(-n // ncols)
+    return nrows, ncols, width, room(ncols)
+
+
+def _grid(n: int) -> tuple[int, int]:
+    """(rows, columns) for n small multiples: 1-2 side by side, else 3 or 4 columns, whichever
+    leaves fewer empty cells (ties: 4, fewer rows)."""
+    if n <= 2:
+        return 1, n
+    if n == 3:
+        return 1, 3
+    best = min((-(-n // c) * c - n, -c) for c in (4, 3))
+    cols = -best[1]
+    return -(-n // cols), cols
+
+
+def _timepoint_labels(spec: dict) -> dict[str, str]:
+    return {tp["id"]: tp.get("label", tp["id"]) for tp in spec["timepoints"]}
+
+
+# --------------------------------------------------------------------------------------
+# Trajectories
+# --------------------------------------------------------------------------------------
+
+
+@_styled
+def plot_trajectories(spec: dict, adjusted_means: pd.DataFrame, analysis_set: str = "itt"):
+    """Adjusted mean (95% CI) per arm per timepoint, one panel per score outcome.
+
+    Arms are dodged slightly so intervals do not hide each other; each arm has its own colour,
+    marker and line style; the legend appears once.
+    """
+    means = adjusted_means[adjusted_means["analysis_set"] == analysis_set]
+    present = set(means["outcome"])
+    outcomes = [o for o in spec["outcomes"] if o["kind"] == "score" and o["id"] in present]
+    if not outcomes:
+        raise ValueError(
+            f"no adjusted means for analysis set {analysis_set!r} of trial {spec['id']!r}"
+        )
+    tp_labels = _timepoint_labels(spec)
+    timepoints = [tp["id"] for tp in spec["timepoints"] if tp["id"] in set(means["timepoint"])]
+    styles = arm_styles(spec)
+    arms = [a["id"] for a in spec["arms"]]
+    step = 0.12 if len(arms) <= 3 else 0.3 / len(arms)
+    offsets = (np.arange(len(arms)) - (len(arms) - 1) / 2) * step
+
+    nrows, ncols, width, tick_room = _small_multiples(
+        len(outcomes), [tp_labels[t] for t in timepoints], 0.85
+    )
+    panel_h = 1.95
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width, panel_h * nrows), layout="constrained", squeeze=False
+    )
+    tick_labels = ["\n".join(wrap(tp_labels[t], tick_room, SMALL_FONT)) for t in timepoints]
+    label_room = panel_h - 0.25 - LINE_H * max(t.count("\n") + 1 for t in tick_labels)
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
+        rows = means[means["outcome"] == outcome["id"]]
+        for k, arm in enumerate(arms):
+            data = rows[rows["arm"] == arm].set_index("timepoint").reindex(timepoints)
+            est = data["estimate"].to_numpy(dtype=float)
+            lo = data["ci_low"].to_numpy(dtype=float)
+            hi = data["ci_high"].to_numpy(dtype=float)
+            style = styles[arm]
+            bars = ax.errorbar(
+                np.arange(len(timepoints)) + offsets[k],
+                est,
+                yerr=np.vstack([est - lo, hi - est]),
+                color=style["colour"],
+                marker=style["marker"],
+                linestyle=style["linestyle"],
+                markersize=4,
+                capsize=2,
+                elinewidth=0.8,
+                linewidth=1.0,
+                label=style["label"],
+            )
+            bars.lines[0].set_gid(f"trajectory-{outcome['id']}-{arm}")
+        ax.set_xticks(np.arange(len(timepoints)), tick_labels)
+        ax.set_xlim(-0.5, len(timepoints) - 0.5)
+        ax.set_ylabel("\n".join(_label_lines(outcome_axis_label(spec, outcome), label_room)))
+        ax.margins(y=0.12)
+        ax.yaxis.set_major_locator(_y_locator())
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=styles[a]["colour"],
+            marker=styles[a]["marker"],
+            linestyle=styles[a]["linestyle"],
+            markersize=4,
+            label=styles[a]["label"],
+        )
+        for a in arms
+    ]
+    spare = list(axes.flat[len(outcomes) :])
+    for ax in spare:
+        ax.axis("off")
+    set_label = f"{SET_LABELS.get(analysis_set, analysis_set)} set"
+    if spare:  # an empty cell of the grid holds the legend, its title in short lines
+        spare[0].legend(
+            handles=handles,
+            # right-aligned with the panels above: constrained layout does not size for a
+            # legend inside an axes, and the empty cell can be narrower than the legend
+            loc="center right",
+            bbox_to_anchor=(1, 0.5),
+            frameon=False,
+            title=f"Adjusted mean\n(95% CI)\n{set_label}",
+            alignment="left",
+        )
+    else:
+        title = f"Adjusted mean (95% CI), {set_label[0].lower()}{set_label[1:]}"
+        fig.legend(
+            handles=handles,
+            loc="outside upper center",
+            ncol=len(arms),
+            frameon=False,
+            title=title,
+        )
+    _freeze_layout(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Forest plots (effects and odds ratios)
+# --------------------------------------------------------------------------------------
+
+ROW_H = 0.2  # inches per single-line row
+LINE_H = FONT_SIZE * 1.25 / 72  # extra height per wrapped line
+INDENT = 0.12
+COLUMN_GAP = 0.14  # inches between text columns
+MARKER_SIZE = 4.5
+
+
+@dataclass
+class _Row:
+    label: str
+    indent: int = 0
+    bold: bool = False
+    x: float = float("nan")
+    lo: float = float("nan")
+    hi: float = float("nan")
+    marker: str = "o"
+    filled: bool = True
+    colour: str = "black"
+    cells: tuple[str, ...] = ()
+    gid: str | None = None
+    reference: bool = False
+    band: int = 0  # alternate groups are shaded
+    lines: tuple[str, ...] = ()
+    y: float = 0.0
+    height: float = ROW_H
+
+
+def _layout_rows(rows: list[_Row], label_w: float) -> float:
+    """Wrap labels to the label column and give each row its centre (inches from the top);
+    returns the panel height."""
+    y = 0.0
+    for row in rows:
+        weight = "bold" if row.bold else "normal"
+        row.lines = tuple(wrap(row.label, label_w - row.indent * INDENT - 0.1, weight=weight))
+        row.height = ROW_H + (len(row.lines) - 1) * LINE_H
+        row.y = y + row.height / 2
+        y += row.height
+    return y
+
+
+def _column_anchors(
+    headers: list[list[str]], aligns: list[str], panels: list[list[_Row]]
+) -> tuple[list[float], float]:
+    """Place text columns right of the plot from their widest entry: anchors (inches from
+    the plot's right edge; a right-aligned column is anchored at its right end) and the
+    total width. Shared by every panel of a figure, so columns line up across panels."""
+    anchors, x = [], COLUMN_GAP + 0.06
+    for k, align in enumerate(aligns):
+        texts = [r.cells[k] for rows in panels for r in rows if k < len(r.cells)]
+        widths = [text_width(t) for t in texts] + [text_width(h[k], weight="bold") for h in headers]
+        width = max(widths)
+        anchors.append(x + width if align == "right" else x)
+        x += width + COLUMN_GAP
+    return anchors, x - COLUMN_GAP + 0.04
+
+
+def _log_axis(ax, values: np.ndarray, width_in: float) -> None:
+    """Log x axis covering every CI and 1, with plain tick labels (0.5, 1, 2) at least
+    0.3 in apart."""
+    values = values[values > 0]
+    lo, hi = np.log(min(values.min(), 1.0)), np.log(max(values.max(), 1.0))
+    pad = max(0.08 * (hi - lo), 0.04)
+    lo, hi = min(lo - pad, np.log(0.8)), max(hi + pad, np.log(1.25))
+    ax.set_xscale("log")
+    ax.set_xlim(np.exp(lo), np.exp(hi))
+    # candidates by priority; a tick is kept only if it clears every tick already kept
+    candidates = [1, 0.5, 2, 0.1, 10, 0.2, 5, 0.25, 4, 0.75, 1.5, 0.05, 20, 0.01, 100, 3]
+    ticks: list[float] = []
+    for t in candidates:
+        at = (np.log(t) - lo) / (hi - lo) * width_in
+        if 0 <= at <= width_in and all(
+            abs(at - (np.log(k) - lo) / (hi - lo) * width_in) >= 0.3 for k in ticks
+        ):
+            ticks.append(t)
+    ticks.sort()
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+
+
+def _draw_forest_panel(
+    fig,
+    rect: tuple[float, float, float, float],
+    rows: list[_Row],
+    headers: list[str],
+    aligns: list[str],
+    anchors: list[float],
+    *,
+    label_w: float,
+    text_w: float,
+    log: bool,
+    xlabel: str,
+    title: list[str],
+):
+    """One forest panel: labels left, points with CIs, text columns right, headers and a
+    title above. `rect` is (left, bottom, width, height) of the plotting area in inches; the
+    data y axis is in inches from the panel top, so rows and their text line up exactly."""
+    fig_w, fig_h = fig.get_size_inches()
+    left, bottom, width, height = rect
+    ax = fig.add_axes((left / fig_w, bottom / fig_h, width / fig_w, height / fig_h))
+    ax.set_ylim(height, 0)
+    ax.yaxis.set_major_locator(NullLocator())
+    ax.spines["left"].set_visible(False)
+    values = np.array([v for r in rows for v in (r.lo, r.hi, r.x) if np.isfinite(v)])
+    if log:
+        _log_axis(ax, values if len(values) else np.array([0.5, 2.0]), width)
+        ref = 1.0
+    else:  # symmetric about 0, every CI inside
+        span = max(np.max(np.abs(values)) * 1.12 if len(values) else 0.5, 0.25)
+        ax.set_xlim(-span, span)
+        ref = 0.0
+    ax.axvline(ref, color="0.3", linewidth=0.7, zorder=1)
+    ax.set_xlabel(xlabel)
+
+    to_axes = 1.0 / width  # inches -> axes fraction
+    transform = ax.get_yaxis_transform()  # x in axes fraction, y in data (inches)
+    for row in rows:
+        if row.band % 2:
+            ax.add_patch(
+                Rectangle(
+                    (-label_w * to_axes, row.y - row.height / 2),
+                    (label_w + width + text_w) * to_axes,
+                    row.height,
+                    transform=transform,
+                    facecolor="0.93",
+                    edgecolor="none",
+                    clip_on=False,
+                    zorder=0,
+                )
+            )
+        ax.text(
+            (-label_w + 0.04 + row.indent * INDENT) * to_axes,
+            row.y,
+            "\n".join(row.lines),
+            transform=transform,
+            ha="left",
+            va="center",
+            fontweight="bold" if row.bold else "normal",
+            linespacing=1.1,
+        )
+        face = row.colour if row.filled else "white"
+        style = {
+            "marker": row.marker,
+            "markersize": MARKER_SIZE,
+            "markerfacecolor": face,
+            "markeredgecolor": row.colour,
+            "markeredgewidth": 0.9,
+            "zorder": 3,
+        }
+        if row.reference:
+            line = ax.plot([ref], [row.y], linestyle="none", **style)[0]
+            line.set_gid(row.gid)
+        elif np.isfinite(row.x):
+            low = max(row.x - row.lo, 0.0) if np.isfinite(row.lo) else 0.0
+            high = max(row.hi - row.x, 0.0) if np.isfinite(row.hi) else 0.0
+            bars = ax.errorbar(
+                [row.x],
+                [row.y],
+                xerr=[[low], [high]],
+                linestyle="none",
+                ecolor=row.colour,
+                elinewidth=1.0,
+                capsize=0,
+                **style,
+            )
+            bars.lines[0].set_gid(row.gid)
+        for k, cell in enumerate(row.cells):
+            ax.text(
+                1 + anchors[k] * to_axes,
+                row.y,
+                cell,
+                transform=transform,
+                ha=aligns[k],
+                va="center",
+            )
+    for header, align, anchor in zip(headers, aligns, anchors, strict=True):
+        ax.text(
+            1 + anchor * to_axes,
+            -0.06,
+            header,
+            transform=transform,
+            ha=align,
+            va="bottom",
+            fontweight="bold",
+        )
+    ax.text(
+        (-label_w + 0.04) * to_axes,
+        -0.3,
+        "\n".join(title),
+        transform=transform,
+        ha="left",
+        va="bottom",
+        fontweight="bold",
+        linespacing=1.15,
+    )
+    return ax
+
+
+def _stack_panels(panels: list[dict], *, label_w: float, aligns, foot_h: float):
+    """A double-column figure of forest panels stacked vertically, columns shared."""
+    margin = 0.05
+    width = DOUBLE_COLUMN
+    heights = [_layout_rows(p["rows"], label_w) for p in panels]
+    anchors, text_w = _column_anchors(
+        [p["headers"] for p in panels], aligns, [p["rows"] for p in panels]
+    )
+    plot_w = width - label_w - text_w - 2 * margin
+    for panel in panels:
+        panel["title"] = wrap(panel["title"], width - 2 * margin - 0.04, weight="bold")
+    top, axis_h = 0.06, 0.44
+    title_hs = [0.28 + len(p["title"]) * LINE_H for p in panels]
+    fig_h = top + sum(t + h + axis_h for t, h in zip(title_hs, heights, strict=True)) + foot_h
+    fig = plt.figure(figsize=(width, fig_h))
+    y = fig_h - top
+    for panel, title_h, h in zip(panels, title_hs, heights, strict=True):
+        y -= title_h + h
+        _draw_forest_panel(
+            fig,
+            (margin + label_w, y, plot_w, h),
+            panel["rows"],
+            panel["headers"],
+            aligns,
+            anchors,
+            label_w=label_w,
+            text_w=text_w,
+            log=panel["log"],
+            xlabel=panel["xlabel"],
+            title=panel["title"],
+        )
+        y -= axis_h
+    return fig, margin
+
+
+def _footnote(fig, text: str, margin: float, bottom: float = 0.05) -> None:
+    width, height = fig.get_size_inches()
+    fig.text(
+        margin / width,
+        bottom / height,
+        "\n".join(wrap(text, width - 2 * margin, SMALL_FONT)),
+        ha="left",
+        va="bottom",
+        fontsize=SMALL_FONT,
+        linespacing=1.15,
+    )
+
+
+def baseline_sd(
+    spec: dict, scores: pd.DataFrame, sets: pd.DataFrame | None = None, analysis_set: str = "itt"
+) -> pd.Series:
+    """Pooled within-arm SD of each score outcome at the baseline timepoint, among members of
+    the analysis set: sqrt(sum_arm (n_a - 1) s_a^2 / sum_arm (n_a - 1)), the Cohen's d scale."""
+    data = scores[(scores["timepoint"] == spec["baseline"]) & scores["score"].notna()]
+    if sets is not None:
+        members = sets.loc[sets[analysis_set].astype(bool), ["participant_id", "arm"]]
+        data = data.drop(columns=["arm"], errors="ignore").merge(members, on="participant_id")
+    result = {}
+    for outcome in spec["outcomes"]:
+        if outcome["kind"] != "score":
+            continue
+        values = data[data["outcome"] == outcome["id"]]
+        groups = values.groupby("arm", observed=True)["score"]
+        dof = (groups.count() - 1).clip(lower=0)
+        ss = (groups.var(ddof=1).fillna(0.0) * dof).sum()
+        result[outcome["id"]] = float(np.sqrt(ss / dof.sum())) if dof.sum() > 0 else np.nan
+    return pd.Series(result, name="baseline_sd", dtype=float)
+
+
+def _effect_gid(row) -> str:
+    contrast = str(row["contrast"]).replace(" ", "")
+    return f"forest-{row['outcome']}-{row['estimand']}-{row['timepoint']}-{contrast}"
+
+
+def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
+    """Rows of one panel: one line per outcome when it has one estimate, else a header line
+    (the outcome) over one indented line per estimand / visit / contrast."""
+    outcomes = {o["id"]: o for o in spec["outcomes"]}
+    tp_labels = _timepoint_labels(spec)
+    arm_labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    many_tp = eff["timepoint"].nunique() > 1
+    many_contrast = eff["contrast"].nunique() > 1
+    many_estimand = eff["estimand"].nunique() > 1
+    rank = {e: i for i, e in enumerate(estimands)}
+    rows: list[_Row] = []
+    for band, (outcome_id, group) in enumerate(eff.groupby("outcome", sort=False)):
+        outcome = outcomes[outcome_id]
+        primary = outcome["role"] == "primary"
+        label = pretty(outcome["label"])
+        group = group.assign(_rank=group["estimand"].map(rank)).sort_values("_rank", kind="stable")
+        single = len(group) == 1
+        if not single:
+            rows.append(_Row(label, bold=primary, band=band))
+        for _, effect in group.iterrows():
+            arm = str(effect["contrast"]).split(" - ")[0]
+            parts = []
+            if many_estimand:
+                parts.append(ESTIMAND_LABELS.get(effect["estimand"], effect["estimand"]))
+            if many_tp:
+                parts.append(tp_labels.get(effect["timepoint"], effect["timepoint"]))
+            if many_contrast:
+                parts.append(arm_labels.get(arm, arm))
+            scale = sd.get(outcome_id, np.nan) if sd is not None else 1.0
+            est, lo, hi = (float(effect[c]) for c in ("estimate", "ci_low", "ci_high"))
+            n = _count(effect["n"]) if pd.notna(effect["n"]) else ""
+            p_values = (format_p(effect["p_value"]), format_p(effect["p_adjusted"]))
+            sd_text = "" if sd is None else (_num(scale) if np.isfinite(scale) else EN_DASH)
+            rows.append(
+                _Row(
+                    label if single else ", ".join(parts) or label,
+                    indent=0 if single else 1,
+                    bold=primary and single,
+                    x=est / scale,
+                    lo=lo / scale,
+                    hi=hi / scale,
+                    marker=ESTIMAND_MARKERS.get(effect["estimand"], "o"),
+                    filled=primary,
+                    colour=colours.get(arm, "black"),
+                    cells=(n, sd_text, _estimate_ci(est, lo, hi), *p_values),
+                    gid=_effect_gid(effect),
+                    band=band,
+                )
+            )
+    return rows
+
+
+def _panel_title(spec, eff, kind: str, what: str) -> str:
+    """'Continuous outcomes, difference in change from baseline: A vs B, Month 4'."""
+    arm_labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    tp_labels = _timepoint_labels(spec)
+    parts = []
+    contrasts = list(dict.fromkeys(eff["contrast"]))
+    if len(contrasts) == 1:
+        arm, control = contrasts[0].split(" - ")
+        parts.append(f"{arm_labels.get(arm, arm)} vs {arm_labels.get(control, control)}")
+    timepoints = list(dict.fromkeys(eff["timepoint"]))
+    if len(timepoints) == 1:
+        parts.append(tp_labels.get(timepoints[0], timepoints[0]))
+    return f"{kind}, {what}" + (f": {', '.join(parts)}" if parts else "")
+
+
+PANEL_WHAT = {
+    "diff_in_change": "difference in change from baseline",
+    "adjusted_diff": "difference adjusted for baseline (ANCOVA)",
+    "adjusted_mean_difference": "difference in change from baseline",
+    "hodges_lehmann_shift": "difference in change from baseline",
+}
+
+
+@_styled
+def plot_forest(
+    spec: dict,
+    effects: pd.DataFrame,
+    analysis_set: str = "itt",
+    *,
+    scores: pd.DataFrame | None = None,
+    sets: pd.DataFrame | None = None,
+):
+    """Forest plot of the design's effects of interest in one analysis set.
+
+    rct: difference in change at each post visit per contrast; quasi_experimental: ANCOVA
+    mean difference and Hodges-Lehmann shift; categories: risk ratios in their own panel on a
+    log axis. Continuous effects are divided by the outcome's pooled within-arm baseline SD
+    (`baseline_sd`, from `scores` and `sets`) so all outcomes share one axis; the text columns
+    give n, that SD, the raw estimate (95% CI), P and multiplicity-adjusted P. Primary
+    outcomes: bold label and filled marker; secondary: open marker.
+    """
+    eff = effects[effects["analysis_set"] == analysis_set]
+    eff = order_effects(eff, spec) if len(eff) else eff
+    estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
+    continuous = eff[eff["estimand"].isin(estimands)]
+    ratios = eff[eff["estimand"] == "risk_ratio"]
+    if continuous.empty and ratios.empty:
+        raise ValueError(
+            f"no effects to plot for trial {spec['id']!r} in analysis set {analysis_set!r}"
+        )
+    sd = None
+    if not continuous.empty:
+        if scores is None:
+            raise ValueError(
+                "plot_forest standardizes continuous effects by the baseline SD: pass scores= "
+                "(interim/scores.parquet) and sets= (interim/analysis_sets.parquet)"
+            )
+        sd = baseline_sd(spec, scores, sets, analysis_set)
+    contrasts = list(dict.fromkeys(eff["contrast"]))
+    styles = arm_styles(spec)
+    # one contrast: black; several: each intervention arm in its colour (labels say which)
+    colours = {}
+    if len(contrasts) > 1:
+        colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
+
+    aligns = ["right", "right", "left", "right", "right"]
+    panels = []
+    if not continuous.empty:
+        what = PANEL_WHAT.get(continuous["estimand"].iloc[0], "difference")
+        panels.append(
+            {
+                "rows": _forest_rows(spec, continuous, estimands, sd, colours),
+                "log": False,
+                "headers": ["n", "SD", "Difference (95% CI)", "P", "P adj."],
+                "title": _panel_title(spec, continuous, "Continuous outcomes", what),
+                "xlabel": "Difference, standardized (per baseline SD), 95% CI",
+            }
+        )
+    if not ratios.empty:
+        panels.append(
+            {
+                "rows": _forest_rows(spec, ratios, ("risk_ratio",), None, colours),
+                "log": True,
+                "headers": ["n", "", "Risk ratio (95% CI)", "P", "P adj."],
+                "title": _panel_title(spec, ratios, "Binary outcomes", "risk ratio"),
+                "xlabel": "Risk ratio (log scale), 95% CI",
+            }
+        )
+    fig, margin = _stack_panels(panels, label_w=2.1, aligns=aligns, foot_h=0.64)
+
+    grey = "0.45"
+    handles = [
+        Line2D([], [], color="black", marker="o", linestyle="none", markersize=MARKER_SIZE),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="o",
+            markerfacecolor="white",
+            linestyle="none",
+            markersize=MARKER_SIZE,
+        ),
+    ]
+    labels = ["Primary outcome (bold label)", "Secondary outcome"]
+    if continuous["estimand"].nunique() > 1:
+        for estimand in [e for e in estimands if e in set(continuous["estimand"])]:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color=grey,
+                    marker=ESTIMAND_MARKERS.get(estimand, "o"),
+                    linestyle="none",
+                    markersize=MARKER_SIZE,
+                )
+            )
+            labels.append(ESTIMAND_LABELS.get(estimand, estimand))
+    height = fig.get_size_inches()[1]
+    fig.legend(
+        handles,
+        labels,
+        loc="lower left",
+        bbox_to_anchor=(margin / DOUBLE_COLUMN, 0.34 / height),
+        ncol=len(labels),
+        frameon=False,
+        handletextpad=0.3,
+        columnspacing=1.4,
+        borderaxespad=0,
+        borderpad=0,
+    )
+    _footnote(
+        fig,
+        f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
+        " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
+        "in the outcome's own units. P adj.: adjusted for multiplicity across secondary "
+        "outcomes (primary outcomes are not adjusted).",
+        margin,
+    )
+    return fig
+
+
+@_styled
+def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.DataFrame):
+    """Odds ratios (95% CI, log axis) of the association outcome per exposure level, grouped
+    by exposure; the reference level drawn at 1 and marked '(reference)'; events/n per level
+    from the association counts."""
+    options = spec["analyses"].get("association") or {}
+    outcomes = {o["id"]: o for o in spec["outcomes"]}
+    eff = effects[effects["estimand"] == "odds_ratio"]
+    if eff.empty:
+        raise ValueError(f"no odds ratios to plot for trial {spec['id']!r}")
+    analysis_set = "itt" if (eff["analysis_set"] == "itt").any() else eff["analysis_set"].iloc[0]
+    eff = eff[eff["analysis_set"] == analysis_set]
+    counts = association_counts[association_counts["analysis_set"] == analysis_set]
+    exposures = [e for e in options.get("exposures", []) if e in set(eff["exposure"])]
+    exposures += [e for e in dict.fromkeys(eff["exposure"]) if e not in exposures]
+    outcome = outcomes[eff["outcome"].iloc[0]]
+    primary = outcome["role"] == "primary"
+
+    rows: list[_Row] = []
+    for band, exposure in enumerate(exposures):
+        rows.append(_Row(pretty(outcomes[exposure]["label"]), bold=True, band=band))
+        ors = eff[eff["exposure"] == exposure]
+        by_label = {str(r["contrast"]).split(" - ")[0]: r for _, r in ors.iterrows()}
+        references = {str(c).split(" - ")[1] for c in ors["contrast"]}
+        levels = counts[counts["exposure"] == exposure]
+        levels = levels.assign(_key=levels["level"].astype(float)).sort_values("_key")
+        for _, level in levels.iterrows():
+            label = str(level["label"])
+            share = f"{int(level['events']):,}"
+            if level["n"] > 0:
+                share += f" ({100 * level['proportion']:.0f}%)"
+            gid = f"or-{exposure}-{level['level']}"
+            if label in references:
+                rows.append(
+                    _Row(
+                        f"{label} (reference)",
+                        indent=1,
+                        reference=True,
+                        marker="s",
+                        filled=False,
+                        colour="0.3",
+                        cells=(_count(level["n"]), share, "1 (reference)", ""),
+                        gid=f"{gid}-reference",
+                        band=band,
+                    )
+                )
+                continue
+            effect = by_label.get(label)
+            est, lo, hi, p = (
+                (float(effect[c]) for c in ("estimate", "ci_low", "ci_high", "p_value"))
+                if effect is not None
+                else (np.nan,) * 4
+            )
+            rows.append(
+                _Row(
+                    label,
+                    indent=1,
+                    x=est,
+                    lo=lo,
+                    hi=hi,
+                    filled=primary,
+                    cells=(_count(level["n"]), share, _estimate_ci(est, lo, hi), format_p(p)),
+                    gid=gid,
+                    band=band,
+                )
+            )
+
+    covariates = {c["name"]: c["label"] for c in spec["covariates"]}
+    adjusted = [covariates.get(c, c).lower() for c in options.get("covariates", [])]
+    name = pretty(outcome["label"])
+    panel = {
+        "rows": rows,
+        "log": True,
+        "headers": ["n", "Events (%)", "Odds ratio (95% CI)", "P"],
+        "title": f"Odds of {name[0].lower() + name[1:]}, by exposure level",
+        "xlabel": "Odds ratio (log scale), 95% CI",
+    }
+    aligns = ["right", "right", "left", "right"]
+    fig, margin = _stack_panels([panel], label_w=2.1, aligns=aligns, foot_h=0.36)
+    _footnote(
+        fig,
+        "Logistic regression with the lowest level as reference, "
+        + (f"adjusted for {', '.join(adjusted)}" if adjusted else "unadjusted")
+        + ". n: respondents at the level with the outcome, exposure and covariates answered; "
+        "events: those with the outcome.",
+        margin,
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Change distributions
+# --------------------------------------------------------------------------------------
+
+
+def change_scores(
+    spec: dict, scores: pd.DataFrame, sets: pd.DataFrame, analysis_set: str = "itt"
+) -> pd.DataFrame:
+    """participant_id, arm, outcome, timepoint (post), change: analysis-set members observed
+    at baseline and at that post timepoint (as the pre/post analysis uses them)."""
+    members = sets.loc[sets[analysis_set].astype(bool), ["participant_id", "arm"]]
+    data = scores[scores["participant_id"].isin(members["participant_id"])]
+    baseline = spec["baseline"]
+    frames = []
+    for outcome in spec["outcomes"]:
+        if outcome["kind"] != "score":
+            continue
+        rows = data[data["outcome"] == outcome["id"]]
+        wide = rows.pivot(index="participant_id", columns="timepoint", values="score")
+        for tp in spec["timepoints"]:
+            if tp["id"] == baseline or tp["id"] not in wide or baseline not in wide:
+                continue
+            pair = wide[[baseline, tp["id"]]].dropna()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "participant_id": pair.index.to_numpy(),
+                        "outcome": outcome["id"],
+                        "timepoint": tp["id"],
+                        "change": (pair[tp["id"]] - pair[baseline]).to_numpy(dtype=float),
+                    }
+                )
+            )
+    columns = ["participant_id", "arm", "outcome", "timepoint", "change"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    changes = pd.concat(frames, ignore_index=True).merge(members, on="participant_id")
+    return changes[columns]
+
+
+@_styled
+def plot_change_distributions(
+    spec: dict, scores: pd.DataFrame, sets: pd.DataFrame, analysis_set: str = "itt"
+):
+    """Change from baseline (post - baseline) per arm, one panel per score outcome (and post
+    timepoint): box plot (median line, quartiles, 1.5 IQR whiskers) over every participant as
+    a jittered point; n per arm in the tick labels."""
+    changes = change_scores(spec, scores, sets, analysis_set)
+    if changes.empty:
+        raise ValueError(f"no participant of trial {spec['id']!r} observed before and after")
+    tp_labels = _timepoint_labels(spec)
+    styles = arm_styles(spec)
+    arms = [a["id"] for a in spec["arms"]]
+    panels = [
+        (o, tp["id"])
+        for o in spec["outcomes"]
+        if o["kind"] == "score"
+        for tp in spec["timepoints"]
+        if tp["id"] != spec["baseline"]
+    ]
+    many_posts = len(spec["timepoints"]) > 2
+    nrows, ncols, width, tick_room = _small_multiples(
+        len(panels), [styles[a]["label"] + " (n = 000)" for a in arms], 0.8
+    )
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width, 2.3 * nrows), layout="constrained", squeeze=False
+    )
+    rng = np.random.default_rng(0)  # jitter: the same picture on every run
+    for ax, (outcome, post) in zip(axes.flat, panels, strict=False):
+        data = changes[(changes["outcome"] == outcome["id"]) & (changes["timepoint"] == post)]
+        ticks = []
+        for k, arm in enumerate(arms):
+            values = data.loc[data["arm"] == arm, "change"].to_numpy(dtype=float)
+            style = styles[arm]
+            name = "\n".join(wrap(style["label"], tick_room, SMALL_FONT))
+            ticks.append(f"{name}\n(n = {len(values)})")
+            if len(values) == 0:
+                continue
+            box = ax.boxplot(
+                [values],
+                positions=[k],
+                widths=0.55,
+                showfliers=False,
+                patch_artist=True,
+                boxprops={"facecolor": "white", "edgecolor": style["colour"], "linewidth": 1.0},
+                whiskerprops={"color": style["colour"], "linewidth": 1.0},
+                capprops={"color": style["colour"], "linewidth": 1.0},
+                medianprops={"color": "black", "linewidth": 1.6},
+                zorder=2,
+            )
+            box["medians"][0].set_gid(f"median-{outcome['id']}-{post}-{arm}")
+            points = ax.scatter(
+                k + rng.uniform(-0.2, 0.2, len(values)),
+                values,
+                s=7,
+                marker=style["marker"],
+                color=style["colour"],
+                alpha=0.55,
+                linewidths=0,
+                zorder=3,
+            )
+            points.set_gid(f"change-{outcome['id']}-{post}-{arm}")
+        ax.axhline(0, color="0.5", linewidth=0.6, linestyle="--", zorder=1)
+        ax.set_xticks(range(len(arms)), ticks)
+        ax.set_xlim(-0.6, len(arms) - 0.4)
+        title = outcome_axis_label(spec, outcome)
+        if many_posts:
+            title += f", {tp_labels[post]}"
+        ax.set_title("\n".join(_label_lines(title, width / ncols - 0.3)), fontsize=FONT_SIZE)
+        ax.tick_params(axis="x", length=0)
+        ax.set_ylabel("Change from baseline (points)")
+        ax.yaxis.set_major_locator(_y_locator())
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    _freeze_layout(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# CONSORT flow diagram
+# --------------------------------------------------------------------------------------
+
+BOX_PAD = 0.06  # inches inside a box, around its text
+BOX_LINE = FONT_SIZE * 1.32 / 72  # inches per line of box text
+ROW_GAP = 0.3  # inches between stages (room for the arrows)
+STAGE_W = 0.78  # inches: the stage-label column on the left
+STAGE_FILL = "#E6E6E6"
+
+
+@dataclass
+class _Box:
+    lines: list[tuple[str, str, int]]  # (text, weight, indent level)
+    width: float
+    align: str = "left"
+    x0: float = 0.0
+    top: float = 0.0  # inches from the top of the figure
+    height: float = 0.0
+
+    @property
+    def centre(self) -> float:
+        return self.x0 + self.width / 2
+
+    @property
+    def bottom(self) -> float:
+        return self.top + self.height
+
+
+def _box(items: list[tuple[str, str, int]], width: float, align: str = "left") -> _Box:
+    """A box whose text is wrapped to its width; its height follows from the lines."""
+    lines = []
+    for text, weight, indent in items:
+        room = width - 2 * BOX_PAD - indent * INDENT
+        for k, line in enumerate(wrap(text, room, FONT_SIZE, weight)):
+            # continuation lines hang under the first so items stay distinguishable
+            lines.append((line, weight, indent + (1 if k and align == "left" else 0)))
+    box = _Box(lines, width, align)
+    box.height = len(lines) * BOX_LINE + 2 * BOX_PAD
+    return box
+
+
+def _draw_box(ax, box: _Box, fig_h: float, fill: str = "white") -> None:
+    bottom = fig_h - box.top - box.height
+    ax.add_patch(
+        FancyBboxPatch(
+            (box.x0, bottom),
+            box.width,
+            box.height,
+            boxstyle="round,pad=0,rounding_size=0.03",
+            linewidth=0.7,
+            edgecolor="black",
+            facecolor=fill,
+            gid="consort-box",
+        )
+    )
+    # centre the block of lines vertically (rows share a height; some boxes have fewer lines)
+    block = len(box.lines) * BOX_LINE
+    first = fig_h - box.top - (box.height - block) / 2 - BOX_LINE / 2
+    for i, (text, weight, indent) in enumerate(box.lines):
+        x = box.x0 + BOX_PAD + indent * INDENT if box.align == "left" else box.centre
+        ax.text(
+            x,
+            first - i * BOX_LINE,
+            text,
+            ha="left" if box.align == "left" else "center",
+            va="center",
+            fontweight=weight,
+        )
+
+
+def _arrow(ax, start: tuple[float, float], end: tuple[float, float], fig_h: float) -> None:
+    """Arrow between points given as (x, inches from the top)."""
+    ax.annotate(
+        "",
+        xy=(end[0], fig_h - end[1]),
+        xytext=(start[0], fig_h - start[1]),
+        arrowprops={
+            "arrowstyle": "-|>",
+            "color": "black",
+            "linewidth": 0.7,
+            "mutation_scale": 7,
+            "shrinkA": 0,
+            "shrinkB": 0,
+        },
+    )
+
+
+def _line(ax, xs, tops, fig_h: float) -> None:
+    ax.plot(xs, [fig_h - t for t in tops], color="black", linewidth=0.7, solid_capstyle="butt")
+
+
+def _stage(
+    ax, text: str, top: float, bottom: float, fig_h: float, margin: float, width: float = STAGE_W
+) -> None:
+    box = _box([(text, "bold", 0)], width - 0.08, "center")
+    box.x0 = margin
+    box.top = (top + bottom) / 2 - box.height / 2
+    _draw_box(ax, box, fig_h, STAGE_FILL)
+
+
+def _per_protocol_text(spec: dict, consort: dict) -> str:
+    rule = spec.get("per_protocol")
+    if not rule:
+        return "no adherence rule configured, so it equals ITT"
+    labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    arms = ", ".join(labels.get(a, a) for a in rule["arms"])
+    column = rule["column"].replace("_", " ")
+    return f"{arms} participants with {column} \u2265 {rule['at_least']:g}; other arms as allocated"
+
+
+def _itt_upper(text: str) -> str:
+    """consort.json's definitions say 'itt'; the figure spells the abbreviation 'ITT'."""
+    return re.sub(r"\bitt\b", "ITT", text)
+
+
+def _consort_footnote(spec: dict, consort: dict) -> str:
+    definitions = {k: _itt_upper(v) for k, v in consort.get("definitions", {}).items()}
+    return (
+        f"Intention to treat (ITT): {definitions.get('itt', '')}. "
+        f"Per protocol: {_per_protocol_text(spec, consort)}. "
+        f"Complete case: {definitions.get('complete_case', '')}. "
+        f"Assessed: {definitions.get('assessed', '')}."
+    )
+
+
+@_styled
+def plot_consort(spec: dict, consort: dict):
+    """CONSORT flow diagram with every number taken from consort.json.
+
+    Arms: enrolment -> allocation (one box per arm) -> follow-up (consent withdrawals,
+    assessed and not assessed at every timepoint) -> analysis (each analysis set, with the
+    number excluded). A single-group survey: surveyed -> responded -> analysed, with the
+    non-respondents in a side box.
+    """
+    arms = list(consort["allocated"])
+    if arms == ["all"] or spec["design"] == "cross_sectional":
+        return _consort_survey(spec, consort)
+    return _consort_arms(spec, consort)
+
+
+def _consort_arms(spec: dict, consort: dict):
+    width, margin, gap = DOUBLE_COLUMN, 0.08, 0.18
+    arms = list(consort["allocated"])
+    labels = consort.get("arms", {})
+    randomized = spec["design"] == "rct"
+    tps = consort["timepoints"]
+    x_start = margin + STAGE_W
+    avail = width - x_start - margin
+    col_w = (avail - gap * (len(arms) - 1)) / len(arms)
+
+    enrol = _box(
+        [
+            ("Enrolled and randomized" if randomized else "Enrolled", "bold", 0),
+            (f"n\u00a0=\u00a0{_count(consort['enrolled'])}", "normal", 0),
+        ],
+        min(2.4, avail),
+        "center",
+    )
+    enrol.x0 = x_start + (avail - enrol.width) / 2
+    rows: list[list[_Box]] = [[], [], []]
+    for arm in arms:
+        label = labels.get(arm, arm)
+        rows[0].append(
+            _box(
+                [
+                    (f"Allocated to {label}" if randomized else f"{label} group", "bold", 0),
+                    (f"n\u00a0=\u00a0{_count(consort['allocated'][arm])}", "normal", 0),
+                ],
+                col_w,
+                "center",
+            )
+        )
+        follow = [
+            (
+                f"Withdrew consent for data use: n\u00a0=\u00a0{_count(consort['withdrawn'][arm])}",
+                "normal",
+                0,
+            )
+        ]
+        for tp, tp_label in tps.items():
+            lost = "" if tp == spec.get("baseline") else " (lost to follow-up)"
+            follow += [
+                (tp_label, "bold", 0),
+                (f"Assessed: n\u00a0=\u00a0{_count(consort['assessed'][tp][arm])}", "normal", 1),
+                (
+                    f"Not assessed{lost}: n\u00a0=\u00a0{_count(consort['not_assessed'][tp][arm])}",
+                    "normal",
+                    1,
+                ),
+            ]
+        never = consort.get("no_data_at_any_timepoint", {}).get(arm)
+        if never is not None:
+            follow.append(
+                (
+                    f"No data at any timepoint (kept in ITT): n\u00a0=\u00a0{_count(never)}",
+                    "normal",
+                    0,
+                )
+            )
+        rows[1].append(_box(follow, col_w))
+        analysis = []
+        for name, counts in consort["analysed"].items():
+            text = f"{SET_LABELS.get(name, name)}: n\u00a0=\u00a0{_count(counts[arm])}"
+            excluded = consort.get("excluded_from", {}).get(name)
+            if excluded is not None:
+                text += f" (excluded n\u00a0=\u00a0{_count(excluded[arm])})"
+            analysis.append((text, "normal", 0))
+        rows[2].append(_box([("Analysed", "bold", 0), *analysis], col_w))
+
+    # vertical positions (inches from the top), each stage's boxes sharing one height
+    top = margin
+    enrol.top = top
+    y = enrol.bottom + ROW_GAP + 0.08
+    for row in rows:
+        height = max(b.height for b in row)
+        for i, box in enumerate(row):
+            box.x0, box.top, box.height = x_start + i * (col_w + gap), y, height
+        y += height + ROW_GAP
+    footnote = wrap(_consort_footnote(spec, consort), width - 2 * margin, SMALL_FONT)
+    fig_h = y - ROW_GAP + 0.12 + len(footnote) * SMALL_FONT * 1.3 / 72 + margin
+
+    fig = plt.figure(figsize=(width, fig_h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, fig_h)
+    ax.axis("off")
+    for stage, (t, b) in zip(
+        ["Enrolment", "Allocation", "Follow-up", "Analysis"],
+        [(enrol.top, enrol.bottom)] + [(r[0].top, r[0].bottom) for r in rows],
+        strict=True,
+    ):
+        _stage(ax, stage, t, b, fig_h, margin)
+    _draw_box(ax, enrol, fig_h)
+    for row in rows:
+        for box in row:
+            _draw_box(ax, box, fig_h)
+    # enrolment splits to the arms, then each arm flows straight down
+    split = enrol.bottom + (rows[0][0].top - enrol.bottom) / 2
+    _line(ax, [enrol.centre, enrol.centre], [enrol.bottom, split], fig_h)
+    _line(ax, [rows[0][0].centre, rows[0][-1].centre], [split, split], fig_h)
+    for i in range(len(arms)):
+        _arrow(ax, (rows[0][i].centre, split), (rows[0][i].centre, rows[0][i].top), fig_h)
+        for upper, lower in zip(rows[:-1], rows[1:], strict=True):
+            _arrow(ax, (upper[i].centre, upper[i].bottom), (lower[i].centre, lower[i].top), fig_h)
+    ax.text(
+        margin,
+        fig_h - (rows[-1][0].bottom + 0.12),
+        "\n".join(footnote),
+        ha="left",
+        va="top",
+        fontsize=SMALL_FONT,
+        linespacing=1.2,
+    )
+    return fig
+
+
+def _consort_survey(spec: dict, consort: dict):
+    width, margin, stage_w = SINGLE_COLUMN, 0.06, 0.8
+    group = next(iter(consort["allocated"]))
+    tp = next(iter(consort["timepoints"]))
+    # the set the analyses use (for a survey: the respondents, less withdrawals)
+    primary_set = next(
+        (s for s in spec["analyses"]["analysis_sets"] if s in consort["analysed"]), "itt"
+    )
+    x_start = margin + stage_w
+    main_w = 1.05
+    side_x0 = x_start + main_w + 0.18
+    side_w = width - margin - side_x0
+
+    surveyed = _box(
+        [("Surveyed", "bold", 0), (f"n\u00a0=\u00a0{_count(consort['enrolled'])}", "normal", 0)],
+        main_w,
+        "center",
+    )
+    side = _box(
+        [
+            ("Not analysed", "bold", 0),
+            (
+                f"Did not respond: n\u00a0=\u00a0{_count(consort['not_assessed'][tp][group])}",
+                "normal",
+                0,
+            ),
+            (f"Withdrew consent: n\u00a0=\u00a0{_count(consort['withdrawn'][group])}", "normal", 0),
+        ],
+        side_w,
+    )
+    responded = _box(
+        [
+            ("Responded", "bold", 0),
+            (f"n\u00a0=\u00a0{_count(consort['assessed'][tp][group])}", "normal", 0),
+        ],
+        main_w,
+        "center",
+    )
+    analysed = _box(
+        [
+            ("Analysed", "bold", 0),
+            (f"n\u00a0=\u00a0{_count(consort['analysed'][primary_set][group])}", "normal", 0),
+        ],
+        main_w,
+        "center",
+    )
+    surveyed.top = margin
+    gap = max(ROW_GAP, side.height + 0.2)
+    responded.top = surveyed.bottom + gap
+    side.top = surveyed.bottom + (gap - side.height) / 2
+    analysed.top = responded.bottom + ROW_GAP
+    for box in (surveyed, responded, analysed):
+        box.x0 = x_start
+    side.x0 = side_x0
+    definition = _itt_upper(consort.get("definitions", {}).get(primary_set, ""))
+    footnote = wrap(
+        f"Analysed: {definition}"
+        f" (sampling frame n\u00a0=\u00a0{_count(consort['enrolled'])}); each model uses the "
+        "respondents with its outcome, exposure and covariates answered.",
+        width - 2 * margin,
+        SMALL_FONT,
+    )
+    fig_h = analysed.bottom + 0.12 + len(footnote) * SMALL_FONT * 1.3 / 72 + margin
+
+    fig = plt.figure(figsize=(width, fig_h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, fig_h)
+    ax.axis("off")
+    for stage, box in zip(
+        ["Enrolment", "Response", "Analysis"], [surveyed, responded, analysed], strict=True
+    ):
+        _stage(ax, stage, box.top, box.bottom, fig_h, margin, stage_w)
+    for box in (surveyed, side, responded, analysed):
+        _draw_box(ax, box, fig_h)
+    _arrow(ax, (surveyed.centre, surveyed.bottom), (responded.centre, responded.top), fig_h)
+    mid = side.top + side.height / 2
+    _arrow(ax, (surveyed.centre, mid), (side.x0, mid), fig_h)
+    _arrow(ax, (responded.centre, responded.bottom), (analysed.centre, analysed.top), fig_h)
+    ax.text(
+        margin,
+        fig_h - (analysed.bottom + 0.12),
+        "\n".join(footnote),
+        ha="left",
+        va="top",
+        fontsize=SMALL_FONT,
+        linespacing=1.2,
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Rule entry
+# --------------------------------------------------------------------------------------
+
+
+def run(
+    spec: dict,
+    kind: str,
+    *,
+    inputs: dict[str, str],
+    out_stem: str,
+    analysis_set: str = "itt",
+) -> None:
+    """Rule entry: draw figure `kind` from the named inputs (reading only those it needs) and
+    write out_stem.png and out_stem.svg atomically.
+
+    consort: consort; trajectories: means; forest: effects, scores, sets;
+    change_distributions: scores, sets; odds_ratio_forest: effects, association_counts.
+    """
+    if kind == "consort":
+        fig = plot_consort(spec, json.loads(Path(inputs["consort"]).read_text()))
+    elif kind == "trajectories":
+        fig = plot_trajectories(spec, pd.read_csv(inputs["means"]), analysis_set)
+    elif kind == "forest":
+        fig = plot_forest(
+            spec,
+            pd.read_csv(inputs["effects"]),
+            analysis_set,
+            scores=pd.read_parquet(inputs["scores"]),
+            sets=pd.read_parquet(inputs["sets"]),
+        )
+    elif kind == "change_distributions":
+        fig = plot_change_distributions(
+            spec, pd.read_parquet(inputs["scores"]), pd.read_parquet(inputs["sets"]), analysis_set
+        )
+    elif kind == "odds_ratio_forest":
+        fig = plot_odds_ratios(
+            spec,
+            pd.read_csv(inputs["effects"]),
+            pd.read_csv(inputs["association_counts"], dtype={"level": str}),
+        )
+    else:
+        raise ValueError(f"unknown figure {kind!r}; expected one of {', '.join(KINDS)}")
+    try:
+        save(fig, out_stem)
+    finally:
+        plt.close(fig)
