@@ -40,6 +40,7 @@ nav ul { columns: 2; } figure { margin: 1rem 0; } figure img { max-width: 100%; 
 table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0 1rem; }
 th, td { border-bottom: 1px solid #ccc; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
+td[style*="text-align:right"] { white-space: nowrap; }  /* keep "x (a to b)" on one line */
 .note { font-size: .85rem; color: #555; } .warn { color: #8a4b00; }
 dl.summary { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.summary dt { font-weight: 600; }
