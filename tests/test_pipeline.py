@@ -222,3 +222,33 @@ def test_outputs_are_deterministic(demo_run, tmp_path):
     report = (demo_run / "results/report.html").read_bytes()
     assert report == (second / "results/report.html").read_bytes()
     assert compared > 60
+
+
+def test_snakemake_report_has_captions(demo_run):
+    """`snakemake --report results/report.zip` works and carries the figure captions."""
+    import zipfile
+
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--report", "results/report.zip"],
+        cwd=demo_run,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with zipfile.ZipFile(demo_run / "results/report.zip") as archive:
+        page = next(n for n in archive.namelist() if n.endswith("report.html"))
+        text = archive.read(page).decode()
+    assert "Satterthwaite df" in text and "CONSORT" in text
+
+
+def test_report_is_self_contained(demo_run):
+    """report.html opens offline: every figure embedded, no external resource."""
+    import re
+
+    page = (demo_run / "results/report.html").read_text()
+    # rct: consort, trajectories, forest; pre/post: consort, forest, change; survey: consort, ORs
+    assert page.count("data:image/png;base64,") == 3 + 3 + 2
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+        assert f'<section id="{trial}">' in page
