@@ -18,8 +18,6 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     trial="|".join(TRIALS),
     outcome="[A-Za-z][A-Za-z0-9_]*",
-    table="table1|effects_table|prepost_table|association_table|reliability_table|missingness_table",
-    figure="consort|trajectories|forest|change_distributions|odds_ratio_forest",
 
 
 include: "workflow/rules/ingest.smk"

@@ -3,6 +3,7 @@
 # job starts, with a message naming the file and the key or column.
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -116,18 +117,24 @@ FIGURE_INPUTS = {
 }
 
 
-def _stage_inputs(wildcards, names):
+def stage_inputs(wildcards, names):
+    """Named outputs of earlier stages of one trial (what tables and figures are drawn from)."""
     return {
         name: f"{RESULTS}/{wildcards.trial}/{STAGE_OUTPUTS[name]}" for name in names
     }
 
 
-def table_inputs(wildcards):
-    return _stage_inputs(wildcards, TABLE_INPUTS[wildcards.table])
+def inputs_of(needs, kinds):
+    """The union, in a stable order, of the stage outputs some tables or figures need."""
+    return sorted({name for kind in kinds for name in needs[kind]})
 
 
-def figure_inputs(wildcards):
-    return _stage_inputs(wildcards, FIGURE_INPUTS[wildcards.figure])
+def trials_of(design):
+    """Wildcard pattern matching the trials of one design."""
+    return "|".join(t for t, spec in TRIALS.items() if spec["design"] == design)
+
+
+DESIGNS = sorted({spec["design"] for spec in TRIALS.values()})
 
 
 def trial_outputs(trial):

@@ -1,23 +1,39 @@
-rule figure:
-    """One figure, as PNG (300 dpi) and SVG."""
-    input:
-        unpack(figure_inputs),
-        code="workflow/scripts/figure.py",
-        library=library("figures"),
-    output:
-        png=report(
-            f"{RESULTS}/{{trial}}/figures/{{figure}}.png",
-            caption="../report/figure.rst",
-            category="{trial}",
-            subcategory="Figures",
-        ),
-        svg=f"{RESULTS}/{{trial}}/figures/{{figure}}.svg",
-    log:
-        f"{RESULTS}/{{trial}}/logs/figures/{{figure}}.log",
-    conda:
-        ENV
-    params:
-        trial=trial_spec,
-        stem=lambda wildcards, output: output.png[: -len(".png")],
-    script:
-        "../scripts/figure.py"
+# One job per trial draws all of its design's figures (matplotlib's import alone costs about
+# half a second per job).
+for design in DESIGNS:
+    kinds = report_items({"design": design})["figures"]
+
+    rule:
+        name:
+            f"figures_{design}"
+        input:
+            unpack(partial(stage_inputs, names=inputs_of(FIGURE_INPUTS, kinds))),
+            code="workflow/scripts/figures.py",
+            library=library("figures"),
+        output:
+            [
+                (
+                    report(
+                        f"{RESULTS}/{{trial}}/figures/{kind}.{ext}",
+                        caption=f"../report/figures/{kind}.rst",
+                        category="{trial}",
+                        subcategory="Figures",
+                    )
+                    if ext == "png"
+                    else f"{RESULTS}/{{trial}}/figures/{kind}.{ext}"
+                )
+                for kind in kinds
+                for ext in FIGURE_FORMATS
+            ],
+        log:
+            f"{RESULTS}/{{trial}}/logs/figures.log",
+        wildcard_constraints:
+            trial=trials_of(design),
+        conda:
+            ENV
+        params:
+            trial=trial_spec,
+            kinds=kinds,
+            figures_dir=lambda wildcards, output: str(Path(output[0]).parent),
+        script:
+            "../scripts/figures.py"

@@ -1,25 +1,39 @@
-rule table:
-    """One manuscript table (CSV at full precision; Markdown, HTML and Word formatted)."""
-    input:
-        unpack(table_inputs),
-        code="workflow/scripts/table.py",
-        library=library("tables"),
-    output:
-        csv=f"{RESULTS}/{{trial}}/tables/{{table}}.csv",
-        md=f"{RESULTS}/{{trial}}/tables/{{table}}.md",
-        html=report(
-            f"{RESULTS}/{{trial}}/tables/{{table}}.html",
-            caption="../report/table.rst",
-            category="{trial}",
-            subcategory="Tables",
-        ),
-        docx=f"{RESULTS}/{{trial}}/tables/{{table}}.docx",
-    log:
-        f"{RESULTS}/{{trial}}/logs/tables/{{table}}.log",
-    conda:
-        ENV
-    params:
-        trial=trial_spec,
-        stem=lambda wildcards, output: output.csv[: -len(".csv")],
-    script:
-        "../scripts/table.py"
+# One job per trial writes all of its design's tables: a table takes milliseconds, a job's
+# start-up (Python, pandas, python-docx) about a second, so tables share a job.
+for design in DESIGNS:
+    kinds = report_items({"design": design})["tables"]
+
+    rule:
+        name:
+            f"tables_{design}"
+        input:
+            unpack(partial(stage_inputs, names=inputs_of(TABLE_INPUTS, kinds))),
+            code="workflow/scripts/tables.py",
+            library=library("tables"),
+        output:
+            [
+                (
+                    report(
+                        f"{RESULTS}/{{trial}}/tables/{kind}.{ext}",
+                        caption=f"../report/tables/{kind}.rst",
+                        category="{trial}",
+                        subcategory="Tables",
+                    )
+                    if ext == "html"
+                    else f"{RESULTS}/{{trial}}/tables/{kind}.{ext}"
+                )
+                for kind in kinds
+                for ext in TABLE_FORMATS
+            ],
+        log:
+            f"{RESULTS}/{{trial}}/logs/tables.log",
+        wildcard_constraints:
+            trial=trials_of(design),
+        conda:
+            ENV
+        params:
+            trial=trial_spec,
+            kinds=kinds,
+            tables_dir=lambda wildcards, output: str(Path(output[0]).parent),
+        script:
+            "../scripts/tables.py"

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize, special
 
 __all__ = ["Contrast", "MixedFit", "contrast", "fit_reml"]
 
@@ -669,8 +669,8 @@ def contrast(fit: MixedFit, L, alpha: float = 0.05) -> Contrast:
     denom = float(grad @ fit._varpar_cov @ grad)
     df = 2.0 * var**2 / denom if denom > 0 else np.inf
     t_value = estimate / se
-    p_value = float(2.0 * stats.t.sf(abs(t_value), df))
-    q = float(stats.t.ppf(1.0 - alpha / 2.0, df))
+    p_value = float(2.0 * special.stdtr(df, -abs(t_value)))  # scipy.stats costs 0.5 s to import
+    q = float(special.stdtrit(df, 1.0 - alpha / 2.0))
     return Contrast(
         estimate=estimate,
         se=se,

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from trialeval.errors import TrialInputError
 
@@ -742,7 +742,7 @@ def _fit_batch(batch: _Batch, alpha: float) -> FastFit:
         finite = np.all(np.isfinite(se[idx]) & (se[idx] > 0) & np.isfinite(df[idx]), axis=1)
         bad = ~(finite & ((det > 0) | boundary))
         ok[idx[bad]] = False
-    p = 2.0 * stats.t.sf(np.abs(est / se), df)
+    p = 2.0 * special.stdtr(df, -np.abs(est / se))
     est[~ok], se[~ok], df[~ok], p[~ok] = np.nan, np.nan, np.nan, np.nan
     return FastFit(est, se, df, p, ok, sd_p, sd_r)
 

@@ -1,0 +1,17 @@
+"""Rules tables_<design>: every table of one trial, each in four formats."""
+
+from pathlib import Path
+
+from trialeval import tables
+from trialeval.io import log_to
+
+STAGE_INPUTS = {k: v for k, v in snakemake.input.items() if k not in ("code", "library")}
+
+with log_to(snakemake.log[0]):
+    for kind in snakemake.params.kinds:
+        tables.run(
+            snakemake.params.trial,
+            kind,
+            inputs=STAGE_INPUTS,
+            out_stem=str(Path(snakemake.params.tables_dir) / kind),
+        )
