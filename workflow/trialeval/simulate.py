@@ -1,6 +1,7 @@
 """Seeded SYNTHETIC raw exports for the three demo trials, with their true effects.
 
     python -m trialeval.simulate --out data/raw [--trial NAME ...] [--config-dir config]
+    python -m trialeval.simulate --scale N --out DIR [--seed S]   (coaching_scale, see below)
 
 Everything written under data/raw/<trial>/ is simulated: participants, survey exports in the
 layout a survey tool produces (item columns, metadata columns, skipped items, messy ids), a
@@ -26,6 +27,10 @@ Participant counts and the number of waves (= timepoints in the trial yaml) are 
 `simulate_coaching(cfg, registry, dict(COACHING, n=...))`.
 
 Seeds are fixed in `SEEDS` / `MC_SEEDS`; rerunning rewrites every file byte for byte.
+
+`--scale N` writes instead the coaching_scale trial (config/trials/coaching_scale.yaml, not a
+demo trial): coaching_rct's process with N participants, 40 sites and 3 waves, CSV only, into
+DIR/coaching_scale/ (never data/raw unless asked); deterministic for a seed (100,000 x 3: ~8 s).
 """
 
 from __future__ import annotations
@@ -1264,6 +1269,231 @@ def generate(trials, out_dir: Path, config_dir: Path) -> dict[str, dict]:
     return results
 
 
+# --------------------------------------------------------------------------------------------
+# Scale trial: coaching_scale (coaching_rct's design at any size; not part of the demo)
+# --------------------------------------------------------------------------------------------
+
+SCALE_TRIAL = "coaching_scale"
+SCALE_SEED = 20261126
+SCALE_MC_SEED = 91126
+SCALE_REGENERATE = "python -m trialeval.simulate --scale {n} --out <dir> --seed {seed}"
+
+# coaching_rct's people, constructs, effects and response process, with 1:1 allocation,
+# consent withdrawal in proportion (2 of ~195 per arm), and per-wave timing and attrition.
+SCALE = {
+    **COACHING,
+    "allocation": (1, 1),
+    "withdrawn_share": 0.01,
+    # Relative site sizes: lognormal weights drawn from the parameter stream (unequal sites).
+    "site_size_sd": 0.5,
+    # Days after the baseline window at which each later wave opens, and the share of
+    # baseline responders lost by each wave (it grows with time since baseline).
+    "wave_days": {"month4": 126, "month12": 365},
+    "attrition_by_wave": {"month4": 0.21, "month12": 0.32},
+}
+
+
+def _scale_waves(full, pid, withdrawn, day0, cfg, registry, ee_scale, p, rng):
+    """Who answers which wave of the scale trial: coaching_rct's process (as in
+    `wave_exports`), with per-wave timing and attrition, and no messy ids."""
+    tps, id_column = cfg["timepoints"], cfg["data"]["id_column"]
+    blocks = [(instrument_columns(registry, i), P_SKIP_ITEM) for i in trial_instruments(cfg)]
+    n = len(pid)
+    responded = (rng.random(n) < p["p_baseline"]) | withdrawn
+    answers = skip_answers(full[0][responded], blocks, rng)
+    ee_z = np.zeros(n)
+    ee_z[responded] = _ee_z(answers, ee_scale)
+    stamps = timestamps(p["start"], day0[responded], rng)
+    files = {tps[0]["file"]: export_frame(pid[responded], id_column, stamps, answers)}
+    counts = {tps[0]["id"]: int(responded.sum())}
+    for w in range(1, len(tps)):
+        tp = tps[w]["id"]
+        attrition = p["attrition_by_wave"][tp]
+        logit0 = np.log(attrition / (1 - attrition))
+        p_answer = np.where(
+            responded, 1 - expit(logit0 + p["attrition_ee_logor"] * ee_z), p["p_late"]
+        )
+        answered = (rng.random(n) < p_answer) & ~withdrawn
+        m = int(answered.sum())
+        days = day0[answered] + p["wave_days"][tp] + rng.integers(0, p["gap_jitter_days"], m)
+        files[tps[w]["file"]] = export_frame(
+            pid[answered],
+            id_column,
+            timestamps(p["start"], days, rng),
+            skip_answers(full[w][answered], blocks, rng),
+        )
+        counts[tp] = m
+        counts[f"{tp}_of_baseline"] = int((answered & responded).sum())
+    return files, counts
+
+
+def simulate_coaching_scale(
+    cfg: dict,
+    registry: dict,
+    n: int,
+    seed: int = SCALE_SEED,
+    mc_draws: int = MC_DRAWS,
+    p: dict = SCALE,
+) -> dict:
+    """coaching_rct at n participants, with the sites and timepoints of the trial yaml.
+
+    Same constructs, items, effects and response process as coaching_rct (so every item
+    column and range is the same); arms 1:1 within site, unequal site sizes. The truth is a
+    Monte Carlo over ``mc_draws`` people (its own stream: fewer draws change only truth.yaml).
+    """
+    data = cfg["data"]
+    treated_arm, control_arm = arm_ids(cfg)
+    sites = list(cfg["sites"])
+    tps = [tp["id"] for tp in cfg["timepoints"]]
+    n_waves = len(tps)
+    unknown = [tp for tp in tps[1:] if tp not in p["wave_days"]]
+    if unknown:
+        raise ValueError(f"the scale simulator has no timing for timepoint(s) {unknown}")
+    if n < 10 * len(sites):
+        raise ValueError(f"--scale {n}: need at least 10 participants per site ({len(sites)})")
+    _check_covariates(cfg, ["age", "gender", "year"])
+
+    param_rng, rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    scales = trial_scales(cfg, registry)
+    design = build_design(scales, p, n_waves, param_rng)
+    table = site_table(p, sites, design.keys, param_rng)
+    site_weights = param_rng.lognormal(0.0, p["site_size_sd"], len(sites))
+
+    def shift_of(people: dict) -> np.ndarray:
+        return covariate_shift(people, design.keys, table)
+
+    sizes = _largest_remainder(n, site_weights)
+    n_treat_site = _largest_remainder(_largest_remainder(n, p["allocation"])[0], sizes)
+    site = np.repeat(sites, sizes)
+    # Randomized within site: each site's block of arm labels, shuffled.
+    arm = np.concatenate(
+        [
+            rng.permutation(np.repeat([treated_arm, control_arm], [t, m - t]))
+            for m, t in zip(sizes, n_treat_site, strict=True)
+        ]
+    )
+    u_names = ["gender", "year", "z_age", "site"]
+    people = _coaching_people(draw_uniforms(u_names, n, rng), dict(p, site_sizes=sizes), sites)
+    people["site"] = site
+    pid = _shuffled_ids("CS-", n, len(str(n)), rng)
+    withdrawn = np.zeros(n, dtype=bool)
+    n_withdrawn = max(1, round(p["withdrawn_share"] * n / 2))
+    for a in (treated_arm, control_arm):
+        withdrawn[rng.choice(np.flatnonzero(arm == a), n_withdrawn, replace=False)] = True
+    sessions = pd.array(rng.choice(7, n, p=p["sessions_p"]), dtype="Int64")
+    sessions[arm != treated_arm] = pd.NA
+    per_protocol = (cfg.get("analysis_sets") or {}).get("per_protocol", {})
+    participants = pd.DataFrame(
+        {
+            data["id_column"]: pid,
+            data["arm_column"]: arm,
+            data["site_column"]: site,
+            "age": people["age"],
+            "gender": people["gender"],
+            "year": people["year"],
+            data["withdrawal_column"]: np.where(withdrawn, "yes", "no"),
+            per_protocol.get("column", "sessions_attended"): sessions,
+        }
+    )
+
+    z = draw_latent(design, n, n_waves, rng)
+    lev = levels(design, z, shift_of(people), (arm == treated_arm).astype(float))
+    del z
+    full = _answers(design, lev, rng, _item_columns(cfg, registry))
+    del lev
+    day0 = rng.integers(0, p["window_days"], n)
+    ee = next(s for s in scales if s.key == "mbi.ee")
+    files, counts = _scale_waves(full, pid, withdrawn, day0, cfg, registry, ee, p, rng)
+    del full
+
+    def people_of(u, _arm):
+        return _coaching_people(u, dict(p, site_sizes=sizes), sites)
+
+    scores = mc_scores(
+        design,
+        [treated_arm, control_arm],
+        people_of,
+        shift_of,
+        treated_arm,
+        mc_draws,
+        n_waves,
+        seed + SCALE_MC_SEED,
+        u_names,
+    )
+    effects = longitudinal_truth(
+        cfg, registry, scores, ("diff_in_change", "diff_in_means"), categories=False
+    )
+    counts = {"participants": n, "withdrawn": int(withdrawn.sum()), **counts}
+    return {
+        "participants": (data["participants"], _by_id(participants, data["id_column"])),
+        "files": files,
+        "effects": effects,
+        "counts": counts,
+        "seed": seed,
+        "mc_draws": mc_draws,
+    }
+
+
+def write_scale_trial(result: dict, cfg: dict, out_dir: Path) -> list[Path]:
+    """Write the scale trial into out_dir/coaching_scale/: CSV only (Excel is too slow)."""
+    folder = out_dir / SCALE_TRIAL
+    folder.mkdir(parents=True, exist_ok=True)
+    name, participants = result["participants"]
+    written = []
+    for fname, frame in [(name, participants), *result["files"].items()]:
+        path = folder / fname
+        if path.suffix.lower() != ".csv":
+            raise ValueError(f"{fname}: the scale trial writes CSV exports only")
+        write_csv(frame, path)
+        written.append(path)
+
+    seed, n = result["seed"], result["counts"]["participants"]
+    header = [
+        "SYNTHETIC DATA - true effects of the simulated scale trial in this folder.",
+        f"Written by `{SCALE_REGENERATE.format(n=n, seed=seed)}`.",
+        "value: effect on the SCORED outcome at the last wave, by Monte Carlo (mc_draws",
+        "people, mc_seed; common random numbers across arms); mc_se: its Monte Carlo SE.",
+    ]
+    lines = [f"# {line}" for line in header]
+    lines += [f"trial: {SCALE_TRIAL}", f"seed: {seed}", f"mc_seed: {seed + SCALE_MC_SEED}"]
+    lines += [f"mc_draws: {result['mc_draws']}", "effects:"]
+    for e in result["effects"]:
+        value, se = round(e["value"], 4) + 0.0, round(e["mc_se"], 5) + 0.0
+        lines.append(
+            f"  - {{outcome: {e['outcome']}, estimand: {e['estimand']}, "
+            f"contrast: {e['contrast']}, timepoint: {e['timepoint']}, "
+            f"value: {value:.4f}, mc_se: {se:.5f}}}"
+        )
+    (folder / "truth.yaml").write_text("\n".join(lines) + "\n", newline="\n")
+
+    c = result["counts"]
+    waves = ", ".join(f"`{tp['file']}` {c[tp['id']]:,}" for tp in cfg["timepoints"])
+    readme = (
+        f"# {SCALE_TRIAL}: SYNTHETIC data\n\n"
+        f"{cfg['title']}.\n\n"
+        "Every file in this folder is simulated: these are not study data and describe no\n"
+        "real person. coaching_rct's data-generating process at scale, for timing the\n"
+        "pipeline.\n\n"
+        f"- `{name}`: {n:,} participants in {participants[cfg['data']['site_column']].nunique()}"
+        f" sites, {c['withdrawn']:,} withdrew consent.\n"
+        f"- Responses: {waves}.\n"
+        "- `truth.yaml`: the true effects at the last wave.\n\n"
+        "Regenerate byte for byte from the repository root:\n\n"
+        f"    {SCALE_REGENERATE.format(n=n, seed=seed)}\n"
+    )
+    (folder / "README.md").write_text(readme, newline="\n")
+    return [*written, folder / "truth.yaml", folder / "README.md"]
+
+
+def generate_scale(
+    n: int, out_dir: Path, config_dir: Path, seed: int = SCALE_SEED, mc_draws: int = MC_DRAWS
+) -> tuple[dict, list[Path]]:
+    """Simulate the scale trial (config/trials/coaching_scale.yaml) with n participants."""
+    cfg, registry = load_config(config_dir, SCALE_TRIAL)
+    result = simulate_coaching_scale(cfg, registry, n, seed, mc_draws)
+    return result, write_scale_trial(result, cfg, out_dir)
+
+
 def find_root() -> Path:
     """The repository root: from this module's location, else the working directory."""
     if (REPO_ROOT / "config" / "instruments.yaml").is_file():
@@ -1281,10 +1511,38 @@ def main(argv: list[str] | None = None) -> int:
         "--trial", action="append", choices=TRIALS, help="trial to write (repeatable; default all)"
     )
     parser.add_argument("--config-dir", type=Path, help="default: <repo>/config")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        metavar="N",
+        help=f"instead of the demo trials, write the {SCALE_TRIAL} trial (coaching_rct's design, "
+        f"N participants, the waves and sites of config/trials/{SCALE_TRIAL}.yaml, CSV only) "
+        f"into OUT/{SCALE_TRIAL}/; needs --out",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=SCALE_SEED,
+        help="seed of the --scale trial (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     root = find_root()
-    out = args.out or root / "data" / "raw"
     config_dir = args.config_dir or root / "config"
+    if args.scale is not None:
+        # The scale data never go into the repository's data/raw unless asked for explicitly.
+        if args.out is None:
+            parser.error("--scale needs --out (a folder outside the repository, e.g. /tmp/scale)")
+        if args.trial:
+            parser.error("--scale writes only the scale trial; drop --trial")
+        t0 = time.perf_counter()
+        result, _ = generate_scale(args.scale, args.out, config_dir, args.seed)
+        counts = ", ".join(f"{k}={v}" for k, v in result["counts"].items())
+        print(
+            f"{SCALE_TRIAL}: {counts} ({time.perf_counter() - t0:.1f} s) -> "
+            f"{args.out / SCALE_TRIAL}"
+        )
+        return 0
+    out = args.out or root / "data" / "raw"
     for trial in args.trial or TRIALS:
         t0 = time.perf_counter()
         result, cfg = simulate_trial(trial, config_dir)
