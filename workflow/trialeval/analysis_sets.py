@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from trialeval.io import in_set
+
 SETS = ("itt", "per_protocol", "complete_case")
 
 
@@ -31,7 +33,7 @@ def analysis_sets(participants: pd.DataFrame, items: pd.DataFrame, spec: dict) -
     responded_all = pd.Series(True, index=out.index)
     for tp in spec["timepoints"]:
         ids = set(items.loc[items["timepoint"] == tp["id"], "participant_id"])
-        responded = out["participant_id"].isin(ids) & itt
+        responded = pd.Series(in_set(out["participant_id"], ids), index=out.index) & itt
         out[f"responded_{tp['id']}"] = responded
         responded_all &= responded
     if spec["design"] == "cross_sectional":

@@ -35,7 +35,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
 from trialeval.effects import order_effects  # noqa: E402
-from trialeval.io import atomic_path  # noqa: E402
+from trialeval.io import atomic_path, in_set  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -979,7 +979,7 @@ def change_scores(
     """participant_id, arm, outcome, timepoint (post), change: analysis-set members observed
     at baseline and at that post timepoint (as the pre/post analysis uses them)."""
     members = sets.loc[sets[analysis_set].astype(bool), ["participant_id", "arm"]]
-    data = scores[scores["participant_id"].isin(members["participant_id"])]
+    data = scores[in_set(scores["participant_id"], members["participant_id"])]
     baseline = spec["baseline"]
     frames = []
     for outcome in spec["outcomes"]:

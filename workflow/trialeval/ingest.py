@@ -20,7 +20,7 @@ import pandas as pd
 
 from trialeval.config import SINGLE_GROUP, item_columns
 from trialeval.errors import TrialInputError
-from trialeval.io import read_header, read_table, write_parquet
+from trialeval.io import in_set, read_header, read_table, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def read_wave(spec: dict, timepoint: dict, enrolled: set[str]) -> pd.DataFrame:
     empty = ids.isna() | (ids == "")
     if empty.any():
         raise TrialInputError(f"{path}: row {_row(empty.idxmax())}: empty participant id")
-    unknown = ~ids.isin(enrolled)
+    unknown = pd.Series(~in_set(ids, enrolled), index=ids.index)
     if unknown.any():
         i = unknown.idxmax()
         raise TrialInputError(
@@ -260,7 +260,7 @@ def ingest(spec: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     waves = [read_wave(spec, tp, enrolled) for tp in spec["timepoints"]]
     items = pd.concat(waves, ignore_index=True)
     withdrawn = set(participants.loc[participants["withdrawn"], "participant_id"])
-    dropped = items["participant_id"].isin(withdrawn)
+    dropped = in_set(items["participant_id"], withdrawn)
     if dropped.any():
         log.info(
             "%d response(s) of %d participant(s) who withdrew consent are not used",

@@ -9,6 +9,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from trialeval.errors import TrialInputError
@@ -126,3 +127,19 @@ def read_analysis_data(
     participants = pd.read_parquet(participants_path)
     sets = pd.read_parquet(sets_path).drop(columns=["arm", "withdrawn"])
     return scores, participants.merge(sets, on="participant_id", how="left", validate="1:1")
+
+
+def in_set(values: pd.Series, members) -> np.ndarray:
+    """Boolean mask: which `values` are among `members`.
+
+    pandas 3's Series.isin converts text values one at a time (1 s for 300,000 ids); Arrow's
+    hash-based is_in does the same in milliseconds. Missing values are never members.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    value_set = pa.array(
+        pd.Series(list(members) if isinstance(members, set) else members), type=pa.string()
+    )
+    mask = pc.is_in(pa.array(values.astype("string"), type=pa.string()), value_set=value_set)
+    return mask.fill_null(False).to_numpy(zero_copy_only=False)

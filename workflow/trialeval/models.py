@@ -414,7 +414,7 @@ def run(
     diagnostics_out: str,
 ) -> None:
     """Rule entry: one outcome's mixed model on every configured analysis set."""
-    from trialeval.io import read_analysis_data, write_csv
+    from trialeval.io import in_set, read_analysis_data, write_csv
 
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     options = spec["analyses"]["mixed_model"]
@@ -424,7 +424,7 @@ def run(
         members = participants[participants[analysis_set]]
         parts.append(
             mixed_model_effects(
-                scores[scores["participant_id"].isin(members["participant_id"])],
+                scores[in_set(scores["participant_id"], members["participant_id"])],
                 members,
                 spec,
                 outcome,

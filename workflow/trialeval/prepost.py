@@ -24,6 +24,7 @@ from trialeval.design import (
     factor_from_data,
 )
 from trialeval.effects import effects_frame
+from trialeval.io import in_set
 from trialeval.regression import ols
 
 __all__ = [
@@ -406,7 +407,7 @@ def prepost_effects(
             f"{[t for t in timepoints if t != spec['baseline']]}"
         )
     data = scores[["participant_id", "timepoint", "score"]]
-    data = data[data["participant_id"].isin(participants["participant_id"])]
+    data = data[in_set(data["participant_id"], participants["participant_id"])]
     if outcome["kind"] == "score":
         rows, summary = _score_rows(data, participants, spec, outcome, post, confounders, alpha)
     elif outcome["kind"] == "category":
