@@ -56,7 +56,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from trialeval.errors import TrialInputError
 
@@ -742,6 +741,8 @@ def _fit_batch(batch: _Batch, alpha: float) -> FastFit:
         finite = np.all(np.isfinite(se[idx]) & (se[idx] > 0) & np.isfinite(df[idx]), axis=1)
         bad = ~(finite & ((det > 0) | boundary))
         ok[idx[bad]] = False
+    from scipy import special  # here, not at the top: the DAG build imports this module
+
     p = 2.0 * special.stdtr(df, -np.abs(est / se))
     est[~ok], se[~ok], df[~ok], p[~ok] = np.nan, np.nan, np.nan, np.nan
     return FastFit(est, se, df, p, ok, sd_p, sd_r)
