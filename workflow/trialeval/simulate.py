@@ -777,6 +777,33 @@ def longitudinal_truth(
     return effects
 
 
+def _coaching_roster(cfg, pid, arm, site, people, arms, n_withdrawn, p, rng):
+    """The participants file of a coaching trial (demo or scale): consent withdrawals per arm,
+    sessions attended in the treated arm, covariates; returns (frame, withdrawn mask)."""
+    treated_arm, control_arm = arms
+    data = cfg["data"]
+    n = len(pid)
+    withdrawn = np.zeros(n, dtype=bool)
+    for a in (treated_arm, control_arm):
+        withdrawn[rng.choice(np.flatnonzero(arm == a), n_withdrawn, replace=False)] = True
+    sessions = pd.array(rng.choice(7, n, p=p["sessions_p"]), dtype="Int64")
+    sessions[arm != treated_arm] = pd.NA
+    per_protocol = (cfg.get("analysis_sets") or {}).get("per_protocol", {})
+    participants = pd.DataFrame(
+        {
+            data["id_column"]: pid,
+            data["arm_column"]: arm,
+            data["site_column"]: site,
+            "age": people["age"],
+            "gender": people["gender"],
+            "year": people["year"],
+            data["withdrawal_column"]: np.where(withdrawn, "yes", "no"),
+            per_protocol.get("column", "sessions_attended"): sessions,
+        }
+    )
+    return participants, withdrawn
+
+
 def simulate_coaching(cfg: dict, registry: dict, p: dict = COACHING) -> dict:
     """Participants, one export per timepoint, and the true effects of coaching_rct."""
     trial = "coaching_rct"
@@ -809,24 +836,9 @@ def simulate_coaching(cfg: dict, registry: dict, p: dict = COACHING) -> dict:
     people = _coaching_people(draw_uniforms(u_names, n, rng), p, sites)
     people["site"] = site
     pid = _shuffled_ids("CR-", n, 4, rng)
-    withdrawn = np.zeros(n, dtype=bool)
-    for a in (treated_arm, control_arm):
-        chosen = rng.choice(np.flatnonzero(arm == a), p["withdrawn_per_arm"], replace=False)
-        withdrawn[chosen] = True
-    sessions = pd.array(rng.choice(7, n, p=p["sessions_p"]), dtype="Int64")
-    sessions[arm != treated_arm] = pd.NA
-    per_protocol = (cfg.get("analysis_sets") or {}).get("per_protocol", {})
-    participants = pd.DataFrame(
-        {
-            data["id_column"]: pid,
-            data["arm_column"]: arm,
-            data["site_column"]: site,
-            "age": people["age"],
-            "gender": people["gender"],
-            "year": people["year"],
-            data["withdrawal_column"]: np.where(withdrawn, "yes", "no"),
-            per_protocol.get("column", "sessions_attended"): sessions,
-        }
+    n_withdrawn = p["withdrawn_per_arm"]
+    participants, withdrawn = _coaching_roster(
+        cfg, pid, arm, site, people, (treated_arm, control_arm), n_withdrawn, p, rng
     )
 
     z = draw_latent(design, n, n_waves, rng)
@@ -1376,24 +1388,9 @@ def simulate_coaching_scale(
     people = _coaching_people(draw_uniforms(u_names, n, rng), dict(p, site_sizes=sizes), sites)
     people["site"] = site
     pid = _shuffled_ids("CS-", n, len(str(n)), rng)
-    withdrawn = np.zeros(n, dtype=bool)
     n_withdrawn = max(1, round(p["withdrawn_share"] * n / 2))
-    for a in (treated_arm, control_arm):
-        withdrawn[rng.choice(np.flatnonzero(arm == a), n_withdrawn, replace=False)] = True
-    sessions = pd.array(rng.choice(7, n, p=p["sessions_p"]), dtype="Int64")
-    sessions[arm != treated_arm] = pd.NA
-    per_protocol = (cfg.get("analysis_sets") or {}).get("per_protocol", {})
-    participants = pd.DataFrame(
-        {
-            data["id_column"]: pid,
-            data["arm_column"]: arm,
-            data["site_column"]: site,
-            "age": people["age"],
-            "gender": people["gender"],
-            "year": people["year"],
-            data["withdrawal_column"]: np.where(withdrawn, "yes", "no"),
-            per_protocol.get("column", "sessions_attended"): sessions,
-        }
+    participants, withdrawn = _coaching_roster(
+        cfg, pid, arm, site, people, (treated_arm, control_arm), n_withdrawn, p, rng
     )
 
     z = draw_latent(design, n, n_waves, rng)
