@@ -110,3 +110,27 @@ class TinyTrial:
 @pytest.fixture
 def tiny(tmp_path) -> TinyTrial:
     return TinyTrial(tmp_path)
+
+
+def demo_spec(trial: str) -> dict:
+    """The resolved spec of one committed demo trial, loaded as the Snakefile loads it."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config.update(
+        trials=[trial],
+        trials_dir=str(ROOT / "config" / "trials"),
+        instruments=str(ROOT / "config" / "instruments.yaml"),
+        raw_dir=str(ROOT / "data" / "raw"),
+        results_dir="results",
+    )
+    return load_trials(config, SCHEMAS)[trial]
+
+
+def demo_trial(trial: str):
+    """(spec, participants, items, scores, sets) of a demo trial, built by the library."""
+    from trialeval import analysis_sets, ingest, instruments
+
+    spec = demo_spec(trial)
+    participants, items = ingest.ingest(spec)
+    scores = instruments.score_outcomes(items, spec)
+    sets = analysis_sets.analysis_sets(participants, items, spec)
+    return spec, participants, items, scores, sets

@@ -20,16 +20,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from matplotlib.colors import to_hex
 from matplotlib.container import ErrorbarContainer
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.text import Text
 
-from conftest import ROOT, SCHEMAS
+from conftest import ROOT, demo_spec
 from trialeval import analysis_sets, association, effects, figures, ingest, instruments, models
 from trialeval import prepost as prepost_module
-from trialeval.config import load_trials, outcome_analyses, report_items
+from trialeval.config import outcome_analyses, report_items
 
 # the names the figure rule passes (workflow/rules/common.smk, FIGURE_INPUTS)
 FIGURE_INPUTS = {
@@ -52,15 +51,7 @@ CASES = [
 
 
 def demo_specs() -> dict[str, dict]:
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    cfg.update(
-        trials=list(TRIALS),
-        trials_dir=str(ROOT / "config/trials"),
-        instruments=str(ROOT / "config/instruments.yaml"),
-        raw_dir=str(ROOT / "data/raw"),
-        results_dir="results",
-    )
-    return load_trials(cfg, SCHEMAS)
+    return {trial: demo_spec(trial) for trial in TRIALS}
 
 
 def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:

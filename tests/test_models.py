@@ -16,9 +16,8 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, demo_spec
 from trialeval import analysis_sets, ingest, instruments
-from trialeval.config import load_trials
 from trialeval.models import mixed_model_effects
 
 REFERENCE = ROOT / "tests" / "data" / "reference"
@@ -194,14 +193,7 @@ def test_unfittable_model_yields_rows_that_say_why():
 def test_coaching_demo_recovers_truth():
     """Every true effect in data/raw/coaching_rct/truth.yaml: within 3 SE of the ITT estimate,
     and inside the 95% CI for the large majority."""
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    cfg.update(
-        trials_dir=str(ROOT / "config/trials"),
-        instruments=str(ROOT / "config/instruments.yaml"),
-        raw_dir=str(ROOT / "data/raw"),
-        results_dir="results",
-    )
-    spec = load_trials(cfg, ROOT / "workflow/schemas")["coaching_rct"]
+    spec = demo_spec("coaching_rct")
     participants, items = ingest.ingest(spec)
     scores = instruments.score_outcomes(items, spec)
     sets = analysis_sets.analysis_sets(participants, items, spec)
@@ -290,14 +282,7 @@ def test_covariates_and_fixed_site_match_statsmodels():
     emotional exhaustion: fixed effects equal statsmodels MixedLM's REML fit of
     score ~ arm * visit + age + C(gender) + C(site) + (1 | participant); the adjusted means
     weight each gender and site level equally (emmeans' default), checked by hand."""
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    cfg.update(
-        trials_dir=str(ROOT / "config/trials"),
-        instruments=str(ROOT / "config/instruments.yaml"),
-        raw_dir=str(ROOT / "data/raw"),
-        results_dir="results",
-    )
-    spec = load_trials(cfg, ROOT / "workflow/schemas")["coaching_rct"]
+    spec = demo_spec("coaching_rct")
     participants, items = ingest.ingest(spec)
     scores = instruments.score_outcomes(items, spec)
     ee = scores[(scores["outcome"] == "ee")]

@@ -25,8 +25,8 @@ import yaml
 from scipy import stats
 from statsmodels.stats.contingency_tables import Table2x2
 
+from conftest import demo_trial
 from trialeval import analysis_sets, ingest, instruments
-from trialeval.config import load_trials
 from trialeval.prepost import SUMMARY_COLUMNS, prepost_effects, risk_ratio, wilcoxon_hodges_lehmann
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -508,19 +508,7 @@ def test_rule_entry_writes_every_set_and_timepoint(tmp_path):
 
 def demo_inputs(trial: str):
     """Participants of the itt set and scores, built by the library from data/raw."""
-    with open(ROOT / "config" / "config.yaml") as handle:
-        config = yaml.safe_load(handle)
-    config.update(
-        trials=[trial],
-        trials_dir=str(ROOT / "config" / "trials"),
-        instruments=str(ROOT / "config" / "instruments.yaml"),
-        raw_dir=str(ROOT / "data" / "raw"),
-        results_dir=str(ROOT / "results"),
-    )
-    spec = load_trials(config, ROOT / "workflow" / "schemas")[trial]
-    participants, items = ingest.ingest(spec)
-    scores = instruments.score_outcomes(items, spec)
-    sets = analysis_sets.analysis_sets(participants, items, spec)
+    spec, participants, items, scores, sets = demo_trial(trial)
     itt = participants[participants["participant_id"].isin(sets.loc[sets["itt"], "participant_id"])]
     truth = yaml.safe_load((ROOT / "data" / "raw" / trial / "truth.yaml").read_text())
     return spec, itt, scores, truth["effects"]

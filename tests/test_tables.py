@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from trialeval import analysis_sets, ingest, instruments, tables
+from conftest import demo_trial
+from trialeval import analysis_sets, instruments, tables
 from trialeval.association import association_effects
-from trialeval.config import load_trials
 from trialeval.effects import EFFECT_COLUMNS, adjust, effects_frame, order_effects
 from trialeval.models import mixed_model_effects
 from trialeval.prepost import prepost_effects
@@ -42,19 +41,7 @@ def parse_ci(text: str) -> tuple[float, float, float]:
 
 def demo(trial: str):
     """(spec, participants, items, scores, sets) of a demo trial, built by the library."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config.update(
-        trials=[trial],
-        trials_dir=str(ROOT / "config" / "trials"),
-        instruments=str(ROOT / "config" / "instruments.yaml"),
-        raw_dir=str(ROOT / "data" / "raw"),
-        results_dir="results",
-    )
-    spec = load_trials(config, ROOT / "workflow" / "schemas")[trial]
-    participants, items = ingest.ingest(spec)
-    scores = instruments.score_outcomes(items, spec)
-    sets = analysis_sets.analysis_sets(participants, items, spec)
-    return spec, participants, items, scores, sets
+    return demo_trial(trial)
 
 
 @pytest.fixture(scope="module")
