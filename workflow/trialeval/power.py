@@ -1049,7 +1049,9 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
             ax.legend(
                 title=f"Arm vs control (smallest N for {plan['target_power']:.0%} power)",
                 title_fontsize=7.0,
+                # above the alpha line, below curves that have passed the target
                 loc="lower right",
+                bbox_to_anchor=(1.0, 0.08),
                 frameon=False,
             )
         axes[0][0].set_ylabel("Power")
