@@ -312,3 +312,22 @@ def test_covariates_and_fixed_site_match_statsmodels():
     by_hand += sum(fe[f"C(site)[T.{s}]"] for s in sites[1:]) / len(sites)
     got = means.set_index(["arm", "timepoint"]).loc[("control", "baseline"), "estimate"]
     assert got == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_unfittable_ancova_row_names_its_timepoint():
+    spec = orthodont_spec()
+    spec["timepoints"] = [{"id": "age8", "baseline": True}, {"id": "age14", "baseline": False}]
+    scores = pd.DataFrame(
+        {"participant_id": ["a", "a"], "timepoint": ["age8", "age14"], "score": [1.0, 2.0]}
+    )
+    participants = pd.DataFrame({"participant_id": ["a"], "arm": ["Male"]})
+    effects, _, diagnostics = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "x", "role": "secondary"},
+        analysis_set="itt",
+        model="ancova",
+    )
+    assert effects[["estimand", "timepoint"]].values.tolist() == [["adjusted_diff", "age14"]]
+    assert effects["estimate"].isna().all() and "not estimated" in effects.loc[0, "note"]

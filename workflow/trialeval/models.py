@@ -179,10 +179,13 @@ def mixed_model_effects(
     diagnostics = {**base, "n": n, "n_obs": n_obs, "n_sites": n_sites}
 
     def failed(reason: str, analysis: str, method: str):
-        estimands = ["diff_in_change", "diff_in_means"] if analysis == "mixed_model" else []
-        estimands = estimands or ["adjusted_diff"]
+        """Rows that say why the model could not be fitted; the run goes on."""
+        if analysis == "mixed_model":
+            estimands, timepoints = ["diff_in_change", "diff_in_means"], post
+        else:  # ancova: one arm effect, at the single post visit or over all of them
+            estimands, timepoints = ["adjusted_diff"], [post[0] if len(post) == 1 else "all_post"]
         for arm in intervention:
-            for tp in post if analysis == "mixed_model" else ["post"]:
+            for tp in timepoints:
                 for estimand in estimands:
                     effects_rows.append(
                         {
