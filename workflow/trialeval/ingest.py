@@ -192,6 +192,20 @@ def check_inputs(spec: dict) -> None:
             )
 
 
+def _answers_as_numbers(column: pd.Series) -> np.ndarray | None:
+    """Text answers as floats (blank = NaN), by Arrow in one vectorised pass; None when some
+    cell is not a number (the caller then finds and names it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(pa.array(column.astype("string"), type=pa.string()))
+    trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    try:
+        return pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def read_wave(spec: dict, timepoint: dict, enrolled: set[str]) -> pd.DataFrame:
     """Read one wave's export: ids normalised and enrolled, answers numeric and in range."""
     path = Path(timepoint["file"])
@@ -233,20 +247,24 @@ def read_wave(spec: dict, timepoint: dict, enrolled: set[str]) -> pd.DataFrame:
         lo, hi = inst["item_range"]
         for item in inst["items"]:
             column = item["column"]
-            text = raw[column].astype("string").str.strip()
-            number = pd.to_numeric(text, errors="coerce")
-            not_number = text.notna() & (text != "") & number.isna()
-            out_of_range = number.notna() & ((number < lo) | (number > hi))
-            bad = not_number | out_of_range
-            if bad.any():
-                i = bad.idxmax()
+            number = _answers_as_numbers(raw[column])
+            if number is not None:
+                with np.errstate(invalid="ignore"):
+                    out_of_range = (number < lo) | (number > hi)  # NaN compares False
+            if number is None or out_of_range.any():
+                # Slow path only to find and name the first bad cell.
+                text = raw[column].astype("string").str.strip()
+                parsed = pd.to_numeric(text, errors="coerce")
+                not_number = text.notna() & (text != "") & parsed.isna()
+                out_of_range = parsed.notna() & ((parsed < lo) | (parsed > hi))
+                i = (not_number | out_of_range).idxmax()
                 raise TrialInputError(
                     f"{path}: row {_row(i)}: participant {ids[i]}, timepoint "
                     f"{timepoint['id']!r}, item {column!r} ({inst['id']}): answer "
                     f"{raw.at[i, column]!r} is outside the item's range; expected a number "
                     f"from {lo:g} to {hi:g}"
                 )
-            values[column] = number.to_numpy(dtype=float, na_value=np.nan)
+            values[column] = number
     frame = pd.DataFrame(values)
     frame.insert(0, "timepoint", timepoint["id"])
     frame.insert(0, "participant_id", ids.astype(str).to_numpy())
