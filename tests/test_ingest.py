@@ -116,3 +116,13 @@ def test_bad_withdrawal_flag(tiny):
     tiny.participants.loc[0, "withdrew"] = "maybe"
     with pytest.raises(TrialInputError, match=r"row 2, column 'withdrew': 'maybe'"):
         check_inputs(tiny.spec())
+
+
+def test_excel_header_read_from_the_zip_matches_pandas(tiny):
+    """The fast header reader used when the DAG is built gives pandas' column names."""
+    from conftest import ROOT
+    from trialeval.io import read_header, read_table
+
+    tiny.waves["wave1.csv"].to_excel(tiny.data_dir / "wave1.xlsx", index=False)
+    for path in (tiny.data_dir / "wave1.xlsx", ROOT / "data/raw/coaching_rct/survey_month4.xlsx"):
+        assert read_header(path) == list(read_table(path).columns)
