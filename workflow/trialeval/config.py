@@ -1,19 +1,21 @@
-"""Trial configuration: resolve a schema-validated trial file against the instrument registry,
-and cross-check it against the raw data before any job starts.
+"""Trial configuration: load and schema-validate the YAML files, resolve each trial file against
+the instrument registry, and cross-check what can be checked without the data (the checks
+against the raw files are trialeval.ingest.check_inputs).
 
 `resolve_trial` turns the YAML of one trial into a plain, fully resolved dict (the *trial spec*)
 that reaches every rule script through `params:`. Its shape:
 
     id, title, design, config_file, data_dir, participants_file, sheet,
     id_column, arm_column, site_column, withdrawal_column,
-    arms: [{id, label, control}], control_arm, sites,
+    arms: [{id, label, control, colour}], control_arm, sites,
     timepoints: [{id, label, file, baseline}], baseline,
-    covariates: [{name, label, type}],
+    covariates: [{name, label, type, summary}],
     outcomes: [{id, label, instrument, kind (score|category|bands), name, role}],
     instruments: {id: resolved instrument (see `resolve_instrument`)},
     per_protocol: {column, at_least, arms} | None,
     analyses: {...},
-    power: the resolved `power` block (see trialeval.power.resolve_power) | None
+    power: the resolved `power` block (see trialeval.power.resolve_power) | None,
+    multiplicity: the global correction from config.yaml (added by `load_trials`)
 
 Every failure raises TrialInputError naming the file and the key or column.
 """
