@@ -598,3 +598,21 @@ def test_demo_hodges_lehmann_matches_r_algorithm(mentorship, mentorship_inputs):
         assert (row.ci_low, row.ci_high) == pytest.approx((r_low, r_high), abs=UNIROOT_TOL)
         assert row.estimate == pytest.approx(r_est, abs=UNIROOT_TOL)
         assert row.p_value == pytest.approx(scipy_p(x, y), abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["integer", "continuous"])
+def test_large_sample_path_gives_the_pairwise_roots(monkeypatch, kind):
+    """Above PAIRWISE_LIMIT pairs the roots come from bisection on sorted data (O(n log n));
+    forced on here, it returns the pairwise version's estimate and CI to 1e-9."""
+    import trialeval.prepost as module
+
+    rng = np.random.default_rng(11)
+    if kind == "integer":  # tied integer change scores, like MBI sums
+        x, y = rng.integers(-10, 15, 300).astype(float), rng.integers(-12, 12, 450).astype(float)
+    else:
+        x, y = rng.normal(1, 3, 300), rng.normal(0, 3, 450)
+    exact = wilcoxon_hodges_lehmann(x, y)
+    monkeypatch.setattr(module, "PAIRWISE_LIMIT", 0)
+    large = wilcoxon_hodges_lehmann(x, y)
+    for key in ("estimate", "ci_low", "ci_high", "p_value", "statistic"):
+        assert large[key] == pytest.approx(exact[key], abs=1e-9), key

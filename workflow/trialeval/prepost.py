@@ -178,12 +178,64 @@ def wilcoxon_hodges_lehmann(x, y, alpha: float = 0.05) -> dict:
     z = float(_standardised(statistic - n_x * n_y / 2, sigma, correct=True))
     out["p_value"] = float(2 * special.ndtr(-abs(z)))  # R: 2 * min(pnorm(z), 1 - pnorm(z))
 
-    w = _ShiftedRankSum(x, y)
+    w = _ShiftedRankSum(x, y) if n_x * n_y <= PAIRWISE_LIMIT else _SortedRankSum(x, y)
     zq = float(special.ndtri(1 - alpha / 2))
     out["ci_low"] = w.root(zq, correct=True)
     out["ci_high"] = w.root(-zq, correct=True)
     out["estimate"] = w.root(0.0, correct=False)  # R sets correct <- FALSE for the estimate
     return out
+
+
+# Above this many pairs the n_x x n_y pairwise differences are not formed (memory and time
+# would grow with the square of the sample); _SortedRankSum finds the same roots by bisection.
+PAIRWISE_LIMIT = 4_000_000
+
+
+class _SortedRankSum:
+    """W(d) for large samples: the Mann-Whitney count of x - d vs y by binary search in the
+    sorted y, O((n_x + n_y) log n_y) per evaluation, so the roots cost O(n log n).
+
+    Between jump points W(d) is exactly _ShiftedRankSum's (only within-sample ties count);
+    each root is bracketed by bisection to floating-point resolution, from the left and from
+    the right, and a zero stretch is resolved to its midpoint as in the pairwise version.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        self.x, self.y_sorted = x, np.sort(y)
+        self.n_x, self.n_y = len(x), len(y)
+        self.half = self.n_x * self.n_y / 2
+        self.sigma = _sigma(self.n_x, self.n_y, _tie_sum(x) + _tie_sum(y))
+        self.lower, self.upper = float(x.min() - y.max()), float(x.max() - y.min())
+
+    def w(self, d: float, correct: bool) -> float:
+        shifted = self.x - d
+        below = np.searchsorted(self.y_sorted, shifted, side="left").sum()
+        at_or_below = np.searchsorted(self.y_sorted, shifted, side="right").sum()
+        dz = (below + at_or_below) / 2 - self.half
+        return float(_standardised(dz, self.sigma, correct))
+
+    def _edge(self, zq: float, correct: bool, strict: bool) -> float:
+        """Bisection for the last d with W - zq > 0 (strict) or >= 0 (not strict)."""
+        lo, hi = self.lower, self.upper
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if mid in (lo, hi):
+                break
+            value = self.w(mid, correct) - zq
+            if value > 0 or (not strict and value == 0):
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    def root(self, zq: float, correct: bool) -> float:
+        if self.w(self.lower, correct) - zq <= 0:
+            return self.lower
+        if self.w(self.upper, correct) - zq >= 0:
+            return self.upper
+        start = self._edge(zq, correct, strict=True)  # W - zq stops being positive here
+        end = self._edge(zq, correct, strict=False)  # and becomes negative here
+        return float((start + end) / 2)
 
 
 # --------------------------------------------------------------------------------------
