@@ -9,7 +9,7 @@ for design in DESIGNS:
         input:
             unpack(partial(stage_inputs, names=inputs_of(FIGURE_INPUTS, kinds))),
             code="workflow/scripts/figures.py",
-            library=library("figures"),
+            library=library("figures", "formatting"),
         output:
             [
                 (

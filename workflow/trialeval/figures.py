@@ -35,6 +35,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
 from trialeval.effects import order_effects  # noqa: E402
+from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set  # noqa: E402
 
 __all__ = [
@@ -191,19 +192,6 @@ def _estimate_ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return f"{_num(est, digits)} (CI not estimable)"
     return f"{_num(est, digits)} ({_num(lo, digits)} to {_num(hi, digits)})"
-
-
-def format_p(p: float) -> str:
-    """P as journals print it: <0.001, three decimals below 0.01, else two; >0.99 at the top."""
-    if p is None or not np.isfinite(p):
-        return EN_DASH
-    if p < 0.001:
-        return "<0.001"
-    if p < 0.01:
-        return f"{p:.3f}"
-    if p > 0.99:
-        return ">0.99"
-    return f"{p:.2f}"
 
 
 def pretty(label: str) -> str:

@@ -32,10 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialeval.formatting import DASH, MINUS, format_p, is_missing
 from trialeval.io import atomic_path, write_csv
 
-MINUS = "\u2212"
-DASH = "\u2014"
 INDENT = "\u00a0" * 4  # level rows under a variable; non-breaking, so Markdown keeps it
 # Superscript letters for footnote markers (Unicode has no superscript q).
 MARKERS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ"
@@ -76,13 +75,9 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 # --------------------------------------------------------------------------------------
 
 
-def _missing(x) -> bool:
-    return x is None or x is pd.NA or (isinstance(x, float | np.floating) and np.isnan(x))
-
-
 def format_number(x, decimals: int) -> str:
     """`x` to `decimals` places with a true minus sign; NaN as an em dash; never "−0.0"."""
-    if _missing(x):
+    if is_missing(x):
         return DASH
     x = float(x)
     if np.isinf(x):
@@ -93,27 +88,11 @@ def format_number(x, decimals: int) -> str:
     return text.replace("-", MINUS)
 
 
-def format_p(p) -> str:
-    """A P value as journals print it (see the module docstring for the rules)."""
-    if _missing(p):
-        return DASH
-    p = float(p)
-    if p < 0.001:
-        return "<.001"
-    if p > 0.99:
-        return ">.99"
-    if round(p, 3) < 0.01 or f"{p:.2f}" == "0.05":
-        text = f"{p:.3f}"
-    else:
-        text = f"{p:.2f}"
-    return text.removeprefix("0")
-
-
 def format_ci(estimate, low, high, decimals: int) -> str:
     """Estimate and CI as "x (a to b)", all three to the same decimals; NaN as a dash."""
-    if _missing(estimate):
+    if is_missing(estimate):
         return DASH
-    if _missing(low) or _missing(high):
+    if is_missing(low) or is_missing(high):
         return format_number(estimate, decimals)
     parts = (format_number(v, decimals) for v in (estimate, low, high))
     return "{} ({} to {})".format(*parts)
@@ -121,9 +100,9 @@ def format_ci(estimate, low, high, decimals: int) -> str:
 
 def format_count_percent(count, total, decimals: int = 1) -> str:
     """Count and percent of `total` as "n (%)"; a dash when there is no denominator."""
-    if _missing(count):
+    if is_missing(count):
         return DASH
-    if _missing(total) or total == 0:
+    if is_missing(total) or total == 0:
         return f"{int(count)} ({DASH})"
     return f"{int(count)} ({format_number(100 * count / total, decimals)})"
 
@@ -152,7 +131,7 @@ class Notes:
         self.texts: list[str] = []
 
     def mark(self, note) -> str:
-        if _missing(note) or not str(note).strip():
+        if is_missing(note) or not str(note).strip():
             return ""
         note = str(note).strip()
         if note not in self.texts:
@@ -305,7 +284,7 @@ def contrast_label(spec: dict, contrast: str, exposure=None) -> str:
             if contrast == f"{arm} - {other}":
                 return f"{arms[arm]} vs {arms[other]}"
     text = str(contrast).replace(" - ", " vs ", 1)
-    if not _missing(exposure) and exposure:
+    if not is_missing(exposure) and exposure:
         return f"{outcome_label(spec, exposure)}: {text}"
     return text
 
@@ -497,7 +476,7 @@ def table1(
             numeric_rows(name, label, data, name, covariate.get("summary", "mean_sd"), 1)
         else:
             values = data[name].astype(object).where(data[name].notna())
-            frame = data.assign(**{name: values.map(lambda v: v if _missing(v) else str(v))})
+            frame = data.assign(**{name: values.map(lambda v: v if is_missing(v) else str(v))})
             levels = sorted(frame[name].dropna().unique())
             categorical_rows(name, label, frame, name, levels)
 
@@ -524,7 +503,7 @@ def table1(
         else:  # bands: ordered levels 1..k
             bands = spec["instruments"][outcome["instrument"]]["bands"]["levels"]
             names = {str(i + 1): b["label"] for i, b in enumerate(bands)}
-            coded = frame["score"].map(lambda v: v if _missing(v) else f"{v:g}")
+            coded = frame["score"].map(lambda v: v if is_missing(v) else f"{v:g}")
             categorical_rows(oid, label, frame.assign(score=coded), "score", list(names), names)
 
     formatted = pd.DataFrame(printed).fillna("")
@@ -581,7 +560,7 @@ def effects_table(spec: dict, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
                 "Estimate (95% CI)": _estimate_cell(spec, row, notes),
                 "P": format_p(row["p_value"]),
                 "Adjusted P": format_p(row["p_adjusted"]),
-                "n": DASH if _missing(row["n"]) else str(int(row["n"])),
+                "n": DASH if is_missing(row["n"]) else str(int(row["n"])),
             }
         )
     columns = ["Outcome", "Role", "Analysis set", "Estimand", "Contrast", "Timepoint"]
@@ -684,7 +663,7 @@ def _prepost_summary_cell(spec: dict, oid: str, kind: str, s: pd.Series) -> str:
         decimals = estimate_decimals(spec, oid)
         median, q1, q3 = (format_number(s[k], decimals) for k in ("median", "q1", "q3"))
         return f"{median} ({q1} to {q3}); n = {int(s['n'])}"
-    if _missing(s["n_events"]):
+    if is_missing(s["n_events"]):
         return DASH
     return f"{int(s['n_events'])}/{int(s['n'])} ({format_number(100 * s['proportion'], 1)})"
 
