@@ -683,6 +683,23 @@ def _shuffled_ids(prefix: str, n: int, width: int, rng: np.random.Generator) -> 
     return pid
 
 
+def _baseline_wave(full, pid, withdrawn, day0, cfg, registry, ee_scale, p, rng):
+    """The baseline export of a coaching trial (demo or scale): who answers (withdrawn
+    participants did, before withdrawing), skipped answers, each responder's standardized
+    exhaustion (drives later attrition). Returns (skip blocks, responded, ee_z, files, counts)."""
+    tps, id_column = cfg["timepoints"], cfg["data"]["id_column"]
+    blocks = [(instrument_columns(registry, i), P_SKIP_ITEM) for i in trial_instruments(cfg)]
+    n = len(pid)
+    responded = (rng.random(n) < p["p_baseline"]) | withdrawn
+    answers = skip_answers(full[0][responded], blocks, rng)
+    ee_z = np.zeros(n)
+    ee_z[responded] = _ee_z(answers, ee_scale)
+    stamps = timestamps(p["start"], day0[responded], rng)
+    files = {tps[0]["file"]: export_frame(pid[responded], id_column, stamps, answers)}
+    counts = {tps[0]["id"]: int(responded.sum())}
+    return blocks, responded, ee_z, files, counts
+
+
 def wave_exports(
     full: list[pd.DataFrame],
     pid: np.ndarray,
@@ -700,15 +717,10 @@ def wave_exports(
     Returns {file name: export} and response counts.
     """
     tps, id_column = cfg["timepoints"], cfg["data"]["id_column"]
-    blocks = [(instrument_columns(registry, i), P_SKIP_ITEM) for i in trial_instruments(cfg)]
+    blocks, responded, ee_z, files, counts = _baseline_wave(
+        full, pid, withdrawn, day0, cfg, registry, ee_scale, p, rng
+    )
     n = len(pid)
-    responded = (rng.random(n) < p["p_baseline"]) | withdrawn
-    answers = skip_answers(full[0][responded], blocks, rng)
-    ee_z = np.zeros(n)
-    ee_z[responded] = _ee_z(answers, ee_scale)
-    stamps = timestamps(p["start"], day0[responded], rng)
-    files = {tps[0]["file"]: export_frame(pid[responded], id_column, stamps, answers)}
-    counts = {tps[0]["id"]: int(responded.sum())}
     logit0 = np.log(p["attrition"] / (1 - p["attrition"]))
     for w in range(1, len(tps)):
         p_answer = np.where(
@@ -1309,15 +1321,10 @@ def _scale_waves(full, pid, withdrawn, day0, cfg, registry, ee_scale, p, rng):
     """Who answers which wave of the scale trial: coaching_rct's process (as in
     `wave_exports`), with per-wave timing and attrition, and no messy ids."""
     tps, id_column = cfg["timepoints"], cfg["data"]["id_column"]
-    blocks = [(instrument_columns(registry, i), P_SKIP_ITEM) for i in trial_instruments(cfg)]
+    blocks, responded, ee_z, files, counts = _baseline_wave(
+        full, pid, withdrawn, day0, cfg, registry, ee_scale, p, rng
+    )
     n = len(pid)
-    responded = (rng.random(n) < p["p_baseline"]) | withdrawn
-    answers = skip_answers(full[0][responded], blocks, rng)
-    ee_z = np.zeros(n)
-    ee_z[responded] = _ee_z(answers, ee_scale)
-    stamps = timestamps(p["start"], day0[responded], rng)
-    files = {tps[0]["file"]: export_frame(pid[responded], id_column, stamps, answers)}
-    counts = {tps[0]["id"]: int(responded.sum())}
     for w in range(1, len(tps)):
         tp = tps[w]["id"]
         attrition = p["attrition_by_wave"][tp]
