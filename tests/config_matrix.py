@@ -1,0 +1,666 @@
+"""The configuration matrix: small seeded trials that together use every option the schemas
+accept, and the edge trials a real study produces. tests/test_config_matrix.py runs the whole
+DAG on all of them at once and checks that every job succeeds and the counts reconcile.
+
+A cell is a trial file (YAML as a user writes it) plus the raw exports it reads, both built here
+from a few high-level choices. The rct cells form a pairwise covering array over
+model x site x covariates x arms x analysis sets (checked by a test, so an edit cannot lose a
+pair); quasi-experimental and cross-sectional cells take every level of the factors that apply
+to them. A new schema option must be used by some cell: test_config_matrix.py walks the schemas
+and fails on any key or enum level no cell uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+# rct factors and their levels (the pairwise array below covers every pair).
+MODELS = ("repeated", "ancova_1post", "ancova_2post")
+SITES = ("random", "fixed", "none")
+COVARIATES = ("none", "numeric", "categorical", "both")
+ARMS = (2, 3)
+SETS = {
+    "itt": ["itt"],
+    "all": ["itt", "per_protocol", "complete_case"],
+    "pp_cc": ["per_protocol", "complete_case"],
+}
+RCT_FACTORS = {
+    "covariates": COVARIATES,
+    "model": MODELS,
+    "site": SITES,
+    "sets": tuple(SETS),
+    "arms": ARMS,
+}
+# (covariates, model, site, sets, arms): 12 rows, the smallest pairwise array for 4 x 3 x 3.
+RCT_ROWS = [
+    ("categorical", "ancova_1post", "random", "all", 3),
+    ("numeric", "repeated", "fixed", "pp_cc", 3),
+    ("categorical", "repeated", "none", "itt", 2),
+    ("none", "ancova_2post", "random", "pp_cc", 2),
+    ("both", "ancova_2post", "fixed", "all", 2),
+    ("both", "ancova_1post", "none", "pp_cc", 3),
+    ("none", "ancova_1post", "fixed", "itt", 3),
+    ("numeric", "ancova_2post", "none", "itt", 2),
+    ("both", "repeated", "random", "itt", 3),
+    ("none", "repeated", "none", "all", 3),
+    ("categorical", "ancova_2post", "fixed", "pp_cc", 3),
+    ("numeric", "ancova_1post", "random", "all", 2),
+]
+
+ARM_IDS = ["ctl", "coach", "peer"]  # the first is the control arm
+SITE_IDS = ["s1", "s2", "s3"]
+
+
+@dataclass
+class Cell:
+    """One matrix trial: its id, its trial file and its raw exports {file name: frame}."""
+
+    id: str
+    trial: dict
+    files: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # Excel files: {file name: sheet name}
+    excel: dict[str, str] = field(default_factory=dict)
+
+    def write(self, root: Path) -> None:
+        """Write the trial file and exports into a project copy at `root` (a `data.dir` is
+        relative to the project, the default folder is data/raw/<trial>)."""
+        trials_dir = root / "config" / "trials"
+        trials_dir.mkdir(parents=True, exist_ok=True)
+        (trials_dir / f"{self.id}.yaml").write_text(yaml.safe_dump(self.trial, sort_keys=False))
+        data = self.trial["data"]
+        data_dir = root / data["dir"] if "dir" in data else root / "data" / "raw" / self.id
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for name, frame in self.files.items():
+            if name in self.excel:
+                frame.to_excel(data_dir / name, sheet_name=self.excel[name], index=False)
+            else:
+                frame.to_csv(data_dir / name, index=False)
+
+
+def _covariates(level: str, summary: str = "mean_sd") -> list[dict]:
+    numeric = {"name": "age", "label": "Age, years", "type": "numeric", "summary": summary}
+    categorical = {"name": "gender", "label": "Gender", "type": "categorical"}
+    return {
+        "none": [],
+        "numeric": [numeric],
+        "categorical": [categorical],
+        "both": [numeric, categorical],
+    }[level]
+
+
+def _participants(
+    rng, n: int, arms: list[str], sites: list[str] | None, *, id_column: str = "pid"
+) -> pd.DataFrame:
+    """Allocated participants: arm in blocks, site, age, gender with a sparse level,
+    a consent-withdrawal flag (one yes) and sessions attended."""
+    arm = [arms[k % len(arms)] for k in range(n)]
+    frame = pd.DataFrame(
+        {
+            id_column: [f"P{k:03d}" for k in range(n)],
+            "arm": arm,
+            "age": np.round(rng.normal(26, 2.5, n), 1),
+            # NB is rare (about 1 in 12): a sparse level of a categorical covariate
+            "gender": rng.choice(["F", "M", "NB"], size=n, p=[0.5, 0.42, 0.08]),
+            "withdrew": ["yes" if k == n - 1 else "no" for k in range(n)],
+            "sessions": rng.integers(0, 5, n),
+        }
+    )
+    if sites:
+        # arms cycle within site blocks: every site has every arm (arm and site not aliased)
+        frame.insert(2, "site", [sites[(k // len(arms)) % len(sites)] for k in range(n)])
+    return frame
+
+
+def _answers(rng, ids, arm, *, shift: float, items: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """One wave: a latent level per participant moves every item; intervention arms `shift`."""
+    latent = rng.normal(0, 1, len(ids)) + shift * (np.asarray(arm) != ARM_IDS[0])
+    rows = {"pid": list(ids)}
+    for column, (lo, hi) in items.items():
+        mid = (lo + hi) / 2
+        value = np.rint(mid + latent * (hi - lo) / 5 + rng.normal(0, 0.8, len(ids)))
+        rows[column] = np.clip(value, lo, hi).astype(int)
+    return pd.DataFrame(rows)
+
+
+FLOURISHING = {f"fs_{i}": (1, 7) for i in range(1, 9)}
+BURNOUT = {"mbi_8": (0, 6), "mbi_10": (0, 6)}
+BELONGING = {f"belong_{c}": (1, 4) for c in ("school", "organization", "community")}
+
+
+def _waves(
+    rng,
+    participants: pd.DataFrame,
+    timepoints: list[str],
+    items: dict,
+    *,
+    response: float = 0.85,
+    silent_arm: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """One export per timepoint: about `response` of participants answer each follow-up
+    (everyone but two at baseline); `silent_arm` gives no follow-up response at all."""
+    waves = {}
+    for t, tp in enumerate(timepoints):
+        answered = rng.random(len(participants)) < (0.95 if t == 0 else response)
+        if t > 0 and silent_arm:
+            answered &= participants["arm"].to_numpy() != silent_arm
+        rows = participants[answered]
+        frame = _answers(rng, rows.iloc[:, 0], rows["arm"], shift=0.5 * t, items=items).rename(
+            columns={"pid": participants.columns[0]}
+        )
+        # a few unanswered items: scores are prorated or, below min_answered, missing
+        for column in list(items)[:2]:
+            frame.loc[frame.sample(frac=0.1, random_state=t).index, column] = pd.NA
+        waves[f"wave_{tp}.csv"] = frame
+    return waves
+
+
+def _timepoints(names: list[str], *, files: dict[str, object] | None = None) -> list[dict]:
+    out = []
+    for t, name in enumerate(names):
+        entry = {"id": name, "label": name.replace("_", " ").title(), "file": f"wave_{name}.csv"}
+        if t == 0:
+            entry["baseline"] = True
+        if files and name in files:
+            entry["file"] = files[name]
+        out.append(entry)
+    return out
+
+
+def rct_cell(k: int, covariates: str, model: str, site: str, sets: str, arms: int) -> Cell:
+    """One row of the rct pairwise array."""
+    rng = np.random.default_rng(1000 + k)
+    arm_ids = ARM_IDS[:arms]
+    # site `none` alternates between a trial without a site column and one that has sites
+    # but leaves them out of the model; row 0 has a site with a single participant.
+    with_sites = site != "none" or k % 2 == 0
+    participants = _participants(rng, 14 * arms, arm_ids, SITE_IDS if with_sites else None)
+    if k == 0:
+        participants.loc[participants.index[-2], "site"] = "s4"
+    names = ["baseline", "month4"] + (["month8"] if model != "ancova_1post" else [])
+    waves = _waves(rng, participants, names, {**FLOURISHING, **BURNOUT})
+    covs = _covariates(covariates, "median_iqr" if k % 3 == 0 else "mean_sd")
+    trial = {
+        "title": f"Matrix rct {k}: {model}, site {site}, covariates {covariates}, {arms} arms",
+        "design": "rct",
+        "registration": "synthetic configuration-matrix trial",
+        "data": {
+            "participants": "participants.csv",
+            "id_column": "pid",
+            "arm_column": "arm",
+            "withdrawal_column": "withdrew",
+        },
+        "arms": [
+            {"id": a, "label": a.title(), **({"control": True} if a == ARM_IDS[0] else {})}
+            for a in arm_ids
+        ],
+        "timepoints": _timepoints(names),
+        "covariates": covs,
+        "outcomes": [
+            {
+                "id": "flourishing",
+                "instrument": "flourishing",
+                "subscale": "total",
+                "role": "primary",
+            },
+            {
+                "id": "burnout",
+                "instrument": "mbi_2item",
+                "category": "burnout",
+                "label": "Burnout (2-item screen)",
+                "role": "secondary",
+            },
+        ],
+        "analyses": {
+            "analysis_sets": SETS[sets],
+            "mixed_model": {
+                "model": "repeated" if model == "repeated" else "ancova",
+                "site": site,
+                "covariates": [c["name"] for c in covs],
+            },
+        },
+    }
+    if with_sites:
+        trial["data"]["site_column"] = "site"
+        if k != 0:
+            trial["sites"] = SITE_IDS
+    if "per_protocol" in SETS[sets] and k % 2 == 1:
+        rule = {"column": "sessions", "at_least": 2}
+        if arms == 3:
+            rule["arms"] = ["coach"]
+        trial["analysis_sets"] = {"per_protocol": rule}
+    if k == 1:
+        trial["arms"][1]["colour"] = "#0072B2"
+    cell = Cell(f"rct_{k}", trial, {"participants.csv": participants, **waves})
+    if k == 3:  # the follow-up wave as an Excel file, its first sheet by index
+        cell.files["wave_month4.xlsx"] = cell.files.pop("wave_month4.csv")
+        cell.excel["wave_month4.xlsx"] = "Responses"
+        trial["timepoints"][1]["file"] = "wave_month4.xlsx"
+        trial["data"]["sheet"] = 0
+    return cell
+
+
+def quasi_cell(k: int, covariates: str, site: str, sets: str, arms: int) -> Cell:
+    """Pre/post with controls; site is a confounder, a column left out, or absent."""
+    rng = np.random.default_rng(2000 + k)
+    arm_ids = ARM_IDS[:arms]
+    participants = _participants(
+        rng, 15 * arms, arm_ids, SITE_IDS[:2] if site != "absent" else None, id_column="student"
+    )
+    participants = participants.rename(columns={"arm": "group"})
+    names = ["pre", "post"]
+    # row 0 adds a registry instrument with reverse-keyed items scored as a mean
+    extra = {f"scs_{i}": (1, 5) for i in range(1, 13)} if k == 0 else {}
+    waves = _waves(
+        rng,
+        participants.rename(columns={"group": "arm"}),
+        names,
+        {**FLOURISHING, **BURNOUT, **extra},
+    )
+    covs = _covariates(covariates)
+    trial = {
+        "title": f"Matrix pre/post {k}: covariates {covariates}, site {site}, {arms} arms",
+        "design": "quasi_experimental",
+        "data": {
+            "participants": "participants.csv",
+            "id_column": "student",
+            "arm_column": "group",
+            "withdrawal_column": "withdrew",
+        },
+        "arms": [
+            {"id": a, "label": a.title(), **({"control": True} if a == ARM_IDS[0] else {})}
+            for a in arm_ids
+        ],
+        "timepoints": _timepoints(names),
+        "covariates": covs,
+        "outcomes": [
+            {
+                "id": "flourishing",
+                "instrument": "flourishing",
+                "subscale": "total",
+                "role": "primary",
+            },
+            {"id": "burnout", "instrument": "mbi_2item", "category": "burnout"},
+        ]
+        + (
+            [{"id": "self_compassion", "instrument": "scs_sf", "subscale": "total"}]
+            if extra
+            else []
+        ),
+        "analyses": {
+            "analysis_sets": SETS[sets],
+            "prepost": {
+                "confounders": [c["name"] for c in covs]
+                + (["site"] if site == "confounder" else [])
+            },
+        },
+    }
+    if site != "absent":
+        trial["data"]["site_column"] = "site"
+    if "per_protocol" in SETS[sets]:
+        trial["analysis_sets"] = {"per_protocol": {"column": "sessions", "at_least": 1}}
+    for name, frame in waves.items():
+        waves[name] = frame.rename(columns={"pid": "student"})
+    return Cell(f"quasi_{k}", trial, {"participants.csv": participants, **waves})
+
+
+def survey_cell(k: int, covariates: str, sets: str, with_site: bool) -> Cell:
+    """Cross-sectional survey: a frame of 70 surveyed, about 60% respond."""
+    rng = np.random.default_rng(3000 + k)
+    frame = _participants(rng, 70, ["all"], SITE_IDS if with_site else None).drop(
+        columns=["arm", "sessions"]
+    )
+    respond = rng.random(len(frame)) < 0.6
+    wave = _answers(
+        rng,
+        frame.loc[respond, "pid"],
+        ["all"] * int(respond.sum()),
+        shift=0.0,
+        items={**BURNOUT, **BELONGING},
+    )
+    covs = _covariates(covariates)
+    trial = {
+        "title": f"Matrix survey {k}: covariates {covariates}",
+        "design": "cross_sectional",
+        "data": {
+            "participants": "surveyed.csv",
+            "id_column": "pid",
+            "withdrawal_column": "withdrew",
+        },
+        "timepoints": [{"id": "survey", "file": "responses.csv", "baseline": True}],
+        "covariates": covs,
+        "outcomes": [
+            {"id": "burnout", "instrument": "mbi_2item", "category": "burnout", "role": "primary"},
+            {"id": "belong_school", "instrument": "belonging", "subscale": "school"},
+            {"id": "belong_org", "instrument": "belonging", "subscale": "organization"},
+        ],
+        "analyses": {
+            "analysis_sets": SETS[sets] if sets != "pp_cc" else ["complete_case"],
+            "association": {
+                "outcome": "burnout",
+                "exposures": ["belong_school", "belong_org"],
+                "covariates": [c["name"] for c in covs],
+            },
+        },
+    }
+    if with_site:
+        trial["data"]["site_column"] = "site"
+    return Cell(f"survey_{k}", trial, {"surveyed.csv": frame, "responses.csv": wave})
+
+
+def edge_cells() -> list[Cell]:
+    """Trials a real study produces that the demo never does."""
+    cells = []
+    # An arm with no follow-up response at all (three arms, repeated model, random site).
+    rng = np.random.default_rng(4001)
+    participants = _participants(rng, 42, ARM_IDS, SITE_IDS)
+    cell = rct_cell(90, "both", "repeated", "random", "all", 3)
+    names = [tp["id"] for tp in cell.trial["timepoints"]]
+    waves = _waves(rng, participants, names, {**FLOURISHING, **BURNOUT}, silent_arm="peer")
+    cell.id = "edge_no_followup"
+    cell.trial["title"] = "Edge: one arm without any follow-up response"
+    cell.files = {"participants.csv": participants, **waves}
+    cells.append(cell)
+
+    # Every participant of one arm withdrew consent (ANCOVA with two post visits).
+    cell = rct_cell(91, "numeric", "ancova_2post", "fixed", "all", 3)
+    cell.id = "edge_arm_withdrawn"
+    cell.trial["title"] = "Edge: every participant of one arm withdrew"
+    people = cell.files["participants.csv"]
+    people.loc[people["arm"] == "peer", "withdrew"] = "yes"
+    cells.append(cell)
+
+    # Pre-scored outcomes only, one site, Excel exports on named sheets in their own folder,
+    # and the trial's own instrument with bands.
+    rng = np.random.default_rng(4003)
+    participants = _participants(rng, 40, ARM_IDS[:2], ["only_site"])
+    files = {"participants.xlsx": participants}
+    for t, tp in enumerate(["baseline", "week6"]):
+        answered = participants[rng.random(40) < (0.95 if t == 0 else 0.8)]
+        shift = 1.5 * t * (answered["arm"] != "ctl")
+        files[f"{tp}.xlsx"] = pd.DataFrame(
+            {
+                "pid": answered["pid"],
+                "recommend": np.clip(np.rint(rng.normal(6 + shift, 2)), 0, 10).astype(int),
+                "stress_total": np.clip(np.rint(rng.normal(18 - 2 * shift, 6)), 0, 40),
+            }
+        )
+    trial = {
+        "title": "Edge: pre-scored outcomes only, one site, Excel exports",
+        "design": "rct",
+        "data": {
+            "dir": "edge_prescored_files",
+            "participants": "participants.xlsx",
+            "id_column": "pid",
+            "site_column": "site",
+            "sheet": "export",
+        },
+        "arms": [{"id": "ctl", "control": True}, {"id": "coach"}],
+        "sites": ["only_site"],
+        "timepoints": [
+            {"id": "baseline", "file": "baseline.xlsx", "baseline": True},
+            {"id": "week6", "file": "week6.xlsx"},
+        ],
+        "outcomes": [
+            {"id": "recommend", "instrument": "recommend", "subscale": "score", "role": "primary"},
+            {"id": "stress", "instrument": "stress_scale", "subscale": "score"},
+        ],
+        "instruments": {
+            "stress_scale": {
+                "label": "Perceived stress (pre-scored total, 0-40)",
+                "source": "synthetic",
+                "prescored": {"column": "stress_total", "range": [0, 40]},
+            }
+        },
+        "analyses": {"mixed_model": {"site": "random"}},
+        # a planned trial against a new control arm, one attrition rate for every post visit
+        "power": {
+            "arms": [
+                {"id": "waitlist", "new": True, "control": True, "ratio": 1},
+                {"id": "coach", "ratio": 1, "effects": {"recommend": 1.0}},
+            ],
+            "attrition": 0.2,
+            "outcomes": [{"id": "recommend", "sd_participant": 1.5, "sd_residual": 1.5}],
+            "sample_sizes": [30],
+            "n_sims": 10,
+            "chunk_size": 10,
+        },
+    }
+    cells.append(Cell("edge_prescored", trial, files, excel={name: "export" for name in files}))
+    return cells
+
+
+def own_instrument_cell() -> Cell:
+    """A trial defining its own item-level instrument (reverse keys, mean scoring, a cut-off
+    category, bands, answer levels) in the trial file; power block with a new arm."""
+    cell = rct_cell(92, "numeric", "repeated", "random", "itt", 2)
+    cell.id = "own_instrument"
+    cell.trial["title"] = "Own instrument and a power plan"
+    instrument = {
+        "label": "Peer-support climate (4 items)",
+        "source": "synthetic",
+        "item_prefix": "psc_",
+        "items": ["c1", "c2", "c3", "c4"],
+        "item_range": [1, 5],
+        "reverse": ["c2"],
+        "min_answered": 0.75,
+        "levels": {1: "Never", 2: "Rarely", 3: "Sometimes", 4: "Often", 5: "Always"},
+        "subscales": {
+            "total": {"label": "Peer-support climate (sum)", "items": "all", "scoring": "sum"},
+            "mean": {
+                "label": "Peer-support climate (mean)",
+                "items": ["c1", "c3", "c4"],
+                "scoring": "mean",
+            },
+        },
+        "categories": {
+            "low": {"label": "Low climate (sum <= 9)", "subscale": "total", "at_most": 9},
+            "any_always": {"label": "Any item always", "any_item": ["c1", "c3"], "at_least": 5},
+        },
+        "bands": {
+            "subscale": "total",
+            "levels": [
+                {"label": "Low (<= 9)", "at_most": 9},
+                {"label": "Middle (10-14)", "at_most": 14},
+                {"label": "High (>= 15)", "at_most": 20},
+            ],
+        },
+    }
+    cell.trial["instruments"] = {"peer_climate": instrument}
+    cell.trial["outcomes"] += [
+        {"id": "climate", "instrument": "peer_climate", "subscale": "total"},
+        {"id": "climate_mean", "instrument": "peer_climate", "subscale": "mean"},
+        {"id": "climate_low", "instrument": "peer_climate", "category": "low"},
+        {"id": "climate_always", "instrument": "peer_climate", "category": "any_always"},
+        {"id": "climate_band", "instrument": "peer_climate", "category": "bands"},
+    ]
+    rng = np.random.default_rng(4004)
+    people = cell.files["participants.csv"]
+    for name, frame in list(cell.files.items()):
+        if name.startswith("wave_"):
+            extra = _answers(
+                rng,
+                frame["pid"],
+                people.set_index("pid").loc[frame["pid"], "arm"],
+                shift=0.3,
+                items={f"psc_c{i}": (1, 5) for i in range(1, 5)},
+            )
+            cell.files[name] = frame.merge(extra, on="pid")
+    cell.trial["power"] = {
+        "arms": [
+            {"id": "ctl", "ratio": 1},
+            {"id": "coach", "ratio": 1, "effects": {"flourishing": 3.0, "climate": 1.0}},
+            {
+                "id": "newpeer",
+                "new": True,
+                "label": "New peer arm",
+                "ratio": 2,
+                "colour": "#D55E00",
+                "effects": {"flourishing": 2.0, "climate": 0.5},
+            },
+        ],
+        "visits": ["baseline", "month4", "month8"],
+        "attrition": [0.1, 0.2],
+        "outcomes": [
+            {"id": "flourishing", "from_fit": True},
+            {"id": "climate", "sd_participant": 2.0, "sd_residual": 2.5},
+        ],
+        "sample_sizes": [40, 80],
+        "n_sims": 20,
+        "chunk_size": 10,
+        "alpha": 0.05,
+        "seed": 7,
+        "target_power": 0.8,
+    }
+    return cell
+
+
+QUASI_ROWS = [  # (covariates, site, sets, arms): every level of each factor at least once
+    ("none", "confounder", "itt", 2),
+    ("numeric", "unadjusted", "all", 3),
+    ("categorical", "absent", "pp_cc", 2),
+    ("both", "confounder", "all", 3),
+]
+SURVEY_ROWS = [  # (covariates, sets, with_site)
+    ("none", "itt", True),
+    ("numeric", "all", False),
+    ("categorical", "pp_cc", True),
+    ("both", "itt", False),
+]
+
+
+def all_cells() -> list[Cell]:
+    cells = [rct_cell(k, *row) for k, row in enumerate(RCT_ROWS)]
+    cells += [quasi_cell(k, *row) for k, row in enumerate(QUASI_ROWS)]
+    cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
+    cells += edge_cells()
+    cells.append(own_instrument_cell())
+    return cells + public_cells()
+
+
+def uncovered_pairs(rows, factors: dict[str, tuple]) -> list[tuple]:
+    """Pairs of levels of two factors that no row combines (empty for a covering array)."""
+    names = list(factors)
+    missing = []
+    for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
+        seen = {(row[i], row[j]) for row in rows}
+        missing += [(a, x, b, y) for x in factors[a] for y in factors[b] if (x, y) not in seen]
+    return missing
+
+
+PUBLIC = Path(__file__).parent / "data" / "public"
+
+
+def _public_files(trial: str) -> dict[str, pd.DataFrame]:
+    return {p.name: pd.read_csv(p, dtype=str) for p in sorted((PUBLIC / trial).glob("*.csv"))}
+
+
+def public_cells() -> list[Cell]:
+    """Public trial data (made by tests/data/public/make_public_trials.R, which also writes R's
+    reference values), configured by YAML only, as a new user would."""
+    btheb = {
+        "title": "Beat the Blues (HSAUR3::BtheB)",
+        "design": "rct",
+        "registration": "Proudfoot et al., Br J Psychiatry 2004; data from R package HSAUR3",
+        "data": {"participants": "participants.csv", "id_column": "subject"},
+        "arms": [
+            {"id": "btheb", "label": "Beat the Blues"},
+            {"id": "tau", "label": "Treatment as usual", "control": True},
+        ],
+        "timepoints": [
+            {"id": "pre", "file": "bdi_pre.csv", "baseline": True},
+            *({"id": m, "file": f"bdi_{m}.csv"} for m in ("m2", "m3", "m5", "m8")),
+        ],
+        "covariates": [
+            {"name": "drug", "type": "categorical"},
+            {"name": "length", "type": "categorical"},
+        ],
+        "instruments": {
+            "bdi": {
+                "label": "Beck Depression Inventory",
+                "source": "HSAUR3",
+                "prescored": {"column": "bdi", "range": [0, 63]},
+            }
+        },
+        "outcomes": [{"id": "bdi", "instrument": "bdi", "subscale": "score", "role": "primary"}],
+        "analyses": {
+            "analysis_sets": ["itt"],
+            "mixed_model": {"model": "ancova", "covariates": ["drug", "length"]},
+        },
+    }
+    anorexia = {
+        "title": "Anorexia treatments (MASS::anorexia)",
+        "design": "quasi_experimental",
+        "data": {"participants": "participants.csv", "id_column": "patient"},
+        "arms": [
+            {"id": "cbt", "label": "Cognitive behavioural"},
+            {"id": "family", "label": "Family therapy"},
+            {"id": "control", "label": "Control", "control": True},
+        ],
+        "timepoints": [
+            {"id": "pre", "file": "weight_pre.csv", "baseline": True},
+            {"id": "post", "file": "weight_post.csv"},
+        ],
+        "instruments": {
+            "weight": {
+                "label": "Weight, lb",
+                "source": "MASS",
+                "prescored": {"column": "weight", "range": [60, 110]},
+            }
+        },
+        "outcomes": [
+            {"id": "weight", "instrument": "weight", "subscale": "score", "role": "primary"}
+        ],
+        "analyses": {"analysis_sets": ["itt"]},
+    }
+    birthwt = {
+        "title": "Low birth weight (MASS::birthwt)",
+        "design": "cross_sectional",
+        "data": {"participants": "mothers.csv", "id_column": "mother"},
+        "timepoints": [{"id": "survey", "file": "births.csv", "baseline": True}],
+        "covariates": [
+            {"name": "age", "type": "numeric"},
+            {"name": "lwt", "type": "numeric"},
+            {"name": "smoke", "type": "categorical"},
+            {"name": "ht", "type": "categorical"},
+        ],
+        "instruments": {
+            "low_bw": {
+                "label": "Birth weight < 2.5 kg",
+                "items": ["low"],
+                "item_range": [0, 1],
+                "subscales": {"low": {"items": "all"}},
+                "categories": {
+                    "low": {"label": "Low birth weight", "subscale": "low", "at_least": 1}
+                },
+            },
+            "race": {
+                "label": "Race",
+                "items": ["race"],
+                "item_range": [1, 3],
+                "levels": {1: "White", 2: "Black", 3: "Other"},
+                "subscales": {"race": {"items": "all"}},
+            },
+        },
+        "outcomes": [
+            {"id": "low", "instrument": "low_bw", "category": "low", "role": "primary"},
+            {"id": "race", "instrument": "race", "subscale": "race"},
+        ],
+        "analyses": {
+            "analysis_sets": ["itt"],
+            "association": {
+                "outcome": "low",
+                "exposures": ["race"],
+                "covariates": ["age", "lwt", "smoke", "ht"],
+            },
+        },
+    }
+    return [
+        Cell(f"public_{name}", trial, _public_files(name))
+        for name, trial in (("btheb", btheb), ("anorexia", anorexia), ("birthwt", birthwt))
+    ]
