@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 
-PROJECT_PARTS = ["Snakefile", "config", "workflow", "data"]
+PROJECT_PARTS = ["Snakefile", "profiles", "config", "workflow", "data"]
 
 
 def copy_project(dest: Path) -> Path:
@@ -88,6 +88,52 @@ def test_rerun_has_nothing_to_do(demo_run):
     dry = snakemake(demo_run, "-n")
     assert dry.returncode == 0, dry.stderr
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+# A two-output job that, while writing its second output through atomic_path, kills its
+# whole Snakemake run with kill -9 (as `kill -9 -<pgid>` or a power cut would), unless the
+# file "survive" exists.
+KILLED_JOB = """
+import os, pathlib, signal
+from trialeval.io import atomic_path
+with atomic_path("out/a.txt") as tmp:
+    tmp.write_text("a")
+with atomic_path("out/b.txt") as tmp:
+    tmp.write_text("half")
+    if not pathlib.Path("survive").exists():
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+    tmp.write_text("b")
+"""
+KILLED_SNAKEFILE = """
+rule both:
+    output:
+        "out/a.txt",
+        "out/b.txt",
+    shell:
+        "PYTHON job.py"
+"""
+
+
+def test_rerun_after_kill_9_redoes_the_job_and_leaves_no_temporary(tmp_path):
+    """The project's profile (rerun-incomplete) lets the re-run redo a job whose run was
+    killed after one of its outputs was in place; the re-run removes the killed temporary."""
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    (tmp_path / "job.py").write_text(KILLED_JOB)
+    (tmp_path / "Snakefile").write_text(KILLED_SNAKEFILE.replace("PYTHON", sys.executable))
+    command = [sys.executable, "-m", "snakemake", "--cores", "1"]
+    killed = subprocess.run(command, cwd=tmp_path, capture_output=True, start_new_session=True)
+    assert killed.returncode == -9
+    out = tmp_path / "out"
+    assert (out / "a.txt").exists() and not (out / "b.txt").exists()
+    assert len(list(out.glob(".b.txt.*.tmp"))) == 1  # what kill -9 leaves
+    (tmp_path / "survive").touch()
+    # Snakemake's lock outlives a kill -9 of Snakemake itself; --unlock is its documented cure
+    unlock = subprocess.run([*command, "--unlock"], cwd=tmp_path, capture_output=True)
+    assert unlock.returncode == 0
+    rerun = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]  # not IncompleteFilesException
+    assert (out / "b.txt").read_text() == "b"
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]
 
 
 def test_bad_export_stops_before_any_output(tmp_path):

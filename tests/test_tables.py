@@ -686,6 +686,7 @@ def test_write_table_four_formats_byte_identical(tmp_path):
     assert md.startswith(f"### {title}\n")
     assert f"| Emotional exhaustion (MBI, 0-54) | {M}0.5 ({M}2.4 to 1.5) | .64 |" in md
     assert "A \\| B" in md  # a pipe inside a cell is escaped
+    assert "| &lt;.001 |" in md  # "<" as an entity: Markdown passes raw HTML through
     assert "ᵃ A note." in md
     page = first.with_suffix(".html").read_text()
     assert page.startswith("<table") and "<caption" in page and title in page
@@ -702,6 +703,80 @@ def test_write_table_four_formats_byte_identical(tmp_path):
     assert document.paragraphs[0].text == title
     assert document.core_properties.created == tables.FIXED_TIME
     assert document.core_properties.modified == tables.FIXED_TIME
+
+
+# Covariate levels an export could carry: formulas a spreadsheet would run on opening the
+# CSV (OWASP's examples), a number written as text, and markup for the Markdown / HTML.
+HOSTILE_LEVELS = {
+    "P1": '=HYPERLINK("http://evil.example","click")',
+    "P2": "+1+cmd|' /C calc'!A0",
+    "P3": "@SUM(A1:A9)",
+    "P4": "-cmd",
+    "P5": "-2",
+    "P6": "<script>alert(1)</script> | x",
+    "P7": "+1",  # P7 withdrew: not in the table
+}
+
+
+def test_table1_formula_levels_are_neutralised_in_the_csv_numbers_kept(tmp_path):
+    import csv
+
+    from trialeval.io import read_csv
+
+    participants, sets, scores = tiny_inputs()
+    participants["gender"] = participants["participant_id"].map(HOSTILE_LEVELS)
+    full, formatted = tables.table1(tiny_spec(), participants, sets, scores)
+    tables.write_table(full, formatted, tmp_path / "table1", title="Table 1", footnote="")
+    with open(tmp_path / "table1.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    gender = [r for r in rows if r["variable"] == "gender" and r["level"]]
+    assert {r["level"] for r in gender} == {
+        '\'=HYPERLINK("http://evil.example","click")',
+        "'+1+cmd|' /C calc'!A0",
+        "'@SUM(A1:A9)",
+        "'-cmd",
+        "-2",  # a number: left as it is
+        "<script>alert(1)</script> | x",  # harmless in a spreadsheet
+    }
+    # the printed label column is text from the same levels: quoted alike
+    assert "'-cmd" in {r["characteristic"] for r in gender}
+    # no text cell anywhere starts a formula; numbers (negative ones too) are plain numbers
+    for r in rows:
+        for column, cell in r.items():
+            assert not re.match(r"[=+@\t\r]|-(?![\d.])", cell), (column, cell)
+    age_smd = next(r for r in rows if r["variable"] == "age" and r["statistic"] == "smd")
+    assert age_smd["value"] == "-0.5"  # (22 - 23) / 2, as in test_table1_by_hand
+    for r in rows:
+        if r["value"]:
+            float(r["value"])  # the value column holds only numbers (a quoted cell would raise)
+    # the pipeline reads its CSVs back as they were
+    back = read_csv(tmp_path / "table1.csv", keep_default_na=False)
+    assert back["level"].tolist() == full["level"].tolist()
+    assert back["characteristic"].tolist() == full["characteristic"].tolist()
+
+
+def test_markdown_and_html_escape_cell_text(tmp_path):
+    full = pd.DataFrame({"level": ["x"]})
+    formatted = pd.DataFrame(
+        {
+            "Characteristic": ["<script>alert(1)</script> | x", "*a* [l](javascript:x) `c` & \\"],
+            "n": ["<.001", "3"],
+        }
+    )
+    title, footnote = "Table 1. <b>bold</b>", "Levels as exported: <img src=x onerror=y>."
+    tables.write_table(full, formatted, tmp_path / "t", title=title, footnote=footnote)
+
+    md = (tmp_path / "t.md").read_text()
+    assert "| &lt;script&gt;alert(1)&lt;/script&gt; \\| x | &lt;.001 |" in md
+    assert "| \\*a\\* \\[l\\](javascript:x) \\`c\\` &amp; \\\\ | 3 |" in md
+    assert md.startswith("### Table 1. &lt;b&gt;bold&lt;/b&gt;\n")
+    assert "Levels as exported: &lt;img src=x onerror=y&gt;." in md
+    assert "<" not in md  # no raw HTML reaches a Markdown renderer
+
+    page = (tmp_path / "t.html").read_text()
+    assert "<td" in page and "&lt;script&gt;alert(1)&lt;/script&gt; | x" in page
+    assert "<script" not in page and "<b>" not in page and "<img" not in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page and "&lt;img src=x onerror=y&gt;" in page
 
 
 def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effects):

@@ -97,7 +97,9 @@ def adjust(effects: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 def _read_all(paths: list[str]) -> pd.DataFrame:
-    frames = [pd.read_csv(p, keep_default_na=True) for p in paths]
+    from trialeval.io import read_csv
+
+    frames = [read_csv(p) for p in paths]
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -36,7 +36,7 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E4
 
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
-from trialeval.io import atomic_path, in_set  # noqa: E402
+from trialeval.io import atomic_path, in_set, read_csv  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -1444,11 +1444,11 @@ def run(
     if kind == "consort":
         fig = plot_consort(spec, json.loads(Path(inputs["consort"]).read_text()))
     elif kind == "trajectories":
-        fig = plot_trajectories(spec, pd.read_csv(inputs["means"]), analysis_set)
+        fig = plot_trajectories(spec, read_csv(inputs["means"]), analysis_set)
     elif kind == "forest":
         fig = plot_forest(
             spec,
-            pd.read_csv(inputs["effects"]),
+            read_csv(inputs["effects"]),
             analysis_set,
             scores=pd.read_parquet(inputs["scores"]),
             sets=pd.read_parquet(inputs["sets"]),
@@ -1460,8 +1460,8 @@ def run(
     elif kind == "odds_ratio_forest":
         fig = plot_odds_ratios(
             spec,
-            pd.read_csv(inputs["effects"]),
-            pd.read_csv(inputs["association_counts"], dtype={"level": str}),
+            read_csv(inputs["effects"]),
+            read_csv(inputs["association_counts"], dtype={"level": str}),
         )
     else:
         raise ValueError(f"unknown figure {kind!r}; expected one of {', '.join(KINDS)}")

@@ -401,6 +401,8 @@ def variance_components(
 ) -> dict[str, tuple[float, float]]:
     """{outcome: (sd_participant, sd_residual)}: as given, or from the itt row of the
     repeated-measures model in model_diagnostics.csv (from_fit)."""
+    from trialeval.io import read_csv
+
     table = None
     out = {}
     for outcome in plan["outcomes"]:
@@ -413,7 +415,7 @@ def variance_components(
                     f"{diagnostics_path}: model diagnostics not found (power outcomes with "
                     f"from_fit: true read the trial's fitted model)"
                 )
-            table = pd.read_csv(diagnostics_path)
+            table = read_csv(diagnostics_path)
         rows = table[
             (table["outcome"] == outcome["id"])
             & (table["analysis_set"] == "itt")
@@ -1155,9 +1157,9 @@ def run_summary(
     figure_stem: str,
 ) -> None:
     """Rule power_summary: power table, smallest N per arm and outcome, power-curve figure."""
-    from trialeval.io import write_csv
+    from trialeval.io import read_csv, write_csv
 
-    sims = pd.concat([pd.read_csv(path) for path in chunk_paths], ignore_index=True)
+    sims = pd.concat([read_csv(path) for path in chunk_paths], ignore_index=True)
     power = summarise(sims, plan, trial_id)
     summary = smallest_sample_sizes(power, plan)
     write_csv(power, power_out)

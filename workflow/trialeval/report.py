@@ -101,10 +101,9 @@ def _consort_summary(consort: dict) -> str:
 
 
 def _diagnostics(path: Path) -> str:
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:  # designs without mixed models write an empty table
-        frame = pd.DataFrame()
+    from trialeval.io import read_csv
+
+    frame = read_csv(path)  # empty for designs without mixed models
     if frame.empty:
         return '<p class="note">No mixed models in this design.</p>'
     shown = frame[

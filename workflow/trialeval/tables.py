@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
-from trialeval.io import atomic_path, write_csv
+from trialeval.io import atomic_path, read_csv, write_csv
 
 INDENT = "\u00a0" * 4  # level rows under a variable; non-breaking, so Markdown keeps it
 # Superscript letters for footnote markers (Unicode has no superscript q).
@@ -863,15 +863,29 @@ def _right_aligned(formatted: pd.DataFrame) -> list[bool]:
     return flags
 
 
-def _markdown(formatted: pd.DataFrame, title: str, footnote: str) -> str:
-    def cell(text) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
+# Markdown passes raw HTML through, and cells hold text from the exports and the trial file
+# (levels, labels): "<", ">" and "&" become entities (read alike by every Markdown flavour),
+# and in cells the inline markup characters are backslash-escaped, so a level prints as typed
+# rather than as emphasis, code or a link; "|" would end the cell.
+MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]~|])")
 
-    header = "| " + " | ".join(cell(c) for c in formatted.columns) + " |"
+
+def _markdown_text(text) -> str:
+    """Title and footnote prose: HTML escaped, the pipeline's own markup ("a * b") kept."""
+    return html.escape(str(text), quote=False)
+
+
+def _markdown_cell(text) -> str:
+    return MARKDOWN_INLINE.sub(r"\\\1", _markdown_text(text)).replace("\n", " ")
+
+
+def _markdown(formatted: pd.DataFrame, title: str, footnote: str) -> str:
+    cell = _markdown_cell
+    header = "| " + " | ".join(map(cell, formatted.columns)) + " |"
     rule = "|" + "|".join("---:" if r else ":---" for r in _right_aligned(formatted)) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in formatted.to_numpy()]
-    parts = [f"### {title}", "", header, rule, *body, ""]
-    parts += [line for para in footnote.split("\n") if para for line in (para, "")]
+    body = ["| " + " | ".join(map(cell, row)) + " |" for row in formatted.to_numpy()]
+    parts = [f"### {_markdown_text(title)}", "", header, rule, *body, ""]
+    parts += [_markdown_text(p) for para in footnote.split("\n") if para for p in (para, "")]
     return "\n".join(parts)
 
 
@@ -1039,18 +1053,10 @@ def _report_tables(spec: dict) -> list[str]:
     return report_items(spec)["tables"]
 
 
-def _read_csv(path: str) -> pd.DataFrame:
-    """A pipeline CSV; an empty file (a stage with nothing to report) is an empty frame."""
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-
-
 def _read_effects(path: str) -> pd.DataFrame:
     from trialeval.effects import EFFECT_COLUMNS, effects_frame
 
-    frame = _read_csv(path)
+    frame = read_csv(path)
     if frame.empty:
         return effects_frame([])
     frame["exposure"] = frame["exposure"].astype(object).where(frame["exposure"].notna(), "")
@@ -1120,7 +1126,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         return full, formatted, title, footnote
 
     if kind == "reliability_table":
-        full, formatted = reliability_table(spec, _read_csv(inputs["reliability"]))
+        full, formatted = reliability_table(spec, read_csv(inputs["reliability"]))
         title = _title(spec, kind, "Internal consistency of each subscale (Cronbach's alpha)")
         lines = formatted.attrs.get("footnotes", []) or [
             "Cronbach's alpha on the responses with every item of the subscale answered (n), "
@@ -1138,12 +1144,12 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         title = _title(spec, kind, f"{what} on each outcome")
         extra = [sign, "n: participants contributing to the estimate (of the analysis set)."]
     elif kind == "prepost_table":
-        full, formatted = prepost_table(spec, _read_csv(inputs["prepost_summary"]), effects)
+        full, formatted = prepost_table(spec, read_csv(inputs["prepost_summary"]), effects)
         effects = effects[effects["analysis"] == "prepost"]
         title = _title(spec, kind, f"Change in each outcome by {group}")
         extra = [sign]
     else:
-        counts = _read_csv(inputs["association_counts"])
+        counts = read_csv(inputs["association_counts"])
         full, formatted = association_table(spec, effects, counts)
         effects = effects[effects["estimand"] == "odds_ratio"]
         outcome = _outcome(spec, spec["analyses"]["association"]["outcome"])
