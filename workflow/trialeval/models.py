@@ -107,19 +107,20 @@ def _vector(names: list[str], weights: dict[str, float]) -> np.ndarray:
 
 
 def _method(kind: str, covariates, site, n_sites) -> str:
-    adjust = ", ".join([*covariates, *(["site (fixed)"] if site == "fixed" else [])])
+    """The model in words and as its formula (covariates joined by + as in the formula)."""
+    adjust = "".join(f" + {term}" for term in [*covariates, *(["site"] if site == "fixed" else [])])
     random = "(1 | participant)" + (" + (1 | site)" if site == "random" and n_sites else "")
-    text = {
-        "repeated": f"LMM, REML: score ~ arm * visit{' + ' + adjust if adjust else ''} + {random}",
+    return {
+        "repeated": f"LMM, REML: score ~ arm * visit{adjust} + {random}; Satterthwaite df",
         "ancova": (
-            f"LMM, REML: score ~ arm + baseline + visit{' + ' + adjust if adjust else ''}"
-            f" + {random}"
+            f"LMM, REML: score ~ arm + baseline + visit{adjust} + {random}; Satterthwaite df"
         ),
-        "ols": f"OLS (one post visit): score ~ arm + baseline{' + ' + adjust if adjust else ''}",
+        "ancova_by_site": (
+            "LMM, REML (one post visit, participants grouped by site): "
+            f"score ~ arm + baseline{adjust} + (1 | site); Satterthwaite df"
+        ),
+        "ols": f"OLS (one post visit): score ~ arm + baseline{adjust}",
     }[kind]
-    if kind != "ols":
-        text += "; Satterthwaite df"
-    return text
 
 
 def mixed_model_effects(
@@ -170,9 +171,15 @@ def mixed_model_effects(
     n = int(data["participant_id"].nunique())
     n_obs = len(data)
     n_sites = int(data["site"].nunique()) if site == "random" else None
+    no_site_effect = ""
     if site == "random" and (n_sites or 0) < 2:
+        no_site_effect = "fewer than 2 sites: no site random effect"
+    elif model == "ancova" and len(post) == 1 and n_sites == n:
+        # one row per participant: a site of one row cannot separate site from residual
+        no_site_effect = "one participant per site: no site random effect"
+    if no_site_effect:
         site, n_sites = "none", None
-        note = "; ".join(filter(None, [note, "fewer than 2 sites: no site random effect"]))
+        note = "; ".join(filter(None, [note, no_site_effect]))
 
     effects_rows: list[dict] = []
     means_rows: list[dict] = []
@@ -210,50 +217,41 @@ def mixed_model_effects(
             spec, data, covariates, site, with_visit=with_visit, interaction=False
         )
         terms = [terms[0], Numeric("baseline_score"), *terms[1:], *adjust]
-        kind = "ancova" if with_visit else "ols"
+        # One post visit: one row per participant, so no participant intercept; with site
+        # random the sites are the groups of a random-intercept LMM, otherwise it is OLS.
+        if with_visit:
+            kind, groups, sites, label = "ancova", "participant_id", "site", "participant"
+        elif site == "random":
+            kind, groups, sites, label = "ancova_by_site", "site", None, "site"
+        else:
+            kind = "ols"
         method = _method(kind, covariates, site, n_sites)
         timepoint = post[0] if len(post) == 1 else "all_post"
         X, names = design_matrix(data, terms)
         y = data["score"].to_numpy(dtype=float)
         try:
             if kind == "ols":
-                table = ols(y, X, names, alpha=alpha)
-                for a in intervention:
-                    row = table.loc[f"arm[{a}]"]
-                    effects_rows.append(
-                        {
-                            **base,
-                            "analysis": "ancova",
-                            "estimand": "adjusted_diff",
-                            "contrast": f"{a} - {control}",
-                            "timepoint": timepoint,
-                            "estimate": row["estimate"],
-                            "se": row["se"],
-                            "ci_low": row["ci_low"],
-                            "ci_high": row["ci_high"],
-                            "df": row["df"],
-                            "p_value": row["p_value"],
-                            "n": n,
-                            "n_obs": n_obs,
-                            "method": method,
-                            "note": note,
-                        }
-                    )
-                diag = {**diagnostics, "analysis": "ancova", "method": method}
-                diag.update(converged=True, boundary=False, message="closed form")
-                resid_sd = float(
-                    np.sqrt(
-                        np.sum((y - X @ table["estimate"].to_numpy()) ** 2) / (len(y) - X.shape[1])
-                    )
+                return _ols_ancova(
+                    y,
+                    X,
+                    names,
+                    base,
+                    intervention,
+                    control,
+                    timepoint,
+                    n,
+                    note,
+                    method,
+                    diagnostics,
+                    alpha,
                 )
-                diag["sd_residual"] = resid_sd
-                return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
             fit = fit_reml(
                 y,
                 X,
-                data["participant_id"].to_numpy(),
-                sites=data["site"].to_numpy() if site == "random" else None,
+                data[groups].to_numpy(),
+                sites=data[sites].to_numpy() if site == "random" and sites else None,
                 column_names=names,
+                group_label=label,
             )
         except (ValueError, np.linalg.LinAlgError) as error:
             return failed(str(error), "ancova", method)
@@ -273,11 +271,10 @@ def mixed_model_effects(
                     _fit_note(note, fit),
                 )
             )
-        return (
-            effects_frame(effects_rows),
-            _means_frame([]),
-            _diag_frame([_diagnostics(diagnostics, "ancova", method, fit)]),
-        )
+        diag = _diagnostics(diagnostics, "ancova", method, fit)
+        if kind == "ancova_by_site":  # the engine's groups are the sites here
+            diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
+        return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
 
     arm, visit, terms, adjust = _terms(
         spec, data, covariates, site, with_visit=True, interaction=True
@@ -348,6 +345,35 @@ def mixed_model_effects(
         _means_frame(means_rows),
         _diag_frame([_diagnostics(diagnostics, "mixed_model", method, fit)]),
     )
+
+
+def _ols_ancova(
+    y, X, names, base, intervention, control, timepoint, n, note, method, diagnostics, alpha
+):
+    """ANCOVA at a single post visit without site random: OLS, one row per participant."""
+    table = ols(y, X, names, alpha=alpha)
+    rows = []
+    for a in intervention:
+        row = table.loc[f"arm[{a}]"]
+        rows.append(
+            {
+                **base,
+                "analysis": "ancova",
+                "estimand": "adjusted_diff",
+                "contrast": f"{a} - {control}",
+                "timepoint": timepoint,
+                **{k: row[k] for k in ("estimate", "se", "ci_low", "ci_high", "df", "p_value")},
+                "n": n,
+                "n_obs": len(y),
+                "method": method,
+                "note": note,
+            }
+        )
+    residual = y - X @ table["estimate"].to_numpy()
+    diag = {**diagnostics, "analysis": "ancova", "method": method}
+    diag.update(converged=True, boundary=False, message="closed form")
+    diag["sd_residual"] = float(np.sqrt(residual @ residual / (len(y) - X.shape[1])))
+    return effects_frame(rows), _means_frame([]), _diag_frame([diag])
 
 
 def _fit_note(note: str, fit) -> str:
