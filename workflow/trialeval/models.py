@@ -9,9 +9,11 @@ least one observed score is in the model, in the allocated arm.
 
 `model: ancova`: post-baseline visits only, the participant's baseline score as a covariate,
     score ~ arm + baseline + visit + covariates [+ site] + (1 | participant),
-estimand `adjusted_diff`. With one post visit there is no within-participant replication, so
-the model is ordinary least squares (stated in `method`). Participants without a baseline
-score cannot be adjusted for it and are left out (counted in `note`).
+estimand `adjusted_diff`. With one post visit there is no within-participant replication:
+the rows are participants, so with `site: random` the model is score ~ arm + baseline +
+covariates + (1 | site), the sites being the groups, and otherwise ordinary least squares
+(stated in `method`). Participants without a baseline score cannot be adjusted for it and are
+left out (counted in `note`).
 
 Fits use the REML engine in trialeval.mixed; contrasts carry Satterthwaite df.
 """
@@ -30,7 +32,7 @@ from trialeval.design import (
     design_matrix,
 )
 from trialeval.effects import effects_frame
-from trialeval.mixed import contrast, fit_reml
+from trialeval.mixed import Contrast, contrast, fit_reml
 from trialeval.regression import ols
 
 DIAGNOSTIC_COLUMNS = [
@@ -231,32 +233,30 @@ def mixed_model_effects(
         y = data["score"].to_numpy(dtype=float)
         try:
             if kind == "ols":
-                return _ols_ancova(
+                table = ols(y, X, names, alpha=alpha)
+                results = {a: _ols_contrast(table.loc[f"arm[{a}]"]) for a in intervention}
+                diag = {**diagnostics, "analysis": "ancova", "method": method}
+                diag.update(converged=True, boundary=False, message="closed form")
+                diag["sd_residual"] = table.attrs["sigma"]
+                fit_note = note
+            else:
+                fit = fit_reml(
                     y,
                     X,
-                    names,
-                    base,
-                    intervention,
-                    control,
-                    timepoint,
-                    n,
-                    note,
-                    method,
-                    diagnostics,
-                    alpha,
+                    data[groups].to_numpy(),
+                    sites=data[sites].to_numpy() if site == "random" and sites else None,
+                    column_names=names,
+                    group_label=label,
                 )
-            fit = fit_reml(
-                y,
-                X,
-                data[groups].to_numpy(),
-                sites=data[sites].to_numpy() if site == "random" and sites else None,
-                column_names=names,
-                group_label=label,
-            )
+                arm_effect = {a: _vector(names, {f"arm[{a}]": 1.0}) for a in intervention}
+                results = {a: contrast(fit, v, alpha=alpha) for a, v in arm_effect.items()}
+                diag = _diagnostics(diagnostics, "ancova", method, fit)
+                if kind == "ancova_by_site":  # the engine's groups are the sites here
+                    diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
+                fit_note = _fit_note(note, fit)
         except (ValueError, np.linalg.LinAlgError) as error:
             return failed(str(error), "ancova", method)
         for a in intervention:
-            result = contrast(fit, _vector(names, {f"arm[{a}]": 1.0}), alpha=alpha)
             effects_rows.append(
                 _contrast_row(
                     base,
@@ -264,16 +264,13 @@ def mixed_model_effects(
                     "adjusted_diff",
                     f"{a} - {control}",
                     timepoint,
-                    result,
+                    results[a],
                     n,
                     n_obs,
                     method,
-                    _fit_note(note, fit),
+                    fit_note,
                 )
             )
-        diag = _diagnostics(diagnostics, "ancova", method, fit)
-        if kind == "ancova_by_site":  # the engine's groups are the sites here
-            diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
         return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
 
     arm, visit, terms, adjust = _terms(
@@ -347,33 +344,17 @@ def mixed_model_effects(
     )
 
 
-def _ols_ancova(
-    y, X, names, base, intervention, control, timepoint, n, note, method, diagnostics, alpha
-):
-    """ANCOVA at a single post visit without site random: OLS, one row per participant."""
-    table = ols(y, X, names, alpha=alpha)
-    rows = []
-    for a in intervention:
-        row = table.loc[f"arm[{a}]"]
-        rows.append(
-            {
-                **base,
-                "analysis": "ancova",
-                "estimand": "adjusted_diff",
-                "contrast": f"{a} - {control}",
-                "timepoint": timepoint,
-                **{k: row[k] for k in ("estimate", "se", "ci_low", "ci_high", "df", "p_value")},
-                "n": n,
-                "n_obs": len(y),
-                "method": method,
-                "note": note,
-            }
-        )
-    residual = y - X @ table["estimate"].to_numpy()
-    diag = {**diagnostics, "analysis": "ancova", "method": method}
-    diag.update(converged=True, boundary=False, message="closed form")
-    diag["sd_residual"] = float(np.sqrt(residual @ residual / (len(y) - X.shape[1])))
-    return effects_frame(rows), _means_frame([]), _diag_frame([diag])
+def _ols_contrast(row: pd.Series) -> Contrast:
+    """One row of an OLS table as the contrast result the LMM paths give."""
+    return Contrast(
+        estimate=row["estimate"],
+        se=row["se"],
+        df=row["df"],
+        t=row["t"],
+        p_value=row["p_value"],
+        ci_low=row["ci_low"],
+        ci_high=row["ci_high"],
+    )
 
 
 def _fit_note(note: str, fit) -> str:
