@@ -472,6 +472,23 @@ def test_prepost_category_outcome():
         counts.loc["control", "sum"] / counts.loc["control", "count"], rel=1e-12
     )
     assert sums["median"].isna().all()
+    assert row.analysis == "prepost"  # part of the pre/post analysis of a non-randomized design
+
+
+def test_randomized_trial_risk_ratio_is_its_own_analysis():
+    # A randomized trial's categories get a risk ratio per post visit (no pre/post change):
+    # analysis = risk_ratio, same numbers as for any design (hand formula in risk_ratio).
+    participants, scores = small_trial()
+    scores = scores.assign(
+        score=(scores["score"] >= 33).astype(float).where(scores["score"].notna())
+    )
+    outcome = {"id": "high", "kind": "category", "role": "secondary"}
+    kwargs = dict(post="post", analysis_set="itt", alpha=0.05, confounders=[])
+    quasi, _ = prepost_effects(scores, participants, small_spec(), outcome, **kwargs)
+    rct_spec = {**small_spec(), "design": "rct"}
+    rct, _ = prepost_effects(scores, participants, rct_spec, outcome, **kwargs)
+    assert list(rct["analysis"]) == ["risk_ratio"] and list(rct["estimand"]) == ["risk_ratio"]
+    pd.testing.assert_frame_equal(rct.drop(columns="analysis"), quasi.drop(columns="analysis"))
 
 
 def test_prepost_rejects_baseline_as_post_and_unknown_confounder():

@@ -8,7 +8,8 @@ change (post - baseline) of each non-control arm is compared with the control ar
   CI as R's `wilcox.test(x, y, conf.int = TRUE, exact = FALSE)`;
 - adjusted_mean_difference: OLS of change on arm + baseline score + confounders (ANCOVA).
 
-For a category outcome (0/1 at post) the arms are compared by the risk ratio (Wald, log scale).
+For a category outcome (0/1 at post) the arms are compared by the risk ratio (Wald, log scale);
+randomized trials get the same risk ratio per post visit, with analysis `risk_ratio`.
 """
 
 from __future__ import annotations
@@ -552,11 +553,14 @@ def prepost_effects(
             f"outcome {outcome['id']!r} is of kind {outcome['kind']!r}; the pre/post analysis "
             f"handles scores and categories"
         )
+    # A randomized trial's categories are compared at each post visit, not pre/post: their
+    # risk ratios are an analysis of their own (one multiplicity family, one table block).
+    randomized = spec.get("design") == "rct" and outcome["kind"] == "category"
     common = {
         "trial": spec["id"],
         "outcome": outcome["id"],
         "role": outcome["role"],
-        "analysis": "prepost",
+        "analysis": "risk_ratio" if randomized else "prepost",
         "timepoint": post,
         "analysis_set": analysis_set,
     }
