@@ -434,6 +434,22 @@ def test_ancova_one_post_visit_single_site_falls_back_to_ols_with_a_note():
     assert row.method == "OLS (one post visit): score ~ arm + baseline"
     assert "fewer than 2 sites: no site random effect" in row.note
 
+    # every site with a single participant: site and residual variance are one and the same
+    scores, participants, spec = ancova_site_inputs()
+    participants = participants.assign(site=participants["participant_id"])
+    effects, _, _ = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "ee", "role": "primary"},
+        analysis_set="itt",
+        model="ancova",
+        site="random",
+    )
+    (row,) = effects.itertuples()
+    assert row.estimate == pytest.approx(ols.params["coaching"], rel=1e-10)
+    assert "one participant per site: no site random effect" in row.note
+
 
 def test_method_text_reads_as_the_model_formula():
     # Several post visits: score ~ arm + baseline + visit + covariates + (1 | participant)
