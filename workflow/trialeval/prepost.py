@@ -131,10 +131,10 @@ class _ShiftedRankSum:
         over the range (f.lower <= 0 or f.upper >= 0, evaluated exactly at the endpoints).
         Otherwise R's uniroot(tol = 1e-4) returns a point within 1e-4 of the jump point where
         W - zq goes from positive to negative, which is returned here exactly. If W - zq is
-        exactly 0 on a whole stretch (e.g. the estimate when n_x n_y is even and the two
-        middle pairwise differences differ), uniroot stops at whatever point of that stretch
-        it evaluates first; the stretch's midpoint is returned here (for the estimate this is
-        the median of the pairwise differences).
+        exactly 0 on a whole stretch (rare for a CI limit; always so for R's exact = FALSE
+        estimate, zq = 0, when n_x n_y is even and the two middle differences differ),
+        uniroot stops at whatever point of that stretch it evaluates first; the stretch's
+        midpoint is returned here.
 
         W is monotone on the open intervals (sigma constant there), so the crossing is found
         by binary search; only at the jump points themselves can the extra ties make it
