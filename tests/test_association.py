@@ -195,6 +195,46 @@ def test_level_without_events_gives_nan_and_a_message():
     assert counts.set_index("label").loc["Very strong", "events"] == 0
 
 
+def test_exposure_reference_level_separated_gives_no_odds_ratio_and_says_why():
+    # Every participant at the exposure's reference level 'Very weak' is event-free: each odds
+    # ratio against it is infinite, so every exposure row is empty with the reason.
+    participants, scores = toy_survey()
+    weak = scores["participant_id"].isin(
+        scores.loc[(scores["outcome"] == "belong") & (scores["score"] == 1), "participant_id"]
+    )
+    scores.loc[weak & (scores["outcome"] == "burnout"), "score"] = 0.0
+    n_weak = int((weak & (scores["outcome"] == "burnout")).sum())
+    effects, _ = toy_effects(participants, scores)
+    assert len(effects) == 3 and effects[["estimate", "se", "ci_low", "p_value"]].isna().all().all()
+    reason = (
+        f"not estimable: reference level of belong: all 0 events among its {n_weak} "
+        "participants: every contrast with it is infinite"
+    )
+    assert effects["note"].str.startswith(reason).all()
+
+
+def test_covariate_reference_level_separated_keeps_the_odds_ratios():
+    # Every resident (reference level of `level`, sorted first) is event-free: the exposure
+    # odds ratios are the fit on the students (R: glm(burnout ~ factor(belong), binomial) on
+    # those rows),
+    # statsmodels Logit 1e-6 relative; before the fix they came from a model without intercept.
+    participants, scores = toy_survey()
+    residents = scores["participant_id"].isin(
+        participants.loc[participants["level"] == "resident", "participant_id"]
+    )
+    scores.loc[residents & (scores["outcome"] == "burnout"), "score"] = 0.0
+    effects, _ = toy_effects(participants, scores)
+    wide = scores.pivot(index="participant_id", columns="outcome", values="score")
+    data = wide.join(participants.set_index("participant_id"))
+    data = data[data["level"] == "student"]
+    ref = sm.Logit(data["burnout"], hand_design(data, "belong", [])).fit(disp=0)
+    for row in effects.itertuples():
+        term = row.contrast.split(" - ")[0]
+        assert row.estimate == pytest.approx(np.exp(ref.params[term]), rel=REL)
+        assert row.se == pytest.approx(ref.bse[term], rel=REL)
+        assert "reference level of level: all 0 events" in row.note
+
+
 def test_missing_level_and_bad_exposure():
     participants, scores = toy_survey()
     gone = scores["participant_id"].isin(

@@ -433,6 +433,9 @@ def test_forest_points_are_effects_per_baseline_sd(demo, trial):
     }[spec["design"]]
     rows = itt[itt["estimand"].isin(wanted)]
     assert len(rows) == len(drawn) > 0  # one point per effect of interest, nothing else
+    ratios = rows.loc[rows["estimand"] == "risk_ratio", "analysis"]
+    analysis = {"rct": "risk_ratio", "quasi_experimental": "prepost"}[spec["design"]]
+    assert len(ratios) > 0 and (ratios == analysis).all()  # randomized: an analysis of its own
     for _, row in rows.iterrows():
         contrast = row["contrast"].replace(" ", "")
         gid = f"forest-{row['outcome']}-{row['estimand']}-{row['timepoint']}-{contrast}"

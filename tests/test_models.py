@@ -301,7 +301,7 @@ def test_covariates_and_fixed_site_match_statsmodels():
     change = effects[effects["estimand"] == "diff_in_change"].iloc[0]
     term = "arm[T.coaching]:timepoint[T.month4]"
     assert change["estimate"] == pytest.approx(fit.fe_params[term], rel=1e-5)
-    assert "age, gender, site (fixed)" in change["method"]
+    assert "score ~ arm * visit + age + gender + site + (1 | participant)" in change["method"]
     # adjusted mean, control at baseline: intercept + age at its mean over the model's rows
     # + each non-reference gender / site coefficient weighted 1 / (number of levels)
     fe = fit.fe_params
@@ -331,3 +331,156 @@ def test_unfittable_ancova_row_names_its_timepoint():
     )
     assert effects[["estimand", "timepoint"]].values.tolist() == [["adjusted_diff", "age14"]]
     assert effects["estimate"].isna().all() and "not estimated" in effects.loc[0, "note"]
+
+
+# --------------------------------------------------------------------------------------
+# ANCOVA with one post visit and site random: participants grouped by site
+# --------------------------------------------------------------------------------------
+
+
+def ancova_site_inputs():
+    """tests/data/reference/ancova_site.csv (one row per participant) as the pipeline's long
+    scores and participants, with the trial spec of a baseline + one post visit design."""
+    data = pd.read_csv(REFERENCE / "ancova_site.csv")
+    scores = data.melt(
+        id_vars="participant_id",
+        value_vars=["baseline", "post"],
+        var_name="timepoint",
+        value_name="score",
+    )
+    participants = data[["participant_id", "arm", "site", "age", "gender"]]
+    spec = {
+        "id": "ancova_site",
+        "control_arm": "control",
+        "arms": [{"id": "control", "control": True}, {"id": "coaching", "control": False}],
+        "baseline": "baseline",
+        "timepoints": [{"id": "baseline", "baseline": True}, {"id": "post", "baseline": False}],
+        "covariates": [
+            {"name": "age", "type": "numeric"},
+            {"name": "gender", "type": "categorical"},
+        ],
+    }
+    return scores, participants, spec
+
+
+@pytest.mark.parametrize(
+    ("case", "covariates"), [("unadjusted", ()), ("adjusted", ("age", "gender"))]
+)
+def test_ancova_one_post_visit_site_random_matches_lmer(case, covariates):
+    """One post visit, `site: random`: the rows are participants and the sites the groups.
+    R (tests/data/reference/ancova_site_ref.R): lmer(post ~ arm + baseline [+ age + gender]
+    + (1 | site), REML = TRUE), coef(summary(m))["armcoaching", ] with lmerTest's
+    Satterthwaite df, CI estimate +- qt(0.975, df) * SE. Tolerances: estimate, SE and CI 1e-6
+    relative (both optimise REML to convergence), df 1e-4 relative, p 1e-6 absolute,
+    variance components 1e-5 relative."""
+    ref = json.loads((REFERENCE / "ancova_site_lmer.json").read_text())[case]
+    scores, participants, spec = ancova_site_inputs()
+    outcome = {"id": "ee", "role": "primary"}
+    effects, _, diagnostics = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        outcome,
+        analysis_set="itt",
+        model="ancova",
+        site="random",
+        covariates=covariates,
+    )
+    (row,) = effects.itertuples()
+    assert (row.estimand, row.timepoint, row.contrast) == (
+        "adjusted_diff",
+        "post",
+        "coaching - control",
+    )
+    for key in ("estimate", "se", "ci_low", "ci_high"):
+        assert getattr(row, key) == pytest.approx(ref[key], rel=1e-6), key
+    assert row.df == pytest.approx(ref["df"], rel=1e-4)
+    assert row.p_value == pytest.approx(ref["p"], abs=1e-6)
+    assert row.n == row.n_obs == ref["n"]
+    adjust = "".join(f" + {c}" for c in covariates)
+    assert row.method == (
+        "LMM, REML (one post visit, participants grouped by site): "
+        f"score ~ arm + baseline{adjust} + (1 | site); Satterthwaite df"
+    )
+    diag = diagnostics.iloc[0]
+    assert diag["sd_site"] == pytest.approx(ref["sd_site"], rel=1e-5)
+    assert np.isnan(diag["sd_participant"])
+    assert diag["sd_residual"] == pytest.approx(ref["sd_residual"], rel=1e-5)
+    assert diag["reml_loglik"] == pytest.approx(ref["reml_loglik"], rel=1e-9)
+    assert diag["n_sites"] == 7 and diag["converged"]
+
+
+def test_ancova_one_post_visit_single_site_falls_back_to_ols_with_a_note():
+    # Fewer than 2 sites: no site variance to estimate; as the repeated model does, the fit
+    # goes on without it (here OLS, lm(post ~ arm + baseline) checked with statsmodels).
+    scores, participants, spec = ancova_site_inputs()
+    participants = participants.assign(site="site_a")
+    effects, _, diagnostics = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "ee", "role": "primary"},
+        analysis_set="itt",
+        model="ancova",
+        site="random",
+    )
+    data = pd.read_csv(REFERENCE / "ancova_site.csv")
+    X = sm.add_constant(
+        pd.DataFrame({"coaching": (data["arm"] == "coaching") * 1.0, "base": data["baseline"]})
+    )
+    ols = sm.OLS(data["post"], X).fit()
+    (row,) = effects.itertuples()
+    assert row.estimate == pytest.approx(ols.params["coaching"], rel=1e-10)
+    assert row.method == "OLS (one post visit): score ~ arm + baseline"
+    assert "fewer than 2 sites: no site random effect" in row.note
+
+    # every site with a single participant: site and residual variance are one and the same
+    scores, participants, spec = ancova_site_inputs()
+    participants = participants.assign(site=participants["participant_id"])
+    effects, _, _ = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "ee", "role": "primary"},
+        analysis_set="itt",
+        model="ancova",
+        site="random",
+    )
+    (row,) = effects.itertuples()
+    assert row.estimate == pytest.approx(ols.params["coaching"], rel=1e-10)
+    assert "one participant per site: no site random effect" in row.note
+
+
+def test_method_text_reads_as_the_model_formula():
+    # Several post visits: score ~ arm + baseline + visit + covariates + (1 | participant)
+    # [+ (1 | site)], covariates joined by " + " as in the formula (not a comma list).
+    data = pd.read_csv(REFERENCE / "orthodont_unbalanced.csv")
+    scores = data.rename(
+        columns={"Subject": "participant_id", "visit": "timepoint", "distance": "score"}
+    )
+    participants = scores[["participant_id", "Sex"]].drop_duplicates()
+    participants = participants.rename(columns={"Sex": "arm"})
+    rng = np.random.default_rng(3)
+    participants = participants.assign(
+        drug=rng.choice(["a", "b"], len(participants)), length=rng.normal(size=len(participants))
+    )
+    spec = orthodont_spec()
+    spec["covariates"] = [
+        {"name": "drug", "type": "categorical"},
+        {"name": "length", "type": "numeric"},
+    ]
+    outcome = {"id": "distance", "role": "primary"}
+    common = dict(analysis_set="itt", covariates=("drug", "length"))
+    ancova, _, _ = mixed_model_effects(
+        scores, participants, spec, outcome, model="ancova", **common
+    )
+    assert ancova.loc[0, "method"] == (
+        "LMM, REML: score ~ arm + baseline + visit + drug + length + (1 | participant); "
+        "Satterthwaite df"
+    )
+    repeated, _, _ = mixed_model_effects(
+        scores, participants, spec, outcome, model="repeated", **common
+    )
+    assert repeated.loc[0, "method"] == (
+        "LMM, REML: score ~ arm * visit + drug + length + (1 | participant); Satterthwaite df"
+    )

@@ -1,6 +1,6 @@
 """Tests for trialeval.prepost: Wilcoxon / Hodges-Lehmann, risk ratio, the pre/post stage.
 
-References (no R on this machine):
+References:
 - hand computations, derived in the comments;
 - scipy.stats.mannwhitneyu(x, y, use_continuity=True, alternative="two-sided",
   method="asymptotic") for R's wilcox.test(x, y, exact = FALSE, correct = TRUE) p-value
@@ -8,13 +8,18 @@ References (no R on this machine):
 - `r_wilcox_conf_int` below: a line-by-line transcription of R's wilcox.test.default
   two-sample `conf.int` code (W(d) from rank(c(x - d, y)), root(), uniroot(tol = 1e-4)) with
   R's Brent zeroin (src/library/stats/src/zeroin.c). The library finds the same crossings
-  exactly instead of iterating, so the two agree within uniroot's tolerance, 1e-4;
+  exactly instead of iterating, so the CI limits agree within uniroot's tolerance, 1e-4;
+- the Hodges-Lehmann estimate is the median of the pairwise differences, R's
+  median(outer(x, y, "-")) (numpy's np.median(np.subtract.outer(x, y)) here), exactly;
+  R's exact = FALSE estimate is a uniroot zero that is not unique (see hodges_lehmann.json);
+- R itself: tests/data/reference/hodges_lehmann_ref.R and its output hodges_lehmann.json;
 - statsmodels OLS (R's lm) for the ANCOVA, 1e-10 relative; statsmodels Table2x2 for the
   risk ratio, 1e-12 relative.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +32,16 @@ from statsmodels.stats.contingency_tables import Table2x2
 
 from conftest import demo_trial
 from trialeval import analysis_sets, ingest, instruments
-from trialeval.prepost import SUMMARY_COLUMNS, prepost_effects, risk_ratio, wilcoxon_hodges_lehmann
+from trialeval.prepost import (
+    SUMMARY_COLUMNS,
+    median_pairwise_difference,
+    prepost_effects,
+    risk_ratio,
+    wilcoxon_hodges_lehmann,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "tests" / "data" / "reference"
 UNIROOT_TOL = 1e-4  # R: uniroot(..., tol = 1e-4) in wilcox.test's conf.int code
 
 
@@ -210,6 +222,33 @@ def test_hodges_lehmann_matches_r_algorithm(case):
         assert r_est == pytest.approx(out["estimate"], abs=UNIROOT_TOL)
     else:  # R stops anywhere in the zero stretch between the two middle differences
         assert middle[0] - UNIROOT_TOL <= r_est <= middle[1] + UNIROOT_TOL
+
+
+@pytest.mark.parametrize("case", ["even_no_ties", "odd_no_ties", "tied_integers"])
+def test_hodges_lehmann_against_r(case):
+    # R (tests/data/reference/hodges_lehmann_ref.R): median(outer(x, y, "-")) for the
+    # estimate, exactly up to rounding (1e-12); wilcox.test(x, y, conf.int = TRUE,
+    # exact = FALSE, correct = TRUE) for W and P (1e-12) and the CI (uniroot's tol, 1e-4).
+    ref = json.loads((REFERENCE / "hodges_lehmann.json").read_text())[case]
+    out = wilcoxon_hodges_lehmann(ref["x"], ref["y"])
+    assert out["estimate"] == pytest.approx(ref["median_pairwise"], abs=1e-12)
+    if "estimate_exact_true" in ref:  # no ties: wilcox.test(exact = TRUE)'s estimate
+        assert out["estimate"] == pytest.approx(ref["estimate_exact_true"], abs=1e-12)
+    assert out["statistic"] == ref["statistic"]
+    assert out["p_value"] == pytest.approx(ref["p_value"], abs=1e-12)
+    assert out["ci_low"] == pytest.approx(ref["ci_low"], abs=UNIROOT_TOL)
+    assert out["ci_high"] == pytest.approx(ref["ci_high"], abs=UNIROOT_TOL)
+
+
+def test_r_exact_false_estimate_is_not_the_median_where_w_is_flat():
+    # Why the estimate is not R's exact = FALSE one: with 12 pairwise differences W(d) is 0
+    # on the whole stretch between the 6th (0.9) and 7th (1.3), and R's uniroot stopped at
+    # 1.2511 inside it, not at the median 1.1 (hand: sorted x_i - y_j for the data below).
+    ref = json.loads((REFERENCE / "hodges_lehmann.json").read_text())["even_no_ties"]
+    diffs = np.sort(np.subtract.outer(ref["x"], ref["y"]).ravel())
+    assert diffs[5] == pytest.approx(0.9) and diffs[6] == pytest.approx(1.3)
+    assert 0.9 < ref["estimate_exact_false"] < 1.3
+    assert abs(ref["estimate_exact_false"] - ref["median_pairwise"]) > 0.1
 
 
 def test_hodges_lehmann_no_ties_odd_is_median():
@@ -433,6 +472,23 @@ def test_prepost_category_outcome():
         counts.loc["control", "sum"] / counts.loc["control", "count"], rel=1e-12
     )
     assert sums["median"].isna().all()
+    assert row.analysis == "prepost"  # part of the pre/post analysis of a non-randomized design
+
+
+def test_randomized_trial_risk_ratio_is_its_own_analysis():
+    # A randomized trial's categories get a risk ratio per post visit (no pre/post change):
+    # analysis = risk_ratio, same numbers as for any design (hand formula in risk_ratio).
+    participants, scores = small_trial()
+    scores = scores.assign(
+        score=(scores["score"] >= 33).astype(float).where(scores["score"].notna())
+    )
+    outcome = {"id": "high", "kind": "category", "role": "secondary"}
+    kwargs = dict(post="post", analysis_set="itt", alpha=0.05, confounders=[])
+    quasi, _ = prepost_effects(scores, participants, small_spec(), outcome, **kwargs)
+    rct_spec = {**small_spec(), "design": "rct"}
+    rct, _ = prepost_effects(scores, participants, rct_spec, outcome, **kwargs)
+    assert list(rct["analysis"]) == ["risk_ratio"] and list(rct["estimand"]) == ["risk_ratio"]
+    pd.testing.assert_frame_equal(rct.drop(columns="analysis"), quasi.drop(columns="analysis"))
 
 
 def test_prepost_rejects_baseline_as_post_and_unknown_confounder():
@@ -596,14 +652,17 @@ def test_demo_hodges_lehmann_matches_r_algorithm(mentorship, mentorship_inputs):
         ].itertuples()
         r_est, r_low, r_high = r_wilcox_conf_int(x, y)
         assert (row.ci_low, row.ci_high) == pytest.approx((r_low, r_high), abs=UNIROOT_TOL)
-        assert row.estimate == pytest.approx(r_est, abs=UNIROOT_TOL)
+        # the estimate: median(outer(x, y, "-")), not the uniroot zero r_est
+        assert row.estimate == np.median(np.subtract.outer(x, y))
         assert row.p_value == pytest.approx(scipy_p(x, y), abs=1e-12)
+        assert "median of all pairwise differences" in row.method
 
 
 @pytest.mark.parametrize("kind", ["integer", "continuous"])
 def test_large_sample_path_gives_the_pairwise_roots(monkeypatch, kind):
-    """Above PAIRWISE_LIMIT pairs the roots come from bisection on sorted data (O(n log n));
-    forced on here, it returns the pairwise version's estimate and CI to 1e-9."""
+    """Above PAIRWISE_LIMIT pairs the CI comes from bisection on sorted data and the estimate
+    from a selection on sorted data (both O(n log n)); forced on here, the CI equals the
+    pairwise version's to 1e-9 and the estimate is exactly median(outer(x, y, "-"))."""
     import trialeval.prepost as module
 
     rng = np.random.default_rng(11)
@@ -614,5 +673,27 @@ def test_large_sample_path_gives_the_pairwise_roots(monkeypatch, kind):
     exact = wilcoxon_hodges_lehmann(x, y)
     monkeypatch.setattr(module, "PAIRWISE_LIMIT", 0)
     large = wilcoxon_hodges_lehmann(x, y)
-    for key in ("estimate", "ci_low", "ci_high", "p_value", "statistic"):
+    for key in ("ci_low", "ci_high", "p_value", "statistic"):
         assert large[key] == pytest.approx(exact[key], abs=1e-9), key
+    assert large["estimate"] == exact["estimate"] == np.median(np.subtract.outer(x, y))
+
+
+@pytest.mark.parametrize(
+    "case", ["normal", "normal_odd", "sevenths_eighths", "integers", "one_each", "all_zero"]
+)
+def test_median_pairwise_difference_without_the_pairs(case):
+    # Hand definition: np.median(np.subtract.outer(x, y)) = R's median(outer(x, y, "-")),
+    # compared exactly (the selection returns one of the differences, or the mean of two)
+    rng = np.random.default_rng(23)
+    x, y = {
+        "normal": (rng.normal(1, 3, 300), rng.normal(0, 3, 450)),
+        "normal_odd": (rng.normal(1, 3, 301), rng.normal(0, 3, 451)),
+        "sevenths_eighths": (
+            np.round(rng.normal(2, 5, 90) * 7) / 7,
+            np.round(rng.normal(size=80) * 8) / 8,
+        ),
+        "integers": (rng.integers(-10, 15, 300) * 1.0, rng.integers(-12, 12, 451) * 1.0),
+        "one_each": (np.array([3.0]), np.array([1.0])),
+        "all_zero": (np.zeros(10), np.zeros(7)),
+    }[case]
+    assert median_pairwise_difference(x, y) == np.median(np.subtract.outer(x, y))

@@ -8,6 +8,9 @@ logistic 1e-6 relative (both engines iterate to convergence; measured agreement 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,15 +199,22 @@ def test_logistic_level_with_only_events_and_reference_level():
     assert fit.table.loc["arm[coach]"].isna().all()
     assert fit.table.loc["age"].notna().all()
 
-    # reference level (s1: no indicator set) without events: the intercept and every
-    # contrast with s1 are infinite
+    # reference level (s1: no indicator set) without events: every contrast with s1 is
+    # infinite, so the site terms are not estimable; the s1 rows are set aside and the other
+    # coefficients (intercept now at site s2) are the fit on the remaining rows, with site s3
+    # against s2 as a nuisance column
     frame = simulated()
     frame.loc[frame["site"] == "s1", "event"] = 0.0
     X, names = design(frame)
     fit = logistic(frame["event"].to_numpy(), X, names)
     assert "reference level of site: all 0 events" in fit.separation
-    assert fit.table.loc[["Intercept", "site[s2]", "site[s3]"]].isna().all().all()
-    assert fit.table.loc[["arm[coach]", "age"], "estimate"].notna().all()
+    assert fit.table.loc[["site[s2]", "site[s3]"]].isna().all().all()
+    keep = (frame["site"] != "s1").to_numpy()
+    columns = [names.index(c) for c in ("Intercept", "arm[coach]", "site[s3]", "age")]
+    ref = sm.Logit(frame["event"].to_numpy()[keep], X[np.ix_(keep, columns)]).fit(disp=0)
+    for term, j in (("Intercept", 0), ("arm[coach]", 1), ("age", 3)):
+        assert fit.table.loc[term, "estimate"] == pytest.approx(ref.params[j], rel=LOGIT_REL)
+        assert fit.table.loc[term, "se"] == pytest.approx(ref.bse[j], rel=LOGIT_REL)
 
 
 def test_logistic_separation_found_during_fit():
@@ -235,3 +245,117 @@ def test_logistic_rejects_bad_input():
         logistic(np.array([0.0, 1.0, 2.0, 1.0]), X, ["Intercept", "x"])
     with pytest.raises(ValueError, match="rank deficient.*copy"):
         logistic(np.array([0.0, 1.0, 1.0, 0.0]), np.column_stack([X, X[:, 1]]), ["I", "x", "copy"])
+
+
+# --------------------------------------------------------------------------------------
+# Separated factor levels: the limiting fit, against R's glm on the rows left
+# --------------------------------------------------------------------------------------
+
+REFERENCE = Path(__file__).parent / "data" / "reference"
+
+
+def separation_case(outcome: str):
+    """tests/data/reference/logistic_separation.csv (made by logistic_separation_ref.R):
+    exposure e (reference 1), site (reference s1), age; y = the chosen outcome column."""
+    data = pd.read_csv(REFERENCE / "logistic_separation.csv")
+    data["e"] = data["e"].astype(str)
+    terms = [Factor("e", ("1", "2", "3")), Factor("site", ("s1", "s2", "s3")), Numeric("age")]
+    X, names = design_matrix(data, terms)
+    return logistic(data[outcome].to_numpy(dtype=float), X, names), data
+
+
+def assert_matches_glm(fit, ref: dict, terms: dict[str, str]) -> None:
+    """fit's terms equal R's coefficients (names mapped by `terms`) to 1e-6 relative."""
+    for ours, theirs in terms.items():
+        r = ref["coef"][theirs]
+        row = fit.table.loc[ours]
+        assert row["estimate"] == pytest.approx(r["estimate"], rel=LOGIT_REL), ours
+        assert row["se"] == pytest.approx(r["se"], rel=LOGIT_REL), ours
+        assert row["p_value"] == pytest.approx(r["p"], rel=LOGIT_REL), ours
+        half = stats.norm.ppf(0.975) * r["se"]  # confint.default
+        assert row["ci_low"] == pytest.approx(r["estimate"] - half, rel=LOGIT_REL), ours
+    assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-9)
+
+
+def glm_reference(case: str) -> dict:
+    return json.loads((REFERENCE / "logistic_separation_glm.json").read_text())[case]["limit"]
+
+
+def test_separated_covariate_reference_level_keeps_the_intercept():
+    # Every participant at site s1 (the covariate's reference level) is event-free.
+    # R: glm(y_covref ~ factor(e) + factor(site) + age, binomial) on the rows with site != s1
+    # (site releveled to s2): the exposure odds ratios, age and the intercept (now at site
+    # s2) are the limits of the full-data MLE; the site contrasts with s1 are infinite.
+    fit, data = separation_case("y_covref")
+    ref = glm_reference("covref")
+    assert_matches_glm(
+        fit, ref, {"Intercept": "(Intercept)", "e[2]": "e2", "e[3]": "e3", "age": "age"}
+    )
+    assert fit.table.loc[["site[s2]", "site[s3]"]].isna().all().all()
+    assert "reference level of site: all 0 events among its 15 participants" in fit.separation
+    assert "intercept is at level 's2' of site" in fit.separation
+    assert set(fit.not_estimable) == {"site[s2]", "site[s3]"}
+    assert fit.n == len(data) == 40
+
+
+def test_separated_reference_level_no_sign_flip_by_hand():
+    # Site s1 (reference): 6 participants, no event. Site s2: unexposed 2 events of 10,
+    # exposed 4 of 10. Hand: without the s1 rows the model is saturated in exposure, so
+    # log OR = log((4/6) / (2/8)) = log(8/3) > 0 with Woolf's SE sqrt(1/4 + 1/6 + 1/2 + 1/8),
+    # intercept log(2/8). (Dropping the intercept with the site indicators instead would
+    # force the unexposed log-odds to 0 and give log OR = logit(0.4) < 0: the sign flips.)
+    site = np.repeat([0.0, 1.0], [6, 20])
+    exposed = np.concatenate([[0, 0, 0, 1, 1, 1], np.repeat([0.0, 1.0], 10)])
+    event = np.concatenate([np.zeros(6), [1, 1] + [0] * 8, [1] * 4 + [0] * 6])
+    X = np.column_stack([np.ones(26), exposed, site])
+    fit = logistic(event, X, ["Intercept", "exposed[1]", "site[s2]"])
+    assert fit.table.loc["exposed[1]", "estimate"] == pytest.approx(np.log(8 / 3), rel=1e-10)
+    se = np.sqrt(1 / 4 + 1 / 6 + 1 / 2 + 1 / 8)
+    assert fit.table.loc["exposed[1]", "se"] == pytest.approx(se, rel=1e-10)
+    assert fit.table.loc["Intercept", "estimate"] == pytest.approx(np.log(2 / 8), rel=1e-10)
+    assert fit.table.loc["site[s2]"].isna().all()
+
+
+def test_separated_exposure_reference_level_makes_every_odds_ratio_not_estimable():
+    # Every participant at exposure level 1 (the reference) is event-free: each exposure odds
+    # ratio against it is infinite. R: glm(y_expref ~ factor(e) + factor(site) + age,
+    # binomial) on the rows with e != 1 gives the covariates (intercept now at e = 2).
+    fit, _ = separation_case("y_expref")
+    ref = glm_reference("expref")
+    terms = {"Intercept": "(Intercept)", "site[s2]": "sites2", "site[s3]": "sites3", "age": "age"}
+    assert_matches_glm(fit, ref, terms)
+    assert fit.table.loc[["e[2]", "e[3]"]].isna().all().all()
+    reason = fit.not_estimable["e[2]"]
+    assert "reference level of e: all 0 events among its 11 participants" in reason
+    assert fit.not_estimable["e[3]"] == reason
+
+
+def test_separated_covariate_level_leaves_the_rest_as_glm_on_the_rows_left():
+    # Every participant at site s3 (not the reference) had the event: site[s3] is +infinite.
+    # R: glm(y_covlevel ~ factor(e) + factor(site) + age, binomial) on the rows with site != s3.
+    fit, _ = separation_case("y_covlevel")
+    ref = glm_reference("covlevel")
+    terms = {"Intercept": "(Intercept)", "e[2]": "e2", "e[3]": "e3", "site[s2]": "sites2"}
+    assert_matches_glm(fit, ref, {**terms, "age": "age"})
+    assert fit.table.loc["site[s3]"].isna().all()
+    assert fit.separation == "level 's3' of site: all 10 of its 10 participants had the event"
+
+
+def test_reference_level_emptied_by_another_separated_level():
+    # Every participant at arm level 'coach' is event-free, and every participant at the
+    # reference site s1 is a coach: once the coach rows are set aside no s1 row is left, so
+    # the site contrasts with s1 are not estimable either (not silently re-based to s3).
+    # The age coefficient is the fit on the remaining rows (intercept at site s2, site s3
+    # against s2 as a nuisance column), checked with statsmodels Logit (R: glm on those rows).
+    frame = simulated()
+    frame.loc[frame["site"] == "s1", "arm"] = "coach"
+    frame.loc[frame["arm"] == "coach", "event"] = 0.0
+    X, names = design(frame)
+    fit = logistic(frame["event"].to_numpy(), X, names)
+    assert fit.table.loc[["arm[coach]", "site[s2]", "site[s3]"]].isna().all().all()
+    assert "no participant left" in fit.not_estimable["site[s3]"]
+    keep = (frame["arm"] != "coach").to_numpy()
+    columns = [names.index(c) for c in ("Intercept", "site[s3]", "age")]
+    ref = sm.Logit(frame["event"].to_numpy()[keep], X[np.ix_(keep, columns)]).fit(disp=0)
+    assert fit.table.loc["age", "estimate"] == pytest.approx(ref.params[2], rel=LOGIT_REL)
+    assert fit.table.loc["Intercept", "se"] == pytest.approx(ref.bse[0], rel=LOGIT_REL)

@@ -121,11 +121,11 @@ def association_effects(
         f"(reference {reference}){adjusted}; odds ratio = exp(coefficient), Wald CI and z test; "
         f"se is the SE of log(odds ratio)"
     )
-    table = None
+    table, not_estimable = None, {}
     try:
         X, names = design_matrix(data, [Factor(exposure, tuple(present)), *terms])
         fit = logistic(data[outcome].to_numpy(dtype=float), X, names, alpha=alpha)
-        table = fit.table
+        table, not_estimable = fit.table, fit.not_estimable
         if fit.separation:
             notes.append(f"separation: {fit.separation}")
         if not fit.converged:
@@ -139,6 +139,8 @@ def association_effects(
             continue
         term = f"{exposure}[{label}]"
         row = {"exposure": exposure, "contrast": f"{label} - {reference}", "note": "; ".join(notes)}
+        if term in not_estimable:
+            row["note"] = "; ".join([f"not estimable: {not_estimable[term]}", *notes])
         if table is not None and term in table.index:
             fit_row = table.loc[term]
             row.update(

@@ -469,7 +469,8 @@ def load_trials(config: dict, schemas_dir: str | Path) -> dict[str, dict]:
 def outcome_analyses(spec: dict) -> dict[str, list[str]]:
     """Which per-outcome analysis each outcome gets, by design: {analysis: [outcome ids]}.
 
-    rct: scores -> mixed_model, categories -> prepost (risk ratio per post visit);
+    rct: scores -> mixed_model, categories -> prepost (risk ratio per post visit, reported
+    with analysis `risk_ratio`);
     quasi_experimental: scores and categories -> prepost; cross_sectional: none per outcome
     (the association analysis runs once per trial). Bands are descriptive only.
     """

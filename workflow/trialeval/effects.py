@@ -3,7 +3,8 @@
 Every analysis stage returns rows with EFFECT_COLUMNS; `combine` stacks them in the trial
 file's outcome order and fills p_adjusted. Column meanings:
 
-- analysis: mixed_model | ancova | prepost | association
+- analysis: mixed_model | ancova | prepost | risk_ratio (categories of randomized trials) |
+  association
 - estimand: diff_in_change, diff_in_means, adjusted_diff, hodges_lehmann_shift,
   adjusted_mean_difference, risk_ratio, odds_ratio
 - exposure: for association rows, the exposure (an outcome id) the odds ratio is of; empty

@@ -566,13 +566,17 @@ def _prepare(
 # --------------------------------------------------------------------------------------
 
 
-def fit_reml(y, X, groups, sites=None, column_names=None) -> MixedFit:
+def fit_reml(
+    y, X, groups, sites=None, column_names=None, group_label: str = "participant"
+) -> MixedFit:
     """Fit y = X beta + participant intercept [+ site intercept] + e by REML.
 
     ``groups`` labels participants; ``sites`` (optional) labels sites, each participant in
     exactly one. ``X`` is the full-rank fixed-effects design (include the intercept column);
     names come from ``column_names`` or a DataFrame's columns. Raises ValueError on NaN,
     mismatched lengths, rank-deficient X, participants in two sites, or < 2 participants.
+    ``group_label`` names the groups in messages (e.g. "site" when the rows are participants
+    grouped by site); the groups' SD is ``sd_participant`` whatever they are.
     """
     design, names, (r, qty) = _prepare(y, X, groups, sites, column_names)
     n, p = design.n, design.p
@@ -587,7 +591,7 @@ def fit_reml(y, X, groups, sites=None, column_names=None) -> MixedFit:
     cov = sigma2 * r_inv @ m_inv @ r_inv.T
     deviance = _profiled_deviance(design, state)
 
-    level_names = ["participant", "site"][: design.n_levels]
+    level_names = [group_label, "site"][: design.n_levels]
     brackets = state.dev_brackets(sigma2)
     interior = theta > 0
     # Interior: d deviance / d log(theta) ~ 0. At theta = 0: the slope in theta^2 must not be

@@ -9,9 +9,11 @@ least one observed score is in the model, in the allocated arm.
 
 `model: ancova`: post-baseline visits only, the participant's baseline score as a covariate,
     score ~ arm + baseline + visit + covariates [+ site] + (1 | participant),
-estimand `adjusted_diff`. With one post visit there is no within-participant replication, so
-the model is ordinary least squares (stated in `method`). Participants without a baseline
-score cannot be adjusted for it and are left out (counted in `note`).
+estimand `adjusted_diff`. With one post visit there is no within-participant replication:
+the rows are participants, so with `site: random` the model is score ~ arm + baseline +
+covariates + (1 | site), the sites being the groups, and otherwise ordinary least squares
+(stated in `method`). Participants without a baseline score cannot be adjusted for it and are
+left out (counted in `note`).
 
 Fits use the REML engine in trialeval.mixed; contrasts carry Satterthwaite df.
 """
@@ -30,7 +32,7 @@ from trialeval.design import (
     design_matrix,
 )
 from trialeval.effects import effects_frame
-from trialeval.mixed import contrast, fit_reml
+from trialeval.mixed import Contrast, contrast, fit_reml
 from trialeval.regression import ols
 
 DIAGNOSTIC_COLUMNS = [
@@ -107,19 +109,20 @@ def _vector(names: list[str], weights: dict[str, float]) -> np.ndarray:
 
 
 def _method(kind: str, covariates, site, n_sites) -> str:
-    adjust = ", ".join([*covariates, *(["site (fixed)"] if site == "fixed" else [])])
+    """The model in words and as its formula (covariates joined by + as in the formula)."""
+    adjust = "".join(f" + {term}" for term in [*covariates, *(["site"] if site == "fixed" else [])])
     random = "(1 | participant)" + (" + (1 | site)" if site == "random" and n_sites else "")
-    text = {
-        "repeated": f"LMM, REML: score ~ arm * visit{' + ' + adjust if adjust else ''} + {random}",
+    return {
+        "repeated": f"LMM, REML: score ~ arm * visit{adjust} + {random}; Satterthwaite df",
         "ancova": (
-            f"LMM, REML: score ~ arm + baseline + visit{' + ' + adjust if adjust else ''}"
-            f" + {random}"
+            f"LMM, REML: score ~ arm + baseline + visit{adjust} + {random}; Satterthwaite df"
         ),
-        "ols": f"OLS (one post visit): score ~ arm + baseline{' + ' + adjust if adjust else ''}",
+        "ancova_by_site": (
+            "LMM, REML (one post visit, participants grouped by site): "
+            f"score ~ arm + baseline{adjust} + (1 | site); Satterthwaite df"
+        ),
+        "ols": f"OLS (one post visit): score ~ arm + baseline{adjust}",
     }[kind]
-    if kind != "ols":
-        text += "; Satterthwaite df"
-    return text
 
 
 def mixed_model_effects(
@@ -170,9 +173,15 @@ def mixed_model_effects(
     n = int(data["participant_id"].nunique())
     n_obs = len(data)
     n_sites = int(data["site"].nunique()) if site == "random" else None
+    no_site_effect = ""
     if site == "random" and (n_sites or 0) < 2:
+        no_site_effect = "fewer than 2 sites: no site random effect"
+    elif model == "ancova" and len(post) == 1 and n_sites == n:
+        # one row per participant: a site of one row cannot separate site from residual
+        no_site_effect = "one participant per site: no site random effect"
+    if no_site_effect:
         site, n_sites = "none", None
-        note = "; ".join(filter(None, [note, "fewer than 2 sites: no site random effect"]))
+        note = "; ".join(filter(None, [note, no_site_effect]))
 
     effects_rows: list[dict] = []
     means_rows: list[dict] = []
@@ -210,7 +219,14 @@ def mixed_model_effects(
             spec, data, covariates, site, with_visit=with_visit, interaction=False
         )
         terms = [terms[0], Numeric("baseline_score"), *terms[1:], *adjust]
-        kind = "ancova" if with_visit else "ols"
+        # One post visit: one row per participant, so no participant intercept; with site
+        # random the sites are the groups of a random-intercept LMM, otherwise it is OLS.
+        if with_visit:
+            kind, groups, sites, label = "ancova", "participant_id", "site", "participant"
+        elif site == "random":
+            kind, groups, sites, label = "ancova_by_site", "site", None, "site"
+        else:
+            kind = "ols"
         method = _method(kind, covariates, site, n_sites)
         timepoint = post[0] if len(post) == 1 else "all_post"
         X, names = design_matrix(data, terms)
@@ -218,47 +234,29 @@ def mixed_model_effects(
         try:
             if kind == "ols":
                 table = ols(y, X, names, alpha=alpha)
-                for a in intervention:
-                    row = table.loc[f"arm[{a}]"]
-                    effects_rows.append(
-                        {
-                            **base,
-                            "analysis": "ancova",
-                            "estimand": "adjusted_diff",
-                            "contrast": f"{a} - {control}",
-                            "timepoint": timepoint,
-                            "estimate": row["estimate"],
-                            "se": row["se"],
-                            "ci_low": row["ci_low"],
-                            "ci_high": row["ci_high"],
-                            "df": row["df"],
-                            "p_value": row["p_value"],
-                            "n": n,
-                            "n_obs": n_obs,
-                            "method": method,
-                            "note": note,
-                        }
-                    )
+                results = {a: _ols_contrast(table.loc[f"arm[{a}]"]) for a in intervention}
                 diag = {**diagnostics, "analysis": "ancova", "method": method}
                 diag.update(converged=True, boundary=False, message="closed form")
-                resid_sd = float(
-                    np.sqrt(
-                        np.sum((y - X @ table["estimate"].to_numpy()) ** 2) / (len(y) - X.shape[1])
-                    )
+                diag["sd_residual"] = table.attrs["sigma"]
+                fit_note = note
+            else:
+                fit = fit_reml(
+                    y,
+                    X,
+                    data[groups].to_numpy(),
+                    sites=data[sites].to_numpy() if site == "random" and sites else None,
+                    column_names=names,
+                    group_label=label,
                 )
-                diag["sd_residual"] = resid_sd
-                return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
-            fit = fit_reml(
-                y,
-                X,
-                data["participant_id"].to_numpy(),
-                sites=data["site"].to_numpy() if site == "random" else None,
-                column_names=names,
-            )
+                arm_effect = {a: _vector(names, {f"arm[{a}]": 1.0}) for a in intervention}
+                results = {a: contrast(fit, v, alpha=alpha) for a, v in arm_effect.items()}
+                diag = _diagnostics(diagnostics, "ancova", method, fit)
+                if kind == "ancova_by_site":  # the engine's groups are the sites here
+                    diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
+                fit_note = _fit_note(note, fit)
         except (ValueError, np.linalg.LinAlgError) as error:
             return failed(str(error), "ancova", method)
         for a in intervention:
-            result = contrast(fit, _vector(names, {f"arm[{a}]": 1.0}), alpha=alpha)
             effects_rows.append(
                 _contrast_row(
                     base,
@@ -266,18 +264,14 @@ def mixed_model_effects(
                     "adjusted_diff",
                     f"{a} - {control}",
                     timepoint,
-                    result,
+                    results[a],
                     n,
                     n_obs,
                     method,
-                    _fit_note(note, fit),
+                    fit_note,
                 )
             )
-        return (
-            effects_frame(effects_rows),
-            _means_frame([]),
-            _diag_frame([_diagnostics(diagnostics, "ancova", method, fit)]),
-        )
+        return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
 
     arm, visit, terms, adjust = _terms(
         spec, data, covariates, site, with_visit=True, interaction=True
@@ -347,6 +341,19 @@ def mixed_model_effects(
         effects_frame(effects_rows),
         _means_frame(means_rows),
         _diag_frame([_diagnostics(diagnostics, "mixed_model", method, fit)]),
+    )
+
+
+def _ols_contrast(row: pd.Series) -> Contrast:
+    """One row of an OLS table as the contrast result the LMM paths give."""
+    return Contrast(
+        estimate=row["estimate"],
+        se=row["se"],
+        df=row["df"],
+        t=row["t"],
+        p_value=row["p_value"],
+        ci_low=row["ci_low"],
+        ci_high=row["ci_high"],
     )
 
 

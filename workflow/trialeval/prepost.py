@@ -3,11 +3,13 @@
 For a score outcome, among participants observed at baseline and at the post timepoint, the
 change (post - baseline) of each non-control arm is compared with the control arm two ways:
 
-- hodges_lehmann_shift: Wilcoxon rank-sum test with the Hodges-Lehmann shift and its
-  asymptotic CI, as R's `wilcox.test(x, y, conf.int = TRUE, exact = FALSE)`;
+- hodges_lehmann_shift: Wilcoxon rank-sum test with the Hodges-Lehmann shift (the median of
+  all pairwise differences, R's `median(outer(x, y, "-"))`) and the test's P and asymptotic
+  CI as R's `wilcox.test(x, y, conf.int = TRUE, exact = FALSE)`;
 - adjusted_mean_difference: OLS of change on arm + baseline score + confounders (ANCOVA).
 
-For a category outcome (0/1 at post) the arms are compared by the risk ratio (Wald, log scale).
+For a category outcome (0/1 at post) the arms are compared by the risk ratio (Wald, log scale);
+randomized trials get the same risk ratio per post visit, with analysis `risk_ratio`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from trialeval.regression import ols
 
 __all__ = [
     "SUMMARY_COLUMNS",
+    "median_pairwise_difference",
     "prepost_effects",
     "risk_ratio",
     "run",
@@ -128,10 +131,10 @@ class _ShiftedRankSum:
         over the range (f.lower <= 0 or f.upper >= 0, evaluated exactly at the endpoints).
         Otherwise R's uniroot(tol = 1e-4) returns a point within 1e-4 of the jump point where
         W - zq goes from positive to negative, which is returned here exactly. If W - zq is
-        exactly 0 on a whole stretch (e.g. the estimate when n_x n_y is even and the two
-        middle pairwise differences differ), uniroot stops at whatever point of that stretch
-        it evaluates first; the stretch's midpoint is returned here (for the estimate this is
-        the median of the pairwise differences).
+        exactly 0 on a whole stretch (rare for a CI limit; always so for R's exact = FALSE
+        estimate, zq = 0, when n_x n_y is even and the two middle differences differ),
+        uniroot stops at whatever point of that stretch it evaluates first; the stretch's
+        midpoint is returned here.
 
         W is monotone on the open intervals (sigma constant there), so the crossing is found
         by binary search; only at the jump points themselves can the extra ties make it
@@ -157,8 +160,12 @@ def wilcoxon_hodges_lehmann(x, y, alpha: float = 0.05) -> dict:
     `wilcox.test(x, y, conf.int = TRUE, conf.level = 1 - alpha, exact = FALSE, correct = TRUE)`.
 
     Returns {statistic (W), p_value, estimate, ci_low, ci_high, n_x, n_y}. The estimate is the
-    location shift of x relative to y (R's "difference in location"); see
-    `_ShiftedRankSum.root` for how R's uniroot is reproduced.
+    Hodges-Lehmann shift of x relative to y: the median of the n_x n_y differences x_i - y_j,
+    R's median(outer(x, y, "-")) (what wilcox.test(exact = TRUE) reports). With exact = FALSE
+    R reports instead a uniroot() zero of W(d), a step function that is zero on a whole
+    stretch between the two middle differences when their number is even: any point of it can
+    come out, so that estimate is not reproduced. The CI limits are W's crossings as R finds
+    them (see `_ShiftedRankSum.root`).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -178,11 +185,15 @@ def wilcoxon_hodges_lehmann(x, y, alpha: float = 0.05) -> dict:
     z = float(_standardised(statistic - n_x * n_y / 2, sigma, correct=True))
     out["p_value"] = float(2 * special.ndtr(-abs(z)))  # R: 2 * min(pnorm(z), 1 - pnorm(z))
 
-    w = _ShiftedRankSum(x, y) if n_x * n_y <= PAIRWISE_LIMIT else _SortedRankSum(x, y)
+    if n_x * n_y <= PAIRWISE_LIMIT:
+        w = _ShiftedRankSum(x, y)
+        out["estimate"] = float(np.median(w.diffs))
+    else:
+        w = _SortedRankSum(x, y)
+        out["estimate"] = median_pairwise_difference(x, y)
     zq = float(special.ndtri(1 - alpha / 2))
     out["ci_low"] = w.root(zq, correct=True)
     out["ci_high"] = w.root(-zq, correct=True)
-    out["estimate"] = w.root(0.0, correct=False)  # R sets correct <- FALSE for the estimate
     return out
 
 
@@ -236,6 +247,78 @@ class _SortedRankSum:
         start = self._edge(zq, correct, strict=True)  # W - zq stops being positive here
         end = self._edge(zq, correct, strict=False)  # and becomes negative here
         return float((start + end) / 2)
+
+
+def _first_at_most(x: np.ndarray, y_sorted: np.ndarray, d: float) -> np.ndarray:
+    """Per x_i, the first j with x_i - y_j <= d (differences fall as y_j grows), comparing the
+    floating-point differences themselves as np.subtract.outer would give them.
+
+    searchsorted on x_i - d is right except within rounding of d; the boundary is then moved
+    by whole runs of tied y values until it is exact (usually no move at all).
+    """
+    n_y = len(y_sorted)
+    first = np.searchsorted(y_sorted, x - d, side="left")
+    while True:  # the value before the boundary is also <= d: move before all its copies
+        back = (first > 0) & (x - y_sorted[np.maximum(first - 1, 0)] <= d)
+        if not back.any():
+            break
+        first[back] = np.searchsorted(y_sorted, y_sorted[first[back] - 1], side="left")
+    while True:  # the value at the boundary is > d: move past all its copies
+        ahead = (first < n_y) & (x - y_sorted[np.minimum(first, n_y - 1)] > d)
+        if not ahead.any():
+            break
+        first[ahead] = np.searchsorted(y_sorted, y_sorted[first[ahead]], side="right")
+    return first
+
+
+def _count_at_most(x: np.ndarray, y_sorted: np.ndarray, d: float) -> int:
+    """#{(i, j): x_i - y_j <= d}, O(n_x log n_y)."""
+    return int((len(y_sorted) - _first_at_most(x, y_sorted, d)).sum())
+
+
+def _next_above(x: np.ndarray, y_sorted: np.ndarray, d: float) -> float:
+    """The smallest difference x_i - y_j > d: per x_i it is x_i - y_(first - 1)."""
+    first = _first_at_most(x, y_sorted, d)
+    above = first > 0
+    return float(np.min(x[above] - y_sorted[first[above] - 1]))
+
+
+def _kth_pairwise_difference(x: np.ndarray, y_sorted: np.ndarray, k: int) -> float:
+    """The k-th smallest (1-based) of the differences x_i - y_j, without forming them.
+
+    Invariant: fewer than k differences are <= lo, at least k are <= hi. Each step moves lo
+    to the next difference above it and halves [lo, hi]; the answer is that next difference
+    once k differences are <= it. Each count costs O(n_x log n_y); the number of steps grows
+    with the log of the data's spread over the gaps between differences (about 30 for 3e10
+    pairs of normal data).
+    """
+    lo = float(np.nextafter(np.min(x) - y_sorted[-1], -np.inf))
+    hi = float(np.max(x) - y_sorted[0])
+    while True:
+        following = _next_above(x, y_sorted, lo)
+        if _count_at_most(x, y_sorted, following) >= k:
+            return following
+        lo = following
+        mid = lo + (hi - lo) / 2
+        if lo < mid < hi:
+            if _count_at_most(x, y_sorted, mid) >= k:
+                hi = mid
+            else:
+                lo = mid
+
+
+def median_pairwise_difference(x, y) -> float:
+    """median(outer(x, y, "-")) in O((n_x + n_y) log n) time and O(n_x + n_y) memory: the
+    middle one (or the mean of the middle two) of the n_x n_y differences x_i - y_j."""
+    x = np.sort(np.asarray(x, dtype=float))  # sorted queries: cache-friendly searchsorted
+    y_sorted = np.sort(np.asarray(y, dtype=float))
+    total = len(x) * len(y_sorted)
+    lower = _kth_pairwise_difference(x, y_sorted, (total + 1) // 2)
+    if total % 2:
+        return lower
+    if _count_at_most(x, y_sorted, lower) > total // 2:  # the next one ties with it
+        return lower
+    return (lower + _next_above(x, y_sorted, lower)) / 2
 
 
 # --------------------------------------------------------------------------------------
@@ -337,8 +420,9 @@ def _score_rows(
     )
     hl_method = (
         f"Wilcoxon rank-sum test of the change in {outcome['id']} ({baseline} to {post}), normal "
-        f"approximation with tie and continuity corrections; Hodges-Lehmann shift with its "
-        f"asymptotic CI (R: wilcox.test(conf.int = TRUE, exact = FALSE)); no SE"
+        f"approximation with tie and continuity corrections; Hodges-Lehmann shift = median of "
+        f'all pairwise differences (R: median(outer(x, y, "-"))) with the asymptotic CI of '
+        f"R's wilcox.test(conf.int = TRUE, exact = FALSE); no SE"
     )
 
     observed = f"observed at both {baseline} and {post}"
@@ -469,11 +553,14 @@ def prepost_effects(
             f"outcome {outcome['id']!r} is of kind {outcome['kind']!r}; the pre/post analysis "
             f"handles scores and categories"
         )
+    # A randomized trial's categories are compared at each post visit, not pre/post: their
+    # risk ratios are an analysis of their own (one multiplicity family, one table block).
+    randomized = spec.get("design") == "rct" and outcome["kind"] == "category"
     common = {
         "trial": spec["id"],
         "outcome": outcome["id"],
         "role": outcome["role"],
-        "analysis": "prepost",
+        "analysis": "risk_ratio" if randomized else "prepost",
         "timepoint": post,
         "analysis_set": analysis_set,
     }

@@ -1,7 +1,11 @@
 """Fixed-effects regression on a design matrix: ordinary least squares and logistic regression.
 
-numpy, scipy.linalg and scipy.special only: importing statsmodels costs more than a second per
-job, scipy.stats half a second (distribution functions come from scipy.special). Both take the
+numpy, scipy.linalg and scipy.special only: importing statsmodels costs about a second per
+job, scipy.stats half a second (distribution functions come from scipy.special). Measured for
+the logistic fit (`python -X importtime`, 2-core machine): statsmodels' GLM adds 0.97 s of
+imports to a job that has already imported pandas and scipy (2.3-2.8 s wall under load),
+while the Newton loop below fits 1,261 rows x 8 columns in 5 ms (statsmodels GLM: 55 ms) and
+agrees with statsmodels Logit and R's glm to 1e-6 (tests). Both take the
 (n, p) matrix and its column names from `trialeval.design.design_matrix` and return one row per
 term, as R's `summary(lm(...))` / `summary(glm(..., family = binomial))` with `confint.default`
 would report them:
@@ -11,14 +15,16 @@ would report them:
   step-halving; Wald z SEs, p-values and CIs on the log-odds scale.
 
 Rank-deficient designs raise ValueError naming the aliased columns (R would silently report NA
-for them). Separation in a logistic fit does not raise: the affected terms are reported as NaN
-together with a message naming them, never as an absurd odds ratio.
+for them). Separation in a logistic fit does not raise: the terms whose estimate is infinite
+are reported as NaN with the reason, never as an absurd odds ratio, and every other term is
+the limit of the maximum likelihood fit (R's glm on the rows not set aside; see
+`_separated_levels`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -137,6 +143,7 @@ class LogisticFit:
     n: int
     loglik: float
     iterations: int
+    not_estimable: dict[str, str] = field(default_factory=dict)  # term: why it is NaN
 
 
 def _label(name: str) -> str:
@@ -151,49 +158,86 @@ def _events_message(label: str, events: int, size: int) -> str:
     return f"{label}: all {size} of its {size} participants had the event"
 
 
-def _separated_indicators(y: np.ndarray, X: np.ndarray, names: list[str]):
-    """Indicator columns (0/1, not constant) whose rows with value 1 all have y = 0 or all
-    have y = 1, and factors whose reference level (rows with none of its indicators) does.
+def _factor_columns(names: list[str]) -> dict[str, list[int]]:
+    """{factor: its indicator columns} from design.py's `column[level]` names (main effects)."""
+    factors: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        match = re.fullmatch(r"(.+)\[(.+)\]", name)
+        if match and ":" not in name:
+            factors.setdefault(match[1], []).append(j)
+    return factors
 
-    Returns (rows to set aside, affected term names, messages). Such a term's maximum
-    likelihood estimate is infinite (quasi-complete separation). Setting its rows aside
-    leaves the likelihood of the other coefficients unchanged in the limit, so they are
-    estimated from the remaining rows.
+
+@dataclass
+class _Separation:
+    """Rows set aside and columns left out of the fit for separated factor levels, the terms
+    reported as not estimable with the reason for each, and the messages."""
+
+    rows: np.ndarray  # True for the rows kept
+    left_out: list[int]
+    reasons: dict[str, str]
+    messages: list[str]
+
+
+def _separated_levels(y: np.ndarray, X: np.ndarray, names: list[str]) -> _Separation:
+    """Factor levels whose participants all have y = 0 or all y = 1 (quasi-complete separation:
+    the maximum likelihood estimate of every contrast with that level is infinite).
+
+    In the limit the rows of such a level contribute log(1) = 0 to the log-likelihood, so the
+    other coefficients are the fit on the remaining rows: R's glm on the data without them.
+    - A level with its own indicator column: its rows and its column are left out.
+    - A factor's reference level (rows with none of its indicators): its rows are left out;
+      every contrast with it is infinite, so the factor's terms are reported as not
+      estimable. The intercept is kept and re-based: the factor's first remaining level
+      becomes the reference (its column leaves the fit), the rest stay in as nuisance columns.
+      The same holds when the reference level's rows were all set aside for another factor.
+    Setting rows aside can separate another level, so the search repeats until none is found.
     """
-    drop = np.zeros(len(y), dtype=bool)
-    affected: list[str] = []
-    messages: list[str] = []
-    indicator = [
-        j
-        for j, column in enumerate(X.T)
-        if np.isin(column, (0.0, 1.0)).all() and 0 < column.sum() < len(column)
-    ]
-    for j in indicator:
-        rows = X[:, j] == 1
-        events = int(y[rows].sum())
-        if events in (0, int(rows.sum())):
-            drop |= rows
-            affected.append(names[j])
-            messages.append(_events_message(_label(names[j]), events, int(rows.sum())))
-    # A factor's reference level separated: its log-odds (the intercept) is infinite, and so
-    # is every contrast with it. Indicators of one factor share the `column[` prefix.
-    if "Intercept" in names:
-        factors: dict[str, list[int]] = {}
-        for j in indicator:
-            match = re.fullmatch(r"(.+)\[(.+)\]", names[j])
-            if match and ":" not in names[j]:
-                factors.setdefault(match[1], []).append(j)
+    n = len(y)
+    sep = _Separation(np.ones(n, dtype=bool), [], {}, [])
+    binary = [j for j, column in enumerate(X.T) if np.isin(column, (0.0, 1.0)).all()]
+    factors = _factor_columns(names) if "Intercept" in names else {}
+    reference = {factor: f"reference level of {factor}" for factor in factors}
+
+    def separated(rows: np.ndarray) -> bool:
+        return bool(rows.any()) and int(y[rows].sum()) in (0, int(rows.sum()))
+
+    def message(label: str, rows: np.ndarray) -> str:
+        return _events_message(label, int(y[rows].sum()), int(rows.sum()))
+
+    found = True
+    while found:
+        found = False
+        for j in binary:
+            rows = sep.rows & (X[:, j] == 1)
+            if j in sep.left_out or not 0 < rows.sum() < sep.rows.sum() or not separated(rows):
+                continue
+            sep.reasons[names[j]] = message(_label(names[j]), rows)
+            sep.messages.append(sep.reasons[names[j]])
+            sep.rows &= ~rows
+            sep.left_out.append(j)
+            found = True
         for factor, columns in factors.items():
-            rows = X[:, columns].sum(axis=1) == 0
-            events = int(y[rows].sum())
-            if rows.any() and events in (0, int(rows.sum())):
-                drop |= rows
-                new = ["Intercept"] + [names[j] for j in columns]
-                affected.extend(name for name in new if name not in affected)
-                messages.append(
-                    _events_message(f"reference level of {factor}", events, int(rows.sum()))
-                )
-    return drop, affected, messages
+            in_fit = [j for j in columns if j not in sep.left_out]
+            rows = sep.rows & (X[:, in_fit].sum(axis=1) == 0)
+            remaining = [j for j in in_fit if X[sep.rows & ~rows, j].any()]
+            if not remaining:
+                continue
+            if separated(rows):
+                text = message(reference[factor], rows)
+            elif not rows.any():  # its participants were all in rows set aside
+                text = f"{reference[factor]}: no participant left once separated rows are set aside"
+            else:
+                continue
+            level = re.fullmatch(r".+\[(.+)\]", names[remaining[0]])[1]
+            for j in columns:
+                sep.reasons.setdefault(names[j], f"{text}: every contrast with it is infinite")
+            sep.messages.append(f"{text} (the intercept is at level {level!r} of {factor})")
+            reference[factor] = _label(names[remaining[0]])
+            sep.rows &= ~rows
+            sep.left_out.append(remaining[0])
+            found = True
+    return sep
 
 
 def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
@@ -269,26 +313,27 @@ def logistic(y, X, names: list[str], alpha: float = 0.05) -> LogisticFit:
     events = int(y.sum())
     if events in (0, n):
         message = _events_message("the whole sample", events, n)
-        return LogisticFit(nan_table, False, message, n, 0.0, 0)
+        return LogisticFit(nan_table, False, message, n, 0.0, 0, dict.fromkeys(names, message))
 
-    drop, affected, messages = _separated_indicators(y, X, names)
-    keep = [j for j, name in enumerate(names) if name not in affected]
-    rows = ~drop
-    X_fit, y_fit = X[np.ix_(rows, keep)], y[rows]
-    fit_names = [names[j] for j in keep]
+    sep = _separated_levels(y, X, names)
+    reasons, messages = dict(sep.reasons), list(sep.messages)
+    keep = [j for j in range(p) if j not in sep.left_out]
+    y_fit = y[sep.rows]
     # Setting rows aside can leave other columns without information (e.g. a covariate level
     # seen only in the separated rows): those are not estimable either.
-    lost = aliased_columns(X_fit, fit_names)
+    lost = aliased_columns(X[np.ix_(sep.rows, keep)], [names[j] for j in keep])
     if lost:
         messages.append(f"not estimable once the separated rows are set aside: {', '.join(lost)}")
-        affected.extend(lost)
-        keep = [j for j, name in enumerate(names) if name not in affected]
-        X_fit = X[np.ix_(rows, keep)]
-        fit_names = [names[j] for j in keep]
+        for name in lost:
+            reasons.setdefault(name, "not estimable once the separated rows are set aside")
+        keep = [j for j in keep if names[j] not in lost]
+    X_fit = X[np.ix_(sep.rows, keep)]
+    fit_names = [names[j] for j in keep]
     y_events = int(y_fit.sum())
     if not keep or y_events in (0, len(y_fit)):
         messages.append(_events_message("the participants left", y_events, len(y_fit)))
-        return LogisticFit(nan_table, False, "; ".join(messages), n, 0.0, 0)
+        reasons = {name: reasons.get(name, messages[-1]) for name in names}
+        return LogisticFit(nan_table, False, "; ".join(messages), n, 0.0, 0, reasons)
 
     beta, information, loglik, converged, iterations = _newton(y_fit, X_fit)
     try:
@@ -304,12 +349,15 @@ def logistic(y, X, names: list[str], alpha: float = 0.05) -> LogisticFit:
             f"complete or quasi-complete separation: fitted probabilities of 0 or 1 for "
             f"{int(at_bound.sum())} participants; the estimates of {', '.join(gone)} diverge"
         )
-        affected.extend(gone)
+        for name in gone:
+            reasons.setdefault(name, "the estimate diverges (separation found during the fit)")
         beta = np.where(diverging, np.nan, beta)
         se = np.where(diverging, np.nan, se)
 
     table = nan_table.copy()
     table.loc[fit_names] = _wald_table(beta, se, fit_names, alpha).to_numpy()
+    # nuisance columns of a factor whose reference level was separated: fitted, not reported
+    table.loc[list(reasons)] = np.nan
     return LogisticFit(
         table=table,
         converged=converged,
@@ -317,4 +365,5 @@ def logistic(y, X, names: list[str], alpha: float = 0.05) -> LogisticFit:
         n=n,
         loglik=loglik,
         iterations=iterations,
+        not_estimable=reasons,
     )
