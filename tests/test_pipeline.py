@@ -168,13 +168,20 @@ def test_effects_recover_the_demo_truth(demo_run):
 
 
 def test_counts_reconcile_between_consort_and_models(demo_run):
-    """Every model's analysis-set size is the number consort.json reports as analysed, and no
-    model uses more participants than the set holds."""
+    """Every model's analysis-set size is the number consort.json reports as analysed (for
+    complete case, that outcome's count), and no model uses more participants than the set
+    holds."""
     for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
         consort = json.loads((demo_run / "results" / trial / "consort.json").read_text())
         effects = pd.read_csv(demo_run / "results" / trial / "effects.csv")
+        by_outcome = consort["analysed_by_outcome"]["complete_case"]
         for row in effects.itertuples():
-            assert row.n_analysis_set == sum(consort["analysed"][row.analysis_set].values())
+            counts = (
+                by_outcome[row.outcome]
+                if row.analysis_set == "complete_case"
+                else consort["analysed"][row.analysis_set]
+            )
+            assert row.n_analysis_set == sum(counts.values())
             assert row.n <= row.n_analysis_set
 
 

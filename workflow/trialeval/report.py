@@ -1,9 +1,10 @@
 """The report: one self-contained HTML page (figures embedded) with a section per trial.
 
 Everything shown is read from files the pipeline already wrote: tables as their HTML, figures
-as their PNG (embedded as data URIs, so the page opens offline), consort.json, the model
-diagnostics and provenance.json. Nothing is recomputed here. The page carries no timestamp
-(provenance.json does), so the same inputs give the same bytes.
+as their PNG (embedded as data URIs, so the page opens offline) with what each could not draw
+(figures/notes.json), consort.json, the model diagnostics and provenance.json. Nothing is
+recomputed here. The page carries no timestamp (provenance.json does), so the same inputs give
+the same bytes.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def _consort_summary(consort: dict) -> str:
 def _diagnostics(path: Path) -> str:
     try:
         frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:  # designs without mixed models write an empty table
+    except pd.errors.EmptyDataError:  # results of older runs: an empty file without a header
         frame = pd.DataFrame()
     if frame.empty:
         return '<p class="note">No mixed models in this design.</p>'
@@ -145,12 +146,16 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
     for table in items["tables"]:
         parts.append((trial_dir / "tables" / f"{table}.html").read_text())
     parts.append("<h3>Figures</h3>")
+    notes = json.loads((trial_dir / "figures" / "notes.json").read_text())
     for figure in items["figures"]:
         parts.append(
             "<figure>"
             + _embed_png(trial_dir / "figures" / f"{figure}.png")
             + f"<figcaption>{html.escape(FIGURE_TITLES[figure])}</figcaption></figure>"
         )
+        if notes.get(figure):
+            said = " ".join(notes[figure])
+            parts.append(f'<p class="note warn">Not drawn: {html.escape(said)}</p>')
     parts.append("<h3>Model diagnostics</h3>")
     parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv"))
     parts.append("</section>")
