@@ -661,3 +661,15 @@ def test_arm_without_post_values_says_so_in_every_row():
     # control: 2 events of 3 at post; mentored: nobody
     assert summary.set_index("arm")["n"].to_dict() == {"mentor": 0, "ctl": 3}
     assert summary.set_index("arm").loc["ctl", "n_events"] == 2
+    # every mentored participant withdrew: nobody of the arm is in the set
+    effects, _ = prepost_effects(
+        scores,
+        participants[participants["arm"] == "ctl"],
+        spec,
+        category,
+        post="post",
+        analysis_set="itt",
+        alpha=0.05,
+        confounders=[],
+    )
+    assert effects.loc[0, "note"] == "not estimable: no Mentored participant is in the analysis set"

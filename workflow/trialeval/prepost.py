@@ -407,8 +407,14 @@ def _category_rows(data, participants, spec, outcome, post, alpha) -> tuple[list
         if arm == control:
             continue
         rr = risk_ratio(*counts[arm], *counts[control], alpha=alpha)
+        # said as the models say it, naming the arm (the same words in every row)
+        absent = [labels[a] for a in (arm, control) if not (participants["arm"] == a).any()]
         empty = [labels[a] for a in (arm, control) if counts[a][1] == 0]
-        if empty:  # said as the models say it, naming the arm (the same words in every row)
+        if absent:
+            rr["note"] = (
+                f"not estimable: no {' or '.join(absent)} participant is in the analysis set"
+            )
+        elif empty:
             rr["note"] = (
                 f"not estimable: no {' or '.join(empty)} participant has a score at {post_label}"
             )

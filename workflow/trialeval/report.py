@@ -92,6 +92,12 @@ def _consort_summary(consort: dict) -> str:
         lines.append((f"Assessed: {consort['timepoints'][tp]}", counts))
     for name, counts in consort["analysed"].items():
         lines.append((f"Analysed: {name}", counts))
+    # each outcome's complete case (scored at every timepoint), where it has fewer
+    by_outcome = consort.get("analysed_by_outcome", {}).get("complete_case", {})
+    every = consort["analysed"]["complete_case"]
+    for outcome, counts in by_outcome.items():
+        if counts != every:
+            lines.append((f"Analysed: complete_case, {outcome} scored at every timepoint", counts))
     body = "".join(
         f"<tr><td>{html.escape(name)}</td>"
         + "".join(f"<td>{counts[a]}</td>" for a in arms)
