@@ -14,6 +14,11 @@ the model is ordinary least squares (stated in `method`). Participants without a
 score cannot be adjusted for it and are left out (counted in `note`).
 
 Fits use the REML engine in trialeval.mixed; contrasts carry Satterthwaite df.
+
+Columns of the fixed-effects design without data (an arm nobody of which is in the set or
+observed, an arm-by-visit cell nobody was observed in) are dropped as lmer drops them; what
+then cannot be estimated (emmeans' "nonEst": the contrasts and adjusted means needing them) is
+reported as a row without an estimate whose `note` names the arm and visit without data.
 """
 
 from __future__ import annotations
