@@ -132,5 +132,5 @@ def demo_trial(trial: str):
     spec = demo_spec(trial)
     participants, items = ingest.ingest(spec)
     scores = instruments.score_outcomes(items, spec)
-    sets = analysis_sets.analysis_sets(participants, items, spec)
+    sets = analysis_sets.analysis_sets(participants, items, spec, scores)
     return spec, participants, items, scores, sets

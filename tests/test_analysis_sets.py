@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pandas as pd
+
 from trialeval import ingest
 from trialeval.analysis_sets import analysis_sets, consort_counts
 
@@ -36,3 +41,61 @@ def test_without_adherence_rule_per_protocol_is_itt(tiny):
     sets = analysis_sets(participants, items, spec)
     assert sets["per_protocol"].equals(sets["itt"])
     assert "equals itt" in consort_counts(sets, spec)["definitions"]["per_protocol"]
+
+
+def test_complete_case_is_per_outcome_and_reconciles_with_the_models(tiny, tmp_path):
+    """P2 and P5 returned both surveys, but P5's t1 flourishing has 5 of 8 items answered
+    (< 0.8): P5 is complete case for self-compassion, not for flourishing; every model's
+    n_analysis_set is that outcome's consort.json count."""
+    from trialeval import analysis_sets as sets_module
+    from trialeval import instruments, models
+
+    wave1 = tiny.waves["wave1.csv"]
+    wave1.loc[wave1["pid"] == " P5", ["fs_1", "fs_2", "fs_3"]] = None
+    spec = tiny.spec()
+    paths = {n: str(tmp_path / f"{n}.parquet") for n in ("participants", "items", "scores")}
+    paths |= {"sets": str(tmp_path / "sets.parquet"), "consort": str(tmp_path / "consort.json")}
+    ingest.run(spec, paths["participants"], paths["items"])
+    instruments.run(
+        spec,
+        paths["items"],
+        paths["participants"],
+        paths["scores"],
+        str(tmp_path / "scores.csv"),
+        str(tmp_path / "reliability.csv"),
+    )
+    sets_module.run(
+        spec,
+        paths["participants"],
+        paths["items"],
+        paths["sets"],
+        paths["consort"],
+        scores_path=paths["scores"],
+    )
+    sets = pd.read_parquet(paths["sets"]).set_index("participant_id")
+    assert sets.index[sets["complete_case"]].tolist() == ["P2", "P5"]  # every survey returned
+    assert sets.index[sets["complete_case:sc"]].tolist() == ["P2", "P5"]
+    assert sets.index[sets["complete_case:fl"]].tolist() == ["P2"]  # P5's t1 fl unscored
+    consort = json.loads(Path(paths["consort"]).read_text())
+    assert consort["analysed"]["complete_case"] == {"peer": 1, "ctl": 1}
+    assert consort["analysed_by_outcome"]["complete_case"] == {
+        "sc": {"peer": 1, "ctl": 1},
+        "fl": {"peer": 1, "ctl": 0},
+    }
+    for outcome in ("sc", "fl"):
+        out = {k: str(tmp_path / f"{outcome}.{k}.csv") for k in ("effects", "means", "diag")}
+        models.run(
+            spec,
+            outcome,
+            scores_path=paths["scores"],
+            participants_path=paths["participants"],
+            sets_path=paths["sets"],
+            alpha=0.05,
+            effects_out=out["effects"],
+            means_out=out["means"],
+            diagnostics_out=out["diag"],
+        )
+        effects = pd.read_csv(out["effects"]).set_index("analysis_set")
+        counts = consort["analysed_by_outcome"]["complete_case"][outcome]
+        assert (effects.loc["complete_case", "n_analysis_set"] == sum(counts.values())).all()
+        assert (effects.loc["itt", "n_analysis_set"] == 5).all()  # P1, P2, P4, P5, P6

@@ -76,6 +76,73 @@ def test_trial_defined_instrument(tiny):
     assert spec["instruments"]["wellbeing_total"]["items"][0]["column"] == "wb"
 
 
+def test_trial_instrument_is_checked_against_the_registry_schema(tiny):
+    # no label: the schema names the key path inside the trial file, not a raw KeyError
+    tiny.trial["instruments"] = {"wb_total": {"prescored": {"column": "wb", "range": [0, 100]}}}
+    tiny.trial["outcomes"].append({"id": "wb", "instrument": "wb_total", "subscale": "score"})
+    with pytest.raises(TrialInputError) as info:
+        tiny.spec()
+    message = str(info.value)
+    assert "tiny.yaml: does not match trial.schema.yaml" in message
+    assert "at instruments.wb_total: 'label' is a required property" in message
+    # an item-level instrument without its items
+    tiny.trial["instruments"] = {
+        "wb_total": {"label": "Wellbeing", "item_range": [0, 4], "subscales": {}}
+    }
+    with pytest.raises(TrialInputError, match="at instruments.wb_total: 'items' is a required"):
+        tiny.spec()
+    # a wrong type deep inside: the full key path
+    tiny.trial["instruments"] = {
+        "wb_total": {
+            "label": "Wellbeing",
+            "prescored": {"column": "wb", "range": [0, 100]},
+            "categories": {"low": {"subscale": "score", "at_most": "twelve"}},
+        }
+    }
+    with pytest.raises(TrialInputError) as info:
+        tiny.spec()
+    assert "at instruments.wb_total.categories.low.at_most: 'twelve' is not of type" in str(
+        info.value
+    )
+
+
+def test_prescored_instrument_cannot_also_have_items(tiny):
+    tiny.trial["instruments"] = {
+        "wb_total": {
+            "label": "Wellbeing",
+            "prescored": {"column": "wb", "range": [0, 100]},
+            "items": 3,
+        }
+    }
+    tiny.trial["outcomes"].append({"id": "wb", "instrument": "wb_total", "subscale": "score"})
+    with pytest.raises(TrialInputError, match=r"tiny.yaml: wb_total has `prescored` and items"):
+        tiny.spec()
+
+
+def test_prescored_instrument_with_a_cut_off_category(tiny):
+    tiny.trial["instruments"] = {
+        "dep_total": {
+            "label": "Depression total",
+            "prescored": {"column": "dep", "range": [0, 27]},
+            "categories": {
+                "depressed": {"label": "Depression (>= 14)", "subscale": "score", "at_least": 14}
+            },
+        }
+    }
+    tiny.trial["outcomes"].append(
+        {"id": "depressed", "instrument": "dep_total", "category": "depressed"}
+    )
+    spec = tiny.spec()
+    outcome = next(o for o in spec["outcomes"] if o["id"] == "depressed")
+    assert (outcome["kind"], outcome["name"], outcome["label"]) == (
+        "category",
+        "depressed",
+        "Depression (>= 14)",
+    )
+    rule = spec["instruments"]["dep_total"]["categories"]["depressed"]
+    assert (rule["subscale"], rule["at_least"]) == ("score", 14)
+
+
 def test_schema_error_names_the_key_path(tiny):
     tiny.trial["timepoints"][1]["baseline"] = "sometimes"
     with pytest.raises(TrialInputError) as info:

@@ -33,7 +33,7 @@ from trialeval.config import outcome_analyses, report_items
 # the names the figure rule passes (workflow/rules/common.smk, FIGURE_INPUTS)
 FIGURE_INPUTS = {
     "consort": ["consort"],
-    "trajectories": ["means"],
+    "trajectories": ["means", "consort"],
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],
     "odds_ratio_forest": ["effects", "association_counts"],
@@ -82,6 +82,7 @@ def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
         str(paths["items"]),
         str(paths["sets"]),
         str(paths["consort"]),
+        scores_path=str(paths["scores"]),
     )
     data = {
         "scores_path": str(paths["scores"]),
@@ -662,6 +663,123 @@ def test_three_arms_and_three_visits_fit(demo):
         assert not any(a.overlaps(b) for i, a in enumerate(found) for b in found[i + 1 :])
         box, frame = fig.get_tightbbox(renderer), fig.bbox_inches
         assert frame.x0 - 1e-9 <= box.x0 and box.x1 <= frame.x1 + 1e-9
+
+
+# --------------------------------------------------------------------------------------
+# What cannot be drawn is said, in the figure and to the report
+# --------------------------------------------------------------------------------------
+
+
+def fits_and_reads(fig) -> str:
+    """All drawn text, after checking it stays inside the figure and nothing overlaps."""
+    fig.set_dpi(figures.DPI)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = [(t.get_text(), t.get_window_extent(renderer).padded(-0.5)) for t in drawn_texts(fig)]
+    for i, (text_a, a) in enumerate(found):
+        for text_b, b in found[i + 1 :]:
+            assert not a.overlaps(b), (text_a, text_b)
+    box, frame = fig.get_tightbbox(renderer), fig.bbox_inches
+    assert frame.x0 - 1e-9 <= box.x0 and box.x1 <= frame.x1 + 1e-9, box
+    assert frame.y0 - 1e-9 <= box.y0 and box.y1 <= frame.y1 + 1e-9, box
+    return " ".join(text.replace("\n", " ") for text, _ in found)
+
+
+def test_ancova_trajectories_say_why_there_are_no_means(demo, tmp_path):
+    spec = copy.deepcopy(demo["coaching_rct"]["spec"])
+    spec["analyses"]["mixed_model"]["model"] = "ancova"
+    means = tmp_path / "adjusted_means.csv"
+    pd.DataFrame(columns=effects.MEANS_COLUMNS).to_csv(means, index=False)  # header only
+    consort = demo["coaching_rct"]["paths"]["consort"]
+    notes = figures.run(
+        spec,
+        "trajectories",
+        inputs={"means": str(means), "consort": consort},
+        out_stem=str(tmp_path / "trajectories"),
+    )
+    assert notes == [
+        "No adjusted means: the ANCOVA model (analyses.mixed_model.model: ancova) estimates "
+        "one baseline-adjusted difference per arm, not a mean per visit; its effects are in "
+        "the forest plot and the effects table."
+    ]
+    assert (tmp_path / "trajectories.png").stat().st_size > 0
+    drawn = fits_and_reads(figures.plot_trajectories(spec, pd.read_csv(means)))
+    assert "the ANCOVA model" in drawn and "not a mean per visit" in drawn
+
+
+def test_trajectories_of_an_arm_without_follow_up(demo):
+    spec, paths = demo["coaching_rct"]["spec"], demo["coaching_rct"]["paths"]
+    means = read_csv(paths["means"])
+    gap = (means["arm"] == "coaching") & (means["timepoint"] == "month4")
+    means.loc[gap, ["estimate", "se", "df", "ci_low", "ci_high"]] = np.nan
+    means.loc[gap, "n_observed"] = 0
+    consort = json.loads(Path(paths["consort"]).read_text())
+    assert figures.trajectory_gaps(spec, means, "itt", consort) == [
+        "Group coaching: no participant has a score at Month 4 (end of programme), so no "
+        "adjusted mean is drawn there."
+    ]
+    fig = figures.plot_trajectories(spec, means, "itt", consort)
+    line = errorbars(fig)["trajectory-ee-coaching"].lines[0]
+    baseline = means[(means["outcome"] == "ee") & (means["arm"] == "coaching")]
+    assert line.get_ydata()[0] == baseline.iloc[0]["estimate"]  # baseline drawn
+    assert np.isnan(line.get_ydata()[1])  # month 4: nothing
+    assert "Not drawn: Group coaching: no participant has a score at Month 4" in fits_and_reads(fig)
+
+
+def test_trajectories_of_an_arm_that_withdrew(demo):
+    spec, paths = demo["coaching_rct"]["spec"], demo["coaching_rct"]["paths"]
+    means = read_csv(paths["means"])
+    gone = means["arm"] == "coaching"
+    means.loc[gone, ["estimate", "se", "df", "ci_low", "ci_high"]] = np.nan
+    means.loc[gone, "n_observed"] = 0
+    consort = json.loads(Path(paths["consort"]).read_text())
+    consort["withdrawn"]["coaching"] = consort["allocated"]["coaching"]  # 197 of 197
+    consort["analysed"]["itt"]["coaching"] = 0
+    expected = (
+        "Group coaching: nobody is in the intention to treat set (197 of 197 allocated "
+        "withdrew consent), so nothing is drawn for this arm."
+    )
+    assert figures.trajectory_gaps(spec, means, "itt", consort) == [expected]
+    drawn = fits_and_reads(figures.plot_trajectories(spec, means, "itt", consort))
+    assert "nobody is in the intention to treat set" in drawn
+
+
+def test_forest_without_estimates_says_why(demo):
+    spec, paths = demo["coaching_rct"]["spec"], demo["coaching_rct"]["paths"]
+    table = read_csv(paths["effects"])
+    reason = "not estimable: no Group coaching participant has a score at Month 4"
+    table[["estimate", "ci_low", "ci_high", "p_value", "p_adjusted"]] = np.nan
+    table["note"] = reason
+    scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    rows = table[
+        (table["analysis_set"] == "itt") & table["estimand"].isin(["diff_in_change", "risk_ratio"])
+    ]
+    assert figures.forest_gaps(spec, table) == [
+        f"{len(rows)} of {len(rows)} effects have no estimate ({reason}): their rows show no point."
+    ]
+    fig = figures.plot_forest(spec, table, scores=scores, sets=sets)
+    drawn = fits_and_reads(fig)
+    assert "not estimable" in drawn and reason in drawn
+    assert not errorbars(fig)  # no point, no bar
+    # nothing at all to draw: a figure that says so
+    empty = figures.plot_forest(spec, table.iloc[:0], scores=scores, sets=sets)
+    assert "No effects were estimated in the intention to treat set." in fits_and_reads(empty)
+
+
+def test_change_distributions_with_nobody_observed_twice(demo):
+    spec, paths = demo["mentorship_prepost"]["spec"], demo["mentorship_prepost"]["paths"]
+    scores = pd.read_parquet(paths["scores"])
+    sets = pd.read_parquet(paths["sets"])
+    baseline_only = scores[scores["timepoint"] == spec["baseline"]]
+    fig = figures.plot_change_distributions(spec, baseline_only, sets)
+    assert "No change scores: no participant of the intention to treat set" in fits_and_reads(fig)
+    # one arm without change scores: drawn for the other, said for it
+    mentored = sets.loc[sets["arm"] == "mentored", "participant_id"]
+    partial = scores[~(scores["participant_id"].isin(mentored) & (scores["timepoint"] == "post"))]
+    fig = figures.plot_change_distributions(spec, partial, sets)
+    assert "Resident mentor: no participant has a score at Start of rotation and at a later" in (
+        fits_and_reads(fig)
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -129,6 +129,36 @@ def test_prescored_single_column(registry):
     assert got[0] == 7 and np.isnan(got[1])
 
 
+def test_prescored_total_with_a_cut_off_and_bands():
+    """A depression total already scored in one column, with a cut-off (>= 14) and bands."""
+    phq = resolve_instrument(
+        "depression",
+        {
+            "label": "Depression total (pre-scored)",
+            "prescored": {"column": "dep_total", "range": [0, 27]},
+            "categories": {"depressed": {"subscale": "score", "at_least": 14}},
+            "bands": {
+                "subscale": "score",
+                "levels": [
+                    {"label": "minimal", "at_most": 4},
+                    {"label": "mild", "at_most": 13},
+                    {"label": "moderate or worse", "at_most": 27},
+                ],
+            },
+        },
+        "tiny.yaml",
+    )
+    rows = [{"dep_total": v} for v in (0, 4, 5, 13, 13.5, 14, 27)] + [{}]
+    # the score is the column itself; missing stays missing
+    assert score(phq, rows, "score", "score")[:7].tolist() == [0, 4, 5, 13, 13.5, 14, 27]
+    # >= 14: only 14 and 27 are positive; 13.5 is below the cut-off; a missing score has none
+    depressed = score(phq, rows, "category", "depressed")
+    assert depressed[:7].tolist() == [0, 0, 0, 0, 0, 1, 1] and np.isnan(depressed[7])
+    # bands: <= 4 -> 1, 5-13 -> 2, above 13 -> 3
+    bands = score(phq, rows, "bands", "bands")
+    assert bands[:7].tolist() == [1, 1, 2, 2, 3, 3, 3] and np.isnan(bands[7])
+
+
 def test_cronbach_alpha_by_hand():
     values = np.array([[1, 2, 3], [2, 3, 3], [3, 3, 4], [4, 5, 5]], dtype=float)
     # item variances 5/3, 19/12, 11/12 (sum 25/6); totals 6, 8, 10, 14 have variance 35/3;

@@ -484,3 +484,89 @@ def test_method_text_reads_as_the_model_formula():
     assert repeated.loc[0, "method"] == (
         "LMM, REML: score ~ arm * visit + drug + length + (1 | participant); Satterthwaite df"
     )
+
+
+def gap_trial():
+    """Control: 4 participants at both visits; peer: 3 participants, baseline only."""
+    spec = {
+        "id": "gaps",
+        "control_arm": "ctl",
+        "arms": [
+            {"id": "peer", "label": "Peer support", "control": False},
+            {"id": "ctl", "label": "Control", "control": True},
+        ],
+        "baseline": "t0",
+        "timepoints": [
+            {"id": "t0", "label": "Baseline", "baseline": True},
+            {"id": "t1", "label": "Month 4", "baseline": False},
+        ],
+        "covariates": [],
+    }
+    control = {"c1": (10, 12), "c2": (14, 17), "c3": (9, 10), "c4": (11, 13)}
+    rows = [(p, "t0", a) for p, (a, _) in control.items()]
+    rows += [(p, "t1", b) for p, (_, b) in control.items()]
+    rows += [("p1", "t0", 20.0), ("p2", "t0", 17.0), ("p3", "t0", 11.0)]
+    scores = pd.DataFrame(rows, columns=["participant_id", "timepoint", "score"])
+    participants = pd.DataFrame(
+        {"participant_id": [*control, "p1", "p2", "p3"], "arm": ["ctl"] * 4 + ["peer"] * 3}
+    )
+    return spec, scores, participants
+
+
+def test_arm_without_follow_up_gives_rows_that_say_why_and_the_means_that_exist():
+    spec, scores, participants = gap_trial()
+    outcome = {"id": "y", "role": "primary"}
+    effects, means, diagnostics = mixed_model_effects(
+        scores, participants, spec, outcome, analysis_set="itt"
+    )
+    # the arm-by-visit cell peer x Month 4 has no data: its column is dropped (as lmer does)
+    # and every contrast needing it is not estimable, with the reason in words
+    assert effects["estimate"].isna().all() and len(effects) == 2
+    assert (
+        effects["note"] == "not estimable: no Peer support participant has a score at Month 4"
+    ).all()
+    assert (effects["n"] == 7).all() and (effects["n_obs"] == 11).all()
+    assert bool(diagnostics.loc[0, "converged"])
+    assert "arm[peer]:timepoint[t1]" in diagnostics.loc[0, "message"]
+    m = means.set_index(["arm", "timepoint"])
+    # peer at baseline: its own free mean, each participant one observation of equal
+    # variance, so the GLS estimate is the plain mean (20 + 17 + 11) / 3 = 16
+    assert m.loc[("peer", "t0"), "estimate"] == pytest.approx(16.0, abs=1e-8)
+    # control is balanced and complete: its cell means are the sample means
+    # t0: (10 + 14 + 9 + 11) / 4 = 11; t1: (12 + 17 + 10 + 13) / 4 = 13
+    assert m.loc[("ctl", "t0"), "estimate"] == pytest.approx(11.0, abs=1e-8)
+    assert m.loc[("ctl", "t1"), "estimate"] == pytest.approx(13.0, abs=1e-8)
+    assert np.isnan(m.loc[("peer", "t1"), "estimate"]) and m.loc[("peer", "t1"), "n_observed"] == 0
+
+
+def test_arm_without_any_participant_gives_rows_that_say_why():
+    spec, scores, participants = gap_trial()
+    outcome = {"id": "y", "role": "primary"}
+    control = participants["arm"] == "ctl"
+    scores = scores[scores["participant_id"].isin(participants.loc[control, "participant_id"])]
+    # every peer participant withdrew: nobody of the arm is in the set
+    effects, means, _ = mixed_model_effects(
+        scores, participants[control], spec, outcome, analysis_set="itt"
+    )
+    assert effects["estimate"].isna().all()
+    assert (
+        effects["note"] == "not estimable: no Peer support participant is in the analysis set"
+    ).all()
+    m = means.set_index(["arm", "timepoint"])["estimate"]
+    assert m[("ctl", "t0")] == pytest.approx(11.0, abs=1e-8)
+    assert m[("ctl", "t1")] == pytest.approx(13.0, abs=1e-8)
+    assert m[["peer"]].isna().all()
+    # in the set but nobody answered: the same model, the reason says so
+    effects, _, _ = mixed_model_effects(scores, participants, spec, outcome, analysis_set="itt")
+    assert (effects["note"] == "not estimable: no Peer support participant has a score").all()
+    assert (effects["n_analysis_set"] == 7).all() and (effects["n"] == 4).all()
+
+    # ANCOVA (one post visit, OLS): the arm effect is not estimable either
+    effects, means, diagnostics = mixed_model_effects(
+        scores, participants, spec, outcome, analysis_set="itt", model="ancova"
+    )
+    assert effects["estimate"].isna().all() and means.empty
+    assert effects.loc[0, "note"] == (
+        "not estimable: no Peer support participant has a score at Month 4 and a baseline score"
+    )
+    assert "arm[peer]" in diagnostics.loc[0, "message"]

@@ -214,13 +214,20 @@ def test_effects_recover_the_demo_truth(demo_run):
 
 
 def test_counts_reconcile_between_consort_and_models(demo_run):
-    """Every model's analysis-set size is the number consort.json reports as analysed, and no
-    model uses more participants than the set holds."""
+    """Every model's analysis-set size is the number consort.json reports as analysed (for
+    complete case, that outcome's count), and no model uses more participants than the set
+    holds."""
     for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
         consort = json.loads((demo_run / "results" / trial / "consort.json").read_text())
         effects = pd.read_csv(demo_run / "results" / trial / "effects.csv")
+        by_outcome = consort["analysed_by_outcome"]["complete_case"]
         for row in effects.itertuples():
-            assert row.n_analysis_set == sum(consort["analysed"][row.analysis_set].values())
+            counts = (
+                by_outcome[row.outcome]
+                if row.analysis_set == "complete_case"
+                else consort["analysed"][row.analysis_set]
+            )
+            assert row.n_analysis_set == sum(counts.values())
             assert row.n <= row.n_analysis_set
 
 
@@ -298,3 +305,56 @@ def test_report_is_self_contained(demo_run):
     assert not re.search(r'(src|href)="(https?:)?//', page)
     for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
         assert f'<section id="{trial}">' in page
+
+
+def test_ancova_with_an_arm_without_follow_up_runs_to_the_report(tiny, tmp_path):
+    """A tiny ANCOVA trial whose peer arm has no follow-up responses: every job succeeds, the
+    tables keep their headers, the figures draw what exists and the report says what could
+    not be drawn and why; the models' set sizes are consort.json's."""
+    from conftest import tiny_wave
+
+    ids = [f"P{i}" for i in range(1, 13)]
+    tiny.participants = pd.DataFrame(
+        {
+            "pid": ids,
+            "arm": ["peer"] * 6 + ["ctl"] * 6,
+            "site": ["s1", "s2"] * 6,
+            "withdrew": ["no"] * 12,
+            "age": range(20, 32),
+            "sessions": [3] * 6 + [None] * 6,
+        }
+    )
+    tiny.waves = {"wave0.csv": tiny_wave(ids, 0), "wave1.csv": tiny_wave(ids[6:], 3)}
+    tiny.trial["analyses"] = {"mixed_model": {"model": "ancova"}}
+    tiny.write()
+    for part in ("Snakefile", "workflow"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, tmp_path / part)
+    (tmp_path / "config" / "config.yaml").write_text(json.dumps(tiny.config))
+    done = snakemake(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    results = tmp_path / "results"
+    means = (results / "tiny/tables/adjusted_means.csv").read_text()
+    assert means.startswith("trial,outcome,analysis_set,arm,timepoint,estimate")  # header kept
+    notes = json.loads((results / "tiny/figures/notes.json").read_text())
+    assert notes["trajectories"][0].startswith("No adjusted means: the ANCOVA model")
+    reason = "no Peer support participant has a score at t1 and a baseline score"
+    assert reason in notes["forest"][0]
+    page = (results / "report.html").read_text()
+    assert "Not drawn: No adjusted means: the ANCOVA model" in page and reason in page
+    consort = json.loads((results / "tiny/consort.json").read_text())
+    effects = pd.read_csv(results / "tiny/effects.csv")
+    assert effects["estimate"].isna().all()
+    # nobody of the peer arm returned both surveys: its complete-case set is empty
+    said = effects.set_index("analysis_set")["note"]
+    assert said[["itt", "per_protocol"]].str.contains(reason).all()
+    assert said[["complete_case"]].str.contains("no Peer support participant is in the").all()
+    for row in effects.itertuples():
+        counts = consort["analysed"][row.analysis_set]
+        if row.analysis_set == "complete_case":
+            counts = consort["analysed_by_outcome"]["complete_case"][row.outcome]
+        assert row.n_analysis_set == sum(counts.values())

@@ -697,3 +697,60 @@ def test_median_pairwise_difference_without_the_pairs(case):
         "all_zero": (np.zeros(10), np.zeros(7)),
     }[case]
     assert median_pairwise_difference(x, y) == np.median(np.subtract.outer(x, y))
+
+
+def test_arm_without_post_values_says_so_in_every_row():
+    """An arm nobody of which answered at post: no risk ratio and no change-score effects,
+    each row naming the arm and the visit."""
+    spec = {
+        "id": "gaps",
+        "control_arm": "ctl",
+        "baseline": "pre",
+        "arms": [
+            {"id": "mentor", "label": "Mentored", "control": False},
+            {"id": "ctl", "label": "Control", "control": True},
+        ],
+        "timepoints": [
+            {"id": "pre", "label": "Start", "baseline": True},
+            {"id": "post", "label": "Week 4", "baseline": False},
+        ],
+        "covariates": [],
+    }
+    participants = pd.DataFrame(
+        {"participant_id": ["m1", "m2", "c1", "c2", "c3"], "arm": ["mentor"] * 2 + ["ctl"] * 3}
+    )
+    scores = pd.DataFrame(
+        {
+            "participant_id": ["m1", "m2", "c1", "c2", "c3", "c1", "c2", "c3"],
+            "timepoint": ["pre"] * 5 + ["post"] * 3,
+            "score": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0],
+        }
+    )
+    category = {"id": "flag", "kind": "category", "role": "secondary"}
+    effects, summary = prepost_effects(
+        scores,
+        participants,
+        spec,
+        category,
+        post="post",
+        analysis_set="itt",
+        alpha=0.05,
+        confounders=[],
+    )
+    assert np.isnan(effects.loc[0, "estimate"])
+    assert effects.loc[0, "note"] == "not estimable: no Mentored participant has a score at Week 4"
+    # control: 2 events of 3 at post; mentored: nobody
+    assert summary.set_index("arm")["n"].to_dict() == {"mentor": 0, "ctl": 3}
+    assert summary.set_index("arm").loc["ctl", "n_events"] == 2
+    # every mentored participant withdrew: nobody of the arm is in the set
+    effects, _ = prepost_effects(
+        scores,
+        participants[participants["arm"] == "ctl"],
+        spec,
+        category,
+        post="post",
+        analysis_set="itt",
+        alpha=0.05,
+        confounders=[],
+    )
+    assert effects.loc[0, "note"] == "not estimable: no Mentored participant is in the analysis set"

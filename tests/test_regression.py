@@ -359,3 +359,24 @@ def test_reference_level_emptied_by_another_separated_level():
     ref = sm.Logit(frame["event"].to_numpy()[keep], X[np.ix_(keep, columns)]).fit(disp=0)
     assert fit.table.loc["age", "estimate"] == pytest.approx(ref.params[2], rel=LOGIT_REL)
     assert fit.table.loc["Intercept", "se"] == pytest.approx(ref.bse[0], rel=LOGIT_REL)
+
+
+def test_drop_aliased_keeps_what_is_estimable():
+    """Columns without data or repeating earlier ones are dropped (R's rule); a linear function
+    is estimable iff it is orthogonal to the null space of X (emmeans' estimability check)."""
+    from trialeval.regression import drop_aliased
+
+    t = np.array([0.0, 1.0, 0.0, 1.0])
+    X = np.column_stack([np.ones(4), t, np.zeros(4), t])  # 'empty' has no data, 't2' = t
+    reduced = drop_aliased(X, ["Intercept", "t", "empty", "t2"])
+    assert reduced.aliased == ["empty", "t2"] and reduced.names == ["Intercept", "t"]
+    np.testing.assert_array_equal(reduced.X, X[:, :2])
+    # null space: e_empty, and e_t2 - e_t (t2 = t)
+    np.testing.assert_allclose(reduced.null @ X.T, 0.0, atol=1e-12)
+    assert reduced.restrict(np.array([1.0, 0.0, 0.0, 0.0])).tolist() == [1.0, 0.0]
+    # the mean where t = 1 is Intercept + b_t + b_t2: estimable, as Intercept + b_t of the fit
+    assert reduced.restrict(np.array([1.0, 1.0, 0.0, 1.0])).tolist() == [1.0, 1.0]
+    assert reduced.restrict(np.array([0.0, 0.0, 1.0, 0.0])) is None  # the empty column
+    assert reduced.restrict(np.array([1.0, 1.0, 0.0, 0.0])) is None  # b_t alone: aliased
+    full = drop_aliased(X[:, :2], ["Intercept", "t"])
+    assert full.aliased == [] and full.restrict(np.array([1.0, 2.0])).tolist() == [1.0, 2.0]

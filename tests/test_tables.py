@@ -322,13 +322,53 @@ def test_table1_smd_column_per_intervention_arm_and_none_for_one_group():
     # (22 - 23) / sqrt((8 + 4) / 2) = -1 / 2.449 = -0.41
     assert row(formatted, "Age, years, mean (SD)")["SMD, Treatment vs Control"] == f"{M}0.41"
 
+
+def test_table1_of_a_survey_shows_respondents_non_respondents_and_everyone():
+    participants, sets, scores = tiny_inputs()
     single = [{"id": "all", "label": "All participants", "control": False}]
     sets["arm"] = participants["arm"] = "all"
-    _, formatted = tables.table1(tiny_spec(single, "cross_sectional"), participants, sets, scores)
-    assert list(formatted.columns) == ["Characteristic", "All participants"]
-    # everyone but the withdrawn P7; 5 of 6 responded at t0
-    assert row(formatted, "Participants, n")["All participants"] == "6"
-    assert row(formatted, "Responded to the survey, n (%)")["All participants"] == "5 (83.3)"
+    # a survey's itt set is its respondents; Table 1 describes the whole frame regardless
+    sets["itt"] = sets["responded_t0"] & ~sets["withdrawn"]
+    spec = tiny_spec(single, "cross_sectional")
+    full, formatted = tables.table1(spec, participants, sets, scores)
+    assert list(formatted.columns) == [
+        "Characteristic",
+        "Respondents",
+        "Non-respondents",
+        "Everyone surveyed",
+    ]
+    # the frame less the withdrawn P7: respondents P1-P4, P6; P5 did not respond
+    assert list(row(formatted, "Participants, n")[1:]) == ["5", "1", "6"]
+    assert list(row(formatted, "Responded to the survey, n (%)")[1:]) == ["", "", "5 (83.3)"]
+    # age, a frame variable: respondents 20, 22, 24, 21, 25: mean 22.4, SD sqrt(17.2 / 4) =
+    # 2.07; P5 alone 23 (no SD); everyone 20..25: 22.5 (1.87)
+    assert list(row(formatted, "Age, years, mean (SD)")[1:]) == [
+        "22.4 (2.1)",
+        "23.0 (—)",
+        "22.5 (1.9)",
+    ]
+    # gender: respondents f P1 P4, m P2 P6, P3 missing; P5 f; everyone f 3 / m 2 of 5
+    assert list(row(formatted, "F", "Gender, n (%)")[1:]) == ["2 (50.0)", "1 (100.0)", "3 (60.0)"]
+    assert list(row(formatted, "M", "Gender, n (%)")[1:]) == ["2 (50.0)", "0 (0.0)", "2 (40.0)"]
+    assert list(row(formatted, "Missing", "Gender, n (%)")[1:]) == ["1", "0", "1"]
+    # survey measures among respondents only: wb 10, 14, 12, 20 (P3 unscored): 14.0, SD
+    # sqrt(56 / 3) = 4.32
+    wb = row(formatted, "Wellbeing (WI, 0-40), mean (SD)")
+    assert list(wb[1:]) == ["14.0 (4.3)", "", ""]
+    assert list(row(formatted, "Missing", "Wellbeing (WI, 0-40), mean (SD)")[1:]) == ["1", "", ""]
+    # what run() checks: respondents = analysed, non-respondents = not assessed, everyone =
+    # allocated less withdrawn
+    consort = {
+        "allocated": {"all": 7},
+        "withdrawn": {"all": 1},
+        "timepoints": {"t0": "Survey"},
+        "analysed": {"itt": {"all": 5}},
+        "not_assessed": {"t0": {"all": 1}},
+    }
+    tables._check_n(spec, full, consort)
+    consort["not_assessed"]["t0"]["all"] = 2
+    with pytest.raises(ValueError, match="non_respondents"):
+        tables._check_n(spec, full, consort)
 
 
 @pytest.mark.parametrize("trial", ["coaching_rct", "mentorship_prepost", "belonging_survey"])
@@ -337,11 +377,17 @@ def test_table1_demo_n_matches_consort_and_every_outcome_has_a_baseline_row(demo
     full, formatted = tables.table1(spec, participants, sets, scores)
     consort = analysis_sets.consort_counts(sets, spec)
     n = full[full["variable"] == "n"].set_index("group")["value"]
-    for arm, count in consort["analysed"]["itt"].items():
-        assert n[arm] == count
     printed = formatted.iloc[0]
-    for arm in spec["arms"]:
-        assert printed[arm["label"]] == str(consort["analysed"]["itt"][arm["id"]])
+    if spec["design"] == "cross_sectional":  # the frame: respondents (analysed) and the rest
+        assert n["respondents"] == consort["analysed"]["itt"]["all"] == 1261
+        assert n["non_respondents"] == consort["not_assessed"]["survey"]["all"] == 996
+        assert n["overall"] == consort["allocated"]["all"] == 2257
+        assert printed["Respondents"] == "1261" and printed["Everyone surveyed"] == "2257"
+    else:
+        for arm, count in consort["analysed"]["itt"].items():
+            assert n[arm] == count
+        for arm in spec["arms"]:
+            assert printed[arm["label"]] == str(consort["analysed"]["itt"][arm["id"]])
     labels = formatted["Characteristic"].str.strip()
     for outcome in spec["outcomes"]:
         label = tables.typographic(tables.outcome_label(spec, outcome["id"]))

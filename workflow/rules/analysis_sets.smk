@@ -1,8 +1,10 @@
 rule analysis_sets:
-    """Intent-to-treat, per-protocol and complete-case sets; CONSORT counts."""
+    """Intent-to-treat, per-protocol and complete-case sets (per outcome, from the scores);
+    CONSORT counts."""
     input:
         participants=rules.ingest.output.participants,
         responses=rules.ingest.output.responses,
+        scores=rules.score.output.scores,
         code="workflow/scripts/analysis_sets.py",
         library=library("analysis_sets"),
     output:

@@ -112,7 +112,7 @@ TABLE_INPUTS = {
 }
 FIGURE_INPUTS = {
     "consort": ["consort"],
-    "trajectories": ["means"],
+    "trajectories": ["means", "consort"],
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],
     "odds_ratio_forest": ["effects", "association_counts"],
@@ -143,11 +143,15 @@ def trial_outputs(trial):
     """Every table and figure file one trial's design calls for (requested by the all target)."""
     items = report_items(TRIALS[trial])
     base = f"{RESULTS}/{trial}"
-    return [
-        f"{base}/tables/{t}.{ext}" for t in items["tables"] for ext in TABLE_FORMATS
-    ] + [
-        f"{base}/figures/{f}.{ext}" for f in items["figures"] for ext in FIGURE_FORMATS
-    ]
+    return (
+        [f"{base}/tables/{t}.{ext}" for t in items["tables"] for ext in TABLE_FORMATS]
+        + [
+            f"{base}/figures/{f}.{ext}"
+            for f in items["figures"]
+            for ext in FIGURE_FORMATS
+        ]
+        + [f"{base}/figures/notes.json"]
+    )
 
 
 TABLE_FORMATS = ("csv", "md", "html", "docx")

@@ -25,6 +25,7 @@ for design in DESIGNS:
                 for kind in kinds
                 for ext in FIGURE_FORMATS
             ],
+            notes=f"{RESULTS}/{{trial}}/figures/notes.json",
         log:
             f"{RESULTS}/{{trial}}/logs/figures.log",
         wildcard_constraints:

@@ -8,6 +8,7 @@ with log_to(snakemake.log[0]):
         snakemake.params.trial,
         participants_path=snakemake.input.participants,
         items_path=snakemake.input.responses,
+        scores_path=snakemake.input.scores,
         sets_out=snakemake.output.sets,
         consort_out=snakemake.output.consort,
     )

@@ -1,17 +1,21 @@
-"""Rules figures_<design>: every figure of one trial, as PNG and SVG."""
+"""Rules figures_<design>: every figure of one trial, as PNG and SVG, and notes.json saying
+what each figure could not draw and why."""
 
 from pathlib import Path
 
 from trialeval import figures
-from trialeval.io import log_to
+from trialeval.io import log_to, write_json
 
 STAGE_INPUTS = {k: v for k, v in snakemake.input.items() if k not in ("code", "library")}
 
 with log_to(snakemake.log[0]):
-    for kind in snakemake.params.kinds:
-        figures.run(
+    notes = {
+        kind: figures.run(
             snakemake.params.trial,
             kind,
             inputs=STAGE_INPUTS,
             out_stem=str(Path(snakemake.params.figures_dir) / kind),
         )
+        for kind in snakemake.params.kinds
+    }
+    write_json(notes, snakemake.output.notes)

@@ -7,27 +7,39 @@
 - per_protocol: itt participants of the arms the adherence rule names whose adherence column
   reaches the threshold (a missing adherence value counts as not adherent), plus every itt
   participant of the other arms as allocated. Without a rule it equals itt.
-- complete_case: itt participants who responded at every timepoint.
+- complete_case, per outcome: itt participants whose outcome is observed (scored) at every
+  timepoint, in flag columns `complete_case:<outcome>` (trialeval.io.set_column), which the
+  analyses of that outcome use. A returned survey can still leave an outcome unscored (too
+  few items answered), so these sets can be smaller than the per-survey `complete_case`:
+  itt participants who returned every survey, kept for the CONSORT flow.
 - For a cross-sectional survey (no arms, one wave) the analysed set is everyone surveyed who
   responded: allocated (surveyed) = withdrawn + not assessed (non-respondents) + analysed.
 
 consort.json holds the counts per arm; they reconcile by construction:
 allocated = withdrawn + analysed.itt, and for every timepoint
-analysed.itt = assessed + not_assessed.
+analysed.itt = assessed + not_assessed. `analysed_by_outcome.complete_case` holds the
+per-outcome complete-case counts, the `n_analysis_set` of that outcome's complete-case rows in
+effects.csv.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from trialeval.io import in_set
+from trialeval.io import in_set, set_column
 
 SETS = ("itt", "per_protocol", "complete_case")
 
 
-def analysis_sets(participants: pd.DataFrame, items: pd.DataFrame, spec: dict) -> pd.DataFrame:
+def analysis_sets(
+    participants: pd.DataFrame,
+    items: pd.DataFrame,
+    spec: dict,
+    scores: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One row per allocated participant: participant_id, arm, withdrawn, responded_<tp>...,
-    and a boolean column per analysis set."""
+    a boolean column per analysis set and, given the scores (participant_id, timepoint,
+    outcome, score), a complete-case column per outcome."""
     out = participants[["participant_id", "arm", "withdrawn"]].copy()
     itt = ~out["withdrawn"]
     responded_all = pd.Series(True, index=out.index)
@@ -48,7 +60,25 @@ def analysis_sets(participants: pd.DataFrame, items: pd.DataFrame, spec: dict) -
     else:
         out["per_protocol"] = itt
     out["complete_case"] = itt & responded_all
+    if scores is not None:
+        for outcome, column in _per_outcome_complete_case(out, scores, spec).items():
+            out[set_column("complete_case", outcome)] = itt & column
     return out
+
+
+def _per_outcome_complete_case(sets: pd.DataFrame, scores: pd.DataFrame, spec: dict) -> dict:
+    """{outcome: mask over `sets`}: the outcome scored at every timepoint of the trial."""
+    observed = scores[scores["score"].notna()]
+    n_timepoints = len(spec["timepoints"])
+    masks = {}
+    for outcome in spec["outcomes"]:
+        rows = observed[observed["outcome"] == outcome["id"]]
+        visits = rows.groupby("participant_id")["timepoint"].nunique()
+        complete = visits.index[visits == n_timepoints]
+        masks[outcome["id"]] = pd.Series(
+            in_set(sets["participant_id"], set(complete)), index=sets.index
+        )
+    return masks
 
 
 def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
@@ -69,6 +99,11 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
     never = retained.copy()
     for tp in spec["timepoints"]:
         never &= ~sets[f"responded_{tp['id']}"]
+    by_outcome = {
+        o["id"]: per_arm(sets[set_column("complete_case", o["id"])])
+        for o in spec["outcomes"]
+        if set_column("complete_case", o["id"]) in sets
+    }
     return {
         "trial": spec["id"],
         "design": spec["design"],
@@ -82,6 +117,7 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
         "not_assessed": not_assessed,
         "no_data_at_any_timepoint": per_arm(never),
         "analysed": {name: per_arm(sets[name]) for name in SETS},
+        "analysed_by_outcome": {"complete_case": by_outcome},
         "excluded_from": {
             "per_protocol": per_arm(itt & ~sets["per_protocol"]),
             "complete_case": per_arm(itt & ~sets["complete_case"]),
@@ -98,18 +134,33 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
                 if spec["per_protocol"]
                 else "no adherence rule configured: equals itt"
             ),
-            "complete_case": "itt participants who responded at every timepoint",
+            "complete_case": (
+                "itt participants who returned the survey at every timepoint; each outcome's "
+                "analyses use those with that outcome scored at every timepoint "
+                "(analysed_by_outcome)"
+            ),
             "assessed": "itt participants who returned the survey at that timepoint",
         },
     }
 
 
-def run(spec: dict, participants_path: str, items_path: str, sets_out: str, consort_out: str):
+def run(
+    spec: dict,
+    participants_path: str,
+    items_path: str,
+    sets_out: str,
+    consort_out: str,
+    scores_path: str | None = None,
+):
     """Rule entry: write the analysis-set flags and consort.json."""
     from trialeval.io import write_json, write_parquet
 
     participants = pd.read_parquet(participants_path)
     items = pd.read_parquet(items_path, columns=["participant_id", "timepoint"])
-    sets = analysis_sets(participants, items, spec)
+    scores = None
+    if scores_path is not None:
+        columns = ["participant_id", "timepoint", "outcome", "score"]
+        scores = pd.read_parquet(scores_path, columns=columns)
+    sets = analysis_sets(participants, items, spec, scores)
     write_parquet(sets, sets_out)
     write_json(consort_counts(sets, spec), consort_out)

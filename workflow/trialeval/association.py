@@ -12,21 +12,11 @@ import numpy as np
 import pandas as pd
 
 from trialeval.design import Factor, adjustment_terms, describe_terms, design_matrix
+from trialeval.effects import ASSOCIATION_COUNTS_COLUMNS as COUNTS_COLUMNS
 from trialeval.effects import effects_frame
 from trialeval.regression import logistic
 
 __all__ = ["COUNTS_COLUMNS", "association_effects", "run"]
-
-COUNTS_COLUMNS = [
-    "outcome",
-    "exposure",
-    "analysis_set",
-    "level",
-    "label",
-    "n",
-    "events",
-    "proportion",
-]
 
 
 def _outcome(spec: dict, outcome_id: str) -> dict:
@@ -181,13 +171,13 @@ def run(
 ) -> None:
     """Rule entry: the configured outcome on each exposure (analyses.association), on every
     configured analysis set."""
-    from trialeval.io import read_analysis_data, write_csv
+    from trialeval.io import read_analysis_data, set_members, write_csv
 
     options = spec["analyses"]["association"]
     scores, participants = read_analysis_data(scores_path, participants_path, sets_path)
     effects, counts = [], []
     for analysis_set in spec["analyses"]["analysis_sets"]:
-        members = participants[participants[analysis_set]]
+        members = set_members(participants, analysis_set, options["outcome"])
         for exposure in options["exposures"]:
             frames = association_effects(
                 scores,

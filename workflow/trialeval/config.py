@@ -40,6 +40,34 @@ def _item_ids(items) -> list[str]:
     return [str(i) for i in items]
 
 
+def _prescored_as_items(inst_id: str, spec: dict, where: str) -> dict:
+    """A pre-scored instrument as a one-item instrument whose one subscale, `score`, is the
+    column itself; its cut-off categories and bands apply to that score."""
+    clash = [key for key in ("items", "item_range", "subscales") if key in spec]
+    if clash:
+        raise TrialInputError(
+            f"{where}: {inst_id} has `prescored` and {', '.join(clash)}; a pre-scored "
+            f"instrument is one column (its subscale is `{PRESCORED_SUBSCALE}`): drop "
+            f"{', '.join(clash)} or `prescored`"
+        )
+    column = spec["prescored"]["column"]
+    lo, hi = spec["prescored"]["range"]
+    return {
+        "label": spec["label"],
+        "source": spec.get("source", ""),
+        "item_prefix": "",
+        "items": [column],
+        "item_range": [lo, hi],
+        "min_answered": 1.0,
+        "levels": spec.get("levels"),
+        "subscales": {
+            PRESCORED_SUBSCALE: {"label": spec["label"], "items": [column], "scoring": "sum"}
+        },
+        "categories": spec.get("categories", {}),
+        **({"bands": spec["bands"]} if "bands" in spec else {}),
+    }
+
+
 def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
     """Expand one registry entry: item ids as strings, export columns, subscale score ranges.
 
@@ -48,19 +76,7 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
              categories: {id: {label, subscale, any_item, at_least, at_most}}, bands}.
     """
     if "prescored" in spec:
-        column = spec["prescored"]["column"]
-        lo, hi = spec["prescored"]["range"]
-        spec = {
-            "label": spec["label"],
-            "source": spec.get("source", ""),
-            "item_prefix": "",
-            "items": [column],
-            "item_range": [lo, hi],
-            "min_answered": 1.0,
-            "subscales": {
-                PRESCORED_SUBSCALE: {"label": spec["label"], "items": [column], "scoring": "sum"}
-            },
-        }
+        spec = _prescored_as_items(inst_id, spec, where)
     ids = _item_ids(spec["items"])
     known = set(ids)
     lo, hi = (float(v) for v in spec["item_range"])

@@ -50,6 +50,65 @@ EFFECT_COLUMNS = [
 ]
 
 
+# The side tables the effects rule stacks next to effects.csv, each written with its header
+# even when no analysis produced a row (an ANCOVA has no per-visit means).
+DIAGNOSTIC_COLUMNS = [
+    "trial",
+    "outcome",
+    "analysis_set",
+    "analysis",
+    "method",
+    "n",
+    "n_analysis_set",
+    "n_obs",
+    "n_sites",
+    "sd_participant",
+    "sd_site",
+    "sd_residual",
+    "reml_loglik",
+    "converged",
+    "boundary",
+    "message",
+]
+MEANS_COLUMNS = [
+    "trial",
+    "outcome",
+    "analysis_set",
+    "arm",
+    "timepoint",
+    "estimate",
+    "se",
+    "df",
+    "ci_low",
+    "ci_high",
+    "n_observed",
+]
+PREPOST_SUMMARY_COLUMNS = [
+    "outcome",
+    "timepoint",
+    "analysis_set",
+    "arm",
+    "n",
+    "median",
+    "q1",
+    "q3",
+    "mean",
+    "sd",
+    "n_events",
+    "proportion",
+]
+ASSOCIATION_COUNTS_COLUMNS = [
+    "outcome",
+    "exposure",
+    "analysis_set",
+    "level",
+    "label",
+    "n",
+    "events",
+    "proportion",
+]
+
+
 def effects_frame(rows: list[dict]) -> pd.DataFrame:
     """Rows (dicts with any subset of EFFECT_COLUMNS) as a frame with every column."""
     frame = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
@@ -97,12 +156,15 @@ def adjust(effects: pd.DataFrame, method: str) -> pd.DataFrame:
     return out
 
 
-def _read_all(paths: list[str]) -> pd.DataFrame:
+def _read_all(paths: list[str], columns: list[str]) -> pd.DataFrame:
+    """The parts stacked; with no rows at all, an empty table that still has its header."""
     from trialeval.io import read_csv
 
     frames = [read_csv(p) for p in paths]
     frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)
 
 
 def order_effects(effects: pd.DataFrame, spec: dict) -> pd.DataFrame:
@@ -136,11 +198,14 @@ def run(spec: dict, parts: dict[str, list[str]], multiplicity: str, outputs: dic
 
     effect_files = kind("mixed_model", ".effects.csv") + kind("prepost", ".effects.csv")
     effect_files += kind("association", "effects.csv")
-    effects = _read_all(effect_files)
-    effects = effects_frame(effects.to_dict("records")) if not effects.empty else effects_frame([])
+    effects = effects_frame(_read_all(effect_files, EFFECT_COLUMNS).to_dict("records"))
     effects = adjust(order_effects(effects, spec), multiplicity)
     write_csv(effects, outputs["effects"])
-    write_csv(_read_all(kind("mixed_model", ".means.csv")), outputs["means"])
-    write_csv(_read_all(kind("mixed_model", ".diagnostics.csv")), outputs["diagnostics"])
-    write_csv(_read_all(kind("prepost", ".summary.csv")), outputs["change_scores"])
-    write_csv(_read_all(kind("association", "counts.csv")), outputs["association_counts"])
+    sides = {
+        "means": (kind("mixed_model", ".means.csv"), MEANS_COLUMNS),
+        "diagnostics": (kind("mixed_model", ".diagnostics.csv"), DIAGNOSTIC_COLUMNS),
+        "change_scores": (kind("prepost", ".summary.csv"), PREPOST_SUMMARY_COLUMNS),
+        "association_counts": (kind("association", "counts.csv"), ASSOCIATION_COUNTS_COLUMNS),
+    }
+    for name, (paths, columns) in sides.items():
+        write_csv(_read_all(paths, columns), outputs[name])

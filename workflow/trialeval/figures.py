@@ -36,7 +36,7 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E4
 
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
-from trialeval.io import atomic_path, in_set, read_csv  # noqa: E402
+from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -117,6 +117,7 @@ SET_LABELS = {
     "complete_case": "Complete case",
 }
 MINUS = "\u2212"
+NO_ODDS_RATIOS = "No odds ratios were estimated (effects.csv has no association rows)."
 EN_DASH = "\u2013"
 
 
@@ -301,19 +302,24 @@ def _timepoint_labels(spec: dict) -> dict[str, str]:
 
 
 @_styled
-def plot_trajectories(spec: dict, adjusted_means: pd.DataFrame, analysis_set: str = "itt"):
+def plot_trajectories(
+    spec: dict,
+    adjusted_means: pd.DataFrame,
+    analysis_set: str = "itt",
+    consort: dict | None = None,
+):
     """Adjusted mean (95% CI) per arm per timepoint, one panel per score outcome.
 
     Arms are dodged slightly so intervals do not hide each other; each arm has its own colour,
-    marker and line style; the legend appears once.
+    marker and line style; the legend appears once. What cannot be drawn is said under the
+    figure (`trajectory_gaps`; consort.json, when given, tells an empty arm's reason).
     """
     means = adjusted_means[adjusted_means["analysis_set"] == analysis_set]
     present = set(means["outcome"])
     outcomes = [o for o in spec["outcomes"] if o["kind"] == "score" and o["id"] in present]
+    gaps = trajectory_gaps(spec, adjusted_means, analysis_set, consort)
     if not outcomes:
-        raise ValueError(
-            f"no adjusted means for analysis set {analysis_set!r} of trial {spec['id']!r}"
-        )
+        return plot_message("Adjusted means by arm and visit: nothing to draw", gaps)
     tp_labels = _timepoint_labels(spec)
     timepoints = [tp["id"] for tp in spec["timepoints"] if tp["id"] in set(means["timepoint"])]
     styles = arm_styles(spec)
@@ -393,7 +399,112 @@ def plot_trajectories(spec: dict, adjusted_means: pd.DataFrame, analysis_set: st
             frameon=False,
             title=title,
         )
+    _not_drawn_footnote(fig, gaps, width)
     _freeze_layout(fig)
+    return fig
+
+
+def trajectory_gaps(
+    spec: dict, adjusted_means: pd.DataFrame, analysis_set: str = "itt", consort=None
+) -> list[str]:
+    """What the trajectories figure cannot draw, and why, in sentences (empty: nothing)."""
+    means = adjusted_means[adjusted_means["analysis_set"] == analysis_set]
+    set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
+    if means.empty:
+        if spec["analyses"]["mixed_model"]["model"] == "ancova":
+            return [
+                "No adjusted means: the ANCOVA model (analyses.mixed_model.model: ancova) "
+                "estimates one baseline-adjusted difference per arm, not a mean per visit; "
+                "its effects are in the forest plot and the effects table."
+            ]
+        return [
+            f"No adjusted means: no mixed model could be fitted in the {set_label} set "
+            "(tables/model_diagnostics.csv says why)."
+        ]
+    labels = {o["id"]: pretty(o["label"]) for o in spec["outcomes"]}
+    scored = [o["id"] for o in spec["outcomes"] if o["kind"] == "score"]
+    notes = []
+    unfitted = [labels[o] for o in scored if o not in set(means["outcome"])]
+    if unfitted and spec["design"] == "rct":
+        notes.append(
+            f"Not drawn, no mixed model fitted: {', '.join(unfitted)} "
+            "(tables/model_diagnostics.csv says why)."
+        )
+    tp_labels = _timepoint_labels(spec)
+    blank = means[means["estimate"].isna()]
+    for arm in spec["arms"]:
+        rows, blank_rows = means[means["arm"] == arm["id"]], blank[blank["arm"] == arm["id"]]
+        if blank_rows.empty:
+            continue
+        if len(blank_rows) == len(rows) and (rows["n_observed"] == 0).all():
+            notes.append(f"{arm['label']}: {_empty_arm(consort, arm['id'], analysis_set)}.")
+            continue
+        for tp, cell in blank_rows.groupby("timepoint", sort=False):
+            which = ""
+            if cell["outcome"].nunique() < means["outcome"].nunique():
+                which = f" ({', '.join(labels[o] for o in cell['outcome'])})"
+            why = (
+                f"no participant has a score at {tp_labels.get(tp, tp)}"
+                if (cell["n_observed"] == 0).all()
+                else f"the mean at {tp_labels.get(tp, tp)} is not estimable"
+            )
+            notes.append(f"{arm['label']}: {why}{which}, so no adjusted mean is drawn there.")
+    return notes
+
+
+def _empty_arm(consort: dict | None, arm: str, analysis_set: str) -> str:
+    """Why an arm has nothing to draw, from the CONSORT counts when they are at hand."""
+    set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
+    if consort is not None and consort["analysed"][analysis_set][arm] == 0:
+        withdrawn, allocated = consort["withdrawn"][arm], consort["allocated"][arm]
+        return (
+            f"nobody is in the {set_label} set ({_count(withdrawn)} of {_count(allocated)} "
+            "allocated withdrew consent), so nothing is drawn for this arm"
+        )
+    return f"no participant of the {set_label} set has a score, so nothing is drawn for this arm"
+
+
+def _not_drawn_footnote(fig, gaps: list[str], width: float) -> None:
+    """Say under a (constrained-layout) figure what it could not draw."""
+    if gaps:
+        text = "Not drawn: " + " ".join(gaps)
+        fig.supxlabel(
+            "\n".join(wrap(text, width - 0.2, SMALL_FONT)),
+            x=0.02,
+            ha="left",
+            fontsize=SMALL_FONT,
+            linespacing=1.15,
+        )
+
+
+@_styled
+def plot_message(title: str, lines: list[str], width: float = SINGLE_COLUMN):
+    """A figure that says in words what could not be drawn and why: written in place of a
+    plot whose data hold nothing to draw, so the run, the tables and the report go on."""
+    margin = 0.12
+    head = wrap(title, width - 2 * margin, FONT_SIZE, "bold")
+    body = [line for text in lines for line in wrap(text, width - 2 * margin, FONT_SIZE)]
+    line_h = FONT_SIZE * 1.3 / 72
+    height = 2 * margin + (len(head) + len(body)) * line_h + 0.1
+    fig = plt.figure(figsize=(width, height))
+    fig.text(
+        margin / width,
+        1 - margin / height,
+        "\n".join(head),
+        ha="left",
+        va="top",
+        fontweight="bold",
+        linespacing=1.3,
+    )
+    fig.text(
+        margin / width,
+        1 - (margin + len(head) * line_h + 0.1) / height,
+        "\n".join(body),
+        ha="left",
+        va="top",
+        linespacing=1.3,
+        gid="not-drawn",
+    )
     return fig
 
 
@@ -653,14 +764,16 @@ def baseline_sd(
     """Pooled within-arm SD of each score outcome at the baseline timepoint, among members of
     the analysis set: sqrt(sum_arm (n_a - 1) s_a^2 / sum_arm (n_a - 1)), the Cohen's d scale."""
     data = scores[(scores["timepoint"] == spec["baseline"]) & scores["score"].notna()]
-    if sets is not None:
-        members = sets.loc[sets[analysis_set].astype(bool), ["participant_id", "arm"]]
-        data = data.drop(columns=["arm"], errors="ignore").merge(members, on="participant_id")
     result = {}
     for outcome in spec["outcomes"]:
         if outcome["kind"] != "score":
             continue
         values = data[data["outcome"] == outcome["id"]]
+        if sets is not None:
+            members = set_members(sets, analysis_set, outcome["id"])[["participant_id", "arm"]]
+            values = values.drop(columns=["arm"], errors="ignore").merge(
+                members, on="participant_id"
+            )
         groups = values.groupby("arm", observed=True)["score"]
         dof = (groups.count() - 1).clip(lower=0)
         ss = (groups.var(ddof=1).fillna(0.0) * dof).sum()
@@ -771,10 +884,9 @@ def plot_forest(
     estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
     continuous = eff[eff["estimand"].isin(estimands)]
     ratios = eff[eff["estimand"] == "risk_ratio"]
+    gaps = forest_gaps(spec, effects, analysis_set)
     if continuous.empty and ratios.empty:
-        raise ValueError(
-            f"no effects to plot for trial {spec['id']!r} in analysis set {analysis_set!r}"
-        )
+        return plot_message("Effects across outcomes: nothing to draw", gaps)
     sd = None
     if not continuous.empty:
         if scores is None:
@@ -813,7 +925,17 @@ def plot_forest(
                 "xlabel": "Risk ratio (log scale), 95% CI",
             }
         )
-    fig, margin = _stack_panels(panels, label_w=2.1, aligns=aligns, foot_h=0.64)
+    footnote = (
+        f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
+        " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
+        "in the outcome's own units. P adj.: adjusted for multiplicity across secondary "
+        "outcomes (primary outcomes are not adjusted)."
+    )
+    if gaps:
+        footnote += " Not drawn: " + " ".join(gaps)
+    # the footnote grows upwards from the bottom: room for its lines beyond the usual two
+    extra = max(len(wrap(footnote, DOUBLE_COLUMN - 0.1, SMALL_FONT)) - 2, 0) * SMALL_FONT / 62
+    fig, margin = _stack_panels(panels, label_w=2.1, aligns=aligns, foot_h=0.64 + extra)
 
     grey = "0.45"
     handles = [
@@ -847,7 +969,7 @@ def plot_forest(
         handles,
         labels,
         loc="lower left",
-        bbox_to_anchor=(margin / DOUBLE_COLUMN, 0.34 / height),
+        bbox_to_anchor=(margin / DOUBLE_COLUMN, (0.34 + extra) / height),
         ncol=len(labels),
         frameon=False,
         handletextpad=0.3,
@@ -855,15 +977,34 @@ def plot_forest(
         borderaxespad=0,
         borderpad=0,
     )
-    _footnote(
-        fig,
-        f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
-        " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
-        "in the outcome's own units. P adj.: adjusted for multiplicity across secondary "
-        "outcomes (primary outcomes are not adjusted).",
-        margin,
-    )
+    _footnote(fig, footnote, margin)
     return fig
+
+
+def forest_gaps(spec: dict, effects: pd.DataFrame, analysis_set: str = "itt") -> list[str]:
+    """What the forest plot cannot draw, and why: effects without an estimate, with the
+    reasons their rows give (effects.csv `note`), each reason once."""
+    estimands = (*CONTINUOUS_ESTIMANDS.get(spec["design"], ()), "risk_ratio")
+    eff = effects[(effects["analysis_set"] == analysis_set) & effects["estimand"].isin(estimands)]
+    set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
+    if eff.empty:
+        return [f"No effects were estimated in the {set_label} set."]
+    missing = eff[eff["estimate"].isna()]
+    if missing.empty:
+        return []
+    reasons = dict.fromkeys(_why_not(note) for note in missing["note"])
+    return [
+        f"{len(missing)} of {len(eff)} effects have no estimate ("
+        + "; ".join(reasons)
+        + "): their rows show no point."
+    ]
+
+
+def _why_not(note) -> str:
+    """The part of an effects note that says why there is no estimate."""
+    parts = [p.strip() for p in str(note if pd.notna(note) else "").split(";")]
+    said = [p for p in parts if p.startswith(("not estimable", "not estimated", "no "))]
+    return "; ".join(said or [p for p in parts if p] or ["no reason recorded"])
 
 
 @_styled
@@ -875,7 +1016,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
     outcomes = {o["id"]: o for o in spec["outcomes"]}
     eff = effects[effects["estimand"] == "odds_ratio"]
     if eff.empty:
-        raise ValueError(f"no odds ratios to plot for trial {spec['id']!r}")
+        return plot_message("Odds ratios by exposure level: nothing to draw", [NO_ODDS_RATIOS])
     analysis_set = "itt" if (eff["analysis_set"] == "itt").any() else eff["analysis_set"].iloc[0]
     eff = eff[eff["analysis_set"] == analysis_set]
     counts = association_counts[association_counts["analysis_set"] == analysis_set]
@@ -966,14 +1107,16 @@ def change_scores(
 ) -> pd.DataFrame:
     """participant_id, arm, outcome, timepoint (post), change: analysis-set members observed
     at baseline and at that post timepoint (as the pre/post analysis uses them)."""
-    members = sets.loc[sets[analysis_set].astype(bool), ["participant_id", "arm"]]
-    data = scores[in_set(scores["participant_id"], members["participant_id"])]
     baseline = spec["baseline"]
     frames = []
     for outcome in spec["outcomes"]:
         if outcome["kind"] != "score":
             continue
-        rows = data[data["outcome"] == outcome["id"]]
+        members = set_members(sets, analysis_set, outcome["id"])
+        rows = scores[
+            (scores["outcome"] == outcome["id"])
+            & in_set(scores["participant_id"], members["participant_id"])
+        ]
         wide = rows.pivot(index="participant_id", columns="timepoint", values="score")
         for tp in spec["timepoints"]:
             if tp["id"] == baseline or tp["id"] not in wide or baseline not in wide:
@@ -992,7 +1135,8 @@ def change_scores(
     columns = ["participant_id", "arm", "outcome", "timepoint", "change"]
     if not frames:
         return pd.DataFrame(columns=columns)
-    changes = pd.concat(frames, ignore_index=True).merge(members, on="participant_id")
+    arms = sets[["participant_id", "arm"]]
+    changes = pd.concat(frames, ignore_index=True).merge(arms, on="participant_id")
     return changes[columns]
 
 
@@ -1004,8 +1148,9 @@ def plot_change_distributions(
     timepoint): box plot (median line, quartiles, 1.5 IQR whiskers) over every participant as
     a jittered point; n per arm in the tick labels."""
     changes = change_scores(spec, scores, sets, analysis_set)
+    gaps = change_gaps(spec, changes, analysis_set)
     if changes.empty:
-        raise ValueError(f"no participant of trial {spec['id']!r} observed before and after")
+        return plot_message("Change from baseline by arm: nothing to draw", gaps)
     tp_labels = _timepoint_labels(spec)
     styles = arm_styles(spec)
     arms = [a["id"] for a in spec["arms"]]
@@ -1070,8 +1215,26 @@ def plot_change_distributions(
         ax.yaxis.set_major_locator(_y_locator())
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
+    _not_drawn_footnote(fig, gaps, width)
     _freeze_layout(fig)
     return fig
+
+
+def change_gaps(spec: dict, changes: pd.DataFrame, analysis_set: str = "itt") -> list[str]:
+    """What the change-distribution figure cannot draw: arms without a change score."""
+    set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
+    baseline = _timepoint_labels(spec)[spec["baseline"]]
+    if changes.empty:
+        return [
+            f"No change scores: no participant of the {set_label} set has a score at "
+            f"{baseline} and at a later visit."
+        ]
+    return [
+        f"{arm['label']}: no participant has a score at {baseline} and at a later visit, "
+        "so no box is drawn."
+        for arm in spec["arms"]
+        if not (changes["arm"] == arm["id"]).any()
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -1282,6 +1445,8 @@ def _consort_arms(spec: dict, consort: dict):
             if excluded is not None:
                 text += f" (excluded n\u00a0=\u00a0{_count(excluded[arm])})"
             analysis.append((text, "normal", 0))
+            if name == "complete_case":
+                analysis += _complete_case_by_outcome(spec, consort, arm)
         rows[2].append(_box([("Analysed", "bold", 0), *analysis], col_w))
 
     # vertical positions (inches from the top), each stage's boxes sharing one height
@@ -1329,6 +1494,20 @@ def _consort_arms(spec: dict, consort: dict):
         linespacing=1.2,
     )
     return fig
+
+
+def _complete_case_by_outcome(spec: dict, consort: dict, arm: str) -> list:
+    """Box lines for the outcomes whose complete-case set (scored at every timepoint) is
+    smaller than the per-survey one in this arm: those are the n their analyses use."""
+    per_survey = consort["analysed"]["complete_case"][arm]
+    by_outcome = consort.get("analysed_by_outcome", {}).get("complete_case", {})
+    labels = {o["id"]: pretty(o["label"]) for o in spec["outcomes"]}
+    fewer = [(o, counts[arm]) for o, counts in by_outcome.items() if counts[arm] != per_survey]
+    if not fewer:
+        return []
+    lines = [("Scored at every timepoint, where fewer:", "normal", 1)]
+    lines += [(f"{labels.get(o, o)}: n\u00a0=\u00a0{_count(n)}", "normal", 2) for o, n in fewer]
+    return lines
 
 
 def _consort_survey(spec: dict, consort: dict):
@@ -1434,38 +1613,47 @@ def run(
     inputs: dict[str, str],
     out_stem: str,
     analysis_set: str = "itt",
-) -> None:
+) -> list[str]:
     """Rule entry: draw figure `kind` from the named inputs (reading only those it needs) and
-    write out_stem.png and out_stem.svg atomically.
+    write out_stem.png and out_stem.svg atomically. Returns, in sentences, what the figure
+    could not draw and why (the report prints them under the figure); empty when complete.
 
-    consort: consort; trajectories: means; forest: effects, scores, sets;
+    consort: consort; trajectories: means, consort; forest: effects, scores, sets;
     change_distributions: scores, sets; odds_ratio_forest: effects, association_counts.
     """
+    notes: list[str] = []
     if kind == "consort":
         fig = plot_consort(spec, json.loads(Path(inputs["consort"]).read_text()))
     elif kind == "trajectories":
-        fig = plot_trajectories(spec, read_csv(inputs["means"]), analysis_set)
+        means = read_csv(inputs["means"])
+        consort = json.loads(Path(inputs["consort"]).read_text())
+        fig = plot_trajectories(spec, means, analysis_set, consort)
+        notes = trajectory_gaps(spec, means, analysis_set, consort)
     elif kind == "forest":
+        effects = read_csv(inputs["effects"])
         fig = plot_forest(
             spec,
-            read_csv(inputs["effects"]),
+            effects,
             analysis_set,
             scores=pd.read_parquet(inputs["scores"]),
             sets=pd.read_parquet(inputs["sets"]),
         )
+        notes = forest_gaps(spec, effects, analysis_set)
     elif kind == "change_distributions":
-        fig = plot_change_distributions(
-            spec, pd.read_parquet(inputs["scores"]), pd.read_parquet(inputs["sets"]), analysis_set
-        )
+        scores, sets = pd.read_parquet(inputs["scores"]), pd.read_parquet(inputs["sets"])
+        fig = plot_change_distributions(spec, scores, sets, analysis_set)
+        notes = change_gaps(spec, change_scores(spec, scores, sets, analysis_set), analysis_set)
     elif kind == "odds_ratio_forest":
+        effects = read_csv(inputs["effects"])
         fig = plot_odds_ratios(
-            spec,
-            read_csv(inputs["effects"]),
-            read_csv(inputs["association_counts"], dtype={"level": str}),
+            spec, effects, read_csv(inputs["association_counts"], dtype={"level": str})
         )
+        if not (effects["estimand"] == "odds_ratio").any():
+            notes = [NO_ODDS_RATIOS]
     else:
         raise ValueError(f"unknown figure {kind!r}; expected one of {', '.join(KINDS)}")
     try:
         save(fig, out_stem)
     finally:
         plt.close(fig)
+    return notes

@@ -284,6 +284,26 @@ def read_analysis_data(
     return scores, participants.merge(sets, on="participant_id", how="left", validate="1:1")
 
 
+def set_column(analysis_set: str, outcome: str | None = None) -> str:
+    """The flag column of an analysis set for one outcome's analyses: complete case is per
+    outcome (the outcome observed at every timepoint); the other sets are per participant."""
+    if analysis_set == "complete_case" and outcome is not None:
+        return f"complete_case:{outcome}"
+    return analysis_set
+
+
+def set_members(participants: pd.DataFrame, analysis_set: str, outcome: str | None = None):
+    """The rows of `participants` (carrying the analysis-set flags) in the set an analysis of
+    `outcome` uses."""
+    column = set_column(analysis_set, outcome)
+    if column not in participants:
+        raise ValueError(
+            f"no analysis-set flag {column!r}: build the sets with the scores "
+            "(trialeval.analysis_sets.analysis_sets(..., scores))"
+        )
+    return participants[participants[column].astype(bool)]
+
+
 def in_set(values: pd.Series, members) -> np.ndarray:
     """Boolean mask: which `values` are among `members`.
 

@@ -16,9 +16,16 @@ covariates + (1 | site), the sites being the groups, and otherwise ordinary leas
 left out (counted in `note`).
 
 Fits use the REML engine in trialeval.mixed; contrasts carry Satterthwaite df.
+
+Columns of the fixed-effects design without data (an arm nobody of which is in the set or
+observed, an arm-by-visit cell nobody was observed in) are dropped as lmer drops them; what
+then cannot be estimated (emmeans' "nonEst": the contrasts and adjusted means needing them) is
+reported as a row without an estimate whose `note` names the arm and visit without data.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -31,41 +38,9 @@ from trialeval.design import (
     covariate_terms,
     design_matrix,
 )
-from trialeval.effects import effects_frame
-from trialeval.mixed import Contrast, contrast, fit_reml
-from trialeval.regression import ols
-
-DIAGNOSTIC_COLUMNS = [
-    "trial",
-    "outcome",
-    "analysis_set",
-    "analysis",
-    "method",
-    "n",
-    "n_analysis_set",
-    "n_obs",
-    "n_sites",
-    "sd_participant",
-    "sd_site",
-    "sd_residual",
-    "reml_loglik",
-    "converged",
-    "boundary",
-    "message",
-]
-MEANS_COLUMNS = [
-    "trial",
-    "outcome",
-    "analysis_set",
-    "arm",
-    "timepoint",
-    "estimate",
-    "se",
-    "df",
-    "ci_low",
-    "ci_high",
-    "n_observed",
-]
+from trialeval.effects import DIAGNOSTIC_COLUMNS, MEANS_COLUMNS, effects_frame
+from trialeval.mixed import contrast, fit_reml
+from trialeval.regression import drop_aliased, ols
 
 
 def _model_data(scores, participants, spec, covariates, site):
@@ -154,6 +129,7 @@ def mixed_model_effects(
         "n_analysis_set": int(participants["participant_id"].nunique()),
     }
     data, dropped = _model_data(scores, participants, spec, covariates, site)
+    members = set(participants["arm"])
     note = f"{dropped} participant(s) left out for missing covariates" if dropped else ""
     post = [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]
     intervention = [a["id"] for a in spec["arms"] if not a["control"]]
@@ -229,34 +205,39 @@ def mixed_model_effects(
             kind = "ols"
         method = _method(kind, covariates, site, n_sites)
         timepoint = post[0] if len(post) == 1 else "all_post"
+        if n == 0:
+            return failed(
+                "no participant has a baseline and a post-baseline score", "ancova", method
+            )
         X, names = design_matrix(data, terms)
+        design = drop_aliased(X, names)
         y = data["score"].to_numpy(dtype=float)
         try:
             if kind == "ols":
-                table = ols(y, X, names, alpha=alpha)
-                results = {a: _ols_contrast(table.loc[f"arm[{a}]"]) for a in intervention}
-                diag = {**diagnostics, "analysis": "ancova", "method": method}
-                diag.update(converged=True, boundary=False, message="closed form")
-                diag["sd_residual"] = table.attrs["sigma"]
-                fit_note = note
+                table = ols(y, design.X, design.names, alpha=alpha)
             else:
                 fit = fit_reml(
                     y,
-                    X,
+                    design.X,
                     data[groups].to_numpy(),
                     sites=data[sites].to_numpy() if site == "random" and sites else None,
-                    column_names=names,
+                    column_names=design.names,
                     group_label=label,
                 )
-                arm_effect = {a: _vector(names, {f"arm[{a}]": 1.0}) for a in intervention}
-                results = {a: contrast(fit, v, alpha=alpha) for a, v in arm_effect.items()}
-                diag = _diagnostics(diagnostics, "ancova", method, fit)
-                if kind == "ancova_by_site":  # the engine's groups are the sites here
-                    diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
-                fit_note = _fit_note(note, fit)
         except (ValueError, np.linalg.LinAlgError) as error:
             return failed(str(error), "ancova", method)
         for a in intervention:
+            weights = design.restrict(_vector(names, {f"arm[{a}]": 1.0}))
+            if weights is None:
+                cells = [(a, tp) for tp in post] + [(control, tp) for tp in post]
+                result = NOT_ESTIMABLE
+                row_note = _gap_note(spec, data, members, cells, note, "and a baseline score")
+            elif kind == "ols":
+                result = _ols_contrast(table, f"arm[{a}]")
+                row_note = note
+            else:
+                result = contrast(fit, weights, alpha=alpha)
+                row_note = _fit_note(note, fit)
             effects_rows.append(
                 _contrast_row(
                     base,
@@ -264,37 +245,62 @@ def mixed_model_effects(
                     "adjusted_diff",
                     f"{a} - {control}",
                     timepoint,
-                    results[a],
+                    result,
                     n,
                     n_obs,
                     method,
-                    fit_note,
+                    row_note,
                 )
             )
+        if kind == "ols":
+            diag = {**diagnostics, "analysis": "ancova", "method": method}
+            diag.update(converged=True, boundary=False, message="closed form")
+            diag["sd_residual"] = table.attrs["sigma"]
+        else:
+            diag = _diagnostics(diagnostics, "ancova", method, fit)
+            if kind == "ancova_by_site":  # the engine's groups are the sites here
+                diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
+        diag["message"] = _dropped_message(diag["message"], design)
         return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
 
     arm, visit, terms, adjust = _terms(
         spec, data, covariates, site, with_visit=True, interaction=True
     )
     method = _method("repeated", covariates, site, n_sites)
+    if n == 0:
+        return failed("no participant has an observed score", "mixed_model", method)
     X, names = design_matrix(data, [*terms, *adjust])
+    design = drop_aliased(X, names)
     try:
         fit = fit_reml(
             data["score"].to_numpy(dtype=float),
-            X,
+            design.X,
             data["participant_id"].to_numpy(),
             sites=data["site"].to_numpy() if site == "random" else None,
-            column_names=names,
+            column_names=design.names,
         )
     except (ValueError, np.linalg.LinAlgError) as error:
         return failed(str(error), "mixed_model", method)
     fit_note = _fit_note(note, fit)
+
+    def estimate(weights: dict[str, float], cells: list[tuple[str, str]]):
+        """The contrast and its note; not estimable when the cells it needs have no data."""
+        restricted = design.restrict(_vector(names, weights))
+        if restricted is None:
+            return NOT_ESTIMABLE, _gap_note(spec, data, members, cells, fit_note)
+        return contrast(fit, restricted, alpha=alpha), fit_note
+
+    baseline = spec["baseline"]
     for a in intervention:
         for tp in post:
             interaction = f"arm[{a}]:timepoint[{tp}]"
-            change = contrast(fit, _vector(names, {interaction: 1.0}), alpha=alpha)
-            means = contrast(fit, _vector(names, {f"arm[{a}]": 1.0, interaction: 1.0}), alpha)
-            for estimand, result in (("diff_in_change", change), ("diff_in_means", means)):
+            cells = [(a, baseline), (a, tp), (control, baseline), (control, tp)]
+            change = estimate({interaction: 1.0}, cells)
+            means = estimate({f"arm[{a}]": 1.0, interaction: 1.0}, [(a, tp), (control, tp)])
+            for estimand, (result, row_note) in (
+                ("diff_in_change", change),
+                ("diff_in_means", means),
+            ):
                 effects_rows.append(
                     _contrast_row(
                         base,
@@ -306,10 +312,11 @@ def mixed_model_effects(
                         n,
                         n_obs,
                         method,
-                        fit_note,
+                        row_note,
                     )
                 )
-    # Adjusted means per arm per visit, covariates set as emmeans does by default.
+    # Adjusted means per arm per visit, covariates set as emmeans does by default; a cell
+    # without data has no estimable mean (NaN, n_observed 0), as emmeans' "nonEst".
     setting = average_row(data, adjust)
     observed = data.groupby(["arm", "timepoint"])["participant_id"].nunique()
     for a in arm.levels:
@@ -321,7 +328,7 @@ def mixed_model_effects(
                 weights[f"timepoint[{tp}]"] = 1.0
                 if a != control:
                     weights[f"arm[{a}]:timepoint[{tp}]"] = 1.0
-            result = contrast(fit, _vector(names, weights), alpha=alpha)
+            result, _ = estimate(weights, [(a, tp)])
             means_rows.append(
                 {
                     "trial": spec["id"],
@@ -337,24 +344,52 @@ def mixed_model_effects(
                     "n_observed": int(observed.get((a, tp), 0)),
                 }
             )
-    return (
-        effects_frame(effects_rows),
-        _means_frame(means_rows),
-        _diag_frame([_diagnostics(diagnostics, "mixed_model", method, fit)]),
+    diag = _diagnostics(diagnostics, "mixed_model", method, fit)
+    diag["message"] = _dropped_message(diag["message"], design)
+    return effects_frame(effects_rows), _means_frame(means_rows), _diag_frame([diag])
+
+
+# A contrast the design cannot estimate (emmeans' "nonEst"): the row is kept, its note says why.
+NOT_ESTIMABLE = SimpleNamespace(
+    estimate=np.nan, se=np.nan, df=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan
+)
+
+
+def _ols_contrast(table: pd.DataFrame, term: str) -> SimpleNamespace:
+    row = table.loc[term]
+    return SimpleNamespace(
+        **{k: row[k] for k in ("estimate", "se", "df", "ci_low", "ci_high")}, p_value=row["p_value"]
     )
 
 
-def _ols_contrast(row: pd.Series) -> Contrast:
-    """One row of an OLS table as the contrast result the LMM paths give."""
-    return Contrast(
-        estimate=row["estimate"],
-        se=row["se"],
-        df=row["df"],
-        t=row["t"],
-        p_value=row["p_value"],
-        ci_low=row["ci_low"],
-        ci_high=row["ci_high"],
-    )
+def _gap_note(spec: dict, data: pd.DataFrame, members, cells, note: str, extra: str = "") -> str:
+    """Why a contrast over (arm, visit) cells is not estimable: an arm with nobody in the
+    analysis set (`members`, its arm ids), or the cells without a score."""
+    arm_labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    tp_labels = {tp["id"]: tp.get("label", tp["id"]) for tp in spec["timepoints"]}
+    observed = set(zip(data["arm"], data["timepoint"], strict=True))
+    seen_arms = set(data["arm"])
+    with_extra = f" {extra}" if extra else ""
+    reasons = []
+    for a in dict.fromkeys(a for a, _ in cells):
+        empty = [tp_labels[tp] for b, tp in cells if b == a and (a, tp) not in observed]
+        if a not in members:
+            reasons.append(f"no {arm_labels[a]} participant is in the analysis set")
+        elif a not in seen_arms and not extra:  # no visit at all: naming them says nothing
+            reasons.append(f"no {arm_labels[a]} participant has a score")
+        elif empty:
+            reasons.append(
+                f"no {arm_labels[a]} participant has a score at {' or '.join(empty)}{with_extra}"
+            )
+    reason = "; ".join(reasons) or "aliased with other terms of the model"
+    return "; ".join(filter(None, [note, f"not estimable: {reason}"]))
+
+
+def _dropped_message(message: str, design) -> str:
+    if not design.aliased:
+        return message
+    dropped = ", ".join(design.aliased)
+    return "; ".join(filter(None, [message, f"columns without data dropped (as lmer): {dropped}"]))
 
 
 def _fit_note(note: str, fit) -> str:
@@ -424,14 +459,14 @@ def run(
     diagnostics_out: str,
 ) -> None:
     """Rule entry: one outcome's mixed model on every configured analysis set."""
-    from trialeval.io import in_set, read_analysis_data, write_csv
+    from trialeval.io import in_set, read_analysis_data, set_members, write_csv
 
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     options = spec["analyses"]["mixed_model"]
     scores, participants = read_analysis_data(scores_path, participants_path, sets_path, outcome_id)
     parts = []
     for analysis_set in spec["analyses"]["analysis_sets"]:
-        members = participants[participants[analysis_set]]
+        members = set_members(participants, analysis_set, outcome_id)
         parts.append(
             mixed_model_effects(
                 scores[in_set(scores["participant_id"], members["participant_id"])],

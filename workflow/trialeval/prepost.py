@@ -25,6 +25,7 @@ from trialeval.design import (
     design_matrix,
     factor_from_data,
 )
+from trialeval.effects import PREPOST_SUMMARY_COLUMNS as SUMMARY_COLUMNS
 from trialeval.effects import effects_frame
 from trialeval.io import in_set
 from trialeval.regression import ols
@@ -36,21 +37,6 @@ __all__ = [
     "risk_ratio",
     "run",
     "wilcoxon_hodges_lehmann",
-]
-
-SUMMARY_COLUMNS = [
-    "outcome",
-    "timepoint",
-    "analysis_set",
-    "arm",
-    "n",
-    "median",
-    "q1",
-    "q3",
-    "mean",
-    "sd",
-    "n_events",
-    "proportion",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -498,11 +484,24 @@ def _category_rows(data, participants, spec, outcome, post, alpha) -> tuple[list
         f"risk ratio of {outcome['id']} at {post} (proportions among participants observed "
         f"then), Wald CI and z test on the log scale; se is the SE of log(risk ratio)"
     )
+    labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    post_label = next(tp.get("label", post) for tp in spec["timepoints"] if tp["id"] == post)
     rows = []
     for arm in arms:
         if arm == control:
             continue
         rr = risk_ratio(*counts[arm], *counts[control], alpha=alpha)
+        # said as the models say it, naming the arm (the same words in every row)
+        absent = [labels[a] for a in (arm, control) if not (participants["arm"] == a).any()]
+        empty = [labels[a] for a in (arm, control) if counts[a][1] == 0]
+        if absent:
+            rr["note"] = (
+                f"not estimable: no {' or '.join(absent)} participant is in the analysis set"
+            )
+        elif empty:
+            rr["note"] = (
+                f"not estimable: no {' or '.join(empty)} participant has a score at {post_label}"
+            )
         n = counts[arm][1] + counts[control][1]
         rows.append(
             {
@@ -588,7 +587,7 @@ def run(
 ) -> None:
     """Rule entry: one outcome at every post-baseline timepoint on every configured analysis
     set; confounders from analyses.prepost.confounders."""
-    from trialeval.io import read_analysis_data, write_csv
+    from trialeval.io import read_analysis_data, set_members, write_csv
 
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     confounders = list(spec["analyses"]["prepost"]["confounders"])
@@ -596,7 +595,7 @@ def run(
     posts = [tp["id"] for tp in spec["timepoints"] if tp["id"] != spec["baseline"]]
     effects, summaries = [], []
     for analysis_set in spec["analyses"]["analysis_sets"]:
-        members = participants[participants[analysis_set]]
+        members = set_members(participants, analysis_set, outcome_id)
         for post in posts:
             frames = prepost_effects(
                 scores,

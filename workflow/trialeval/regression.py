@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special
 
-__all__ = ["LogisticFit", "aliased_columns", "logistic", "ols"]
+__all__ = ["LogisticFit", "Reduced", "aliased_columns", "drop_aliased", "logistic", "ols"]
 
 # R's lm() declares a column aliased when its norm, after projecting out the columns before
 # it, falls below tol = 1e-7 times its original norm (LINPACK dqrdc2 in lm.fit).
@@ -83,6 +83,47 @@ def aliased_columns(X: np.ndarray, names: list[str]) -> list[str]:
         else:
             kept.append(residual / left)
     return aliased
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """A design with its aliased columns dropped, as R's lm and lmer fit one, and what that
+    leaves estimable. `kept`: indices of the columns kept; `null`: rows spanning the null
+    space of the full X (X @ row = 0). A linear function l of the full coefficients is
+    estimable iff it is orthogonal to the null space; its estimate is then the same for every
+    solution, and in particular l[kept] applied to the fit on the kept columns."""
+
+    X: np.ndarray
+    names: list[str]
+    kept: list[int]
+    aliased: list[str]
+    null: np.ndarray
+
+    def restrict(self, weights: np.ndarray) -> np.ndarray | None:
+        """`weights` (over every column) restricted to the kept columns, or None when the
+        function is not estimable (as emmeans reports "nonEst")."""
+        if len(self.null):
+            scale = np.linalg.norm(self.null, axis=1) * max(np.linalg.norm(weights), 1.0)
+            if (np.abs(self.null @ weights) > 1e-8 * scale).any():
+                return None
+        return weights[self.kept]
+
+
+def drop_aliased(X: np.ndarray, names: list[str]) -> Reduced:
+    """Drop the aliased columns of X (R's rule, `aliased_columns`): a column without data,
+    such as an arm's indicator when the arm has no observation, or an arm-by-visit cell
+    nobody was observed in."""
+    aliased = aliased_columns(X, names)
+    kept = [j for j, name in enumerate(names) if name not in aliased]
+    X_kept = X[:, kept]
+    null = np.zeros((len(aliased), X.shape[1]))
+    for row, name in enumerate(aliased):
+        j = names.index(name)
+        # the aliased column as a combination of the kept ones: X_j = X_kept c
+        c = np.linalg.lstsq(X_kept, X[:, j], rcond=None)[0] if kept else np.zeros(0)
+        null[row, j] = 1.0
+        null[row, kept] = -c
+    return Reduced(X_kept, [names[j] for j in kept], kept, aliased, null)
 
 
 def _check_rank(X: np.ndarray, names: list[str]) -> None:

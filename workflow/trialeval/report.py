@@ -1,9 +1,10 @@
 """The report: one self-contained HTML page (figures embedded) with a section per trial.
 
 Everything shown is read from files the pipeline already wrote: tables as their HTML, figures
-as their PNG (embedded as data URIs, so the page opens offline), consort.json, the model
-diagnostics and provenance.json. Nothing is recomputed here. The page carries no timestamp
-(provenance.json does), so the same inputs give the same bytes.
+as their PNG (embedded as data URIs, so the page opens offline) with what each could not draw
+(figures/notes.json), consort.json, the model diagnostics and provenance.json. Nothing is
+recomputed here. The page carries no timestamp (provenance.json does), so the same inputs give
+the same bytes.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def _consort_summary(consort: dict) -> str:
         lines.append((f"Assessed: {consort['timepoints'][tp]}", counts))
     for name, counts in consort["analysed"].items():
         lines.append((f"Analysed: {name}", counts))
+    # each outcome's complete case (scored at every timepoint), where it has fewer
+    by_outcome = consort.get("analysed_by_outcome", {}).get("complete_case", {})
+    every = consort["analysed"]["complete_case"]
+    for outcome, counts in by_outcome.items():
+        if counts != every:
+            lines.append((f"Analysed: complete_case, {outcome} scored at every timepoint", counts))
     body = "".join(
         f"<tr><td>{html.escape(name)}</td>"
         + "".join(f"<td>{counts[a]}</td>" for a in arms)
@@ -144,12 +151,16 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
     for table in items["tables"]:
         parts.append((trial_dir / "tables" / f"{table}.html").read_text())
     parts.append("<h3>Figures</h3>")
+    notes = json.loads((trial_dir / "figures" / "notes.json").read_text())
     for figure in items["figures"]:
         parts.append(
             "<figure>"
             + _embed_png(trial_dir / "figures" / f"{figure}.png")
             + f"<figcaption>{html.escape(FIGURE_TITLES[figure])}</figcaption></figure>"
         )
+        if notes.get(figure):
+            said = " ".join(notes[figure])
+            parts.append(f'<p class="note warn">Not drawn: {html.escape(said)}</p>')
     parts.append("<h3>Model diagnostics</h3>")
     parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv"))
     parts.append("</section>")

@@ -291,7 +291,7 @@ def contrast_label(spec: dict, contrast: str, exposure=None) -> str:
 
 def analysis_set_definition(spec: dict, name: str) -> str:
     if spec["design"] == "cross_sectional" and name in ("itt", "per_protocol"):
-        return "everyone surveyed"
+        return "respondents to the survey, less consent withdrawals"
     if name == "itt":
         return "every allocated participant in the allocated arm, less consent withdrawals"
     if name == "per_protocol":
@@ -305,7 +305,7 @@ def analysis_set_definition(spec: dict, name: str) -> str:
             f"{rule['column']} ≥ {rule['at_least']:g}"
         )
     if name == "complete_case":
-        return "intent-to-treat participants who responded at every timepoint"
+        return "intent-to-treat participants with the outcome scored at every timepoint"
     return name
 
 
@@ -327,10 +327,17 @@ def table1(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Baseline characteristics by arm and overall, for one analysis set (see module doc).
 
+    A cross-sectional survey describes its whole sampling frame instead (everyone surveyed,
+    less consent withdrawals): respondents, non-respondents and everyone, on the frame's
+    variables; its survey measures among respondents only.
+
     `full` is long: row (of `formatted`), variable, characteristic, level, group (arm id,
-    "overall", or "<arm> - <control>" for an SMD), statistic, value.
+    "respondents" / "non_respondents", "overall", or "<arm> - <control>" for an SMD),
+    statistic, value.
     """
-    flags = sets.loc[sets[analysis_set].astype(bool)]
+    baseline_flag = f"responded_{spec['baseline']}"
+    cross_sectional = spec["design"] == "cross_sectional"
+    flags = sets.loc[~sets["withdrawn"] if cross_sectional else sets[analysis_set].astype(bool)]
     keep = ["participant_id", "arm"] + [c for c in flags if c.startswith("responded_")]
     data = flags[keep].merge(
         participants.drop(columns=["arm"], errors="ignore"),
@@ -338,10 +345,22 @@ def table1(
         how="left",
         validate="1:1",
     )
+    if cross_sectional:
+        responded = data[baseline_flag].astype(bool)
+        data["group"] = np.where(responded, "respondents", "non_respondents")
+        groups = [
+            ("respondents", "Respondents"),
+            ("non_respondents", "Non-respondents"),
+            ("overall", "Everyone surveyed"),
+        ]
+    else:
+        data["group"] = data["arm"]
+        groups = [(a["id"], a["label"]) for a in spec["arms"]]
+        if len(groups) > 1:
+            groups.append(("overall", "Overall"))
+    # the columns a row is computed for (a survey's measures: respondents only)
+    shown = list(groups)
     arms = list(spec["arms"])
-    groups = [(a["id"], a["label"]) for a in arms]
-    if len(groups) > 1:
-        groups.append(("overall", "Overall"))
     control = spec.get("control_arm")
     treated = [a for a in arms if control and a["id"] != control]
     smd_columns = {
@@ -352,7 +371,7 @@ def table1(
     }
 
     def members(group: str, frame: pd.DataFrame) -> pd.DataFrame:
-        return frame if group == "overall" else frame[frame["arm"] == group]
+        return frame if group == "overall" else frame[frame["group"] == group]
 
     printed: list[dict] = []
     records: list[dict] = []
@@ -384,26 +403,21 @@ def table1(
                 }
             )
 
-    # n per column: the analysis set (equals consort.json analysed[analysis_set] per arm)
+    # n per column: the analysis set (equals consort.json analysed[analysis_set] per arm; for
+    # a survey its respondents, non-respondents and everyone not withdrawn)
     counts = {g: len(members(g, data)) for g, _ in groups}
     cells = {g: str(n) for g, n in counts.items()}
     add("n", "Participants, n", "", cells, {g: {"n": n} for g, n in counts.items()})
 
-    baseline_flag = f"responded_{spec['baseline']}"
-    cross_sectional = spec["design"] == "cross_sectional"
-    if cross_sectional and baseline_flag in data:
-        stats = {}
-        cells = {}
-        for g, _ in groups:
-            sub = members(g, data)
-            k, n = int(sub[baseline_flag].sum()), len(sub)
-            stats[g] = {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}
-            cells[g] = format_count_percent(k, n)
+    if cross_sectional:  # the response rate, of everyone surveyed
+        k, n = int(data[baseline_flag].sum()), len(data)
+        stats = {"overall": {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}}
+        cells = {"overall": format_count_percent(k, n)}
         add("responded", "Responded to the survey, n (%)", "", cells, stats)
 
     def numeric_rows(variable, label, frame, column, how, decimals):
         stats, cells = {}, {}
-        for g, _ in groups:
+        for g, _ in shown:
             values = members(g, frame)[column].astype(float)
             seen = values.dropna()
             q1, median, q3 = np.quantile(seen, [0.25, 0.5, 0.75]) if len(seen) else (np.nan,) * 3
@@ -429,7 +443,7 @@ def table1(
         missing_row(variable, frame, column)
 
     def missing_row(variable, frame, column):
-        missing = {g: int(members(g, frame)[column].isna().sum()) for g, _ in groups}
+        missing = {g: int(members(g, frame)[column].isna().sum()) for g, _ in shown}
         if any(missing.values()):
             cells = {g: str(k) for g, k in missing.items()}
             stats = {g: {"count": k} for g, k in missing.items()}
@@ -446,7 +460,7 @@ def table1(
         add(variable, f"{label}, n (%)", "", {}, {}, smds)
         for level in levels:
             stats, cells = {}, {}
-            for g, _ in groups:
+            for g, _ in shown:
                 values = members(g, frame)[column].dropna().astype(str)
                 k, n = int((values == level).sum()), len(values)
                 stats[g] = {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}
@@ -458,7 +472,7 @@ def table1(
     def binary_row(variable, label, frame):
         """A 0/1 outcome in one row: n (%) with the event, of those with a value."""
         stats, cells = {}, {}
-        for g, _ in groups:
+        for g, _ in shown:
             values = members(g, frame)["score"].dropna()
             k, n = int((values == 1).sum()), len(values)
             stats[g] = {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}
@@ -482,7 +496,9 @@ def table1(
 
     # Baseline score of every outcome. A survey's outcome rows are among its respondents.
     at_baseline = scores.loc[scores["timepoint"] == spec["baseline"]]
-    base = data[data[baseline_flag]] if cross_sectional and baseline_flag in data else data
+    base = data[data[baseline_flag].astype(bool)] if cross_sectional else data
+    if cross_sectional:
+        shown = [groups[0]]
     heading = (
         "Survey measures (respondents)"
         if cross_sectional
@@ -492,7 +508,7 @@ def table1(
     for outcome in spec["outcomes"]:
         oid = outcome["id"]
         values = at_baseline.loc[at_baseline["outcome"] == oid, ["participant_id", "score"]]
-        frame = base[["participant_id", "arm"]].merge(
+        frame = base[["participant_id", "group"]].merge(
             values, on="participant_id", how="left", validate="1:1"
         )
         label = outcome_label(spec, oid)
@@ -804,13 +820,16 @@ def missingness_table(spec: dict, consort: dict) -> tuple[pd.DataFrame, pd.DataF
     """Completion by arm and timepoint: assessed / analysed (intent-to-treat) n (%)."""
     arms = list(consort["arms"].items())
     groups = arms + ([("overall", "Overall")] if len(arms) > 1 else [])
+    surveyed = spec["design"] == "cross_sectional"
+    # N: the itt set; for a survey (whose itt is its respondents) everyone surveyed
     itt = dict(consort["analysed"]["itt"])
+    if surveyed:
+        itt = {a: consort["allocated"][a] - consort["withdrawn"][a] for a in itt}
     itt["overall"] = sum(itt.values())
 
     def count(table: dict, arm: str) -> int:
         return sum(table.values()) if arm == "overall" else int(table[arm])
 
-    surveyed = spec["design"] == "cross_sectional"
     rows = [("analysed", "Surveyed, n" if surveyed else "Intent-to-treat set, n", None)]
     rows += [
         (
@@ -823,9 +842,19 @@ def missingness_table(spec: dict, consort: dict) -> tuple[pd.DataFrame, pd.DataF
         for t, label in consort["timepoints"].items()
     ]
     if len(consort["timepoints"]) > 1:
-        rows.append(
-            ("complete_case", "Responded at every timepoint", consort["analysed"]["complete_case"])
-        )
+        every = consort["analysed"]["complete_case"]
+        rows.append(("complete_case", "Responded at every timepoint", every))
+        # an outcome's complete case (scored at every timepoint) where it has fewer
+        by_outcome = consort.get("analysed_by_outcome", {}).get("complete_case", {})
+        rows += [
+            (
+                f"complete_case:{o}",
+                f"{INDENT}{outcome_label(spec, o)} scored at every timepoint",
+                counts,
+            )
+            for o, counts in by_outcome.items()
+            if counts != every
+        ]
         rows.append(("no_data", "Responded at no timepoint", consort["no_data_at_any_timepoint"]))
     printed, records = [], []
     for key, label, table in rows:
@@ -1079,8 +1108,12 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         if "consort" in inputs:
             _check_n(spec, full, json.loads(Path(inputs["consort"]).read_text()))
         if spec["design"] == "cross_sectional":
-            title = _title(spec, kind, "Characteristics of everyone surveyed")
-            scope = "Everyone surveyed; survey measures are summarised among respondents."
+            title = _title(spec, kind, "Characteristics of everyone surveyed, by response")
+            scope = (
+                "Everyone surveyed (the sampling frame, less consent withdrawals), respondents "
+                "and non-respondents, on the frame's variables; survey measures are "
+                "summarised among respondents."
+            )
         else:
             title = _title(spec, kind, f"Baseline characteristics by {group} (intent-to-treat set)")
             scope = f"Intent-to-treat set: {analysis_set_definition(spec, 'itt')}."
@@ -1118,11 +1151,17 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
             else f"Survey completion by {group} and timepoint",
         )
         who = (
-            "everyone surveyed"
+            "everyone surveyed, less consent withdrawals"
             if spec["design"] == "cross_sectional"
             else f"the intent-to-treat set ({analysis_set_definition(spec, 'itt')})"
         )
         footnote = f"N: {who}; n: those who returned the survey at that timepoint."
+        if full["row"].str.startswith("complete_case:").any():
+            footnote += (
+                " Indented rows: participants with that outcome scored (enough items answered)"
+                " at every timepoint, where fewer than those who returned every survey; they are"
+                " the complete-case set of that outcome's analyses."
+            )
         return full, formatted, title, footnote
 
     if kind == "reliability_table":
@@ -1175,12 +1214,21 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
 
 
 def _check_n(spec: dict, full: pd.DataFrame, consort: dict) -> None:
-    """Table 1's n row must equal consort.json's analysed (itt) counts."""
+    """Table 1's n row must equal consort.json's analysed (itt) counts; a survey's, its
+    respondents (analysed), non-respondents (not assessed) and everyone not withdrawn."""
     n = full[(full["variable"] == "n") & (full["statistic"] == "n")].set_index("group")["value"]
     expected = consort["analysed"]["itt"]
-    wrong = {a: (int(n[a]), c) for a, c in expected.items() if int(n.get(a, -1)) != c}
+    if spec["design"] == "cross_sectional":
+        group = next(iter(consort["allocated"]))
+        survey = next(iter(consort["timepoints"]))
+        expected = {
+            "respondents": consort["analysed"]["itt"][group],
+            "non_respondents": consort["not_assessed"][survey][group],
+            "overall": consort["allocated"][group] - consort["withdrawn"][group],
+        }
+    wrong = {a: (int(n.get(a, -1)), c) for a, c in expected.items() if int(n.get(a, -1)) != c}
     if wrong:
-        raise ValueError(f"Table 1 n per arm differs from consort.json analysed[itt]: {wrong}")
+        raise ValueError(f"Table 1 n per column differs from consort.json: {wrong}")
 
 
 def run(spec: dict, kind: str, *, inputs: dict[str, str], out_stem: str) -> None:
