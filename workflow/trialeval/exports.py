@@ -103,8 +103,9 @@ def _assemble(path, header, columns, rows, used, header_row) -> pd.DataFrame:
         if len(where) > 1 and (used is None or name in used):
             places = ", ".join(str(i + 1) for i in where[:-1]) + f" and {where[-1] + 1}"
             problems.add(
-                f"{path}: row {header_row}: columns {places} are all named {name!r}; which one "
-                f"holds the values is ambiguous: rename or remove the others"
+                f"{path}: row {header_row}: columns {places} are "
+                f"{'both' if len(where) == 2 else 'all'} named {name!r}; which one holds the "
+                f"values is ambiguous: rename or remove the others"
             )
         elif len(where) == 1:
             keep[name] = where[0]
@@ -316,8 +317,8 @@ def _parse_exactly(path, body: str, delimiter, width, first_line, header_row):
     try:
         for record in reader:
             start, end, row = end + 1, first_line - 1 + reader.line_num, row + 1
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue  # a blank line: no data (a spreadsheet shows it as an empty row)
+            if not any(value.strip() for value in record):
+                continue  # a blank line or row of empty cells: no data to shift or lose
             last_wrong = len(record) != width
             if last_wrong:
                 wrong.append((start, record))
@@ -327,6 +328,15 @@ def _parse_exactly(path, body: str, delimiter, width, first_line, header_row):
     except csv.Error as error:
         broken = f"{path}: line {end + 1}: {_explain(error)}"
     problems = Problems()
+    widths = {len(record) for _, record in wrong}
+    if wrong and not records and len(widths) == 1 and broken is None:
+        # No row fits the header, and all agree with each other: the header is elsewhere.
+        line, record = wrong[0]
+        raise TrialInputError(
+            f"{path}: row {header_row} (the header) has {width} fields but every row below it "
+            f"has {len(record)}: if the column names are on line {line}, set `header_row: "
+            f"{line}` for this file; otherwise check the delimiter"
+        )
     cut_off = last_wrong and broken is None and not body.endswith(("\n", "\r"))
     for k, (line, record) in enumerate(wrong):
         final = cut_off and k == len(wrong) - 1
