@@ -140,3 +140,34 @@ def test_excel_and_csv_exports_read_alike(tiny):
     assert csv.index.tolist() == [2, 3, 4, 5, 6]
     demo = read_export(ROOT / "data/raw/coaching_rct/survey_month4.xlsx")
     assert len(demo) == 285 and demo.index[0] == 2
+
+
+def test_check_at_dag_build_lists_every_trial_and_skips_unchanged_inputs(tmp_path):
+    """The DAG-build check reports the problems of all trials at once; a passed check is
+    stamped and not repeated until an input (here a file's modification time) changes."""
+    import os
+
+    from conftest import TinyTrial
+    from trialeval.checks import check_trials
+
+    first, second = TinyTrial(tmp_path / "a"), TinyTrial(tmp_path / "b")
+    specs = {"a": first.spec(), "b": second.spec()}
+    stamps = tmp_path / "stamps"
+    check_trials(specs, stamps)
+    assert sorted(p.name for p in stamps.iterdir()) == ["a.inputs-checked", "b.inputs-checked"]
+
+    wave = first.data_dir / "wave1.csv"
+    seen = os.stat(wave)
+    wave.write_bytes(wave.read_bytes().replace(b"p2 ,5", b"p2 ,9"))  # same size
+    os.utime(wave, ns=(seen.st_atime_ns, seen.st_mtime_ns))
+    check_trials(specs, stamps)  # stamped: not read again
+
+    os.utime(wave)  # a new modification time: read again
+    (second.data_dir / "participants.csv").write_text("pid,arm\n")
+    with pytest.raises(TrialInputError) as info:
+        check_trials(specs, stamps)
+    message = str(info.value)
+    assert message.startswith("2 problems in the input data:")
+    assert "a/data/raw/tiny/wave1.csv: row 2, column 'scs_1'" in message
+    assert "b/data/raw/tiny/participants.csv: no data rows" in message
+    assert not (stamps / "a.inputs-checked").exists()
