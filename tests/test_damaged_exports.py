@@ -358,6 +358,14 @@ CASES = [
         ],
     ),
     Case(
+        "covariate 1e308 without a range",
+        lambda t: set_cell(t, PART, 4, "age", "1e308"),
+        [
+            "participants.csv: row 4, column 'age' (participant P3): '1e308' is out of range; "
+            "expected a number of magnitude below 1e+15"
+        ],
+    ),
+    Case(
         "negative sessions attended",
         lambda t: set_cell(t, PART, 3, "sessions", "-2"),
         [

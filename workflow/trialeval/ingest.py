@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 YES = {"yes", "y", "true", "t", "1", "1.0"}
 NO = {"no", "n", "false", "f", "0", "0.0", ""}
+LARGEST = 1e15  # bound of numbers without a declared upper bound (see Rule)
 MISSING_HINT = (
     " (an empty cell is a missing answer; declare other codes for missing, such as -99 or "
     "'N/A', in `missing_codes` of this file)"
@@ -111,7 +112,10 @@ def _missing_columns(raw, source, columns: dict[str, str], config_file) -> list[
 
 @dataclass(frozen=True)
 class Rule:
-    """What a valid number in a column is; `what` says what the column holds (for messages)."""
+    """What a valid number in a column is; `what` says what the column holds (for messages).
+
+    Without an upper bound, magnitudes of LARGEST or more are rejected too: no covariate is
+    that large, and sums of such values (means, SDs) lose every digit or overflow."""
 
     what: str
     whole: bool = False
@@ -123,8 +127,8 @@ class Rule:
         if self.lo is not None and self.hi is not None:
             return f"{kind} from {self.lo:g} to {self.hi:g}"
         if self.lo is not None:
-            return f"{kind} of {self.lo:g} or more"
-        return f"a finite {kind.removeprefix('a ')}"
+            return f"{kind} of {self.lo:g} or more, below {LARGEST:g}"
+        return f"{kind} of magnitude below {LARGEST:g} (a `range` would check it closer)"
 
     def why(self, value) -> tuple[str, bool]:
         """(what is wrong with a value `parse_numbers` rejected, whether it is text at all)."""
@@ -196,6 +200,8 @@ def parse_numbers(column: pd.Series, missing_codes, rule: Rule) -> tuple[np.ndar
             ok &= number >= rule.lo
         if rule.hi is not None:
             ok &= number <= rule.hi
+        else:
+            ok &= np.abs(number) < LARGEST
     bad = present & ~ok
     return np.where(present & ok, number, np.nan), pd.Series(bad, index=column.index)
 
