@@ -1,6 +1,6 @@
 """Trial configuration: load and schema-validate the YAML files, resolve each trial file against
 the instrument registry, and cross-check what can be checked without the data (the checks
-against the raw files are trialeval.ingest.check_inputs).
+against the raw files are trialeval.checks, run when the DAG is built).
 
 `resolve_trial` turns the YAML of one trial into a plain, fully resolved dict (the *trial spec*)
 that reaches every rule script through `params:`. Its shape:

@@ -36,8 +36,8 @@ YES = {"yes", "y", "true", "t", "1", "1.0"}
 NO = {"no", "n", "false", "f", "0", "0.0", ""}
 LARGEST = 1e15  # bound of numbers without a declared upper bound (see Rule)
 MISSING_HINT = (
-    " (an empty cell is a missing answer; declare other codes for missing, such as -99 or "
-    "'N/A', in `missing_codes` of this file)"
+    "; leave the cell empty for a missing answer, or declare the codes that mean missing "
+    "(such as -99 or 'N/A') in `missing_codes` of this file"
 )
 
 
