@@ -333,8 +333,8 @@ def _parse_exactly(path, body: str, delimiter, width, first_line, header_row):
         # No row fits the header, and all agree with each other: the header is elsewhere.
         line, record = wrong[0]
         raise TrialInputError(
-            f"{path}: row {header_row} (the header) has {width} fields but every row below it "
-            f"has {len(record)}: if the column names are on line {line}, set `header_row: "
+            f"{path}: row {header_row} (the header) has {_fields_of(width)} but every row below "
+            f"it has {len(record)}: if the column names are on line {line}, set `header_row: "
             f"{line}` for this file; otherwise check the delimiter"
         )
     cut_off = last_wrong and broken is None and not body.endswith(("\n", "\r"))
@@ -348,11 +348,15 @@ def _parse_exactly(path, body: str, delimiter, width, first_line, header_row):
     return columns, np.array(rows, dtype=np.int64)
 
 
+def _fields_of(n: int) -> str:
+    return f"{n} field" + ("" if n == 1 else "s")
+
+
 def _wrong_width(path, line, record, width, delimiter, final) -> str:
     text = delimiter.join(record)
     preview = text if len(text) <= 30 else text[:27] + "..."
     message = (
-        f"{path}: line {line}: {len(record)} fields where the header has {width} "
+        f"{path}: line {line}: {_fields_of(len(record))} where the header has {width} "
         f"(the line starts {preview!r})"
     )
     if final and len(record) < width:
