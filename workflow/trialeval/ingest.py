@@ -36,7 +36,7 @@ YES = {"yes", "y", "true", "t", "1", "1.0"}
 NO = {"no", "n", "false", "f", "0", "0.0", ""}
 LARGEST = 1e15  # bound of numbers without a declared upper bound (see Rule)
 MISSING_HINT = (
-    "; leave the cell empty for a missing answer, or declare the codes that mean missing "
+    "; leave the cell empty for a missing value, or declare the codes that mean missing "
     "(such as -99 or 'N/A') in `missing_codes` of this file"
 )
 
