@@ -94,9 +94,13 @@ class TinyTrial:
             "multiplicity": "holm",
         }
 
-    def write(self) -> TinyTrial:
+    def write_config(self) -> TinyTrial:
         with open(self.root / "config" / "trials" / "tiny.yaml", "w") as handle:
             yaml.safe_dump(self.trial, handle, sort_keys=False)
+        return self
+
+    def write(self) -> TinyTrial:
+        self.write_config()
         self.participants.to_csv(self.data_dir / "participants.csv", index=False)
         for name, frame in self.waves.items():
             frame.to_csv(self.data_dir / name, index=False)

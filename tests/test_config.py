@@ -51,6 +51,22 @@ def test_tiny_trial_resolves(tiny):
             lambda t: t["analysis_sets"]["per_protocol"].update(arms=["ghost"]),
             "unknown arms ['ghost']",
         ),
+        (
+            lambda t: t["timepoints"][0].update(file={"path": "w.csv", "encoding": "klingon"}),
+            "timepoints[0].file.encoding: unknown encoding 'klingon'",
+        ),
+        (
+            lambda t: t["timepoints"][0].update(file={"path": "w.csv", "delimter": ";"}),
+            "does not match trial.schema.yaml",
+        ),
+        (
+            lambda t: t["timepoints"][0].update(file={"path": "w.csv", "header_row": 0}),
+            "does not match trial.schema.yaml",
+        ),
+        (
+            lambda t: t["covariates"][0].update(range=[80, 16]),
+            "covariates (age): `range` is [lowest, highest] of a numeric covariate",
+        ),
     ],
 )
 def test_config_errors_name_file_and_key(tiny, edit, message):
@@ -149,3 +165,31 @@ def test_schema_error_names_the_key_path(tiny):
         tiny.spec()
     # jsonschema: 'sometimes' is not of type 'boolean', at the key path in the trial file
     assert "at timepoints[1].baseline: 'sometimes' is not of type 'boolean'" in str(info.value)
+
+
+def test_file_as_a_path_or_an_object(tiny):
+    """A `file` is a path (everything detected) or an object; both resolve to a path for the
+    rules and a read spec for the readers."""
+    tiny.trial["data"]["sheet"] = "responses"
+    tiny.trial["timepoints"][1]["file"] = {
+        "path": "wave1.csv",
+        "header_row": 2,
+        "encoding": "cp1252",
+        "delimiter": ";",
+        "missing_codes": [-99, "N/A"],
+    }
+    spec = tiny.spec()
+    first, second = spec["timepoints"]
+    assert first["file"] == str(tiny.data_dir / "wave0.csv")
+    assert first["source"] == {
+        "path": first["file"],
+        "sheet": "responses",
+        "header_row": 1,
+        "encoding": None,
+        "delimiter": None,
+        "missing_codes": [],
+    }
+    assert second["file"] == str(tiny.data_dir / "wave1.csv")
+    assert second["source"]["header_row"] == 2 and second["source"]["delimiter"] == ";"
+    assert second["source"]["missing_codes"] == [-99, "N/A"]
+    assert spec["participants_source"]["path"] == spec["participants_file"]

@@ -53,13 +53,15 @@ def test_duplicate_participant_id(tiny, tmp_path):
     tiny.participants.loc[4, "pid"] = " p1"
     message = run_to(tmp_path, tiny.spec())
     assert "participants.csv" in message
-    assert "'P1' appears 2 times (rows 2, 6)" in message
+    assert "participant id 'P1' appears 2 times (rows 2, 6)" in message
+    # P5's row now holds P1, so P5's answers are reported too (every problem, not the first)
+    assert "wave0.csv: row 6, column 'pid': participant id 'P5' is not enrolled" in message
 
 
 def test_export_id_not_enrolled(tiny, tmp_path):
     tiny.waves["wave1.csv"].loc[1, "pid"] = "P99"
     message = run_to(tmp_path, tiny.spec())
-    assert "wave1.csv: row 3: participant id 'P99' is not enrolled" in message
+    assert "wave1.csv: row 3, column 'pid': participant id 'P99' is not enrolled" in message
 
 
 def test_arm_not_in_config(tiny, tmp_path):
@@ -67,7 +69,7 @@ def test_arm_not_in_config(tiny, tmp_path):
     with pytest.raises(TrialInputError) as info:
         check_inputs(tiny.spec())
     message = str(info.value)
-    assert "participants.csv: row 4 (participant P3): arm 'coaching'" in message
+    assert "participants.csv: row 4, column 'arm' (participant P3): arm 'coaching'" in message
     assert "expected one of peer, ctl" in message
 
 
@@ -91,14 +93,19 @@ def test_item_column_missing(tiny, tmp_path):
 def test_out_of_range_answer(tiny, tmp_path):
     tiny.waves["wave1.csv"].loc[1, "scs_4"] = 7
     message = run_to(tmp_path, tiny.spec())
-    assert "wave1.csv: row 3: participant P5, timepoint 't1', item 'scs_4'" in message
-    assert "answer '7' is outside the item's range; expected a number from 1 to 5" in message
+    assert "wave1.csv: row 3, column 'scs_4' (participant P5, timepoint 't1'): '7'" in message
+    assert "'7' is out of range; expected a whole number from 1 to 5 (scs_sf answers)" in message
 
 
 def test_non_numeric_answer(tiny, tmp_path):
     tiny.waves["wave0.csv"]["fs_2"] = tiny.waves["wave0.csv"]["fs_2"].astype(object)
     tiny.waves["wave0.csv"].loc[0, "fs_2"] = "often"
-    assert "item 'fs_2' (flourishing): answer 'often'" in run_to(tmp_path, tiny.spec())
+    message = run_to(tmp_path, tiny.spec())
+    assert (
+        "wave0.csv: row 2, column 'fs_2' (participant P1, timepoint 't0'): 'often' is not"
+        in message
+    )
+    assert "`missing_codes`" in message
 
 
 def test_duplicate_response_in_a_wave(tiny, tmp_path):
@@ -114,15 +121,53 @@ def test_site_not_listed(tiny):
 
 def test_bad_withdrawal_flag(tiny):
     tiny.participants.loc[0, "withdrew"] = "maybe"
-    with pytest.raises(TrialInputError, match=r"row 2, column 'withdrew': 'maybe'"):
+    with pytest.raises(
+        TrialInputError, match=r"row 2, column 'withdrew' \(participant P1\): 'maybe'"
+    ):
         check_inputs(tiny.spec())
 
 
-def test_excel_header_read_from_the_zip_matches_pandas(tiny):
-    """The fast header reader used when the DAG is built gives pandas' column names."""
+def test_excel_and_csv_exports_read_alike(tiny):
+    """An .xlsx written from a CSV reads to the same text, with the same row numbers."""
     from conftest import ROOT
-    from trialeval.io import read_header, read_table
+    from trialeval.exports import read_export
 
-    tiny.waves["wave1.csv"].to_excel(tiny.data_dir / "wave1.xlsx", index=False)
-    for path in (tiny.data_dir / "wave1.xlsx", ROOT / "data/raw/coaching_rct/survey_month4.xlsx"):
-        assert read_header(path) == list(read_table(path).columns)
+    wave = tiny.waves["wave0.csv"]
+    wave.to_csv(tiny.data_dir / "wave0.csv", index=False)
+    wave.to_excel(tiny.data_dir / "wave0.xlsx", index=False)
+    csv, xlsx = (read_export(tiny.data_dir / f"wave0.{ext}") for ext in ("csv", "xlsx"))
+    pd.testing.assert_frame_equal(csv, xlsx)
+    assert csv.index.tolist() == [2, 3, 4, 5, 6]
+    demo = read_export(ROOT / "data/raw/coaching_rct/survey_month4.xlsx")
+    assert len(demo) == 285 and demo.index[0] == 2
+
+
+def test_check_at_dag_build_lists_every_trial_and_skips_unchanged_inputs(tmp_path):
+    """The DAG-build check reports the problems of all trials at once; a passed check is
+    stamped and not repeated until an input (here a file's modification time) changes."""
+    import os
+
+    from conftest import TinyTrial
+    from trialeval.checks import check_trials
+
+    first, second = TinyTrial(tmp_path / "a"), TinyTrial(tmp_path / "b")
+    specs = {"a": first.spec(), "b": second.spec()}
+    stamps = tmp_path / "stamps"
+    check_trials(specs, stamps)
+    assert sorted(p.name for p in stamps.iterdir()) == ["a.inputs-checked", "b.inputs-checked"]
+
+    wave = first.data_dir / "wave1.csv"
+    seen = os.stat(wave)
+    wave.write_bytes(wave.read_bytes().replace(b"p2 ,5", b"p2 ,9"))  # same size
+    os.utime(wave, ns=(seen.st_atime_ns, seen.st_mtime_ns))
+    check_trials(specs, stamps)  # stamped: not read again
+
+    os.utime(wave)  # a new modification time: read again
+    (second.data_dir / "participants.csv").write_text("pid,arm\n")
+    with pytest.raises(TrialInputError) as info:
+        check_trials(specs, stamps)
+    message = str(info.value)
+    assert message.startswith("2 problems in the input data:")
+    assert "a/data/raw/tiny/wave1.csv: row 2, column 'scs_1'" in message
+    assert "b/data/raw/tiny/participants.csv: no data rows" in message
+    assert not (stamps / "a.inputs-checked").exists()

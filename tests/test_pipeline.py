@@ -137,16 +137,33 @@ def test_rerun_after_kill_9_redoes_the_job_and_leaves_no_temporary(tmp_path):
 
 
 def test_bad_export_stops_before_any_output(tmp_path):
+    """Damaged exports of two trials: one short list of problems before any job starts, each
+    naming file, row, column and value, with no Python stack and no Snakemake job report."""
     workdir = copy_project(tmp_path)
     export = workdir / "data/raw/mentorship_prepost/mbi_post.csv"
     frame = pd.read_csv(export, dtype=str, keep_default_na=False)
     frame.loc[3, "mbi_7"] = "9"
+    frame.loc[6, "mbi_2"] = "2.5"
     frame.to_csv(export, index=False)
+    participants = workdir / "data/raw/coaching_rct/participants.csv"
+    frame = pd.read_csv(participants, dtype=str, keep_default_na=False)
+    frame.loc[2, "age"] = "inf"
+    frame.to_csv(participants, index=False)
     done = snakemake(workdir)
+    shown = done.stdout + done.stderr
     assert done.returncode != 0
-    assert "mbi_post.csv: row 5" in done.stderr and "item 'mbi_7'" in done.stderr
-    assert not (workdir / "results/mentorship_prepost/interim/items.parquet").exists()
-    assert not (workdir / "results/mentorship_prepost/scores.csv").exists()
+    assert "3 problems in the input data:" in done.stderr
+    assert (
+        "data/raw/mentorship_prepost/mbi_post.csv: row 5, column 'mbi_7' (participant EM-"
+        in done.stderr
+    )
+    assert "timepoint 'post'): '9' is out of range; expected a whole number from 0 to 6" in shown
+    assert "row 8, column 'mbi_2'" in shown and "'2.5' is not a whole number" in shown
+    assert "coaching_rct/participants.csv: row 4, column 'age'" in shown
+    assert "'inf' is not a finite number" in shown
+    assert "Traceback" not in shown and "message: None" not in shown
+    assert 'File "' not in shown  # no stack of any kind
+    assert not (workdir / "results").exists()
 
 
 def test_config_error_stops_before_any_job(tmp_path):

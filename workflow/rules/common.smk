@@ -1,6 +1,6 @@
-# Shared set-up: validate the configuration, resolve each trial, cross-check the raw data.
+# Shared set-up: validate the configuration, resolve each trial, check the raw data.
 # All of this runs when the DAG is built, so a bad config or export stops the run before any
-# job starts, with a message naming the file and the key or column.
+# job starts, with one line per problem naming the file and the key, row, column or value.
 import os
 import sys
 from functools import partial
@@ -26,16 +26,22 @@ def library(*modules):
     return [f"workflow/trialeval/{m}.py" for m in (*FLOOR, *modules)]
 
 
+from trialeval.checks import check_trials  # noqa: E402
 from trialeval.config import load_trials, outcome_analyses, report_items  # noqa: E402
-from trialeval.ingest import check_inputs  # noqa: E402
+from trialeval.errors import TrialInputError  # noqa: E402
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
 validate(config, schema=SCHEMAS / "config.schema.yaml")
 RESULTS = config["results_dir"]
 
-TRIALS = load_trials(config, SCHEMAS)
-for spec in TRIALS.values():
-    check_inputs(spec)
+try:
+    TRIALS = load_trials(config, SCHEMAS)
+    # Every input of every trial read as ingest reads it (a stamp skips unchanged inputs).
+    check_trials(TRIALS, stamp_dir=Path(".snakemake") / "trialeval")
+except TrialInputError as error:
+    # The problems alone: a Python stack would bury them, and they are all the user needs.
+    print(error, file=sys.stderr)
+    sys.exit(1)
 
 
 def trial_spec(wildcards):

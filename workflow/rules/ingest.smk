@@ -3,7 +3,7 @@ rule ingest:
     input:
         unpack(raw_inputs),
         code="workflow/scripts/ingest.py",
-        library=library("ingest"),
+        library=library("ingest", "exports"),
     output:
         participants=f"{RESULTS}/{{trial}}/interim/participants.parquet",
         responses=f"{RESULTS}/{{trial}}/interim/items.parquet",

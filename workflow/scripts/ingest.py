@@ -1,11 +1,17 @@
 """Rule ingest: validate the raw exports and write the participants and items tables."""
 
+import sys
+
 from trialeval import ingest
+from trialeval.errors import TrialInputError
 from trialeval.io import log_to
 
-with log_to(snakemake.log[0]):
-    ingest.run(
-        snakemake.params.trial,
-        participants_out=snakemake.output.participants,
-        items_out=snakemake.output.responses,
-    )
+try:
+    with log_to(snakemake.log[0]):
+        ingest.run(
+            snakemake.params.trial,
+            participants_out=snakemake.output.participants,
+            items_out=snakemake.output.responses,
+        )
+except TrialInputError as error:  # one line per problem, without a Python stack
+    sys.exit(str(error))

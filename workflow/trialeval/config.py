@@ -1,17 +1,19 @@
 """Trial configuration: load and schema-validate the YAML files, resolve each trial file against
 the instrument registry, and cross-check what can be checked without the data (the checks
-against the raw files are trialeval.ingest.check_inputs).
+against the raw files are trialeval.checks, run when the DAG is built).
 
 `resolve_trial` turns the YAML of one trial into a plain, fully resolved dict (the *trial spec*)
 that reaches every rule script through `params:`. Its shape:
 
-    id, title, design, config_file, data_dir, participants_file, sheet,
+    id, title, design, config_file, data_dir, participants_file, participants_source, sheet,
     id_column, arm_column, site_column, withdrawal_column,
     arms: [{id, label, control, colour}], control_arm, sites,
-    timepoints: [{id, label, file, baseline}], baseline,
-    covariates: [{name, label, type, summary}],
+    timepoints: [{id, label, file, source, baseline}], baseline,
+    covariates: [{name, label, type, summary, range}],
     outcomes: [{id, label, instrument, kind (score|category|bands), name, role}],
     instruments: {id: resolved instrument (see `resolve_instrument`)},
+    (`file` / `participants_file` are paths; `source` / `participants_source` how to read them:
+     {path, sheet, header_row, encoding, delimiter, missing_codes}, see trialeval.exports)
     per_protocol: {column, at_least, arms} | None,
     analyses: {...},
     power: the resolved `power` block (see trialeval.power.resolve_power) | None,
@@ -22,6 +24,7 @@ Every failure raises TrialInputError naming the file and the key or column.
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -71,10 +74,11 @@ def _prescored_as_items(inst_id: str, spec: dict, where: str) -> dict:
 def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
     """Expand one registry entry: item ids as strings, export columns, subscale score ranges.
 
-    Returns {id, label, source, item_range, min_answered, levels,
+    Returns {id, label, source, item_range, decimals, min_answered, levels,
              items: [{id, column, reverse}], subscales: {id: {label, items, scoring, range}},
              categories: {id: {label, subscale, any_item, at_least, at_most}}, bands}.
     """
+    decimals = bool(spec.get("decimals", False))
     if "prescored" in spec:
         spec = _prescored_as_items(inst_id, spec, where)
     ids = _item_ids(spec["items"])
@@ -148,6 +152,7 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
         "label": spec["label"],
         "source": spec.get("source", ""),
         "item_range": [lo, hi],
+        "decimals": decimals,
         "min_answered": float(spec.get("min_answered", 0.8)),
         "levels": {str(k): v for k, v in (spec.get("levels") or {}).items()},
         "items": [{"id": i, "column": f"{prefix}{i}", "reverse": i in reverse} for i in ids],
@@ -223,15 +228,19 @@ def resolve_trial(
     if design in DESIGNS_WITH_CONTROL and len(arms) < 2:
         raise TrialInputError(f"{where}: arms: design {design!r} needs at least two arms")
 
-    timepoints = [
-        {
-            "id": t["id"],
-            "label": t.get("label", t["id"]),
-            "file": str(data_dir / t["file"]),
-            "baseline": bool(t.get("baseline")),
-        }
-        for t in trial["timepoints"]
-    ]
+    sheet = data.get("sheet", 0)
+    timepoints = []
+    for i, t in enumerate(trial["timepoints"]):
+        source = _source(t["file"], data_dir, sheet, f"{where}: timepoints[{i}].file")
+        timepoints.append(
+            {
+                "id": t["id"],
+                "label": t.get("label", t["id"]),
+                "file": source["path"],
+                "source": source,
+                "baseline": bool(t.get("baseline")),
+            }
+        )
     _unique([t["id"] for t in timepoints], "timepoint", f"{where}: timepoints")
     baselines = [t["id"] for t in timepoints if t["baseline"]]
     if len(baselines) != 1:
@@ -306,6 +315,23 @@ def resolve_trial(
         }
 
     analyses = _resolve_analyses(trial, outcomes, instruments, where)
+    participants = _source(data["participants"], data_dir, sheet, f"{where}: data.participants")
+    covariates = []
+    for c in trial.get("covariates", []):
+        if "range" in c and (c["type"] != "numeric" or c["range"][0] >= c["range"][1]):
+            raise TrialInputError(
+                f"{where}: covariates ({c['name']}): `range` is [lowest, highest] of a numeric "
+                f"covariate"
+            )
+        covariates.append(
+            {
+                "name": c["name"],
+                "label": c.get("label", c["name"]),
+                "type": c["type"],
+                "summary": c.get("summary", "mean_sd"),
+                "range": [float(v) for v in c["range"]] if "range" in c else None,
+            }
+        )
 
     power = None
     if trial.get("power") is not None:
@@ -329,8 +355,9 @@ def resolve_trial(
         "registration": trial.get("registration", ""),
         "config_file": config_file,
         "data_dir": str(data_dir),
-        "participants_file": str(data_dir / data["participants"]),
-        "sheet": data.get("sheet", 0),
+        "participants_file": participants["path"],
+        "participants_source": participants,
+        "sheet": sheet,
         "id_column": data.get("id_column", "participant_id"),
         "arm_column": arm_column,
         "site_column": data.get("site_column"),
@@ -340,20 +367,35 @@ def resolve_trial(
         "sites": trial.get("sites"),
         "timepoints": timepoints,
         "baseline": baselines[0],
-        "covariates": [
-            {
-                "name": c["name"],
-                "label": c.get("label", c["name"]),
-                "type": c["type"],
-                "summary": c.get("summary", "mean_sd"),
-            }
-            for c in trial.get("covariates", [])
-        ],
+        "covariates": covariates,
         "outcomes": outcomes,
         "instruments": instruments,
         "per_protocol": per_protocol,
         "analyses": analyses,
         "power": power,
+    }
+
+
+def _source(entry: str | dict, data_dir: Path, sheet, where: str) -> dict:
+    """A `file` of the trial file (a path, or an object with read options) as the read spec
+    trialeval.exports takes: the path joined to the data folder, every option filled in."""
+    entry = {"path": entry} if isinstance(entry, str) else entry
+    encoding = entry.get("encoding")
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise TrialInputError(
+                f"{where}.encoding: unknown encoding {encoding!r}; expected a Python codec "
+                f"name such as utf-8, cp1252, latin-1 or utf-16"
+            ) from None
+    return {
+        "path": str(data_dir / entry["path"]),
+        "sheet": entry.get("sheet", sheet),
+        "header_row": int(entry.get("header_row", 1)),
+        "encoding": encoding,
+        "delimiter": entry.get("delimiter"),
+        "missing_codes": list(entry.get("missing_codes", [])),
     }
 
 

@@ -6,276 +6,474 @@ Produces two tables (written to results/<trial>/interim/):
 - items: one row per survey response (participant x timepoint), the item columns the trial's
   instruments need as floats; withdrawn participants' responses are not carried forward.
 
-Raw files are only read. Every problem raises TrialInputError naming the file, the row (counting
-the header as row 1, as a spreadsheet does), the column and what was expected.
+Raw files are only read (trialeval.exports). Every problem found is collected, not only the
+first: each names the file, the row (counted as a spreadsheet counts, header included), the
+column, the value and what was expected, and the run stops with the list (TrialInputError).
+An answer is missing when its cell is empty or holds one of the file's `missing_codes`; any
+other value that is not a valid answer of the item is an error (text, "nan", "inf", decimals
+on an instrument without `decimals: true`, values outside the item's range).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from trialeval.config import SINGLE_GROUP, item_columns
-from trialeval.errors import TrialInputError
-from trialeval.io import in_set, read_header, read_table, write_parquet
+from trialeval.errors import Problems, TrialInputError
+from trialeval.exports import read_export, row_holding
+from trialeval.io import in_set, write_parquet
 
 log = logging.getLogger(__name__)
 
 YES = {"yes", "y", "true", "t", "1", "1.0"}
 NO = {"no", "n", "false", "f", "0", "0.0", ""}
+LARGEST = 1e15  # bound of numbers without a declared upper bound (see Rule)
+MISSING_HINT = (
+    "; leave the cell empty for a missing value, or declare the codes that mean missing "
+    "(such as -99 or 'N/A') in `missing_codes` of this file"
+)
 
 
 def normalise_ids(ids: pd.Series) -> pd.Series:
-    """Ids as the pipeline compares them: no whitespace, upper case (' cr-0001 ' -> 'CR-0001')."""
-    return ids.astype("string").str.replace(r"\s+", "", regex=True).str.upper()
+    """Ids as the pipeline compares them: no whitespace, upper case (' cr-0001 ' -> 'CR-0001').
+
+    By Arrow: pandas applies the regular expression one id at a time (0.3 s per 100,000)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(ids.array, type=pa.string()) if len(ids) else pa.array([], pa.string())
+    clean = pc.utf8_upper(pc.replace_substring_regex(text, r"\s+", ""))
+    return pd.Series(pd.arrays.ArrowExtensionArray(clean), index=ids.index, name=ids.name)
 
 
-def _row(index: int) -> int:
-    """Spreadsheet row number of a data row (header is row 1)."""
-    return int(index) + 2
+def _as_str(ids: pd.Series) -> pd.Series:
+    """Normalised ids in the interim tables' text type, indexed 0..n-1 like the tables."""
+    return ids.astype("str").reset_index(drop=True)
 
 
-def _require_columns(frame: pd.DataFrame, columns: dict[str, str], path, config_file) -> None:
-    for column, key in columns.items():
-        if column not in frame.columns:
-            raise TrialInputError(
-                f"{path}: column {column!r} not found ({key} in {config_file}); "
-                f"columns present: {', '.join(frame.columns[:15])}"
-            )
+@contextmanager
+def _collecting(problems: Problems | None):
+    """The caller's collector, or one of our own that raises what it found at the end."""
+    own = problems is None
+    problems = Problems() if own else problems
+    yield problems
+    if own:
+        problems.raise_if_any()
 
 
-def _numeric(frame: pd.DataFrame, column: str, path, what: str) -> pd.Series:
-    values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-    bad = frame[column].notna() & values.isna()
-    if bad.any():
-        i = bad.idxmax()
-        raise TrialInputError(
-            f"{path}: row {_row(i)}, column {column!r}: {frame.at[i, column]!r} is not a "
-            f"number; expected {what}"
+def _each(problems: Problems, mask: pd.Series, message: Callable[[int], str]) -> None:
+    """One problem per row where `mask` holds; only the messages shown are built."""
+    rows = mask.index[mask.to_numpy(dtype=bool)]
+    problems.extend((message(row) for row in rows), len(rows))
+
+
+def _read(source: dict, used: set[str], problems: Problems) -> pd.DataFrame | None:
+    try:
+        return read_export(source, used=used)
+    except TrialInputError as error:
+        problems.absorb(error)
+        return None
+
+
+def _missing_columns(raw, source, columns: dict[str, str], config_file) -> list[str]:
+    """One problem per required column not in the header, with where the header may be."""
+    path = source["path"]
+    absent = [c for c in columns if c not in raw.columns]
+    out = []
+    for column in absent:
+        message = f"{path}: column {column!r} not found ({columns[column]} in {config_file})"
+        near = [c for c in raw.columns if c.lower() == column.lower()]
+        if near:
+            message += f"; there is {near[0]!r} (names are case-sensitive)"
+        out.append(message)
+    if absent and len(absent) == len(columns):  # nothing found: is the header lower down?
+        row = row_holding(source, absent[0])
+        if row and row != source["header_row"]:
+            out = [
+                f"{path}: column {absent[0]!r} not found in row {source['header_row']} "
+                f"(`header_row`); row {row} holds it: set `header_row: {row}` for this file "
+                f"in {config_file}"
+            ]
+        else:
+            shown = ", ".join(repr(c) for c in list(raw.columns)[:8])
+            out[0] += f"; the header (row {source['header_row']}) holds {shown}"
+    return out
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a valid number in a column is; `what` says what the column holds (for messages).
+
+    Without an upper bound, magnitudes of LARGEST or more are rejected too: no covariate is
+    that large, and sums of such values (means, SDs) lose every digit or overflow."""
+
+    what: str
+    whole: bool = False
+    lo: float | None = None
+    hi: float | None = None
+
+    def expected(self) -> str:
+        kind = "a whole number" if self.whole else "a number"
+        if self.lo is not None and self.hi is not None:
+            return f"{kind} from {self.lo:g} to {self.hi:g}"
+        if self.lo is not None:
+            return f"{kind} of {self.lo:g} or more, below {LARGEST:g}"
+        return f"{kind} of magnitude below {LARGEST:g} (a `range` would check it closer)"
+
+    def why(self, value) -> tuple[str, bool]:
+        """(what is wrong with a value `parse_numbers` rejected, whether it is text at all)."""
+        number = pd.to_numeric(pd.Series([str(value).strip()]), errors="coerce").iloc[0]
+        if pd.isna(number):
+            return "not a number", True
+        if not np.isfinite(number):
+            return "not a finite number", False
+        if self.whole and number != round(number):
+            return "not a whole number", False
+        return "out of range", False
+
+
+def _is_number(code) -> bool:
+    try:
+        float(code)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(code, bool)
+
+
+def _numbers_or_nan(text, missing_codes):
+    """(floats, missing) of a text column with spaces, missing codes or bad cells."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.utf8_trim_whitespace(text)
+    missing = pc.fill_null(pc.equal(text, ""), True)
+    codes = [str(c).strip().lower() for c in missing_codes]
+    if codes:
+        coded = pc.is_in(pc.utf8_lower(text), value_set=pa.array(codes, pa.string()))
+        missing = pc.or_(missing, pc.fill_null(coded, False))
+    candidates = pc.if_else(missing, pa.scalar(None, pa.string()), text)
+    try:
+        number = pc.cast(candidates, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        number = pd.to_numeric(candidates.to_pandas(), errors="coerce").to_numpy(float)
+    return number, missing
+
+
+def parse_numbers(column: pd.Series, missing_codes, rule: Rule) -> tuple[np.ndarray, pd.Series]:
+    """(values, bad): text cells as floats, NaN where missing (empty or a missing code), and
+    a mask of the cells that are neither missing nor valid under `rule` ("nan" and "inf" are
+    not numbers here).
+
+    Arrow parses the column in one vectorised pass; pandas only when some cell is not a
+    number (to find which)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(column.array, type=pa.string())
+    if not missing_codes:  # the common case: every non-empty cell is a bare number
+        try:
+            number = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+            missing = pc.is_null(text)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            number = None
+    if missing_codes or number is None:
+        number, missing = _numbers_or_nan(text, missing_codes)
+    present = ~missing.to_numpy(zero_copy_only=False)
+    numeric_codes = [float(c) for c in missing_codes if _is_number(c)]
+    if numeric_codes:
+        present &= ~np.isin(number, numeric_codes)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(number)
+        if rule.whole:
+            ok &= number == np.round(number)
+        if rule.lo is not None:
+            ok &= number >= rule.lo
+        if rule.hi is not None:
+            ok &= number <= rule.hi
+        else:
+            ok &= np.abs(number) < LARGEST
+    bad = present & ~ok
+    return np.where(present & ok, number, np.nan), pd.Series(bad, index=column.index)
+
+
+def _valid_numbers(problems, raw, column, source, rule: Rule, who) -> np.ndarray:
+    """The column as floats; one problem per cell that is neither missing nor valid, naming
+    file, row, column, value (`who(row)` says whose it is) and what was expected."""
+    values, bad = parse_numbers(raw[column], source["missing_codes"], rule)
+
+    def message(row) -> str:
+        value = raw.at[row, column]
+        reason, is_text = rule.why(value)
+        return (
+            f"{source['path']}: row {row}, column {column!r} ({who(row)}): {value!r} is "
+            f"{reason}; expected {rule.expected()} ({rule.what})"
+            + (MISSING_HINT if is_text else "")
         )
-    return values.astype(float)
+
+    _each(problems, bad, message)
+    return values
 
 
-def read_participants(spec: dict) -> pd.DataFrame:
-    """Read and validate the participants file; return the participants table."""
-    path = Path(spec["participants_file"])
-    cfg = spec["config_file"]
-    raw = read_table(path, spec["sheet"])
+# --- the participants file ----------------------------------------------------------------
+
+
+def read_participants(spec: dict, problems: Problems | None = None) -> pd.DataFrame | None:
+    """Read and validate the participants file; return the participants table (None when the
+    file cannot be read at all; every problem goes to `problems`, or is raised)."""
+    with _collecting(problems) as problems:
+        return _participants(spec, problems)
+
+
+def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
+    source = spec["participants_source"]
+    path, cfg = source["path"], spec["config_file"]
     required = {spec["id_column"]: "data.id_column"}
-    if spec["arm_column"]:
-        required[spec["arm_column"]] = "data.arm_column"
-    if spec["site_column"]:
-        required[spec["site_column"]] = "data.site_column"
-    if spec["withdrawal_column"]:
-        required[spec["withdrawal_column"]] = "data.withdrawal_column"
+    for column, key in [
+        (spec["arm_column"], "data.arm_column"),
+        (spec["site_column"], "data.site_column"),
+        (spec["withdrawal_column"], "data.withdrawal_column"),
+    ]:
+        if column:
+            required[column] = key
     for cov in spec["covariates"]:
         required[cov["name"]] = "covariates"
     if spec["per_protocol"]:
         required[spec["per_protocol"]["column"]] = "analysis_sets.per_protocol.column"
-    _require_columns(raw, required, path, cfg)
+    raw = _read(source, set(required), problems)
+    if raw is None:
+        return None
+    absent = _missing_columns(raw, source, required, cfg)
+    if absent:
+        for message in absent:
+            problems.add(message)
+        return None
 
-    ids = normalise_ids(raw[spec["id_column"]])
-    empty = ids.isna() | (ids == "")
-    if empty.any():
-        raise TrialInputError(
-            f"{path}: row {_row(empty.idxmax())}: empty participant id in column "
-            f"{spec['id_column']!r}; every enrolled participant needs an id"
-        )
-    dup = ids.duplicated(keep=False)
-    if dup.any():
-        first = ids[dup].iloc[0]
-        rows = [_row(i) for i in ids.index[ids == first]]
-        raise TrialInputError(
+    id_column = spec["id_column"]
+    ids = normalise_ids(raw[id_column])
+    _each(
+        problems,
+        ids.isna() | (ids == ""),
+        lambda r: (
+            f"{path}: row {r}, column {id_column!r}: empty participant id; every "
+            f"enrolled participant needs an id"
+        ),
+    )
+    _duplicates(
+        problems,
+        ids,
+        lambda first, rows: (
             f"{path}: participant id {first!r} appears {len(rows)} times (rows "
-            f"{', '.join(map(str, rows))}); ids must be unique after removing spaces and case"
-        )
-    out = pd.DataFrame({"participant_id": ids.astype(str)})
+            f"{_listed(rows)}); ids must be unique after removing spaces and case"
+        ),
+    )
+    out = pd.DataFrame({"participant_id": _as_str(ids)})
 
     arm_ids = [a["id"] for a in spec["arms"]]
     if spec["arm_column"]:
-        arms = raw[spec["arm_column"]].astype("string").str.strip()
-        bad = arms.isna() | ~arms.isin(arm_ids)
-        if bad.any():
-            i = bad.idxmax()
-            raise TrialInputError(
-                f"{path}: row {_row(i)} (participant {ids[i]}): arm "
-                f"{raw.at[i, spec['arm_column']]!r} in column {spec['arm_column']!r} is not an "
-                f"arm of the trial; expected one of "
+        col = spec["arm_column"]
+        arms = raw[col].astype("string").str.strip()
+        _each(
+            problems,
+            arms.isna() | ~arms.isin(arm_ids),
+            lambda r: (
+                f"{path}: row {r}, column {col!r} (participant {ids.at[r]}): arm "
+                f"{raw.at[r, col]!r} is not an arm of the trial; expected one of "
                 f"{', '.join(arm_ids)} (arms in {cfg})"
-            )
+            ),
+        )
         out["arm"] = arms.astype(str).to_numpy()
+        missing_arms = sorted(set(arm_ids) - set(arms.dropna().unique()))
+        if missing_arms:
+            problems.add(
+                f"{path}: no participant is allocated to arm(s) {', '.join(missing_arms)} "
+                f"listed in {cfg}; check the arm ids in column {col!r}"
+            )
     else:
         out["arm"] = SINGLE_GROUP
 
     if spec["site_column"]:
-        sites = raw[spec["site_column"]].astype("string").str.strip()
-        if sites.isna().any():
-            i = sites.isna().idxmax()
-            raise TrialInputError(
-                f"{path}: row {_row(i)} (participant {ids[i]}): site column "
-                f"{spec['site_column']!r} is empty"
+        col = spec["site_column"]
+        sites = raw[col].astype("string").str.strip()
+        listed = spec["sites"]
+        _each(
+            problems,
+            sites.isna() | (sites == ""),
+            lambda r: (
+                f"{path}: row {r}, column {col!r} (participant {ids.at[r]}): the site is empty"
+            ),
+        )
+        if listed:
+            _each(
+                problems,
+                sites.notna() & (sites != "") & ~sites.isin(listed),
+                lambda r: (
+                    f"{path}: row {r}, column {col!r} (participant {ids.at[r]}): site "
+                    f"{sites[r]!r} is not listed in `sites` of {cfg}; expected one of "
+                    f"{', '.join(listed)}"
+                ),
             )
-        if spec["sites"]:
-            bad = ~sites.isin(spec["sites"])
-            if bad.any():
-                i = bad.idxmax()
-                raise TrialInputError(
-                    f"{path}: row {_row(i)} (participant {ids[i]}): site {sites[i]!r} is not "
-                    f"listed in `sites` of {cfg}; expected one of {', '.join(spec['sites'])}"
-                )
         out["site"] = sites.astype(str).to_numpy()
 
     if spec["withdrawal_column"]:
         col = spec["withdrawal_column"]
         flags = raw[col].fillna("").astype(str).str.strip().str.lower()
-        bad = ~flags.isin(YES | NO)
-        if bad.any():
-            i = bad.idxmax()
-            raise TrialInputError(
-                f"{path}: row {_row(i)}, column {col!r}: {raw.at[i, col]!r} is not a yes/no "
-                f"value; expected yes/no, true/false or 1/0 (empty means no)"
-            )
+        _each(
+            problems,
+            ~flags.isin(YES | NO),
+            lambda r: (
+                f"{path}: row {r}, column {col!r} (participant {ids.at[r]}): "
+                f"{raw.at[r, col]!r} is not a yes/no value; expected yes/no, true/false or 1/0 "
+                f"(empty means no)"
+            ),
+        )
         out["withdrawn"] = flags.isin(YES).to_numpy()
     else:
         out["withdrawn"] = False
 
+    codes = [str(c).strip().lower() for c in source["missing_codes"]]
+
+    def whose(row) -> str:
+        return f"participant {ids.at[row]}"
+
     for cov in spec["covariates"]:
         name = cov["name"]
         if cov["type"] == "numeric":
-            out[name] = _numeric(raw, name, path, f"a number for covariate {name!r}").to_numpy()
+            lo, hi = cov["range"] or (None, None)
+            what = f"covariate {name!r}" + (" and its `range`" if cov["range"] else "")
+            out[name] = _valid_numbers(problems, raw, name, source, Rule(what, lo=lo, hi=hi), whose)
         else:
-            out[name] = raw[name].astype("string").str.strip().to_numpy()
+            text = raw[name].astype("string").str.strip()
+            missing = (text == "") | text.str.lower().isin(codes)
+            out[name] = text.mask(missing.fillna(True)).to_numpy()
     if spec["per_protocol"]:
         col = spec["per_protocol"]["column"]
-        out["adherence"] = _numeric(raw, col, path, "a number (per-protocol rule)").to_numpy()
-
-    missing_arms = sorted(set(arm_ids) - set(out["arm"]))
-    if spec["arm_column"] and missing_arms:
-        raise TrialInputError(
-            f"{path}: no participant is allocated to arm(s) {', '.join(missing_arms)} listed in "
-            f"{cfg}; check the arm ids in column {spec['arm_column']!r}"
-        )
+        rule = Rule("adherence for the per-protocol rule", lo=0)
+        out["adherence"] = _valid_numbers(problems, raw, col, source, rule, whose)
     return out
 
 
-def check_inputs(spec: dict) -> None:
-    """Checks run when the DAG is built, before any job starts.
-
-    Reads the participants file and only the headers of the wave exports (cheap): arms and
-    sites match the config, every export exists with the id column and every item column the
-    outcomes need. Answers themselves are checked by `ingest` (inside the job).
-    """
-    read_participants(spec)
-    needed = item_columns(spec)
-    for tp in spec["timepoints"]:
-        path = Path(tp["file"])
-        if not path.is_file():
-            raise TrialInputError(
-                f"{path}: export for timepoint {tp['id']!r} not found (timepoints in "
-                f"{spec['config_file']})"
-            )
-        header = set(read_header(path, spec["sheet"]))
-        if spec["id_column"] not in header:
-            raise TrialInputError(
-                f"{path}: no participant id column {spec['id_column']!r} (data.id_column in "
-                f"{spec['config_file']})"
-            )
-        missing = [c for c in needed if c not in header]
-        if missing:
-            shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-            raise TrialInputError(
-                f"{path}: item columns missing for timepoint {tp['id']!r}: {shown} "
-                f"({len(missing)} of the {len(needed)} item columns the outcomes need)"
-            )
+def _listed(rows) -> str:
+    return ", ".join(str(r) for r in rows)
 
 
-def _answers_as_numbers(column: pd.Series) -> np.ndarray | None:
-    """Text answers as floats (blank = NaN), by Arrow in one vectorised pass; None when some
-    cell is not a number (the caller then finds and names it)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _duplicates(problems: Problems, ids: pd.Series, message) -> None:
+    """One problem per id that appears on more than one row, naming the rows."""
+    dup = ids[ids.duplicated(keep=False) & ids.notna() & (ids != "")]
+    groups = dup.groupby(dup.to_numpy(), sort=False).groups
+    problems.extend((message(first, list(rows)) for first, rows in groups.items()), len(groups))
 
-    trimmed = pc.utf8_trim_whitespace(pa.array(column.astype("string"), type=pa.string()))
-    trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-    try:
-        return pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+
+# --- one wave's export ------------------------------------------------------------------
+
+
+def read_wave(
+    spec: dict, timepoint: dict, enrolled: Collection[str] | None, problems: Problems | None = None
+) -> pd.DataFrame | None:
+    """Read one wave's export: ids normalised and enrolled (not checked when `enrolled` is
+    None), answers numeric and valid. None when the file cannot be read at all."""
+    with _collecting(problems) as problems:
+        return _wave(spec, timepoint, enrolled, problems)
+
+
+def _wave(spec, timepoint, enrolled, problems) -> pd.DataFrame | None:
+    source = timepoint["source"]
+    path, cfg, tp = source["path"], spec["config_file"], timepoint["id"]
+    if not Path(path).is_file():
+        problems.add(f"{path}: export for timepoint {tp!r} not found (timepoints in {cfg})")
+        return None
+    id_column = spec["id_column"]
+    columns = item_columns(spec)
+    raw = _read(source, {id_column, *columns}, problems)
+    if raw is None:
+        return None
+    if id_column not in raw.columns:
+        for message in _missing_columns(raw, source, {id_column: "data.id_column"}, cfg):
+            problems.add(message)
+        return None
+    absent = [c for c in columns if c not in raw.columns]
+    if absent:
+        shown = ", ".join(absent[:10]) + (" ..." if len(absent) > 10 else "")
+        problems.add(
+            f"{path}: item columns missing for timepoint {tp!r}: {shown} ({len(absent)} of "
+            f"the {len(columns)} item columns the outcomes need)"
+        )
         return None
 
-
-def read_wave(spec: dict, timepoint: dict, enrolled: set[str]) -> pd.DataFrame:
-    """Read one wave's export: ids normalised and enrolled, answers numeric and in range."""
-    path = Path(timepoint["file"])
-    if not path.is_file():
-        raise TrialInputError(
-            f"{path}: export for timepoint {timepoint['id']!r} not found (timepoints in "
-            f"{spec['config_file']})"
-        )
-    raw = read_table(path, spec["sheet"])
-    columns = item_columns(spec)
-    _require_columns(
-        raw,
-        {spec["id_column"]: "data.id_column", **{c: "instrument items" for c in columns}},
-        path,
-        spec["config_file"],
+    ids = normalise_ids(raw[id_column])
+    _each(
+        problems,
+        ids.isna() | (ids == ""),
+        lambda r: f"{path}: row {r}, column {id_column!r}: empty participant id",
     )
-    ids = normalise_ids(raw[spec["id_column"]])
-    empty = ids.isna() | (ids == "")
-    if empty.any():
-        raise TrialInputError(f"{path}: row {_row(empty.idxmax())}: empty participant id")
-    unknown = pd.Series(~in_set(ids, enrolled), index=ids.index)
-    if unknown.any():
-        i = unknown.idxmax()
-        raise TrialInputError(
-            f"{path}: row {_row(i)}: participant id {raw.at[i, spec['id_column']]!r} is not "
-            f"enrolled (not in {spec['participants_file']}); {int(unknown.sum())} such row(s)"
+    if enrolled is not None:
+        unknown = pd.Series(~in_set(ids, enrolled), index=ids.index) & ids.notna() & (ids != "")
+        _each(
+            problems,
+            unknown,
+            lambda r: (
+                f"{path}: row {r}, column {id_column!r}: participant id "
+                f"{raw.at[r, id_column]!r} is not enrolled (not in {spec['participants_file']})"
+            ),
         )
-    dup = ids.duplicated(keep=False)
-    if dup.any():
-        first = ids[dup].iloc[0]
-        rows = [_row(i) for i in ids.index[ids == first]]
-        raise TrialInputError(
-            f"{path}: participant {first!r} answered timepoint {timepoint['id']!r} more than "
-            f"once (rows {', '.join(map(str, rows))}); keep one response per participant"
-        )
+    _duplicates(
+        problems,
+        ids,
+        lambda first, rows: (
+            f"{path}: participant {first!r} answered timepoint {tp!r} more "
+            f"than once (rows {_listed(rows)}); keep one response per participant"
+        ),
+    )
 
     values = {}
+
+    def whose(row) -> str:
+        return f"participant {ids.at[row]}, timepoint {tp!r}"
+
     for inst in spec["instruments"].values():
         lo, hi = inst["item_range"]
+        rule = Rule(f"{inst['id']} answers", whole=not inst["decimals"], lo=lo, hi=hi)
         for item in inst["items"]:
             column = item["column"]
-            number = _answers_as_numbers(raw[column])
-            if number is not None:
-                with np.errstate(invalid="ignore"):
-                    out_of_range = (number < lo) | (number > hi)  # NaN compares False
-            if number is None or out_of_range.any():
-                # Slow path only to find and name the first bad cell.
-                text = raw[column].astype("string").str.strip()
-                parsed = pd.to_numeric(text, errors="coerce")
-                not_number = text.notna() & (text != "") & parsed.isna()
-                out_of_range = parsed.notna() & ((parsed < lo) | (parsed > hi))
-                i = (not_number | out_of_range).idxmax()
-                raise TrialInputError(
-                    f"{path}: row {_row(i)}: participant {ids[i]}, timepoint "
-                    f"{timepoint['id']!r}, item {column!r} ({inst['id']}): answer "
-                    f"{raw.at[i, column]!r} is outside the item's range; expected a number "
-                    f"from {lo:g} to {hi:g}"
-                )
-            values[column] = number
+            values[column] = _valid_numbers(problems, raw, column, source, rule, whose)
     frame = pd.DataFrame(values)
-    frame.insert(0, "timepoint", timepoint["id"])
-    frame.insert(0, "participant_id", ids.astype(str).to_numpy())
+    frame.insert(0, "timepoint", tp)
+    frame.insert(0, "participant_id", _as_str(ids))
     return frame
+
+
+# --- the whole trial ------------------------------------------------------------------------
+
+
+def read_inputs(spec: dict, problems: Problems):
+    """(participants, waves) of a trial, every problem of every file added to `problems`."""
+    participants = read_participants(spec, problems)
+    enrolled = None if participants is None else participants["participant_id"]
+    waves = [read_wave(spec, tp, enrolled, problems) for tp in spec["timepoints"]]
+    return participants, waves
+
+
+def check_inputs(spec: dict, problems: Problems | None = None) -> None:
+    """Read every input of a trial as ingest does (run when the DAG is built, before any job
+    starts: trialeval.checks); every problem goes to `problems`, or is raised."""
+    with _collecting(problems) as problems:
+        read_inputs(spec, problems)
 
 
 def ingest(spec: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate everything and return (participants, items); nothing is written here."""
-    participants = read_participants(spec)
-    enrolled = set(participants["participant_id"])
-    waves = [read_wave(spec, tp, enrolled) for tp in spec["timepoints"]]
+    problems = Problems()
+    participants, waves = read_inputs(spec, problems)
+    problems.raise_if_any()
     items = pd.concat(waves, ignore_index=True)
     withdrawn = set(participants.loc[participants["withdrawn"], "participant_id"])
     dropped = in_set(items["participant_id"], withdrawn)

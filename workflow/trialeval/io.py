@@ -1,4 +1,5 @@
-"""Reading raw exports and writing outputs atomically (nothing half-written is left behind).
+"""Writing outputs atomically (nothing half-written is left behind), job logs, and reading the
+interim tables of earlier stages. Raw exports are read by trialeval.exports.
 
 Every CSV the pipeline writes goes through `write_csv`, which neutralises text cells a
 spreadsheet would run as a formula; the pipeline reads its own CSVs back with `read_csv`,
@@ -24,87 +25,8 @@ from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 from trialeval.errors import TrialInputError
 
-EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-
-def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
-    """Read a CSV or Excel export with every column as text, exactly as exported.
-
-    Values stay strings (ids keep leading zeros); callers convert what they need and report
-    what does not convert. Empty cells are missing.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise TrialInputError(f"{path}: file not found")
-    suffix = path.suffix.lower()
-    if suffix in EXCEL_SUFFIXES:
-        frame = pd.read_excel(path, sheet_name=sheet, dtype=str)
-    elif suffix in {".csv", ".txt", ".tsv"}:
-        frame = pd.read_csv(
-            path, dtype=str, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False
-        )
-        frame = frame.replace("", pd.NA)
-    else:
-        raise TrialInputError(
-            f"{path}: unsupported file type {suffix!r}; expected .csv, .tsv, .xlsx or .xls"
-        )
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
-def read_header(path: str | Path, sheet: str | int = 0) -> list[str]:
-    """Column names of an export, cheaply (used by the checks run before any job starts)."""
-    path = Path(path)
-    if path.suffix.lower() in EXCEL_SUFFIXES:
-        try:
-            return _xlsx_header(path, sheet)
-        except Exception:  # anything unusual: let pandas read it (slower, same answer)
-            frame = pd.read_excel(path, sheet_name=sheet, dtype=str, nrows=0)
-    else:
-        frame = pd.read_csv(path, dtype=str, nrows=0)
-    return [str(c).strip() for c in frame.columns]
-
-
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-
-
-def _xlsx_header(path: Path, sheet: str | int) -> list[str]:
-    """First row of an .xlsx sheet read straight from the zip: the DAG is built on every
-    snakemake call, and openpyxl's import and workbook parse cost a fifth of a second."""
-    import xml.etree.ElementTree as ET
-    import zipfile
-
-    with zipfile.ZipFile(path) as book:
-        sheets = ET.fromstring(book.read("xl/workbook.xml")).find(f"{_MAIN}sheets")
-        chosen = (
-            sheets[sheet]
-            if isinstance(sheet, int)
-            else next(s for s in sheets if s.get("name") == sheet)
-        )
-        rels = ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))
-        target = next(r.get("Target") for r in rels if r.get("Id") == chosen.get(_REL))
-        target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        shared = []
-        if "xl/sharedStrings.xml" in book.namelist():
-            for item in ET.fromstring(book.read("xl/sharedStrings.xml")):
-                shared.append("".join(t.text or "" for t in item.iter(f"{_MAIN}t")))
-        with book.open(target) as handle:
-            for _, element in ET.iterparse(handle):
-                if element.tag != f"{_MAIN}row":
-                    continue
-                header = []
-                for cell in element.findall(f"{_MAIN}c"):
-                    kind = cell.get("t")
-                    if kind == "inlineStr":
-                        header.append("".join(t.text or "" for t in cell.iter(f"{_MAIN}t")))
-                    else:
-                        value = cell.findtext(f"{_MAIN}v") or ""
-                        header.append(shared[int(value)] if kind == "s" else value)
-                return [h.strip() for h in header]
-    return []
 
 
 # --------------------------------------------------------------------------------------
@@ -261,6 +183,9 @@ def log_to(path: str | Path | None):
     logger.setLevel(logging.INFO)
     try:
         yield logger
+    except TrialInputError as error:  # the problems are the whole story: no stack
+        logger.error("%s", error)
+        raise
     except Exception:
         logger.exception("job failed")
         raise
