@@ -8,6 +8,9 @@
 #    mmrm_dropout.csv): the pipeline's MMRM, score ~ arm * visit + baseline * visit + age +
 #    gender + site, unstructured (also toeplitz and ar1), emmeans LS-mean differences per visit
 #    per arm against control and LS means per arm per visit.
+# 3. The demo coaching trial's emotional exhaustion (mmrm_demo_ee.csv: the ITT scores as the
+#    pipeline scores them, written by the library): one post visit, so the MMRM is the
+#    ANCOVA score ~ arm + baseline + age + gender + site; emmeans difference and LS means.
 # gls is asked to converge tightly; emmeans' df for gls are an approximation (not SAS's
 # Satterthwaite), so only estimates and SEs are recorded.
 suppressMessages({library(nlme); library(emmeans); library(jsonlite)})
@@ -145,9 +148,29 @@ for (name in c("unstructured", "toeplitz", "ar1")) {
   )
 }
 
+# ---- 3. the demo coaching trial (one post visit) ------------------------------------------
+demo <- read.csv("mmrm_demo_ee.csv", stringsAsFactors = FALSE)
+base <- demo[demo$timepoint == "baseline", c("participant_id", "score")]
+names(base)[2] <- "baseline"
+post <- merge(demo[demo$timepoint == "month4", ], base, by = "participant_id")
+post$arm <- factor(post$arm, levels = c("control", "coaching"))
+post$gender <- factor(post$gender)
+post$site <- factor(post$site)
+fit <- gls(score ~ arm + baseline + age + gender + site, data = post, method = "REML")
+em <- emmeans(fit, ~ arm, mode = "df.error", data = post)
+diff <- as.data.frame(contrast(em, "trt.vs.ctrl", ref = 1))
+means <- as.data.frame(em)
+demo_out <- list(
+  n_analysed = nrow(post), df_residual = fit$dims$N - fit$dims$p,
+  lsmean_diff = list(estimate = diff$estimate, se = diff$SE),
+  lsmeans = lapply(seq_len(nrow(means)), function(i) list(
+    arm = as.character(means$arm[i]), estimate = means$emmean[i], se = means$SE[i]))
+)
+
 cat(toJSON(list(
   made_with = paste(R.version.string, "nlme", packageVersion("nlme"), "emmeans",
                     packageVersion("emmeans")),
   fev_data = fev_out,
-  dropout = dropout_out
+  dropout = dropout_out,
+  demo_ee = demo_out
 ), auto_unbox = TRUE, digits = NA, pretty = TRUE))
