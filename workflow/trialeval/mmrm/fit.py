@@ -21,6 +21,12 @@ Optimisation: L-BFGS-B on the structure's free (unconstrained) parameters with t
 gradient, then Newton steps on the natural parameters with the analytic Hessian of the REML
 deviance until the Newton decrement is below 1e-10 (the gradient is then ~1e-8 or better).
 That Hessian, at the optimum, is also what Satterthwaite and Kenward-Roger need (df.py).
+
+Why hand-written: statsmodels has no REML fit with a structured residual covariance (MixedLM
+takes random effects only; GLS needs the covariance given), and none with Satterthwaite or
+Kenward-Roger df. Measured here: fev_data (537 rows, 11 fixed effects, unstructured 4 x 4) in
+about 0.05 s, 100,000 participants x 4 visits in about 1.4 s (python -m
+trialeval.benchmark_mmrm), with one BLAS thread.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
 
+# The random-intercept engine's rank check (names the dependent columns); shared, not copied.
 from trialeval.mixed import _orthogonalise
 from trialeval.mmrm.covariance import STRUCTURES, Structure, jacobian, second_derivatives
 
