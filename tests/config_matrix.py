@@ -534,13 +534,41 @@ SURVEY_ROWS = [  # (covariates, sets, with_site)
 ]
 
 
+COVARIANCES = (
+    "unstructured",
+    "toeplitz",
+    "toeplitz_heterogeneous",
+    "ar1",
+    "ar1_heterogeneous",
+    "compound_symmetry",
+    "compound_symmetry_heterogeneous",
+)
+
+
+def mmrm_cells() -> list[Cell]:
+    """`model: mmrm` with each covariance structure (baseline + two post visits), site fixed
+    or left out, Satterthwaite and Kenward-Roger df in turn, two and three arms."""
+    cells = []
+    for j, covariance in enumerate(COVARIANCES):
+        odd = j % 2 == 1
+        cell = rct_cell(93 + j, "both" if odd else "numeric", "repeated", "fixed", "itt", 2 + j % 2)
+        mixed = cell.trial["analyses"]["mixed_model"]
+        mixed.update(model="mmrm", covariance=covariance)
+        mixed["site"] = "fixed" if odd else "none"
+        mixed["df"] = "kenward_roger" if odd else "satterthwaite"
+        cell.id = f"mmrm_{j}"
+        cell.trial["title"] = f"Matrix mmrm {j}: {covariance}, df {mixed['df']}"
+        cells.append(cell)
+    return cells
+
+
 def all_cells() -> list[Cell]:
     cells = [rct_cell(k, *row) for k, row in enumerate(RCT_ROWS)]
     cells += [quasi_cell(k, *row) for k, row in enumerate(QUASI_ROWS)]
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
-    return cells + public_cells()
+    return cells + mmrm_cells() + public_cells()
 
 
 def uncovered_pairs(rows, factors: dict[str, tuple]) -> list[tuple]:

@@ -146,7 +146,7 @@ def test_counts_reconcile(matrix, cell):
         ]
         if row.analysis == "mixed_model":  # every visit: anyone with a score
             assert row.n == observed["participant_id"].nunique(), row
-        elif row.analysis == "ancova":  # a baseline and at least one post score
+        elif row.analysis in ("ancova", "mmrm"):  # a baseline and at least one post score
             at_baseline = set(observed.loc[observed["timepoint"] == baseline, "participant_id"])
             later = set(observed.loc[observed["timepoint"] != baseline, "participant_id"])
             assert row.n == len(at_baseline & later), row

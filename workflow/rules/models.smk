@@ -3,7 +3,16 @@ rule mixed_model:
     input:
         unpack(analysis_inputs),
         code="workflow/scripts/mixed_model.py",
-        library=library("models", "mixed", "regression"),
+        library=library(
+            "models",
+            "models_mmrm",
+            "mixed",
+            "regression",
+            "mmrm/__init__",
+            "mmrm/covariance",
+            "mmrm/fit",
+            "mmrm/df",
+        ),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/mixed_model/{{outcome}}.effects.csv",
         means=f"{RESULTS}/{{trial}}/parts/mixed_model/{{outcome}}.means.csv",

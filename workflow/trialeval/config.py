@@ -421,8 +421,10 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
         "analysis_sets": list(raw.get("analysis_sets") or ["itt", "per_protocol", "complete_case"]),
         "mixed_model": {
             "model": mixed.get("model", "repeated"),
-            "site": (mixed.get("site", "random") if site else "none"),
+            "site": _mixed_model_site(mixed, site, where),
             "covariates": known(mixed.get("covariates", []), "mixed_model.covariates"),
+            "covariance": mixed.get("covariance", "unstructured"),
+            "df": mixed.get("df", "satterthwaite"),
         },
         "prepost": {
             "confounders": known(prepost.get("confounders", []), "prepost.confounders", True)
@@ -457,6 +459,28 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
             "covariates": known(association.get("covariates", []), "association.covariates"),
         }
     return resolved
+
+
+def _mixed_model_site(mixed: dict, site_column, where: str) -> str:
+    """How site enters the mixed model: random by default, fixed for model mmrm.
+
+    An MMRM with a site random intercept would put a second, between-participant covariance
+    on top of the within-participant one; that is not what trialeval.mmrm fits (and with an
+    unstructured covariance the two are not separately identified), so it is refused.
+    """
+    if not site_column:
+        return "none"
+    mmrm = mixed.get("model") == "mmrm"
+    site = mixed.get("site", "fixed" if mmrm else "random")
+    if mmrm and site == "random":
+        raise TrialInputError(
+            f"{where}: analyses.mixed_model.site: random is not available with model: mmrm "
+            "(the MMRM models all within-participant correlation by its residual covariance "
+            "and has no random effects; a site random intercept on top would not be separately "
+            "identified from an unstructured covariance); use site: fixed (a site factor, the "
+            "default for mmrm) or none"
+        )
+    return site
 
 
 def item_columns(spec: dict) -> list[str]:

@@ -69,6 +69,7 @@ DIAGNOSTIC_COLUMNS = [
     "converged",
     "boundary",
     "message",
+    "covariance",
 ]
 MEANS_COLUMNS = [
     "trial",

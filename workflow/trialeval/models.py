@@ -21,6 +21,9 @@ Columns of the fixed-effects design without data (an arm nobody of which is in t
 observed, an arm-by-visit cell nobody was observed in) are dropped as lmer drops them; what
 then cannot be estimated (emmeans' "nonEst": the contrasts and adjusted means needing them) is
 reported as a row without an estimate whose `note` names the arm and visit without data.
+
+`model: mmrm` (a mixed model for repeated measures, trialeval.mmrm) lives in
+trialeval.models_mmrm.
 """
 
 from __future__ import annotations
@@ -111,13 +114,32 @@ def mixed_model_effects(
     site: str = "none",
     covariates: tuple[str, ...] = (),
     alpha: float = 0.05,
+    covariance: str = "unstructured",
+    df: str = "satterthwaite",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Fit one outcome's mixed model on one analysis set.
 
     scores: long rows of this outcome (participant_id, timepoint, score); participants: the
     analysis set (participant_id, arm, site, covariates). Returns (effects, adjusted means,
     diagnostics); a model that cannot be fitted yields rows whose `note` says why.
+    `covariance` and `df` apply to model mmrm only.
     """
+    if model == "mmrm":
+        # Imported here: models_mmrm builds on this module's helpers.
+        from trialeval.models_mmrm import mmrm_effects
+
+        return mmrm_effects(
+            scores,
+            participants,
+            spec,
+            outcome,
+            analysis_set=analysis_set,
+            site=site,
+            covariates=covariates,
+            covariance=covariance,
+            df=df,
+            alpha=alpha,
+        )
     covariates = list(covariates)
     if site != "none" and "site" not in participants:
         site = "none"
@@ -478,6 +500,8 @@ def run(
                 site=options["site"],
                 covariates=tuple(options["covariates"]),
                 alpha=alpha,
+                covariance=options.get("covariance", "unstructured"),
+                df=options.get("df", "satterthwaite"),
             )
         )
     effects, means, diagnostics = (

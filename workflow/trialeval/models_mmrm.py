@@ -1,0 +1,241 @@
+"""The models stage's `model: mmrm` branch: a mixed model for repeated measures.
+
+Post-baseline visits, the participant's baseline score as a covariate with a visit-specific
+slope, the residual covariance within participant of a configured structure (no random
+effects), REML:
+
+    score ~ arm * visit + baseline * visit + covariates [+ site],
+
+visits categorical, in the trial file's order. Estimand `adjusted_diff` per post-baseline
+visit and intervention arm: the LS-mean difference against control as emmeans computes it
+(covariates at their means, factor levels weighted equally; the settings cancel in a
+difference), with Satterthwaite or Kenward-Roger df. Adjusted means per arm per visit go to
+the means table. Participants without a baseline score cannot enter a baseline-adjusted model:
+they are left out and counted in `note`.
+
+Convergence: an unstructured fit that fails falls back along FALLBACK (each structure needs
+fewer parameters than the one before); the structure used is in `method`, and every attempt in
+the diagnostics message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from trialeval.design import Factor, Interaction, Numeric, average_row, design_matrix
+from trialeval.effects import effects_frame
+from trialeval.mmrm import contrast, fit_mmrm
+from trialeval.models import (
+    _contrast_row,
+    _diag_frame,
+    _means_frame,
+    _model_data,
+    _terms,
+    _vector,
+)
+
+FALLBACK = (
+    "unstructured",
+    "toeplitz_heterogeneous",
+    "ar1_heterogeneous",
+    "compound_symmetry_heterogeneous",
+)
+DF_WORDS = {"satterthwaite": "Satterthwaite df", "kenward_roger": "Kenward-Roger df (SAS ddfm=kr)"}
+
+
+@dataclass(frozen=True)
+class _NumericByVisit:
+    """A numeric column times each non-reference visit indicator (baseline * visit slopes)."""
+
+    column: str
+    visit: Factor
+
+    def names(self) -> list[str]:
+        return [f"{self.column}:{name}" for name in self.visit.names()]
+
+    def indicators(self, frame: pd.DataFrame) -> np.ndarray:
+        values = frame[[self.column]].to_numpy(dtype=float)
+        return values * self.visit.indicators(frame)
+
+
+def _with_baseline(data: pd.DataFrame, baseline_visit: str) -> tuple[pd.DataFrame, int]:
+    """Post-baseline rows with the participant's baseline score; participants who have a
+    post-baseline score but no baseline score are dropped and counted."""
+    baseline = data.loc[data["timepoint"] == baseline_visit, ["participant_id", "score"]]
+    post = data[data["timepoint"] != baseline_visit].merge(
+        baseline.rename(columns={"score": "baseline_score"}), on="participant_id", how="left"
+    )
+    missing = post["baseline_score"].isna()
+    return post[~missing].reset_index(drop=True), int(post.loc[missing, "participant_id"].nunique())
+
+
+def _candidates(covariance: str) -> tuple[str, ...]:
+    return FALLBACK[FALLBACK.index(covariance) :] if covariance in FALLBACK else (covariance,)
+
+
+def _fit_with_fallback(y, X, names, data, visits, covariance):
+    """The first structure of the ladder that fits and converges; (fit or None, attempts)."""
+    attempts = []
+    for structure in _candidates(covariance):
+        try:
+            fit = fit_mmrm(
+                y,
+                X,
+                data["participant_id"].to_numpy(),
+                data["timepoint"].to_numpy(),
+                covariance=structure,
+                column_names=names,
+                visits=visits,
+            )
+        except (ValueError, np.linalg.LinAlgError) as error:
+            attempts.append(f"{structure}: {error}")
+            continue
+        attempts.append(f"{structure}: {fit.message}")
+        if fit.converged:
+            return fit, attempts
+    return None, attempts
+
+
+def _method(covariates, site, structure, requested, df, n_visits) -> str:
+    adjust = ", ".join([*covariates, *(["site (fixed)"] if site == "fixed" else [])])
+    text = "MMRM, REML: score ~ arm * visit + baseline * visit" + (f" + {adjust}" if adjust else "")
+    if n_visits == 1:
+        text += "; one post-baseline visit: a single residual variance (the ANCOVA, by OLS)"
+    else:
+        text += f"; {structure} covariance within participant"
+        if structure != requested:
+            text += f" ({requested} did not converge)"
+    return f"{text}; {DF_WORDS[df]}"
+
+
+def mmrm_effects(
+    scores: pd.DataFrame,
+    participants: pd.DataFrame,
+    spec: dict,
+    outcome: dict,
+    *,
+    analysis_set: str,
+    site: str = "none",
+    covariates: tuple[str, ...] = (),
+    covariance: str = "unstructured",
+    df: str = "satterthwaite",
+    alpha: float = 0.05,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Fit one outcome's MMRM on one analysis set; (effects, adjusted means, diagnostics),
+    with rows saying why when no structure of the ladder can be fitted."""
+    covariates = list(covariates)
+    if site != "none" and "site" not in participants:
+        site = "none"
+    if site == "random":  # refused by the config check; a direct caller gets the same answer
+        raise ValueError("model mmrm takes site fixed or none, not random")
+    base = {
+        "trial": spec["id"],
+        "outcome": outcome["id"],
+        "role": outcome["role"],
+        "analysis_set": analysis_set,
+        "n_analysis_set": int(participants["participant_id"].nunique()),
+    }
+    data, dropped = _model_data(scores, participants, spec, covariates, site)
+    data, no_baseline = _with_baseline(data, spec["baseline"])
+    notes = [f"{dropped} participant(s) left out for missing covariates" if dropped else ""]
+    if no_baseline:
+        notes.append(f"{no_baseline} participant(s) without a baseline score left out")
+    note = "; ".join(filter(None, notes))
+    arm, visit, terms, adjust = _terms(
+        spec, data, covariates, site, with_visit=True, interaction=False
+    )
+    visits = visit.levels
+    terms = [*terms, Interaction(arm, visit), Numeric("baseline_score")]
+    terms += [_NumericByVisit("baseline_score", visit), *adjust]
+    n, n_obs = int(data["participant_id"].nunique()), len(data)
+    intervention = list(arm.levels[1:])
+    diagnostics = {**base, "n": n, "n_obs": n_obs, "n_sites": None, "analysis": "mmrm"}
+
+    fit, attempts = None, ["no post-baseline scores with a baseline score"]
+    if n_obs:
+        X, names = design_matrix(data, terms)
+        try:
+            fit, attempts = _fit_with_fallback(
+                data["score"].to_numpy(dtype=float), X, names, data, visits, covariance
+            )
+        except ValueError as error:  # e.g. a visit no one attended
+            attempts = [str(error)]
+    if fit is None:
+        method = _method(covariates, site, covariance, covariance, df, len(visits))
+        rows = [
+            {
+                **base,
+                "analysis": "mmrm",
+                "estimand": "adjusted_diff",
+                "contrast": f"{a} - {arm.levels[0]}",
+                "timepoint": tp,
+                "n": n,
+                "n_obs": n_obs,
+                "method": method,
+                "note": "; ".join(filter(None, [note, f"not estimated: {attempts[-1]}"])),
+            }
+            for a in intervention
+            for tp in visits
+        ]
+        diag = {**diagnostics, "method": method, "converged": False, "covariance": covariance}
+        diag["message"] = " | ".join(attempts)
+        return effects_frame(rows), _means_frame([]), _diag_frame([diag])
+
+    method = _method(covariates, site, fit.structure, covariance, df, len(visits))
+    effects_rows = []
+    for a in intervention:
+        for tp in visits:
+            weights = {f"arm[{a}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0}
+            result = contrast(fit, _vector(names, weights), df=df, alpha=alpha)
+            label = f"{a} - {arm.levels[0]}"
+            effects_rows.append(
+                _contrast_row(
+                    base, "mmrm", "adjusted_diff", label, tp, result, n, n_obs, method, note
+                )
+            )
+    means_rows = _adjusted_means(fit, names, data, arm, visit, adjust, {**base, "df": df}, alpha)
+    diag = {
+        **diagnostics,
+        "method": method,
+        "sd_residual": float(np.sqrt(np.mean(np.diag(fit.covariance)))),
+        "reml_loglik": fit.reml_loglik,
+        "converged": True,
+        "boundary": False,
+        "covariance": fit.structure,
+        "message": " | ".join(attempts),
+    }
+    return effects_frame(effects_rows), _means_frame(means_rows), _diag_frame([diag])
+
+
+def _adjusted_means(fit, names, data, arm, visit, adjust, base, alpha) -> list[dict]:
+    """LS means per arm per post visit, covariates (and the baseline score) at their mean over
+    the model's rows and factor levels weighted equally, as emmeans sets them."""
+    setting = {"Intercept": 1.0, **average_row(data, [Numeric("baseline_score"), *adjust])}
+    observed = data.groupby(["arm", "timepoint"])["participant_id"].nunique()
+    rows = []
+    for a in arm.levels:
+        for tp in visit.levels:
+            weights = dict(setting)
+            weights.update({f"arm[{a}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0})
+            weights[f"timepoint[{tp}]"] = 1.0
+            weights[f"baseline_score:timepoint[{tp}]"] = setting["baseline_score"]
+            result = contrast(fit, _vector(names, weights), df=base["df"], alpha=alpha)
+            rows.append(
+                {
+                    "trial": base["trial"],
+                    "outcome": base["outcome"],
+                    "analysis_set": base["analysis_set"],
+                    "arm": a,
+                    "timepoint": tp,
+                    "estimate": result.estimate,
+                    "se": result.se,
+                    "df": result.df,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                    "n_observed": int(observed.get((a, tp), 0)),
+                }
+            )
+    return rows
