@@ -66,6 +66,9 @@ class Cell:
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
     # Excel files: {file name: sheet name}
     excel: dict[str, str] = field(default_factory=dict)
+    # CSV files written otherwise than comma-separated UTF-8 with the header on row 1:
+    # {file name: {"delimiter": ..., "encoding": ..., "title_rows": n}}
+    formats: dict[str, dict] = field(default_factory=dict)
 
     def write(self, root: Path) -> None:
         """Write the trial file and exports into a project copy at `root` (a `data.dir` is
@@ -79,8 +82,11 @@ class Cell:
         for name, frame in self.files.items():
             if name in self.excel:
                 frame.to_excel(data_dir / name, sheet_name=self.excel[name], index=False)
-            else:
-                frame.to_csv(data_dir / name, index=False)
+                continue
+            form = self.formats.get(name, {})
+            text = frame.to_csv(index=False, sep=form.get("delimiter", ","))
+            titles = "".join(f"Export title line {k}\n" for k in range(form.get("title_rows", 0)))
+            (data_dir / name).write_bytes((titles + text).encode(form.get("encoding", "utf-8")))
 
 
 def _covariates(level: str, summary: str = "mean_sd") -> list[dict]:
@@ -242,6 +248,12 @@ def rct_cell(k: int, covariates: str, model: str, site: str, sets: str, arms: in
         cell.excel["wave_month4.xlsx"] = "Responses"
         trial["timepoints"][1]["file"] = "wave_month4.xlsx"
         trial["data"]["sheet"] = 0
+        # the participants as a workbook too, their sheet by name
+        cell.files["participants.xlsx"] = cell.files.pop("participants.csv")
+        cell.excel["participants.xlsx"] = "Roster"
+        trial["data"]["participants"] = {"path": "participants.xlsx", "sheet": "Roster"}
+    if k == 1:
+        trial["data"]["participants"] = {"path": "participants.csv", "delimiter": ","}
     return cell
 
 
@@ -387,7 +399,8 @@ def edge_cells() -> list[Cell]:
             {
                 "pid": answered["pid"],
                 "recommend": np.clip(np.rint(rng.normal(6 + shift, 2)), 0, 10).astype(int),
-                "stress_total": np.clip(np.rint(rng.normal(18 - 2 * shift, 6)), 0, 40),
+                # a pre-scored mean of items: answers with decimals
+                "stress_total": np.clip(np.round(rng.normal(18 - 2 * shift, 6), 1), 0, 40),
             }
         )
     trial = {
@@ -395,7 +408,7 @@ def edge_cells() -> list[Cell]:
         "design": "rct",
         "data": {
             "dir": "edge_prescored_files",
-            "participants": "participants.xlsx",
+            "participants": {"path": "participants.xlsx", "sheet": 0},
             "id_column": "pid",
             "site_column": "site",
             "sheet": "export",
@@ -403,8 +416,12 @@ def edge_cells() -> list[Cell]:
         "arms": [{"id": "ctl", "control": True}, {"id": "coach"}],
         "sites": ["only_site"],
         "timepoints": [
-            {"id": "baseline", "file": "baseline.xlsx", "baseline": True},
-            {"id": "week6", "file": "week6.xlsx"},
+            {
+                "id": "baseline",
+                "file": {"path": "baseline.xlsx", "sheet": "export"},
+                "baseline": True,
+            },
+            {"id": "week6", "file": {"path": "week6.xlsx", "sheet": 0}},
         ],
         "outcomes": [
             {"id": "recommend", "instrument": "recommend", "subscale": "score", "role": "primary"},
@@ -415,6 +432,7 @@ def edge_cells() -> list[Cell]:
                 "label": "Perceived stress (pre-scored total, 0-40)",
                 "source": "synthetic",
                 "prescored": {"column": "stress_total", "range": [0, 40]},
+                "decimals": True,
             }
         },
         "analyses": {"mixed_model": {"site": "random"}},
@@ -472,6 +490,8 @@ def own_instrument_cell() -> Cell:
         },
     }
     cell.trial["instruments"] = {"peer_climate": instrument}
+    cell.formats["participants.csv"] = {"delimiter": "\t"}
+    cell.trial["data"]["participants"] = {"path": "participants.csv", "delimiter": "\t"}
     cell.trial["outcomes"] += [
         {"id": "climate", "instrument": "peer_climate", "subscale": "total"},
         {"id": "climate_mean", "instrument": "peer_climate", "subscale": "mean"},
@@ -562,13 +582,73 @@ def mmrm_cells() -> list[Cell]:
     return cells
 
 
+def read_option_cells() -> list[Cell]:
+    """Exports read through the per-file options: delimiters, encodings, title rows above the
+    header, missing codes (numbers and text), Excel sheets by name and index, a covariate
+    range, and answers with decimals."""
+    cell = quasi_cell(4, "both", "confounder", "itt", 2)
+    cell.id = "read_options_quasi"
+    cell.trial["title"] = "Read options: semicolons, cp1252, tabs, pipes, title rows, missing codes"
+    people = cell.files["participants.csv"].astype(object)
+    people.loc[people.index[3], "age"] = -99  # declared missing: the participant is left out
+    people.loc[people.index[5], "gender"] = "N/A"
+    people.loc[people.index[7], "gender"] = "Femme (é)"  # cp1252 text
+    cell.files["participants.csv"] = people
+    cell.formats["participants.csv"] = {"delimiter": ";", "encoding": "cp1252"}
+    cell.trial["data"]["participants"] = {
+        "path": "participants.csv",
+        "delimiter": ";",
+        "encoding": "cp1252",
+        "missing_codes": [-99, "N/A"],
+    }
+    pre = cell.files["wave_pre.csv"].astype(object)
+    pre.loc[pre.index[2], "fs_3"] = -99
+    post = cell.files["wave_post.csv"].astype(object)
+    post.loc[post.index[1], "fs_4"] = "Prefer not to answer"
+    cell.files.update({"wave_pre.csv": pre, "wave_post.csv": post})
+    cell.formats["wave_pre.csv"] = {"delimiter": "\t"}
+    cell.formats["wave_post.csv"] = {"delimiter": "|", "title_rows": 2}
+    cell.trial["timepoints"][0]["file"] = {
+        "path": "wave_pre.csv",
+        "delimiter": "\t",
+        "missing_codes": [-99],
+    }
+    cell.trial["timepoints"][1]["file"] = {
+        "path": "wave_post.csv",
+        "delimiter": "|",
+        "header_row": 3,
+        "missing_codes": ["Prefer not to answer"],
+    }
+
+    other = rct_cell(93, "numeric", "repeated", "random", "itt", 2)
+    other.id = "read_options_rct"
+    other.trial["title"] = "Read options: a title row, declared UTF-8, a covariate range"
+    other.formats["participants.csv"] = {"title_rows": 1, "delimiter": "|"}
+    other.trial["data"]["participants"] = {
+        "path": "participants.csv",
+        "header_row": 2,
+        "delimiter": "|",
+        "encoding": "utf-8",
+    }
+    other.formats["wave_month4.csv"] = {"encoding": "utf-8-sig"}  # with a byte-order mark
+    other.trial["timepoints"][1]["file"] = {
+        "path": "wave_month4.csv",
+        "delimiter": ",",
+        "encoding": "utf-8-sig",
+    }
+    other.trial["covariates"][0]["range"] = [18, 40]
+    other.formats["wave_baseline.csv"] = {"delimiter": ";"}
+    other.trial["timepoints"][0]["file"] = {"path": "wave_baseline.csv", "delimiter": ";"}
+    return [cell, other]
+
+
 def all_cells() -> list[Cell]:
     cells = [rct_cell(k, *row) for k, row in enumerate(RCT_ROWS)]
     cells += [quasi_cell(k, *row) for k, row in enumerate(QUASI_ROWS)]
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
-    return cells + mmrm_cells() + public_cells()
+    return cells + mmrm_cells() + read_option_cells() + public_cells()
 
 
 def uncovered_pairs(rows, factors: dict[str, tuple]) -> list[tuple]:
@@ -639,6 +719,7 @@ def public_cells() -> list[Cell]:
                 "label": "Weight, lb",
                 "source": "MASS",
                 "prescored": {"column": "weight", "range": [60, 110]},
+                "decimals": True,
             }
         },
         "outcomes": [

@@ -119,7 +119,8 @@ def test_counts_reconcile(matrix, cell):
     root, _ = matrix
     results = _results(root, cell.id)
     consort = json.loads((results / "consort.json").read_text())
-    people = cell.files[cell.trial["data"]["participants"]]
+    source = cell.trial["data"]["participants"]
+    people = cell.files[source["path"] if isinstance(source, dict) else source]
     assert consort["enrolled"] == len(people)
     for arm, n in consort["allocated"].items():
         assert n == consort["withdrawn"][arm] + consort["analysed"]["itt"][arm] + (
@@ -192,13 +193,29 @@ def test_multiplicity_levels_reach_effects(matrix):
 
 
 def _load(name: str) -> dict:
-    return yaml.safe_load((SCHEMAS / name).read_text())
+    """A schema file with every `$ref` (to another file, or `#/$defs/...`) replaced by what it
+    points at, so the walkers below see one tree."""
+    root = yaml.safe_load((SCHEMAS / name).read_text())
+    return _inline(root, root)
+
+
+def _inline(node, root: dict):
+    if isinstance(node, list):
+        return [_inline(item, root) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target, _, pointer = node["$ref"].partition("#")
+        if target:
+            root = yaml.safe_load((SCHEMAS / target).read_text())
+        document = root
+        for key in filter(None, pointer.split("/")):
+            document = document[key]
+        return _inline(document, root)
+    return {key: _inline(value, root) for key, value in node.items() if key != "$defs"}
 
 
 def _resolve(schema: dict) -> dict:
-    ref = schema.get("$ref")
-    if ref and not ref.startswith("#"):
-        return _load(ref)
     return schema
 
 
@@ -268,7 +285,9 @@ def used_options(value, schema: dict, path: str = "") -> set[str]:
 def test_every_trial_schema_option_is_used_by_a_cell():
     schema = _load("trial.schema.yaml")
     used = set().union(*(used_options(c.trial, schema) for c in CELLS))
-    assert sorted(schema_options(schema) - used) == []
+    # a trial's own instruments take the registry's keys: the instrument test covers those
+    unused = {o for o in schema_options(schema) - used if not o.startswith(".instruments.*.")}
+    assert sorted(unused) == []
 
 
 def test_every_instrument_schema_option_is_used_by_a_cell():

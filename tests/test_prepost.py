@@ -754,3 +754,40 @@ def test_arm_without_post_values_says_so_in_every_row():
         confounders=[],
     )
     assert effects.loc[0, "note"] == "not estimable: no Mentored participant is in the analysis set"
+
+
+def test_participants_without_a_confounder_are_counted_not_dropped_silently():
+    # Two mentored participants lose their age: the ANCOVA uses the others and says so; by
+    # hand, n is the participants with both scores (77) less those two, and the estimate is
+    # the OLS fit on the rows left (statsmodels on the same rows, 1e-10 relative).
+    participants, scores = small_trial()
+    mentored = participants.index[participants["arm"] == "mentored"][:2]
+    participants.loc[mentored, "age"] = np.nan
+    effects, _ = prepost_effects(
+        scores,
+        participants,
+        small_spec(),
+        {"id": "pa", "kind": "score", "role": "primary"},
+        post="post",
+        analysis_set="itt",
+        alpha=0.05,
+        confounders=["age"],
+    )
+    ancova = effects[effects["estimand"] == "adjusted_mean_difference"].iloc[0]
+    assert ancova["note"] == "2 participant(s) left out for a missing confounder"
+    assert ancova["n"] == 75
+    wide = scores.pivot(index="participant_id", columns="timepoint", values="score").dropna()
+    data = participants.set_index("participant_id").join(wide, how="inner").dropna(subset=["age"])
+    X = pd.DataFrame(
+        {
+            "Intercept": 1.0,
+            "mentored": (data["arm"] == "mentored").astype(float),
+            "pre": data["pre"],
+            "age": data["age"],
+        }
+    )
+    ref = sm.OLS(data["post"] - data["pre"], X).fit()
+    assert ancova["estimate"] == pytest.approx(ref.params["mentored"], rel=1e-10)
+    # the Hodges-Lehmann comparison needs no confounder: everyone with both scores
+    hl = effects[effects["estimand"] == "hodges_lehmann_shift"].iloc[0]
+    assert hl["n"] == 77

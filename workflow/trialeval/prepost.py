@@ -388,6 +388,11 @@ def _score_rows(
     # ANCOVA on the participants with every adjustment variable observed
     adjust_columns = [c for c in confounders if c in changes.columns]
     model_data = changes.dropna(subset=adjust_columns).reset_index(drop=True)
+    # Never silently: participants the ANCOVA cannot use for want of a confounder are counted
+    left_out = len(changes) - len(model_data)
+    left_out_note = (
+        f"{left_out} participant(s) left out for a missing confounder" if left_out else ""
+    )
     terms = adjustment_terms(model_data, spec, confounders)
     ancova_error = ""
     table = None
@@ -456,6 +461,7 @@ def _score_rows(
             # with more than two arms the model (and its residual df) uses every arm
             others = table.attrs["n"] - int(used)
             note = f"fitted with {others} participants of other arms" if others else ""
+            note = "; ".join(filter(None, [left_out_note, note]))
             row.update(n=int(used), n_obs=int(used), note=note)
         else:
             row.update(n=0, n_obs=0, note=ancova_error or f"no participant of {arm} {observed}")
