@@ -97,6 +97,23 @@ class Contrast:
     ci_low: float
     ci_high: float
 
+    @classmethod
+    def from_t(cls, estimate: float, se: float, df: float, alpha: float) -> Contrast:
+        """The t test and (1 - alpha) interval of an estimate with its SE and df (shared by
+        the random-intercept and the MMRM engines)."""
+        t_value = estimate / se
+        p_value = float(2.0 * special.stdtr(df, -abs(t_value)))  # scipy.stats: 0.5 s import
+        q = float(special.stdtrit(df, 1.0 - alpha / 2.0))
+        return cls(
+            estimate=estimate,
+            se=se,
+            df=float(df),
+            t=t_value,
+            p_value=p_value,
+            ci_low=estimate - q * se,
+            ci_high=estimate + q * se,
+        )
+
 
 # --------------------------------------------------------------------------------------
 # Sufficient statistics and the likelihood
@@ -672,15 +689,4 @@ def contrast(fit: MixedFit, L, alpha: float = 0.05) -> Contrast:
     grad = np.array([l_vec @ j @ l_vec for j in fit._cov_jacobian])
     denom = float(grad @ fit._varpar_cov @ grad)
     df = 2.0 * var**2 / denom if denom > 0 else np.inf
-    t_value = estimate / se
-    p_value = float(2.0 * special.stdtr(df, -abs(t_value)))  # scipy.stats costs 0.5 s to import
-    q = float(special.stdtrit(df, 1.0 - alpha / 2.0))
-    return Contrast(
-        estimate=estimate,
-        se=se,
-        df=float(df),
-        t=t_value,
-        p_value=p_value,
-        ci_low=estimate - q * se,
-        ci_high=estimate + q * se,
-    )
+    return Contrast.from_t(estimate, se, df, alpha)
