@@ -22,8 +22,6 @@ from config_matrix import RCT_FACTORS, RCT_ROWS, all_cells, uncovered_pairs
 from conftest import ROOT
 from trialeval.io import set_column
 
-# Until the defects it found are fixed, the matrix runs only with `pytest -m slow`.
-# pytestmark = pytest.mark.slow
 SCHEMAS = ROOT / "workflow" / "schemas"
 CELLS = all_cells()
 # The global options' other levels, each on one small trial (a separate Snakemake call).
