@@ -99,3 +99,35 @@ def test_complete_case_is_per_outcome_and_reconciles_with_the_models(tiny, tmp_p
         counts = consort["analysed_by_outcome"]["complete_case"][outcome]
         assert (effects.loc["complete_case", "n_analysis_set"] == sum(counts.values())).all()
         assert (effects.loc["itt", "n_analysis_set"] == 5).all()  # P1, P2, P4, P5, P6
+
+
+def test_post_scores_without_a_baseline_score_are_counted_per_outcome(tiny):
+    """P5 (control) answered both waves, but too few flourishing items at t0 (5 of 8 < 0.8):
+    flourishing scored at t1 only. By hand: consort counts P5 under post_without_baseline for
+    fl (ctl 1), nobody for sc; the ANCOVA of fl leaves P5 out and says so."""
+    from trialeval import instruments, models
+
+    wave0 = tiny.waves["wave0.csv"]
+    wave0.loc[wave0["pid"] == "P5", ["fs_1", "fs_2", "fs_3"]] = None
+    spec = tiny.spec()
+    participants, items = ingest.ingest(spec)
+    scores = instruments.score_outcomes(items, spec)
+    sets = analysis_sets(participants, items, spec, scores)
+    consort = consort_counts(sets, spec)
+    assert consort["post_without_baseline"] == {
+        "sc": {"peer": 0, "ctl": 0},
+        "fl": {"peer": 0, "ctl": 1},
+    }
+    members = participants.merge(sets.drop(columns=["arm", "withdrawn"]), on="participant_id")
+    members = members[members["itt"]]
+    effects, _, _ = models.mixed_model_effects(
+        scores[scores["outcome"] == "fl"],
+        members,
+        spec,
+        {"id": "fl", "role": "secondary"},
+        analysis_set="itt",
+        model="ancova",
+    )
+    # with baseline and t1 flourishing: P2 only (P1, P4 lost at t1; P5 without baseline)
+    assert effects.loc[0, "n"] == 1
+    assert "1 participant(s) without a baseline score" in effects.loc[0, "note"]

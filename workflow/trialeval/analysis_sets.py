@@ -63,7 +63,30 @@ def analysis_sets(
     if scores is not None:
         for outcome, column in _per_outcome_complete_case(out, scores, spec).items():
             out[set_column("complete_case", outcome)] = itt & column
+        if spec["design"] != "cross_sectional":
+            for outcome, column in _post_without_baseline(out, scores, spec).items():
+                out[f"{POST_WITHOUT_BASELINE}:{outcome}"] = itt & column
     return out
+
+
+# Participants with a post-baseline score but none at baseline: baseline-adjusted models
+# (ANCOVA, MMRM) and change scores cannot use them, so CONSORT counts them per outcome.
+POST_WITHOUT_BASELINE = "post_without_baseline"
+
+
+def _post_without_baseline(sets: pd.DataFrame, scores: pd.DataFrame, spec: dict) -> dict:
+    """{outcome: mask over `sets`}: scored after baseline, never at baseline."""
+    observed = scores[scores["score"].notna()]
+    at_baseline = observed["timepoint"] == spec["baseline"]
+    masks = {}
+    for outcome in spec["outcomes"]:
+        mine = observed["outcome"] == outcome["id"]
+        later = set(observed.loc[mine & ~at_baseline, "participant_id"])
+        first = set(observed.loc[mine & at_baseline, "participant_id"])
+        masks[outcome["id"]] = pd.Series(
+            in_set(sets["participant_id"], later - first), index=sets.index
+        )
+    return masks
 
 
 def _per_outcome_complete_case(sets: pd.DataFrame, scores: pd.DataFrame, spec: dict) -> dict:
@@ -118,6 +141,11 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
         "no_data_at_any_timepoint": per_arm(never),
         "analysed": {name: per_arm(sets[name]) for name in SETS},
         "analysed_by_outcome": {"complete_case": by_outcome},
+        POST_WITHOUT_BASELINE: {
+            o["id"]: per_arm(sets[f"{POST_WITHOUT_BASELINE}:{o['id']}"])
+            for o in spec["outcomes"]
+            if f"{POST_WITHOUT_BASELINE}:{o['id']}" in sets
+        },
         "excluded_from": {
             "per_protocol": per_arm(itt & ~sets["per_protocol"]),
             "complete_case": per_arm(itt & ~sets["complete_case"]),
@@ -136,10 +164,14 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
             ),
             "complete_case": (
                 "itt participants who returned the survey at every timepoint; each outcome's "
-                "analyses use those with that outcome scored at every timepoint "
-                "(analysed_by_outcome)"
+                "analyses use those with that outcome scored at every timepoint"
             ),
             "assessed": "itt participants who returned the survey at that timepoint",
+            POST_WITHOUT_BASELINE: (
+                "itt participants with the outcome scored after baseline but not at baseline: "
+                "models adjusted for the baseline score (ANCOVA, MMRM) and change scores "
+                "cannot use them"
+            ),
         },
     }
 

@@ -104,7 +104,7 @@ CONTINUOUS_ESTIMANDS = {
 ESTIMAND_LABELS = {
     "diff_in_change": "Difference in change",
     "diff_in_means": "Difference in means",
-    "adjusted_diff": "Adjusted difference (ANCOVA)",
+    "adjusted_diff": "Baseline-adjusted difference",
     "adjusted_mean_difference": "Mean difference (ANCOVA)",
     "hodges_lehmann_shift": "Median shift (Hodges\u2013Lehmann)",
     "risk_ratio": "Risk ratio",
@@ -855,7 +855,7 @@ def _panel_title(spec, eff, kind: str, what: str) -> str:
 
 PANEL_WHAT = {
     "diff_in_change": "difference in change from baseline",
-    "adjusted_diff": "difference adjusted for baseline (ANCOVA)",
+    "adjusted_diff": "difference adjusted for baseline (ANCOVA or MMRM)",
     "adjusted_mean_difference": "difference in change from baseline",
     "hodges_lehmann_shift": "difference in change from baseline",
 }

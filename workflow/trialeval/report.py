@@ -98,6 +98,10 @@ def _consort_summary(consort: dict) -> str:
     for outcome, counts in by_outcome.items():
         if counts != every:
             lines.append((f"Analysed: complete_case, {outcome} scored at every timepoint", counts))
+    # scored after baseline only: left out of baseline-adjusted models and change scores
+    for outcome, counts in consort.get("post_without_baseline", {}).items():
+        if any(counts.values()):
+            lines.append((f"{outcome}: scored after baseline, not at baseline", counts))
     body = "".join(
         f"<tr><td>{html.escape(name)}</td>"
         + "".join(f"<td>{counts[a]}</td>" for a in arms)
