@@ -213,3 +213,44 @@ def test_config_resolves_mmrm_keys_and_refuses_a_random_site(tmp_path):
         _coaching_with({"model": "mmrm", "site": "random"}, tmp_path)
     with pytest.raises(TrialInputError, match="covariance"):
         _coaching_with({"model": "mmrm", "covariance": "banded"}, tmp_path)
+
+
+def test_arm_without_follow_up_and_empty_visit_are_not_estimable_and_the_rest_unchanged():
+    """Peer participants answer only at baseline and nobody is seen at month12. Then peer's
+    columns carry no data and month12 has no covariance parameters: the fit must equal, to
+    rounding, the MMRM of the same data with the peer arm and the month12 visit removed from
+    the trial (by construction, no likelihood term involves them), and the rows that need
+    them say why instead of failing."""
+    scores, participants = dropout_inputs()
+    peer = set(participants.loc[participants["arm"] == "peer", "participant_id"])
+    drop = (scores["participant_id"].isin(peer) & (scores["timepoint"] != "baseline")) | (
+        scores["timepoint"] == "month12"
+    )
+    scores = scores[~drop]
+    common = dict(analysis_set="itt", model="mmrm", site="fixed", covariates=("age",))
+    effects, means, diagnostics = mixed_model_effects(
+        scores, participants, dropout_spec(), OUTCOME, **common
+    )
+    reduced = dropout_spec()
+    reduced["arms"] = [a for a in reduced["arms"] if a["id"] != "peer"]
+    reduced["timepoints"] = [t for t in reduced["timepoints"] if t["id"] != "month12"]
+    keep = ~participants["arm"].eq("peer")
+    ref, ref_means, _ = mixed_model_effects(
+        scores[~scores["participant_id"].isin(peer)],
+        participants[keep],
+        reduced,
+        OUTCOME,
+        **common,
+    )
+    rows = effects.set_index(["contrast", "timepoint"])
+    for row in ref.itertuples():
+        ours = rows.loc[(row.contrast, row.timepoint)]
+        assert ours["estimate"] == pytest.approx(row.estimate, rel=1e-6)
+        assert ours["se"] == pytest.approx(row.se, rel=1e-5)
+    peer_rows = effects[effects["contrast"] == "peer - ctl"]
+    assert len(peer_rows) == 5 and peer_rows["estimate"].isna().all()
+    assert peer_rows["note"].str.contains("not estimable: no peer participant has a score").all()
+    late = effects[effects["timepoint"] == "month12"]
+    assert late["estimate"].isna().all() and len(late) == 2
+    assert "columns without data dropped" in diagnostics.loc[0, "message"]
+    assert means.set_index(["arm", "timepoint"]).loc[("peer", "month1"), "n_observed"] == 0

@@ -29,13 +29,17 @@ from trialeval.design import Factor, Interaction, Numeric, average_row, design_m
 from trialeval.effects import effects_frame
 from trialeval.mmrm import contrast, fit_mmrm
 from trialeval.models import (
+    NOT_ESTIMABLE,
     _contrast_row,
     _diag_frame,
+    _dropped_message,
+    _gap_note,
     _means_frame,
     _model_data,
     _terms,
     _vector,
 )
+from trialeval.regression import drop_aliased
 
 FALLBACK = (
     "unstructured",
@@ -147,7 +151,16 @@ def mmrm_effects(
     arm, visit, terms, adjust = _terms(
         spec, data, covariates, site, with_visit=True, interaction=False
     )
+    # A visit nobody attended has no covariance parameters to estimate: it leaves the model
+    # and its rows say so; an arm (or arm-by-visit cell) without data loses its columns as
+    # in the other models, and what needed them is reported not estimable.
+    spec_visits = list(visit.levels)
+    empty_visits = [v for v in visit.levels if v not in set(data["timepoint"])]
+    if empty_visits and len(empty_visits) < len(visit.levels):
+        visit = Factor("timepoint", tuple(v for v in visit.levels if v not in empty_visits))
+        terms = [arm, visit]
     visits = visit.levels
+    members = set(participants["arm"])
     terms = [*terms, Interaction(arm, visit), Numeric("baseline_score")]
     terms += [_NumericByVisit("baseline_score", visit), *adjust]
     n, n_obs = int(data["participant_id"].nunique()), len(data)
@@ -157,9 +170,15 @@ def mmrm_effects(
     fit, attempts = None, ["no post-baseline scores with a baseline score"]
     if n_obs:
         X, names = design_matrix(data, terms)
+        design = drop_aliased(X, names)
         try:
             fit, attempts = _fit_with_fallback(
-                data["score"].to_numpy(dtype=float), X, names, data, visits, covariance
+                data["score"].to_numpy(dtype=float),
+                design.X,
+                design.names,
+                data,
+                visits,
+                covariance,
             )
         except ValueError as error:  # e.g. a visit no one attended
             attempts = [str(error)]
@@ -178,25 +197,35 @@ def mmrm_effects(
                 "note": "; ".join(filter(None, [note, f"not estimated: {attempts[-1]}"])),
             }
             for a in intervention
-            for tp in visits
+            for tp in spec_visits
         ]
         diag = {**diagnostics, "method": method, "converged": False, "covariance": covariance}
         diag["message"] = " | ".join(attempts)
         return effects_frame(rows), _means_frame([]), _diag_frame([diag])
 
     method = _method(covariates, site, fit.structure, covariance, df, len(visits))
+    control = arm.levels[0]
     effects_rows = []
     for a in intervention:
-        for tp in visits:
-            weights = {f"arm[{a}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0}
-            result = contrast(fit, _vector(names, weights), df=df, alpha=alpha)
-            label = f"{a} - {arm.levels[0]}"
+        for tp in spec_visits:
+            weights = design.restrict(
+                _vector(names, {f"arm[{a}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0})
+            )
+            if tp in empty_visits or weights is None:
+                cells = [(a, tp), (control, tp)]
+                result = NOT_ESTIMABLE
+                row_note = _gap_note(spec, data, members, cells, note, "and a baseline score")
+            else:
+                result, row_note = contrast(fit, weights, df=df, alpha=alpha), note
+            label = f"{a} - {control}"
             effects_rows.append(
                 _contrast_row(
-                    base, "mmrm", "adjusted_diff", label, tp, result, n, n_obs, method, note
+                    base, "mmrm", "adjusted_diff", label, tp, result, n, n_obs, method, row_note
                 )
             )
-    means_rows = _adjusted_means(fit, names, data, arm, visit, adjust, {**base, "df": df}, alpha)
+    means_rows = _adjusted_means(
+        fit, design, names, data, arm, visit, adjust, {**base, "df": df}, alpha
+    )
     diag = {
         **diagnostics,
         "method": method,
@@ -205,14 +234,15 @@ def mmrm_effects(
         "converged": True,
         "boundary": False,
         "covariance": fit.structure,
-        "message": " | ".join(attempts),
+        "message": _dropped_message(" | ".join(attempts), design),
     }
     return effects_frame(effects_rows), _means_frame(means_rows), _diag_frame([diag])
 
 
-def _adjusted_means(fit, names, data, arm, visit, adjust, base, alpha) -> list[dict]:
+def _adjusted_means(fit, design, names, data, arm, visit, adjust, base, alpha) -> list[dict]:
     """LS means per arm per post visit, covariates (and the baseline score) at their mean over
-    the model's rows and factor levels weighted equally, as emmeans sets them."""
+    the model's rows and factor levels weighted equally, as emmeans sets them; a cell without
+    data has no estimable mean (NaN, n_observed 0)."""
     setting = {"Intercept": 1.0, **average_row(data, [Numeric("baseline_score"), *adjust])}
     observed = data.groupby(["arm", "timepoint"])["participant_id"].nunique()
     rows = []
@@ -222,7 +252,12 @@ def _adjusted_means(fit, names, data, arm, visit, adjust, base, alpha) -> list[d
             weights.update({f"arm[{a}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0})
             weights[f"timepoint[{tp}]"] = 1.0
             weights[f"baseline_score:timepoint[{tp}]"] = setting["baseline_score"]
-            result = contrast(fit, _vector(names, weights), df=base["df"], alpha=alpha)
+            restricted = design.restrict(_vector(names, weights))
+            result = (
+                NOT_ESTIMABLE
+                if restricted is None
+                else contrast(fit, restricted, df=base["df"], alpha=alpha)
+            )
             rows.append(
                 {
                     "trial": base["trial"],
