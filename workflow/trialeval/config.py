@@ -6,7 +6,7 @@ against the raw files are trialeval.checks, run when the DAG is built).
 that reaches every rule script through `params:`. Its shape:
 
     id, title, design, config_file, data_dir, participants_file, participants_source, sheet,
-    id_column, arm_column, site_column, withdrawal_column,
+    id_column, arm_column, site_column, group_column, withdrawal_column,
     arms: [{id, label, control, colour}], control_arm, sites,
     timepoints: [{id, label, file, source, baseline}], baseline,
     covariates: [{name, label, type, summary, range}],
@@ -361,6 +361,7 @@ def resolve_trial(
         "id_column": data.get("id_column", "participant_id"),
         "arm_column": arm_column,
         "site_column": data.get("site_column"),
+        "group_column": data.get("group_column"),
         "withdrawal_column": data.get("withdrawal_column"),
         "arms": arms,
         "control_arm": controls[0] if controls else None,
@@ -431,6 +432,9 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
         },
         "association": None,
     }
+    groups = _mixed_model_groups(trial, mixed, where)
+    if groups is not None:  # only with data.group_column: other trials' specs keep their keys
+        resolved["mixed_model"]["groups"] = groups
     association = raw.get("association")
     if trial["design"] == "cross_sectional" and not association:
         raise TrialInputError(
@@ -459,6 +463,42 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
             "covariates": known(association.get("covariates", []), "association.covariates"),
         }
     return resolved
+
+
+def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
+    """Which arms are delivered in groups ({"arms": ids, or None for every arm with group
+    values}), or None without data.group_column; combinations the models cannot fit are
+    refused here, before any job runs."""
+    column = trial["data"].get("group_column")
+    groups = mixed.get("groups")
+    if not column:
+        if groups is not None:
+            raise TrialInputError(
+                f"{where}: analyses.mixed_model.groups needs data.group_column (the "
+                "participants-file column naming each participant's delivery group)"
+            )
+        return None
+    if trial["design"] != "rct":
+        raise TrialInputError(
+            f"{where}: data.group_column: delivery groups enter the mixed models of design rct; "
+            f"design {trial['design']!r} has none (remove data.group_column)"
+        )
+    if mixed.get("model") == "mmrm":
+        raise TrialInputError(
+            f"{where}: data.group_column is not available with analyses.mixed_model.model: "
+            "mmrm (the MMRM has no random effects to carry a delivery-group term); use model: "
+            "repeated or ancova, which take the group random intercept"
+        )
+    arms = (groups or {}).get("arms")
+    if arms is not None:
+        known = [a["id"] for a in trial.get("arms", [])]
+        unknown = [a for a in arms if a not in known]
+        if unknown:
+            raise TrialInputError(
+                f"{where}: analyses.mixed_model.groups.arms names {unknown}, which are not arms "
+                f"of the trial; expected some of {known}"
+            )
+    return {"arms": None if arms is None else list(arms)}
 
 
 def _mixed_model_site(mixed: dict, site_column, where: str) -> str:

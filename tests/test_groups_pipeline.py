@@ -1,0 +1,185 @@
+"""Delivery groups and cluster trials configured in YAML only, through the pipeline's stages.
+
+The trials are the configuration-matrix cells of tests/config_matrix.py (`group_cells`), the
+simulated data of tests/data/reference/groups_ref.R; each stage runs as its rule runs it
+(ingest, scoring, analysis sets, the mixed model, Table 1), and effects match lme4 1.1-31 +
+lmerTest 3.1-3 (R 4.2.2; the lmer call of each fit is its `formula` in groups_lmer.json and
+in groups_ref.R). Tolerances: estimates within 1e-5 of R's SE, SEs 1e-5 and Satterthwaite df
+1e-4 relative.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from config_matrix import GROUP_REFERENCE, group_cells
+from conftest import ROOT
+from trialeval import analysis_sets, ingest, instruments, models
+from trialeval.config import load_trials
+from trialeval.errors import TrialInputError
+from trialeval.io import read_csv
+
+SCHEMAS = ROOT / "workflow" / "schemas"
+LMER = json.loads((ROOT / "tests/data/reference/groups_lmer.json").read_text())
+CELLS = {cell.id: cell for cell in group_cells()}
+
+
+def _spec(root: Path, cell) -> dict:
+    cell.write(root)
+    instruments_file = root / "config" / "instruments.yaml"
+    if not instruments_file.exists():
+        shutil.copy(ROOT / "config" / "instruments.yaml", instruments_file)
+    config = {
+        "trials": [cell.id],
+        "trials_dir": str(root / "config" / "trials"),
+        "instruments": str(instruments_file),
+        "raw_dir": str(root / "data" / "raw"),
+        "results_dir": str(root / "results"),
+    }
+    return load_trials(config, SCHEMAS)[cell.id]
+
+
+def run_stages(root: Path, cell) -> tuple[dict, dict[str, Path]]:
+    """The stages up to the mixed model, by the library's rule entries."""
+    spec = _spec(root, cell)
+    out = root / "results" / cell.id
+    paths = {
+        name: out / f"{name}.{ext}"
+        for name, ext in (
+            ("participants", "parquet"),
+            ("items", "parquet"),
+            ("scores", "parquet"),
+            ("sets", "parquet"),
+            ("consort", "json"),
+            ("effects", "csv"),
+            ("means", "csv"),
+            ("diagnostics", "csv"),
+        )
+    }
+    ingest.run(spec, str(paths["participants"]), str(paths["items"]))
+    instruments.run(
+        spec,
+        str(paths["items"]),
+        str(paths["participants"]),
+        str(paths["scores"]),
+        str(out / "scores.csv"),
+        str(out / "reliability.csv"),
+    )
+    analysis_sets.run(
+        spec,
+        str(paths["participants"]),
+        str(paths["items"]),
+        str(paths["sets"]),
+        str(paths["consort"]),
+        scores_path=str(paths["scores"]),
+    )
+    for outcome in [o["id"] for o in spec["outcomes"]]:
+        models.run(
+            spec,
+            outcome,
+            scores_path=str(paths["scores"]),
+            participants_path=str(paths["participants"]),
+            sets_path=str(paths["sets"]),
+            alpha=0.05,
+            effects_out=str(paths["effects"]),
+            means_out=str(paths["means"]),
+            diagnostics_out=str(paths["diagnostics"]),
+        )
+    return spec, paths
+
+
+def _r_name(row) -> str:
+    arm = row["contrast"].split(" - ")[0]
+    if row["estimand"] == "adjusted_diff":
+        return f"adjusted_diff:{arm}"
+    return f"{row['estimand']}:{arm}:{row['timepoint']}"
+
+
+@pytest.mark.parametrize("cell_id", list(GROUP_REFERENCE))
+def test_group_trial_from_yaml_matches_lmer(tmp_path, cell_id):
+    # R: each fit's formula in groups_lmer.json, lmerTest::contest1D(..., "Satterthwaite")
+    reference = LMER[GROUP_REFERENCE[cell_id]]
+    _, paths = run_stages(tmp_path, CELLS[cell_id])
+    effects = read_csv(paths["effects"])
+    by_name = {c["name"]: c for c in reference["contrasts"]}
+    assert len(effects) == len(by_name)
+    for _, row in effects.iterrows():
+        expected = by_name[_r_name(row)]
+        assert abs(row["estimate"] - expected["estimate"]) <= 1e-5 * expected["se"]
+        assert row["se"] == pytest.approx(expected["se"], rel=1e-5)
+        assert row["df"] == pytest.approx(expected["df"], rel=1e-4)
+        assert row["n_obs"] == reference["n_obs"]
+        assert "(0 + grouped" in row["method"]
+    diagnostics = read_csv(paths["diagnostics"]).iloc[0]
+    assert diagnostics["n_groups"] == 14
+    assert diagnostics["sd_group"] == pytest.approx(reference["sd"]["dgroup"], rel=1e-5)
+    sds = reference["sd"]
+    total = sum(v**2 for v in sds.values())
+    assert diagnostics["icc_group"] == pytest.approx(sds["dgroup"] ** 2 / total, rel=1e-5)
+
+
+def _edited(cell, edit):
+    trial = yaml.safe_load(yaml.safe_dump(cell.trial))
+    edit(trial)
+    return type(cell)(cell.id, trial, {k: v.copy() for k, v in cell.files.items()})
+
+
+def test_group_spanning_two_sites_stops_the_run_naming_it(tmp_path):
+    cell = CELLS["groups_site_random"]
+    participants = cell.files["participants.csv"]
+    moved = participants.index[participants["group"] == "G05"][0]
+    broken = _edited(cell, lambda trial: None)
+    broken.files["participants.csv"].loc[moved, "site"] = "s4"
+    spec = _spec(tmp_path, broken)
+    with pytest.raises(TrialInputError, match=r"group 'G05' has participants in 2 sites"):
+        ingest.ingest(spec)
+    # with site fixed the groups need not nest in sites
+    fixed = _edited(broken, lambda t: t["analyses"]["mixed_model"].update(site="fixed"))
+    ingest.ingest(_spec(tmp_path / "fixed", fixed))
+
+
+def test_group_in_an_arm_not_delivered_in_groups_is_an_error(tmp_path):
+    cell = _edited(
+        CELLS["groups_site_fixed_age"],
+        lambda t: t["analyses"]["mixed_model"].update(groups={"arms": ["selfguided"]}),
+    )
+    spec = _spec(tmp_path, cell)
+    with pytest.raises(TrialInputError, match=r"column 'group' \(participant P081\): group 'G01' "):
+        ingest.ingest(spec)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t["analyses"]["mixed_model"].update(model="mmrm", site="fixed"),
+            "not available with analyses.mixed_model.model: mmrm",
+        ),
+        (
+            lambda t: t["data"].pop("group_column"),
+            "analyses.mixed_model.groups needs data.group_column",
+        ),
+        (
+            lambda t: t["analyses"]["mixed_model"].update(groups={"arms": ["coached"]}),
+            r"groups.arms names \['coached'\], which are not arms",
+        ),
+    ],
+)
+def test_config_refuses_what_the_models_cannot_fit(tmp_path, edit, message):
+    cell = _edited(CELLS["groups_site_fixed_age"], edit)
+    with pytest.raises(TrialInputError, match=message):
+        _spec(tmp_path, cell)
+
+
+def test_model_rows_and_sizes_of_groups(tmp_path):
+    spec, paths = run_stages(tmp_path, CELLS["groups_site_random"])
+    participants = pd.read_parquet(paths["participants"])
+    assert (participants["delivery_group"] != "").sum() == 98
+    assert set(participants.loc[participants["arm"] != "coaching", "delivery_group"]) == {""}
+    assert spec["analyses"]["mixed_model"]["groups"] == {"arms": None}

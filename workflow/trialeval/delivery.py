@@ -1,0 +1,126 @@
+"""Delivery groups (group-delivered interventions) and clusters: reading, checking, counting.
+
+A participants-file column (`data.group_column`) names each participant's delivery group (a
+coaching group, a peer-support circle), empty for participants who are not grouped. The arms
+delivered in groups are `analyses.mixed_model.groups.arms`, by default every arm with group
+values. The mixed model then adds a group random intercept on grouped participants'
+post-baseline rows (trialeval.mixed_levels); tables, CONSORT and the report count groups and
+their sizes. The same counting serves the clusters (sites) of a cluster-randomized trial.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialeval.errors import Problems
+
+__all__ = [
+    "GROUP",
+    "cluster_sizes",
+    "grouped_arms",
+    "read_group_column",
+    "size_summary",
+]
+
+# The interim participants table's column of delivery-group labels ("" = not grouped).
+GROUP = "delivery_group"
+
+
+def read_group_column(
+    values: pd.Series,
+    ids: pd.Series,
+    arms: np.ndarray,
+    sites: np.ndarray | None,
+    spec: dict,
+    problems: Problems,
+) -> np.ndarray:
+    """Group labels (stripped, "" when empty) after checking them against arms and sites.
+
+    ``values``, ``ids``: the participants file's group column and normalised ids, indexed by
+    spreadsheet row; ``arms``, ``sites``: the validated arm and site per row. A group in an arm
+    not delivered in groups, a group in two arms, and (site random) a group in two sites are
+    problems naming the file, the row or group, and what was expected.
+    """
+    path = spec["participants_source"]["path"]
+    column = spec["group_column"]
+    labels = values.astype("string").str.strip().fillna("")
+    grouped = (labels != "").to_numpy()
+    configured = spec["analyses"]["mixed_model"]["groups"]["arms"]
+    if configured is not None:
+        outside = grouped & ~np.isin(arms, configured)
+        rows = labels.index[outside]
+        problems.extend(
+            (
+                f"{path}: row {r}, column {column!r} (participant {ids.at[r]}): group "
+                f"{labels.at[r]!r} in arm {arms[labels.index.get_loc(r)]!r}, which is not "
+                f"delivered in groups; expected an empty cell (analyses.mixed_model.groups."
+                f"arms: {', '.join(configured)})"
+                for r in rows
+            ),
+            len(rows),
+        )
+    frame = pd.DataFrame({"group": labels.to_numpy(), "arm": arms})[grouped]
+    if sites is not None:
+        frame["site"] = np.asarray(sites)[grouped]
+    _spanning(frame, "arm", "", path, column, problems)
+    if sites is not None and spec["analyses"]["mixed_model"]["site"] == "random":
+        advice = " (with site: random groups are nested in sites; site: fixed does not need it)"
+        _spanning(frame, "site", advice, path, column, problems)
+    return labels.to_numpy(dtype=object).astype(str)
+
+
+def _spanning(
+    frame: pd.DataFrame, by: str, advice: str, path: str, column: str, problems: Problems
+) -> None:
+    """One problem per group whose participants are in more than one `by` (arm or site)."""
+    levels = frame.groupby("group", sort=True)[by].unique()
+    spanning = levels[levels.map(len) > 1]
+    problems.extend(
+        (
+            f"{path}: column {column!r}: group {group!r} has participants in {len(found)} "
+            f"{by}s ({', '.join(sorted(map(str, found)))}); expected every participant of a "
+            f"group in one {by}{advice}"
+            for group, found in spanning.items()
+        ),
+        len(spanning),
+    )
+
+
+def grouped_arms(spec: dict, participants: pd.DataFrame) -> list[str]:
+    """The arms delivered in groups: as configured, else every arm with a group value."""
+    if GROUP not in participants:
+        return []
+    configured = spec["analyses"]["mixed_model"]["groups"]["arms"]
+    if configured is not None:
+        return list(configured)
+    with_groups = set(participants.loc[participants[GROUP] != "", "arm"])
+    return [a["id"] for a in spec["arms"] if a["id"] in with_groups]
+
+
+def size_summary(units: pd.Series) -> dict:
+    """Number of units and their sizes (median, range) from one label per participant."""
+    sizes = units.value_counts()
+    if sizes.empty:
+        return {"n": 0, "median": np.nan, "min": np.nan, "max": np.nan}
+    return {
+        "n": int(sizes.size),
+        "median": float(np.median(sizes.to_numpy())),
+        "min": int(sizes.min()),
+        "max": int(sizes.max()),
+    }
+
+
+def cluster_sizes(participants: pd.DataFrame, column: str, arms: list[str]) -> dict:
+    """Per arm (and overall): units of ``column`` (groups or sites) and their sizes.
+
+    Participants with an empty label are counted as `ungrouped`.
+    """
+    out = {}
+    for arm in [*arms, "overall"]:
+        rows = participants if arm == "overall" else participants[participants["arm"] == arm]
+        labels = rows[column].astype(str)
+        summary = size_summary(labels[labels != ""])
+        summary["ungrouped"] = int((labels == "").sum())
+        out[arm] = summary
+    return out
