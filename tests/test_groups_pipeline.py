@@ -20,9 +20,10 @@ import yaml
 
 from config_matrix import GROUP_REFERENCE, group_cells
 from conftest import ROOT
-from trialeval import analysis_sets, ingest, instruments, models
+from trialeval import analysis_sets, ingest, instruments, models, report, tables
 from trialeval.config import load_trials
 from trialeval.errors import TrialInputError
+from trialeval.formatting import DASH
 from trialeval.io import read_csv
 
 SCHEMAS = ROOT / "workflow" / "schemas"
@@ -177,9 +178,35 @@ def test_config_refuses_what_the_models_cannot_fit(tmp_path, edit, message):
         _spec(tmp_path, cell)
 
 
-def test_model_rows_and_sizes_of_groups(tmp_path):
+def test_groups_in_consort_table1_and_report(tmp_path):
+    # groups_ref.R: 14 coaching groups of sizes 4, 5, 5, 6, 6, 7, 7, 7, 8, 8, 8, 9, 8, 10
+    # (median 7, range 4 to 10); control and selfguided are not grouped
     spec, paths = run_stages(tmp_path, CELLS["groups_site_random"])
     participants = pd.read_parquet(paths["participants"])
     assert (participants["delivery_group"] != "").sum() == 98
     assert set(participants.loc[participants["arm"] != "coaching", "delivery_group"]) == {""}
     assert spec["analyses"]["mixed_model"]["groups"] == {"arms": None}
+
+    consort = json.loads(paths["consort"].read_text())
+    coached = {"n": 14, "median": 7.0, "min": 4, "max": 10, "ungrouped": 0}
+    assert consort["delivery_groups"]["allocated"]["coaching"] == coached
+    assert consort["delivery_groups"]["itt"]["control"]["n"] == 0
+    assert consort["delivery_groups"]["itt"]["control"]["ungrouped"] == 80
+    assert "clusters" not in consort
+
+    sets = pd.read_parquet(paths["sets"])
+    scores = pd.read_parquet(paths["scores"])
+    full, formatted = tables.table1(spec, participants, sets, scores)
+    row = formatted[formatted["Characteristic"].str.startswith("Delivery groups")].iloc[0]
+    assert row["coaching"] == "14; 7 (4 to 10)"
+    assert row["control"] == DASH
+    assert row["Overall"] == "14; 7 (4 to 10)"
+    stats = full[(full["variable"] == "delivery_groups") & (full["group"] == "coaching")]
+    assert dict(zip(stats["statistic"], stats["value"], strict=True)) == {
+        "n": 14,
+        "median": 7,
+        "min": 4,
+        "max": 10,
+    }
+    page = report._consort_summary(consort)
+    assert "Delivery groups: n; size median (range)" in page and "14; 7 (4 to 10)" in page

@@ -21,6 +21,8 @@ __all__ = [
     "grouped_arms",
     "read_group_column",
     "size_summary",
+    "size_text",
+    "unit_columns",
 ]
 
 # The interim participants table's column of delivery-group labels ("" = not grouped).
@@ -101,8 +103,8 @@ def grouped_arms(spec: dict, participants: pd.DataFrame) -> list[str]:
 def size_summary(units: pd.Series) -> dict:
     """Number of units and their sizes (median, range) from one label per participant."""
     sizes = units.value_counts()
-    if sizes.empty:
-        return {"n": 0, "median": np.nan, "min": np.nan, "max": np.nan}
+    if sizes.empty:  # None, not NaN: these go to consort.json
+        return {"n": 0, "median": None, "min": None, "max": None}
     return {
         "n": int(sizes.size),
         "median": float(np.median(sizes.to_numpy())),
@@ -112,9 +114,8 @@ def size_summary(units: pd.Series) -> dict:
 
 
 def cluster_sizes(participants: pd.DataFrame, column: str, arms: list[str]) -> dict:
-    """Per arm (and overall): units of ``column`` (groups or sites) and their sizes.
-
-    Participants with an empty label are counted as `ungrouped`.
+    """Per arm (and overall): units of ``column`` (groups or sites) and their sizes, in
+    participants. Participants with an empty label are counted as `ungrouped`.
     """
     out = {}
     for arm in [*arms, "overall"]:
@@ -124,3 +125,21 @@ def cluster_sizes(participants: pd.DataFrame, column: str, arms: list[str]) -> d
         summary["ungrouped"] = int((labels == "").sum())
         out[arm] = summary
     return out
+
+
+def size_text(summary: dict) -> str:
+    """'14; 7 (4 to 10)': the number of units; their median size (range)."""
+    if not summary["n"]:
+        return ""
+    return f"{summary['n']}; {summary['median']:g} ({summary['min']} to {summary['max']})"
+
+
+def unit_columns(spec: dict, participants: pd.DataFrame) -> dict[str, str]:
+    """{consort key: column} of the units a trial counts: delivery groups, and the sites of a
+    cluster-randomized trial (its units of randomization)."""
+    units = {}
+    if GROUP in participants:
+        units["delivery_groups"] = GROUP
+    if spec["design"] == "cluster_rct" and "site" in participants:
+        units["clusters"] = "site"
+    return units

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from trialeval.config import report_items
+from trialeval.delivery import size_text
 
 DESIGN_WORDS = {
     "rct": "randomized controlled trial",
@@ -98,9 +99,16 @@ def _consort_summary(consort: dict) -> str:
     for outcome, counts in by_outcome.items():
         if counts != every:
             lines.append((f"Analysed: complete_case, {outcome} scored at every timepoint", counts))
+    # delivery groups / clusters: number and sizes, as allocated
+    for key, what in (("delivery_groups", "Delivery groups"), ("clusters", "Clusters (sites)")):
+        if key in consort:
+            sizes = consort[key]["allocated"]
+            lines.append(
+                (f"{what}: n; size median (range)", {a: size_text(sizes[a]) for a in arms})
+            )
     body = "".join(
         f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{counts[a]}</td>" for a in arms)
+        + "".join(f"<td>{html.escape(str(counts[a]))}</td>" for a in arms)
         + "</tr>"
         for name, counts in lines
     )
@@ -121,12 +129,16 @@ def _diagnostics(path: Path) -> str:
             "n_obs",
             "sd_participant",
             "sd_site",
+            *(["sd_group", "icc_group"] if frame["sd_group"].notna().any() else []),
+            *(["icc_site"] if frame["icc_site"].notna().any() else []),
             "sd_residual",
             "converged",
             "boundary",
         ]
     ].copy()
-    for column in ("sd_participant", "sd_site", "sd_residual"):
+    for column in ("sd_participant", "sd_site", "sd_group", "icc_group", "icc_site", "sd_residual"):
+        if column not in shown:
+            continue
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
     flagged = frame[(~frame["converged"].astype(bool)) | frame["boundary"].astype(bool)]
     note = (

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
 
@@ -408,6 +409,21 @@ def table1(
     counts = {g: len(members(g, data)) for g, _ in groups}
     cells = {g: str(n) for g, n in counts.items()}
     add("n", "Participants, n", "", cells, {g: {"n": n} for g, n in counts.items()})
+
+    # Delivery groups and (cluster_rct) clusters: how many, and their sizes in this set
+    unit_labels = {
+        "delivery_groups": "Delivery groups, n; participants per group, median (range)",
+        "clusters": "Clusters (sites), n; participants per cluster, median (range)",
+    }
+    for key, column in unit_columns(spec, data).items():
+        sizes = cluster_sizes(data, column, [a["id"] for a in arms])
+        cells = {g: size_text(sizes[g]) or DASH for g, _ in groups}
+        stats = {
+            g: {k: sizes[g][k] for k in ("n", "median", "min", "max")}
+            for g, _ in groups
+            if sizes[g]["n"]
+        }
+        add(key, unit_labels[key], "", cells, stats)
 
     if cross_sectional:  # the response rate, of everyone surveyed
         k, n = int(data[baseline_flag].sum()), len(data)
