@@ -704,6 +704,8 @@ GROUP_REFERENCE = {
     "groups_ancova": "ancova",
     "groups_ancova_1post": "ancova_one_post_site",
 }
+# Cluster-randomized cells (12 sites randomized 6 : 6) and their fits in groups_lmer.json.
+CLUSTER_REFERENCE = {"cluster_repeated": "cluster_repeated", "cluster_ancova": "cluster_ancova"}
 
 
 def _reference_trial(name: str, timepoints: list[str]) -> tuple[dict, dict[str, pd.DataFrame]]:
@@ -766,5 +768,18 @@ def group_cells() -> list[Cell]:
         if reference == "ancova":
             mixed["site"] = "none"
         trial["analyses"] = {"analysis_sets": ["itt"], "mixed_model": mixed}
+        cells.append(Cell(cell_id, trial, files))
+    return cells + cluster_cells()
+
+
+def cluster_cells() -> list[Cell]:
+    """Cluster-randomized trials (design cluster_rct; groups_ref.R's cluster_trial.csv): the
+    repeated-measures model and the one-post-visit ANCOVA, site random by default."""
+    cells = []
+    for cell_id, reference in CLUSTER_REFERENCE.items():
+        trial, files = _reference_trial("cluster_trial", ["baseline", "month4"])
+        trial.update(title=f"Matrix cluster trial: lmer fit {reference}", design="cluster_rct")
+        model = "ancova" if reference == "cluster_ancova" else "repeated"
+        trial["analyses"] = {"analysis_sets": ["itt"], "mixed_model": {"model": model}}
         cells.append(Cell(cell_id, trial, files))
     return cells

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from config_matrix import GROUP_REFERENCE, group_cells
+from config_matrix import CLUSTER_REFERENCE, GROUP_REFERENCE, group_cells
 from conftest import ROOT
 from trialeval import analysis_sets, ingest, instruments, models, report, tables
 from trialeval.config import load_trials
@@ -210,3 +210,81 @@ def test_groups_in_consort_table1_and_report(tmp_path):
     }
     page = report._consort_summary(consort)
     assert "Delivery groups: n; size median (range)" in page and "14; 7 (4 to 10)" in page
+
+
+# --- cluster-randomized trials ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell_id", list(CLUSTER_REFERENCE))
+def test_cluster_trial_from_yaml_matches_lmer(tmp_path, cell_id):
+    # R: lmer(score ~ arm * timepoint + (1 | participant_id) + (1 | site)) and
+    # lmer(post ~ arm + baseline + (1 | site)) on cluster_trial.csv; contest1D Satterthwaite.
+    # The ANCOVA's site variance is at the boundary (lmer: 4.8e-8, here exactly 0), where
+    # the df are the residual df in both.
+    reference = LMER[CLUSTER_REFERENCE[cell_id]]
+    spec, paths = run_stages(tmp_path, CELLS[cell_id])
+    effects = read_csv(paths["effects"])
+    by_name = {c["name"]: c for c in reference["contrasts"]}
+    assert len(effects) == len(by_name)
+    for _, row in effects.iterrows():
+        expected = by_name[_r_name(row)]
+        assert abs(row["estimate"] - expected["estimate"]) <= 1e-5 * expected["se"]
+        assert row["se"] == pytest.approx(expected["se"], rel=1e-5)
+        assert row["df"] == pytest.approx(expected["df"], rel=1e-4)
+        assert "(1 | site)" in row["method"]
+    diagnostics = read_csv(paths["diagnostics"]).iloc[0]
+    assert diagnostics["n_sites"] == 12
+    assert diagnostics["sd_site"] == pytest.approx(reference["sd"]["site"], rel=1e-5, abs=1e-6)
+    if cell_id == "cluster_repeated":
+        # the difference in means at month 4 is between clusters: df follow the 12 clusters
+        assert by_name["diff_in_means:coaching:month4"]["df"] < 12
+
+
+def test_cluster_trial_counts_clusters_in_consort_and_table1(tmp_path):
+    # groups_ref.R: sites c01..c12 alternate control / coaching, 8 to 25 participants each
+    spec, paths = run_stages(tmp_path, CELLS["cluster_repeated"])
+    participants = pd.read_parquet(paths["participants"])
+    sizes = participants.groupby(["arm", "site"]).size()
+    consort = json.loads(paths["consort"].read_text())
+    for arm in ("control", "coaching"):
+        counted = consort["clusters"]["allocated"][arm]
+        assert counted["n"] == 6
+        assert counted["median"] == float(sizes[arm].median())
+        assert (counted["min"], counted["max"]) == (sizes[arm].min(), sizes[arm].max())
+        assert consort["allocated"][arm] == sizes[arm].sum()
+    assert "delivery_groups" not in consort
+    sets = pd.read_parquet(paths["sets"])
+    scores = pd.read_parquet(paths["scores"])
+    _, formatted = tables.table1(spec, participants, sets, scores)
+    row = formatted[formatted["Characteristic"].str.startswith("Clusters (sites)")].iloc[0]
+    coached = sizes["coaching"]
+    assert row["coaching"] == f"6; {coached.median():g} ({coached.min()} to {coached.max()})"
+    assert row["Overall"].startswith("12; ")
+    assert "Clusters (sites): n; size median (range)" in report._consort_summary(consort)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t["analyses"]["mixed_model"].update(site="fixed"),
+            "site: fixed is not available with design cluster_rct",
+        ),
+        (
+            lambda t: t["analyses"]["mixed_model"].update(model="mmrm"),
+            "mmrm is not available with design cluster_rct",
+        ),
+        (lambda t: t["data"].pop("site_column"), "design cluster_rct needs data.site_column"),
+    ],
+)
+def test_cluster_config_refuses_models_without_the_site_intercept(tmp_path, edit, message):
+    with pytest.raises(TrialInputError, match=message):
+        _spec(tmp_path, _edited(CELLS["cluster_repeated"], edit))
+
+
+def test_cluster_trial_with_a_site_in_two_arms_stops_the_run(tmp_path):
+    cell = _edited(CELLS["cluster_repeated"], lambda t: None)
+    participants = cell.files["participants.csv"]
+    participants.loc[participants.index[participants["site"] == "c01"][0], "arm"] = "coaching"
+    with pytest.raises(TrialInputError, match=r"site 'c01' has participants in 2 arms"):
+        ingest.ingest(_spec(tmp_path, cell))

@@ -30,7 +30,9 @@ from pathlib import Path
 
 from trialeval.errors import TrialInputError
 
-DESIGNS_WITH_CONTROL = {"rct", "quasi_experimental"}
+DESIGNS_WITH_CONTROL = {"rct", "cluster_rct", "quasi_experimental"}
+# Randomized designs: mixed models for score outcomes (cluster_rct randomizes whole sites).
+RANDOMIZED = {"rct", "cluster_rct"}
 # Cross-sectional surveys have no arms: everyone is one group with this id.
 SINGLE_GROUP = "all"
 BANDS = "bands"
@@ -422,7 +424,7 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
         "analysis_sets": list(raw.get("analysis_sets") or ["itt", "per_protocol", "complete_case"]),
         "mixed_model": {
             "model": mixed.get("model", "repeated"),
-            "site": _mixed_model_site(mixed, site, where),
+            "site": _mixed_model_site(mixed, site, where, trial["design"]),
             "covariates": known(mixed.get("covariates", []), "mixed_model.covariates"),
             "covariance": mixed.get("covariance", "unstructured"),
             "df": mixed.get("df", "satterthwaite"),
@@ -478,7 +480,7 @@ def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
                 "participants-file column naming each participant's delivery group)"
             )
         return None
-    if trial["design"] != "rct":
+    if trial["design"] not in RANDOMIZED:
         raise TrialInputError(
             f"{where}: data.group_column: delivery groups enter the mixed models of design rct; "
             f"design {trial['design']!r} has none (remove data.group_column)"
@@ -501,13 +503,39 @@ def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
     return {"arms": None if arms is None else list(arms)}
 
 
-def _mixed_model_site(mixed: dict, site_column, where: str) -> str:
+def _cluster_site(mixed: dict, site_column, where: str) -> str:
+    """A cluster-randomized trial's site: the unit of randomization, so a random intercept."""
+    if not site_column:
+        raise TrialInputError(
+            f"{where}: design cluster_rct needs data.site_column: the sites are the clusters "
+            "randomized"
+        )
+    if mixed.get("model") == "mmrm":
+        raise TrialInputError(
+            f"{where}: analyses.mixed_model.model: mmrm is not available with design "
+            "cluster_rct (its clusters need the site random intercept, and the MMRM has no "
+            "random effects); use model: repeated or ancova"
+        )
+    site = mixed.get("site", "random")
+    if site != "random":
+        raise TrialInputError(
+            f"{where}: analyses.mixed_model.site: {site} is not available with design "
+            "cluster_rct: participants of a cluster share it, so the model needs the site "
+            "random intercept (site: random, the default); a site factor would be aliased "
+            "with the arm"
+        )
+    return site
+
+
+def _mixed_model_site(mixed: dict, site_column, where: str, design: str = "rct") -> str:
     """How site enters the mixed model: random by default, fixed for model mmrm.
 
     An MMRM with a site random intercept would put a second, between-participant covariance
     on top of the within-participant one; that is not what trialeval.mmrm fits (and with an
     unstructured covariance the two are not separately identified), so it is refused.
     """
+    if design == "cluster_rct":
+        return _cluster_site(mixed, site_column, where)
     if not site_column:
         return "none"
     mmrm = mixed.get("model") == "mmrm"
@@ -600,7 +628,7 @@ def outcome_analyses(spec: dict) -> dict[str, list[str]]:
     for outcome in spec["outcomes"]:
         if outcome["kind"] == "bands" or spec["design"] == "cross_sectional":
             continue
-        if spec["design"] == "rct" and outcome["kind"] == "score":
+        if spec["design"] in RANDOMIZED and outcome["kind"] == "score":
             plan["mixed_model"].append(outcome["id"])
         else:
             plan["prepost"].append(outcome["id"])
@@ -612,7 +640,7 @@ def report_items(spec: dict) -> dict[str, list[str]]:
     design = spec["design"]
     tables = ["table1"]
     figures = ["consort"]
-    if design == "rct":
+    if design in RANDOMIZED:
         tables += ["effects_table"]
         figures += ["trajectories", "forest"]
     elif design == "quasi_experimental":

@@ -17,6 +17,7 @@ from trialeval.errors import Problems
 
 __all__ = [
     "GROUP",
+    "check_clusters",
     "cluster_sizes",
     "grouped_arms",
     "read_group_column",
@@ -87,6 +88,32 @@ def _spanning(
         ),
         len(spanning),
     )
+
+
+def check_clusters(arms: np.ndarray, sites: np.ndarray, spec: dict, problems: Problems) -> None:
+    """A cluster-randomized trial allocates whole sites: each site in one arm, and each arm
+    with at least 2 sites (one cluster per arm would confound arm with cluster)."""
+    path = spec["participants_source"]["path"]
+    column = spec["site_column"]
+    frame = pd.DataFrame({"group": sites, "arm": arms})
+    levels = frame.groupby("group", sort=True)["arm"].unique()
+    mixed = levels[levels.map(len) > 1]
+    problems.extend(
+        (
+            f"{path}: column {column!r}: site {site!r} has participants in {len(found)} arms "
+            f"({', '.join(sorted(map(str, found)))}); design cluster_rct allocates whole "
+            "sites, so every participant of a site must be in its arm"
+            for site, found in mixed.items()
+        ),
+        len(mixed),
+    )
+    per_arm = frame.groupby("arm")["group"].nunique()
+    for arm in [a["id"] for a in spec["arms"]]:
+        if per_arm.get(arm, 0) < 2:
+            problems.add(
+                f"{path}: column {column!r}: arm {arm!r} has {per_arm.get(arm, 0)} site(s); "
+                "design cluster_rct needs at least 2 clusters per arm"
+            )
 
 
 def grouped_arms(spec: dict, participants: pd.DataFrame) -> list[str]:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval.config import SINGLE_GROUP, item_columns
-from trialeval.delivery import GROUP, read_group_column
+from trialeval.delivery import GROUP, check_clusters, read_group_column
 from trialeval.errors import Problems, TrialInputError
 from trialeval.exports import read_export, row_holding
 from trialeval.io import in_set, write_parquet
@@ -326,6 +326,8 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
             )
         out["site"] = sites.astype(str).to_numpy()
 
+    if spec["design"] == "cluster_rct" and "site" in out:  # sites are the clusters
+        check_clusters(out["arm"].to_numpy(), out["site"].to_numpy(), spec, problems)
     if spec.get("group_column"):  # delivery groups, checked against arms and sites
         out[GROUP] = read_group_column(
             raw[spec["group_column"]],

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialeval.config import report_items
+from trialeval.config import RANDOMIZED, report_items
 from trialeval.delivery import size_text
 
 DESIGN_WORDS = {
     "rct": "randomized controlled trial",
+    "cluster_rct": "cluster-randomized trial (sites randomized)",
     "quasi_experimental": "non-randomized (quasi-experimental) pre/post comparison",
     "cross_sectional": "cross-sectional survey",
 }
@@ -69,7 +70,7 @@ def _design_summary(spec: dict) -> str:
         ("Secondary outcomes", ", ".join(secondary) or "none"),
         ("Analysis sets", ", ".join(spec["analyses"]["analysis_sets"])),
     ]
-    if spec["design"] == "rct":
+    if spec["design"] in RANDOMIZED:
         mm = spec["analyses"]["mixed_model"]
         rows.append(
             (

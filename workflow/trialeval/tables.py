@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialeval.config import RANDOMIZED
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
@@ -1113,7 +1114,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     """(full, formatted, title, footnote) of one table from the pipeline's files."""
     if kind not in KINDS:
         raise ValueError(f"unknown table {kind!r}; expected one of {', '.join(KINDS)}")
-    group = "arm" if spec["design"] == "rct" else "group"
+    group = "arm" if spec["design"] in RANDOMIZED else "group"
     if kind == "table1":
         full, formatted = table1(
             spec,
@@ -1195,7 +1196,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     )
     if kind == "effects_table":
         full, formatted = effects_table(spec, effects)
-        what = "Estimated effects" if spec["design"] == "rct" else "Group comparisons"
+        what = "Estimated effects" if spec["design"] in RANDOMIZED else "Group comparisons"
         title = _title(spec, kind, f"{what} on each outcome")
         extra = [sign, "n: participants contributing to the estimate (of the analysis set)."]
     elif kind == "prepost_table":
