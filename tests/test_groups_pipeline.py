@@ -288,3 +288,26 @@ def test_cluster_trial_with_a_site_in_two_arms_stops_the_run(tmp_path):
     participants.loc[participants.index[participants["site"] == "c01"][0], "arm"] = "coaching"
     with pytest.raises(TrialInputError, match=r"site 'c01' has participants in 2 arms"):
         ingest.ingest(_spec(tmp_path, cell))
+
+
+def test_fewer_than_two_groups_in_a_set_leave_the_group_term_out(tmp_path):
+    # e.g. a per-protocol set keeping one coaching group: the model is fitted without the
+    # group term, and its rows say so
+    spec, paths = run_stages(tmp_path, CELLS["groups_ancova"])
+    participants = pd.read_parquet(paths["participants"])
+    members = participants[participants["delivery_group"].isin(["", "G01"])]
+    scores = pd.read_parquet(paths["scores"])
+    scores = scores[scores["participant_id"].isin(members["participant_id"])]
+    effects, _, diagnostics = models.mixed_model_effects(
+        scores,
+        members,
+        spec,
+        spec["outcomes"][0],
+        analysis_set="per_protocol",
+        model="ancova",
+        groups=True,
+    )
+    assert effects["estimate"].notna().all()
+    assert effects["note"].str.contains("fewer than 2 delivery groups: no group").all()
+    assert not effects["method"].str.contains("group").any()
+    assert diagnostics["sd_group"].isna().all()

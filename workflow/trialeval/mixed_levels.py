@@ -50,8 +50,11 @@ class NestedLevels:
     p: int
     names: tuple[str, ...]  # level names, innermost first
     base: np.ndarray  # (p + 1, p + 1): [Q r]' [Q r]
-    first: np.ndarray  # (U_1, K, p + 1 + K): per innermost unit, sum over rows of z_j * W
+    # first[j]: per innermost unit, the sum over its rows of z_j * W (U_1, p + 1 + K)
+    first: tuple[np.ndarray, ...]
     parents: tuple[np.ndarray, ...]  # parents[k][u]: unit of level k + 1 containing unit u
+    # summing[k]: (U_{k+1} x U_k) 0/1 matrix adding units of level k into their parents
+    summing: tuple[sparse.csr_matrix, ...]
     n_units: tuple[int, ...]
     logdet_rtr: float
 
@@ -64,22 +67,25 @@ class NestedLevels:
         p1 = self.p + 1
         q = self.base.copy()
         logdet = 0.0
-        rows = self.first  # rows[:, j - k]: z_j' H_u^-1 W for the outer levels j >= k
+        rows = list(self.first)  # rows[j - k]: z_j' H_u^-1 W for the outer levels j >= k
         pivots, shrinks, owns = [], [], []
         for k in range(self.n_levels):
             col = p1 + k
-            pivot = rows[:, 0, :]
+            pivot = rows[0]
             t2 = float(theta[k]) ** 2
-            shrink = t2 / (1.0 + t2 * pivot[:, col])
+            scale = 1.0 / (1.0 + t2 * pivot[:, col])
+            shrink = t2 * scale
             logdet += float(np.log1p(t2 * pivot[:, col]).sum())
-            q -= (shrink[:, None] * pivot[:, :p1]).T @ pivot[:, :p1]
+            data = pivot[:, :p1]
+            q -= (shrink[:, None] * data).T @ data
             pivots.append(pivot)
             shrinks.append(shrink)
-            owns.append(pivot / (1.0 + t2 * pivot[:, col])[:, None])
+            owns.append(scale[:, None] * pivot)
             if k + 1 < self.n_levels:
-                outer = rows[:, 1:, :]
-                outer = outer - (shrink[:, None] * outer[:, :, col])[:, :, None] * pivot[:, None, :]
-                rows = _sum_into(self.parents[k], outer, self.n_units[k + 1])
+                rows = [
+                    self.summing[k] @ (outer - (shrink * outer[:, col])[:, None] * pivot)
+                    for outer in rows[1:]
+                ]
         levels = []
         for k in range(self.n_levels):
             # Z_k' H^-1 W: this level's own row, corrected by each outer level's update; and
@@ -99,13 +105,6 @@ class NestedLevels:
     def start(self) -> np.ndarray:
         """Starting variance ratios theta^2 on the scale of typical ones (sd_k / sd_e = 0.5)."""
         return np.full(self.n_levels, 0.25)
-
-
-def _sum_into(parent: np.ndarray, values: np.ndarray, n_parents: int) -> np.ndarray:
-    """Sum the units' (K, c) arrays into their parents'."""
-    flat = values.reshape(values.shape[0], -1)
-    summed = _indicator(parent, n_parents) @ flat
-    return np.asarray(summed).reshape(n_parents, *values.shape[1:])
 
 
 def _indicator(codes: np.ndarray, n_bins: int) -> sparse.csr_matrix:
@@ -131,7 +130,7 @@ def nested_levels(
     n_units = tuple(int(codes.max()) + 1 for _, codes, _ in levels)
     first_codes = levels[0][1]
     ind = _indicator(first_codes, n_units[0])
-    first = np.stack([ind @ (covariates[:, [j]] * w) for j in range(len(levels))], axis=1)
+    first = tuple(np.asarray(ind @ (covariates[:, [j]] * w)) for j in range(len(levels)))
     parents = []
     for (inner, codes, _), (outer, outer_codes, _) in zip(levels, levels[1:], strict=False):
         parent = np.full(n_units[len(parents)], -1, dtype=np.intp)
@@ -148,8 +147,12 @@ def nested_levels(
         p=p1 - 1,
         names=tuple(name for name, _, _ in levels),
         base=data.T @ data,
-        first=np.asarray(first),
+        first=first,
         parents=tuple(parents),
+        summing=tuple(
+            _indicator(parent, n_outer)
+            for parent, n_outer in zip(parents, n_units[1:], strict=True)
+        ),
         n_units=n_units,
         logdet_rtr=logdet_rtr,
     )
