@@ -311,3 +311,14 @@ def test_fewer_than_two_groups_in_a_set_leave_the_group_term_out(tmp_path):
     assert effects["note"].str.contains("fewer than 2 delivery groups: no group").all()
     assert not effects["method"].str.contains("group").any()
     assert diagnostics["sd_group"].isna().all()
+
+
+def test_a_declared_missing_code_in_the_group_column_means_not_grouped(tmp_path):
+    def declare(trial):
+        trial["data"]["participants"] = {"path": "participants.csv", "missing_codes": ["none"]}
+
+    cell = _edited(CELLS["groups_site_fixed_age"], declare)  # groups.arms: [coaching]
+    participants = cell.files["participants.csv"]
+    participants.loc[participants["arm"] == "control", "group"] = "None"
+    table, _ = ingest.ingest(_spec(tmp_path, cell))
+    assert set(table.loc[table["arm"] == "control", "delivery_group"]) == {""}

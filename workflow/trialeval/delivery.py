@@ -19,7 +19,6 @@ __all__ = [
     "GROUP",
     "check_clusters",
     "cluster_sizes",
-    "grouped_arms",
     "read_group_column",
     "size_summary",
     "size_text",
@@ -48,6 +47,9 @@ def read_group_column(
     path = spec["participants_source"]["path"]
     column = spec["group_column"]
     labels = values.astype("string").str.strip().fillna("")
+    # the file's declared missing codes mean "not grouped", like an empty cell
+    codes = {str(c).strip().lower() for c in spec["participants_source"]["missing_codes"]}
+    labels = labels.mask(labels.str.lower().isin(codes), "")
     grouped = (labels != "").to_numpy()
     configured = spec["analyses"]["mixed_model"]["groups"]["arms"]
     if configured is not None:
@@ -95,8 +97,8 @@ def check_clusters(arms: np.ndarray, sites: np.ndarray, spec: dict, problems: Pr
     with at least 2 sites (one cluster per arm would confound arm with cluster)."""
     path = spec["participants_source"]["path"]
     column = spec["site_column"]
-    frame = pd.DataFrame({"group": sites, "arm": arms})
-    levels = frame.groupby("group", sort=True)["arm"].unique()
+    frame = pd.DataFrame({"site": sites, "arm": arms})
+    levels = frame.groupby("site", sort=True)["arm"].unique()
     mixed = levels[levels.map(len) > 1]
     problems.extend(
         (
@@ -107,24 +109,13 @@ def check_clusters(arms: np.ndarray, sites: np.ndarray, spec: dict, problems: Pr
         ),
         len(mixed),
     )
-    per_arm = frame.groupby("arm")["group"].nunique()
+    per_arm = frame.groupby("arm")["site"].nunique()
     for arm in [a["id"] for a in spec["arms"]]:
         if per_arm.get(arm, 0) < 2:
             problems.add(
                 f"{path}: column {column!r}: arm {arm!r} has {per_arm.get(arm, 0)} site(s); "
                 "design cluster_rct needs at least 2 clusters per arm"
             )
-
-
-def grouped_arms(spec: dict, participants: pd.DataFrame) -> list[str]:
-    """The arms delivered in groups: as configured, else every arm with a group value."""
-    if GROUP not in participants:
-        return []
-    configured = spec["analyses"]["mixed_model"]["groups"]["arms"]
-    if configured is not None:
-        return list(configured)
-    with_groups = set(participants.loc[participants[GROUP] != "", "arm"])
-    return [a["id"] for a in spec["arms"] if a["id"] in with_groups]
 
 
 def size_summary(units: pd.Series) -> dict:
