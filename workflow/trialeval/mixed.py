@@ -24,6 +24,12 @@ evaluation costs O(G p^2) for G participants. No n x n matrix is ever formed. Fo
 conditioning X is replaced by Q from X = QR (and y by its OLS residual); results are mapped
 back to X at the end.
 
+Delivery groups (partially nested designs) use a second structure, trialeval.mixed_levels:
+participant < group < site as nested levels with a covariate each (the group term sits on
+grouped participants' post-baseline rows), inverted by Woodbury level by level. Both
+structures hand the same pieces (log|H|, [X y]' H^-1 [X y] and per level Z_k' H^-1 [X y],
+tr(Z_k' H^-1 Z_k)) to the one REML core below: optimisation, gradient, Satterthwaite df.
+
 Satterthwaite df follow lmerTest (and emmeans, which uses it): with the variance parameters
 phi = (theta..., sigma) and C(phi) = sigma^2 (X' H(theta)^-1 X)^-1,
 
