@@ -20,7 +20,7 @@ import yaml
 
 from config_matrix import CLUSTER_REFERENCE, GROUP_REFERENCE, group_cells
 from conftest import ROOT
-from trialeval import analysis_sets, ingest, instruments, models, report, tables
+from trialeval import analysis_sets, figures, ingest, instruments, models, report, tables
 from trialeval.config import load_trials
 from trialeval.errors import TrialInputError
 from trialeval.formatting import DASH
@@ -261,6 +261,9 @@ def test_cluster_trial_counts_clusters_in_consort_and_table1(tmp_path):
     assert row["coaching"] == f"6; {coached.median():g} ({coached.min()} to {coached.max()})"
     assert row["Overall"].startswith("12; ")
     assert "Clusters (sites): n; size median (range)" in report._consort_summary(consort)
+    # the CONSORT diagram's allocation box
+    line = f"in 6 clusters of {coached.min()}\u2013{coached.max()} participants"
+    assert figures._unit_lines(consort, "coaching") == [(line, "normal", 0)]
 
 
 @pytest.mark.parametrize(

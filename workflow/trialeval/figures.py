@@ -1380,6 +1380,17 @@ def plot_consort(spec: dict, consort: dict):
     return _consort_arms(spec, consort)
 
 
+def _unit_lines(consort: dict, arm: str) -> list[tuple[str, str, int]]:
+    """The clusters (cluster_rct) and delivery groups an arm was allocated, with their sizes."""
+    lines = []
+    for key, word in (("clusters", "clusters"), ("delivery_groups", "delivery groups")):
+        units = consort.get(key, {}).get("allocated", {}).get(arm)
+        if units and units["n"]:
+            sizes = f"{units['min']}\u2013{units['max']}"
+            lines.append((f"in {units['n']} {word} of {sizes} participants", "normal", 0))
+    return lines
+
+
 def _consort_arms(spec: dict, consort: dict):
     width, margin, gap = DOUBLE_COLUMN, 0.08, 0.18
     arms = list(consort["allocated"])
@@ -1407,6 +1418,7 @@ def _consort_arms(spec: dict, consort: dict):
                 [
                     (f"Allocated to {label}" if randomized else f"{label} group", "bold", 0),
                     (f"n\u00a0=\u00a0{_count(consort['allocated'][arm])}", "normal", 0),
+                    *_unit_lines(consort, arm),
                 ],
                 col_w,
                 "center",
