@@ -655,7 +655,7 @@ def all_cells() -> list[Cell]:
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
-    return cells + mmrm_cells() + public_cells()
+    return cells + mmrm_cells() + public_cells() + group_cells()
 
 
 def uncovered_pairs(rows, factors: dict[str, tuple]) -> list[tuple]:
@@ -780,3 +780,94 @@ def public_cells() -> list[Cell]:
         Cell(f"public_{name}", trial, _public_files(name))
         for name, trial in (("btheb", btheb), ("anorexia", anorexia), ("birthwt", birthwt))
     ]
+
+
+# --- delivery groups and cluster-randomized trials ----------------------------------------
+
+REFERENCE = Path(__file__).parent / "data" / "reference"
+# Which fit in tests/data/reference/groups_lmer.json (groups_ref.R) each group cell reproduces.
+GROUP_REFERENCE = {
+    "groups_site_random": "repeated_site_random",
+    "groups_site_fixed_age": "repeated_site_fixed_age",
+    "groups_ancova": "ancova",
+    "groups_ancova_1post": "ancova_one_post_site",
+}
+# Cluster-randomized cells (12 sites randomized 6 : 6) and their fits in groups_lmer.json.
+CLUSTER_REFERENCE = {"cluster_repeated": "cluster_repeated", "cluster_ancova": "cluster_ancova"}
+
+
+def _reference_trial(name: str, timepoints: list[str]) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """A trial file's common part and the exports of a simulated trial of groups_ref.R: the
+    participants file (arm, site, group, age) and one export per timepoint with a pre-scored
+    `score`."""
+    long = pd.read_csv(REFERENCE / f"{name}.csv", keep_default_na=False)
+    keep = [c for c in ("participant_id", "arm", "site", "group", "age") if c in long]
+    files = {"participants.csv": long[keep].drop_duplicates("participant_id")}
+    for tp in timepoints:
+        rows = long.loc[long["timepoint"] == tp, ["participant_id", "score"]]
+        files[f"score_{tp}.csv"] = rows
+    arms = ["control", *sorted(set(long["arm"]) - {"control"})]
+    trial = {
+        "design": "rct",
+        "registration": "simulated by tests/data/reference/groups_ref.R",
+        "data": {"participants": "participants.csv", "site_column": "site"},
+        "arms": [{"id": a, **({"control": True} if a == "control" else {})} for a in arms],
+        "timepoints": [
+            {"id": tp, "file": f"score_{tp}.csv", **({"baseline": True} if t == 0 else {})}
+            for t, tp in enumerate(timepoints)
+        ],
+        "instruments": {
+            "wellbeing": {
+                "label": "Wellbeing score",
+                "source": "simulated",
+                "prescored": {"column": "score", "range": [0, 60]},
+                "decimals": True,
+            }
+        },
+        "outcomes": [
+            {"id": "wellbeing", "instrument": "wellbeing", "subscale": "score", "role": "primary"}
+        ],
+    }
+    return trial, files
+
+
+def group_cells() -> list[Cell]:
+    """Partially nested trials (14 coaching groups; groups_ref.R) configured in YAML only, each
+    the data of one lmer fit in groups_lmer.json (GROUP_REFERENCE): site random with the
+    default grouped arms; site fixed with a covariate and the grouped arms named; ANCOVA over
+    two post visits; ANCOVA with one post visit and site random."""
+    visits = ["baseline", "month2", "month4"]
+    cells = []
+    for cell_id, reference in GROUP_REFERENCE.items():
+        one_post = reference == "ancova_one_post_site"
+        trial, files = _reference_trial(
+            "groups_trial", ["baseline", "month4"] if one_post else visits
+        )
+        trial["title"] = f"Matrix groups: lmer fit {reference}"
+        trial["data"]["group_column"] = "group"
+        mixed = {
+            "model": "ancova" if reference.startswith("ancova") else "repeated",
+            "site": "fixed" if cell_id == "groups_site_fixed_age" else "random",
+        }
+        if cell_id == "groups_site_fixed_age":
+            trial["covariates"] = [{"name": "age", "type": "numeric"}]
+            mixed["covariates"] = ["age"]
+            mixed["groups"] = {"arms": ["coaching"]}
+        if reference == "ancova":
+            mixed["site"] = "none"
+        trial["analyses"] = {"analysis_sets": ["itt"], "mixed_model": mixed}
+        cells.append(Cell(cell_id, trial, files))
+    return cells + cluster_cells()
+
+
+def cluster_cells() -> list[Cell]:
+    """Cluster-randomized trials (design cluster_rct; groups_ref.R's cluster_trial.csv): the
+    repeated-measures model and the one-post-visit ANCOVA, site random by default."""
+    cells = []
+    for cell_id, reference in CLUSTER_REFERENCE.items():
+        trial, files = _reference_trial("cluster_trial", ["baseline", "month4"])
+        trial.update(title=f"Matrix cluster trial: lmer fit {reference}", design="cluster_rct")
+        model = "ancova" if reference == "cluster_ancova" else "repeated"
+        trial["analyses"] = {"analysis_sets": ["itt"], "mixed_model": {"model": model}}
+        cells.append(Cell(cell_id, trial, files))
+    return cells

@@ -17,7 +17,7 @@ sys.path.insert(0, LIBRARY_DIR)
 os.environ.update(PYTHONPATH=LIBRARY_DIR, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
 ENV = "../envs/trialeval.yaml"
 # Floor modules every stage stands on; `library(...)` adds a stage's own modules.
-FLOOR = ("__init__", "errors", "config", "io", "design", "effects")
+FLOOR = ("__init__", "errors", "config", "io", "design", "effects", "delivery")
 
 
 def library(*modules):

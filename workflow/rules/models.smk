@@ -7,6 +7,7 @@ rule mixed_model:
             "models",
             "models_mmrm",
             "mixed",
+            "mixed_levels",
             "regression",
             "mmrm/__init__",
             "mmrm/covariance",

@@ -19,13 +19,16 @@ consort.json holds the counts per arm; they reconcile by construction:
 allocated = withdrawn + analysed.itt, and for every timepoint
 analysed.itt = assessed + not_assessed. `analysed_by_outcome.complete_case` holds the
 per-outcome complete-case counts, the `n_analysis_set` of that outcome's complete-case rows in
-effects.csv.
+effects.csv. With delivery groups (and for a cluster-randomized trial, its clusters, the
+sites) `delivery_groups` / `clusters` count them per arm with their sizes (median, range),
+allocated and in the itt set.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from trialeval.delivery import cluster_sizes, unit_columns
 from trialeval.io import in_set, set_column
 
 SETS = ("itt", "per_protocol", "complete_case")
@@ -104,9 +107,23 @@ def _per_outcome_complete_case(sets: pd.DataFrame, scores: pd.DataFrame, spec: d
     return masks
 
 
-def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
-    """CONSORT numbers per arm, in the trial file's arm order."""
+def consort_counts(
+    sets: pd.DataFrame, spec: dict, participants: pd.DataFrame | None = None
+) -> dict:
+    """CONSORT numbers per arm, in the trial file's arm order; given the participants table,
+    also the delivery groups and (cluster_rct) clusters per arm with their sizes, allocated
+    and in the itt set."""
     arms = [a["id"] for a in spec["arms"]]
+    units = {}
+    if participants is not None:
+        labelled = sets[["participant_id", "arm", "itt"]].merge(
+            participants.drop(columns="arm"), on="participant_id", how="left", validate="1:1"
+        )
+        for key, column in unit_columns(spec, participants).items():
+            units[key] = {
+                "allocated": cluster_sizes(labelled, column, arms),
+                "itt": cluster_sizes(labelled[labelled["itt"]], column, arms),
+            }
 
     def per_arm(mask: pd.Series) -> dict[str, int]:
         counts = sets.loc[mask, "arm"].value_counts()
@@ -173,6 +190,7 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
                 "cannot use them"
             ),
         },
+        **units,
     }
 
 
@@ -195,4 +213,4 @@ def run(
         scores = pd.read_parquet(scores_path, columns=columns)
     sets = analysis_sets(participants, items, spec, scores)
     write_parquet(sets, sets_out)
-    write_json(consort_counts(sets, spec), consort_out)
+    write_json(consort_counts(sets, spec, participants), consort_out)

@@ -6,7 +6,7 @@ against the raw files are trialeval.checks, run when the DAG is built).
 that reaches every rule script through `params:`. Its shape:
 
     id, title, design, config_file, data_dir, participants_file, participants_source, sheet,
-    id_column, arm_column, site_column, withdrawal_column,
+    id_column, arm_column, site_column, group_column, withdrawal_column,
     arms: [{id, label, control, colour}], control_arm, sites,
     timepoints: [{id, label, file, source, baseline}], baseline,
     covariates: [{name, label, type, summary, range}],
@@ -30,7 +30,9 @@ from pathlib import Path
 
 from trialeval.errors import TrialInputError
 
-DESIGNS_WITH_CONTROL = {"rct", "quasi_experimental"}
+DESIGNS_WITH_CONTROL = {"rct", "cluster_rct", "quasi_experimental"}
+# Randomized designs: mixed models for score outcomes (cluster_rct randomizes whole sites).
+RANDOMIZED = {"rct", "cluster_rct"}
 # Cross-sectional surveys have no arms: everyone is one group with this id.
 SINGLE_GROUP = "all"
 BANDS = "bands"
@@ -361,6 +363,7 @@ def resolve_trial(
         "id_column": data.get("id_column", "participant_id"),
         "arm_column": arm_column,
         "site_column": data.get("site_column"),
+        "group_column": data.get("group_column"),
         "withdrawal_column": data.get("withdrawal_column"),
         "arms": arms,
         "control_arm": controls[0] if controls else None,
@@ -421,7 +424,7 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
         "analysis_sets": list(raw.get("analysis_sets") or ["itt", "per_protocol", "complete_case"]),
         "mixed_model": {
             "model": mixed.get("model", "repeated"),
-            "site": _mixed_model_site(mixed, site, where),
+            "site": _mixed_model_site(mixed, site, where, trial["design"]),
             "covariates": known(mixed.get("covariates", []), "mixed_model.covariates"),
             "covariance": mixed.get("covariance", "unstructured"),
             "df": mixed.get("df", "satterthwaite"),
@@ -431,6 +434,9 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
         },
         "association": None,
     }
+    groups = _mixed_model_groups(trial, mixed, where)
+    if groups is not None:  # only with data.group_column: other trials' specs keep their keys
+        resolved["mixed_model"]["groups"] = groups
     association = raw.get("association")
     if trial["design"] == "cross_sectional" and not association:
         raise TrialInputError(
@@ -461,13 +467,75 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
     return resolved
 
 
-def _mixed_model_site(mixed: dict, site_column, where: str) -> str:
+def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
+    """Which arms are delivered in groups ({"arms": ids, or None for every arm with group
+    values}), or None without data.group_column; combinations the models cannot fit are
+    refused here, before any job runs."""
+    column = trial["data"].get("group_column")
+    groups = mixed.get("groups")
+    if not column:
+        if groups is not None:
+            raise TrialInputError(
+                f"{where}: analyses.mixed_model.groups needs data.group_column (the "
+                "participants-file column naming each participant's delivery group)"
+            )
+        return None
+    if trial["design"] not in RANDOMIZED:
+        raise TrialInputError(
+            f"{where}: data.group_column: delivery groups enter the mixed models of design rct; "
+            f"design {trial['design']!r} has none (remove data.group_column)"
+        )
+    if mixed.get("model") == "mmrm":
+        raise TrialInputError(
+            f"{where}: data.group_column is not available with analyses.mixed_model.model: "
+            "mmrm (the MMRM has no random effects to carry a delivery-group term); use model: "
+            "repeated or ancova, which take the group random intercept"
+        )
+    arms = (groups or {}).get("arms")
+    if arms is not None:
+        known = [a["id"] for a in trial.get("arms", [])]
+        unknown = [a for a in arms if a not in known]
+        if unknown:
+            raise TrialInputError(
+                f"{where}: analyses.mixed_model.groups.arms names {unknown}, which are not arms "
+                f"of the trial; expected some of {known}"
+            )
+    return {"arms": None if arms is None else list(arms)}
+
+
+def _cluster_site(mixed: dict, site_column, where: str) -> str:
+    """A cluster-randomized trial's site: the unit of randomization, so a random intercept."""
+    if not site_column:
+        raise TrialInputError(
+            f"{where}: design cluster_rct needs data.site_column: the sites are the clusters "
+            "randomized"
+        )
+    if mixed.get("model") == "mmrm":
+        raise TrialInputError(
+            f"{where}: analyses.mixed_model.model: mmrm is not available with design "
+            "cluster_rct (its clusters need the site random intercept, and the MMRM has no "
+            "random effects); use model: repeated or ancova"
+        )
+    site = mixed.get("site", "random")
+    if site != "random":
+        raise TrialInputError(
+            f"{where}: analyses.mixed_model.site: {site} is not available with design "
+            "cluster_rct: participants of a cluster share it, so the model needs the site "
+            "random intercept (site: random, the default); a site factor would be aliased "
+            "with the arm"
+        )
+    return site
+
+
+def _mixed_model_site(mixed: dict, site_column, where: str, design: str = "rct") -> str:
     """How site enters the mixed model: random by default, fixed for model mmrm.
 
     An MMRM with a site random intercept would put a second, between-participant covariance
     on top of the within-participant one; that is not what trialeval.mmrm fits (and with an
     unstructured covariance the two are not separately identified), so it is refused.
     """
+    if design == "cluster_rct":
+        return _cluster_site(mixed, site_column, where)
     if not site_column:
         return "none"
     mmrm = mixed.get("model") == "mmrm"
@@ -560,7 +628,7 @@ def outcome_analyses(spec: dict) -> dict[str, list[str]]:
     for outcome in spec["outcomes"]:
         if outcome["kind"] == "bands" or spec["design"] == "cross_sectional":
             continue
-        if spec["design"] == "rct" and outcome["kind"] == "score":
+        if spec["design"] in RANDOMIZED and outcome["kind"] == "score":
             plan["mixed_model"].append(outcome["id"])
         else:
             plan["prepost"].append(outcome["id"])
@@ -572,7 +640,7 @@ def report_items(spec: dict) -> dict[str, list[str]]:
     design = spec["design"]
     tables = ["table1"]
     figures = ["consort"]
-    if design == "rct":
+    if design in RANDOMIZED:
         tables += ["effects_table"]
         figures += ["trajectories", "forest"]
     elif design == "quasi_experimental":

@@ -34,6 +34,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
+from trialeval.config import RANDOMIZED  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
@@ -99,6 +100,7 @@ KINDS = ("consort", "trajectories", "forest", "change_distributions", "odds_rati
 
 CONTINUOUS_ESTIMANDS = {
     "rct": ("diff_in_change", "adjusted_diff"),
+    "cluster_rct": ("diff_in_change", "adjusted_diff"),
     "quasi_experimental": ("adjusted_mean_difference", "hodges_lehmann_shift"),
 }
 ESTIMAND_LABELS = {
@@ -425,7 +427,7 @@ def trajectory_gaps(
     scored = [o["id"] for o in spec["outcomes"] if o["kind"] == "score"]
     notes = []
     unfitted = [labels[o] for o in scored if o not in set(means["outcome"])]
-    if unfitted and spec["design"] == "rct":
+    if unfitted and spec["design"] in RANDOMIZED:
         notes.append(
             f"Not drawn, no mixed model fitted: {', '.join(unfitted)} "
             "(tables/model_diagnostics.csv says why)."
@@ -1378,11 +1380,22 @@ def plot_consort(spec: dict, consort: dict):
     return _consort_arms(spec, consort)
 
 
+def _unit_lines(consort: dict, arm: str) -> list[tuple[str, str, int]]:
+    """The clusters (cluster_rct) and delivery groups an arm was allocated, with their sizes."""
+    lines = []
+    for key, word in (("clusters", "clusters"), ("delivery_groups", "delivery groups")):
+        units = consort.get(key, {}).get("allocated", {}).get(arm)
+        if units and units["n"]:
+            sizes = f"{units['min']}\u2013{units['max']}"
+            lines.append((f"in {units['n']} {word} of {sizes} participants", "normal", 0))
+    return lines
+
+
 def _consort_arms(spec: dict, consort: dict):
     width, margin, gap = DOUBLE_COLUMN, 0.08, 0.18
     arms = list(consort["allocated"])
     labels = consort.get("arms", {})
-    randomized = spec["design"] == "rct"
+    randomized = spec["design"] in RANDOMIZED
     tps = consort["timepoints"]
     x_start = margin + STAGE_W
     avail = width - x_start - margin
@@ -1405,6 +1418,7 @@ def _consort_arms(spec: dict, consort: dict):
                 [
                     (f"Allocated to {label}" if randomized else f"{label} group", "bold", 0),
                     (f"n\u00a0=\u00a0{_count(consort['allocated'][arm])}", "normal", 0),
+                    *_unit_lines(consort, arm),
                 ],
                 col_w,
                 "center",

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval.config import SINGLE_GROUP, item_columns
+from trialeval.delivery import GROUP, check_clusters, read_group_column
 from trialeval.errors import Problems, TrialInputError
 from trialeval.exports import read_export, row_holding
 from trialeval.io import in_set, write_parquet
@@ -241,6 +242,7 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
     for column, key in [
         (spec["arm_column"], "data.arm_column"),
         (spec["site_column"], "data.site_column"),
+        (spec.get("group_column"), "data.group_column"),
         (spec["withdrawal_column"], "data.withdrawal_column"),
     ]:
         if column:
@@ -323,6 +325,18 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
                 ),
             )
         out["site"] = sites.astype(str).to_numpy()
+
+    if spec["design"] == "cluster_rct" and "site" in out:  # sites are the clusters
+        check_clusters(out["arm"].to_numpy(), out["site"].to_numpy(), spec, problems)
+    if spec.get("group_column"):  # delivery groups, checked against arms and sites
+        out[GROUP] = read_group_column(
+            raw[spec["group_column"]],
+            ids,
+            out["arm"].to_numpy(),
+            out["site"].to_numpy() if "site" in out else None,
+            spec,
+            problems,
+        )
 
     if spec["withdrawal_column"]:
         col = spec["withdrawal_column"]

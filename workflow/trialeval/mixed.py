@@ -24,6 +24,12 @@ evaluation costs O(G p^2) for G participants. No n x n matrix is ever formed. Fo
 conditioning X is replaced by Q from X = QR (and y by its OLS residual); results are mapped
 back to X at the end.
 
+Delivery groups (partially nested designs) use a second structure, trialeval.mixed_levels:
+participant < group < site as nested levels with a covariate each (the group term sits on
+grouped participants' post-baseline rows), inverted by Woodbury level by level. Both
+structures hand the same pieces (log|H|, [X y]' H^-1 [X y] and per level Z_k' H^-1 [X y],
+tr(Z_k' H^-1 Z_k)) to the one REML core below: optimisation, gradient, Satterthwaite df.
+
 Satterthwaite df follow lmerTest (and emmeans, which uses it): with the variance parameters
 phi = (theta..., sigma) and C(phi) = sigma^2 (X' H(theta)^-1 X)^-1,
 
@@ -41,6 +47,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, special
+
+from trialeval.mixed_levels import NestedLevels, nested_levels
 
 __all__ = ["Contrast", "MixedFit", "contrast", "fit_reml"]
 
@@ -76,6 +84,9 @@ class MixedFit:
     boundary: bool
     converged: bool
     message: str
+    # Delivery groups (fits with ``delivery_groups``): the group SD and the number of groups.
+    sd_group: float | None = None
+    n_delivery_groups: int | None = None
     # Variance parameters used for Satterthwaite df: the interior thetas, then sigma.
     _varpar_names: tuple[str, ...] = field(default=(), repr=False)
     _varpar: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
@@ -143,6 +154,11 @@ class _Design:
         return 1 if self.site_of_group is None else 2
 
 
+# The covariance structures the REML core below works on: random intercepts for participants
+# [in sites] (here), and nested levels with a covariate each (delivery groups; mixed_levels).
+_Structure = _Design | NestedLevels
+
+
 @dataclass(frozen=True)
 class _State:
     """The likelihood pieces at one theta ("X" is the design's Q here)."""
@@ -187,45 +203,13 @@ def _sum_by(codes: np.ndarray, values: np.ndarray, n_bins: int) -> np.ndarray:
     )
 
 
-def _evaluate(design: _Design, theta: np.ndarray) -> _State:
-    """GLS fit and the REML pieces at variance ratios ``theta`` (O(G p^2)).
-
-    Within a participant, H_g = I + theta^2 11' and (Woodbury) H_g^-1 = I - c_g 11', so for any
-    columns a, b of [X y]: a' H_g^-1 b = (within-participant cross-product) + w_g abar bbar with
-    w_g = n_g / (1 + n_g theta^2) = 1' H_g^-1 1. Working with deviations from participant means
-    (rather than raw sums) avoids cancellation when theta is large. The site level repeats the
-    same step one level up: participant means act as observations with weights w_g.
-    """
-    p = design.p
-    n_g = design.n_per_group
-    zbar = design.means
-    t1sq = float(theta[0]) ** 2
-    w = n_g / (1.0 + n_g * t1sq)
-    logdet_h = float(np.log1p(n_g * t1sq).sum())
-
-    if design.site_of_group is None:
-        zw = w[:, None] * zbar
-        q = design.within + zw.T @ zbar
-        rows = [(zw, float(w.sum()))]
+def _evaluate(design: _Structure, theta: np.ndarray) -> _State:
+    """GLS fit and the REML pieces at variance ratios ``theta``, for either structure."""
+    if isinstance(design, NestedLevels):
+        logdet_h, q, rows = design.pieces(theta)
     else:
-        site = design.site_of_group
-        t2sq = float(theta[1]) ** 2
-        w_site = np.bincount(site, weights=w, minlength=design.n_sites)  # W_s = 1' D_s^-1 1
-        m = _sum_by(site, w[:, None] * zbar, design.n_sites) / w_site[:, None]
-        u = w_site / (1.0 + t2sq * w_site)  # 1' H_s^-1 1
-        dev = zbar - m[site]
-        q = design.within + (w[:, None] * dev).T @ dev + (u[:, None] * m).T @ m
-        logdet_h += float(np.log1p(t2sq * w_site).sum())
-        # Z_participant' H^-1 a = w_g (abar_g - shrink_s m_s), shrink_s = theta_2^2 W_s / (1 + ...)
-        shrink = (t2sq * w_site / (1.0 + t2sq * w_site))[site]
-        rows = [
-            (
-                w[:, None] * (zbar - shrink[:, None] * m[site]),
-                float(np.sum(w - shrink * w**2 / w_site[site])),
-            ),
-            (u[:, None] * m, float(u.sum())),
-        ]
-
+        logdet_h, q, rows = _intercept_pieces(design, theta)
+    p = design.p
     # Cholesky of the augmented (p+1) x (p+1) matrix: its leading block factors M = X'H^-1 X,
     # the last row gives the GLS beta, and its last diagonal squared is r'H^-1 r (a Schur
     # complement), computed without subtracting large numbers.
@@ -243,7 +227,48 @@ def _evaluate(design: _Design, theta: np.ndarray) -> _State:
     )
 
 
-def _profiled_deviance(design: _Design, state: _State) -> float:
+def _intercept_pieces(
+    design: _Design, theta: np.ndarray
+) -> tuple[float, np.ndarray, list[tuple[np.ndarray, float]]]:
+    """log|H|, [Q r]' H^-1 [Q r] and per level (Z_k' H^-1 [Q r], tr(Z_k' H^-1 Z_k)) (O(G p^2)).
+
+    Within a participant, H_g = I + theta^2 11' and (Woodbury) H_g^-1 = I - c_g 11', so for any
+    columns a, b of [X y]: a' H_g^-1 b = (within-participant cross-product) + w_g abar bbar with
+    w_g = n_g / (1 + n_g theta^2) = 1' H_g^-1 1. Working with deviations from participant means
+    (rather than raw sums) avoids cancellation when theta is large. The site level repeats the
+    same step one level up: participant means act as observations with weights w_g.
+    """
+    n_g = design.n_per_group
+    zbar = design.means
+    t1sq = float(theta[0]) ** 2
+    w = n_g / (1.0 + n_g * t1sq)
+    logdet_h = float(np.log1p(n_g * t1sq).sum())
+
+    if design.site_of_group is None:
+        zw = w[:, None] * zbar
+        q = design.within + zw.T @ zbar
+        return logdet_h, q, [(zw, float(w.sum()))]
+    site = design.site_of_group
+    t2sq = float(theta[1]) ** 2
+    w_site = np.bincount(site, weights=w, minlength=design.n_sites)  # W_s = 1' D_s^-1 1
+    m = _sum_by(site, w[:, None] * zbar, design.n_sites) / w_site[:, None]
+    u = w_site / (1.0 + t2sq * w_site)  # 1' H_s^-1 1
+    dev = zbar - m[site]
+    q = design.within + (w[:, None] * dev).T @ dev + (u[:, None] * m).T @ m
+    logdet_h += float(np.log1p(t2sq * w_site).sum())
+    # Z_participant' H^-1 a = w_g (abar_g - shrink_s m_s), shrink_s = theta_2^2 W_s / (1 + ...)
+    shrink = (t2sq * w_site / (1.0 + t2sq * w_site))[site]
+    rows = [
+        (
+            w[:, None] * (zbar - shrink[:, None] * m[site]),
+            float(np.sum(w - shrink * w**2 / w_site[site])),
+        ),
+        (u[:, None] * m, float(u.sum())),
+    ]
+    return logdet_h, q, rows
+
+
+def _profiled_deviance(design: _Structure, state: _State) -> float:
     """-2 REML log-likelihood with sigma^2 profiled out (lme4's REML criterion)."""
     dof = design.n - design.p
     return (
@@ -254,7 +279,7 @@ def _profiled_deviance(design: _Design, state: _State) -> float:
     )
 
 
-def _profiled_objective(design: _Design, theta: np.ndarray) -> tuple[float, np.ndarray]:
+def _profiled_objective(design: _Structure, theta: np.ndarray) -> tuple[float, np.ndarray]:
     """Profiled REML deviance and its analytic gradient in theta."""
     state = _evaluate(design, theta)
     sigma2 = state.rss / (design.n - design.p)
@@ -263,7 +288,7 @@ def _profiled_objective(design: _Design, theta: np.ndarray) -> tuple[float, np.n
 
 
 def _varpar_gradient(
-    design: _Design, theta: np.ndarray, active: np.ndarray, phi: np.ndarray
+    design: _Structure, theta: np.ndarray, active: np.ndarray, phi: np.ndarray
 ) -> np.ndarray:
     """Gradient of the REML deviance in phi = (theta[active], sigma); beta profiled.
 
@@ -332,7 +357,7 @@ def _moment_start(design: _Design) -> np.ndarray:
     return np.clip(np.array(ratios, float), 1e-2, 1e8)
 
 
-def _minimise(design: _Design, psi0: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, str]:
+def _minimise(design: _Structure, psi0: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, str]:
     """L-BFGS-B over psi = theta^2 >= 0 for the components in ``free``; returns theta.
 
     Why psi rather than theta: the deviance is even in theta, so its theta-gradient vanishes
@@ -385,7 +410,7 @@ def _minimise(design: _Design, psi0: np.ndarray, free: np.ndarray) -> tuple[np.n
     return np.sqrt(psi), message
 
 
-def _newton_polish(design: _Design, theta: np.ndarray, max_iter: int = 6) -> np.ndarray:
+def _newton_polish(design: _Structure, theta: np.ndarray, max_iter: int = 6) -> np.ndarray:
     """A few Newton steps on the analytic gradient for the interior thetas.
 
     L-BFGS-B stops when deviance changes drown in rounding, which leaves theta accurate to
@@ -423,7 +448,7 @@ def _newton_polish(design: _Design, theta: np.ndarray, max_iter: int = 6) -> np.
     return theta
 
 
-def _optimise(design: _Design) -> tuple[np.ndarray, list[str]]:
+def _optimise(design: _Structure) -> tuple[np.ndarray, list[str]]:
     """REML estimate of theta, with a component set to exactly 0 where that is optimal.
 
     Besides the main run, each component is also tried at exactly 0 (the others
@@ -432,7 +457,9 @@ def _optimise(design: _Design) -> tuple[np.ndarray, list[str]]:
     up to rounding.
     """
     k = design.n_levels
-    theta, message = _minimise(design, _moment_start(design), np.arange(k))
+    # variance ratios theta^2 to start from
+    start = design.start() if isinstance(design, NestedLevels) else _moment_start(design)
+    theta, message = _minimise(design, start, np.arange(k))
     notes = [message]
     best = _profiled_objective(design, theta)[0]
     for j in range(k):
@@ -491,12 +518,11 @@ def _codes(labels, what: str, n: int) -> tuple[np.ndarray, int]:
     return codes.astype(np.intp), len(uniques)
 
 
-def _prepare(
-    y, x, groups, sites, column_names
-) -> tuple[_Design, list[str], tuple[np.ndarray, np.ndarray]]:
-    """Validate the inputs and collect the sufficient statistics (one pass over the data).
+def _prepare_fixed(y, x, column_names) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Validate y and X; return the data matrix [Q, r], the column names, R and Q'y.
 
-    Returns the design, the column names and (R, Q'y) to map the fit on Q back to X.
+    X = QR; r is y's OLS residual. Regressing y on Q first (GLS is linear in y, so beta_Q =
+    Q'y + GLS of the OLS residual) keeps large offsets in y out of the cross-products.
     """
     if column_names is None and isinstance(x, pd.DataFrame):
         column_names = [str(c) for c in x.columns]
@@ -526,7 +552,18 @@ def _prepare(
         )
     q, r = _orthogonalise(x, names)
     del x
+    qty = q.T @ y
+    resid = y - q @ qty
+    if np.linalg.norm(resid) <= 1e-12 * np.linalg.norm(y):
+        raise ValueError("y is fitted exactly by X: there is no residual variation to model")
+    return np.column_stack([q, resid]), names, r, qty
 
+
+def _logdet_rtr(r: np.ndarray) -> float:
+    return 2.0 * float(np.log(np.abs(np.diag(r))).sum())
+
+
+def _participant_codes(groups, n: int) -> tuple[np.ndarray, int]:
     g_codes, n_groups = _codes(groups, "groups", n)
     if n_groups < 2:
         raise ValueError(f"need at least 2 participants (groups), got {n_groups}")
@@ -535,37 +572,43 @@ def _prepare(
             "every participant has a single observation: participant and residual variance "
             "are not separately identifiable"
         )
+    return g_codes, n_groups
 
+
+def _outer_of(inner_codes, n_inner, outer_codes, inner_labels, what: str) -> np.ndarray:
+    """The outer unit of each inner unit; raise naming inner units found in two outer ones."""
+    outer_of = np.empty(n_inner, dtype=np.intp)
+    outer_of[inner_codes] = outer_codes
+    crossed = outer_of[inner_codes] != outer_codes
+    if np.any(crossed):
+        offenders = pd.unique(np.asarray(inner_labels)[crossed])[:5].tolist()
+        raise ValueError(what.format(offenders=offenders))
+    return outer_of
+
+
+def _intercept_design(z: np.ndarray, groups, sites, logdet_rtr: float) -> _Design:
+    """Participant counts and means of z, and the pooled within-participant cross-product
+    from deviations (numerically safer than sum of squares minus n * mean^2)."""
+    n, p = z.shape[0], z.shape[1] - 1
+    g_codes, n_groups = _participant_codes(groups, n)
     site_of_group = None
     n_sites = None
     if sites is not None:
         s_codes, n_sites = _codes(sites, "sites", n)
         if n_sites < 2:
             raise ValueError(f"need at least 2 sites for a site variance, got {n_sites}")
-        site_of_group = np.empty(n_groups, dtype=np.intp)
-        site_of_group[g_codes] = s_codes
-        crossed = site_of_group[g_codes] != s_codes
-        if np.any(crossed):
-            offenders = pd.unique(np.asarray(groups)[crossed])[:5].tolist()
-            raise ValueError(
-                f"participants must be nested in sites; participant(s) {offenders} "
-                "appear in more than one site"
-            )
-
-    # Regressing y on Q first (GLS is linear in y, so beta_Q = Q'y + GLS of the OLS residual)
-    # keeps large offsets in y out of the cross-products.
-    qty = q.T @ y
-    resid = y - q @ qty
-    if np.linalg.norm(resid) <= 1e-12 * np.linalg.norm(y):
-        raise ValueError("y is fitted exactly by X: there is no residual variation to model")
-    z = np.column_stack([q, resid])
-    del q, resid
-    # Participant counts and means of z, then the pooled within-participant cross-product
-    # from deviations (numerically safer than sum of squares minus n * mean^2).
+        site_of_group = _outer_of(
+            g_codes,
+            n_groups,
+            s_codes,
+            groups,
+            "participants must be nested in sites; participant(s) {offenders} appear in more "
+            "than one site",
+        )
     n_g = np.bincount(g_codes, minlength=n_groups).astype(float)
     means = _sum_by(g_codes, z, n_groups) / n_g[:, None]
     dev = z - means[g_codes]
-    design = _Design(
+    return _Design(
         n=n,
         p=p,
         n_per_group=n_g,
@@ -573,9 +616,80 @@ def _prepare(
         within=dev.T @ dev,
         site_of_group=site_of_group,
         n_sites=n_sites,
-        logdet_rtr=2.0 * float(np.log(np.abs(np.diag(r))).sum()),
+        logdet_rtr=logdet_rtr,
     )
-    return design, names, (r, qty)
+
+
+def _grouped(labels) -> np.ndarray:
+    """True where a delivery-group label is given (not None, NaN or empty)."""
+    values = pd.Series(np.asarray(labels, dtype=object))
+    return (values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
+
+
+def _delivery_design(
+    z: np.ndarray, groups, sites, delivery_groups, group_covariate, logdet_rtr: float
+) -> tuple[NestedLevels, int]:
+    """Levels participant (if ``groups``) < delivery group < site (if ``sites``), and the
+    number of delivery groups.
+
+    A row without a delivery group belongs to a group of its own (its participant's, or the
+    row's when there is no participant level) whose covariate must be 0.
+    """
+    n = z.shape[0]
+    labels = np.asarray(delivery_groups, dtype=object)
+    covariate = np.asarray(group_covariate, dtype=float)
+    if labels.shape != (n,) or covariate.shape != (n,):
+        raise ValueError(f"delivery_groups and group_covariate need one value per row ({n})")
+    if not np.all(np.isfinite(covariate)):
+        raise ValueError("group_covariate contains NaN or infinite values")
+    grouped = _grouped(labels)
+    if np.any(covariate[~grouped] != 0):
+        raise ValueError("group_covariate must be 0 on rows without a delivery group")
+    if groups is not None:
+        p_codes, n_part = _participant_codes(groups, n)
+        own = p_codes
+    else:
+        own = np.arange(n)
+    # A group of its own per ungrouped participant (or row): a key no real label can equal.
+    keys = np.where(grouped, "g:" + labels.astype(str), "own:" + own.astype(str))
+    g_codes, n_groups = _codes(keys, "delivery_groups", n)
+    real = int(np.unique(g_codes[grouped]).size)
+    if real < 2:
+        raise ValueError(f"need at least 2 delivery groups for a group variance, got {real}")
+    levels = []
+    if groups is not None:
+        _outer_of(
+            p_codes,
+            n_part,
+            g_codes,
+            groups,
+            "participants must be in one delivery group; participant(s) {offenders} appear "
+            "in more than one",
+        )
+        levels.append(("participant", p_codes, np.ones(n)))
+    levels.append(("group", g_codes, covariate))
+    if sites is not None:
+        s_codes, n_sites = _codes(sites, "sites", n)
+        if n_sites < 2:
+            raise ValueError(f"need at least 2 sites for a site variance, got {n_sites}")
+        _outer_of(
+            g_codes[grouped],
+            n_groups,
+            s_codes[grouped],
+            labels[grouped],
+            "delivery groups must be nested in sites; group(s) {offenders} span more than one site",
+        )
+        if groups is not None:
+            _outer_of(
+                p_codes,
+                n_part,
+                s_codes,
+                groups,
+                "participants must be nested in sites; participant(s) {offenders} appear in "
+                "more than one site",
+            )
+        levels.append(("site", s_codes, np.ones(n)))
+    return nested_levels(z, levels, logdet_rtr), real
 
 
 # --------------------------------------------------------------------------------------
@@ -584,9 +698,17 @@ def _prepare(
 
 
 def fit_reml(
-    y, X, groups, sites=None, column_names=None, group_label: str = "participant"
+    y,
+    X,
+    groups,
+    sites=None,
+    column_names=None,
+    group_label: str = "participant",
+    *,
+    delivery_groups=None,
+    group_covariate=None,
 ) -> MixedFit:
-    """Fit y = X beta + participant intercept [+ site intercept] + e by REML.
+    """Fit y = X beta + participant intercept [+ group term] [+ site intercept] + e by REML.
 
     ``groups`` labels participants; ``sites`` (optional) labels sites, each participant in
     exactly one. ``X`` is the full-rank fixed-effects design (include the intercept column);
@@ -594,8 +716,26 @@ def fit_reml(
     mismatched lengths, rank-deficient X, participants in two sites, or < 2 participants.
     ``group_label`` names the groups in messages (e.g. "site" when the rows are participants
     grouped by site); the groups' SD is ``sd_participant`` whatever they are.
+
+    Delivery groups (partially nested designs, trialeval.mixed_levels): ``delivery_groups``
+    labels each row's group (None, NaN or "" for a participant who is not grouped) and
+    ``group_covariate`` is the group effect's covariate per row (lme4's
+    ``(0 + grouped_post | group)``: 1 on a grouped participant's post-baseline rows, else 0).
+    Participants nest in groups, groups in sites (``sites``). ``groups`` may then be None
+    when each row is a participant (no participant intercept). The group SD is ``sd_group``.
     """
-    design, names, (r, qty) = _prepare(y, X, groups, sites, column_names)
+    z, names, r, qty = _prepare_fixed(y, X, column_names)
+    if delivery_groups is None:
+        design, n_delivery = _intercept_design(z, groups, sites, _logdet_rtr(r)), None
+        level_names = [group_label, "site"][: design.n_levels]
+    else:
+        if group_covariate is None:
+            raise ValueError("delivery_groups needs group_covariate")
+        design, n_delivery = _delivery_design(
+            z, groups, sites, delivery_groups, group_covariate, _logdet_rtr(r)
+        )
+        level_names = list(design.names)
+    del z
     n, p = design.n, design.p
     theta, notes = _optimise(design)
     state = _evaluate(design, theta)
@@ -608,7 +748,6 @@ def fit_reml(
     cov = sigma2 * r_inv @ m_inv @ r_inv.T
     deviance = _profiled_deviance(design, state)
 
-    level_names = [group_label, "site"][: design.n_levels]
     brackets = state.dev_brackets(sigma2)
     interior = theta > 0
     # Interior: d deviance / d log(theta) ~ 0. At theta = 0: the slope in theta^2 must not be
@@ -644,13 +783,10 @@ def fit_reml(
     return MixedFit(
         params=pd.Series(beta, index=names, name="estimate"),
         cov_params=pd.DataFrame(cov, index=names, columns=names),
-        sd_participant=float(theta[0] * sigma),
-        sd_site=None if design.n_sites is None else float(theta[1] * sigma),
+        **_components(design, level_names, theta * sigma, n_delivery),
         sd_residual=sigma,
         reml_loglik=float(-0.5 * deviance),
         n_obs=n,
-        n_groups=len(design.n_per_group),
-        n_sites=design.n_sites,
         boundary=boundary,
         converged=converged,
         message="; ".join(notes),
@@ -659,6 +795,27 @@ def fit_reml(
         _varpar_cov=varpar_cov,
         _cov_jacobian=np.array(jac),
     )
+
+
+def _components(design, level_names: list[str], sds: np.ndarray, n_delivery=None) -> dict:
+    """SDs and unit counts of the random effects, by MixedFit field."""
+    if isinstance(design, _Design):
+        return {
+            "sd_participant": float(sds[0]),
+            "sd_site": None if design.n_sites is None else float(sds[1]),
+            "n_groups": len(design.n_per_group),
+            "n_sites": design.n_sites,
+        }
+    sd = dict(zip(level_names, map(float, sds), strict=True))
+    units = dict(zip(level_names, design.n_units, strict=True))
+    return {
+        "sd_participant": sd.get("participant", np.nan),
+        "sd_site": sd.get("site"),
+        "sd_group": sd["group"],
+        "n_groups": units.get("participant", design.n),
+        "n_sites": units.get("site"),
+        "n_delivery_groups": n_delivery,
+    }
 
 
 def contrast(fit: MixedFit, L, alpha: float = 0.05) -> Contrast:

@@ -33,6 +33,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from trialeval.delivery import GROUP
 from trialeval.design import (
     Factor,
     Interaction,
@@ -46,13 +47,15 @@ from trialeval.mixed import contrast, fit_reml
 from trialeval.regression import drop_aliased, ols
 
 
-def _model_data(scores, participants, spec, covariates, site):
+def _model_data(scores, participants, spec, covariates, site, groups=False):
     """Observed scores joined to the analysis set's participants and covariates.
 
     Rows with a missing covariate cannot enter the model; they are dropped and counted."""
     keep = ["participant_id", "arm", *covariates]
     if site != "none":
         keep.append("site")
+    if groups:
+        keep.append(GROUP)
     data = scores[["participant_id", "timepoint", "score"]].merge(
         participants[keep], on="participant_id", how="inner", validate="m:1"
     )
@@ -86,10 +89,12 @@ def _vector(names: list[str], weights: dict[str, float]) -> np.ndarray:
     return vector
 
 
-def _method(kind: str, covariates, site, n_sites) -> str:
+def _method(kind: str, covariates, site, n_sites, groups: bool = False) -> str:
     """The model in words and as its formula (covariates joined by + as in the formula)."""
     adjust = "".join(f" + {term}" for term in [*covariates, *(["site"] if site == "fixed" else [])])
-    random = "(1 | participant)" + (" + (1 | site)" if site == "random" and n_sites else "")
+    site_term = " + (1 | site)" if site == "random" and n_sites else ""
+    group_term = " + (0 + grouped_post | group)" if groups else ""
+    random = "(1 | participant)" + group_term + site_term
     return {
         "repeated": f"LMM, REML: score ~ arm * visit{adjust} + {random}; Satterthwaite df",
         "ancova": (
@@ -99,8 +104,31 @@ def _method(kind: str, covariates, site, n_sites) -> str:
             "LMM, REML (one post visit, participants grouped by site): "
             f"score ~ arm + baseline{adjust} + (1 | site); Satterthwaite df"
         ),
+        "ancova_by_group": (
+            "LMM, REML (one post visit, participants grouped by delivery group): "
+            f"score ~ arm + baseline{adjust} + (0 + grouped | group){site_term}; "
+            "Satterthwaite df"
+        ),
         "ols": f"OLS (one post visit): score ~ arm + baseline{adjust}",
     }[kind]
+
+
+def _delivery(data: pd.DataFrame, spec: dict, groups: bool) -> tuple[dict, str]:
+    """fit_reml's delivery-group arguments for the model rows (empty without groups), and a
+    note when fewer than 2 groups are left in the data (the group term is then left out).
+
+    The group term sits on a grouped participant's post-baseline rows: groups form when
+    delivery starts, so baseline scores share no group effect."""
+    if not groups:
+        return {}, ""
+    labels = data[GROUP].astype(str)
+    if labels[labels != ""].nunique() < 2:
+        return {}, "fewer than 2 delivery groups: no group random effect"
+    post = (labels != "") & (data["timepoint"] != spec["baseline"])
+    return {
+        "delivery_groups": labels.to_numpy(object),
+        "group_covariate": post.to_numpy(dtype=float),
+    }, ""
 
 
 def mixed_model_effects(
@@ -116,13 +144,15 @@ def mixed_model_effects(
     alpha: float = 0.05,
     covariance: str = "unstructured",
     df: str = "satterthwaite",
+    groups: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Fit one outcome's mixed model on one analysis set.
 
     scores: long rows of this outcome (participant_id, timepoint, score); participants: the
-    analysis set (participant_id, arm, site, covariates). Returns (effects, adjusted means,
-    diagnostics); a model that cannot be fitted yields rows whose `note` says why.
-    `covariance` and `df` apply to model mmrm only.
+    analysis set (participant_id, arm, site, covariates, delivery_group with `groups`).
+    Returns (effects, adjusted means, diagnostics); a model that cannot be fitted yields rows
+    whose `note` says why. `covariance` and `df` apply to model mmrm only; `groups` adds the
+    delivery-group term (trialeval.delivery) to models repeated and ancova.
     """
     if model == "mmrm":
         # Imported here: models_mmrm builds on this module's helpers.
@@ -150,7 +180,8 @@ def mixed_model_effects(
         "analysis_set": analysis_set,
         "n_analysis_set": int(participants["participant_id"].nunique()),
     }
-    data, dropped = _model_data(scores, participants, spec, covariates, site)
+    groups = groups and GROUP in participants
+    data, dropped = _model_data(scores, participants, spec, covariates, site, groups)
     members = set(participants["arm"])
     note = f"{dropped} participant(s) left out for missing covariates" if dropped else ""
     post = [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]
@@ -180,6 +211,9 @@ def mixed_model_effects(
     if no_site_effect:
         site, n_sites = "none", None
         note = "; ".join(filter(None, [note, no_site_effect]))
+    delivery, no_group_effect = _delivery(data, spec, groups)
+    groups = bool(delivery)
+    note = "; ".join(filter(None, [note, no_group_effect]))
 
     effects_rows: list[dict] = []
     means_rows: list[dict] = []
@@ -219,13 +253,16 @@ def mixed_model_effects(
         terms = [terms[0], Numeric("baseline_score"), *terms[1:], *adjust]
         # One post visit: one row per participant, so no participant intercept; with site
         # random the sites are the groups of a random-intercept LMM, otherwise it is OLS.
+        # With delivery groups and one post visit, the groups (and sites) are the levels.
         if with_visit:
-            kind, groups, sites, label = "ancova", "participant_id", "site", "participant"
+            kind, units, sites, label = "ancova", "participant_id", "site", "participant"
+        elif groups:
+            kind, units, sites, label = "ancova_by_group", None, "site", "group"
         elif site == "random":
-            kind, groups, sites, label = "ancova_by_site", "site", None, "site"
+            kind, units, sites, label = "ancova_by_site", "site", None, "site"
         else:
             kind = "ols"
-        method = _method(kind, covariates, site, n_sites)
+        method = _method(kind, covariates, site, n_sites, groups)
         timepoint = post[0] if len(post) == 1 else "all_post"
         if n == 0:
             return failed(
@@ -241,10 +278,11 @@ def mixed_model_effects(
                 fit = fit_reml(
                     y,
                     design.X,
-                    data[groups].to_numpy(),
+                    data[units].to_numpy() if units else None,
                     sites=data[sites].to_numpy() if site == "random" and sites else None,
                     column_names=design.names,
                     group_label=label,
+                    **delivery,
                 )
         except (ValueError, np.linalg.LinAlgError) as error:
             return failed(str(error), "ancova", method)
@@ -282,13 +320,14 @@ def mixed_model_effects(
             diag = _diagnostics(diagnostics, "ancova", method, fit)
             if kind == "ancova_by_site":  # the engine's groups are the sites here
                 diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
+                diag.update(_iccs(np.nan, None, diag["sd_site"], diag["sd_residual"]))
         diag["message"] = _dropped_message(diag["message"], design)
         return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
 
     arm, visit, terms, adjust = _terms(
         spec, data, covariates, site, with_visit=True, interaction=True
     )
-    method = _method("repeated", covariates, site, n_sites)
+    method = _method("repeated", covariates, site, n_sites, groups)
     if n == 0:
         return failed("no participant has an observed score", "mixed_model", method)
     X, names = design_matrix(data, [*terms, *adjust])
@@ -300,6 +339,7 @@ def mixed_model_effects(
             data["participant_id"].to_numpy(),
             sites=data["site"].to_numpy() if site == "random" else None,
             column_names=design.names,
+            **delivery,
         )
     except (ValueError, np.linalg.LinAlgError) as error:
         return failed(str(error), "mixed_model", method)
@@ -452,11 +492,25 @@ def _diagnostics(diagnostics: dict, analysis: str, method: str, fit) -> dict:
         "method": method,
         "sd_participant": fit.sd_participant,
         "sd_site": fit.sd_site,
+        "n_groups": fit.n_delivery_groups,
+        "sd_group": fit.sd_group,
+        **_iccs(fit.sd_participant, fit.sd_group, fit.sd_site, fit.sd_residual),
         "sd_residual": fit.sd_residual,
         "reml_loglik": fit.reml_loglik,
         "converged": fit.converged,
         "boundary": fit.boundary,
         "message": fit.message,
+    }
+
+
+def _iccs(sd_participant, sd_group, sd_site, sd_residual) -> dict:
+    """Intraclass correlations of group and site: each one's share of the variance of one
+    observation (for a group, a grouped participant's post-baseline score)."""
+    parts = [sd_participant, sd_group, sd_site, sd_residual]
+    total = sum(0.0 if v is None or np.isnan(v) else v**2 for v in parts)
+    return {
+        "icc_group": np.nan if sd_group is None else sd_group**2 / total,
+        "icc_site": np.nan if sd_site is None else sd_site**2 / total,
     }
 
 
@@ -502,6 +556,7 @@ def run(
                 alpha=alpha,
                 covariance=options.get("covariance", "unstructured"),
                 df=options.get("df", "satterthwaite"),
+                groups=options.get("groups") is not None,
             )
         )
     effects, means, diagnostics = (

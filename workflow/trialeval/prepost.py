@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from trialeval.config import RANDOMIZED
 from trialeval.design import (
     Numeric,
     adjustment_terms,
@@ -560,7 +561,7 @@ def prepost_effects(
         )
     # A randomized trial's categories are compared at each post visit, not pre/post: their
     # risk ratios are an analysis of their own (one multiplicity family, one table block).
-    randomized = spec.get("design") == "rct" and outcome["kind"] == "category"
+    randomized = spec.get("design") in RANDOMIZED and outcome["kind"] == "category"
     common = {
         "trial": spec["id"],
         "outcome": outcome["id"],

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialeval.config import report_items
+from trialeval.config import RANDOMIZED, report_items
+from trialeval.delivery import size_text
 
 DESIGN_WORDS = {
     "rct": "randomized controlled trial",
+    "cluster_rct": "cluster-randomized trial (sites randomized)",
     "quasi_experimental": "non-randomized (quasi-experimental) pre/post comparison",
     "cross_sectional": "cross-sectional survey",
 }
@@ -68,7 +70,7 @@ def _design_summary(spec: dict) -> str:
         ("Secondary outcomes", ", ".join(secondary) or "none"),
         ("Analysis sets", ", ".join(spec["analyses"]["analysis_sets"])),
     ]
-    if spec["design"] == "rct":
+    if spec["design"] in RANDOMIZED:
         mm = spec["analyses"]["mixed_model"]
         rows.append(
             (
@@ -102,9 +104,16 @@ def _consort_summary(consort: dict) -> str:
     for outcome, counts in consort.get("post_without_baseline", {}).items():
         if any(counts.values()):
             lines.append((f"{outcome}: scored after baseline, not at baseline", counts))
+    # delivery groups / clusters: number and sizes, as allocated
+    for key, what in (("delivery_groups", "Delivery groups"), ("clusters", "Clusters (sites)")):
+        if key in consort:
+            sizes = consort[key]["allocated"]
+            lines.append(
+                (f"{what}: n; size median (range)", {a: size_text(sizes[a]) for a in arms})
+            )
     body = "".join(
         f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{counts[a]}</td>" for a in arms)
+        + "".join(f"<td>{html.escape(str(counts[a]))}</td>" for a in arms)
         + "</tr>"
         for name, counts in lines
     )
@@ -125,12 +134,16 @@ def _diagnostics(path: Path) -> str:
             "n_obs",
             "sd_participant",
             "sd_site",
+            *(["sd_group", "icc_group"] if frame["sd_group"].notna().any() else []),
+            *(["icc_site"] if frame["icc_site"].notna().any() else []),
             "sd_residual",
             "converged",
             "boundary",
         ]
     ].copy()
-    for column in ("sd_participant", "sd_site", "sd_residual"):
+    for column in ("sd_participant", "sd_site", "sd_group", "icc_group", "icc_site", "sd_residual"):
+        if column not in shown:
+            continue
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
     flagged = frame[(~frame["converged"].astype(bool)) | frame["boundary"].astype(bool)]
     note = (

@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialeval.config import RANDOMIZED
+from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
 
@@ -408,6 +410,21 @@ def table1(
     counts = {g: len(members(g, data)) for g, _ in groups}
     cells = {g: str(n) for g, n in counts.items()}
     add("n", "Participants, n", "", cells, {g: {"n": n} for g, n in counts.items()})
+
+    # Delivery groups and (cluster_rct) clusters: how many, and their sizes in this set
+    unit_labels = {
+        "delivery_groups": "Delivery groups, n; participants per group, median (range)",
+        "clusters": "Clusters (sites), n; participants per cluster, median (range)",
+    }
+    for key, column in unit_columns(spec, data).items():
+        sizes = cluster_sizes(data, column, [a["id"] for a in arms])
+        cells = {g: size_text(sizes[g]) or DASH for g, _ in groups}
+        stats = {
+            g: {k: sizes[g][k] for k in ("n", "median", "min", "max")}
+            for g, _ in groups
+            if sizes[g]["n"]
+        }
+        add(key, unit_labels[key], "", cells, stats)
 
     if cross_sectional:  # the response rate, of everyone surveyed
         k, n = int(data[baseline_flag].sum()), len(data)
@@ -1097,7 +1114,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     """(full, formatted, title, footnote) of one table from the pipeline's files."""
     if kind not in KINDS:
         raise ValueError(f"unknown table {kind!r}; expected one of {', '.join(KINDS)}")
-    group = "arm" if spec["design"] == "rct" else "group"
+    group = "arm" if spec["design"] in RANDOMIZED else "group"
     if kind == "table1":
         full, formatted = table1(
             spec,
@@ -1179,7 +1196,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     )
     if kind == "effects_table":
         full, formatted = effects_table(spec, effects)
-        what = "Estimated effects" if spec["design"] == "rct" else "Group comparisons"
+        what = "Estimated effects" if spec["design"] in RANDOMIZED else "Group comparisons"
         title = _title(spec, kind, f"{what} on each outcome")
         extra = [sign, "n: participants contributing to the estimate (of the analysis set)."]
     elif kind == "prepost_table":
