@@ -568,7 +568,7 @@ def all_cells() -> list[Cell]:
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
-    return cells + mmrm_cells() + public_cells()
+    return cells + mmrm_cells() + public_cells() + export_cells()
 
 
 def uncovered_pairs(rows, factors: dict[str, tuple]) -> list[tuple]:
@@ -692,3 +692,71 @@ def public_cells() -> list[Cell]:
         Cell(f"public_{name}", trial, _public_files(name))
         for name, trial in (("btheb", btheb), ("anorexia", anorexia), ("birthwt", birthwt))
     ]
+
+
+# --- exports as survey tools write them (trialeval.ingest readers) --------------------------
+
+# A translation of the Flourishing Scale's answers (the trial's `answer_labels`).
+FS_SPANISH = {
+    1: "Muy en desacuerdo",
+    2: "En desacuerdo",
+    3: "Algo en desacuerdo",
+    4: "Ni de acuerdo ni en desacuerdo",
+    5: "Algo de acuerdo",
+    6: "De acuerdo",
+    7: "Muy de acuerdo",
+}
+
+
+def _mapped_cell() -> Cell:
+    """Columns not named like the registry (templates, an explicit map, the file's own id
+    column), answers as labels in a translation, missing codes of the file and of the
+    trial's own instrument."""
+    cell = rct_cell(100, "numeric", "repeated", "random", "itt", 2)
+    cell.id = "export_mapped"
+    cell.trial["title"] = "Exports: mapped columns, translated labels, missing codes"
+    rng = np.random.default_rng(5000)
+    climate = {
+        "label": "Peer climate (3 items)",
+        "source": "synthetic",
+        "item_prefix": "cl_",
+        "items": 3,
+        "item_range": [1, 5],
+        "missing_codes": [9],
+        "subscales": {"total": {"items": "all", "scoring": "mean"}},
+    }
+    cell.trial["instruments"] = {"climate": climate}
+    cell.trial["outcomes"].append({"id": "climate", "instrument": "climate", "subscale": "total"})
+    cell.trial["answer_labels"] = {"flourishing": FS_SPANISH}
+    names = {"pid": "respondent", "mbi_8": "burnout_q1", "mbi_10": "burnout_q2"}
+    names.update({f"fs_{i}": f"FS{i:02d}" for i in range(1, 9)})
+    for t, tp in enumerate(cell.trial["timepoints"]):
+        name = tp["file"]
+        wave = cell.files[name].rename(columns=names).astype(object)
+        for i in range(1, 4):
+            wave[f"climate{i}"] = rng.integers(1, 6, len(wave))
+        wave.loc[wave.index[:3], "climate1"] = 9  # the instrument's missing code
+        if t == 0:  # answers as the translated labels, a few declined
+            for i in range(1, 9):
+                wave[f"FS{i:02d}"] = wave[f"FS{i:02d}"].map(FS_SPANISH).astype(object)
+            wave.loc[wave.index[::7], "FS03"] = "Prefiero no contestar"
+        wave.loc[wave.index[1], "burnout_q2"] = -99
+        wave.insert(1, "StartDate", "2024-03-01")  # a column nothing reads
+        cell.files[name] = wave
+        tp["file"] = {
+            "path": name,
+            "id_column": "respondent",
+            "missing_codes": [-99, "Prefiero no contestar"],
+            "columns": {
+                "flourishing": "FS{item:02d}",
+                "mbi_2item": {8: "burnout_q1", 10: "burnout_q2"},
+                "climate": "climate{item}",
+            },
+        }
+    return cell
+
+
+def export_cells() -> list[Cell]:
+    """Exports as REDCap, Qualtrics, SPSS and Stata write them, and columns and answers not
+    named or coded like the registry, configured by YAML only."""
+    return [_mapped_cell()]

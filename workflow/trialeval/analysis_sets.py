@@ -24,6 +24,8 @@ effects.csv.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from trialeval.io import in_set, set_column
@@ -81,8 +83,9 @@ def _per_outcome_complete_case(sets: pd.DataFrame, scores: pd.DataFrame, spec: d
     return masks
 
 
-def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
-    """CONSORT numbers per arm, in the trial file's arm order."""
+def consort_counts(sets: pd.DataFrame, spec: dict, ingest_counts: dict | None = None) -> dict:
+    """CONSORT numbers per arm, in the trial file's arm order; `ingest_counts` (what ingest
+    left out per timepoint: trialeval.ingest.COUNTED) goes in as `excluded_at_ingest`."""
     arms = [a["id"] for a in spec["arms"]]
 
     def per_arm(mask: pd.Series) -> dict[str, int]:
@@ -118,6 +121,7 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
         "no_data_at_any_timepoint": per_arm(never),
         "analysed": {name: per_arm(sets[name]) for name in SETS},
         "analysed_by_outcome": {"complete_case": by_outcome},
+        "excluded_at_ingest": ingest_counts or {},
         "excluded_from": {
             "per_protocol": per_arm(itt & ~sets["per_protocol"]),
             "complete_case": per_arm(itt & ~sets["complete_case"]),
@@ -140,6 +144,11 @@ def consort_counts(sets: pd.DataFrame, spec: dict) -> dict:
                 "(analysed_by_outcome)"
             ),
             "assessed": "itt participants who returned the survey at that timepoint",
+            "excluded_at_ingest": (
+                "per timepoint, never scored: preview and test responses (Qualtrics), forms "
+                "whose status does not count (REDCap forms_complete), answers given as a "
+                "missing code"
+            ),
         },
     }
 
@@ -151,8 +160,11 @@ def run(
     sets_out: str,
     consort_out: str,
     scores_path: str | None = None,
+    counts_path: str | None = None,
 ):
     """Rule entry: write the analysis-set flags and consort.json."""
+    import json
+
     from trialeval.io import write_json, write_parquet
 
     participants = pd.read_parquet(participants_path)
@@ -163,4 +175,5 @@ def run(
         scores = pd.read_parquet(scores_path, columns=columns)
     sets = analysis_sets(participants, items, spec, scores)
     write_parquet(sets, sets_out)
-    write_json(consort_counts(sets, spec), consort_out)
+    counts = json.loads(Path(counts_path).read_text()) if counts_path else None
+    write_json(consort_counts(sets, spec, counts), consort_out)
