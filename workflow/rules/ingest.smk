@@ -6,6 +6,9 @@ INGEST_CODE = [
     "ingest/answers",
     "ingest/validate",
     "ingest/csv_excel",
+    "ingest/redcap",
+    "ingest/qualtrics",
+    "ingest/spss_stata",
 ]
 
 

@@ -92,12 +92,13 @@ def _means_missing(code, label, missing_codes) -> bool:
     return numeric or normalise_label(code) in texts or normalise_label(label) in texts
 
 
-def coding_problems(export_labels: dict, inst: dict, missing_codes, where: str) -> list[str]:
-    """Problems of an export column's own value labels against the instrument's scale: a code
-    outside its range (not declared missing), or a label the scale gives to another code."""
+def coding_problem(export_labels: dict, inst: dict, missing_codes, where: str) -> str | None:
+    """A problem of an export column's own value labels against the instrument's scale, the
+    first found (and how many codes more): a code outside its range that is not declared
+    missing, or a label the scale gives to another code."""
     lo, hi = inst["item_range"]
     scale = {normalise_label(label): code for code, label in inst["levels"].items()}
-    problems = []
+    found = []
     for code, label in export_labels.items():
         if _means_missing(code, label, missing_codes):
             continue
@@ -106,18 +107,35 @@ def coding_problems(export_labels: dict, inst: dict, missing_codes, where: str) 
             inside = lo <= float(code) <= hi
         except (TypeError, ValueError):
             inside = False
-        if not inside:
-            problems.append(
-                f"{where}: code {text} ({label!r}) is not an answer of {inst['id']} (whole "
-                f"numbers {lo:g} to {hi:g}): the export codes this item differently; recode "
-                f"it, or declare {text} in missing_codes if it means no answer"
-            )
-            continue
         other = scale.get(normalise_label(label), text)
-        if other != text:
-            problems.append(
-                f"{where}: code {text} is labelled {label!r}, which is answer {other} of "
-                f"{inst['id']} (its levels): the coding is reversed or shifted; recode the "
-                f"item, or give the trial's labels in answer_labels if they are a translation"
+        if not inside:
+            found.append(
+                f"code {text} ({label!r}) is not an answer of {inst['id']} (whole numbers "
+                f"{lo:g} to {hi:g}): the export codes this item differently; recode it, or "
+                f"declare {text} in missing_codes if it means no answer"
             )
-    return problems
+        elif other != text:
+            found.append(
+                f"code {text} is labelled {label!r}, which is answer {other} of {inst['id']} "
+                f"(its levels): the coding is reversed or shifted; recode the item, or give "
+                f"the trial's labels in answer_labels if they are a translation"
+            )
+    if not found:
+        return None
+    more = f" ({len(found) - 1} more code(s) alike)" if len(found) > 1 else ""
+    return f"{where}: {found[0]}{more}"
+
+
+def range_problem(bounds: tuple, inst: dict, where: str) -> str | None:
+    """A problem when the export accepts answers outside the instrument's range (a REDCap
+    text field validated from 1 to 7 for an item answered 0 to 6)."""
+    lo, hi = inst["item_range"]
+    low, high = bounds
+    if (low is None or low >= lo) and (high is None or high <= hi):
+        return None
+    shown = f"{'' if low is None else f'{low:g}'} to {'' if high is None else f'{high:g}'}"
+    return (
+        f"{where}: the export accepts answers {shown.strip()} (validation min / max), but "
+        f"{inst['id']} answers are {lo:g} to {hi:g}: the field is not this instrument's item "
+        f"or is coded differently"
+    )

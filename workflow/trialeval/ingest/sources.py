@@ -36,7 +36,10 @@ class Export:
     """One source's rows, as text, ready for validation.
 
     `labels`: the export's own value labels, column -> {code: label} (REDCap choices from the
-    data dictionary, SPSS / Stata value labels); `labels_from` names the file they come from.
+    data dictionary, SPSS / Stata value labels); `labels_from` names the file they come from;
+    `ranges`: column -> (lowest, highest) answer the export allows (REDCap validation bounds).
+    `missing_by_code`: column -> how many of its values the export itself marks missing
+    (SPSS user-missing, Stata .a to .z), already emptied in `frame`.
     `excluded`: responses or answers left out before validation, by reason (counted in
     consort.json). `codebook`: column -> question text or variable label, when the export
     has them.
@@ -48,6 +51,8 @@ class Export:
     labels_from: str = ""
     excluded: dict[str, int] = field(default_factory=dict)
     codebook: dict[str, str] = field(default_factory=dict)
+    ranges: dict[str, tuple] = field(default_factory=dict)
+    missing_by_code: dict[str, int] = field(default_factory=dict)
 
 
 def binary_format(path: Path) -> str | None:
@@ -65,6 +70,12 @@ def binary_format(path: Path) -> str | None:
 
 
 def _text_format(source: dict, frame: pd.DataFrame) -> str:
+    from trialeval.ingest import qualtrics
+
+    if qualtrics.has_import_ids(frame):
+        return "qualtrics"
+    if "redcap_event_name" in frame.columns or source["event"] or source["dictionary"]:
+        return "redcap"
     return "table"
 
 
@@ -96,13 +107,14 @@ def read_source(source: dict, used: Collection[str], answers: Collection[str] = 
         export = spss_stata.read(source, binary)
     else:
         frame = read_export(source, used=used)
-        export = _read_text(declared or _text_format(source, frame), source, frame, answers)
+        kind = declared or _text_format(source, frame)
+        export = _read_text(kind, source, frame, used, answers)
     if declared is None:
         log.info("%s: read as %s (detected)", path, export.format)
     return export
 
 
-def _read_text(kind: str, source: dict, frame: pd.DataFrame, answers) -> Export:
+def _read_text(kind: str, source: dict, frame: pd.DataFrame, used, answers) -> Export:
     if kind == "qualtrics":
         from trialeval.ingest import qualtrics
 
@@ -110,7 +122,7 @@ def _read_text(kind: str, source: dict, frame: pd.DataFrame, answers) -> Export:
     if kind == "redcap":
         from trialeval.ingest import redcap
 
-        return redcap.read(source, frame, answers)
+        return redcap.read(source, frame, used, answers)
     from trialeval.ingest import csv_excel
 
     return csv_excel.read(source, frame)

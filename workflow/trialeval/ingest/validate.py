@@ -497,6 +497,7 @@ def _wave(spec, timepoint, enrolled, problems, tally) -> pd.DataFrame | None:
     )
 
     values = {}
+    counted: set[str] = set()
 
     def whose(row) -> str:
         return f"participant {ids.at[row]}, timepoint {tp!r}"
@@ -508,14 +509,30 @@ def _wave(spec, timepoint, enrolled, problems, tally) -> pd.DataFrame | None:
         for item in inst["items"]:
             column = mapping[item["column"]]
             own = export.labels.get(column)
-            if own:
-                where = f"{export.labels_from}: {column!r}"
-                for problem in answers.coding_problems(own, inst, codes, where):
-                    problems.add(problem)
+            where = f"{export.labels_from}: {column!r}"
+            coding = [
+                answers.coding_problem(own, inst, codes, where) if own else None,
+                answers.range_problem(export.ranges.get(column, (None, None)), inst, where),
+            ]
+            for problem in filter(None, coding):
+                problems.add(problem)
             scale = answers.scale_of(inst["levels"], own)
+            first = column not in counted  # mbi and mbi_2item share mbi_8: count it once
+            counted.add(column)
             values[item["column"]] = _valid_numbers(
-                problems, raw, column, source, rule, whose, codes=codes, scale=scale, tally=tally
+                problems,
+                raw,
+                column,
+                source,
+                rule,
+                whose,
+                codes=codes,
+                scale=scale,
+                tally=tally if first else None,
             )
+            if first:
+                coded = export.missing_by_code.get(column, 0)
+                tally["missing_code_answers"] = tally.get("missing_code_answers", 0) + coded
     frame = pd.DataFrame(values)
     frame.insert(0, "timepoint", tp)
     frame.insert(0, "participant_id", _as_str(ids))
