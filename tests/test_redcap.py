@@ -317,3 +317,22 @@ def test_a_file_that_is_not_a_dictionary(tiny):
     assert "dictionary.csv: not a REDCap data dictionary: no column 'Variable / Field Name'" in (
         _problem(tiny)
     )
+
+
+def test_an_export_with_field_labels_as_headers_says_how_to_export_it(tiny):
+    as_redcap(tiny)
+    frame = export(tiny).rename(
+        columns={"record_id": "Record ID", "redcap_event_name": "Event Name"}
+    )
+    frame.to_csv(tiny.data_dir / "export.csv", index=False)
+    assert "export.csv: the header holds field labels ('Event Name' for redcap_event_name)" in (
+        _problem(tiny)
+    )
+
+
+def test_participant_fields_default_to_each_records_first_row(tiny):
+    participants, _ = expected_tables(tiny)
+    as_redcap(tiny)
+    del tiny.trial["data"]["participants"]["event"]  # the record event comes first
+    got, _, _ = _read(tiny)
+    pd.testing.assert_frame_equal(got, participants)

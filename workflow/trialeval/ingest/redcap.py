@@ -1,5 +1,8 @@
 """REDCap record exports ("CSV raw" or "CSV labels"), with their data dictionary when given.
 
+The header must hold the variable names (record_id, redcap_event_name, ...): REDCap's labels
+export with field labels as headers is refused with a message saying how to export it.
+
 A longitudinal project exports one file with a row per record x event: `redcap_event_name`
 (baseline_arm_1, or the event's label in a labels export) says which event a row is, and each
 timepoint reads the rows of its `event`. The participants file may be the same export: its
@@ -44,6 +47,7 @@ from trialeval.ingest.sources import Export
 log = logging.getLogger(__name__)
 
 EVENT = "redcap_event_name"
+EVENT_LABEL = "Event Name"  # its header in an export whose header holds field labels
 REPEAT_INSTRUMENT = "redcap_repeat_instrument"
 COMPLETE = "_complete"
 CHECKBOX = "___"
@@ -115,6 +119,12 @@ def read(
 
 def _rows_of_event(source: dict, frame: pd.DataFrame, survey: bool) -> pd.DataFrame:
     path, event = source["path"], source["event"]
+    if EVENT not in frame.columns and EVENT_LABEL in frame.columns:
+        raise TrialInputError(
+            f"{path}: the header holds field labels ({EVENT_LABEL!r} for {EVENT}): export the "
+            f'column names as variable names ("CSV raw", or with labels as values only: '
+            f"the API's rawOrLabel=label with rawOrLabelHeaders=raw)"
+        )
     if EVENT not in frame.columns:
         if event:
             raise TrialInputError(
