@@ -435,6 +435,14 @@ def read_wave(
         return _wave(spec, timepoint, enrolled, problems, {} if tally is None else tally)
 
 
+def _log_codebook(path: str, export: Export, columns) -> None:
+    """What the export says each item column asked (Qualtrics question text, REDCap field
+    label, SPSS / Stata variable label): the log keeps it as the wave's codebook."""
+    known = {c: export.codebook[c] for c in dict.fromkeys(columns) if export.codebook.get(c)}
+    if known:
+        log.info("%s: codebook: %s", path, "; ".join(f"{c} = {t!r}" for c, t in known.items()))
+
+
 def _item_map(spec: dict, source: dict) -> dict[str, str]:
     """{registry item column: export column}; a source resolved without `columns` reads the
     registry's names."""
@@ -470,6 +478,7 @@ def _wave(spec, timepoint, enrolled, problems, tally) -> pd.DataFrame | None:
         return None
     for reason, n in export.excluded.items():
         tally[reason] = tally.get(reason, 0) + n
+    _log_codebook(path, export, mapping.values())
 
     ids = normalise_ids(raw[id_column])
     _each(
