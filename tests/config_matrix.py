@@ -655,7 +655,7 @@ def all_cells() -> list[Cell]:
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
-    return cells + mmrm_cells() + public_cells() + group_cells()
+    return cells + mmrm_cells() + public_cells() + group_cells() + export_cells()
 
 
 def uncovered_pairs(rows, factors: dict[str, tuple]) -> list[tuple]:
@@ -871,3 +871,263 @@ def cluster_cells() -> list[Cell]:
         trial["analyses"] = {"analysis_sets": ["itt"], "mixed_model": {"model": model}}
         cells.append(Cell(cell_id, trial, files))
     return cells
+
+
+# --- exports as survey tools write them (trialeval.ingest readers) --------------------------
+
+# The registry's labels of the Flourishing Scale and MBI answers, and a translation of the
+# former (a trial's `answer_labels`).
+FS_ENGLISH = {
+    1: "Strongly disagree",
+    2: "Disagree",
+    3: "Slightly disagree",
+    4: "Mixed or neither agree nor disagree",
+    5: "Slightly agree",
+    6: "Agree",
+    7: "Strongly agree",
+}
+MBI_ENGLISH = {
+    0: "Never",
+    1: "A few times a year or less",
+    2: "Once a month or less",
+    3: "A few times a month",
+    4: "Once a week",
+    5: "A few times a week",
+    6: "Every day",
+}
+FS_SPANISH = {
+    1: "Muy en desacuerdo",
+    2: "En desacuerdo",
+    3: "Algo en desacuerdo",
+    4: "Ni de acuerdo ni en desacuerdo",
+    5: "Algo de acuerdo",
+    6: "De acuerdo",
+    7: "Muy de acuerdo",
+}
+
+
+def _mapped_cell() -> Cell:
+    """Columns not named like the registry (templates, an explicit map, the file's own id
+    column), answers as labels in a translation, missing codes of the file and of the
+    trial's own instrument."""
+    cell = rct_cell(100, "numeric", "repeated", "random", "itt", 2)
+    cell.id = "export_mapped"
+    cell.trial["title"] = "Exports: mapped columns, translated labels, missing codes"
+    rng = np.random.default_rng(5000)
+    climate = {
+        "label": "Peer climate (3 items)",
+        "source": "synthetic",
+        "item_prefix": "cl_",
+        "items": 3,
+        "item_range": [1, 5],
+        "missing_codes": [9, "Does not apply"],
+        "subscales": {"total": {"items": "all", "scoring": "mean"}},
+    }
+    cell.trial["instruments"] = {"climate": climate}
+    cell.trial["outcomes"].append({"id": "climate", "instrument": "climate", "subscale": "total"})
+    cell.trial["answer_labels"] = {"flourishing": FS_SPANISH}
+    names = {"pid": "respondent", "mbi_8": "burnout_q1", "mbi_10": "burnout_q2"}
+    names.update({f"fs_{i}": f"FS{i:02d}" for i in range(1, 9)})
+    for t, tp in enumerate(cell.trial["timepoints"]):
+        name = tp["file"]
+        wave = cell.files[name].rename(columns=names).astype(object)
+        for i in range(1, 4):
+            wave[f"climate{i}"] = rng.integers(1, 6, len(wave)).astype(object)
+        wave.loc[wave.index[:3], "climate1"] = 9  # the instrument's missing codes
+        wave.loc[wave.index[3], "climate2"] = "does not apply"
+        if t == 0:  # answers as the translated labels, a few declined
+            for i in range(1, 9):
+                wave[f"FS{i:02d}"] = wave[f"FS{i:02d}"].map(FS_SPANISH).astype(object)
+            wave.loc[wave.index[::7], "FS03"] = "Prefiero no contestar"
+        wave.loc[wave.index[1], "burnout_q2"] = -99
+        wave.insert(1, "StartDate", "2024-03-01")  # a column nothing reads
+        cell.files[name] = wave
+        tp["file"] = {
+            "path": name,
+            "format": "table",
+            "id_column": "respondent",
+            "missing_codes": [-99, "Prefiero no contestar"],
+            "columns": {
+                "flourishing": "FS{item:02d}",
+                "mbi_2item": {8: "burnout_q1", 10: "burnout_q2"},
+                "climate": "climate{item}",
+            },
+        }
+    return cell
+
+
+REDCAP_FORMS = {"flourishing": list(FLOURISHING), "burnout": list(BURNOUT)}
+STATUS_LEVELS = ("complete", "unverified", "any")
+
+
+def _redcap_dictionary() -> pd.DataFrame:
+    """The matrix project's data dictionary (the columns the reader uses, as REDCap names
+    them); Flourishing choices as the registry labels them, burnout items coded 0-6."""
+    fs = " | ".join(f"{k}, {v}" for k, v in FS_ENGLISH.items())
+    mbi = " | ".join(f"{k}, {v}" for k, v in MBI_ENGLISH.items())
+    rows = [(c, "flourishing", "radio", f"Flourishing item {c[3:]}", fs) for c in FLOURISHING]
+    rows += [(c, "burnout", "radio", f"Burnout item {c[4:]}", mbi) for c in BURNOUT]
+    columns = ["Variable / Field Name", "Form Name", "Field Type", "Field Label"]
+    return pd.DataFrame(rows, columns=[*columns, "Choices, Calculations, OR Slider Labels"])
+
+
+def _redcap_cell() -> Cell:
+    """Every wave in one REDCap longitudinal export (a row per record x event, sites as data
+    access groups), with its dictionary; each timepoint counts other form statuses; forms
+    left Incomplete or Unverified with answers, and a repeating instrument's rows."""
+    cell = rct_cell(101, "both", "repeated", "random", "all", 3)
+    cell.id = "export_redcap"
+    cell.trial["title"] = "Exports: a REDCap longitudinal export and its dictionary"
+    rng = np.random.default_rng(5001)
+    rows = []
+    for t, tp in enumerate(cell.trial["timepoints"]):
+        event = f"{tp['id']}_arm_1"
+        wave = cell.files.pop(tp["file"])
+        status = np.where(rng.random(len(wave)) < 0.1, "1", "2")  # some Unverified
+        for k, (_, answer) in enumerate(wave.iterrows()):
+            row = {"pid": answer["pid"], "redcap_event_name": event}
+            row.update({c: answer[c] for form in REDCAP_FORMS.values() for c in form})
+            row.update(flourishing_complete=status[k], burnout_complete="2")
+            rows.append(row)
+        # a form begun, never completed; a session-log instance (not a wave)
+        rows.append({"pid": "P001", "redcap_event_name": event, "redcap_repeat_instrument": "log"})
+        started = cell.files["participants.csv"]["pid"].iloc[-3 - t]
+        if started not in set(wave["pid"]):
+            rows.append(
+                {
+                    "pid": started,
+                    "redcap_event_name": event,
+                    "fs_1": 4,
+                    "flourishing_complete": "0",
+                    "burnout_complete": "0",
+                }
+            )
+        tp["file"] = {
+            "path": "redcap_export.csv",
+            "dictionary": "redcap_dictionary.csv",
+            "event": event,
+            "forms_complete": STATUS_LEVELS[t],
+        }
+    columns = ["pid", "redcap_event_name", "redcap_repeat_instrument"]
+    for form, fields in REDCAP_FORMS.items():
+        columns += [*fields, f"{form}_complete"]
+    cell.trial["timepoints"][0]["file"]["format"] = "redcap"
+    cell.files["redcap_export.csv"] = pd.DataFrame(rows, columns=columns)
+    cell.files["redcap_dictionary.csv"] = _redcap_dictionary()
+    return cell
+
+
+def _qualtrics(wave: pd.DataFrame, *, choice_text: bool, rng) -> pd.DataFrame:
+    """A wave as a Qualtrics export: question text and ImportId rows, a preview and a test
+    response first, answers as codes or as the registry's labels, the id embedded data."""
+    answers = wave.rename(columns={"student": "ExternalReference"}).astype(object)
+    if choice_text:
+        for column in FLOURISHING:
+            answers[column] = answers[column].map(FS_ENGLISH, na_action="ignore")
+    status = {"0": "IP Address", "1": "Survey Preview", "2": "Survey Test"}
+    fake = {c: 4 if c in FLOURISHING else 3 for c in [*FLOURISHING, *BURNOUT]}
+    trial_rows = pd.DataFrame([{**fake, "ExternalReference": ""}] * 2)
+    frame = pd.concat([trial_rows, answers], ignore_index=True)
+    codes = ["1", "2"] + ["0"] * len(answers)
+    frame.insert(0, "Status", [status[c] for c in codes] if choice_text else codes)
+    frame.insert(1, "Finished", np.where(rng.random(len(frame)) < 0.1, "0", "1"))
+    frame.insert(2, "ResponseId", [f"R_{k:06d}" for k in range(len(frame))])
+    questions = {c: f"Question {c}" for c in frame.columns}
+    imports = {c: f'{{"ImportId":"QID_{c}"}}' for c in frame.columns}
+    return pd.concat([pd.DataFrame([questions, imports]), frame], ignore_index=True)
+
+
+def _qualtrics_cell() -> Cell:
+    """Pre/post waves as Qualtrics exports (numeric values, then choice text), the id in
+    ExternalReference; one declared `format: qualtrics`, the other detected."""
+    cell = quasi_cell(104, "numeric", "confounder", "itt", 2)
+    cell.id = "export_qualtrics"
+    cell.trial["title"] = "Exports: Qualtrics pre/post waves, numeric and choice text"
+    rng = np.random.default_rng(5002)
+    for t, tp in enumerate(cell.trial["timepoints"]):
+        name = f"qualtrics_{tp['id']}.csv"
+        cell.files[name] = _qualtrics(cell.files.pop(tp["file"]), choice_text=t == 1, rng=rng)
+        tp["file"] = {"path": name, "id_column": "ExternalReference"}
+    cell.trial["timepoints"][0]["file"]["format"] = "qualtrics"
+    return cell
+
+
+@dataclass
+class StatisticsFileCell(Cell):
+    """A cell some of whose files are SPSS .sav or Stata .dta (written with pyreadstat):
+    {file name: writer options (value labels, missing values)}; the frames are in `files`."""
+
+    statistics_files: dict[str, dict] = field(default_factory=dict)
+
+    def write(self, root: Path) -> None:
+        import pyreadstat
+
+        super().write(root)
+        data = self.trial["data"]
+        data_dir = root / data["dir"] if "dir" in data else root / "data" / "raw" / self.id
+        for name, options in self.statistics_files.items():
+            writer = pyreadstat.write_sav if name.endswith(".sav") else pyreadstat.write_dta
+            writer(self.files[name], data_dir / name, **options)
+
+
+def _spss_cell() -> StatisticsFileCell:
+    """A survey whose frame and responses are SPSS files: gender and belonging coded with
+    value labels, a user-missing "refused" code (99) on the belonging items."""
+    base = survey_cell(105, "categorical", "itt", False)
+    frame = base.files["surveyed.csv"].copy()
+    genders = {"F": 1.0, "M": 2.0, "NB": 3.0}
+    frame["gender"] = frame["gender"].map(genders)
+    wave = base.files["responses.csv"].copy()
+    items = [*BURNOUT, *BELONGING]
+    wave[items] = wave[items].astype(float)
+    wave.loc[wave.index[::9], "belong_school"] = 99.0
+    belonging = {1.0: "Very weak", 2.0: "Somewhat weak", 3.0: "Somewhat strong"}
+    belonging.update({4.0: "Very strong", 99.0: "Refused"})
+    cell = StatisticsFileCell("export_spss", base.trial, {"surveyed.sav": frame})
+    cell.files["responses.sav"] = wave
+    cell.trial["title"] = "Exports: SPSS files with value labels and user-missing values"
+    cell.trial["data"]["participants"] = "surveyed.sav"
+    cell.trial["timepoints"][0]["file"] = {"path": "responses.sav", "format": "spss"}
+    cell.statistics_files = {
+        "surveyed.sav": {"variable_value_labels": {"gender": {v: k for k, v in genders.items()}}},
+        "responses.sav": {
+            "variable_value_labels": {c: belonging for c in BELONGING},
+            "missing_ranges": {c: [99.0] for c in BELONGING},
+        },
+    }
+    return cell
+
+
+def _stata_cell() -> StatisticsFileCell:
+    """An rct whose participants and waves are Stata files: arms coded 1-3 and labelled with
+    the arm ids, extended missing values (.r) as refusals."""
+    base = rct_cell(106, "numeric", "ancova_1post", "none", "itt", 3)
+    people = base.files["participants.csv"].copy()
+    arm_codes = {a: float(k) for k, a in enumerate(ARM_IDS, start=1)}
+    people["arm"] = people["arm"].map(arm_codes)
+    cell = StatisticsFileCell("export_stata", base.trial, {"participants.dta": people})
+    cell.trial["title"] = "Exports: Stata files, labelled arms and extended missing values"
+    cell.trial["data"]["participants"] = "participants.dta"
+    options = {
+        "participants.dta": {
+            "variable_value_labels": {"arm": {v: k.upper() for k, v in arm_codes.items()}}
+        }
+    }
+    for t, tp in enumerate(cell.trial["timepoints"]):
+        wave = base.files[tp["file"]].copy()
+        items = [*FLOURISHING, *BURNOUT]
+        wave[items] = wave[items].astype(float)
+        wave["fs_3"] = wave["fs_3"].astype(object)
+        wave.loc[wave.index[1 + t], "fs_3"] = "r"  # .r: refused
+        name = f"wave_{tp['id']}.dta"
+        cell.files[name] = wave
+        options[name] = {"missing_user_values": {"fs_3": ["r"]}}
+        tp["file"] = {"path": name, "format": "stata"} if t else name
+    cell.statistics_files = options
+    return cell
+
+
+def export_cells() -> list[Cell]:
+    """Exports as REDCap, Qualtrics, SPSS and Stata write them, and columns and answers not
+    named or coded like the registry, configured by YAML only."""
+    return [_mapped_cell(), _redcap_cell(), _qualtrics_cell(), _spss_cell(), _stata_cell()]

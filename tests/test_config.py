@@ -181,6 +181,8 @@ def test_file_as_a_path_or_an_object(tiny):
     spec = tiny.spec()
     first, second = spec["timepoints"]
     assert first["file"] == str(tiny.data_dir / "wave0.csv")
+    registry_names = {f"scs_{i}": f"scs_{i}" for i in range(1, 13)}
+    registry_names.update({f"fs_{i}": f"fs_{i}" for i in range(1, 9)})
     assert first["source"] == {
         "path": first["file"],
         "sheet": "responses",
@@ -188,6 +190,12 @@ def test_file_as_a_path_or_an_object(tiny):
         "encoding": None,
         "delimiter": None,
         "missing_codes": [],
+        "format": None,  # detected
+        "id_column": "pid",  # data.id_column
+        "columns": registry_names,  # item columns named as in the registry
+        "event": None,
+        "dictionary": None,
+        "forms_complete": "complete",
     }
     assert second["file"] == str(tiny.data_dir / "wave1.csv")
     assert second["source"]["header_row"] == 2 and second["source"]["delimiter"] == ";"

@@ -101,9 +101,11 @@ def test_non_numeric_answer(tiny, tmp_path):
     tiny.waves["wave0.csv"]["fs_2"] = tiny.waves["wave0.csv"]["fs_2"].astype(object)
     tiny.waves["wave0.csv"].loc[0, "fs_2"] = "often"
     message = run_to(tmp_path, tiny.spec())
+    # the Flourishing Scale has answer labels (config/instruments.yaml): 'often' is not one
     assert (
-        "wave0.csv: row 2, column 'fs_2' (participant P1, timepoint 't0'): 'often' is not"
-        in message
+        "wave0.csv: row 2, column 'fs_2' (participant P1, timepoint 't0'): 'often' is not a "
+        "number, nor one of the answer labels; expected a whole number from 1 to 7 or one of "
+        "'Strongly disagree', 'Disagree'," in message
     )
     assert "`missing_codes`" in message
 

@@ -4,6 +4,7 @@ rule analysis_sets:
     input:
         participants=rules.ingest.output.participants,
         responses=rules.ingest.output.responses,
+        counts=rules.ingest.output.counts,
         scores=rules.score.output.scores,
         code="workflow/scripts/analysis_sets.py",
         library=library("analysis_sets"),

@@ -27,7 +27,12 @@ def library(*modules):
 
 
 from trialeval.checks import check_trials  # noqa: E402
-from trialeval.config import load_trials, outcome_analyses, report_items  # noqa: E402
+from trialeval.config import (  # noqa: E402
+    load_trials,
+    outcome_analyses,
+    raw_files,
+    report_items,
+)
 from trialeval.errors import TrialInputError  # noqa: E402
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
@@ -53,8 +58,7 @@ def raw_inputs(wildcards):
     """Every raw file and config file a trial's ingest reads."""
     spec = TRIALS[wildcards.trial]
     return {
-        "participants": spec["participants_file"],
-        "waves": [tp["file"] for tp in spec["timepoints"]],
+        "raw": raw_files(spec),
         "trial_config": spec["config_file"],
         "instruments": config["instruments"],
     }
@@ -168,7 +172,7 @@ def provenance_inputs(wildcards):
     """Every raw input and config file of the run, and the demo's truth files."""
     raw, truth = [], []
     for spec in TRIALS.values():
-        raw += [spec["participants_file"], *(tp["file"] for tp in spec["timepoints"])]
+        raw += raw_files(spec)
         candidate = Path(spec["data_dir"]) / "truth.yaml"
         if candidate.is_file():
             truth.append(str(candidate))

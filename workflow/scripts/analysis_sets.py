@@ -9,6 +9,7 @@ with log_to(snakemake.log[0]):
         participants_path=snakemake.input.participants,
         items_path=snakemake.input.responses,
         scores_path=snakemake.input.scores,
+        counts_path=snakemake.input.counts,
         sets_out=snakemake.output.sets,
         consort_out=snakemake.output.consort,
     )

@@ -12,6 +12,7 @@ try:
             snakemake.params.trial,
             participants_out=snakemake.output.participants,
             items_out=snakemake.output.responses,
+            counts_out=snakemake.output.counts,
         )
 except TrialInputError as error:  # one line per problem, without a Python stack
     sys.exit(str(error))

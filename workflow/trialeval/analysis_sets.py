@@ -26,6 +26,8 @@ allocated and in the itt set.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from trialeval.delivery import cluster_sizes, unit_columns
@@ -108,11 +110,15 @@ def _per_outcome_complete_case(sets: pd.DataFrame, scores: pd.DataFrame, spec: d
 
 
 def consort_counts(
-    sets: pd.DataFrame, spec: dict, participants: pd.DataFrame | None = None
+    sets: pd.DataFrame,
+    spec: dict,
+    participants: pd.DataFrame | None = None,
+    ingest_counts: dict | None = None,
 ) -> dict:
     """CONSORT numbers per arm, in the trial file's arm order; given the participants table,
     also the delivery groups and (cluster_rct) clusters per arm with their sizes, allocated
-    and in the itt set."""
+    and in the itt set; `ingest_counts` (what ingest left out per timepoint:
+    trialeval.ingest.COUNTED) goes in as `excluded_at_ingest`."""
     arms = [a["id"] for a in spec["arms"]]
     units = {}
     if participants is not None:
@@ -163,6 +169,7 @@ def consort_counts(
             for o in spec["outcomes"]
             if f"{POST_WITHOUT_BASELINE}:{o['id']}" in sets
         },
+        "excluded_at_ingest": ingest_counts or {},
         "excluded_from": {
             "per_protocol": per_arm(itt & ~sets["per_protocol"]),
             "complete_case": per_arm(itt & ~sets["complete_case"]),
@@ -189,6 +196,11 @@ def consort_counts(
                 "models adjusted for the baseline score (ANCOVA, MMRM) and change scores "
                 "cannot use them"
             ),
+            "excluded_at_ingest": (
+                "per timepoint, never scored: preview and test responses (Qualtrics), forms "
+                "whose status does not count (REDCap forms_complete), answers given as a "
+                "missing code"
+            ),
         },
         **units,
     }
@@ -201,8 +213,11 @@ def run(
     sets_out: str,
     consort_out: str,
     scores_path: str | None = None,
+    counts_path: str | None = None,
 ):
     """Rule entry: write the analysis-set flags and consort.json."""
+    import json
+
     from trialeval.io import write_json, write_parquet
 
     participants = pd.read_parquet(participants_path)
@@ -213,4 +228,5 @@ def run(
         scores = pd.read_parquet(scores_path, columns=columns)
     sets = analysis_sets(participants, items, spec, scores)
     write_parquet(sets, sets_out)
-    write_json(consort_counts(sets, spec, participants), consort_out)
+    counts = json.loads(Path(counts_path).read_text()) if counts_path else None
+    write_json(consort_counts(sets, spec, participants, counts), consort_out)

@@ -14,19 +14,24 @@ import json
 import os
 from pathlib import Path
 
+from trialeval.config import raw_files
 from trialeval.errors import Problems
 
-# The library files whose code decides what passes the check.
-CHECKING_CODE = ("errors", "config", "exports", "ingest", "io", "checks")
+# The library files whose code decides what passes the check (ingest/ is a package).
+CHECKING_CODE = ("errors", "config", "exports", "io", "checks")
+
+
+def checking_code() -> list[Path]:
+    here = Path(__file__).parent
+    return [here / f"{m}.py" for m in CHECKING_CODE] + sorted((here / "ingest").glob("*.py"))
 
 
 def _fingerprint(spec: dict) -> str | None:
     """What a passed check depends on; None when a raw file is missing (check it again)."""
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
-    here = Path(__file__).parent
-    for module in CHECKING_CODE:
-        digest.update((here / f"{module}.py").read_bytes())
-    for path in [spec["participants_file"], *(tp["file"] for tp in spec["timepoints"])]:
+    for module in checking_code():
+        digest.update(module.read_bytes())
+    for path in raw_files(spec):
         try:
             stat = os.stat(path)
         except OSError:

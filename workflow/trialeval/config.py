@@ -13,7 +13,9 @@ that reaches every rule script through `params:`. Its shape:
     outcomes: [{id, label, instrument, kind (score|category|bands), name, role}],
     instruments: {id: resolved instrument (see `resolve_instrument`)},
     (`file` / `participants_file` are paths; `source` / `participants_source` how to read them:
-     {path, sheet, header_row, encoding, delimiter, missing_codes}, see trialeval.exports)
+     {path, sheet, header_row, encoding, delimiter, missing_codes, format, id_column, columns,
+      event, dictionary, forms_complete}: see trialeval.exports and trialeval.ingest;
+     `columns` maps each registry item column the outcomes need to its column in the export)
     per_protocol: {column, at_least, arms} | None,
     analyses: {...},
     power: the resolved `power` block (see trialeval.power.resolve_power) | None,
@@ -33,6 +35,7 @@ from trialeval.errors import TrialInputError
 DESIGNS_WITH_CONTROL = {"rct", "cluster_rct", "quasi_experimental"}
 # Randomized designs: mixed models for score outcomes (cluster_rct randomizes whole sites).
 RANDOMIZED = {"rct", "cluster_rct"}
+FORMATS = ("table", "redcap", "qualtrics", "spss", "stata")
 # Cross-sectional surveys have no arms: everyone is one group with this id.
 SINGLE_GROUP = "all"
 BANDS = "bands"
@@ -76,7 +79,8 @@ def _prescored_as_items(inst_id: str, spec: dict, where: str) -> dict:
 def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
     """Expand one registry entry: item ids as strings, export columns, subscale score ranges.
 
-    Returns {id, label, source, item_range, decimals, min_answered, levels,
+    Returns {id, label, source, item_range, decimals, min_answered, levels (answer code as
+             text -> label), missing_codes,
              items: [{id, column, reverse}], subscales: {id: {label, items, scoring, range}},
              categories: {id: {label, subscale, any_item, at_least, at_most}}, bands}.
     """
@@ -139,6 +143,7 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
             "at_least": cat.get("at_least"),
             "at_most": cat.get("at_most"),
         }
+    levels = _levels(spec.get("levels") or {}, lo, hi, f"{where}: {inst_id}.levels")
     bands = spec.get("bands")
     if bands is not None:
         if bands["subscale"] not in subscales:
@@ -156,12 +161,44 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
         "item_range": [lo, hi],
         "decimals": decimals,
         "min_answered": float(spec.get("min_answered", 0.8)),
-        "levels": {str(k): v for k, v in (spec.get("levels") or {}).items()},
+        "levels": levels,
+        "missing_codes": list(spec.get("missing_codes", [])),
         "items": [{"id": i, "column": f"{prefix}{i}", "reverse": i in reverse} for i in ids],
         "subscales": subscales,
         "categories": categories,
         "bands": bands,
     }
+
+
+def normalise_label(label) -> str:
+    """An answer label as exports are matched to it: case and every space ignored, so
+    'Every day', 'every  day' and 'EVERY DAY' are one label."""
+    return "".join(str(label).split()).casefold()
+
+
+def _levels(levels: dict, lo: float, hi: float, where: str) -> dict[str, str]:
+    """Answer labels, code as text -> label: codes within the item range, labels distinct."""
+    out: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for code, label in levels.items():
+        try:
+            value = float(code)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not lo <= value <= hi:
+            raise TrialInputError(
+                f"{where}: code {code!r} ({label!r}) is not an answer from {lo:g} to {hi:g} "
+                f"(item_range)"
+            )
+        key = normalise_label(label)
+        if key in seen:
+            raise TrialInputError(
+                f"{where}: codes {seen[key]} and {code} have the same label {label!r} (labels "
+                f"are compared ignoring case and spaces); an export's label would be ambiguous"
+            )
+        text = f"{value:g}"
+        seen[key], out[text] = text, str(label)
+    return out
 
 
 def _unique(values, what: str, where: str) -> None:
@@ -231,9 +268,10 @@ def resolve_trial(
         raise TrialInputError(f"{where}: arms: design {design!r} needs at least two arms")
 
     sheet = data.get("sheet", 0)
+    id_column = data.get("id_column", "participant_id")
     timepoints = []
     for i, t in enumerate(trial["timepoints"]):
-        source = _source(t["file"], data_dir, sheet, f"{where}: timepoints[{i}].file")
+        source = _source(t["file"], data_dir, sheet, id_column, f"{where}: timepoints[{i}].file")
         timepoints.append(
             {
                 "id": t["id"],
@@ -300,6 +338,12 @@ def resolve_trial(
             }
         )
     _unique([o["id"] for o in outcomes], "outcome", f"{where}: outcomes")
+    _answer_labels(trial.get("answer_labels") or {}, instruments, f"{where}: answer_labels")
+    for i, (t, tp) in enumerate(zip(trial["timepoints"], timepoints, strict=True)):
+        mapping = t["file"].get("columns") if isinstance(t["file"], dict) else None
+        tp["source"]["columns"] = _item_columns(
+            mapping or {}, instruments, f"{where}: timepoints[{i}].file.columns"
+        )
 
     per_protocol = None
     rule = (trial.get("analysis_sets") or {}).get("per_protocol")
@@ -317,7 +361,15 @@ def resolve_trial(
         }
 
     analyses = _resolve_analyses(trial, outcomes, instruments, where)
-    participants = _source(data["participants"], data_dir, sheet, f"{where}: data.participants")
+    participants = _source(
+        data["participants"], data_dir, sheet, id_column, f"{where}: data.participants"
+    )
+    if isinstance(data["participants"], dict) and "columns" in data["participants"]:
+        raise TrialInputError(
+            f"{where}: data.participants.columns: `columns` maps instrument items to the "
+            f"columns of a survey export (timepoints[].file); participants-file columns are "
+            f"named by data.*_column and covariates[].name"
+        )
     covariates = []
     for c in trial.get("covariates", []):
         if "range" in c and (c["type"] != "numeric" or c["range"][0] >= c["range"][1]):
@@ -360,7 +412,7 @@ def resolve_trial(
         "participants_file": participants["path"],
         "participants_source": participants,
         "sheet": sheet,
-        "id_column": data.get("id_column", "participant_id"),
+        "id_column": id_column,
         "arm_column": arm_column,
         "site_column": data.get("site_column"),
         "group_column": data.get("group_column"),
@@ -379,9 +431,10 @@ def resolve_trial(
     }
 
 
-def _source(entry: str | dict, data_dir: Path, sheet, where: str) -> dict:
+def _source(entry: str | dict, data_dir: Path, sheet, id_column: str, where: str) -> dict:
     """A `file` of the trial file (a path, or an object with read options) as the read spec
-    trialeval.exports takes: the path joined to the data folder, every option filled in."""
+    trialeval.ingest takes: paths joined to the data folder, every option filled in (`format`
+    None means detected; `columns` is filled in once the instruments are known)."""
     entry = {"path": entry} if isinstance(entry, str) else entry
     encoding = entry.get("encoding")
     if encoding:
@@ -392,6 +445,7 @@ def _source(entry: str | dict, data_dir: Path, sheet, where: str) -> dict:
                 f"{where}.encoding: unknown encoding {encoding!r}; expected a Python codec "
                 f"name such as utf-8, cp1252, latin-1 or utf-16"
             ) from None
+    dictionary = entry.get("dictionary")
     return {
         "path": str(data_dir / entry["path"]),
         "sheet": entry.get("sheet", sheet),
@@ -399,7 +453,96 @@ def _source(entry: str | dict, data_dir: Path, sheet, where: str) -> dict:
         "encoding": encoding,
         "delimiter": entry.get("delimiter"),
         "missing_codes": list(entry.get("missing_codes", [])),
+        "format": entry.get("format"),
+        "id_column": entry.get("id_column", id_column),
+        "columns": {},
+        "event": entry.get("event"),
+        "dictionary": str(data_dir / dictionary) if dictionary else None,
+        "forms_complete": entry.get("forms_complete", "complete"),
     }
+
+
+def _item_value(item_id: str):
+    """An item id as a column template sees it: a number when it is one ('cips{item:02d}')."""
+    return int(item_id) if item_id.isdigit() else item_id
+
+
+def _instrument_columns(rule, inst: dict, where: str) -> dict[str, str]:
+    """{registry column: export column} of one instrument's items under one `columns` rule:
+    none (the registry's item_prefix + item), a template, or an explicit item -> column map."""
+    items = inst["items"]
+    if rule is None:
+        return {item["column"]: item["column"] for item in items}
+    if isinstance(rule, dict):
+        rule = {str(k): str(v) for k, v in rule.items()}
+        ids = [item["id"] for item in items]
+        unknown = [k for k in rule if k not in ids]
+        absent = [i for i in ids if i not in rule]
+        if unknown or absent:
+            raise TrialInputError(
+                f"{where}.{inst['id']}: "
+                + (f"items {unknown} are not items of {inst['id']}; " if unknown else "")
+                + (f"no column given for items {absent}; " if absent else "")
+                + f"an explicit map names the column of every item ({', '.join(ids)})"
+            )
+        return {item["column"]: rule[item["id"]] for item in items}
+    if "{" not in rule:
+        if len(items) == 1:  # one column (a pre-scored total, a single item): its name
+            return {items[0]["column"]: rule}
+        raise TrialInputError(
+            f"{where}.{inst['id']}: template {rule!r} has no {{item}}, so every item of "
+            f"{inst['id']} would be read from one column; e.g. 'Q1_{{item}}' or "
+            f"'cips{{item:02d}}' (or an explicit map item -> column)"
+        )
+    out = {}
+    for item in items:
+        try:
+            out[item["column"]] = rule.format(item=_item_value(item["id"]))
+        except (KeyError, IndexError, ValueError) as error:
+            raise TrialInputError(
+                f"{where}.{inst['id']}: template {rule!r} cannot name item {item['id']!r} "
+                f"({type(error).__name__}: {error}); the one field is {{item}}, e.g. "
+                f"'Q1_{{item}}' or 'cips{{item:02d}}' (zero-padded numbers)"
+            ) from None
+    return out
+
+
+def _item_columns(mapping: dict, instruments: dict, where: str) -> dict[str, str]:
+    """{registry column: export column} of every item column the trial's outcomes need."""
+    unknown = sorted(set(mapping) - set(instruments))
+    if unknown:
+        raise TrialInputError(
+            f"{where}: {unknown} are not instruments of this trial's outcomes; expected some "
+            f"of {sorted(instruments)}"
+        )
+    out: dict[str, str] = {}
+    for inst_id, inst in instruments.items():
+        for column, export in _instrument_columns(mapping.get(inst_id), inst, where).items():
+            if out.setdefault(column, export) != export:  # e.g. mbi and mbi_2item share mbi_8
+                raise TrialInputError(
+                    f"{where}: item column {column} (also an item of {inst_id}) is mapped to "
+                    f"both {out[column]!r} and {export!r}; map every instrument holding it alike"
+                )
+    by_export: dict[str, str] = {}
+    for column, export in out.items():
+        if by_export.setdefault(export, column) != column:
+            raise TrialInputError(
+                f"{where}: {by_export[export]} and {column} are both read from column "
+                f"{export!r}; every item needs its own column"
+            )
+    return out
+
+
+def _answer_labels(overrides: dict, instruments: dict, where: str) -> None:
+    """The trial's own answer labels (a translation, say) replace the registry's."""
+    for inst_id, labels in overrides.items():
+        if inst_id not in instruments:
+            raise TrialInputError(
+                f"{where}.{inst_id}: not an instrument of this trial's outcomes; expected one "
+                f"of {sorted(instruments)}"
+            )
+        inst = instruments[inst_id]
+        inst["levels"] = _levels(labels, *inst["item_range"], f"{where}.{inst_id}")
 
 
 def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, where: str) -> dict:
@@ -454,7 +597,7 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
         for exposure in association["exposures"]:
             out = by_id.get(exposure)
             inst = instruments.get(out["instrument"]) if out else None
-            if out is None or out["kind"] != "score" or not inst["levels"]:
+            if out is None or out["kind"] != "score" or not _ordinal_item(inst, out["name"]):
                 raise TrialInputError(
                     f"{where}: analyses.association.exposures: {exposure!r} must be the id of an "
                     f"outcome scored from a single item with `levels` (e.g. belonging)"
@@ -465,6 +608,14 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
             "covariates": known(association.get("covariates", []), "association.covariates"),
         }
     return resolved
+
+
+def _ordinal_item(inst: dict, subscale: str) -> bool:
+    """Whether a subscale is one item whose every answer has a label (an ordinal exposure)."""
+    lo, hi = inst["item_range"]
+    codes = {f"{v:g}" for v in range(int(lo), int(hi) + 1)}
+    one_item = len(inst["subscales"][subscale]["items"]) == 1
+    return one_item and not inst["decimals"] and codes <= set(inst["levels"])
 
 
 def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
@@ -552,11 +703,20 @@ def _mixed_model_site(mixed: dict, site_column, where: str, design: str = "rct")
 
 
 def item_columns(spec: dict) -> list[str]:
-    """Every export column the trial's outcomes need, in registry order."""
+    """Every registry item column the trial's outcomes need, in registry order (the columns
+    of the interim items table; a timepoint's `source.columns` says where each is exported)."""
     columns: list[str] = []
     for inst in spec["instruments"].values():
         columns.extend(item["column"] for item in inst["items"])
     return columns
+
+
+def raw_files(spec: dict) -> list[str]:
+    """Every raw file a trial reads, once each, in reading order: the participants file, the
+    waves' exports and any data dictionary (one REDCap export may serve them all)."""
+    sources = [spec["participants_source"], *(tp["source"] for tp in spec["timepoints"])]
+    paths = [s["path"] for s in sources] + [s["dictionary"] for s in sources if s["dictionary"]]
+    return list(dict.fromkeys(paths))
 
 
 def _schema_error(message: str) -> str:

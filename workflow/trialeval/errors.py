@@ -45,6 +45,7 @@ class Problems:
         self.limit = limit
         self.shown: list[str] = []
         self.more = 0
+        self._seen: set[str] = set()
 
     @property
     def total(self) -> int:
@@ -54,6 +55,11 @@ class Problems:
         return self.total > 0
 
     def add(self, problem: str) -> None:
+        """One problem; the very same line again (one export read for two timepoints finds
+        its problems twice) is not listed twice."""
+        if problem in self._seen:
+            return
+        self._seen.add(problem)
         if len(self.shown) < self.limit:
             self.shown.append(problem)
         else:

@@ -476,12 +476,16 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
         write_csv(frame, path)
 
 
-def write_truth(path: Path, trial: str, header: str, effects: list[dict]) -> None:
-    """truth.yaml with fixed float formatting (one flow mapping per effect)."""
+def write_truth(
+    path: Path, trial: str, header: str, effects: list[dict], seed_of: str | None = None
+) -> None:
+    """truth.yaml with fixed float formatting (one flow mapping per effect); `seed_of` names
+    the simulated trial whose seeds made the data (default `trial` itself)."""
+    seeded = seed_of or trial
     lines = [f"# {line}".rstrip() for line in header.strip().splitlines()]
-    lines += [f"trial: {trial}", f"seed: {SEEDS[trial]}"]
-    if trial in MC_SEEDS:
-        lines += [f"mc_seed: {MC_SEEDS[trial]}", f"mc_draws: {MC_DRAWS}"]
+    lines += [f"trial: {trial}", f"seed: {SEEDS[seeded]}"]
+    if seeded in MC_SEEDS:
+        lines += [f"mc_seed: {MC_SEEDS[seeded]}", f"mc_draws: {MC_DRAWS}"]
     lines.append("effects:")
     for e in effects:
         # Round first so that a tiny negative value is written 0.0000, not -0.0000.
@@ -1511,8 +1515,14 @@ def main(argv: list[str] | None = None) -> int:
         description="Write the SYNTHETIC raw exports, truth.yaml and README.md of the demo trials.",
     )
     parser.add_argument("--out", type=Path, help="output folder (default: <repo>/data/raw)")
+    from trialeval import simulate_exports
+
+    exported = tuple(simulate_exports.EXPORTED)
     parser.add_argument(
-        "--trial", action="append", choices=TRIALS, help="trial to write (repeatable; default all)"
+        "--trial",
+        action="append",
+        choices=TRIALS + exported,
+        help="trial to write (repeatable; default all)",
     )
     parser.add_argument("--config-dir", type=Path, help="default: <repo>/config")
     parser.add_argument(
@@ -1547,11 +1557,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     out = args.out or root / "data" / "raw"
-    for trial in args.trial or TRIALS:
+    for trial in args.trial or TRIALS + exported:
         t0 = time.perf_counter()
-        result, cfg = simulate_trial(trial, config_dir)
-        write_trial(trial, result, cfg, out)
-        counts = ", ".join(f"{k}={v}" for k, v in result["counts"].items())
+        if trial in exported:  # a CSV demo trial's data as a survey tool exports them
+            result, cfg = simulate_exports.simulate_exported(trial, config_dir)
+            simulate_exports.write_exported(trial, result, cfg, out)
+            counts = f"from {result['source']}"
+        else:
+            result, cfg = simulate_trial(trial, config_dir)
+            write_trial(trial, result, cfg, out)
+            counts = ", ".join(f"{k}={v}" for k, v in result["counts"].items())
         print(f"{trial}: {counts} ({time.perf_counter() - t0:.1f} s) -> {out / trial}")
     return 0
 

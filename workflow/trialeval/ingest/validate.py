@@ -1,17 +1,13 @@
-"""Ingest: read the participants file and one export per wave, normalise ids, validate.
+"""Validation: the participants table and each wave's responses, from any export, checked
+cell by cell into the tidy tables ingest writes (see trialeval.ingest).
 
-Produces two tables (written to results/<trial>/interim/):
-- participants: one row per allocated participant: participant_id, arm, site, covariates,
-  withdrawn, adherence (the per-protocol column, when configured);
-- items: one row per survey response (participant x timepoint), the item columns the trial's
-  instruments need as floats; withdrawn participants' responses are not carried forward.
-
-Raw files are only read (trialeval.exports). Every problem found is collected, not only the
-first: each names the file, the row (counted as a spreadsheet counts, header included), the
-column, the value and what was expected, and the run stops with the list (TrialInputError).
-An answer is missing when its cell is empty or holds one of the file's `missing_codes`; any
-other value that is not a valid answer of the item is an error (text, "nan", "inf", decimals
-on an instrument without `decimals: true`, values outside the item's range).
+Every problem found is collected, not only the first: each names the file, the row (as the
+tool shows it: a spreadsheet row, header included; a SPSS case), the column, the value and
+what was expected, and the run stops with the list (TrialInputError). An answer is missing
+when its cell is empty or holds one of the file's or the instrument's `missing_codes`; an
+answer given as a label is read as its code (trialeval.ingest.answers); any other value that
+is not a valid answer of the item is an error (text, "nan", "inf", decimals on an instrument
+without `decimals: true`, values outside the item's range).
 """
 
 from __future__ import annotations
@@ -25,16 +21,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trialeval.config import SINGLE_GROUP, item_columns
+from trialeval.config import SINGLE_GROUP, item_columns, normalise_label
 from trialeval.delivery import GROUP, check_clusters, read_group_column
 from trialeval.errors import Problems, TrialInputError
-from trialeval.exports import read_export, row_holding
-from trialeval.io import in_set, write_parquet
+from trialeval.exports import row_holding
+from trialeval.ingest import answers
+from trialeval.ingest.sources import Export, read_source
+from trialeval.io import in_set
 
 log = logging.getLogger(__name__)
 
-YES = {"yes", "y", "true", "t", "1", "1.0"}
-NO = {"no", "n", "false", "f", "0", "0.0", ""}
+# "checked" / "unchecked": a REDCap checkbox in a labels export
+YES = {"yes", "y", "true", "t", "1", "1.0", "checked"}
+NO = {"no", "n", "false", "f", "0", "0.0", "", "unchecked"}
 LARGEST = 1e15  # bound of numbers without a declared upper bound (see Rule)
 MISSING_HINT = (
     "; leave the cell empty for a missing value, or declare the codes that mean missing "
@@ -75,9 +74,11 @@ def _each(problems: Problems, mask: pd.Series, message: Callable[[int], str]) ->
     problems.extend((message(row) for row in rows), len(rows))
 
 
-def _read(source: dict, used: set[str], problems: Problems) -> pd.DataFrame | None:
+def _read(
+    source: dict, used: set[str], problems: Problems, answers: Collection[str] = ()
+) -> Export | None:
     try:
-        return read_export(source, used=used)
+        return read_source(source, used, answers)
     except TrialInputError as error:
         problems.absorb(error)
         return None
@@ -207,18 +208,37 @@ def parse_numbers(column: pd.Series, missing_codes, rule: Rule) -> tuple[np.ndar
     return np.where(present & ok, number, np.nan), pd.Series(bad, index=column.index)
 
 
-def _valid_numbers(problems, raw, column, source, rule: Rule, who) -> np.ndarray:
+def _valid_numbers(problems, raw, column, source, rule: Rule, who, **answers_of) -> np.ndarray:
     """The column as floats; one problem per cell that is neither missing nor valid, naming
-    file, row, column, value (`who(row)` says whose it is) and what was expected."""
-    values, bad = parse_numbers(raw[column], source["missing_codes"], rule)
+    file, row, column, value (`who(row)` says whose it is) and what was expected. For survey
+    answers, `answers_of` holds `codes` (the missing codes), `scale` (answers.Scale: labels
+    read as their codes) and `tally` (counts answers given as a missing code)."""
+    codes = answers_of.get("codes", source["missing_codes"])
+    scale = answers_of.get("scale")
+    text = raw[column]
+    values, bad = parse_numbers(text, codes, rule)
+    if scale is not None and scale.codes and bad.any():
+        text = answers.decode(text, scale.codes)
+        values, bad = parse_numbers(text, codes, rule)
+    tally = answers_of.get("tally")
+    if tally is not None and codes:
+        given = text.notna().to_numpy(bool) & (text.str.strip() != "").fillna(False).to_numpy()
+        coded = int((given & np.isnan(values) & ~bad.to_numpy()).sum())
+        tally["missing_code_answers"] = tally.get("missing_code_answers", 0) + coded
 
     def message(row) -> str:
         value = raw.at[row, column]
         reason, is_text = rule.why(value)
+        expected = f"{rule.expected()} ({rule.what})"
+        if is_text and scale is not None and scale.codes:
+            reason = "not a number, nor one of the answer labels"
+            expected = (
+                f"{rule.expected()} or one of {scale.listing} (ignoring case and spaces) "
+                f"({rule.what})"
+            )
         return (
             f"{source['path']}: row {row}, column {column!r} ({who(row)}): {value!r} is "
-            f"{reason}; expected {rule.expected()} ({rule.what})"
-            + (MISSING_HINT if is_text else "")
+            f"{reason}; expected {expected}" + (MISSING_HINT if is_text else "")
         )
 
     _each(problems, bad, message)
@@ -238,7 +258,9 @@ def read_participants(spec: dict, problems: Problems | None = None) -> pd.DataFr
 def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
     source = spec["participants_source"]
     path, cfg = source["path"], spec["config_file"]
-    required = {spec["id_column"]: "data.id_column"}
+    id_column = source["id_column"]
+    own_id = "data.participants.id_column" if id_column != spec["id_column"] else None
+    required = {id_column: own_id or "data.id_column"}
     for column, key in [
         (spec["arm_column"], "data.arm_column"),
         (spec["site_column"], "data.site_column"),
@@ -251,16 +273,16 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
         required[cov["name"]] = "covariates"
     if spec["per_protocol"]:
         required[spec["per_protocol"]["column"]] = "analysis_sets.per_protocol.column"
-    raw = _read(source, set(required), problems)
-    if raw is None:
+    export = _read(source, set(required), problems)
+    if export is None:
         return None
+    raw = export.frame
     absent = _missing_columns(raw, source, required, cfg)
     if absent:
         for message in absent:
             problems.add(message)
         return None
 
-    id_column = spec["id_column"]
     ids = normalise_ids(raw[id_column])
     _each(
         problems,
@@ -283,7 +305,7 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
     arm_ids = [a["id"] for a in spec["arms"]]
     if spec["arm_column"]:
         col = spec["arm_column"]
-        arms = raw[col].astype("string").str.strip()
+        arms = _arms(raw[col], export.labels.get(col, {}), arm_ids)
         _each(
             problems,
             arms.isna() | ~arms.isin(arm_ids),
@@ -305,7 +327,7 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
 
     if spec["site_column"]:
         col = spec["site_column"]
-        sites = raw[col].astype("string").str.strip()
+        sites = _labelled(raw[col], export.labels.get(col))
         listed = spec["sites"]
         _each(
             problems,
@@ -366,7 +388,7 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
             what = f"covariate {name!r}" + (" and its `range`" if cov["range"] else "")
             out[name] = _valid_numbers(problems, raw, name, source, Rule(what, lo=lo, hi=hi), whose)
         else:
-            text = raw[name].astype("string").str.strip()
+            text = _labelled(raw[name], export.labels.get(name))
             missing = (text == "") | text.str.lower().isin(codes)
             out[name] = text.mask(missing.fillna(True)).to_numpy()
     if spec["per_protocol"]:
@@ -374,6 +396,28 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
         rule = Rule("adherence for the per-protocol rule", lo=0)
         out["adherence"] = _valid_numbers(problems, raw, col, source, rule, whose)
     return out
+
+
+def _arms(column: pd.Series, labels: dict[str, str], arm_ids: list[str]) -> pd.Series:
+    """Allocated arms as arm ids: the cell itself, or the label the export gives its code
+    when that label is an arm id (ignoring case and spaces: code 1 labelled 'Coaching' is
+    arm `coaching`)."""
+    by_label = {normalise_label(a): a for a in arm_ids}
+    ids = set(arm_ids)
+
+    def arm(value):
+        if value is None or value.strip() in ids:
+            return value if value is None else value.strip()
+        label = labels.get(answers.code_text(value))
+        return by_label.get(normalise_label(label), value.strip()) if label else value.strip()
+
+    return answers.each_value(column, arm).astype("string")
+
+
+def _labelled(column: pd.Series, labels: dict[str, str] | None) -> pd.Series:
+    """A text column (site, categorical covariate) trimmed, codes shown by their labels."""
+    text = column.astype("string").str.strip()
+    return answers.as_labels(text, labels).astype("string") if labels else text
 
 
 def _listed(rows) -> str:
@@ -391,37 +435,64 @@ def _duplicates(problems: Problems, ids: pd.Series, message) -> None:
 
 
 def read_wave(
-    spec: dict, timepoint: dict, enrolled: Collection[str] | None, problems: Problems | None = None
+    spec: dict,
+    timepoint: dict,
+    enrolled: Collection[str] | None,
+    problems: Problems | None = None,
+    tally: dict[str, int] | None = None,
 ) -> pd.DataFrame | None:
     """Read one wave's export: ids normalised and enrolled (not checked when `enrolled` is
-    None), answers numeric and valid. None when the file cannot be read at all."""
+    None), answers numeric and valid. None when the file cannot be read at all. `tally`
+    receives what was left out before validation (preview responses, forms not complete)
+    and the answers given as a missing code, by reason."""
     with _collecting(problems) as problems:
-        return _wave(spec, timepoint, enrolled, problems)
+        return _wave(spec, timepoint, enrolled, problems, {} if tally is None else tally)
 
 
-def _wave(spec, timepoint, enrolled, problems) -> pd.DataFrame | None:
+def _log_codebook(path: str, export: Export, columns) -> None:
+    """What the export says each item column asked (Qualtrics question text, REDCap field
+    label, SPSS / Stata variable label): the log keeps it as the wave's codebook."""
+    known = {c: export.codebook[c] for c in dict.fromkeys(columns) if export.codebook.get(c)}
+    if known:
+        log.info("%s: codebook: %s", path, "; ".join(f"{c} = {t!r}" for c, t in known.items()))
+
+
+def _item_map(spec: dict, source: dict) -> dict[str, str]:
+    """{registry item column: export column}; a source resolved without `columns` reads the
+    registry's names."""
+    mapping = source.get("columns") or {}
+    return {column: mapping.get(column, column) for column in item_columns(spec)}
+
+
+def _wave(spec, timepoint, enrolled, problems, tally) -> pd.DataFrame | None:
     source = timepoint["source"]
     path, cfg, tp = source["path"], spec["config_file"], timepoint["id"]
     if not Path(path).is_file():
         problems.add(f"{path}: export for timepoint {tp!r} not found (timepoints in {cfg})")
         return None
-    id_column = spec["id_column"]
-    columns = item_columns(spec)
-    raw = _read(source, {id_column, *columns}, problems)
-    if raw is None:
+    id_column = source["id_column"]
+    id_key = "data.id_column" if id_column == spec["id_column"] else "the file's id_column"
+    mapping = _item_map(spec, source)
+    export = _read(source, {id_column, *mapping.values()}, problems, answers=mapping.values())
+    if export is None:
         return None
+    raw = export.frame
     if id_column not in raw.columns:
-        for message in _missing_columns(raw, source, {id_column: "data.id_column"}, cfg):
+        for message in _missing_columns(raw, source, {id_column: id_key}, cfg):
             problems.add(message)
         return None
-    absent = [c for c in columns if c not in raw.columns]
+    absent = [c for c in dict.fromkeys(mapping.values()) if c not in raw.columns]
     if absent:
         shown = ", ".join(absent[:10]) + (" ..." if len(absent) > 10 else "")
         problems.add(
             f"{path}: item columns missing for timepoint {tp!r}: {shown} ({len(absent)} of "
-            f"the {len(columns)} item columns the outcomes need)"
+            f"the {len(set(mapping.values()))} item columns the outcomes need; `columns` of "
+            f"the file says where each instrument's items are)"
         )
         return None
+    for reason, n in export.excluded.items():
+        tally[reason] = tally.get(reason, 0) + n
+    _log_codebook(path, export, mapping.values())
 
     ids = normalise_ids(raw[id_column])
     _each(
@@ -449,6 +520,7 @@ def _wave(spec, timepoint, enrolled, problems) -> pd.DataFrame | None:
     )
 
     values = {}
+    counted: set[str] = set()
 
     def whose(row) -> str:
         return f"participant {ids.at[row]}, timepoint {tp!r}"
@@ -456,65 +528,35 @@ def _wave(spec, timepoint, enrolled, problems) -> pd.DataFrame | None:
     for inst in spec["instruments"].values():
         lo, hi = inst["item_range"]
         rule = Rule(f"{inst['id']} answers", whole=not inst["decimals"], lo=lo, hi=hi)
+        codes = [*source["missing_codes"], *inst.get("missing_codes", [])]
         for item in inst["items"]:
-            column = item["column"]
-            values[column] = _valid_numbers(problems, raw, column, source, rule, whose)
+            column = mapping[item["column"]]
+            own = export.labels.get(column)
+            where = f"{export.labels_from}: {column!r}"
+            coding = [
+                answers.coding_problem(own, inst, codes, where) if own else None,
+                answers.range_problem(export.ranges.get(column, (None, None)), inst, where),
+            ]
+            for problem in filter(None, coding):
+                problems.add(problem)
+            scale = answers.scale_of(inst["levels"], own)
+            first = column not in counted  # mbi and mbi_2item share mbi_8: count it once
+            counted.add(column)
+            values[item["column"]] = _valid_numbers(
+                problems,
+                raw,
+                column,
+                source,
+                rule,
+                whose,
+                codes=codes,
+                scale=scale,
+                tally=tally if first else None,
+            )
+            if first:
+                coded = export.missing_by_code.get(column, 0)
+                tally["missing_code_answers"] = tally.get("missing_code_answers", 0) + coded
     frame = pd.DataFrame(values)
     frame.insert(0, "timepoint", tp)
     frame.insert(0, "participant_id", _as_str(ids))
     return frame
-
-
-# --- the whole trial ------------------------------------------------------------------------
-
-
-def read_inputs(spec: dict, problems: Problems):
-    """(participants, waves) of a trial, every problem of every file added to `problems`."""
-    participants = read_participants(spec, problems)
-    enrolled = None if participants is None else participants["participant_id"]
-    waves = [read_wave(spec, tp, enrolled, problems) for tp in spec["timepoints"]]
-    return participants, waves
-
-
-def check_inputs(spec: dict, problems: Problems | None = None) -> None:
-    """Read every input of a trial as ingest does (run when the DAG is built, before any job
-    starts: trialeval.checks); every problem goes to `problems`, or is raised."""
-    with _collecting(problems) as problems:
-        read_inputs(spec, problems)
-
-
-def ingest(spec: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate everything and return (participants, items); nothing is written here."""
-    problems = Problems()
-    participants, waves = read_inputs(spec, problems)
-    problems.raise_if_any()
-    items = pd.concat(waves, ignore_index=True)
-    withdrawn = set(participants.loc[participants["withdrawn"], "participant_id"])
-    dropped = in_set(items["participant_id"], withdrawn)
-    if dropped.any():
-        log.info(
-            "%d response(s) of %d participant(s) who withdrew consent are not used",
-            int(dropped.sum()),
-            len(withdrawn),
-        )
-    items = items.loc[~dropped].reset_index(drop=True)
-    order = {tp["id"]: i for i, tp in enumerate(spec["timepoints"])}
-    items = items.sort_values(
-        ["participant_id", "timepoint"], key=lambda s: s.map(order) if s.name == "timepoint" else s
-    ).reset_index(drop=True)
-    participants = participants.sort_values("participant_id").reset_index(drop=True)
-    log.info(
-        "%s: %d participants, %d responses over %d timepoints",
-        spec["id"],
-        len(participants),
-        len(items),
-        len(spec["timepoints"]),
-    )
-    return participants, items
-
-
-def run(spec: dict, participants_out: str, items_out: str) -> None:
-    """Rule entry: validate all inputs first, then write both tables atomically."""
-    participants, items = ingest(spec)
-    write_parquet(participants, participants_out)
-    write_parquet(items, items_out)
