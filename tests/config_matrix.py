@@ -166,6 +166,24 @@ def _waves(
     return waves
 
 
+def _arms(arm_ids: list[str]) -> list[dict]:
+    """Arms as a trial file lists them, the first (ARM_IDS[0]) the control."""
+    return [
+        {"id": a, "label": a.title(), **({"control": True} if a == ARM_IDS[0] else {})}
+        for a in arm_ids
+    ]
+
+
+def _primary_flourishing() -> dict:
+    """The matrix trials' primary outcome (a new dict each time: cells edit their own)."""
+    return {
+        "id": "flourishing",
+        "instrument": "flourishing",
+        "subscale": "total",
+        "role": "primary",
+    }
+
+
 def _timepoints(names: list[str], *, files: dict[str, object] | None = None) -> list[dict]:
     out = []
     for t, name in enumerate(names):
@@ -208,19 +226,11 @@ def rct_cell(k: int, covariates: str, model: str, site: str, sets: str, arms: in
             "arm_column": "arm",
             "withdrawal_column": "withdrew",
         },
-        "arms": [
-            {"id": a, "label": a.title(), **({"control": True} if a == ARM_IDS[0] else {})}
-            for a in arm_ids
-        ],
+        "arms": _arms(arm_ids),
         "timepoints": _timepoints(names),
         "covariates": covs,
         "outcomes": [
-            {
-                "id": "flourishing",
-                "instrument": "flourishing",
-                "subscale": "total",
-                "role": "primary",
-            },
+            _primary_flourishing(),
             {
                 "id": "burnout",
                 "instrument": "mbi_2item",
@@ -291,19 +301,11 @@ def quasi_cell(k: int, covariates: str, site: str, sets: str, arms: int) -> Cell
             "arm_column": "group",
             "withdrawal_column": "withdrew",
         },
-        "arms": [
-            {"id": a, "label": a.title(), **({"control": True} if a == ARM_IDS[0] else {})}
-            for a in arm_ids
-        ],
+        "arms": _arms(arm_ids),
         "timepoints": _timepoints(names),
         "covariates": covs,
         "outcomes": [
-            {
-                "id": "flourishing",
-                "instrument": "flourishing",
-                "subscale": "total",
-                "role": "primary",
-            },
+            _primary_flourishing(),
             {"id": "burnout", "instrument": "mbi_2item", "category": "burnout"},
         ]
         + (
