@@ -17,7 +17,6 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     trial="|".join(TRIALS),
-    outcome="[A-Za-z][A-Za-z0-9_]*",
 
 
 include: "workflow/rules/ingest.smk"

@@ -82,20 +82,11 @@ def test_complete_case_is_per_outcome_and_reconciles_with_the_models(tiny, tmp_p
         "sc": {"peer": 1, "ctl": 1},
         "fl": {"peer": 1, "ctl": 0},
     }
+    out = {k: str(tmp_path / f"mixed_model.{k}.csv") for k in ("effects", "means", "diagnostics")}
+    inputs = {k: paths[k] for k in ("scores", "participants", "sets")}
+    models.run(spec, paths=inputs, alpha=0.05, outputs=out)
     for outcome in ("sc", "fl"):
-        out = {k: str(tmp_path / f"{outcome}.{k}.csv") for k in ("effects", "means", "diag")}
-        models.run(
-            spec,
-            outcome,
-            scores_path=paths["scores"],
-            participants_path=paths["participants"],
-            sets_path=paths["sets"],
-            alpha=0.05,
-            effects_out=out["effects"],
-            means_out=out["means"],
-            diagnostics_out=out["diag"],
-        )
-        effects = pd.read_csv(out["effects"]).set_index("analysis_set")
+        effects = pd.read_csv(out["effects"]).query("outcome == @outcome").set_index("analysis_set")
         counts = consort["analysed_by_outcome"]["complete_case"][outcome]
         assert (effects.loc["complete_case", "n_analysis_set"] == sum(counts.values())).all()
         assert (effects.loc["itt", "n_analysis_set"] == 5).all()  # P1, P2, P4, P5, P6

@@ -84,34 +84,20 @@ def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
         str(paths["consort"]),
         scores_path=str(paths["scores"]),
     )
-    data = {
-        "scores_path": str(paths["scores"]),
-        "participants_path": str(paths["participants"]),
-        "sets_path": str(paths["sets"]),
-        "alpha": alpha,
+    inputs = {name: str(paths[name]) for name in ("scores", "participants", "sets")}
+    analyses = {
+        "mixed_model": (models, ("effects", "means", "diagnostics")),
+        "prepost": (prepost_module, ("effects", "summary")),
+        "association": (association, ("effects", "counts")),
     }
-    parts: dict[str, list[str]] = {"mixed_model": [], "prepost": [], "association": []}
     plan = outcome_analyses(spec)
-    for outcome in plan["mixed_model"]:
-        kinds = ("effects", "means", "diagnostics")
-        files = [str(out / f"parts/mixed_model/{outcome}.{k}.csv") for k in kinds]
-        models.run(
-            spec,
-            outcome,
-            **data,
-            effects_out=files[0],
-            means_out=files[1],
-            diagnostics_out=files[2],
-        )
-        parts["mixed_model"] += files
-    for outcome in plan["prepost"]:
-        files = [str(out / f"parts/prepost/{outcome}.{k}.csv") for k in ("effects", "summary")]
-        prepost_module.run(spec, outcome, **data, effects_out=files[0], summary_out=files[1])
-        parts["prepost"] += files
-    if spec["analyses"]["association"]:
-        files = [str(out / f"parts/association/{k}.csv") for k in ("effects", "counts")]
-        association.run(spec, **data, effects_out=files[0], counts_out=files[1])
-        parts["association"] += files
+    runs = {**plan, "association": spec["analyses"]["association"]}
+    parts: dict[str, list[str]] = {}
+    for analysis, (module, kinds) in analyses.items():
+        files = {k: str(out / f"parts/{analysis}.{k}.csv") for k in kinds}
+        if runs[analysis]:
+            module.run(spec, paths=inputs, alpha=alpha, outputs=files)
+        parts[analysis] = list(files.values()) if runs[analysis] else []
     effects.run(
         spec,
         parts,

@@ -80,18 +80,12 @@ def run_stages(root: Path, cell) -> tuple[dict, dict[str, Path]]:
         str(paths["consort"]),
         scores_path=str(paths["scores"]),
     )
-    for outcome in [o["id"] for o in spec["outcomes"]]:
-        models.run(
-            spec,
-            outcome,
-            scores_path=str(paths["scores"]),
-            participants_path=str(paths["participants"]),
-            sets_path=str(paths["sets"]),
-            alpha=0.05,
-            effects_out=str(paths["effects"]),
-            means_out=str(paths["means"]),
-            diagnostics_out=str(paths["diagnostics"]),
-        )
+    models.run(
+        spec,
+        paths={k: str(paths[k]) for k in ("scores", "participants", "sets")},
+        alpha=0.05,
+        outputs={k: str(paths[k]) for k in ("effects", "means", "diagnostics")},
+    )
     return spec, paths
 
 

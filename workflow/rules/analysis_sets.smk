@@ -16,6 +16,6 @@ rule analysis_sets:
     conda:
         ENV
     params:
-        trial=trial_spec,
+        trial=trial_spec("analysis_sets"),
     script:
         "../scripts/analysis_sets.py"

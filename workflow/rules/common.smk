@@ -34,6 +34,7 @@ from trialeval.config import (  # noqa: E402
     report_items,
 )
 from trialeval.errors import TrialInputError  # noqa: E402
+from trialeval.stage_config import for_stage  # noqa: E402
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
 validate(config, schema=SCHEMAS / "config.schema.yaml")
@@ -49,19 +50,17 @@ except TrialInputError as error:
     sys.exit(1)
 
 
-def trial_spec(wildcards):
-    """The resolved trial spec, passed to scripts through params (a change re-runs them)."""
-    return TRIALS[wildcards.trial]
+def trial_spec(stage):
+    """Params function: the part of the resolved trial spec that ``stage`` reads. Snakemake
+    re-runs a job when its params change, so an edit re-runs only the stages that read it.
+    """
+    return lambda wildcards: for_stage(TRIALS[wildcards.trial], stage)
 
 
 def raw_inputs(wildcards):
-    """Every raw file and config file a trial's ingest reads."""
-    spec = TRIALS[wildcards.trial]
-    return {
-        "raw": raw_files(spec),
-        "trial_config": spec["config_file"],
-        "instruments": config["instruments"],
-    }
+    """Every raw file a trial's ingest reads. The trial and instrument YAML files are not
+    inputs: what ingest reads of them arrives, resolved, through params."""
+    return {"raw": raw_files(TRIALS[wildcards.trial])}
 
 
 def analysis_inputs(wildcards):
@@ -75,29 +74,26 @@ def analysis_inputs(wildcards):
 
 
 def analysis_parts(wildcards):
-    """Every per-outcome (and per-trial) analysis output of a trial, by the design's plan."""
+    """Every analysis output of a trial, by the design's plan: one job per analysis."""
     spec = TRIALS[wildcards.trial]
     parts = f"{RESULTS}/{wildcards.trial}/parts"
     plan = outcome_analyses(spec)
-    files = {
-        "mixed_model": [
-            f"{parts}/mixed_model/{o}.{kind}.csv"
-            for o in plan["mixed_model"]
-            for kind in ("effects", "means", "diagnostics")
-        ],
-        "prepost": [
-            f"{parts}/prepost/{o}.{kind}.csv"
-            for o in plan["prepost"]
-            for kind in ("effects", "summary")
-        ],
-        "association": [],
+    kinds = {
+        "mixed_model": ("effects", "means", "diagnostics"),
+        "prepost": ("effects", "summary"),
+        "association": ("effects", "counts"),
     }
-    if spec["analyses"]["association"]:
-        files["association"] = [
-            f"{parts}/association/effects.csv",
-            f"{parts}/association/counts.csv",
-        ]
-    return files
+    runs = {
+        "mixed_model": bool(plan["mixed_model"]),
+        "prepost": bool(plan["prepost"]),
+        "association": bool(spec["analyses"]["association"]),
+    }
+    return {
+        analysis: [f"{parts}/{analysis}.{kind}.csv" for kind in kinds[analysis]]
+        if runs[analysis]
+        else []
+        for analysis in kinds
+    }
 
 
 # Outputs of earlier stages that tables and figures are drawn from, by name.

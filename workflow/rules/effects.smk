@@ -20,7 +20,7 @@ rule effects:
     conda:
         ENV
     params:
-        trial=trial_spec,
+        trial=trial_spec("effects"),
         multiplicity=config["multiplicity"],
     script:
         "../scripts/effects.py"

@@ -33,7 +33,7 @@ for design in DESIGNS:
         conda:
             ENV
         params:
-            trial=trial_spec,
+            trial=trial_spec("figures"),
             kinds=kinds,
             figures_dir=lambda wildcards, output: str(Path(output[0]).parent),
         script:

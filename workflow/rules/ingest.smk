@@ -29,6 +29,6 @@ rule ingest:
     conda:
         ENV
     params:
-        trial=trial_spec,
+        trial=trial_spec("ingest"),
     script:
         "../scripts/ingest.py"

@@ -1,5 +1,8 @@
+# One job per trial and analysis, fitting every outcome: a demo fit takes milliseconds and a
+# job's start-up (Python, pandas, scipy) more than a second.
 rule mixed_model:
-    """One outcome's linear mixed model (REML, Satterthwaite df) on every analysis set."""
+    """Every score outcome's linear mixed model (REML, Satterthwaite df) on every analysis
+    set."""
     input:
         unpack(analysis_inputs),
         code="workflow/scripts/mixed_model.py",
@@ -15,40 +18,40 @@ rule mixed_model:
             "mmrm/df",
         ),
     output:
-        effects=f"{RESULTS}/{{trial}}/parts/mixed_model/{{outcome}}.effects.csv",
-        means=f"{RESULTS}/{{trial}}/parts/mixed_model/{{outcome}}.means.csv",
-        diagnostics=f"{RESULTS}/{{trial}}/parts/mixed_model/{{outcome}}.diagnostics.csv",
+        effects=f"{RESULTS}/{{trial}}/parts/mixed_model.effects.csv",
+        means=f"{RESULTS}/{{trial}}/parts/mixed_model.means.csv",
+        diagnostics=f"{RESULTS}/{{trial}}/parts/mixed_model.diagnostics.csv",
     log:
-        f"{RESULTS}/{{trial}}/logs/mixed_model/{{outcome}}.log",
+        f"{RESULTS}/{{trial}}/logs/mixed_model.log",
     benchmark:
-        f"{RESULTS}/{{trial}}/benchmarks/mixed_model/{{outcome}}.tsv"
+        f"{RESULTS}/{{trial}}/benchmarks/mixed_model.tsv"
     conda:
         ENV
     params:
-        trial=trial_spec,
+        trial=trial_spec("mixed_model"),
         alpha=config["alpha"],
     script:
         "../scripts/mixed_model.py"
 
 
 rule prepost:
-    """One outcome's pre/post analysis: change scores, Wilcoxon / Hodges-Lehmann, adjusted
+    """Every outcome's pre/post analysis: change scores, Wilcoxon / Hodges-Lehmann, adjusted
     mean difference; risk ratios for categories."""
     input:
         unpack(analysis_inputs),
         code="workflow/scripts/prepost.py",
         library=library("prepost", "regression"),
     output:
-        effects=f"{RESULTS}/{{trial}}/parts/prepost/{{outcome}}.effects.csv",
-        summary=f"{RESULTS}/{{trial}}/parts/prepost/{{outcome}}.summary.csv",
+        effects=f"{RESULTS}/{{trial}}/parts/prepost.effects.csv",
+        summary=f"{RESULTS}/{{trial}}/parts/prepost.summary.csv",
     log:
-        f"{RESULTS}/{{trial}}/logs/prepost/{{outcome}}.log",
+        f"{RESULTS}/{{trial}}/logs/prepost.log",
     benchmark:
-        f"{RESULTS}/{{trial}}/benchmarks/prepost/{{outcome}}.tsv"
+        f"{RESULTS}/{{trial}}/benchmarks/prepost.tsv"
     conda:
         ENV
     params:
-        trial=trial_spec,
+        trial=trial_spec("prepost"),
         alpha=config["alpha"],
     script:
         "../scripts/prepost.py"
@@ -61,8 +64,8 @@ rule association:
         code="workflow/scripts/association.py",
         library=library("association", "regression"),
     output:
-        effects=f"{RESULTS}/{{trial}}/parts/association/effects.csv",
-        counts=f"{RESULTS}/{{trial}}/parts/association/counts.csv",
+        effects=f"{RESULTS}/{{trial}}/parts/association.effects.csv",
+        counts=f"{RESULTS}/{{trial}}/parts/association.counts.csv",
     log:
         f"{RESULTS}/{{trial}}/logs/association.log",
     benchmark:
@@ -70,7 +73,7 @@ rule association:
     conda:
         ENV
     params:
-        trial=trial_spec,
+        trial=trial_spec("association"),
         alpha=config["alpha"],
     script:
         "../scripts/association.py"

@@ -34,7 +34,7 @@ rule report:
     conda:
         ENV
     params:
-        trials=TRIALS,
+        trials={trial: for_stage(spec, "report") for trial, spec in TRIALS.items()},
         results=lambda wildcards, output: str(Path(output[0]).parent),
     script:
         "../scripts/report.py"

@@ -19,6 +19,6 @@ rule score:
     conda:
         ENV
     params:
-        trial=trial_spec,
+        trial=trial_spec("score"),
     script:
         "../scripts/score.py"

@@ -32,7 +32,7 @@ for design in DESIGNS:
         conda:
             ENV
         params:
-            trial=trial_spec,
+            trial=trial_spec("tables"),
             kinds=kinds,
             tables_dir=lambda wildcards, output: str(Path(output[0]).parent),
         script:

@@ -6,10 +6,7 @@ from trialeval.io import log_to
 with log_to(snakemake.log[0]):
     association.run(
         snakemake.params.trial,
-        scores_path=snakemake.input.scores,
-        participants_path=snakemake.input.participants,
-        sets_path=snakemake.input.sets,
+        paths={name: snakemake.input[name] for name in ("scores", "participants", "sets")},
         alpha=snakemake.params.alpha,
-        effects_out=snakemake.output.effects,
-        counts_out=snakemake.output.counts,
+        outputs={name: snakemake.output[name] for name in ("effects", "counts")},
     )

@@ -159,22 +159,14 @@ def association_effects(
     return effects_frame([{**common, **row} for row in rows]), counts_frame
 
 
-def run(
-    spec: dict,
-    *,
-    scores_path: str,
-    participants_path: str,
-    sets_path: str,
-    alpha: float,
-    effects_out: str,
-    counts_out: str,
-) -> None:
+def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
     """Rule entry: the configured outcome on each exposure (analyses.association), on every
-    configured analysis set."""
+    configured analysis set. ``paths``: scores, participants, sets; ``outputs``: effects,
+    counts."""
     from trialeval.io import read_analysis_data, set_members, write_csv
 
     options = spec["analyses"]["association"]
-    scores, participants = read_analysis_data(scores_path, participants_path, sets_path)
+    scores, participants = read_analysis_data(paths["scores"], paths["participants"], paths["sets"])
     effects, counts = [], []
     for analysis_set in spec["analyses"]["analysis_sets"]:
         members = set_members(participants, analysis_set, options["outcome"])
@@ -191,5 +183,5 @@ def run(
             )
             effects.append(frames[0].assign(n_analysis_set=len(members)))
             counts.append(frames[1])
-    write_csv(pd.concat(effects, ignore_index=True), effects_out)
-    write_csv(pd.concat(counts, ignore_index=True), counts_out)
+    write_csv(pd.concat(effects, ignore_index=True), outputs["effects"])
+    write_csv(pd.concat(counts, ignore_index=True), outputs["counts"])

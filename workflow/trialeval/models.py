@@ -42,7 +42,7 @@ from trialeval.design import (
     covariate_terms,
     design_matrix,
 )
-from trialeval.effects import DIAGNOSTIC_COLUMNS, MEANS_COLUMNS, effects_frame
+from trialeval.effects import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, MEANS_COLUMNS, effects_frame
 from trialeval.mixed import contrast, fit_reml
 from trialeval.regression import drop_aliased, ols
 
@@ -522,24 +522,18 @@ def _diag_frame(rows) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=DIAGNOSTIC_COLUMNS)
 
 
-def run(
-    spec: dict,
-    outcome_id: str,
-    *,
-    scores_path: str,
-    participants_path: str,
-    sets_path: str,
-    alpha: float,
-    effects_out: str,
-    means_out: str,
-    diagnostics_out: str,
-) -> None:
-    """Rule entry: one outcome's mixed model on every configured analysis set."""
-    from trialeval.io import in_set, read_analysis_data, set_members, write_csv
+def outcome_effects(
+    spec: dict, outcome_id: str, paths: dict[str, str], alpha: float
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One outcome's mixed model on every configured analysis set: (effects, means,
+    diagnostics). ``paths``: the stage files scores, participants and sets."""
+    from trialeval.io import in_set, read_analysis_data, set_members
 
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     options = spec["analyses"]["mixed_model"]
-    scores, participants = read_analysis_data(scores_path, participants_path, sets_path, outcome_id)
+    scores, participants = read_analysis_data(
+        paths["scores"], paths["participants"], paths["sets"], outcome_id
+    )
     parts = []
     for analysis_set in spec["analyses"]["analysis_sets"]:
         members = set_members(participants, analysis_set, outcome_id)
@@ -559,9 +553,24 @@ def run(
                 groups=options.get("groups") is not None,
             )
         )
-    effects, means, diagnostics = (
-        pd.concat(frames, ignore_index=True) for frames in zip(*parts, strict=True)
-    )
-    write_csv(effects, effects_out)
-    write_csv(means, means_out)
-    write_csv(diagnostics, diagnostics_out)
+    return tuple(pd.concat(frames, ignore_index=True) for frames in zip(*parts, strict=True))
+
+
+def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
+    """Rule entry: the mixed model of every outcome the design fits one (a trial's fits share
+    one job: a demo fit takes milliseconds, a job's start-up more than a second).
+    ``outputs``: effects, means, diagnostics."""
+    from trialeval.config import outcome_analyses
+    from trialeval.io import write_csv
+
+    fits = [
+        outcome_effects(spec, outcome_id, paths, alpha)
+        for outcome_id in outcome_analyses(spec)["mixed_model"]
+    ]
+    tables = {"effects": EFFECT_COLUMNS, "means": MEANS_COLUMNS, "diagnostics": DIAGNOSTIC_COLUMNS}
+    for i, (name, columns) in enumerate(tables.items()):
+        frames = [fit[i] for fit in fits]
+        write_csv(
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns),
+            outputs[name],
+        )

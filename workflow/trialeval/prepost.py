@@ -26,8 +26,8 @@ from trialeval.design import (
     design_matrix,
     factor_from_data,
 )
+from trialeval.effects import EFFECT_COLUMNS, effects_frame
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS as SUMMARY_COLUMNS
-from trialeval.effects import effects_frame
 from trialeval.io import in_set
 from trialeval.regression import ols
 
@@ -581,24 +581,19 @@ def prepost_effects(
     return effects, summary_frame
 
 
-def run(
-    spec: dict,
-    outcome_id: str,
-    *,
-    scores_path: str,
-    participants_path: str,
-    sets_path: str,
-    alpha: float,
-    effects_out: str,
-    summary_out: str,
-) -> None:
-    """Rule entry: one outcome at every post-baseline timepoint on every configured analysis
-    set; confounders from analyses.prepost.confounders."""
-    from trialeval.io import read_analysis_data, set_members, write_csv
+def outcome_effects(
+    spec: dict, outcome_id: str, paths: dict[str, str], alpha: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One outcome at every post-baseline timepoint on every configured analysis set:
+    (effects, change-score summary); confounders from analyses.prepost.confounders.
+    ``paths``: the stage files scores, participants and sets."""
+    from trialeval.io import read_analysis_data, set_members
 
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     confounders = list(spec["analyses"]["prepost"]["confounders"])
-    scores, participants = read_analysis_data(scores_path, participants_path, sets_path, outcome_id)
+    scores, participants = read_analysis_data(
+        paths["scores"], paths["participants"], paths["sets"], outcome_id
+    )
     posts = [tp["id"] for tp in spec["timepoints"] if tp["id"] != spec["baseline"]]
     effects, summaries = [], []
     for analysis_set in spec["analyses"]["analysis_sets"]:
@@ -616,5 +611,24 @@ def run(
             )
             effects.append(frames[0].assign(n_analysis_set=len(members)))
             summaries.append(frames[1])
-    write_csv(pd.concat(effects, ignore_index=True), effects_out)
-    write_csv(pd.concat(summaries, ignore_index=True), summary_out)
+    return pd.concat(effects, ignore_index=True), pd.concat(summaries, ignore_index=True)
+
+
+def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
+    """Rule entry: the pre/post analysis of every outcome the design gives one, in one job
+    (each takes milliseconds; a job's start-up more than a second). ``outputs``: effects,
+    summary."""
+    from trialeval.config import outcome_analyses
+    from trialeval.io import write_csv
+
+    results = [
+        outcome_effects(spec, outcome_id, paths, alpha)
+        for outcome_id in outcome_analyses(spec)["prepost"]
+    ]
+    tables = {"effects": EFFECT_COLUMNS, "summary": SUMMARY_COLUMNS}
+    for i, (name, columns) in enumerate(tables.items()):
+        frames = [result[i] for result in results]
+        write_csv(
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns),
+            outputs[name],
+        )
