@@ -270,12 +270,9 @@ def test_rule_entry_writes_each_exposure(tmp_path):
     spec, paths = write_interim("belonging_survey", tmp_path)
     run(
         spec,
-        scores_path=paths["scores"],
-        participants_path=paths["participants"],
-        sets_path=paths["sets"],
+        paths={k: paths[k] for k in ("scores", "participants", "sets")},
         alpha=0.05,
-        effects_out=str(tmp_path / "effects.csv"),
-        counts_out=str(tmp_path / "counts.csv"),
+        outputs={k: str(tmp_path / f"{k}.csv") for k in ("effects", "counts")},
     )
     effects = pd.read_csv(tmp_path / "effects.csv")
     counts = pd.read_csv(tmp_path / "counts.csv")

@@ -542,21 +542,22 @@ def write_interim(trial: str, folder: Path) -> tuple[dict, dict]:
 
 
 def test_rule_entry_writes_every_set_and_timepoint(tmp_path):
+    from trialeval.config import outcome_analyses
     from trialeval.prepost import run
 
     spec, paths = write_interim("mentorship_prepost", tmp_path)
     run(
         spec,
-        "low_pa",
-        scores_path=paths["scores"],
-        participants_path=paths["participants"],
-        sets_path=paths["sets"],
+        paths={k: paths[k] for k in ("scores", "participants", "sets")},
         alpha=0.05,
-        effects_out=str(tmp_path / "effects.csv"),
-        summary_out=str(tmp_path / "summary.csv"),
+        outputs={k: str(tmp_path / f"{k}.csv") for k in ("effects", "summary")},
     )
     effects = pd.read_csv(tmp_path / "effects.csv")
     summary = pd.read_csv(tmp_path / "summary.csv")
+    # one job, every outcome the design gives a pre/post analysis, in the trial file's order
+    assert effects["outcome"].unique().tolist() == outcome_analyses(spec)["prepost"]
+    effects = effects[effects["outcome"] == "low_pa"]
+    summary = summary[summary["outcome"] == "low_pa"]
     assert effects["analysis_set"].tolist() == spec["analyses"]["analysis_sets"]
     assert (effects["estimand"] == "risk_ratio").all() and (effects["timepoint"] == "post").all()
     assert len(summary) == 2 * len(spec["analyses"]["analysis_sets"])

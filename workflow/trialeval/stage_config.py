@@ -63,6 +63,10 @@ def for_stage(spec: dict, stage: str) -> dict:
     if stage in _ANALYSES_BLOCKS and isinstance(view.get("analyses"), dict):
         keep = _ANALYSES_BLOCKS[stage]
         view["analyses"] = {k: v for k, v in view["analyses"].items() if k in keep}
+        if stage == "ingest" and spec.get("group_column"):
+            # delivery groups are checked against the arms and the site term when read
+            mixed = spec["analyses"]["mixed_model"]
+            view["analyses"]["mixed_model"] = {k: mixed[k] for k in ("groups", "site")}
     return view
 
 
