@@ -42,7 +42,20 @@ def demo_run(tmp_path_factory):
     workdir = copy_project(tmp_path_factory.mktemp("demo"))
     done = snakemake(workdir)
     assert done.returncode == 0, done.stderr[-3000:]
+    (workdir / "console.txt").write_text(done.stdout + done.stderr)
     return workdir
+
+
+def test_a_cold_run_prints_a_short_view(demo_run):
+    """The project's logger plugin (profiles/default): job count, progress in tenths and the
+    log's path, at most 40 lines for the whole demo; the full log is in .snakemake/log/."""
+    lines = (demo_run / "console.txt").read_text().splitlines()
+    assert len(lines) <= 40, "\n".join(lines)
+    assert any(line.endswith("jobs to run; full log in .snakemake/log/") for line in lines)
+    assert lines[-1].startswith("Complete log(s): ")
+    assert "(100%)" in lines[-2]
+    full_log = next((demo_run / ".snakemake" / "log").glob("*.snakemake.log")).read_text()
+    assert "rule ingest:" in full_log  # what the console leaves out is in the log
 
 
 def test_demo_writes_scores_reliability_and_consort(demo_run):
