@@ -41,11 +41,8 @@ def test_arm_labels_reach_the_analyses_but_not_ingest(spec):
 
 
 def test_each_analysis_sees_its_blocks_of_analyses(spec):
-    assert set(for_stage(spec, "mixed_model")["analyses"]) == {
-        "analysis_sets",
-        "mixed_model",
-        "prepost",
-    }
+    assert set(for_stage(spec, "mixed_model")["analyses"]) == {"analysis_sets", "mixed_model"}
+    assert set(for_stage(spec, "prepost")["analyses"]) == {"analysis_sets", "prepost"}
     assert set(for_stage(spec, "association")["analyses"]) == {"analysis_sets", "association"}
     assert for_stage(spec, "ingest")["analyses"] == {}
     assert for_stage(spec, "tables")["analyses"] == spec["analyses"]
@@ -63,12 +60,15 @@ def test_an_unknown_stage_is_refused(spec):
         for_stage(spec, "models")
 
 
-def test_ingest_of_a_grouped_trial_sees_the_group_and_site_terms(spec):
+def test_stages_of_a_grouped_trial_see_the_group_and_site_terms(spec):
     grouped = {**spec, "group_column": "coach_group"}
     grouped["analyses"] = {
         **spec["analyses"],
         "mixed_model": {**spec["analyses"]["mixed_model"], "groups": {"arms": ["coaching"]}},
     }
-    assert for_stage(grouped, "ingest")["analyses"] == {
-        "mixed_model": {"groups": {"arms": ["coaching"]}, "site": "random"}
+    delivery = {"groups": {"arms": ["coaching"]}, "site": "random"}
+    for stage in ("ingest", "analysis_sets", "prepost"):
+        assert for_stage(grouped, stage)["analyses"]["mixed_model"] == delivery, stage
+    assert for_stage(spec, "analysis_sets")["analyses"] == {
+        "analysis_sets": ["itt", "per_protocol", "complete_case"]
     }

@@ -89,9 +89,11 @@ def analysis_parts(wildcards):
         "association": bool(spec["analyses"]["association"]),
     }
     return {
-        analysis: [f"{parts}/{analysis}.{kind}.csv" for kind in kinds[analysis]]
-        if runs[analysis]
-        else []
+        analysis: (
+            [f"{parts}/{analysis}.{kind}.csv" for kind in kinds[analysis]]
+            if runs[analysis]
+            else []
+        )
         for analysis in kinds
     }
 

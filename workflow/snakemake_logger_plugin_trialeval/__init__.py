@@ -2,9 +2,10 @@
 
 Snakemake's own view lists every job with all of its inputs (library modules are inputs, so
 about 13 paths a job): some 600 lines for the demo. This view prints the number of jobs, a
-progress line per tenth of them, every warning and error in Snakemake's own words, and where
-the complete log is. Dry runs (`-n`) print as Snakemake prints them, since their point is the
-plan. The complete log of every run is still written to .snakemake/log/.
+progress line per tenth of them, every warning and error in Snakemake's own words, other
+messages (lint, "Nothing to be done", where the complete log is), but not the per-job
+narrative or the scheduler's chatter. Dry runs (`-n`) print as Snakemake prints them, since
+their point is the plan. The complete log of every run is still written to .snakemake/log/.
 
 The project's default profile (profiles/default/config.yaml) selects it; `pip install -e .`
 installs it (Snakemake finds logger plugins by this module name).
@@ -32,8 +33,20 @@ _PER_JOB = {
     LogEvent.RULEGRAPH,
     LogEvent.DEBUG_DAG,
 }
-# Plain messages worth a line: the outcome of the run and where its log is.
-_KEPT_MESSAGES = ("Nothing to be done", "Complete log")
+# Plain messages of the scheduler that say nothing to a reader; any other message is shown
+# (e.g. "Nothing to be done", the log's path, `--lint` and `--summary` output).
+_SCHEDULER_CHATTER = (
+    "Assuming unrestricted shared filesystem",
+    "Building DAG of jobs",
+    "Using shell:",
+    "Provided cores:",
+    "Rules claiming more threads",
+    "Conda environments: ignored",
+    "Singularity containers: ignored",
+    "Select jobs to execute",
+    "Execute ",
+    "Waiting at most",
+)
 
 
 @dataclass
@@ -88,7 +101,7 @@ class LogHandler(LogHandlerBase):
         if event in _PER_JOB:
             return None
         message = record.getMessage() if record.msg else ""
-        return message if message.startswith(_KEPT_MESSAGES) else None
+        return None if not message or message.startswith(_SCHEDULER_CHATTER) else message
 
     def _progress(self, done: int, total: int) -> str | None:
         tenths = 10 * done // max(total, 1)

@@ -33,10 +33,14 @@ _UNLABELLED = {"ingest": ("arms", "timepoints"), "score": ("arms", "timepoints")
 _ANALYSES_BLOCKS = {
     "ingest": (),
     "score": (),
-    "mixed_model": ("analysis_sets", "mixed_model", "prepost"),
-    "prepost": ("analysis_sets", "mixed_model", "prepost"),
+    "analysis_sets": ("analysis_sets",),
+    "mixed_model": ("analysis_sets", "mixed_model"),
+    "prepost": ("analysis_sets", "prepost"),
     "association": ("analysis_sets", "association"),
 }
+# Delivery groups are checked and counted (trialeval.delivery) against the arms delivered in
+# groups and the site term, wherever the trial has groups.
+_DELIVERY_TERMS = ("groups", "site")
 STAGES = (
     "ingest",
     "score",
@@ -63,10 +67,9 @@ def for_stage(spec: dict, stage: str) -> dict:
     if stage in _ANALYSES_BLOCKS and isinstance(view.get("analyses"), dict):
         keep = _ANALYSES_BLOCKS[stage]
         view["analyses"] = {k: v for k, v in view["analyses"].items() if k in keep}
-        if stage == "ingest" and spec.get("group_column"):
-            # delivery groups are checked against the arms and the site term when read
+        if spec.get("group_column") and "mixed_model" not in keep:
             mixed = spec["analyses"]["mixed_model"]
-            view["analyses"]["mixed_model"] = {k: mixed[k] for k in ("groups", "site")}
+            view["analyses"]["mixed_model"] = {k: mixed[k] for k in _DELIVERY_TERMS}
     return view
 
 
