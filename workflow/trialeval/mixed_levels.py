@@ -63,7 +63,8 @@ class NestedLevels:
         return len(self.names)
 
     def pieces(self, theta: np.ndarray) -> tuple[float, np.ndarray, list[tuple[np.ndarray, float]]]:
-        """log|H|, [Q r]' H^-1 [Q r] and, per level, (Z_k' H^-1 [Q r], tr(Z_k' H^-1 Z_k))."""
+        """log|H|, [Q r]' H^-1 [Q r] and, per level, the Gram matrix of Z_k' H^-1 [Q r] and
+        tr(Z_k' H^-1 Z_k)."""
         p1 = self.p + 1
         q = self.base.copy()
         logdet = 0.0
@@ -99,7 +100,8 @@ class NestedLevels:
                 along = x[:, p1 + j]
                 own -= shrinks[j][unit] * along**2
                 x = x - (shrinks[j][unit] * along)[:, None] * pivots[j][unit]
-            levels.append((x[:, :p1], float(own.sum())))
+            data = x[:, :p1]
+            levels.append((data.T @ data, float(own.sum())))
         return logdet, q, levels
 
     def start(self) -> np.ndarray:
