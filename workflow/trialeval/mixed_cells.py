@@ -106,7 +106,7 @@ class InterceptCells:
         if self.site is None:
             q = self.within + _weighted(w, self.second)
             return logdet, q, [(_weighted(w**2, self.second), float(self.count @ w))]
-        site, n_sites = self.site, self.n_sites
+        site = self.site
         t2 = float(theta[1]) ** 2
         cw = self.count * w
         w_site = self.site_sum @ cw  # W_s = 1' D_s^-1 1
