@@ -538,16 +538,17 @@ def test_optimiser_ladder_recovers_when_lbfgsb_fails(monkeypatch):
 # --------------------------------------------------------------------------------------
 
 
-def _dense_problem(seed: int = 5):
+def _dense_problem(seed: int = 5, trend: float = 0.3):
     """60 participants with 1-4 observations in 5 sites, rows shuffled (participants not
-    contiguous), a between- and a within-participant covariate and an offset in y."""
+    contiguous), a between- and a within-participant covariate and an offset in y. A large
+    ``trend`` makes X explain nearly all of y's within-participant variation."""
     rng = np.random.default_rng(seed)
     sizes = rng.integers(1, 5, 60)
     pid = np.repeat(np.arange(60), sizes)
     site = rng.integers(0, 5, 60)[pid]
     arm = (rng.random(60) < 0.5).astype(float)[pid]
     x = rng.normal(size=pid.size)
-    y = 50.0 + arm + 0.3 * x + rng.normal(size=60)[pid] + rng.normal(size=5)[site]
+    y = 50.0 + arm + trend * x + rng.normal(size=60)[pid] + rng.normal(size=5)[site]
     y = y + rng.normal(size=pid.size)
     order = rng.permutation(pid.size)
     X = np.column_stack([np.ones(pid.size), arm, x, arm * x])[order]
@@ -582,13 +583,15 @@ def _dense_deviance(y, X, z_blocks, theta, sigma=None):
     return value, np.append(grad, d_sigma), beta
 
 
+@pytest.mark.parametrize("trend", [0.3, 1e4])
 @pytest.mark.parametrize("with_sites", [False, True])
-def test_cells_reproduce_the_dense_likelihood(with_sites):
+def test_cells_reproduce_the_dense_likelihood(with_sites, trend):
     """Deviance, gradient, GLS beta and the Satterthwaite gradient of the cell-aggregated
-    likelihood equal the dense n x n computation to 1e-10 (hand computation)."""
+    likelihood equal the dense n x n computation to 1e-10 (hand computation; measured about
+    1e-14). trend = 1e4 takes the row-by-row path for the residual's within cross-product."""
     from trialeval import mixed
 
-    y, X, pid, site = _dense_problem()
+    y, X, pid, site = _dense_problem(trend=trend)
     y_, x_, names = mixed._check_fixed(y, X, None)
     design, r, qty = mixed._intercept_design(y_, x_, names, pid, site if with_sites else None)
     assert design.n_cells < design.n_groups  # participants really are summed into cells
@@ -602,12 +605,30 @@ def test_cells_reproduce_the_dense_likelihood(with_sites):
         assert value == pytest.approx(dense_value, rel=1e-10)
         np.testing.assert_allclose(grad, dense_grad, rtol=1e-10, atol=1e-10 * abs(dense_value))
         beta = r_inv @ (qty + mixed._evaluate(design, theta).beta)
-        np.testing.assert_allclose(beta, dense_beta, rtol=1e-10)
+        # (absolute: to 1e-12 of the largest coefficient; the dense solve's own rounding)
+        np.testing.assert_allclose(beta, dense_beta, rtol=0, atol=1e-12 * np.abs(dense_beta).max())
         sigma = 1.3
         active = np.arange(len(theta))
         vp_grad = mixed._varpar_gradient(design, theta, active, np.append(theta, sigma))
         _, dense_vp, _ = _dense_deviance(y, X, z_blocks, theta, sigma)
         np.testing.assert_allclose(vp_grad, dense_vp, rtol=1e-10, atol=1e-10 * abs(dense_value))
+
+
+def test_cell_scatter_by_outer_products_equals_cell_by_cell(monkeypatch):
+    """The two ways of summing participants into cells (few cells: one product per cell;
+    many: outer products in chunks) give the same statistics."""
+    from trialeval import mixed, mixed_cells
+
+    y, X, pid, site = _dense_problem()
+    args = (*mixed._check_fixed(y, X, None), pid, site)
+    loop, _, _ = mixed._intercept_design(*args)
+    monkeypatch.setattr(mixed_cells, "_LOOP_CELLS", 0)
+    monkeypatch.setattr(mixed_cells, "_CHUNK", 7)
+    outer, _, _ = mixed._intercept_design(*args)
+    for name in ("count", "size", "site", "mean", "scatter", "second", "within"):
+        np.testing.assert_allclose(
+            getattr(outer, name), getattr(loop, name), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_fast_reparameterisation_equals_householder(monkeypatch):

@@ -544,30 +544,27 @@ def _intercept_design(y: np.ndarray, x: np.ndarray, names: list[str], groups, si
         )
     units = UnitMeans.of(g_codes, n_groups)
     counts = units.counts.astype(float)
-    z = np.column_stack([x, y])
-    means = units.center(z)  # z: deviations from participant means from here on
-    within = z.T @ z
+    means, dev = units.deviations(x, y)
+    within = dev.T @ dev
     gram = within + (counts[:, None] * means).T @ means  # [X y]' [X y]
     fast = _cholesky_reparameterisation(gram[:p, :p], gram[:p, p])
     if fast is not None:
         r, b0 = fast
         qty = r @ b0
         means[:, p] -= means[:, :p] @ b0
-        z[:, p] -= z[:, :p] @ b0
-        within = z.T @ z
+        within = _residual_within(within, b0, dev)
         # y (nearly) fitted by X: the Householder path decides, with an accurate residual.
         if not within[p, p] + counts @ means[:, p] ** 2 > 1e-14 * gram[p, p]:
             fast = None
     if fast is None:
         q, resid, r, qty = _householder_data(y, x, names)
-        z = np.column_stack([q, resid])
+        means, dev = units.deviations(q, resid)
         del q, resid
-        means = units.center(z)
-        within = z.T @ z
+        within = dev.T @ dev
         to_q = np.eye(p)
     else:
         to_q = linalg.solve_triangular(r, np.eye(p), lower=False)
-    del z
+    del dev
     design = intercept_cells(
         units.counts,
         means,
@@ -578,6 +575,25 @@ def _intercept_design(y: np.ndarray, x: np.ndarray, names: list[str], groups, si
         _logdet_rtr(r),
     )
     return design, r, qty
+
+
+def _residual_within(within: np.ndarray, b0: np.ndarray, dev: np.ndarray) -> np.ndarray:
+    """The within-participant cross-product of [X, y - X b0] from that of [X y].
+
+    By the algebra (one p x p product) unless it cancels: when X explains nearly all the
+    within-participant variation of y, r'r = y'y - 2 b0'X'y + b0'X'X b0 would lose more than
+    4 of 16 digits, and the deviations of y - X b0 are formed row by row instead (in ``dev``).
+    """
+    p = b0.size
+    w_xx, w_xy, w_yy = within[:p, :p], within[:p, p], within[p, p]
+    out = within.copy()
+    out[:p, p] = out[p, :p] = w_xy - w_xx @ b0
+    out[p, p] = w_yy - 2.0 * b0 @ w_xy + b0 @ w_xx @ b0
+    scale = w_yy + 2.0 * abs(b0 @ w_xy) + b0 @ w_xx @ b0
+    if out[p, p] * 1e4 >= scale:
+        return out
+    dev[:, p] -= dev[:, :p] @ b0
+    return dev.T @ dev
 
 
 def _logdet_rtr(r: np.ndarray) -> float:

@@ -60,12 +60,18 @@ class UnitMeans:
         summing = sparse.csc_matrix((np.ones(n), codes, np.arange(n + 1)), shape=(n_units, n))
         return cls(codes, np.bincount(codes, minlength=n_units), summing)
 
-    def center(self, values: np.ndarray) -> np.ndarray:
-        """Unit means of ``values`` (rows x columns); ``values`` is overwritten with the rows'
-        deviations from their unit's mean."""
-        means = (self.summing @ values) / self.counts[:, None]
-        values -= np.take(means, self.codes, axis=0)
-        return means
+    def deviations(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unit means of the columns [x y] (units x (p + 1)) and the rows' deviations from
+        them (n x (p + 1), C order), written straight into one new array."""
+        n, p = x.shape
+        means = np.empty((self.counts.size, p + 1))
+        means[:, :p] = self.summing @ x
+        means[:, p] = self.summing @ y
+        means /= self.counts[:, None]
+        dev = np.empty((n, p + 1))
+        np.subtract(x, np.take(means[:, :p], self.codes, axis=0), out=dev[:, :p])
+        np.subtract(y, means[self.codes, p], out=dev[:, p])
+        return means, dev
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,41 @@ def _compact(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, values
 
 
+# Up to this many cells, the scatter is summed cell by cell over the participants sorted by
+# cell (one small product each); beyond it, by outer products in chunks of participants.
+_LOOP_CELLS = 4096
+_CHUNK = 1 << 15
+
+
+def _cell_moments(values: np.ndarray, cell: np.ndarray, n_cells: int):
+    """Participants per cell, the mean of their rows of ``values`` and the scatter about it.
+
+    ``values`` is overwritten (with deviations from the cell means)."""
+    count = np.bincount(cell, minlength=n_cells)
+    k = values.shape[1]
+    mean = np.empty((n_cells, k))
+    scatter = np.empty((n_cells, k, k))
+    if n_cells <= _LOOP_CELLS:
+        # A stable sort of 16-bit keys is a radix sort: linear.
+        order = np.argsort(cell.astype(np.uint16), kind="stable")
+        ordered = np.take(values, order, axis=0)
+        for c, block in enumerate(np.split(ordered, np.cumsum(count)[:-1])):
+            mean[c] = block.mean(axis=0)
+            block -= mean[c]
+            scatter[c] = block.T @ block
+        return count, mean, scatter
+    summing = UnitMeans.of(cell, n_cells).summing
+    mean[:] = (summing @ values) / count[:, None]
+    values -= np.take(mean, cell, axis=0)
+    flat = scatter.reshape(n_cells, k * k)
+    flat[:] = 0.0
+    for start in range(0, cell.size, _CHUNK):
+        block = values[start : start + _CHUNK]
+        outer = (block[:, :, None] * block[:, None, :]).reshape(-1, k * k)
+        flat += summing[:, start : start + _CHUNK] @ outer
+    return count, mean, scatter
+
+
 def intercept_cells(
     counts: np.ndarray,
     means: np.ndarray,
@@ -192,39 +233,29 @@ def intercept_cells(
     """Sum participants into cells of equal size (and site).
 
     ``counts`` and ``means`` are per participant (rows per participant; means of the data
-    columns), ``within`` the pooled within-participant cross-product; all three in the
-    columns the rows were read in, which ``transform`` (k x k) maps to [Q r] (statistics of
-    linear combinations of columns are the same combinations of the statistics).
+    columns; ``means`` is overwritten), ``within`` the pooled within-participant
+    cross-product; all in the columns the rows were read in, which ``transform`` (k x k) maps
+    to [Q r] (statistics of linear combinations of columns are the same combinations of the
+    statistics).
     """
     size_of_unit = counts.astype(np.int64)
+    stride = int(size_of_unit.max()) + 1
     keys = size_of_unit
     if site_of_unit is not None:
-        keys = site_of_unit.astype(np.int64) * (int(size_of_unit.max()) + 1) + size_of_unit
+        keys = site_of_unit.astype(np.int64) * stride + size_of_unit
     cell, cell_keys = _compact(keys)
-    n_cells = cell_keys.size
-    cells = UnitMeans.of(cell, n_cells)
-    count = cells.counts
-    dev = means.copy()
-    cell_mean = cells.center(dev)
-    # Scatter about the cell mean, cell by cell over the participants sorted by cell (a
-    # stable sort of 16-bit keys is a radix sort: linear).
-    order = np.argsort(cell.astype(np.uint16) if n_cells < 2**16 else cell, kind="stable")
-    dev = np.take(dev, order, axis=0)
-    bounds = np.cumsum(count)[:-1]
-    scatter = np.stack([d.T @ d for d in np.split(dev, bounds)])
-    first = order[np.append(0, bounds)]  # a participant of each cell
+    count, cell_mean, scatter = _cell_moments(means, cell, cell_keys.size)
     mean = cell_mean @ transform
     scatter = transform.T @ scatter @ transform
     second = scatter + count[:, None, None] * (mean[:, :, None] * mean[:, None, :])
-    k = means.shape[1]
-    site = None if site_of_unit is None else site_of_unit[first].astype(np.intp)
+    site = None if site_of_unit is None else (cell_keys // stride).astype(np.intp)
     return InterceptCells(
         n=int(counts.sum()),
-        p=k - 1,
+        p=means.shape[1] - 1,
         n_groups=int(counts.shape[0]),
         within=transform.T @ within @ transform,
         count=count.astype(float),
-        size=size_of_unit[first].astype(float),
+        size=(cell_keys % stride).astype(float),
         mean=mean,
         scatter=scatter,
         second=second,
