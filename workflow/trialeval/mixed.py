@@ -544,27 +544,26 @@ def _intercept_design(y: np.ndarray, x: np.ndarray, names: list[str], groups, si
         )
     units = UnitMeans.of(g_codes, n_groups)
     counts = units.counts.astype(float)
-    means, dev = units.deviations(x, y)
-    within = dev.T @ dev
+    means = units.means(x, y)
+    within = units.within(x, y, means)
     gram = within + (counts[:, None] * means).T @ means  # [X y]' [X y]
     fast = _cholesky_reparameterisation(gram[:p, :p], gram[:p, p])
     if fast is not None:
         r, b0 = fast
         qty = r @ b0
+        within = _residual_within(within, b0, lambda: units.within(x, y, means, b0))
         means[:, p] -= means[:, :p] @ b0
-        within = _residual_within(within, b0, dev)
         # y (nearly) fitted by X: the Householder path decides, with an accurate residual.
         if not within[p, p] + counts @ means[:, p] ** 2 > 1e-14 * gram[p, p]:
             fast = None
     if fast is None:
         q, resid, r, qty = _householder_data(y, x, names)
-        means, dev = units.deviations(q, resid)
+        means = units.means(q, resid)
+        within = units.within(q, resid, means)
         del q, resid
-        within = dev.T @ dev
         to_q = np.eye(p)
     else:
         to_q = linalg.solve_triangular(r, np.eye(p), lower=False)
-    del dev
     design = intercept_cells(
         units.counts,
         means,
@@ -577,12 +576,12 @@ def _intercept_design(y: np.ndarray, x: np.ndarray, names: list[str], groups, si
     return design, r, qty
 
 
-def _residual_within(within: np.ndarray, b0: np.ndarray, dev: np.ndarray) -> np.ndarray:
+def _residual_within(within: np.ndarray, b0: np.ndarray, by_rows: Callable) -> np.ndarray:
     """The within-participant cross-product of [X, y - X b0] from that of [X y].
 
     By the algebra (one p x p product) unless it cancels: when X explains nearly all the
     within-participant variation of y, r'r = y'y - 2 b0'X'y + b0'X'X b0 would lose more than
-    4 of 16 digits, and the deviations of y - X b0 are formed row by row instead (in ``dev``).
+    4 of 16 digits, and ``by_rows()`` forms it from the rows' deviations instead.
     """
     p = b0.size
     w_xx, w_xy, w_yy = within[:p, :p], within[:p, p], within[p, p]
@@ -590,10 +589,7 @@ def _residual_within(within: np.ndarray, b0: np.ndarray, dev: np.ndarray) -> np.
     out[:p, p] = out[p, :p] = w_xy - w_xx @ b0
     out[p, p] = w_yy - 2.0 * b0 @ w_xy + b0 @ w_xx @ b0
     scale = w_yy + 2.0 * abs(b0 @ w_xy) + b0 @ w_xx @ b0
-    if out[p, p] * 1e4 >= scale:
-        return out
-    dev[:, p] -= dev[:, :p] @ b0
-    return dev.T @ dev
+    return out if out[p, p] * 1e4 >= scale else by_rows()
 
 
 def _logdet_rtr(r: np.ndarray) -> float:
