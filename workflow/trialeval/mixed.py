@@ -432,17 +432,18 @@ def _codes(labels, what: str, n: int) -> tuple[np.ndarray, int]:
     # (and repeating its code over the run) gives the same codes as hashing every row, several
     # times faster (measured: 20 ms vs 50-80 ms for a million rows; more with string labels),
     # and numbers in increasing order need no hashing at all.
-    starts = np.flatnonzero(np.append(True, labels[1:] != labels[:-1]))
-    firsts = labels[starts]
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(labels[1:], labels[:-1], out=new_run[1:])
+    run = np.cumsum(new_run, dtype=np.intp) - 1  # run index of each row
+    firsts = labels[new_run]
     if firsts.dtype.kind in "iu" and np.all(firsts[1:] > firsts[:-1]):
-        run_codes, k = np.arange(starts.size, dtype=np.intp), starts.size
-    else:
-        run_codes, uniques = pd.factorize(firsts)
-        run_codes, k = run_codes.astype(np.intp), len(uniques)
-    codes = np.repeat(run_codes, np.diff(np.append(starts, n)))
+        return run, firsts.size  # every run a new label
+    run_codes, uniques = pd.factorize(firsts)
+    codes = run_codes.astype(np.intp)[run]
     if np.any(run_codes < 0):
         raise ValueError(f"{what} has {int(np.sum(codes < 0))} missing label(s)")
-    return codes, k
+    return codes, len(uniques)
 
 
 def _check_fixed(y, x, column_names) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -465,9 +466,9 @@ def _check_fixed(y, x, column_names) -> tuple[np.ndarray, np.ndarray, list[str]]
         raise ValueError(f"column names are not unique: {names}")
     if not np.all(np.isfinite(y)):
         raise ValueError(f"y contains {int(np.sum(~np.isfinite(y)))} NaN or infinite value(s)")
-    # Column by column only when something is wrong (a reduction along rows of a C-order
-    # array is several times slower than one over the whole buffer).
-    if not np.isfinite(x).all():
+    # Column by column only when something may be wrong: the sum is finite if every entry is
+    # (it may also overflow; then the exact check runs and finds nothing).
+    if not np.isfinite(x.sum()) and not np.isfinite(x).all():
         bad_names = [names[j] for j in np.flatnonzero(~np.all(np.isfinite(x), axis=0))]
         raise ValueError(f"X contains NaN or infinite values in column(s) {bad_names}")
     if p == 0 or n <= p:
@@ -520,8 +521,8 @@ def _cholesky_reparameterisation(gram_x: np.ndarray, xty: np.ndarray) -> tuple |
 def _intercept_design(y: np.ndarray, x: np.ndarray, names: list[str], groups, sites):
     """The cells of the random-intercept model (trialeval.mixed_cells), R and Q'y.
 
-    Fast path, read from the rows in a few linear passes: participant means of [X y] and the
-    pooled within-participant cross-product (from deviations), X'X and X'y from them, R and
+    Fast path, read from the rows in a few linear passes: participant means of [X y], the
+    pooled within-participant cross-product (from deviations) and X'X, X'y; R and
     the least-squares fit b0 from the Cholesky factor of X'X; y is replaced by y - X b0 (an
     exact reparameterisation, beta - b0, that keeps large offsets in y out of the
     cross-products). The statistics of Q = X R^-1 are those of X times R^-1. When X is
@@ -544,26 +545,28 @@ def _intercept_design(y: np.ndarray, x: np.ndarray, names: list[str], groups, si
         )
     units = UnitMeans.of(g_codes, n_groups)
     counts = units.counts.astype(float)
-    means = units.means(x, y)
-    within = units.within(x, y, means)
-    gram = within + (counts[:, None] * means).T @ means  # [X y]' [X y]
+    mean_x, mean_y = units.means(x, y)
+    within, gram = units.cross_products(x, y, mean_x, mean_y)  # gram = [X y]' [X y]
     fast = _cholesky_reparameterisation(gram[:p, :p], gram[:p, p])
     if fast is not None:
         r, b0 = fast
         qty = r @ b0
-        within = _residual_within(within, b0, lambda: units.within(x, y, means, b0))
-        means[:, p] -= means[:, :p] @ b0
+        within = _residual_within(
+            within, b0, lambda: units.cross_products(x, y, mean_x, mean_y, b0)[0]
+        )
+        mean_r = mean_y - mean_x @ b0
         # y (nearly) fitted by X: the Householder path decides, with an accurate residual.
-        if not within[p, p] + counts @ means[:, p] ** 2 > 1e-14 * gram[p, p]:
+        if not within[p, p] + counts @ mean_r**2 > 1e-14 * gram[p, p]:
             fast = None
     if fast is None:
         q, resid, r, qty = _householder_data(y, x, names)
-        means = units.means(q, resid)
-        within = units.within(q, resid, means)
+        mean_x, mean_r = units.means(q, resid)
+        within = units.cross_products(q, resid, mean_x, mean_r)[0]
         del q, resid
         to_q = np.eye(p)
     else:
         to_q = linalg.solve_triangular(r, np.eye(p), lower=False)
+    means = np.column_stack([mean_x, mean_r])
     design = intercept_cells(
         units.counts,
         means,
