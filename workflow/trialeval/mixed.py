@@ -24,13 +24,16 @@ statistics are summed into cells once (trialeval.mixed_cells). The rows are read
 linear passes (O(n p^2)); each likelihood evaluation costs O(cells p^2), independent of the
 number of participants. No n x n matrix is ever formed. For numerical conditioning X is
 replaced by Q from X = QR (and y by its residual from a least-squares fit); results are
-mapped back to X at the end.
+mapped back to X at the end. R comes from the Cholesky factor of X'X (no pass over the rows
+to form Q) while X is well conditioned, else from a Householder QR (_intercept_design).
 
 Delivery groups (partially nested designs) use a second structure, trialeval.mixed_levels:
 participant < group < site as nested levels with a covariate each (the group term sits on
-grouped participants' post-baseline rows), inverted by Woodbury level by level. Both
-structures hand the same pieces (log|H|, [X y]' H^-1 [X y] and per level Z_k' H^-1 [X y],
-tr(Z_k' H^-1 Z_k)) to the one REML core below: optimisation, gradient, Satterthwaite df.
+grouped participants' post-baseline rows), inverted by Woodbury level by level; its
+evaluations still pass over the participants (not summed into cells). Both structures hand
+the same pieces (log|H|, [X y]' H^-1 [X y] and per level the Gram matrix of
+Z_k' H^-1 [X y] and tr(Z_k' H^-1 Z_k)) to the one REML core below: optimisation, gradient,
+Satterthwaite df.
 
 Satterthwaite df follow lmerTest (and emmeans, which uses it): with the variance parameters
 phi = (theta..., sigma) and C(phi) = sigma^2 (X' H(theta)^-1 X)^-1,
