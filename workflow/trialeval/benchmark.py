@@ -4,7 +4,7 @@
                                   [--skip-statsmodels-above 40000] [--lme4-up-to 40000]
                                   [--million]
 
-Everything the README's performance table reports, in one run (a few minutes):
+Everything the README's performance table reports, in one run (about 10 minutes here):
 
     python -m trialeval.benchmark --lme4-up-to 400000 --skip-statsmodels-above 4000 --million
 
