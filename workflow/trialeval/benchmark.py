@@ -6,7 +6,7 @@
 
 Everything the README's performance table reports, in one run (about 10 minutes here):
 
-    python -m trialeval.benchmark --lme4-up-to 400000 --skip-statsmodels-above 4000 --million
+    python -m trialeval.benchmark --lme4-up-to 400000 --million
 
 Two models on simulated two-arm trials with 3 visits (~15% of visits missing, seeded):
 
