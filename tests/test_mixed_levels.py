@@ -193,8 +193,9 @@ def test_covariance_pieces_match_dense_matrices():
     h_inv = np.linalg.inv(h)
     assert logdet == pytest.approx(np.linalg.slogdet(h)[1], rel=1e-12)
     assert q == pytest.approx(data.T @ h_inv @ data, rel=1e-12, abs=1e-14)
-    for zk, (zw, trace) in zip(z, rows, strict=True):
-        assert zw == pytest.approx(zk.T @ h_inv @ data, rel=1e-12, abs=1e-14)
+    for zk, (gram, trace) in zip(z, rows, strict=True):
+        zw = zk.T @ h_inv @ data  # Z_k' H^-1 [X y]; the pieces carry its Gram matrix
+        assert gram == pytest.approx(zw.T @ zw, rel=1e-12, abs=1e-14)
         assert trace == pytest.approx(np.trace(zk.T @ h_inv @ zk), rel=1e-12)
 
 
