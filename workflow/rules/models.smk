@@ -10,6 +10,7 @@ rule mixed_model:
             "models",
             "models_mmrm",
             "mixed",
+            "mixed_cells",
             "mixed_levels",
             "regression",
             "mmrm/__init__",

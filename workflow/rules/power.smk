@@ -10,7 +10,7 @@ rule power_chunk:
     input:
         unpack(power_fit_inputs),
         code="workflow/scripts/power_chunk.py",
-        library=library("power", "mixed", "mixed_levels"),
+        library=library("power", "mixed", "mixed_cells", "mixed_levels"),
     output:
         sims=f"{RESULTS}/{{trial}}/parts/power/n{{n}}.chunk{{chunk}}.csv",
     log:
@@ -34,7 +34,7 @@ rule power_summary:
     input:
         chunks=power_chunks,
         code="workflow/scripts/power_summary.py",
-        library=library("power", "mixed", "mixed_levels"),
+        library=library("power", "mixed", "mixed_cells", "mixed_levels"),
     output:
         power=f"{RESULTS}/{{trial}}/power.csv",
         summary=f"{RESULTS}/{{trial}}/power_summary.csv",
