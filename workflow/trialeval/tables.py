@@ -34,6 +34,7 @@ import pandas as pd
 
 from trialeval.config import RANDOMIZED
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
+from trialeval.effects import PREPOST_SUMMARY_COLUMNS
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
 
@@ -701,31 +702,14 @@ def _prepost_summary_cell(spec: dict, oid: str, kind: str, s: pd.Series) -> str:
     return f"{int(s['n_events'])}/{int(s['n'])} ({format_number(100 * s['proportion'], 1)})"
 
 
-# The prepost table's CSV: one row per arm summary and per effect, in the printed order.
+# The prepost table's CSV: one row per arm summary and per effect, in the printed order:
+# the change-score summary's columns, then the effect's.
 PREPOST_COLUMNS = [
     "record",
     "outcome_label",
-    "outcome",
-    "timepoint",
-    "analysis_set",
-    "arm",
-    "n",
-    "median",
-    "q1",
-    "q3",
-    "mean",
-    "sd",
-    "n_events",
-    "proportion",
-    "contrast",
-    "estimand",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "p_adjusted",
-    "method",
-    "note",
+    *PREPOST_SUMMARY_COLUMNS,
+    *("contrast", "estimand", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted"),
+    *("method", "note"),
 ]
 
 
