@@ -456,10 +456,17 @@ def _source(entry: str | dict, data_dir: Path, sheet, id_column: str, where: str
         "format": entry.get("format"),
         "id_column": entry.get("id_column", id_column),
         "columns": {},
-        "event": entry.get("event"),
+        "event": _listed(entry.get("event")),
         "dictionary": str(data_dir / dictionary) if dictionary else None,
         "forms_complete": entry.get("forms_complete", "complete"),
     }
+
+
+def _listed(value) -> list[str]:
+    """A key that takes one name or a list of them (`event`), as a list (empty when absent)."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _item_value(item_id: str):
