@@ -404,3 +404,20 @@ def test_a_timepoint_reads_one_event_per_redcap_arm(tiny):
     pd.testing.assert_frame_equal(got_items, items)
     pd.testing.assert_frame_equal(got_participants, participants)
     assert tally["t1"]["forms_not_complete"] == 1  # P6 (ctl): its form on month_1_arm_2
+
+
+def test_field_labels_label_covariates_the_trial_file_does_not(tiny):
+    """The dictionary's field label (HTML removed) names a covariate the trial file does not
+    label; a trial-file label wins; without the dictionary there is no label to use."""
+    tiny.trial["covariates"].append({"name": "race", "type": "categorical", "label": "Race"})
+    as_redcap(tiny)
+    book = dictionary()
+    book.loc[book["Variable / Field Name"] == "age", "Field Label"] = "<b>Age</b>&nbsp;(years)"
+    book.to_csv(tiny.data_dir / "dictionary.csv", index=False)
+    labels: dict = {}
+    ingest.ingest(tiny.spec(), labels=labels)
+    assert labels == {"age": "Age (years)"}  # race: the trial file's "Race"
+    as_redcap(tiny, with_dictionary=False)
+    labels = {}
+    ingest.ingest(tiny.spec(), labels=labels)
+    assert labels == {}

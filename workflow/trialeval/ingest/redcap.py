@@ -27,14 +27,17 @@ row per record.
   `Choices, Calculations, OR Slider Labels` as "1, Never | 2, Rarely", `Text Validation
   Min` / `Max`): a labels export's choice labels are read back to codes; each field's choices
   become the export's value labels (checked against the instrument by trialeval.ingest.answers,
-  and shown for categorical covariates); validation bounds are checked against the item range.
+  and shown for categorical covariates); validation bounds are checked against the item range;
+  field labels (as plain text) are the codebook, and label covariates the trial file does not.
 
 PyCap talks to the REDCap API only; these are files, read with pandas and the parser below.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -69,6 +72,7 @@ MIN = "Text Validation Min"
 MAX = "Text Validation Max"
 FIXED_CHOICES = {"yesno": {"1": "Yes", "0": "No"}, "truefalse": {"1": "True", "0": "False"}}
 WITH_CHOICES = {"radio", "dropdown", "checkbox"}
+TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass
@@ -376,7 +380,7 @@ def read_dictionary(path: str) -> dict[str, Field]:
             name=name.strip(),
             form=str(form or "").strip(),
             type=kind,
-            label=str(label or "").strip(),
+            label=_plain(label),
             choices=_choices(where, kind, choices, problems),
             bounds=(_bound(lo), _bound(hi)),
         )
@@ -401,6 +405,13 @@ def _choices(where: str, kind: str, text, problems: Problems) -> dict[str, str]:
             continue
         out[code.strip()] = label.strip()
     return out
+
+
+def _plain(label) -> str:
+    """A field label as plain text: REDCap labels may hold HTML (<b>Age</b> (years))."""
+    if pd.isna(label):
+        return ""
+    return " ".join(html.unescape(TAG.sub(" ", str(label))).split())
 
 
 def _bound(text) -> float | None:
