@@ -1072,13 +1072,20 @@ class StatisticsFileCell(Cell):
             writer(self.files[name], data_dir / name, **options)
 
 
+SPSS_GENDER_LABEL = "Gender identity"  # its variable label; the trial file gives none
+SPSS_NOT_SAID = 9.0  # gender "Prefer not to say": a user-missing value
+SPSS_NOT_SAID_ROWS = [2, 11, 30]
+
+
 def _spss_cell() -> StatisticsFileCell:
     """A survey whose frame and responses are SPSS files: gender and belonging coded with
-    value labels, a user-missing "refused" code (99) on the belonging items."""
+    value labels, a user-missing "refused" code (99) on the belonging items and "prefer not
+    to say" (9) on gender; gender named in Table 1 by its variable label."""
     base = survey_cell(105, "categorical", "itt", False)
     frame = base.files["surveyed.csv"].copy()
     genders = {"F": 1.0, "M": 2.0, "NB": 3.0}
     frame["gender"] = frame["gender"].map(genders)
+    frame.loc[SPSS_NOT_SAID_ROWS, "gender"] = SPSS_NOT_SAID
     wave = base.files["responses.csv"].copy()
     items = [*BURNOUT, *BELONGING]
     wave[items] = wave[items].astype(float)
@@ -1090,8 +1097,14 @@ def _spss_cell() -> StatisticsFileCell:
     cell.trial["title"] = "Exports: SPSS files with value labels and user-missing values"
     cell.trial["data"]["participants"] = "surveyed.sav"
     cell.trial["timepoints"][0]["file"] = {"path": "responses.sav", "format": "spss"}
+    del cell.trial["covariates"][0]["label"]
+    gender_labels = {v: k for k, v in genders.items()} | {SPSS_NOT_SAID: "Prefer not to say"}
     cell.statistics_files = {
-        "surveyed.sav": {"variable_value_labels": {"gender": {v: k for k, v in genders.items()}}},
+        "surveyed.sav": {
+            "variable_value_labels": {"gender": gender_labels},
+            "missing_ranges": {"gender": [SPSS_NOT_SAID]},
+            "column_labels": {"gender": SPSS_GENDER_LABEL},
+        },
         "responses.sav": {
             "variable_value_labels": {c: belonging for c in BELONGING},
             "missing_ranges": {c: [99.0] for c in BELONGING},
@@ -1129,7 +1142,101 @@ def _stata_cell() -> StatisticsFileCell:
     return cell
 
 
+# A REDCap project with an event schedule per randomized arm (arm 1: ctl, arm 2: coach):
+# enrolment and randomization on the baseline event, disposition on a study-exit event.
+PEOPLE_ARMS = {"ctl": "1", "coach": "2"}
+PEOPLE_GENDERS = {"F": "1", "M": "2", "NB": "3"}
+AGE_LABEL = "Age at enrolment (years)"  # the dictionary's; the trial file gives age no label
+
+
+def redcap_people_source() -> Cell:
+    """The CSV trial that export_redcap_people holds as one REDCap export."""
+    return scores_only(rct_cell(107, "both", "ancova_1post", "random", "all", 2))
+
+
+def _people_dictionary() -> pd.DataFrame:
+    fs = " | ".join(f"{k}, {v}" for k, v in FS_ENGLISH.items())
+    mbi = " | ".join(f"{k}, {v}" for k, v in MBI_ENGLISH.items())
+    genders = " | ".join(f"{v}, {k}" for k, v in PEOPLE_GENDERS.items())
+    rows = [
+        ("pid", "enrolment", "text", "Record ID", ""),
+        ("arm", "enrolment", "radio", "Randomized to", "1, Ctl | 2, Coach"),
+        ("age", "enrolment", "text", f"<b>{AGE_LABEL}</b>", ""),
+        ("gender", "enrolment", "dropdown", "Gender identity", genders),
+        ("withdrew", "disposition", "yesno", "Withdrew consent", ""),
+        ("sessions", "disposition", "text", "Sessions attended", ""),
+    ]
+    rows += [(c, "flourishing", "radio", f"Flourishing item {c[3:]}", fs) for c in FLOURISHING]
+    rows += [(c, "burnout", "radio", f"Burnout item {c[4:]}", mbi) for c in BURNOUT]
+    columns = ["Variable / Field Name", "Form Name", "Field Type", "Field Label"]
+    return pd.DataFrame(rows, columns=[*columns, "Choices, Calculations, OR Slider Labels"])
+
+
+def _people_rows(person, answers: dict[str, pd.Series | None]) -> list[dict]:
+    """One record's rows: baseline (enrolment + survey forms), month 4 when answered, exit."""
+    arm = PEOPLE_ARMS[person["arm"]]
+    common = {"pid": person["pid"], "redcap_data_access_group": person["site"]}
+    rows = []
+    for event, answer in answers.items():
+        row = {**common, "redcap_event_name": f"{event}_arm_{arm}"}
+        if event == "baseline":
+            row.update(arm=arm, age=person["age"], gender=PEOPLE_GENDERS[person["gender"]])
+            row["enrolment_complete"] = "2"
+        elif answer is None:
+            continue  # month 4 not answered: no row
+        for form, fields in REDCAP_FORMS.items():
+            if answer is not None:
+                row.update({c: answer[c] for c in fields})
+            row[f"{form}_complete"] = "0" if answer is None else "2"
+        rows.append(row)
+    withdrew = {"yes": "1", "no": "0"}[person["withdrew"]]
+    exit_row = {**common, "redcap_event_name": f"study_exit_arm_{arm}", "withdrew": withdrew}
+    rows.append({**exit_row, "sessions": person["sessions"], "disposition_complete": "2"})
+    return rows
+
+
+def _redcap_people_cell() -> Cell:
+    """Participants and waves in one REDCap longitudinal export with an event schedule per
+    REDCap arm: the arm, site (data access group), age and gender on the baseline event,
+    withdrawal and sessions on a study-exit event, merged per record (no `event`); each
+    timepoint reads its event in both arms. Age is labelled by the dictionary in Table 1,
+    gender by the trial file (which wins)."""
+    base = redcap_people_source()
+    trial = yaml.safe_load(yaml.safe_dump(base.trial))
+    trial["title"] = "Exports: participants from REDCap fields on several events"
+    del next(c for c in trial["covariates"] if c["name"] == "age")["label"]
+    common = {"path": "redcap_export.csv", "dictionary": "redcap_dictionary.csv"}
+    trial["data"].update(participants=dict(common), site_column="redcap_data_access_group")
+    waves = {tp["id"]: base.files[tp["file"]].set_index("pid") for tp in trial["timepoints"]}
+    for tp in trial["timepoints"]:
+        tp["file"] = {**common, "event": [f"{tp['id']}_arm_{n}" for n in (1, 2)]}
+    rows = []
+    for _, person in base.files["participants.csv"].iterrows():
+        answers = {
+            tp: wave.loc[person["pid"]] if person["pid"] in wave.index else None
+            for tp, wave in waves.items()
+        }
+        rows += _people_rows(person, answers)
+    columns = ["pid", "redcap_event_name", "redcap_data_access_group"]
+    columns += ["arm", "age", "gender", "enrolment_complete"]
+    columns += ["withdrew", "sessions", "disposition_complete"]
+    for form, fields in REDCAP_FORMS.items():
+        columns += [*fields, f"{form}_complete"]
+    files = {
+        "redcap_export.csv": pd.DataFrame(rows, columns=columns),
+        "redcap_dictionary.csv": _people_dictionary(),
+    }
+    return Cell("export_redcap_people", trial, files)
+
+
 def export_cells() -> list[Cell]:
     """Exports as REDCap, Qualtrics, SPSS and Stata write them, and columns and answers not
     named or coded like the registry, configured by YAML only."""
-    return [_mapped_cell(), _redcap_cell(), _qualtrics_cell(), _spss_cell(), _stata_cell()]
+    return [
+        _mapped_cell(),
+        _redcap_cell(),
+        _redcap_people_cell(),
+        _qualtrics_cell(),
+        _spss_cell(),
+        _stata_cell(),
+    ]

@@ -193,7 +193,7 @@ def test_file_as_a_path_or_an_object(tiny):
         "format": None,  # detected
         "id_column": "pid",  # data.id_column
         "columns": registry_names,  # item columns named as in the registry
-        "event": None,
+        "event": [],
         "dictionary": None,
         "forms_complete": "complete",
     }

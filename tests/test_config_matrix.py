@@ -18,7 +18,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from config_matrix import RCT_FACTORS, RCT_ROWS, all_cells, uncovered_pairs
+from config_matrix import (
+    AGE_LABEL,
+    RCT_FACTORS,
+    RCT_ROWS,
+    SPSS_GENDER_LABEL,
+    SPSS_NOT_SAID_ROWS,
+    all_cells,
+    redcap_people_source,
+    uncovered_pairs,
+)
 from conftest import ROOT
 from trialeval.io import set_column
 
@@ -120,6 +129,8 @@ def test_counts_reconcile(matrix, cell):
     consort = json.loads((results / "consort.json").read_text())
     source = cell.trial["data"]["participants"]
     people = cell.files[source["path"] if isinstance(source, dict) else source]
+    if "redcap_event_name" in people:  # a REDCap export: a row per record x event
+        people = people.drop_duplicates(cell.trial["data"]["id_column"])
     assert consort["enrolled"] == len(people)
     for arm, n in consort["allocated"].items():
         assert n == consort["withdrawn"][arm] + consort["analysed"]["itt"][arm] + (
@@ -157,6 +168,66 @@ def test_counts_reconcile(matrix, cell):
     for group, value in zip(n_row["group"], n_row["value"], strict=True):
         if group in itt:
             assert int(value) == itt[group], (group, value)
+
+
+def test_redcap_participant_fields_read_to_the_csv_trials_tables(tmp_path):
+    """export_redcap_people (one REDCap export: allocation on the baseline event, disposition
+    on a study-exit event, an event schedule per REDCap arm) reads to the same participants
+    and items as the CSV trial it holds, so its effects are that trial's; the dictionary
+    labels age, which the trial file does not."""
+    from trialeval import ingest
+    from trialeval.config import load_trials
+
+    source = redcap_people_source()
+    cell = next(c for c in CELLS if c.id == "export_redcap_people")
+    for each in (source, cell):
+        each.write(tmp_path)
+    config = {
+        "trials": [source.id, cell.id],
+        "trials_dir": str(tmp_path / "config" / "trials"),
+        "instruments": str(ROOT / "config" / "instruments.yaml"),
+        "raw_dir": str(tmp_path / "data" / "raw"),
+        "results_dir": str(tmp_path / "results"),
+    }
+    specs = load_trials(config, SCHEMAS)
+    want_people, want_items = ingest.ingest(specs[source.id])
+    labels: dict = {}
+    people, items = ingest.ingest(specs[cell.id], labels=labels)
+    pd.testing.assert_frame_equal(people, want_people)
+    pd.testing.assert_frame_equal(items, want_items)
+    assert people["withdrawn"].sum() == 1  # the flag is on the study-exit event only
+    assert labels == {"age": AGE_LABEL}
+
+
+def _table1_rows(root: Path, trial: str) -> pd.DataFrame:
+    return pd.read_csv(_results(root, trial) / "tables" / "table1.csv", dtype={"level": str})
+
+
+def _table1_text(root: Path, trial: str) -> str:
+    """Table 1 as printed (Markdown): its row labels."""
+    return (_results(root, trial) / "tables" / "table1.md").read_text()
+
+
+def test_participants_from_survey_tool_files_reach_consort_and_table1(matrix):
+    """REDCap fields of the export: the withdrawal on its own event counted in consort.json,
+    age labelled by the dictionary (HTML removed), gender by the trial file (which wins over
+    the dictionary's "Gender identity"). SPSS: gender labelled by its variable label, its
+    user-missing "prefer not to say" counted missing in Table 1, never a level."""
+    root, _ = matrix
+    consort = json.loads((_results(root, "export_redcap_people") / "consort.json").read_text())
+    source = redcap_people_source().files["participants.csv"]
+    withdrawn = source.loc[source["withdrew"] == "yes", "arm"].value_counts().to_dict()
+    assert {a: n for a, n in consort["withdrawn"].items() if n} == withdrawn
+    shown = _table1_text(root, "export_redcap_people")
+    assert "| Gender, n (%) |" in shown and f"| {AGE_LABEL}, mean (SD) |" in shown
+    assert "Gender identity" not in shown
+
+    assert f"| {SPSS_GENDER_LABEL}, n (%) |" in _table1_text(root, "export_spss")
+    table1 = _table1_rows(root, "export_spss")
+    gender = table1[table1["variable"] == "gender"]
+    assert set(gender["level"].dropna()) == {"F", "M", "NB", "missing"}
+    missing = gender[(gender["characteristic"] == "Missing") & (gender["group"] == "overall")]
+    assert missing["value"].tolist() == [len(SPSS_NOT_SAID_ROWS)]
 
 
 def consort_timepoint(cell) -> str:

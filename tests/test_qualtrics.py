@@ -120,6 +120,111 @@ def test_a_file_declared_qualtrics_without_its_header_rows(tiny):
     tiny.trial["timepoints"][0]["file"] = {"path": "wave0.csv", "format": "qualtrics"}
     with pytest.raises(TrialInputError) as info:
         ingest.ingest(tiny.spec())
-    assert "wave0.csv: not a Qualtrics export as expected: the column names on row 1" in str(
-        info.value
+    assert (
+        "wave0.csv: not a Qualtrics export as expected; expected Qualtrics' header rows as "
+        'Qualtrics writes them: names, question text and {"ImportId": ...} cells (rows 1-3), '
+        "or, from the legacy exporter, names (V1 ... V10 in older exports) and then the "
+        "question text with ResponseID under V1 (rows 1-2)"
+    ) in str(info.value)
+
+
+LEGACY = ["ResponseID", "ResponseSet", "Name", "ExternalDataReference", "EmailAddress"]
+LEGACY += ["IPAddress", "Status", "StartDate", "EndDate", "Finished"]
+
+
+def legacy_export(wave: pd.DataFrame, *, v_names: bool) -> pd.DataFrame:
+    """One wave as the legacy exporter wrote it (choice text): two header rows, the names
+    (V1 ... V10 for the metadata in older exports) and the question text, where the metadata
+    are named again; the id in ExternalDataReference; a preview (Status 1) and a test
+    (Status 2) response first, the second real response unfinished."""
+    current = export(wave, choice_text=True).iloc[2:].reset_index(drop=True)
+    meta = pd.DataFrame(
+        {
+            "ResponseID": current["ResponseId"],
+            "ResponseSet": "Default Response Set",
+            "Name": "Anonymous",
+            "ExternalDataReference": current["pid"],
+            "EmailAddress": "",
+            "IPAddress": "192.0.2.1",
+            "Status": ["1", "2"] + ["0"] * (len(current) - 2),
+            "StartDate": current["StartDate"],
+            "EndDate": current["EndDate"],
+            "Finished": current["Finished"].map({"True": "1", "False": "0"}),
+        }
     )
+    answers = current[[COLUMNS[c] for c in SCS + FS]]
+    frame = pd.concat([meta, answers], axis=1)
+    names = dict(zip(LEGACY, V_NAMES if v_names else LEGACY, strict=True))
+    questions = {names[c]: c for c in LEGACY}
+    questions.update({COLUMNS[c]: f"Self-compassion - item {c[4:]}" for c in SCS})
+    questions.update({COLUMNS[c]: f"Flourishing - statement {c[3:]}" for c in FS})
+    frame = frame.rename(columns=names)
+    return pd.concat([pd.DataFrame([questions]), frame], ignore_index=True)
+
+
+V_NAMES = [f"V{k}" for k in range(1, 11)]
+
+
+def as_legacy(tiny, *, v_names: bool) -> None:
+    for tp in tiny.trial["timepoints"]:
+        name = tp["file"]
+        legacy_export(tiny.waves[name], v_names=v_names).to_csv(
+            tiny.data_dir / f"legacy_{name}", index=False
+        )
+        tp["file"] = {
+            "path": f"legacy_{name}",
+            "id_column": "ExternalDataReference",  # V4 in the older exports: read by its name
+            "columns": {"scs_sf": "Q1_{item}", "flourishing": "Q2_{item}"},
+        }
+
+
+@pytest.mark.parametrize("v_names", [True, False], ids=["V1-V10", "named"])
+def test_legacy_exports_read_like_the_csv_files(tiny, v_names):
+    participants, items = ingest.ingest(tiny.spec())
+    as_legacy(tiny, v_names=v_names)
+    tally: dict = {}
+    got_participants, got_items = ingest.ingest(tiny.spec(), tally)
+    pd.testing.assert_frame_equal(got_items, items)
+    pd.testing.assert_frame_equal(got_participants, participants)
+    for tp in ("t0", "t1"):  # Status 1 and 2: left out, counted
+        assert tally[tp]["preview_responses"] == 1 and tally[tp]["test_responses"] == 1
+
+
+def test_a_legacy_export_without_its_second_header_row_is_not_guessed(tiny):
+    """V1 ... V10 without row 2 naming them: a legacy export whose question-text row was
+    deleted, or a plain table with such names; the run stops rather than guess, and
+    `format: table` is the way to say it is a plain table."""
+    as_legacy(tiny, v_names=True)
+    path = tiny.data_dir / "legacy_wave0.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.iloc[1:].to_csv(path, index=False)
+    message = _problem(tiny)
+    assert (
+        "legacy_wave0.csv: columns V1 ... V10, as the legacy Qualtrics exporter names its "
+        "first columns, but row 2 does not name them (ResponseID under V1); expected "
+        "Qualtrics' header rows as Qualtrics writes them"
+    ) in message
+    assert "or set `format: table` for this file if it is a plain table" in message
+    assert "legacy_wave1.csv" not in message  # the intact wave reads
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["detected", "format: qualtrics"])
+def test_an_export_whose_importid_row_was_deleted_is_not_guessed(tiny, declared):
+    as_qualtrics(tiny, choice_text=True)
+    path = tiny.data_dir / "qualtrics_wave1.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.drop(index=1).to_csv(path, index=False)  # row 3 of the file: the ImportIds
+    if declared:
+        tiny.trial["timepoints"][1]["file"]["format"] = "qualtrics"
+    assert (
+        "qualtrics_wave1.csv: "
+        + ("not a Qualtrics export as expected (" if declared else "")
+        + "Qualtrics metadata columns (ResponseId, Status, Finished) and their question text "
+        "on row 2, but no ImportId row 3"
+    ) in _problem(tiny)
+
+
+def _problem(tiny) -> str:
+    with pytest.raises(TrialInputError) as info:
+        ingest.ingest(tiny.spec())
+    return str(info.value)

@@ -336,3 +336,88 @@ def test_participant_fields_default_to_each_records_first_row(tiny):
     del tiny.trial["data"]["participants"]["event"]  # the record event comes first
     got, _, _ = _read(tiny)
     pd.testing.assert_frame_equal(got, participants)
+
+
+EXIT = "study_exit_arm_1"
+
+
+def _disposition_on_a_later_event(tiny) -> pd.DataFrame:
+    """The export with withdrawal and sessions on a study-exit event of their own (after the
+    surveys), as a project whose disposition form is designated there; unticked checkboxes
+    are exported as 0 on every event, as REDCap does."""
+    frame = export(tiny)
+    record = frame["redcap_event_name"] == EVENTS["record"]
+    plain = record & frame["redcap_repeat_instrument"].isna()
+    exits = frame.loc[plain, ["record_id", "withdrew", "sessions"]].assign(
+        redcap_event_name=EXIT, disposition_complete="2", **{f"race___{c}": "0" for c in RACE}
+    )
+    frame.loc[record, ["withdrew", "sessions"]] = None
+    return pd.concat([frame, exits], ignore_index=True)[[*frame.columns, "disposition_complete"]]
+
+
+@pytest.mark.parametrize("event", [None, [EVENTS["record"], EXIT]], ids=["every", "listed"])
+def test_participant_fields_on_several_events_are_merged_per_record(tiny, event):
+    participants, _ = expected_tables(tiny)
+    tiny.trial["covariates"].append({"name": "race", "type": "categorical"})
+    as_redcap(tiny)
+    _disposition_on_a_later_event(tiny).to_csv(tiny.data_dir / "export.csv", index=False)
+    del tiny.trial["data"]["participants"]["event"]
+    if event:
+        tiny.trial["data"]["participants"]["event"] = event
+    tiny.write_config()
+    got, _, _ = _read(tiny)
+    pd.testing.assert_frame_equal(got.drop(columns="race"), participants)
+    assert got["race"].tolist() == ["more than one" if k % 3 == 0 else "White" for k in range(6)]
+    assert got["withdrawn"].tolist() == [False, False, True, False, False, False]
+
+
+def test_two_values_of_a_participant_field_name_record_field_and_both(tiny):
+    as_redcap(tiny)
+    frame = _disposition_on_a_later_event(tiny)
+    p2_exit = (frame["record_id"] == "P2") & (frame["redcap_event_name"] == EXIT)
+    frame.loc[p2_exit, "age"] = "52"
+    frame.to_csv(tiny.data_dir / "export.csv", index=False)
+    rows = frame.index[(frame["record_id"] == "P2") & frame["age"].notna()] + 2
+    del tiny.trial["data"]["participants"]["event"]
+    tiny.write_config()
+    assert (
+        f"export.csv: record 'P2', field 'age': '25.0' on event 'participant_record_arm_1' "
+        f"(row {rows[0]}) but '52' on event 'study_exit_arm_1' (row {rows[1]}); a participant "
+        f"field needs one value per record"
+    ) in _problem(tiny)
+
+
+def test_a_timepoint_reads_one_event_per_redcap_arm(tiny):
+    """A project with an event schedule per REDCap arm: month 1 is month_1_arm_1 for one
+    arm's records and month_1_arm_2 for the other's."""
+    participants, items = expected_tables(tiny)
+    as_redcap(tiny)
+    frame = export(tiny)
+    ctl = frame["record_id"].isin(tiny.participants.loc[tiny.participants["arm"] == "ctl", "pid"])
+    frame.loc[ctl & (frame["redcap_event_name"] == EVENTS["t1"]), "redcap_event_name"] = (
+        "month_1_arm_2"
+    )
+    frame.to_csv(tiny.data_dir / "export.csv", index=False)
+    tiny.trial["timepoints"][1]["file"]["event"] = [EVENTS["t1"], "month_1_arm_2"]
+    tiny.write_config()
+    got_participants, got_items, tally = _read(tiny)
+    pd.testing.assert_frame_equal(got_items, items)
+    pd.testing.assert_frame_equal(got_participants, participants)
+    assert tally["t1"]["forms_not_complete"] == 1  # P6 (ctl): its form on month_1_arm_2
+
+
+def test_field_labels_label_covariates_the_trial_file_does_not(tiny):
+    """The dictionary's field label (HTML removed) names a covariate the trial file does not
+    label; a trial-file label wins; without the dictionary there is no label to use."""
+    tiny.trial["covariates"].append({"name": "race", "type": "categorical", "label": "Race"})
+    as_redcap(tiny)
+    book = dictionary()
+    book.loc[book["Variable / Field Name"] == "age", "Field Label"] = "<b>Age</b>&nbsp;(years)"
+    book.to_csv(tiny.data_dir / "dictionary.csv", index=False)
+    labels: dict = {}
+    ingest.ingest(tiny.spec(), labels=labels)
+    assert labels == {"age": "Age (years)"}  # race: the trial file's "Race"
+    as_redcap(tiny, with_dictionary=False)
+    labels = {}
+    ingest.ingest(tiny.spec(), labels=labels)
+    assert labels == {}

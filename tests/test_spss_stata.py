@@ -182,3 +182,43 @@ def test_a_damaged_or_misdeclared_file_names_the_file(tiny):
     message = str(info.value)
     assert "wave0.sav: cannot be read as an SPSS .sav file" in message
     assert "wave1.sav: `format: stata`, but the file is an SPSS .sav file" in message
+
+
+def _table1_characteristics(spec, participants, items, labels, tmp_path) -> list[str]:
+    """Table 1's characteristics as the tables rule builds them from the pipeline's files
+    (covariate_labels.json among them)."""
+    import json
+
+    from trialeval import analysis_sets, instruments, tables
+
+    scores = instruments.score_outcomes(items, spec)
+    sets = analysis_sets.analysis_sets(participants, items, spec, scores)
+    inputs = {}
+    for name, frame in (("participants", participants), ("sets", sets), ("scores", scores)):
+        inputs[name] = str(tmp_path / f"{name}.parquet")
+        frame.to_parquet(inputs[name])
+    inputs["covariate_labels"] = str(tmp_path / "covariate_labels.json")
+    (tmp_path / "covariate_labels.json").write_text(json.dumps(labels))
+    full, _, _, _ = tables.build(spec, "table1", inputs)
+    return list(dict.fromkeys(full["characteristic"]))
+
+
+def test_variable_labels_label_covariates_the_trial_file_does_not(tiny, tmp_path):
+    """age has no `label` in the tiny trial: Table 1 calls it by its SPSS variable label;
+    a label in the trial file wins."""
+    as_spss(tiny)
+    labels: dict = {}
+    spec = tiny.spec()
+    participants, items = ingest.ingest(spec, labels=labels)
+    assert labels == {"age": "Age in years"}
+    shown = _table1_characteristics(spec, participants, items, labels, tmp_path)
+    assert "Age in years, mean (SD)" in shown and "age, mean (SD)" not in shown
+
+    tiny.trial["covariates"][0]["label"] = "Age, years"
+    labels = {}
+    spec = tiny.spec()
+    participants, items = ingest.ingest(spec, labels=labels)
+    assert labels == {}
+    # and were the file's label passed anyway, the trial file's would win
+    shown = _table1_characteristics(spec, participants, items, {"age": "Age in years"}, tmp_path)
+    assert "Age, years, mean (SD)" in shown and "Age in years, mean (SD)" not in shown

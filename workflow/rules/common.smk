@@ -101,6 +101,7 @@ def analysis_parts(wildcards):
 # Outputs of earlier stages that tables and figures are drawn from, by name.
 STAGE_OUTPUTS = {
     "participants": "interim/participants.parquet",
+    "covariate_labels": "interim/covariate_labels.json",
     "sets": "interim/analysis_sets.parquet",
     "scores": "interim/scores.parquet",
     "effects": "effects.csv",
@@ -111,7 +112,7 @@ STAGE_OUTPUTS = {
     "association_counts": "tables/association_counts.csv",
 }
 TABLE_INPUTS = {
-    "table1": ["participants", "sets", "scores", "consort"],
+    "table1": ["participants", "covariate_labels", "sets", "scores", "consort"],
     "effects_table": ["effects"],
     "prepost_table": ["prepost_summary", "effects"],
     "association_table": ["effects", "association_counts"],
@@ -123,7 +124,7 @@ FIGURE_INPUTS = {
     "trajectories": ["means", "consort"],
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],
-    "odds_ratio_forest": ["effects", "association_counts"],
+    "odds_ratio_forest": ["effects", "association_counts", "covariate_labels"],
 }
 
 

@@ -24,6 +24,7 @@ rule ingest:
         participants=f"{RESULTS}/{{trial}}/interim/participants.parquet",
         responses=f"{RESULTS}/{{trial}}/interim/items.parquet",
         counts=f"{RESULTS}/{{trial}}/interim/ingest_counts.json",
+        covariate_labels=f"{RESULTS}/{{trial}}/interim/covariate_labels.json",
     log:
         f"{RESULTS}/{{trial}}/logs/ingest.log",
     conda:

@@ -13,6 +13,7 @@ try:
             participants_out=snakemake.output.participants,
             items_out=snakemake.output.responses,
             counts_out=snakemake.output.counts,
+            labels_out=snakemake.output.covariate_labels,
         )
 except TrialInputError as error:  # one line per problem, without a Python stack
     sys.exit(str(error))

@@ -381,6 +381,8 @@ def resolve_trial(
             {
                 "name": c["name"],
                 "label": c.get("label", c["name"]),
+                # without one, the export's variable label is used (with_export_labels)
+                "label_given": "label" in c,
                 "type": c["type"],
                 "summary": c.get("summary", "mean_sd"),
                 "range": [float(v) for v in c["range"]] if "range" in c else None,
@@ -456,10 +458,28 @@ def _source(entry: str | dict, data_dir: Path, sheet, id_column: str, where: str
         "format": entry.get("format"),
         "id_column": entry.get("id_column", id_column),
         "columns": {},
-        "event": entry.get("event"),
+        "event": _listed(entry.get("event")),
         "dictionary": str(data_dir / dictionary) if dictionary else None,
         "forms_complete": entry.get("forms_complete", "complete"),
     }
+
+
+def with_export_labels(spec: dict, labels: dict[str, str]) -> dict:
+    """The spec with the covariates the trial file gives no `label` labelled as the export
+    labels them (`labels`: covariate -> REDCap field label or SPSS / Stata variable label,
+    written by ingest); a label in the trial file wins."""
+    covariates = [
+        {**c, "label": labels[c["name"]]} if not c["label_given"] and labels.get(c["name"]) else c
+        for c in spec["covariates"]
+    ]
+    return {**spec, "covariates": covariates}
+
+
+def _listed(value) -> list[str]:
+    """A key that takes one name or a list of them (`event`), as a list (empty when absent)."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _item_value(item_id: str):

@@ -34,7 +34,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
-from trialeval.config import RANDOMIZED  # noqa: E402
+from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
@@ -1633,7 +1633,8 @@ def run(
     could not draw and why (the report prints them under the figure); empty when complete.
 
     consort: consort; trajectories: means, consort; forest: effects, scores, sets;
-    change_distributions: scores, sets; odds_ratio_forest: effects, association_counts.
+    change_distributions: scores, sets; odds_ratio_forest: effects, association_counts,
+    covariate_labels (optional).
     """
     notes: list[str] = []
     if kind == "consort":
@@ -1659,6 +1660,9 @@ def run(
         notes = change_gaps(spec, change_scores(spec, scores, sets, analysis_set), analysis_set)
     elif kind == "odds_ratio_forest":
         effects = read_csv(inputs["effects"])
+        if "covariate_labels" in inputs:  # the footnote names the covariates adjusted for
+            labels = json.loads(Path(inputs["covariate_labels"]).read_text())
+            spec = with_export_labels(spec, labels)
         fig = plot_odds_ratios(
             spec, effects, read_csv(inputs["association_counts"], dtype={"level": str})
         )

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trialeval.config import RANDOMIZED
+from trialeval.config import RANDOMIZED, with_export_labels
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
@@ -1100,6 +1100,9 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         raise ValueError(f"unknown table {kind!r}; expected one of {', '.join(KINDS)}")
     group = "arm" if spec["design"] in RANDOMIZED else "group"
     if kind == "table1":
+        if "covariate_labels" in inputs:
+            labels = json.loads(Path(inputs["covariate_labels"]).read_text())
+            spec = with_export_labels(spec, labels)
         full, formatted = table1(
             spec,
             pd.read_parquet(inputs["participants"]),

@@ -7,8 +7,10 @@ the same two tidy tables (written to results/<trial>/interim/):
   the trial's instruments need, as floats; withdrawn participants' responses are not carried
   forward;
 
-and the counts of what was left out before validation (ingest_counts.json, in consort.json):
-preview and test responses, forms not counted as complete, answers given as a missing code.
+the counts of what was left out before validation (ingest_counts.json, in consort.json):
+preview and test responses, forms not counted as complete, answers given as a missing code;
+and the participants file's own labels of the covariates the trial file does not label
+(covariate_labels.json: REDCap field labels, SPSS / Stata variable labels, for Table 1).
 
 One reader per export format, each returning the same `sources.Export`:
 
@@ -53,11 +55,14 @@ COUNTED = {
 }
 
 
-def read_inputs(spec: dict, problems: Problems, tally: dict | None = None):
+def read_inputs(
+    spec: dict, problems: Problems, tally: dict | None = None, labels: dict | None = None
+):
     """(participants, waves) of a trial, every problem of every file added to `problems`;
-    `tally` gets the counts per timepoint (see COUNTED)."""
+    `tally` gets the counts per timepoint (see COUNTED), `labels` the export's labels of the
+    covariates the trial file does not label."""
     tally = {} if tally is None else tally
-    participants = read_participants(spec, problems)
+    participants = read_participants(spec, problems, labels)
     enrolled = None if participants is None else participants["participant_id"]
     waves = []
     for tp in spec["timepoints"]:
@@ -73,12 +78,16 @@ def check_inputs(spec: dict, problems: Problems | None = None) -> None:
         read_inputs(spec, problems)
 
 
-def ingest(spec: dict, tally: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def ingest(
+    spec: dict, tally: dict | None = None, labels: dict | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate everything and return (participants, items); nothing is written here.
-    `tally` (a dict) receives the counts per timepoint."""
+    `tally` (a dict) receives the counts per timepoint; `labels` the covariate labels of the
+    participants file (REDCap field labels, SPSS / Stata variable labels) for the covariates
+    the trial file does not label (Table 1 shows them: config.with_export_labels)."""
     problems = Problems()
     tally = {} if tally is None else tally
-    participants, waves = read_inputs(spec, problems, tally)
+    participants, waves = read_inputs(spec, problems, tally, labels)
     problems.raise_if_any()
     items = pd.concat(waves, ignore_index=True)
     withdrawn = set(participants.loc[participants["withdrawn"], "participant_id"])
@@ -109,11 +118,21 @@ def ingest(spec: dict, tally: dict | None = None) -> tuple[pd.DataFrame, pd.Data
     return participants, items
 
 
-def run(spec: dict, participants_out: str, items_out: str, counts_out: str | None = None) -> None:
-    """Rule entry: validate all inputs first, then write the tables (and counts) atomically."""
+def run(
+    spec: dict,
+    participants_out: str,
+    items_out: str,
+    counts_out: str | None = None,
+    labels_out: str | None = None,
+) -> None:
+    """Rule entry: validate all inputs first, then write the tables (and the counts and
+    covariate labels) atomically."""
     tally: dict = {}
-    participants, items = ingest(spec, tally)
+    labels: dict = {}
+    participants, items = ingest(spec, tally, labels)
     write_parquet(participants, participants_out)
     write_parquet(items, items_out)
     if counts_out is not None:
         write_json(tally, counts_out)
+    if labels_out is not None:
+        write_json(labels, labels_out)

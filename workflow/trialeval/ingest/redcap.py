@@ -5,9 +5,12 @@ export with field labels as headers is refused with a message saying how to expo
 
 A longitudinal project exports one file with a row per record x event: `redcap_event_name`
 (baseline_arm_1, or the event's label in a labels export) says which event a row is, and each
-timepoint reads the rows of its `event`. The participants file may be the same export: its
-fields (arm, site, covariates, disposition) are read from the rows of its `event`, or from
-each record's first row. A classic project has one row per record.
+timepoint reads the rows of its `event` (one, or a list: one event per REDCap arm). The
+participants file may be the same export: its fields (arm, site, covariates, disposition)
+are read from the rows of its `event`s, by default every event, and merged per record, since
+each field lives on the events whose forms hold it (the arm at baseline, withdrawal later):
+one value per field and record, two different ones are an error. A classic project has one
+row per record.
 
 - Rows of repeating instruments (`redcap_repeat_instrument` set) are not survey waves and are
   left out (said in the log).
@@ -24,14 +27,17 @@ each record's first row. A classic project has one row per record.
   `Choices, Calculations, OR Slider Labels` as "1, Never | 2, Rarely", `Text Validation
   Min` / `Max`): a labels export's choice labels are read back to codes; each field's choices
   become the export's value labels (checked against the instrument by trialeval.ingest.answers,
-  and shown for categorical covariates); validation bounds are checked against the item range.
+  and shown for categorical covariates); validation bounds are checked against the item range;
+  field labels (as plain text) are the codebook, and label covariates the trial file does not.
 
 PyCap talks to the REDCap API only; these are files, read with pandas and the parser below.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -66,6 +72,7 @@ MIN = "Text Validation Min"
 MAX = "Text Validation Max"
 FIXED_CHOICES = {"yesno": {"1": "Yes", "0": "No"}, "truefalse": {"1": "True", "0": "False"}}
 WITH_CHOICES = {"radio", "dropdown", "checkbox"}
+TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass
@@ -90,6 +97,8 @@ def read(
     frame = _without_repeating_rows(path, frame)
     frame = _codes_for_labels(frame, fields)
     frame = _checkbox_fields(frame, used, fields)
+    if not answer_columns and EVENT in frame.columns:  # the participants' fields
+        frame = _one_row_per_record(source, frame, used)
     excluded = {}
     if answer_columns:
         frame, excluded = _counted_forms(source, frame, list(answer_columns), fields)
@@ -118,7 +127,8 @@ def read(
 
 
 def _rows_of_event(source: dict, frame: pd.DataFrame, survey: bool) -> pd.DataFrame:
-    path, event = source["path"], source["event"]
+    """The rows of the source's `event`s (a participants file without `event`: every row)."""
+    path, events = source["path"], source["event"]
     if EVENT not in frame.columns and EVENT_LABEL in frame.columns:
         raise TrialInputError(
             f"{path}: the header holds field labels ({EVENT_LABEL!r} for {EVENT}): export the "
@@ -126,32 +136,83 @@ def _rows_of_event(source: dict, frame: pd.DataFrame, survey: bool) -> pd.DataFr
             f"the API's rawOrLabel=label with rawOrLabelHeaders=raw)"
         )
     if EVENT not in frame.columns:
-        if event:
+        if events:
             raise TrialInputError(
-                f"{path}: `event: {event}` but the export has no {EVENT} column (a classic "
-                f"project has one row per record): remove `event`, or export the "
+                f"{path}: `event: {', '.join(events)}` but the export has no {EVENT} column (a "
+                f"classic project has one row per record): remove `event`, or export the "
                 f"longitudinal project's events"
             )
         return frame
     names = frame[EVENT].astype("string").str.strip()
-    if not event:
+    found = list(dict.fromkeys(names.dropna()))
+    if not events:
         if survey:
-            found = ", ".join(dict.fromkeys(names.dropna()))
             raise TrialInputError(
                 f"{path}: a longitudinal REDCap export (column {EVENT}): set `event` for this "
-                f"timepoint to the event whose rows it reads; the export has {found}"
+                f"timepoint to the event whose rows it reads; the export has {', '.join(found)}"
             )
-        first = ~frame[source["id_column"]].astype("string").str.strip().duplicated()
-        log.info("%s: participant fields from each record's first row (no `event`)", path)
-        return frame.loc[first.to_numpy()]
-    rows = names.map(normalise_label, na_action="ignore") == normalise_label(event)
-    if not rows.any():
-        found = ", ".join(repr(n) for n in dict.fromkeys(names.dropna()))
+        log.info("%s: participant fields merged over every event of each record", path)
+        return frame
+    keys = names.map(normalise_label, na_action="ignore")
+    absent = [e for e in events if normalise_label(e) not in set(keys.dropna())]
+    if absent:
         raise TrialInputError(
-            f"{path}: no row of event {event!r} (`event`, compared ignoring case and spaces) in "
-            f"column {EVENT}; the export has {found}"
+            f"{path}: no row of event {', '.join(repr(e) for e in absent)} (`event`, compared "
+            f"ignoring case and spaces) in column {EVENT}; the export has "
+            f"{', '.join(repr(n) for n in found)}"
         )
-    return frame.loc[rows.fillna(False).to_numpy()]
+    rows = keys.isin({normalise_label(e) for e in events}).fillna(False).to_numpy(bool)
+    return frame.loc[rows]
+
+
+def _one_row_per_record(source: dict, frame: pd.DataFrame, used) -> pd.DataFrame:
+    """A longitudinal export's participant fields, which REDCap keeps on the rows of the
+    events whose forms hold them (the arm at baseline, withdrawal at a later event), as one
+    row per record: each used field's one non-empty value, at the record's first row (its
+    row number). Two different values of a field in one record are an error; rows without
+    an id are left as they are (validation names them)."""
+    path, id_column = source["path"], source["id_column"]
+    if id_column not in frame.columns:
+        return frame  # validation says the column is missing
+    ids = frame[id_column].astype("string").str.strip()
+    has_id = (ids.notna() & (ids != "")).to_numpy(bool)
+    records, keys = frame.loc[has_id], ids[has_id]
+    fields = [c for c in dict.fromkeys(used) if c in frame.columns and c not in (id_column, EVENT)]
+    values = records[fields].apply(lambda s: s.astype("string").str.strip().replace("", pd.NA))
+    by_record = values.groupby(keys.to_numpy(), sort=False)
+    _conflicts(path, records[EVENT], keys, values, by_record.nunique())
+    first_rows = ~keys.duplicated().to_numpy()
+    merged = records.loc[first_rows].copy()
+    merged[fields] = by_record.first().loc[keys[first_rows].to_numpy(), fields].to_numpy()
+    if len(merged) < len(records):
+        log.info(
+            "%s: participant fields of %d rows merged into %d records",
+            path,
+            len(records),
+            len(merged),
+        )
+    return pd.concat([merged, frame.loc[~has_id]]).sort_index()
+
+
+def _conflicts(path: str, events, keys, values: pd.DataFrame, distinct: pd.DataFrame) -> None:
+    """One problem per record and field with two different values (on two events)."""
+    clashes = distinct.stack()
+    clashes = clashes[clashes > 1].index
+
+    def message(record, column) -> str:
+        given = values.loc[(keys == record).to_numpy(), column].dropna()
+        row, other = given.index[0], given.index[given != given.iloc[0]][0]
+        return (
+            f"{path}: record {record!r}, field {column!r}: {given[row]!r} on event "
+            f"{events[row]!r} (row {row}) but {given[other]!r} on event {events[other]!r} "
+            f"(row {other}); a participant field needs one value per record: correct the "
+            f"export, or set `event` of data.participants to the event(s) whose rows hold "
+            f"the participant fields"
+        )
+
+    problems = Problems()
+    problems.extend((message(*clash) for clash in clashes), len(clashes))
+    problems.raise_if_any()
 
 
 def _without_repeating_rows(path: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -319,7 +380,7 @@ def read_dictionary(path: str) -> dict[str, Field]:
             name=name.strip(),
             form=str(form or "").strip(),
             type=kind,
-            label=str(label or "").strip(),
+            label=_plain(label),
             choices=_choices(where, kind, choices, problems),
             bounds=(_bound(lo), _bound(hi)),
         )
@@ -344,6 +405,13 @@ def _choices(where: str, kind: str, text, problems: Problems) -> dict[str, str]:
             continue
         out[code.strip()] = label.strip()
     return out
+
+
+def _plain(label) -> str:
+    """A field label as plain text: REDCap labels may hold HTML (<b>Age</b> (years))."""
+    if pd.isna(label):
+        return ""
+    return " ".join(html.unescape(TAG.sub(" ", str(label))).split())
 
 
 def _bound(text) -> float | None:

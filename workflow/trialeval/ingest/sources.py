@@ -7,8 +7,10 @@ source (a REDCap event's rows, Qualtrics responses less previews), plus what the
 says about its values (value labels) and what was left out before validation (counted).
 
 The format is declared (`format`) or detected: .sav and .dta from their first bytes, a
-Qualtrics CSV from its third header row ({"ImportId": ...}), a REDCap export from its
-redcap_event_name column or REDCap-only keys (`event`, `dictionary`); otherwise a plain table.
+Qualtrics CSV from its third header row ({"ImportId": ...}) or, from the legacy exporter, its
+second (ResponseID under V1), a REDCap export from its redcap_event_name column or REDCap-only
+keys (`event`, `dictionary`); otherwise a plain table, unless its header looks like a
+Qualtrics export's with header rows cut (then the run stops: qualtrics.cut_header).
 """
 
 from __future__ import annotations
@@ -72,10 +74,16 @@ def binary_format(path: Path) -> str | None:
 def _text_format(source: dict, frame: pd.DataFrame) -> str:
     from trialeval.ingest import qualtrics
 
-    if qualtrics.has_import_ids(frame):
+    if source["header_row"] == 1 and qualtrics.layout(frame):
         return "qualtrics"
     if "redcap_event_name" in frame.columns or source["event"] or source["dictionary"]:
         return "redcap"
+    cut = qualtrics.cut_header(frame)
+    if cut:  # neither layout: which rows are responses cannot be told safely
+        raise TrialInputError(
+            f"{source['path']}: {cut}; {qualtrics.EXPECTED}. Export it again from Qualtrics, "
+            f"or set `format: table` for this file if it is a plain table with one header row"
+        )
     return "table"
 
 

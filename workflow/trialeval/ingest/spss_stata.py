@@ -10,7 +10,7 @@
 - Value labels are the export's own labels: checked against the instrument's scale and read
   for string answers (trialeval.ingest.answers); categorical covariates and sites show them;
   an arm whose code is labelled with an arm id is that arm.
-- Variable labels are the export's codebook.
+- Variable labels are the export's codebook, and label covariates the trial file does not.
 """
 
 from __future__ import annotations

@@ -248,14 +248,32 @@ def _valid_numbers(problems, raw, column, source, rule: Rule, who, **answers_of)
 # --- the participants file ----------------------------------------------------------------
 
 
-def read_participants(spec: dict, problems: Problems | None = None) -> pd.DataFrame | None:
+def read_participants(
+    spec: dict, problems: Problems | None = None, labels: dict[str, str] | None = None
+) -> pd.DataFrame | None:
     """Read and validate the participants file; return the participants table (None when the
-    file cannot be read at all; every problem goes to `problems`, or is raised)."""
+    file cannot be read at all; every problem goes to `problems`, or is raised). `labels`
+    receives the export's labels of the covariates the trial file gives no `label`."""
     with _collecting(problems) as problems:
-        return _participants(spec, problems)
+        return _participants(spec, problems, {} if labels is None else labels)
 
 
-def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
+# Formats whose variable labels name a covariate in a table (REDCap field labels, SPSS /
+# Stata variable labels); Qualtrics' row 2 is the question as asked, not a name for a table.
+VARIABLE_LABELS = {"redcap", "spss", "stata"}
+
+
+def _covariate_labels(spec: dict, export: Export) -> dict[str, str]:
+    if export.format not in VARIABLE_LABELS:
+        return {}
+    return {
+        c["name"]: export.codebook[c["name"]]
+        for c in spec["covariates"]
+        if not c["label_given"] and export.codebook.get(c["name"])
+    }
+
+
+def _participants(spec: dict, problems: Problems, labels: dict) -> pd.DataFrame | None:
     source = spec["participants_source"]
     path, cfg = source["path"], spec["config_file"]
     id_column = source["id_column"]
@@ -277,6 +295,10 @@ def _participants(spec: dict, problems: Problems) -> pd.DataFrame | None:
     if export is None:
         return None
     raw = export.frame
+    labels.update(_covariate_labels(spec, export))
+    if labels:
+        shown = "; ".join(f"{c} = {t!r}" for c, t in labels.items())
+        log.info("%s: covariates labelled as the export labels them: %s", path, shown)
     absent = _missing_columns(raw, source, required, cfg)
     if absent:
         for message in absent:
