@@ -378,10 +378,12 @@ def test_report_is_self_contained(demo_run):
     import re
 
     page = (demo_run / "results/report.html").read_text()
-    # rct: consort, trajectories, forest; pre/post: consort, forest, change; survey: consort, ORs
-    assert page.count("data:image/png;base64,") == 3 + 3 + 2
+    # rct: consort, trajectories, forest; pre/post: consort, forest, change; survey: consort,
+    # ORs; the REDCap copy of the rct and the Qualtrics copy of the pre/post study as theirs
+    assert page.count("data:image/png;base64,") == 3 + 3 + 2 + 3 + 3
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+    trials = ["coaching_rct", "mentorship_prepost", "belonging_survey"]
+    for trial in [*trials, "coaching_redcap", "mentorship_qualtrics"]:
         assert f'<section id="{trial}">' in page
 
 
