@@ -52,6 +52,7 @@ def make_plan(
         )
     n_post = len(visits) - 1
     return {
+        "design": "rct",
         "arms": arms,
         "control_arm": "ctl",
         "visits": list(visits),
@@ -63,9 +64,15 @@ def make_plan(
                 "from_fit": False,
                 "sd_participant": sds[0],
                 "sd_residual": sds[1],
+                "icc": None,
             }
         ],
+        "estimand": "diff_in_change",
         "sample_sizes": list(sizes),
+        "clusters_per_arm": [],
+        "cluster_size": None,
+        "cluster_size_cv": None,
+        "points": [f"n{n}" for n in sorted(sizes)],
         "n_sims": n_sims,
         "chunk_size": chunk_size,
         "n_chunks": -(-n_sims // chunk_size),
@@ -265,7 +272,7 @@ def run_all(plan: dict, folder, chunk_size: int):
     for n in plan["sample_sizes"]:
         for chunk in range(plan["n_chunks"]):
             path = folder / f"n{n}.chunk{chunk}.csv"
-            pw.run_chunk(plan, n_total=n, chunk=chunk, diagnostics_path=None, out=str(path))
+            pw.run_chunk(plan, point=f"n{n}", chunk=chunk, diagnostics_path=None, out=str(path))
             paths.append(str(path))
     pw.run_summary(
         plan,
