@@ -139,6 +139,9 @@ class _Batch:
     def at(self, psi: np.ndarray, idx: np.ndarray, gradient: bool = True) -> dict:
         """Profiled REML deviance (without the constant log|R'R|) and, with `gradient`, the
         derivatives of log|H|, log|M| and rss in (a, b) for trials idx; psi is (s, 2)."""
+        return _one_as_pair(lambda p, i: self._at(p, i, gradient), psi, idx)
+
+    def _at(self, psi: np.ndarray, idx: np.ndarray, gradient: bool) -> dict:
         a, b = psi[:, :1], psi[:, 1:]  # (s, 1)
         counts, tsum = self.counts[idx], self.tsum[idx]
         r = 1.0 / (1.0 + self.n_pat * a)  # (s, P)
@@ -232,6 +235,16 @@ class _Batch:
         out.update(dm=np.stack(dms, axis=1), dlogh=dlogh, dlogm=dlogm, drss=drss)
         out["grad"] = dlogh + dlogm + dof[:, None] * drss / rss[:, None]
         return out
+
+
+def _one_as_pair(evaluate, values: np.ndarray, idx: np.ndarray) -> dict:
+    """evaluate(values, idx), a single trial evaluated as a pair (twice itself) and cut back:
+    numpy can order a reduction differently when an axis has length 1, and a trial's numbers
+    must not depend on what else is in its batch (results repeat however a run is chunked)."""
+    if idx.size != 1:
+        return evaluate(values, idx)
+    out = evaluate(np.repeat(values, 2, axis=0), np.repeat(idx, 2))
+    return {key: value[:1] for key, value in out.items()}
 
 
 def _hessian(batch: _Batch, psi: np.ndarray, idx: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -357,8 +370,8 @@ def fit_cluster_batch(
     sd_residual, boundary}. Rows with ok False are for the general engine; each trial's
     numbers depend only on its own data."""
     batch = _Batch(stats, n_arms)
-    s, k, t = batch.size, batch.n_arms, batch.n_visits
-    est, se, df = (np.full((s, k - 1), np.nan) for _ in range(3))
+    s, k = batch.size, batch.n_arms
+    out = {key: np.full((s, k - 1), np.nan) for key in ("estimate", "se", "df")}
     sds = np.full((s, 3), np.nan)
     ok = batch.valid.copy()
     idx = np.flatnonzero(ok)
@@ -370,53 +383,66 @@ def fit_cluster_batch(
         ok[idx[~good]] = False
         idx, psi = idx[good], psi[good]
     if idx.size:
-        ev = batch.at(psi, idx)
-        sigma = np.sqrt(ev["rss"] / batch.dof[idx])
-        theta = np.sqrt(psi)
-        sds[idx] = np.column_stack([theta[:, 0] * sigma, theta[:, 1] * sigma, sigma])
-        phi = np.column_stack([theta, sigma])
-        hess = _varpar_hessian(batch, phi, idx)
-        active = np.column_stack([theta > 0, np.ones(idx.size, bool)])
-        hess = np.where(active[:, :, None] & active[:, None, :], hess, 0.0)
-        hess[:, [0, 1, 2], [0, 1, 2]] = np.where(active, hess[:, [0, 1, 2], [0, 1, 2]], 1.0)
-        positive = np.all(np.linalg.eigvalsh(hess) > 0, axis=1)
-        varpar_cov = 2.0 * np.linalg.inv(np.where(positive[:, None, None], hess, np.eye(3)))
-        contrast = np.zeros(t)  # within an arm: the last visit's mean, or its change
-        contrast[[0, t - 1]] = [0.0 if estimand == "diff_in_means" else -1.0, 1.0]
-        m_inv = ev["m_inv"]
-        w = m_inv @ contrast  # (s, A, T)
-        var_arm = w @ contrast  # (s, A)
-        # d var_arm / d psi_k = -w' dM_k w
-        dvar_arm = -np.einsum("sai,skaij,saj->ska", w, ev["dm"], w)  # (s, 2, A)
-        change = (ev["beta"] + batch.centre[idx]) @ contrast  # (s, A)
-        sigma2 = sigma**2
-        for j in range(1, k):
-            v = var_arm[:, j] + var_arm[:, 0]
-            var = sigma2 * v
-            g = np.column_stack(
-                [
-                    sigma2 * (dvar_arm[:, 0, j] + dvar_arm[:, 0, 0]) * 2.0 * theta[:, 0],
-                    sigma2 * (dvar_arm[:, 1, j] + dvar_arm[:, 1, 0]) * 2.0 * theta[:, 1],
-                    2.0 * sigma * v,
-                ]
-            )
-            g = np.where(active, g, 0.0)
-            quad = np.einsum("si,sij,sj->s", g, varpar_cov, g)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                df[idx, j - 1] = np.where(quad > 0, 2.0 * var**2 / quad, np.inf)
-            est[idx, j - 1] = change[:, j] - change[:, 0]
-            se[idx, j - 1] = np.sqrt(var)
-        finite = np.all(np.isfinite(se[idx]) & (se[idx] > 0) & np.isfinite(df[idx]), axis=1)
-        ok[idx[~(finite & positive)]] = False
-    est[~ok], se[~ok], df[~ok] = np.nan, np.nan, np.nan
-    sds[~ok] = np.nan
+        tests = _one_as_pair(lambda p, i: _tests(batch, p, i, estimand), psi, idx)
+        for key in ("estimate", "se", "df"):
+            out[key][idx] = tests[key]
+        sds[idx] = tests["sds"]
+        finite = np.all(np.isfinite(tests["se"]) & (tests["se"] > 0), axis=1)
+        finite &= np.all(np.isfinite(tests["df"]), axis=1)
+        ok[idx[~(finite & tests["positive"])]] = False
+    for value in (*out.values(), sds):
+        value[~ok] = np.nan
     return {
-        "estimate": est,
-        "se": se,
-        "df": df,
+        **out,
         "ok": ok,
         "sd_participant": sds[:, 0],
         "sd_cluster": sds[:, 1],
         "sd_residual": sds[:, 2],
         "boundary": np.any(sds[:, :2] == 0, axis=1),
     }
+
+
+def _tests(batch: _Batch, psi: np.ndarray, idx: np.ndarray, estimand: str) -> dict:
+    """At the REML estimates: per intervention arm the estimand's estimate, SE and
+    Satterthwaite df; the SDs (participant, cluster, residual); whether the Hessian of the
+    deviance in the variance parameters is positive definite."""
+    t, k = batch.n_visits, batch.n_arms
+    ev = batch.at(psi, idx)
+    sigma = np.sqrt(ev["rss"] / batch.dof[idx])
+    theta = np.sqrt(psi)
+    phi = np.column_stack([theta, sigma])
+    # A component estimated at 0 leaves the variance parameters (as in trialeval.mixed)
+    active = np.column_stack([theta > 0, np.ones(idx.size, bool)])
+    hess = _varpar_hessian(batch, phi, idx)
+    hess = np.where(active[:, :, None] & active[:, None, :], hess, 0.0)
+    diagonal = [0, 1, 2], [0, 1, 2]
+    hess[:, diagonal[0], diagonal[1]] = np.where(active, hess[:, diagonal[0], diagonal[1]], 1.0)
+    positive = np.all(np.linalg.eigvalsh(hess) > 0, axis=1)
+    varpar_cov = 2.0 * np.linalg.inv(np.where(positive[:, None, None], hess, np.eye(3)))
+    contrast = np.zeros(t)  # within an arm: the last visit's mean, or its change
+    contrast[[0, t - 1]] = [0.0 if estimand == "diff_in_means" else -1.0, 1.0]
+    w = ev["m_inv"] @ contrast  # (s, A, T)
+    var_arm = w @ contrast  # (s, A)
+    # d var_arm / d psi_k = -w' dM_k w
+    dvar_arm = -np.einsum("sai,skaij,saj->ska", w, ev["dm"], w)  # (s, 2, A)
+    change = (ev["beta"] + batch.centre[idx]) @ contrast  # (s, A)
+    sigma2 = sigma**2
+    shape = (idx.size, k - 1)
+    est, se, df = np.empty(shape), np.empty(shape), np.empty(shape)
+    for j in range(1, k):
+        v = var_arm[:, j] + var_arm[:, 0]
+        var = sigma2 * v
+        grad = np.column_stack(
+            [
+                2.0 * theta * sigma2[:, None] * (dvar_arm[:, :, j] + dvar_arm[:, :, 0]),
+                2.0 * sigma * v,
+            ]
+        )
+        grad = np.where(active, grad, 0.0)
+        quad = np.einsum("si,sij,sj->s", grad, varpar_cov, grad)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df[:, j - 1] = np.where(quad > 0, 2.0 * var**2 / quad, np.inf)
+        est[:, j - 1] = change[:, j] - change[:, 0]
+        se[:, j - 1] = np.sqrt(var)
+    sds = np.column_stack([theta[:, 0] * sigma, theta[:, 1] * sigma, sigma])
+    return {"estimate": est, "se": se, "df": df, "sds": sds, "positive": positive}
