@@ -243,7 +243,7 @@ def test_cluster_plan_chunks_summary_and_figure(tmp_path):
         power, pw.smallest_sample_sizes(power, plan), plan, pw._figure_title(plan)
     )
     assert figure.axes[0].get_xlabel() == "Clusters per arm (k)"
-    assert "clusters of 10 participants (mean; CV 0.3)" in figure._suptitle.get_text()
+    assert "clusters of 10 participants (mean, CV 0.3)" in figure._suptitle.get_text()
     assert figure.axes[0].get_title() == "Score (ICC 0.1)"
 
 

@@ -126,6 +126,7 @@ SIM_COLUMNS = [
     "sd_participant",
     "sd_residual",
     "sd_cluster",
+    "icc",
 ]
 POWER_COLUMNS = [
     "trial",
@@ -1134,6 +1135,7 @@ def _sim_rows(plan, components, outcome_id: str, sims: np.ndarray, results: dict
                     "sd_participant": sds[0],
                     "sd_residual": sds[1],
                     "sd_cluster": sds[2] if len(sds) > 2 else np.nan,
+                    "icc": _icc_of(sds[2], *sds[:2]) if len(sds) > 2 else np.nan,
                 }
             )
         )
@@ -1209,8 +1211,8 @@ def summarise(sims: pd.DataFrame, plan: dict, trial_id: str) -> pd.DataFrame:
                 rejected = int(part["reject"].astype(bool).sum())
                 lo, hi = wilson(rejected, plan["n_sims"])
                 fitted = part[part["method"] != "failed"]
-                sds = part[["sd_participant", "sd_residual", "sd_cluster"]].iloc[0].astype(float)
-                cluster_sd = sds["sd_cluster"]
+                columns = ["sd_participant", "sd_residual", "sd_cluster", "icc"]
+                sds = part[columns].iloc[0].astype(float)
                 rows.append(
                     {
                         "trial": trial_id,
@@ -1223,10 +1225,8 @@ def summarise(sims: pd.DataFrame, plan: dict, trial_id: str) -> pd.DataFrame:
                         "n_arm": point["n_arm"][arm["id"]],
                         "n_control": point["n_arm"][control],
                         "effect": arm["effects"][outcome["id"]],
-                        "icc": np.nan
-                        if np.isnan(cluster_sd)
-                        else _icc_of(cluster_sd, sds["sd_participant"], sds["sd_residual"]),
-                        "sd_cluster": cluster_sd,
+                        "icc": sds["icc"],
+                        "sd_cluster": sds["sd_cluster"],
                         "sd_participant": sds["sd_participant"],
                         "sd_residual": sds["sd_residual"],
                         "attrition": plan["attrition"][-1],
@@ -1442,10 +1442,10 @@ def save_figure(fig, stem: str | Path) -> None:
 
 
 def _cluster_words(plan: dict) -> str:
-    """The planned clusters' size in words, e.g. 'clusters of 20 participants (mean; CV 0.4)'."""
+    """The planned clusters' size in words, e.g. 'clusters of 20 participants (mean, CV 0.4)'."""
     words = f"clusters of {plan['cluster_size']} participants"
     if plan["cluster_size_cv"]:
-        words += f" (mean; CV {plan['cluster_size_cv']:g})"
+        words += f" (mean, CV {plan['cluster_size_cv']:g})"
     return words
 
 
@@ -1465,11 +1465,11 @@ def _figure_title(plan: dict) -> str:
     else:
         what = f"Difference in change, {last} vs {first}"
     missing = f"{attrition:.0%} missing at the last visit"
-    if plan.get("design") == CLUSTER:
+    if plan.get("design") == CLUSTER:  # three short lines: the figure may be one panel wide
         return (
-            f"{what}, two-sided \u03b1 = {plan['alpha']:g}, cluster-randomized:\n"
-            f"{_cluster_words(plan)}, {missing}, {plan['n_sims']:,} simulated "
-            f"trials per k"
+            f"{what}, two-sided \u03b1 = {plan['alpha']:g},\n"
+            f"randomized in {_cluster_words(plan)},\n"
+            f"{missing}, {plan['n_sims']:,} simulated trials per k"
         )
     return (
         f"{what}: two-sided \u03b1 = {plan['alpha']:g}, {missing}, "
