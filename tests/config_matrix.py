@@ -873,7 +873,7 @@ CLUSTER_POWER = {
         "clusters_per_arm": [4, 8],
         "cluster_size": 20,
         "n_sims": 20,
-        "chunk_size": 10,
+        "chunk_size": 20,
         "seed": 12,
     },
     "cluster_ancova": {

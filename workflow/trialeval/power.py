@@ -34,7 +34,8 @@ The analysis
     pipeline's cluster_rct model); per intervention arm the `estimand` at the last visit
     (diff_in_change, the arm-by-visit interaction, or diff_in_means) with Satterthwaite df,
     two-sided t test at alpha. Power = share of simulated trials that reject. Cluster plans
-    are fitted with trialeval.mixed.fit_reml itself, one simulated trial at a time.
+    are fitted by a batched REML of the same model (trialeval.cluster_reml, tested against
+    trialeval.mixed), with trialeval.mixed.fit_reml for the trials it cannot settle.
 
 The fast path (`fit_trials`, individually randomized plans)
     arm * visit is saturated: one fixed mean per arm x visit cell. With H_i = I + psi 11'
