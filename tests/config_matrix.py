@@ -453,6 +453,7 @@ def edge_cells() -> list[Cell]:
             ],
             "attrition": 0.2,
             "outcomes": [{"id": "recommend", "sd_participant": 1.5, "sd_residual": 1.5}],
+            "estimand": "diff_in_means",
             "sample_sizes": [30],
             "n_sims": 10,
             "chunk_size": 10,
@@ -862,15 +863,54 @@ def group_cells() -> list[Cell]:
     return cells + cluster_cells()
 
 
+# Power plans of the cluster cells: the fitted variance components and ICC with the default
+# estimand (diff_in_means) and equal clusters; given ones, clusters of varying size, attrition
+# and diff_in_change.
+CLUSTER_POWER = {
+    "cluster_repeated": {
+        "arms": [{"id": "control"}, {"id": "coaching", "effects": {"wellbeing": 3.0}}],
+        "outcomes": [{"id": "wellbeing", "from_fit": True}],
+        "clusters_per_arm": [4, 8],
+        "cluster_size": 20,
+        "n_sims": 20,
+        "chunk_size": 20,
+        "seed": 12,
+    },
+    "cluster_ancova": {
+        "arms": [
+            {"id": "control"},
+            {"id": "coaching", "effects": {"wellbeing": 2.0}},
+            {
+                "id": "peer_circle",
+                "new": True,
+                "label": "Peer circle",
+                "effects": {"wellbeing": 1.0},
+            },
+        ],
+        "visits": ["baseline", "month4"],
+        "attrition": 0.15,
+        "outcomes": [{"id": "wellbeing", "sd_participant": 4.6, "sd_residual": 4.2, "icc": 0.05}],
+        "estimand": "diff_in_change",
+        "clusters_per_arm": [3, 6],
+        "cluster_size": 15,
+        "cluster_size_cv": 0.5,
+        "n_sims": 20,
+        "chunk_size": 20,
+    },
+}
+
+
 def cluster_cells() -> list[Cell]:
     """Cluster-randomized trials (design cluster_rct; groups_ref.R's cluster_trial.csv): the
-    repeated-measures model and the one-post-visit ANCOVA, site random by default."""
+    repeated-measures model and the one-post-visit ANCOVA, site random by default; each with
+    a cluster-randomized power plan (CLUSTER_POWER)."""
     cells = []
     for cell_id, reference in CLUSTER_REFERENCE.items():
         trial, files = _reference_trial("cluster_trial", ["baseline", "month4"])
         trial.update(title=f"Matrix cluster trial: lmer fit {reference}", design="cluster_rct")
         model = "ancova" if reference == "cluster_ancova" else "repeated"
         trial["analyses"] = {"analysis_sets": ["itt"], "mixed_model": {"model": model}}
+        trial["power"] = CLUSTER_POWER[cell_id]
         cells.append(Cell(cell_id, trial, files))
     return cells
 

@@ -250,6 +250,29 @@ def test_power_plan_runs(matrix):
     assert power["power"].between(0, 1).all()
 
 
+@pytest.mark.parametrize("cell", ["cluster_repeated", "cluster_ancova"])
+def test_cluster_power_plan_runs(matrix, cell):
+    """The cluster cells' power plans: a row per clusters per arm and intervention arm, the
+    ICC given or (cluster_repeated, from_fit) the fitted model's, icc_site of its diagnostics."""
+    results = _results(matrix[0], cell)
+    plan = next(c.trial["power"] for c in CELLS if c.id == cell)
+    power = pd.read_csv(results / "power.csv")
+    arms = len(plan["arms"]) - 1
+    assert power["clusters_per_arm"].tolist() == sorted(plan["clusters_per_arm"] * arms)
+    assert (power["cluster_size"] == plan["cluster_size"]).all()
+    assert power["power"].between(0, 1).all() and (power["n_failed"] == 0).all()
+    if plan["outcomes"][0].get("from_fit"):
+        diagnostics = pd.read_csv(results / "tables" / "model_diagnostics.csv")
+        fitted = diagnostics[
+            (diagnostics["analysis_set"] == "itt") & (diagnostics["analysis"] == "mixed_model")
+        ].iloc[0]
+        assert power["icc"].iloc[0] == pytest.approx(fitted["icc_site"], rel=1e-6)
+    else:
+        assert (power["icc"] == plan["outcomes"][0]["icc"]).all()
+    summary = pd.read_csv(results / "power_summary.csv")
+    assert len(summary) == arms
+
+
 def test_multiplicity_levels_reach_effects(matrix):
     """fdr_bh (main call): secondary outcomes' P adjusted within each family (same analysis,
     estimand, contrast, timepoint, set) as statsmodels' multipletests(method="fdr_bh") = R's

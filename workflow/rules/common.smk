@@ -200,10 +200,11 @@ def power_fit_inputs(wildcards):
 
 
 def power_chunks(wildcards):
-    """Every chunk of simulated trials of a trial's power block: sample size x chunk."""
+    """Every chunk of simulated trials of a trial's power block: size x chunk (a size is
+    n<total N>, or k<clusters per arm> in a cluster-randomized plan)."""
     plan = TRIALS[wildcards.trial]["power"]
     return [
-        f"{RESULTS}/{wildcards.trial}/parts/power/n{n}.chunk{c}.csv"
-        for n in plan["sample_sizes"]
+        f"{RESULTS}/{wildcards.trial}/parts/power/{point}.chunk{c}.csv"
+        for point in plan["points"]
         for c in range(plan["n_chunks"])
     ]

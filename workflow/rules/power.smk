@@ -4,21 +4,22 @@
 
 
 rule power_chunk:
-    """One chunk of simulated trials at one total sample size, each analysed with the
-    pipeline's repeated-measures model (REML, Satterthwaite df): one row per trial x outcome x
-    intervention arm."""
+    """One chunk of simulated trials at one size (point: n<total N>, or k<clusters per arm>
+    for a cluster-randomized plan), each analysed with the pipeline's repeated-measures model
+    (REML, Satterthwaite df; with the cluster random intercept for a cluster plan): one row
+    per trial x outcome x intervention arm."""
     input:
         unpack(power_fit_inputs),
         code="workflow/scripts/power_chunk.py",
-        library=library("power", "mixed", "mixed_cells", "mixed_levels"),
+        library=library("power", "cluster_reml", "mixed", "mixed_cells", "mixed_levels"),
     output:
-        sims=f"{RESULTS}/{{trial}}/parts/power/n{{n}}.chunk{{chunk}}.csv",
+        sims=f"{RESULTS}/{{trial}}/parts/power/{{point}}.chunk{{chunk}}.csv",
     log:
-        f"{RESULTS}/{{trial}}/logs/power/n{{n}}.chunk{{chunk}}.log",
+        f"{RESULTS}/{{trial}}/logs/power/{{point}}.chunk{{chunk}}.log",
     benchmark:
-        f"{RESULTS}/{{trial}}/benchmarks/power/n{{n}}.chunk{{chunk}}.tsv"
+        f"{RESULTS}/{{trial}}/benchmarks/power/{{point}}.chunk{{chunk}}.tsv"
     wildcard_constraints:
-        n=r"\d+",
+        point=r"[nk]\d+",
         chunk=r"\d+",
     conda:
         ENV
@@ -29,12 +30,12 @@ rule power_chunk:
 
 
 rule power_summary:
-    """Power per sample size, arm and outcome with Monte Carlo 95% CI; the smallest sample size
-    reaching the target power; the power-curve figure."""
+    """Power per size (total N, or clusters per arm), arm and outcome with Monte Carlo 95% CI;
+    the smallest size reaching the target power; the power-curve figure."""
     input:
         chunks=power_chunks,
         code="workflow/scripts/power_summary.py",
-        library=library("power", "mixed", "mixed_cells", "mixed_levels"),
+        library=library("power", "cluster_reml", "mixed", "mixed_cells", "mixed_levels"),
     output:
         power=f"{RESULTS}/{{trial}}/power.csv",
         summary=f"{RESULTS}/{{trial}}/power_summary.csv",
