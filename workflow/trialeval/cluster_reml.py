@@ -48,9 +48,9 @@ Determinism
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from trialeval.power import PatternStats, pattern_stats
 
 __all__ = ["ClusterStats", "cluster_stats", "fit_cluster_batch"]
 
@@ -60,17 +60,9 @@ _SNAP_THETA = 1e-4
 _MAX_NEWTON = 100
 
 
-@dataclass(frozen=True)
-class ClusterStats:
-    """One trial's sufficient statistics, scores centred at the observed cell means."""
-
-    counts: np.ndarray  # (clusters, patterns) participants per cluster and observed pattern
-    tsum: np.ndarray  # (clusters, patterns) sum of participant totals
-    qsum: np.ndarray  # (clusters, patterns) sum of squared participant totals
-    ysum: np.ndarray  # (arms, visits) cell sums (0 up to rounding after centring)
-    yy: float  # sum of squares
-    centre: np.ndarray  # (arms, visits) observed cell means that were subtracted
-    cell_n: np.ndarray  # (arms, visits) observations per cell
+# A cluster-randomized trial's statistics: participants summed per cluster (and pattern of
+# observed visits), in the form the individually randomized power engine sums per arm.
+ClusterStats = PatternStats
 
 
 def cluster_stats(
@@ -79,30 +71,7 @@ def cluster_stats(
     """Collect one trial's statistics: y (participants, visits) with NaN where missing, arm
     codes 0..n_arms-1 (0 = control), cluster codes 0..n_clusters-1 with clusters
     a k .. (a + 1) k - 1 in arm a (k = n_clusters / n_arms)."""
-    n, n_visits = y.shape
-    n_patterns = 1 << n_visits
-    arm = np.asarray(arm, np.intp)
-    cluster = np.asarray(cluster, np.intp)
-    observed = ~np.isnan(y)
-    cell = (arm[:, None] * n_visits + np.arange(n_visits)).ravel()
-    size = n_arms * n_visits
-    cell_n = np.bincount(cell, weights=observed.ravel(), minlength=size).reshape(n_arms, -1)
-    raw_sum = np.bincount(cell, weights=np.where(observed, y, 0.0).ravel(), minlength=size)
-    raw_sum = raw_sum.reshape(n_arms, -1)
-    centre = np.divide(raw_sum, cell_n, out=np.zeros_like(raw_sum), where=cell_n > 0)
-    yc = np.where(observed, y - centre[arm], 0.0)
-    total = yc.sum(axis=1)
-    group = cluster * n_patterns + observed @ (1 << np.arange(n_visits))
-    size = n_clusters * n_patterns
-    return ClusterStats(
-        counts=np.bincount(group, minlength=size).reshape(n_clusters, -1).astype(float),
-        tsum=np.bincount(group, weights=total, minlength=size).reshape(n_clusters, -1),
-        qsum=np.bincount(group, weights=total * total, minlength=size).reshape(n_clusters, -1),
-        ysum=np.bincount(cell, weights=yc.ravel(), minlength=n_arms * n_visits).reshape(n_arms, -1),
-        yy=float(np.sum(yc * yc)),
-        centre=centre,
-        cell_n=cell_n,
-    )
+    return pattern_stats(y, arm, n_arms, cluster, n_clusters)
 
 
 class _Batch:

@@ -665,29 +665,34 @@ def simulate_cluster_trial(
 
 
 @dataclass(frozen=True)
-class _TrialStats:
-    """One trial's sufficient statistics, scores centred at the observed cell means."""
+class PatternStats:
+    """One trial's sufficient statistics, scores centred at the observed cell means, summed
+    per unit (an arm for individually randomized trials, a cluster for cluster-randomized
+    ones) and pattern of observed visits."""
 
-    counts: np.ndarray  # (arms, patterns) participants per arm and pattern of observed visits
-    tsum: np.ndarray  # (arms, patterns) sum of participant totals
-    qsum: np.ndarray  # (arms, patterns) sum of squared participant totals
+    counts: np.ndarray  # (units, patterns) participants per unit and pattern of observed visits
+    tsum: np.ndarray  # (units, patterns) sum of participant totals
+    qsum: np.ndarray  # (units, patterns) sum of squared participant totals
     ysum: np.ndarray  # (arms, visits) cell sums (0 up to rounding after centring)
     yy: float  # sum of squares
     centre: np.ndarray  # (arms, visits) observed cell means that were subtracted
     cell_n: np.ndarray  # (arms, visits) observations per cell
 
 
-def trial_stats(y: np.ndarray, arm: np.ndarray, n_arms: int) -> _TrialStats:
+def pattern_stats(
+    y: np.ndarray, arm: np.ndarray, n_arms: int, unit: np.ndarray, n_units: int
+) -> PatternStats:
     """Collect the statistics of one trial: y (participants, visits) with NaN where missing,
-    arm codes 0..n_arms-1 (0 = control).
+    arm codes 0..n_arms-1 (0 = control), unit codes 0..n_units-1.
 
     Scores are centred at the observed cell means first (an exact reparameterisation of the
     saturated fixed effects), so the residual sum of squares is not a small difference of
     large numbers.
     """
-    n, n_visits = y.shape
+    n_visits = y.shape[1]
     n_patterns = 1 << n_visits
     arm = np.asarray(arm, np.intp)
+    unit = np.asarray(unit, np.intp)
     observed = ~np.isnan(y)
     cell = (arm[:, None] * n_visits + np.arange(n_visits)).ravel()
     size = n_arms * n_visits
@@ -697,17 +702,22 @@ def trial_stats(y: np.ndarray, arm: np.ndarray, n_arms: int) -> _TrialStats:
     centre = np.divide(raw_sum, cell_n, out=np.zeros_like(raw_sum), where=cell_n > 0)
     yc = np.where(observed, y - centre[arm], 0.0)
     total = yc.sum(axis=1)
-    group = arm * n_patterns + observed @ (1 << np.arange(n_visits))
-    size = n_arms * n_patterns
-    return _TrialStats(
-        counts=np.bincount(group, minlength=size).reshape(n_arms, -1).astype(float),
-        tsum=np.bincount(group, weights=total, minlength=size).reshape(n_arms, -1),
-        qsum=np.bincount(group, weights=total * total, minlength=size).reshape(n_arms, -1),
+    group = unit * n_patterns + observed @ (1 << np.arange(n_visits))
+    size = n_units * n_patterns
+    return PatternStats(
+        counts=np.bincount(group, minlength=size).reshape(n_units, -1).astype(float),
+        tsum=np.bincount(group, weights=total, minlength=size).reshape(n_units, -1),
+        qsum=np.bincount(group, weights=total * total, minlength=size).reshape(n_units, -1),
         ysum=np.bincount(cell, weights=yc.ravel(), minlength=n_arms * n_visits).reshape(n_arms, -1),
         yy=float(np.sum(yc * yc)),
         centre=centre,
         cell_n=cell_n,
     )
+
+
+def trial_stats(y: np.ndarray, arm: np.ndarray, n_arms: int) -> PatternStats:
+    """An individually randomized trial's statistics: participants summed per arm."""
+    return pattern_stats(y, arm, n_arms, arm, n_arms)
 
 
 @dataclass(frozen=True)
@@ -726,7 +736,7 @@ class FastFit:
 class _Batch:
     """Stacked statistics of many trials and the REML deviance pieces as functions of psi."""
 
-    def __init__(self, stats: list[_TrialStats]):
+    def __init__(self, stats: list[PatternStats]):
         self.counts = np.stack([s.counts for s in stats])  # (S, K, P)
         self.tsum = np.stack([s.tsum for s in stats])
         self.qsum = np.stack([s.qsum for s in stats])
