@@ -58,7 +58,7 @@ def _snakemake(workdir: Path, config: Path, *targets: str) -> subprocess.Complet
         cwd=workdir,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,  # a hung run fails; a machine under load may need more than 15 min
     )
 
 
