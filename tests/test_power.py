@@ -14,6 +14,7 @@ from scipy import stats
 from test_pipeline import copy_project
 
 from trialeval import power as pw
+from trialeval import power_plan
 from trialeval.errors import TrialInputError
 from trialeval.models import mixed_model_effects
 
@@ -45,8 +46,8 @@ def make_plan(
                 "label": arm_id,
                 "ratio": ratios[k],
                 "control": False,
-                "colour": pw.OKABE_ITO[k],
-                "marker": pw.MARKERS[k],
+                "colour": power_plan.OKABE_ITO[k],
+                "marker": power_plan.MARKERS[k],
                 "effects": {"y": effect},
             }
         )

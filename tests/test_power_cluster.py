@@ -16,6 +16,7 @@ from test_power import run_all
 
 from config_matrix import CLUSTER_POWER, REFERENCE, cluster_cells
 from trialeval import power as pw
+from trialeval import power_plan
 from trialeval.errors import TrialInputError
 
 LMER = json.loads((REFERENCE / "groups_lmer.json").read_text())
@@ -47,8 +48,8 @@ def cluster_plan(
                 "label": f"Arm {k}",
                 "ratio": 1.0,
                 "control": False,
-                "colour": pw.OKABE_ITO[k],
-                "marker": pw.MARKERS[k],
+                "colour": power_plan.OKABE_ITO[k],
+                "marker": power_plan.MARKERS[k],
                 "effects": {"y": effect},
             }
         )

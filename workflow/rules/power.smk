@@ -11,7 +11,14 @@ rule power_chunk:
     input:
         unpack(power_fit_inputs),
         code="workflow/scripts/power_chunk.py",
-        library=library("power", "cluster_reml", "mixed", "mixed_cells", "mixed_levels"),
+        library=library(
+            "power",
+            "power_plan",
+            "cluster_reml",
+            "mixed",
+            "mixed_cells",
+            "mixed_levels",
+        ),
     output:
         sims=f"{RESULTS}/{{trial}}/parts/power/{{point}}.chunk{{chunk}}.csv",
     log:
@@ -35,7 +42,14 @@ rule power_summary:
     input:
         chunks=power_chunks,
         code="workflow/scripts/power_summary.py",
-        library=library("power", "cluster_reml", "mixed", "mixed_cells", "mixed_levels"),
+        library=library(
+            "power",
+            "power_plan",
+            "cluster_reml",
+            "mixed",
+            "mixed_cells",
+            "mixed_levels",
+        ),
     output:
         power=f"{RESULTS}/{{trial}}/power.csv",
         summary=f"{RESULTS}/{{trial}}/power_summary.csv",

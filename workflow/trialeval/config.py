@@ -18,7 +18,7 @@ that reaches every rule script through `params:`. Its shape:
      `columns` maps each registry item column the outcomes need to its column in the export)
     per_protocol: {column, at_least, arms} | None,
     analyses: {...},
-    power: the resolved `power` block (see trialeval.power.resolve_power) | None,
+    power: the resolved `power` block (see trialeval.power_plan.resolve_power) | None,
     multiplicity: the global correction from config.yaml (added by `load_trials`)
 
 Every failure raises TrialInputError naming the file and the key or column.
@@ -391,8 +391,8 @@ def resolve_trial(
 
     power = None
     if trial.get("power") is not None:
-        # Imported only for trials that plan one: other rules never load the power module.
-        from trialeval.power import resolve_power
+        # Imported only for trials that plan one (standard library only, like this module).
+        from trialeval.power_plan import resolve_power
 
         power = resolve_power(
             trial["power"],
