@@ -2,6 +2,7 @@ rule effects:
     """Stack every analysis into results/<trial>/effects.csv, with multiplicity-adjusted P."""
     input:
         unpack(analysis_parts),
+        settings=settings_file("effects"),
         code="workflow/scripts/effects.py",
         library=library(),
     output:
@@ -19,8 +20,5 @@ rule effects:
         f"{RESULTS}/{{trial}}/logs/effects.log",
     conda:
         ENV
-    params:
-        trial=trial_spec("effects"),
-        multiplicity=config["multiplicity"],
     script:
         "../scripts/effects.py"

@@ -5,6 +5,7 @@ rule mixed_model:
     set."""
     input:
         unpack(analysis_inputs),
+        settings=settings_file("mixed_model"),
         code="workflow/scripts/mixed_model.py",
         library=library(
             "models",
@@ -28,9 +29,6 @@ rule mixed_model:
         f"{RESULTS}/{{trial}}/benchmarks/mixed_model.tsv"
     conda:
         ENV
-    params:
-        trial=trial_spec("mixed_model"),
-        alpha=config["alpha"],
     script:
         "../scripts/mixed_model.py"
 
@@ -40,6 +38,7 @@ rule prepost:
     mean difference; risk ratios for categories."""
     input:
         unpack(analysis_inputs),
+        settings=settings_file("prepost"),
         code="workflow/scripts/prepost.py",
         library=library("prepost", "regression"),
     output:
@@ -51,9 +50,6 @@ rule prepost:
         f"{RESULTS}/{{trial}}/benchmarks/prepost.tsv"
     conda:
         ENV
-    params:
-        trial=trial_spec("prepost"),
-        alpha=config["alpha"],
     script:
         "../scripts/prepost.py"
 
@@ -62,6 +58,7 @@ rule association:
     """Logistic regression of a binary outcome on each ordinal exposure (cross-sectional)."""
     input:
         unpack(analysis_inputs),
+        settings=settings_file("association"),
         code="workflow/scripts/association.py",
         library=library("association", "regression"),
     output:
@@ -73,8 +70,5 @@ rule association:
         f"{RESULTS}/{{trial}}/benchmarks/association.tsv"
     conda:
         ENV
-    params:
-        trial=trial_spec("association"),
-        alpha=config["alpha"],
     script:
         "../scripts/association.py"

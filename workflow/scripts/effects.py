@@ -2,13 +2,16 @@
 
 from trialeval import effects
 from trialeval.io import log_to
+from trialeval.stage_config import read_settings
+
+SETTINGS = read_settings(snakemake.input.settings)
 
 with log_to(snakemake.log[0]):
     effects.run(
-        snakemake.params.trial,
+        SETTINGS["trial"],
         parts={
             name: list(snakemake.input[name]) for name in ("mixed_model", "prepost", "association")
         },
-        multiplicity=snakemake.params.multiplicity,
+        multiplicity=SETTINGS["multiplicity"],
         outputs=dict(snakemake.output.items()),
     )
