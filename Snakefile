@@ -30,6 +30,16 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/power.smk"
 
 
+# Jobs that take well under a second of work beside their start-up run where Snakemake runs
+# (with a cluster executor, on the submitting node) rather than waiting for the scheduler.
+localrules:
+    all,
+    effects,
+    provenance,
+    report,
+    power,
+
+
 rule all:
     default_target: True
     input:

@@ -16,5 +16,8 @@ rule analysis_sets:
         f"{RESULTS}/{{trial}}/logs/analysis_sets.log",
     conda:
         ENV
+    resources:
+        mem_mb=2000,
+        runtime=20,
     script:
         "../scripts/analysis_sets.py"

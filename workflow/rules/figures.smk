@@ -33,6 +33,9 @@ for design in DESIGNS:
             trial=trials_of(design),
         conda:
             ENV
+        resources:
+            mem_mb=1000,
+            runtime=10,
         params:
             figures_dir=lambda wildcards, output: str(Path(output[0]).parent),
         script:

@@ -30,5 +30,8 @@ rule ingest:
         f"{RESULTS}/{{trial}}/logs/ingest.log",
     conda:
         ENV
+    resources:
+        mem_mb=2000,
+        runtime=20,
     script:
         "../scripts/ingest.py"

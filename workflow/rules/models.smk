@@ -29,6 +29,9 @@ rule mixed_model:
         f"{RESULTS}/{{trial}}/benchmarks/mixed_model.tsv"
     conda:
         ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
     script:
         "../scripts/mixed_model.py"
 
@@ -50,6 +53,9 @@ rule prepost:
         f"{RESULTS}/{{trial}}/benchmarks/prepost.tsv"
     conda:
         ENV
+    resources:
+        mem_mb=1000,
+        runtime=20,
     script:
         "../scripts/prepost.py"
 
@@ -70,5 +76,8 @@ rule association:
         f"{RESULTS}/{{trial}}/benchmarks/association.tsv"
     conda:
         ENV
+    resources:
+        mem_mb=1000,
+        runtime=20,
     script:
         "../scripts/association.py"

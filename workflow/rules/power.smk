@@ -31,6 +31,9 @@ rule power_chunk:
         chunk=r"\d+",
     conda:
         ENV
+    resources:
+        mem_mb=1000,
+        runtime=30,
     script:
         "../scripts/power_chunk.py"
 
@@ -64,6 +67,9 @@ rule power_summary:
         f"{RESULTS}/{{trial}}/logs/power_summary.log",
     conda:
         ENV
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         stem=lambda wildcards, output: output.png[: -len(".png")],
     script:

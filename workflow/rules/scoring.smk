@@ -19,5 +19,8 @@ rule score:
         f"{RESULTS}/{{trial}}/logs/score.log",
     conda:
         ENV
+    resources:
+        mem_mb=2000,
+        runtime=20,
     script:
         "../scripts/score.py"

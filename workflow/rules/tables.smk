@@ -32,6 +32,9 @@ for design in DESIGNS:
             trial=trials_of(design),
         conda:
             ENV
+        resources:
+            mem_mb=1000,
+            runtime=10,
         params:
             tables_dir=lambda wildcards, output: str(Path(output[0]).parent),
         script:
