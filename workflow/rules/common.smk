@@ -73,6 +73,11 @@ def analysis_inputs(wildcards):
     }
 
 
+def sensitivity_spec(wildcards):
+    """Params function of a sensitivity job: that analysis alone (stage_config)."""
+    return for_stage(TRIALS[wildcards.trial], "sensitivity", analysis=wildcards.name)
+
+
 def analysis_parts(wildcards):
     """Every analysis output of a trial, by the design's plan: one job per analysis."""
     spec = TRIALS[wildcards.trial]
@@ -88,13 +93,21 @@ def analysis_parts(wildcards):
         "prepost": bool(plan["prepost"]),
         "association": bool(spec["analyses"]["association"]),
     }
+    named = [
+        f"{parts}/sensitivity.{a['name']}.{kind}.csv"
+        for a in spec["analyses"]["sensitivity"]
+        for kind in ("effects", "means", "diagnostics")
+    ]
     return {
-        analysis: (
-            [f"{parts}/{analysis}.{kind}.csv" for kind in kinds[analysis]]
-            if runs[analysis]
-            else []
-        )
-        for analysis in kinds
+        **{
+            analysis: (
+                [f"{parts}/{analysis}.{kind}.csv" for kind in kinds[analysis]]
+                if runs[analysis]
+                else []
+            )
+            for analysis in kinds
+        },
+        "sensitivity": named,
     }
 
 

@@ -8,6 +8,7 @@ rule mixed_model:
         code="workflow/scripts/mixed_model.py",
         library=library(
             "models",
+            "estimands",
             "models_mmrm",
             "mixed",
             "mixed_cells",
@@ -41,7 +42,7 @@ rule prepost:
     input:
         unpack(analysis_inputs),
         code="workflow/scripts/prepost.py",
-        library=library("prepost", "regression"),
+        library=library("prepost", "estimands", "regression"),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/prepost.effects.csv",
         summary=f"{RESULTS}/{{trial}}/parts/prepost.summary.csv",
@@ -78,3 +79,45 @@ rule association:
         alpha=config["alpha"],
     script:
         "../scripts/association.py"
+
+
+# One job per trial and named sensitivity analysis: its params are that analysis alone
+# (stage_config, stage sensitivity), so editing one re-runs only its job.
+rule sensitivity:
+    """Every outcome of one named sensitivity analysis (analyses.sensitivity): its own
+    mixed-model options, analysis sets, covariates and estimand."""
+    input:
+        unpack(analysis_inputs),
+        code="workflow/scripts/sensitivity.py",
+        library=library(
+            "sensitivity",
+            "estimands",
+            "models",
+            "models_mmrm",
+            "prepost",
+            "mixed",
+            "mixed_cells",
+            "mixed_levels",
+            "regression",
+            "mmrm/__init__",
+            "mmrm/covariance",
+            "mmrm/fit",
+            "mmrm/df",
+        ),
+    output:
+        effects=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.effects.csv",
+        means=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.means.csv",
+        diagnostics=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.diagnostics.csv",
+    log:
+        f"{RESULTS}/{{trial}}/logs/sensitivity.{{name}}.log",
+    benchmark:
+        f"{RESULTS}/{{trial}}/benchmarks/sensitivity.{{name}}.tsv"
+    wildcard_constraints:
+        name="[A-Za-z][A-Za-z0-9_]*",
+    conda:
+        ENV
+    params:
+        trial=sensitivity_spec,
+        alpha=config["alpha"],
+    script:
+        "../scripts/sensitivity.py"

@@ -9,7 +9,7 @@ for design in DESIGNS:
         input:
             unpack(partial(stage_inputs, names=inputs_of(TABLE_INPUTS, kinds))),
             code="workflow/scripts/tables.py",
-            library=library("tables", "formatting"),
+            library=library("tables", "formatting", "estimands"),
         output:
             [
                 (
