@@ -199,7 +199,11 @@ def test_a_sensitivity_analysis_takes_what_it_does_not_give_from_the_primary(tin
             r"binary \(category\) outcomes only.*score outcome\(s\) sc, fl",
         ),
         (
-            {"sensitivity": [{"name": "c", "outcomes": ["sc"], "estimand": _estimand("composite")}]},
+            {
+                "sensitivity": [
+                    {"name": "c", "outcomes": ["sc"], "estimand": _estimand("composite")}
+                ]
+            },
             r"analyses\.sensitivity\[0\]\.estimand\.intercurrent_events\[0\]\.strategy: "
             r"composite applies",
         ),
@@ -250,7 +254,9 @@ def test_ingest_carries_the_event_visits(tiny):
     tiny.trial["analyses"] = {"estimand": _estimand("hypothetical")}
     participants, _ = ingest.ingest(_three_waves(tiny).spec())
     column = participants["intercurrent:stopped"]
-    visits = {p: v for p, v in zip(participants["participant_id"], column) if pd.notna(v)}
+    visits = {
+        p: v for p, v in zip(participants["participant_id"], column, strict=True) if pd.notna(v)
+    }
     assert visits == {"P1": "t1", "P2": "t0", "P3": "t0", "P6": "t1"}  # P4, P5: no event
 
 
@@ -303,15 +309,20 @@ def test_set_aside_counts_on_the_tiny_trial_by_hand(tiny, tmp_path):
     tiny.trial["analyses"] = {
         "estimand": _estimand("treatment_policy"),
         "sensitivity": [
-            {"name": "hypo", "label": "Had they not stopped", "estimand": _estimand("hypothetical")},
+            {
+                "name": "hypo",
+                "label": "Had they not stopped",
+                "estimand": _estimand("hypothetical"),
+            },
             {"name": "wot", "outcomes": ["sc"], "estimand": _estimand("while_on_treatment")},
         ],
     }
     spec, paths = _stages(_three_waves(tiny), tmp_path)
     from trialeval.io import read_analysis_data
 
-    counts = set_aside_counts(spec, *read_analysis_data(paths["scores"], paths["participants"],
-                                                         paths["sets"]))
+    counts = set_aside_counts(
+        spec, *read_analysis_data(paths["scores"], paths["participants"], paths["sets"])
+    )
     assert list(counts) == ["primary", "hypo", "wot", "definitions"]
     three = {"peer": 3, "ctl": 0}  # P1 at t2, P2 at t1 and t2
     for name, action, outcomes in (

@@ -50,12 +50,15 @@ STAGES = (
     "mixed_model",
     "prepost",
     "association",
-    "sensitivity",
     "effects",
     "tables",
     "figures",
     "report",
 )
+
+
+# One job per named sensitivity analysis: its view is of that analysis (`analysis=` its name).
+SENSITIVITY = "sensitivity"
 
 
 def for_stage(spec: dict, stage: str, analysis: str | None = None) -> dict:
@@ -66,10 +69,12 @@ def for_stage(spec: dict, stage: str, analysis: str | None = None) -> dict:
     (analysis_sets, mixed_model, estimand, and the primary's prepost for categories) plus
     `analysis` (name, label, outcomes, covariates, ...), so editing one sensitivity analysis
     re-runs only its job and the models run on it unchanged."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
-    if stage == "sensitivity":
+    if stage == SENSITIVITY:
         return _sensitivity_view(spec, analysis)
+    if stage not in STAGES:
+        raise ValueError(
+            f"unknown stage {stage!r}; expected one of {', '.join(STAGES)} or {SENSITIVITY}"
+        )
     view = {
         key: value for key, value in spec.items() if key not in _ONLY_FOR or stage in _ONLY_FOR[key]
     }

@@ -583,7 +583,7 @@ def effects_table(spec: dict, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
     printed = []
     previous = None
     labels = _analysis_labels(spec)
-    names = full["analysis_name"] if "analysis_name" in full else pd.Series("primary", full.index)
+    names = _analysis_names(full)
     block = "primary"
     for (_, row), name in zip(full.iterrows(), names, strict=True):
         if name != block:  # a sensitivity analysis starts: its heading row
@@ -610,6 +610,12 @@ def effects_table(spec: dict, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
     return full, formatted
+
+
+def _analysis_names(effects: pd.DataFrame) -> pd.Series:
+    """effects' analysis_name, `primary` where missing (rows built before it existed)."""
+    names = effects.get("analysis_name", pd.Series(None, index=effects.index, dtype=object))
+    return names.astype(object).where(names.notna(), "primary")
 
 
 def _analysis_labels(spec: dict) -> dict[str, str]:
@@ -1255,7 +1261,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     else:
         lines.append("P values are not adjusted for multiplicity.")
     if "analysis_name" in effects:
-        lines += estimand_footnotes(spec, effects["analysis_name"])
+        lines += estimand_footnotes(spec, _analysis_names(effects))
     lines += formatted.attrs.get("footnotes", [])
     return full, formatted, title, "\n".join(lines)
 
