@@ -403,3 +403,103 @@ def test_sensitivity_rows_form_their_own_multiplicity_families():
     adjusted = effects.adjust(effects.effects_frame(rows), "holm")
     # two families of two (Holm: 0.02, 0.04), not one of four (0.04, 0.08, ...)
     assert adjusted["p_adjusted"].tolist() == pytest.approx([0.02, 0.04, 0.02, 0.04])
+
+
+# --------------------------------------------------------------------------------------
+# Tables and report
+# --------------------------------------------------------------------------------------
+
+
+def test_sensitivity_rows_print_in_a_block_of_their_own_with_each_estimand(tiny):
+    from trialeval import tables
+
+    tiny.trial["analyses"] = {
+        "estimand": _estimand("treatment_policy"),
+        "sensitivity": [
+            {"name": "hypo", "label": "Had they not stopped", "estimand": _estimand("hypothetical")}
+        ],
+    }
+    spec = _three_waves(tiny).spec()
+    rows = [
+        {
+            "trial": "tiny",
+            "outcome": outcome,
+            "role": "primary" if outcome == "sc" else "secondary",
+            "analysis_name": name,
+            "analysis": "mixed_model",
+            "estimand": "diff_in_means",
+            "contrast": "peer - ctl",
+            "timepoint": "t1",
+            "analysis_set": "itt",
+            "estimate": 1.0,
+            "ci_low": 0.0,
+            "ci_high": 2.0,
+            "p_value": 0.04,
+            "p_adjusted": 0.04,
+            "n": 4,
+            "note": "",
+        }
+        for name in ("primary", "hypo")
+        for outcome in ("sc", "fl")
+    ]
+    full, formatted = tables.effects_table(spec, effects.effects_frame(rows))
+    assert len(full) == 4 and full["analysis_name"].tolist() == ["primary"] * 2 + ["hypo"] * 2
+    assert formatted["Outcome"].tolist()[2] == "Sensitivity analysis: Had they not stopped"
+    assert formatted.iloc[2].drop("Outcome").eq("").all()
+    assert formatted["Role"].tolist() == ["Primary", "Secondary", "", "Primary", "Secondary"]
+    lines = tables.estimand_footnotes(spec, full["analysis_name"])
+    assert lines == [
+        "Estimand, primary analysis: population: students randomized; variable: "
+        "self-compassion at each visit; intercurrent events: stopped peer support (treatment "
+        "policy (observations after the event used as observed)); summary measure: difference "
+        "in means.",
+        "Sensitivity analysis Had they not stopped: mixed model repeated, site random, "
+        "covariates none; analysis set intent-to-treat.",
+        "Estimand, Had they not stopped: population: students randomized; variable: "
+        "self-compassion at each visit; intercurrent events: stopped peer support "
+        "(hypothetical (observations after the event set to missing; missing at random given "
+        "earlier observations)); summary measure: difference in means.",
+    ]
+
+
+def test_trials_without_estimands_print_nothing_new(tiny):
+    from trialeval import tables
+
+    spec = tiny.spec()
+    assert tables.estimand_footnotes(spec, ["primary"]) == []
+
+
+def test_the_report_counts_what_each_strategy_set_aside(tmp_path):
+    from trialeval import report
+
+    counts = {
+        "primary": {"label": "Primary analysis", "estimand": None, "intercurrent_events": []},
+        "hypo": {
+            "label": "Had they not stopped",
+            "estimand": _estimand("hypothetical"),
+            "intercurrent_events": [
+                {
+                    "event": "stopped peer support",
+                    "column": "stopped",
+                    "strategy": "hypothetical",
+                    "participants": {"peer": 2, "ctl": 1},
+                    "observations": {"sc": {"set_missing": {"peer": 3, "ctl": 0}}},
+                }
+            ],
+        },
+        "definitions": {},
+    }
+    path = tmp_path / "estimands.json"
+    path.write_text(__import__("json").dumps(counts))
+    analyses = report._estimands(path)
+    assert list(analyses) == ["primary", "hypo"]
+    html = report._estimand_section(analyses, {"peer": "Peer support", "ctl": "Control"})
+    assert "Estimand, Primary analysis: no intercurrent events stated." in html
+    assert (
+        "<td>sc: observed after the event and set to missing (hypothetical)</td>"
+        "<td>3</td><td>0</td>"
+    ) in html
+    assert "participants with the event</td><td>2</td><td>1</td>" in html
+    # nothing stated anywhere: the report says nothing about estimands
+    path.write_text(__import__("json").dumps({"primary": counts["primary"], "definitions": {}}))
+    assert report._estimands(path) == {}

@@ -640,9 +640,17 @@ def estimand_footnotes(spec: dict, names) -> list[str]:
         mm = analysis["mixed_model"]
         sets = ", ".join(_set_label(s).lower() for s in analysis["analysis_sets"])
         covariates = ", ".join(analysis["covariates"]) or "none"
+        scores = [
+            o for o in analysis["outcomes"] if (_outcome(spec, o) or {}).get("kind") == "score"
+        ]
+        model = (
+            f"mixed model {mm['model']}, site {mm['site']}, covariates {covariates}; "
+            if scores
+            else ""
+        )
         lines.append(
-            f"Sensitivity analysis {analysis['label']}: model {mm['model']}, site {mm['site']}, "
-            f"covariates {covariates}; analysis set{'s' if ',' in sets else ''} {sets}."
+            f"Sensitivity analysis {analysis['label']}: {model}"
+            f"analysis set{'s' if ',' in sets else ''} {sets}."
         )
         lines += estimand_lines(analysis["label"], analysis["estimand"]) or [
             f"Estimand, {analysis['label']}: as the primary analysis's, without intercurrent "
@@ -1250,7 +1258,10 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     lines += _methods(spec, effects)
     lines += ["Estimates with 95% confidence intervals.", *extra]
     if "Adjusted P" in formatted.columns:
-        lines.append(multiplicity_rule(effects, spec))
+        rule = multiplicity_rule(effects, spec)
+        if (_analysis_names(effects) != "primary").any():
+            rule += " A sensitivity analysis forms families of its own."
+        lines.append(rule)
     elif kind == "prepost_table" and "effects_table" in _report_tables(spec):
         table = _report_tables(spec).index("effects_table") + 1
         lines.append(
