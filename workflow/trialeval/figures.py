@@ -987,7 +987,8 @@ def _primary_rows(effects: pd.DataFrame) -> pd.DataFrame:
     """The primary analysis's rows: figures draw it; sensitivity analyses are in the tables."""
     if "analysis_name" not in effects:
         return effects
-    return effects[effects["analysis_name"] == "primary"].reset_index(drop=True)
+    names = effects["analysis_name"]
+    return effects[names.isna() | (names == "primary")].reset_index(drop=True)
 
 
 def forest_gaps(spec: dict, effects: pd.DataFrame, analysis_set: str = "itt") -> list[str]:
