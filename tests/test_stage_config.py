@@ -1,4 +1,4 @@
-"""Each stage's view of a resolved trial spec (what its rule gets through params)."""
+"""Each stage's view of a resolved trial spec and the settings file its rule reads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import copy
 import pytest
 
 from conftest import demo_spec
-from trialeval.stage_config import STAGES, for_stage
+from trialeval.stage_config import (
+    STAGES,
+    for_stage,
+    read_settings,
+    stage_settings,
+    write_settings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +155,38 @@ def test_editing_one_sensitivity_analysis_changes_only_its_view(spec):
 def test_an_unknown_sensitivity_analysis_is_refused(spec):
     with pytest.raises(ValueError, match="no sensitivity analysis 'nope'"):
         for_stage(_with_sensitivity(spec), "sensitivity", analysis="nope")
+
+
+def test_settings_carry_the_view_and_only_the_options_a_stage_reads(spec):
+    options = {"alpha": 0.05, "multiplicity": "holm"}
+    assert stage_settings(spec, "mixed_model", options) == {
+        "trial": for_stage(spec, "mixed_model"),
+        "alpha": 0.05,
+    }
+    assert set(stage_settings(spec, "effects", options)) == {"trial", "multiplicity"}
+    assert set(stage_settings(spec, "score", options)) == {"trial"}
+    tables = stage_settings(spec, "tables", options, kinds=("table1", "effects_table"))
+    assert tables["kinds"] == ["table1", "effects_table"]
+
+
+def test_a_settings_file_is_rewritten_only_when_its_content_changes(tmp_path, spec):
+    """Snakemake compares the file's modification time with the outputs': an unchanged
+    rewrite would re-run the stage on every call."""
+    path = tmp_path / "stage_config" / "mixed_model.json"
+    settings = stage_settings(spec, "mixed_model", {"alpha": 0.05})
+    assert write_settings(settings, path)
+    assert read_settings(path) == settings
+    assert list(read_settings(path)["trial"]["instruments"]) == list(spec["instruments"])
+    assert not write_settings(copy.deepcopy(settings), path)
+    settings["alpha"] = 0.01
+    assert write_settings(settings, path)
+    assert read_settings(path)["alpha"] == 0.01
+    assert [p.name for p in path.parent.iterdir()] == ["mixed_model.json"]  # no temp file left
+
+
+def test_settings_that_json_would_change_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="do not survive JSON"):
+        write_settings({"trial": {"visits": ("baseline", "month4")}}, tmp_path / "x.json")
+    with pytest.raises(ValueError, match="do not survive JSON"):
+        write_settings({"trial": {1: "a"}}, tmp_path / "y.json")
+    assert not list(tmp_path.iterdir())

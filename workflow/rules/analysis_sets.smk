@@ -6,6 +6,7 @@ rule analysis_sets:
         responses=rules.ingest.output.responses,
         counts=rules.ingest.output.counts,
         scores=rules.score.output.scores,
+        settings=settings_file("analysis_sets"),
         code="workflow/scripts/analysis_sets.py",
         library=library("analysis_sets"),
     output:
@@ -15,7 +16,5 @@ rule analysis_sets:
         f"{RESULTS}/{{trial}}/logs/analysis_sets.log",
     conda:
         ENV
-    params:
-        trial=trial_spec("analysis_sets"),
     script:
         "../scripts/analysis_sets.py"

@@ -6,8 +6,6 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from snakemake.utils import validate
-
 # The importable library lives in workflow/: importable here and, through PYTHONPATH, in every
 # job's script (also in a per-rule conda env), with or without `pip install -e .`.
 LIBRARY_DIR = str(Path(workflow.basedir) / "workflow")
@@ -28,19 +26,23 @@ def library(*modules):
 
 from trialeval.checks import check_trials  # noqa: E402
 from trialeval.config import (  # noqa: E402
+    check_config,
     load_trials,
     outcome_analyses,
     raw_files,
     report_items,
 )
 from trialeval.errors import TrialInputError  # noqa: E402
-from trialeval.stage_config import for_stage  # noqa: E402
+from trialeval.stage_config import (  # noqa: E402
+    for_stage,
+    stage_settings,
+    write_settings,
+)
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
-validate(config, schema=SCHEMAS / "config.schema.yaml")
-RESULTS = config["results_dir"]
 
 try:
+    check_config(config, SCHEMAS / "config.schema.yaml", list(workflow.configfiles))
     TRIALS = load_trials(config, SCHEMAS)
     # Every input of every trial read as ingest reads it (a stamp skips unchanged inputs).
     check_trials(TRIALS, stamp_dir=Path(".snakemake") / "trialeval")
@@ -48,18 +50,19 @@ except TrialInputError as error:
     # The problems alone: a Python stack would bury them, and they are all the user needs.
     print(error, file=sys.stderr)
     sys.exit(1)
+RESULTS = config["results_dir"]
 
 
-def trial_spec(stage):
-    """Params function: the part of the resolved trial spec that ``stage`` reads. Snakemake
-    re-runs a job when its params change, so an edit re-runs only the stages that read it.
-    """
-    return lambda wildcards: for_stage(TRIALS[wildcards.trial], stage)
+def settings_file(stage):
+    """Input function: the trial's settings file for ``stage`` (its view of the trial spec and
+    the global options it reads, written below). Snakemake re-runs a job when it changes, so an
+    edit re-runs only the stages that read it."""
+    return lambda wildcards: f"{RESULTS}/{wildcards.trial}/stage_config/{stage}.json"
 
 
 def raw_inputs(wildcards):
     """Every raw file a trial's ingest reads. The trial and instrument YAML files are not
-    inputs: what ingest reads of them arrives, resolved, through params."""
+    inputs: what ingest reads of them arrives, resolved, in its settings file."""
     return {"raw": raw_files(TRIALS[wildcards.trial])}
 
 
@@ -73,41 +76,44 @@ def analysis_inputs(wildcards):
     }
 
 
-def sensitivity_spec(wildcards):
-    """Params function of a sensitivity job: that analysis alone (stage_config)."""
-    return for_stage(TRIALS[wildcards.trial], "sensitivity", analysis=wildcards.name)
-
-
-def analysis_parts(wildcards):
-    """Every analysis output of a trial, by the design's plan: one job per analysis."""
-    spec = TRIALS[wildcards.trial]
-    parts = f"{RESULTS}/{wildcards.trial}/parts"
+def analyses_run(spec):
+    """Which analysis jobs (one per analysis, fitting every outcome) a trial has."""
     plan = outcome_analyses(spec)
-    kinds = {
-        "mixed_model": ("effects", "means", "diagnostics"),
-        "prepost": ("effects", "summary"),
-        "association": ("effects", "counts"),
-    }
-    runs = {
+    return {
         "mixed_model": bool(plan["mixed_model"]),
         "prepost": bool(plan["prepost"]),
         "association": bool(spec["analyses"]["association"]),
     }
-    named = [
-        f"{parts}/sensitivity.{a['name']}.{kind}.csv"
-        for a in spec["analyses"]["sensitivity"]
-        for kind in ("effects", "means", "diagnostics")
-    ]
+
+
+ANALYSIS_PARTS = {
+    "mixed_model": ("effects", "means", "diagnostics"),
+    "prepost": ("effects", "summary"),
+    "association": ("effects", "counts"),
+}
+SENSITIVITY_PARTS = ("effects", "means", "diagnostics")
+
+
+def analysis_parts(wildcards):
+    """Every analysis output of a trial, by the design's plan; and each named sensitivity
+    analysis's (one job each)."""
+    spec = TRIALS[wildcards.trial]
+    runs = analyses_run(spec)
+    parts = f"{RESULTS}/{wildcards.trial}/parts"
     return {
         **{
             analysis: (
-                [f"{parts}/{analysis}.{kind}.csv" for kind in kinds[analysis]]
+                [f"{parts}/{analysis}.{kind}.csv" for kind in kinds]
                 if runs[analysis]
                 else []
             )
-            for analysis in kinds
+            for analysis, kinds in ANALYSIS_PARTS.items()
         },
-        "sensitivity": named,
+        "sensitivity": [
+            f"{parts}/sensitivity.{a['name']}.{kind}.csv"
+            for a in spec["analyses"]["sensitivity"]
+            for kind in SENSITIVITY_PARTS
+        ],
     }
 
 
@@ -200,11 +206,6 @@ def provenance_inputs(wildcards):
 POWER_TRIALS = [t for t, spec in TRIALS.items() if spec.get("power")]
 
 
-def power_plan(wildcards):
-    """The trial's resolved power block, passed through params (a change re-runs the jobs)."""
-    return TRIALS[wildcards.trial]["power"]
-
-
 def power_fit_inputs(wildcards):
     """The fitted model's diagnostics, when an outcome takes its variance components from it."""
     if not TRIALS[wildcards.trial]["power"]["from_fit"]:
@@ -221,3 +222,35 @@ def power_chunks(wildcards):
         for point in plan["points"]
         for c in range(plan["n_chunks"])
     ]
+
+
+def write_stage_settings():
+    """Every job's settings file, written now (when the DAG is built) and rewritten only when
+    its content changes (trialeval.stage_config)."""
+    options = {"alpha": config["alpha"], "multiplicity": config["multiplicity"]}
+    for trial, spec in TRIALS.items():
+        items = report_items(spec)
+        stages = ["ingest", "score", "analysis_sets", "effects", "tables", "figures"]
+        stages += [analysis for analysis, runs in analyses_run(spec).items() if runs]
+        for stage in stages:
+            settings = stage_settings(spec, stage, options, kinds=items.get(stage))
+            write_settings(settings, f"{RESULTS}/{trial}/stage_config/{stage}.json")
+        for named in spec["analyses"][
+            "sensitivity"
+        ]:  # one job per sensitivity analysis
+            settings = stage_settings(
+                spec, "sensitivity", options, analysis=named["name"]
+            )
+            path = f"{RESULTS}/{trial}/stage_config/sensitivity.{named['name']}.json"
+            write_settings(settings, path)
+        if spec.get("power"):
+            power = {"plan": spec["power"]}
+            write_settings(power, f"{RESULTS}/{trial}/stage_config/power.json")
+    views = {trial: for_stage(spec, "report") for trial, spec in TRIALS.items()}
+    write_settings({"trials": views}, f"{RESULTS}/stage_config/report.json")
+    write_settings(
+        {"repo": workflow.basedir}, f"{RESULTS}/stage_config/provenance.json"
+    )
+
+
+write_stage_settings()

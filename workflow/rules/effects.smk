@@ -3,6 +3,7 @@ rule effects:
     input:
         unpack(analysis_parts),
         unpack(analysis_inputs),
+        settings=settings_file("effects"),
         code="workflow/scripts/effects.py",
         library=library("estimands"),
     output:
@@ -23,8 +24,5 @@ rule effects:
         f"{RESULTS}/{{trial}}/logs/effects.log",
     conda:
         ENV
-    params:
-        trial=trial_spec("effects"),
-        multiplicity=config["multiplicity"],
     script:
         "../scripts/effects.py"

@@ -8,6 +8,7 @@ for design in DESIGNS:
             f"figures_{design}"
         input:
             unpack(partial(stage_inputs, names=inputs_of(FIGURE_INPUTS, kinds))),
+            settings=settings_file("figures"),
             code="workflow/scripts/figures.py",
             library=library("figures", "formatting"),
         output:
@@ -33,8 +34,6 @@ for design in DESIGNS:
         conda:
             ENV
         params:
-            trial=trial_spec("figures"),
-            kinds=kinds,
             figures_dir=lambda wildcards, output: str(Path(output[0]).parent),
         script:
             "../scripts/figures.py"

@@ -19,6 +19,7 @@ rule ingest:
     codes)."""
     input:
         unpack(raw_inputs),
+        settings=settings_file("ingest"),
         code="workflow/scripts/ingest.py",
         library=library(*INGEST_CODE),
     output:
@@ -30,7 +31,5 @@ rule ingest:
         f"{RESULTS}/{{trial}}/logs/ingest.log",
     conda:
         ENV
-    params:
-        trial=trial_spec("ingest"),
     script:
         "../scripts/ingest.py"

@@ -5,6 +5,7 @@ rule mixed_model:
     set."""
     input:
         unpack(analysis_inputs),
+        settings=settings_file("mixed_model"),
         code="workflow/scripts/mixed_model.py",
         library=library(
             "models",
@@ -29,9 +30,6 @@ rule mixed_model:
         f"{RESULTS}/{{trial}}/benchmarks/mixed_model.tsv"
     conda:
         ENV
-    params:
-        trial=trial_spec("mixed_model"),
-        alpha=config["alpha"],
     script:
         "../scripts/mixed_model.py"
 
@@ -41,6 +39,7 @@ rule prepost:
     mean difference; risk ratios for categories."""
     input:
         unpack(analysis_inputs),
+        settings=settings_file("prepost"),
         code="workflow/scripts/prepost.py",
         library=library("prepost", "estimands", "regression"),
     output:
@@ -52,9 +51,6 @@ rule prepost:
         f"{RESULTS}/{{trial}}/benchmarks/prepost.tsv"
     conda:
         ENV
-    params:
-        trial=trial_spec("prepost"),
-        alpha=config["alpha"],
     script:
         "../scripts/prepost.py"
 
@@ -63,6 +59,7 @@ rule association:
     """Logistic regression of a binary outcome on each ordinal exposure (cross-sectional)."""
     input:
         unpack(analysis_inputs),
+        settings=settings_file("association"),
         code="workflow/scripts/association.py",
         library=library("association", "regression"),
     output:
@@ -74,20 +71,18 @@ rule association:
         f"{RESULTS}/{{trial}}/benchmarks/association.tsv"
     conda:
         ENV
-    params:
-        trial=trial_spec("association"),
-        alpha=config["alpha"],
     script:
         "../scripts/association.py"
 
 
-# One job per trial and named sensitivity analysis: its params are that analysis alone
-# (stage_config, stage sensitivity), so editing one re-runs only its job.
+# One job per trial and named sensitivity analysis: its settings file holds that analysis
+# alone (stage_config, stage sensitivity), so editing one re-runs only its job.
 rule sensitivity:
     """Every outcome of one named sensitivity analysis (analyses.sensitivity): its own
     mixed-model options, analysis sets, covariates and estimand."""
     input:
         unpack(analysis_inputs),
+        settings=f"{RESULTS}/{{trial}}/stage_config/sensitivity.{{name}}.json",
         code="workflow/scripts/sensitivity.py",
         library=library(
             "sensitivity",
@@ -116,8 +111,5 @@ rule sensitivity:
         name="[A-Za-z][A-Za-z0-9_]*",
     conda:
         ENV
-    params:
-        trial=sensitivity_spec,
-        alpha=config["alpha"],
     script:
         "../scripts/sensitivity.py"

@@ -10,6 +10,7 @@ rule power_chunk:
     per trial x outcome x intervention arm."""
     input:
         unpack(power_fit_inputs),
+        settings=settings_file("power"),
         code="workflow/scripts/power_chunk.py",
         library=library(
             "power",
@@ -30,8 +31,6 @@ rule power_chunk:
         chunk=r"\d+",
     conda:
         ENV
-    params:
-        plan=power_plan,
     script:
         "../scripts/power_chunk.py"
 
@@ -41,6 +40,7 @@ rule power_summary:
     the smallest size reaching the target power; the power-curve figure."""
     input:
         chunks=power_chunks,
+        settings=settings_file("power"),
         code="workflow/scripts/power_summary.py",
         library=library(
             "power",
@@ -65,7 +65,6 @@ rule power_summary:
     conda:
         ENV
     params:
-        plan=power_plan,
         stem=lambda wildcards, output: output.png[: -len(".png")],
     script:
         "../scripts/power_summary.py"

@@ -2,6 +2,7 @@ rule provenance:
     """Checksums of every raw input and config file, code version, packages, time of run."""
     input:
         unpack(provenance_inputs),
+        settings=f"{RESULTS}/stage_config/provenance.json",
         code="workflow/scripts/provenance.py",
         library=library("provenance"),
     output:
@@ -10,8 +11,6 @@ rule provenance:
         f"{RESULTS}/logs/provenance.log",
     conda:
         ENV
-    params:
-        repo=workflow.basedir,
     script:
         "../scripts/provenance.py"
 
@@ -26,6 +25,7 @@ rule report:
         diagnostics=expand(
             f"{RESULTS}/{{trial}}/tables/model_diagnostics.csv", trial=TRIALS
         ),
+        settings=f"{RESULTS}/stage_config/report.json",
         code="workflow/scripts/report.py",
         library=library("report", "estimands"),
     output:
@@ -35,7 +35,6 @@ rule report:
     conda:
         ENV
     params:
-        trials={trial: for_stage(spec, "report") for trial, spec in TRIALS.items()},
         results=lambda wildcards, output: str(Path(output[0]).parent),
     script:
         "../scripts/report.py"

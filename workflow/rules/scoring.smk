@@ -3,6 +3,7 @@ rule score:
     input:
         responses=rules.ingest.output.responses,
         participants=rules.ingest.output.participants,
+        settings=settings_file("score"),
         code="workflow/scripts/score.py",
         library=library("instruments"),
     output:
@@ -18,7 +19,5 @@ rule score:
         f"{RESULTS}/{{trial}}/logs/score.log",
     conda:
         ENV
-    params:
-        trial=trial_spec("score"),
     script:
         "../scripts/score.py"

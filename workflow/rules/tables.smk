@@ -8,6 +8,7 @@ for design in DESIGNS:
             f"tables_{design}"
         input:
             unpack(partial(stage_inputs, names=inputs_of(TABLE_INPUTS, kinds))),
+            settings=settings_file("tables"),
             code="workflow/scripts/tables.py",
             library=library("tables", "formatting", "estimands"),
         output:
@@ -32,8 +33,6 @@ for design in DESIGNS:
         conda:
             ENV
         params:
-            trial=trial_spec("tables"),
-            kinds=kinds,
             tables_dir=lambda wildcards, output: str(Path(output[0]).parent),
         script:
             "../scripts/tables.py"

@@ -2,10 +2,13 @@
 
 from trialeval import analysis_sets
 from trialeval.io import log_to
+from trialeval.stage_config import read_settings
+
+SETTINGS = read_settings(snakemake.input.settings)
 
 with log_to(snakemake.log[0]):
     analysis_sets.run(
-        snakemake.params.trial,
+        SETTINGS["trial"],
         participants_path=snakemake.input.participants,
         items_path=snakemake.input.responses,
         scores_path=snakemake.input.scores,

@@ -5,17 +5,22 @@ from pathlib import Path
 
 from trialeval import figures
 from trialeval.io import log_to, write_json
+from trialeval.stage_config import read_settings
 
-STAGE_INPUTS = {k: v for k, v in snakemake.input.items() if k not in ("code", "library")}
+SETTINGS = read_settings(snakemake.input.settings)
+
+STAGE_INPUTS = {
+    k: v for k, v in snakemake.input.items() if k not in ("settings", "code", "library")
+}
 
 with log_to(snakemake.log[0]):
     notes = {
         kind: figures.run(
-            snakemake.params.trial,
+            SETTINGS["trial"],
             kind,
             inputs=STAGE_INPUTS,
             out_stem=str(Path(snakemake.params.figures_dir) / kind),
         )
-        for kind in snakemake.params.kinds
+        for kind in SETTINGS["kinds"]
     }
     write_json(notes, snakemake.output.notes)

@@ -5,11 +5,14 @@ import sys
 from trialeval import ingest
 from trialeval.errors import TrialInputError
 from trialeval.io import log_to
+from trialeval.stage_config import read_settings
+
+SETTINGS = read_settings(snakemake.input.settings)
 
 try:
     with log_to(snakemake.log[0]):
         ingest.run(
-            snakemake.params.trial,
+            SETTINGS["trial"],
             participants_out=snakemake.output.participants,
             items_out=snakemake.output.responses,
             counts_out=snakemake.output.counts,

@@ -2,10 +2,13 @@
 
 from trialeval import power
 from trialeval.io import log_to
+from trialeval.stage_config import read_settings
+
+SETTINGS = read_settings(snakemake.input.settings)
 
 with log_to(snakemake.log[0]):
     power.run_summary(
-        snakemake.params.plan,
+        SETTINGS["plan"],
         snakemake.wildcards.trial,
         chunk_paths=list(snakemake.input.chunks),
         power_out=snakemake.output.power,

@@ -891,9 +891,10 @@ def _schema_error(message: str) -> str:
 
 
 def load_yaml(path: str | Path, schema: str | Path) -> dict:
-    """Read a YAML config file and validate it (filling defaults) with snakemake's `validate`."""
+    """Read a YAML config file and validate it against `schema`, filling defaults."""
     import yaml
-    from snakemake.utils import validate
+
+    from trialeval.schemas import ValidationError, validate
 
     path = Path(path)
     if not path.is_file():
@@ -905,12 +906,25 @@ def load_yaml(path: str | Path, schema: str | Path) -> dict:
     except yaml.YAMLError as error:
         raise TrialInputError(f"{path}: not valid YAML: {error}") from None
     try:
-        validate(content, schema=str(schema))
-    except Exception as error:  # snakemake wraps jsonschema's ValidationError in WorkflowError
+        validate(content, schema)
+    except ValidationError as error:
         raise TrialInputError(
             f"{path}: does not match {Path(schema).name}: {_schema_error(str(error))}"
         ) from None
     return content
+
+
+def check_config(config: dict, schema: str | Path, files: list[str]) -> None:
+    """Validate the run's config (config.yaml and --config) against `schema`, filling defaults."""
+    from trialeval.schemas import ValidationError, validate
+
+    try:
+        validate(config, schema)
+    except ValidationError as error:
+        source = " + ".join([*files, "--config"]) if files else "config"
+        raise TrialInputError(
+            f"{source}: does not match {Path(schema).name}: {_schema_error(str(error))}"
+        ) from None
 
 
 def load_trials(config: dict, schemas_dir: str | Path) -> dict[str, dict]:

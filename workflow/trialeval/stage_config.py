@@ -1,15 +1,24 @@
 """What each stage of the pipeline reads of a resolved trial spec.
 
-Snakemake re-runs a job when its params change, so a rule given the whole trial would re-run
-on any edit: a new `power.n_sims` would refit every model. Each rule is given only the view
-of its stage: the power block goes to the power rules alone, the mixed-model block to the
-mixed-model jobs, and presentation-only fields (titles, colours, outcome and covariate labels)
-to tables, figures and the report. Imported when the DAG is built: standard library only.
+A rule given the whole trial would re-run on any edit: a new `power.n_sims` would refit every
+model. Each rule is given only the view of its stage: the power block goes to the power rules
+alone, the mixed-model block to the mixed-model jobs, and presentation-only fields (titles,
+colours, outcome and covariate labels) to tables, figures and the report.
+
+The views reach the jobs as small JSON files, `<results>/<trial>/stage_config/<stage>.json`,
+written when the DAG is built and rewritten only when their content changes; each is an input
+of its stage's rule, so Snakemake re-runs exactly the jobs whose view changed. Not as params:
+to compare params Snakemake imports pandas, a second of every no-op run (measured 2026-12-02).
+Imported when the DAG is built: standard library only.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
+import tempfile
+from pathlib import Path
 
 # Top-level keys no stage but the listed ones reads (the power rules get the power block).
 _ONLY_FOR = {
@@ -109,6 +118,58 @@ def _sensitivity_view(spec: dict, name: str | None) -> dict:
         },
     }
     return view
+
+
+# Global options (config.yaml) each stage reads, beside its view of the trial.
+_OPTIONS = {
+    "mixed_model": ("alpha",),
+    "prepost": ("alpha",),
+    "association": ("alpha",),
+    "effects": ("multiplicity",),
+    SENSITIVITY: ("alpha",),
+}
+
+
+def stage_settings(
+    spec: dict,
+    stage: str,
+    options: dict,
+    kinds: list[str] | None = None,
+    analysis: str | None = None,
+) -> dict:
+    """What a job of `stage` is given: `trial`, the stage's view of the trial spec (of one
+    named `analysis` for stage sensitivity); the global `options` the stage reads; and, for
+    tables and figures, the `kinds` the design calls for."""
+    settings = {"trial": for_stage(spec, stage, analysis)}
+    settings.update({name: options[name] for name in _OPTIONS.get(stage, ())})
+    if kinds is not None:
+        settings["kinds"] = list(kinds)
+    return settings
+
+
+def write_settings(settings: dict, path: str | Path) -> bool:
+    """Write `settings` as JSON to `path` unless the file already holds exactly that (so its
+    modification time, which Snakemake compares with the outputs', moves only on a change).
+    Atomic. Returns whether the file was written."""
+    # key order kept: the order of instruments, outcomes and arms is the order of the output
+    text = json.dumps(settings, indent=1, allow_nan=False) + "\n"
+    if json.loads(text) != settings:
+        # a tuple or a non-string key would reach the job changed: a bug here, not the user's
+        raise ValueError(f"{path}: settings do not survive JSON unchanged")
+    path = Path(path)
+    if path.is_file() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+    return True
+
+
+def read_settings(path: str | Path) -> dict:
+    """A job's settings, as write_settings wrote them."""
+    return json.loads(Path(path).read_text())
 
 
 def _without_presentation(view: dict, unlabelled: tuple[str, ...]) -> dict:
