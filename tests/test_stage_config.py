@@ -132,8 +132,8 @@ def test_a_sensitivity_job_sees_its_analysis_alone_shaped_as_the_primary(spec):
 
 
 def test_editing_one_sensitivity_analysis_changes_only_its_view(spec):
-    """Snakemake re-runs a job when its params change: an edit of one named analysis must
-    leave the primary's and the other named analysis's views as they were."""
+    """Snakemake re-runs a job when its settings file changes: an edit of one named analysis
+    must leave the primary's and the other named analysis's views as they were."""
     before = _with_sensitivity(spec)
     after = copy.deepcopy(before)
     after["analyses"]["sensitivity"][0]["estimand"]["intercurrent_events"][0]["strategy"] = (
@@ -150,6 +150,14 @@ def test_editing_one_sensitivity_analysis_changes_only_its_view(spec):
     )
     # nor does any sensitivity analysis reach the primary jobs
     assert "sensitivity" not in for_stage(before, "mixed_model")["analyses"]
+
+
+def test_a_sensitivity_jobs_settings_carry_alpha(spec):
+    settings = stage_settings(
+        _with_sensitivity(spec), "sensitivity", {"alpha": 0.01}, analysis="hypo"
+    )
+    assert settings["alpha"] == 0.01
+    assert settings["trial"]["analyses"]["analysis"]["name"] == "hypo"
 
 
 def test_an_unknown_sensitivity_analysis_is_refused(spec):
