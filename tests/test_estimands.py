@@ -503,3 +503,33 @@ def test_the_report_counts_what_each_strategy_set_aside(tmp_path):
     # nothing stated anywhere: the report says nothing about estimands
     path.write_text(__import__("json").dumps({"primary": counts["primary"], "definitions": {}}))
     assert report._estimands(path) == {}
+
+
+def test_a_pre_post_trials_primary_estimand_applies_in_the_pre_post_job(
+    tiny, tmp_path, monkeypatch
+):
+    """quasi_experimental: the pre/post job sees the scores with the primary's hypothetical
+    strategy applied (P1's t2, P2's t1 and t2 set to missing)."""
+    from trialeval import prepost
+
+    tiny.trial["design"] = "quasi_experimental"
+    tiny.trial["analyses"] = {"analysis_sets": ["itt"], "estimand": _estimand("hypothetical")}
+    spec, paths = _stages(_three_waves(tiny), tmp_path)
+    seen = []
+
+    def record(scores, members, spec, outcome, **options):
+        seen.append(scores)
+        return effects.effects_frame([]), pd.DataFrame()
+
+    monkeypatch.setattr(prepost, "prepost_effects", record)
+    prepost.outcome_effects(spec, "sc", paths, 0.05)
+    scores = seen[0]
+    missing = scores.loc[scores["score"].isna(), ["participant_id", "timepoint"]]
+    assert set(map(tuple, missing.to_numpy())) == {("P1", "t2"), ("P2", "t1"), ("P2", "t2")}
+
+
+def test_sensitivity_analyses_are_for_randomized_designs(tiny):
+    tiny.trial["design"] = "quasi_experimental"
+    tiny.trial["analyses"] = {"sensitivity": [{"name": "a"}]}
+    with pytest.raises(TrialInputError, match=r"analyses\.sensitivity: named sensitivity"):
+        tiny.spec()

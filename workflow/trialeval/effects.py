@@ -246,10 +246,10 @@ def run(
         if name in outputs:
             write_csv(_read_all(paths_of, columns), outputs[name])
     if paths is not None and "estimands" in outputs:
-        from trialeval.estimands import set_aside_counts
+        from trialeval.estimands import has_events, set_aside_counts
         from trialeval.io import read_analysis_data, write_json
 
-        scores, participants = read_analysis_data(
-            paths["scores"], paths["participants"], paths["sets"]
-        )
-        write_json(set_aside_counts(spec, scores, participants), outputs["estimands"])
+        data = (None, None)
+        if has_events(spec):  # the data are read only when some strategy sets anything aside
+            data = read_analysis_data(paths["scores"], paths["participants"], paths["sets"])
+        write_json(set_aside_counts(spec, *data), outputs["estimands"])

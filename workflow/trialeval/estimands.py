@@ -169,24 +169,42 @@ def analysis_data(spec: dict, paths: dict[str, str], outcome: str | None = None)
     return scores, participants
 
 
-def set_aside_counts(spec: dict, scores: pd.DataFrame, participants: pd.DataFrame) -> dict:
-    """estimands.json: per analysis (primary, then each sensitivity analysis) its label,
-    estimand and what each intercurrent event did, counted over the intent-to-treat set and
-    the outcomes the analysis fits. `participants` carry the analysis-set flags."""
+def named_analyses(spec: dict) -> list[dict]:
+    """The primary analysis ({name: primary, label, outcomes, estimand}), then each named
+    sensitivity analysis, as the trial spec resolves them."""
     from trialeval.config import outcome_analyses
 
-    itt = participants[participants["itt"].astype(bool)]
-    scores = scores[scores["participant_id"].isin(set(itt["participant_id"]))]
     plan = outcome_analyses(spec)
-    fitted = plan["mixed_model"] + plan["prepost"]
-    analyses = [
-        {"name": "primary", "label": "Primary analysis", "outcomes": fitted, **_primary(spec)}
-    ] + list(spec["analyses"].get("sensitivity") or [])
+    primary = {
+        "name": "primary",
+        "label": "Primary analysis",
+        "outcomes": plan["mixed_model"] + plan["prepost"],
+        "estimand": spec["analyses"].get("estimand"),
+    }
+    return [primary, *(spec["analyses"].get("sensitivity") or [])]
+
+
+def has_events(spec: dict) -> bool:
+    return any(events_of(a["estimand"]) for a in named_analyses(spec))
+
+
+def set_aside_counts(
+    spec: dict, scores: pd.DataFrame | None, participants: pd.DataFrame | None
+) -> dict:
+    """estimands.json: per analysis (primary, then each sensitivity analysis) its label,
+    estimand and what each intercurrent event did, counted over the intent-to-treat set and
+    the outcomes the analysis fits. `participants` carry the analysis-set flags; without
+    intercurrent events the data are not needed (None)."""
+    if has_events(spec):
+        itt = participants[participants["itt"].astype(bool)]
+        scores = scores[scores["participant_id"].isin(set(itt["participant_id"]))]
     out = {}
-    for analysis in analyses:
+    for analysis in named_analyses(spec):
         events = events_of(analysis["estimand"])
-        mine = scores[scores["outcome"].isin(analysis["outcomes"])]
-        _, counts = apply_intercurrent_events(mine, itt, events, spec)
+        counts = []
+        if events:
+            mine = scores[scores["outcome"].isin(analysis["outcomes"])]
+            _, counts = apply_intercurrent_events(mine, itt, events, spec)
         out[analysis["name"]] = {
             "label": analysis["label"],
             "estimand": analysis["estimand"],
@@ -201,10 +219,6 @@ def set_aside_counts(spec: dict, scores: pd.DataFrame, participants: pd.DataFram
         **ACTION_WORDS,
     }
     return out
-
-
-def _primary(spec: dict) -> dict:
-    return {"estimand": spec["analyses"].get("estimand")}
 
 
 def estimand_lines(label: str, estimand: dict | None) -> list[str]:
