@@ -533,3 +533,10 @@ def test_sensitivity_analyses_are_for_randomized_designs(tiny):
     tiny.trial["analyses"] = {"sensitivity": [{"name": "a"}]}
     with pytest.raises(TrialInputError, match=r"analyses\.sensitivity: named sensitivity"):
         tiny.spec()
+
+
+def test_composite_adds_no_failure_for_a_participant_who_withdrew_consent():
+    people = PEOPLE.assign(withdrawn=[False, True, False, False])
+    out, [count] = apply_intercurrent_events(CASES, people, _event("composite"), SPEC)
+    assert ("B", "t2") not in _values(out)  # B withdrew: nothing of theirs is added
+    assert count["observations"]["case"]["added_as_failure"] == {"a": 0, "c": 0}

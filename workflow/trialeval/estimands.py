@@ -86,8 +86,9 @@ def apply_intercurrent_events(
         strategy = event["strategy"]
         tally: dict[str, dict[str, dict[str, int]]] = {}
 
-        def count(mask: np.ndarray, action: str, frame: pd.DataFrame) -> None:
-            _count(tally, frame, mask, action, arms)  # noqa: B023 (called at once, in the loop)
+        def count(mask: np.ndarray, action: str, frame: pd.DataFrame, outcomes=None) -> None:
+            # called at once, inside the loop: tally is this event's
+            _count(tally, frame, mask, action, arms, outcomes)  # noqa: B023
 
         if strategy == "treatment_policy":
             count(after & observed, "used_as_observed", out)
@@ -102,7 +103,8 @@ def apply_intercurrent_events(
             count(after & observed & binary, "set_to_failure", out)
             out.loc[after & binary, "score"] = FAILURE
             added = _failures_to_add(out, participants, rank, order, kinds, spec)
-            count(np.ones(len(added), bool), "added_as_failure", added)
+            categories = [o for o in out["outcome"].unique() if kinds.get(o) == "category"]
+            count(np.ones(len(added), bool), "added_as_failure", added, categories)
             out = pd.concat([out, added], ignore_index=True) if len(added) else out
             out = _in_visit_order(out, order)
         counts.append(
@@ -115,9 +117,12 @@ def apply_intercurrent_events(
     return out, counts
 
 
-def _count(tally: dict, frame: pd.DataFrame, mask: np.ndarray, action: str, arms) -> None:
-    """tally[outcome][action] = {arm: rows of `frame` where `mask` holds}."""
-    for outcome in frame["outcome"].unique():
+def _count(
+    tally: dict, frame: pd.DataFrame, mask: np.ndarray, action: str, arms, outcomes=None
+) -> None:
+    """tally[outcome][action] = {arm: rows of `frame` where `mask` holds}, for each of
+    `outcomes` (default the frame's)."""
+    for outcome in frame["outcome"].unique() if outcomes is None else outcomes:
         mine = mask & (frame["outcome"] == outcome).to_numpy()
         by_arm = frame.loc[mine, "arm"].value_counts()
         tally.setdefault(str(outcome), {})[action] = {a: int(by_arm.get(a, 0)) for a in arms}
@@ -132,7 +137,12 @@ def _failures_to_add(scores, participants, rank, order, kinds, spec) -> pd.DataF
     carried = [c for c in ("arm", "site") if c in scores and c in participants]
     rows = []
     people = participants.set_index("participant_id")
+    withdrawn: set = set()
+    if "withdrawn" in participants:  # consent withdrawn: none of their data, nor failures
+        withdrawn = set(participants.loc[participants["withdrawn"].astype(bool), "participant_id"])
     for pid, r in rank.dropna().items():
+        if pid in withdrawn:
+            continue
         for tp in spec["timepoints"]:
             if order[tp["id"]] <= r:
                 continue
