@@ -648,6 +648,83 @@ def with_read_options(cell: Cell, other: Cell) -> None:
     other.trial["timepoints"][0]["file"] = {"path": "wave_baseline.csv", "delimiter": ";"}
 
 
+def _stopped(participants: pd.DataFrame, visits: list[str]) -> list[str]:
+    """An intercurrent-event column: the visit at which a participant stopped the
+    intervention (every 4th at the first follow-up, one written in capitals, every 9th at
+    baseline), empty otherwise."""
+    out = []
+    for k in range(len(participants)):
+        if k % 9 == 4:
+            out.append(visits[0])  # an event at baseline: every later visit is after it
+        elif k % 4 == 1:
+            out.append(visits[1].upper() if k == 1 else visits[1])
+        else:
+            out.append("")
+    return out
+
+
+def _estimand(strategy: str, *, summary: str = "difference in means between arms") -> dict:
+    return {
+        "population": "allocated students",
+        "variable": "flourishing at each follow-up visit",
+        "summary": summary,
+        "intercurrent_events": [
+            {"event": "stopped the intervention", "column": "stopped", "strategy": strategy}
+        ],
+    }
+
+
+def sensitivity_cells() -> list[Cell]:
+    """Named sensitivity analyses and estimands: every intercurrent-event strategy (composite
+    on the burnout category), the primary's estimand, a sensitivity analysis changing the
+    model and one the analysis sets and covariates; and an event column entirely empty under
+    an MMRM sensitivity analysis."""
+    cell = rct_cell(120, "numeric", "repeated", "random", "all", 2)
+    cell.id = "sensitivity_strategies"
+    cell.trial["title"] = "Matrix sensitivity analyses: every intercurrent-event strategy"
+    people = cell.files["participants.csv"]
+    visits = [tp["id"] for tp in cell.trial["timepoints"]]
+    people["stopped"] = _stopped(people, visits)
+    analyses = cell.trial["analyses"]
+    analyses["estimand"] = _estimand("treatment_policy")
+    analyses["sensitivity"] = [
+        {
+            "name": "hypothetical",
+            "label": "Had no one stopped",
+            "analysis_sets": ["itt", "per_protocol"],
+            "estimand": _estimand("hypothetical"),
+        },
+        {
+            "name": "while_on_treatment",
+            "label": "While on the intervention",
+            "mixed_model": {"model": "ancova", "site": "fixed"},
+            "covariates": [],
+            "analysis_sets": ["complete_case"],
+            "outcomes": ["flourishing"],
+            "estimand": _estimand("while_on_treatment"),
+        },
+        {
+            "name": "composite",
+            "label": "Stopping counted as burnout",
+            "outcomes": ["burnout"],
+            "estimand": _estimand("composite", summary="risk ratio of burnout"),
+        },
+    ]
+
+    empty = scores_only(rct_cell(121, "none", "repeated", "fixed", "itt", 3))
+    empty.id = "sensitivity_no_events"
+    empty.trial["title"] = "Matrix sensitivity analysis: an event column without any event"
+    empty.files["participants.csv"]["stopped"] = ""
+    empty.trial["analyses"]["sensitivity"] = [
+        {
+            "name": "mmrm_hypothetical",
+            "mixed_model": {"model": "mmrm", "covariance": "ar1", "df": "kenward_roger"},
+            "estimand": _estimand("hypothetical"),
+        }
+    ]
+    return [cell, empty]
+
+
 def all_cells() -> list[Cell]:
     cells = [rct_cell(k, *row) for k, row in enumerate(RCT_ROWS)]
     # risk ratios of randomized trials: in rows with each model and both arm counts
@@ -658,7 +735,8 @@ def all_cells() -> list[Cell]:
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
-    return cells + mmrm_cells() + public_cells() + group_cells() + export_cells()
+    cells += mmrm_cells() + public_cells() + group_cells() + export_cells()
+    return cells + sensitivity_cells()
 
 
 def uncovered_pairs(rows, factors: dict[str, tuple]) -> list[tuple]:

@@ -144,9 +144,12 @@ def test_counts_reconcile(matrix, cell):
     sets = pd.read_parquet(results / "interim" / "analysis_sets.parquet")
     scores = pd.read_csv(results / "scores.csv", dtype={"participant_id": str})
     baseline = next(t["id"] for t in cell.trial["timepoints"] if t.get("baseline"))
+    setting_aside = _analyses_setting_aside(cell)
     for row in effects.itertuples():
         assert row.n_analysis_set == _set_size(consort, row.analysis_set, row.outcome), row
         assert row.n <= row.n_analysis_set, row
+        if row.analysis_name in setting_aside:
+            continue  # its scores are not scores.csv's: test_estimands_reconcile_with_models
         flag = set_column(row.analysis_set, row.outcome)
         members = set(sets.loc[sets[flag], "participant_id"])
         assert len(members) == row.n_analysis_set, row
@@ -232,6 +235,74 @@ def test_participants_from_survey_tool_files_reach_consort_and_table1(matrix):
 
 def consort_timepoint(cell) -> str:
     return cell.trial["timepoints"][0]["id"]
+
+
+def _analyses_setting_aside(cell) -> set[str]:
+    """Names of the analyses whose estimand changes the data (a strategy other than treatment
+    policy): their models do not see scores.csv as it is."""
+    analyses = cell.trial.get("analyses", {})
+    named = [("primary", analyses.get("estimand"))] + [
+        (a["name"], a.get("estimand")) for a in analyses.get("sensitivity", [])
+    ]
+    return {
+        name
+        for name, estimand in named
+        if any(
+            e["strategy"] != "treatment_policy"
+            for e in (estimand or {}).get("intercurrent_events", [])
+        )
+    }
+
+
+SENSITIVITY_CELLS = [c for c in CELLS if c.trial.get("analyses", {}).get("sensitivity")]
+
+
+@pytest.mark.parametrize("cell", SENSITIVITY_CELLS, ids=lambda c: c.id)
+def test_estimands_reconcile_with_models(matrix, cell):
+    """Every named analysis is in effects.csv; a hypothetical or while-on-treatment mixed
+    model on the itt set has the primary's observations less those estimands.json says its
+    strategy set aside; composite adds to the risk ratio's n exactly the failures it added."""
+    results = _results(matrix[0], cell.id)
+    effects = pd.read_csv(results / "effects.csv")
+    estimands = json.loads((results / "estimands.json").read_text())
+    names = ["primary", *(a["name"] for a in cell.trial["analyses"]["sensitivity"])]
+    assert list(dict.fromkeys(effects["analysis_name"])) == names
+    assert [k for k in estimands if k != "definitions"] == names
+    primary = effects[(effects["analysis_name"] == "primary") & (effects["analysis_set"] == "itt")]
+    for analysis in cell.trial["analyses"]["sensitivity"]:
+        rows = effects[
+            (effects["analysis_name"] == analysis["name"]) & (effects["analysis_set"] == "itt")
+        ]
+        for event in estimands[analysis["name"]]["intercurrent_events"]:
+            if not any(event["participants"].values()):  # an event column without events
+                assert not any(
+                    n
+                    for a in event["observations"].values()
+                    for c in a.values()
+                    for n in c.values()
+                )
+            for outcome, actions in event["observations"].items():
+                mine, theirs = (
+                    rows[rows["outcome"] == outcome],
+                    primary[primary["outcome"] == outcome],
+                )
+                if not len(mine) or mine["analysis"].iloc[0] != theirs["analysis"].iloc[0]:
+                    continue  # another model: other rows
+                for action, counts in actions.items():
+                    if (
+                        action in ("set_missing", "excluded")
+                        and mine["analysis"].iloc[0] == "mixed_model"
+                    ):
+                        assert theirs["n_obs"].iloc[0] - mine["n_obs"].iloc[0] == sum(
+                            counts.values()
+                        )
+                    if action == "added_as_failure":  # last visit: everyone after an event
+                        last = mine["timepoint"].iloc[-1]
+                        gained = (
+                            mine.loc[mine["timepoint"] == last, "n"].iloc[0]
+                            - theirs.loc[theirs["timepoint"] == last, "n"].iloc[0]
+                        )
+                        assert 0 < gained <= sum(counts.values())
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.id)
@@ -396,6 +467,16 @@ def test_every_trial_schema_option_is_used_by_a_cell():
     # The participants file and the waves share one file definition ($defs/file): a key
     # used on either counts for both (the survey-tool formats are used on waves).
     used |= {o.replace(".timepoints[].file", ".data.participants") for o in used}
+    # Likewise the primary and the named sensitivity analyses share the mixed-model and the
+    # estimand definitions ($defs/mixed_model, $defs/estimand): a key or level used in
+    # either counts for both (each sensitivity key of its own is still required).
+    shared = {
+        ".analyses.sensitivity[].mixed_model": ".analyses.mixed_model",
+        ".analyses.sensitivity[].estimand": ".analyses.estimand",
+    }
+    for named, primary in shared.items():
+        used |= {o.replace(named, primary) for o in used if o.startswith(named)}
+        used |= {o.replace(primary, named) for o in used if o.startswith(primary)}
     unused = {o for o in schema_options(schema) - used if not o.startswith(".instruments.*.")}
     assert sorted(unused) == []
 

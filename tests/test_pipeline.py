@@ -132,6 +132,15 @@ EDITS = {
         ("site: random", "site: fixed"),
         {"mixed_model", "effects", "tables_rct", "figures_rct", "provenance", "report"},
     ),
+    # a named sensitivity analysis is a job of its own: the primary's jobs are not re-run
+    "sensitivity analysis added": (
+        (
+            "  analysis_sets: [itt, per_protocol, complete_case]\n",
+            "  analysis_sets: [itt, per_protocol, complete_case]\n"
+            "  sensitivity:\n    - {name: site_fixed, mixed_model: {site: fixed}}\n",
+        ),
+        {"sensitivity", "effects", "tables_rct", "figures_rct", "provenance", "report"},
+    ),
 }
 
 

@@ -29,8 +29,17 @@ def test_defaults_are_filled_at_every_level_an_instance_reaches():
     trial = _trial()
     validate(trial, SCHEMAS / "trial.schema.yaml")
     assert trial["data"]["id_column"] == "participant_id"
-    assert trial["analyses"]["mixed_model"]["model"] == "repeated"
+    assert trial["timepoints"][0]["baseline"] is False  # inside a list's items
     assert trial["analyses"]["analysis_sets"] == ["itt", "per_protocol", "complete_case"]
+    # the mixed-model block ($defs/mixed_model, shared with the sensitivity analyses) has no
+    # defaults in the schema: trialeval.config applies them, after a sensitivity analysis's
+    # keys are merged over the primary's
+    assert trial["analyses"]["mixed_model"] == {}
+    named = _trial(analyses={"estimand": {}, "sensitivity": [{"name": "s", "estimand": {}}]})
+    validate(named, SCHEMAS / "trial.schema.yaml")  # through $refs to $defs
+    assert named["analyses"]["estimand"]["intercurrent_events"] == []
+    assert named["analyses"]["sensitivity"][0]["estimand"]["intercurrent_events"] == []
+    assert "mixed_model" not in named["analyses"]["sensitivity"][0]
 
 
 @pytest.mark.parametrize(

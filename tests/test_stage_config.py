@@ -47,8 +47,9 @@ def test_arm_labels_reach_the_analyses_but_not_ingest(spec):
 
 
 def test_each_analysis_sees_its_blocks_of_analyses(spec):
-    assert set(for_stage(spec, "mixed_model")["analyses"]) == {"analysis_sets", "mixed_model"}
-    assert set(for_stage(spec, "prepost")["analyses"]) == {"analysis_sets", "prepost"}
+    primary = {"analysis_sets", "mixed_model", "estimand"}
+    assert set(for_stage(spec, "mixed_model")["analyses"]) == primary
+    assert set(for_stage(spec, "prepost")["analyses"]) == {"analysis_sets", "prepost", "estimand"}
     assert set(for_stage(spec, "association")["analyses"]) == {"analysis_sets", "association"}
     assert for_stage(spec, "ingest")["analyses"] == {}
     assert for_stage(spec, "tables")["analyses"] == spec["analyses"]
@@ -78,6 +79,90 @@ def test_stages_of_a_grouped_trial_see_the_group_and_site_terms(spec):
     assert for_stage(spec, "analysis_sets")["analyses"] == {
         "analysis_sets": ["itt", "per_protocol", "complete_case"]
     }
+
+
+def _with_sensitivity(spec):
+    named = {
+        "name": "hypo",
+        "label": "Hypothetical",
+        "outcomes": ["wellbeing"],
+        "analysis_sets": ["itt"],
+        "mixed_model": {**spec["analyses"]["mixed_model"], "site": "fixed"},
+        "covariates": [],
+        "estimand": {
+            "population": "p",
+            "variable": "v",
+            "summary": "s",
+            "intercurrent_events": [
+                {"event": "stopped", "column": "stop", "strategy": "hypothetical"}
+            ],
+        },
+    }
+    other = {**copy.deepcopy(named), "name": "other", "label": "Other"}
+    return {
+        **spec,
+        "analyses": {**spec["analyses"], "sensitivity": [named, other]},
+        "intercurrent_columns": ["stop"],
+    }
+
+
+def test_a_sensitivity_job_sees_its_analysis_alone_shaped_as_the_primary(spec):
+    spec = _with_sensitivity(spec)
+    view = for_stage(spec, "sensitivity", analysis="hypo")
+    assert set(view["analyses"]) == {
+        "analysis_sets",
+        "mixed_model",
+        "prepost",
+        "estimand",
+        "analysis",
+    }
+    assert view["analyses"]["mixed_model"]["site"] == "fixed"
+    assert view["analyses"]["analysis"] == {
+        "name": "hypo",
+        "label": "Hypothetical",
+        "outcomes": ["wellbeing"],
+        "covariates": [],
+    }
+    assert "intercurrent_columns" not in view and "power" not in view
+    # the rest is the mixed-model job's view
+    mixed = for_stage(spec, "mixed_model")
+    assert {k: v for k, v in view.items() if k != "analyses"} == {
+        k: v for k, v in mixed.items() if k != "analyses"
+    }
+
+
+def test_editing_one_sensitivity_analysis_changes_only_its_view(spec):
+    """Snakemake re-runs a job when its settings file changes: an edit of one named analysis
+    must leave the primary's and the other named analysis's views as they were."""
+    before = _with_sensitivity(spec)
+    after = copy.deepcopy(before)
+    after["analyses"]["sensitivity"][0]["estimand"]["intercurrent_events"][0]["strategy"] = (
+        "while_on_treatment"
+    )
+    after["analyses"]["sensitivity"][0]["mixed_model"]["model"] = "ancova"
+    for stage in ("mixed_model", "prepost", "analysis_sets", "ingest", "score"):
+        assert for_stage(before, stage) == for_stage(after, stage), stage
+    assert for_stage(before, "sensitivity", analysis="other") == for_stage(
+        after, "sensitivity", analysis="other"
+    )
+    assert for_stage(before, "sensitivity", analysis="hypo") != for_stage(
+        after, "sensitivity", analysis="hypo"
+    )
+    # nor does any sensitivity analysis reach the primary jobs
+    assert "sensitivity" not in for_stage(before, "mixed_model")["analyses"]
+
+
+def test_a_sensitivity_jobs_settings_carry_alpha(spec):
+    settings = stage_settings(
+        _with_sensitivity(spec), "sensitivity", {"alpha": 0.01}, analysis="hypo"
+    )
+    assert settings["alpha"] == 0.01
+    assert settings["trial"]["analyses"]["analysis"]["name"] == "hypo"
+
+
+def test_an_unknown_sensitivity_analysis_is_refused(spec):
+    with pytest.raises(ValueError, match="no sensitivity analysis 'nope'"):
+        for_stage(_with_sensitivity(spec), "sensitivity", analysis="nope")
 
 
 def test_settings_carry_the_view_and_only_the_options_a_stage_reads(spec):

@@ -91,19 +91,29 @@ ANALYSIS_PARTS = {
     "prepost": ("effects", "summary"),
     "association": ("effects", "counts"),
 }
+SENSITIVITY_PARTS = ("effects", "means", "diagnostics")
 
 
 def analysis_parts(wildcards):
-    """Every analysis output of a trial, by the design's plan."""
-    runs = analyses_run(TRIALS[wildcards.trial])
+    """Every analysis output of a trial, by the design's plan; and each named sensitivity
+    analysis's (one job each)."""
+    spec = TRIALS[wildcards.trial]
+    runs = analyses_run(spec)
     parts = f"{RESULTS}/{wildcards.trial}/parts"
     return {
-        analysis: (
-            [f"{parts}/{analysis}.{kind}.csv" for kind in kinds]
-            if runs[analysis]
-            else []
-        )
-        for analysis, kinds in ANALYSIS_PARTS.items()
+        **{
+            analysis: (
+                [f"{parts}/{analysis}.{kind}.csv" for kind in kinds]
+                if runs[analysis]
+                else []
+            )
+            for analysis, kinds in ANALYSIS_PARTS.items()
+        },
+        "sensitivity": [
+            f"{parts}/sensitivity.{a['name']}.{kind}.csv"
+            for a in spec["analyses"]["sensitivity"]
+            for kind in SENSITIVITY_PARTS
+        ],
     }
 
 
@@ -225,6 +235,14 @@ def write_stage_settings():
         for stage in stages:
             settings = stage_settings(spec, stage, options, kinds=items.get(stage))
             write_settings(settings, f"{RESULTS}/{trial}/stage_config/{stage}.json")
+        for named in spec["analyses"][
+            "sensitivity"
+        ]:  # one job per sensitivity analysis
+            settings = stage_settings(
+                spec, "sensitivity", options, analysis=named["name"]
+            )
+            path = f"{RESULTS}/{trial}/stage_config/sensitivity.{named['name']}.json"
+            write_settings(settings, path)
         if spec.get("power"):
             power = {"plan": spec["power"]}
             write_settings(power, f"{RESULTS}/{trial}/stage_config/power.json")

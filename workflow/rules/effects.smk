@@ -2,9 +2,10 @@ rule effects:
     """Stack every analysis into results/<trial>/effects.csv, with multiplicity-adjusted P."""
     input:
         unpack(analysis_parts),
+        unpack(analysis_inputs),
         settings=settings_file("effects"),
         code="workflow/scripts/effects.py",
-        library=library(),
+        library=library("estimands"),
     output:
         effects=report(
             f"{RESULTS}/{{trial}}/effects.csv",
@@ -16,6 +17,9 @@ rule effects:
         diagnostics=f"{RESULTS}/{{trial}}/tables/model_diagnostics.csv",
         change_scores=f"{RESULTS}/{{trial}}/tables/prepost_summary.csv",
         association_counts=f"{RESULTS}/{{trial}}/tables/association_counts.csv",
+        sensitivity_means=f"{RESULTS}/{{trial}}/tables/sensitivity_means.csv",
+        sensitivity_diagnostics=f"{RESULTS}/{{trial}}/tables/sensitivity_diagnostics.csv",
+        estimands=f"{RESULTS}/{{trial}}/estimands.json",
     log:
         f"{RESULTS}/{{trial}}/logs/effects.log",
     conda:

@@ -1,6 +1,7 @@
 # The ingest package: the validation and one reader per export format.
 INGEST_CODE = [
     "exports",
+    "estimands",
     "ingest/__init__",
     "ingest/sources",
     "ingest/answers",

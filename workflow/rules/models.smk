@@ -9,6 +9,7 @@ rule mixed_model:
         code="workflow/scripts/mixed_model.py",
         library=library(
             "models",
+            "estimands",
             "models_mmrm",
             "mixed",
             "mixed_cells",
@@ -43,7 +44,7 @@ rule prepost:
         unpack(analysis_inputs),
         settings=settings_file("prepost"),
         code="workflow/scripts/prepost.py",
-        library=library("prepost", "regression"),
+        library=library("prepost", "estimands", "regression"),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/prepost.effects.csv",
         summary=f"{RESULTS}/{{trial}}/parts/prepost.summary.csv",
@@ -81,3 +82,43 @@ rule association:
         runtime=20,
     script:
         "../scripts/association.py"
+
+
+# One job per trial and named sensitivity analysis: its settings file holds that analysis
+# alone (stage_config, stage sensitivity), so editing one re-runs only its job.
+rule sensitivity:
+    """Every outcome of one named sensitivity analysis (analyses.sensitivity): its own
+    mixed-model options, analysis sets, covariates and estimand."""
+    input:
+        unpack(analysis_inputs),
+        settings=f"{RESULTS}/{{trial}}/stage_config/sensitivity.{{name}}.json",
+        code="workflow/scripts/sensitivity.py",
+        library=library(
+            "sensitivity",
+            "estimands",
+            "models",
+            "models_mmrm",
+            "prepost",
+            "mixed",
+            "mixed_cells",
+            "mixed_levels",
+            "regression",
+            "mmrm/__init__",
+            "mmrm/covariance",
+            "mmrm/fit",
+            "mmrm/df",
+        ),
+    output:
+        effects=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.effects.csv",
+        means=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.means.csv",
+        diagnostics=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.diagnostics.csv",
+    log:
+        f"{RESULTS}/{{trial}}/logs/sensitivity.{{name}}.log",
+    benchmark:
+        f"{RESULTS}/{{trial}}/benchmarks/sensitivity.{{name}}.tsv"
+    wildcard_constraints:
+        name="[A-Za-z][A-Za-z0-9_]*",
+    conda:
+        ENV
+    script:
+        "../scripts/sensitivity.py"

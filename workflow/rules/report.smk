@@ -21,12 +21,13 @@ rule report:
         provenance=rules.provenance.output[0],
         trials=[path for trial in TRIALS for path in trial_outputs(trial)],
         consort=expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
+        estimands=expand(f"{RESULTS}/{{trial}}/estimands.json", trial=TRIALS),
         diagnostics=expand(
             f"{RESULTS}/{{trial}}/tables/model_diagnostics.csv", trial=TRIALS
         ),
         settings=f"{RESULTS}/stage_config/report.json",
         code="workflow/scripts/report.py",
-        library=library("report"),
+        library=library("report", "estimands"),
     output:
         f"{RESULTS}/report.html",
     log:

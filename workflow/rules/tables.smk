@@ -10,7 +10,7 @@ for design in DESIGNS:
             unpack(partial(stage_inputs, names=inputs_of(TABLE_INPUTS, kinds))),
             settings=settings_file("tables"),
             code="workflow/scripts/tables.py",
-            library=library("tables", "formatting"),
+            library=library("tables", "formatting", "estimands"),
         output:
             [
                 (

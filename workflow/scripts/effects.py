@@ -6,12 +6,13 @@ from trialeval.stage_config import read_settings
 
 SETTINGS = read_settings(snakemake.input.settings)
 
+PARTS = ("mixed_model", "prepost", "association", "sensitivity")
+
 with log_to(snakemake.log[0]):
     effects.run(
         SETTINGS["trial"],
-        parts={
-            name: list(snakemake.input[name]) for name in ("mixed_model", "prepost", "association")
-        },
+        parts={name: list(snakemake.input[name]) for name in PARTS},
         multiplicity=SETTINGS["multiplicity"],
         outputs=dict(snakemake.output.items()),
+        paths={name: snakemake.input[name] for name in ("scores", "participants", "sets")},
     )

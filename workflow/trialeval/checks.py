@@ -18,7 +18,7 @@ from trialeval.config import raw_files
 from trialeval.errors import Problems
 
 # The library files whose code decides what passes the check (ingest/ is a package).
-CHECKING_CODE = ("errors", "config", "exports", "io", "checks")
+CHECKING_CODE = ("errors", "config", "exports", "io", "checks", "estimands")
 
 
 def checking_code() -> list[Path]:

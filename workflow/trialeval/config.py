@@ -430,6 +430,8 @@ def resolve_trial(
         "per_protocol": per_protocol,
         "analyses": analyses,
         "power": power,
+        # only with intercurrent events: other trials' specs (and ingest's params) keep theirs
+        **({"intercurrent_columns": events} if (events := intercurrent_columns(analyses)) else {}),
     }
 
 
@@ -581,25 +583,22 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
             )
         return list(names)
 
-    mixed = raw.get("mixed_model") or {}
     prepost = raw.get("prepost") or {}
     resolved = {
         "analysis_sets": list(raw.get("analysis_sets") or ["itt", "per_protocol", "complete_case"]),
-        "mixed_model": {
-            "model": mixed.get("model", "repeated"),
-            "site": _mixed_model_site(mixed, site, where, trial["design"]),
-            "covariates": known(mixed.get("covariates", []), "mixed_model.covariates"),
-            "covariance": mixed.get("covariance", "unstructured"),
-            "df": mixed.get("df", "satterthwaite"),
-        },
+        "mixed_model": _resolve_mixed_model(
+            trial, raw.get("mixed_model") or {}, "analyses.mixed_model", known, where
+        ),
         "prepost": {
             "confounders": known(prepost.get("confounders", []), "prepost.confounders", True)
         },
         "association": None,
     }
-    groups = _mixed_model_groups(trial, mixed, where)
-    if groups is not None:  # only with data.group_column: other trials' specs keep their keys
-        resolved["mixed_model"]["groups"] = groups
+    analysed = [o for o in outcomes if o["id"] in _analysed_outcomes(trial["design"], outcomes)]
+    resolved["estimand"] = _resolve_estimand(
+        raw.get("estimand"), "analyses.estimand", analysed, trial["design"], where
+    )
+    resolved["sensitivity"] = _resolve_sensitivity(trial, resolved, outcomes, known, where)
     association = raw.get("association")
     if trial["design"] == "cross_sectional" and not association:
         raise TrialInputError(
@@ -630,6 +629,141 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
     return resolved
 
 
+def _resolve_mixed_model(trial: dict, mixed: dict, key: str, known, where: str) -> dict:
+    """One mixed-model block (the primary's, or a sensitivity analysis's merged over it) with
+    its defaults; `key` names it in errors."""
+    site = trial["data"].get("site_column")
+    resolved = {
+        "model": mixed.get("model", "repeated"),
+        "site": _mixed_model_site(mixed, site, where, trial["design"], key),
+        "covariates": known(
+            mixed.get("covariates", []), f"{key.removeprefix('analyses.')}.covariates"
+        ),
+        "covariance": mixed.get("covariance", "unstructured"),
+        "df": mixed.get("df", "satterthwaite"),
+    }
+    groups = _mixed_model_groups(trial, mixed, where, key)
+    if groups is not None:  # only with data.group_column: other trials' specs keep their keys
+        resolved["groups"] = groups
+    return resolved
+
+
+# ICH E9(R1) strategies for intercurrent events (trialeval.estimands applies them).
+STRATEGIES = ("treatment_policy", "hypothetical", "while_on_treatment", "composite")
+PRIMARY_ANALYSIS = "primary"
+
+
+def _analysed_outcomes(design: str, outcomes: list[dict]) -> list[str]:
+    """Ids of the outcomes an analysis of the design fits (config.outcome_analyses)."""
+    plan = outcome_analyses({"design": design, "outcomes": outcomes})
+    return plan["mixed_model"] + plan["prepost"]
+
+
+def _resolve_estimand(raw, key: str, analysed: list[dict], design: str, where: str):
+    """{population, variable, summary, intercurrent_events: [{event, column, strategy}]}, or
+    None when the analysis states no estimand. Composite is refused for score outcomes (its
+    failure is a binary outcome's positive level)."""
+    if raw is None:
+        return None
+    events = []
+    for j, event in enumerate(raw.get("intercurrent_events") or []):
+        at = f"{where}: {key}.intercurrent_events[{j}]"
+        if design == "cross_sectional":
+            raise TrialInputError(
+                f"{at}: a cross-sectional survey has one wave, so no observation comes after "
+                "an intercurrent event; remove intercurrent_events"
+            )
+        scores = [o["id"] for o in analysed if o["kind"] == "score"]
+        if event["strategy"] == "composite" and scores:
+            raise TrialInputError(
+                f"{at}.strategy: composite applies to binary (category) outcomes only (the "
+                f"event counts as the category's positive level); this analysis fits the score "
+                f"outcome(s) {', '.join(scores)}. Use hypothetical or while_on_treatment for "
+                "scores, or run the composite strategy in a sensitivity analysis whose "
+                "`outcomes` are categories"
+            )
+        events.append({k: event[k] for k in ("event", "column", "strategy")})
+    _unique([e["event"] for e in events], "intercurrent event", f"{where}: {key}")
+    _unique([e["column"] for e in events], "intercurrent event column", f"{where}: {key}")
+    return {
+        "population": raw.get("population", ""),
+        "variable": raw.get("variable", ""),
+        "summary": raw.get("summary", ""),
+        "intercurrent_events": events,
+    }
+
+
+def _resolve_sensitivity(trial: dict, primary: dict, outcomes: list[dict], known, where: str):
+    """The named sensitivity analyses, each resolved against the primary analysis:
+    [{name, label, outcomes, analysis_sets, mixed_model, covariates, estimand}]."""
+    raw = (trial.get("analyses") or {}).get("sensitivity") or []
+    if raw and trial["design"] not in RANDOMIZED:
+        raise TrialInputError(
+            f"{where}: analyses.sensitivity: named sensitivity analyses are run for randomized "
+            f"designs (rct, cluster_rct); design {trial['design']!r} has none"
+        )
+    primary_mixed = (trial.get("analyses") or {}).get("mixed_model") or {}
+    analysed = _analysed_outcomes(trial["design"], outcomes)
+    by_id = {o["id"]: o for o in outcomes}
+    resolved = []
+    for i, analysis in enumerate(raw):
+        key = f"analyses.sensitivity[{i}]"
+        name = analysis["name"]
+        if name == PRIMARY_ANALYSIS:
+            raise TrialInputError(
+                f"{where}: {key}.name: {PRIMARY_ANALYSIS!r} names the primary analysis "
+                "(analyses.mixed_model and the other blocks); give this one another name"
+            )
+        own = analysis.get("mixed_model") or {}
+        if "covariates" in analysis and "covariates" in own:
+            raise TrialInputError(
+                f"{where}: {key}: both covariates and mixed_model.covariates are given; give "
+                "the analysis's covariates once (covariates)"
+            )
+        merged = {**primary_mixed, **own}
+        if "covariates" in analysis:
+            merged["covariates"] = analysis["covariates"]
+        chosen = analysis.get("outcomes") or analysed
+        unknown = [o for o in chosen if o not in analysed]
+        if unknown:
+            raise TrialInputError(
+                f"{where}: {key}.outcomes names {unknown}, which are not outcomes this design "
+                f"analyses; expected some of {analysed}"
+            )
+        mixed = _resolve_mixed_model(trial, merged, f"{key}.mixed_model", known, where)
+        resolved.append(
+            {
+                "name": name,
+                "label": analysis.get("label", name),
+                "outcomes": list(chosen),
+                "analysis_sets": list(
+                    analysis.get("analysis_sets") or primary["analysis_sets"][:1]
+                ),
+                "mixed_model": mixed,
+                "covariates": list(mixed["covariates"]),
+                "estimand": _resolve_estimand(
+                    analysis.get("estimand"),
+                    f"{key}.estimand",
+                    [by_id[o] for o in chosen],
+                    trial["design"],
+                    where,
+                ),
+            }
+        )
+    _unique([a["name"] for a in resolved], "sensitivity analysis", f"{where}: analyses.sensitivity")
+    return resolved
+
+
+def intercurrent_columns(analyses: dict) -> list[str]:
+    """Participants-file columns of every intercurrent event of the primary and sensitivity
+    analyses, each once, in the order the trial file names them (ingest reads them)."""
+    estimands = [analyses.get("estimand")] + [
+        a["estimand"] for a in analyses.get("sensitivity", [])
+    ]
+    columns = [e["column"] for est in estimands if est for e in est["intercurrent_events"]]
+    return list(dict.fromkeys(columns))
+
+
 def _ordinal_item(inst: dict, subscale: str) -> bool:
     """Whether a subscale is one item whose every answer has a label (an ordinal exposure)."""
     lo, hi = inst["item_range"]
@@ -638,7 +772,9 @@ def _ordinal_item(inst: dict, subscale: str) -> bool:
     return one_item and not inst["decimals"] and codes <= set(inst["levels"])
 
 
-def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
+def _mixed_model_groups(
+    trial: dict, mixed: dict, where: str, key: str = "analyses.mixed_model"
+) -> dict | None:
     """Which arms are delivered in groups ({"arms": ids, or None for every arm with group
     values}), or None without data.group_column; combinations the models cannot fit are
     refused here, before any job runs."""
@@ -647,7 +783,7 @@ def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
     if not column:
         if groups is not None:
             raise TrialInputError(
-                f"{where}: analyses.mixed_model.groups needs data.group_column (the "
+                f"{where}: {key}.groups needs data.group_column (the "
                 "participants-file column naming each participant's delivery group)"
             )
         return None
@@ -658,7 +794,7 @@ def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
         )
     if mixed.get("model") == "mmrm":
         raise TrialInputError(
-            f"{where}: data.group_column is not available with analyses.mixed_model.model: "
+            f"{where}: data.group_column is not available with {key}.model: "
             "mmrm (the MMRM has no random effects to carry a delivery-group term); use model: "
             "repeated or ancova, which take the group random intercept"
         )
@@ -668,13 +804,13 @@ def _mixed_model_groups(trial: dict, mixed: dict, where: str) -> dict | None:
         unknown = [a for a in arms if a not in known]
         if unknown:
             raise TrialInputError(
-                f"{where}: analyses.mixed_model.groups.arms names {unknown}, which are not arms "
+                f"{where}: {key}.groups.arms names {unknown}, which are not arms "
                 f"of the trial; expected some of {known}"
             )
     return {"arms": None if arms is None else list(arms)}
 
 
-def _cluster_site(mixed: dict, site_column, where: str) -> str:
+def _cluster_site(mixed: dict, site_column, where: str, key: str) -> str:
     """A cluster-randomized trial's site: the unit of randomization, so a random intercept."""
     if not site_column:
         raise TrialInputError(
@@ -683,14 +819,14 @@ def _cluster_site(mixed: dict, site_column, where: str) -> str:
         )
     if mixed.get("model") == "mmrm":
         raise TrialInputError(
-            f"{where}: analyses.mixed_model.model: mmrm is not available with design "
+            f"{where}: {key}.model: mmrm is not available with design "
             "cluster_rct (its clusters need the site random intercept, and the MMRM has no "
             "random effects); use model: repeated or ancova"
         )
     site = mixed.get("site", "random")
     if site != "random":
         raise TrialInputError(
-            f"{where}: analyses.mixed_model.site: {site} is not available with design "
+            f"{where}: {key}.site: {site} is not available with design "
             "cluster_rct: participants of a cluster share it, so the model needs the site "
             "random intercept (site: random, the default); a site factor would be aliased "
             "with the arm"
@@ -698,7 +834,9 @@ def _cluster_site(mixed: dict, site_column, where: str) -> str:
     return site
 
 
-def _mixed_model_site(mixed: dict, site_column, where: str, design: str = "rct") -> str:
+def _mixed_model_site(
+    mixed: dict, site_column, where: str, design: str = "rct", key: str = "analyses.mixed_model"
+) -> str:
     """How site enters the mixed model: random by default, fixed for model mmrm.
 
     An MMRM with a site random intercept would put a second, between-participant covariance
@@ -706,14 +844,14 @@ def _mixed_model_site(mixed: dict, site_column, where: str, design: str = "rct")
     unstructured covariance the two are not separately identified), so it is refused.
     """
     if design == "cluster_rct":
-        return _cluster_site(mixed, site_column, where)
+        return _cluster_site(mixed, site_column, where, key)
     if not site_column:
         return "none"
     mmrm = mixed.get("model") == "mmrm"
     site = mixed.get("site", "fixed" if mmrm else "random")
     if mmrm and site == "random":
         raise TrialInputError(
-            f"{where}: analyses.mixed_model.site: random is not available with model: mmrm "
+            f"{where}: {key}.site: random is not available with model: mmrm "
             "(the MMRM models all within-participant correlation by its residual covariance "
             "and has no random effects; a site random intercept on top would not be separately "
             "identified from an unstructured covariance); use site: fixed (a site factor, the "

@@ -3,6 +3,8 @@
 Every analysis stage returns rows with EFFECT_COLUMNS; `combine` stacks them in the trial
 file's outcome order and fills p_adjusted. Column meanings:
 
+- analysis_name: `primary` (the analyses blocks of the trial file) or the name of a
+  sensitivity analysis (analyses.sensitivity[].name)
 - analysis: mixed_model | ancova | prepost | risk_ratio (categories of randomized trials) |
   association
 - estimand: diff_in_change, diff_in_means, adjusted_diff, hodges_lehmann_shift,
@@ -29,6 +31,7 @@ EFFECT_COLUMNS = [
     "trial",
     "outcome",
     "role",
+    "analysis_name",
     "analysis",
     "estimand",
     "exposure",
@@ -149,12 +152,14 @@ ADJUSTERS = {"holm": holm, "fdr_bh": benjamini_hochberg}
 
 def adjust(effects: pd.DataFrame, method: str) -> pd.DataFrame:
     """Fill p_adjusted: primary outcomes unadjusted; secondary outcomes adjusted within each
-    family of rows sharing analysis, estimand, exposure, contrast, timepoint and analysis set."""
+    family of rows sharing analysis name, analysis, estimand, exposure, contrast, timepoint
+    and analysis set (a sensitivity analysis is never a member of the primary's families)."""
     out = effects.copy()
     out["p_adjusted"] = out["p_value"]
     if method == "none":
         return out
     family = ["analysis", "estimand", "exposure", "contrast", "timepoint", "analysis_set"]
+    family = (["analysis_name"] if "analysis_name" in out else []) + family
     secondary = (out["role"] == "secondary") & out["p_value"].notna()
     for _, index in out[secondary].groupby(family, dropna=False).groups.items():
         out.loc[index, "p_adjusted"] = ADJUSTERS[method](out.loc[index, "p_value"].to_numpy())
@@ -173,13 +178,16 @@ def _read_all(paths: list[str], columns: list[str]) -> pd.DataFrame:
 
 
 def order_effects(effects: pd.DataFrame, spec: dict) -> pd.DataFrame:
-    """Rows in reading order, whatever order the jobs ran in: primary outcomes first, then the
+    """Rows in reading order, whatever order the jobs ran in: the primary analysis, then the
+    sensitivity analyses in the trial file's order; within one, primary outcomes first, then the
     trial file's outcome order; within an outcome, the exposure order of the trial file, then
     the analysis-set order. A stable sort keeps each analysis's own row order (arms as listed,
     visits in time order) inside those groups."""
     outcomes = sorted(spec["outcomes"], key=lambda o: o["role"] != "primary")
     association = spec["analyses"].get("association") or {}
+    named = ["primary"] + [a["name"] for a in spec["analyses"].get("sensitivity") or []]
     ranks = {
+        **({"analysis_name": named} if "analysis_name" in effects else {}),
         "outcome": [o["id"] for o in outcomes],
         "exposure": association.get("exposures", []),
         "analysis_set": spec["analyses"]["analysis_sets"],
@@ -194,8 +202,20 @@ def order_effects(effects: pd.DataFrame, spec: dict) -> pd.DataFrame:
     return frame.drop(columns=keys).reset_index(drop=True)
 
 
-def run(spec: dict, parts: dict[str, list[str]], multiplicity: str, outputs: dict) -> None:
-    """Rule entry: stack every analysis part into the trial's long results files."""
+SENSITIVITY_MEANS_COLUMNS = ["analysis_name", *MEANS_COLUMNS]
+SENSITIVITY_DIAGNOSTIC_COLUMNS = ["analysis_name", *DIAGNOSTIC_COLUMNS]
+
+
+def run(
+    spec: dict,
+    parts: dict[str, list[str]],
+    multiplicity: str,
+    outputs: dict,
+    paths: dict[str, str] | None = None,
+) -> None:
+    """Rule entry: stack every analysis part into the trial's long results files; with the
+    analysis data (`paths`: scores, participants, sets), also estimands.json (each analysis's
+    estimand and what its intercurrent events set aside)."""
     from trialeval.io import write_csv
 
     def kind(analysis: str, suffix: str) -> list[str]:
@@ -203,7 +223,12 @@ def run(spec: dict, parts: dict[str, list[str]], multiplicity: str, outputs: dic
 
     effect_files = kind("mixed_model", ".effects.csv") + kind("prepost", ".effects.csv")
     effect_files += kind("association", "effects.csv")
-    effects = effects_frame(_read_all(effect_files, EFFECT_COLUMNS).to_dict("records"))
+    effects = _read_all(effect_files, EFFECT_COLUMNS)
+    effects["analysis_name"] = "primary"
+    sensitivity = _read_all(kind("sensitivity", ".effects.csv"), EFFECT_COLUMNS)
+    frames = [f for f in (effects, sensitivity) if len(f)]
+    stacked = pd.concat(frames, ignore_index=True) if frames else effects
+    effects = effects_frame(stacked.to_dict("records"))
     effects = adjust(order_effects(effects, spec), multiplicity)
     write_csv(effects, outputs["effects"])
     sides = {
@@ -211,6 +236,20 @@ def run(spec: dict, parts: dict[str, list[str]], multiplicity: str, outputs: dic
         "diagnostics": (kind("mixed_model", ".diagnostics.csv"), DIAGNOSTIC_COLUMNS),
         "change_scores": (kind("prepost", ".summary.csv"), PREPOST_SUMMARY_COLUMNS),
         "association_counts": (kind("association", "counts.csv"), ASSOCIATION_COUNTS_COLUMNS),
+        "sensitivity_means": (kind("sensitivity", ".means.csv"), SENSITIVITY_MEANS_COLUMNS),
+        "sensitivity_diagnostics": (
+            kind("sensitivity", ".diagnostics.csv"),
+            SENSITIVITY_DIAGNOSTIC_COLUMNS,
+        ),
     }
-    for name, (paths, columns) in sides.items():
-        write_csv(_read_all(paths, columns), outputs[name])
+    for name, (paths_of, columns) in sides.items():
+        if name in outputs:
+            write_csv(_read_all(paths_of, columns), outputs[name])
+    if paths is not None and "estimands" in outputs:
+        from trialeval.estimands import has_events, set_aside_counts
+        from trialeval.io import read_analysis_data, write_json
+
+        data = (None, None)
+        if has_events(spec):  # the data are read only when some strategy sets anything aside
+            data = read_analysis_data(paths["scores"], paths["participants"], paths["sets"])
+        write_json(set_aside_counts(spec, *data), outputs["estimands"])

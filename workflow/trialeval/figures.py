@@ -983,6 +983,14 @@ def plot_forest(
     return fig
 
 
+def _primary_rows(effects: pd.DataFrame) -> pd.DataFrame:
+    """The primary analysis's rows: figures draw it; sensitivity analyses are in the tables."""
+    if "analysis_name" not in effects:
+        return effects
+    names = effects["analysis_name"]
+    return effects[names.isna() | (names == "primary")].reset_index(drop=True)
+
+
 def forest_gaps(spec: dict, effects: pd.DataFrame, analysis_set: str = "itt") -> list[str]:
     """What the forest plot cannot draw, and why: effects without an estimate, with the
     reasons their rows give (effects.csv `note`), each reason once."""
@@ -1645,7 +1653,7 @@ def run(
         fig = plot_trajectories(spec, means, analysis_set, consort)
         notes = trajectory_gaps(spec, means, analysis_set, consort)
     elif kind == "forest":
-        effects = read_csv(inputs["effects"])
+        effects = _primary_rows(read_csv(inputs["effects"]))
         fig = plot_forest(
             spec,
             effects,
@@ -1659,7 +1667,7 @@ def run(
         fig = plot_change_distributions(spec, scores, sets, analysis_set)
         notes = change_gaps(spec, change_scores(spec, scores, sets, analysis_set), analysis_set)
     elif kind == "odds_ratio_forest":
-        effects = read_csv(inputs["effects"])
+        effects = _primary_rows(read_csv(inputs["effects"]))
         if "covariate_labels" in inputs:  # the footnote names the covariates adjusted for
             labels = json.loads(Path(inputs["covariate_labels"]).read_text())
             spec = with_export_labels(spec, labels)

@@ -527,13 +527,13 @@ def outcome_effects(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One outcome's mixed model on every configured analysis set: (effects, means,
     diagnostics). ``paths``: the stage files scores, participants and sets."""
-    from trialeval.io import in_set, read_analysis_data, set_members
+    from trialeval.estimands import analysis_data
+    from trialeval.io import in_set, set_members
 
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     options = spec["analyses"]["mixed_model"]
-    scores, participants = read_analysis_data(
-        paths["scores"], paths["participants"], paths["sets"], outcome_id
-    )
+    # the analysis's estimand: intercurrent-event strategies applied to the scores
+    scores, participants = analysis_data(spec, paths, outcome_id)
     parts = []
     for analysis_set in spec["analyses"]["analysis_sets"]:
         members = set_members(participants, analysis_set, outcome_id)

@@ -587,13 +587,13 @@ def outcome_effects(
     """One outcome at every post-baseline timepoint on every configured analysis set:
     (effects, change-score summary); confounders from analyses.prepost.confounders.
     ``paths``: the stage files scores, participants and sets."""
-    from trialeval.io import read_analysis_data, set_members
+    from trialeval.estimands import analysis_data
+    from trialeval.io import set_members
 
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     confounders = list(spec["analyses"]["prepost"]["confounders"])
-    scores, participants = read_analysis_data(
-        paths["scores"], paths["participants"], paths["sets"], outcome_id
-    )
+    # the analysis's estimand: intercurrent-event strategies applied to the scores
+    scores, participants = analysis_data(spec, paths, outcome_id)
     posts = [tp["id"] for tp in spec["timepoints"] if tp["id"] != spec["baseline"]]
     effects, summaries = [], []
     for analysis_set in spec["analyses"]["analysis_sets"]:

@@ -50,6 +50,19 @@ dl.summary dt { font-weight: 600; }
 """
 
 
+def _caption(figure: str, estimands: dict) -> str:
+    """A figure's caption; the model figures draw the primary analysis, whose estimand they
+    then state."""
+    from trialeval.estimands import estimand_lines
+
+    title = FIGURE_TITLES[figure]
+    primary = estimands.get("primary")
+    if figure in ("trajectories", "forest", "odds_ratio_forest") and primary:
+        lines = estimand_lines("primary analysis", primary["estimand"])
+        return " ".join([f"{title}; primary analysis.", *lines])
+    return title
+
+
 def _embed_png(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
@@ -155,16 +168,67 @@ def _diagnostics(path: Path) -> str:
     return note + shown.to_html(index=False, border=0, escape=True)
 
 
+def _estimands(path: Path) -> dict:
+    """estimands.json's analyses when any states an estimand or a sensitivity analysis is
+    configured; {} otherwise (the report then says nothing about estimands)."""
+    if not path.is_file():
+        return {}
+    analyses = {k: v for k, v in json.loads(path.read_text()).items() if k != "definitions"}
+    if len(analyses) <= 1 and not any(a["estimand"] for a in analyses.values()):
+        return {}
+    return analyses
+
+
+def _estimand_section(analyses: dict, arms: dict[str, str]) -> str:
+    """Each analysis's estimand once, and per intercurrent event the participants with it and
+    the observations its strategy set aside, per arm (intent-to-treat set)."""
+    from trialeval.estimands import ACTION_WORDS, estimand_lines
+
+    parts = ["<h3>Estimands and intercurrent events</h3>"]
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in arms.values())
+    for analysis in analyses.values():
+        lines = estimand_lines(analysis["label"], analysis["estimand"]) or [
+            f"Estimand, {analysis['label']}: no intercurrent events stated."
+        ]
+        parts.append(f"<p>{html.escape(' '.join(lines))}</p>")
+        rows = []
+        for event in analysis["intercurrent_events"]:
+            what = f"{event['event']} ({event['strategy']}, column {event['column']})"
+            rows.append((f"{what}: participants with the event", event["participants"]))
+            for outcome, actions in event["observations"].items():
+                for action, counts in actions.items():
+                    rows.append((f"{outcome}: {ACTION_WORDS[action]}", counts))
+        if rows:
+            body = "".join(
+                f"<tr><td>{html.escape(text)}</td>"
+                + "".join(f"<td>{int(counts.get(a, 0))}</td>" for a in arms)
+                + "</tr>"
+                for text, counts in rows
+            )
+            parts.append(
+                f"<table><thead><tr><th>{html.escape(analysis['label'])}</th>{head}</tr>"
+                f"</thead><tbody>{body}</tbody></table>"
+            )
+    parts.append(
+        '<p class="note">After the event: visits strictly after the visit recorded in the '
+        "event's column. Counted over the intent-to-treat set (estimands.json).</p>"
+    )
+    return "\n".join(parts)
+
+
 def trial_section(spec: dict, trial_dir: Path) -> str:
     """One trial's section, from the files under results/<trial>/."""
     items = report_items(spec)
     consort = json.loads((trial_dir / "consort.json").read_text())
+    estimands = _estimands(trial_dir / "estimands.json")
     parts = [
         f'<section id="{spec["id"]}"><h2>{html.escape(spec["title"])}</h2>',
         _design_summary(spec),
         "<h3>Participant flow</h3>",
         _consort_summary(consort),
     ]
+    if estimands:
+        parts.append(_estimand_section(estimands, consort["arms"]))
     for table in items["tables"]:
         parts.append((trial_dir / "tables" / f"{table}.html").read_text())
     parts.append("<h3>Figures</h3>")
@@ -173,7 +237,7 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
         parts.append(
             "<figure>"
             + _embed_png(trial_dir / "figures" / f"{figure}.png")
-            + f"<figcaption>{html.escape(FIGURE_TITLES[figure])}</figcaption></figure>"
+            + f"<figcaption>{html.escape(_caption(figure, estimands))}</figcaption></figure>"
         )
         if notes.get(figure):
             said = " ".join(notes[figure])

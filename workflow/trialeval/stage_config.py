@@ -26,6 +26,8 @@ _ONLY_FOR = {
     "title": {"tables", "figures", "report"},
     "registration": {"tables", "figures", "report"},
     "multiplicity": {"effects", "tables", "figures", "report"},
+    # the event columns ingest carries (each analysis reads its own events from its estimand)
+    "intercurrent_columns": {"ingest"},
 }
 # Presentation fields inside lists and maps of the spec: read by tables, figures and report.
 _PRESENTATION = {
@@ -43,8 +45,8 @@ _ANALYSES_BLOCKS = {
     "ingest": (),
     "score": (),
     "analysis_sets": ("analysis_sets",),
-    "mixed_model": ("analysis_sets", "mixed_model"),
-    "prepost": ("analysis_sets", "prepost"),
+    "mixed_model": ("analysis_sets", "mixed_model", "estimand"),
+    "prepost": ("analysis_sets", "prepost", "estimand"),
     "association": ("analysis_sets", "association"),
 }
 # Delivery groups are checked and counted (trialeval.delivery) against the arms delivered in
@@ -64,10 +66,24 @@ STAGES = (
 )
 
 
-def for_stage(spec: dict, stage: str) -> dict:
-    """The part of a resolved trial spec that ``stage`` reads (a new dict; spec unchanged)."""
+# One job per named sensitivity analysis: its view is of that analysis (`analysis=` its name).
+SENSITIVITY = "sensitivity"
+
+
+def for_stage(spec: dict, stage: str, analysis: str | None = None) -> dict:
+    """The part of a resolved trial spec that ``stage`` reads (a new dict; spec unchanged).
+
+    Stage `sensitivity` takes the name of one sensitivity analysis: its view is the mixed
+    model's, with `analyses` holding that analysis alone, shaped as the primary's blocks
+    (analysis_sets, mixed_model, estimand, and the primary's prepost for categories) plus
+    `analysis` (name, label, outcomes, covariates, ...), so editing one sensitivity analysis
+    re-runs only its job and the models run on it unchanged."""
+    if stage == SENSITIVITY:
+        return _sensitivity_view(spec, analysis)
     if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+        raise ValueError(
+            f"unknown stage {stage!r}; expected one of {', '.join(STAGES)} or {SENSITIVITY}"
+        )
     view = {
         key: value for key, value in spec.items() if key not in _ONLY_FOR or stage in _ONLY_FOR[key]
     }
@@ -82,19 +98,49 @@ def for_stage(spec: dict, stage: str) -> dict:
     return view
 
 
+def _sensitivity_view(spec: dict, name: str | None) -> dict:
+    chosen = [a for a in spec["analyses"].get("sensitivity", []) if a["name"] == name]
+    if not chosen:
+        known = [a["name"] for a in spec["analyses"].get("sensitivity", [])]
+        raise ValueError(f"no sensitivity analysis {name!r}; the trial has {known}")
+    analysis = chosen[0]
+    view = for_stage(spec, "mixed_model")
+    view["analyses"] = {
+        "analysis_sets": list(analysis["analysis_sets"]),
+        "mixed_model": copy.deepcopy(analysis["mixed_model"]),
+        "prepost": copy.deepcopy(spec["analyses"]["prepost"]),
+        "estimand": copy.deepcopy(analysis["estimand"]),
+        # name, label, outcomes, covariates and any option a later block adds (imputation)
+        "analysis": {
+            k: copy.deepcopy(v)
+            for k, v in analysis.items()
+            if k not in ("analysis_sets", "mixed_model", "estimand")
+        },
+    }
+    return view
+
+
 # Global options (config.yaml) each stage reads, beside its view of the trial.
 _OPTIONS = {
     "mixed_model": ("alpha",),
     "prepost": ("alpha",),
     "association": ("alpha",),
     "effects": ("multiplicity",),
+    SENSITIVITY: ("alpha",),
 }
 
 
-def stage_settings(spec: dict, stage: str, options: dict, kinds: list[str] | None = None) -> dict:
-    """What a job of `stage` is given: `trial`, the stage's view of the trial spec; the global
-    `options` the stage reads; and, for tables and figures, the `kinds` the design calls for."""
-    settings = {"trial": for_stage(spec, stage)}
+def stage_settings(
+    spec: dict,
+    stage: str,
+    options: dict,
+    kinds: list[str] | None = None,
+    analysis: str | None = None,
+) -> dict:
+    """What a job of `stage` is given: `trial`, the stage's view of the trial spec (of one
+    named `analysis` for stage sensitivity); the global `options` the stage reads; and, for
+    tables and figures, the `kinds` the design calls for."""
+    settings = {"trial": for_stage(spec, stage, analysis)}
     settings.update({name: options[name] for name in _OPTIONS.get(stage, ())})
     if kinds is not None:
         settings["kinds"] = list(kinds)

@@ -575,12 +575,20 @@ def _estimate_cell(spec: dict, row, notes: Notes) -> str:
 
 
 def effects_table(spec: dict, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per effects.csv row, in its order (primary outcomes first)."""
+    """One row per effects.csv row, in its order (primary outcomes first); the rows of each
+    named sensitivity analysis follow the primary analysis's in a block of their own, under a
+    row naming it."""
     full = _effect_labels(spec, effects.reset_index(drop=True))
     notes = Notes()
     printed = []
     previous = None
-    for _, row in full.iterrows():
+    labels = _analysis_labels(spec)
+    names = _analysis_names(full)
+    block = "primary"
+    for (_, row), name in zip(full.iterrows(), names, strict=True):
+        if name != block:  # a sensitivity analysis starts: its heading row
+            block, previous = name, None
+            printed.append({"Outcome": f"Sensitivity analysis: {labels.get(name, name)}"})
         first = row["outcome"] != previous  # the outcome and role print once per block
         previous = row["outcome"]
         printed.append(
@@ -599,9 +607,56 @@ def effects_table(spec: dict, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
         )
     columns = ["Outcome", "Role", "Analysis set", "Estimand", "Contrast", "Timepoint"]
     columns += ["Estimate (95% CI)", "P", "Adjusted P", "n"]
-    formatted = pd.DataFrame(printed, columns=columns)
+    formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
     return full, formatted
+
+
+def _analysis_names(effects: pd.DataFrame) -> pd.Series:
+    """effects' analysis_name, `primary` where missing (rows built before it existed)."""
+    names = effects.get("analysis_name", pd.Series(None, index=effects.index, dtype=object))
+    return names.astype(object).where(names.notna(), "primary")
+
+
+def _analysis_labels(spec: dict) -> dict[str, str]:
+    named = spec.get("analyses", {}).get("sensitivity") or []
+    return {"primary": "Primary analysis", **{a["name"]: a["label"] for a in named}}
+
+
+def estimand_footnotes(spec: dict, names) -> list[str]:
+    """Each analysis's estimand once (those of `names`, in the trial file's order), and how a
+    sensitivity analysis differs from the primary (model, sets, covariates)."""
+    from trialeval.estimands import estimand_lines
+
+    analyses = spec.get("analyses", {})
+    names = set(names)
+    lines = []
+    if "primary" in names:
+        label = "primary analysis" if analyses.get("sensitivity") else "this analysis"
+        lines += estimand_lines(label, analyses.get("estimand"))
+    for analysis in analyses.get("sensitivity") or []:
+        if analysis["name"] not in names:
+            continue
+        mm = analysis["mixed_model"]
+        sets = ", ".join(_set_label(s).lower() for s in analysis["analysis_sets"])
+        covariates = ", ".join(analysis["covariates"]) or "none"
+        scores = [
+            o for o in analysis["outcomes"] if (_outcome(spec, o) or {}).get("kind") == "score"
+        ]
+        model = (
+            f"mixed model {mm['model']}, site {mm['site']}, covariates {covariates}; "
+            if scores
+            else ""
+        )
+        lines.append(
+            f"Sensitivity analysis {analysis['label']}: {model}"
+            f"analysis set{'s' if ',' in sets else ''} {sets}."
+        )
+        lines += estimand_lines(analysis["label"], analysis["estimand"]) or [
+            f"Estimand, {analysis['label']}: as the primary analysis's, without intercurrent "
+            "events."
+        ]
+    return lines
 
 
 # Columns the pre/post table adds only when they vary: {header: effects column}.
@@ -1203,7 +1258,10 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     lines += _methods(spec, effects)
     lines += ["Estimates with 95% confidence intervals.", *extra]
     if "Adjusted P" in formatted.columns:
-        lines.append(multiplicity_rule(effects, spec))
+        rule = multiplicity_rule(effects, spec)
+        if (_analysis_names(effects) != "primary").any():
+            rule += " A sensitivity analysis forms families of its own."
+        lines.append(rule)
     elif kind == "prepost_table" and "effects_table" in _report_tables(spec):
         table = _report_tables(spec).index("effects_table") + 1
         lines.append(
@@ -1213,6 +1271,8 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         lines.append("P values are not adjusted for multiplicity (primary outcome).")
     else:
         lines.append("P values are not adjusted for multiplicity.")
+    if "analysis_name" in effects:
+        lines += estimand_footnotes(spec, _analysis_names(effects))
     lines += formatted.attrs.get("footnotes", [])
     return full, formatted, title, "\n".join(lines)
 

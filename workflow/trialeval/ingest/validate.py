@@ -24,6 +24,7 @@ import pandas as pd
 from trialeval.config import SINGLE_GROUP, item_columns, normalise_label
 from trialeval.delivery import GROUP, check_clusters, read_group_column
 from trialeval.errors import Problems, TrialInputError
+from trialeval.estimands import event_column
 from trialeval.exports import row_holding
 from trialeval.ingest import answers
 from trialeval.ingest.sources import Export, read_source
@@ -291,6 +292,8 @@ def _participants(spec: dict, problems: Problems, labels: dict) -> pd.DataFrame 
         required[cov["name"]] = "covariates"
     if spec["per_protocol"]:
         required[spec["per_protocol"]["column"]] = "analysis_sets.per_protocol.column"
+    for column in spec.get("intercurrent_columns", []):
+        required.setdefault(column, "an estimand's intercurrent_events[].column")
     export = _read(source, set(required), problems)
     if export is None:
         return None
@@ -417,7 +420,31 @@ def _participants(spec: dict, problems: Problems, labels: dict) -> pd.DataFrame 
         col = spec["per_protocol"]["column"]
         rule = Rule("adherence for the per-protocol rule", lo=0)
         out["adherence"] = _valid_numbers(problems, raw, col, source, rule, whose)
+    for col in spec.get("intercurrent_columns", []):
+        out[event_column(col)] = _event_visits(raw, col, export, source, spec, problems, whose)
     return out
+
+
+def _event_visits(raw, col, export, source, spec, problems, whose) -> np.ndarray:
+    """An intercurrent event's column: the timepoint id of the visit at which it happened
+    (ids compared ignoring case and surrounding spaces), None where empty or a missing code."""
+    ids = [tp["id"] for tp in spec["timepoints"]]
+    by_key = {tp.casefold(): tp for tp in ids}
+    codes = {str(c).strip().casefold() for c in source["missing_codes"]}
+    text = _labelled(raw[col], export.labels.get(col)).fillna("").astype(str).str.strip()
+    empty = (text == "") | text.str.casefold().isin(codes)
+    visits = text.str.casefold().map(by_key)
+    _each(
+        problems,
+        ~empty & visits.isna(),
+        lambda r: (
+            f"{source['path']}: row {r}, column {col!r} ({whose(r)}): {raw.at[r, col]!r} is not "
+            f"a timepoint id; expected the timepoint at which the intercurrent event happened, "
+            f"one of {', '.join(ids)} (timepoints in {spec['config_file']}), or empty for no "
+            "event"
+        ),
+    )
+    return visits.where(~empty, None).astype(object).to_numpy()
 
 
 def _arms(column: pd.Series, labels: dict[str, str], arm_ids: list[str]) -> pd.Series:
