@@ -231,6 +231,30 @@ def test_intermittent_value_uses_the_later_visit():
     assert corr > 0.8
 
 
+def test_visit_nobody_observed_and_a_level_only_among_the_missing():
+    scores, participants, _ = simulate(seed=12)
+    coach = set(participants.loc[participants["arm"] == "coach", "participant_id"])
+    gone = scores["participant_id"].isin(coach) & (scores["timepoint"] == "t3")
+    # the only nonbinary participants of the control arm all miss t2: their dummy is aliased
+    # in that visit's regression (no data), and is dropped there as lm would drop it
+    control = participants["arm"] == "ctl"
+    participants.loc[control, "gender"] = participants.loc[control, "gender"].replace(
+        "nonbinary", "man"
+    )
+    few = participants.index[control][:3]
+    participants.loc[few, "gender"] = "nonbinary"
+    late = scores["participant_id"].isin(participants.loc[few, "participant_id"])
+    late &= scores["timepoint"].isin(["t2", "t3"])
+    data = prepared(scores[~gone & ~late], participants)
+    assert data.notes == ("arm coach: nobody observed at t3: not imputed",)
+    completed = mi.impute(data, m=3, seed=1)
+    assert np.isnan(completed[:, data.shifted, 3]).all()  # left missing, for the model to see
+    assert np.isfinite(np.delete(completed, 3, axis=2)).all()
+    assert np.isfinite(completed[:, ~data.shifted, 3]).all()
+    frame = next(mi.completed_frames(data, completed))
+    assert not ((frame["timepoint"] == "t3") & frame["participant_id"].isin(coach)).any()
+
+
 def test_same_seed_same_imputations_whatever_the_row_order():
     scores, participants, _ = simulate(seed=6, intermittent=0.1, missing_baseline=0.05)
     first = mi.impute(prepared(scores, participants), m=6, seed=11)
@@ -350,6 +374,12 @@ def test_primary_mixed_model_on_imputations():
     assert got["estimate"] == pytest.approx(expected.estimate, rel=1e-12)
     assert got["se"] == pytest.approx(expected.se, rel=1e-12)
     assert got["df"] == pytest.approx(expected.df, rel=1e-12)
+    # dfcom "observed": the primary fit's Satterthwaite df on the observed data
+    observed = mixed_model_effects(scores, participants, spec, outcome, **options)[0]
+    pooled, _ = mi.mixed_model_imputation(
+        scores, participants, spec, outcome, **options, m=2, seed=5, dfcom="observed"
+    )
+    np.testing.assert_allclose(pooled["dfcom"], observed["df"], rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------
