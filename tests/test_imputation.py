@@ -2,9 +2,11 @@
 
 Rubin's rules and the Barnard-Rubin df: by hand on fixed numbers, and against R's
 mice::pool.scalar (tests/data/reference/imputation_pool_ref.R, R 4.2.2, mice 3.15.0; closed
-formulas, so the tolerance is rounding: 1e-9 relative). The imputation itself is random: its
-tests check determinism, the delta adjustment's bookkeeping, both missingness patterns, and
-(slow) that it recovers a known MAR truth on simulated data, a smoke test.
+formulas, so the tolerance is rounding: 1e-9 relative). The imputation itself is random: it is
+compared in distribution with mice's `norm` method on the same data
+(tests/data/reference/imputation_mice_ref.R, Monte Carlo tolerances in the test); other tests
+check determinism, the delta adjustment's bookkeeping, both missingness patterns, and (slow)
+that it recovers a known MAR truth on simulated data, a smoke test.
 """
 
 from __future__ import annotations
@@ -255,6 +257,41 @@ def test_visit_nobody_observed_and_a_level_only_among_the_missing():
     assert not ((frame["timepoint"] == "t3") & frame["participant_id"].isin(coach)).any()
 
 
+@pytest.mark.parametrize("pattern", ["monotone", "non_monotone"])
+def test_imputations_are_distributed_as_mice_norm(pattern):
+    """Against mice's `norm` on the same data, per arm (imputation_mice_ref.R: visits in
+    order; monotone: each on the covariates and earlier visits, maxit = 1; non-monotone: on all
+    other visits, FCS, maxit = 20). Imputations are random, so the comparison is of their
+    distributions (mice: 400 imputations, here 200), per arm and visit: the mean over
+    imputations of the completed-data mean (Rubin's Qbar) within 4 Monte Carlo SEs, its
+    variance over imputations (B) within 4 Monte Carlo SDs of log(B) (sqrt(2 / (m - 1)) each),
+    and the mean completed-data SD within 4 Monte Carlo SEs."""
+    ref = pd.DataFrame(json.loads((REFERENCE / "imputation_mice.json").read_text()))
+    ref = ref[ref["pattern"] == pattern].set_index(["arm", "visit"])
+    trial = pd.read_csv(REFERENCE / "imputation_trial.csv")
+    trial = trial[trial["pattern"] == pattern]
+    visits = ["t0", "t1", "t2", "t3"]
+    scores = trial.melt("participant_id", visits, var_name="timepoint", value_name="score")
+    participants = trial[["participant_id", "arm", "age", "gender"]]
+    data = prepared(scores, participants)
+    m, m_mice = 200, ref["m"].iloc[0]
+    completed = mi.impute(data, m=m, seed=7)
+    log_b_sd = np.sqrt(2 / (m - 1) + 2 / (m_mice - 1))
+    for (arm, visit), r in ref.iterrows():
+        rows, j = data.arms == arm, visits.index(visit)
+        assert data.missing[rows, j].sum() == r["n_missing"]
+        means = completed[:, rows, j].mean(axis=1)
+        sds = completed[:, rows, j].std(axis=1, ddof=1)
+        if r["n_missing"] == 0:  # nothing to impute: the observed mean
+            assert np.ptp(means) == 0 and means[0] == pytest.approx(r["qbar"], rel=1e-12)
+            continue
+        mc_se = np.sqrt(means.var(ddof=1) / m + r["b"] / m_mice)
+        assert abs(means.mean() - r["qbar"]) < 4 * mc_se, (arm, visit)
+        assert abs(np.log(means.var(ddof=1) / r["b"])) < 4 * log_b_sd, (arm, visit)
+        mc_se = np.sqrt(sds.var(ddof=1) / m + r["sd_var"] / m_mice)
+        assert abs(sds.mean() - r["sd_mean"]) < 4 * mc_se, (arm, visit)
+
+
 def test_same_seed_same_imputations_whatever_the_row_order():
     scores, participants, _ = simulate(seed=6, intermittent=0.1, missing_baseline=0.05)
     first = mi.impute(prepared(scores, participants), m=6, seed=11)
@@ -303,19 +340,21 @@ def test_tipping_point_with_a_simple_analysis():
     scores, participants, _ = simulate(n_per_arm=100, seed=9, effect=-4.0)
     data = prepared(scores, participants)
 
+    coach = set(participants.loc[participants["arm"] == "coach", "participant_id"])
+
     def last_visit_difference(frame):
-        """Welch-free difference in means at the last visit: (estimate, se, df)."""
-        last = frame[frame["timepoint"] == "t3"].merge(participants, on="participant_id")
-        a = last.loc[last["arm"] == "coach", "score"]
-        c = last.loc[last["arm"] == "ctl", "score"]
-        se = np.sqrt(a.var() / len(a) + c.var() / len(c))
+        """Difference in means at the last visit (unpooled SE): (estimate, se, df)."""
+        last = frame[frame["timepoint"] == "t3"]
+        treated = last["participant_id"].isin(coach).to_numpy()
+        a, c = last["score"].to_numpy()[treated], last["score"].to_numpy()[~treated]
+        se = np.sqrt(a.var(ddof=1) / len(a) + c.var(ddof=1) / len(c))
         return a.mean() - c.mean(), se, len(a) + len(c) - 2
 
     grid = [2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0]
-    table, tipping, note = mi.tipping_point(last_visit_difference, data, grid, m=20, seed=1)
+    table, tipping, note = mi.tipping_point(last_visit_difference, data, grid, m=10, seed=1)
     assert list(table.columns) == mi.TIPPING_COLUMNS
     assert list(table["delta"]) == [0.0, *grid]
-    assert (table["dfcom"] == 198).all() and (table["m"] == 20).all()
+    assert (table["dfcom"] == 198).all() and (table["m"] == 10).all()
     # common random numbers: each estimate is the MAR one plus delta times the share of
     # the intervention arm imputed at t3, exactly (the same draws shifted)
     share = data.missing[data.shifted, 3].mean()
@@ -353,7 +392,7 @@ def test_primary_mixed_model_on_imputations():
     outcome = {"id": "ee", "role": "primary"}
     options = dict(analysis_set="itt", model="mmrm", site="none", covariates=("age",))
     pooled, tipping = mi.mixed_model_imputation(
-        scores, participants, spec, outcome, **options, m=3, seed=5, deltas=[2.0]
+        scores, participants, spec, outcome, **options, m=2, seed=5, deltas=[2.0]
     )
     assert list(pooled.columns) == mi.MI_COLUMNS
     assert set(pooled["timepoint"]) == {"t1", "t2"} and set(pooled["delta"]) == {0.0, 2.0}
@@ -363,7 +402,7 @@ def test_primary_mixed_model_on_imputations():
     data = mi.imputation_data(scores, participants, spec, covariates=("age",))
     fits = [
         mixed_model_effects(frame, participants, spec, outcome, **options)[0].set_index("timepoint")
-        for frame in mi.completed_frames(data, mi.impute(data, m=3, seed=5))
+        for frame in mi.completed_frames(data, mi.impute(data, m=2, seed=5))
     ]
     expected = mi.pool(
         [f.loc["t2", "estimate"] for f in fits],
