@@ -18,7 +18,8 @@ def test_pyproject_and_environment_list_the_same_packages():
     with open(ROOT / "pyproject.toml", "rb") as handle:
         project = tomllib.load(handle)["project"]
     pip_names = {_name(r) for r in project["dependencies"]}
-    pip_names |= {_name(r) for r in project["optional-dependencies"]["test"]}
+    for extra in ("test", "slurm"):
+        pip_names |= {_name(r) for r in project["optional-dependencies"][extra]}
 
     with open(ROOT / "environment.yml") as handle:
         env = yaml.safe_load(handle)

@@ -118,6 +118,9 @@ rule sensitivity:
         f"{RESULTS}/{{trial}}/benchmarks/sensitivity.{{name}}.tsv"
     wildcard_constraints:
         name="[A-Za-z][A-Za-z0-9_]*",
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         ENV
     script:

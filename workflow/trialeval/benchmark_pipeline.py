@@ -1,7 +1,7 @@
 """Benchmark the whole pipeline: a cold run and a no-op re-run, beside Snakemake's own floor.
 
     python -m trialeval.benchmark_pipeline [--trials coaching_rct mentorship_prepost
-        belonging_survey] [--repeat 3] [--cores 4] [--scale N]
+        belonging_survey] [--repeat 3] [--cores 4] [--scale N] [--slurm]
 
 Run from the project's top folder. The project (Snakefile, config, data, workflow, profiles)
 is copied to a temporary folder, so results/ and .snakemake/ of the checkout are not touched.
@@ -13,7 +13,10 @@ In the same run it times:
   its jobs), with the number of jobs;
 - no-op: the same call again, `--repeat` times (median), and its ratio to the baseline;
 - with `--scale N`: the coaching_scale trial with N participants x 3 waves
-  (`python -m trialeval.simulate --scale N`), cold, the simulation not timed.
+  (`python -m trialeval.simulate --scale N`), cold, the simulation not timed;
+- with `--slurm`: the `power` target from cold, locally and through SLURM
+  (`--workflow-profile profiles/slurm`; needs a running SLURM, e.g. tests/cluster/local-slurm.sh,
+  and the slurm extra), each in its own copy.
 
 Wall time moves with the machine's load: the load average is printed at the start and end.
 """
@@ -79,7 +82,15 @@ def jobs_run(log: str) -> str:
     return lines[-1].strip() if lines else "?"
 
 
-def run(project: Path, trials: list[str], *, repeat: int, cores: int, scale: int | None):
+def run(
+    project: Path,
+    trials: list[str],
+    *,
+    repeat: int,
+    cores: int,
+    scale: int | None,
+    slurm: bool = False,
+):
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="trialeval-bench-") as tmp:
         tmp = Path(tmp)
@@ -96,6 +107,8 @@ def run(project: Path, trials: list[str], *, repeat: int, cores: int, scale: int
         ]
         if scale:
             rows.append(scale_run(copy, tmp, scale, cores))
+        if slurm:
+            rows += power_runs(project, tmp, cores)
     print(f"load average at start {load_start[0]:.1f}, at end {os.getloadavg()[0]:.1f}")
     print(f"{'what':<58} {'wall s':>8} {'CPU s':>8} {'x baseline':>11}  jobs")
     for what, wall, cpu, jobs in rows:
@@ -122,17 +135,39 @@ def scale_run(copy: Path, tmp: Path, n: int, cores: int) -> tuple:
     )
 
 
+def power_runs(project: Path, tmp: Path, cores: int) -> list[tuple]:
+    """The power target from cold, locally and through the SLURM profile."""
+    rows = []
+    for name, extra in (
+        ("local", ["--cores", str(cores)]),
+        ("SLURM, profiles/slurm", ["--workflow-profile", "profiles/slurm"]),
+    ):
+        copy = copy_project(project, tmp / f"power-{len(rows)}")
+        command = [sys.executable, "-m", "snakemake", *extra, "power"]
+        result = timed(command, copy)
+        rows.append((f"cold: power target, {name}", result["wall"], None, jobs_run(result["log"])))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", nargs="+", default=list(ORIGINAL_DEMO))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cores", type=int, default=4)
     parser.add_argument("--scale", type=int, help="also run coaching_scale with N participants")
+    parser.add_argument("--slurm", action="store_true", help="also the power target via SLURM")
     args = parser.parse_args(argv)
     project = Path.cwd()
     if not (project / "Snakefile").is_file():
         raise SystemExit("run from the project's top folder (the one holding the Snakefile)")
-    run(project, args.trials, repeat=args.repeat, cores=args.cores, scale=args.scale)
+    run(
+        project,
+        args.trials,
+        repeat=args.repeat,
+        cores=args.cores,
+        scale=args.scale,
+        slurm=args.slurm,
+    )
 
 
 if __name__ == "__main__":
