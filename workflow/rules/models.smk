@@ -118,10 +118,10 @@ rule sensitivity:
         f"{RESULTS}/{{trial}}/benchmarks/sensitivity.{{name}}.tsv"
     wildcard_constraints:
         name="[A-Za-z][A-Za-z0-9_]*",
+    conda:
+        ENV
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
     script:
         "../scripts/sensitivity.py"
