@@ -17,6 +17,7 @@ from trialeval import power as pw
 from trialeval import power_plan
 from trialeval.errors import TrialInputError
 from trialeval.models import mixed_model_effects
+from trialeval.power.benchmark import benchmark as power_benchmark
 
 # --------------------------------------------------------------------------------------
 # Helpers
@@ -201,7 +202,7 @@ def test_fast_path_covers_boundary_fits_and_batches():
 
 
 def test_benchmark_prints_fits_per_second(capsys):
-    result = pw.benchmark(n_sims=300, n_general=5)
+    result = power_benchmark(n_sims=300, n_general=5)
     with capsys.disabled():
         print("\n" + capsys.readouterr().out.strip())
     assert result["fast_fits_per_s"] > 0 and result["general_fits_per_s"] > 0

@@ -18,6 +18,7 @@ from config_matrix import CLUSTER_POWER, REFERENCE, cluster_cells
 from trialeval import power as pw
 from trialeval import power_plan
 from trialeval.errors import TrialInputError
+from trialeval.power.figure import _figure_title as figure_title
 
 LMER = json.loads((REFERENCE / "groups_lmer.json").read_text())
 POWER_T = json.loads((REFERENCE / "cluster_power.json").read_text())
@@ -240,9 +241,7 @@ def test_cluster_plan_chunks_summary_and_figure(tmp_path):
     summary = pd.read_csv(one / "power_summary.csv")
     assert list(summary.columns) == pw.SUMMARY_COLUMNS
     assert summary["cluster_size"].tolist() == [10]
-    figure = pw.plot_power(
-        power, pw.smallest_sample_sizes(power, plan), plan, pw._figure_title(plan)
-    )
+    figure = pw.plot_power(power, pw.smallest_sample_sizes(power, plan), plan, figure_title(plan))
     assert figure.axes[0].get_xlabel() == "Clusters per arm (k)"
     assert "clusters of 10 participants (mean, CV 0.3)" in figure._suptitle.get_text()
     assert figure.axes[0].get_title() == "Score (ICC 0.1)"

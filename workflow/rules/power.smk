@@ -3,6 +3,21 @@
 # size so --cores spreads them; results do not depend on the split (seeds per simulated trial).
 
 
+# The power package (trialeval/power/): simulation, the batched fits, chunks, summary, figure.
+POWER_CODE = [
+    f"power/{module}"
+    for module in (
+        "__init__",
+        "simulation",
+        "fast_fit",
+        "chunks",
+        "summary",
+        "figure",
+        "run",
+    )
+]
+
+
 rule power_chunk:
     """One chunk of simulated trials at one size (point: n<total N>, or k<clusters per arm>
     for a cluster-randomized plan), each analysed with the pipeline's repeated-measures model
@@ -13,7 +28,7 @@ rule power_chunk:
         settings=settings_file("power"),
         code="workflow/scripts/power_chunk.py",
         library=library(
-            "power",
+            *POWER_CODE,
             "power_plan",
             "cluster_reml",
             "mixed",
@@ -46,7 +61,7 @@ rule power_summary:
         settings=settings_file("power"),
         code="workflow/scripts/power_summary.py",
         library=library(
-            "power",
+            *POWER_CODE,
             "power_plan",
             "cluster_reml",
             "mixed",

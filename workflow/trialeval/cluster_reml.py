@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trialeval.power import PatternStats, pattern_stats
+from trialeval.power.fast_fit import PatternStats, pattern_stats
 
 __all__ = ["ClusterStats", "cluster_stats", "fit_cluster_batch"]
 

@@ -1,0 +1,173 @@
+"""The power-curve figure (PNG 300 dpi and SVG with reproducible bytes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialeval.power.summary import _scanned
+from trialeval.power_plan import CLUSTER
+
+FONT_SIZE = 7.5
+STYLE = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],  # bundled with matplotlib: same glyphs everywhere
+    "font.size": FONT_SIZE,
+    "axes.titlesize": FONT_SIZE,
+    "axes.labelsize": FONT_SIZE,
+    "xtick.labelsize": 7.0,
+    "ytick.labelsize": 7.0,
+    "legend.fontsize": 7.0,
+    "axes.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.0,
+    "savefig.dpi": 300,
+    "savefig.facecolor": "white",
+    # Text as paths and a fixed hash salt: SVG bytes repeat across runs and machines.
+    "svg.fonttype": "path",
+    "svg.hashsalt": "trialeval-power",
+}
+
+
+def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: str = ""):
+    """Power curves: one panel per outcome, power against total N (a cluster plan: clusters per
+    arm) per intervention arm with Wilson 95% CIs, the target as a dashed line and the smallest
+    size reaching it in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outcomes = plan["outcomes"]
+    with matplotlib.rc_context(STYLE):
+        width = 3.5 if len(outcomes) == 1 else 7.2
+        fig, axes = plt.subplots(
+            1, len(outcomes), figsize=(width, 3.0), sharey=True, squeeze=False, layout="constrained"
+        )
+        column, sizes = _scanned(plan)
+        cluster = plan.get("design") == CLUSTER
+        arms = plan["arms"][1:]
+        # Dodge arms a little so their intervals do not hide each other.
+        span = (sizes[-1] - sizes[0]) or sizes[0]
+        offsets = (np.arange(len(arms)) - (len(arms) - 1) / 2) * 0.008 * span
+        for ax, outcome in zip(axes[0], outcomes, strict=True):
+            ax.axhline(plan["target_power"], color="0.35", linestyle="--", linewidth=0.8)
+            ax.axhline(plan["alpha"], color="0.6", linestyle=":", linewidth=0.8)
+            for j, arm in enumerate(arms):
+                part = power[
+                    (power["outcome"] == outcome["id"]) & (power["arm"] == arm["id"])
+                ].sort_values(column)
+                x = part[column].to_numpy(float) + offsets[j]
+                y = part["power"].to_numpy()
+                smallest = summary[
+                    (summary["outcome"] == outcome["id"]) & (summary["arm"] == arm["id"])
+                ]["smallest_clusters_per_arm" if cluster else "smallest_n_total"].iloc[0]
+                unit = "k" if cluster else "N"
+                reached = f"{unit} = {int(smallest)}" if pd.notna(smallest) else "not reached"
+                ax.errorbar(
+                    x,
+                    y,
+                    yerr=[y - part["ci_low"].to_numpy(), part["ci_high"].to_numpy() - y],
+                    color=arm["colour"],
+                    marker=arm["marker"],
+                    markersize=4,
+                    capsize=2,
+                    elinewidth=0.8,
+                    label=f"{arm['label']} ({reached})",
+                )
+            ax.set_title(_panel_title(outcome, power))
+            ax.set_xticks(sizes)
+            ax.tick_params(axis="x", labelrotation=45 if len(sizes) > 6 else 0)
+            ax.set_xlabel("Clusters per arm (k)" if cluster else "Total sample size (all arms)")
+            ax.set_ylim(0, 1.02)
+            ax.set_yticks(np.linspace(0, 1, 6))
+            ax.grid(axis="y", color="0.9", linewidth=0.5)
+            ax.legend(
+                title=(
+                    f"Arm vs control (smallest {'k' if cluster else 'N'} for "
+                    f"{plan['target_power']:.0%} power)"
+                ),
+                title_fontsize=7.0,
+                # above the alpha line, below curves that have passed the target
+                loc="lower right",
+                bbox_to_anchor=(1.0, 0.08),
+                frameon=False,
+            )
+        axes[0][0].set_ylabel("Power")
+        # At the right end, where power curves have usually passed the target already.
+        axes[0][0].annotate(
+            f"target {plan['target_power']:.0%}",
+            (sizes[-1], plan["target_power"]),
+            xytext=(0, 2.5),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7.0,
+            color="0.35",
+        )
+        axes[0][0].annotate(
+            f"\u03b1 = {plan['alpha']:g}",
+            (sizes[0], plan["alpha"]),
+            xytext=(0, 2.5),
+            textcoords="offset points",
+            va="bottom",
+            fontsize=7.0,
+            color="0.45",
+        )
+        if title:
+            fig.suptitle(title, fontsize=FONT_SIZE)
+    return fig
+
+
+def save_figure(fig, stem: str | Path) -> None:
+    """stem.png (300 dpi) and stem.svg, written atomically, bytes free of dates and versions."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from trialeval.io import atomic_path
+
+    with matplotlib.rc_context(STYLE):
+        with atomic_path(f"{stem}.png") as tmp:
+            fig.savefig(tmp, format="png", metadata={"Software": None})
+        with atomic_path(f"{stem}.svg") as tmp:
+            fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+
+
+def _cluster_words(plan: dict) -> str:
+    """The planned clusters' size in words, e.g. 'clusters of 20 participants (mean, CV 0.4)'."""
+    words = f"clusters of {plan['cluster_size']} participants"
+    if plan["cluster_size_cv"]:
+        words += f" (mean, CV {plan['cluster_size_cv']:g})"
+    return words
+
+
+def _panel_title(outcome: dict, power: pd.DataFrame) -> str:
+    """The outcome's label, with its ICC in a cluster plan."""
+    icc = power.loc[power["outcome"] == outcome["id"], "icc"]
+    if icc.empty or icc.isna().all():
+        return outcome["label"]
+    return f"{outcome['label']} (ICC {float(icc.iloc[0]):.3g})"
+
+
+def _figure_title(plan: dict) -> str:
+    attrition = plan["attrition"][-1]
+    last, first = plan["visits"][-1], plan["visits"][0]
+    if plan["estimand"] == "diff_in_means":
+        what = f"Difference in means at {last}"
+    else:
+        what = f"Difference in change, {last} vs {first}"
+    missing = f"{attrition:.0%} missing at the last visit"
+    if plan.get("design") == CLUSTER:  # three short lines: the figure may be one panel wide
+        return (
+            f"{what}, two-sided \u03b1 = {plan['alpha']:g},\n"
+            f"randomized in {_cluster_words(plan)},\n"
+            f"{missing}, {plan['n_sims']:,} simulated trials per k"
+        )
+    return (
+        f"{what}: two-sided \u03b1 = {plan['alpha']:g}, {missing}, "
+        f"{plan['n_sims']:,} simulated trials per N"
+    )
