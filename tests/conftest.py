@@ -138,3 +138,27 @@ def demo_trial(trial: str):
     scores = instruments.score_outcomes(items, spec)
     sets = analysis_sets.analysis_sets(participants, items, spec, scores)
     return spec, participants, items, scores, sets
+
+
+def run_front_stages(spec: dict, paths: dict[str, Path], out: Path, reliability: Path) -> None:
+    """Ingest, scoring and analysis sets of one trial by the library's rule entries, into
+    paths["participants"], ["items"], ["scores"], ["sets"], ["consort"] (scores.csv in out)."""
+    from trialeval import analysis_sets, ingest, instruments
+
+    ingest.run(spec, str(paths["participants"]), str(paths["items"]))
+    instruments.run(
+        spec,
+        str(paths["items"]),
+        str(paths["participants"]),
+        str(paths["scores"]),
+        str(out / "scores.csv"),
+        str(reliability),
+    )
+    analysis_sets.run(
+        spec,
+        str(paths["participants"]),
+        str(paths["items"]),
+        str(paths["sets"]),
+        str(paths["consort"]),
+        scores_path=str(paths["scores"]),
+    )

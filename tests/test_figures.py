@@ -25,8 +25,8 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.text import Text
 
-from conftest import ROOT, demo_spec
-from trialeval import analysis_sets, association, effects, figures, ingest, instruments, models
+from conftest import ROOT, demo_spec, run_front_stages
+from trialeval import association, effects, figures, models
 from trialeval import prepost as prepost_module
 from trialeval.config import outcome_analyses, report_items
 
@@ -67,23 +67,7 @@ def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
         "prepost_summary": out / "tables/prepost_summary.csv",
         "association_counts": out / "tables/association_counts.csv",
     }
-    ingest.run(spec, str(paths["participants"]), str(paths["items"]))
-    instruments.run(
-        spec,
-        str(paths["items"]),
-        str(paths["participants"]),
-        str(paths["scores"]),
-        str(out / "scores.csv"),
-        str(out / "tables/reliability.csv"),
-    )
-    analysis_sets.run(
-        spec,
-        str(paths["participants"]),
-        str(paths["items"]),
-        str(paths["sets"]),
-        str(paths["consort"]),
-        scores_path=str(paths["scores"]),
-    )
+    run_front_stages(spec, paths, out, out / "tables/reliability.csv")
     inputs = {name: str(paths[name]) for name in ("scores", "participants", "sets")}
     analyses = {
         "mixed_model": (models, ("effects", "means", "diagnostics")),

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from config_matrix import CLUSTER_REFERENCE, GROUP_REFERENCE, group_cells
-from conftest import ROOT
-from trialeval import analysis_sets, figures, ingest, instruments, models, report, tables
+from conftest import ROOT, run_front_stages
+from trialeval import figures, ingest, models, report, tables
 from trialeval.config import load_trials
 from trialeval.errors import TrialInputError
 from trialeval.formatting import DASH
@@ -63,23 +63,7 @@ def run_stages(root: Path, cell) -> tuple[dict, dict[str, Path]]:
             ("diagnostics", "csv"),
         )
     }
-    ingest.run(spec, str(paths["participants"]), str(paths["items"]))
-    instruments.run(
-        spec,
-        str(paths["items"]),
-        str(paths["participants"]),
-        str(paths["scores"]),
-        str(out / "scores.csv"),
-        str(out / "reliability.csv"),
-    )
-    analysis_sets.run(
-        spec,
-        str(paths["participants"]),
-        str(paths["items"]),
-        str(paths["sets"]),
-        str(paths["consort"]),
-        scores_path=str(paths["scores"]),
-    )
+    run_front_stages(spec, paths, out, out / "reliability.csv")
     models.run(
         spec,
         paths={k: str(paths[k]) for k in ("scores", "participants", "sets")},
