@@ -47,7 +47,8 @@ def test_wilson_and_newcombe_by_hand_on_a_small_table():
     out = newcombe_difference(7, 10, 2, 8)
     assert out["estimate"] == pytest.approx(d, rel=1e-15)
     assert (out["ci_low"], out["ci_high"]) == pytest.approx((lower, upper), rel=1e-12)
-    # worked on paper: 7/10 lower (0.89207 - 0.34288) / 1.38415; 2/8 upper (0.49009 + 0.38430) / 1.48018
+    # worked on paper: 7/10 lower (0.89207 - 0.34288) / 1.38415,
+    # 2/8 upper (0.49009 + 0.38430) / 1.48018
     assert l1 == pytest.approx(0.39678, abs=1e-5) and u2 == pytest.approx(0.59072, abs=1e-5)
 
 

@@ -37,11 +37,12 @@ rule mixed_model:
 
 rule prepost:
     """Every outcome's pre/post analysis: change scores, Wilcoxon / Hodges-Lehmann, adjusted
-    mean difference; risk ratios for categories."""
+    mean difference; risk ratios for categories (randomized trials: also risk differences
+    and adjusted odds ratios)."""
     input:
         unpack(analysis_inputs),
         code="workflow/scripts/prepost.py",
-        library=library("prepost", "regression"),
+        library=library("prepost", "proportions", "regression"),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/prepost.effects.csv",
         summary=f"{RESULTS}/{{trial}}/parts/prepost.summary.csv",
