@@ -209,7 +209,8 @@ def variance_components(plan: dict, diagnostics_path: str | Path | None) -> dict
         rows = table[
             (table["outcome"] == outcome["id"])
             & (table["analysis_set"] == "itt")
-            & (table["analysis"] == "mixed_model")
+            # the random-intercept fits over every visit (clda shares repeated's variances)
+            & table["analysis"].isin(["mixed_model", "clda"])
         ]
         columns = ["sd_participant", "sd_residual"] + (["sd_site"] if cluster else [])
         values = rows[columns].to_numpy(dtype=float)
