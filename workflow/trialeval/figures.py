@@ -857,7 +857,7 @@ def _panel_title(spec, eff, kind: str, what: str) -> str:
 
 PANEL_WHAT = {
     "diff_in_change": "difference in change from baseline",
-    "adjusted_diff": "difference adjusted for baseline (ANCOVA or MMRM)",
+    "adjusted_diff": "difference adjusted for baseline (ANCOVA, MMRM or cLDA)",
     "adjusted_mean_difference": "difference in change from baseline",
     "hodges_lehmann_shift": "difference in change from baseline",
 }
