@@ -595,8 +595,10 @@ def mmrm_cells() -> list[Cell]:
 def clda_cells() -> list[Cell]:
     """`model: clda`: three arms, two post visits, site random, both covariate kinds, every
     analysis set, with the burnout category (its risk ratio, risk difference and odds ratio);
-    and an edge trial: two arms, one post visit, a single site (no site variance to estimate:
-    the fit goes on without it and says so), no covariates, delivery groups in the coached arm."""
+    an edge trial: two arms, one post visit, a single site (no site variance to estimate:
+    the fit goes on without it and says so), no covariates, delivery groups in the coached arm;
+    and clda with an unstructured covariance, Kenward-Roger df, the burnout category's binary
+    measures adjusted for a categorical covariate and the fixed site."""
     cell = rct_cell(110, "both", "repeated", "random", "all", 3)
     cell.trial["analyses"]["mixed_model"]["model"] = "clda"
     cell.id = "clda_0"
@@ -612,7 +614,16 @@ def clda_cells() -> list[Cell]:
     edge.trial["data"]["group_column"] = "delivery"
     edge.id = "clda_edge"
     edge.trial["title"] = "Matrix clda edge: one site, one post visit, no covariates, groups"
-    return [cell, scores_only(edge)]
+
+    # with an unstructured covariance over every visit (the MMRM engine): site fixed by
+    # default, Kenward-Roger df
+    structured = rct_cell(112, "categorical", "repeated", "fixed", "itt", 2)
+    mixed = structured.trial["analyses"]["mixed_model"]
+    mixed.update(model="clda", covariance="unstructured", df="kenward_roger")
+    del mixed["site"]
+    structured.id = "clda_unstructured"
+    structured.trial["title"] = "Matrix clda unstructured: covariance over every visit, KR df"
+    return [cell, scores_only(edge), structured]
 
 
 def with_read_options(cell: Cell, other: Cell) -> None:

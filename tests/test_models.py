@@ -677,3 +677,72 @@ def test_clda_arm_without_follow_up_is_not_estimable_with_a_reason():
         gone["note"].str.contains("not estimable: no selfguided participant has a score at").all()
     )
     assert effects.loc[effects["contrast"] == "coaching - control", "estimate"].notna().all()
+
+
+CLDA_GLS_CASES = {
+    "unstructured": {"covariance": "unstructured"},
+    "unstructured_age_site": {
+        "covariance": "unstructured",
+        "site": "fixed",
+        "covariates": ("age",),
+    },
+    "compound_symmetry": {"covariance": "compound_symmetry"},
+}
+
+
+@pytest.mark.parametrize("case", list(CLDA_GLS_CASES))
+def test_clda_with_a_covariance_structure_matches_gls(case):
+    """R (tests/data/reference/clda_gls_ref.R): gls(score ~ timepoint + coaching_month2 +
+    coaching_month4 + selfguided_month2 + selfguided_month4 [+ age + site], REML,
+    correlation = corSymm(~ v | participant_id), weights = varIdent(~ 1 | timepoint))
+    (compound symmetry: corCompSymm, no weights), converged with optim to msTol 1e-14;
+    estimates of the indicators and adjusted means L beta, SEs sqrt(L V L'). Tolerance:
+    estimates 1e-6 SE, SEs 1e-6 relative (measured: 2.3e-7), REML log-likelihood 1e-6."""
+    ref = json.loads((REFERENCE / "clda_gls.json").read_text())[case]
+    scores, participants, spec = clda_inputs()
+    effects, means, diagnostics = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model="clda",
+        **CLDA_GLS_CASES[case],
+    )
+    assert (effects["analysis"] == "clda").all() and len(effects) == 4
+    for row in effects.itertuples():
+        r = ref["effects"][f"{row.contrast.split(' - ')[0]}:{row.timepoint}"]
+        assert row.estimate == pytest.approx(r["estimate"], abs=1e-6 * r["se"])
+        assert row.se == pytest.approx(r["se"], rel=1e-6)
+        assert row.n == ref["n"] and row.n_obs == ref["n_obs"]
+    for row in means.itertuples():
+        r = ref["means"][f"{row.arm}:{row.timepoint}"]
+        assert row.estimate == pytest.approx(r["estimate"], abs=1e-6 * r["se"])
+        assert row.se == pytest.approx(r["se"], rel=1e-6)
+    diag = diagnostics.iloc[0]
+    assert diag["covariance"] == CLDA_GLS_CASES[case]["covariance"]
+    assert diag["reml_loglik"] == pytest.approx(ref["reml_loglik"], abs=1e-6)
+    structure = CLDA_GLS_CASES[case]["covariance"]
+    assert f"{structure} covariance within participant over every visit" in effects["method"][0]
+
+
+def test_clda_compound_symmetry_is_the_random_intercept_model_with_its_satterthwaite_df():
+    """With compound symmetry (positive correlation) the residual-covariance cLDA is the
+    random-intercept cLDA: the MMRM engine's Satterthwaite df equal lmerTest's
+    (clda_lmer.json, site_none) to 1e-6 relative, as do estimates and SEs."""
+    ref = json.loads((REFERENCE / "clda_lmer.json").read_text())["site_none"]
+    scores, participants, spec = clda_inputs()
+    effects, _, _ = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model="clda",
+        covariance="compound_symmetry",
+    )
+    for row in effects.itertuples():
+        r = ref["effects"][f"{row.contrast.split(' - ')[0]}:{row.timepoint}"]
+        assert row.df == pytest.approx(r["df"], rel=1e-6)
+        assert row.se == pytest.approx(r["se"], rel=1e-6)
+        assert row.p_value == pytest.approx(r["p"], rel=1e-6)

@@ -31,7 +31,9 @@ REML. The arm effect at a post visit (estimand `adjusted_diff`, analysis `clda`)
 arm-by-visit coefficient: the difference in means at that visit, which under the constraint is
 also the difference in change from baseline. Participants without a baseline score stay in the
 model (their baseline is left to the likelihood), unlike `ancova`. Within-participant
-correlation is a random intercept (no `covariance:` structure).
+correlation is a random intercept; with `covariance:` (unstructured, ...) the residual
+covariance over every visit instead, fitted by the MMRM engine
+(trialeval.models_mmrm.clda_covariance_effects).
 
 `model: mmrm` (a mixed model for repeated measures, trialeval.mmrm) lives in
 trialeval.models_mmrm.
@@ -158,7 +160,7 @@ def mixed_model_effects(
     site: str = "none",
     covariates: tuple[str, ...] = (),
     alpha: float = 0.05,
-    covariance: str = "unstructured",
+    covariance: str | None = None,
     df: str = "satterthwaite",
     groups: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -167,14 +169,17 @@ def mixed_model_effects(
     scores: long rows of this outcome (participant_id, timepoint, score); participants: the
     analysis set (participant_id, arm, site, covariates, delivery_group with `groups`).
     Returns (effects, adjusted means, diagnostics); a model that cannot be fitted yields rows
-    whose `note` says why. `covariance` and `df` apply to model mmrm only; `groups` adds the
-    delivery-group term (trialeval.delivery) to models repeated, clda and ancova.
+    whose `note` says why. `covariance` and `df` apply to model mmrm, and to model clda when
+    `covariance` is not None (then the MMRM engine's residual covariance over every visit
+    replaces the random intercept); `groups` adds the delivery-group term
+    (trialeval.delivery) to models repeated, clda (random intercept) and ancova.
     """
-    if model == "mmrm":
+    if model == "mmrm" or (model == "clda" and covariance is not None):
         # Imported here: models_mmrm builds on this module's helpers.
-        from trialeval.models_mmrm import mmrm_effects
+        from trialeval.models_mmrm import clda_covariance_effects, mmrm_effects
 
-        return mmrm_effects(
+        fit = mmrm_effects if model == "mmrm" else clda_covariance_effects
+        return fit(
             scores,
             participants,
             spec,
@@ -182,7 +187,7 @@ def mixed_model_effects(
             analysis_set=analysis_set,
             site=site,
             covariates=covariates,
-            covariance=covariance,
+            covariance=covariance or "unstructured",
             df=df,
             alpha=alpha,
         )
@@ -571,7 +576,7 @@ def outcome_effects(
                 site=options["site"],
                 covariates=tuple(options["covariates"]),
                 alpha=alpha,
-                covariance=options.get("covariance", "unstructured"),
+                covariance=options.get("covariance"),
                 df=options.get("df", "satterthwaite"),
                 groups=options.get("groups") is not None,
             )
