@@ -209,8 +209,7 @@ def variance_components(plan: dict, diagnostics_path: str | Path | None) -> dict
         rows = table[
             (table["outcome"] == outcome["id"])
             & (table["analysis_set"] == "itt")
-            # the random-intercept fits over every visit (clda shares repeated's variances)
-            & table["analysis"].isin(["mixed_model", "clda"])
+            & (table["analysis"] == "mixed_model")
         ]
         columns = ["sd_participant", "sd_residual"] + (["sd_site"] if cluster else [])
         values = rows[columns].to_numpy(dtype=float)
