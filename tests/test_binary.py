@@ -245,3 +245,38 @@ def test_covariates_of_the_logistic_regression_follow_the_mixed_model():
     spec["analyses"]["mixed_model"]["site"] = "random"
     assert binary_covariates(spec) == ("age",)
     assert binary_covariates({"design": "quasi_experimental", "analyses": {}}) == ()
+
+
+def test_constant_baseline_status_is_left_out_and_the_odds_ratio_is_the_crude_one():
+    """Nobody has the status at baseline: the baseline term carries no information and is
+    left out (said in the note); with no covariates the model is then saturated in arm, so
+    the odds ratio is the crude one, (a / b) / (c / d) from the arms' counts at month4 among
+    participants with a baseline status."""
+    scores, participants, spec = binary_trial()
+    at_baseline = (scores["timepoint"] == "baseline") & scores["score"].notna()
+    scores.loc[at_baseline, "score"] = 0.0
+    outcome = {"id": "high_ee", "kind": "category", "role": "secondary"}
+    effects, _ = prepost_effects(
+        scores,
+        participants,
+        spec,
+        outcome,
+        post="month4",
+        analysis_set="itt",
+        alpha=0.05,
+        confounders=[],
+    )
+    row = effects[effects["estimand"] == "adjusted_odds_ratio"].iloc[0]
+    assert row["contrast"] == "coaching - control"
+    assert "no information on baseline_status: left out" in row["note"]
+    wide = scores.pivot(index="participant_id", columns="timepoint", values="score")
+    wide = wide[wide["baseline"].notna() & wide["month4"].notna()].join(
+        participants.set_index("participant_id")["arm"]
+    )
+    counts = wide.groupby("arm")["month4"].agg(["sum", "count"])
+    a, n1 = counts.loc["coaching"]
+    c, n0 = counts.loc["control"]
+    assert row["estimate"] == pytest.approx((a / (n1 - a)) / (c / (n0 - c)), rel=1e-9)
+    assert row["se"] == pytest.approx(
+        math.sqrt(1 / a + 1 / (n1 - a) + 1 / c + 1 / (n0 - c)), rel=1e-9
+    )
