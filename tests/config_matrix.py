@@ -592,6 +592,40 @@ def mmrm_cells() -> list[Cell]:
     return cells
 
 
+def clda_cells() -> list[Cell]:
+    """`model: clda`: three arms, two post visits, site random, both covariate kinds, every
+    analysis set, with the burnout category (its risk ratio, risk difference and odds ratio);
+    an edge trial: two arms, one post visit, a single site (no site variance to estimate:
+    the fit goes on without it and says so), no covariates, delivery groups in the coached arm;
+    and clda with an unstructured covariance, Kenward-Roger df, the burnout category's binary
+    measures adjusted for a categorical covariate and the fixed site."""
+    cell = rct_cell(110, "both", "repeated", "random", "all", 3)
+    cell.trial["analyses"]["mixed_model"]["model"] = "clda"
+    cell.id = "clda_0"
+    cell.trial["title"] = "Matrix clda 0: site random, covariates both, 3 arms"
+
+    edge = rct_cell(111, "none", "ancova_1post", "random", "itt", 2)
+    edge.trial["analyses"]["mixed_model"].update(model="clda", groups={"arms": ["coach"]})
+    people = edge.files["participants.csv"]
+    people["site"] = "s1"
+    coached = people["arm"] == "coach"
+    people.loc[coached, "delivery"] = [f"G{k % 3 + 1}" for k in range(int(coached.sum()))]
+    edge.trial["sites"] = ["s1"]
+    edge.trial["data"]["group_column"] = "delivery"
+    edge.id = "clda_edge"
+    edge.trial["title"] = "Matrix clda edge: one site, one post visit, no covariates, groups"
+
+    # with an unstructured covariance over every visit (the MMRM engine): site fixed by
+    # default, Kenward-Roger df
+    structured = rct_cell(112, "categorical", "repeated", "fixed", "itt", 2)
+    mixed = structured.trial["analyses"]["mixed_model"]
+    mixed.update(model="clda", covariance="unstructured", df="kenward_roger")
+    del mixed["site"]
+    structured.id = "clda_unstructured"
+    structured.trial["title"] = "Matrix clda unstructured: covariance over every visit, KR df"
+    return [cell, scores_only(edge), structured]
+
+
 def with_read_options(cell: Cell, other: Cell) -> None:
     """Exports read through the per-file options (the Excel sheets by name and index are in
     rct_3 and edge_prescored): in a pre/post `cell`, semicolons and cp1252, tabs, pipes, title
@@ -735,7 +769,7 @@ def all_cells() -> list[Cell]:
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
-    cells += mmrm_cells() + public_cells() + group_cells() + export_cells()
+    cells += mmrm_cells() + clda_cells() + public_cells() + group_cells() + export_cells()
     return cells + sensitivity_cells()
 
 

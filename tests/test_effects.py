@@ -54,3 +54,41 @@ def test_adjust_leaves_primary_alone_and_adjusts_within_families():
     pp = out[out["analysis_set"] == "per_protocol"].set_index("outcome")["p_adjusted"]
     assert pp.equals(itt)  # the same numbers in the other analysis set's own family
     assert adjust(effects_frame(rows), "none")["p_adjusted"].equals(effects_frame(rows)["p_value"])
+
+
+def test_binary_effect_measures_do_not_change_the_risk_ratio_family():
+    """Three secondary binary outcomes: adding their risk differences (no P) and adjusted odds
+    ratios leaves the risk ratios' Holm-adjusted P as they were; the odds ratios are adjusted
+    among themselves; the risk differences get none."""
+    base = {"role": "secondary", "contrast": "b - a", "timepoint": "t1", "analysis_set": "itt"}
+    rr = [
+        {**base, "outcome": o, "analysis": "risk_ratio", "estimand": "risk_ratio", "p_value": p}
+        for o, p in (("x", 0.01), ("y", 0.04), ("z", 0.30))
+    ]
+    others = []
+    for o, p in (("x", 0.02), ("y", 0.03), ("z", 0.5)):
+        others.append(
+            {
+                **base,
+                "outcome": o,
+                "analysis": "risk_difference",
+                "estimand": "risk_difference",
+                "p_value": np.nan,
+            }
+        )
+        others.append(
+            {
+                **base,
+                "outcome": o,
+                "analysis": "logistic",
+                "estimand": "adjusted_odds_ratio",
+                "p_value": p,
+            }
+        )
+    alone = adjust(effects_frame(rr), "holm")["p_adjusted"].to_numpy()
+    together = adjust(effects_frame(rr + others), "holm")
+    assert together["p_adjusted"].to_numpy()[:3] == pytest.approx(alone, rel=1e-15)
+    assert alone == pytest.approx(holm(np.array([0.01, 0.04, 0.30])), rel=1e-15)
+    odds = together[together["estimand"] == "adjusted_odds_ratio"]["p_adjusted"].to_numpy()
+    assert odds == pytest.approx(holm(np.array([0.02, 0.03, 0.5])), rel=1e-15)
+    assert together.loc[together["estimand"] == "risk_difference", "p_adjusted"].isna().all()

@@ -141,6 +141,12 @@ def test_group_in_an_arm_not_delivered_in_groups_is_an_error(tmp_path):
             "not available with analyses.mixed_model.model: mmrm",
         ),
         (
+            lambda t: t["analyses"]["mixed_model"].update(
+                model="clda", site="fixed", covariance="unstructured"
+            ),
+            "not available with analyses.mixed_model.model: clda with covariance",
+        ),
+        (
             lambda t: t["data"].pop("group_column"),
             "analyses.mixed_model.groups needs data.group_column",
         ),
@@ -254,6 +260,10 @@ def test_cluster_trial_counts_clusters_in_consort_and_table1(tmp_path):
         (
             lambda t: t["analyses"]["mixed_model"].update(model="mmrm"),
             "mmrm is not available with design cluster_rct",
+        ),
+        (
+            lambda t: t["analyses"]["mixed_model"].update(model="clda", covariance="ar1"),
+            "clda with covariance is not available with design cluster_rct",
         ),
         (lambda t: t["data"].pop("site_column"), "design cluster_rct needs data.site_column"),
     ],

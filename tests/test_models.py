@@ -570,3 +570,179 @@ def test_arm_without_any_participant_gives_rows_that_say_why():
         "not estimable: no Peer support participant has a score at Month 4 and a baseline score"
     )
     assert "arm[peer]" in diagnostics.loc[0, "message"]
+
+
+# --------------------------------------------------------------------------------------
+# cLDA: every visit the response, baseline means constrained equal across arms
+# --------------------------------------------------------------------------------------
+
+
+def clda_inputs():
+    """tests/data/reference/groups_trial.csv (3 arms, 3 visits, 4 sites, 14 coaching groups)
+    as the pipeline's scores and participants, with its trial spec."""
+    data = pd.read_csv(REFERENCE / "groups_trial.csv", keep_default_na=False)
+    data["score"] = pd.to_numeric(data["score"].replace("", np.nan))
+    scores = data[["participant_id", "timepoint", "score"]]
+    participants = (
+        data[["participant_id", "arm", "site", "age", "group"]]
+        .drop_duplicates()
+        .rename(columns={"group": "delivery_group"})
+    )
+    spec = {
+        "id": "clda",
+        "control_arm": "control",
+        "arms": [
+            {"id": "control", "control": True},
+            {"id": "coaching", "control": False},
+            {"id": "selfguided", "control": False},
+        ],
+        "baseline": "baseline",
+        "timepoints": [
+            {"id": v, "baseline": v == "baseline"} for v in ("baseline", "month2", "month4")
+        ],
+        "covariates": [{"name": "age", "type": "numeric"}],
+    }
+    return scores, participants, spec
+
+
+CLDA_CASES = {
+    "site_none": {"site": "none"},
+    "site_random_age": {"site": "random", "covariates": ("age",)},
+    "site_fixed": {"site": "fixed"},
+    "groups": {"site": "none", "groups": True},
+}
+
+
+@pytest.mark.parametrize("case", list(CLDA_CASES))
+def test_clda_matches_lmer_without_a_baseline_arm_term(case):
+    """R (tests/data/reference/clda_ref.R): lmer(score ~ timepoint + coaching_month2 +
+    coaching_month4 + selfguided_month2 + selfguided_month4 [+ age] [+ site] +
+    (1 | participant_id) [+ (1 | site)] [+ (0 + gpost | dgroup)], REML), the indicators built
+    by hand (no arm main effect); each indicator's coefficient by lmerTest's contest1D
+    (Satterthwaite), CI estimate +- qt(0.975, df) SE; adjusted means per arm and visit as
+    contest1D contrasts (age at its mean, site levels weighted equally). Tolerance 1e-6
+    relative on SE, df and P, 1e-6 SE on estimate and CI limits (measured: at most 8e-7)."""
+    ref = json.loads((REFERENCE / "clda_lmer.json").read_text())[case]
+    scores, participants, spec = clda_inputs()
+    effects, means, diagnostics = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model="clda",
+        **CLDA_CASES[case],
+    )
+    assert (effects["analysis"] == "clda").all() and (effects["estimand"] == "adjusted_diff").all()
+    assert len(effects) == len(ref["effects"]) == 4
+    for row in effects.itertuples():
+        r = ref["effects"][f"{row.contrast.split(' - ')[0]}:{row.timepoint}"]
+        assert row.contrast.endswith(" - control")
+        for ours, theirs in (("se", "se"), ("df", "df"), ("p_value", "p")):
+            assert getattr(row, ours) == pytest.approx(r[theirs], rel=1e-6), (row, ours)
+        for key in ("estimate", "ci_low", "ci_high"):  # may be near 0: within 1e-6 SE
+            assert getattr(row, key) == pytest.approx(r[key], abs=1e-6 * r["se"]), (row, key)
+        assert row.n == ref["n"] and row.n_obs == ref["n_obs"]
+        assert row.method.startswith("cLDA (constrained longitudinal data analysis")
+    assert len(means) == len(ref["means"]) == 9
+    for row in means.itertuples():
+        r = ref["means"][f"{row.arm}:{row.timepoint}"]
+        for key in ("estimate", "se", "df"):
+            assert getattr(row, key) == pytest.approx(r[key], rel=1e-6), (row, key)
+    # one baseline mean for every arm: the constraint
+    assert means.loc[means["timepoint"] == "baseline", "estimate"].nunique() == 1
+    diag = diagnostics.iloc[0]
+    assert diag["analysis"] == "clda" and diag["converged"]
+    assert diag["reml_loglik"] == pytest.approx(ref["reml_loglik"], abs=1e-6)
+    assert diag["sd_residual"] == pytest.approx(ref["sd"]["Residual"], rel=1e-5)
+
+
+def test_clda_arm_without_follow_up_is_not_estimable_with_a_reason():
+    """An arm with no post-baseline score: its effects cannot be estimated (their columns have
+    no data, dropped as lmer drops them); the other arm's are, and the rows say why."""
+    scores, participants, spec = clda_inputs()
+    silent = set(participants.loc[participants["arm"] == "selfguided", "participant_id"])
+    scores = scores[~(scores["participant_id"].isin(silent) & (scores["timepoint"] != "baseline"))]
+    effects, _, _ = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model="clda",
+    )
+    gone = effects[effects["contrast"] == "selfguided - control"]
+    assert gone["estimate"].isna().all()
+    assert (
+        gone["note"].str.contains("not estimable: no selfguided participant has a score at").all()
+    )
+    assert effects.loc[effects["contrast"] == "coaching - control", "estimate"].notna().all()
+
+
+CLDA_GLS_CASES = {
+    "unstructured": {"covariance": "unstructured"},
+    "unstructured_age_site": {
+        "covariance": "unstructured",
+        "site": "fixed",
+        "covariates": ("age",),
+    },
+    "compound_symmetry": {"covariance": "compound_symmetry"},
+}
+
+
+@pytest.mark.parametrize("case", list(CLDA_GLS_CASES))
+def test_clda_with_a_covariance_structure_matches_gls(case):
+    """R (tests/data/reference/clda_gls_ref.R): gls(score ~ timepoint + coaching_month2 +
+    coaching_month4 + selfguided_month2 + selfguided_month4 [+ age + site], REML,
+    correlation = corSymm(~ v | participant_id), weights = varIdent(~ 1 | timepoint))
+    (compound symmetry: corCompSymm, no weights), converged with optim to msTol 1e-14;
+    estimates of the indicators and adjusted means L beta, SEs sqrt(L V L'). Tolerance:
+    estimates 1e-6 SE, SEs 1e-6 relative (measured: 2.3e-7), REML log-likelihood 1e-6."""
+    ref = json.loads((REFERENCE / "clda_gls.json").read_text())[case]
+    scores, participants, spec = clda_inputs()
+    effects, means, diagnostics = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model="clda",
+        **CLDA_GLS_CASES[case],
+    )
+    assert (effects["analysis"] == "clda").all() and len(effects) == 4
+    for row in effects.itertuples():
+        r = ref["effects"][f"{row.contrast.split(' - ')[0]}:{row.timepoint}"]
+        assert row.estimate == pytest.approx(r["estimate"], abs=1e-6 * r["se"])
+        assert row.se == pytest.approx(r["se"], rel=1e-6)
+        assert row.n == ref["n"] and row.n_obs == ref["n_obs"]
+    for row in means.itertuples():
+        r = ref["means"][f"{row.arm}:{row.timepoint}"]
+        assert row.estimate == pytest.approx(r["estimate"], abs=1e-6 * r["se"])
+        assert row.se == pytest.approx(r["se"], rel=1e-6)
+    diag = diagnostics.iloc[0]
+    assert diag["covariance"] == CLDA_GLS_CASES[case]["covariance"]
+    assert diag["reml_loglik"] == pytest.approx(ref["reml_loglik"], abs=1e-6)
+    structure = CLDA_GLS_CASES[case]["covariance"]
+    assert f"{structure} covariance within participant over every visit" in effects["method"][0]
+
+
+def test_clda_compound_symmetry_is_the_random_intercept_model_with_its_satterthwaite_df():
+    """With compound symmetry (positive correlation) the residual-covariance cLDA is the
+    random-intercept cLDA: the MMRM engine's Satterthwaite df equal lmerTest's
+    (clda_lmer.json, site_none) to 1e-6 relative, as do estimates and SEs."""
+    ref = json.loads((REFERENCE / "clda_lmer.json").read_text())["site_none"]
+    scores, participants, spec = clda_inputs()
+    effects, _, _ = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model="clda",
+        covariance="compound_symmetry",
+    )
+    for row in effects.itertuples():
+        r = ref["effects"][f"{row.contrast.split(' - ')[0]}:{row.timepoint}"]
+        assert row.df == pytest.approx(r["df"], rel=1e-6)
+        assert row.se == pytest.approx(r["se"], rel=1e-6)
+        assert row.p_value == pytest.approx(r["p"], rel=1e-6)

@@ -254,3 +254,20 @@ def test_arm_without_follow_up_and_empty_visit_are_not_estimable_and_the_rest_un
     assert late["estimate"].isna().all() and len(late) == 2
     assert "columns without data dropped" in diagnostics.loc[0, "message"]
     assert means.set_index(["arm", "timepoint"]).loc[("peer", "month1"), "n_observed"] == 0
+
+
+def test_config_resolves_clda_with_and_without_a_covariance_structure(tmp_path):
+    """clda alone: the random-intercept model (no covariance; site random by default, as
+    repeated). clda with covariance: the MMRM engine, so site fixed by default and a random
+    site refused, with the same message as mmrm."""
+    plain = _coaching_with({"model": "clda"}, tmp_path)
+    assert plain["model"] == "clda" and plain["covariance"] is None
+    assert plain["site"] == "random"
+    structured = _coaching_with({"model": "clda", "covariance": "unstructured"}, tmp_path)
+    assert structured["covariance"] == "unstructured" and structured["site"] == "fixed"
+    with pytest.raises(
+        TrialInputError, match="site: random is not available with model: clda with covariance"
+    ):
+        _coaching_with({"model": "clda", "covariance": "ar1", "site": "random"}, tmp_path)
+    # mmrm keeps its default structure
+    assert _coaching_with({"model": "mmrm"}, tmp_path)["covariance"] == "unstructured"

@@ -128,9 +128,10 @@ EDITS = {
         ("label: Age, years", "label: Age (years)"),
         {"tables_rct", "figures_rct", "provenance", "report"},
     ),
+    # site fixed also enters the logistic regression of the trial's categories (prepost)
     "analysis option": (
         ("site: random", "site: fixed"),
-        {"mixed_model", "effects", "tables_rct", "figures_rct", "provenance", "report"},
+        {"mixed_model", "prepost", "effects", "tables_rct", "figures_rct", "provenance", "report"},
     ),
     # a named sensitivity analysis is a job of its own: the primary's jobs are not re-run
     "sensitivity analysis added": (

@@ -487,8 +487,12 @@ def test_randomized_trial_risk_ratio_is_its_own_analysis():
     quasi, _ = prepost_effects(scores, participants, small_spec(), outcome, **kwargs)
     rct_spec = {**small_spec(), "design": "rct"}
     rct, _ = prepost_effects(scores, participants, rct_spec, outcome, **kwargs)
-    assert list(rct["analysis"]) == ["risk_ratio"] and list(rct["estimand"]) == ["risk_ratio"]
-    pd.testing.assert_frame_equal(rct.drop(columns="analysis"), quasi.drop(columns="analysis"))
+    # beside it the risk difference and the adjusted odds ratio (tests/test_binary.py)
+    assert list(rct["analysis"]) == ["risk_ratio", "risk_difference", "logistic"]
+    assert list(rct["estimand"]) == ["risk_ratio", "risk_difference", "adjusted_odds_ratio"]
+    pd.testing.assert_frame_equal(
+        rct.iloc[:1].drop(columns="analysis"), quasi.drop(columns="analysis")
+    )
 
 
 def test_prepost_rejects_baseline_as_post_and_unknown_confounder():

@@ -49,7 +49,10 @@ def test_arm_labels_reach_the_analyses_but_not_ingest(spec):
 def test_each_analysis_sees_its_blocks_of_analyses(spec):
     primary = {"analysis_sets", "mixed_model", "estimand"}
     assert set(for_stage(spec, "mixed_model")["analyses"]) == primary
-    assert set(for_stage(spec, "prepost")["analyses"]) == {"analysis_sets", "prepost", "estimand"}
+    # a randomized trial's categories: logistic regression on the mixed model's covariates
+    prepost = for_stage(spec, "prepost")["analyses"]
+    assert set(prepost) == {"analysis_sets", "prepost", "estimand", "mixed_model"}
+    assert set(prepost["mixed_model"]) == {"covariates", "site"}
     assert set(for_stage(spec, "association")["analyses"]) == {"analysis_sets", "association"}
     assert for_stage(spec, "ingest")["analyses"] == {}
     assert for_stage(spec, "tables")["analyses"] == spec["analyses"]
@@ -75,7 +78,10 @@ def test_stages_of_a_grouped_trial_see_the_group_and_site_terms(spec):
     }
     delivery = {"groups": {"arms": ["coaching"]}, "site": "random"}
     for stage in ("ingest", "analysis_sets", "prepost"):
-        assert for_stage(grouped, stage)["analyses"]["mixed_model"] == delivery, stage
+        expected = delivery
+        if stage == "prepost":
+            expected = {**delivery, "covariates": spec["analyses"]["mixed_model"]["covariates"]}
+        assert for_stage(grouped, stage)["analyses"]["mixed_model"] == expected, stage
     assert for_stage(spec, "analysis_sets")["analyses"] == {
         "analysis_sets": ["itt", "per_protocol", "complete_case"]
     }

@@ -510,7 +510,7 @@ def test_effects_table_by_hand_negative_nan_and_note():
     assert first["Timepoint"] == "Week 8"
     assert second["Estimate (95% CI)"] == "\u2014ᵃ"  # NaN: em dash, marker to the note
     assert second["P"] == second["Adjusted P"] == "\u2014"
-    assert second["Estimand"] == "Risk ratio"
+    assert second["Estimand"] == "Risk ratio (unadjusted)"
     assert formatted.attrs["footnotes"] == ["ᵃ No events in either arm."]
     assert full.loc[0, "estimate"] == -1.25
 

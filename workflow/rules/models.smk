@@ -39,12 +39,13 @@ rule mixed_model:
 
 rule prepost:
     """Every outcome's pre/post analysis: change scores, Wilcoxon / Hodges-Lehmann, adjusted
-    mean difference; risk ratios for categories."""
+    mean difference; risk ratios for categories (randomized trials: also risk differences
+    and adjusted odds ratios)."""
     input:
         unpack(analysis_inputs),
         settings=settings_file("prepost"),
         code="workflow/scripts/prepost.py",
-        library=library("prepost", "estimands", "regression"),
+        library=library("prepost", "proportions", "estimands", "regression"),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/prepost.effects.csv",
         summary=f"{RESULTS}/{{trial}}/parts/prepost.summary.csv",
@@ -99,6 +100,7 @@ rule sensitivity:
             "models",
             "models_mmrm",
             "prepost",
+            "proportions",
             "mixed",
             "mixed_cells",
             "mixed_levels",

@@ -639,7 +639,10 @@ def _resolve_mixed_model(trial: dict, mixed: dict, key: str, known, where: str) 
         "covariates": known(
             mixed.get("covariates", []), f"{key.removeprefix('analyses.')}.covariates"
         ),
-        "covariance": mixed.get("covariance", "unstructured"),
+        # clda: a random intercept unless a structure is named (then the MMRM engine)
+        "covariance": mixed.get("covariance")
+        if mixed.get("model") == "clda"
+        else mixed.get("covariance", "unstructured"),
         "df": mixed.get("df", "satterthwaite"),
     }
     groups = _mixed_model_groups(trial, mixed, where, key)
@@ -772,6 +775,16 @@ def _ordinal_item(inst: dict, subscale: str) -> bool:
     return one_item and not inst["decimals"] and codes <= set(inst["levels"])
 
 
+def _residual_covariance(mixed: dict) -> str | None:
+    """The model whose within-participant correlation is a residual covariance structure
+    (no random effects): mmrm, or clda with `covariance:`; None for the others."""
+    if mixed.get("model") == "mmrm":
+        return "mmrm"
+    if mixed.get("model") == "clda" and mixed.get("covariance"):
+        return "clda with covariance"
+    return None
+
+
 def _mixed_model_groups(
     trial: dict, mixed: dict, where: str, key: str = "analyses.mixed_model"
 ) -> dict | None:
@@ -792,11 +805,12 @@ def _mixed_model_groups(
             f"{where}: data.group_column: delivery groups enter the mixed models of design rct; "
             f"design {trial['design']!r} has none (remove data.group_column)"
         )
-    if mixed.get("model") == "mmrm":
+    if _residual_covariance(mixed):
         raise TrialInputError(
             f"{where}: data.group_column is not available with {key}.model: "
-            "mmrm (the MMRM has no random effects to carry a delivery-group term); use model: "
-            "repeated or ancova, which take the group random intercept"
+            f"{_residual_covariance(mixed)} (a residual covariance structure, no random effects "
+            "to carry a delivery-group term); use model: repeated, ancova or clda without "
+            "covariance, which take the group random intercept"
         )
     arms = (groups or {}).get("arms")
     if arms is not None:
@@ -817,11 +831,12 @@ def _cluster_site(mixed: dict, site_column, where: str, key: str) -> str:
             f"{where}: design cluster_rct needs data.site_column: the sites are the clusters "
             "randomized"
         )
-    if mixed.get("model") == "mmrm":
+    if _residual_covariance(mixed):
         raise TrialInputError(
-            f"{where}: {key}.model: mmrm is not available with design "
-            "cluster_rct (its clusters need the site random intercept, and the MMRM has no "
-            "random effects); use model: repeated or ancova"
+            f"{where}: {key}.model: {_residual_covariance(mixed)} is not "
+            "available with design cluster_rct (its clusters need the site random intercept, "
+            "and a residual covariance structure has no random effects); use model: repeated, "
+            "ancova or clda without covariance"
         )
     site = mixed.get("site", "random")
     if site != "random":
@@ -837,7 +852,8 @@ def _cluster_site(mixed: dict, site_column, where: str, key: str) -> str:
 def _mixed_model_site(
     mixed: dict, site_column, where: str, design: str = "rct", key: str = "analyses.mixed_model"
 ) -> str:
-    """How site enters the mixed model: random by default, fixed for model mmrm.
+    """How site enters the mixed model: random by default, fixed for model mmrm (and clda
+    with a covariance structure).
 
     An MMRM with a site random intercept would put a second, between-participant covariance
     on top of the within-participant one; that is not what trialeval.mmrm fits (and with an
@@ -847,15 +863,15 @@ def _mixed_model_site(
         return _cluster_site(mixed, site_column, where, key)
     if not site_column:
         return "none"
-    mmrm = mixed.get("model") == "mmrm"
-    site = mixed.get("site", "fixed" if mmrm else "random")
-    if mmrm and site == "random":
+    structured = _residual_covariance(mixed)
+    site = mixed.get("site", "fixed" if structured else "random")
+    if structured and site == "random":
         raise TrialInputError(
-            f"{where}: {key}.site: random is not available with model: mmrm "
-            "(the MMRM models all within-participant correlation by its residual covariance "
-            "and has no random effects; a site random intercept on top would not be separately "
-            "identified from an unstructured covariance); use site: fixed (a site factor, the "
-            "default for mmrm) or none"
+            f"{where}: {key}.site: random is not available with model: "
+            f"{structured} (it models all within-participant correlation by its residual "
+            "covariance and has no random effects; a site random intercept on top would not be "
+            "separately identified from an unstructured covariance); use site: fixed (a site "
+            "factor, the default here) or none"
         )
     return site
 

@@ -5,10 +5,11 @@ file's outcome order and fills p_adjusted. Column meanings:
 
 - analysis_name: `primary` (the analyses blocks of the trial file) or the name of a
   sensitivity analysis (analyses.sensitivity[].name)
-- analysis: mixed_model | ancova | prepost | risk_ratio (categories of randomized trials) |
-  association
+- analysis: mixed_model | ancova | mmrm | clda | prepost | association; categories of
+  randomized trials: risk_ratio | risk_difference | logistic
 - estimand: diff_in_change, diff_in_means, adjusted_diff, hodges_lehmann_shift,
-  adjusted_mean_difference, risk_ratio, odds_ratio
+  adjusted_mean_difference, risk_ratio, risk_difference (no P: a Newcombe CI),
+  adjusted_odds_ratio (randomized categories), odds_ratio (association)
 - exposure: for association rows, the exposure (an outcome id) the odds ratio is of; empty
   otherwise
 - contrast: `<arm> - <control arm>` (arm ids from the trial file; for odds ratios the level
@@ -153,7 +154,11 @@ ADJUSTERS = {"holm": holm, "fdr_bh": benjamini_hochberg}
 def adjust(effects: pd.DataFrame, method: str) -> pd.DataFrame:
     """Fill p_adjusted: primary outcomes unadjusted; secondary outcomes adjusted within each
     family of rows sharing analysis name, analysis, estimand, exposure, contrast, timepoint
-    and analysis set (a sensitivity analysis is never a member of the primary's families)."""
+    and analysis set (a sensitivity analysis is never a member of the primary's families).
+
+    So each effect measure of a binary outcome is its own family: the risk ratios (the
+    primary measure) form the family they always did, the adjusted odds ratios another, and
+    the risk differences (no P) none."""
     out = effects.copy()
     out["p_adjusted"] = out["p_value"]
     if method == "none":

@@ -857,7 +857,7 @@ def _panel_title(spec, eff, kind: str, what: str) -> str:
 
 PANEL_WHAT = {
     "diff_in_change": "difference in change from baseline",
-    "adjusted_diff": "difference adjusted for baseline (ANCOVA or MMRM)",
+    "adjusted_diff": "difference adjusted for baseline (ANCOVA, MMRM or cLDA)",
     "adjusted_mean_difference": "difference in change from baseline",
     "hodges_lehmann_shift": "difference in change from baseline",
 }
@@ -923,7 +923,7 @@ def plot_forest(
                 "rows": _forest_rows(spec, ratios, ("risk_ratio",), None, colours),
                 "log": True,
                 "headers": ["n", "", "Risk ratio (95% CI)", "P", "P adj."],
-                "title": _panel_title(spec, ratios, "Binary outcomes", "risk ratio"),
+                "title": _panel_title(spec, ratios, "Binary outcomes", "risk ratio (unadjusted)"),
                 "xlabel": "Risk ratio (log scale), 95% CI",
             }
         )
@@ -1024,7 +1024,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
     from the association counts."""
     options = spec["analyses"].get("association") or {}
     outcomes = {o["id"]: o for o in spec["outcomes"]}
-    eff = effects[effects["estimand"] == "odds_ratio"]
+    eff = effects[(effects["estimand"] == "odds_ratio") & (effects["analysis"] == "association")]
     if eff.empty:
         return plot_message("Odds ratios by exposure level: nothing to draw", [NO_ODDS_RATIOS])
     analysis_set = "itt" if (eff["analysis_set"] == "itt").any() else eff["analysis_set"].iloc[0]

@@ -22,6 +22,19 @@ observed, an arm-by-visit cell nobody was observed in) are dropped as lmer drops
 then cannot be estimated (emmeans' "nonEst": the contrasts and adjusted means needing them) is
 reported as a row without an estimate whose `note` names the arm and visit without data.
 
+`model: clda` (constrained longitudinal data analysis): every visit including baseline is the
+response, as in `repeated`, but the arms share one baseline mean (randomization makes them
+equal in expectation), so the arm enters only at the post-baseline visits:
+    score ~ visit + arm:visit (post visits only) + covariates [+ site] + (1 | participant)
+                                                                     [+ (1 | site) if random],
+REML. The arm effect at a post visit (estimand `adjusted_diff`, analysis `clda`) is its
+arm-by-visit coefficient: the difference in means at that visit, which under the constraint is
+also the difference in change from baseline. Participants without a baseline score stay in the
+model (their baseline is left to the likelihood), unlike `ancova`. Within-participant
+correlation is a random intercept; with `covariance:` (unstructured, ...) the residual
+covariance over every visit instead, fitted by the MMRM engine
+(trialeval.models_mmrm.clda_covariance_effects).
+
 `model: mmrm` (a mixed model for repeated measures, trialeval.mmrm) lives in
 trialeval.models_mmrm.
 """
@@ -97,6 +110,11 @@ def _method(kind: str, covariates, site, n_sites, groups: bool = False) -> str:
     random = "(1 | participant)" + group_term + site_term
     return {
         "repeated": f"LMM, REML: score ~ arm * visit{adjust} + {random}; Satterthwaite df",
+        "clda": (
+            "cLDA (constrained longitudinal data analysis; baseline means constrained equal "
+            f"across arms), LMM, REML: score ~ visit + arm:post-visit{adjust} + {random}; "
+            "Satterthwaite df"
+        ),
         "ancova": (
             f"LMM, REML: score ~ arm + baseline + visit{adjust} + {random}; Satterthwaite df"
         ),
@@ -142,7 +160,7 @@ def mixed_model_effects(
     site: str = "none",
     covariates: tuple[str, ...] = (),
     alpha: float = 0.05,
-    covariance: str = "unstructured",
+    covariance: str | None = None,
     df: str = "satterthwaite",
     groups: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -151,14 +169,17 @@ def mixed_model_effects(
     scores: long rows of this outcome (participant_id, timepoint, score); participants: the
     analysis set (participant_id, arm, site, covariates, delivery_group with `groups`).
     Returns (effects, adjusted means, diagnostics); a model that cannot be fitted yields rows
-    whose `note` says why. `covariance` and `df` apply to model mmrm only; `groups` adds the
-    delivery-group term (trialeval.delivery) to models repeated and ancova.
+    whose `note` says why. `covariance` and `df` apply to model mmrm, and to model clda when
+    `covariance` is not None (then the MMRM engine's residual covariance over every visit
+    replaces the random intercept); `groups` adds the delivery-group term
+    (trialeval.delivery) to models repeated, clda (random intercept) and ancova.
     """
-    if model == "mmrm":
+    if model == "mmrm" or (model == "clda" and covariance is not None):
         # Imported here: models_mmrm builds on this module's helpers.
-        from trialeval.models_mmrm import mmrm_effects
+        from trialeval.models_mmrm import clda_covariance_effects, mmrm_effects
 
-        return mmrm_effects(
+        fit = mmrm_effects if model == "mmrm" else clda_covariance_effects
+        return fit(
             scores,
             participants,
             spec,
@@ -166,7 +187,7 @@ def mixed_model_effects(
             analysis_set=analysis_set,
             site=site,
             covariates=covariates,
-            covariance=covariance,
+            covariance=covariance or "unstructured",
             df=df,
             alpha=alpha,
         )
@@ -223,6 +244,8 @@ def mixed_model_effects(
         """Rows that say why the model could not be fitted; the run goes on."""
         if analysis == "mixed_model":
             estimands, timepoints = ["diff_in_change", "diff_in_means"], post
+        elif analysis == "clda":
+            estimands, timepoints = ["adjusted_diff"], post
         else:  # ancova: one arm effect, at the single post visit or over all of them
             estimands, timepoints = ["adjusted_diff"], [post[0] if len(post) == 1 else "all_post"]
         for arm in intervention:
@@ -327,9 +350,13 @@ def mixed_model_effects(
     arm, visit, terms, adjust = _terms(
         spec, data, covariates, site, with_visit=True, interaction=True
     )
-    method = _method("repeated", covariates, site, n_sites, groups)
+    clda = model == "clda"
+    analysis = "clda" if clda else "mixed_model"
+    if clda:  # no arm main effect: the arms share the baseline mean
+        terms = [t for t in terms if t is not arm]
+    method = _method(model if clda else "repeated", covariates, site, n_sites, groups)
     if n == 0:
-        return failed("no participant has an observed score", "mixed_model", method)
+        return failed("no participant has an observed score", analysis, method)
     X, names = design_matrix(data, [*terms, *adjust])
     design = drop_aliased(X, names)
     try:
@@ -342,7 +369,7 @@ def mixed_model_effects(
             **delivery,
         )
     except (ValueError, np.linalg.LinAlgError) as error:
-        return failed(str(error), "mixed_model", method)
+        return failed(str(error), analysis, method)
     fit_note = _fit_note(note, fit)
 
     def estimate(weights: dict[str, float], cells: list[tuple[str, str]]):
@@ -356,17 +383,18 @@ def mixed_model_effects(
     for a in intervention:
         for tp in post:
             interaction = f"arm[{a}]:timepoint[{tp}]"
-            cells = [(a, baseline), (a, tp), (control, baseline), (control, tp)]
-            change = estimate({interaction: 1.0}, cells)
-            means = estimate({f"arm[{a}]": 1.0, interaction: 1.0}, [(a, tp), (control, tp)])
-            for estimand, (result, row_note) in (
-                ("diff_in_change", change),
-                ("diff_in_means", means),
-            ):
+            if clda:  # the arm-by-visit coefficient is the whole effect at that visit
+                results = [("adjusted_diff", estimate({interaction: 1.0}, [(a, tp)]))]
+            else:
+                cells = [(a, baseline), (a, tp), (control, baseline), (control, tp)]
+                change = estimate({interaction: 1.0}, cells)
+                means = estimate({f"arm[{a}]": 1.0, interaction: 1.0}, [(a, tp), (control, tp)])
+                results = [("diff_in_change", change), ("diff_in_means", means)]
+            for estimand, (result, row_note) in results:
                 effects_rows.append(
                     _contrast_row(
                         base,
-                        "mixed_model",
+                        analysis,
                         estimand,
                         f"{a} - {control}",
                         tp,
@@ -384,7 +412,7 @@ def mixed_model_effects(
     for a in arm.levels:
         for tp in visit.levels:
             weights = {"Intercept": 1.0, **setting}
-            if a != control:
+            if a != control and not clda:
                 weights[f"arm[{a}]"] = 1.0
             if tp != spec["baseline"]:
                 weights[f"timepoint[{tp}]"] = 1.0
@@ -406,7 +434,7 @@ def mixed_model_effects(
                     "n_observed": int(observed.get((a, tp), 0)),
                 }
             )
-    diag = _diagnostics(diagnostics, "mixed_model", method, fit)
+    diag = _diagnostics(diagnostics, analysis, method, fit)
     diag["message"] = _dropped_message(diag["message"], design)
     return effects_frame(effects_rows), _means_frame(means_rows), _diag_frame([diag])
 
@@ -548,7 +576,7 @@ def outcome_effects(
                 site=options["site"],
                 covariates=tuple(options["covariates"]),
                 alpha=alpha,
-                covariance=options.get("covariance", "unstructured"),
+                covariance=options.get("covariance"),
                 df=options.get("df", "satterthwaite"),
                 groups=options.get("groups") is not None,
             )

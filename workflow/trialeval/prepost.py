@@ -8,8 +8,18 @@ change (post - baseline) of each non-control arm is compared with the control ar
   CI as R's `wilcox.test(x, y, conf.int = TRUE, exact = FALSE)`;
 - adjusted_mean_difference: OLS of change on arm + baseline score + confounders (ANCOVA).
 
-For a category outcome (0/1 at post) the arms are compared by the risk ratio (Wald, log scale);
-randomized trials get the same risk ratio per post visit, with analysis `risk_ratio`.
+For a category outcome (0/1 at post) the arms are compared by the risk ratio (unadjusted;
+Wald, log scale). Randomized trials get, per post visit and intervention arm, three rows:
+
+- analysis `risk_ratio`: the same unadjusted risk ratio (the binary outcome's primary effect
+  measure: its family is the one multiplicity adjustment has always used);
+- analysis `risk_difference`: the unadjusted risk difference with Newcombe's hybrid score CI
+  (trialeval.proportions; no P value: the CI is the inference);
+- analysis `logistic`, estimand `adjusted_odds_ratio`: the odds ratio for arm from a logistic
+  regression of the post-visit status on arm + baseline status + the mixed model's covariates
+  (`analyses.mixed_model.covariates`, and site with `site: fixed`), among participants with
+  both statuses and the covariates observed; separation gives no estimate and a note
+  (trialeval.regression.logistic).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from scipy import special
 
 from trialeval.config import RANDOMIZED
 from trialeval.design import (
+    Factor,
     Numeric,
     adjustment_terms,
     describe_terms,
@@ -29,7 +40,8 @@ from trialeval.design import (
 from trialeval.effects import EFFECT_COLUMNS, effects_frame
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS as SUMMARY_COLUMNS
 from trialeval.io import in_set
-from trialeval.regression import ols
+from trialeval.proportions import newcombe_difference
+from trialeval.regression import drop_aliased, logistic, ols
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -470,7 +482,16 @@ def _score_rows(
     return rows, summary
 
 
-def _category_rows(data, participants, spec, outcome, post, alpha) -> tuple[list[dict], list[dict]]:
+def _unclustered(spec: dict) -> str:
+    """What a comparison of proportions leaves out in a cluster-randomized trial."""
+    if spec.get("design") != "cluster_rct":
+        return ""
+    return "; ignores clustering by site (the CI is too narrow if outcomes cluster)"
+
+
+def _category_rows(
+    data, participants, spec, outcome, post, alpha, covariates=()
+) -> tuple[list[dict], list[dict]]:
     control = spec["control_arm"]
     at_post = data[(data["timepoint"] == post) & data["score"].notna()]
     at_post = at_post.merge(participants, on="participant_id", how="inner")
@@ -488,8 +509,20 @@ def _category_rows(data, participants, spec, outcome, post, alpha) -> tuple[list
             }
         )
     method = (
-        f"risk ratio of {outcome['id']} at {post} (proportions among participants observed "
-        f"then), Wald CI and z test on the log scale; se is the SE of log(risk ratio)"
+        f"unadjusted risk ratio of {outcome['id']} at {post} (proportions among participants "
+        f"observed then), Wald CI and z test on the log scale; se is the SE of log(risk ratio)"
+        f"{_unclustered(spec)}"
+    )
+    rd_method = (
+        f"unadjusted risk difference of {outcome['id']} at {post} (proportions among "
+        f"participants observed then), Newcombe hybrid score CI (method 10: Wilson score "
+        f"intervals without continuity correction); no P value{_unclustered(spec)}"
+    )
+    randomized = spec.get("design") in RANDOMIZED
+    odds = (
+        _odds_ratios(data, participants, spec, outcome, post, alpha, covariates)
+        if randomized
+        else None
     )
     labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
     post_label = next(tp.get("label", post) for tp in spec["timepoints"] if tp["id"] == post)
@@ -501,27 +534,132 @@ def _category_rows(data, participants, spec, outcome, post, alpha) -> tuple[list
         # said as the models say it, naming the arm (the same words in every row)
         absent = [labels[a] for a in (arm, control) if not (participants["arm"] == a).any()]
         empty = [labels[a] for a in (arm, control) if counts[a][1] == 0]
+        gap = ""
         if absent:
-            rr["note"] = (
-                f"not estimable: no {' or '.join(absent)} participant is in the analysis set"
-            )
+            gap = f"not estimable: no {' or '.join(absent)} participant is in the analysis set"
         elif empty:
-            rr["note"] = (
-                f"not estimable: no {' or '.join(empty)} participant has a score at {post_label}"
-            )
+            gap = f"not estimable: no {' or '.join(empty)} participant has a score at {post_label}"
         n = counts[arm][1] + counts[control][1]
+        contrast = f"{arm} - {control}"
         rows.append(
             {
                 "estimand": "risk_ratio",
-                "contrast": f"{arm} - {control}",
+                "contrast": contrast,
                 **{k: rr[k] for k in ("estimate", "se", "ci_low", "ci_high", "p_value")},
                 "n": n,
                 "n_obs": n,
                 "method": method,
-                "note": rr["note"],
+                "note": gap or rr["note"],
             }
         )
+        if not randomized:
+            continue
+        rd = newcombe_difference(*counts[arm], *counts[control], alpha=alpha)
+        rows.append(
+            {
+                "analysis": "risk_difference",
+                "estimand": "risk_difference",
+                "contrast": contrast,
+                **{k: rd[k] for k in ("estimate", "ci_low", "ci_high")},
+                "p_value": np.nan,
+                "n": n,
+                "n_obs": n,
+                "method": rd_method,
+                "note": gap,
+            }
+        )
+        rows.append({"contrast": contrast, **odds(arm, gap)})
     return rows, summary
+
+
+def _odds_ratios(data, participants, spec, outcome, post, alpha, covariates):
+    """The logistic regression of the status at `post` on arm + baseline status +
+    `covariates` (covariate names and/or "site"), fitted once; returns a function giving an
+    intervention arm's row (estimand adjusted_odds_ratio) without its contrast."""
+    baseline, control = spec["baseline"], spec["control_arm"]
+    wide = data.pivot(index="participant_id", columns="timepoint", values="score")
+    wide = wide.reindex(columns=[baseline, post])
+    wide = wide[wide[post].notna()].rename(columns={baseline: "baseline_status", post: "y"})
+    frame = wide.reset_index().merge(participants, on="participant_id", how="inner")
+    columns = [c for c in covariates if c in frame.columns]
+    observed = frame["baseline_status"].notna()
+    complete = observed & frame[columns].notna().all(axis=1)
+    notes = []
+    if (~observed).any():
+        notes.append(f"{int((~observed).sum())} participant(s) without a baseline status")
+    if (observed & ~complete).any():
+        notes.append(f"{int((observed & ~complete).sum())} participant(s) missing a covariate")
+    frame = frame[complete].reset_index(drop=True)
+    left_out = f"left out: {', '.join(notes)}" if notes else ""
+    terms = adjustment_terms(frame, spec, list(covariates))
+    adjusted_for = ", ".join(
+        [f"baseline {outcome['id']} status (0/1)"] + ([describe_terms(terms)] if terms else [])
+    )
+    method = (
+        f"logistic regression (maximum likelihood) of {outcome['id']} at {post} on arm "
+        f"(reference {control}), adjusted for {adjusted_for}; odds ratio = exp(coefficient), "
+        f"Wald CI and z test; se is the SE of log(odds ratio){_unclustered(spec)}"
+    )
+    table, reasons, fit_note, used = None, {}, "", frame["arm"]
+    if len(frame):
+        arm_factor = Factor(
+            "arm", tuple([control] + [a["id"] for a in spec["arms"] if a["id"] != control])
+        )
+        X, names = design_matrix(frame, [arm_factor, Numeric("baseline_status"), *terms])
+        design = drop_aliased(X, names)  # an arm or level without data, a constant baseline
+        try:
+            fit = logistic(frame["y"].to_numpy(dtype=float), design.X, design.names, alpha=alpha)
+            table, reasons = fit.table, fit.not_estimable
+            fit_note = f"separation: {fit.separation}" if fit.separation else ""
+            if not fit.converged and not fit.separation:
+                fit_note = "the logistic fit did not converge"
+        except ValueError as error:
+            fit_note = f"not estimated: {error}"
+        dropped = [n for n in design.aliased if not n.startswith("arm[")]
+        if dropped:
+            fit_note = "; ".join(
+                filter(None, [fit_note, f"no information on {', '.join(dropped)}: left out"])
+            )
+
+    def row(arm: str, gap: str) -> dict:
+        term = f"arm[{arm}]"
+        n = int(used.isin([arm, control]).sum())
+        out = {
+            "analysis": "logistic",
+            "estimand": "adjusted_odds_ratio",
+            "n": n,
+            "n_obs": n,
+            "method": method,
+            "estimate": np.nan,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_value": np.nan,
+        }
+        note = [left_out, fit_note]
+        if table is not None and term in table.index and np.isfinite(table.loc[term, "estimate"]):
+            fitted = table.loc[term]
+            out.update(
+                estimate=float(np.exp(fitted["estimate"])),
+                se=float(fitted["se"]),
+                ci_low=float(np.exp(fitted["ci_low"])),
+                ci_high=float(np.exp(fitted["ci_high"])),
+                p_value=float(fitted["p_value"]),
+            )
+        elif gap:
+            note.append(gap)
+        elif term in reasons:
+            note.append(f"not estimable: {reasons[term]}")
+        elif n == 0:
+            note.append("not estimable: no participant with both statuses observed")
+        elif table is not None:
+            note.append(f"not estimable: {arm} has no information left in the model")
+        elif not fit_note:
+            note.append("not estimable: no participant with both statuses observed")
+        out["note"] = "; ".join(filter(None, note))
+        return out
+
+    return row
 
 
 def prepost_effects(
@@ -534,13 +672,16 @@ def prepost_effects(
     analysis_set: str,
     alpha: float,
     confounders: list[str],
+    odds_covariates: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Effects of each non-control arm vs control on one outcome at `post`, and a per-arm
     summary (change for scores; events and proportion for categories).
 
     `scores`: long rows (participant_id, timepoint, score) of this outcome; `participants`:
     the analysis set (participant_id, arm, site, covariates). Only participants in both are
-    used. `confounders`: covariate names and/or "site" for the ANCOVA.
+    used. `confounders`: covariate names and/or "site" for the ANCOVA; `odds_covariates`: the
+    same for the logistic regression of a randomized trial's category (besides arm and
+    baseline status).
     """
     timepoints = [tp["id"] for tp in spec["timepoints"]]
     if post not in timepoints or post == spec["baseline"]:
@@ -553,14 +694,17 @@ def prepost_effects(
     if outcome["kind"] == "score":
         rows, summary = _score_rows(data, participants, spec, outcome, post, confounders, alpha)
     elif outcome["kind"] == "category":
-        rows, summary = _category_rows(data, participants, spec, outcome, post, alpha)
+        rows, summary = _category_rows(
+            data, participants, spec, outcome, post, alpha, odds_covariates
+        )
     else:
         raise ValueError(
             f"outcome {outcome['id']!r} is of kind {outcome['kind']!r}; the pre/post analysis "
             f"handles scores and categories"
         )
     # A randomized trial's categories are compared at each post visit, not pre/post: their
-    # risk ratios are an analysis of their own (one multiplicity family, one table block).
+    # risk ratios are an analysis of their own (one multiplicity family, one table block), as
+    # are the risk differences and the adjusted odds ratios (rows carrying their analysis).
     randomized = spec.get("design") in RANDOMIZED and outcome["kind"] == "category"
     common = {
         "trial": spec["id"],
@@ -581,17 +725,32 @@ def prepost_effects(
     return effects, summary_frame
 
 
+def binary_covariates(spec: dict) -> tuple[str, ...]:
+    """What the logistic regression of a randomized trial's category adjusts for besides arm
+    and baseline status: the randomized comparison's prespecified covariates, those of
+    `analyses.mixed_model`, and site when that model has it as a fixed factor (a random site
+    has no counterpart in this fixed-effects model)."""
+    if spec.get("design") not in RANDOMIZED:
+        return ()
+    mixed = spec["analyses"].get("mixed_model") or {}
+    site = ("site",) if mixed.get("site") == "fixed" else ()
+    return (*mixed.get("covariates", ()), *site)
+
+
 def outcome_effects(
     spec: dict, outcome_id: str, paths: dict[str, str], alpha: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One outcome at every post-baseline timepoint on every configured analysis set:
-    (effects, change-score summary); confounders from analyses.prepost.confounders.
+    (effects, change-score summary); confounders from analyses.prepost.confounders; a
+    randomized trial's categories adjusted (logistic regression) for the mixed model's
+    covariates, and site when the mixed model has it fixed.
     ``paths``: the stage files scores, participants and sets."""
     from trialeval.estimands import analysis_data
     from trialeval.io import set_members
 
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     confounders = list(spec["analyses"]["prepost"]["confounders"])
+    odds_covariates = binary_covariates(spec)
     # the analysis's estimand: intercurrent-event strategies applied to the scores
     scores, participants = analysis_data(spec, paths, outcome_id)
     posts = [tp["id"] for tp in spec["timepoints"] if tp["id"] != spec["baseline"]]
@@ -608,6 +767,7 @@ def outcome_effects(
                 analysis_set=analysis_set,
                 alpha=alpha,
                 confounders=confounders,
+                odds_covariates=odds_covariates,
             )
             effects.append(frames[0].assign(n_analysis_set=len(members)))
             summaries.append(frames[1])

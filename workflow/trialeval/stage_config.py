@@ -52,6 +52,10 @@ _ANALYSES_BLOCKS = {
 # Delivery groups are checked and counted (trialeval.delivery) against the arms delivered in
 # groups and the site term, wherever the trial has groups.
 _DELIVERY_TERMS = ("groups", "site")
+# The logistic regression of a randomized trial's categories (prepost stage) adjusts for the
+# mixed model's covariates, and its site when fixed (trialeval.prepost.binary_covariates).
+_BINARY_TERMS = ("covariates", "site")
+_RANDOMIZED = ("rct", "cluster_rct")
 STAGES = (
     "ingest",
     "score",
@@ -95,6 +99,10 @@ def for_stage(spec: dict, stage: str, analysis: str | None = None) -> dict:
         if spec.get("group_column") and "mixed_model" not in keep:
             mixed = spec["analyses"]["mixed_model"]
             view["analyses"]["mixed_model"] = {k: mixed[k] for k in _DELIVERY_TERMS}
+        if stage == "prepost" and spec.get("design") in _RANDOMIZED:
+            mixed = spec["analyses"]["mixed_model"]
+            terms = {k: mixed[k] for k in _BINARY_TERMS}
+            view["analyses"]["mixed_model"] = {**view["analyses"].get("mixed_model", {}), **terms}
     return view
 
 

@@ -53,10 +53,12 @@ ESTIMAND_LABELS = {
     "adjusted_diff": "Adjusted mean difference",
     "adjusted_mean_difference": "Adjusted mean difference",
     "hodges_lehmann_shift": "Hodges-Lehmann shift",
-    "risk_ratio": "Risk ratio",
+    "risk_ratio": "Risk ratio (unadjusted)",
+    "risk_difference": "Risk difference (unadjusted)",
+    "adjusted_odds_ratio": "Odds ratio (adjusted)",
     "odds_ratio": "Odds ratio",
 }
-RATIO_ESTIMANDS = {"risk_ratio", "odds_ratio"}
+RATIO_ESTIMANDS = {"risk_ratio", "odds_ratio", "adjusted_odds_ratio"}
 MULTIPLICITY_TEXT = {
     "holm": "Holm's method",
     "fdr_bh": "the Benjamini-Hochberg false discovery rate",
@@ -773,7 +775,7 @@ def association_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per exposure and level: n, events (%), adjusted odds ratio (95% CI), P; the reference
     level prints "1 (reference)"."""
-    ors = effects[effects["estimand"] == "odds_ratio"]
+    ors = effects[(effects["estimand"] == "odds_ratio") & (effects["analysis"] == "association")]
     options = spec["analyses"].get("association") or {}
     outcome_id = options.get("outcome") or (ors["outcome"].iloc[0] if len(ors) else "")
     event_label = typographic(_outcome(spec, outcome_id)["label"]) if outcome_id else "Events"
@@ -1241,6 +1243,13 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         what = "Estimated effects" if spec["design"] in RANDOMIZED else "Group comparisons"
         title = _title(spec, kind, f"{what} on each outcome")
         extra = [sign, "n: participants contributing to the estimate (of the analysis set)."]
+        if effects["analysis"].isin(["risk_difference", "logistic"]).any():
+            extra.append(
+                "Binary outcomes: the unadjusted risk ratio is the primary effect measure; the "
+                "unadjusted risk difference (Newcombe hybrid score CI, no P) and the odds ratio "
+                "adjusted for baseline status and covariates are given beside it, each estimand "
+                "adjusted for multiplicity in its own family."
+            )
     elif kind == "prepost_table":
         full, formatted = prepost_table(spec, read_csv(inputs["prepost_summary"]), effects)
         effects = effects[effects["analysis"] == "prepost"]
@@ -1249,7 +1258,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     else:
         counts = read_csv(inputs["association_counts"])
         full, formatted = association_table(spec, effects, counts)
-        effects = effects[effects["estimand"] == "odds_ratio"]
+        effects = effects[effects["analysis"] == "association"]
         outcome = _outcome(spec, spec["analyses"]["association"]["outcome"])
         label = _lower_first(typographic(outcome["label"]))
         title = _title(spec, kind, f"Adjusted odds ratios of {label} by level of each exposure")
