@@ -285,6 +285,22 @@ def test_wilcoxon_all_tied_and_empty():
         wilcoxon_hodges_lehmann([], [1.0])
 
 
+def test_wilcoxon_two_values_gives_the_test_and_estimate_but_no_ci():
+    """x all 1, y all 0: R's wilcox.test(c(1, 1, 1), c(0, 0, 0), conf.int = TRUE,
+    exact = FALSE) reports W = 9, p-value = 0.04685418 and then stops for the CI ("cannot compute
+    confidence interval when all observations are tied"). By hand: two tie groups of 3,
+    sigma^2 = 3 * 3 / 12 * (7 - (24 + 24) / 30) = 4.05, z = (9 - 4.5 - 0.5) / sqrt(4.05),
+    p = 2 * (1 - pnorm(z)); HL = median(x_i - y_j) = 1. The pipeline gives the
+    test and the estimate, the CI missing, rather than stopping the job."""
+    out = wilcoxon_hodges_lehmann([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+    z = 4.0 / np.sqrt(4.05)
+    assert out["statistic"] == 9.0
+    assert out["p_value"] == pytest.approx(2 * stats.norm.sf(z), rel=1e-12)
+    assert out["p_value"] == pytest.approx(0.04685418, abs=1e-8)  # R, 7 digits printed
+    assert out["estimate"] == 1.0
+    assert np.isnan(out["ci_low"]) and np.isnan(out["ci_high"])
+
+
 # --------------------------------------------------------------------------------------
 # Risk ratio
 # --------------------------------------------------------------------------------------

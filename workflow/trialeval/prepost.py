@@ -191,8 +191,14 @@ def wilcoxon_hodges_lehmann(x, y, alpha: float = 0.05) -> dict:
         w = _SortedRankSum(x, y)
         out["estimate"] = median_pairwise_difference(x, y)
     zq = float(special.ndtri(1 - alpha / 2))
-    out["ci_low"] = w.root(zq, correct=True)
-    out["ci_high"] = w.root(-zq, correct=True)
+    try:
+        out["ci_low"] = w.root(zq, correct=True)
+        out["ci_high"] = w.root(-zq, correct=True)
+    except ValueError:
+        # Every shifted difference ties at a root (e.g. x all 1, y all 0): W's variance is 0
+        # there and R stops with "cannot compute confidence interval when all observations
+        # are tied"; the test and the estimate stand, the CI is not given.
+        out["ci_low"] = out["ci_high"] = np.nan
     return out
 
 
@@ -445,6 +451,8 @@ def _score_rows(
             hl = wilcoxon_hodges_lehmann(arm_change, control_change, alpha=alpha)
             if np.isnan(hl["estimate"]):
                 note = "every change score is tied: no test or CI"
+            elif np.isnan(hl["ci_low"]):
+                note = "no CI: every shifted difference is tied at its limit (R stops there)"
         rows.append(
             {
                 "estimand": "hodges_lehmann_shift",
