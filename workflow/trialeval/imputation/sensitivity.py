@@ -189,6 +189,7 @@ def mixed_model_imputation(
     propagate: bool = False,
     iterations: int = 10,
     dfcom: str = "completed",
+    exclude: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The primary mixed model (`models.mixed_model_effects`, same arguments) on m
     delta-adjusted imputations per delta, pooled by Rubin's rules: (pooled, tipping).
@@ -197,6 +198,9 @@ def mixed_model_imputation(
     model has site (fixed or random). `dfcom`: "completed" (the model's Satterthwaite df of
     each contrast on the completed data, averaged over the m imputations) or "observed" (its
     df in the primary fit on the observed data, smaller and so more conservative).
+    `exclude` (participant_id, timepoint rows): cells removed from every completed data set
+    before it is analysed, imputed or not (a while-on-treatment strategy's visits after the
+    event: imputed as part of the trajectory, never analysed).
     pooled: one row per delta and contrast (MI_COLUMNS); tipping: per contrast the tipping
     point (`tipping_delta`, NaN when none) and its note.
     """
@@ -226,16 +230,27 @@ def mixed_model_imputation(
     )
     observed_df = fit(scores)["df"] if dfcom == "observed" else None
     mi = (
-        f"multiple imputation under MAR by arm (m = {m}, seed {seed}; Rubin's rules, "
-        "Barnard-Rubin df); imputed values of the intervention arms shifted by delta at every "
-        f"post visit{' and carried into later visits' if propagate else ''}"
+        f"multiple imputation under MAR by arm (m = {m}, seed {seed}), Rubin's rules, "
+        "Barnard-Rubin df"
     )
+
+    def shift_words(delta: float) -> str:
+        if delta == 0.0:
+            return ""
+        carried = " and carried into later visits" if propagate else ""
+        return (
+            f"; imputed values of the intervention arms shifted by {delta:g} at every post "
+            f"visit{carried}"
+        )
+
+    keep = _keep_cells(exclude)
     notes = "; ".join(data.notes)
     rows = []
     for delta, completed in completed_by_delta(
         data, deltas, m=m, seed=seed, propagate=propagate, iterations=iterations
     ):
-        fits = [fit(frame) for frame in completed_frames(data, completed)]
+        frames = completed_frames(data, completed)
+        fits = [fit(frame if keep is None else frame[keep(frame)]) for frame in frames]
         first = fits[0]
         for key in first.index:
             per = pd.DataFrame([f.loc[key, ["estimate", "se", "df"]] for f in fits])
@@ -253,7 +268,7 @@ def mixed_model_imputation(
                     "delta": delta,
                     **pooled,
                     **{k: row[k] for k in ("n", "n_obs", "n_analysis_set")},
-                    "method": f"{row['method']}; {mi}",
+                    "method": f"{row['method']}; {mi}{shift_words(delta)}",
                     "note": "; ".join(filter(None, [notes, fit_note, note])),
                 }
             )
@@ -265,3 +280,17 @@ def mixed_model_imputation(
     tipping = pd.DataFrame(tipping, columns=[*KEY, "tipping_delta", "note"])
     tipping["tipping_delta"] = tipping["tipping_delta"].astype(float)
     return pooled, tipping
+
+
+def _keep_cells(exclude: pd.DataFrame | None):
+    """None when nothing is excluded, else a function giving the mask of a completed frame's
+    rows to keep."""
+    if exclude is None or not len(exclude):
+        return None
+    out = set(zip(exclude["participant_id"], exclude["timepoint"], strict=True))
+
+    def keep(frame: pd.DataFrame) -> np.ndarray:
+        pairs = zip(frame["participant_id"], frame["timepoint"], strict=True)
+        return np.array([p not in out for p in pairs], dtype=bool)
+
+    return keep
