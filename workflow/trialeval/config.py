@@ -1028,4 +1028,4 @@ def report_items(spec: dict) -> dict[str, list[str]]:
 def has_imputation(spec: dict) -> bool:
     """Whether some named sensitivity analysis of a resolved spec has multiple imputation."""
     named = (spec.get("analyses") or {}).get("sensitivity") or []
-    return any(a.get("imputation") for a in named)
+    return any(a.get("imputation") is not None for a in named)
