@@ -190,6 +190,7 @@ def mixed_model_imputation(
     iterations: int = 10,
     dfcom: str = "completed",
     exclude: pd.DataFrame | None = None,
+    refit: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The primary mixed model (`models.mixed_model_effects`, same arguments) on m
     delta-adjusted imputations per delta, pooled by Rubin's rules: (pooled, tipping).
@@ -201,6 +202,10 @@ def mixed_model_imputation(
     `exclude` (participant_id, timepoint rows): cells removed from every completed data set
     before it is analysed, imputed or not (a while-on-treatment strategy's visits after the
     event: imputed as part of the trajectory, never analysed).
+    `refit` (model repeated without delivery groups): the completed data sets share every
+    row but the score, so the design is built once and only the REML fit and contrasts are
+    redone per data set (`_repeated_refitter`); the numbers are those of the full call
+    (tests/test_imputation.py), the rows' notes those of each delta's first data set.
     pooled: one row per delta and contrast (MI_COLUMNS); tipping: per contrast the tipping
     point (`tipping_delta`, NaN when none) and its note.
     """
@@ -244,16 +249,23 @@ def mixed_model_imputation(
         )
 
     keep = _keep_cells(exclude)
+    fast = None
     notes = "; ".join(data.notes)
     rows = []
     for delta, completed in completed_by_delta(
         data, deltas, m=m, seed=seed, propagate=propagate, iterations=iterations
     ):
-        frames = completed_frames(data, completed)
-        fits = [fit(frame if keep is None else frame[keep(frame)]) for frame in frames]
-        first = fits[0]
-        for key in first.index:
-            per = pd.DataFrame([f.loc[key, ["estimate", "se", "df"]] for f in fits])
+        frames = [f if keep is None else f[keep(f)] for f in completed_frames(data, completed)]
+        first = fit(frames[0])
+        if fast is None and refit and model == "repeated" and not groups:
+            fast = _repeated_refitter(frames[0], participants, spec, site, covariates, alpha)
+        if fast is not None and list(first.index) == fast.keys:
+            values = np.stack([fast(frame) for frame in frames])  # (m, contrasts, 3)
+        else:
+            fits = [first, *(fit(frame) for frame in frames[1:])]
+            values = np.stack([f[["estimate", "se", "df"]].to_numpy(float) for f in fits])
+        for k, key in enumerate(first.index):
+            per = pd.DataFrame(values[:, k, :], columns=["estimate", "se", "df"])
             given = None
             if observed_df is not None:
                 given = observed_df.get(key, np.nan)
@@ -294,3 +306,63 @@ def _keep_cells(exclude: pd.DataFrame | None):
         return np.array([p not in out for p in pairs], dtype=bool)
 
     return keep
+
+
+def _repeated_refitter(template, participants, spec, site, covariates, alpha):
+    """For model repeated: a function of a completed score frame laid out as `template`
+    (same participant and visit per row) giving its contrasts' (estimate, se, df), in the
+    order of `models.mixed_model_effects` (attribute `keys`). The design (merge, covariate
+    coding, aliased columns, contrast vectors) is built once from `template` with the steps
+    of that function; a frame with another layout, or a fit that fails, gives NaN rows (the
+    pooling then says in how many imputations nothing was estimated)."""
+    from trialeval.design import design_matrix
+    from trialeval.mixed import contrast, fit_reml
+    from trialeval.models import _model_data, _terms, _vector
+    from trialeval.regression import drop_aliased
+
+    covariates = list(covariates)
+    if site != "none" and "site" not in participants:
+        site = "none"
+    # the scores replaced by their row numbers: which template rows the model keeps, in order
+    probe = template.assign(score=np.arange(len(template), dtype=float))
+    data, _ = _model_data(probe, participants, spec, covariates, site)
+    if site == "random" and data["site"].nunique() < 2:
+        site = "none"
+    rows = data["score"].to_numpy(dtype=int)
+    _, _, terms, adjust = _terms(spec, data, covariates, site, with_visit=True, interaction=True)
+    X, names = design_matrix(data, [*terms, *adjust])
+    design = drop_aliased(X, names)
+    units = data["participant_id"].to_numpy()
+    sites = data["site"].to_numpy() if site == "random" else None
+    control = spec["control_arm"]
+    keys, weights = [], []
+    for a in [a["id"] for a in spec["arms"] if not a["control"]]:
+        for tp in [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]:
+            interaction = f"arm[{a}]:timepoint[{tp}]"
+            for estimand, vector in (
+                ("diff_in_change", {interaction: 1.0}),
+                ("diff_in_means", {f"arm[{a}]": 1.0, interaction: 1.0}),
+            ):
+                keys.append(("mixed_model", estimand, f"{a} - {control}", tp))
+                weights.append(design.restrict(_vector(names, vector)))
+    ids, visits = template["participant_id"].to_numpy(), template["timepoint"].to_numpy()
+    nothing = np.full((len(keys), 3), np.nan)
+
+    def refit(frame: pd.DataFrame) -> np.ndarray:
+        same = len(frame) == len(ids) and (frame["participant_id"].to_numpy() == ids).all()
+        if not same or not (frame["timepoint"].to_numpy() == visits).all():
+            return nothing
+        y = frame["score"].to_numpy(dtype=float)[rows]
+        try:
+            fit = fit_reml(y, design.X, units, sites=sites, column_names=design.names)
+        except (ValueError, np.linalg.LinAlgError):
+            return nothing
+        out = nothing.copy()
+        for k, w in enumerate(weights):
+            if w is not None:
+                result = contrast(fit, w, alpha=alpha)
+                out[k] = (result.estimate, result.se, result.df)
+        return out
+
+    refit.keys = keys
+    return refit
