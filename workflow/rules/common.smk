@@ -181,7 +181,8 @@ def inputs_of(needs, kinds):
 def layout_of(spec):
     """The name of a trial's set of tables and figures (its tables and figures rules): the
     design's, or the design's with the tipping-point table and figure (some sensitivity
-    analysis has multiple imputation). Rule outputs are static, hence one rule per layout."""
+    analysis has multiple imputation). Rule outputs are static, hence one rule per layout.
+    """
     return spec["design"] + ("_imputation" if has_imputation(spec) else "")
 
 
