@@ -756,7 +756,44 @@ def sensitivity_cells() -> list[Cell]:
             "estimand": _estimand("hypothetical"),
         }
     ]
-    return [cell, empty]
+    return [cell, empty, imputation_cell()]
+
+
+def imputation_cell() -> Cell:
+    """Multiple imputation (issue 13) next to a hypothetical-strategy analysis: a primary
+    repeated model with a binary category outcome; `mi_delta` imputes after a hypothetical
+    strategy (MAR after the event) on a delta grid, its category outcome left to the risk
+    ratio; `mi_carried` an MMRM with the shift carried into later visits, visits after a
+    while-on-treatment event imputed and then removed. Small m: the matrix stays fast."""
+    cell = rct_cell(122, "numeric", "repeated", "random", "itt", 2)
+    cell.id = "sensitivity_imputation"
+    cell.trial["title"] = "Matrix sensitivity analyses: multiple imputation and tipping point"
+    people = cell.files["participants.csv"]
+    people["stopped"] = _stopped(people, [tp["id"] for tp in cell.trial["timepoints"]])
+    analyses = cell.trial["analyses"]
+    analyses["estimand"] = _estimand("treatment_policy")
+    analyses["sensitivity"] = [
+        {
+            "name": "hypothetical",
+            "label": "Had no one stopped",
+            "estimand": _estimand("hypothetical"),
+        },
+        {
+            "name": "mi_delta",
+            "label": "Multiple imputation, delta-adjusted",
+            "estimand": _estimand("hypothetical"),
+            "imputation": {"m": 5, "seed": 11, "delta": [-6, -3, 3], "propagate": False},
+        },
+        {
+            "name": "mi_carried",
+            "label": "MMRM on imputations, shift carried over",
+            "outcomes": ["flourishing"],
+            "mixed_model": {"model": "mmrm", "site": "fixed"},
+            "estimand": _estimand("while_on_treatment"),
+            "imputation": {"m": 3, "seed": 5, "delta": [-4], "propagate": True},
+        },
+    ]
+    return cell
 
 
 def all_cells() -> list[Cell]:

@@ -421,6 +421,40 @@ def test_primary_mixed_model_on_imputations():
     np.testing.assert_allclose(pooled["dfcom"], observed["df"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("site", ["none", "fixed", "random"])
+def test_refit_of_the_repeated_model_equals_the_full_call(site):
+    """The design built once and only the score refitted (`refit`, the default for model
+    repeated) gives the numbers of mixed_model_effects called on every completed data set,
+    also with visits removed from every completed data set (`exclude`)."""
+    n_post = 2
+    scores, participants, _ = simulate(n_per_arm=30, n_post=n_post, seed=12)
+    participants = participants.assign(site=[f"s{k % 3}" for k in range(len(participants))])
+    spec = trial_spec(n_post)
+    outcome = {"id": "ee", "role": "primary"}
+    options = dict(analysis_set="itt", model="repeated", site=site, covariates=("age",))
+    exclude = pd.DataFrame(
+        {"participant_id": participants["participant_id"][:5], "timepoint": "t2"}
+    )
+    runs = [
+        mi.mixed_model_imputation(
+            scores,
+            participants,
+            spec,
+            outcome,
+            **options,
+            m=3,
+            seed=2,
+            deltas=[-1.0],
+            exclude=exclude,
+            refit=refit,
+        )[0]
+        for refit in (True, False)
+    ]
+    columns = ["estimate", "se", "df", "ci_low", "ci_high", "p_value", "fmi"]
+    np.testing.assert_allclose(runs[0][columns], runs[1][columns], rtol=1e-10, atol=1e-12)
+    pd.testing.assert_frame_equal(runs[0].drop(columns=columns), runs[1].drop(columns=columns))
+
+
 # ----------------------------------------------------------------------------------------
 # Truth recovery (smoke test on simulated data, not a reference)
 # ----------------------------------------------------------------------------------------

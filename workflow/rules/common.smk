@@ -27,6 +27,7 @@ def library(*modules):
 from trialeval.checks import check_trials  # noqa: E402
 from trialeval.config import (  # noqa: E402
     check_config,
+    has_imputation,
     load_trials,
     outcome_analyses,
     raw_files,
@@ -129,6 +130,8 @@ STAGE_OUTPUTS = {
     "reliability": "tables/reliability.csv",
     "prepost_summary": "tables/prepost_summary.csv",
     "association_counts": "tables/association_counts.csv",
+    # a list: the imputation part of each sensitivity analysis with multiple imputation
+    "imputation": None,
 }
 TABLE_INPUTS = {
     "table1": ["participants", "covariate_labels", "sets", "scores", "consort"],
@@ -137,6 +140,7 @@ TABLE_INPUTS = {
     "association_table": ["effects", "association_counts"],
     "reliability_table": ["reliability"],
     "missingness_table": ["consort"],
+    "tipping_point": ["imputation"],
 }
 FIGURE_INPUTS = {
     "consort": ["consort"],
@@ -144,14 +148,29 @@ FIGURE_INPUTS = {
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],
     "odds_ratio_forest": ["effects", "association_counts", "covariate_labels"],
+    "tipping_point": ["imputation"],
 }
 
 
 def stage_inputs(wildcards, names):
     """Named outputs of earlier stages of one trial (what tables and figures are drawn from)."""
     return {
-        name: f"{RESULTS}/{wildcards.trial}/{STAGE_OUTPUTS[name]}" for name in names
+        name: (
+            imputation_parts(wildcards.trial)
+            if name == "imputation"
+            else f"{RESULTS}/{wildcards.trial}/{STAGE_OUTPUTS[name]}"
+        )
+        for name in names
     }
+
+
+def imputation_parts(trial):
+    """The every-delta tables of a trial's sensitivity analyses with multiple imputation."""
+    return [
+        f"{RESULTS}/{trial}/parts/sensitivity.{a['name']}.imputation.csv"
+        for a in TRIALS[trial]["analyses"]["sensitivity"]
+        if a.get("imputation")
+    ]
 
 
 def inputs_of(needs, kinds):
@@ -159,12 +178,22 @@ def inputs_of(needs, kinds):
     return sorted({name for kind in kinds for name in needs[kind]})
 
 
-def trials_of(design):
-    """Wildcard pattern matching the trials of one design."""
-    return "|".join(t for t, spec in TRIALS.items() if spec["design"] == design)
+def layout_of(spec):
+    """The name of a trial's set of tables and figures (its tables and figures rules): the
+    design's, or the design's with the tipping-point table and figure (some sensitivity
+    analysis has multiple imputation). Rule outputs are static, hence one rule per layout.
+    """
+    return spec["design"] + ("_imputation" if has_imputation(spec) else "")
 
 
-DESIGNS = sorted({spec["design"] for spec in TRIALS.values()})
+# {layout: the report_items of its trials}, and which trials have each layout
+LAYOUTS = {layout_of(spec): report_items(spec) for spec in TRIALS.values()}
+LAYOUTS = {layout: LAYOUTS[layout] for layout in sorted(LAYOUTS)}
+
+
+def trials_of_layout(layout):
+    """Wildcard pattern matching the trials of one layout."""
+    return "|".join(t for t, spec in TRIALS.items() if layout_of(spec) == layout)
 
 
 def trial_outputs(trial):

@@ -1,11 +1,12 @@
-# One job per trial draws all of its design's figures (matplotlib's import alone costs about
+# One job per trial draws all of its layout's figures (its design's, and the
+# tipping point's with multiple imputation) (matplotlib's import alone costs about
 # half a second per job).
-for design in DESIGNS:
-    kinds = report_items({"design": design})["figures"]
+for layout, items in LAYOUTS.items():
+    kinds = items["figures"]
 
     rule:
         name:
-            f"figures_{design}"
+            f"figures_{layout}"
         input:
             unpack(partial(stage_inputs, names=inputs_of(FIGURE_INPUTS, kinds))),
             settings=settings_file("figures"),
@@ -30,7 +31,7 @@ for design in DESIGNS:
         log:
             f"{RESULTS}/{{trial}}/logs/figures.log",
         wildcard_constraints:
-            trial=trials_of(design),
+            trial=trials_of_layout(layout),
         conda:
             ENV
         resources:

@@ -109,11 +109,17 @@ rule sensitivity:
             "mmrm/covariance",
             "mmrm/fit",
             "mmrm/df",
+            "imputation/__init__",
+            "imputation/engine",
+            "imputation/rubin",
+            "imputation/sensitivity",
         ),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.effects.csv",
         means=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.means.csv",
         diagnostics=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.diagnostics.csv",
+        # every delta's pooled multiple-imputation rows (header only without imputation)
+        imputation=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.imputation.csv",
     log:
         f"{RESULTS}/{{trial}}/logs/sensitivity.{{name}}.log",
     benchmark:

@@ -1,11 +1,12 @@
-# One job per trial writes all of its design's tables: a table takes milliseconds, a job's
+# One job per trial writes all of its layout's tables (its design's, and
+# the tipping point's with multiple imputation): a table takes milliseconds, a job's
 # start-up (Python, pandas, python-docx) about a second, so tables share a job.
-for design in DESIGNS:
-    kinds = report_items({"design": design})["tables"]
+for layout, items in LAYOUTS.items():
+    kinds = items["tables"]
 
     rule:
         name:
-            f"tables_{design}"
+            f"tables_{layout}"
         input:
             unpack(partial(stage_inputs, names=inputs_of(TABLE_INPUTS, kinds))),
             settings=settings_file("tables"),
@@ -29,7 +30,7 @@ for design in DESIGNS:
         log:
             f"{RESULTS}/{{trial}}/logs/tables.log",
         wildcard_constraints:
-            trial=trials_of(design),
+            trial=trials_of_layout(layout),
         conda:
             ENV
         resources:

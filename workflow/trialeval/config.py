@@ -733,7 +733,11 @@ def _resolve_sensitivity(trial: dict, primary: dict, outcomes: list[dict], known
                 f"{where}: {key}.outcomes names {unknown}, which are not outcomes this design "
                 f"analyses; expected some of {analysed}"
             )
+        imputation = analysis.get("imputation")
+        if imputation is not None:
+            chosen = _imputed_outcomes(analysis, chosen, by_id, f"{where}: {key}")
         mixed = _resolve_mixed_model(trial, merged, f"{key}.mixed_model", known, where)
+        extra = {} if imputation is None else {"imputation": _resolve_imputation(imputation)}
         resolved.append(
             {
                 "name": name,
@@ -751,10 +755,43 @@ def _resolve_sensitivity(trial: dict, primary: dict, outcomes: list[dict], known
                     trial["design"],
                     where,
                 ),
+                **extra,
             }
         )
     _unique([a["name"] for a in resolved], "sensitivity analysis", f"{where}: analyses.sensitivity")
     return resolved
+
+
+def _imputed_outcomes(analysis: dict, chosen: list[str], by_id: dict, at: str) -> list[str]:
+    """The outcomes of an analysis with multiple imputation: its score outcomes. Without
+    `outcomes` the categories are left out (they keep the primary's risk ratio); a category
+    named in `outcomes` is refused: the imputation model is a linear regression of scores."""
+    categories = [o for o in chosen if by_id[o]["kind"] == "category"]
+    if categories and analysis.get("outcomes"):
+        raise TrialInputError(
+            f"{at}.outcomes: {categories} are category (binary) outcomes, which multiple "
+            "imputation (imputation:) does not impute (its model is a linear regression of "
+            "scores); list score outcomes only, or run the categories in another sensitivity "
+            "analysis without imputation"
+        )
+    scores = [o for o in chosen if by_id[o]["kind"] == "score"]
+    if not scores:
+        raise TrialInputError(
+            f"{at}.imputation: this analysis has no score outcome to impute; expected a "
+            "design with score outcomes analysed by the mixed model"
+        )
+    return scores
+
+
+def _resolve_imputation(raw: dict) -> dict:
+    """{m, seed, delta (sorted, each once, 0 included: the MAR result), propagate}."""
+    deltas = sorted({float(d) for d in raw["delta"]} | {0.0})
+    return {
+        "m": int(raw["m"]),
+        "seed": int(raw["seed"]),
+        "delta": deltas,
+        "propagate": bool(raw["propagate"]),
+    }
 
 
 def intercurrent_columns(analyses: dict) -> list[str]:
@@ -998,4 +1035,13 @@ def report_items(spec: dict) -> dict[str, list[str]]:
         tables += ["association_table"]
         figures += ["odds_ratio_forest"]
     tables += ["reliability_table", "missingness_table"]
+    if has_imputation(spec):  # a tipping-point table and figure only where some MI is run
+        tables.append("tipping_point")
+        figures.append("tipping_point")
     return {"tables": tables, "figures": figures}
+
+
+def has_imputation(spec: dict) -> bool:
+    """Whether some named sensitivity analysis of a resolved spec has multiple imputation."""
+    named = (spec.get("analyses") or {}).get("sensitivity") or []
+    return any(a.get("imputation") is not None for a in named)

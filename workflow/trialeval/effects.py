@@ -258,3 +258,40 @@ def run(
         if has_events(spec):  # the data are read only when some strategy sets anything aside
             data = read_analysis_data(paths["scores"], paths["participants"], paths["sets"])
         write_json(set_aside_counts(spec, *data), outputs["estimands"])
+
+
+# The tipping-point table and figure show, per analysis, outcome, analysis set and contrast,
+# one estimand at one visit (tipping_point.csv holds them all): the first of these estimands
+# the model gives, at the last post visit (ANCOVA over every post visit: all_post).
+TIPPING_ESTIMANDS = ("diff_in_means", "adjusted_diff")
+TIPPING_BLOCK = ["analysis_name", "outcome", "analysis_set", "contrast"]
+
+
+def tipping_shown(imputation: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """The rows of the sensitivity analyses' every-delta tables (sensitivity.<name>.
+    imputation.csv, stacked) the tipping-point table and figure show, in the trial file's
+    order (analyses, outcomes, sets), deltas ascending."""
+    order = {tp["id"]: i for i, tp in enumerate(spec["timepoints"])} | {"all_post": 10**6}
+    rows = []
+    for _, block in imputation.groupby(TIPPING_BLOCK, sort=False):
+        present = [e for e in TIPPING_ESTIMANDS if (block["estimand"] == e).any()]
+        chosen = block[block["estimand"] == (present[0] if present else block["estimand"].iloc[0])]
+        last = max(chosen["timepoint"], key=lambda tp: order.get(tp, -1))
+        rows.append(chosen[chosen["timepoint"] == last].sort_values("delta", kind="stable"))
+    if not rows:
+        return imputation.iloc[0:0]
+    shown = pd.concat(rows, ignore_index=True)
+    named = [a["name"] for a in spec["analyses"].get("sensitivity") or []]
+    outcomes = sorted(spec["outcomes"], key=lambda o: o["role"] != "primary")
+    ranks = {
+        "analysis_name": named,
+        "outcome": [o["id"] for o in outcomes],
+        "analysis_set": spec["analyses"]["analysis_sets"],
+    }
+    keys = []
+    for column, values in ranks.items():
+        rank = {v: i for i, v in enumerate(values)}
+        shown[f"_{column}"] = shown[column].map(rank).fillna(len(rank))
+        keys.append(f"_{column}")
+    shown = shown.sort_values(keys, kind="stable").drop(columns=keys)
+    return shown.reset_index(drop=True)

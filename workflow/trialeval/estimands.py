@@ -165,6 +165,23 @@ def _in_visit_order(scores: pd.DataFrame, order: dict) -> pd.DataFrame:
     )
 
 
+def cells_after(
+    participants: pd.DataFrame, events: list[dict], spec: dict, strategy: str
+) -> pd.DataFrame:
+    """(participant_id, timepoint) of every visit after an event whose strategy is
+    `strategy`, observed or not (multiple imputation fills in a while-on-treatment
+    participant's visits after the event and then removes them from each completed data set)."""
+    order = {tp["id"]: i for i, tp in enumerate(spec["timepoints"])}
+    rows = []
+    for event in events:
+        if event["strategy"] != strategy:
+            continue
+        at = participants.set_index("participant_id")[event_column(event["column"])]
+        for pid, rank in at.map(order).dropna().items():
+            rows += [(pid, tp) for tp, i in order.items() if i > rank]
+    return pd.DataFrame(rows, columns=["participant_id", "timepoint"]).drop_duplicates()
+
+
 def analysis_data(spec: dict, paths: dict[str, str], outcome: str | None = None):
     """(scores, participants) of an analysis, as trialeval.io.read_analysis_data reads them,
     with the intercurrent events of the analysis's estimand (spec["analyses"]["estimand"])

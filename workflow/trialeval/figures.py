@@ -4,7 +4,9 @@
 - plot_trajectories: adjusted means per arm and timepoint (tables/adjusted_means.csv);
 - plot_forest: effects across outcomes (effects.csv), continuous effects per baseline SD;
 - plot_change_distributions: change from baseline per arm (interim scores and analysis sets);
-- plot_odds_ratios: odds ratios per exposure level (effects.csv, tables/association_counts.csv).
+- plot_odds_ratios: odds ratios per exposure level (effects.csv, tables/association_counts.csv);
+- plot_tipping_point: delta-adjusted multiple imputation, pooled estimate and P against the
+  shift delta (the sensitivity analyses' imputation parts).
 
 Every `plot_*` returns a Figure 3.5 in (single column) or 7.2 in (double column) wide, fonts
 of at least 7 pt, in the Okabe-Ito palette (or the arm's `colour` from the trial file) with a
@@ -46,6 +48,7 @@ __all__ = [
     "plot_consort",
     "plot_forest",
     "plot_odds_ratios",
+    "plot_tipping_point",
     "plot_trajectories",
     "run",
     "save",
@@ -96,7 +99,14 @@ STYLE = {
     "svg.image_inline": True,
 }
 
-KINDS = ("consort", "trajectories", "forest", "change_distributions", "odds_ratio_forest")
+KINDS = (
+    "consort",
+    "trajectories",
+    "forest",
+    "change_distributions",
+    "odds_ratio_forest",
+    "tipping_point",
+)
 
 CONTINUOUS_ESTIMANDS = {
     "rct": ("diff_in_change", "adjusted_diff"),
@@ -1624,6 +1634,115 @@ def _consort_survey(spec: dict, consort: dict):
 
 
 # --------------------------------------------------------------------------------------
+# Tipping point (delta-adjusted multiple imputation)
+# --------------------------------------------------------------------------------------
+
+DELTA = "\u03b4"
+
+
+def _delta_label(value: float) -> str:
+    return f"{value:g}".replace("-", MINUS)
+
+
+def _read_imputation(paths) -> pd.DataFrame:
+    frames = [read_csv(p) for p in ([paths] if isinstance(paths, str) else list(paths))]
+    return pd.concat(frames, ignore_index=True)
+
+
+@_styled
+def plot_tipping_point(spec: dict, imputation: pd.DataFrame):
+    """Per analysis, outcome, analysis set and contrast (the rows trialeval.effects.
+    tipping_shown picks) a row of two panels against the shift delta: the pooled estimate
+    with its confidence band and the zero line; and P (log scale) with the alpha line. A
+    dotted vertical line marks the tipping point, delta 0 (MAR) a filled marker."""
+    from trialeval.effects import TIPPING_BLOCK, tipping_shown
+
+    shown = tipping_shown(imputation, spec)
+    if shown.empty:
+        return plot_message(
+            "Tipping point: nothing to draw",
+            ["No sensitivity analysis with multiple imputation produced pooled results."],
+        )
+    blocks = [b for _, b in shown.groupby(TIPPING_BLOCK, sort=False)]
+    arms = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    named = {a["name"]: a["label"] for a in spec["analyses"].get("sensitivity") or []}
+    outcomes = {o["id"]: o for o in spec["outcomes"]}
+    tp_labels = _timepoint_labels(spec)
+    colour = OKABE_ITO[0]
+    width = DOUBLE_COLUMN
+    fig, axes = plt.subplots(
+        len(blocks),
+        2,
+        figsize=(width, 0.5 + 2.1 * len(blocks)),
+        layout="constrained",
+        squeeze=False,
+        gridspec_kw={"width_ratios": [3, 2]},
+    )
+    for (left, right), block in zip(axes, blocks, strict=True):
+        first = block.iloc[0]
+        x = block["delta"].to_numpy(float)
+        est = block["estimate"].to_numpy(float)
+        low, high = block["ci_low"].to_numpy(float), block["ci_high"].to_numpy(float)
+        p = block["p_value"].to_numpy(float)
+        alpha = float(first["alpha"])
+        treated, control = str(first["contrast"]).split(" - ", 1)
+        gid = f"{first['analysis_name']}-{first['outcome']}-{first['analysis_set']}-{treated}"
+        left.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0, zorder=1)
+        left.plot(x, est, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"est-{gid}")
+        left.axhline(0, color="0.35", linewidth=0.7, linestyle="--", zorder=2)
+        mar = x == 0
+        left.plot(x[mar], est[mar], "o", color="black", markersize=4.5, zorder=4)
+        right.plot(x, p, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"p-{gid}")
+        right.plot(x[mar], p[mar], "o", color="black", markersize=4.5, zorder=4)
+        right.axhline(alpha, color=OKABE_ITO[1], linewidth=0.8, linestyle="--", zorder=2)
+        right.set_yscale("log")
+        floor = np.nanmin(np.r_[p[p > 0], alpha]) if np.isfinite(p).any() else alpha
+        bottom = max(floor / 3, 1e-12)
+        right.set_ylim(bottom, 1.05)
+        ticks = [t for t in (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0) if t >= bottom]
+        right.yaxis.set_major_locator(FixedLocator(ticks))
+        right.yaxis.set_minor_locator(NullLocator())
+        right.set_yticklabels([f"{t:g}" for t in ticks])
+        right.text(
+            x.max(),
+            alpha * 1.15,
+            f"\u03b1 = {alpha:g}",
+            ha="right",
+            va="bottom",
+            fontsize=SMALL_FONT,
+            color=OKABE_ITO[1],
+        )
+        tipping = first["tipping_delta"]
+        for ax in (left, right):
+            if pd.notna(tipping):
+                ax.axvline(float(tipping), color="0.2", linewidth=0.7, linestyle=":", zorder=2)
+            ax.set_xticks(x, [_delta_label(v) for v in x])
+            ax.set_xlabel(f"Shift {DELTA} of imputed {arms.get(treated, treated)} values (points)")
+        outcome = outcomes.get(first["outcome"])
+        what = outcome_axis_label(spec, outcome) if outcome else str(first["outcome"])
+        label = named.get(first["analysis_name"], first["analysis_name"])
+        estimand = ESTIMAND_LABELS.get(first["estimand"], first["estimand"])
+        at = tp_labels.get(first["timepoint"], "all follow-up visits")
+        title = (
+            f"{label}: {what}; {estimand.lower()}, {arms.get(treated, treated)} \u2212 "
+            f"{arms.get(control, control)}, {at}"
+        )
+        left.set_title("\n".join(wrap(title, width * 0.6 - 0.5)), fontsize=FONT_SIZE, loc="left")
+        said = (
+            f"Tipping point {DELTA} = {_delta_label(float(tipping))}"
+            if pd.notna(tipping)
+            else "No tipping point in the grid"
+        )
+        right.set_title(said, fontsize=FONT_SIZE, loc="left")
+        level = round(100 * (1 - alpha))
+        left.set_ylabel(f"Pooled estimate ({level}% CI)")
+        right.set_ylabel("P (Rubin's rules)")
+        left.yaxis.set_major_locator(_y_locator())
+    _freeze_layout(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------------------
 # Rule entry
 # --------------------------------------------------------------------------------------
 
@@ -1642,7 +1761,7 @@ def run(
 
     consort: consort; trajectories: means, consort; forest: effects, scores, sets;
     change_distributions: scores, sets; odds_ratio_forest: effects, association_counts,
-    covariate_labels (optional).
+    covariate_labels (optional); tipping_point: imputation (the list of imputation parts).
     """
     notes: list[str] = []
     if kind == "consort":
@@ -1676,6 +1795,11 @@ def run(
         )
         if not (effects["estimand"] == "odds_ratio").any():
             notes = [NO_ODDS_RATIOS]
+    elif kind == "tipping_point":
+        imputation = _read_imputation(inputs["imputation"])
+        fig = plot_tipping_point(spec, imputation)
+        if imputation.empty:
+            notes = ["No sensitivity analysis with multiple imputation produced pooled results."]
     else:
         raise ValueError(f"unknown figure {kind!r}; expected one of {', '.join(KINDS)}")
     try:

@@ -31,7 +31,13 @@ FIGURE_TITLES = {
     "forest": "Effects across outcomes (intent-to-treat set)",
     "change_distributions": "Change from baseline by arm",
     "odds_ratio_forest": "Odds ratios of burnout by level of belonging",
+    "tipping_point": (
+        "Tipping point: pooled estimate (left) and P (right) of the multiple imputation "
+        "against the shift delta of the imputed intervention-arm values"
+    ),
 }
+# Tables and figures shown in a section of their own rather than with the others.
+OWN_SECTION = {"tipping_point"}
 STYLE = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0;
        color: #1a1a1a; line-height: 1.45; }
@@ -216,6 +222,28 @@ def _estimand_section(analyses: dict, arms: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
+def _imputation_section(spec: dict) -> str:
+    """The heading and reading guide of the multiple-imputation (tipping point) results."""
+    named = [a for a in spec["analyses"].get("sensitivity") or [] if a.get("imputation")]
+    what = "; ".join(
+        f"{a['label']}: m = {a['imputation']['m']}, seed {a['imputation']['seed']}, "
+        f"delta {', '.join(f'{d:g}' for d in a['imputation']['delta'])}"
+        for a in named
+    )
+    return (
+        "<h3>Multiple imputation and tipping point</h3>"
+        f'<p class="note">{html.escape(what)}. Missing scores are imputed under missing at '
+        "random (MAR) by arm, each completed data set analysed with the analysis's mixed "
+        "model and the results pooled by Rubin's rules (Barnard-Rubin df); the delta 0 row "
+        "is the MAR result, also in effects.csv. Each delta shifts every imputed "
+        "post-baseline value of the intervention arm(s): a negative delta assumes that the "
+        "intervention-arm participants who were not observed did worse than MAR predicts. "
+        "The tipping point is the smallest such shift in the grid at which the conclusion "
+        "under MAR changes (P crosses alpha); a tipping point far outside plausible "
+        "departures from MAR means the conclusion is robust to missing data.</p>"
+    )
+
+
 def trial_section(spec: dict, trial_dir: Path) -> str:
     """One trial's section, from the files under results/<trial>/."""
     items = report_items(spec)
@@ -230,10 +258,12 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
     if estimands:
         parts.append(_estimand_section(estimands, consort["arms"]))
     for table in items["tables"]:
-        parts.append((trial_dir / "tables" / f"{table}.html").read_text())
+        if table not in OWN_SECTION:
+            parts.append((trial_dir / "tables" / f"{table}.html").read_text())
     parts.append("<h3>Figures</h3>")
     notes = json.loads((trial_dir / "figures" / "notes.json").read_text())
-    for figure in items["figures"]:
+
+    def figure_html(figure: str) -> None:
         parts.append(
             "<figure>"
             + _embed_png(trial_dir / "figures" / f"{figure}.png")
@@ -242,6 +272,14 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
         if notes.get(figure):
             said = " ".join(notes[figure])
             parts.append(f'<p class="note warn">Not drawn: {html.escape(said)}</p>')
+
+    for figure in items["figures"]:
+        if figure not in OWN_SECTION:
+            figure_html(figure)
+    if "tipping_point" in items["tables"]:
+        parts.append(_imputation_section(spec))
+        parts.append((trial_dir / "tables" / "tipping_point.html").read_text())
+        figure_html("tipping_point")
     parts.append("<h3>Model diagnostics</h3>")
     parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv"))
     parts.append("</section>")

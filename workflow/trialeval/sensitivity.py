@@ -7,47 +7,120 @@ analysis sets and covariates), categories through trialeval.prepost (the risk ra
 visit), each reading its data through trialeval.estimands.analysis_data, which applies the
 analysis's intercurrent events. Every row gets analysis_name = the analysis's name.
 
-`analysis_effects` is where an analysis option that changes how the data are analysed
-(multiple imputation, say) would be read: `view["analyses"]["analysis"]` carries every key of
-the analysis that is not a model block.
+An analysis with `imputation` (view["analyses"]["analysis"]["imputation"]: m, seed, delta,
+propagate) runs its score outcomes through trialeval.imputation.mixed_model_imputation: the
+scores after its intercurrent-event strategies (hypothetical: set to missing, so imputed),
+imputed m times per delta, each completed data set fitted with the analysis's mixed model
+and pooled by Rubin's rules. effects.csv gets the delta 0 (MAR) rows; the job's imputation
+part every delta with the tipping point (the tipping_point table and figure). Visits after a
+while-on-treatment event are imputed with the rest of the trajectory but removed from every
+completed data set before it is analysed. config refuses imputation for category outcomes.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from trialeval.effects import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, MEANS_COLUMNS
+from trialeval.effects import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, MEANS_COLUMNS, effects_frame
+
+TIPPING_KEYS = ["analysis", "estimand", "contrast", "timepoint"]
+
+
+def _imputation_columns() -> list[str]:
+    from trialeval.imputation import MI_COLUMNS
+
+    return ["analysis_name", *MI_COLUMNS, "tipping_delta", "tipping_note", "alpha"]
 
 
 def analysis_effects(
     view: dict, outcome_id: str, paths: dict[str, str], alpha: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One outcome under one sensitivity analysis: (effects, means, diagnostics), every row
-    with analysis_name. Scores get the mixed model, categories the risk ratio."""
+    with analysis_name. Scores get the mixed model (on multiple imputations when the analysis
+    has `imputation`: see `imputation_effects`), categories the risk ratio."""
     from trialeval import models, prepost
     from trialeval.config import outcome_analyses
 
     name = view["analyses"]["analysis"]["name"]
+    empty = (pd.DataFrame(columns=MEANS_COLUMNS), pd.DataFrame(columns=DIAGNOSTIC_COLUMNS))
     if outcome_id in outcome_analyses(view)["mixed_model"]:
-        effects, means, diagnostics = models.outcome_effects(view, outcome_id, paths, alpha)
+        if view["analyses"]["analysis"].get("imputation"):
+            effects = imputation_effects(view, outcome_id, paths, alpha)[0]
+            means, diagnostics = empty
+        else:
+            effects, means, diagnostics = models.outcome_effects(view, outcome_id, paths, alpha)
     else:
         effects, _ = prepost.outcome_effects(view, outcome_id, paths, alpha)
-        means, diagnostics = (
-            pd.DataFrame(columns=MEANS_COLUMNS),
-            pd.DataFrame(columns=DIAGNOSTIC_COLUMNS),
-        )
+        means, diagnostics = empty
     return tuple(frame.assign(analysis_name=name) for frame in (effects, means, diagnostics))
+
+
+def imputation_effects(
+    view: dict, outcome_id: str, paths: dict[str, str], alpha: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One score outcome's multiple imputation on each of the analysis's sets: (effects rows
+    of the MAR result, delta 0; every delta's pooled rows with the tipping point)."""
+    from trialeval.estimands import analysis_data, cells_after, events_of
+    from trialeval.imputation import mixed_model_imputation
+    from trialeval.io import in_set, set_members
+
+    analysis = view["analyses"]["analysis"]
+    options, mi = view["analyses"]["mixed_model"], analysis["imputation"]
+    outcome = next(o for o in view["outcomes"] if o["id"] == outcome_id)
+    scores, participants = analysis_data(view, paths, outcome_id)
+    events = events_of(view["analyses"].get("estimand"))
+    exclude = cells_after(participants, events, view, "while_on_treatment")
+    pooled = []
+    for analysis_set in view["analyses"]["analysis_sets"]:
+        members = set_members(participants, analysis_set, outcome_id)
+        table, tipping = mixed_model_imputation(
+            scores[in_set(scores["participant_id"], members["participant_id"])],
+            members,
+            view,
+            outcome,
+            analysis_set=analysis_set,
+            model=options["model"],
+            site=options["site"],
+            covariates=tuple(options["covariates"]),
+            alpha=alpha,
+            covariance=options.get("covariance", "unstructured"),
+            df=options.get("df", "satterthwaite"),
+            groups=options.get("groups") is not None,
+            m=mi["m"],
+            seed=mi["seed"],
+            deltas=mi["delta"],
+            propagate=mi["propagate"],
+            exclude=exclude,
+        )
+        tipping = tipping.rename(columns={"note": "tipping_note"})
+        pooled.append(table.merge(tipping, on=TIPPING_KEYS, how="left", validate="m:1"))
+    table = pd.concat(pooled, ignore_index=True).assign(analysis_name=analysis["name"], alpha=alpha)
+    table = table[_imputation_columns()]
+    mar = table[table["delta"] == 0.0]
+    effects = effects_frame(
+        mar[[c for c in EFFECT_COLUMNS if c in mar]].assign(exposure="").to_dict("records")
+    )
+    return effects, table.reset_index(drop=True)
 
 
 def run(view: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
     """Rule entry: every outcome of one sensitivity analysis. ``outputs``: effects, means,
-    diagnostics (each with analysis_name as its first column)."""
+    diagnostics (each with analysis_name as its first column) and imputation (every delta's
+    pooled rows; header only for an analysis without imputation)."""
+    from trialeval.config import outcome_analyses
     from trialeval.io import write_csv
 
-    fits = [
-        analysis_effects(view, outcome_id, paths, alpha)
-        for outcome_id in view["analyses"]["analysis"]["outcomes"]
-    ]
+    analysis = view["analyses"]["analysis"]
+    imputed = analysis.get("imputation") and outcome_analyses(view)["mixed_model"]
+    fits, delta_tables = [], []
+    for outcome_id in analysis["outcomes"]:
+        if imputed and outcome_id in imputed:
+            effects, table = imputation_effects(view, outcome_id, paths, alpha)
+            empty = (pd.DataFrame(columns=MEANS_COLUMNS), pd.DataFrame(columns=DIAGNOSTIC_COLUMNS))
+            fits.append(tuple(f.assign(analysis_name=analysis["name"]) for f in (effects, *empty)))
+            delta_tables.append(table)
+        else:
+            fits.append(analysis_effects(view, outcome_id, paths, alpha))
     tables = {"effects": EFFECT_COLUMNS, "means": MEANS_COLUMNS, "diagnostics": DIAGNOSTIC_COLUMNS}
     for i, (name, columns) in enumerate(tables.items()):
         frames = [fit[i] for fit in fits]
@@ -56,3 +129,7 @@ def run(view: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, s
             frame["analysis_name"] = pd.Series(dtype=object)
         ordered = ["analysis_name", *[c for c in columns if c != "analysis_name"]]
         write_csv(frame[ordered], outputs[name])
+    if "imputation" in outputs:
+        columns = _imputation_columns()
+        frame = pd.concat(delta_tables, ignore_index=True) if delta_tables else None
+        write_csv(pd.DataFrame(columns=columns) if frame is None else frame, outputs["imputation"])

@@ -70,6 +70,7 @@ KINDS = (
     "association_table",
     "reliability_table",
     "missingness_table",
+    "tipping_point",
 )
 # python-docx stamps the time of writing; a fixed one keeps the .docx byte-identical.
 FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0, tzinfo=UTC)
@@ -661,6 +662,60 @@ def estimand_footnotes(spec: dict, names) -> list[str]:
     return lines
 
 
+def _delta_text(delta) -> str:
+    return DASH if is_missing(delta) else f"{float(delta):g}".replace("-", MINUS)
+
+
+def tipping_point_table(spec: dict, imputation: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The delta-adjusted multiple imputation of each sensitivity analysis with `imputation`:
+    per analysis, outcome, analysis set and contrast (the difference in means at the last
+    visit; trialeval.effects.tipping_shown) a heading row stating the tipping point, then one
+    row per delta with the pooled estimate (95% CI), P and the fraction of missing
+    information. `full` is every row of every estimand and visit, labelled."""
+    from trialeval.effects import TIPPING_BLOCK, tipping_shown
+
+    full = imputation.copy()
+    full["exposure"] = ""
+    full = _effect_labels(spec, full).drop(columns="exposure")
+    shown = _effect_labels(spec, tipping_shown(imputation, spec).assign(exposure=""))
+    labels = _analysis_labels(spec)
+    notes = Notes()
+    printed = []
+    for _, block in shown.groupby(TIPPING_BLOCK, sort=False):
+        first = block.iloc[0]
+        where = (
+            f"{labels.get(first['analysis_name'], first['analysis_name'])}: "
+            f"{typographic(first['outcome_label'])}, {first['contrast_label']}, "
+            f"{_lower_first(first['estimand_label'])} at {first['timepoint_label']} "
+            f"({first['analysis_set_label'].lower()})"
+        )
+        tipping = first["tipping_delta"]
+        said = (
+            f"Tipping point δ = {_delta_text(tipping)}"
+            if not is_missing(tipping)
+            else "No tipping point in the grid"
+        )
+        note = str(first["tipping_note"]) if not is_missing(first["tipping_note"]) else ""
+        printed.append({"Delta": f"{where}. {said}" + (f" ({note})" if note else "")})
+        for _, row in block.iterrows():
+            decimals = estimate_decimals(spec, row["outcome"], row["estimand"])
+            text = format_ci(row["estimate"], row["ci_low"], row["ci_high"], decimals)
+            printed.append(
+                {
+                    "Delta": _delta_text(row["delta"]) + (" (MAR)" if row["delta"] == 0 else ""),
+                    "Estimate (95% CI)": text + notes.mark(row["note"]),
+                    "P": format_p(row["p_value"]),
+                    "Fraction of missing information": format_number(row["fmi"], 2),
+                    "Imputations": str(int(row["m"])),
+                }
+            )
+    columns = ["Delta", "Estimate (95% CI)", "P", "Fraction of missing information"]
+    columns.append("Imputations")
+    formatted = pd.DataFrame(printed, columns=columns).fillna("")
+    formatted.attrs["footnotes"] = notes.lines()
+    return full, formatted
+
+
 # Columns the pre/post table adds only when they vary: {header: effects column}.
 PREPOST_OPTIONAL = {
     "Timepoint": "timepoint",
@@ -1234,6 +1289,9 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         ]
         return full, formatted, title, "\n".join(lines)
 
+    if kind == "tipping_point":
+        return _tipping_point_build(spec, kind, inputs)
+
     effects = _read_effects(inputs["effects"])
     sign = (
         "Differences are the first-named group minus the second; ratios the first over the second."
@@ -1282,6 +1340,49 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         lines.append("P values are not adjusted for multiplicity.")
     if "analysis_name" in effects:
         lines += estimand_footnotes(spec, _analysis_names(effects))
+    lines += formatted.attrs.get("footnotes", [])
+    return full, formatted, title, "\n".join(lines)
+
+
+def _tipping_point_build(spec: dict, kind: str, inputs: dict):
+    """The tipping-point table from the sensitivity analyses' every-delta parts."""
+    paths = inputs["imputation"]
+    # one part per analysis with imputation (each with its header, rows or not)
+    frames = [read_csv(p) for p in ([paths] if isinstance(paths, str) else list(paths))]
+    imputation = pd.concat(frames, ignore_index=True)
+    for column in ("note", "tipping_note"):
+        imputation[column] = imputation[column].astype(object).where(imputation[column].notna(), "")
+    full, formatted = tipping_point_table(spec, imputation)
+    title = _title(spec, kind, "Multiple imputation with delta adjustment (tipping point)")
+    named = [a for a in spec["analyses"].get("sensitivity") or [] if a.get("imputation")]
+    lines = []
+    for analysis in named:
+        mi = analysis["imputation"]
+        how = "carried into later visits" if mi["propagate"] else "not carried into later visits"
+        lines.append(
+            f"{analysis['label']}: {mi['m']} imputations (seed {mi['seed']}) under missing at "
+            "random by arm, sequentially by visit; each completed data set analysed with the "
+            f"mixed model {analysis['mixed_model']['model']}; Rubin's rules with Barnard-Rubin "
+            f"degrees of freedom. Delta: added to every imputed post-baseline value of the "
+            f"intervention arm(s) ({how}); 0 is missing at random."
+        )
+    lines.append(
+        "Intercurrent events: observations after a hypothetical-strategy event are set to "
+        "missing and imputed (missing at random after the event); visits after a "
+        "while-on-treatment event are imputed with the rest of the participant's scores but "
+        "removed from every completed data set before it is analysed."
+    )
+    lines += [
+        "Negative delta: the intervention arm's missing participants assumed to score lower "
+        "than missing at random predicts (for an outcome where higher is better, against the "
+        "intervention). Tipping point: the delta of smallest size in the grid at which the "
+        "conclusion under missing at random (P below alpha or not) changes; no interpolation "
+        "between grid points.",
+        "Shown: the difference in means at the last visit (ANCOVA: the adjusted difference); "
+        "tipping_point.csv has every estimand and visit.",
+        "Estimates with 95% confidence intervals. P values are not adjusted for multiplicity.",
+    ]
+    lines += estimand_footnotes(spec, [a["name"] for a in named])
     lines += formatted.attrs.get("footnotes", [])
     return full, formatted, title, "\n".join(lines)
 

@@ -244,13 +244,16 @@ def _draw_visit(completed, missing, z, z_cols, j, predictors, rng, shift) -> Non
     x_obs, x_mis = x_obs / scale, x_mis / scale
     n_obs, p = x_obs.shape[1:]
     gram = np.einsum("mnp,mnq->mpq", x_obs, x_obs)
+    xty = np.einsum("mnp,mn->mp", x_obs, y_obs)
     try:
         chol = np.linalg.cholesky(gram)
+        beta_hat = np.linalg.solve(gram, xty[:, :, None])[:, :, 0]
     except np.linalg.LinAlgError:
+        # singular (e.g. fewer participants observed at the visit than predictors): a
+        # rounding-level Cholesky can pass where the solve then fails, so both take the ridge
         gram = gram + _RIDGE * np.einsum("mpp->mp", gram)[:, :, None] * np.eye(p)
         chol = np.linalg.cholesky(gram)
-    xty = np.einsum("mnp,mn->mp", x_obs, y_obs)
-    beta_hat = np.linalg.solve(gram, xty[:, :, None])[:, :, 0]
+        beta_hat = np.linalg.solve(gram, xty[:, :, None])[:, :, 0]
     rss = ((y_obs - np.einsum("mnp,mp->mn", x_obs, beta_hat)) ** 2).sum(axis=1)
     df = max(n_obs - p, 1)
     # draw order fixed: chi-square, coefficient normals, residual normals

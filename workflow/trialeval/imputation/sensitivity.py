@@ -189,6 +189,8 @@ def mixed_model_imputation(
     propagate: bool = False,
     iterations: int = 10,
     dfcom: str = "completed",
+    exclude: pd.DataFrame | None = None,
+    refit: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The primary mixed model (`models.mixed_model_effects`, same arguments) on m
     delta-adjusted imputations per delta, pooled by Rubin's rules: (pooled, tipping).
@@ -197,6 +199,13 @@ def mixed_model_imputation(
     model has site (fixed or random). `dfcom`: "completed" (the model's Satterthwaite df of
     each contrast on the completed data, averaged over the m imputations) or "observed" (its
     df in the primary fit on the observed data, smaller and so more conservative).
+    `exclude` (participant_id, timepoint rows): cells removed from every completed data set
+    before it is analysed, imputed or not (a while-on-treatment strategy's visits after the
+    event: imputed as part of the trajectory, never analysed).
+    `refit` (model repeated without delivery groups): the completed data sets share every
+    row but the score, so the design is built once and only the REML fit and contrasts are
+    redone per data set (`_repeated_refitter`); the numbers are those of the full call
+    (tests/test_imputation.py), the rows' notes those of each delta's first data set.
     pooled: one row per delta and contrast (MI_COLUMNS); tipping: per contrast the tipping
     point (`tipping_delta`, NaN when none) and its note.
     """
@@ -226,19 +235,37 @@ def mixed_model_imputation(
     )
     observed_df = fit(scores)["df"] if dfcom == "observed" else None
     mi = (
-        f"multiple imputation under MAR by arm (m = {m}, seed {seed}; Rubin's rules, "
-        "Barnard-Rubin df); imputed values of the intervention arms shifted by delta at every "
-        f"post visit{' and carried into later visits' if propagate else ''}"
+        f"multiple imputation under MAR by arm (m = {m}, seed {seed}), Rubin's rules, "
+        "Barnard-Rubin df"
     )
+
+    def shift_words(delta: float) -> str:
+        if delta == 0.0:
+            return ""
+        carried = " and carried into later visits" if propagate else ""
+        return (
+            f"; imputed values of the intervention arms shifted by {delta:g} at every post "
+            f"visit{carried}"
+        )
+
+    keep = _keep_cells(exclude)
+    fast = None
     notes = "; ".join(data.notes)
     rows = []
     for delta, completed in completed_by_delta(
         data, deltas, m=m, seed=seed, propagate=propagate, iterations=iterations
     ):
-        fits = [fit(frame) for frame in completed_frames(data, completed)]
-        first = fits[0]
-        for key in first.index:
-            per = pd.DataFrame([f.loc[key, ["estimate", "se", "df"]] for f in fits])
+        frames = [f if keep is None else f[keep(f)] for f in completed_frames(data, completed)]
+        first = fit(frames[0])
+        if fast is None and refit and model == "repeated" and not groups:
+            fast = _repeated_refitter(frames[0], participants, spec, site, covariates, alpha)
+        if fast is not None and list(first.index) == fast.keys:
+            values = np.stack([fast(frame) for frame in frames])  # (m, contrasts, 3)
+        else:
+            fits = [first, *(fit(frame) for frame in frames[1:])]
+            values = np.stack([f[["estimate", "se", "df"]].to_numpy(float) for f in fits])
+        for k, key in enumerate(first.index):
+            per = pd.DataFrame(values[:, k, :], columns=["estimate", "se", "df"])
             given = None
             if observed_df is not None:
                 given = observed_df.get(key, np.nan)
@@ -253,7 +280,7 @@ def mixed_model_imputation(
                     "delta": delta,
                     **pooled,
                     **{k: row[k] for k in ("n", "n_obs", "n_analysis_set")},
-                    "method": f"{row['method']}; {mi}",
+                    "method": f"{row['method']}; {mi}{shift_words(delta)}",
                     "note": "; ".join(filter(None, [notes, fit_note, note])),
                 }
             )
@@ -265,3 +292,77 @@ def mixed_model_imputation(
     tipping = pd.DataFrame(tipping, columns=[*KEY, "tipping_delta", "note"])
     tipping["tipping_delta"] = tipping["tipping_delta"].astype(float)
     return pooled, tipping
+
+
+def _keep_cells(exclude: pd.DataFrame | None):
+    """None when nothing is excluded, else a function giving the mask of a completed frame's
+    rows to keep."""
+    if exclude is None or not len(exclude):
+        return None
+    out = set(zip(exclude["participant_id"], exclude["timepoint"], strict=True))
+
+    def keep(frame: pd.DataFrame) -> np.ndarray:
+        pairs = zip(frame["participant_id"], frame["timepoint"], strict=True)
+        return np.array([p not in out for p in pairs], dtype=bool)
+
+    return keep
+
+
+def _repeated_refitter(template, participants, spec, site, covariates, alpha):
+    """For model repeated: a function of a completed score frame laid out as `template`
+    (same participant and visit per row) giving its contrasts' (estimate, se, df), in the
+    order of `models.mixed_model_effects` (attribute `keys`). The design (merge, covariate
+    coding, aliased columns, contrast vectors) is built once from `template` with the steps
+    of that function; a frame with another layout, or a fit that fails, gives NaN rows (the
+    pooling then says in how many imputations nothing was estimated)."""
+    from trialeval.design import design_matrix
+    from trialeval.mixed import contrast, fit_reml
+    from trialeval.models import _model_data, _terms, _vector
+    from trialeval.regression import drop_aliased
+
+    covariates = list(covariates)
+    if site != "none" and "site" not in participants:
+        site = "none"
+    # the scores replaced by their row numbers: which template rows the model keeps, in order
+    probe = template.assign(score=np.arange(len(template), dtype=float))
+    data, _ = _model_data(probe, participants, spec, covariates, site)
+    if site == "random" and data["site"].nunique() < 2:
+        site = "none"
+    rows = data["score"].to_numpy(dtype=int)
+    _, _, terms, adjust = _terms(spec, data, covariates, site, with_visit=True, interaction=True)
+    X, names = design_matrix(data, [*terms, *adjust])
+    design = drop_aliased(X, names)
+    units = data["participant_id"].to_numpy()
+    sites = data["site"].to_numpy() if site == "random" else None
+    control = spec["control_arm"]
+    keys, weights = [], []
+    for a in [a["id"] for a in spec["arms"] if not a["control"]]:
+        for tp in [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]:
+            interaction = f"arm[{a}]:timepoint[{tp}]"
+            for estimand, vector in (
+                ("diff_in_change", {interaction: 1.0}),
+                ("diff_in_means", {f"arm[{a}]": 1.0, interaction: 1.0}),
+            ):
+                keys.append(("mixed_model", estimand, f"{a} - {control}", tp))
+                weights.append(design.restrict(_vector(names, vector)))
+    ids, visits = template["participant_id"].to_numpy(), template["timepoint"].to_numpy()
+    nothing = np.full((len(keys), 3), np.nan)
+
+    def refit(frame: pd.DataFrame) -> np.ndarray:
+        same = len(frame) == len(ids) and (frame["participant_id"].to_numpy() == ids).all()
+        if not same or not (frame["timepoint"].to_numpy() == visits).all():
+            return nothing
+        y = frame["score"].to_numpy(dtype=float)[rows]
+        try:
+            fit = fit_reml(y, design.X, units, sites=sites, column_names=design.names)
+        except (ValueError, np.linalg.LinAlgError):
+            return nothing
+        out = nothing.copy()
+        for k, w in enumerate(weights):
+            if w is not None:
+                result = contrast(fit, w, alpha=alpha)
+                out[k] = (result.estimate, result.se, result.df)
+        return out
+
+    refit.keys = keys
+    return refit
