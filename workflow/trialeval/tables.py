@@ -1059,35 +1059,156 @@ def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
     )
 
 
+# Word tables as journals set them. Lengths in twips (1/1440 in), Word's own unit, so widths
+# add up exactly. US Letter with 1 in margins: 6.5 in of text width, 9 in on a landscape page.
+TWIPS_PER_INCH = 1440
+TEXT_WIDTH = {"portrait": int(6.5 * TWIPS_PER_INCH), "landscape": 9 * TWIPS_PER_INCH}
+CELL_PADDING = 2 * 108  # Word's default left + right cell margins
+LABEL_MIN = int(1.75 * TWIPS_PER_INCH)  # the label column wraps rather than going narrower
+TEXT_COLUMN_MAX = 2 * TWIPS_PER_INCH  # a prose column (not numbers) wraps beyond this
+LEVEL_INDENT = 180  # one em at 9 pt per indentation level (INDENT in the other formats)
+TABLE_PT, NOTE_PT = 9, 8
+
+
+def _text_twips(text: str, bold: bool = False) -> int:
+    """Printed width of `text` at 9 pt, estimated from character classes (no font metrics):
+    narrow punctuation, wide capitals, everything else average; generous rather than tight."""
+    em = TABLE_PT * 20  # twips per em
+    widths = [
+        0.3 if c in " .,:;()[]'!|iIl" else 0.75 if c.isupper() or c in "mwMW%" else 0.56
+        for c in text
+    ]
+    return int(sum(widths) * em * (1.08 if bold else 1.0))
+
+
+def _indent_level(label: str) -> int:
+    """How many INDENTs a label starts with (its non-breaking spaces, in Word an indent)."""
+    spaces = len(label) - len(label.lstrip("\u00a0"))
+    return -(-spaces // len(INDENT))
+
+
+def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int], str]:
+    """Column widths (twips) and the page orientation. Each column needs its longest cell
+    (headers may wrap between words); numbers get what they need, the label column the
+    rest of the text width; landscape when that leaves the label column too narrow."""
+    header, body = rows[0], rows[1:]
+    need = []
+    for j, title in enumerate(header):
+        cells = [str(r[j]) for r in body]
+        if j == 0:
+            widths = [
+                _text_twips(c.lstrip("\u00a0")) + LEVEL_INDENT * _indent_level(c) for c in cells
+            ]
+        else:
+            widths = [_text_twips(c) for c in cells]
+        words = [_text_twips(w, bold=True) for w in str(title).split()]
+        width = max(widths + words + [0]) + CELL_PADDING
+        need.append(width if j == 0 or right[j] else min(width, TEXT_COLUMN_MAX))
+    others = sum(need[1:])
+    label = min(need[0], LABEL_MIN)
+    orientation = "portrait" if others + label <= TEXT_WIDTH["portrait"] else "landscape"
+    total = TEXT_WIDTH[orientation]
+    if others + label <= total:
+        return [total - others, *need[1:]], orientation
+    # too wide even on a landscape page: the label keeps its minimum, the rest share the room
+    scale = (total - label) / others
+    return [label, *(int(w * scale) for w in need[1:])], orientation
+
+
+def _border(tag: str, size: int | None = None):
+    """A border element: a single rule of `size` eighths of a point, or none ("nil")."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    element = OxmlElement(f"w:{tag}")
+    if size is None:
+        element.set(qn("w:val"), "nil")
+    else:
+        for key, value in (("val", "single"), ("sz", str(size)), ("space", "0"), ("color", "auto")):
+            element.set(qn(f"w:{key}"), value)
+    return element
+
+
+def _three_line_rules(table) -> None:
+    """Rules above and below the table (1 pt) and under the header row (0.5 pt), no others.
+    python-docx has no border API: w:tblBorders in the table's properties, w:tcBorders in
+    each header cell's, inserted where the schema orders them."""
+    from docx.oxml import OxmlElement
+
+    borders = OxmlElement("w:tblBorders")
+    for tag, size in (("top", 8), ("left", None), ("bottom", 8), ("right", None)):
+        borders.append(_border(tag, size))
+    borders.append(_border("insideH"))
+    borders.append(_border("insideV"))
+    table._tbl.tblPr.insert_element_before(
+        borders, "w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption"
+    )
+    for cell in table.rows[0].cells:
+        cell_borders = OxmlElement("w:tcBorders")
+        cell_borders.append(_border("bottom", 4))
+        cell._tc.get_or_add_tcPr().insert_element_before(
+            cell_borders, "w:shd", "w:noWrap", "w:tcMar", "w:textDirection", "w:vAlign"
+        )
+
+
 def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
-    """A Word document with the title, the table and the footnote, byte-identical run to run."""
+    """A Word document with the title, a three-line table sized to its content and the
+    notes below it, byte-identical run to run."""
     from docx import Document
     from docx.enum.section import WD_ORIENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Inches, Pt, Twips
 
+    rows = [
+        [str(v) for v in formatted.columns],
+        *[[str(v) for v in r] for r in formatted.to_numpy()],
+    ]
+    right = _right_aligned(formatted)
+    widths, orientation = _column_widths(rows, right)
     document = Document()
-    if formatted.shape[1] > 6:  # wide tables read better on a landscape page
-        section = document.sections[0]
+    section = document.sections[0]
+    section.left_margin = section.right_margin = Inches(1)
+    if orientation == "landscape":
         section.orientation = WD_ORIENT.LANDSCAPE
         section.page_width, section.page_height = section.page_height, section.page_width
-    document.add_paragraph().add_run(title).bold = True
-    table = document.add_table(rows=formatted.shape[0] + 1, cols=formatted.shape[1])
-    table.style = "Table Grid"
-    rows = [list(formatted.columns), *formatted.to_numpy().tolist()]
-    right = _right_aligned(formatted)
+    heading = document.add_paragraph()
+    heading.add_run(title).bold = True
+    heading.paragraph_format.keep_with_next = True
+    table = document.add_table(rows=len(rows), cols=len(widths))  # no style: no rules but ours
+    table.autofit = False  # fixed layout: Word keeps the widths below
+    table._tbl.tblPr.find(qn("w:tblW")).set(qn("w:type"), "dxa")
+    table._tbl.tblPr.find(qn("w:tblW")).set(qn("w:w"), str(sum(widths)))
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = Twips(width)
+    _three_line_rules(table)
+    table.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))  # repeats per page
     # row.cells, not table.cell(i, j): the latter rescans the whole table on every call
     for i, (row, values) in enumerate(zip(table.rows, rows, strict=True)):
         for j, (cell, value) in enumerate(zip(row.cells, values, strict=True)):
+            cell.width = Twips(widths[j])
             paragraph = cell.paragraphs[0]
-            run = paragraph.add_run(str(value))
-            run.font.size = Pt(9)
+            layout = paragraph.paragraph_format
+            layout.space_after, layout.line_spacing = Pt(0), 1.0
+            if j == 0 and i > 0 and _indent_level(value):  # a real indent, not spaces
+                layout.left_indent = Twips(LEVEL_INDENT * _indent_level(value))
+                value = value.lstrip("\u00a0")
+            run = paragraph.add_run(value)
+            run.font.size = Pt(TABLE_PT)
             run.bold = i == 0
             if right[j]:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    for para in footnote.split("\n"):
-        if para:
-            document.add_paragraph().add_run(para).font.size = Pt(8)
+    # table notes: smaller paragraphs set directly under the table
+    for k, para in enumerate(p for p in footnote.split("\n") if p):
+        note = document.add_paragraph()
+        note.add_run(para).font.size = Pt(NOTE_PT)
+        layout = note.paragraph_format
+        layout.space_before, layout.space_after, layout.line_spacing = (
+            Pt(3 if k == 0 else 0),
+            Pt(0),
+            1.0,
+        )
     properties = document.core_properties
     properties.created = properties.modified = properties.last_printed = FIXED_TIME
     properties.title = title

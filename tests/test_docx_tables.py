@@ -1,0 +1,157 @@
+"""Word tables as journals set them (issue 16): three rules, columns sized to their content,
+indentation as paragraph formatting, notes as paragraphs under the table. Read from the
+.docx XML itself."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pandas as pd
+import pytest
+
+from trialeval import tables
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+M = "\u2212"
+NBSP = "\u00a0"
+
+
+def table1_like(columns: int = 3) -> pd.DataFrame:
+    """A variable with indented levels, a long label and numeric columns."""
+    data = {
+        "Characteristic": [
+            "Age, years, mean (SD)",
+            "Training level, n (%)",
+            tables.INDENT + "Postgraduate year 1",
+            tables.INDENT + "Postgraduate year 2 or later",
+        ],
+        "Coaching (n = 40)": ["28.1 (2.3)", "", "20 (50.0%)", "20 (50.0%)"],
+        "Control (n = 41)": ["27.9 (2.5)", "", "21 (51.2%)", "20 (48.8%)"],
+        "SMD": ["0.08", "", "0.02", ""],
+    }
+    for k in range(3, columns):
+        data[f"Arm {k} (n = 40)"] = [f"{M}0.5 ({M}2.4 to 1.5)"] * 4
+    return pd.DataFrame(data)
+
+
+def write(tmp_path, formatted, footnote="Values are n (%) unless stated.\nᵃ A second note."):
+    stem = tmp_path / "table1"
+    full = pd.DataFrame({"x": [1]})
+    tables.write_table(full, formatted, stem, title="Table 1. Baseline", footnote=footnote)
+    with zipfile.ZipFile(stem.with_suffix(".docx")) as archive:
+        from lxml import etree
+
+        return etree.fromstring(archive.read("word/document.xml")), stem
+
+
+def rules(element, path: str) -> dict[str, str]:
+    """Border tag -> "single" / "nil" of the (first) border element at `path`."""
+    found = element.find(path)
+    assert found is not None, path
+    return {child.tag.removeprefix(W): child.get(f"{W}val") for child in found}
+
+
+def test_three_line_table_no_grid_style(tmp_path):
+    root, _ = write(tmp_path, table1_like())
+    (tbl,) = root.iter(f"{W}tbl")
+    assert tbl.find(f"{W}tblPr/{W}tblStyle") is None  # not "Table Grid": no style at all
+    assert rules(tbl, f"{W}tblPr/{W}tblBorders") == {
+        "top": "single",
+        "left": "nil",
+        "bottom": "single",
+        "right": "nil",
+        "insideH": "nil",
+        "insideV": "nil",
+    }
+    rows = tbl.findall(f"{W}tr")
+    # the header rule: a bottom border in every header cell, and in no other cell
+    for cell in rows[0].findall(f"{W}tc"):
+        assert rules(cell, f"{W}tcPr/{W}tcBorders") == {"bottom": "single"}
+    assert all(cell.find(f"{W}tcPr/{W}tcBorders") is None for r in rows[1:] for cell in r)
+    assert rows[0].find(f"{W}trPr/{W}tblHeader") is not None  # repeats on a new page
+    styles = zipfile.ZipFile(tmp_path / "table1.docx").read("word/document.xml")
+    assert b"TableGrid" not in styles
+
+
+def widths(tbl) -> tuple[list[int], list[list[int]]]:
+    grid = [int(c.get(f"{W}w")) for c in tbl.find(f"{W}tblGrid")]
+    cells = [
+        [int(tc.find(f"{W}tcPr/{W}tcW").get(f"{W}w")) for tc in tr.findall(f"{W}tc")]
+        for tr in tbl.findall(f"{W}tr")
+    ]
+    return grid, cells
+
+
+def test_columns_sized_to_content_fixed_layout_within_text_width(tmp_path):
+    root, _ = write(tmp_path, table1_like())
+    (tbl,) = root.iter(f"{W}tbl")
+    assert tbl.find(f"{W}tblPr/{W}tblLayout").get(f"{W}type") == "fixed"  # autofit off
+    grid, cells = widths(tbl)
+    assert all(row == grid for row in cells)  # every cell carries its column's width
+    table_width = tbl.find(f"{W}tblPr/{W}tblW")
+    assert table_width.get(f"{W}type") == "dxa" and int(table_width.get(f"{W}w")) == sum(grid)
+    assert sum(grid) == 6.5 * 1440  # spans the portrait text width (1 in margins)
+    label, coaching, control, smd = grid
+    assert label > coaching and label > smd  # the label column is the wide one
+    assert smd < coaching  # "0.08" needs less room than "20 (50.0%)" / "Coaching"
+    # each numeric column: its longest entry or header word (headers wrap), no more
+    for width, longest, word in ((coaching, "20 (50.0%)", "Coaching"), (smd, "0.08", "SMD")):
+        needed = max(tables._text_twips(longest), tables._text_twips(word, bold=True))
+        assert width == needed + tables.CELL_PADDING
+    section = root.find(f"{W}body/{W}sectPr")
+    assert section.find(f"{W}pgSz").get(f"{W}orient") in (None, "portrait")
+
+
+def test_wide_table_turns_landscape_and_fits(tmp_path):
+    root, _ = write(tmp_path, table1_like(columns=8))
+    (tbl,) = root.iter(f"{W}tbl")
+    grid, _ = widths(tbl)
+    assert sum(grid) <= 9 * 1440  # landscape text width
+    page = root.find(f"{W}body/{W}sectPr/{W}pgSz")
+    assert page.get(f"{W}orient") == "landscape"
+    assert int(page.get(f"{W}w")) > int(page.get(f"{W}h"))
+
+
+def cell_paragraph(tbl, row: int, col: int = 0):
+    tc = tbl.findall(f"{W}tr")[row].findall(f"{W}tc")[col]
+    (p,) = tc.findall(f"{W}p")
+    return p, "".join(t.text or "" for t in p.iter(f"{W}t"))
+
+
+def test_indentation_is_paragraph_formatting_not_spaces(tmp_path):
+    root, _ = write(tmp_path, table1_like())
+    (tbl,) = root.iter(f"{W}tbl")
+    for row in (3, 4):  # the level rows (row 0 is the header)
+        p, text = cell_paragraph(tbl, row)
+        assert NBSP not in text and text.startswith("Postgraduate year")
+        indent = p.find(f"{W}pPr/{W}ind")
+        assert int(indent.get(f"{W}left")) == tables.LEVEL_INDENT
+    for row in (1, 2):  # variable rows: flush left
+        p, text = cell_paragraph(tbl, row)
+        assert p.find(f"{W}pPr/{W}ind") is None and not text.startswith(NBSP)
+    assert NBSP not in "".join(t.text or "" for t in tbl.iter(f"{W}t"))
+
+
+def test_notes_are_small_paragraphs_directly_after_the_table(tmp_path):
+    root, _ = write(tmp_path, table1_like())
+    body = list(root.find(f"{W}body"))
+    tags = [e.tag.removeprefix(W) for e in body]
+    at = tags.index("tbl")
+    assert tags[: at + 3] == ["p", "tbl", "p", "p"]  # title, table, the two notes
+    notes = body[at + 1 : at + 3]
+    texts = ["".join(t.text for t in n.iter(f"{W}t")) for n in notes]
+    assert texts == ["Values are n (%) unless stated.", "ᵃ A second note."]
+    for note in notes:  # 8 pt (half-points) against the table's 9 pt
+        assert {s.get(f"{W}val") for s in note.iter(f"{W}sz")} == {"16"}
+    (tbl,) = root.iter(f"{W}tbl")
+    assert "A second note" not in "".join(t.text or "" for t in tbl.iter(f"{W}t"))
+    table_sizes = {s.get(f"{W}val") for s in tbl.iter(f"{W}sz")}
+    assert table_sizes == {"18"}  # border sizes are w:sz attributes, not w:sz elements
+
+
+@pytest.mark.parametrize("footnote", ["", "One note."])
+def test_other_formats_keep_nbsp_indent(tmp_path, footnote):
+    """Only Word changes: Markdown and HTML still carry the non-breaking indent."""
+    _, stem = write(tmp_path, table1_like(), footnote=footnote)
+    assert f"| {tables.INDENT}Postgraduate year 1 |" in stem.with_suffix(".md").read_text()
+    assert f"{tables.INDENT}Postgraduate year 1" in stem.with_suffix(".html").read_text()
