@@ -155,3 +155,29 @@ def test_other_formats_keep_nbsp_indent(tmp_path, footnote):
     _, stem = write(tmp_path, table1_like(), footnote=footnote)
     assert f"| {tables.INDENT}Postgraduate year 1 |" in stem.with_suffix(".md").read_text()
     assert f"{tables.INDENT}Postgraduate year 1" in stem.with_suffix(".html").read_text()
+
+
+def effects_like(prose_columns: int, numeric_columns: int) -> pd.DataFrame:
+    data = {"Outcome": ["Emotional exhaustion (MBI, 0-54)", ""]}
+    for k in range(prose_columns):
+        data[f"Contrast {k}"] = ["Group coaching vs Control, month 4 (end of programme)"] * 2
+    for k in range(numeric_columns):
+        data[f"Estimate {k} (95% CI)"] = [f"{M}0.5 ({M}2.4 to 1.5)", "0.6 (0.1 to 1.2)"]
+    return pd.DataFrame(data)
+
+
+def test_too_wide_prose_wraps_first_numbers_keep_their_width(tmp_path):
+    root, _ = write(tmp_path, effects_like(prose_columns=4, numeric_columns=3))
+    (tbl,) = root.iter(f"{W}tbl")
+    grid, _ = widths(tbl)
+    assert sum(grid) <= 9 * 1440
+    estimate = tables._text_twips(f"{M}0.5 ({M}2.4 to 1.5)") + tables.CELL_PADDING
+    assert grid[-3:] == [estimate] * 3  # estimates do not wrap
+    assert all(w < tables.TEXT_COLUMN_MAX for w in grid[1:5])  # the prose columns gave way
+
+
+def test_far_too_wide_still_fits_the_landscape_page(tmp_path):
+    root, _ = write(tmp_path, effects_like(prose_columns=2, numeric_columns=12))
+    (tbl,) = root.iter(f"{W}tbl")
+    grid, _ = widths(tbl)
+    assert sum(grid) <= 9 * 1440 and grid[0] == tables.LABEL_MIN

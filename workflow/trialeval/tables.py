@@ -1090,9 +1090,11 @@ def _indent_level(label: str) -> int:
 def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int], str]:
     """Column widths (twips) and the page orientation. Each column needs its longest cell
     (headers may wrap between words); numbers get what they need, the label column the
-    rest of the text width; landscape when that leaves the label column too narrow."""
+    rest of the text width; landscape when that leaves the label column too narrow. When
+    even landscape is too narrow, prose columns wrap first (down to their longest word),
+    then every column but the label shares what is left."""
     header, body = rows[0], rows[1:]
-    need = []
+    need, least = [], []
     for j, title in enumerate(header):
         cells = [str(r[j]) for r in body]
         if j == 0:
@@ -1104,15 +1106,28 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
         words = [_text_twips(w, bold=True) for w in str(title).split()]
         width = max(widths + words + [0]) + CELL_PADDING
         need.append(width if j == 0 or right[j] else min(width, TEXT_COLUMN_MAX))
+        longest_word = max([_text_twips(w) for c in cells for w in c.split()] + words + [0])
+        least.append(need[-1] if right[j] else min(need[-1], longest_word + CELL_PADDING))
     others = sum(need[1:])
     label = min(need[0], LABEL_MIN)
     orientation = "portrait" if others + label <= TEXT_WIDTH["portrait"] else "landscape"
     total = TEXT_WIDTH[orientation]
     if others + label <= total:
         return [total - others, *need[1:]], orientation
-    # too wide even on a landscape page: the label keeps its minimum, the rest share the room
-    scale = (total - label) / others
-    return [label, *(int(w * scale) for w in need[1:])], orientation
+    prose = [j for j in range(1, len(need)) if not right[j]]
+    fixed = sum(need[j] for j in range(1, len(need)) if right[j])
+    shrink = sum(need[j] - least[j] for j in prose)
+    excess = others + label - total
+    widths = list(need)
+    widths[0] = label
+    if shrink >= excess:  # the prose columns give up room in proportion to their slack
+        for j in prose:
+            widths[j] = need[j] - -(-(need[j] - least[j]) * excess // shrink)
+        return widths, orientation
+    scale = (total - label) / (fixed + sum(least[j] for j in prose))
+    for j in range(1, len(need)):
+        widths[j] = int((need[j] if right[j] else least[j]) * scale)
+    return widths, orientation
 
 
 def _border(tag: str, size: int | None = None):
