@@ -176,6 +176,20 @@ def test_too_wide_prose_wraps_first_numbers_keep_their_width(tmp_path):
     assert all(w < tables.TEXT_COLUMN_MAX for w in grid[1:5])  # the prose columns gave way
 
 
+def test_the_label_gives_way_before_numbers_wrap(tmp_path):
+    """Prose at its longest word and the numbers still overflow with the label at LABEL_MIN:
+    the label narrows (to its longest word) and the numbers keep their width. (Seen on the
+    demo's Table 2 before: n = 370 printed as "37" over "0".)"""
+    root, _ = write(tmp_path, effects_like(prose_columns=4, numeric_columns=4))
+    (tbl,) = root.iter(f"{W}tbl")
+    grid, _ = widths(tbl)
+    estimate = tables._text_twips(f"{M}0.5 ({M}2.4 to 1.5)") + tables.CELL_PADDING
+    assert sum(grid) <= 9 * 1440
+    assert grid[-4:] == [estimate] * 4
+    longest_label_word = tables._text_twips("exhaustion") + tables.CELL_PADDING
+    assert longest_label_word <= grid[0] < tables.LABEL_MIN
+
+
 def test_far_too_wide_still_fits_the_landscape_page(tmp_path):
     root, _ = write(tmp_path, effects_like(prose_columns=2, numeric_columns=12))
     (tbl,) = root.iter(f"{W}tbl")

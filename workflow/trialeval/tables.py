@@ -1068,6 +1068,11 @@ LABEL_MIN = int(1.75 * TWIPS_PER_INCH)  # the label column wraps rather than goi
 TEXT_COLUMN_MAX = 2 * TWIPS_PER_INCH  # a prose column (not numbers) wraps beyond this
 LEVEL_INDENT = 180  # one em at 9 pt per indentation level (INDENT in the other formats)
 TABLE_PT, NOTE_PT = 9, 8
+# Arial, named (not the template's theme font): journals accept it, and its metrics are the
+# ones _text_twips estimates; where Arial is missing (Linux) LibreOffice uses the metrically
+# identical Liberation Sans. With the theme's Cambria replaced by a wider serif font, columns
+# sized for it wrapped numbers ("37" / "0").
+FONT = "Arial"
 
 
 def _text_twips(text: str, bold: bool = False) -> int:
@@ -1081,6 +1086,28 @@ def _text_twips(text: str, bold: bool = False) -> int:
     return int(sum(widths) * em * (1.08 if bold else 1.0))
 
 
+def _set_font(document, name: str) -> None:
+    """Every run of the document in `name`: the default run font (docDefaults) and the Normal
+    style, theme-font attributes removed (they would take precedence over the name)."""
+    from docx.oxml.ns import qn
+
+    defaults = document.styles.element.find(qn("w:docDefaults"))
+    targets = [document.styles["Normal"].element.get_or_add_rPr()]
+    if defaults is not None:
+        run_defaults = defaults.find(qn("w:rPrDefault"))
+        if run_defaults is not None and run_defaults.find(qn("w:rPr")) is not None:
+            targets.append(run_defaults.find(qn("w:rPr")))
+    for rpr in targets:
+        fonts = rpr.find(qn("w:rFonts"))
+        if fonts is None:
+            fonts = rpr.makeelement(qn("w:rFonts"), {})
+            rpr.insert(0, fonts)
+        for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+            fonts.attrib.pop(qn(theme), None)
+        for slot in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
+            fonts.set(qn(slot), name)
+
+
 def _indent_level(label: str) -> int:
     """How many INDENTs a label starts with (its non-breaking spaces, in Word an indent)."""
     spaces = len(label) - len(label.lstrip("\u00a0"))
@@ -1092,7 +1119,8 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
     (headers may wrap between words); numbers get what they need, the label column the
     rest of the text width; landscape when that leaves the label column too narrow. When
     even landscape is too narrow, prose columns wrap first (down to their longest word),
-    then every column but the label shares what is left."""
+    then the label column (down to its longest word); number columns keep their width
+    unless they alone overflow the page, when every column but the label is scaled."""
     header, body = rows[0], rows[1:]
     need, least = [], []
     for j, title in enumerate(header):
@@ -1124,6 +1152,15 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
         for j in prose:
             widths[j] = need[j] - -(-(need[j] - least[j]) * excess // shrink)
         return widths, orientation
+    # Numbers do not wrap (a wrapped n reads "37" over "0"): the label column gives up room
+    # next, down to its longest word.
+    for j in prose:
+        widths[j] = least[j]
+    room = total - fixed - sum(least[j] for j in prose)
+    if room >= least[0]:
+        widths[0] = room
+        return widths, orientation
+    # More numbers than a landscape page holds: every column but the label shares the page.
     scale = (total - label) / (fixed + sum(least[j] for j in prose))
     for j in range(1, len(need)):
         widths[j] = int((need[j] if right[j] else least[j]) * scale)
@@ -1183,6 +1220,7 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
     right = _right_aligned(formatted)
     widths, orientation = _column_widths(rows, right)
     document = Document()
+    _set_font(document, FONT)
     section = document.sections[0]
     section.left_margin = section.right_margin = Inches(1)
     if orientation == "landscape":
