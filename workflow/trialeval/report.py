@@ -47,6 +47,9 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; ma
 main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
 .table-scroll { max-width: 100%; overflow-x: auto; margin: .5rem 0 1rem; }
 .table-scroll table { margin: 0; }
+/* a scrolling table need not squeeze its words into one-word lines */
+.table-scroll th, .table-scroll td { min-width: 4.5rem; }
+.table-scroll tr > :first-child { min-width: 8rem; }  /* the labels */
 caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 6px; }
 h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #0072B2; padding-bottom: .2rem;
      margin-top: 3rem; } h3 { margin-top: 2rem; }
