@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import json
 from pathlib import Path
 
@@ -38,22 +39,41 @@ FIGURE_TITLES = {
 }
 # Tables and figures shown in a section of their own rather than with the others.
 OWN_SECTION = {"tipping_point"}
+# The page is never wider than the window: a table wider than the text scrolls sideways in
+# its own box (.table-scroll), figures shrink to the width, long words break.
 STYLE = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0;
-       color: #1a1a1a; line-height: 1.45; }
+       color: #1a1a1a; line-height: 1.45; overflow-wrap: break-word; }
 main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
+.table-scroll { max-width: 100%; overflow-x: auto; margin: .5rem 0 1rem; }
+.table-scroll table { margin: 0; }
+/* a scrolling table need not squeeze its words into one-word lines */
+.table-scroll th, .table-scroll td { min-width: 4.5rem; }
+.table-scroll tr > :first-child { min-width: 8rem; }  /* the labels */
+caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 6px; }
 h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #0072B2; padding-bottom: .2rem;
      margin-top: 3rem; } h3 { margin-top: 2rem; }
-nav ul { columns: 2; } figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto;
-     border: 1px solid #ddd; } figcaption { font-size: .9rem; color: #444; }
+nav ul { columns: 2; } figure { margin: 1rem 0; } img { max-width: 100%; height: auto; }
+figure img { border: 1px solid #ddd; } figcaption { font-size: .9rem; color: #444; }
 table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0 1rem; }
 th, td { border-bottom: 1px solid #ccc; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
 td[style*="text-align:right"] { white-space: nowrap; }  /* keep "x (a to b)" on one line */
 .note { font-size: .85rem; color: #555; } .warn { color: #8a4b00; }
 dl.summary { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
-dl.summary dt { font-weight: 600; }
+dl.summary dt { font-weight: 600; } dl.summary dd { margin: 0; min-width: 0; }
+/* phone widths: narrower margins, one column of contents */
+@media (max-width: 600px) { main { padding: 1rem .75rem 3rem; } nav ul { columns: 1; } }
 """
+
+
+def _scroll(table: str) -> str:
+    """A table in a box of the text's width that scrolls sideways when the table is wider."""
+    return f'<div class="table-scroll">{table}</div>'
+
+
+def _caption_tag(text: str) -> str:
+    return f"<caption>{html.escape(text)}</caption>"
 
 
 def _caption(figure: str, estimands: dict) -> str:
@@ -104,7 +124,7 @@ def _design_summary(spec: dict) -> str:
     return f'<dl class="summary">{items}</dl>'
 
 
-def _consort_summary(consort: dict) -> str:
+def _consort_summary(consort: dict, caption: str = "Participant flow") -> str:
     arms = list(consort["allocated"])
     labels = consort["arms"]
     head = "".join(f"<th>{html.escape(labels[a])}</th>" for a in arms)
@@ -136,10 +156,13 @@ def _consort_summary(consort: dict) -> str:
         + "</tr>"
         for name, counts in lines
     )
-    return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f"<table>{_caption_tag(caption)}<thead><tr><th></th>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
-def _diagnostics(path: Path) -> str:
+def _diagnostics(path: Path, caption: str = "Model diagnostics") -> str:
     from trialeval.io import read_csv
 
     frame = read_csv(path)  # empty for designs without mixed models
@@ -171,7 +194,10 @@ def _diagnostics(path: Path) -> str:
         if len(flagged)
         else '<p class="note">Every model converged to an interior optimum.</p>'
     )
-    return note + shown.to_html(index=False, border=0, escape=True)
+    table = shown.to_html(index=False, border=0, escape=True)
+    # pandas writes no caption; the table's number and title go in as its first child
+    table = table.replace(">", ">" + _caption_tag(caption), 1)
+    return note + _scroll(table)
 
 
 def _estimands(path: Path) -> dict:
@@ -185,9 +211,10 @@ def _estimands(path: Path) -> dict:
     return analyses
 
 
-def _estimand_section(analyses: dict, arms: dict[str, str]) -> str:
+def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None) -> str:
     """Each analysis's estimand once, and per intercurrent event the participants with it and
-    the observations its strategy set aside, per arm (intent-to-treat set)."""
+    the observations its strategy set aside, per arm (intent-to-treat set). `numbers` yields
+    the tables' numbers ("S2", ...)."""
     from trialeval.estimands import ACTION_WORDS, estimand_lines
 
     parts = ["<h3>Estimands and intercurrent events</h3>"]
@@ -211,9 +238,14 @@ def _estimand_section(analyses: dict, arms: dict[str, str]) -> str:
                 + "</tr>"
                 for text, counts in rows
             )
+            number = next(numbers) if numbers is not None else None
+            title = f"Intercurrent events, {analysis['label']}"
+            caption = _caption_tag(f"Table {number}. {title}" if number else title)
             parts.append(
-                f"<table><thead><tr><th>{html.escape(analysis['label'])}</th>{head}</tr>"
-                f"</thead><tbody>{body}</tbody></table>"
+                _scroll(
+                    f"<table>{caption}<thead><tr><th>{html.escape(analysis['label'])}</th>"
+                    f"{head}</tr></thead><tbody>{body}</tbody></table>"
+                )
             )
     parts.append(
         '<p class="note">After the event: visits strictly after the visit recorded in the '
@@ -244,30 +276,43 @@ def _imputation_section(spec: dict) -> str:
     )
 
 
+def shown_order(items: list[str]) -> list[str]:
+    """Tables or figures in the order the section shows them: OWN_SECTION ones last. The table
+    files number themselves by report_items (trialeval.tables._title), so the report does not
+    renumber them; report_items lists the OWN_SECTION ones last, and the two orders agree."""
+    return [i for i in items if i not in OWN_SECTION] + [i for i in items if i in OWN_SECTION]
+
+
 def trial_section(spec: dict, trial_dir: Path) -> str:
-    """One trial's section, from the files under results/<trial>/."""
+    """One trial's section, from the files under results/<trial>/. Its tables keep the numbers
+    their files print (Table 1, Table 2, ... as in the .docx); the tables only the report has
+    (participant flow, intercurrent events, model diagnostics) are numbered S1, S2, ... and
+    the figures Figure 1, Figure 2, ... in the order shown."""
     items = report_items(spec)
     consort = json.loads((trial_dir / "consort.json").read_text())
     estimands = _estimands(trial_dir / "estimands.json")
+    extra = (f"S{k}" for k in itertools.count(1))
+    figure_number = {f: k for k, f in enumerate(shown_order(items["figures"]), start=1)}
     parts = [
         f'<section id="{spec["id"]}"><h2>{html.escape(spec["title"])}</h2>',
         _design_summary(spec),
         "<h3>Participant flow</h3>",
-        _consort_summary(consort),
+        _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow")),
     ]
     if estimands:
-        parts.append(_estimand_section(estimands, consort["arms"]))
+        parts.append(_estimand_section(estimands, consort["arms"], extra))
     for table in items["tables"]:
         if table not in OWN_SECTION:
-            parts.append((trial_dir / "tables" / f"{table}.html").read_text())
+            parts.append(_scroll((trial_dir / "tables" / f"{table}.html").read_text()))
     parts.append("<h3>Figures</h3>")
     notes = json.loads((trial_dir / "figures" / "notes.json").read_text())
 
     def figure_html(figure: str) -> None:
+        caption = f"Figure {figure_number[figure]}. {_caption(figure, estimands)}"
         parts.append(
             "<figure>"
             + _embed_png(trial_dir / "figures" / f"{figure}.png")
-            + f"<figcaption>{html.escape(_caption(figure, estimands))}</figcaption></figure>"
+            + f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
         if notes.get(figure):
             said = " ".join(notes[figure])
@@ -278,10 +323,11 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
             figure_html(figure)
     if "tipping_point" in items["tables"]:
         parts.append(_imputation_section(spec))
-        parts.append((trial_dir / "tables" / "tipping_point.html").read_text())
+        parts.append(_scroll((trial_dir / "tables" / "tipping_point.html").read_text()))
         figure_html("tipping_point")
     parts.append("<h3>Model diagnostics</h3>")
-    parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv"))
+    diagnostics = f"Table {next(extra)}. Model diagnostics (one row per fitted mixed model)"
+    parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv", diagnostics))
     parts.append("</section>")
     return "\n".join(parts)
 

@@ -1,0 +1,203 @@
+"""The report page read as HTML: tables scroll in their own box, figures shrink to the width,
+tables and figures are numbered, Debian's `tidy -errors` finds no error and (with Chromium) the
+page is no wider than a phone's window.
+
+The trial folder is written here from the demo trial's spec (tables by the same writer the
+pipeline uses, tiny PNGs), so the test needs no pipeline run and takes well under a second.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import demo_spec
+from trialeval import report, tables
+from trialeval.config import report_items
+
+# a 1 x 1 PNG: the report only embeds the bytes
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def _write_trial(trial_dir: Path, spec: dict) -> None:
+    """The files report.trial_section reads, with one table far wider than a phone."""
+    arms = {a["id"]: a["label"] for a in spec["arms"]}
+    counts = dict.fromkeys(arms, 10)
+    consort = {
+        "arms": arms,
+        "timepoints": {t["id"]: t["label"] for t in spec["timepoints"]},
+        "allocated": counts,
+        "withdrawn": dict.fromkeys(arms, 0),
+        "assessed": {t["id"]: counts for t in spec["timepoints"]},
+        "analysed": {"itt": counts, "complete_case": counts},
+    }
+    (trial_dir / "tables").mkdir(parents=True)
+    (trial_dir / "figures").mkdir()
+    (trial_dir / "consort.json").write_text(json.dumps(consort))
+    items = report_items(spec)
+    for kind in items["tables"]:
+        wide = pd.DataFrame(
+            {f"Column {j}": ["-0.5 (-2.4 to 1.5)", "12.3 (10.1 to 14.5)"] for j in range(14)}
+        )
+        title = tables._title(spec, kind, f"Title of {kind}")
+        html_text = tables._html(wide, title, "A footnote.")
+        (trial_dir / "tables" / f"{kind}.html").write_text(html_text)
+    for kind in items["figures"]:
+        (trial_dir / "figures" / f"{kind}.png").write_bytes(PNG)
+    (trial_dir / "figures" / "notes.json").write_text("{}")
+    diagnostics = pd.DataFrame(
+        {
+            "outcome": ["ee"],
+            "analysis_set": ["itt"],
+            "n": [20],
+            "n_obs": [38],
+            "sd_participant": [8.1],
+            "sd_site": [1.9],
+            "sd_group": [None],
+            "icc_group": [None],
+            "icc_site": [0.04],
+            "sd_residual": [5.8],
+            "converged": [True],
+            "boundary": [False],
+        }
+    )
+    diagnostics.to_csv(trial_dir / "tables" / "model_diagnostics.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> tuple[Path, str, dict]:
+    root = tmp_path_factory.mktemp("report")
+    spec = demo_spec("coaching_rct")
+    _write_trial(root / spec["id"], spec)
+    text = report.build({spec["id"]: spec}, root, {"git": {"commit": "abc"}})
+    path = root / "report.html"
+    path.write_text(text, encoding="utf-8")
+    return path, text, spec
+
+
+class _Tree(HTMLParser):
+    """For each <table> and <img>, the open elements around it (tag, class)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[tuple[str, str]] = []
+        self.tables: list[list[tuple[str, str]]] = []
+        self.images = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append(list(self.stack))
+        if tag == "img":
+            self.images += 1
+        if tag not in ("img", "br", "meta", "col"):
+            self.stack.append((tag, dict(attrs).get("class") or ""))
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+
+def test_every_table_scrolls_in_its_own_box_and_images_shrink(page):
+    _, text, _ = page
+    tree = _Tree()
+    tree.feed(text)
+    assert len(tree.tables) >= 6 and tree.images >= 3
+    for around in tree.tables:
+        assert around[-1] == ("div", "table-scroll"), around
+    style = re.search(r"<style>(.*?)</style>", text, re.S).group(1)
+    assert re.search(r"\.table-scroll \{[^}]*overflow-x: auto", style)
+    assert re.search(r"(?<![\w.-])img \{[^}]*max-width: 100%", style)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
+
+
+def test_tables_keep_their_own_numbers_and_figures_are_numbered(page):
+    _, text, spec = page
+    captions = [html.unescape(c) for c in re.findall(r"<caption[^>]*>(.*?)</caption>", text)]
+    items = report_items(spec)
+    numbered = [c for c in captions if re.match(r"Table \d+\. ", c)]
+    # the tables' own numbers (as in their .docx), in the order shown
+    assert numbered == [f"Table {k}. Title of {t}" for k, t in enumerate(items["tables"], 1)]
+    extra = [c.split(".")[0] for c in captions if c.startswith("Table S")]
+    assert extra == ["Table S1", "Table S2"]  # participant flow, model diagnostics
+    assert len(captions) == len(numbered) + len(extra)  # nothing unnumbered
+    figures = re.findall(r"<figcaption>Figure (\d+)\. ", text)
+    assert figures == [str(k) for k in range(1, len(items["figures"]) + 1)]
+
+
+def test_the_report_order_agrees_with_the_tables_numbering():
+    # trialeval.tables numbers by report_items; the report shows OWN_SECTION items last
+    for design in ("rct", "cluster_rct", "quasi_experimental", "cross_sectional"):
+        spec = {"design": design, "analyses": {"sensitivity": [{"imputation": {"m": 5}}]}}
+        items = report_items(spec)
+        assert report.shown_order(items["tables"]) == items["tables"]
+        assert report.shown_order(items["figures"]) == items["figures"]
+
+
+@pytest.mark.skipif(shutil.which("tidy") is None, reason="tidy is not installed (apt tidy)")
+def test_tidy_finds_no_errors(page):
+    path, _, _ = page
+    done = subprocess.run(
+        ["tidy", "-errors", "-q", str(path)], capture_output=True, text=True, check=False
+    )
+    # tidy exits 0 when clean, 1 with warnings only, 2 with errors
+    assert done.returncode in (0, 1), done.stderr
+    assert "Error:" not in done.stderr, done.stderr
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_the_page_is_no_wider_than_a_phone(page, tmp_path):
+    """At 390 px (in an iframe of that width: headless windows are at least 500 px wide) the
+    page's scroll width stays within the window; the wide tables scroll in their boxes."""
+    path, text, _ = page
+    width = 390
+    probe = tmp_path / "probe.html"
+    probe.write_text(
+        "<!DOCTYPE html><html><body style='margin:0'>"
+        f'<iframe id="f" style="border:0;width:{width}px;height:900px" '
+        f'srcdoc="{html.escape(text, quote=True)}"></iframe>'
+        '<script>document.getElementById("f").onload = function () {'
+        "var d = this.contentDocument.documentElement;"
+        'document.body.setAttribute("data-width", d.scrollWidth + "/" + '
+        "this.contentWindow.innerWidth); };</script></body></html>",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--window-size=1000,1000",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    found = re.search(r'data-width="(\d+)/(\d+)"', done.stdout)
+    assert found, done.stderr[-2000:]
+    scroll_width, window = map(int, found.groups())
+    assert window == width
+    assert scroll_width <= width
