@@ -19,6 +19,7 @@ from trialeval import power as pw
 from trialeval import power_plan
 from trialeval.errors import TrialInputError
 from trialeval.power.figure import _figure_title as figure_title
+from trialeval.proportions import wilson_interval
 
 LMER = json.loads((REFERENCE / "groups_lmer.json").read_text())
 POWER_T = json.loads((REFERENCE / "cluster_power.json").read_text())
@@ -184,7 +185,7 @@ def test_cluster_power_matches_noncentral_t_with_design_effect(name):
     )
     sims = simulate(plan, k)
     rejected = int(sims["reject"].sum())
-    lo, hi = pw.wilson(rejected, 1000)
+    lo, hi = wilson_interval(rejected, 1000)
     assert lo <= ref["power"] <= hi, (rejected / 1000, ref["power"])
     # ignoring the clustering (design effect 1) would claim much more power: the test can fail
     assert stats.nct.sf(q, df, ref["delta"] / np.sqrt(2 * total / (m * k))) > hi + 0.2
@@ -198,7 +199,7 @@ def test_cluster_type_one_error_with_four_clusters_per_arm():
     of the rejection rate (about +-0.014)."""
     plan = cluster_plan(clusters=(4,), effects=(0.0,), n_sims=1000, chunk_size=1000, seed=5)
     sims = simulate(plan, 4)
-    lo, hi = pw.wilson(int(sims["reject"].sum()), 1000)
+    lo, hi = wilson_interval(int(sims["reject"].sum()), 1000)
     assert lo <= 0.05 <= hi, sims["reject"].mean()
     assert 6 <= sims["df"].median() <= 12
 

@@ -30,6 +30,7 @@ rule power_chunk:
         library=library(
             *POWER_CODE,
             "power_plan",
+            "proportions",
             "cluster_reml",
             "mixed",
             "mixed_cells",
@@ -63,6 +64,7 @@ rule power_summary:
         library=library(
             *POWER_CODE,
             "power_plan",
+            "proportions",
             "cluster_reml",
             "mixed",
             "mixed_cells",

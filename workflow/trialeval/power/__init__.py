@@ -96,7 +96,6 @@ from trialeval.power.summary import (
     SUMMARY_COLUMNS,
     smallest_sample_sizes,
     summarise,
-    wilson,
 )
 from trialeval.power_plan import allocation, resolve_power
 
@@ -127,5 +126,4 @@ __all__ = [
     "summarise",
     "trial_stats",
     "variance_components",
-    "wilson",
 ]

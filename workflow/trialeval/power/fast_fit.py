@@ -12,7 +12,6 @@ import pandas as pd
 
 log = logging.getLogger("trialeval.power")
 
-Z_95 = 1.959963984540054
 ESTIMANDS = ("diff_in_change", "diff_in_means")
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trialeval.power.fast_fit import Z_95
 from trialeval.power_plan import CLUSTER, allocation
+from trialeval.proportions import wilson_interval
 
 POWER_COLUMNS = [
     "trial",
@@ -56,16 +56,6 @@ SUMMARY_COLUMNS = [
     "ci_high",
     "note",
 ]
-
-
-def wilson(successes, n, z: float = Z_95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion (default 95%)."""
-    successes, n = np.asarray(successes, float), np.asarray(n, float)
-    phat = successes / n
-    denom = 1.0 + z**2 / n
-    centre = (phat + z**2 / (2.0 * n)) / denom
-    half = z * np.sqrt(phat * (1.0 - phat) / n + z**2 / (4.0 * n**2)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def _scanned(plan: dict) -> tuple[str, list[int]]:
@@ -125,7 +115,7 @@ def summarise(sims: pd.DataFrame, plan: dict, trial_id: str) -> pd.DataFrame:
                         f"chunk files do not match the power block"
                     )
                 rejected = int(part["reject"].astype(bool).sum())
-                lo, hi = wilson(rejected, plan["n_sims"])
+                lo, hi = wilson_interval(rejected, plan["n_sims"])
                 fitted = part[part["method"] != "failed"]
                 columns = ["sd_participant", "sd_residual", "sd_cluster", "icc"]
                 sds = part[columns].iloc[0].astype(float)
