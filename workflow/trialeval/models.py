@@ -572,16 +572,24 @@ def outcome_effects(
                 spec,
                 outcome,
                 analysis_set=analysis_set,
-                model=options["model"],
-                site=options["site"],
-                covariates=tuple(options["covariates"]),
                 alpha=alpha,
-                covariance=options.get("covariance"),
-                df=options.get("df", "satterthwaite"),
-                groups=options.get("groups") is not None,
+                **model_arguments(options),
             )
         )
     return tuple(pd.concat(frames, ignore_index=True) for frames in zip(*parts, strict=True))
+
+
+def model_arguments(options: dict) -> dict:
+    """The model keywords of mixed_model_effects (and of the imputation analysis, which fits
+    the same model) from a resolved mixed_model block."""
+    return {
+        "model": options["model"],
+        "site": options["site"],
+        "covariates": tuple(options["covariates"]),
+        "covariance": options.get("covariance"),
+        "df": options.get("df", "satterthwaite"),
+        "groups": options.get("groups") is not None,
+    }
 
 
 def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:

@@ -63,6 +63,7 @@ def imputation_effects(
     from trialeval.estimands import analysis_data, cells_after, events_of
     from trialeval.imputation import mixed_model_imputation
     from trialeval.io import in_set, set_members
+    from trialeval.models import model_arguments
 
     analysis = view["analyses"]["analysis"]
     options, mi = view["analyses"]["mixed_model"], analysis["imputation"]
@@ -79,13 +80,8 @@ def imputation_effects(
             view,
             outcome,
             analysis_set=analysis_set,
-            model=options["model"],
-            site=options["site"],
-            covariates=tuple(options["covariates"]),
             alpha=alpha,
-            covariance=options.get("covariance", "unstructured"),
-            df=options.get("df", "satterthwaite"),
-            groups=options.get("groups") is not None,
+            **model_arguments(options),
             m=mi["m"],
             seed=mi["seed"],
             deltas=mi["delta"],
