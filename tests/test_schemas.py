@@ -79,3 +79,25 @@ def test_an_invalid_value_names_its_key():
         validate(trial, SCHEMAS / "trial.schema.yaml")
     assert list(error.value.absolute_path) == ["analyses", "mixed_model", "model"]
     assert "'anova' is not one of" in error.value.message
+
+
+def test_a_bad_run_config_stops_the_dag_build_with_one_line():
+    """`--config multiplicity=bonferroni`: one line naming the files, the key and the levels,
+    no Python stack (trialeval.config.check_config at DAG build)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--config", "multiplicity=bonferroni"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    expected = (
+        "config/config.yaml + --config: does not match config.schema.yaml: at multiplicity: "
+        "'bonferroni' is not one of ['holm', 'fdr_bh', 'none']"
+    )
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
