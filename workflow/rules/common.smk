@@ -127,6 +127,7 @@ STAGE_OUTPUTS = {
     "effects": "effects.csv",
     "consort": "consort.json",
     "means": "tables/adjusted_means.csv",
+    "sensitivity_means": "tables/sensitivity_means.csv",
     "reliability": "tables/reliability.csv",
     "prepost_summary": "tables/prepost_summary.csv",
     "association_counts": "tables/association_counts.csv",
@@ -135,7 +136,7 @@ STAGE_OUTPUTS = {
 }
 TABLE_INPUTS = {
     "table1": ["participants", "covariate_labels", "sets", "scores", "consort"],
-    "effects_table": ["effects"],
+    "effects_table": ["effects", "means", "sensitivity_means", "prepost_summary"],
     "prepost_table": ["prepost_summary", "effects"],
     "association_table": ["effects", "association_counts"],
     "reliability_table": ["reliability"],
