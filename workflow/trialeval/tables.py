@@ -131,11 +131,12 @@ def estimate_decimals(spec: dict, outcome_id: str, estimand: str | None = None) 
 
 def _score_resolution(spec: dict, outcome: dict) -> float:
     """The smallest step between two possible scores of a complete response: 1 for a sum of
-    whole-number items; 1/k for the mean of k such items; below 1 when the items themselves
-    are not whole numbers."""
+    whole-number items; 1/k for the mean of k such items; below 1 when the answers need not
+    be whole numbers (`decimals: true`, a pre-scored mean) or the item range is not."""
     inst = spec["instruments"][outcome["instrument"]]
     lo, hi = (float(v) for v in inst.get("item_range", (0, 1)))
-    step = 1.0 if lo.is_integer() and hi.is_integer() else 0.1
+    whole = lo.is_integer() and hi.is_integer() and not inst.get("decimals")
+    step = 1.0 if whole else 0.1
     sub = inst["subscales"][outcome["name"]]
     k = len(sub.get("items") or [1])
     return step / k if sub.get("scoring") == "mean" and k > 1 else step
@@ -630,11 +631,14 @@ def _single_contrast(spec: dict, full: pd.DataFrame) -> tuple[str, str] | None:
 
 
 def _effect_header(spec: dict, full: pd.DataFrame) -> str:
+    """ "Difference, A − B (95% CI)"; "Effect, A vs B" when ratios are beside differences;
+    without the contrast when there are several (each row names its own)."""
     pair = _single_contrast(spec, full)
+    ratios = full["estimand"].isin(RATIO_ESTIMANDS).any()
     if pair is None:
-        return "Effect (95% CI)"
+        return "Effect (95% CI)" if ratios else "Difference (95% CI)"
     arms = _arm_labels(spec)
-    if full["estimand"].isin(RATIO_ESTIMANDS).any():  # ratios beside differences
+    if ratios:
         return f"Effect, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
     return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} (95% CI)"
 
@@ -1394,6 +1398,9 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
             paragraph = cell.paragraphs[0]
             layout = paragraph.paragraph_format
             layout.space_after, layout.line_spacing = Pt(0), 1.0
+            following = rows[i + 1][0] if i + 1 < len(rows) else ""
+            if i > 0 and _indent_level(following) > _indent_level(value):
+                layout.keep_with_next = True  # a label stays on the page of its levels
             if j == 0 and i > 0 and _indent_level(value):  # a real indent, not spaces
                 layout.left_indent = Twips(LEVEL_INDENT * _indent_level(value))
                 value = value.lstrip("\u00a0")
@@ -1433,7 +1440,10 @@ def _heading_row(row, text: str, level: int) -> None:
     layout.space_before = Pt(3 if level == HEADING else 0)
     run = paragraph.add_run(text)
     run.font.size = Pt(TABLE_PT)
-    run.bold, run.italic = level == HEADING, level != HEADING
+    if level == HEADING:
+        run.bold = True
+    else:
+        run.italic = True
 
 
 def _normalise_zip(data: bytes) -> bytes:
