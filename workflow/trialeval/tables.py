@@ -1399,7 +1399,7 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
             layout = paragraph.paragraph_format
             layout.space_after, layout.line_spacing = Pt(0), 1.0
             following = rows[i + 1][0] if i + 1 < len(rows) else ""
-            if i > 0 and _indent_level(following) > _indent_level(value):
+            if i > 0 and _indent_level(following) > _indent_level(values[0]):
                 layout.keep_with_next = True  # a label stays on the page of its levels
             if j == 0 and i > 0 and _indent_level(value):  # a real indent, not spaces
                 layout.left_indent = Twips(LEVEL_INDENT * _indent_level(value))
@@ -1409,6 +1409,7 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
             run.bold = i == 0
             if right[j]:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            _mark_size(paragraph, TABLE_PT)
     # table notes: smaller paragraphs set directly under the table
     for k, para in enumerate(p for p in footnote.split("\n") if p):
         note = document.add_paragraph()
@@ -1427,6 +1428,20 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
     return _normalise_zip(raw.getvalue())
 
 
+def _mark_size(paragraph, points: int) -> None:
+    """The paragraph mark in `points` too: an empty cell's line would otherwise be as tall as
+    the template's 11 pt, and a row of empty cells (a label above its levels) stand out."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    marks = OxmlElement("w:rPr")
+    for tag in ("w:sz", "w:szCs"):
+        size = OxmlElement(tag)
+        size.set(qn("w:val"), str(2 * points))
+        marks.append(size)
+    paragraph._p.get_or_add_pPr().append(marks)
+
+
 def _heading_row(row, text: str, level: int) -> None:
     """A block heading: its cells merged into one spanning the table, bold (a block) or
     italic (a sub-heading), kept with the rows under it."""
@@ -1440,6 +1455,7 @@ def _heading_row(row, text: str, level: int) -> None:
     layout.space_before = Pt(3 if level == HEADING else 0)
     run = paragraph.add_run(text)
     run.font.size = Pt(TABLE_PT)
+    _mark_size(paragraph, TABLE_PT)
     if level == HEADING:
         run.bold = True
     else:
