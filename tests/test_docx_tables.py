@@ -230,6 +230,12 @@ def test_heading_rows_span_the_table_bold_or_italic(tmp_path):
         assert run.find(f"{W}rPr/{W}{'i' if flag == 'b' else 'b'}") is None
         assert tc.find(f"{W}p/{W}pPr/{W}keepNext") is not None  # kept with the rows below
     assert all(cell.find(f"{W}tcPr/{W}tcBorders") is None for r in rows[1:] for cell in r)
+    # the outcome row's empty effect cell: its paragraph mark in 9 pt (18 half-points), so
+    # the row is no taller than the others; the row is kept with its indented row
+    empty = rows[3].findall(f"{W}tc")[3].find(f"{W}p/{W}pPr")
+    assert empty.find(f"{W}rPr/{W}sz").get(f"{W}val") == "18"
+    assert empty.find(f"{W}keepNext") is not None
+    assert rows[4].findall(f"{W}tc")[0].find(f"{W}p/{W}pPr/{W}keepNext") is None
     # the long heading does not widen the label column: sized as without it
     grid, _ = widths(tbl)
     plain = formatted.copy()

@@ -341,8 +341,11 @@ def test_tables_agree_with_effects_csv(demo_run):
         # the effect column: "Difference, <arm> − <control> (95% CI)" or "Effect, ..."
         at = next(j for j, h in enumerate(table[0]) if h.startswith(("Difference", "Effect")))
         cells = [r[at] for r in table[2:] if r[at]]
+        # printed by analysis and set (blocks), then outcome, in effects.csv's order within
+        blocks = effects.groupby(["analysis_name", "analysis_set"], sort=False)
+        in_order = pd.concat(g for _, b in blocks for _, g in b.groupby("outcome", sort=False))
         assert len(cells) == len(effects)
-        for cell, row in zip(cells, effects.itertuples(), strict=True):
+        for cell, row in zip(cells, in_order.itertuples(), strict=True):
             if " to " not in cell:  # an estimate without a CI (a dash)
                 continue
             printed = _parse_interval(cell)

@@ -1746,7 +1746,7 @@ def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> lis
     if scores["estimand"].isin(MEAN_ESTIMANDS).any():
         text = (
             "Group columns, scores: the adjusted mean (95% CI) at follow-up from the mixed model "
-            "(covariates at their means, as emmeans gives); the difference in means is their "
+            "(covariates set as emmeans sets them by default); the difference in means is their "
             "difference."
         )
         if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
