@@ -456,11 +456,11 @@ def test_sensitivity_rows_print_in_a_block_of_their_own_with_each_estimand(tiny)
     headings = [formatted["Outcome"][k] for k in formatted.attrs["headings"]]
     assert headings == [
         "Intent-to-treat set",
-        "Primary outcomes",
-        "Secondary outcomes",
+        "Primary outcome",
+        "Secondary outcome",
         "Sensitivity analysis: Had they not stopped, intent-to-treat set",
-        "Primary outcomes",
-        "Secondary outcomes",
+        "Primary outcome",
+        "Secondary outcome",
     ]
     lines = tables.estimand_footnotes(spec, full["analysis_name"])
     assert lines == [

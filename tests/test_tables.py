@@ -490,11 +490,11 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
     # results, its effect measures are indented rows under it
     assert formatted["Outcome"].tolist() == [
         "Intent-to-treat set",
-        "Primary outcomes",
+        "Primary outcome",  # one outcome: singular
         "Emotional exhaustion (MBI, 0-54)",
         tables.INDENT + "Difference in change from baseline",
         tables.INDENT + "Difference in means",
-        "Secondary outcomes",
+        "Secondary outcome",
         "Self-compassion (SCS-SF mean, 1-5)",
         tables.INDENT + "Difference in change from baseline",
         tables.INDENT + "Difference in means",

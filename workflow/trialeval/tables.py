@@ -650,7 +650,7 @@ def _group_cell(spec: dict, row, means: pd.DataFrame, summary: pd.DataFrame, arm
     kind = (_outcome(spec, row["outcome"]) or {}).get("kind")
     key = {"outcome": row["outcome"], "analysis_set": row["analysis_set"], "arm": arm}
     key["timepoint"] = row["timepoint"]
-    name = _analysis_names(pd.DataFrame([row])).iloc[0]
+    name = row["analysis_name"]
     if kind == "score" and row["estimand"] in MEAN_ESTIMANDS:
         frame = means[_analysis_names(means) == name] if len(means) else means
     elif name == "primary":
@@ -693,7 +693,8 @@ def effects_table(
     full["analysis_name"] = _analysis_names(full)
     means = pd.DataFrame() if means is None else means
     summary = pd.DataFrame() if summary is None else summary
-    arms = [a for a in spec["arms"] if full["contrast"].str.contains(a["id"], regex=False).any()]
+    compared = {arm for c in full["contrast"] for arm in str(c).split(" - ")}
+    arms = [a for a in spec["arms"] if a["id"] in compared]
     effect = _effect_header(spec, full)
     several = _single_contrast(spec, full) is None
     several_visits = full["timepoint"].nunique() > 1
@@ -708,8 +709,9 @@ def effects_table(
         for _, rows in block.groupby("outcome", sort=False):
             if rows["role"].iloc[0] != role:
                 role = rows["role"].iloc[0]
+                count = block.loc[block["role"] == role, "outcome"].nunique()
                 headings[len(printed)] = SUBHEADING
-                printed.append({"Outcome": f"{str(role).capitalize()} outcomes"})
+                printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
             printed += _outcome_rows(spec, rows, arms, effect, several, notes, means, summary)
     columns = ["Outcome", *(a["label"] for a in arms), effect, "P", "Adjusted P", "n"]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
