@@ -3,6 +3,9 @@
 Each builder returns `(full, formatted)`: `full` is a tidy frame at full precision (the CSV),
 `formatted` a frame of strings as a journal prints them (Markdown, HTML, Word). Table 1 is
 the one table computed here, from the scored data, participants and analysis-set flags.
+`formatted.attrs["headings"]` ({row: HEADING or SUBHEADING}) marks block heading rows, which
+the writers print spanning the table, bold or italic; `formatted.attrs["footnotes"]` holds the
+notes its markers point to.
 
 Printing rules (one helper each):
 
