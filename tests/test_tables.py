@@ -995,10 +995,12 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
     scores.to_parquet(files["scores"])
     files["consort"].write_text(json.dumps(analysis_sets.consort_counts(sets, spec)))
     coaching_effects[1].to_csv(files["effects"], index=False)
+    files["means"] = tmp_path / "adjusted_means.csv"
+    coaching_effects[2].to_csv(files["means"], index=False)
     instruments.reliability(items, spec).to_csv(files["reliability"], index=False)
     kinds = {
         "table1": ["participants", "sets", "scores", "consort"],
-        "effects_table": ["effects"],
+        "effects_table": ["effects", "means"],
         "reliability_table": ["reliability"],
         "missingness_table": ["consort"],
     }
@@ -1012,6 +1014,11 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
     assert "### Table 1. Baseline characteristics by arm (intent-to-treat set)" in md
     md = (tmp_path / "tables" / "effects_table.md").read_text()
     assert "Holm" in md and "LMM, REML" in md and "Analysis set: intent-to-treat" in md
+    # the one follow-up visit in the title, the contrast in the header, the groups explained
+    assert md.startswith("### Table 2. Estimated effects on each outcome at month 4 (end of")
+    assert "| Difference, Group coaching − Control (95% CI) |" in md
+    assert "Group columns, scores: the adjusted mean (95% CI) at follow-up" in md
+    assert "| **Intent-to-treat set** |" in md
     with pytest.raises(ValueError, match="unknown table"):
         tables.run(spec, "table9", inputs={}, out_stem=str(tmp_path / "x"))
 
