@@ -1755,7 +1755,10 @@ def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> lis
             "difference."
         )
         if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
-            text += " Blank: the model output has no group means (an ANCOVA)."
+            text += (
+                " Blank where the model output has no group means (an ANCOVA, an analysis of "
+                "multiple imputations)."
+            )
         if "diff_in_change" in estimands:
             text += (
                 " The difference in change from baseline also subtracts each group's adjusted "
