@@ -657,6 +657,47 @@ def test_clda_matches_lmer_without_a_baseline_arm_term(case):
     assert diag["sd_residual"] == pytest.approx(ref["sd"]["Residual"], rel=1e-5)
 
 
+ARM_CHANGE_CASES = {"site_random": (), "site_random_age": ("age",)}
+
+
+@pytest.mark.parametrize("case", list(ARM_CHANGE_CASES))
+def test_arm_change_from_baseline_matches_emmeans(case):
+    """Each arm's adjusted mean change from baseline (change_* columns of the means), R
+    (tests/data/reference/arm_change_ref.R, arm_change.csv): lmer(score ~ arm * timepoint
+    [+ age] + (1 | participant_id) + (1 | site), REML) on groups_trial.csv, then
+    summary(contrast(emmeans(fit, ~ timepoint | arm, lmer.df = "satterthwaite"),
+    "trt.vs.ctrl", ref = "baseline"), infer = TRUE). Tolerance 1e-6 relative on SE and df,
+    1e-6 SE on estimate and CI limits. The arms' changes subtract to effects.csv's
+    diff_in_change (the same fixed effects: a hand identity) to 1e-10."""
+    ref = pd.read_csv(REFERENCE / "arm_change.csv")
+    ref = ref[ref["case"] == case].set_index(["arm", "timepoint"])
+    scores, participants, spec = clda_inputs()
+    effects, means, _ = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model="repeated",
+        site="random",
+        covariates=ARM_CHANGE_CASES[case],
+    )
+    post = means[means["timepoint"] != "baseline"].set_index(["arm", "timepoint"])
+    assert len(post) == len(ref) == 6
+    for key, r in ref.iterrows():
+        row = post.loc[key]
+        for column in ("se", "df"):
+            assert row[f"change_{column}"] == pytest.approx(r[column], rel=1e-6), (key, column)
+        for column in ("estimate", "ci_low", "ci_high"):
+            assert row[f"change_{column}"] == pytest.approx(r[column], abs=1e-6 * r["se"])
+    assert means.loc[means["timepoint"] == "baseline", "change_estimate"].isna().all()
+    change = post["change_estimate"]
+    for effect in effects[effects["estimand"] == "diff_in_change"].itertuples():
+        arm, control = effect.contrast.split(" - ")
+        difference = change[(arm, effect.timepoint)] - change[(control, effect.timepoint)]
+        assert difference == pytest.approx(effect.estimate, abs=1e-10)
+
+
 def test_clda_arm_without_follow_up_is_not_estimable_with_a_reason():
     """An arm with no post-baseline score: its effects cannot be estimated (their columns have
     no data, dropped as lmer drops them); the other arm's are, and the rows say why."""

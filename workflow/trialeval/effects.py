@@ -79,6 +79,10 @@ DIAGNOSTIC_COLUMNS = [
     "message",
     "covariance",
 ]
+# An adjusted-means row's change from baseline: the arm's adjusted mean change from the
+# baseline visit to the row's visit, L(visit) - L(baseline) for the same arm and covariate
+# setting, with its SE, df and CI (blank at baseline and for a model without a baseline mean).
+CHANGE_COLUMNS = ["change_estimate", "change_se", "change_df", "change_ci_low", "change_ci_high"]
 MEANS_COLUMNS = [
     "trial",
     "outcome",
@@ -91,6 +95,7 @@ MEANS_COLUMNS = [
     "ci_low",
     "ci_high",
     "n_observed",
+    *CHANGE_COLUMNS,
 ]
 PREPOST_SUMMARY_COLUMNS = [
     "outcome",
