@@ -651,6 +651,7 @@ def test_clda_matches_lmer_without_a_baseline_arm_term(case):
             assert getattr(row, key) == pytest.approx(r[key], rel=1e-6), (row, key)
     # one baseline mean for every arm: the constraint
     assert means.loc[means["timepoint"] == "baseline", "estimate"].nunique() == 1
+    assert_changes_are_mean_differences(means, effects, "adjusted_diff")
     diag = diagnostics.iloc[0]
     assert diag["analysis"] == "clda" and diag["converged"]
     assert diag["reml_loglik"] == pytest.approx(ref["reml_loglik"], abs=1e-6)
@@ -694,6 +695,25 @@ def test_arm_change_from_baseline_matches_emmeans(case):
     change = post["change_estimate"]
     for effect in effects[effects["estimand"] == "diff_in_change"].itertuples():
         arm, control = effect.contrast.split(" - ")
+        difference = change[(arm, effect.timepoint)] - change[(control, effect.timepoint)]
+        assert difference == pytest.approx(effect.estimate, abs=1e-10)
+
+
+def assert_changes_are_mean_differences(means, effects, estimand):
+    """By hand: each post visit's change_estimate is the arm's mean there minus its baseline
+    mean, and two arms' changes subtract to the effect `estimand` (1e-10: the same fixed
+    effects, L vectors differing only in rounding)."""
+    cells = means.set_index(["arm", "timepoint"])
+    for (arm, tp), row in cells.iterrows():
+        if tp == "baseline":
+            assert np.isnan(row["change_estimate"])
+            continue
+        change = row["estimate"] - cells.loc[(arm, "baseline"), "estimate"]
+        assert row["change_estimate"] == pytest.approx(change, abs=1e-10), (arm, tp)
+        assert row["change_ci_low"] < row["change_estimate"] < row["change_ci_high"]
+    for effect in effects[effects["estimand"] == estimand].itertuples():
+        arm, control = effect.contrast.split(" - ")
+        change = cells["change_estimate"]
         difference = change[(arm, effect.timepoint)] - change[(control, effect.timepoint)]
         assert difference == pytest.approx(effect.estimate, abs=1e-10)
 
@@ -760,6 +780,7 @@ def test_clda_with_a_covariance_structure_matches_gls(case):
         r = ref["means"][f"{row.arm}:{row.timepoint}"]
         assert row.estimate == pytest.approx(r["estimate"], abs=1e-6 * r["se"])
         assert row.se == pytest.approx(r["se"], rel=1e-6)
+    assert_changes_are_mean_differences(means, effects, "adjusted_diff")
     diag = diagnostics.iloc[0]
     assert diag["covariance"] == CLDA_GLS_CASES[case]["covariance"]
     assert diag["reml_loglik"] == pytest.approx(ref["reml_loglik"], abs=1e-6)

@@ -504,26 +504,45 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
     body = " ".join(formatted.to_numpy().ravel())
     assert " vs " not in body and "Month 4" not in body and "Intent-to-treat" in body
     assert body.count("Intent-to-treat") == 1
-    # each group's cell is its adjusted mean (95% CI) at month 4, to the outcome's decimals
-    # (EE a 0-54 total: 1; self-compassion a mean of 12 items: 2)
+    # each group's cell is, beside the difference in means, its adjusted mean (95% CI) at
+    # month 4, and beside the difference in change its adjusted mean change from baseline to
+    # month 4 (the means file's change_* columns), to the outcome's decimals (EE a 0-54
+    # total: 1; self-compassion a mean of 12 items: 2); the outcome's own row has none
     for label, oid, decimals in [
         ("Emotional exhaustion (MBI, 0-54)", "ee", 1),
         ("Self-compassion (SCS-SF mean, 1-5)", "self_compassion", 2),
     ]:
-        line = formatted[formatted["Outcome"] == label].iloc[0]
+        at = formatted.index[formatted["Outcome"] == label][0]
+        assert formatted.loc[at, ["Group coaching", "Control"]].tolist() == ["", ""]
+        change_line, means_line = formatted.loc[at + 1], formatted.loc[at + 2]
+        assert change_line["Outcome"].endswith("Difference in change from baseline")
+        month4 = means[(means["outcome"] == oid) & (means["timepoint"] == "month4")]
+        month4 = month4.set_index("arm")
         for arm, column in (("coaching", "Group coaching"), ("control", "Control")):
-            mean = means[
-                (means["outcome"] == oid) & (means["arm"] == arm) & (means["timepoint"] == "month4")
-            ].iloc[0]
-            expected = [round(mean[c], decimals) for c in ("estimate", "ci_low", "ci_high")]
-            assert parse_ci(line[column]) == pytest.approx(expected, abs=1e-9)
-            assert len(line[column].split(" ")[0].split(".")[1]) == decimals
-        # the difference in means is the difference of the printed groups' means
-        diff = effects[(effects["outcome"] == oid) & (effects["estimand"] == "diff_in_means")]
-        coach = means[(means["outcome"] == oid) & (means["arm"] == "coaching")]
-        control = means[(means["outcome"] == oid) & (means["arm"] == "control")]
-        gap = coach["estimate"].iloc[-1] - control["estimate"].iloc[-1]
-        assert diff["estimate"].iloc[0] == pytest.approx(gap, abs=1e-8)
+            for line, prefix in ((means_line, ""), (change_line, "change_")):
+                keys = [f"{prefix}{c}" for c in ("estimate", "ci_low", "ci_high")]
+                expected = [round(month4.loc[arm, k], decimals) for k in keys]
+                assert parse_ci(line[column]) == pytest.approx(expected, abs=1e-9)
+                assert len(line[column].split(" ")[0].split(".")[1]) == decimals
+        # the differences are those of the printed groups' means and changes (by hand)
+        for estimand, column in (("diff_in_means", "estimate"), ("diff_in_change", "change_")):
+            column = "change_estimate" if column == "change_" else column
+            effect = effects[(effects["outcome"] == oid) & (effects["estimand"] == estimand)]
+            gap = month4.loc["coaching", column] - month4.loc["control", column]
+            assert effect["estimate"].iloc[0] == pytest.approx(gap, abs=1e-10)
+    # EE by hand (coaching demo, ITT, site random; means file): coaching 28.283777 - 26.373063
+    # = 1.910714, control 27.729650 - 25.366558 = 2.363092, difference -0.452378 (effects.csv
+    # diff_in_change); printed 1.9 and 2.4 beside -0.5, not 28.3 and 27.7
+    ee = means[means["outcome"] == "ee"].set_index(["arm", "timepoint"])
+    for arm in ("coaching", "control"):
+        change = ee.loc[(arm, "month4"), "estimate"] - ee.loc[(arm, "baseline"), "estimate"]
+        assert ee.loc[(arm, "month4"), "change_estimate"] == pytest.approx(change, abs=1e-10)
+    at = formatted.index[formatted["Outcome"] == "Emotional exhaustion (MBI, 0-54)"][0]
+    assert formatted.loc[at + 1, ["Group coaching", "Control", heading]].tolist() == [
+        "1.9 (0.6 to 3.2)",
+        "2.4 (1.0 to 3.7)",
+        "−0.5 (−2.4 to 1.5)",
+    ]
     assert full["estimate"].tolist() == effects["estimate"].tolist()  # full precision kept
 
 
@@ -602,6 +621,68 @@ def test_effects_table_by_hand_negative_nan_and_note():
     assert full.loc[0, "estimate"] == -1.25
     # no row repeats the contrast, the visit or the set
     assert not formatted["Outcome"].str.contains("Treatment|Week 8").any()
+
+
+def test_effects_table_change_cells_by_hand_and_without_change_columns():
+    """Beside a difference in change the group cells are the means file's change_* columns
+    (a sensitivity analysis's under its analysis_name); a means file written before them
+    (no change_* columns) leaves the mean at follow-up there, and the footnote says so."""
+    spec = tiny_spec()
+    row = {
+        "outcome": "wb",
+        "role": "primary",
+        "analysis": "mixed_model",
+        "estimand": "diff_in_change",
+        "contrast": "tx - ctl",
+        "timepoint": "t1",
+        "analysis_set": "itt",
+        "estimate": -1.5,
+        "ci_low": -3.0,
+        "ci_high": 0.0,
+        "p_value": 0.05,
+        "p_adjusted": 0.05,
+        "n": 40,
+        "note": "",
+    }
+    effects = effects_frame([{**row, "analysis_name": name} for name in ("primary", "sens")])
+    # by hand: tx 12.0 - 10.5 = 1.5, ctl 13.0 - 10.0 = 3.0, difference -1.5 (the effect)
+    means = pd.DataFrame(
+        {
+            "analysis_name": ["primary"] * 4 + ["sens"] * 2,
+            "outcome": "wb",
+            "analysis_set": "itt",
+            "arm": ["tx", "tx", "ctl", "ctl", "tx", "ctl"],
+            "timepoint": ["t0", "t1", "t0", "t1", "t1", "t1"],
+            "estimate": [10.5, 12.0, 10.0, 13.0, 11.0, 12.0],
+            "ci_low": [9.5, 11.0, 9.0, 12.0, 10.0, 11.0],
+            "ci_high": [11.5, 13.0, 11.0, 14.0, 12.0, 13.0],
+            "change_estimate": [np.nan, 1.5, np.nan, 3.0, 0.3, -0.6],
+            "change_ci_low": [np.nan, 0.5, np.nan, 2.0, -0.7, -1.6],
+            "change_ci_high": [np.nan, 2.5, np.nan, 4.0, 1.3, 0.4],
+        }
+    )
+    _, formatted = tables.effects_table(spec, effects, means)
+    cells = formatted.loc[formatted["n"] == "40", ["Treatment", "Control"]].to_numpy().tolist()
+    assert cells == [
+        ["1.5 (0.5 to 2.5)", "3.0 (2.0 to 4.0)"],  # primary: its change rows
+        [f"0.3 ({M}0.7 to 1.3)", f"{M}0.6 ({M}1.6 to 0.4)"],  # the sensitivity analysis's
+    ]
+    notes = " ".join(tables._group_footnotes(spec, _labelled(spec, effects), means))
+    assert "each group's adjusted mean change from baseline to follow-up (95% CI)" in notes
+    assert "show the mean at follow-up for it too" not in notes
+    # the means of older outputs: no change_* columns, the mean at follow-up and the note
+    old = means.drop(columns=[c for c in means if c.startswith("change_")])
+    _, formatted = tables.effects_table(spec, effects, old)
+    cells = formatted.loc[formatted["n"] == "40", ["Treatment", "Control"]].to_numpy().tolist()
+    assert cells[0] == ["12.0 (11.0 to 13.0)", "13.0 (12.0 to 14.0)"]
+    notes = " ".join(tables._group_footnotes(spec, _labelled(spec, effects), old))
+    assert "show the mean at follow-up for it too" in notes
+
+
+def _labelled(spec, effects):
+    full = tables._effect_labels(spec, effects)
+    full["analysis_name"] = tables._analysis_names(full)
+    return full
 
 
 def test_effects_table_three_arms_one_row_per_contrast():
@@ -1018,6 +1099,8 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
     assert md.startswith("### Table 2. Estimated effects on each outcome at month 4 (end of")
     assert "| Difference, Group coaching − Control (95% CI) |" in md
     assert "Group columns, scores: the adjusted mean (95% CI) at follow-up" in md
+    assert "each group's adjusted mean change from baseline to follow-up (95% CI)" in md
+    assert "the columns show the mean at follow-up for it too" not in md  # no fallback
     assert "| **Intent-to-treat set** |" in md
     with pytest.raises(ValueError, match="unknown table"):
         tables.run(spec, "table9", inputs={}, out_stem=str(tmp_path / "x"))

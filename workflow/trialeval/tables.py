@@ -648,8 +648,9 @@ def _effect_header(spec: dict, full: pd.DataFrame) -> str:
 
 def _group_cell(spec: dict, row, means: pd.DataFrame, summary: pd.DataFrame, arm: str) -> str:
     """One group's result for an effects row: n/N (%) at follow-up (binary outcomes), the
-    adjusted mean (95% CI) at follow-up (a mixed model), median (IQR) or mean (SD) change
-    (the pre/post rank test, the ANCOVA of change); "" where the outputs have none."""
+    adjusted mean (95% CI) at follow-up (a mixed model; beside the difference in change, the
+    adjusted mean change from baseline to follow-up), median (IQR) or mean (SD) change (the
+    pre/post rank test, the ANCOVA of change); "" where the outputs have none."""
     kind = (_outcome(spec, row["outcome"]) or {}).get("kind")
     key = {"outcome": row["outcome"], "analysis_set": row["analysis_set"], "arm": arm}
     key["timepoint"] = row["timepoint"]
@@ -670,12 +671,20 @@ def _group_cell(spec: dict, row, means: pd.DataFrame, summary: pd.DataFrame, arm
             return DASH
         events, n = int(s["n_events"]), int(s["n"])
         return f"{events}/{n} ({format_number(100 * events / n, 1) if n else DASH})"
+    if row["estimand"] == "diff_in_change" and _has_change(frame):
+        return format_ci(s["change_estimate"], s["change_ci_low"], s["change_ci_high"], decimals)
     if row["estimand"] in MEAN_ESTIMANDS:
         return format_ci(s["estimate"], s["ci_low"], s["ci_high"], decimals)
     if row["estimand"] == "hodges_lehmann_shift":
         q = [format_number(s[k], decimals) for k in ("median", "q1", "q3")]
         return f"{q[0]} ({q[1]} to {q[2]})"
     return f"{format_number(s['mean'], decimals)} ({format_number(s['sd'], decimals)})"
+
+
+def _has_change(means: pd.DataFrame) -> bool:
+    """Whether the means output has each arm's change from baseline (the change_* columns;
+    outputs written before them have only the means)."""
+    return "change_estimate" in means
 
 
 def _measure_label(spec: dict, row, several_contrasts: bool) -> str:
@@ -1759,7 +1768,13 @@ def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> lis
                 " Blank where the model output has no group means (an ANCOVA, an analysis of "
                 "multiple imputations)."
             )
-        if "diff_in_change" in estimands:
+        if "diff_in_change" in estimands and _has_change(means):
+            text += (
+                " Beside the difference in change from baseline: each group's adjusted mean "
+                "change from baseline to follow-up (95% CI) from the same model; the difference "
+                "in change is their difference."
+            )
+        elif "diff_in_change" in estimands:
             text += (
                 " The difference in change from baseline also subtracts each group's adjusted "
                 "baseline mean (tables/adjusted_means.csv); the model output has no per-group "
