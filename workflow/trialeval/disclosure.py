@@ -235,8 +235,9 @@ def _repair(counts: Counts, status: dict[str, str], k: int, key: str) -> str:
 
 
 def sensitive(counts: Counts, status: Mapping[str, str], k: int) -> list[str]:
-    """Facts the audit protects: the primary suppressions (printed or hidden)."""
-    return sorted(key for key, how in status.items() if how == "primary")
+    """Facts the audit protects: every withheld one (primary, printed or hidden, and
+    complementary: a "≥k" must not be worked out either)."""
+    return sorted(status)
 
 
 def feasible_intervals(
@@ -290,8 +291,7 @@ def _components(counts: Counts, unknown: set[str]) -> list[dict]:
         group["sums"].append((total, parts))
         group["variables"] |= {t for t in (total, *parts) if t in unknown}
     return [
-        {"variables": sorted(g["variables"]), "sums": g["sums"]}
-        for _, g in sorted(groups.items())
+        {"variables": sorted(g["variables"]), "sums": g["sums"]} for _, g in sorted(groups.items())
     ]
 
 
@@ -361,22 +361,34 @@ def consort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     enrolled = counts.add(enrolled_key(consort), consort["enrolled"])
     counts.add_sum_if_equal(enrolled, [consort_key("allocated", a) for a in arms])
     for a in [*arms, OVERALL] if len(arms) > 1 else arms:
-        key = lambda *p: consort_key(*p, a)  # noqa: E731
-        itt = key("analysed", "itt")
-        # the frame: allocated less withdrawn (a survey's everyone surveyed)
-        frame = counts.add(key("frame"), counts.values[key("allocated")] - counts.values[key("withdrawn")], hidden=True)
-        counts.add_sum(key("allocated"), [key("withdrawn"), frame])
-        counts.add_sum_if_equal(frame, [itt])
-        for t in consort["timepoints"]:
-            parts = [key("assessed", t), key("not_assessed", t)]
-            counts.add_sum_if_equal(itt, parts)
-            counts.add_sum_if_equal(frame, parts)
-        for name in consort.get("excluded_from", {}):
-            counts.add_sum_if_equal(itt, [key("analysed", name), key("excluded_from", name)])
-        for o in consort.get("analysed_by_outcome", {}).get("complete_case", {}):
-            cc = key("analysed_by_outcome", "complete_case", o)
-            rest = counts.add(f"{cc}/not", counts.values[itt] - counts.values[cc], hidden=True)
-            counts.add_sum(itt, [cc, rest])
+        _arm_sums(consort, counts, a)
+
+
+def _arm_sums(consort: dict, counts: Counts, a: str) -> None:
+    """The sums of one arm's (or Overall's) consort counts."""
+
+    def key(*path):
+        return consort_key(*path, a)
+
+    itt = key("analysed", "itt")
+    # the frame: allocated less withdrawn (a survey's everyone surveyed)
+    frame = counts.add(
+        key("frame"),
+        counts.values[key("allocated")] - counts.values[key("withdrawn")],
+        hidden=True,
+    )
+    counts.add_sum(key("allocated"), [key("withdrawn"), frame])
+    counts.add_sum_if_equal(frame, [itt])
+    for t in consort["timepoints"]:
+        parts = [key("assessed", t), key("not_assessed", t)]
+        counts.add_sum_if_equal(itt, parts)
+        counts.add_sum_if_equal(frame, parts)
+    for name in consort.get("excluded_from", {}):
+        counts.add_sum_if_equal(itt, [key("analysed", name), key("excluded_from", name)])
+    for o in consort.get("analysed_by_outcome", {}).get("complete_case", {}):
+        cc = key("analysed_by_outcome", "complete_case", o)
+        rest = counts.add(f"{cc}/not", counts.values[itt] - counts.values[cc], hidden=True)
+        counts.add_sum(itt, [cc, rest])
 
 
 def enrolled_key(consort: dict) -> str:
@@ -496,12 +508,12 @@ def association_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
         cells, row_totals, hidden = {}, {}, []
         for _, row in rows.iterrows():
             level = str(row["label"])
-            key = lambda what: association_key(analysis_set, exposure, level, what)  # noqa: B023, E731
+            where = (analysis_set, exposure, level)
             events, n = int(row["events"]), int(row["n"])
-            cells[(level, "events")] = (key("events"), events)
-            cells[(level, "non_events")] = (key("non_events"), n - events)
-            row_totals[level] = (key("n"), n)
-            hidden.append(key("non_events"))
+            cells[(level, "events")] = (association_key(*where, "events"), events)
+            cells[(level, "non_events")] = (association_key(*where, "non_events"), n - events)
+            row_totals[level] = (association_key(*where, "n"), n)
+            hidden.append(association_key(*where, "non_events"))
         add_table(counts, cells, row_totals=row_totals, hidden=hidden)
 
 
@@ -548,7 +560,7 @@ class Plan:
         return self.min_cell is not None
 
     def marker(self, key: str | None, n=None) -> str | None:
-        """"<k" (primary), "≥k" (complementary) or None (printed)."""
+        """ "<k" (primary), "≥k" (complementary) or None (printed)."""
         if not self.on:
             return None
         how = self.status.get(key) if key is not None else None
@@ -717,10 +729,13 @@ def mask_table1(spec: dict, full, formatted, plan: Plan, consort: dict):
 def missingness_key(spec: dict, row: str, group: str) -> str:
     """A completion-table row's count as a consort fact."""
     if row == "analysed":
-        return consort_key("frame" if spec["design"] == "cross_sectional" else "analysed", *(
-            [] if spec["design"] == "cross_sectional" else ["itt"]), group)
+        return consort_key(
+            "frame" if spec["design"] == "cross_sectional" else "analysed",
+            *([] if spec["design"] == "cross_sectional" else ["itt"]),
+            group,
+        )
     if row.startswith("assessed_"):
-        return consort_key("assessed", row[len("assessed_"):], group)
+        return consort_key("assessed", row[len("assessed_") :], group)
     if row == "complete_case":
         return consort_key("analysed", "complete_case", group)
     if row.startswith("complete_case:"):
@@ -736,11 +751,10 @@ def mask_missingness(spec: dict, full, formatted, plan: Plan, consort: dict):
     full["disclosure"] = ""
     rows = list(dict.fromkeys(full["row"]))
     groups = list(dict.fromkeys(full["group"]))
-    cells_n = missingness_key(spec, "analysed", "{}")
     for index, record in full.iterrows():
         i, j = rows.index(record["row"]), 1 + groups.index(record["group"])
         count_key = missingness_key(spec, record["row"], record["group"])
-        total_key = cells_n.format(record["group"])
+        total_key = missingness_key(spec, "analysed", record["group"])
         count_mark = plan.marker(count_key, record["count"])
         total_mark = plan.marker(total_key, record["n"])
         if record["row"] == "analysed":
@@ -770,11 +784,9 @@ def mask_association(spec: dict, full, formatted, plan: Plan, consort: dict):
     events_column = formatted.columns[2]
     level_rows = [i for i in formatted.index if str(formatted.at[i, "n"])]
     for i, (index, record) in zip(level_rows, full.iterrows(), strict=True):
-        key = lambda what: association_key(  # noqa: B023, E731
-            record["analysis_set"], record["exposure"], str(record["label"]), what
-        )
-        n_mark = plan.marker(key("n"), record["n"])
-        events_mark = plan.marker(key("events"), record["events"])
+        where = (record["analysis_set"], record["exposure"], str(record["label"]))
+        n_mark = plan.marker(association_key(*where, "n"), record["n"])
+        events_mark = plan.marker(association_key(*where, "events"), record["events"])
         if n_mark:
             formatted.at[i, "n"] = n_mark
             full.at[index, "n"] = float("nan")

@@ -238,7 +238,9 @@ def _estimand_section(
             body = "".join(
                 f"<tr><td>{html.escape(text)}</td>"
                 # counts below disclosure control's k as "<k" (`plan`; off by default)
-                + "".join(f"<td>{html.escape(plan.count(None, counts.get(a, 0)))}</td>" for a in arms)
+                + "".join(
+                    f"<td>{html.escape(plan.count(None, counts.get(a, 0)))}</td>" for a in arms
+                )
                 + "</tr>"
                 for text, counts in rows
             )
