@@ -285,3 +285,35 @@ def test_completion_table_withholds_what_the_plan_withholds(small_site):
         key = disclosure.missingness_key(spec, record["row"], record["group"])
         if plan.hides(key):
             assert np.isnan(record["count"] if record["row"] != "analysed" else record["n"])
+
+
+def test_prepost_counts_print_through_the_plan(tmp_path):
+    # category at post: arm a 3 of 40 with the event (3 < 5: "<5"; the 37 without it print
+    # nowhere, so 40 may print: events in [1, 4] whatever the intruder does), arm b 20/38;
+    # a score's n of 4 in arm a: "<5".
+    summary = pd.DataFrame(
+        [
+            {"outcome": "high", "timepoint": "post", "analysis_set": "itt", "arm": "a",
+             "n": 40, "n_events": 3, "proportion": 3 / 40},
+            {"outcome": "high", "timepoint": "post", "analysis_set": "itt", "arm": "b",
+             "n": 38, "n_events": 20, "proportion": 20 / 38},
+            {"outcome": "ee", "timepoint": "post", "analysis_set": "itt", "arm": "a",
+             "n": 4, "n_events": np.nan, "proportion": np.nan},
+        ]
+    )  # fmt: skip
+    summary.to_csv(tmp_path / "prepost_summary.csv", index=False)
+    counts = Counts()
+    disclosure.prepost_facts({}, {"prepost_summary": tmp_path / "prepost_summary.csv"}, counts)
+    status = disclosure.plan(counts, K)
+    assert status == {
+        "prepost/itt/ee/post/a/n": "primary",
+        "prepost/itt/high/post/a/events": "primary",
+    }
+    assert_protected(counts, status, K)
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    rows = summary.to_dict("records")
+    assert disclosure._prepost_cell(plan, rows[0], "3/40 (7.5)") == "<5/40"
+    assert disclosure._prepost_cell(plan, rows[1], "20/38 (52.6)") is None
+    assert disclosure._prepost_cell(plan, rows[2], "1.0 (0.0 to 2.0); n = 4") == (
+        "1.0 (0.0 to 2.0); n = <5"
+    )

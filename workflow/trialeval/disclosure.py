@@ -517,12 +517,35 @@ def association_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
         add_table(counts, cells, row_totals=row_totals, hidden=hidden)
 
 
+def prepost_key(summary: Mapping, what: str) -> str:
+    """A pre/post table count: an arm's n (or events, non-events) of one outcome's summary."""
+    where = (summary["analysis_set"], summary["outcome"], summary["timepoint"], summary["arm"])
+    return "prepost/" + "/".join(str(w) for w in where) + f"/{what}"
+
+
+def prepost_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """The pre/post table's n per arm (scores: n = ...) and events / n (categories), the
+    non-events hidden."""
+    from trialeval.io import read_csv
+
+    for summary in read_csv(inputs["prepost_summary"]).to_dict("records"):
+        n = prepost_key(summary, "n")
+        if _missing(summary["n_events"]):
+            counts.add(n, summary["n"])
+            continue
+        events = (prepost_key(summary, "events"), int(summary["n_events"]))
+        rest = (prepost_key(summary, "non_events"), int(summary["n"]) - events[1])
+        cells = {("arm", "events"): events, ("arm", "non_events"): rest}
+        add_table(counts, cells, row_totals={"arm": (n, summary["n"])}, hidden=[rest[0]])
+
+
 # kind -> (function adding the kind's facts, the stage inputs it reads); consort always runs.
 SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "consort": (consort_facts, ("consort",)),
     "table1": (table1_facts, ("participants", "covariate_labels", "sets", "scores", "consort")),
     "missingness_table": (missingness_facts, ("consort",)),
     "association_table": (association_facts, ("association_counts",)),
+    "prepost_table": (prepost_facts, ("prepost_summary",)),
 }
 
 
@@ -646,6 +669,7 @@ def apply(spec: dict, kind: str, full, formatted, footnote: str, inputs: Mapping
         "table1": mask_table1,
         "missingness_table": mask_missingness,
         "association_table": mask_association,
+        "prepost_table": mask_prepost,
     }
     if not plan.on or kind not in maskers:
         return full, formatted, footnote
@@ -662,68 +686,82 @@ def _percent_text(count: str, pct) -> str:
     return f"{count} ({format_number(pct, 1)})"
 
 
+WITHHELD = "withheld"  # a statistic left out of a CSV because it would give a count back
+
+
 def mask_table1(spec: dict, full, formatted, plan: Plan, consort: dict):
     """Table 1 through the plan: counts, Missing and the n row; a percentage only with its
-    count and denominator (the column's n less its Missing) printed; the SMD of a variable
-    with a withheld cell left out (it and the printed cells would give the count back)."""
-    from trialeval.tables import DASH as TABLE_DASH
-
+    count and denominator (the column's n less its Missing) printed; no SMD for a variable
+    with a percentage withheld (the SMD is of the proportions)."""
     groups = table1_group_keys(spec, consort)
     order = list(full.loc[full["variable"] == "n", "group"])
     column = {g: formatted.columns[1 + i] for i, g in enumerate(order)}
     full = full.copy()
     full["disclosure"] = ""
-    withheld_vars = set()
-
-    def key(variable, level, group):
-        if variable == "n":
-            return groups[group]
-        if variable == "responded":
-            return groups["respondents"]
-        return table1_key(variable, level, group)
-
-    for (row, variable, level, group), rows in full.groupby(
-        ["row", "variable", "level", "group"], sort=False
-    ):
+    proportions_withheld = set()
+    cells = full.groupby(["row", "variable", "level", "group"], sort=False)
+    for (row, variable, level, group), rows in cells:
         if group not in groups:  # an SMD
             continue
-        stats = dict(zip(rows["statistic"], rows.index, strict=True))
-        missing_key = table1_key(variable, "missing", group)
-        count_key = key(variable, level, group)
-        count_out = "count" in stats and plan.hides(count_key, full.at[stats["count"], "value"])
-        if variable == "n":
-            count_out = plan.hides(count_key, full.at[stats["n"], "value"])
-        denominator = groups["overall" if variable == "responded" else group]
-        denominator_out = plan.hides(denominator) or plan.hides(missing_key)
-        if variable == "responded":
-            denominator_out = plan.hides(denominator)
-        marks = {"count": count_out, "percent": count_out or denominator_out}
-        marks["n"] = count_out if variable == "n" else denominator_out
-        marks["missing"] = plan.hides(missing_key)
-        for statistic, index in stats.items():
-            if marks.get(statistic):
-                marker = plan.marker(count_key if statistic in ("count", "n") else None)
-                full.at[index, "disclosure"] = marker if statistic == "count" else "withheld"
-                full.at[index, "value"] = float("nan")
-        cell = column[group]
-        if variable == "n" and count_out:
-            formatted.at[row, cell] = plan.marker(count_key, 0)
-        elif "count" in stats and count_out:
-            formatted.at[row, cell] = plan.marker(count_key, 0)
-        elif "percent" in stats and marks["percent"]:
-            formatted.at[row, cell] = str(int(rows.loc[stats["count"], "value"]))
-        if "percent" in stats and marks["percent"]:  # its SMD is of the proportions
-            withheld_vars.add(variable)
-        if count_out:
-            full.loc[stats.get("count", stats.get("n")), "disclosure"] = plan.marker(count_key, 0)
+        values = dict(zip(rows["statistic"], rows["value"], strict=True))
+        marks = _table1_marks(plan, groups, (variable, level, group), values)
+        for statistic, mark in marks.items():
+            at = rows.index[rows["statistic"] == statistic][0]
+            full.loc[at, ["value", "disclosure"]] = [float("nan"), mark]
+        text = _table1_cell(variable, marks, values)
+        if text is not None:
+            formatted.at[row, column[group]] = text
+        if "percent" in marks:
+            proportions_withheld.add(variable)
+    _withhold_smds(full, formatted, proportions_withheld)
+    return full, formatted, bool((full["disclosure"] != "").any())
+
+
+def _table1_marks(plan: Plan, groups: dict, where: tuple, values: dict) -> dict[str, str]:
+    """{statistic: "<k", "≥k" or "withheld"} for the statistics of one Table 1 cell that do
+    not print."""
+    variable, level, group = where
+    if variable == "n":
+        marks = {"n": plan.marker(groups[group], values["n"])}
+    elif variable == "responded":  # the survey's respondents, of everyone surveyed
+        count = plan.marker(groups["respondents"], values["count"])
+        total = plan.hides(groups[OVERALL])
+        marks = {"count": count, "n": total and WITHHELD, "percent": (count or total) and WITHHELD}
+    else:
+        missing = plan.marker(table1_key(variable, "missing", group))
+        denominator = plan.hides(groups[group]) or missing is not None
+        count = None
+        if "count" in values:
+            count = plan.marker(table1_key(variable, level, group), values["count"])
+        marks = {
+            "count": count,
+            "percent": WITHHELD if count or denominator else None,
+            "n": WITHHELD if denominator else None,  # those with a value: n less Missing
+            "missing": missing,
+        }
+    return {s: m for s, m in marks.items() if s in values and m}
+
+
+def _table1_cell(variable: str, marks: dict, values: dict) -> str | None:
+    """A Table 1 cell's printed text when the plan changes it (None: as built)."""
+    if variable == "n":
+        return marks.get("n")
+    if "count" in marks:
+        return marks["count"]
+    if "percent" in marks:
+        return str(int(values["count"]))  # the count alone
+    return None
+
+
+def _withhold_smds(full, formatted, variables: set) -> None:
+    from trialeval.tables import DASH as TABLE_DASH
+
     smds = [c for c in formatted.columns if str(c).startswith("SMD")]
-    for variable in withheld_vars:
+    for variable in sorted(variables):
         at = full[(full["variable"] == variable) & (full["statistic"] == "smd")].index
-        full.loc[at, ["value", "disclosure"]] = [float("nan"), "withheld"]
+        full.loc[at, ["value", "disclosure"]] = [float("nan"), WITHHELD]
         for row in full.loc[at, "row"]:
             formatted.loc[row, smds] = TABLE_DASH
-    withheld = bool((full["disclosure"] != "").any())
-    return full, formatted, withheld
 
 
 def missingness_key(spec: dict, row: str, group: str) -> str:
@@ -773,7 +811,7 @@ def mask_missingness(spec: dict, full, formatted, plan: Plan, consort: dict):
         if total_mark:
             full.at[index, "n"] = float("nan")
         full.at[index, "percent"] = float("nan")
-        full.at[index, "disclosure"] = count_mark or "withheld"
+        full.at[index, "disclosure"] = count_mark or WITHHELD
     return full, formatted, bool((full["disclosure"] != "").any())
 
 
@@ -798,6 +836,37 @@ def mask_association(spec: dict, full, formatted, plan: Plan, consort: dict):
             if "percent" in full.columns:
                 full.at[index, "percent"] = float("nan")
     return full, formatted, bool((full["disclosure"] != "").any())
+
+
+def mask_prepost(spec: dict, full, formatted, plan: Plan, consort: dict):
+    """The pre/post table through the plan: each arm's n (scores) and events/n (categories).
+    An arm column's filled cells are its "arm summary" records of `full`, in order."""
+    full = full.copy()
+    full["disclosure"] = ""
+    for arm in spec["arms"]:
+        if arm["label"] not in formatted.columns:
+            continue
+        rows = [i for i in formatted.index if str(formatted.at[i, arm["label"]])]
+        records = full.index[(full["record"] == "arm summary") & (full["arm"] == arm["id"])]
+        for i, at in zip(rows, records, strict=True):
+            text = _prepost_cell(plan, full.loc[at], str(formatted.at[i, arm["label"]]))
+            if text is None:
+                continue
+            formatted.at[i, arm["label"]] = text
+            full.loc[at, ["n", "n_events", "proportion"]] = float("nan")
+            full.at[at, "disclosure"] = WITHHELD
+    return full, formatted, bool((full["disclosure"] != "").any())
+
+
+def _prepost_cell(plan: Plan, summary, text: str) -> str | None:
+    """One arm summary as printed through the plan (None: unchanged)."""
+    n = plan.marker(prepost_key(summary, "n"), summary["n"])
+    if _missing(summary["n_events"]):
+        return None if n is None else text.rsplit("; n = ", 1)[0] + f"; n = {n}"
+    events = plan.marker(prepost_key(summary, "events"), summary["n_events"])
+    if n is None and events is None:
+        return None
+    return f"{events or int(summary['n_events'])}/{n or int(summary['n'])}"
 
 
 def published_consort(consort: dict, plan: Plan) -> dict:
