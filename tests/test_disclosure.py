@@ -317,3 +317,11 @@ def test_prepost_counts_print_through_the_plan(tmp_path):
     assert disclosure._prepost_cell(plan, rows[2], "1.0 (0.0 to 2.0); n = 4") == (
         "1.0 (0.0 to 2.0); n = <5"
     )
+
+
+def test_the_plan_is_byte_identical_from_run_to_run(small_site, tmp_path):
+    spec, _, inputs, _, _, _ = small_site
+    kinds = ["table1", "missingness_table"]
+    again = tmp_path / "disclosure.json"
+    disclosure.write_plan(disclosure.trial_counts(spec, kinds, inputs), K, again)
+    assert again.read_bytes() == Path(inputs["disclosure"]).read_bytes()
