@@ -20,7 +20,7 @@ that reaches every rule script through `params:`. Its shape:
     analyses: {...},
     power: the resolved `power` block (see trialeval.power_plan.resolve_power) | None,
     multiplicity: the global correction from config.yaml (added by `load_trials`),
-    disclosure: {min_cell} from config.yaml, None when off (added by `load_trials`)
+    disclosure: {min_cell: k, or None when off} from config.yaml (added by `load_trials`)
 
 Every failure raises TrialInputError naming the file and the key or column.
 """

@@ -2,50 +2,54 @@
 
 A table shared with a department can identify a person: a site with four fellows, a
 gender level with two residents. With `disclosure: {min_cell: k}` in config.yaml every count
-of the trial's shared count tables (Table 1, the survey-completion table, the association
-table, the CONSORT diagram and the report's participant flow) that is at least 1 and below k
-prints as "<k". Complementary suppression then hides enough other counts that a hidden one
-cannot be worked out from the totals, within a table and across the trial's tables.
+of the trial's shared count tables (Table 1, the survey-completion, pre/post and association
+tables, the CONSORT diagram and the report's participant flow) that is at least 1 and below k
+prints as "<k". Complementary suppression then withholds enough other counts that none can be
+worked out from the totals, within a table and across the trial's tables.
 
 The model of a trial's counts (`Counts`):
 
 - a *fact* is one count of participants, named by a key that is the same in every table
   that prints it ("analysed/itt/coaching" is Table 1's n, the CONSORT box and the
-  completion table's N); the same fact is suppressed or printed alike everywhere;
+  completion table's N); a fact is withheld or printed alike everywhere;
 - a *sum* says a fact is the sum of others (a column total, the Overall column, allocated =
-  withdrawn + intent-to-treat); an intruder with the published cells can solve these;
-- a *hidden* fact is printed nowhere but follows from a sum (Table 1's participants without
-  a yes/no characteristic: the column's n less the yes and the missing).
+  withdrawn + intent-to-treat); an intruder with the printed cells can solve these;
+- a *hidden* fact prints nowhere but enters sums (Table 1's participants without a yes/no
+  characteristic: the column's n less the yes and the missing).
 
 Rules (`plan`):
 
-- primary: a fact with 0 < n < k, printed or hidden (a hidden one can be derived);
-- zeros are printed. A zero names no one: "0 of the 4 fellows at site A are LGBTQ+" is said
-  of a group whose total (4) is itself suppressed; of a group of k or more it says what the
-  threshold accepts. Since zeros print, a suppressed count is known to be at least 1;
-- complementary, in every sum with exactly one unknown fact (suppressed, or hidden and
-  sensitive), the smallest printed fact of at least k is suppressed too (ties by key), to a
-  fixed point; then every sensitive fact is audited by linear programming over every sum of
-  every table of the trial (`feasible_intervals`), and where one can still be pinned to a
-  single value (a suppression pattern with a bridge), the smallest printed fact of the sums
-  around it is suppressed and the audit repeats;
+- primary: a fact with 0 < n < k, printed or hidden (a hidden one may be derived);
+- zeros print. A zero names no one: "0 of the 4 fellows at site A are LGBTQ+" is said of a
+  group whose total (4) is itself withheld; of a group of k or more it says what the
+  threshold accepts. Since zeros print, a withheld count is known to be at least 1;
+- complementary: solving the sums one at a time (a sum with one unknown term gives it, and
+  what it gives is known to the next sums, through hidden facts too), no withheld fact may be
+  reached; where one is, the printed fact of at least k that the derivation used and that
+  appears in the fewest sums (then the smallest, then by key) is withheld, to a fixed point.
+  Then every withheld fact is audited by linear programming over every sum of every table of
+  the trial (`feasible_intervals`); where one is still pinned to a single value (two
+  suppression cycles joined by one cell pass the one-sum rule), the printed fact of its sums
+  that widens it is withheld and the audit repeats;
 - primary suppressions print "<k"; complementary ones "≥k" (they are k or more: printing
-  "<k" would be false). What the reader learns from the markers (a "<k" is 1 to k - 1, a
-  "≥k" at least k) is what the audit assumes the intruder knows;
-- a percentage prints only when its count and its denominator print (a percentage of a
-  printed count reveals its denominator).
+  "<k" would be false). What the markers say (a "<k" is 1 to k - 1, a "≥k" at least k) is
+  what the audit assumes the intruder knows;
+- a percentage prints only with its count and its denominator (a percentage of a printed
+  count gives its denominator back), and Table 1 prints no SMD for a variable with a withheld
+  percentage.
 
-Not suppressed: model estimates (effects, adjusted means, CIs, P values, the n of Table 2 and
-of the model diagnostics), means and SDs of Table 1, and the analyst's files (effects.csv,
-consort.json, interim/, parts/), which stay complete.
+Not withheld: model estimates (effects, adjusted means, CIs, P values, the n of Table 2, the
+forest plot and the model diagnostics), Table 1's means and SDs, and the analyst's files
+(effects.csv, consort.json, interim/, parts/), which stay complete.
 
-Registering a new count table (an evaluation table, say): write a function
-`facts(spec, inputs, counts)` that adds the table's cells with `add_table` (their keys shared
-with the facts other tables print, e.g. `consort_key("analysed", "itt", arm)`), put it in
-`SOURCES` under the table's kind with the stage inputs it reads (common.smk gives the
-disclosure job the inputs of the kinds a trial has), and print each cell through
-`Plan.count(key, n)` and `Plan.count_percent(key, n, total_key, total)` in the table's
-builder. The same key in two tables is one fact.
+Registering a new count table (an evaluation table, say): write `facts(spec, inputs,
+counts)` adding the table's cells and totals with `add_table` (keys shared with the facts
+other tables print, e.g. `consort_key("analysed", "itt", arm)`), put it in `SOURCES` under
+the table's kind with the stage inputs it reads (common.smk gives the disclosure job the
+inputs of the kinds a trial has), and print each cell through the plan: `plan =
+load(inputs.get("disclosure"))`, `plan.count(key, n)`, `plan.hides(key)` before printing a
+percentage; or add a masker to `apply`, which tables.run calls for every table. A count no
+source registered, printed through the plan, gets the primary rule alone.
 """
 
 from __future__ import annotations
@@ -55,7 +59,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DASH = "\u2014"
 PLAN_VERSION = 1
 
 
