@@ -452,6 +452,8 @@ def schema_options(schema: dict, path: str = "") -> set[str]:
 
 
 def _json_type(value, allowed) -> str:
+    if value is None:  # e.g. disclosure.min_cell: null (off), as the demo's config.yaml says
+        return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
