@@ -52,6 +52,8 @@ except TrialInputError as error:
     print(error, file=sys.stderr)
     sys.exit(1)
 RESULTS = config["results_dir"]
+# disclosure control of the shared outputs (workflow/rules/disclosure.smk); None when off
+DISCLOSURE = (config.get("disclosure") or {}).get("min_cell")
 
 
 def settings_file(stage):
@@ -174,6 +176,21 @@ def imputation_parts(trial):
     ]
 
 
+def disclosure_plan(wildcards):
+    """The trial's suppression plan, an input of every job printing counts (when on)."""
+    if DISCLOSURE is None:
+        return {}
+    return {"disclosure": f"{RESULTS}/{wildcards.trial}/interim/disclosure.json"}
+
+
+def disclosure_inputs(wildcards):
+    """What the disclosure job reads: the inputs of the trial's count tables (and consort)."""
+    from trialeval.disclosure import source_inputs
+
+    kinds = report_items(TRIALS[wildcards.trial])["tables"]
+    return stage_inputs(wildcards, source_inputs(kinds))
+
+
 def inputs_of(needs, kinds):
     """The union, in a stable order, of the stage outputs some tables or figures need."""
     return sorted({name for kind in kinds for name in needs[kind]})
@@ -262,8 +279,11 @@ def write_stage_settings():
         items = report_items(spec)
         stages = ["ingest", "score", "analysis_sets", "effects", "tables", "figures"]
         stages += [analysis for analysis, runs in analyses_run(spec).items() if runs]
+        if DISCLOSURE is not None:
+            stages.append("disclosure")
         for stage in stages:
-            settings = stage_settings(spec, stage, options, kinds=items.get(stage))
+            kinds = items.get("tables" if stage == "disclosure" else stage)
+            settings = stage_settings(spec, stage, options, kinds=kinds)
             write_settings(settings, f"{RESULTS}/{trial}/stage_config/{stage}.json")
         for named in spec["analyses"][
             "sensitivity"

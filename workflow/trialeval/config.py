@@ -19,7 +19,8 @@ that reaches every rule script through `params:`. Its shape:
     per_protocol: {column, at_least, arms} | None,
     analyses: {...},
     power: the resolved `power` block (see trialeval.power_plan.resolve_power) | None,
-    multiplicity: the global correction from config.yaml (added by `load_trials`)
+    multiplicity: the global correction from config.yaml (added by `load_trials`),
+    disclosure: {min_cell: k, or None when off} from config.yaml (added by `load_trials`)
 
 Every failure raises TrialInputError naming the file and the key or column.
 """
@@ -998,6 +999,10 @@ def load_trials(config: dict, schemas_dir: str | Path) -> dict[str, dict]:
         )
         # global options the stages report (tables name the multiplicity rule)
         specs[trial_id]["multiplicity"] = config.get("multiplicity", "holm")
+        # disclosure control of the shared outputs (read by tables, figures, report)
+        specs[trial_id]["disclosure"] = {
+            "min_cell": (config.get("disclosure") or {}).get("min_cell")
+        }
     return specs
 
 

@@ -36,6 +36,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
+from trialeval import disclosure  # noqa: E402
 from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
@@ -221,6 +222,8 @@ def pretty(label: str) -> str:
 
 
 def _count(n) -> str:
+    if isinstance(n, str):  # withheld by disclosure control: its marker ("<5")
+        return n
     return f"{int(n):,}"
 
 
@@ -1380,7 +1383,7 @@ def _consort_footnote(spec: dict, consort: dict) -> str:
         f"Per protocol: {_per_protocol_text(spec, consort)}. "
         f"Complete case: {definitions.get('complete_case', '')}. "
         f"Assessed: {definitions.get('assessed', '')}."
-    )
+    ) + (f" {consort['disclosure_note']}" if consort.get("disclosure_note") else "")
 
 
 @_styled
@@ -1600,7 +1603,8 @@ def _consort_survey(spec: dict, consort: dict):
     footnote = wrap(
         f"Analysed: {definition}"
         f" (sampling frame n\u00a0=\u00a0{_count(consort['enrolled'])}); each model uses the "
-        "respondents with its outcome, exposure and covariates answered.",
+        "respondents with its outcome, exposure and covariates answered."
+        + (f" {consort['disclosure_note']}" if consort.get("disclosure_note") else ""),
         width - 2 * margin,
         SMALL_FONT,
     )
@@ -1765,7 +1769,10 @@ def run(
     """
     notes: list[str] = []
     if kind == "consort":
-        fig = plot_consort(spec, json.loads(Path(inputs["consort"]).read_text()))
+        consort = json.loads(Path(inputs["consort"]).read_text())
+        # disclosure control (config `disclosure`): withheld counts as their markers
+        consort = disclosure.published_consort(consort, disclosure.load(inputs.get("disclosure")))
+        fig = plot_consort(spec, consort)
     elif kind == "trajectories":
         means = read_csv(inputs["means"])
         consort = json.loads(Path(inputs["consort"]).read_text())

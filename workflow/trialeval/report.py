@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialeval import disclosure
 from trialeval.config import RANDOMIZED, report_items
 from trialeval.delivery import size_text
 
@@ -211,7 +212,9 @@ def _estimands(path: Path) -> dict:
     return analyses
 
 
-def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None) -> str:
+def _estimand_section(
+    analyses: dict, arms: dict[str, str], numbers=None, plan=disclosure.OFF
+) -> str:
     """Each analysis's estimand once, and per intercurrent event the participants with it and
     the observations its strategy set aside, per arm (intent-to-treat set). `numbers` yields
     the tables' numbers ("S2", ...)."""
@@ -234,7 +237,10 @@ def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None) -> str
         if rows:
             body = "".join(
                 f"<tr><td>{html.escape(text)}</td>"
-                + "".join(f"<td>{int(counts.get(a, 0))}</td>" for a in arms)
+                # counts below disclosure control's k as "<k" (`plan`; off by default)
+                + "".join(
+                    f"<td>{html.escape(plan.count(None, counts.get(a, 0)))}</td>" for a in arms
+                )
                 + "</tr>"
                 for text, counts in rows
             )
@@ -290,6 +296,9 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
     the figures Figure 1, Figure 2, ... in the order shown."""
     items = report_items(spec)
     consort = json.loads((trial_dir / "consort.json").read_text())
+    # disclosure control (config `disclosure`): withheld counts as their markers
+    plan = disclosure.trial_plan(spec, trial_dir)
+    consort = disclosure.published_consort(consort, plan)
     estimands = _estimands(trial_dir / "estimands.json")
     extra = (f"S{k}" for k in itertools.count(1))
     figure_number = {f: k for k, f in enumerate(shown_order(items["figures"]), start=1)}
@@ -299,8 +308,10 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
         "<h3>Participant flow</h3>",
         _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow")),
     ]
+    if consort.get("disclosure_note"):
+        parts.append(f'<p class="note">{html.escape(consort["disclosure_note"])}</p>')
     if estimands:
-        parts.append(_estimand_section(estimands, consort["arms"], extra))
+        parts.append(_estimand_section(estimands, consort["arms"], extra, plan))
     for table in items["tables"]:
         if table not in OWN_SECTION:
             parts.append(_scroll((trial_dir / "tables" / f"{table}.html").read_text()))

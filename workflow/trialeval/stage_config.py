@@ -26,6 +26,8 @@ _ONLY_FOR = {
     "title": {"tables", "figures", "report"},
     "registration": {"tables", "figures", "report"},
     "multiplicity": {"effects", "tables", "figures", "report"},
+    # disclosure control: the jobs that print counts, and the one that plans the suppressions
+    "disclosure": {"tables", "figures", "report", "disclosure"},
     # the event columns ingest carries (each analysis reads its own events from its estimand)
     "intercurrent_columns": {"ingest"},
 }
@@ -36,7 +38,8 @@ _PRESENTATION = {
     "covariates": ("label", "summary"),
     "instruments": ("label", "source"),
 }
-_PRESENTING = {"tables", "figures", "report"}
+# (the disclosure job builds Table 1 as the tables job does, to read its counts)
+_PRESENTING = {"tables", "figures", "report", "disclosure"}
 # Arm and visit labels also appear in consort.json and in the notes of effects.csv, so the
 # analysis stages read them; ingest and scoring do not.
 _UNLABELLED = {"ingest": ("arms", "timepoints"), "score": ("arms", "timepoints")}
@@ -67,6 +70,7 @@ STAGES = (
     "tables",
     "figures",
     "report",
+    "disclosure",
 )
 
 

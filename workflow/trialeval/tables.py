@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialeval import disclosure
 from trialeval.config import RANDOMIZED, with_export_labels
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
@@ -1136,7 +1137,8 @@ def missingness_table(spec: dict, consort: dict) -> tuple[pd.DataFrame, pd.DataF
 # --------------------------------------------------------------------------------------
 
 
-NUMERIC_CELL = re.compile(r"^[\d<>.\u2212\u2014\u221e]")
+# (≥: a count withheld by disclosure control, "≥5")
+NUMERIC_CELL = re.compile(r"^[\d<>.\u2212\u2014\u221e\u2265]")
 
 
 def _right_aligned(formatted: pd.DataFrame) -> list[bool]:
@@ -1864,4 +1866,6 @@ def _check_n(spec: dict, full: pd.DataFrame, consort: dict) -> None:
 def run(spec: dict, kind: str, *, inputs: dict[str, str], out_stem: str) -> None:
     """Rule entry: build one table from the pipeline's files and write its four formats."""
     full, formatted, title, footnote = build(spec, kind, dict(inputs))
+    # disclosure control (config `disclosure`): withheld counts as "<k", the note added
+    full, formatted, footnote = disclosure.apply(spec, kind, full, formatted, footnote, inputs)
     write_table(full, formatted, out_stem, title=title, footnote=footnote)
