@@ -11,7 +11,7 @@ for layout, items in LAYOUTS.items():
             unpack(partial(stage_inputs, names=inputs_of(FIGURE_INPUTS, kinds))),
             settings=settings_file("figures"),
             code="workflow/scripts/figures.py",
-            library=library("figures", "formatting"),
+            library=library("figures", "formatting", "cohort_tables"),
         output:
             [
                 (

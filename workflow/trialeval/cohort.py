@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import special
 
 from trialeval.design import Factor, adjustment_terms, describe_terms, design_matrix
+from trialeval.effects import COHORT_SUMMARY_COLUMNS as SUMMARY_COLUMNS
 from trialeval.effects import effects_frame
 from trialeval.proportions import newcombe_difference, wilson_interval
 from trialeval.regression import drop_aliased, logistic, ols
@@ -57,21 +58,6 @@ __all__ = [
 ]
 
 ANALYSIS = "cohort_comparison"
-SUMMARY_COLUMNS = [
-    "outcome",
-    "analysis_set",
-    "cohort",
-    "n",
-    "events",
-    "proportion",
-    "ci_low",
-    "ci_high",
-    "median",
-    "q1",
-    "q3",
-    "mean",
-    "sd",
-]
 
 
 # --------------------------------------------------------------------------------------

@@ -105,6 +105,7 @@ KINDS = (
     "forest",
     "change_distributions",
     "odds_ratio_forest",
+    "cohort_prevalence",
     "tipping_point",
 )
 
@@ -1795,6 +1796,10 @@ def run(
         )
         if not (effects["estimand"] == "odds_ratio").any():
             notes = [NO_ODDS_RATIOS]
+    elif kind == "cohort_prevalence":  # design cohort_comparison (trialeval.cohort_tables)
+        from trialeval.cohort_tables import plot as plot_cohort
+
+        fig, notes = plot_cohort(spec, inputs)
     elif kind == "tipping_point":
         imputation = _read_imputation(inputs["imputation"])
         fig = plot_tipping_point(spec, imputation)

@@ -48,6 +48,7 @@ _ANALYSES_BLOCKS = {
     "mixed_model": ("analysis_sets", "mixed_model", "estimand"),
     "prepost": ("analysis_sets", "prepost", "estimand"),
     "association": ("analysis_sets", "association"),
+    "cohort": ("analysis_sets", "cohort"),
 }
 # Delivery groups are checked and counted (trialeval.delivery) against the arms delivered in
 # groups and the site term, wherever the trial has groups.
@@ -63,6 +64,7 @@ STAGES = (
     "mixed_model",
     "prepost",
     "association",
+    "cohort",
     "effects",
     "tables",
     "figures",
@@ -133,6 +135,7 @@ _OPTIONS = {
     "mixed_model": ("alpha",),
     "prepost": ("alpha",),
     "association": ("alpha",),
+    "cohort": ("alpha",),
     "effects": ("multiplicity",),
     SENSITIVITY: ("alpha",),
 }

@@ -68,6 +68,7 @@ KINDS = (
     "effects_table",
     "prepost_table",
     "association_table",
+    "cohort_table",
     "reliability_table",
     "missingness_table",
     "tipping_point",
@@ -298,6 +299,8 @@ def contrast_label(spec: dict, contrast: str, exposure=None) -> str:
 def analysis_set_definition(spec: dict, name: str) -> str:
     if spec["design"] == "cross_sectional" and name in ("itt", "per_protocol"):
         return "respondents to the survey, less consent withdrawals"
+    if spec["design"] == "cohort_comparison" and name in ("itt", "per_protocol"):
+        return "every member of each cohort in the participants file, less consent withdrawals"
     if name == "itt":
         return "every allocated participant in the allocated arm, less consent withdrawals"
     if name == "per_protocol":
@@ -1385,6 +1388,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     if kind not in KINDS:
         raise ValueError(f"unknown table {kind!r}; expected one of {', '.join(KINDS)}")
     group = "arm" if spec["design"] in RANDOMIZED else "group"
+    group = "cohort" if spec["design"] == "cohort_comparison" else group
     if kind == "table1":
         if "covariate_labels" in inputs:
             labels = json.loads(Path(inputs["covariate_labels"]).read_text())
@@ -1405,7 +1409,8 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
                 "summarised among respondents."
             )
         else:
-            title = _title(spec, kind, f"Baseline characteristics by {group} (intent-to-treat set)")
+            when = "Characteristics" if group == "cohort" else "Baseline characteristics"
+            title = _title(spec, kind, f"{when} by {group} (intent-to-treat set)")
             scope = f"Intent-to-treat set: {analysis_set_definition(spec, 'itt')}."
         lines = [scope]
         why = (
@@ -1465,6 +1470,10 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
 
     if kind == "tipping_point":
         return _tipping_point_build(spec, kind, inputs)
+    if kind == "cohort_table":  # design cohort_comparison (trialeval.cohort_tables)
+        from trialeval.cohort_tables import build_table
+
+        return build_table(spec, inputs)
 
     effects = _read_effects(inputs["effects"])
     sign = (
