@@ -174,3 +174,130 @@ def test_trend_by_hand():
 def test_contrast_weights():
     assert contrast_weights(3) == pytest.approx([-0.5, 0.0, 0.5])
     assert contrast_weights(2) == pytest.approx([-1.0, 1.0])  # k = 2: the difference itself
+
+
+def test_association_exposure_from_a_participants_column(data, ref):
+    # A categorical participants-file column (here the cohort, as a covariate of a survey) as
+    # the association exposure, adjusted for age and gender, is R's
+    # glm(depressed ~ cohort + age + gender, binomial) of cohort_ref.R (tolerance 1e-6).
+    from trialeval.association import association_effects
+
+    scores = data.melt(id_vars="participant_id", value_vars=["depressed"], var_name="outcome")
+    scores = scores.rename(columns={"value": "score"}).assign(timepoint="survey")
+    people = data[["participant_id", "cohort", "age", "gender"]].assign(arm="all")
+    spec = _spec(COHORTS)
+    spec["covariates"].append({"name": "cohort", "type": "categorical"})
+    spec["analyses"] = {"association": {"exposure_columns": {"cohort": "y2019"}}}
+    effects, counts = association_effects(
+        scores,
+        people,
+        spec,
+        outcome="depressed",
+        exposure="cohort",
+        covariates=["age", "gender"],
+        alpha=0.05,
+    )
+    assert list(counts["label"]) == COHORTS  # the reference first, then sorted
+    assert list(counts["n"]) == [34, 30, 28]
+    for cohort in COHORTS[1:]:
+        row = effects[effects["contrast"] == f"{cohort} - y2019"].iloc[0]
+        want = ref["three"]["odds_ratio"][cohort]
+        assert np.log(row["estimate"]) == pytest.approx(want["estimate"], abs=TOL)
+        assert row["se"] == pytest.approx(want["se"], abs=TOL)
+        assert row["p_value"] == pytest.approx(want["p"], abs=TOL)
+    # gender as the exposure with woman as reference: the contrast names the levels
+    spec["analyses"]["association"]["exposure_columns"] = {"gender": "woman"}
+    effects, counts = association_effects(
+        scores, people, spec, outcome="depressed", exposure="gender", covariates=[], alpha=0.05
+    )
+    assert list(counts["label"]) == ["woman", "man"]
+    assert list(effects["contrast"]) == ["man - woman"]
+
+
+def _as_cohorts(trial: dict) -> dict:
+    """The tiny trial as a cohort comparison: its arm column holds the cohorts."""
+    trial.pop("arms")
+    trial.update(design="cohort_comparison")
+    trial["cohort"] = {"column": "arm", "order": ["ctl", "peer"], "reference": "ctl"}
+    trial["cohort"]["labels"] = {"ctl": "Before (2019)"}
+    trial["analyses"] = {"cohort": {"covariates": ["age"]}}
+    return trial
+
+
+def test_cohorts_resolve_as_the_groups(tiny):
+    _as_cohorts(tiny.trial)
+    spec = tiny.spec()
+    assert [(a["id"], a["label"], a["control"]) for a in spec["arms"]] == [
+        ("ctl", "Before (2019)", True),
+        ("peer", "peer", False),
+    ]
+    assert spec["control_arm"] == "ctl" and spec["arm_column"] == "arm"
+    assert spec["cohort"]["order"] == ["ctl", "peer"]
+    assert spec["analyses"]["cohort"] == {"covariates": ["age"]}
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t.pop("cohort"), "needs `cohort` (column, order, reference)"),
+        (lambda t: t["cohort"].update(reference="later"), "cohort.reference 'later' is not one"),
+        (lambda t: t["cohort"].update(order=["ctl", "ctl"]), "cohort 'ctl' is listed twice"),
+        (lambda t: t.update(arms=[{"id": "ctl"}]), "has no arms"),
+        (lambda t: t["cohort"].update(labels={"x": "X"}), "cohort.labels names ['x']"),
+        (
+            lambda t: t["analyses"]["cohort"].update(covariates=["height"]),
+            "analyses.cohort.covariates names ['height']",
+        ),
+        (
+            lambda t: t.update(design="rct", arms=[{"id": "ctl", "control": True}, {"id": "peer"}]),
+            "cohort: only design cohort_comparison has cohorts",
+        ),
+    ],
+)
+def test_cohort_config_errors_name_file_and_key(tiny, edit, message):
+    from trialeval.errors import TrialInputError
+
+    edit(_as_cohorts(tiny.trial))
+    with pytest.raises(TrialInputError) as info:
+        tiny.spec()
+    assert message in str(info.value) and "tiny.yaml" in str(info.value)
+
+
+def test_the_demo_is_a_cohort_comparison():
+    from conftest import demo_spec
+
+    spec = demo_spec("curriculum_passfail")
+    assert spec["design"] == "cohort_comparison" and spec["control_arm"] == "2019"
+    assert [a["label"] for a in spec["arms"]] == ["Graded (2019)", "Pass/fail (2021)"]
+
+
+def test_demo_data_regenerate_byte_for_byte(tmp_path):
+    from trialeval import simulate_cohort
+
+    root = Path(__file__).parents[1]
+    folder = simulate_cohort.write(tmp_path, root / "config")
+    committed = root / "data" / "raw" / simulate_cohort.TRIAL
+    for path in sorted(folder.iterdir()):
+        assert path.read_bytes() == (committed / path.name).read_bytes(), path.name
+
+
+def _as_survey(trial: dict, exposures: list) -> dict:
+    trial.pop("arms")
+    trial.pop("analysis_sets")
+    trial.update(design="cross_sectional", timepoints=trial["timepoints"][:1])
+    trial["covariates"].append({"name": "site", "type": "categorical"})
+    trial["outcomes"].append({"id": "burnout", "instrument": "mbi_2item", "category": "burnout"})
+    trial["analyses"] = {"association": {"outcome": "burnout", "exposures": exposures}}
+    return trial
+
+
+def test_an_association_exposure_may_be_a_categorical_covariate(tiny):
+    _as_survey(tiny.trial, [{"column": "site", "reference": "s2"}])
+    options = tiny.spec()["analyses"]["association"]
+    assert options["exposures"] == ["site"]
+    assert options["exposure_columns"] == {"site": "s2"}
+    tiny.trial["analyses"]["association"]["exposures"] = [{"column": "age", "reference": 24}]
+    from trialeval.errors import TrialInputError
+
+    with pytest.raises(TrialInputError, match=r"exposures\[0\]\.column: 'age' must be a categ"):
+        tiny.spec()

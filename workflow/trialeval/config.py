@@ -656,11 +656,16 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
         options = raw.get("cohort") or {}
         covariates_ = known(options.get("covariates", []), "cohort.covariates", True)
         resolved["cohort"] = {"covariates": covariates_}
-    elif raw.get("cohort") is not None:
+    elif (raw.get("cohort") or {}).get("covariates"):  # the schema fills in an empty block
         raise TrialInputError(
             f"{where}: analyses.cohort: only design {COHORT_COMPARISON} has a cohort comparison"
         )
     association = raw.get("association")
+    if trial["design"] == COHORT_COMPARISON and association:
+        raise TrialInputError(
+            f"{where}: analyses.association: design {COHORT_COMPARISON} compares its cohorts "
+            "(analyses.cohort); the association analysis is for design cross_sectional"
+        )
     if trial["design"] == "cross_sectional" and not association:
         raise TrialInputError(
             f"{where}: design cross_sectional needs analyses.association (outcome, exposures)"
@@ -698,21 +703,19 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
 
 
 def _exposure_columns(trial: dict, exposures: list, where: str) -> dict[str, str]:
-    """{column: reference level} of the exposures given as participants-file columns: a
-    categorical covariate, or a cohort comparison's cohort column (held as `arm`)."""
+    """{column: reference level} of the exposures given as participants-file columns (each a
+    categorical covariate: the columns ingest reads)."""
     categorical = {c["name"] for c in trial.get("covariates", []) if c["type"] == "categorical"}
-    cohort = (trial.get("cohort") or {}).get("column")
     columns = {}
     for j, exposure in enumerate(exposures):
         if not isinstance(exposure, dict):
             continue
         column = exposure["column"]
-        if column not in categorical and column != cohort:
+        if column not in categorical:
             raise TrialInputError(
                 f"{where}: analyses.association.exposures[{j}].column: {column!r} must be a "
-                f"categorical covariate (covariates[].name with type categorical)"
-                f"{' or cohort.column' if cohort else ''}; expected one of "
-                f"{sorted(categorical | ({cohort} if cohort else set()))}"
+                f"categorical covariate (covariates[].name with type categorical; add it there "
+                f"to read it from the participants file); expected one of {sorted(categorical)}"
             )
         columns[column] = str(exposure["reference"])
     named = [e["column"] for e in exposures if isinstance(e, dict)]

@@ -1048,7 +1048,13 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
 
     rows: list[_Row] = []
     for band, exposure in enumerate(exposures):
-        rows.append(_Row(pretty(outcomes[exposure]["label"]), bold=True, band=band))
+        if exposure in outcomes:
+            heading = outcomes[exposure]["label"]
+        else:  # a participants-file column
+            from trialeval.tables import exposure_column_label
+
+            heading = exposure_column_label(spec, exposure)
+        rows.append(_Row(pretty(heading), bold=True, band=band))
         ors = eff[eff["exposure"] == exposure]
         by_label = {str(r["contrast"]).split(" - ")[0]: r for _, r in ors.iterrows()}
         references = {str(c).split(" - ")[1] for c in ors["contrast"]}

@@ -258,8 +258,8 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
     """The outcome's label; a score also names its instrument and possible range, e.g.
     "Emotional exhaustion (MBI, 0-54)" or "Impostor phenomenon (CIPS total, 20-100)"."""
     outcome = _outcome(spec, outcome_id)
-    if outcome is None:
-        return str(outcome_id)
+    if outcome is None:  # an association exposure from a participants-file column
+        return exposure_column_label(spec, outcome_id)
     label = outcome["label"]
     if outcome["kind"] != "score":
         return label
@@ -271,6 +271,12 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
         return f"{label[:-1]}, {scale})"
     abbreviation = instrument_abbreviation(spec["instruments"][outcome["instrument"]])
     return f"{label} ({', '.join(p for p in (abbreviation, scale) if p)})"
+
+
+def exposure_column_label(spec: dict, column: str) -> str:
+    """A participants-file column's label: the covariate's, else the column name."""
+    labels = {c["name"]: c.get("label", c["name"]) for c in spec.get("covariates", [])}
+    return labels.get(column, str(column))
 
 
 def _arm_labels(spec: dict) -> dict[str, str]:
