@@ -206,8 +206,9 @@ def _category_rows(data, spec, covariates, alpha) -> list[dict]:
                 "estimand": "risk_difference",
                 **{k: rd[k] for k in ("estimate", "ci_low", "ci_high")},
                 "method": (
-                    f"unadjusted risk difference ({cohort} minus {reference}) with Newcombe's "
-                    "hybrid score CI (Wilson intervals without continuity correction); no P"
+                    f"unadjusted risk difference (each cohort minus {reference}) with "
+                    "Newcombe's hybrid score CI (Wilson intervals without continuity "
+                    "correction); no P"
                 ),
                 "note": "" if n1 and n0 else "no participants in a cohort: not estimable",
             }
@@ -219,8 +220,8 @@ def _category_rows(data, spec, covariates, alpha) -> list[dict]:
                 "estimand": "risk_ratio",
                 **rr,
                 "method": (
-                    f"unadjusted risk ratio ({cohort} over {reference}), Wald CI and z test on "
-                    "the log scale; se is the SE of log(risk ratio)"
+                    f"unadjusted risk ratio (each cohort over {reference}), Wald CI and z test "
+                    "on the log scale; se is the SE of log(risk ratio)"
                 ),
             }
         )
@@ -344,7 +345,7 @@ def _score_rows(data, spec, covariates, alpha) -> list[dict]:
         row = {"contrast": "linear trend: " + ", ".join(cohorts), "estimand": "linear_trend"}
         row.update(n=len(frame), n_obs=len(frame))
         row["method"] = (
-            f"linear contrast of the cohort means of the same OLS ({adjusted}): weights "
+            f"linear contrast of the cohort means of the same OLS, {adjusted}: weights "
             f"i - {(len(cohorts) + 1) / 2:g} over cohorts 1..{len(cohorts)} in time order, "
             "divided by their sum of squares; estimate: change in adjusted mean per cohort step"
         )
