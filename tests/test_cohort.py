@@ -296,8 +296,38 @@ def test_an_association_exposure_may_be_a_categorical_covariate(tiny):
     options = tiny.spec()["analyses"]["association"]
     assert options["exposures"] == ["site"]
     assert options["exposure_columns"] == {"site": "s2"}
-    tiny.trial["analyses"]["association"]["exposures"] = [{"column": "age", "reference": 24}]
+    tiny.trial["analyses"]["association"]["exposures"] = [{"column": "age", "reference": "24"}]
     from trialeval.errors import TrialInputError
 
     with pytest.raises(TrialInputError, match=r"exposures\[0\]\.column: 'age' must be a categ"):
         tiny.spec()
+
+
+def test_a_reference_cohort_other_than_the_first(data, ref):
+    # reference y2020 (the middle cohort): contrasts are against it, the trend still runs over
+    # the time order, so the linear trend is R's (a contrast of cohort means does not depend
+    # on the reference) and the risk difference y2019 - y2020 is R's y2020 - y2019 negated
+    # (Newcombe's interval is antisymmetric); tolerance 1e-6.
+    scores = data.melt(
+        id_vars="participant_id", value_vars=["depressed", "ee"], var_name="outcome"
+    ).rename(columns={"value": "score"})
+    scores["timepoint"] = "survey"
+    people = data.rename(columns={"cohort": "arm"})[["participant_id", "arm", "age", "gender"]]
+    spec = _spec(COHORTS)
+    for arm in spec["arms"]:
+        arm["control"] = arm["id"] == "y2020"
+    spec["control_arm"] = "y2020"
+    run = {"covariates": ["age", "gender"], "alpha": 0.05}
+    effects, summary = cohort_effects(scores, people, spec, "ee", **run)
+    assert list(summary["cohort"]) == COHORTS
+    linear = effects[effects["estimand"] == "linear_trend"].iloc[0]
+    assert linear["estimate"] == pytest.approx(ref["three"]["linear_trend"]["estimate"], abs=TOL)
+    assert linear["se"] == pytest.approx(ref["three"]["linear_trend"]["se"], abs=TOL)
+    assert list(effects["contrast"][:2]) == ["y2019 - y2020", "y2021 - y2020"]
+    effects, _ = cohort_effects(scores, people, spec, "depressed", **run)
+    rd = effects[(effects["estimand"] == "risk_difference")].iloc[0]
+    want = ref["three"]["risk_difference"]["y2020"]
+    assert rd["contrast"] == "y2019 - y2020"
+    assert rd["estimate"] == pytest.approx(-want["estimate"], abs=TOL)
+    assert rd["ci_low"] == pytest.approx(-want["ci_high"], abs=TOL)
+    assert rd["ci_high"] == pytest.approx(-want["ci_low"], abs=TOL)
