@@ -67,8 +67,10 @@ def _phq_items(positive: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     todo = np.ones(len(positive), dtype=bool)
     while todo.any():
         idx = np.flatnonzero(todo)
-        mean = np.where(positive[idx, None], 2.0, 0.6)
-        pair = np.clip(np.rint(mean + rng.normal(0, 0.9, (len(idx), 2))), 0, 3).astype(int)
+        mean = np.where(positive[idx, None], 1.9, 0.6)
+        shared = rng.normal(0, 0.8, (len(idx), 1))  # one person level moves both items
+        pair = mean + shared + rng.normal(0, 0.5, (len(idx), 2))
+        pair = np.clip(np.rint(pair), 0, 3).astype(int)
         ok = (pair.sum(axis=1) >= 3) == positive[idx]
         out[idx[ok]] = pair[ok]
         todo[idx[ok]] = False
