@@ -331,3 +331,17 @@ def test_a_reference_cohort_other_than_the_first(data, ref):
     assert rd["estimate"] == pytest.approx(-want["estimate"], abs=TOL)
     assert rd["ci_low"] == pytest.approx(-want["ci_high"], abs=TOL)
     assert rd["ci_high"] == pytest.approx(-want["ci_low"], abs=TOL)
+
+
+def test_a_participant_in_no_listed_cohort_is_named(tiny):
+    from trialeval.errors import TrialInputError
+    from trialeval.ingest.validate import read_participants
+
+    _as_cohorts(tiny.trial)
+    tiny.participants.loc[1, "arm"] = "later"
+    spec = tiny.spec()
+    with pytest.raises(TrialInputError) as info:
+        read_participants(spec)
+    message = str(info.value)
+    assert "row 3, column 'arm' (participant P2): cohort 'later' is not a cohort" in message
+    assert "expected one of ctl, peer (cohort.order in" in message
