@@ -255,7 +255,8 @@ ESTIMATED_BY = {
         "prepost": ["adjusted_mean_difference", "hodges_lehmann_shift"],
     },
     "diff_in_means": {"mixed_model": ["diff_in_means"]},
-    "risk_ratio": {"prepost": ["risk_ratio"]},
+    "risk_ratio": {"prepost": ["risk_ratio"], "cohort_comparison": ["risk_ratio"]},
+    "risk_difference": {"cohort_comparison": ["risk_difference"]},
     "odds_ratio": {"association": ["odds_ratio"]},
 }
 
@@ -267,7 +268,7 @@ def test_effects_recover_the_demo_truth(demo_run):
     import yaml
 
     z, inside = [], []
-    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey", "curriculum_passfail"):
         effects = pd.read_csv(demo_run / "results" / trial / "effects.csv", dtype={"exposure": str})
         truth = yaml.safe_load((ROOT / "data/raw" / trial / "truth.yaml").read_text())
         for effect in truth["effects"]:
@@ -305,7 +306,7 @@ def test_counts_reconcile_between_consort_and_models(demo_run):
     """Every model's analysis-set size is the number consort.json reports as analysed (for
     complete case, that outcome's count), and no model uses more participants than the set
     holds."""
-    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey", "curriculum_passfail"):
         consort = json.loads((demo_run / "results" / trial / "consort.json").read_text())
         effects = pd.read_csv(demo_run / "results" / trial / "effects.csv")
         by_outcome = consort["analysed_by_outcome"]["complete_case"]
@@ -396,10 +397,11 @@ def test_report_is_self_contained(demo_run):
 
     page = (demo_run / "results/report.html").read_text()
     # rct: consort, trajectories, forest; pre/post: consort, forest, change; survey: consort,
-    # ORs; the REDCap copy of the rct and the Qualtrics copy of the pre/post study as theirs
-    assert page.count("data:image/png;base64,") == 3 + 3 + 2 + 3 + 3
+    # ORs; cohorts: consort, prevalence; the REDCap copy of the rct and the Qualtrics copy of
+    # the pre/post study as theirs
+    assert page.count("data:image/png;base64,") == 3 + 3 + 2 + 2 + 3 + 3
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    trials = ["coaching_rct", "mentorship_prepost", "belonging_survey"]
+    trials = ["coaching_rct", "mentorship_prepost", "belonging_survey", "curriculum_passfail"]
     for trial in [*trials, "coaching_redcap", "mentorship_qualtrics"]:
         assert f'<section id="{trial}">' in page
 

@@ -86,6 +86,7 @@ def analyses_run(spec):
         "mixed_model": bool(plan["mixed_model"]),
         "prepost": bool(plan["prepost"]),
         "association": bool(spec["analyses"]["association"]),
+        "cohort": spec["design"] == "cohort_comparison",
     }
 
 
@@ -93,6 +94,7 @@ ANALYSIS_PARTS = {
     "mixed_model": ("effects", "means", "diagnostics"),
     "prepost": ("effects", "summary"),
     "association": ("effects", "counts"),
+    "cohort": ("effects", "summary"),
 }
 SENSITIVITY_PARTS = ("effects", "means", "diagnostics")
 
@@ -133,6 +135,7 @@ STAGE_OUTPUTS = {
     "reliability": "tables/reliability.csv",
     "prepost_summary": "tables/prepost_summary.csv",
     "association_counts": "tables/association_counts.csv",
+    "cohort_summary": "tables/cohort_summary.csv",
     # a list: the imputation part of each sensitivity analysis with multiple imputation
     "imputation": None,
 }
@@ -141,6 +144,7 @@ TABLE_INPUTS = {
     "effects_table": ["effects", "means", "sensitivity_means", "prepost_summary"],
     "prepost_table": ["prepost_summary", "effects"],
     "association_table": ["effects", "association_counts"],
+    "cohort_table": ["effects", "cohort_summary"],
     "reliability_table": ["reliability"],
     "missingness_table": ["consort"],
     "tipping_point": ["imputation"],
@@ -151,6 +155,7 @@ FIGURE_INPUTS = {
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],
     "odds_ratio_forest": ["effects", "association_counts", "covariate_labels"],
+    "cohort_prevalence": ["effects", "cohort_summary"],
     "tipping_point": ["imputation"],
 }
 

@@ -106,6 +106,7 @@ KINDS = (
     "forest",
     "change_distributions",
     "odds_ratio_forest",
+    "cohort_prevalence",
     "tipping_point",
 )
 
@@ -1050,7 +1051,13 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
 
     rows: list[_Row] = []
     for band, exposure in enumerate(exposures):
-        rows.append(_Row(pretty(outcomes[exposure]["label"]), bold=True, band=band))
+        if exposure in outcomes:
+            heading = outcomes[exposure]["label"]
+        else:  # a participants-file column
+            from trialeval.tables import exposure_column_label
+
+            heading = exposure_column_label(spec, exposure)
+        rows.append(_Row(pretty(heading), bold=True, band=band))
         ors = eff[eff["exposure"] == exposure]
         by_label = {str(r["contrast"]).split(" - ")[0]: r for _, r in ors.iterrows()}
         references = {str(c).split(" - ")[1] for c in ors["contrast"]}
@@ -1802,6 +1809,10 @@ def run(
         )
         if not (effects["estimand"] == "odds_ratio").any():
             notes = [NO_ODDS_RATIOS]
+    elif kind == "cohort_prevalence":  # design cohort_comparison (trialeval.cohort_tables)
+        from trialeval.cohort_tables import plot as plot_cohort
+
+        fig, notes = plot_cohort(spec, inputs)
     elif kind == "tipping_point":
         imputation = _read_imputation(inputs["imputation"])
         fig = plot_tipping_point(spec, imputation)

@@ -26,6 +26,7 @@ DESIGN_WORDS = {
     "cluster_rct": "cluster-randomized trial (sites randomized)",
     "quasi_experimental": "non-randomized (quasi-experimental) pre/post comparison",
     "cross_sectional": "cross-sectional survey",
+    "cohort_comparison": "comparison of successive cohorts (different people, each surveyed once)",
 }
 FIGURE_TITLES = {
     "consort": "Participant flow (CONSORT)",
@@ -33,6 +34,7 @@ FIGURE_TITLES = {
     "forest": "Effects across outcomes (intent-to-treat set)",
     "change_distributions": "Change from baseline by arm",
     "odds_ratio_forest": "Odds ratios of burnout by level of belonging",
+    "cohort_prevalence": "Prevalence of each binary outcome by cohort (Wilson 95% CI)",
     "tipping_point": (
         "Tipping point: pooled estimate (left) and P (right) of the multiple imputation "
         "against the shift delta of the imputed intervention-arm values"
@@ -96,7 +98,9 @@ def _embed_png(path: Path) -> str:
 
 
 def _design_summary(spec: dict) -> str:
-    arms = ", ".join(f"{a['label']}{' (control)' if a['control'] else ''}" for a in spec["arms"])
+    cohorts = spec["design"] == "cohort_comparison"  # its cohorts are the arms
+    control = " (reference)" if cohorts else " (control)"
+    arms = ", ".join(f"{a['label']}{control if a['control'] else ''}" for a in spec["arms"])
     timepoints = ", ".join(
         f"{t['label']}{' (baseline)' if t['baseline'] else ''}" for t in spec["timepoints"]
     )
@@ -104,7 +108,7 @@ def _design_summary(spec: dict) -> str:
     secondary = [o["label"] for o in spec["outcomes"] if o["role"] != "primary"]
     rows = [
         ("Design", DESIGN_WORDS[spec["design"]]),
-        ("Arms", arms),
+        ("Cohorts (in time order)" if cohorts else "Arms", arms),
         ("Timepoints", timepoints),
         ("Primary outcomes", ", ".join(primary) or "none"),
         ("Secondary outcomes", ", ".join(secondary) or "none"),

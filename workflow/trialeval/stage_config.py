@@ -51,6 +51,7 @@ _ANALYSES_BLOCKS = {
     "mixed_model": ("analysis_sets", "mixed_model", "estimand"),
     "prepost": ("analysis_sets", "prepost", "estimand"),
     "association": ("analysis_sets", "association"),
+    "cohort": ("analysis_sets", "cohort"),
 }
 # Delivery groups are checked and counted (trialeval.delivery) against the arms delivered in
 # groups and the site term, wherever the trial has groups.
@@ -66,6 +67,7 @@ STAGES = (
     "mixed_model",
     "prepost",
     "association",
+    "cohort",
     "effects",
     "tables",
     "figures",
@@ -137,6 +139,7 @@ _OPTIONS = {
     "mixed_model": ("alpha",),
     "prepost": ("alpha",),
     "association": ("alpha",),
+    "cohort": ("alpha",),
     "effects": ("multiplicity",),
     SENSITIVITY: ("alpha",),
 }

@@ -74,6 +74,7 @@ KINDS = (
     "effects_table",
     "prepost_table",
     "association_table",
+    "cohort_table",
     "reliability_table",
     "missingness_table",
     "tipping_point",
@@ -278,8 +279,8 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
     """The outcome's label; a score also names its instrument and possible range, e.g.
     "Emotional exhaustion (MBI, 0-54)" or "Impostor phenomenon (CIPS total, 20-100)"."""
     outcome = _outcome(spec, outcome_id)
-    if outcome is None:
-        return str(outcome_id)
+    if outcome is None:  # an association exposure from a participants-file column
+        return exposure_column_label(spec, outcome_id)
     label = outcome["label"]
     if outcome["kind"] != "score":
         return label
@@ -291,6 +292,12 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
         return f"{label[:-1]}, {scale})"
     abbreviation = instrument_abbreviation(spec["instruments"][outcome["instrument"]])
     return f"{label} ({', '.join(p for p in (abbreviation, scale) if p)})"
+
+
+def exposure_column_label(spec: dict, column: str) -> str:
+    """A participants-file column's label: the covariate's, else the column name."""
+    labels = {c["name"]: c.get("label", c["name"]) for c in spec.get("covariates", [])}
+    return labels.get(column, str(column))
 
 
 def _arm_labels(spec: dict) -> dict[str, str]:
@@ -319,6 +326,8 @@ def contrast_label(spec: dict, contrast: str, exposure=None) -> str:
 def analysis_set_definition(spec: dict, name: str) -> str:
     if spec["design"] == "cross_sectional" and name in ("itt", "per_protocol"):
         return "respondents to the survey, less consent withdrawals"
+    if spec["design"] == "cohort_comparison" and name in ("itt", "per_protocol"):
+        return "every member of each cohort in the participants file, less consent withdrawals"
     if name == "itt":
         return "every allocated participant in the allocated arm, less consent withdrawals"
     if name == "per_protocol":
@@ -1593,6 +1602,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     if kind not in KINDS:
         raise ValueError(f"unknown table {kind!r}; expected one of {', '.join(KINDS)}")
     group = "arm" if spec["design"] in RANDOMIZED else "group"
+    group = "cohort" if spec["design"] == "cohort_comparison" else group
     if kind == "table1":
         if "covariate_labels" in inputs:
             labels = json.loads(Path(inputs["covariate_labels"]).read_text())
@@ -1613,7 +1623,8 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
                 "summarised among respondents."
             )
         else:
-            title = _title(spec, kind, f"Baseline characteristics by {group} (intent-to-treat set)")
+            when = "Characteristics" if group == "cohort" else "Baseline characteristics"
+            title = _title(spec, kind, f"{when} by {group} (intent-to-treat set)")
             scope = f"Intent-to-treat set: {analysis_set_definition(spec, 'itt')}."
         lines = [scope]
         why = (
@@ -1673,6 +1684,10 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
 
     if kind == "tipping_point":
         return _tipping_point_build(spec, kind, inputs)
+    if kind == "cohort_table":  # design cohort_comparison (trialeval.cohort_tables)
+        from trialeval.cohort_tables import build_table
+
+        return build_table(spec, inputs)
 
     effects = _read_effects(inputs["effects"])
     sign = (
