@@ -12,7 +12,9 @@ for layout, items in LAYOUTS.items():
             unpack(disclosure_plan),
             settings=settings_file("tables"),
             code="workflow/scripts/tables.py",
-            library=library("tables", "formatting", "estimands", "disclosure", "cohort_tables"),
+            library=library(
+                "tables", "formatting", "estimands", "disclosure", "cohort_tables"
+            ),
         output:
             [
                 (
