@@ -27,7 +27,7 @@ rule report:
         ),
         settings=f"{RESULTS}/stage_config/report.json",
         code="workflow/scripts/report.py",
-        library=library("report", "estimands"),
+        library=library("report", "estimands", "labels", "tables", "formatting"),
     output:
         f"{RESULTS}/report.html",
     log:

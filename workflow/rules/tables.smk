@@ -11,7 +11,7 @@ for layout, items in LAYOUTS.items():
             unpack(partial(stage_inputs, names=inputs_of(TABLE_INPUTS, kinds))),
             settings=settings_file("tables"),
             code="workflow/scripts/tables.py",
-            library=library("tables", "formatting", "estimands"),
+            library=library("tables", "formatting", "estimands", "labels"),
         output:
             [
                 (

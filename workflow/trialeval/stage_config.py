@@ -26,6 +26,7 @@ _ONLY_FOR = {
     "title": {"tables", "figures", "report"},
     "registration": {"tables", "figures", "report"},
     "multiplicity": {"effects", "tables", "figures", "report"},
+    "site_labels": {"tables", "figures", "report"},
     # the event columns ingest carries (each analysis reads its own events from its estimand)
     "intercurrent_columns": {"ingest"},
 }
@@ -33,7 +34,7 @@ _ONLY_FOR = {
 _PRESENTATION = {
     "arms": ("colour",),
     "outcomes": ("label",),
-    "covariates": ("label", "summary"),
+    "covariates": ("label", "summary", "levels"),
     "instruments": ("label", "source"),
 }
 _PRESENTING = {"tables", "figures", "report"}
