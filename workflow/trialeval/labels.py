@@ -22,7 +22,7 @@ PER_PROTOCOL_NOT_SHOWN = (
 
 
 def analysis_set_label(name) -> str:
-    """"itt" -> "Intent-to-treat"; an unknown name as given."""
+    """The printed label of an analysis set ("itt" -> "Intent-to-treat"), else the name."""
     return SET_LABELS.get(str(name), str(name))
 
 
