@@ -1069,14 +1069,13 @@ def report_items(spec: dict) -> dict[str, list[str]]:
 def has_reliability(spec: dict) -> bool:
     """Whether some outcome of a resolved spec is measured with a multi-item subscale (whose
     internal consistency trialeval.instruments.reliability estimates); True for a spec
-    without instruments (a design alone)."""
-    if "instruments" not in spec:
+    that does not say (a design alone, subscales without their items)."""
+    subscales = [
+        s for i in (spec.get("instruments") or {}).values() for s in i["subscales"].values()
+    ]
+    if "instruments" not in spec or any("items" not in s for s in subscales):
         return True
-    return any(
-        len(sub["items"]) >= 2
-        for inst in spec["instruments"].values()
-        for sub in inst["subscales"].values()
-    )
+    return any(len(s["items"]) >= 2 for s in subscales)
 
 
 def has_imputation(spec: dict) -> bool:
