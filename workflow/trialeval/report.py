@@ -312,11 +312,12 @@ def _estimands(path: Path) -> dict:
     return analyses
 
 
-def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None) -> str:
+def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None, spec=None) -> str:
     """Each analysis's estimand once, and per intercurrent event the participants with it and
     the observations its strategy set aside, per arm (intent-to-treat set). `numbers` yields
-    the tables' numbers ("S2", ...)."""
+    the tables' numbers ("S2", ...); `spec` labels the outcomes."""
     from trialeval.estimands import ACTION_WORDS, estimand_lines
+    from trialeval.tables import outcome_label, typographic
 
     parts = ["<h3>Estimands and intercurrent events</h3>"]
     head = "".join(f"<th>{html.escape(label)}</th>" for label in arms.values())
@@ -332,7 +333,8 @@ def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None) -> str
             rows.append((f"{what}: participants with the event", event["participants"]))
             for outcome, actions in event["observations"].items():
                 for action, counts in actions.items():
-                    rows.append((f"{outcome}: {ACTION_WORDS[action]}", counts))
+                    label = typographic(outcome_label(spec, outcome)) if spec else outcome
+                    rows.append((f"{label}: {ACTION_WORDS[action]}", counts))
         if rows:
             body = "".join(
                 f"<tr><td>{html.escape(text)}</td>"
@@ -402,7 +404,7 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
         _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow", spec)),
     ]
     if estimands:
-        parts.append(_estimand_section(estimands, consort["arms"], extra))
+        parts.append(_estimand_section(estimands, consort["arms"], extra, spec))
     for table in items["tables"]:
         if table not in OWN_SECTION:
             parts.append(_scroll((trial_dir / "tables" / f"{table}.html").read_text()))
