@@ -252,6 +252,10 @@ def rct_cell(k: int, covariates: str, model: str, site: str, sets: str, arms: in
         trial["data"]["site_column"] = "site"
         if k != 0:
             trial["sites"] = SITE_IDS
+        if k == 1:  # sites with labels, one without, one as a plain id
+            trial["sites"] = [{"id": "s1", "label": "North campus"}, {"id": "s2"}, "s3"]
+    if k == 2:  # labels for two of gender's three levels (NB prints as written)
+        trial["covariates"][0]["levels"] = {"M": "Man", "F": "Woman"}
     if "per_protocol" in SETS[sets] and k % 2 == 1:
         rule = {"column": "sessions", "at_least": 2}
         if arms == 3:

@@ -509,7 +509,8 @@ def test_the_report_counts_what_each_strategy_set_aside(tmp_path):
     analyses = report._estimands(path)
     assert list(analyses) == ["primary", "hypo"]
     html = report._estimand_section(analyses, {"peer": "Peer support", "ctl": "Control"})
-    assert "Estimand, Primary analysis: no intercurrent events stated." in html
+    # the primary's estimand is stated once, at the top of the section (_design_summary)
+    assert "Primary analysis" not in html and "Had they not stopped" in html
     assert (
         "<td>sc: observed after the event and set to missing (hypothetical)</td>"
         "<td>3</td><td>0</td>"

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from conftest import demo_spec
-from trialeval import report, tables
+from trialeval import labels, report, tables
 from trialeval.config import report_items
 
 # a 1 x 1 PNG: the report only embeds the bytes
@@ -40,11 +40,31 @@ def _write_trial(trial_dir: Path, spec: dict) -> None:
         "allocated": counts,
         "withdrawn": dict.fromkeys(arms, 0),
         "assessed": {t["id"]: counts for t in spec["timepoints"]},
-        "analysed": {"itt": counts, "complete_case": counts},
+        "analysed": {"itt": counts, "per_protocol": counts, "complete_case": counts},
+        "analysed_by_outcome": {"complete_case": {"ee": dict.fromkeys(arms, 9)}},
+        "post_without_baseline": {"ee": dict.fromkeys(arms, 1)},
     }
+    control = spec["control_arm"] or next(iter(arms))
+    effects = pd.DataFrame(
+        {
+            "outcome": ["ee"],
+            "analysis_name": ["primary"],
+            "analysis": ["ancova"],
+            "estimand": ["adjusted_mean_difference"],
+            "exposure": [""],
+            "timepoint": [spec["timepoints"][-1]["id"]],
+            "analysis_set": [spec["analyses"]["analysis_sets"][0]],
+            "method": [
+                f"ANCOVA: OLS of the change in ee on arm (reference {control}), adjusted for "
+                "gender (reference man); t-based CI"
+            ],
+        }
+    )
+
     (trial_dir / "tables").mkdir(parents=True)
     (trial_dir / "figures").mkdir()
     (trial_dir / "consort.json").write_text(json.dumps(consort))
+    effects.to_csv(trial_dir / "effects.csv", index=False)
     items = report_items(spec)
     for kind in items["tables"]:
         wide = pd.DataFrame(
@@ -58,18 +78,19 @@ def _write_trial(trial_dir: Path, spec: dict) -> None:
     (trial_dir / "figures" / "notes.json").write_text("{}")
     diagnostics = pd.DataFrame(
         {
-            "outcome": ["ee"],
-            "analysis_set": ["itt"],
-            "n": [20],
-            "n_obs": [38],
-            "sd_participant": [8.1],
-            "sd_site": [1.9],
-            "sd_group": [None],
-            "icc_group": [None],
-            "icc_site": [0.04],
-            "sd_residual": [5.8],
-            "converged": [True],
-            "boundary": [False],
+            "outcome": ["ee", "ee"],
+            "analysis_set": ["itt", "per_protocol"],
+            "n": [20, 18],
+            "n_obs": [38, 34],
+            "sd_participant": [8.1, 8.0],
+            "sd_site": [1.9, 0.0],
+            "sd_group": [None, None],
+            "icc_group": [None, None],
+            "icc_site": [0.04, 0.0],
+            "sd_residual": [5.8, 5.7],
+            "method": ["LMM, REML: score ~ arm * visit + (1 | participant) + (1 | site)"] * 2,
+            "converged": [True, True],
+            "boundary": [False, True],
         }
     )
     diagnostics.to_csv(trial_dir / "tables" / "model_diagnostics.csv", index=False)
@@ -201,3 +222,56 @@ def test_the_page_is_no_wider_than_a_phone(page, tmp_path):
     scroll_width, window = map(int, found.groups())
     assert window == width
     assert scroll_width <= width
+
+
+# --- labels, not ids; what has no content is left out ---------------------------------------
+
+
+def _table(text: str, caption: str) -> str:
+    """The HTML of the table whose caption starts with `caption`."""
+    start = text.index(f"<caption>{caption}")
+    return text[text.rindex("<table", 0, start) : text.index("</table>", start)]
+
+
+def _section(root: Path, spec: dict) -> str:
+    _write_trial(root / spec["id"], spec)
+    return report.trial_section(spec, root / spec["id"])
+
+
+def test_flow_summary_and_diagnostics_print_labels(page):
+    _, text, spec = page
+    flow = html.unescape(_table(text, "Table S1. Participant flow"))
+    assert "Analysed: intent-to-treat set" in flow and "Analysed: per protocol set" in flow
+    assert "Analysed: complete case, Emotional exhaustion (MBI, 0-54) scored at every" in flow
+    assert "Emotional exhaustion (MBI, 0-54): scored after baseline, not at baseline" in flow
+    for raw in ("itt", "per_protocol", "complete_case", "ee"):
+        assert not re.search(rf">{raw}\b|Analysed: {raw}", flow), raw
+    # the primary analysis's estimand and models once, at the top of the section
+    top = text[text.index(f'<section id="{spec["id"]}">') : text.index("<h3>Participant flow")]
+    assert top.count("<dt>Estimand</dt>") == top.count("<dt>Models</dt>") == 1
+    assert "on arm (reference: Control), adjusted for gender (reference: Man)" in top
+    assert text.count("<dt>Estimand</dt>") == 1
+    diagnostics = html.unescape(_table(text, "Table S2. Model diagnostics"))
+    headers = re.findall(r"<th>(.*?)</th>", diagnostics)
+    assert headers[:4] == ["Outcome", "Analysis set", "Participants", "Observations"]
+    assert headers[-2:] == ["Converged", "Variance at zero"]
+    cells = re.findall(r"<td>(.*?)</td>", diagnostics)
+    assert "Emotional exhaustion (MBI, 0-54)" in cells and "Per protocol" in cells
+    assert "True" not in cells and "False" not in cells and {"yes", "no"} <= set(cells)
+    assert "ee" not in cells and "itt" not in cells
+
+
+def test_per_protocol_without_a_rule_is_left_out_and_said_once(tmp_path):
+    spec = {**demo_spec("coaching_rct"), "per_protocol": None}
+    text = html.unescape(_section(tmp_path, spec))
+    assert text.count(labels.PER_PROTOCOL_NOT_SHOWN) == 1
+    assert "per protocol" not in _table(text, "Table S1. Participant flow").lower()
+    assert "Per protocol" not in _table(text, "Table S2. Model diagnostics")
+
+
+def test_a_trial_without_multi_item_subscales_has_no_reliability_table(tmp_path):
+    spec = demo_spec("belonging_survey")
+    text = html.unescape(_section(tmp_path, spec))
+    assert "Internal consistency" not in re.sub(r"<p class=\"note\">.*?</p>", "", text)
+    assert text.count(report.NO_RELIABILITY) == 1
+    assert "reliability_table" not in report_items(spec)["tables"]

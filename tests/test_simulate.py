@@ -110,7 +110,7 @@ def test_coaching_counts():
     assert len(part) == 390
     assert part[data["arm_column"]].value_counts().to_dict() == {"coaching": 197, "control": 193}
     assert part[data["site_column"]].nunique() == 7
-    assert set(part[data["site_column"]]) == set(cfg["sites"])
+    assert set(part[data["site_column"]]) == set(simulate.site_ids(cfg))
     sizes = part[data["site_column"]].value_counts()
     assert sizes.min() >= 30 and sizes.max() <= 90
     withdrawn = part[part[data["withdrawal_column"]] == "yes"]

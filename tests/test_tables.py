@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 from conftest import demo_trial
-from trialeval import analysis_sets, instruments, tables
+from trialeval import analysis_sets, instruments, labels, tables
 from trialeval.association import association_effects
+from trialeval.config import report_items
 from trialeval.effects import EFFECT_COLUMNS, adjust, effects_frame, order_effects
 from trialeval.models import mixed_model_effects
 from trialeval.prepost import prepost_effects
@@ -1109,3 +1110,183 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
 def test_effect_columns_are_the_schema():
     # the hand-made frames above go through effects_frame: every EFFECT_COLUMNS column
     assert list(effects_frame([]).columns) == EFFECT_COLUMNS
+
+
+# --------------------------------------------------------------------------------------
+# Labels, not ids; what has no content is left out
+# --------------------------------------------------------------------------------------
+
+
+def raw_ids(spec: dict) -> list[str]:
+    """Ids a reader must never see: analysis sets, and the covariate levels and sites the
+    trial file labels otherwise."""
+    ids = ["itt", "per_protocol", "complete_case"]
+    for covariate in spec["covariates"]:
+        ids += [k for k, v in (covariate.get("levels") or {}).items() if k != v]
+    ids += [k for k, v in spec["site_labels"].items() if k != v]
+    return ids
+
+
+def assert_no_raw_ids(spec: dict, text: str) -> None:
+    for raw in raw_ids(spec):
+        assert not re.search(rf"(?<![\w-]){re.escape(raw)}(?![\w-])", text), (raw, text)
+
+
+def _pipeline_files(tmp_path: Path, spec, participants, scores, sets) -> dict[str, str]:
+    files = {
+        "participants": tmp_path / "participants.parquet",
+        "sets": tmp_path / "analysis_sets.parquet",
+        "scores": tmp_path / "scores.parquet",
+        "consort": tmp_path / "consort.json",
+    }
+    participants.to_parquet(files["participants"])
+    sets.to_parquet(files["sets"])
+    scores.to_parquet(files["scores"])
+    files["consort"].write_text(json.dumps(analysis_sets.consort_counts(sets, spec)))
+    return {k: str(v) for k, v in files.items()}
+
+
+def test_footnotes_and_table1_print_labels_not_ids(demos, mentorship_prepost, tmp_path):
+    """The mentorship demo (gender levels and sites labelled in its trial file): Table 1 rows
+    and every footnote name levels, sites and sets by label; the ANCOVA's references are
+    "Man" and "Institution 1", not man and inst_1."""
+    spec, participants, _, scores, sets = demos["mentorship_prepost"]
+    _, effects, summary = mentorship_prepost
+    files = _pipeline_files(tmp_path, spec, participants, scores, sets)
+    effects.to_csv(tmp_path / "effects.csv", index=False)
+    summary.to_csv(tmp_path / "prepost_summary.csv", index=False)
+    files.update(effects=str(tmp_path / "effects.csv"))
+    files.update(prepost_summary=str(tmp_path / "prepost_summary.csv"))
+    built = {k: tables.build(spec, k, files) for k in ("table1", "effects_table", "prepost_table")}
+    for kind, (_, formatted, title, footnote) in built.items():
+        assert_no_raw_ids(spec, f"{title}\n{footnote}")
+        assert_no_raw_ids(spec, " ".join(formatted.iloc[:, 0]))
+        if kind != "table1":  # the models: covariates and their references by label
+            assert "gender (reference: Man), site (reference: Institution 1)" in footnote
+            assert "on arm (reference: Usual supervision)" in footnote
+    # Table 1: gender's levels as labelled, in the trial file's order (woman, man, nonbinary)
+    names = built["table1"][1]["Characteristic"].str.strip().tolist()
+    at = names.index("Gender, n (%)")
+    assert names[at + 1 : at + 4] == ["Woman", "Man", "Nonbinary"]
+
+
+def test_table1_level_labels_order_and_site_rows_by_hand():
+    """Levels labelled and ordered by the trial file (an unlisted level after them); site
+    rows of a randomized trial with its sites' labels, n (%) per arm."""
+    spec = tiny_spec()
+    spec["covariates"][1]["levels"] = {"m": "Man", "f": "Woman"}
+    spec.update(site_column="site", sites=["s2", "s1"], site_labels={"s1": "North campus"})
+    participants, sets, scores = tiny_inputs()
+    participants["gender"] = ["f", "m", None, "f", "x", "m", "m"]
+    participants["site"] = ["s1", "s1", "s2", "s2", "s2", "s1", "s1"]
+    _, formatted = tables.table1(spec, participants, sets, scores)
+    names = formatted["Characteristic"].str.strip().tolist()
+    # site first (the stratification factor), its levels in the trial file's order
+    assert names[1:4] == ["Site, n (%)", "s2", "North campus"]  # s2: no label, its id
+    # tx P1 s1, P2 s1, P3 s2 (P7 withdrew); ctl P4 s2, P5 s2, P6 s1
+    assert list(row(formatted, "North campus")[1:4]) == ["2 (66.7)", "1 (33.3)", "3 (50.0)"]
+    assert list(row(formatted, "s2")[1:4]) == ["1 (33.3)", "2 (66.7)", "3 (50.0)"]
+    at = names.index("Gender, n (%)")
+    assert names[at + 1 : at + 4] == ["Man", "Woman", "X"]
+    # tx: P1 f, P2 m (P3 missing); ctl: P4 f, P5 x, P6 m
+    assert list(row(formatted, "Woman")[1:4]) == ["1 (50.0)", "1 (33.3)", "2 (40.0)"]
+    # no site column, or a cluster trial (its clusters are counted instead): no site rows
+    spec.update(site_column=None)
+    assert "Site, n (%)" not in tables.table1(spec, participants, sets, scores)[1].values
+
+
+def test_table1_of_the_coaching_demo_shows_its_sites(demos):
+    spec, participants, _, scores, sets = demos["coaching_rct"]
+    full, formatted = tables.table1(spec, participants, sets, scores)
+    names = formatted["Characteristic"].str.strip().tolist()
+    at = names.index("Site, n (%)")
+    assert names[at + 1 : at + 8] == [f"Site {c}" for c in "ABCDEFG"]
+    # the site counts of each arm add up to its n
+    counts = full[(full["variable"] == "site") & (full["statistic"] == "count")]
+    n = full[(full["variable"] == "n")].set_index("group")["value"]
+    assert counts.groupby("group")["value"].sum().to_dict() == n.to_dict()
+
+
+def test_registry_notes_stay_out_of_labels(demos):
+    spec = demos["belonging_survey"][0]
+    assert tables.outcome_label(spec, "recommend") == "Likelihood to recommend the program (0-10)"
+    clean = labels.clean_registry_label
+    assert clean("Perceived stress (pre-scored total, 0-40)") == "Perceived stress (total, 0-40)"
+    assert clean("Wellbeing (prescored)") == "Wellbeing"
+
+
+def _pp_effects(sets_) -> pd.DataFrame:
+    return effects_frame(
+        [
+            {
+                "outcome": "wb",
+                "role": "primary",
+                "analysis": "mixed_model",
+                "estimand": "diff_in_change",
+                "contrast": "tx - ctl",
+                "timepoint": "t1",
+                "analysis_set": s,
+                "estimate": 1.0,
+                "ci_low": 0.0,
+                "ci_high": 2.0,
+                "p_value": 0.5,
+                "p_adjusted": 0.5,
+                "n": 10,
+                "method": "LMM",
+                "note": "",
+            }
+            for s in sets_
+        ]
+    )
+
+
+def test_per_protocol_equal_to_itt_is_left_out_once_with_its_reason(tmp_path):
+    spec = tiny_spec()
+    spec["analyses"]["analysis_sets"] = ["itt", "per_protocol", "complete_case"]
+    path = tmp_path / "effects.csv"
+    _pp_effects(["itt", "per_protocol", "complete_case"]).to_csv(path, index=False)
+    _, formatted, _, footnote = tables.build(spec, "effects_table", {"effects": str(path)})
+    assert formatted["Analysis set"].tolist() == ["Intent-to-treat", "Complete case"]
+    assert footnote.count(labels.PER_PROTOCOL_NOT_SHOWN) == 1
+    assert "per protocol (" not in footnote  # no definition of a set not shown
+    # with an adherence rule the set has content: shown, no note
+    spec["per_protocol"] = {"column": "sessions_attended", "at_least": 3.0, "arms": ["tx"]}
+    _, formatted, _, footnote = tables.build(spec, "effects_table", {"effects": str(path)})
+    assert "Per protocol" in formatted["Analysis set"].tolist()
+    assert labels.PER_PROTOCOL_NOT_SHOWN not in footnote
+    assert "those with sessions attended ≥ 3" in footnote  # the column in words
+    # without intent-to-treat the rule-less set is the only whole set: kept
+    spec["per_protocol"] = None
+    kept, left_out = tables.shown_rows(spec, _pp_effects(["per_protocol", "complete_case"]))
+    assert not left_out and len(kept) == 2
+
+
+def test_multi_arm_footnote_says_arms_are_not_adjusted_across(tmp_path):
+    arms = [
+        {"id": "tx", "label": "Treatment", "control": False},
+        {"id": "peer", "label": "Peer support", "control": False},
+        {"id": "ctl", "label": "Control", "control": True},
+    ]
+    spec = tiny_spec(arms)
+    effects = _pp_effects(["itt", "itt"]).assign(contrast=["tx - ctl", "peer - ctl"])
+    path = tmp_path / "effects.csv"
+    effects.to_csv(path, index=False)
+    *_, footnote = tables.build(spec, "effects_table", {"effects": str(path)})
+    # trialeval.effects.adjust: the contrast is part of every family
+    assert (
+        "Multiple arms: the comparisons (Treatment vs Control, Peer support vs Control) are not "
+        "adjusted for multiplicity across arms; each comparison forms its own family."
+    ) in footnote
+    assert tables.multi_arm_rule(tiny_spec(), effects.iloc[:1]) == ""
+
+
+def test_no_reliability_table_without_a_multi_item_subscale(demos):
+    assert "reliability_table" not in report_items(demos["belonging_survey"][0])["tables"]
+    assert "reliability_table" in report_items(demos["coaching_rct"][0])["tables"]
+
+
+def test_missingness_rows_print_typographic_labels(demos):
+    spec, _, _, _, sets = demos["coaching_rct"]
+    _, formatted = tables.missingness_table(spec, analysis_sets.consort_counts(sets, spec))
+    text = " ".join(formatted["Survey completion"])
+    assert "EE ≥ 27" in text and ">=" not in text

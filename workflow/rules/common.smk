@@ -28,6 +28,7 @@ from trialeval.checks import check_trials  # noqa: E402
 from trialeval.config import (  # noqa: E402
     check_config,
     has_imputation,
+    has_reliability,
     load_trials,
     outcome_analyses,
     raw_files,
@@ -204,9 +205,14 @@ def inputs_of(needs, kinds):
 def layout_of(spec):
     """The name of a trial's set of tables and figures (its tables and figures rules): the
     design's, or the design's with the tipping-point table and figure (some sensitivity
-    analysis has multiple imputation). Rule outputs are static, hence one rule per layout.
+    analysis has multiple imputation), without the reliability table (no outcome with a
+    multi-item subscale). Rule outputs are static, hence one rule per layout.
     """
-    return spec["design"] + ("_imputation" if has_imputation(spec) else "")
+    return (
+        spec["design"]
+        + ("_imputation" if has_imputation(spec) else "")
+        + ("" if has_reliability(spec) else "_no_reliability")
+    )
 
 
 # {layout: the report_items of its trials}, and which trials have each layout

@@ -22,6 +22,7 @@ rule report:
         trials=[path for trial in TRIALS for path in trial_outputs(trial)],
         consort=expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
         estimands=expand(f"{RESULTS}/{{trial}}/estimands.json", trial=TRIALS),
+        effects=expand(f"{RESULTS}/{{trial}}/effects.csv", trial=TRIALS),
         diagnostics=expand(
             f"{RESULTS}/{{trial}}/tables/model_diagnostics.csv", trial=TRIALS
         ),
@@ -32,7 +33,9 @@ rule report:
         ),
         settings=f"{RESULTS}/stage_config/report.json",
         code="workflow/scripts/report.py",
-        library=library("report", "estimands", "disclosure"),
+        library=library(
+            "report", "estimands", "disclosure", "labels", "tables", "formatting"
+        ),
     output:
         f"{RESULTS}/report.html",
     log:

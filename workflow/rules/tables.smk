@@ -13,7 +13,7 @@ for layout, items in LAYOUTS.items():
             settings=settings_file("tables"),
             code="workflow/scripts/tables.py",
             library=library(
-                "tables", "formatting", "estimands", "disclosure", "cohort_tables"
+                "tables", "formatting", "estimands", "disclosure", "cohort_tables", "labels"
             ),
         output:
             [

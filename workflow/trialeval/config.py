@@ -7,9 +7,9 @@ that reaches every rule script through `params:`. Its shape:
 
     id, title, design, config_file, data_dir, participants_file, participants_source, sheet,
     id_column, arm_column, site_column, group_column, withdrawal_column,
-    arms: [{id, label, control, colour}], control_arm, sites,
+    arms: [{id, label, control, colour}], control_arm, sites (ids or None), site_labels,
     timepoints: [{id, label, file, source, baseline}], baseline,
-    covariates: [{name, label, type, summary, range}],
+    covariates: [{name, label, type, summary, range, levels ({level: label})}],
     outcomes: [{id, label, instrument, kind (score|category|bands), name, role}],
     instruments: {id: resolved instrument (see `resolve_instrument`)},
     (`file` / `participants_file` are paths; `source` / `participants_source` how to read them:
@@ -403,6 +403,7 @@ def resolve_trial(
                 "type": c["type"],
                 "summary": c.get("summary", "mean_sd"),
                 "range": [float(v) for v in c["range"]] if "range" in c else None,
+                "levels": _level_labels(c, where),
             }
         )
 
@@ -438,7 +439,7 @@ def resolve_trial(
         "withdrawal_column": data.get("withdrawal_column"),
         "arms": arms,
         "control_arm": controls[0] if controls else None,
-        "sites": trial.get("sites"),
+        **_sites(trial.get("sites"), where),
         "timepoints": timepoints,
         "baseline": baselines[0],
         "covariates": covariates,
@@ -518,6 +519,28 @@ def _source(entry: str | dict, data_dir: Path, sheet, id_column: str, where: str
         "dictionary": str(data_dir / dictionary) if dictionary else None,
         "forms_complete": entry.get("forms_complete", "complete"),
     }
+
+
+def _level_labels(covariate: dict, where: str) -> dict[str, str]:
+    """covariates[].levels as {level: label}, keys as text (YAML reads 1 or yes otherwise)."""
+    levels = covariate.get("levels") or {}
+    if levels and covariate["type"] != "categorical":
+        raise TrialInputError(
+            f"{where}: covariates ({covariate['name']}): `levels` labels the levels of a "
+            f"categorical covariate, not a {covariate['type']} one"
+        )
+    return {str(level): str(label) for level, label in levels.items()}
+
+
+def _sites(entries, where: str) -> dict:
+    """`sites` (ids, or {id, label} objects) as the spec's sites (ids, or None when not
+    given) and site_labels ({id: label}, for the ids given a label)."""
+    if entries is None:
+        return {"sites": None, "site_labels": {}}
+    ids = [e if isinstance(e, str) else e["id"] for e in entries]
+    _unique(ids, "site", f"{where}: sites")
+    labels = {e["id"]: e["label"] for e in entries if isinstance(e, dict) and "label" in e}
+    return {"sites": ids, "site_labels": labels}
 
 
 def with_export_labels(spec: dict, labels: dict[str, str]) -> dict:
@@ -1137,11 +1160,25 @@ def report_items(spec: dict) -> dict[str, list[str]]:
     else:
         tables += ["association_table"]
         figures += ["odds_ratio_forest"]
-    tables += ["reliability_table", "missingness_table"]
+    # an empty reliability table has no content: the report says why instead
+    tables += ["reliability_table"] if has_reliability(spec) else []
+    tables += ["missingness_table"]
     if has_imputation(spec):  # a tipping-point table and figure only where some MI is run
         tables.append("tipping_point")
         figures.append("tipping_point")
     return {"tables": tables, "figures": figures}
+
+
+def has_reliability(spec: dict) -> bool:
+    """Whether some outcome of a resolved spec is measured with a multi-item subscale (whose
+    internal consistency trialeval.instruments.reliability estimates); True for a spec
+    that does not say (a design alone, subscales without their items)."""
+    subscales = [
+        s for i in (spec.get("instruments") or {}).values() for s in i["subscales"].values()
+    ]
+    if "instruments" not in spec or any("items" not in s for s in subscales):
+        return True
+    return any(len(s["items"]) >= 2 for s in subscales)
 
 
 def has_imputation(spec: dict) -> bool:

@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from trialeval import disclosure
-from trialeval.config import RANDOMIZED, report_items
+from trialeval.config import has_reliability, report_items
 from trialeval.delivery import size_text
+from trialeval.labels import PER_PROTOCOL_NOT_SHOWN, analysis_set_label, shown_sets
 
 DESIGN_WORDS = {
     "rct": "randomized controlled trial",
@@ -66,8 +67,29 @@ td[style*="text-align:right"] { white-space: nowrap; }  /* keep "x (a to b)" on 
 dl.summary { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.summary dt { font-weight: 600; } dl.summary dd { margin: 0; min-width: 0; }
 /* phone widths: narrower margins, one column of contents */
-@media (max-width: 600px) { main { padding: 1rem .75rem 3rem; } nav ul { columns: 1; } }
+@media (max-width: 600px) { main { padding: 1rem .75rem 3rem; } nav ul { columns: 1; }
+  dl.summary { grid-template-columns: 1fr; } dl.summary dd { margin-bottom: .5rem; } }
 """
+
+
+NO_RELIABILITY = (
+    "No outcome is measured with a multi-item subscale, so internal consistency (Cronbach's "
+    "alpha) is not estimable and no reliability table is shown."
+)
+DIAGNOSTIC_COLUMNS = {  # model_diagnostics.csv column: printed header
+    "outcome": "Outcome",
+    "analysis_set": "Analysis set",
+    "n": "Participants",
+    "n_obs": "Observations",
+    "sd_participant": "SD, participant",
+    "sd_site": "SD, site",
+    "sd_group": "SD, delivery group",
+    "icc_group": "ICC, delivery group",
+    "icc_site": "ICC, site",
+    "sd_residual": "SD, residual",
+    "converged": "Converged",
+    "boundary": "Variance at zero",
+}
 
 
 def _scroll(table: str) -> str:
@@ -80,15 +102,11 @@ def _caption_tag(text: str) -> str:
 
 
 def _caption(figure: str, estimands: dict) -> str:
-    """A figure's caption; the model figures draw the primary analysis, whose estimand they
-    then state."""
-    from trialeval.estimands import estimand_lines
-
+    """A figure's caption; the model figures draw the primary analysis (whose estimand and
+    model the section states once, at its top)."""
     title = FIGURE_TITLES[figure]
-    primary = estimands.get("primary")
-    if figure in ("trajectories", "forest", "odds_ratio_forest") and primary:
-        lines = estimand_lines("primary analysis", primary["estimand"])
-        return " ".join([f"{title}; primary analysis.", *lines])
+    if figure in ("trajectories", "forest", "odds_ratio_forest") and estimands.get("primary"):
+        return f"{title}; primary analysis."
     return title
 
 
@@ -97,57 +115,111 @@ def _embed_png(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def _design_summary(spec: dict) -> str:
+def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
+    """The trial at a glance, and the primary analysis (its estimand and models) stated once
+    for the whole section."""
+    from trialeval.tables import analysis_set_definition, outcome_label, typographic
+
     cohorts = spec["design"] == "cohort_comparison"  # its cohorts are the arms
     control = " (reference)" if cohorts else " (control)"
     arms = ", ".join(f"{a['label']}{control if a['control'] else ''}" for a in spec["arms"])
     timepoints = ", ".join(
         f"{t['label']}{' (baseline)' if t['baseline'] else ''}" for t in spec["timepoints"]
     )
-    primary = [o["label"] for o in spec["outcomes"] if o["role"] == "primary"]
-    secondary = [o["label"] for o in spec["outcomes"] if o["role"] != "primary"]
+    labels = {o["id"]: typographic(outcome_label(spec, o["id"])) for o in spec["outcomes"]}
+    primary = [labels[o["id"]] for o in spec["outcomes"] if o["role"] == "primary"]
+    secondary = [labels[o["id"]] for o in spec["outcomes"] if o["role"] != "primary"]
+    configured = spec["analyses"]["analysis_sets"]
+    sets = "; ".join(
+        f"{analysis_set_label(s)} ({analysis_set_definition(spec, s)})"
+        for s in shown_sets(spec, configured)
+    )
+    if shown_sets(spec, configured) != configured:
+        sets += f". {PER_PROTOCOL_NOT_SHOWN}"
     rows = [
         ("Design", DESIGN_WORDS[spec["design"]]),
         ("Cohorts (in time order)" if cohorts else "Arms", arms),
         ("Timepoints", timepoints),
         ("Primary outcomes", ", ".join(primary) or "none"),
         ("Secondary outcomes", ", ".join(secondary) or "none"),
-        ("Analysis sets", ", ".join(spec["analyses"]["analysis_sets"])),
+        ("Analysis sets", sets),
+        *_primary_analysis(spec, effects),
     ]
-    if spec["design"] in RANDOMIZED:
-        mm = spec["analyses"]["mixed_model"]
-        rows.append(
-            (
-                "Mixed model",
-                f"{mm['model']}; site {mm['site']}; covariates "
-                f"{', '.join(mm['covariates']) or 'none'}",
-            )
-        )
     if spec["registration"]:
         rows.append(("Registration / source", spec["registration"]))
-    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
+    # a list value prints one item a line (the models, one per effect measure)
+    items = "".join(
+        f"<dt>{html.escape(k)}</dt><dd>"
+        + ("<br>".join(map(html.escape, v)) if isinstance(v, list) else html.escape(v))
+        + "</dd>"
+        for k, v in rows
+    )
     return f'<dl class="summary">{items}</dl>'
 
 
-def _consort_summary(consort: dict, caption: str = "Participant flow") -> str:
+def _primary_analysis(spec: dict, effects: pd.DataFrame | None) -> list[tuple[str, object]]:
+    """("Estimand", ...) and ("Models", ...) of the primary analysis in its primary analysis
+    set, from effects.csv (the models as the tables' footnotes describe them)."""
+    from trialeval.estimands import estimand_lines
+    from trialeval.tables import ESTIMAND_LABELS, _lower_first, _methods
+
+    if effects is None or effects.empty:
+        return []
+    names = effects["analysis_name"] if "analysis_name" in effects else "primary"
+    primary_set = spec["analyses"]["analysis_sets"][0]
+    rows = effects[(names == "primary") & (effects["analysis_set"] == primary_set)]
+    if rows.empty:
+        return []
+    stated = estimand_lines("primary analysis", spec["analyses"].get("estimand"))
+    measures = [ESTIMAND_LABELS.get(e, e) for e in dict.fromkeys(rows["estimand"])]
+    measures = ", ".join(measures[:1] + [_lower_first(m) for m in measures[1:]])
+    where = f"{analysis_set_label(primary_set).lower()} set"
+    estimand = (
+        " ".join(stated)
+        if stated
+        else (
+            "Not stated in the trial file: no intercurrent events, every observation used as "
+            "observed."
+        )
+    )
+    estimand += f" Effect measures ({where}): {measures}."
+    return [("Estimand", estimand), ("Models", _methods(spec, rows))]
+
+
+def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None) -> str:
+    """consort.json's counts per arm, labelled; of the analysis sets those the trial
+    analyses and shows (`spec`; every set in consort.json without it)."""
+    from trialeval.tables import outcome_label, typographic
+
     arms = list(consort["allocated"])
     labels = consort["arms"]
+
+    def outcome(oid: str) -> str:
+        return typographic(outcome_label(spec, oid)) if spec else oid
+
+    sets = list(consort["analysed"])
+    if spec:
+        sets = shown_sets(spec, [s for s in spec["analyses"]["analysis_sets"] if s in sets])
     head = "".join(f"<th>{html.escape(labels[a])}</th>" for a in arms)
     lines = [("Allocated", consort["allocated"]), ("Withdrew consent", consort["withdrawn"])]
     for tp, counts in consort["assessed"].items():
         lines.append((f"Assessed: {consort['timepoints'][tp]}", counts))
-    for name, counts in consort["analysed"].items():
-        lines.append((f"Analysed: {name}", counts))
+    for name in sets:
+        lines.append(
+            (f"Analysed: {analysis_set_label(name).lower()} set", consort["analysed"][name])
+        )
     # each outcome's complete case (scored at every timepoint), where it has fewer
     by_outcome = consort.get("analysed_by_outcome", {}).get("complete_case", {})
-    every = consort["analysed"]["complete_case"]
-    for outcome, counts in by_outcome.items():
-        if counts != every:
-            lines.append((f"Analysed: complete_case, {outcome} scored at every timepoint", counts))
+    every = consort["analysed"].get("complete_case")
+    for oid, counts in by_outcome.items():
+        if "complete_case" in sets and counts != every:
+            lines.append(
+                (f"Analysed: complete case, {outcome(oid)} scored at every timepoint", counts)
+            )
     # scored after baseline only: left out of baseline-adjusted models and change scores
-    for outcome, counts in consort.get("post_without_baseline", {}).items():
+    for oid, counts in consort.get("post_without_baseline", {}).items():
         if any(counts.values()):
-            lines.append((f"{outcome}: scored after baseline, not at baseline", counts))
+            lines.append((f"{outcome(oid)}: scored after baseline, not at baseline", counts))
     # delivery groups / clusters: number and sizes, as allocated
     for key, what in (("delivery_groups", "Delivery groups"), ("clusters", "Clusters (sites)")):
         if key in consort:
@@ -167,42 +239,71 @@ def _consort_summary(consort: dict, caption: str = "Participant flow") -> str:
     )
 
 
-def _diagnostics(path: Path, caption: str = "Model diagnostics") -> str:
+def _yes_no(value) -> str:
+    return "yes" if str(value).strip().lower() in ("true", "1", "yes") else "no"
+
+
+def _diagnostics(path: Path, caption: str = "Model diagnostics", spec=None) -> str:
+    """The mixed models' fit, one row per outcome and analysis set shown, labelled: sizes,
+    variance components (SDs on the score's scale), ICCs, and yes/no for convergence and a
+    variance estimated at zero."""
     from trialeval.io import read_csv
+    from trialeval.tables import outcome_label, shown_rows, typographic
 
     frame = read_csv(path)  # empty for designs without mixed models
     if frame.empty:
         return '<p class="note">No mixed models in this design.</p>'
-    shown = frame[
-        [
-            "outcome",
-            "analysis_set",
-            "n",
-            "n_obs",
-            "sd_participant",
-            "sd_site",
-            *(["sd_group", "icc_group"] if frame["sd_group"].notna().any() else []),
-            *(["icc_site"] if frame["icc_site"].notna().any() else []),
-            "sd_residual",
-            "converged",
-            "boundary",
-        ]
-    ].copy()
+    if spec:
+        frame, _ = shown_rows(spec, frame)
+    columns = [
+        c
+        for c in DIAGNOSTIC_COLUMNS
+        if c in frame
+        and (c not in ("sd_site", "sd_group", "icc_group", "icc_site") or frame[c].notna().any())
+    ]
+    shown = frame[columns].copy()
+    if spec:
+        shown["outcome"] = [typographic(outcome_label(spec, o)) for o in shown["outcome"]]
+    shown["analysis_set"] = shown["analysis_set"].map(analysis_set_label)
     for column in ("sd_participant", "sd_site", "sd_group", "icc_group", "icc_site", "sd_residual"):
         if column not in shown:
             continue
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
+    for column in ("converged", "boundary"):
+        shown[column] = shown[column].map(_yes_no)
+    # the outcome prints once, over the rows of its analysis sets
+    shown["outcome"] = shown["outcome"].where(shown["outcome"] != shown["outcome"].shift(), "")
+    shown = shown.rename(columns=DIAGNOSTIC_COLUMNS)
     flagged = frame[(~frame["converged"].astype(bool)) | frame["boundary"].astype(bool)]
     note = (
         f'<p class="note warn">{len(flagged)} fit(s) at a boundary (a variance component '
-        f"estimated at zero) or not converged: see model_diagnostics.csv.</p>"
+        f"estimated at zero: Variance at zero, yes) or not converged (Converged, no); "
+        f"the optimiser's messages are in model_diagnostics.csv.</p>"
         if len(flagged)
         else '<p class="note">Every model converged to an interior optimum.</p>'
+    )
+    methods = list(dict.fromkeys(frame["method"])) if "method" in frame else []
+    if spec and len(methods) == 1:
+        from trialeval.labels import method_text
+
+        note += f'<p class="note">Model: {html.escape(method_text(spec, str(methods[0])))}.</p>'
+    note += (
+        '<p class="note">SD: standard deviation of each variance component, on the scale of '
+        "the outcome; ICC: the site's (or delivery group's) share of the variance of one "
+        "observation.</p>"
     )
     table = shown.to_html(index=False, border=0, escape=True)
     # pandas writes no caption; the table's number and title go in as its first child
     table = table.replace(">", ">" + _caption_tag(caption), 1)
     return note + _scroll(table)
+
+
+def _effects(path: Path) -> pd.DataFrame | None:
+    """effects.csv of a trial (None when absent): the primary analysis's models and effect
+    measures, stated once at the top of its section."""
+    from trialeval.io import read_csv
+
+    return read_csv(path) if path.is_file() else None
 
 
 def _estimands(path: Path) -> dict:
@@ -217,27 +318,30 @@ def _estimands(path: Path) -> dict:
 
 
 def _estimand_section(
-    analyses: dict, arms: dict[str, str], numbers=None, plan=disclosure.OFF
+    analyses: dict, arms: dict[str, str], numbers=None, spec=None, plan=disclosure.OFF
 ) -> str:
     """Each analysis's estimand once, and per intercurrent event the participants with it and
     the observations its strategy set aside, per arm (intent-to-treat set). `numbers` yields
-    the tables' numbers ("S2", ...)."""
+    the tables' numbers ("S2", ...); `spec` labels the outcomes."""
     from trialeval.estimands import ACTION_WORDS, estimand_lines
+    from trialeval.tables import outcome_label, typographic
 
     parts = ["<h3>Estimands and intercurrent events</h3>"]
     head = "".join(f"<th>{html.escape(label)}</th>" for label in arms.values())
-    for analysis in analyses.values():
+    for name, analysis in analyses.items():
         lines = estimand_lines(analysis["label"], analysis["estimand"]) or [
             f"Estimand, {analysis['label']}: no intercurrent events stated."
         ]
-        parts.append(f"<p>{html.escape(' '.join(lines))}</p>")
+        if name != "primary":  # the primary's is stated at the top of the section
+            parts.append(f"<p>{html.escape(' '.join(lines))}</p>")
         rows = []
         for event in analysis["intercurrent_events"]:
             what = f"{event['event']} ({event['strategy']}, column {event['column']})"
             rows.append((f"{what}: participants with the event", event["participants"]))
             for outcome, actions in event["observations"].items():
                 for action, counts in actions.items():
-                    rows.append((f"{outcome}: {ACTION_WORDS[action]}", counts))
+                    label = typographic(outcome_label(spec, outcome)) if spec else outcome
+                    rows.append((f"{label}: {ACTION_WORDS[action]}", counts))
         if rows:
             body = "".join(
                 f"<tr><td>{html.escape(text)}</td>"
@@ -308,17 +412,19 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
     figure_number = {f: k for k, f in enumerate(shown_order(items["figures"]), start=1)}
     parts = [
         f'<section id="{spec["id"]}"><h2>{html.escape(spec["title"])}</h2>',
-        _design_summary(spec),
+        _design_summary(spec, _effects(trial_dir / "effects.csv")),
         "<h3>Participant flow</h3>",
-        _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow")),
+        _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow", spec)),
     ]
     if consort.get("disclosure_note"):
         parts.append(f'<p class="note">{html.escape(consort["disclosure_note"])}</p>')
     if estimands:
-        parts.append(_estimand_section(estimands, consort["arms"], extra, plan))
+        parts.append(_estimand_section(estimands, consort["arms"], extra, spec, plan))
     for table in items["tables"]:
         if table not in OWN_SECTION:
             parts.append(_scroll((trial_dir / "tables" / f"{table}.html").read_text()))
+    if not has_reliability(spec):
+        parts.append(f'<p class="note">{html.escape(NO_RELIABILITY)}</p>')
     parts.append("<h3>Figures</h3>")
     notes = json.loads((trial_dir / "figures" / "notes.json").read_text())
 
@@ -342,7 +448,7 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
         figure_html("tipping_point")
     parts.append("<h3>Model diagnostics</h3>")
     diagnostics = f"Table {next(extra)}. Model diagnostics (one row per fitted mixed model)"
-    parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv", diagnostics))
+    parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv", diagnostics, spec))
     parts.append("</section>")
     return "\n".join(parts)
 

@@ -820,12 +820,17 @@ def _coaching_roster(cfg, pid, arm, site, people, arms, n_withdrawn, p, rng):
     return participants, withdrawn
 
 
+def site_ids(cfg: dict) -> list[str]:
+    """The trial file's site ids (`sites` entries are ids or {id, label} objects)."""
+    return [s if isinstance(s, str) else s["id"] for s in cfg["sites"]]
+
+
 def simulate_coaching(cfg: dict, registry: dict, p: dict = COACHING) -> dict:
     """Participants, one export per timepoint, and the true effects of coaching_rct."""
     trial = "coaching_rct"
     data = cfg["data"]
     treated_arm, control_arm = arm_ids(cfg)
-    sites = list(cfg["sites"])
+    sites = site_ids(cfg)
     n_waves, n = len(cfg["timepoints"]), p["n"]
     _check_covariates(cfg, ["age", "gender", "year"])
 
@@ -940,7 +945,7 @@ def simulate_mentorship(cfg: dict, registry: dict, p: dict = MENTORSHIP) -> dict
     data = cfg["data"]
     treated_arm, control_arm = arm_ids(cfg)
     group_of = {treated_arm: "treated", control_arm: "control"}
-    sites = list(cfg["sites"])
+    sites = site_ids(cfg)
     n_waves = len(cfg["timepoints"])
     _check_covariates(cfg, ["age", "gender"])
 
@@ -1366,7 +1371,7 @@ def simulate_coaching_scale(
     """
     data = cfg["data"]
     treated_arm, control_arm = arm_ids(cfg)
-    sites = list(cfg["sites"])
+    sites = site_ids(cfg)
     tps = [tp["id"] for tp in cfg["timepoints"]]
     n_waves = len(tps)
     unknown = [tp for tp in tps[1:] if tp not in p["wave_days"]]

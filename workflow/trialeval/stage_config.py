@@ -28,6 +28,7 @@ _ONLY_FOR = {
     "multiplicity": {"effects", "tables", "figures", "report"},
     # disclosure control: the jobs that print counts, and the one that plans the suppressions
     "disclosure": {"tables", "figures", "report", "disclosure"},
+    "site_labels": {"tables", "figures", "report", "disclosure"},
     # the event columns ingest carries (each analysis reads its own events from its estimand)
     "intercurrent_columns": {"ingest"},
 }
@@ -35,7 +36,7 @@ _ONLY_FOR = {
 _PRESENTATION = {
     "arms": ("colour",),
     "outcomes": ("label",),
-    "covariates": ("label", "summary"),
+    "covariates": ("label", "summary", "levels"),
     "instruments": ("label", "source"),
 }
 # (the disclosure job builds Table 1 as the tables job does, to read its counts)

@@ -43,16 +43,20 @@ from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
+from trialeval.labels import (
+    PER_PROTOCOL_NOT_SHOWN,
+    SET_LABELS,
+    clean_registry_label,
+    level_label,
+    level_order,
+    method_text,
+    shown_sets,
+)
 
 INDENT = "\u00a0" * 4  # level rows under a variable; non-breaking, so Markdown keeps it
 # Superscript letters for footnote markers (Unicode has no superscript q).
 MARKERS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ"
 
-SET_LABELS = {
-    "itt": "Intent-to-treat",
-    "per_protocol": "Per protocol",
-    "complete_case": "Complete case",
-}
 ESTIMAND_LABELS = {
     "diff_in_change": "Difference in change from baseline",
     "diff_in_means": "Difference in means",
@@ -281,7 +285,7 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
     outcome = _outcome(spec, outcome_id)
     if outcome is None:  # an association exposure from a participants-file column
         return exposure_column_label(spec, outcome_id)
-    label = outcome["label"]
+    label = clean_registry_label(outcome["label"])
     if outcome["kind"] != "score":
         return label
     lo, hi = _score_range(spec, outcome)
@@ -336,9 +340,10 @@ def analysis_set_definition(spec: dict, name: str) -> str:
             return "no adherence rule configured, so the same as intent-to-treat"
         arms = _arm_labels(spec)
         who = ", ".join(arms.get(a, a) for a in rule["arms"])
+        column = rule["column"].replace("_", " ")
         return (
             f"intent-to-treat participants, restricted in {who} to those with "
-            f"{rule['column']} ≥ {rule['at_least']:g}"
+            f"{column} ≥ {rule['at_least']:g}"
         )
     if name == "complete_case":
         return "intent-to-treat participants with the outcome scored at every timepoint"
@@ -535,15 +540,23 @@ def table1(
         add(variable, f"{label}, n (%)", "1", cells, stats, smds)
         missing_row(variable, frame, "score")
 
+    def labelled_rows(name, label):
+        """A categorical characteristic (a covariate, the site): its levels as labelled."""
+        values = data[name].astype(object).where(data[name].notna())
+        frame = data.assign(**{name: values.map(lambda v: v if is_missing(v) else str(v))})
+        levels = level_order(spec, name, frame[name].dropna().unique())
+        names = {level: level_label(spec, name, level) for level in levels}
+        categorical_rows(name, label, frame, name, levels, names)
+
+    # the site, where participants were allocated (randomized) within sites
+    if _site_rows(spec, data):
+        labelled_rows("site", "Site")
     for covariate in spec["covariates"]:
         name, label = covariate["name"], covariate["label"]
         if covariate["type"] == "numeric":
             numeric_rows(name, label, data, name, covariate.get("summary", "mean_sd"), 1)
         else:
-            values = data[name].astype(object).where(data[name].notna())
-            frame = data.assign(**{name: values.map(lambda v: v if is_missing(v) else str(v))})
-            levels = sorted(frame[name].dropna().unique())
-            categorical_rows(name, label, frame, name, levels)
+            labelled_rows(name, label)
 
     # Baseline score of every outcome. A survey's outcome rows are among its respondents.
     at_baseline = scores.loc[scores["timepoint"] == spec["baseline"]]
@@ -580,6 +593,13 @@ def table1(
     )
     full["value"] = full["value"].astype(float)
     return full, formatted
+
+
+def _site_rows(spec: dict, data: pd.DataFrame) -> bool:
+    """Whether Table 1 shows the site rows: participants allocated to arms within sites (rct,
+    quasi_experimental) with a site column; a cluster_rct counts its clusters instead."""
+    design_ok = spec["design"] in ("rct", "quasi_experimental")
+    return design_ok and bool(spec.get("site_column")) and "site" in data
 
 
 # --------------------------------------------------------------------------------------
@@ -1115,7 +1135,7 @@ def missingness_table(spec: dict, consort: dict) -> tuple[pd.DataFrame, pd.DataF
         rows += [
             (
                 f"complete_case:{o}",
-                f"{INDENT}{outcome_label(spec, o)} scored at every timepoint",
+                f"{INDENT}{typographic(outcome_label(spec, o))} scored at every timepoint",
                 counts,
             )
             for o, counts in by_outcome.items()
@@ -1565,9 +1585,39 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
         if label not in estimands[text]:
             estimands[text].append(label)
     return [
-        f"{', '.join(labels[:1] + [_lower_first(x) for x in labels[1:]])}: {text}."
+        f"{', '.join(labels[:1] + [_lower_first(x) for x in labels[1:]])}: "
+        f"{method_text(spec, text)}."
         for text, labels in estimands.items()
     ]
+
+
+def shown_rows(spec: dict, frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The rows of an effects-like frame (an analysis_set column) the shared outputs show, and
+    whether some were left out: per analysis, the per-protocol rows where that set equals the
+    intent-to-treat set (no adherence rule) and the analysis has intent-to-treat rows too."""
+    if frame.empty or "analysis_set" not in frame:
+        return frame, False
+    names = _analysis_names(frame)
+    keep = pd.Series(True, index=frame.index)
+    for _, index in frame.groupby(names, sort=False).groups.items():
+        sets = frame.loc[index, "analysis_set"]
+        keep[index] = sets.isin(shown_sets(spec, sets))
+    return frame[keep].reset_index(drop=True), not keep.all()
+
+
+def multi_arm_rule(spec: dict, effects: pd.DataFrame) -> str:
+    """How multiplicity across arms is handled, when several arms are compared with the
+    control: each contrast is a family of its own (trialeval.effects.adjust), so nothing is
+    adjusted across arms."""
+    arms = [a for a in spec.get("arms") or [] if a["id"] != spec.get("control_arm")]
+    compared = effects.loc[effects["analysis"] != "association", "contrast"]
+    if len(arms) < 2 or compared.nunique() < 2:
+        return ""
+    shown = ", ".join(contrast_label(spec, c) for c in dict.fromkeys(compared))
+    return (
+        f"Multiple arms: the comparisons ({shown}) are not adjusted for multiplicity across "
+        "arms; each comparison forms its own family."
+    )
 
 
 def _sets_line(spec: dict, names) -> str:
@@ -1689,7 +1739,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
 
         return build_table(spec, inputs)
 
-    effects = _read_effects(inputs["effects"])
+    effects, left_out = shown_rows(spec, _read_effects(inputs["effects"]))
     sign = (
         "Differences are the first-named group minus the second; ratios the first over the second."
     )
@@ -1710,12 +1760,13 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
                 "adjusted for multiplicity in its own family."
             )
     elif kind == "prepost_table":
-        full, formatted = prepost_table(spec, read_csv(inputs["prepost_summary"]), effects)
+        summary, _ = shown_rows(spec, read_csv(inputs["prepost_summary"]))
+        full, formatted = prepost_table(spec, summary, effects)
         effects = effects[effects["analysis"] == "prepost"]
         title = _title(spec, kind, f"Change in each outcome by {group}")
         extra = [sign]
     else:
-        counts = read_csv(inputs["association_counts"])
+        counts, _ = shown_rows(spec, read_csv(inputs["association_counts"]))
         full, formatted = association_table(spec, effects, counts)
         effects = effects[effects["analysis"] == "association"]
         outcome = _outcome(spec, spec["analyses"]["association"]["outcome"])
@@ -1723,6 +1774,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         title = _title(spec, kind, f"Adjusted odds ratios of {label} by level of each exposure")
         extra = ["Odds ratios are of each level against the reference level."]
     lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
+    lines += [PER_PROTOCOL_NOT_SHOWN] if left_out else []
     lines += _methods(spec, effects)
     lines += ["Estimates with 95% confidence intervals.", *extra]
     if "Adjusted P" in formatted.columns:
@@ -1739,6 +1791,8 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         lines.append("P values are not adjusted for multiplicity (primary outcome).")
     else:
         lines.append("P values are not adjusted for multiplicity.")
+    if kind == "effects_table" and multi_arm_rule(spec, effects):
+        lines.append(multi_arm_rule(spec, effects))
     if "analysis_name" in effects:
         lines += estimand_footnotes(spec, _analysis_names(effects))
     lines += formatted.attrs.get("footnotes", [])
@@ -1822,13 +1876,13 @@ def _tipping_point_build(spec: dict, kind: str, inputs: dict):
     paths = inputs["imputation"]
     # one part per analysis with imputation (each with its header, rows or not)
     frames = [read_csv(p) for p in ([paths] if isinstance(paths, str) else list(paths))]
-    imputation = pd.concat(frames, ignore_index=True)
+    imputation, left_out = shown_rows(spec, pd.concat(frames, ignore_index=True))
     for column in ("note", "tipping_note"):
         imputation[column] = imputation[column].astype(object).where(imputation[column].notna(), "")
     full, formatted = tipping_point_table(spec, imputation)
     title = _title(spec, kind, "Multiple imputation with delta adjustment (tipping point)")
     named = [a for a in spec["analyses"].get("sensitivity") or [] if a.get("imputation")]
-    lines = []
+    lines = [PER_PROTOCOL_NOT_SHOWN] if left_out else []
     for analysis in named:
         mi = analysis["imputation"]
         how = "carried into later visits" if mi["propagate"] else "not carried into later visits"
