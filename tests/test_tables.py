@@ -1246,13 +1246,16 @@ def test_per_protocol_equal_to_itt_is_left_out_once_with_its_reason(tmp_path):
     path = tmp_path / "effects.csv"
     _pp_effects(["itt", "per_protocol", "complete_case"]).to_csv(path, index=False)
     _, formatted, _, footnote = tables.build(spec, "effects_table", {"effects": str(path)})
-    assert formatted["Analysis set"].tolist() == ["Intent-to-treat", "Complete case"]
+    blocks = [
+        formatted.iloc[i, 0] for i, level in formatted.attrs["headings"].items() if level == 1
+    ]
+    assert blocks == ["Intent-to-treat set", "Complete-case set"]  # Table 2's block headings
     assert footnote.count(labels.PER_PROTOCOL_NOT_SHOWN) == 1
     assert "per protocol (" not in footnote  # no definition of a set not shown
     # with an adherence rule the set has content: shown, no note
     spec["per_protocol"] = {"column": "sessions_attended", "at_least": 3.0, "arms": ["tx"]}
     _, formatted, _, footnote = tables.build(spec, "effects_table", {"effects": str(path)})
-    assert "Per protocol" in formatted["Analysis set"].tolist()
+    assert "Per-protocol set" in formatted.iloc[:, 0].tolist()
     assert labels.PER_PROTOCOL_NOT_SHOWN not in footnote
     assert "those with sessions attended ≥ 3" in footnote  # the column in words
     # without intent-to-treat the rule-less set is the only whole set: kept

@@ -13,7 +13,12 @@ for layout, items in LAYOUTS.items():
             settings=settings_file("tables"),
             code="workflow/scripts/tables.py",
             library=library(
-                "tables", "formatting", "estimands", "disclosure", "cohort_tables", "labels"
+                "tables",
+                "formatting",
+                "estimands",
+                "disclosure",
+                "cohort_tables",
+                "labels",
             ),
         output:
             [
