@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval.formatting import DASH, format_p
+from trialeval.labels import method_text
 
 KIND_TABLE = "cohort_table"
 KIND_FIGURE = "cohort_prevalence"
@@ -151,6 +152,7 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
         text = re.sub(rf"\b{re.escape(str(row['outcome']))}\b", "the outcome", str(row["method"]))
         text = cohort_ids.sub(lambda m: names[m.group(1)], text)
         text = re.sub(r"chi-square [0-9.e+-]+ on 1 df; ", "", text)
+        text = method_text(spec, text)  # covariate references by label, "(reference: Man)"
         seen.setdefault(text[:1].upper() + text[1:] + ".")
     return list(seen)
 
