@@ -20,6 +20,7 @@ rule report:
     input:
         provenance=rules.provenance.output[0],
         trials=[path for trial in TRIALS for path in trial_outputs(trial)],
+        evaluation=[path for trial in TRIALS for path in evaluation_paths(trial)],
         consort=expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
         estimands=expand(f"{RESULTS}/{{trial}}/estimands.json", trial=TRIALS),
         diagnostics=expand(

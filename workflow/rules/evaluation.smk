@@ -1,0 +1,78 @@
+# Programme-evaluation surveys and free text (trials with `respondent_groups`): one job per
+# trial reads each group's roster and responses, writes the items table and figure per group,
+# the response rates, the coding sheet of the free-text answers and, with a coded sheet, the
+# themes table. The private key of the response ids (interim/free_text_key.json) is not an
+# output: Snakemake removes outputs before a job re-runs, and a new key would orphan the
+# coded sheet.
+from trialeval.config import report_items
+from trialeval.evaluation_config import SPEC_KEYS, evaluation_files, evaluation_outputs
+
+EVALUATION_TRIALS = [t for t, spec in TRIALS.items() if spec.get("respondent_groups")]
+
+
+def evaluation_paths(trial):
+    """Every file the evaluation job of a trial writes (none without respondent groups)."""
+    spec = TRIALS[trial]
+    if not spec.get("respondent_groups"):
+        return []
+    made = evaluation_outputs(spec)
+    base = f"{RESULTS}/{trial}"
+    paths = [f"{base}/tables/{t}.{ext}" for t in made["tables"] for ext in TABLE_FORMATS]
+    paths += [f"{base}/figures/{f}.{ext}" for f in made["figures"] for ext in FIGURE_FORMATS]
+    paths.append(f"{base}/tables/evaluation_answers.csv")
+    if spec.get("free_text"):
+        paths += [f"{base}/coding/coding_sheet.{ext}" for ext in ("csv", "xlsx")]
+    return paths
+
+
+def write_evaluation_settings():
+    """The evaluation job's settings: its keys of the trial spec, alpha, and the number of
+    its first table (after the design's tables, so the report's numbers do not clash)."""
+    for trial in EVALUATION_TRIALS:
+        spec = TRIALS[trial]
+        view = {k: spec[k] for k in ("id", "title", "config_file", *SPEC_KEYS)}
+        settings = {
+            "trial": view,
+            "alpha": config["alpha"],
+            "first_table": len(report_items(spec)["tables"]) + 1,
+        }
+        write_settings(settings, f"{RESULTS}/{trial}/stage_config/evaluation.json")
+
+
+write_evaluation_settings()
+
+
+# One rule per trial: each trial's groups give it its own set of output files.
+for trial in EVALUATION_TRIALS:
+
+    rule:
+        name:
+            f"evaluation_{trial}"
+        input:
+            raw=evaluation_files(TRIALS[trial]),
+            settings=f"{RESULTS}/{trial}/stage_config/evaluation.json",
+            code="workflow/scripts/evaluation.py",
+            library=library(
+                "evaluation",
+                "evaluation_config",
+                "evaluation_tables",
+                "evaluation_figures",
+                "free_text",
+                "proportions",
+                "tables",
+                "figures",
+                "formatting",
+            ),
+        output:
+            evaluation_paths(trial),
+        log:
+            f"{RESULTS}/{trial}/logs/evaluation.log",
+        conda:
+            ENV
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            results=f"{RESULTS}/{trial}",
+        script:
+            "../scripts/evaluation.py"
