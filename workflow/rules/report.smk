@@ -28,7 +28,7 @@ rule report:
         ),
         settings=f"{RESULTS}/stage_config/report.json",
         code="workflow/scripts/report.py",
-        library=library("report", "estimands"),
+        library=library("report", "estimands", "evaluation_report", "evaluation_config"),
     output:
         f"{RESULTS}/report.html",
     log:
