@@ -124,7 +124,9 @@ def test_resolution_checks_agree_codes_and_instrument_kinds():
         resolve_evaluation(trial, available, data_dir=Path("d"), id_column="pid", where="t.yaml")
     trial = {
         "outcomes": [],
-        "respondent_groups": [{"id": "g", "roster": "r.csv", "file": "f.csv", "instruments": ["mbi"]}],
+        "respondent_groups": [
+            {"id": "g", "roster": "r.csv", "file": "f.csv", "instruments": ["mbi"]}
+        ],
     }
     with pytest.raises(TrialInputError, match=r"'mbi' is not an evaluation instrument"):
         resolve_evaluation(trial, available, data_dir=Path("d"), id_column="pid", where="t.yaml")
@@ -133,7 +135,9 @@ def test_resolution_checks_agree_codes_and_instrument_kinds():
 # --- free text ---------------------------------------------------------------------------
 
 FREE = {
-    "questions": [{"id": "best", "label": "Best part?", "column": "comment", "groups": ["mentees"]}],
+    "questions": [
+        {"id": "best", "label": "Best part?", "column": "comment", "groups": ["mentees"]}
+    ],
     "codebook": [{"code": "debrief", "label": "Debriefs"}, {"code": "other", "label": "Other"}],
 }
 

@@ -17,8 +17,12 @@ def evaluation_paths(trial):
         return []
     made = evaluation_outputs(spec)
     base = f"{RESULTS}/{trial}"
-    paths = [f"{base}/tables/{t}.{ext}" for t in made["tables"] for ext in TABLE_FORMATS]
-    paths += [f"{base}/figures/{f}.{ext}" for f in made["figures"] for ext in FIGURE_FORMATS]
+    paths = [
+        f"{base}/tables/{t}.{ext}" for t in made["tables"] for ext in TABLE_FORMATS
+    ]
+    paths += [
+        f"{base}/figures/{f}.{ext}" for f in made["figures"] for ext in FIGURE_FORMATS
+    ]
     paths.append(f"{base}/tables/evaluation_answers.csv")
     if spec.get("free_text"):
         paths += [f"{base}/coding/coding_sheet.{ext}" for ext in ("csv", "xlsx")]
@@ -27,7 +31,8 @@ def evaluation_paths(trial):
 
 def write_evaluation_settings():
     """The evaluation job's settings: its keys of the trial spec, alpha, and the number of
-    its first table (after the design's tables, so the report's numbers do not clash)."""
+    its first table (after the design's tables, so the report's numbers do not clash).
+    """
     for trial in EVALUATION_TRIALS:
         spec = TRIALS[trial]
         view = {k: spec[k] for k in ("id", "title", "config_file", *SPEC_KEYS)}

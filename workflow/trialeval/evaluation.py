@@ -159,7 +159,11 @@ def group_answers(group: dict, instruments: dict, free_columns: list[str]):
         for item in inst["items"]:
             try:
                 coded[inst_id][item["id"]] = answer_codes(
-                    frame[item["column"]], frame["_row"], inst, group["missing_codes"], group["file"]
+                    frame[item["column"]],
+                    frame["_row"],
+                    inst,
+                    group["missing_codes"],
+                    group["file"],
                 )
             except TrialInputError as error:
                 problems.absorb(error)
@@ -203,7 +207,11 @@ def summarise_group(group: dict, instruments: dict, coded: dict, respondents, al
             summary = item_summary(coded[inst_id][item["id"]][respondents], inst, alpha)
             key = {"group": group["id"], "instrument": inst_id, "item": item["id"]}
             for code, n in summary.pop("levels").items():
-                level = {"code": code, "label": inst["levels"][code], "agree": code in inst["agree"]}
+                level = {
+                    "code": code,
+                    "label": inst["levels"][code],
+                    "agree": code in inst["agree"],
+                }
                 answers.append({**key, **level, "n": n})
             items.append({**key, "statement": item["label"], **summary})
     return pd.DataFrame(items), pd.DataFrame(answers)
@@ -214,31 +222,48 @@ def run(settings: dict, *, results: str | Path) -> None:
     response rates, the answers' distribution (tables/evaluation_answers.csv); with free-text
     questions the coding sheet and the private key file, and with a coded sheet the themes
     table."""
-    from trialeval import evaluation_figures, evaluation_tables, free_text
+    from trialeval import evaluation_figures, evaluation_tables
     from trialeval.io import write_csv
     from trialeval.tables import write_table
 
     spec, alpha = settings["trial"], settings["alpha"]
     results = Path(results)
     instruments, free = spec["evaluation_instruments"], spec["free_text"]
-    number = iter(range(settings["first_table"], 10_000))
+    # numbered as the report shows them: response rates, each group's items, themes
+    first = settings["first_table"]
+    number = iter(range(first + 1, first + 1 + len(spec["respondent_groups"])))
     frames, rates, all_answers = {}, [], []
     for group in spec["respondent_groups"]:
-        columns = [q["column"] for q in (free or {}).get("questions", []) if q["id"] in group["questions"]]
+        columns = [
+            q["column"] for q in (free or {}).get("questions", []) if q["id"] in group["questions"]
+        ]
         roster, frame, coded = group_answers(group, instruments, columns)
         answered = responded(frame, coded, columns)
         rates.append(response_rate(group, roster, answered))
         items, answers = summarise_group(group, instruments, coded, answered[answered].index, alpha)
         all_answers.append(answers)
         frames[group["id"]] = frame[answered]
-        table = evaluation_tables.item_table(group, instruments, items, answers, rates[-1], next(number))
-        write_table(*table[:2], results / "tables" / f"evaluation_{group['id']}", title=table[2], footnote=table[3])
-        evaluation_figures.run(group, instruments, items, answers, results / "figures" / f"evaluation_{group['id']}")
-    write_csv(pd.concat(all_answers, ignore_index=True), results / "tables" / "evaluation_answers.csv")
-    full, formatted, title, footnote = evaluation_tables.response_rate_table(rates, next(number))
-    write_table(full, formatted, results / "tables" / "response_rates", title=title, footnote=footnote)
+        table = evaluation_tables.item_table(
+            group, instruments, items, answers, rates[-1], next(number)
+        )
+        write_table(
+            *table[:2],
+            results / "tables" / f"evaluation_{group['id']}",
+            title=table[2],
+            footnote=table[3],
+        )
+        evaluation_figures.run(
+            group, instruments, items, answers, results / "figures" / f"evaluation_{group['id']}"
+        )
+    write_csv(
+        pd.concat(all_answers, ignore_index=True), results / "tables" / "evaluation_answers.csv"
+    )
+    full, formatted, title, footnote = evaluation_tables.response_rate_table(rates, first)
+    write_table(
+        full, formatted, results / "tables" / "response_rates", title=title, footnote=footnote
+    )
     if free:
-        _free_text(spec, frames, results, next(number))
+        _free_text(spec, frames, results, first + 1 + len(rates))
 
 
 def _free_text(spec: dict, frames: dict, results: Path, number: int) -> None:
@@ -253,7 +278,9 @@ def _free_text(spec: dict, frames: dict, results: Path, number: int) -> None:
     free_text.write_coding_sheet(answers, results / "coding" / "coding_sheet")
     if not free["coded_sheet"]:
         return
-    coded = free_text.read_coded(free["coded_sheet"], answers, free["codebook"], spec["config_file"])
+    coded = free_text.read_coded(
+        free["coded_sheet"], answers, free["codebook"], spec["config_file"]
+    )
     counts = free_text.theme_counts(answers, coded, free, groups)
     table = evaluation_tables.themes_table(counts, free, groups, number)
     write_table(*table[:2], results / "tables" / "themes", title=table[2], footnote=table[3])

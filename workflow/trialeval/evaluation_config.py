@@ -73,8 +73,7 @@ def resolve_evaluation_instrument(inst_id: str, spec: dict, where: str) -> dict:
         "levels": levels,
         "agree": agree,
         "items": [
-            {"id": i, "column": f"{prefix}{i}", "label": labels.get(i, f"{prefix}{i}")}
-            for i in ids
+            {"id": i, "column": f"{prefix}{i}", "label": labels.get(i, f"{prefix}{i}")} for i in ids
         ],
     }
 
@@ -115,7 +114,9 @@ def _free_text(raw: dict | None, group_ids: list[str], data_dir: Path, where: st
                 f"{key}.questions[{k}] ({q['id']}).groups: {unknown} are not respondent groups; "
                 f"expected some of {group_ids}"
             )
-        questions.append({"id": q["id"], "label": q["label"], "column": q["column"], "groups": groups})
+        questions.append(
+            {"id": q["id"], "label": q["label"], "column": q["column"], "groups": groups}
+        )
     sheet = raw.get("coded_sheet")
     return {
         "questions": questions,

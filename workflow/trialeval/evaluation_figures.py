@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap, to_hex
-
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from trialeval.figures import DOUBLE_COLUMN, _styled, plt, save, text_width, wrap
@@ -58,7 +57,9 @@ def level_colours(right: list[str], left: list[str], middle) -> dict[str, str]:
 def _shares(answers: pd.DataFrame, item: str) -> dict[str, float]:
     mine = answers[answers["item"] == item]
     total = mine["n"].sum()
-    return {c: (100 * n / total if total else 0.0) for c, n in zip(mine["code"], mine["n"], strict=True)}
+    return {
+        c: (100 * n / total if total else 0.0) for c, n in zip(mine["code"], mine["n"], strict=True)
+    }
 
 
 def _draw_panel(ax, inst: dict, items: pd.DataFrame, answers: pd.DataFrame) -> dict:
@@ -159,7 +160,12 @@ def plot_evaluation(group: dict, instruments: dict, items: pd.DataFrame, answers
     for k, (inst_id, panel) in enumerate(zip(group["instruments"], panels, strict=True)):
         bottom = top - panel["title"] - panel["bars"]
         ax = fig.add_axes(
-            (LABEL_W / DOUBLE_COLUMN, bottom / height, width / DOUBLE_COLUMN, panel["bars"] / height)
+            (
+                LABEL_W / DOUBLE_COLUMN,
+                bottom / height,
+                width / DOUBLE_COLUMN,
+                panel["bars"] / height,
+            )
         )
         inst = instruments[inst_id]
         mine = answers[answers["instrument"] == inst_id]

@@ -37,8 +37,13 @@ def item_table(group: dict, instruments: dict, items, answers, rate: dict, numbe
         inst = instruments[inst_id]
         scale = " / ".join(inst["levels"].values())
         lines.append(
-            {"Item": typographic(inst["label"]), "N answered": "", "Agreeing, n/N (%)": "",
-             "95% CI, %": "", "Answers, n": scale}
+            {
+                "Item": typographic(inst["label"]),
+                "N answered": "",
+                "Agreeing, n/N (%)": "",
+                "95% CI, %": "",
+                "Answers, n": scale,
+            }
         )
         for _, row in items[items["instrument"] == inst_id].iterrows():
             mine = answers[(answers["instrument"] == inst_id) & (answers["item"] == row["item"])]
@@ -81,7 +86,12 @@ def response_rate_table(rates: list[dict], number: int):
         "Invited: the group's roster. Responded: answered at least one evaluation item or "
         "free-text question. " + WILSON
     )
-    return full, formatted, f"Table {number}. Response to the programme-evaluation surveys", footnote
+    return (
+        full,
+        formatted,
+        f"Table {number}. Response to the programme-evaluation surveys",
+        footnote,
+    )
 
 
 def themes_table(counts: pd.DataFrame, free: dict, groups: list[dict], number: int):

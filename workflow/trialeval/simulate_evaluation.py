@@ -157,7 +157,9 @@ def evaluation_files(participants: pd.DataFrame, cfg: dict) -> dict[str, pd.Data
     rng = np.random.default_rng(EVALUATION_SEED)
     data = cfg["data"]
     treated = next(a["id"] for a in cfg["arms"] if not a.get("control"))
-    mentees = sorted(participants.loc[participants[data["arm_column"]] == treated, data["id_column"]])
+    mentees = sorted(
+        participants.loc[participants[data["arm_column"]] == treated, data["id_column"]]
+    )
     mentors = [f"RES-{k:03d}" for k in range(1, N_MENTORS + 1)]
     # one more mentee opened the survey and answered nothing: in the file, not a respondent
     chosen = rng.choice(mentees, size=MENTEES_RESPONDING + 1, replace=False).tolist()
