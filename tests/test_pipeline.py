@@ -464,7 +464,9 @@ def _shared_texts(results: Path) -> dict[str, str]:
     for path in paths:
         if path.suffix == ".docx":
             with zipfile.ZipFile(path) as archive:
-                text = " ".join(archive.read(n).decode() for n in archive.namelist())
+                text = " ".join(
+                    archive.read(n).decode(errors="replace") for n in archive.namelist()
+                )
         else:
             text = path.read_bytes().decode("utf-8", errors="replace")
         texts[str(path)] = text.casefold()
@@ -483,7 +485,7 @@ def test_free_text_never_reaches_shared_outputs(demo_run):
         frame = pd.read_csv(raw / name, dtype=str, keep_default_na=False)
         answers |= {a for c in columns for a in frame[c] if a}
     clauses = {c.strip(" .") for a in answers for c in a.split("; and ")}
-    assert len(answers) > 50
+    assert len(answers) > 40  # distinct answers (some are the same sentence)
     texts = _shared_texts(demo_run / "results")
     assert any(p.endswith("themes.html") for p in texts)
     leaks = [(t, p) for t in answers | clauses for p, text in texts.items() if t.casefold() in text]
