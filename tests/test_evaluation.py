@@ -220,3 +220,27 @@ def test_diverging_bars_put_agreeing_answers_right_and_the_middle_across_zero():
     assert sides(["0", "1"], ["1"]) == (["1"], ["0"], None)  # yes / no
     assert sides(["1", "2", "3", "4", "5"], ["5"]) == (["5"], ["4", "3", "2", "1"], None)
     assert sides(["1", "2", "3"], ["1"]) == (["1"], ["3"], "2")  # agreeing at the low end
+
+
+def test_bad_coded_sheet_stops_the_dag_build_and_a_passed_check_is_stamped(tmp_path):
+    """check_evaluation runs when the DAG is built: one line naming the coded sheet's row."""
+    from trialeval.evaluation_config import check_evaluation
+
+    group = _group(tmp_path, ROWS)
+    free = {**FREE, "coded_sheet": str(tmp_path / "coded.csv"), "key_seed": 3}
+    spec = {
+        "respondent_groups": [group],
+        "evaluation_instruments": {"prog": _inst()},
+        "free_text": free,
+        "config_file": "t.yaml",
+    }
+    key = free_text._demo_key(3)
+    good = free_text.response_id(key, "mentees", "best", "a")
+    _coded(tmp_path, [[good, "other"], [free_text.response_id(key, "mentees", "best", "b"), "x"]])
+    stamps = tmp_path / "stamps"
+    with pytest.raises(TrialInputError, match=r"coded.csv: row 3, column 'response_id'"):
+        check_evaluation({"t": spec}, str(tmp_path / "results"), stamps)
+    assert not (stamps / "t.evaluation-checked").exists()
+    _coded(tmp_path, [[good, "other"]])
+    check_evaluation({"t": spec}, str(tmp_path / "results"), stamps)
+    assert (stamps / "t.evaluation-checked").is_file()

@@ -492,3 +492,23 @@ def test_free_text_never_reaches_shared_outputs(demo_run):
     assert leaks == []
     sheet = pd.read_csv(demo_run / "results/mentorship_prepost/coding/coding_sheet.csv")
     assert set(sheet["answer"]) == answers  # ... while the coding sheet has them all
+
+
+def test_evaluation_tables_and_figures_number_on_from_the_designs(demo_run):
+    """The mentorship section: the design's Tables 1-5, then response rates (6), the two
+    groups' items (7, 8) and the themes (9), as their files print them; Figures 1-3, then
+    the two groups' bar charts (4, 5)."""
+    import html
+    import re
+
+    page = (demo_run / "results/report.html").read_text()
+    start = page.index('<section id="mentorship_prepost">')
+    section = page[start : page.index("</section>", start)]
+    captions = [html.unescape(c) for c in re.findall(r"<caption[^>]*>(.*?)</caption>", section)]
+    numbered = [c.split(".")[0] for c in captions if re.match(r"Table \d+\. ", c)]
+    assert numbered == [f"Table {k}" for k in range(1, 10)]
+    assert captions[6].startswith("Table 6. Response to the programme-evaluation surveys")
+    assert captions[9] == "Table 9. Themes of the free-text answers"
+    assert re.findall(r"<figcaption>Figure (\d+)\. ", section) == ["1", "2", "3", "4", "5"]
+    rates = pd.read_csv(demo_run / "results/mentorship_prepost/tables/response_rates.csv")
+    assert rates[["invited", "responded"]].values.tolist() == [[51, 48], [59, 37]]

@@ -5,7 +5,12 @@
 # output: Snakemake removes outputs before a job re-runs, and a new key would orphan the
 # coded sheet.
 from trialeval.config import report_items
-from trialeval.evaluation_config import SPEC_KEYS, evaluation_files, evaluation_outputs
+from trialeval.evaluation_config import (
+    SPEC_KEYS,
+    check_evaluation,
+    evaluation_files,
+    evaluation_outputs,
+)
 
 EVALUATION_TRIALS = [t for t, spec in TRIALS.items() if spec.get("respondent_groups")]
 
@@ -45,6 +50,13 @@ def write_evaluation_settings():
 
 
 write_evaluation_settings()
+# Rosters, answers and coded sheets read as the jobs will: bad input stops the run here, before
+# any job, with one line per problem.
+try:
+    check_evaluation(TRIALS, RESULTS, stamp_dir=Path(".snakemake") / "trialeval")
+except TrialInputError as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
 
 
 # One rule per trial: each trial's groups give it its own set of output files.

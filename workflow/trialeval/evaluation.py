@@ -284,3 +284,30 @@ def _free_text(spec: dict, frames: dict, results: Path, number: int) -> None:
     counts = free_text.theme_counts(answers, coded, free, groups)
     table = evaluation_tables.themes_table(counts, free, groups, number)
     write_table(*table[:2], results / "tables" / "themes", title=table[2], footnote=table[3])
+
+
+def check_inputs(spec: dict, key_file: str | Path) -> None:
+    """Read every respondent group's roster and answers and the coded sheet as rule
+    evaluation_<trial> will (run when the DAG is built, so bad input stops the run before any
+    job); raises TrialInputError listing the problems. The coded sheet is checked once its
+    response ids exist: with `key_seed`, or after the first run wrote the key file."""
+    from trialeval import free_text
+
+    free, problems, frames = spec["free_text"], Problems(), {}
+    for group in spec["respondent_groups"]:
+        columns = [
+            q["column"] for q in (free or {}).get("questions", []) if q["id"] in group["questions"]
+        ]
+        try:
+            _, frame, coded = group_answers(group, spec["evaluation_instruments"], columns)
+            frames[group["id"]] = frame[responded(frame, coded, columns)]
+        except TrialInputError as error:
+            problems.absorb(error)
+    problems.raise_if_any()
+    if not free or not free["coded_sheet"]:
+        return
+    if free["key_seed"] is None and not Path(key_file).is_file():
+        return
+    key = free_text.load_key(key_file, free["key_seed"])
+    answers = free_text.collect_answers(key, spec["respondent_groups"], frames, free["questions"])
+    free_text.read_coded(free["coded_sheet"], answers, free["codebook"], spec["config_file"])

@@ -184,3 +184,55 @@ def evaluation_outputs(spec: dict) -> dict[str, list[str]]:
     if (spec.get("free_text") or {}).get("coded_sheet"):
         tables.append("themes")
     return {"tables": tables, "figures": [f"evaluation_{g}" for g in groups]}
+
+
+# The library files whose code decides what passes the evaluation check.
+CHECKING_CODE = ("errors", "config", "evaluation_config", "evaluation", "free_text")
+
+
+def _fingerprint(spec: dict, key_file: Path) -> str | None:
+    """What a passed check depends on; None when an input is missing (check it again)."""
+    import hashlib
+    import json
+    import os
+
+    view = {k: spec.get(k) for k in SPEC_KEYS}
+    digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode())
+    for module in CHECKING_CODE:
+        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    for path in [*evaluation_files(spec), *([str(key_file)] if key_file.is_file() else [])]:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+def check_evaluation(specs: dict[str, dict], results: str, stamp_dir: str | Path) -> None:
+    """Check the respondent groups' files and coded sheets of every trial whose inputs
+    changed since its last passed check (a stamp per trial, as trialeval.checks does);
+    raise one TrialInputError listing every problem."""
+    from trialeval.errors import Problems
+
+    problems = Problems()
+    for trial_id, spec in specs.items():
+        if not spec.get("respondent_groups"):
+            continue
+        key_file = Path(results) / trial_id / "interim" / "free_text_key.json"
+        stamp = Path(stamp_dir) / f"{trial_id}.evaluation-checked"
+        key = _fingerprint(spec, key_file)
+        if key is not None and stamp.is_file() and stamp.read_text() == key:
+            continue
+        from trialeval.evaluation import check_inputs  # pandas only when needed
+
+        try:
+            check_inputs(spec, key_file)
+        except TrialInputError as error:
+            problems.absorb(error)
+            stamp.unlink(missing_ok=True)
+            continue
+        if key is not None:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(key)
+    problems.raise_if_any()
