@@ -827,6 +827,7 @@ def evaluation_cell() -> Cell:
     mine.loc[0, "pg_1"] = "very much"  # a label, any case
     mine.loc[1, "pg_2"] = "9"  # the instrument's missing code
     mine.loc[2, "yn_again"] = "Prefer not to say"  # the group's
+    mine.loc[3, "pg_3"] = "99"  # the group's, a number
     mine["best"] = [
         f"Mentee answer {k} about the sessions" if k % 3 else "" for k in range(len(mine))
     ]
@@ -871,7 +872,7 @@ def evaluation_cell() -> Cell:
             "roster": "mentee_roster.csv",
             "file": "mentee_survey.xlsx",
             "instruments": ["programme", "again"],
-            "missing_codes": ["Prefer not to say"],
+            "missing_codes": ["Prefer not to say", 99],
         },
         {
             "id": "mentors",
