@@ -22,6 +22,7 @@ from trialeval.errors import Problems, TrialInputError
 from trialeval.proportions import wilson_interval
 
 HEADER_ROW = 1  # rows are numbered as a spreadsheet shows them: header row 1, data from 2
+FIRST_ROW = HEADER_ROW + 1  # the spreadsheet row of a frame's index 0
 
 
 def read_sheet(path: str | Path) -> pd.DataFrame:
@@ -51,11 +52,11 @@ def _ids(frame: pd.DataFrame, column: str, path) -> pd.Series:
     problems = Problems()
     for row, value in ids.items():
         if not value:
-            problems.add(f"{path}: row {row + 2}, column {column!r}: empty; expected an id")
+            problems.add(f"{path}: row {row + FIRST_ROW}, column {column!r}: empty; expected an id")
     for row, value in ids[ids.duplicated() & (ids != "")].items():
-        first = int(ids.index[ids == value][0]) + 2
+        first = int(ids.index[ids == value][0]) + FIRST_ROW
         problems.add(
-            f"{path}: row {row + 2}, column {column!r}: {value!r} is also on row {first}; "
+            f"{path}: row {row + FIRST_ROW}, column {column!r}: {value!r} is also on row {first}; "
             f"one row per person"
         )
     problems.raise_if_any()
@@ -82,11 +83,11 @@ def read_responses(group: dict, columns: list[str], roster: list[str]) -> pd.Dat
         row, value = strangers[0]
         more = f" (and {len(strangers) - 1} more)" if len(strangers) > 1 else ""
         raise TrialInputError(
-            f"{path}: row {row + 2}, column {id_column!r}: {value!r}{more} is not on the roster "
-            f"{group['roster']}; expected the id of someone invited"
+            f"{path}: row {row + FIRST_ROW}, column {id_column!r}: {value!r}{more} is not on "
+            f"the roster {group['roster']}; expected the id of someone invited"
         )
     out = frame[columns].copy()
-    out["_row"] = frame.index + 2
+    out["_row"] = frame.index + FIRST_ROW
     out.index = pd.Index(ids, name="respondent")
     return out
 
@@ -182,10 +183,10 @@ def responded(frame: pd.DataFrame, coded: dict, free_columns: list[str]) -> pd.S
     return answered
 
 
-def response_rate(group: dict, roster: list[str], answered: pd.Series) -> dict:
+def response_rate(group: dict, roster: list[str], answered: pd.Series, alpha=0.05) -> dict:
     """Invited, responded and their proportion (with its Wilson CI) for one group."""
     invited, n = len(roster), int(answered.sum())
-    low, high = wilson_interval(n, invited)
+    low, high = wilson_interval(n, invited, alpha)
     return {
         "group": group["id"],
         "group_label": group["label"],
@@ -217,52 +218,54 @@ def summarise_group(group: dict, instruments: dict, coded: dict, respondents, al
     return pd.DataFrame(items), pd.DataFrame(answers)
 
 
-def run(settings: dict, *, results: str | Path) -> None:
-    """Rule entry (rule evaluation): per respondent group its items table and figure, the
-    response rates, the answers' distribution (tables/evaluation_answers.csv); with free-text
-    questions the coding sheet and the private key file, and with a coded sheet the themes
-    table."""
+def _free_columns(spec: dict, group: dict) -> list[str]:
+    """The response-file columns of the free-text questions a group was asked."""
+    questions = (spec["free_text"] or {}).get("questions", [])
+    return [q["column"] for q in questions if q["id"] in group["questions"]]
+
+
+def _write_group(group, instruments, summary, rate, number, results: Path, alpha) -> None:
+    """A group's items table (four formats) and its diverging bar chart."""
     from trialeval import evaluation_figures, evaluation_tables
+    from trialeval.tables import write_table
+
+    items, answers = summary
+    stem = f"evaluation_{group['id']}"
+    full, formatted, title, footnote = evaluation_tables.item_table(
+        group, instruments, items, answers, rate, number, alpha
+    )
+    write_table(full, formatted, results / "tables" / stem, title=title, footnote=footnote)
+    evaluation_figures.run(group, instruments, items, answers, results / "figures" / stem)
+
+
+def run(settings: dict, *, results: str | Path) -> None:
+    """Rule entry (rule evaluation_<trial>): per respondent group its items table and figure;
+    the response rates; every item's distribution (tables/evaluation_answers.csv); with
+    free-text questions the coding sheet and the private key file, and with a coded sheet the
+    themes table. Tables are numbered as the report shows them, from `first_table`: response
+    rates, each group's items, themes."""
+    from trialeval import evaluation_tables
     from trialeval.io import write_csv
     from trialeval.tables import write_table
 
-    spec, alpha = settings["trial"], settings["alpha"]
-    results = Path(results)
-    instruments, free = spec["evaluation_instruments"], spec["free_text"]
-    # numbered as the report shows them: response rates, each group's items, themes
-    first = settings["first_table"]
-    number = iter(range(first + 1, first + 1 + len(spec["respondent_groups"])))
-    frames, rates, all_answers = {}, [], []
-    for group in spec["respondent_groups"]:
-        columns = [
-            q["column"] for q in (free or {}).get("questions", []) if q["id"] in group["questions"]
-        ]
+    spec, alpha, first = settings["trial"], settings["alpha"], settings["first_table"]
+    results, instruments = Path(results), spec["evaluation_instruments"]
+    frames, rates, distributions = {}, [], []
+    for k, group in enumerate(spec["respondent_groups"]):
+        columns = _free_columns(spec, group)
         roster, frame, coded = group_answers(group, instruments, columns)
         answered = responded(frame, coded, columns)
-        rates.append(response_rate(group, roster, answered))
-        items, answers = summarise_group(group, instruments, coded, answered[answered].index, alpha)
-        all_answers.append(answers)
+        rates.append(response_rate(group, roster, answered, alpha))
+        summary = summarise_group(group, instruments, coded, answered[answered].index, alpha)
+        distributions.append(summary[1])
         frames[group["id"]] = frame[answered]
-        table = evaluation_tables.item_table(
-            group, instruments, items, answers, rates[-1], next(number)
-        )
-        write_table(
-            *table[:2],
-            results / "tables" / f"evaluation_{group['id']}",
-            title=table[2],
-            footnote=table[3],
-        )
-        evaluation_figures.run(
-            group, instruments, items, answers, results / "figures" / f"evaluation_{group['id']}"
-        )
-    write_csv(
-        pd.concat(all_answers, ignore_index=True), results / "tables" / "evaluation_answers.csv"
-    )
-    full, formatted, title, footnote = evaluation_tables.response_rate_table(rates, first)
-    write_table(
-        full, formatted, results / "tables" / "response_rates", title=title, footnote=footnote
-    )
-    if free:
+        _write_group(group, instruments, summary, rates[-1], first + 1 + k, results, alpha)
+    answers_csv = results / "tables" / "evaluation_answers.csv"
+    write_csv(pd.concat(distributions, ignore_index=True), answers_csv)
+    full, formatted, title, footnote = evaluation_tables.response_rate_table(rates, first, alpha)
+    stem = results / "tables" / "response_rates"
+    write_table(full, formatted, stem, title=title, footnote=footnote)
+    if spec["free_text"]:
         _free_text(spec, frames, results, first + 1 + len(rates))
 
 
@@ -295,9 +298,7 @@ def check_inputs(spec: dict, key_file: str | Path) -> None:
 
     free, problems, frames = spec["free_text"], Problems(), {}
     for group in spec["respondent_groups"]:
-        columns = [
-            q["column"] for q in (free or {}).get("questions", []) if q["id"] in group["questions"]
-        ]
+        columns = _free_columns(spec, group)
         try:
             _, frame, coded = group_answers(group, spec["evaluation_instruments"], columns)
             frames[group["id"]] = frame[responded(frame, coded, columns)]

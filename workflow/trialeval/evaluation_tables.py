@@ -11,7 +11,13 @@ import pandas as pd
 from trialeval.formatting import DASH
 from trialeval.tables import INDENT, format_count_percent, format_number, typographic
 
-WILSON = "95% CI: Wilson score interval without continuity correction."
+
+def _confidence(alpha: float) -> str:
+    return f"{100 * (1 - alpha):g}%"
+
+
+def _wilson(alpha: float) -> str:
+    return f"{_confidence(alpha)} CI: Wilson score interval without continuity correction."
 
 
 def _percent_ci(low, high) -> str:
@@ -30,8 +36,9 @@ def _agree_words(inst: dict) -> str:
     return " or ".join(inst["levels"][code] for code in inst["agree"])
 
 
-def item_table(group: dict, instruments: dict, items, answers, rate: dict, number: int):
+def item_table(group: dict, instruments: dict, items, answers, rate: dict, number: int, alpha=0.05):
     """(full, formatted, title, footnote) of one group's evaluation items."""
+    ci = f"{_confidence(alpha)} CI, %"
     lines = []
     for inst_id in group["instruments"]:
         inst = instruments[inst_id]
@@ -41,7 +48,7 @@ def item_table(group: dict, instruments: dict, items, answers, rate: dict, numbe
                 "Item": typographic(inst["label"]),
                 "N answered": "",
                 "Agreeing, n/N (%)": "",
-                "95% CI, %": "",
+                ci: "",
                 "Answers, n": scale,
             }
         )
@@ -52,7 +59,7 @@ def item_table(group: dict, instruments: dict, items, answers, rate: dict, numbe
                     "Item": INDENT + typographic(row["statement"]),
                     "N answered": str(row["answered"]),
                     "Agreeing, n/N (%)": _agreeing(row),
-                    "95% CI, %": _percent_ci(row["ci_low"], row["ci_high"]),
+                    ci: _percent_ci(row["ci_low"], row["ci_high"]),
                     "Answers, n": " / ".join(str(n) for n in mine["n"]),
                 }
             )
@@ -65,26 +72,27 @@ def item_table(group: dict, instruments: dict, items, answers, rate: dict, numbe
             f"({format_number(100 * rate['proportion'], 1)}%). N answered: respondents who "
             f"answered the item. Agreeing: {agree}.",
             "Answers, n: the count of each answer, in the order of the scale above.",
-            WILSON,
+            _wilson(alpha),
         ]
     )
     title = f"Table {number}. Programme evaluation, {group['label']} (n = {rate['responded']})"
     return items, pd.DataFrame(lines), title, footnote
 
 
-def response_rate_table(rates: list[dict], number: int):
+def response_rate_table(rates: list[dict], number: int, alpha: float = 0.05):
+    ci = f"{_confidence(alpha)} CI, %"
     full = pd.DataFrame(rates)
     formatted = pd.DataFrame(
         {
             "Respondent group": [r["group_label"] for r in rates],
             "Invited, n": [str(r["invited"]) for r in rates],
             "Responded, n (%)": [format_count_percent(r["responded"], r["invited"]) for r in rates],
-            "95% CI, %": [_percent_ci(r["ci_low"], r["ci_high"]) for r in rates],
+            ci: [_percent_ci(r["ci_low"], r["ci_high"]) for r in rates],
         }
     )
     footnote = (
         "Invited: the group's roster. Responded: answered at least one evaluation item or "
-        "free-text question. " + WILSON
+        "free-text question. " + _wilson(alpha)
     )
     return (
         full,

@@ -145,7 +145,7 @@ def read_coded(
     """Response id -> its theme codes (in codebook order), from the coded sheet. Rows with an
     empty themes cell are not coded yet. An unknown response id or theme code, or an id on
     two rows, stops the run naming file, row, column, value and what was expected."""
-    from trialeval.evaluation import HEADER_ROW, read_sheet
+    from trialeval.evaluation import FIRST_ROW, HEADER_ROW, read_sheet
 
     frame = read_sheet(path)
     for column in ("response_id", "themes"):
@@ -159,7 +159,7 @@ def read_coded(
     order = {t["code"]: k for k, t in enumerate(codebook)}
     problems, seen, coded = Problems(), {}, {}
     for index, rid, cell in frame[["response_id", "themes"]].itertuples():
-        row = index + HEADER_ROW + 1
+        row = index + FIRST_ROW
         if rid not in known:
             problems.add(
                 f"{path}: row {row}, column 'response_id': {rid!r} is not a response id of the "
