@@ -29,7 +29,7 @@ for trial in EVALUATION_TRIALS:
                 "formatting",
             ),
         output:
-            evaluation_paths(trial),
+            evaluation_rule_outputs(trial),
         log:
             f"{RESULTS}/{trial}/logs/evaluation.log",
         conda:

@@ -53,3 +53,25 @@ try:
 except TrialInputError as error:
     print(error, file=sys.stderr)
     sys.exit(1)
+
+
+REPORTED = {".html": "tables", ".png": "figures"}
+
+
+def evaluation_rule_outputs(trial):
+    """The evaluation rule's outputs, the HTML tables and PNG figures marked for Snakemake's
+    report (never the coding sheet: it holds the free text)."""
+    return [
+        (
+            _reported(path, trial)
+            if Path(path).suffix in REPORTED and "/coding/" not in path
+            else path
+        )
+        for path in evaluation_paths(trial)
+    ]
+
+
+def _reported(path, trial):
+    kind = REPORTED[Path(path).suffix]
+    caption = f"../report/{kind}/evaluation.rst"
+    return report(path, caption=caption, category=trial, subcategory=kind.capitalize())
