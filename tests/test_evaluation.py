@@ -244,3 +244,19 @@ def test_bad_coded_sheet_stops_the_dag_build_and_a_passed_check_is_stamped(tmp_p
     _coded(tmp_path, [[good, "other"]])
     check_evaluation({"t": spec}, str(tmp_path / "results"), stamps)
     assert (stamps / "t.evaluation-checked").is_file()
+
+
+def test_the_bar_chart_is_byte_identical_run_to_run(tmp_path):
+    from trialeval import evaluation_figures
+
+    group = _group(tmp_path, ROWS)
+    instruments = {"prog": _inst()}
+    _, frame, coded = evaluation.group_answers(group, instruments, ["comment"])
+    answered = evaluation.responded(frame, coded, ["comment"])
+    items, answers = evaluation.summarise_group(
+        group, instruments, coded, answered[answered].index, 0.05
+    )
+    for stem in ("one", "two"):
+        evaluation_figures.run(group, instruments, items, answers, tmp_path / stem)
+    for ext in ("png", "svg"):
+        assert (tmp_path / f"one.{ext}").read_bytes() == (tmp_path / f"two.{ext}").read_bytes()
