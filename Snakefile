@@ -28,6 +28,7 @@ include: "workflow/rules/effects.smk"
 include: "workflow/rules/disclosure.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/power.smk"
 
@@ -50,5 +51,6 @@ rule all:
         expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
         expand(f"{RESULTS}/{{trial}}/effects.csv", trial=TRIALS),
         [path for trial in TRIALS for path in trial_outputs(trial)],
+        [path for trial in TRIALS for path in evaluation_paths(trial)],
         f"{RESULTS}/report.html",
         f"{RESULTS}/provenance.json",

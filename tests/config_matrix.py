@@ -849,6 +849,114 @@ def imputation_cell() -> Cell:
     return cell
 
 
+EVALUATION_LEVELS = {1: "Not at all", 2: "A little", 3: "Quite a bit", 4: "Very much"}
+THEMES = ("support", "time")
+
+
+def _evaluation_answers(rng, ids: list[str], columns: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {c: rng.integers(lo, hi + 1, len(ids)).astype(str) for c, (lo, hi) in columns.items()}
+    )
+    frame.insert(0, "id", ids)
+    return frame
+
+
+def evaluation_cell() -> Cell:
+    """A pre/post trial with programme-evaluation surveys of two respondent groups (one an
+    Excel file with labels and missing codes), two free-text questions (one asked of one
+    group) and a coded sheet: every key of respondent_groups, free_text and the evaluation
+    instruments."""
+    from trialeval import free_text
+
+    cell = quasi_cell(4, "none", "confounder", "itt", 2)
+    cell.id = "evaluation_0"
+    rng = np.random.default_rng(4017)
+    people = cell.files["participants.csv"]
+    mentees = list(people.loc[people["group"] != "ctl", "student"])
+    mentors = [f"M{k:02d}" for k in range(12)]
+    items = {"pg_1": (1, 4), "pg_2": (1, 4), "pg_3": (1, 4)}
+    mine = _evaluation_answers(rng, mentees[:-3], {**items, "yn_again": (0, 1)})
+    mine = mine.rename(columns={"id": "student"})
+    mine.loc[0, "pg_1"] = "very much"  # a label, any case
+    mine.loc[1, "pg_2"] = "9"  # the instrument's missing code
+    mine.loc[2, "yn_again"] = "Prefer not to say"  # the group's
+    mine.loc[3, "pg_3"] = "99"  # the group's, a number
+    mine["best"] = [
+        f"Mentee answer {k} about the sessions" if k % 3 else "" for k in range(len(mine))
+    ]
+    mine["change"] = [f"Mentee wish {k}" if k % 2 else "" for k in range(len(mine))]
+    theirs = _evaluation_answers(rng, mentors[:9], items).rename(columns={"id": "mentor"})
+    theirs["best"] = [f"Mentor answer {k}" for k in range(len(theirs))]
+    key = free_text._demo_key(5)
+    coded = [
+        {"response_id": free_text.response_id(key, g, q, pid), "themes": THEMES[k % 2]}
+        for g, frame, column in (("mentees", mine, "student"), ("mentors", theirs, "mentor"))
+        for q in ("best", "change")
+        if q in frame
+        for k, (pid, text) in enumerate(zip(frame[column], frame[q], strict=True))
+        if text
+    ]
+    cell.trial["instruments"] = {
+        "programme": {
+            "label": "Programme evaluation",
+            "evaluation": True,
+            "items": 3,
+            "item_prefix": "pg_",
+            "item_range": [1, 4],
+            "levels": EVALUATION_LEVELS,
+            "agree": [3, 4],
+            "missing_codes": [9],
+            "item_labels": {1: "The sessions helped me", 2: "I would take part again"},
+        },
+        "again": {
+            "label": "Again",
+            "evaluation": True,
+            "items": ["again"],
+            "item_prefix": "yn_",
+            "item_range": [0, 1],
+            "levels": {0: "No", 1: "Yes"},
+            "agree": [1],
+        },
+    }
+    cell.trial["respondent_groups"] = [
+        {
+            "id": "mentees",
+            "label": "Coached participants",
+            "roster": "mentee_roster.csv",
+            "file": "mentee_survey.xlsx",
+            "instruments": ["programme", "again"],
+            "missing_codes": ["Prefer not to say", 99],
+        },
+        {
+            "id": "mentors",
+            "id_column": "mentor",
+            "roster": "mentors.csv",
+            "file": "mentor_survey.csv",
+            "instruments": ["programme"],
+        },
+    ]
+    cell.trial["free_text"] = {
+        "questions": [
+            {"id": "best", "label": "Best part?", "column": "best"},
+            {"id": "change", "label": "What to change?", "column": "change", "groups": ["mentees"]},
+        ],
+        "codebook": [{"code": "support", "label": "Support"}, {"code": "time", "label": "Time"}],
+        "coded_sheet": "coded.csv",
+        "key_seed": 5,
+    }
+    cell.files.update(
+        {
+            "mentee_roster.csv": pd.DataFrame({"student": mentees}),
+            "mentee_survey.xlsx": mine,
+            "mentors.csv": pd.DataFrame({"mentor": mentors}),
+            "mentor_survey.csv": theirs,
+            "coded.csv": pd.DataFrame(coded),
+        }
+    )
+    cell.excel["mentee_survey.xlsx"] = "responses"
+    return cell
+
+
 def all_cells() -> list[Cell]:
     cells = [rct_cell(k, *row) for k, row in enumerate(RCT_ROWS)]
     # risk ratios of randomized trials: in rows with each model and both arm counts
@@ -866,6 +974,7 @@ def all_cells() -> list[Cell]:
     cells += [cohort_cell(k, *row) for k, row in enumerate(COHORT_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
+    cells.append(evaluation_cell())
     cells += mmrm_cells() + clda_cells() + public_cells() + group_cells() + export_cells()
     return cells + sensitivity_cells()
 

@@ -22,12 +22,16 @@ import yaml
 from conftest import ROOT, SCHEMAS, demo_spec
 from trialeval import ingest
 from trialeval.config import load_trials
+from trialeval.evaluation_config import SPEC_KEYS
 from trialeval.simulate_exports import EXPORTED
 
 # Spec keys that are about where and how the files are read, not about the analysis.
 READING = {"id", "title", "config_file", "data_dir", "participants_file", "participants_source"}
 READING |= {"id_column", "arm_column", "site_column", "withdrawal_column", "sheet"}
 READING |= {"timepoints", "power", "registration"}
+# The programme-evaluation surveys are not part of the analysis (mentorship_prepost has them,
+# its Qualtrics copy does not): they never reach ingest, scores or effects.
+READING |= set(SPEC_KEYS)
 
 
 def _analysis_spec(spec: dict) -> dict:

@@ -398,8 +398,9 @@ def test_report_is_self_contained(demo_run):
     page = (demo_run / "results/report.html").read_text()
     # rct: consort, trajectories, forest; pre/post: consort, forest, change; survey: consort,
     # ORs; cohorts: consort, prevalence; the REDCap copy of the rct and the Qualtrics copy of
-    # the pre/post study as theirs
-    assert page.count("data:image/png;base64,") == 3 + 3 + 2 + 2 + 3 + 3
+    # the pre/post study as theirs (+ 2: mentorship_prepost's evaluation figures, one per
+    # respondent group)
+    assert page.count("data:image/png;base64,") == 3 + 3 + 2 + 2 + 3 + 3 + 2
     assert not re.search(r'(src|href)="(https?:)?//', page)
     trials = ["coaching_rct", "mentorship_prepost", "belonging_survey", "curriculum_passfail"]
     for trial in [*trials, "coaching_redcap", "mentorship_qualtrics"]:
@@ -457,3 +458,66 @@ def test_ancova_with_an_arm_without_follow_up_runs_to_the_report(tiny, tmp_path)
         if row.analysis_set == "complete_case":
             counts = consort["analysed_by_outcome"]["complete_case"][row.outcome]
         assert row.n_analysis_set == sum(counts.values())
+
+
+def _shared_texts(results: Path) -> dict[str, str]:
+    """Every shared output as text: tables (a .docx's XML), figures and the report."""
+    import zipfile
+
+    paths = [results / "report.html"]
+    for trial_dir in sorted(p for p in results.iterdir() if p.is_dir()):
+        paths += sorted((trial_dir / "tables").glob("*")) + sorted(
+            (trial_dir / "figures").glob("*")
+        )
+    texts = {}
+    for path in paths:
+        if path.suffix == ".docx":
+            with zipfile.ZipFile(path) as archive:
+                text = " ".join(
+                    archive.read(n).decode(errors="replace") for n in archive.namelist()
+                )
+        else:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        texts[str(path)] = text.casefold()
+    return texts
+
+
+def test_free_text_never_reaches_shared_outputs(demo_run):
+    """Every free-text answer of the mentorship demo, and each of its clauses, is absent from
+    every table, figure and the report (the coding sheet in coding/ is not shared)."""
+    raw = demo_run / "data" / "raw" / "mentorship_prepost"
+    answers = set()
+    for name, columns in (
+        ("mentee_evaluation.csv", ["most_valuable", "suggestions"]),
+        ("mentor_evaluation.csv", ["most_valuable"]),
+    ):
+        frame = pd.read_csv(raw / name, dtype=str, keep_default_na=False)
+        answers |= {a for c in columns for a in frame[c] if a}
+    clauses = {c.strip(" .") for a in answers for c in a.split("; and ")}
+    assert len(answers) > 40  # distinct answers (some are the same sentence)
+    texts = _shared_texts(demo_run / "results")
+    assert any(p.endswith("themes.html") for p in texts)
+    leaks = [(t, p) for t in answers | clauses for p, text in texts.items() if t.casefold() in text]
+    assert leaks == []
+    sheet = pd.read_csv(demo_run / "results/mentorship_prepost/coding/coding_sheet.csv")
+    assert set(sheet["answer"]) == answers  # ... while the coding sheet has them all
+
+
+def test_evaluation_tables_and_figures_number_on_from_the_designs(demo_run):
+    """The mentorship section: the design's Tables 1-5, then response rates (6), the two
+    groups' items (7, 8) and the themes (9), as their files print them; Figures 1-3, then
+    the two groups' bar charts (4, 5)."""
+    import html
+    import re
+
+    page = (demo_run / "results/report.html").read_text()
+    start = page.index('<section id="mentorship_prepost">')
+    section = page[start : page.index("</section>", start)]
+    captions = [html.unescape(c) for c in re.findall(r"<caption[^>]*>(.*?)</caption>", section)]
+    numbered = [c.split(".")[0] for c in captions if re.match(r"Table \d+\. ", c)]
+    assert numbered == [f"Table {k}" for k in range(1, 10)]
+    assert captions[6].startswith("Table 6. Response to the programme-evaluation surveys")
+    assert captions[9] == "Table 9. Themes of the free-text answers"
+    assert re.findall(r"<figcaption>Figure (\d+)\. ", section) == ["1", "2", "3", "4", "5"]
+    rates = pd.read_csv(demo_run / "results/mentorship_prepost/tables/response_rates.csv")
+    assert rates[["invited", "responded"]].values.tolist() == [[51, 48], [59, 37]]

@@ -35,6 +35,7 @@ from trialeval.config import (  # noqa: E402
     report_items,
 )
 from trialeval.errors import TrialInputError  # noqa: E402
+from trialeval.evaluation_config import evaluation_files  # noqa: E402
 from trialeval.stage_config import (  # noqa: E402
     for_stage,
     stage_settings,
@@ -248,7 +249,7 @@ def provenance_inputs(wildcards):
     """Every raw input and config file of the run, and the demo's truth files."""
     raw, truth = [], []
     for spec in TRIALS.values():
-        raw += raw_files(spec)
+        raw += raw_files(spec) + evaluation_files(spec)
         candidate = Path(spec["data_dir"]) / "truth.yaml"
         if candidate.is_file():
             truth.append(str(candidate))

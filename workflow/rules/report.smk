@@ -20,6 +20,7 @@ rule report:
     input:
         provenance=rules.provenance.output[0],
         trials=[path for trial in TRIALS for path in trial_outputs(trial)],
+        evaluation=[path for trial in TRIALS for path in evaluation_paths(trial)],
         consort=expand(f"{RESULTS}/{{trial}}/consort.json", trial=TRIALS),
         estimands=expand(f"{RESULTS}/{{trial}}/estimands.json", trial=TRIALS),
         effects=expand(f"{RESULTS}/{{trial}}/effects.csv", trial=TRIALS),
@@ -34,7 +35,14 @@ rule report:
         settings=f"{RESULTS}/stage_config/report.json",
         code="workflow/scripts/report.py",
         library=library(
-            "report", "estimands", "disclosure", "labels", "tables", "formatting"
+            "report",
+            "estimands",
+            "disclosure",
+            "labels",
+            "tables",
+            "formatting",
+            "evaluation_report",
+            "evaluation_config",
         ),
     output:
         f"{RESULTS}/report.html",

@@ -32,6 +32,7 @@ import re
 from pathlib import Path
 
 from trialeval.errors import TrialInputError
+from trialeval.evaluation_config import resolve_evaluation
 
 DESIGNS_WITH_CONTROL = {"rct", "cluster_rct", "quasi_experimental"}
 # Randomized designs: mixed models for score outcomes (cluster_rct randomizes whole sites).
@@ -407,6 +408,10 @@ def resolve_trial(
             }
         )
 
+    # respondent groups, evaluation instruments, free text: only when the trial has them
+    evaluation = resolve_evaluation(
+        trial, available, data_dir=data_dir, id_column=id_column, where=where
+    )
     power = None
     if trial.get("power") is not None:
         # Imported only for trials that plan one (standard library only, like this module).
@@ -451,6 +456,7 @@ def resolve_trial(
         **({"cohort": cohort} if cohort is not None else {}),
         # only with intercurrent events: other trials' specs (and ingest's params) keep theirs
         **({"intercurrent_columns": events} if (events := intercurrent_columns(analyses)) else {}),
+        **evaluation,
     }
 
 

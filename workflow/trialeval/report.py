@@ -446,6 +446,11 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
         parts.append(_imputation_section(spec))
         parts.append(_scroll((trial_dir / "tables" / "tipping_point.html").read_text()))
         figure_html("tipping_point")
+    if spec.get("respondent_groups"):
+        from trialeval.evaluation_report import evaluation_section
+
+        first = len(figure_number) + 1
+        parts.append(evaluation_section(spec, trial_dir, first, _scroll, _embed_png))
     parts.append("<h3>Model diagnostics</h3>")
     diagnostics = f"Table {next(extra)}. Model diagnostics (one row per fitted mixed model)"
     parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv", diagnostics, spec))

@@ -58,6 +58,8 @@ import openpyxl.xml  # noqa: E402
 import pandas as pd
 import yaml
 
+from trialeval import simulate_evaluation
+
 TRIALS = ("coaching_rct", "mentorship_prepost", "belonging_survey")
 SEEDS = {"coaching_rct": 20261123, "mentorship_prepost": 20261124, "belonging_survey": 20261125}
 # The Monte Carlo truth uses its own stream so that changing MC_DRAWS never changes the data.
@@ -988,6 +990,8 @@ def simulate_mentorship(cfg: dict, registry: dict, p: dict = MENTORSHIP) -> dict
     ee = next(s for s in scales if s.key == "mbi.ee")
     no_withdrawals = np.zeros(n, dtype=bool)
     files, counts = wave_exports(full, pid, no_withdrawals, day0, cfg, registry, ee, p, rng)
+    # the programme-evaluation surveys, free text and coded sheet (their own seed)
+    files.update(simulate_evaluation.evaluation_files(participants, cfg))
 
     # Truth in each group's own population (its covariate mix), with coupled draws.
     def people_of(u, a):
@@ -1242,6 +1246,7 @@ def _readme_body(trial: str, result: dict, cfg: dict) -> str:
             "- Item-level MBI answers, ~1.5% skipped items, a few skipped blocks.",
             "- True effects: personal accomplishment rises ~2 points more with a mentor; no",
             "  effect on exhaustion or depersonalization.",
+            *simulate_evaluation.README_LINES,
         ]
     else:
         responses = cfg["timepoints"][0]["file"]

@@ -31,6 +31,11 @@ _ONLY_FOR = {
     "site_labels": {"tables", "figures", "report", "disclosure"},
     # the event columns ingest carries (each analysis reads its own events from its estimand)
     "intercurrent_columns": {"ingest"},
+    # programme-evaluation surveys and free text (trialeval.evaluation_config)
+    # (the evaluation job's settings are written by workflow/rules/evaluation.smk)
+    "respondent_groups": {"report"},
+    "evaluation_instruments": {"report"},
+    "free_text": {"report"},
 }
 # Presentation fields inside lists and maps of the spec: read by tables, figures and report.
 _PRESENTATION = {

@@ -1,0 +1,183 @@
+"""Diverging stacked bar charts of the programme-evaluation items, one figure per respondent
+group (figures/evaluation_<group>.{png,svg}), in the house style of trialeval.figures (fonts,
+palette, deterministic PNG and SVG).
+
+Each item is a bar of the shares of its answers (of the respondents who answered it): the
+agreeing answers to the right of zero, the others to the left, each side ordered from the
+centre outwards; on a scale with a middle answer (one more non-agreeing level than agreeing
+ones, the one next to the agreeing block, e.g. "Neutral" on a 5-point scale with agree
+[4, 5]) that answer straddles zero, half on each side. An instrument per panel, each with
+its legend; n/N (%) agreeing at the right of each bar.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LinearSegmentedColormap, to_hex
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+
+from trialeval.figures import DOUBLE_COLUMN, _styled, plt, save, text_width, wrap
+
+AGREE_COLOURS = ("#A6D4F2", "#0072B2")  # light to dark: Okabe-Ito blue
+DISAGREE_COLOURS = ("#F5C28F", "#D55E00")  # light to dark: Okabe-Ito vermillion
+NEUTRAL = "#BBBBBB"
+LABEL_W = 2.6  # inches of item labels
+NOTE_W = 0.85  # inches of n/N (%) at the right
+ROW_H = 0.32
+
+
+def sides(levels: list[str], agree: list[str]) -> tuple[list[str], list[str], str | None]:
+    """(right, left, middle): the agreeing and other levels, each ordered from the centre
+    outwards, and the middle answer straddling zero (or None)."""
+    right = [c for c in levels if c in agree]
+    others = [c for c in levels if c not in agree]
+    top = levels[-len(right) :] == right
+    right = right if top else right[::-1]
+    left = others[::-1] if top else others
+    middle = None
+    if len(left) == len(right) + 1:
+        middle, left = left[0], left[1:]
+    return right, left, middle
+
+
+def _ramp(pair: tuple[str, str], n: int) -> list[str]:
+    cmap = LinearSegmentedColormap.from_list("ramp", list(pair))
+    return [to_hex(cmap(x)) for x in np.linspace(0, 1, n)] if n > 1 else [pair[1]]
+
+
+def level_colours(right: list[str], left: list[str], middle) -> dict[str, str]:
+    colours = dict(zip(right, _ramp(AGREE_COLOURS, len(right)), strict=True))
+    colours.update(zip(left, _ramp(DISAGREE_COLOURS, len(left)), strict=True))
+    if middle is not None:
+        colours[middle] = NEUTRAL
+    return colours
+
+
+def _shares(answers: pd.DataFrame, item: str) -> dict[str, float]:
+    mine = answers[answers["item"] == item]
+    total = mine["n"].sum()
+    return {
+        c: (100 * n / total if total else 0.0) for c, n in zip(mine["code"], mine["n"], strict=True)
+    }
+
+
+def _draw_panel(ax, inst: dict, items: pd.DataFrame, answers: pd.DataFrame) -> dict:
+    """One instrument's items as bars; returns the colour of each answer."""
+    right, left, middle = sides(list(inst["levels"]), inst["agree"])
+    colours = level_colours(right, left, middle)
+    centre = [middle] if middle is not None else []
+    for y, (_, row) in enumerate(items.iterrows()):
+        share = _shares(answers, row["item"])
+        start = -share[middle] / 2 if middle is not None else 0.0
+        for code in centre + right:
+            ax.barh(y, share[code], left=start, color=colours[code], height=0.7, linewidth=0)
+            start += share[code]
+        start = -share[middle] / 2 if middle is not None else 0.0
+        for code in left:
+            start -= share[code]
+            ax.barh(y, share[code], left=start, color=colours[code], height=0.7, linewidth=0)
+        note = f"{row['agreeing']}/{row['answered']}"
+        if row["answered"]:
+            note += f" ({100 * row['proportion']:.0f}%)"
+        ax.text(1.02, y, note, transform=ax.get_yaxis_transform(), va="center", ha="left")
+    ax.set_yticks(range(len(items)))
+    ax.set_yticklabels(["\n".join(wrap(s, LABEL_W - 0.1)) for s in items["statement"]])
+    ax.set_ylim(len(items) - 0.5, -0.5)
+    ax.set_xlim(-100, 100)
+    ax.axvline(0, color="#333333", linewidth=0.6)
+    ticks = [-100, -50, 0, 50, 100]
+    ax.set_xticks(ticks, [f"{abs(t)}" for t in ticks])
+    ax.set_title(inst["label"], loc="left", fontweight="bold", pad=4)
+    return colours
+
+
+def _legend(ax, inst: dict, colours: dict, below: float) -> None:
+    """The answers' legend `below` inches under the axes, centred, in scale order
+    along the rows, in as many columns as fit the figure."""
+    labels = list(inst["levels"].values())
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[c]) for c in inst["levels"]]
+    ncol = _columns(labels)
+    rows = -(-len(labels) // ncol)
+    # matplotlib fills the columns first: this order reads along the rows
+    order = [r * ncol + c for c in range(ncol) for r in range(rows) if r * ncol + c < len(labels)]
+    offset = ScaledTranslation(0, -below, ax.figure.dpi_scale_trans)
+    ax.legend(
+        [handles[k] for k in order],
+        [labels[k] for k in order],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0),
+        # centred on the figure (it may be wider than the bars), just under this panel
+        bbox_transform=blended_transform_factory(ax.figure.transFigure, ax.transAxes + offset),
+        ncol=ncol,
+        frameon=False,
+        handlelength=1,
+        handletextpad=0.4,
+        columnspacing=1.0,
+        borderaxespad=0,
+        borderpad=0,
+    )
+
+
+def _columns(labels: list[str]) -> int:
+    """The most legend columns whose widest entries fit the figure's width."""
+    entries = [text_width(label) + 0.3 for label in labels]
+    for ncol in range(len(labels), 1, -1):
+        if sum(max(entries[c::ncol]) for c in range(ncol)) <= DOUBLE_COLUMN - 0.3:
+            return ncol
+    return 1
+
+
+def _panel_heights(group: dict, items: pd.DataFrame, instruments: dict) -> list[dict]:
+    """Per instrument, in inches: title, bars, axis (ticks, and the x label under the last
+    panel) and legend."""
+    panels = []
+    for k, inst_id in enumerate(group["instruments"]):
+        statements = items.loc[items["instrument"] == inst_id, "statement"]
+        lines = max([len(wrap(s, LABEL_W - 0.1)) for s in statements] or [1])
+        labels = list(instruments[inst_id]["levels"].values())
+        rows = -(-len(labels) // _columns(labels))
+        last = k == len(group["instruments"]) - 1
+        panels.append(
+            {
+                "title": 0.25,
+                "bars": max(len(statements), 1) * max(ROW_H, 0.14 * lines + 0.06),
+                "axis": 0.42 if last else 0.24,
+                "legend": 0.17 * rows + 0.12,
+            }
+        )
+    return panels
+
+
+@_styled
+def plot_evaluation(group: dict, instruments: dict, items: pd.DataFrame, answers: pd.DataFrame):
+    """One respondent group's evaluation items as diverging stacked bars, a panel per
+    instrument, laid out in inches."""
+    panels = _panel_heights(group, items, instruments)
+    height = 0.05 + sum(sum(p.values()) for p in panels)
+    fig = plt.figure(figsize=(DOUBLE_COLUMN, height))
+    top, width = height - 0.05, DOUBLE_COLUMN - LABEL_W - NOTE_W
+    for k, (inst_id, panel) in enumerate(zip(group["instruments"], panels, strict=True)):
+        bottom = top - panel["title"] - panel["bars"]
+        ax = fig.add_axes(
+            (
+                LABEL_W / DOUBLE_COLUMN,
+                bottom / height,
+                width / DOUBLE_COLUMN,
+                panel["bars"] / height,
+            )
+        )
+        inst = instruments[inst_id]
+        mine = answers[answers["instrument"] == inst_id]
+        colours = _draw_panel(ax, inst, items[items["instrument"] == inst_id], mine)
+        if k == len(panels) - 1:
+            ax.set_xlabel("Respondents who answered the item, %", labelpad=2)
+        _legend(ax, inst, colours, panel["axis"])
+        top = bottom - panel["axis"] - panel["legend"]
+    return fig
+
+
+def run(group: dict, instruments: dict, items: pd.DataFrame, answers: pd.DataFrame, stem) -> None:
+    fig = plot_evaluation(group, instruments, items, answers)
+    save(fig, stem)
+    plt.close(fig)
