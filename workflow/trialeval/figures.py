@@ -40,6 +40,7 @@ from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
+from trialeval.palette import OKABE_ITO, arm_slots, slot_style  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -61,11 +62,6 @@ FONT_FAMILY = "DejaVu Sans"  # bundled with matplotlib: the same glyphs on every
 FONT_SIZE = 7.5
 SMALL_FONT = 7.0  # the smallest text drawn anywhere
 
-# Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast against white: sky blue
-# and yellow come last because thin lines and small markers in them are hard to see.
-OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<"]
-LINESTYLES = ["-", "--", ":", "-."]
 
 STYLE = {
     "font.family": "sans-serif",
@@ -165,14 +161,16 @@ def save(fig, stem: str | Path) -> None:
 
 
 def arm_styles(spec: dict) -> dict[str, dict]:
-    """{arm id: {label, colour, marker, linestyle}} in the trial file's arm order."""
+    """{arm id: {label, colour, marker, linestyle}} in the trial file's arm order; the
+    control arm's style is the same whatever the number of arms (trialeval.palette)."""
+    slots = arm_slots(spec["arms"])
     styles = {}
-    for i, arm in enumerate(spec["arms"]):
+    for arm in spec["arms"]:
+        style = slot_style(slots[arm["id"]])
         styles[arm["id"]] = {
+            **style,
             "label": arm.get("label", arm["id"]),
-            "colour": arm.get("colour") or OKABE_ITO[i % len(OKABE_ITO)],
-            "marker": MARKERS[i % len(MARKERS)],
-            "linestyle": LINESTYLES[i % len(LINESTYLES)],
+            "colour": arm.get("colour") or style["colour"],
         }
     return styles
 
