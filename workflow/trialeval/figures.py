@@ -37,10 +37,12 @@ from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
 from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
+from trialeval.direction import favours, higher_is_better  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
 from trialeval.palette import OKABE_ITO, arm_slots, slot_style  # noqa: E402
+from trialeval.tables import estimate_decimals  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -527,6 +529,9 @@ LINE_H = FONT_SIZE * 1.25 / 72  # extra height per wrapped line
 INDENT = 0.12
 COLUMN_GAP = 0.14  # inches between text columns
 MARKER_SIZE = 4.5
+MIN_PLOT_W = 1.6  # inches: the forest's plot area never narrower (labels wrap first)
+FAVOURS_TOP = 15.0  # points under the axis line: below the tick labels
+FAVOURS_H = 0.14  # inches the favours line adds under an axis
 
 
 @dataclass
@@ -615,9 +620,11 @@ def _draw_forest_panel(
     log: bool,
     xlabel: str,
     title: list[str],
+    favours: tuple[str, str] | None = None,
 ):
     """One forest panel: labels left, points with CIs, text columns right, headers and a
-    title above. `rect` is (left, bottom, width, height) of the plotting area in inches; the
+    title above; under the axis, which side favours which arm (`favours`, when known).
+    `rect` is (left, bottom, width, height) of the plotting area in inches; the
     data y axis is in inches from the panel top, so rows and their text line up exactly."""
     fig_w, fig_h = fig.get_size_inches()
     left, bottom, width, height = rect
@@ -634,7 +641,9 @@ def _draw_forest_panel(
         ax.set_xlim(-span, span)
         ref = 0.0
     ax.axvline(ref, color="0.3", linewidth=0.7, zorder=1)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel, labelpad=4 + (FAVOURS_H * 72 if favours else 0))
+    if favours:
+        _favours_texts(ax, ref, favours)
 
     to_axes = 1.0 / width  # inches -> axes fraction
     transform = ax.get_yaxis_transform()  # x in axes fraction, y in data (inches)
@@ -720,23 +729,56 @@ def _draw_forest_panel(
     return ax
 
 
-def _stack_panels(panels: list[dict], *, label_w: float, aligns, foot_h: float):
-    """A double-column figure of forest panels stacked vertically, columns shared."""
+def _favours_texts(ax, ref: float, favours: tuple[str, str]) -> None:
+    """'← Favours A' ending just left of the reference line, 'Favours B →' starting just
+    right of it, on a line of their own under the tick labels."""
+    for text, sign, align, side in (
+        (favours[0], -1, "right", "left"),
+        (favours[1], 1, "left", "right"),
+    ):
+        ax.annotate(
+            text,
+            xy=(ref, 0),
+            xycoords=ax.get_xaxis_transform(),
+            xytext=(sign * 5, -FAVOURS_TOP),
+            textcoords="offset points",
+            ha=align,
+            va="top",
+            fontsize=SMALL_FONT,
+            gid=f"favours-{side}",
+        )
+
+
+def _label_width(panels: list[dict], room: float) -> float:
+    """The label column: as wide as the widest label on one line, at most `room`."""
+    widest = max(
+        text_width(r.label, weight="bold" if r.bold else "normal") + r.indent * INDENT
+        for p in panels
+        for r in p["rows"]
+    )
+    return min(widest + 0.1 / 0.98 + 0.04, room)
+
+
+def _stack_panels(panels: list[dict], *, aligns, foot_h: float):
+    """A double-column figure of forest panels stacked vertically, columns shared; the label
+    column as wide as its labels need while the plot keeps MIN_PLOT_W."""
     margin = 0.05
     width = DOUBLE_COLUMN
-    heights = [_layout_rows(p["rows"], label_w) for p in panels]
     anchors, text_w = _column_anchors(
         [p["headers"] for p in panels], aligns, [p["rows"] for p in panels]
     )
+    label_w = _label_width(panels, width - text_w - 2 * margin - MIN_PLOT_W)
+    heights = [_layout_rows(p["rows"], label_w) for p in panels]
     plot_w = width - label_w - text_w - 2 * margin
     for panel in panels:
         panel["title"] = wrap(panel["title"], width - 2 * margin - 0.04, weight="bold")
-    top, axis_h = 0.06, 0.44
+    top = 0.06
+    axis_hs = [0.44 + (FAVOURS_H if p.get("favours") else 0) for p in panels]
     title_hs = [0.28 + len(p["title"]) * LINE_H for p in panels]
-    fig_h = top + sum(t + h + axis_h for t, h in zip(title_hs, heights, strict=True)) + foot_h
+    fig_h = top + sum(title_hs) + sum(heights) + sum(axis_hs) + foot_h
     fig = plt.figure(figsize=(width, fig_h))
     y = fig_h - top
-    for panel, title_h, h in zip(panels, title_hs, heights, strict=True):
+    for panel, title_h, h, axis_h in zip(panels, title_hs, heights, axis_hs, strict=True):
         y -= title_h + h
         _draw_forest_panel(
             fig,
@@ -750,6 +792,7 @@ def _stack_panels(panels: list[dict], *, label_w: float, aligns, foot_h: float):
             log=panel["log"],
             xlabel=panel["xlabel"],
             title=panel["title"],
+            favours=panel.get("favours"),
         )
         y -= axis_h
     return fig, margin
@@ -828,7 +871,8 @@ def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
             est, lo, hi = (float(effect[c]) for c in ("estimate", "ci_low", "ci_high"))
             n = _count(effect["n"]) if pd.notna(effect["n"]) else ""
             p_values = (format_p(effect["p_value"]), format_p(effect["p_adjusted"]))
-            sd_text = "" if sd is None else (_num(scale) if np.isfinite(scale) else EN_DASH)
+            digits = estimate_decimals(spec, outcome_id, effect["estimand"])
+            sd_text = "" if sd is None else (_num(scale, digits) if np.isfinite(scale) else EN_DASH)
             rows.append(
                 _Row(
                     label if single else ", ".join(parts) or label,
@@ -840,12 +884,46 @@ def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
                     marker=ESTIMAND_MARKERS.get(effect["estimand"], "o"),
                     filled=primary,
                     colour=colours.get(arm, "black"),
-                    cells=(n, sd_text, _estimate_ci(est, lo, hi), *p_values),
+                    cells=(n, sd_text, _estimate_ci(est, lo, hi, digits), *p_values),
                     gid=_effect_gid(effect),
                     band=band,
                 )
             )
     return rows
+
+
+def _by_direction(spec: dict, eff: pd.DataFrame) -> list[tuple[bool | None, pd.DataFrame]]:
+    """The effects split by their outcomes' better direction (registry `higher_is_better`),
+    in order of first appearance: one forest axis can say which side favours which arm only
+    for outcomes that agree on it."""
+    if eff.empty:
+        return []
+    outcomes = {o["id"]: o for o in spec["outcomes"]}
+    direction = eff["outcome"].map(lambda o: higher_is_better(spec, outcomes[o]))
+    keys = direction.map({True: "higher", False: "lower"}).fillna("unknown")
+    return [
+        ({"higher": True, "lower": False}.get(key), eff[keys == key]) for key in dict.fromkeys(keys)
+    ]
+
+
+def _kind_words(kind: str, direction: bool | None, whole: pd.DataFrame, part: pd.DataFrame) -> str:
+    """'Continuous outcomes' or, when the outcomes of that kind are split by direction,
+    'Continuous outcomes, lower is better'."""
+    if len(part) == len(whole):
+        return kind
+    return f"{kind}, " + {True: "higher is better", False: "lower is better"}.get(
+        direction, "direction not stated"
+    )
+
+
+def _favours_arms(spec: dict, contrasts: list[str]) -> tuple[str, str]:
+    """(intervention, control) as the favours labels name them: the arm's label for one
+    contrast, 'intervention' for several (their points are coloured by arm)."""
+    labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    arms = list(dict.fromkeys(c.split(" - ")[0] for c in contrasts))
+    control = contrasts[0].split(" - ")[1] if contrasts else spec.get("control_arm", "")
+    arm = labels.get(arms[0], arms[0]) if len(arms) == 1 else "intervention"
+    return arm, labels.get(control, control)
 
 
 def _panel_title(spec, eff, kind: str, what: str) -> str:
@@ -913,26 +991,31 @@ def plot_forest(
         colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
 
     aligns = ["right", "right", "left", "right", "right"]
+    favours_arms = _favours_arms(spec, contrasts)
     panels = []
-    if not continuous.empty:
-        what = PANEL_WHAT.get(continuous["estimand"].iloc[0], "difference")
+    for direction, part in _by_direction(spec, continuous):
+        what = PANEL_WHAT.get(part["estimand"].iloc[0], "difference")
+        kind = _kind_words("Continuous outcomes", direction, continuous, part)
         panels.append(
             {
-                "rows": _forest_rows(spec, continuous, estimands, sd, colours),
+                "rows": _forest_rows(spec, part, estimands, sd, colours),
                 "log": False,
                 "headers": ["n", "SD", "Difference (95% CI)", "P", "P adj."],
-                "title": _panel_title(spec, continuous, "Continuous outcomes", what),
+                "title": _panel_title(spec, part, kind, what),
                 "xlabel": "Difference, standardized (per baseline SD), 95% CI",
+                "favours": favours(direction, *favours_arms),
             }
         )
-    if not ratios.empty:
+    for direction, part in _by_direction(spec, ratios):
+        kind = _kind_words("Binary outcomes", direction, ratios, part)
         panels.append(
             {
-                "rows": _forest_rows(spec, ratios, ("risk_ratio",), None, colours),
+                "rows": _forest_rows(spec, part, ("risk_ratio",), None, colours),
                 "log": True,
                 "headers": ["n", "", "Risk ratio (95% CI)", "P", "P adj."],
-                "title": _panel_title(spec, ratios, "Binary outcomes", "risk ratio (unadjusted)"),
+                "title": _panel_title(spec, part, kind, "risk ratio (unadjusted)"),
                 "xlabel": "Risk ratio (log scale), 95% CI",
+                "favours": favours(direction, *favours_arms),
             }
         )
     footnote = (
@@ -945,7 +1028,7 @@ def plot_forest(
         footnote += " Not drawn: " + " ".join(gaps)
     # the footnote grows upwards from the bottom: room for its lines beyond the usual two
     extra = max(len(wrap(footnote, DOUBLE_COLUMN - 0.1, SMALL_FONT)) - 2, 0) * SMALL_FONT / 62
-    fig, margin = _stack_panels(panels, label_w=2.1, aligns=aligns, foot_h=0.64 + extra)
+    fig, margin = _stack_panels(panels, aligns=aligns, foot_h=0.64 + extra)
 
     grey = "0.45"
     handles = [
@@ -1042,6 +1125,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
     exposures += [e for e in dict.fromkeys(eff["exposure"]) if e not in exposures]
     outcome = outcomes[eff["outcome"].iloc[0]]
     primary = outcome["role"] == "primary"
+    digits = estimate_decimals(spec, outcome["id"], "odds_ratio")
 
     rows: list[_Row] = []
     for band, exposure in enumerate(exposures):
@@ -1086,7 +1170,12 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
                     lo=lo,
                     hi=hi,
                     filled=primary,
-                    cells=(_count(level["n"]), share, _estimate_ci(est, lo, hi), format_p(p)),
+                    cells=(
+                        _count(level["n"]),
+                        share,
+                        _estimate_ci(est, lo, hi, digits),
+                        format_p(p),
+                    ),
                     gid=gid,
                     band=band,
                 )
@@ -1103,7 +1192,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
         "xlabel": "Odds ratio (log scale), 95% CI",
     }
     aligns = ["right", "right", "left", "right"]
-    fig, margin = _stack_panels([panel], label_w=2.1, aligns=aligns, foot_h=0.36)
+    fig, margin = _stack_panels([panel], aligns=aligns, foot_h=0.36)
     _footnote(
         fig,
         "Logistic regression with the lowest level as reference, "
