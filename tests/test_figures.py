@@ -32,7 +32,7 @@ from trialeval.config import outcome_analyses, report_items
 
 # the names the figure rule passes (workflow/rules/common.smk, FIGURE_INPUTS)
 FIGURE_INPUTS = {
-    "consort": ["consort"],
+    "consort": ["consort", "scores", "sets", "effects"],
     "trajectories": ["means", "consort"],
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],

@@ -469,9 +469,11 @@ def _empty_arm(consort: dict | None, arm: str, analysis_set: str) -> str:
     set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
     if consort is not None and consort["analysed"][analysis_set][arm] == 0:
         withdrawn, allocated = consort["withdrawn"][arm], consort["allocated"][arm]
+        spec_randomized = consort.get("design", "rct") in RANDOMIZED
         return (
             f"nobody is in the {set_label} set ({_count(withdrawn)} of {_count(allocated)} "
-            "allocated withdrew consent), so nothing is drawn for this arm"
+            f"{'allocated' if spec_randomized else 'assigned'} withdrew consent), so nothing is "
+            "drawn for this arm"
         )
     return f"no participant of the {set_label} set has a score, so nothing is drawn for this arm"
 
@@ -1445,6 +1447,26 @@ def _stage(
     _draw_box(ax, box, fig_h, STAGE_FILL)
 
 
+def _words(spec: dict) -> dict[str, str]:
+    """The flow diagram's words for the design: a non-randomized study assigns, it does not
+    allocate (CONSORT's words are for randomized trials)."""
+    if spec["design"] in RANDOMIZED:
+        return {"enrolled": "Enrolled and randomized", "stage": "Allocation", "to": "Allocated to"}
+    return {"enrolled": "Enrolled", "stage": "Assignment", "to": "Assigned to"}
+
+
+def _in_own_terms(spec: dict, text: str) -> str:
+    """consort.json's definitions say 'allocated'; a non-randomized study's figure 'assigned'."""
+    text = re.sub(r"\bitt\b", "ITT", text)
+    return text if spec["design"] in RANDOMIZED else re.sub(r"\ballocated\b", "assigned", text)
+
+
+def configured_sets(spec: dict, consort: dict) -> list[str]:
+    """The analysis sets the trial file configures (analyses.analysis_sets), in its order."""
+    sets = spec["analyses"].get("analysis_sets") or ["itt"]
+    return [s for s in sets if s in consort["analysed"]]
+
+
 def _per_protocol_text(spec: dict, consort: dict) -> str:
     rule = spec.get("per_protocol")
     if not rule:
@@ -1452,37 +1474,42 @@ def _per_protocol_text(spec: dict, consort: dict) -> str:
     labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
     arms = ", ".join(labels.get(a, a) for a in rule["arms"])
     column = rule["column"].replace("_", " ")
-    return f"{arms} participants with {column} \u2265 {rule['at_least']:g}; other arms as allocated"
+    how = "allocated" if spec["design"] in RANDOMIZED else "assigned"
+    return f"{arms} participants with {column} \u2265 {rule['at_least']:g}; other arms as {how}"
 
 
-def _itt_upper(text: str) -> str:
-    """consort.json's definitions say 'itt'; the figure spells the abbreviation 'ITT'."""
-    return re.sub(r"\bitt\b", "ITT", text)
-
-
-def _consort_footnote(spec: dict, consort: dict) -> str:
-    definitions = {k: _itt_upper(v) for k, v in consort.get("definitions", {}).items()}
-    return (
-        f"Intention to treat (ITT): {definitions.get('itt', '')}. "
-        f"Per protocol: {_per_protocol_text(spec, consort)}. "
-        f"Complete case: {definitions.get('complete_case', '')}. "
-        f"Assessed: {definitions.get('assessed', '')}."
-    )
+def _consort_footnote(spec: dict, consort: dict, model_n: dict | None) -> str:
+    definitions = {k: _in_own_terms(spec, v) for k, v in consort.get("definitions", {}).items()}
+    said = {
+        "itt": f"Intention to treat (ITT): {definitions.get('itt', '')}.",
+        "per_protocol": f"Per protocol: {_per_protocol_text(spec, consort)}.",
+        "complete_case": f"Complete case: {definitions.get('complete_case', '')}.",
+    }
+    parts = [said[name] for name in configured_sets(spec, consort) if name in said]
+    parts.append(f"Assessed: {definitions.get('assessed', '')}.")
+    if model_n:
+        parts.append(
+            "Under each analysis set, the participants each primary outcome's model used (those "
+            "with the outcome scored as the model needs it); no data: the others of the set."
+        )
+    return " ".join(parts)
 
 
 @_styled
-def plot_consort(spec: dict, consort: dict):
-    """CONSORT flow diagram with every number taken from consort.json.
+def plot_consort(spec: dict, consort: dict, model_n: dict | None = None):
+    """CONSORT flow diagram with every number taken from consort.json (and `model_n`).
 
-    Arms: enrolment -> allocation (one box per arm) -> follow-up (consent withdrawals,
-    assessed and not assessed at every timepoint) -> analysis (each analysis set, with the
-    number excluded). A single-group survey: surveyed -> responded -> analysed, with the
-    non-respondents in a side box.
+    Arms: enrolment -> allocation, or assignment in a non-randomized study (one box per arm)
+    -> follow-up (consent withdrawals, assessed and not assessed at every timepoint) ->
+    analysis (each configured analysis set, with the number excluded, and under it the n
+    each primary outcome's model used; `model_n`, from `primary_model_n`). A single-group
+    survey: surveyed -> responded (with the response rate) -> analysed (each primary
+    model's n), with the non-respondents in a side box.
     """
     arms = list(consort["allocated"])
     if arms == ["all"] or spec["design"] == "cross_sectional":
-        return _consort_survey(spec, consort)
-    return _consort_arms(spec, consort)
+        return _consort_survey(spec, consort, model_n)
+    return _consort_arms(spec, consort, model_n)
 
 
 def _unit_lines(consort: dict, arm: str) -> list[tuple[str, str, int]]:
@@ -1496,88 +1523,87 @@ def _unit_lines(consort: dict, arm: str) -> list[tuple[str, str, int]]:
     return lines
 
 
-def _consort_arms(spec: dict, consort: dict):
+def _n(value) -> str:
+    return f"n\u00a0=\u00a0{_count(value)}"
+
+
+def _follow_up_lines(spec: dict, consort: dict, arm: str) -> list[tuple[str, str, int]]:
+    lines = [(f"Withdrew consent for data use: {_n(consort['withdrawn'][arm])}", "normal", 0)]
+    for tp, tp_label in consort["timepoints"].items():
+        lost = "" if tp == spec.get("baseline") else " (lost to follow-up)"
+        lines += [
+            (tp_label, "bold", 0),
+            (f"Assessed: {_n(consort['assessed'][tp][arm])}", "normal", 1),
+            (f"Not assessed{lost}: {_n(consort['not_assessed'][tp][arm])}", "normal", 1),
+        ]
+    never = consort.get("no_data_at_any_timepoint", {}).get(arm)
+    if never is not None:
+        lines.append((f"No data at any timepoint (kept in ITT): {_n(never)}", "normal", 0))
+    return lines
+
+
+def _analysis_lines(spec: dict, consort: dict, arm: str, model_n: dict | None) -> list:
+    """Each configured analysis set (its n, those excluded from it) and under it, per
+    primary outcome, the n its model used and the set's others, without data."""
+    labels = {o["id"]: pretty(o["label"]) for o in spec["outcomes"]}
+    lines: list[tuple[str, str, int]] = [("Analysed", "bold", 0)]
+    for name in configured_sets(spec, consort):
+        size = consort["analysed"][name][arm]
+        text = f"{SET_LABELS.get(name, name)}: {_n(size)}"
+        excluded = consort.get("excluded_from", {}).get(name)
+        if excluded is not None:
+            text += f" (excluded {_n(excluded[arm])})"
+        lines.append((text, "normal", 0))
+        used = (model_n or {}).get(name, {})
+        for outcome, counts in used.items():
+            n = counts.get(arm, 0)
+            lines.append(
+                (
+                    f"{labels.get(outcome, outcome)}: {_n(n)} (no data: {_count(size - n)})",
+                    "normal",
+                    1,
+                )
+            )
+        if name == "complete_case" and not used:
+            lines += _complete_case_by_outcome(spec, consort, arm)
+    return lines
+
+
+def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
     width, margin, gap = DOUBLE_COLUMN, 0.08, 0.18
     arms = list(consort["allocated"])
     labels = consort.get("arms", {})
-    randomized = spec["design"] in RANDOMIZED
-    tps = consort["timepoints"]
+    words = _words(spec)
     x_start = margin + STAGE_W
     avail = width - x_start - margin
     col_w = (avail - gap * (len(arms) - 1)) / len(arms)
 
     enrol = _box(
-        [
-            ("Enrolled and randomized" if randomized else "Enrolled", "bold", 0),
-            (f"n\u00a0=\u00a0{_count(consort['enrolled'])}", "normal", 0),
-        ],
+        [(words["enrolled"], "bold", 0), (_n(consort["enrolled"]), "normal", 0)],
         min(2.4, avail),
         "center",
     )
     enrol.x0 = x_start + (avail - enrol.width) / 2
     rows: list[list[_Box]] = [[], [], []]
     for arm in arms:
-        label = labels.get(arm, arm)
-        rows[0].append(
-            _box(
-                [
-                    (f"Allocated to {label}" if randomized else f"{label} group", "bold", 0),
-                    (f"n\u00a0=\u00a0{_count(consort['allocated'][arm])}", "normal", 0),
-                    *_unit_lines(consort, arm),
-                ],
-                col_w,
-                "center",
-            )
-        )
-        follow = [
-            (
-                f"Withdrew consent for data use: n\u00a0=\u00a0{_count(consort['withdrawn'][arm])}",
-                "normal",
-                0,
-            )
+        head = [
+            (f"{words['to']} {labels.get(arm, arm)}", "bold", 0),
+            (_n(consort["allocated"][arm]), "normal", 0),
+            *_unit_lines(consort, arm),
         ]
-        for tp, tp_label in tps.items():
-            lost = "" if tp == spec.get("baseline") else " (lost to follow-up)"
-            follow += [
-                (tp_label, "bold", 0),
-                (f"Assessed: n\u00a0=\u00a0{_count(consort['assessed'][tp][arm])}", "normal", 1),
-                (
-                    f"Not assessed{lost}: n\u00a0=\u00a0{_count(consort['not_assessed'][tp][arm])}",
-                    "normal",
-                    1,
-                ),
-            ]
-        never = consort.get("no_data_at_any_timepoint", {}).get(arm)
-        if never is not None:
-            follow.append(
-                (
-                    f"No data at any timepoint (kept in ITT): n\u00a0=\u00a0{_count(never)}",
-                    "normal",
-                    0,
-                )
-            )
-        rows[1].append(_box(follow, col_w))
-        analysis = []
-        for name, counts in consort["analysed"].items():
-            text = f"{SET_LABELS.get(name, name)}: n\u00a0=\u00a0{_count(counts[arm])}"
-            excluded = consort.get("excluded_from", {}).get(name)
-            if excluded is not None:
-                text += f" (excluded n\u00a0=\u00a0{_count(excluded[arm])})"
-            analysis.append((text, "normal", 0))
-            if name == "complete_case":
-                analysis += _complete_case_by_outcome(spec, consort, arm)
-        rows[2].append(_box([("Analysed", "bold", 0), *analysis], col_w))
+        rows[0].append(_box(head, col_w, "center"))
+        rows[1].append(_box(_follow_up_lines(spec, consort, arm), col_w))
+        rows[2].append(_box(_analysis_lines(spec, consort, arm, model_n), col_w))
 
     # vertical positions (inches from the top), each stage's boxes sharing one height
-    top = margin
-    enrol.top = top
+    enrol.top = margin
     y = enrol.bottom + ROW_GAP + 0.08
     for row in rows:
         height = max(b.height for b in row)
         for i, box in enumerate(row):
             box.x0, box.top, box.height = x_start + i * (col_w + gap), y, height
         y += height + ROW_GAP
-    footnote = wrap(_consort_footnote(spec, consort), width - 2 * margin, SMALL_FONT)
+    footnote = wrap(_consort_footnote(spec, consort, model_n), width - 2 * margin, SMALL_FONT)
     fig_h = y - ROW_GAP + 0.12 + len(footnote) * SMALL_FONT * 1.3 / 72 + margin
 
     fig = plt.figure(figsize=(width, fig_h))
@@ -1586,7 +1612,7 @@ def _consort_arms(spec: dict, consort: dict):
     ax.set_ylim(0, fig_h)
     ax.axis("off")
     for stage, (t, b) in zip(
-        ["Enrolment", "Allocation", "Follow-up", "Analysis"],
+        ["Enrolment", words["stage"], "Follow-up", "Analysis"],
         [(enrol.top, enrol.bottom)] + [(r[0].top, r[0].bottom) for r in rows],
         strict=True,
     ):
@@ -1595,24 +1621,32 @@ def _consort_arms(spec: dict, consort: dict):
     for row in rows:
         for box in row:
             _draw_box(ax, box, fig_h)
-    # enrolment splits to the arms, then each arm flows straight down
+    _arm_arrows(ax, enrol, rows, fig_h)
+    _consort_note(ax, footnote, margin, fig_h - (rows[-1][0].bottom + 0.12))
+    return fig
+
+
+def _arm_arrows(ax, enrol: _Box, rows: list[list[_Box]], fig_h: float) -> None:
+    """Enrolment splits to the arms, then each arm flows straight down."""
     split = enrol.bottom + (rows[0][0].top - enrol.bottom) / 2
     _line(ax, [enrol.centre, enrol.centre], [enrol.bottom, split], fig_h)
     _line(ax, [rows[0][0].centre, rows[0][-1].centre], [split, split], fig_h)
-    for i in range(len(arms)):
+    for i in range(len(rows[0])):
         _arrow(ax, (rows[0][i].centre, split), (rows[0][i].centre, rows[0][i].top), fig_h)
         for upper, lower in zip(rows[:-1], rows[1:], strict=True):
             _arrow(ax, (upper[i].centre, upper[i].bottom), (lower[i].centre, lower[i].top), fig_h)
+
+
+def _consort_note(ax, lines: list[str], margin: float, top: float) -> None:
     ax.text(
         margin,
-        fig_h - (rows[-1][0].bottom + 0.12),
-        "\n".join(footnote),
+        top,
+        "\n".join(lines),
         ha="left",
         va="top",
         fontsize=SMALL_FONT,
         linespacing=1.2,
     )
-    return fig
 
 
 def _complete_case_by_outcome(spec: dict, consort: dict, arm: str) -> list:
@@ -1625,56 +1659,115 @@ def _complete_case_by_outcome(spec: dict, consort: dict, arm: str) -> list:
     if not fewer:
         return []
     lines = [("Scored at every timepoint, where fewer:", "normal", 1)]
-    lines += [(f"{labels.get(o, o)}: n\u00a0=\u00a0{_count(n)}", "normal", 2) for o, n in fewer]
+    lines += [(f"{labels.get(o, o)}: {_n(n)}", "normal", 2) for o, n in fewer]
     return lines
 
 
-def _consort_survey(spec: dict, consort: dict):
-    width, margin, stage_w = SINGLE_COLUMN, 0.06, 0.8
+def primary_model_n(
+    spec: dict, consort: dict, scores: pd.DataFrame, sets: pd.DataFrame, effects: pd.DataFrame
+) -> dict[str, dict[str, dict[str, int]]]:
+    """{analysis set: {primary outcome: {arm: n}}}: the participants each primary outcome's
+    model used, per configured analysis set. Arms: members of the set with the outcome
+    scored as the model needs it (at baseline and a later visit for an ANCOVA or a pre/post
+    analysis, at any visit for a mixed model); the arms add up to effects.csv's n (a test
+    checks it) unless a model left participants out for a missing covariate (its effects
+    note says so). A survey (one group): effects.csv's n of each model, by exposure."""
+    primary = [o for o in spec["outcomes"] if o["role"] == "primary" and o["kind"] == "score"]
+    if spec["design"] == "cross_sectional" or list(consort["allocated"]) == ["all"]:
+        return _survey_model_n(spec, consort, effects)
+    needs_baseline = spec["design"] not in RANDOMIZED or (
+        spec["analyses"]["mixed_model"].get("model") == "ancova"
+    )
+    result: dict[str, dict[str, dict[str, int]]] = {}
+    for name in configured_sets(spec, consort):
+        result[name] = {}
+        for outcome in primary:
+            members = set_members(sets, name, outcome["id"])[["participant_id", "arm"]]
+            rows = scores[(scores["outcome"] == outcome["id"]) & scores["score"].notna()]
+            rows = rows[in_set(rows["participant_id"], members["participant_id"])]
+            if needs_baseline:
+                at_baseline = set(rows.loc[rows["timepoint"] == spec["baseline"], "participant_id"])
+                later = set(rows.loc[rows["timepoint"] != spec["baseline"], "participant_id"])
+                keep = at_baseline & later
+            else:
+                keep = set(rows["participant_id"])
+            used = members[members["participant_id"].isin(keep)]
+            counts = used.groupby("arm", observed=True)["participant_id"].nunique()
+            result[name][outcome["id"]] = {a: int(counts.get(a, 0)) for a in consort["allocated"]}
+    return result
+
+
+def _survey_model_n(spec: dict, consort: dict, effects: pd.DataFrame) -> dict:
+    """A survey's primary models: {set: {"outcome|exposure": {"all": n}}} from effects.csv."""
+    primary = {o["id"] for o in spec["outcomes"] if o["role"] == "primary"}
+    result: dict[str, dict[str, dict[str, int]]] = {}
+    for name in configured_sets(spec, consort):
+        rows = effects[
+            (effects["analysis_set"] == name)
+            & effects["outcome"].isin(primary)
+            & effects["n"].notna()
+            & (effects["estimand"] == "odds_ratio")
+        ]
+        result[name] = {
+            f"{o}|{x}": {"all": int(part["n"].max())}
+            for (o, x), part in rows.groupby(["outcome", "exposure"], sort=False)
+        }
+    return result
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _survey_boxes(spec: dict, consort: dict, model_n: dict | None, widths) -> list[_Box]:
+    """Surveyed, not analysed (side), responded (with the response rate), analysed."""
+    main_w, side_w = widths
     group = next(iter(consort["allocated"]))
     tp = next(iter(consort["timepoints"]))
-    # the set the analyses use (for a survey: the respondents, less withdrawals)
-    primary_set = next(
-        (s for s in spec["analyses"]["analysis_sets"] if s in consort["analysed"]), "itt"
-    )
-    x_start = margin + stage_w
-    main_w = 1.05
-    side_x0 = x_start + main_w + 0.18
-    side_w = width - margin - side_x0
+    primary_set = configured_sets(spec, consort)[0]
+    surveyed, responded = consort["enrolled"], consort["assessed"][tp][group]
+    rate = f"{100 * responded / surveyed:.1f}%" if surveyed else EN_DASH
+    side = [
+        ("Not analysed", "bold", 0),
+        (f"Did not respond: {_n(consort['not_assessed'][tp][group])}", "normal", 0),
+        (f"Withdrew consent: {_n(consort['withdrawn'][group])}", "normal", 0),
+    ]
+    analysed = [("Analysed", "bold", 0), (_n(consort["analysed"][primary_set][group]), "normal", 0)]
+    labels = {o["id"]: pretty(o["label"]) for o in spec["outcomes"]}
+    said = set()
+    for key, counts in (model_n or {}).get(primary_set, {}).items():
+        outcome, exposure = key.split("|")
+        if outcome not in said:
+            said.add(outcome)
+            analysed.append(
+                (f"Models of {_lower_first(labels.get(outcome, outcome))}, by:", "normal", 0)
+            )
+        analysed.append((f"{labels.get(exposure, exposure)}: {_n(counts[group])}", "normal", 1))
+    return [
+        _box([("Surveyed", "bold", 0), (_n(surveyed), "normal", 0)], main_w, "center"),
+        _box(side, side_w),
+        _box(
+            [
+                ("Responded", "bold", 0),
+                (_n(responded), "normal", 0),
+                (f"Response rate: {rate}", "normal", 0),
+            ],
+            main_w,
+            "center",
+        ),
+        _box(analysed, main_w, "center" if not model_n else "left"),
+    ]
 
-    surveyed = _box(
-        [("Surveyed", "bold", 0), (f"n\u00a0=\u00a0{_count(consort['enrolled'])}", "normal", 0)],
-        main_w,
-        "center",
-    )
-    side = _box(
-        [
-            ("Not analysed", "bold", 0),
-            (
-                f"Did not respond: n\u00a0=\u00a0{_count(consort['not_assessed'][tp][group])}",
-                "normal",
-                0,
-            ),
-            (f"Withdrew consent: n\u00a0=\u00a0{_count(consort['withdrawn'][group])}", "normal", 0),
-        ],
-        side_w,
-    )
-    responded = _box(
-        [
-            ("Responded", "bold", 0),
-            (f"n\u00a0=\u00a0{_count(consort['assessed'][tp][group])}", "normal", 0),
-        ],
-        main_w,
-        "center",
-    )
-    analysed = _box(
-        [
-            ("Analysed", "bold", 0),
-            (f"n\u00a0=\u00a0{_count(consort['analysed'][primary_set][group])}", "normal", 0),
-        ],
-        main_w,
-        "center",
-    )
+
+def _consort_survey(spec: dict, consort: dict, model_n: dict | None = None):
+    """The survey's flow at the same width and type size as the trials' diagrams (a
+    single-column figure is scaled up in the report, its text larger than the others)."""
+    width, margin, stage_w = DOUBLE_COLUMN, 0.08, STAGE_W
+    x_start = margin + stage_w
+    main_w = 3.3
+    side_x0 = x_start + main_w + 0.3
+    side_w = min(2.4, width - margin - side_x0)
+    surveyed, side, responded, analysed = _survey_boxes(spec, consort, model_n, (main_w, side_w))
     surveyed.top = margin
     gap = max(ROW_GAP, side.height + 0.2)
     responded.top = surveyed.bottom + gap
@@ -1683,11 +1776,13 @@ def _consort_survey(spec: dict, consort: dict):
     for box in (surveyed, responded, analysed):
         box.x0 = x_start
     side.x0 = side_x0
-    definition = _itt_upper(consort.get("definitions", {}).get(primary_set, ""))
+    primary_set = configured_sets(spec, consort)[0]
+    definition = _in_own_terms(spec, consort.get("definitions", {}).get(primary_set, ""))
     footnote = wrap(
         f"Analysed: {definition}"
-        f" (sampling frame n\u00a0=\u00a0{_count(consort['enrolled'])}); each model uses the "
-        "respondents with its outcome, exposure and covariates answered.",
+        f" (sampling frame {_n(consort['enrolled'])}); response rate: respondents of those "
+        "surveyed. Each model uses the respondents with its outcome, exposure and covariates "
+        "answered.",
         width - 2 * margin,
         SMALL_FONT,
     )
@@ -1708,15 +1803,7 @@ def _consort_survey(spec: dict, consort: dict):
     mid = side.top + side.height / 2
     _arrow(ax, (surveyed.centre, mid), (side.x0, mid), fig_h)
     _arrow(ax, (responded.centre, responded.bottom), (analysed.centre, analysed.top), fig_h)
-    ax.text(
-        margin,
-        fig_h - (analysed.bottom + 0.12),
-        "\n".join(footnote),
-        ha="left",
-        va="top",
-        fontsize=SMALL_FONT,
-        linespacing=1.2,
-    )
+    _consort_note(ax, footnote, margin, fig_h - (analysed.bottom + 0.12))
     return fig
 
 
@@ -1834,6 +1921,19 @@ def plot_tipping_point(spec: dict, imputation: pd.DataFrame):
 # --------------------------------------------------------------------------------------
 
 
+def _model_n(spec: dict, consort: dict, inputs: dict[str, str]) -> dict | None:
+    """The primary models' n for the flow diagram, when the rule passes what it needs."""
+    if not {"scores", "sets", "effects"} <= set(inputs):
+        return None
+    return primary_model_n(
+        spec,
+        consort,
+        pd.read_parquet(inputs["scores"]),
+        pd.read_parquet(inputs["sets"]),
+        _primary_rows(read_csv(inputs["effects"])),
+    )
+
+
 def run(
     spec: dict,
     kind: str,
@@ -1846,13 +1946,15 @@ def run(
     write out_stem.png and out_stem.svg atomically. Returns, in sentences, what the figure
     could not draw and why (the report prints them under the figure); empty when complete.
 
-    consort: consort; trajectories: means, consort; forest: effects, scores, sets;
+    consort: consort, and scores, sets, effects for the primary models' n (optional);
+    trajectories: means, consort; forest: effects, scores, sets;
     change_distributions: scores, sets; odds_ratio_forest: effects, association_counts,
     covariate_labels (optional); tipping_point: imputation (the list of imputation parts).
     """
     notes: list[str] = []
     if kind == "consort":
-        fig = plot_consort(spec, json.loads(Path(inputs["consort"]).read_text()))
+        consort = json.loads(Path(inputs["consort"]).read_text())
+        fig = plot_consort(spec, consort, _model_n(spec, consort, inputs))
     elif kind == "trajectories":
         means = read_csv(inputs["means"])
         consort = json.loads(Path(inputs["consort"]).read_text())
