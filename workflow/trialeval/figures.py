@@ -313,6 +313,10 @@ def _timepoint_labels(spec: dict) -> dict[str, str]:
 # --------------------------------------------------------------------------------------
 
 
+MIN_SPAN = 0.2  # a trajectories y axis spans at least this fraction of the scale's range
+N_LINE = SMALL_FONT * 1.2  # points per line of the n-observed rows under a panel
+
+
 @_styled
 def plot_trajectories(
     spec: dict,
@@ -323,8 +327,11 @@ def plot_trajectories(
     """Adjusted mean (95% CI) per arm per timepoint, one panel per score outcome.
 
     Arms are dodged slightly so intervals do not hide each other; each arm has its own colour,
-    marker and line style; the legend appears once. What cannot be drawn is said under the
-    figure (`trajectory_gaps`; consort.json, when given, tells an empty arm's reason).
+    marker and line style (the same whatever the number of arms); the legend appears once.
+    Under each visit, the participants observed there per arm (adjusted means' n_observed),
+    in the arm's colour. Each y axis spans at least MIN_SPAN of the scale's range, so a
+    small difference does not fill the panel. What cannot be drawn is said under the figure
+    (`trajectory_gaps`; consort.json, when given, tells an empty arm's reason).
     """
     means = adjusted_means[adjusted_means["analysis_set"] == analysis_set]
     present = set(means["outcome"])
@@ -336,45 +343,107 @@ def plot_trajectories(
     timepoints = [tp["id"] for tp in spec["timepoints"] if tp["id"] in set(means["timepoint"])]
     styles = arm_styles(spec)
     arms = [a["id"] for a in spec["arms"]]
-    step = 0.12 if len(arms) <= 3 else 0.3 / len(arms)
-    offsets = (np.arange(len(arms)) - (len(arms) - 1) / 2) * step
-
     nrows, ncols, width, tick_room = _small_multiples(
         len(outcomes), [tp_labels[t] for t in timepoints], 0.85
     )
-    panel_h = 1.95
+    tick_labels = ["\n".join(wrap(tp_labels[t], tick_room, SMALL_FONT)) for t in timepoints]
+    tick_lines = max(t.count("\n") + 1 for t in tick_labels)
+    panel_h = 1.95 + len(arms) * N_LINE / 72
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(width, panel_h * nrows), layout="constrained", squeeze=False
     )
-    tick_labels = ["\n".join(wrap(tp_labels[t], tick_room, SMALL_FONT)) for t in timepoints]
-    label_room = panel_h - 0.25 - LINE_H * max(t.count("\n") + 1 for t in tick_labels)
+    label_room = 1.95 - 0.25 - LINE_H * tick_lines
     for ax, outcome in zip(axes.flat, outcomes, strict=False):
         rows = means[means["outcome"] == outcome["id"]]
-        for k, arm in enumerate(arms):
-            data = rows[rows["arm"] == arm].set_index("timepoint").reindex(timepoints)
-            est = data["estimate"].to_numpy(dtype=float)
-            lo = data["ci_low"].to_numpy(dtype=float)
-            hi = data["ci_high"].to_numpy(dtype=float)
-            style = styles[arm]
-            bars = ax.errorbar(
-                np.arange(len(timepoints)) + offsets[k],
-                est,
-                yerr=np.vstack([est - lo, hi - est]),
-                color=style["colour"],
-                marker=style["marker"],
-                linestyle=style["linestyle"],
-                markersize=4,
-                capsize=2,
-                elinewidth=0.8,
-                linewidth=1.0,
-                label=style["label"],
-            )
-            bars.lines[0].set_gid(f"trajectory-{outcome['id']}-{arm}")
+        _trajectory_panel(ax, spec, outcome, rows, timepoints, styles)
         ax.set_xticks(np.arange(len(timepoints)), tick_labels)
         ax.set_xlim(-0.5, len(timepoints) - 0.5)
         ax.set_ylabel("\n".join(_label_lines(outcome_axis_label(spec, outcome), label_room)))
-        ax.margins(y=0.12)
         ax.yaxis.set_major_locator(_y_locator())
+        _observed_rows(ax, outcome["id"], rows, timepoints, styles, tick_lines)
+    spare = list(axes.flat[len(outcomes) :])
+    for ax in spare:
+        ax.axis("off")
+    _trajectory_legend(fig, spare, arms, styles)
+    set_label = f"{SET_LABELS.get(analysis_set, analysis_set)} set"
+    note = (
+        f"{set_label}. Numbers under each visit: participants observed there, per arm (in the "
+        f"arm's colour). Each y axis spans at least {MIN_SPAN:.0%} of its scale's range."
+    )
+    _not_drawn_footnote(fig, gaps, width, note)
+    _freeze_layout(fig)
+    return fig
+
+
+def _trajectory_panel(ax, spec, outcome, rows, timepoints, styles) -> None:
+    """One outcome's arms as dodged points with 95% CIs, on a y range of at least MIN_SPAN."""
+    arms = list(styles)
+    step = 0.12 if len(arms) <= 3 else 0.3 / len(arms)
+    offsets = (np.arange(len(arms)) - (len(arms) - 1) / 2) * step
+    for k, arm in enumerate(arms):
+        data = rows[rows["arm"] == arm].set_index("timepoint").reindex(timepoints)
+        est = data["estimate"].to_numpy(dtype=float)
+        lo = data["ci_low"].to_numpy(dtype=float)
+        hi = data["ci_high"].to_numpy(dtype=float)
+        style = styles[arm]
+        bars = ax.errorbar(
+            np.arange(len(timepoints)) + offsets[k],
+            est,
+            yerr=np.vstack([est - lo, hi - est]),
+            color=style["colour"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            markersize=4,
+            capsize=2,
+            elinewidth=0.8,
+            linewidth=1.0,
+            label=style["label"],
+        )
+        bars.lines[0].set_gid(f"trajectory-{outcome['id']}-{arm}")
+    values = rows[["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values):
+        scale = spec["instruments"][outcome["instrument"]]["subscales"][outcome["name"]]["range"]
+        ax.set_ylim(*_y_range(values.min(), values.max(), scale))
+
+
+def _y_range(lo: float, hi: float, scale: list[float]) -> tuple[float, float]:
+    """The data range padded by 12%, widened about its centre to at least MIN_SPAN of the
+    scale's range, and kept inside the scale where the data allow."""
+    bottom, top = float(scale[0]), float(scale[1])
+    span = max(hi - lo, MIN_SPAN * (top - bottom))
+    centre = (lo + hi) / 2
+    low, high = centre - span / 2, centre + span / 2
+    if low < bottom:
+        low, high = bottom, max(bottom + span, hi)
+    elif high > top:
+        low, high = min(top - span, lo), top
+    pad = 0.12 * (high - low)
+    return low - pad, high + pad
+
+
+def _observed_rows(ax, outcome_id, rows, timepoints, styles, tick_lines: int) -> None:
+    """Under the tick labels, one line per arm: the participants observed at each visit."""
+    below = 3 + 3.5 + tick_lines * SMALL_FONT * 1.2 + 2  # tick, pad, labels (points)
+    for k, (arm, style) in enumerate(styles.items()):
+        data = rows[rows["arm"] == arm].set_index("timepoint").reindex(timepoints)
+        for j, (tp, n) in enumerate(zip(timepoints, data["n_observed"], strict=True)):
+            ax.annotate(
+                _count(n) if pd.notna(n) else EN_DASH,
+                xy=(j, 0),
+                xycoords=ax.get_xaxis_transform(),
+                xytext=(0, -(below + k * N_LINE)),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=SMALL_FONT,
+                color=style["colour"],
+                gid=f"n-{outcome_id}-{arm}-{tp}",
+            )
+
+
+def _trajectory_legend(fig, spare: list, arms: list[str], styles: dict) -> None:
+    """The arms' legend, once: in an empty cell of the grid, else above the panels."""
     handles = [
         Line2D(
             [],
@@ -387,11 +456,8 @@ def plot_trajectories(
         )
         for a in arms
     ]
-    spare = list(axes.flat[len(outcomes) :])
-    for ax in spare:
-        ax.axis("off")
-    set_label = f"{SET_LABELS.get(analysis_set, analysis_set)} set"
-    if spare:  # an empty cell of the grid holds the legend, its title in short lines
+    title = "Adjusted mean (95% CI)"
+    if spare:
         spare[0].legend(
             handles=handles,
             # right-aligned with the panels above: constrained layout does not size for a
@@ -399,21 +465,13 @@ def plot_trajectories(
             loc="center right",
             bbox_to_anchor=(1, 0.5),
             frameon=False,
-            title=f"Adjusted mean\n(95% CI)\n{set_label}",
+            title=title,
             alignment="left",
         )
     else:
-        title = f"Adjusted mean (95% CI), {set_label[0].lower()}{set_label[1:]}"
         fig.legend(
-            handles=handles,
-            loc="outside upper center",
-            ncol=len(arms),
-            frameon=False,
-            title=title,
+            handles=handles, loc="outside upper center", ncol=len(arms), frameon=False, title=title
         )
-    _not_drawn_footnote(fig, gaps, width)
-    _freeze_layout(fig)
-    return fig
 
 
 def trajectory_gaps(
@@ -478,10 +536,10 @@ def _empty_arm(consort: dict | None, arm: str, analysis_set: str) -> str:
     return f"no participant of the {set_label} set has a score, so nothing is drawn for this arm"
 
 
-def _not_drawn_footnote(fig, gaps: list[str], width: float) -> None:
-    """Say under a (constrained-layout) figure what it could not draw."""
-    if gaps:
-        text = "Not drawn: " + " ".join(gaps)
+def _not_drawn_footnote(fig, gaps: list[str], width: float, note: str = "") -> None:
+    """Say under a (constrained-layout) figure what it could not draw, after `note`."""
+    if gaps or note:
+        text = " ".join(filter(None, [note, "Not drawn: " + " ".join(gaps) if gaps else ""]))
         fig.supxlabel(
             "\n".join(wrap(text, width - 0.2, SMALL_FONT)),
             x=0.02,
