@@ -5,7 +5,7 @@ means. An outcome whose registry entry states no direction gets no such words.""
 
 from __future__ import annotations
 
-__all__ = ["favours", "higher_is_better", "shift_meaning"]
+__all__ = ["favours", "higher_is_better", "negative_shift_words", "shift_meaning"]
 
 
 def higher_is_better(spec: dict, outcome: dict) -> bool | None:
@@ -27,12 +27,34 @@ def favours(direction: bool | None, arm: str, control: str) -> tuple[str, str] |
     return f"\u2190 Favours {left}", f"Favours {right} \u2192"
 
 
-def shift_meaning(direction: bool | None, arm: str) -> str:
-    """What a negative shift of the imputed `arm` values assumes, in words for this outcome."""
-    lower = (
-        f"a negative shift assumes that the unobserved {arm} participants scored lower than "
-        "MAR predicts"
-    )
+def shift_meaning(direction: bool | None) -> str:
+    """What a negative shift of imputed scores assumes, for one outcome: 'lower scores than
+    MAR predicts, that is worse' (higher is better), '..., that is better' (lower is
+    better), or just 'lower scores than MAR predicts' (direction not stated)."""
+    lower = "lower scores than MAR predicts"
     if direction is None:
         return lower
-    return f"{lower}, that is, {'worse' if direction else 'better'}"
+    return f"{lower}, that is {'worse' if direction else 'better'}"
+
+
+def negative_shift_words(spec: dict, outcome_ids: list[str]) -> str:
+    """For the report: ', which is worse for A and B (higher is better) and better for C
+    (lower is better)' over the outcomes whose registry entry states a direction; '' when
+    none does."""
+    outcomes = {o["id"]: o for o in spec["outcomes"]}
+    groups: dict[bool, list[str]] = {True: [], False: []}
+    for outcome_id in dict.fromkeys(outcome_ids):
+        outcome = outcomes.get(outcome_id)
+        direction = higher_is_better(spec, outcome) if outcome else None
+        if direction is not None:
+            groups[direction].append(outcome["label"])
+    parts = []
+    if groups[True]:
+        parts.append(f"worse for {_and(groups[True])} (higher is better)")
+    if groups[False]:
+        parts.append(f"better for {_and(groups[False])} (lower is better)")
+    return f", which is {' and '.join(parts)}" if parts else ""
+
+
+def _and(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"

@@ -37,7 +37,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
 from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
-from trialeval.direction import favours, higher_is_better  # noqa: E402
+from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
@@ -1949,8 +1949,14 @@ def plot_tipping_point(spec: dict, imputation: pd.DataFrame):
             if pd.notna(tipping):
                 ax.axvline(float(tipping), color="0.2", linewidth=0.7, linestyle=":", zorder=2)
             ax.set_xticks(x, [_delta_label(v) for v in x])
-            ax.set_xlabel(f"Shift {DELTA} of imputed {arms.get(treated, treated)} values (points)")
         outcome = outcomes.get(first["outcome"])
+        meaning = shift_meaning(higher_is_better(spec, outcome) if outcome else None)
+        xlabel = (
+            f"Shift {DELTA} of imputed {arms.get(treated, treated)} values (points)\n"
+            f"{DELTA} < 0: {meaning}"
+        )
+        left.set_xlabel(xlabel)
+        right.set_xlabel(f"Shift {DELTA} (points)")  # the narrower panel: said on the left
         what = outcome_axis_label(spec, outcome) if outcome else str(first["outcome"])
         label = named.get(first["analysis_name"], first["analysis_name"])
         estimand = ESTIMAND_LABELS.get(first["estimand"], first["estimand"])

@@ -41,12 +41,12 @@ def resolve_power(
 
     Returns {design, arms: [{id, label, ratio, control, new, colour, marker, effects: {outcome:
     value}}] (control first, then the intervention arms as listed), control_arm, visits,
-    attrition (one cumulative fraction per post visit), outcomes: [{id, label, from_fit,
-    sd_participant, sd_residual, icc}], estimand, sample_sizes (ascending; empty for a cluster
-    plan), clusters_per_arm (ascending; empty unless cluster plan), cluster_size,
-    cluster_size_cv, points (chunk-file labels of the sizes scanned: n<N> or k<clusters>),
-    n_sims, chunk_size, n_chunks, alpha, seed, target_power, from_fit (whether any outcome
-    reads the fitted model)}.
+    visit_labels ({visit id: the trial's label}), attrition (one cumulative fraction per post
+    visit), outcomes: [{id, label, from_fit, sd_participant, sd_residual, icc}], estimand,
+    sample_sizes (ascending; empty for a cluster plan), clusters_per_arm (ascending; empty
+    unless cluster plan), cluster_size, cluster_size_cv, points (chunk-file labels of the
+    sizes scanned: n<N> or k<clusters>), n_sims, chunk_size, n_chunks, alpha, seed,
+    target_power, from_fit (whether any outcome reads the fitted model)}.
     """
     key = f"{where}: power"
     cluster = design == CLUSTER
@@ -63,6 +63,7 @@ def resolve_power(
         "arms": planned,
         "control_arm": controls[0],
         "visits": visits,
+        "visit_labels": {t["id"]: t.get("label", t["id"]) for t in timepoints if t["id"] in visits},
         "attrition": attrition,
         "outcomes": planned_outcomes,
         "estimand": raw.get("estimand", DEFAULT_ESTIMAND.get(design, "diff_in_change")),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from trialeval.config import RANDOMIZED, report_items
 from trialeval.delivery import size_text
+from trialeval.direction import negative_shift_words
 
 DESIGN_WORDS = {
     "rct": "randomized controlled trial",
@@ -255,8 +256,11 @@ def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None) -> str
 
 
 def _imputation_section(spec: dict) -> str:
-    """The heading and reading guide of the multiple-imputation (tipping point) results."""
+    """The heading and reading guide of the multiple-imputation (tipping point) results; what
+    a negative delta means is said per outcome, from the registry's higher_is_better."""
     named = [a for a in spec["analyses"].get("sensitivity") or [] if a.get("imputation")]
+    scored = {o["id"] for o in spec["outcomes"] if o["kind"] == "score"}
+    imputed = [o for a in named for o in a.get("outcomes", []) if o in scored]
     what = "; ".join(
         f"{a['label']}: m = {a['imputation']['m']}, seed {a['imputation']['seed']}, "
         f"delta {', '.join(f'{d:g}' for d in a['imputation']['delta'])}"
@@ -269,7 +273,8 @@ def _imputation_section(spec: dict) -> str:
         "model and the results pooled by Rubin's rules (Barnard-Rubin df); the delta 0 row "
         "is the MAR result, also in effects.csv. Each delta shifts every imputed "
         "post-baseline value of the intervention arm(s): a negative delta assumes that the "
-        "intervention-arm participants who were not observed did worse than MAR predicts. "
+        "intervention-arm participants who were not observed scored lower than MAR predicts"
+        f"{html.escape(negative_shift_words(spec, imputed))}. "
         "The tipping point is the smallest such shift in the grid at which the conclusion "
         "under MAR changes (P crosses alpha); a tipping point far outside plausible "
         "departures from MAR means the conclusion is robust to missing data.</p>"

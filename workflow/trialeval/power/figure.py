@@ -9,6 +9,7 @@ import pandas as pd
 
 from trialeval.power.summary import _scanned
 from trialeval.power_plan import CLUSTER
+from trialeval.proportions import wilson_interval
 
 FONT_SIZE = 7.5
 STYLE = {
@@ -50,10 +51,14 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
         column, sizes = _scanned(plan)
         cluster = plan.get("design") == CLUSTER
         arms = plan["arms"][1:]
+        control = plan["arms"][0]["label"]
         # Dodge arms a little so their intervals do not hide each other.
         span = (sizes[-1] - sizes[0]) or sizes[0]
         offsets = (np.arange(len(arms)) - (len(arms) - 1) / 2) * 0.008 * span
+        band = wilson_interval(round(plan["target_power"] * plan["n_sims"]), plan["n_sims"])
         for ax, outcome in zip(axes[0], outcomes, strict=True):
+            # what a simulated power of exactly the target could read: Monte Carlo 95% band
+            ax.axhspan(*band, color="0.88", linewidth=0, zorder=0, gid="target-band")
             ax.axhline(plan["target_power"], color="0.35", linestyle="--", linewidth=0.8)
             ax.axhline(plan["alpha"], color="0.6", linestyle=":", linewidth=0.8)
             for j, arm in enumerate(arms):
@@ -67,6 +72,7 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
                 ]["smallest_clusters_per_arm" if cluster else "smallest_n_total"].iloc[0]
                 unit = "k" if cluster else "N"
                 reached = f"{unit} = {int(smallest)}" if pd.notna(smallest) else "not reached"
+                effect = _effect_words(arm, outcome)
                 ax.errorbar(
                     x,
                     y,
@@ -76,7 +82,7 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
                     markersize=4,
                     capsize=2,
                     elinewidth=0.8,
-                    label=f"{arm['label']} ({reached})",
+                    label=f"{arm['label']}: {effect}; {reached}",
                 )
             ax.set_title(_panel_title(outcome, power))
             ax.set_xticks(sizes)
@@ -87,8 +93,8 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
             ax.grid(axis="y", color="0.9", linewidth=0.5)
             ax.legend(
                 title=(
-                    f"Arm vs control (smallest {'k' if cluster else 'N'} for "
-                    f"{plan['target_power']:.0%} power)"
+                    f"Arm vs {control}: assumed effect; smallest\n{'k' if cluster else 'N'} "
+                    f"for {plan['target_power']:.0%} power"
                 ),
                 title_fontsize=7.0,
                 # above the alpha line, below curves that have passed the target
@@ -99,7 +105,7 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
         axes[0][0].set_ylabel("Power")
         # At the right end, where power curves have usually passed the target already.
         axes[0][0].annotate(
-            f"target {plan['target_power']:.0%}",
+            f"target {plan['target_power']:.0%} (band: Monte Carlo 95%)",
             (sizes[-1], plan["target_power"]),
             xytext=(0, 2.5),
             textcoords="offset points",
@@ -153,9 +159,18 @@ def _panel_title(outcome: dict, power: pd.DataFrame) -> str:
     return f"{outcome['label']} (ICC {float(icc.iloc[0]):.3g})"
 
 
+def _effect_words(arm: dict, outcome: dict) -> str:
+    """The assumed effect of an arm on an outcome, e.g. '+3 points'."""
+    effect = arm.get("effects", {}).get(outcome["id"])
+    if effect is None:
+        return "no effect assumed"
+    return f"{effect:+.3g} points".replace("-", "\u2212")
+
+
 def _figure_title(plan: dict) -> str:
     attrition = plan["attrition"][-1]
-    last, first = plan["visits"][-1], plan["visits"][0]
+    labels = plan.get("visit_labels", {})
+    last, first = (labels.get(v, v) for v in (plan["visits"][-1], plan["visits"][0]))
     if plan["estimand"] == "diff_in_means":
         what = f"Difference in means at {last}"
     else:
