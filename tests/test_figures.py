@@ -1103,3 +1103,45 @@ def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
     assert "Arm vs Usual teaching" in shown and "Monte Carlo 95%" in shown
     for ident in ("coach ", "ctl", " m4", "base ", " sc"):
         assert ident not in f" {shown} ", ident
+
+
+def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo):
+    """Three arms (half the coached relabelled peer support): each continuous row's n is the
+    participants of its two arms with the outcome scored at some visit (the mixed model of
+    all arms reports them all in effects.csv), counted by hand; the risk ratios' n already
+    count the two arms."""
+    spec = copy.deepcopy(demo["coaching_rct"]["spec"])
+    paths = demo["coaching_rct"]["paths"]
+    spec["arms"].insert(1, {"id": "peer", "label": "Peer support", "control": False})
+    scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    coached = sorted(sets.loc[sets["arm"] == "coaching", "participant_id"])
+    peer = set(coached[::2])
+    for frame in (scores, sets):
+        frame["arm"] = frame["arm"].astype(str).where(~frame["participant_id"].isin(peer), "peer")
+    table = read_csv(paths["effects"])
+    table = pd.concat([table, table.assign(contrast="peer - control")], ignore_index=True)
+    fig = figures.plot_forest(spec, table, scores=scores, sets=sets)
+    itt = set(sets.loc[sets["itt"], "participant_id"])
+    arm_of = sets.set_index("participant_id")["arm"]
+    checked = 0
+    for ax in fig.axes[:-1]:  # the continuous panels
+        for container in ax.containers:
+            gid = container.lines[0].get_gid()
+            outcome = gid.split("-")[1]
+            contrast = "peer - control" if gid.endswith("peer-control") else "coaching - control"
+            pair = set(contrast.split(" - "))
+            scored = scores[
+                (scores["outcome"] == outcome)
+                & scores["score"].notna()
+                & scores["participant_id"].isin(itt)
+            ]["participant_id"].unique()
+            hand = sum(arm_of[p] in pair for p in scored)
+            y = container.lines[0].get_ydata()[0]
+            cells = sorted(
+                (t.get_position()[0], t.get_text())
+                for t in ax.texts
+                if t.get_position()[1] == y and t.get_position()[0] > 1
+            )
+            assert cells[0][1] == f"{hand:,}", gid
+            checked += 1
+    assert checked == 2 * 7

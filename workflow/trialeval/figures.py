@@ -899,9 +899,11 @@ def _effect_gid(row) -> str:
     return f"forest-{row['outcome']}-{row['estimand']}-{row['timepoint']}-{contrast}"
 
 
-def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
+def _forest_rows(spec, eff, estimands, sd, colours, pair_n=None) -> list[_Row]:
     """Rows of one panel: one line per outcome when it has one estimate, else a header line
-    (the outcome) over one indented line per estimand / visit / contrast."""
+    (the outcome) over one indented line per estimand / visit / contrast. `pair_n`
+    {(outcome, contrast): n} replaces effects.csv's n (see `_pair_n`)."""
+    pair_n = pair_n or {}
     outcomes = {o["id"]: o for o in spec["outcomes"]}
     tp_labels = _timepoint_labels(spec)
     arm_labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
@@ -929,7 +931,8 @@ def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
                 parts.append(arm_labels.get(arm, arm))
             scale = sd.get(outcome_id, np.nan) if sd is not None else 1.0
             est, lo, hi = (float(effect[c]) for c in ("estimate", "ci_low", "ci_high"))
-            n = _count(effect["n"]) if pd.notna(effect["n"]) else ""
+            n = pair_n.get((outcome_id, effect["contrast"]), effect["n"])
+            n = _count(n) if pd.notna(n) else ""
             p_values = (format_p(effect["p_value"]), format_p(effect["p_adjusted"]))
             digits = estimate_decimals(spec, outcome_id, effect["estimand"])
             sd_text = "" if sd is None else (_num(scale, digits) if np.isfinite(scale) else EN_DASH)
@@ -950,6 +953,22 @@ def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
                 )
             )
     return rows
+
+
+def _pair_n(spec, continuous, scores, sets, analysis_set) -> dict[tuple[str, str], int]:
+    """{(outcome, contrast): n} for a randomized trial's mixed models of several arms: the
+    participants of the two arms compared, as the risk ratios count them (effects.csv's n
+    of a mixed model counts every arm the model was fitted to)."""
+    if spec["design"] not in RANDOMIZED or continuous.empty:
+        return {}
+    arms = [a["id"] for a in spec["arms"]]
+    result = {}
+    for outcome_id in dict.fromkeys(continuous["outcome"]):
+        used = participants_used(spec, scores, sets, analysis_set, outcome_id, arms)
+        for contrast in dict.fromkeys(continuous["contrast"]):
+            arm, control = contrast.split(" - ")
+            result[(outcome_id, contrast)] = used.get(arm, 0) + used.get(control, 0)
+    return result
 
 
 def _by_direction(spec: dict, eff: pd.DataFrame) -> list[tuple[bool | None, pd.DataFrame]]:
@@ -1052,13 +1071,14 @@ def plot_forest(
 
     aligns = ["right", "right", "left", "right", "right"]
     favours_arms = _favours_arms(spec, contrasts)
+    pair_n = _pair_n(spec, continuous, scores, sets, analysis_set) if len(contrasts) > 1 else {}
     panels = []
     for direction, part in _by_direction(spec, continuous):
         what = PANEL_WHAT.get(part["estimand"].iloc[0], "difference")
         kind = _kind_words("Continuous outcomes", direction, continuous, part)
         panels.append(
             {
-                "rows": _forest_rows(spec, part, estimands, sd, colours),
+                "rows": _forest_rows(spec, part, estimands, sd, colours, pair_n),
                 "log": False,
                 "headers": ["n", "SD", "Difference (95% CI)", "P", "P adj."],
                 "title": _panel_title(spec, part, kind, what),
@@ -1081,7 +1101,9 @@ def plot_forest(
     footnote = (
         f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
         " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
-        "in the outcome's own units. P adj.: adjusted for multiplicity across secondary "
+        "in the outcome's own units."
+        + (" n: participants of the two arms compared." if len(contrasts) > 1 else "")
+        + " P adj.: adjusted for multiplicity across secondary "
         "outcomes (primary outcomes are not adjusted)."
     )
     if gaps:
@@ -1733,26 +1755,31 @@ def primary_model_n(
     primary = [o for o in spec["outcomes"] if o["role"] == "primary" and o["kind"] == "score"]
     if spec["design"] == "cross_sectional" or list(consort["allocated"]) == ["all"]:
         return _survey_model_n(spec, consort, effects)
+    arms = list(consort["allocated"])
+    return {
+        name: {o["id"]: participants_used(spec, scores, sets, name, o["id"], arms) for o in primary}
+        for name in configured_sets(spec, consort)
+    }
+
+
+def participants_used(
+    spec: dict, scores: pd.DataFrame, sets: pd.DataFrame, analysis_set: str, outcome_id: str, arms
+) -> dict[str, int]:
+    """{arm: n}: members of the set with the score outcome scored as its model needs it, at
+    baseline and a later visit (an ANCOVA, a pre/post analysis), else at any visit."""
     needs_baseline = spec["design"] not in RANDOMIZED or (
         spec["analyses"]["mixed_model"].get("model") == "ancova"
     )
-    result: dict[str, dict[str, dict[str, int]]] = {}
-    for name in configured_sets(spec, consort):
-        result[name] = {}
-        for outcome in primary:
-            members = set_members(sets, name, outcome["id"])[["participant_id", "arm"]]
-            rows = scores[(scores["outcome"] == outcome["id"]) & scores["score"].notna()]
-            rows = rows[in_set(rows["participant_id"], members["participant_id"])]
-            if needs_baseline:
-                at_baseline = set(rows.loc[rows["timepoint"] == spec["baseline"], "participant_id"])
-                later = set(rows.loc[rows["timepoint"] != spec["baseline"], "participant_id"])
-                keep = at_baseline & later
-            else:
-                keep = set(rows["participant_id"])
-            used = members[members["participant_id"].isin(keep)]
-            counts = used.groupby("arm", observed=True)["participant_id"].nunique()
-            result[name][outcome["id"]] = {a: int(counts.get(a, 0)) for a in consort["allocated"]}
-    return result
+    members = set_members(sets, analysis_set, outcome_id)[["participant_id", "arm"]]
+    rows = scores[(scores["outcome"] == outcome_id) & scores["score"].notna()]
+    rows = rows[in_set(rows["participant_id"], members["participant_id"])]
+    keep = set(rows["participant_id"])
+    if needs_baseline:
+        keep = set(rows.loc[rows["timepoint"] == spec["baseline"], "participant_id"])
+        keep &= set(rows.loc[rows["timepoint"] != spec["baseline"], "participant_id"])
+    used = members[members["participant_id"].isin(keep)]
+    counts = used.groupby("arm", observed=True)["participant_id"].nunique()
+    return {a: int(counts.get(a, 0)) for a in arms}
 
 
 def _survey_model_n(spec: dict, consort: dict, effects: pd.DataFrame) -> dict:
