@@ -692,14 +692,7 @@ def _draw_forest_panel(
     ax.set_ylim(height, 0)
     ax.yaxis.set_major_locator(NullLocator())
     ax.spines["left"].set_visible(False)
-    values = np.array([v for r in rows for v in (r.lo, r.hi, r.x) if np.isfinite(v)])
-    if log:
-        _log_axis(ax, values if len(values) else np.array([0.5, 2.0]), width)
-        ref = 1.0
-    else:  # symmetric about 0, every CI inside
-        span = max(np.max(np.abs(values)) * 1.12 if len(values) else 0.5, 0.25)
-        ax.set_xlim(-span, span)
-        ref = 0.0
+    ref = _forest_x_axis(ax, rows, width, log)
     ax.axvline(ref, color="0.3", linewidth=0.7, zorder=1)
     ax.set_xlabel(xlabel, labelpad=4 + (FAVOURS_H * 72 if favours else 0))
     if favours:
@@ -731,32 +724,7 @@ def _draw_forest_panel(
             fontweight="bold" if row.bold else "normal",
             linespacing=1.1,
         )
-        face = row.colour if row.filled else "white"
-        style = {
-            "marker": row.marker,
-            "markersize": MARKER_SIZE,
-            "markerfacecolor": face,
-            "markeredgecolor": row.colour,
-            "markeredgewidth": 0.9,
-            "zorder": 3,
-        }
-        if row.reference:
-            line = ax.plot([ref], [row.y], linestyle="none", **style)[0]
-            line.set_gid(row.gid)
-        elif np.isfinite(row.x):
-            low = max(row.x - row.lo, 0.0) if np.isfinite(row.lo) else 0.0
-            high = max(row.hi - row.x, 0.0) if np.isfinite(row.hi) else 0.0
-            bars = ax.errorbar(
-                [row.x],
-                [row.y],
-                xerr=[[low], [high]],
-                linestyle="none",
-                ecolor=row.colour,
-                elinewidth=1.0,
-                capsize=0,
-                **style,
-            )
-            bars.lines[0].set_gid(row.gid)
+        _forest_point(ax, row, ref)
         for k, cell in enumerate(row.cells):
             ax.text(
                 1 + anchors[k] * to_axes,
@@ -787,6 +755,47 @@ def _draw_forest_panel(
         linespacing=1.15,
     )
     return ax
+
+
+def _forest_x_axis(ax, rows: list[_Row], width: float, log: bool) -> float:
+    """Set the x axis (log: covering every CI and 1; linear: symmetric about 0, every CI
+    inside) and return the reference value."""
+    values = np.array([v for r in rows for v in (r.lo, r.hi, r.x) if np.isfinite(v)])
+    if log:
+        _log_axis(ax, values if len(values) else np.array([0.5, 2.0]), width)
+        return 1.0
+    span = max(np.max(np.abs(values)) * 1.12 if len(values) else 0.5, 0.25)
+    ax.set_xlim(-span, span)
+    return 0.0
+
+
+def _forest_point(ax, row: _Row, ref: float) -> None:
+    """A row's point and CI (a reference level: its marker at the reference line)."""
+    style = {
+        "marker": row.marker,
+        "markersize": MARKER_SIZE,
+        "markerfacecolor": row.colour if row.filled else "white",
+        "markeredgecolor": row.colour,
+        "markeredgewidth": 0.9,
+        "zorder": 3,
+    }
+    if row.reference:
+        line = ax.plot([ref], [row.y], linestyle="none", **style)[0]
+        line.set_gid(row.gid)
+    elif np.isfinite(row.x):
+        low = max(row.x - row.lo, 0.0) if np.isfinite(row.lo) else 0.0
+        high = max(row.hi - row.x, 0.0) if np.isfinite(row.hi) else 0.0
+        bars = ax.errorbar(
+            [row.x],
+            [row.y],
+            xerr=[[low], [high]],
+            linestyle="none",
+            ecolor=row.colour,
+            elinewidth=1.0,
+            capsize=0,
+            **style,
+        )
+        bars.lines[0].set_gid(row.gid)
 
 
 def _favours_texts(ax, ref: float, favours: tuple[str, str]) -> None:
@@ -1063,13 +1072,35 @@ def plot_forest(
             )
         sd = baseline_sd(spec, scores, sets, analysis_set)
     contrasts = list(dict.fromkeys(eff["contrast"]))
+    panels = _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analysis_set)
+    footnote = (
+        f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
+        " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
+        "in the outcome's own units."
+        + (" n: participants of the two arms compared." if len(contrasts) > 1 else "")
+        + " P adj.: adjusted for multiplicity across secondary "
+        "outcomes (primary outcomes are not adjusted)."
+    )
+    if gaps:
+        footnote += " Not drawn: " + " ".join(gaps)
+    # the footnote grows upwards from the bottom: room for its lines beyond the usual two
+    extra = max(len(wrap(footnote, DOUBLE_COLUMN - 0.1, SMALL_FONT)) - 2, 0) * SMALL_FONT / 62
+    aligns = ["right", "right", "left", "right", "right"]
+    fig, margin = _stack_panels(panels, aligns=aligns, foot_h=0.64 + extra)
+    _forest_legend(fig, continuous, estimands, margin, extra)
+    _footnote(fig, footnote, margin)
+    return fig
+
+
+def _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analysis_set):
+    """The panels of the effects forest: continuous outcomes, then binary, each split by the
+    outcomes' better direction, each with its favours line."""
+    estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
     styles = arm_styles(spec)
     # one contrast: black; several: each intervention arm in its colour (labels say which)
     colours = {}
     if len(contrasts) > 1:
         colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
-
-    aligns = ["right", "right", "left", "right", "right"]
     favours_arms = _favours_arms(spec, contrasts)
     pair_n = _pair_n(spec, continuous, scores, sets, analysis_set) if len(contrasts) > 1 else {}
     panels = []
@@ -1098,20 +1129,11 @@ def plot_forest(
                 "favours": favours(direction, *favours_arms),
             }
         )
-    footnote = (
-        f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
-        " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
-        "in the outcome's own units."
-        + (" n: participants of the two arms compared." if len(contrasts) > 1 else "")
-        + " P adj.: adjusted for multiplicity across secondary "
-        "outcomes (primary outcomes are not adjusted)."
-    )
-    if gaps:
-        footnote += " Not drawn: " + " ".join(gaps)
-    # the footnote grows upwards from the bottom: room for its lines beyond the usual two
-    extra = max(len(wrap(footnote, DOUBLE_COLUMN - 0.1, SMALL_FONT)) - 2, 0) * SMALL_FONT / 62
-    fig, margin = _stack_panels(panels, aligns=aligns, foot_h=0.64 + extra)
+    return panels
 
+
+def _forest_legend(fig, continuous, estimands, margin: float, extra: float) -> None:
+    """Primary / secondary markers (and the estimands' markers when there are several)."""
     grey = "0.45"
     handles = [
         Line2D([], [], color="black", marker="o", linestyle="none", markersize=MARKER_SIZE),
@@ -1152,8 +1174,6 @@ def plot_forest(
         borderaxespad=0,
         borderpad=0,
     )
-    _footnote(fig, footnote, margin)
-    return fig
 
 
 def _primary_rows(effects: pd.DataFrame) -> pd.DataFrame:
@@ -1923,88 +1943,115 @@ def plot_tipping_point(spec: dict, imputation: pd.DataFrame):
             ["No sensitivity analysis with multiple imputation produced pooled results."],
         )
     blocks = [b for _, b in shown.groupby(TIPPING_BLOCK, sort=False)]
-    arms = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
-    named = {a["name"]: a["label"] for a in spec["analyses"].get("sensitivity") or []}
-    outcomes = {o["id"]: o for o in spec["outcomes"]}
-    tp_labels = _timepoint_labels(spec)
-    colour = OKABE_ITO[0]
-    width = DOUBLE_COLUMN
     fig, axes = plt.subplots(
         len(blocks),
         2,
-        figsize=(width, 0.5 + 2.1 * len(blocks)),
+        figsize=(DOUBLE_COLUMN, 0.5 + 2.1 * len(blocks)),
         layout="constrained",
         squeeze=False,
         gridspec_kw={"width_ratios": [3, 2]},
     )
     for (left, right), block in zip(axes, blocks, strict=True):
-        first = block.iloc[0]
-        x = block["delta"].to_numpy(float)
-        est = block["estimate"].to_numpy(float)
-        low, high = block["ci_low"].to_numpy(float), block["ci_high"].to_numpy(float)
-        p = block["p_value"].to_numpy(float)
-        alpha = float(first["alpha"])
-        treated, control = str(first["contrast"]).split(" - ", 1)
-        gid = f"{first['analysis_name']}-{first['outcome']}-{first['analysis_set']}-{treated}"
-        left.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0, zorder=1)
-        left.plot(x, est, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"est-{gid}")
-        left.axhline(0, color="0.35", linewidth=0.7, linestyle="--", zorder=2)
-        mar = x == 0
-        left.plot(x[mar], est[mar], "o", color="black", markersize=4.5, zorder=4)
-        right.plot(x, p, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"p-{gid}")
-        right.plot(x[mar], p[mar], "o", color="black", markersize=4.5, zorder=4)
-        right.axhline(alpha, color=OKABE_ITO[1], linewidth=0.8, linestyle="--", zorder=2)
-        right.set_yscale("log")
-        floor = np.nanmin(np.r_[p[p > 0], alpha]) if np.isfinite(p).any() else alpha
-        bottom = max(floor / 3, 1e-12)
-        right.set_ylim(bottom, 1.05)
-        ticks = [t for t in (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0) if t >= bottom]
-        right.yaxis.set_major_locator(FixedLocator(ticks))
-        right.yaxis.set_minor_locator(NullLocator())
-        right.set_yticklabels([f"{t:g}" for t in ticks])
-        right.text(
-            x.max(),
-            alpha * 1.15,
-            f"\u03b1 = {alpha:g}",
-            ha="right",
-            va="bottom",
-            fontsize=SMALL_FONT,
-            color=OKABE_ITO[1],
-        )
-        tipping = first["tipping_delta"]
-        for ax in (left, right):
-            if pd.notna(tipping):
-                ax.axvline(float(tipping), color="0.2", linewidth=0.7, linestyle=":", zorder=2)
-            ax.set_xticks(x, [_delta_label(v) for v in x])
-        outcome = outcomes.get(first["outcome"])
-        meaning = shift_meaning(higher_is_better(spec, outcome) if outcome else None)
-        xlabel = (
-            f"Shift {DELTA} of imputed {arms.get(treated, treated)} values (points)\n"
-            f"{DELTA} < 0: {meaning}"
-        )
-        left.set_xlabel(xlabel)
-        right.set_xlabel(f"Shift {DELTA} (points)")  # the narrower panel: said on the left
-        what = outcome_axis_label(spec, outcome) if outcome else str(first["outcome"])
-        label = named.get(first["analysis_name"], first["analysis_name"])
-        estimand = ESTIMAND_LABELS.get(first["estimand"], first["estimand"])
-        at = tp_labels.get(first["timepoint"], "all follow-up visits")
-        title = (
-            f"{label}: {what}; {estimand.lower()}, {arms.get(treated, treated)} \u2212 "
-            f"{arms.get(control, control)}, {at}"
-        )
-        left.set_title("\n".join(wrap(title, width * 0.6 - 0.5)), fontsize=FONT_SIZE, loc="left")
-        said = (
-            f"Tipping point {DELTA} = {_delta_label(float(tipping))}"
-            if pd.notna(tipping)
-            else "No tipping point in the grid"
-        )
-        right.set_title(said, fontsize=FONT_SIZE, loc="left")
-        level = round(100 * (1 - alpha))
-        left.set_ylabel(f"Pooled estimate ({level}% CI)")
-        right.set_ylabel("P (Rubin's rules)")
-        left.yaxis.set_major_locator(_y_locator())
+        _tipping_estimate(left, block)
+        _tipping_p(right, block)
+        _tipping_words(spec, left, right, block.iloc[0])
     _freeze_layout(fig)
     return fig
+
+
+def _tipping_estimate(ax, block: pd.DataFrame) -> None:
+    """The pooled estimate and its CI band against delta; MAR (delta 0) filled black."""
+    first = block.iloc[0]
+    x = block["delta"].to_numpy(float)
+    est = block["estimate"].to_numpy(float)
+    low, high = block["ci_low"].to_numpy(float), block["ci_high"].to_numpy(float)
+    colour = OKABE_ITO[0]
+    ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0, zorder=1)
+    ax.plot(
+        x, est, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"est-{_tip_gid(first)}"
+    )
+    ax.axhline(0, color="0.35", linewidth=0.7, linestyle="--", zorder=2)
+    mar = x == 0
+    ax.plot(x[mar], est[mar], "o", color="black", markersize=4.5, zorder=4)
+    _tipping_x(ax, x, first["tipping_delta"])
+    ax.set_ylabel(f"Pooled estimate ({round(100 * (1 - float(first['alpha'])))}% CI)")
+    ax.yaxis.set_major_locator(_y_locator())
+
+
+def _tipping_p(ax, block: pd.DataFrame) -> None:
+    """P (log scale) against delta with the alpha line."""
+    first = block.iloc[0]
+    x, p = block["delta"].to_numpy(float), block["p_value"].to_numpy(float)
+    alpha = float(first["alpha"])
+    colour = OKABE_ITO[0]
+    ax.plot(x, p, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"p-{_tip_gid(first)}")
+    mar = x == 0
+    ax.plot(x[mar], p[mar], "o", color="black", markersize=4.5, zorder=4)
+    ax.axhline(alpha, color=OKABE_ITO[1], linewidth=0.8, linestyle="--", zorder=2)
+    ax.set_yscale("log")
+    floor = np.nanmin(np.r_[p[p > 0], alpha]) if np.isfinite(p).any() else alpha
+    bottom = max(floor / 3, 1e-12)
+    ax.set_ylim(bottom, 1.05)
+    ticks = [t for t in (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0) if t >= bottom]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_yticklabels([f"{t:g}" for t in ticks])
+    ax.text(
+        x.max(),
+        alpha * 1.15,
+        f"\u03b1 = {alpha:g}",
+        ha="right",
+        va="bottom",
+        fontsize=SMALL_FONT,
+        color=OKABE_ITO[1],
+    )
+    _tipping_x(ax, x, first["tipping_delta"])
+    ax.set_ylabel("P (Rubin's rules)")
+
+
+def _tip_gid(first) -> str:
+    treated = str(first["contrast"]).split(" - ", 1)[0]
+    return f"{first['analysis_name']}-{first['outcome']}-{first['analysis_set']}-{treated}"
+
+
+def _tipping_x(ax, x: np.ndarray, tipping) -> None:
+    """Delta ticks, and the tipping point as a dotted line."""
+    if pd.notna(tipping):
+        ax.axvline(float(tipping), color="0.2", linewidth=0.7, linestyle=":", zorder=2)
+    ax.set_xticks(x, [_delta_label(v) for v in x])
+
+
+def _tipping_words(spec: dict, left, right, first) -> None:
+    """Titles and axis labels of a row: what is shifted, what a negative shift means for this
+    outcome (higher_is_better), the tipping point."""
+    arms = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    named = {a["name"]: a["label"] for a in spec["analyses"].get("sensitivity") or []}
+    outcome = {o["id"]: o for o in spec["outcomes"]}.get(first["outcome"])
+    treated, control = str(first["contrast"]).split(" - ", 1)
+    meaning = shift_meaning(higher_is_better(spec, outcome) if outcome else None)
+    left.set_xlabel(
+        f"Shift {DELTA} of imputed {arms.get(treated, treated)} values (points)\n"
+        f"{DELTA} < 0: {meaning}"
+    )
+    right.set_xlabel(f"Shift {DELTA} (points)")  # the narrower panel: said on the left
+    what = outcome_axis_label(spec, outcome) if outcome else str(first["outcome"])
+    label = named.get(first["analysis_name"], first["analysis_name"])
+    estimand = ESTIMAND_LABELS.get(first["estimand"], first["estimand"])
+    at = _timepoint_labels(spec).get(first["timepoint"], "all follow-up visits")
+    title = (
+        f"{label}: {what}; {estimand.lower()}, {arms.get(treated, treated)} \u2212 "
+        f"{arms.get(control, control)}, {at}"
+    )
+    left.set_title(
+        "\n".join(wrap(title, DOUBLE_COLUMN * 0.6 - 0.5)), fontsize=FONT_SIZE, loc="left"
+    )
+    tipping = first["tipping_delta"]
+    said = (
+        f"Tipping point {DELTA} = {_delta_label(float(tipping))}"
+        if pd.notna(tipping)
+        else "No tipping point in the grid"
+    )
+    right.set_title(said, fontsize=FONT_SIZE, loc="left")
 
 
 # --------------------------------------------------------------------------------------
