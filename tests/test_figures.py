@@ -1044,6 +1044,13 @@ def test_tipping_point_says_what_a_negative_shift_means_per_outcome(demo, tmp_pa
         ", which is worse for Flourishing (FS total) (higher is better) and better for "
         "Emotional exhaustion (lower is better)"
     )
+    # the report's reading guide says the same, not "did worse" for every outcome
+    from trialeval.report import _imputation_section
+
+    spec["analyses"]["sensitivity"][0]["imputation"] = {"m": 5, "seed": 1, "delta": [-2, 0]}
+    guide = _imputation_section(spec)
+    assert "did worse" not in guide
+    assert "scored lower than MAR predicts, which is worse for Flourishing" in guide
 
 
 def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
