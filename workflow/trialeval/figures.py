@@ -819,13 +819,14 @@ def _favours_texts(ax, ref: float, favours: tuple[str, str]) -> None:
 
 
 def _label_width(panels: list[dict], room: float) -> float:
-    """The label column: as wide as the widest label on one line, at most `room`."""
+    """The label column: as wide as the widest label needs to stay on one line (`wrap` and
+    `_layout_rows` leave 2% and 0.1 in spare), at most `room`."""
     widest = max(
-        text_width(r.label, weight="bold" if r.bold else "normal") + r.indent * INDENT
+        text_width(r.label, weight="bold" if r.bold else "normal") / 0.98 + r.indent * INDENT
         for p in panels
         for r in p["rows"]
     )
-    return min(widest + 0.1 / 0.98 + 0.04, room)
+    return min(widest + 0.1 + 0.01, room)
 
 
 def _stack_panels(panels: list[dict], *, aligns, foot_h: float):
