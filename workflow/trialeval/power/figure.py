@@ -48,7 +48,7 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
     with matplotlib.rc_context(STYLE):
         width = 3.5 if len(outcomes) == 1 else 7.2
         fig, axes = plt.subplots(
-            1, len(outcomes), figsize=(width, 3.0), sharey=True, squeeze=False, layout="constrained"
+            1, len(outcomes), figsize=(width, 3.9), sharey=True, squeeze=False, layout="constrained"
         )
         column, sizes = _scanned(plan)
         band = wilson_interval(round(plan["target_power"] * plan["n_sims"]), plan["n_sims"])
@@ -136,9 +136,9 @@ def _legend(ax, plan: dict) -> None:
             f"{'k' if cluster else 'N'} for {plan['target_power']:.0%} power"
         ),
         title_fontsize=7.0,
-        # above the alpha line, below curves that have passed the target
-        loc="lower right",
-        bbox_to_anchor=(1.0, 0.08),
+        # under the axis: inside it the legend would hide curves (more so with the band)
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
         frameon=False,
     )
 
@@ -191,13 +191,13 @@ def _figure_title(plan: dict) -> str:
     else:
         what = f"Difference in change, {last} vs {first}"
     missing = f"{attrition:.0%} missing at the last visit"
-    if plan.get("design") == CLUSTER:  # three short lines: the figure may be one panel wide
+    if plan.get("design") == CLUSTER:  # short lines: the figure may be one panel wide
         return (
-            f"{what}, two-sided \u03b1 = {plan['alpha']:g},\n"
+            f"{what},\ntwo-sided \u03b1\u00a0=\u00a0{plan['alpha']:g}, {missing},\n"
             f"randomized in {_cluster_words(plan)},\n"
-            f"{missing}, {plan['n_sims']:,} simulated trials per k"
+            f"{plan['n_sims']:,} simulated trials per k"
         )
     return (
-        f"{what}: two-sided \u03b1 = {plan['alpha']:g}, {missing}, "
+        f"{what}: two-sided \u03b1\u00a0=\u00a0{plan['alpha']:g}, {missing}, "
         f"{plan['n_sims']:,} simulated trials per N; assumed effects in the legends"
     )
