@@ -90,9 +90,20 @@ def _caption(figure: str, estimands: dict) -> str:
     return title
 
 
+# CSS pixels per inch of figure: a double-column figure (7.2 in) just fills the text width, so
+# a single-column one (3.5 in) shows at half of it, its type the same size as the others'
+FIGURE_PX_PER_INCH = 144
+FIGURE_DPI = 300  # trialeval.figures.DPI (not imported: it loads matplotlib)
+
+
 def _embed_png(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    raw = path.read_bytes()
+    data = base64.b64encode(raw).decode("ascii")
+    width = ""
+    if raw[:8] == b"\x89PNG\r\n\x1a\n":  # the width is in the IHDR chunk
+        pixels = int.from_bytes(raw[16:20], "big")
+        width = f' width="{round(pixels / FIGURE_DPI * FIGURE_PX_PER_INCH)}"'
+    return f'<img alt="{html.escape(path.stem)}"{width} src="data:image/png;base64,{data}">'
 
 
 def _design_summary(spec: dict) -> str:
