@@ -1152,3 +1152,14 @@ def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo):
             assert cells[0][1] == f"{hand:,}", gid
             checked += 1
     assert checked == 2 * 7
+
+
+def test_report_shows_figures_at_one_scale(tmp_path):
+    """A single-column figure is embedded at half the width of a double-column one (144 CSS
+    px per inch: 3.5 in -> 504, 7.2 in -> 1037), so its type is the same size, not doubled."""
+    from trialeval.report import _embed_png
+
+    for width, pixels in ((figures.SINGLE_COLUMN, 504), (figures.DOUBLE_COLUMN, 1037)):
+        fig = figures.plot_message("Nothing to draw", ["A sentence."], width=width)
+        figures.save(fig, tmp_path / "figure")
+        assert f' width="{pixels}" ' in _embed_png(tmp_path / "figure.png")
