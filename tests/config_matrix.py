@@ -374,6 +374,55 @@ def survey_cell(k: int, covariates: str, sets: str, with_site: bool) -> Cell:
     return Cell(f"survey_{k}", trial, {"surveyed.csv": frame, "responses.csv": wave})
 
 
+PHQ2 = {"phq_1": (0, 3), "phq_2": (0, 3)}
+
+
+def cohort_cell(k: int, cohorts: list, covariates: str, sets: str) -> Cell:
+    """Cohort comparison: 25-30 students per cohort (about 80% respond), a PHQ-2 screen (a
+    category and its total score) and flourishing; later cohorts answer lower PHQ-2 items."""
+    rng = np.random.default_rng(5000 + k)
+    n = 28 * len(cohorts)
+    frame = _participants(rng, n, [str(c) for c in cohorts], None).drop(columns=["sessions"])
+    frame = frame.rename(columns={"arm": "entry"})
+    respond = rng.random(n) < 0.8
+    step = frame["entry"].map({str(c): i for i, c in enumerate(cohorts)}).to_numpy()
+    wave = _answers(
+        rng,
+        frame.loc[respond, "pid"],
+        ["ctl"] * int(respond.sum()),
+        shift=0.0,
+        items={**PHQ2, **FLOURISHING},
+    )
+    wave[list(PHQ2)] = np.clip(wave[list(PHQ2)] - step[respond, None] // 2, 0, 3)
+    covs = _covariates(covariates)
+    trial = {
+        "title": f"Matrix cohorts {k}: {len(cohorts)} cohorts, covariates {covariates}",
+        "design": "cohort_comparison",
+        "data": {"participants": "roster.csv", "id_column": "pid", "withdrawal_column": "withdrew"},
+        "cohort": {"column": "entry", "order": list(cohorts), "reference": cohorts[0]},
+        "timepoints": [{"id": "survey", "file": "survey.csv", "baseline": True}],
+        "covariates": covs,
+        "outcomes": [
+            {"id": "depression", "instrument": "phq2", "category": "positive", "role": "primary"},
+            {"id": "phq2_total", "instrument": "phq2", "subscale": "total"},
+            {"id": "flourishing", "instrument": "flourishing", "subscale": "total"},
+        ],
+        "analyses": {
+            "analysis_sets": SETS[sets],
+            "cohort": {"covariates": [c["name"] for c in covs]},
+        },
+    }
+    if k == 0:
+        trial["cohort"]["labels"] = {str(c): f"Class of {c}" for c in cohorts}
+    return Cell(f"cohort_{k}", trial, {"roster.csv": frame, "survey.csv": wave})
+
+
+COHORT_ROWS = [  # (cohorts in time order (the first is the reference), covariates, sets)
+    (["2019", "2021"], "both", "itt"),
+    ([2018, 2019, 2020], "none", "all"),
+]
+
+
 def edge_cells() -> list[Cell]:
     """Trials a real study produces that the demo never does."""
     cells = []
@@ -810,6 +859,13 @@ def all_cells() -> list[Cell]:
     with_read_options(quasi[1], cells[7])
     cells += quasi
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]
+    # an association exposure from a participants-file column (a categorical covariate)
+    survey = next(c for c in cells if c.id == "survey_3")  # adjusted for age only then
+    survey.trial["analyses"]["association"]["exposures"].append(
+        {"column": "gender", "reference": "M"}
+    )
+    survey.trial["analyses"]["association"]["covariates"] = ["age"]
+    cells += [cohort_cell(k, *row) for k, row in enumerate(COHORT_ROWS)]
     cells += edge_cells()
     cells.append(own_instrument_cell())
     cells += mmrm_cells() + clda_cells() + public_cells() + group_cells() + export_cells()

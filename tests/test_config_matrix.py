@@ -37,7 +37,14 @@ CELLS = all_cells()
 # config/config.yaml (multiplicity holm), which tests/test_pipeline.py runs end to end.
 GLOBAL_RUNS = {
     "main": {"alpha": 0.05, "multiplicity": "fdr_bh", "trials": [c.id for c in CELLS]},
-    "none": {"alpha": 0.01, "multiplicity": "none", "trials": ["rct_9"]},
+    # with disclosure control (k = 5): the plan job, and every table, figure and report
+    # printing through it (tests/test_disclosure.py checks what they print)
+    "none": {
+        "alpha": 0.01,
+        "multiplicity": "none",
+        "trials": ["rct_9"],
+        "disclosure": {"min_cell": 5},
+    },
 }
 DEMO_CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
@@ -368,6 +375,27 @@ def test_multiplicity_levels_reach_effects(matrix):
     assert len(secondary) and (secondary["p_adjusted"] == secondary["p_value"]).all()
 
 
+def test_disclosure_plan_reaches_tables_figures_and_report(matrix):
+    """The `none` run has disclosure control on (k = 5): its plan is written and every output
+    that withholds a count carries the note (what they print: tests/test_disclosure.py)."""
+    root, _ = matrix
+    results = root / "results_none"
+    plan = json.loads((results / "rct_9" / "interim" / "disclosure.json").read_text())
+    assert plan["min_cell"] == 5 and plan["registered"]
+    note = "Counts from 1 to 4 are shown as"
+    consort = json.loads((results / "rct_9" / "consort.json").read_text())
+    small = [n for n in consort["withdrawn"].values() if 0 < n < 5]
+    if small:  # withdrawals below 5: the CONSORT figure and the report withhold them
+        # (the SVG draws text as paths, each line named in a comment; narrow boxes wrap)
+        svg = (results / "rct_9" / "figures" / "consort.svg").read_text()
+        assert "n\u00a0=\u00a0&lt;5" in svg
+        assert note in (results / "report.html").read_text()
+    for kind in ("table1", "missingness_table"):
+        md = (results / "rct_9" / "tables" / f"{kind}.md").read_text()
+        withheld = "&lt;5" in md.split("\n\n")[1] or "≥5" in md
+        assert (note in md) == withheld, kind
+
+
 # --- every option of every schema is used by some cell -------------------------------------
 
 
@@ -424,6 +452,8 @@ def schema_options(schema: dict, path: str = "") -> set[str]:
 
 
 def _json_type(value, allowed) -> str:
+    if value is None:  # e.g. disclosure.min_cell: null (off), as the demo's config.yaml says
+        return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):

@@ -195,3 +195,58 @@ def test_far_too_wide_still_fits_the_landscape_page(tmp_path):
     (tbl,) = root.iter(f"{W}tbl")
     grid, _ = widths(tbl)
     assert sum(grid) <= 9 * 1440 and grid[0] == tables.LABEL_MIN
+
+
+def with_headings() -> pd.DataFrame:
+    """Table 2's shape: a block heading (bold), a sub-heading (italic), an outcome row with
+    the groups' results and an indented effect row."""
+    formatted = pd.DataFrame(
+        {
+            "Outcome": [
+                "Intent-to-treat set, a block heading far longer than any label of the table",
+                "Primary outcomes",
+                "Emotional exhaustion (MBI, 0-54)",
+                tables.INDENT + "Difference in means",
+            ],
+            "Coaching": ["", "", "28.3 (25.9 to 30.6)", ""],
+            "Control": ["", "", "27.7 (25.4 to 30.1)", ""],
+            f"Difference, Coaching {M} Control (95% CI)": ["", "", "", "0.6 (0.1 to 1.2)"],
+        }
+    )
+    formatted.attrs["headings"] = {0: tables.HEADING, 1: tables.SUBHEADING}
+    return formatted
+
+
+def test_heading_rows_span_the_table_bold_or_italic(tmp_path):
+    formatted = with_headings()
+    root, stem = write(tmp_path, formatted)
+    (tbl,) = root.iter(f"{W}tbl")
+    rows = tbl.findall(f"{W}tr")
+    for row, flag in ((1, "b"), (2, "i")):  # header row 0; the two heading rows
+        (tc,) = rows[row].findall(f"{W}tc")  # one cell spanning the four columns
+        assert tc.find(f"{W}tcPr/{W}gridSpan").get(f"{W}val") == "4"
+        (run,) = tc.iter(f"{W}r")
+        assert run.find(f"{W}rPr/{W}{flag}") is not None
+        assert run.find(f"{W}rPr/{W}{'i' if flag == 'b' else 'b'}") is None
+        assert tc.find(f"{W}p/{W}pPr/{W}keepNext") is not None  # kept with the rows below
+    assert all(cell.find(f"{W}tcPr/{W}tcBorders") is None for r in rows[1:] for cell in r)
+    # the outcome row's empty effect cell: its paragraph mark in 9 pt (18 half-points), so
+    # the row is no taller than the others; the row is kept with its indented row
+    empty = rows[3].findall(f"{W}tc")[3].find(f"{W}p/{W}pPr")
+    assert empty.find(f"{W}rPr/{W}sz").get(f"{W}val") == "18"
+    assert empty.find(f"{W}keepNext") is not None
+    assert rows[4].findall(f"{W}tc")[0].find(f"{W}p/{W}pPr/{W}keepNext") is None
+    # the long heading does not widen the label column: sized as without it
+    grid, _ = widths(tbl)
+    plain = formatted.copy()
+    plain.iloc[0, 0] = ""
+    plain.attrs["headings"] = formatted.attrs["headings"]
+    (tmp_path / "plain").mkdir()
+    other, _ = write(tmp_path / "plain", plain)
+    (other_tbl,) = other.iter(f"{W}tbl")
+    assert grid == widths(other_tbl)[0]
+    md = stem.with_suffix(".md").read_text()
+    assert "| **Intent-to-treat set, a block heading" in md and "| *Primary outcomes* |" in md
+    page = stem.with_suffix(".html").read_text()
+    assert '<td colspan="4" style="' in page and "font-weight:bold" in page
+    assert "font-style:italic" in page

@@ -444,9 +444,24 @@ def test_sensitivity_rows_print_in_a_block_of_their_own_with_each_estimand(tiny)
     ]
     full, formatted = tables.effects_table(spec, effects.effects_frame(rows))
     assert len(full) == 4 and full["analysis_name"].tolist() == ["primary"] * 2 + ["hypo"] * 2
-    assert formatted["Outcome"].tolist()[2] == "Sensitivity analysis: Had they not stopped"
-    assert formatted.iloc[2].drop("Outcome").eq("").all()
-    assert formatted["Role"].tolist() == ["Primary", "Secondary", "", "Primary", "Secondary"]
+    # each analysis a block under its heading row, the roles as sub-headings
+    assert formatted["Outcome"].tolist()[0] == "Intent-to-treat set"
+    at = (
+        formatted["Outcome"]
+        .tolist()
+        .index("Sensitivity analysis: Had they not stopped, intent-to-treat set")
+    )
+    assert formatted.attrs["headings"][at] == tables.HEADING
+    assert formatted.iloc[at].drop("Outcome").eq("").all()
+    headings = [formatted["Outcome"][k] for k in formatted.attrs["headings"]]
+    assert headings == [
+        "Intent-to-treat set",
+        "Primary outcome",
+        "Secondary outcome",
+        "Sensitivity analysis: Had they not stopped, intent-to-treat set",
+        "Primary outcome",
+        "Secondary outcome",
+    ]
     lines = tables.estimand_footnotes(spec, full["analysis_name"])
     assert lines == [
         "Estimand, primary analysis: population: students randomized; variable: "

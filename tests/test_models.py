@@ -651,10 +651,71 @@ def test_clda_matches_lmer_without_a_baseline_arm_term(case):
             assert getattr(row, key) == pytest.approx(r[key], rel=1e-6), (row, key)
     # one baseline mean for every arm: the constraint
     assert means.loc[means["timepoint"] == "baseline", "estimate"].nunique() == 1
+    assert_changes_are_mean_differences(means, effects, "adjusted_diff")
     diag = diagnostics.iloc[0]
     assert diag["analysis"] == "clda" and diag["converged"]
     assert diag["reml_loglik"] == pytest.approx(ref["reml_loglik"], abs=1e-6)
     assert diag["sd_residual"] == pytest.approx(ref["sd"]["Residual"], rel=1e-5)
+
+
+ARM_CHANGE_CASES = {"site_random": (), "site_random_age": ("age",)}
+
+
+@pytest.mark.parametrize("case", list(ARM_CHANGE_CASES))
+def test_arm_change_from_baseline_matches_emmeans(case):
+    """Each arm's adjusted mean change from baseline (change_* columns of the means), R
+    (tests/data/reference/arm_change_ref.R, arm_change.csv): lmer(score ~ arm * timepoint
+    [+ age] + (1 | participant_id) + (1 | site), REML) on groups_trial.csv, then
+    summary(contrast(emmeans(fit, ~ timepoint | arm, lmer.df = "satterthwaite"),
+    "trt.vs.ctrl", ref = "baseline"), infer = TRUE). Tolerance 1e-6 relative on SE and df,
+    1e-6 SE on estimate and CI limits. The arms' changes subtract to effects.csv's
+    diff_in_change (the same fixed effects: a hand identity) to 1e-10."""
+    ref = pd.read_csv(REFERENCE / "arm_change.csv")
+    ref = ref[ref["case"] == case].set_index(["arm", "timepoint"])
+    scores, participants, spec = clda_inputs()
+    effects, means, _ = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model="repeated",
+        site="random",
+        covariates=ARM_CHANGE_CASES[case],
+    )
+    post = means[means["timepoint"] != "baseline"].set_index(["arm", "timepoint"])
+    assert len(post) == len(ref) == 6
+    for key, r in ref.iterrows():
+        row = post.loc[key]
+        for column in ("se", "df"):
+            assert row[f"change_{column}"] == pytest.approx(r[column], rel=1e-6), (key, column)
+        for column in ("estimate", "ci_low", "ci_high"):
+            assert row[f"change_{column}"] == pytest.approx(r[column], abs=1e-6 * r["se"])
+    assert means.loc[means["timepoint"] == "baseline", "change_estimate"].isna().all()
+    change = post["change_estimate"]
+    for effect in effects[effects["estimand"] == "diff_in_change"].itertuples():
+        arm, control = effect.contrast.split(" - ")
+        difference = change[(arm, effect.timepoint)] - change[(control, effect.timepoint)]
+        assert difference == pytest.approx(effect.estimate, abs=1e-10)
+
+
+def assert_changes_are_mean_differences(means, effects, estimand):
+    """By hand: each post visit's change_estimate is the arm's mean there minus its baseline
+    mean, and two arms' changes subtract to the effect `estimand` (1e-10: the same fixed
+    effects, L vectors differing only in rounding)."""
+    cells = means.set_index(["arm", "timepoint"])
+    for (arm, tp), row in cells.iterrows():
+        if tp == "baseline":
+            assert np.isnan(row["change_estimate"])
+            continue
+        change = row["estimate"] - cells.loc[(arm, "baseline"), "estimate"]
+        assert row["change_estimate"] == pytest.approx(change, abs=1e-10), (arm, tp)
+        assert row["change_ci_low"] < row["change_estimate"] < row["change_ci_high"]
+    for effect in effects[effects["estimand"] == estimand].itertuples():
+        arm, control = effect.contrast.split(" - ")
+        change = cells["change_estimate"]
+        difference = change[(arm, effect.timepoint)] - change[(control, effect.timepoint)]
+        assert difference == pytest.approx(effect.estimate, abs=1e-10)
 
 
 def test_clda_arm_without_follow_up_is_not_estimable_with_a_reason():
@@ -719,6 +780,7 @@ def test_clda_with_a_covariance_structure_matches_gls(case):
         r = ref["means"][f"{row.arm}:{row.timepoint}"]
         assert row.estimate == pytest.approx(r["estimate"], abs=1e-6 * r["se"])
         assert row.se == pytest.approx(r["se"], rel=1e-6)
+    assert_changes_are_mean_differences(means, effects, "adjusted_diff")
     diag = diagnostics.iloc[0]
     assert diag["covariance"] == CLDA_GLS_CASES[case]["covariance"]
     assert diag["reml_loglik"] == pytest.approx(ref["reml_loglik"], abs=1e-6)

@@ -78,6 +78,8 @@ def test_dropout_trial_differences_and_means_match_gls_emmeans(dropout_fit):
         assert 80 < row["df"] < 130  # Satterthwaite, 125 participants
     by_cell = means.set_index(["arm", "timepoint"])
     assert len(means) == 15 and list(means.columns) == MEANS_COLUMNS
+    # no baseline mean (baseline is a covariate): no change from baseline columns' values
+    assert means.filter(like="change_").isna().all().all()
     for want in ref["lsmeans"]:
         row = by_cell.loc[(want["arm"], want["visit"])]
         assert row["estimate"] == pytest.approx(want["estimate"], abs=1e-4)

@@ -255,7 +255,8 @@ ESTIMATED_BY = {
         "prepost": ["adjusted_mean_difference", "hodges_lehmann_shift"],
     },
     "diff_in_means": {"mixed_model": ["diff_in_means"]},
-    "risk_ratio": {"prepost": ["risk_ratio"]},
+    "risk_ratio": {"prepost": ["risk_ratio"], "cohort_comparison": ["risk_ratio"]},
+    "risk_difference": {"cohort_comparison": ["risk_difference"]},
     "odds_ratio": {"association": ["odds_ratio"]},
 }
 
@@ -267,7 +268,7 @@ def test_effects_recover_the_demo_truth(demo_run):
     import yaml
 
     z, inside = [], []
-    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey", "curriculum_passfail"):
         effects = pd.read_csv(demo_run / "results" / trial / "effects.csv", dtype={"exposure": str})
         truth = yaml.safe_load((ROOT / "data/raw" / trial / "truth.yaml").read_text())
         for effect in truth["effects"]:
@@ -305,7 +306,7 @@ def test_counts_reconcile_between_consort_and_models(demo_run):
     """Every model's analysis-set size is the number consort.json reports as analysed (for
     complete case, that outcome's count), and no model uses more participants than the set
     holds."""
-    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey"):
+    for trial in ("coaching_rct", "mentorship_prepost", "belonging_survey", "curriculum_passfail"):
         consort = json.loads((demo_run / "results" / trial / "consort.json").read_text())
         effects = pd.read_csv(demo_run / "results" / trial / "effects.csv")
         by_outcome = consort["analysed_by_outcome"]["complete_case"]
@@ -337,14 +338,21 @@ def test_tables_agree_with_effects_csv(demo_run):
         for column in ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "n"):
             assert table_csv[column].equals(effects[column]), column
         lines = (base / "tables/effects_table.md").read_text().splitlines()
-        rows = [line for line in lines if line.startswith("|") and "(" in line and " to " in line]
-        assert len(rows) == len(effects)
-        for line, row in zip(rows, effects.itertuples(), strict=True):
-            cell = next(c for c in line.split("|") if " to " in c)
+        table = [[c.strip() for c in line.split("|")[1:-1]] for line in lines if line[:1] == "|"]
+        # the effect column: "Difference, <arm> − <control> (95% CI)" or "Effect, ..."
+        at = next(j for j, h in enumerate(table[0]) if h.startswith(("Difference", "Effect")))
+        cells = [r[at] for r in table[2:] if r[at]]
+        # printed by analysis and set (blocks), then outcome, in effects.csv's order within
+        blocks = effects.groupby(["analysis_name", "analysis_set"], sort=False)
+        in_order = pd.concat(g for _, b in blocks for _, g in b.groupby("outcome", sort=False))
+        assert len(cells) == len(effects)
+        for cell, row in zip(cells, in_order.itertuples(), strict=True):
+            if " to " not in cell:  # an estimate without a CI (a dash)
+                continue
             printed = _parse_interval(cell)
             decimals = len(cell.strip().split(" ")[0].split(".")[1]) if "." in cell else 0
             for value, shown in zip((row.estimate, row.ci_low, row.ci_high), printed, strict=True):
-                assert abs(value - shown) <= 0.5 * 10**-decimals + 1e-9, (line, value)
+                assert abs(value - shown) <= 0.5 * 10**-decimals + 1e-9, (cell, value)
 
 
 def test_outputs_are_deterministic(demo_run, tmp_path):
@@ -389,10 +397,11 @@ def test_report_is_self_contained(demo_run):
 
     page = (demo_run / "results/report.html").read_text()
     # rct: consort, trajectories, forest; pre/post: consort, forest, change; survey: consort,
-    # ORs; the REDCap copy of the rct and the Qualtrics copy of the pre/post study as theirs
-    assert page.count("data:image/png;base64,") == 3 + 3 + 2 + 3 + 3
+    # ORs; cohorts: consort, prevalence; the REDCap copy of the rct and the Qualtrics copy of
+    # the pre/post study as theirs
+    assert page.count("data:image/png;base64,") == 3 + 3 + 2 + 2 + 3 + 3
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    trials = ["coaching_rct", "mentorship_prepost", "belonging_survey"]
+    trials = ["coaching_rct", "mentorship_prepost", "belonging_survey", "curriculum_passfail"]
     for trial in [*trials, "coaching_redcap", "mentorship_qualtrics"]:
         assert f'<section id="{trial}">' in page
 

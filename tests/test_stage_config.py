@@ -30,12 +30,22 @@ def test_only_the_power_rules_see_the_power_block(spec):
 def test_presentation_fields_reach_only_tables_figures_and_report(spec):
     for stage in STAGES:
         view = for_stage(spec, stage)
-        presenting = stage in {"tables", "figures", "report"}
-        assert ("title" in view) == presenting, stage
+        # the disclosure job builds Table 1 as the tables job does: labels, not the title
+        presenting = stage in {"tables", "figures", "report", "disclosure"}
+        assert ("title" in view) == (stage in {"tables", "figures", "report"}), stage
         assert all(("label" in o) == presenting for o in view["outcomes"]), stage
         assert all(("label" in c) == presenting for c in view["covariates"]), stage
         assert all(("colour" in a) == presenting for a in view["arms"]), stage
         assert all(("source" in i) == presenting for i in view["instruments"].values()), stage
+
+
+def test_disclosure_control_reaches_only_the_jobs_printing_counts(spec):
+    """config `disclosure` (added to every spec by load_trials): a new k re-runs the tables,
+    figures, report and the plan, never a model."""
+    assert spec["disclosure"] == {"min_cell": None}
+    for stage in STAGES:
+        seen = "disclosure" in for_stage(spec, stage)
+        assert seen == (stage in {"tables", "figures", "report", "disclosure"}), stage
 
 
 def test_arm_labels_reach_the_analyses_but_not_ingest(spec):

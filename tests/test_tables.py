@@ -105,14 +105,42 @@ def test_format_count_percent():
 
 
 def test_estimate_decimals_follow_the_scale(demos):
+    # one decimal more than the scale's resolution: whole points -> 1, finer -> 2; ratios 2
     spec = demos["coaching_rct"][0]
-    assert tables.estimate_decimals(spec, "ee") == 1  # MBI EE sum, range 0-54: width 54 > 20
-    assert tables.estimate_decimals(spec, "dp") == 1  # 0-30: width 30 > 20
-    assert tables.estimate_decimals(spec, "self_compassion") == 2  # SCS-SF mean 1-5: width 4
+    assert tables.estimate_decimals(spec, "ee") == 1  # MBI EE: sum of 9 items 0-6, 0-54
+    assert tables.estimate_decimals(spec, "dp") == 1  # sum of 5 items, 0-30
+    assert tables.estimate_decimals(spec, "self_compassion") == 2  # mean of 12 items, 1/12
     assert tables.estimate_decimals(spec, "high_ee", "risk_ratio") == 2  # ratios: 2
+    assert tables.estimate_decimals(spec, "ee", "adjusted_odds_ratio") == 2
+    assert tables.estimate_decimals(spec, "high_ee", "risk_difference") == 2  # a proportion
     survey = demos["belonging_survey"][0]
-    assert tables.estimate_decimals(survey, "belonging_school") == 2  # one item, 1-4
-    assert tables.estimate_decimals(survey, "recommend") == 2  # 0-10: width 10
+    assert tables.estimate_decimals(survey, "belonging_school") == 1  # one whole-point item
+    assert tables.estimate_decimals(survey, "recommend") == 1  # one 0-10 item
+
+
+def scale_spec(item_range, scoring, n_items, decimals=False) -> dict:
+    items = [f"i{k}" for k in range(n_items)]
+    subscale = {"range": [0, 54], "scoring": scoring, "items": items}
+    instrument = {"label": "X", "item_range": item_range, "subscales": {"s": subscale}}
+    instrument["decimals"] = decimals
+    outcome = {"id": "y", "label": "Y", "instrument": "x", "kind": "score", "name": "s"}
+    return {"outcomes": [outcome], "instruments": {"x": instrument}}
+
+
+@pytest.mark.parametrize(
+    "item_range, scoring, n_items, answers, decimals",
+    [
+        ([0, 6], "sum", 9, False, 1),  # a 0-54 total of whole-point items: resolution 1 -> 1
+        ([1, 5], "mean", 12, False, 2),  # a 1-5 mean of 12 items: resolution 1/12 -> 2
+        ([1, 5], "mean", 1, False, 1),  # the mean of one item is the item: whole points -> 1
+        ([0, 2.5], "sum", 4, False, 2),  # items not in whole points: finer -> 2
+        ([1, 5], "sum", 1, True, 2),  # a pre-scored mean (answers with decimals): 2
+    ],
+)
+def test_estimate_decimals_by_resolution(item_range, scoring, n_items, answers, decimals):
+    spec = scale_spec(item_range, scoring, n_items, answers)
+    assert tables.estimate_decimals(spec, "y") == decimals
+    assert tables.estimate_decimals(spec, "y", "risk_ratio") == 2
 
 
 def test_outcome_labels_name_instrument_and_range(demos):
@@ -427,92 +455,300 @@ def coaching_effects(demos):
     """Mixed-model effects of two outcomes on the coaching demo, as the pipeline stacks them."""
     spec, participants, _, scores, sets = demos["coaching_rct"]
     itt = itt_members(participants, sets)
-    rows = []
+    rows, means = [], []
     for oid in ("ee", "self_compassion"):
         outcome = next(o for o in spec["outcomes"] if o["id"] == oid)
-        effects, _, _ = mixed_model_effects(
+        effects, adjusted_means, _ = mixed_model_effects(
             scores[scores["outcome"] == oid], itt, spec, outcome, analysis_set="itt", site="random"
         )
         rows.append(effects)
-    return spec, adjust(order_effects(pd.concat(rows, ignore_index=True), spec), "holm")
+        means.append(adjusted_means)
+    effects = adjust(order_effects(pd.concat(rows, ignore_index=True), spec), "holm")
+    return spec, effects, pd.concat(means, ignore_index=True)
 
 
 def test_effects_table_agrees_with_effects_rows(coaching_effects):
-    spec, effects = coaching_effects
-    full, formatted = tables.effects_table(spec, effects)
-    assert len(full) == len(formatted) == len(effects) == 4
-    assert_printed_matches(spec, effects, formatted["Estimate (95% CI)"].tolist())
-    assert formatted["P"].tolist() == [tables.format_p(p) for p in effects["p_value"]]
-    assert formatted["Adjusted P"].tolist() == [tables.format_p(p) for p in effects["p_adjusted"]]
-    assert formatted["n"].tolist() == [str(n) for n in effects["n"]]
-    # labels in words; the outcome prints once per block of rows
+    spec, effects, means = coaching_effects
+    full, formatted = tables.effects_table(spec, effects, means)
+    assert len(full) == len(effects) == 4
+    heading = "Difference, Group coaching − Control (95% CI)"  # the contrast: in the header
+    assert list(formatted.columns) == [
+        "Outcome",
+        "Group coaching",
+        "Control",
+        heading,
+        "P",
+        "Adjusted P",
+        "n",
+    ]
+    effect_rows = formatted[formatted[heading] != ""]
+    assert_printed_matches(spec, effects, effect_rows[heading].tolist())
+    assert effect_rows["P"].tolist() == [tables.format_p(p) for p in effects["p_value"]]
+    assert effect_rows["Adjusted P"].tolist() == [tables.format_p(p) for p in effects["p_adjusted"]]
+    assert effect_rows["n"].tolist() == [str(n) for n in effects["n"]]
+    # the set and the role are heading rows; each outcome's label row holds the groups'
+    # results, its effect measures are indented rows under it
     assert formatted["Outcome"].tolist() == [
+        "Intent-to-treat set",
+        "Primary outcome",  # one outcome: singular
         "Emotional exhaustion (MBI, 0-54)",
-        "",
+        tables.INDENT + "Difference in change from baseline",
+        tables.INDENT + "Difference in means",
+        "Secondary outcome",
         "Self-compassion (SCS-SF mean, 1-5)",
-        "",
+        tables.INDENT + "Difference in change from baseline",
+        tables.INDENT + "Difference in means",
     ]
-    assert formatted["Estimand"].tolist()[:2] == [
-        "Difference in change from baseline",
-        "Difference in means",
+    assert formatted.attrs["headings"] == {0: tables.HEADING, 1: 2, 5: 2}
+    # no contrast, visit or set repeated in the body
+    body = " ".join(formatted.to_numpy().ravel())
+    assert " vs " not in body and "Month 4" not in body and "Intent-to-treat" in body
+    assert body.count("Intent-to-treat") == 1
+    # each group's cell is, beside the difference in means, its adjusted mean (95% CI) at
+    # month 4, and beside the difference in change its adjusted mean change from baseline to
+    # month 4 (the means file's change_* columns), to the outcome's decimals (EE a 0-54
+    # total: 1; self-compassion a mean of 12 items: 2); the outcome's own row has none
+    for label, oid, decimals in [
+        ("Emotional exhaustion (MBI, 0-54)", "ee", 1),
+        ("Self-compassion (SCS-SF mean, 1-5)", "self_compassion", 2),
+    ]:
+        at = formatted.index[formatted["Outcome"] == label][0]
+        assert formatted.loc[at, ["Group coaching", "Control"]].tolist() == ["", ""]
+        change_line, means_line = formatted.loc[at + 1], formatted.loc[at + 2]
+        assert change_line["Outcome"].endswith("Difference in change from baseline")
+        month4 = means[(means["outcome"] == oid) & (means["timepoint"] == "month4")]
+        month4 = month4.set_index("arm")
+        for arm, column in (("coaching", "Group coaching"), ("control", "Control")):
+            for line, prefix in ((means_line, ""), (change_line, "change_")):
+                keys = [f"{prefix}{c}" for c in ("estimate", "ci_low", "ci_high")]
+                expected = [round(month4.loc[arm, k], decimals) for k in keys]
+                assert parse_ci(line[column]) == pytest.approx(expected, abs=1e-9)
+                assert len(line[column].split(" ")[0].split(".")[1]) == decimals
+        # the differences are those of the printed groups' means and changes (by hand)
+        for estimand, column in (("diff_in_means", "estimate"), ("diff_in_change", "change_")):
+            column = "change_estimate" if column == "change_" else column
+            effect = effects[(effects["outcome"] == oid) & (effects["estimand"] == estimand)]
+            gap = month4.loc["coaching", column] - month4.loc["control", column]
+            assert effect["estimate"].iloc[0] == pytest.approx(gap, abs=1e-10)
+    # EE by hand (coaching demo, ITT, site random; means file): coaching 28.283777 - 26.373063
+    # = 1.910714, control 27.729650 - 25.366558 = 2.363092, difference -0.452378 (effects.csv
+    # diff_in_change); printed 1.9 and 2.4 beside -0.5, not 28.3 and 27.7
+    ee = means[means["outcome"] == "ee"].set_index(["arm", "timepoint"])
+    for arm in ("coaching", "control"):
+        change = ee.loc[(arm, "month4"), "estimate"] - ee.loc[(arm, "baseline"), "estimate"]
+        assert ee.loc[(arm, "month4"), "change_estimate"] == pytest.approx(change, abs=1e-10)
+    at = formatted.index[formatted["Outcome"] == "Emotional exhaustion (MBI, 0-54)"][0]
+    assert formatted.loc[at + 1, ["Group coaching", "Control", heading]].tolist() == [
+        "1.9 (0.6 to 3.2)",
+        "2.4 (1.0 to 3.7)",
+        "−0.5 (−2.4 to 1.5)",
     ]
-    assert set(formatted["Contrast"]) == {"Group coaching vs Control"}
-    assert set(formatted["Timepoint"]) == {"Month 4 (end of programme)"}
-    assert set(formatted["Analysis set"]) == {"Intent-to-treat"}
     assert full["estimate"].tolist() == effects["estimate"].tolist()  # full precision kept
 
 
 def test_effects_table_by_hand_negative_nan_and_note():
     spec = tiny_spec()
+    base = {"contrast": "tx - ctl", "timepoint": "t1", "analysis_set": "itt", "note": ""}
+    flag = {**base, "outcome": "flag", "role": "secondary", "n": 30}
     effects = effects_frame(
         [
             {
+                **base,
                 "outcome": "wb",
                 "role": "primary",
                 "analysis": "mixed_model",
                 "estimand": "diff_in_change",
-                "contrast": "tx - ctl",
-                "timepoint": "t1",
-                "analysis_set": "itt",
                 "estimate": -1.25,
                 "ci_low": -2.449,
                 "ci_high": -0.05,
                 "p_value": 0.0478,
                 "p_adjusted": 0.0478,
                 "n": 40,
-                "note": "",
             },
             {
-                "outcome": "flag",
-                "role": "secondary",
-                "analysis": "prepost",
+                **flag,
+                "analysis": "risk_ratio",
                 "estimand": "risk_ratio",
-                "contrast": "tx - ctl",
-                "timepoint": "t1",
-                "analysis_set": "itt",
+                "estimate": 1.3333333,
+                "ci_low": 0.456,
+                "ci_high": 3.8949,
+                "p_value": 0.6,
+                "p_adjusted": 0.6,
+            },
+            {
+                **flag,
+                "analysis": "logistic",
+                "estimand": "adjusted_odds_ratio",
                 "estimate": np.nan,
                 "ci_low": np.nan,
                 "ci_high": np.nan,
                 "p_value": np.nan,
                 "p_adjusted": np.nan,
-                "n": 0,
                 "note": "no events in either arm",
             },
         ]
     )
-    full, formatted = tables.effects_table(spec, effects)
-    first, second = formatted.iloc[0], formatted.iloc[1]
+    summary = pd.DataFrame(
+        {
+            "outcome": ["flag", "flag"],
+            "timepoint": ["t1", "t1"],
+            "analysis_set": ["itt", "itt"],
+            "arm": ["tx", "ctl"],
+            "n": [16, 14],
+            "n_events": [4, 3],
+            "proportion": [0.25, 3 / 14],
+        }
+    )
+    full, formatted = tables.effects_table(spec, effects, None, summary)
+    effect = "Effect, Treatment vs Control (95% CI)"  # a ratio beside a difference: "Effect"
+    rows = formatted.set_index("Outcome")
+    wb = rows.loc["Wellbeing (WI, 0-40), difference in change from baseline"]
     # 0-40 scale: 1 decimal; -1.25 -> −1.2 (round half to even on the binary value 1.25),
     # -2.449 -> −2.4, -0.05 -> −0.1 (0.05 is stored as 0.05000000000000000277)
-    assert first["Estimate (95% CI)"] == f"{M}1.2 ({M}2.4 to {M}0.1)"
-    assert first["P"] == ".048"  # .0478: 2 decimals would print .05
-    assert first["Contrast"] == "Treatment vs Control"
-    assert first["Timepoint"] == "Week 8"
-    assert second["Estimate (95% CI)"] == "\u2014ᵃ"  # NaN: em dash, marker to the note
-    assert second["P"] == second["Adjusted P"] == "\u2014"
-    assert second["Estimand"] == "Risk ratio (unadjusted)"
+    assert wb[effect] == f"{M}1.2 ({M}2.4 to {M}0.1)"
+    assert wb["P"] == ".048"  # .0478: 2 decimals would print .05
+    assert wb["Treatment"] == wb["Control"] == ""  # no adjusted means given
+    # the binary outcome's row: events / observed (%) per arm, 4/16 = 25.0%, 3/14 = 21.4%
+    head = rows.loc["Low wellbeing (WB ≤ 12)"]
+    assert (head["Treatment"], head["Control"], head[effect]) == ("4/16 (25.0)", "3/14 (21.4)", "")
+    ratio = rows.loc[tables.INDENT + "Risk ratio (unadjusted)"]
+    assert ratio[effect] == "1.33 (0.46 to 3.89)"  # ratios: 2 decimals
+    assert ratio["Treatment"] == ""  # the groups' counts print once, on the outcome's row
+    odds = rows.loc[tables.INDENT + "Odds ratio (adjusted)"]
+    assert odds[effect] == "\u2014ᵃ"  # NaN: em dash, marker to the note
+    assert odds["P"] == odds["Adjusted P"] == "\u2014"
     assert formatted.attrs["footnotes"] == ["ᵃ No events in either arm."]
     assert full.loc[0, "estimate"] == -1.25
+    # no row repeats the contrast, the visit or the set
+    assert not formatted["Outcome"].str.contains("Treatment|Week 8").any()
+
+
+def test_effects_table_change_cells_by_hand_and_without_change_columns():
+    """Beside a difference in change the group cells are the means file's change_* columns
+    (a sensitivity analysis's under its analysis_name); a means file written before them
+    (no change_* columns) leaves the mean at follow-up there, and the footnote says so."""
+    spec = tiny_spec()
+    row = {
+        "outcome": "wb",
+        "role": "primary",
+        "analysis": "mixed_model",
+        "estimand": "diff_in_change",
+        "contrast": "tx - ctl",
+        "timepoint": "t1",
+        "analysis_set": "itt",
+        "estimate": -1.5,
+        "ci_low": -3.0,
+        "ci_high": 0.0,
+        "p_value": 0.05,
+        "p_adjusted": 0.05,
+        "n": 40,
+        "note": "",
+    }
+    effects = effects_frame([{**row, "analysis_name": name} for name in ("primary", "sens")])
+    # by hand: tx 12.0 - 10.5 = 1.5, ctl 13.0 - 10.0 = 3.0, difference -1.5 (the effect)
+    means = pd.DataFrame(
+        {
+            "analysis_name": ["primary"] * 4 + ["sens"] * 2,
+            "outcome": "wb",
+            "analysis_set": "itt",
+            "arm": ["tx", "tx", "ctl", "ctl", "tx", "ctl"],
+            "timepoint": ["t0", "t1", "t0", "t1", "t1", "t1"],
+            "estimate": [10.5, 12.0, 10.0, 13.0, 11.0, 12.0],
+            "ci_low": [9.5, 11.0, 9.0, 12.0, 10.0, 11.0],
+            "ci_high": [11.5, 13.0, 11.0, 14.0, 12.0, 13.0],
+            "change_estimate": [np.nan, 1.5, np.nan, 3.0, 0.3, -0.6],
+            "change_ci_low": [np.nan, 0.5, np.nan, 2.0, -0.7, -1.6],
+            "change_ci_high": [np.nan, 2.5, np.nan, 4.0, 1.3, 0.4],
+        }
+    )
+    _, formatted = tables.effects_table(spec, effects, means)
+    cells = formatted.loc[formatted["n"] == "40", ["Treatment", "Control"]].to_numpy().tolist()
+    assert cells == [
+        ["1.5 (0.5 to 2.5)", "3.0 (2.0 to 4.0)"],  # primary: its change rows
+        [f"0.3 ({M}0.7 to 1.3)", f"{M}0.6 ({M}1.6 to 0.4)"],  # the sensitivity analysis's
+    ]
+    notes = " ".join(tables._group_footnotes(spec, _labelled(spec, effects), means))
+    assert "each group's adjusted mean change from baseline to follow-up (95% CI)" in notes
+    assert "show the mean at follow-up for it too" not in notes
+    # the means of older outputs: no change_* columns, the mean at follow-up and the note
+    old = means.drop(columns=[c for c in means if c.startswith("change_")])
+    _, formatted = tables.effects_table(spec, effects, old)
+    cells = formatted.loc[formatted["n"] == "40", ["Treatment", "Control"]].to_numpy().tolist()
+    assert cells[0] == ["12.0 (11.0 to 13.0)", "13.0 (12.0 to 14.0)"]
+    notes = " ".join(tables._group_footnotes(spec, _labelled(spec, effects), old))
+    assert "show the mean at follow-up for it too" in notes
+
+
+def _labelled(spec, effects):
+    full = tables._effect_labels(spec, effects)
+    full["analysis_name"] = tables._analysis_names(full)
+    return full
+
+
+def test_effects_table_three_arms_one_row_per_contrast():
+    arms = [
+        {"id": "tx", "label": "Treatment", "control": False},
+        {"id": "peer", "label": "Peer support", "control": False},
+        {"id": "ctl", "label": "Control", "control": True},
+    ]
+    spec = tiny_spec(arms)
+    rows = [
+        {
+            "outcome": "wb",
+            "role": "primary",
+            "analysis": "mixed_model",
+            "estimand": "diff_in_means",
+            "contrast": f"{arm} - ctl",
+            "timepoint": "t1",
+            "analysis_set": "itt",
+            "estimate": value,
+            "ci_low": value - 1,
+            "ci_high": value + 1,
+            "p_value": 0.5,
+            "p_adjusted": 0.5,
+            "n": 60,
+            "note": "",
+        }
+        for arm, value in (("tx", 2.0), ("peer", 1.0))
+    ]
+    means = pd.DataFrame(
+        {
+            "outcome": "wb",
+            "analysis_set": "itt",
+            "arm": ["tx", "peer", "ctl"],
+            "timepoint": "t1",
+            "estimate": [12.0, 11.0, 10.0],
+            "ci_low": [11.0, 10.0, 9.0],
+            "ci_high": [13.0, 12.0, 11.0],
+        }
+    )
+    _, formatted = tables.effects_table(spec, effects_frame(rows), means)
+    # each arm's column once; the effect column names no contrast, each row its own
+    assert list(formatted.columns) == [
+        "Outcome",
+        "Treatment",
+        "Peer support",
+        "Control",
+        "Difference (95% CI)",
+        "P",
+        "Adjusted P",
+        "n",
+    ]
+    assert formatted["Outcome"].tolist()[2:] == [
+        "Wellbeing (WI, 0-40)",
+        tables.INDENT + "Difference in means, Treatment vs Control",
+        tables.INDENT + "Difference in means, Peer support vs Control",
+    ]
+    head = formatted.iloc[2]
+    assert head[["Treatment", "Peer support", "Control"]].tolist() == [
+        "12.0 (11.0 to 13.0)",
+        "11.0 (10.0 to 12.0)",
+        "10.0 (9.0 to 11.0)",
+    ]
+    assert formatted["Difference (95% CI)"].tolist()[3:] == [
+        "2.0 (1.0 to 3.0)",
+        "1.0 (0.0 to 2.0)",
+    ]
 
 
 def test_multiplicity_rule_is_read_back_from_the_adjusted_p():
@@ -840,10 +1076,12 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
     scores.to_parquet(files["scores"])
     files["consort"].write_text(json.dumps(analysis_sets.consort_counts(sets, spec)))
     coaching_effects[1].to_csv(files["effects"], index=False)
+    files["means"] = tmp_path / "adjusted_means.csv"
+    coaching_effects[2].to_csv(files["means"], index=False)
     instruments.reliability(items, spec).to_csv(files["reliability"], index=False)
     kinds = {
         "table1": ["participants", "sets", "scores", "consort"],
-        "effects_table": ["effects"],
+        "effects_table": ["effects", "means"],
         "reliability_table": ["reliability"],
         "missingness_table": ["consort"],
     }
@@ -857,6 +1095,13 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
     assert "### Table 1. Baseline characteristics by arm (intent-to-treat set)" in md
     md = (tmp_path / "tables" / "effects_table.md").read_text()
     assert "Holm" in md and "LMM, REML" in md and "Analysis set: intent-to-treat" in md
+    # the one follow-up visit in the title, the contrast in the header, the groups explained
+    assert md.startswith("### Table 2. Estimated effects on each outcome at month 4 (end of")
+    assert "| Difference, Group coaching − Control (95% CI) |" in md
+    assert "Group columns, scores: the adjusted mean (95% CI) at follow-up" in md
+    assert "each group's adjusted mean change from baseline to follow-up (95% CI)" in md
+    assert "the columns show the mean at follow-up for it too" not in md  # no fallback
+    assert "| **Intent-to-treat set** |" in md
     with pytest.raises(ValueError, match="unknown table"):
         tables.run(spec, "table9", inputs={}, out_stem=str(tmp_path / "x"))
 

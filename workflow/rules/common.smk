@@ -52,6 +52,8 @@ except TrialInputError as error:
     print(error, file=sys.stderr)
     sys.exit(1)
 RESULTS = config["results_dir"]
+# disclosure control of the shared outputs (workflow/rules/disclosure.smk); None when off
+DISCLOSURE = (config.get("disclosure") or {}).get("min_cell")
 
 
 def settings_file(stage):
@@ -84,6 +86,7 @@ def analyses_run(spec):
         "mixed_model": bool(plan["mixed_model"]),
         "prepost": bool(plan["prepost"]),
         "association": bool(spec["analyses"]["association"]),
+        "cohort": spec["design"] == "cohort_comparison",
     }
 
 
@@ -91,6 +94,7 @@ ANALYSIS_PARTS = {
     "mixed_model": ("effects", "means", "diagnostics"),
     "prepost": ("effects", "summary"),
     "association": ("effects", "counts"),
+    "cohort": ("effects", "summary"),
 }
 SENSITIVITY_PARTS = ("effects", "means", "diagnostics")
 
@@ -127,17 +131,20 @@ STAGE_OUTPUTS = {
     "effects": "effects.csv",
     "consort": "consort.json",
     "means": "tables/adjusted_means.csv",
+    "sensitivity_means": "tables/sensitivity_means.csv",
     "reliability": "tables/reliability.csv",
     "prepost_summary": "tables/prepost_summary.csv",
     "association_counts": "tables/association_counts.csv",
+    "cohort_summary": "tables/cohort_summary.csv",
     # a list: the imputation part of each sensitivity analysis with multiple imputation
     "imputation": None,
 }
 TABLE_INPUTS = {
     "table1": ["participants", "covariate_labels", "sets", "scores", "consort"],
-    "effects_table": ["effects"],
+    "effects_table": ["effects", "means", "sensitivity_means", "prepost_summary"],
     "prepost_table": ["prepost_summary", "effects"],
     "association_table": ["effects", "association_counts"],
+    "cohort_table": ["effects", "cohort_summary"],
     "reliability_table": ["reliability"],
     "missingness_table": ["consort"],
     "tipping_point": ["imputation"],
@@ -148,6 +155,7 @@ FIGURE_INPUTS = {
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],
     "odds_ratio_forest": ["effects", "association_counts", "covariate_labels"],
+    "cohort_prevalence": ["effects", "cohort_summary"],
     "tipping_point": ["imputation"],
 }
 
@@ -171,6 +179,21 @@ def imputation_parts(trial):
         for a in TRIALS[trial]["analyses"]["sensitivity"]
         if a.get("imputation")
     ]
+
+
+def disclosure_plan(wildcards):
+    """The trial's suppression plan, an input of every job printing counts (when on)."""
+    if DISCLOSURE is None:
+        return {}
+    return {"disclosure": f"{RESULTS}/{wildcards.trial}/interim/disclosure.json"}
+
+
+def disclosure_inputs(wildcards):
+    """What the disclosure job reads: the inputs of the trial's count tables (and consort)."""
+    from trialeval.disclosure import source_inputs
+
+    kinds = report_items(TRIALS[wildcards.trial])["tables"]
+    return stage_inputs(wildcards, source_inputs(kinds))
 
 
 def inputs_of(needs, kinds):
@@ -261,8 +284,11 @@ def write_stage_settings():
         items = report_items(spec)
         stages = ["ingest", "score", "analysis_sets", "effects", "tables", "figures"]
         stages += [analysis for analysis, runs in analyses_run(spec).items() if runs]
+        if DISCLOSURE is not None:
+            stages.append("disclosure")
         for stage in stages:
-            settings = stage_settings(spec, stage, options, kinds=items.get(stage))
+            kinds = items.get("tables" if stage == "disclosure" else stage)
+            settings = stage_settings(spec, stage, options, kinds=kinds)
             write_settings(settings, f"{RESULTS}/{trial}/stage_config/{stage}.json")
         for named in spec["analyses"][
             "sensitivity"

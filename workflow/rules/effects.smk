@@ -17,6 +17,7 @@ rule effects:
         diagnostics=f"{RESULTS}/{{trial}}/tables/model_diagnostics.csv",
         change_scores=f"{RESULTS}/{{trial}}/tables/prepost_summary.csv",
         association_counts=f"{RESULTS}/{{trial}}/tables/association_counts.csv",
+        cohort_summary=f"{RESULTS}/{{trial}}/tables/cohort_summary.csv",
         sensitivity_means=f"{RESULTS}/{{trial}}/tables/sensitivity_means.csv",
         sensitivity_diagnostics=f"{RESULTS}/{{trial}}/tables/sensitivity_diagnostics.csv",
         estimands=f"{RESULTS}/{{trial}}/estimands.json",

@@ -9,9 +9,10 @@ for layout, items in LAYOUTS.items():
             f"figures_{layout}"
         input:
             unpack(partial(stage_inputs, names=inputs_of(FIGURE_INPUTS, kinds))),
+            unpack(disclosure_plan),
             settings=settings_file("figures"),
             code="workflow/scripts/figures.py",
-            library=library("figures", "formatting"),
+            library=library("figures", "formatting", "disclosure", "cohort_tables"),
         output:
             [
                 (

@@ -25,9 +25,14 @@ rule report:
         diagnostics=expand(
             f"{RESULTS}/{{trial}}/tables/model_diagnostics.csv", trial=TRIALS
         ),
+        disclosure=(
+            expand(f"{RESULTS}/{{trial}}/interim/disclosure.json", trial=TRIALS)
+            if DISCLOSURE is not None
+            else []
+        ),
         settings=f"{RESULTS}/stage_config/report.json",
         code="workflow/scripts/report.py",
-        library=library("report", "estimands"),
+        library=library("report", "estimands", "disclosure"),
     output:
         f"{RESULTS}/report.html",
     log:

@@ -9,9 +9,12 @@ for layout, items in LAYOUTS.items():
             f"tables_{layout}"
         input:
             unpack(partial(stage_inputs, names=inputs_of(TABLE_INPUTS, kinds))),
+            unpack(disclosure_plan),
             settings=settings_file("tables"),
             code="workflow/scripts/tables.py",
-            library=library("tables", "formatting", "estimands"),
+            library=library(
+                "tables", "formatting", "estimands", "disclosure", "cohort_tables"
+            ),
         output:
             [
                 (

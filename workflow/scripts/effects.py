@@ -6,7 +6,7 @@ from trialeval.stage_config import read_settings
 
 SETTINGS = read_settings(snakemake.input.settings)
 
-PARTS = ("mixed_model", "prepost", "association", "sensitivity")
+PARTS = ("mixed_model", "prepost", "association", "cohort", "sensitivity")
 
 with log_to(snakemake.log[0]):
     effects.run(

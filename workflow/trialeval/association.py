@@ -2,7 +2,10 @@
 
 Logistic regression of the outcome (a 0/1 category) on the levels of a single-item exposure
 (treatment coded, the lowest level as reference) plus covariates, among participants with the
-outcome, the exposure and every covariate observed. Odds ratios with Wald CIs, as R's
+outcome, the exposure and every covariate observed. An exposure may instead be a categorical
+participants-file column (analyses.association.exposures[] as {column, reference}: a
+categorical covariate): its levels as found in the data, the chosen reference first, then the
+others sorted. Odds ratios with Wald CIs, as R's
 `glm(outcome ~ factor(exposure) + covariates, family = binomial)` with `exp(confint.default())`.
 """
 
@@ -40,6 +43,21 @@ def _exposure_levels(spec: dict, exposure: dict) -> dict[str, str]:
     return {key: levels[key] for key in sorted(levels, key=float)}
 
 
+def _column_exposure(data: pd.DataFrame, spec: dict, column: str, reference: str):
+    """(the exposure's values as text, {level key: label}) of a participants-file column
+    exposure: keys 1..k with the reference first, then the other levels sorted."""
+    values = data[column].astype(object).where(data[column].notna())
+    values = values.map(lambda v: v if pd.isna(v) else str(v))
+    found = sorted(set(values.dropna()) - {reference})
+    if reference not in set(values.dropna()):
+        raise ValueError(
+            f"exposure {column!r}: no participant at the reference level {reference!r}; levels "
+            f"in the data: {found}"
+        )
+    labels = [reference, *found]
+    return values, {str(k): label for k, label in enumerate(labels, start=1)}
+
+
 def association_effects(
     scores: pd.DataFrame,
     participants: pd.DataFrame,
@@ -58,28 +76,24 @@ def association_effects(
     analysis set with the covariate columns.
     """
     outcome_spec = _outcome(spec, outcome)
-    exposure_spec = _outcome(spec, exposure)
     if outcome_spec["kind"] != "category":
         raise ValueError(f"outcome {outcome!r} must be a 0/1 category, not {outcome_spec['kind']}")
-    levels = _exposure_levels(spec, exposure_spec)
+    columns = ((spec.get("analyses") or {}).get("association") or {}).get("exposure_columns") or {}
     timepoint = spec["baseline"]  # a cross-sectional survey's single wave
-
-    chosen = scores[
-        (scores["timepoint"] == timepoint) & scores["outcome"].isin([outcome, exposure])
-    ]
-    wide = chosen.pivot(index="participant_id", columns="outcome", values="score")
-    wide = wide.reindex(columns=[outcome, exposure]).dropna().reset_index()
-    data = wide.merge(participants, on="participant_id", how="inner")
-    adjust_columns = [c for c in covariates if c in data.columns]
-    data = data.dropna(subset=adjust_columns).reset_index(drop=True)
-
-    keys = data[exposure].map(lambda v: f"{v:g}")
-    unknown = sorted(set(keys) - set(levels))
-    if unknown:
-        raise ValueError(
-            f"exposure {exposure!r} has values {unknown} that are not levels {sorted(levels)}"
-        )
-    data[exposure] = keys.map(levels)
+    if exposure in columns:
+        data = _data(scores, participants, timepoint, [outcome], covariates)
+        data[exposure], levels = _column_exposure(data, spec, exposure, columns[exposure])
+        data = data.dropna(subset=[exposure]).reset_index(drop=True)
+    else:
+        levels = _exposure_levels(spec, _outcome(spec, exposure))
+        data = _data(scores, participants, timepoint, [outcome, exposure], covariates)
+        keys = data[exposure].map(lambda v: f"{v:g}")
+        unknown = sorted(set(keys) - set(levels))
+        if unknown:
+            raise ValueError(
+                f"exposure {exposure!r} has values {unknown} that are not levels {sorted(levels)}"
+            )
+        data[exposure] = keys.map(levels)
     present = [label for label in levels.values() if (data[exposure] == label).any()]
     reference = next(iter(levels.values()))
 
@@ -157,6 +171,17 @@ def association_effects(
         "method": method,
     }
     return effects_frame([{**common, **row} for row in rows]), counts_frame
+
+
+def _data(scores, participants, timepoint, outcomes: list[str], covariates) -> pd.DataFrame:
+    """One row per participant with every one of `outcomes` scored at `timepoint` and every
+    covariate observed: the outcomes' scores beside the participants' columns."""
+    chosen = scores[(scores["timepoint"] == timepoint) & scores["outcome"].isin(outcomes)]
+    wide = chosen.pivot(index="participant_id", columns="outcome", values="score")
+    wide = wide.reindex(columns=outcomes).dropna().reset_index()
+    data = wide.merge(participants, on="participant_id", how="inner")
+    adjust_columns = [c for c in covariates if c in data.columns]
+    return data.dropna(subset=adjust_columns).reset_index(drop=True)
 
 
 def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:

@@ -19,7 +19,8 @@ that reaches every rule script through `params:`. Its shape:
     per_protocol: {column, at_least, arms} | None,
     analyses: {...},
     power: the resolved `power` block (see trialeval.power_plan.resolve_power) | None,
-    multiplicity: the global correction from config.yaml (added by `load_trials`)
+    multiplicity: the global correction from config.yaml (added by `load_trials`),
+    disclosure: {min_cell: k, or None when off} from config.yaml (added by `load_trials`)
 
 Every failure raises TrialInputError naming the file and the key or column.
 """
@@ -38,6 +39,10 @@ RANDOMIZED = {"rct", "cluster_rct"}
 FORMATS = ("table", "redcap", "qualtrics", "spss", "stata")
 # Cross-sectional surveys have no arms: everyone is one group with this id.
 SINGLE_GROUP = "all"
+# A cohort comparison's groups are its cohorts (made into arms: trialeval.cohort).
+COHORT_COMPARISON = "cohort_comparison"
+# Designs with one survey wave per participant.
+ONE_WAVE = {"cross_sectional", COHORT_COMPARISON}
 BANDS = "bands"
 PRESCORED_SUBSCALE = "score"
 
@@ -254,9 +259,21 @@ def resolve_trial(
     available = {**{k: (v, registry_file) for k, v in registry.items()}}
     available.update({k: (v, where) for k, v in own.items()})
 
-    # Arms: a survey without arms is one group.
+    # Arms: a survey without arms is one group; a cohort comparison's cohorts are its groups.
     raw_arms = trial.get("arms")
-    if raw_arms is None:
+    cohort = _resolve_cohort(trial, where)
+    if cohort is not None:
+        arms = [
+            {
+                "id": c,
+                "label": cohort["labels"].get(c, c),
+                "control": c == cohort["reference"],
+                "colour": None,
+            }
+            for c in cohort["order"]
+        ]
+        arm_column = cohort["column"]
+    elif raw_arms is None:
         if design in DESIGNS_WITH_CONTROL:
             raise TrialInputError(f"{where}: design {design!r} needs `arms` with a control arm")
         arms = [{"id": SINGLE_GROUP, "label": "All participants", "control": False, "colour": None}]
@@ -303,7 +320,7 @@ def resolve_trial(
             f"{where}: timepoints: exactly one timepoint needs `baseline: true`, found "
             f"{len(baselines)} ({', '.join(baselines) or 'none'})"
         )
-    if design != "cross_sectional" and len(timepoints) < 2:
+    if design not in ONE_WAVE and len(timepoints) < 2:
         raise TrialInputError(
             f"{where}: timepoints: design {design!r} needs a baseline and at least one later wave"
         )
@@ -445,9 +462,46 @@ def resolve_trial(
         "per_protocol": per_protocol,
         "analyses": analyses,
         "power": power,
+        **({"cohort": cohort} if cohort is not None else {}),
         # only with intercurrent events: other trials' specs (and ingest's params) keep theirs
         **({"intercurrent_columns": events} if (events := intercurrent_columns(analyses)) else {}),
     }
+
+
+def _resolve_cohort(trial: dict, where: str) -> dict | None:
+    """The `cohort` block of a cohort_comparison ({column, order, reference, labels}, cohorts as
+    text); None for other designs, which must not have one."""
+    raw = trial.get("cohort")
+    if trial["design"] != COHORT_COMPARISON:
+        if raw is not None:
+            raise TrialInputError(
+                f"{where}: cohort: only design {COHORT_COMPARISON} has cohorts; remove `cohort` "
+                f"or set design: {COHORT_COMPARISON}"
+            )
+        return None
+    if raw is None:
+        raise TrialInputError(
+            f"{where}: design {COHORT_COMPARISON} needs `cohort` (column, order, reference)"
+        )
+    if trial.get("arms") is not None:
+        raise TrialInputError(
+            f"{where}: arms: a {COHORT_COMPARISON} has no arms (its cohorts, cohort.order, are "
+            "the groups); remove `arms`"
+        )
+    order = [str(c) for c in raw["order"]]
+    _unique(order, "cohort", f"{where}: cohort.order")
+    reference = str(raw["reference"])
+    if reference not in order:
+        raise TrialInputError(
+            f"{where}: cohort.reference {reference!r} is not one of cohort.order {order}"
+        )
+    labels = {str(k): v for k, v in (raw.get("labels") or {}).items()}
+    unknown = sorted(set(labels) - set(order))
+    if unknown:
+        raise TrialInputError(
+            f"{where}: cohort.labels names {unknown}, which are not in cohort.order {order}"
+        )
+    return {"column": raw["column"], "order": order, "reference": reference, "labels": labels}
 
 
 def _source(entry: str | dict, data_dir: Path, sheet, id_column: str, where: str) -> dict:
@@ -614,7 +668,20 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
         raw.get("estimand"), "analyses.estimand", analysed, trial["design"], where
     )
     resolved["sensitivity"] = _resolve_sensitivity(trial, resolved, outcomes, known, where)
+    if trial["design"] == COHORT_COMPARISON:
+        options = raw.get("cohort") or {}
+        covariates_ = known(options.get("covariates", []), "cohort.covariates", True)
+        resolved["cohort"] = {"covariates": covariates_}
+    elif (raw.get("cohort") or {}).get("covariates"):  # the schema fills in an empty block
+        raise TrialInputError(
+            f"{where}: analyses.cohort: only design {COHORT_COMPARISON} has a cohort comparison"
+        )
     association = raw.get("association")
+    if trial["design"] == COHORT_COMPARISON and association:
+        raise TrialInputError(
+            f"{where}: analyses.association: design {COHORT_COMPARISON} compares its cohorts "
+            "(analyses.cohort); the association analysis is for design cross_sectional"
+        )
     if trial["design"] == "cross_sectional" and not association:
         raise TrialInputError(
             f"{where}: design cross_sectional needs analyses.association (outcome, exposures)"
@@ -628,7 +695,10 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
                 f"of a category outcome; categories: "
                 f"{[o['id'] for o in outcomes if o['kind'] == 'category']}"
             )
+        columns = _exposure_columns(trial, association["exposures"], where)
         for exposure in association["exposures"]:
+            if isinstance(exposure, dict):
+                continue
             out = by_id.get(exposure)
             inst = instruments.get(out["instrument"]) if out else None
             if out is None or out["kind"] != "score" or not _ordinal_item(inst, out["name"]):
@@ -638,10 +708,35 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
                 )
         resolved["association"] = {
             "outcome": association["outcome"],
-            "exposures": list(association["exposures"]),
+            "exposures": [
+                e["column"] if isinstance(e, dict) else e for e in association["exposures"]
+            ],
             "covariates": known(association.get("covariates", []), "association.covariates"),
         }
+        if columns:  # only then: other trials' specs keep their keys
+            resolved["association"]["exposure_columns"] = columns
     return resolved
+
+
+def _exposure_columns(trial: dict, exposures: list, where: str) -> dict[str, str]:
+    """{column: reference level} of the exposures given as participants-file columns (each a
+    categorical covariate: the columns ingest reads)."""
+    categorical = {c["name"] for c in trial.get("covariates", []) if c["type"] == "categorical"}
+    columns = {}
+    for j, exposure in enumerate(exposures):
+        if not isinstance(exposure, dict):
+            continue
+        column = exposure["column"]
+        if column not in categorical:
+            raise TrialInputError(
+                f"{where}: analyses.association.exposures[{j}].column: {column!r} must be a "
+                f"categorical covariate (covariates[].name with type categorical; add it there "
+                f"to read it from the participants file); expected one of {sorted(categorical)}"
+            )
+        columns[column] = str(exposure["reference"])
+    named = [e["column"] for e in exposures if isinstance(e, dict)]
+    _unique(named, "exposure column", f"{where}: analyses.association.exposures")
+    return columns
 
 
 def _resolve_mixed_model(trial: dict, mixed: dict, key: str, known, where: str) -> dict:
@@ -686,9 +781,9 @@ def _resolve_estimand(raw, key: str, analysed: list[dict], design: str, where: s
     events = []
     for j, event in enumerate(raw.get("intercurrent_events") or []):
         at = f"{where}: {key}.intercurrent_events[{j}]"
-        if design == "cross_sectional":
+        if design in ONE_WAVE:
             raise TrialInputError(
-                f"{at}: a cross-sectional survey has one wave, so no observation comes after "
+                f"{at}: a {design.replace('_', ' ')} has one wave, so no observation comes after "
                 "an intercurrent event; remove intercurrent_events"
             )
         scores = [o["id"] for o in analysed if o["kind"] == "score"]
@@ -1013,6 +1108,10 @@ def load_trials(config: dict, schemas_dir: str | Path) -> dict[str, dict]:
         )
         # global options the stages report (tables name the multiplicity rule)
         specs[trial_id]["multiplicity"] = config.get("multiplicity", "holm")
+        # disclosure control of the shared outputs (read by tables, figures, report)
+        specs[trial_id]["disclosure"] = {
+            "min_cell": (config.get("disclosure") or {}).get("min_cell")
+        }
     return specs
 
 
@@ -1021,12 +1120,13 @@ def outcome_analyses(spec: dict) -> dict[str, list[str]]:
 
     rct: scores -> mixed_model, categories -> prepost (risk ratio per post visit, reported
     with analysis `risk_ratio`);
-    quasi_experimental: scores and categories -> prepost; cross_sectional: none per outcome
-    (the association analysis runs once per trial). Bands are descriptive only.
+    quasi_experimental: scores and categories -> prepost; cross_sectional and
+    cohort_comparison: none per outcome (the association analysis, or the cohort comparison,
+    runs once per trial). Bands are descriptive only.
     """
     plan: dict[str, list[str]] = {"mixed_model": [], "prepost": []}
     for outcome in spec["outcomes"]:
-        if outcome["kind"] == "bands" or spec["design"] == "cross_sectional":
+        if outcome["kind"] == "bands" or spec["design"] in ONE_WAVE:
             continue
         if spec["design"] in RANDOMIZED and outcome["kind"] == "score":
             plan["mixed_model"].append(outcome["id"])
@@ -1046,6 +1146,9 @@ def report_items(spec: dict) -> dict[str, list[str]]:
     elif design == "quasi_experimental":
         tables += ["effects_table", "prepost_table"]
         figures += ["forest", "change_distributions"]
+    elif design == COHORT_COMPARISON:
+        tables += ["cohort_table"]
+        figures += ["cohort_prevalence"]
     else:
         tables += ["association_table"]
         figures += ["odds_ratio_forest"]

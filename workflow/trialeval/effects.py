@@ -5,15 +5,18 @@ file's outcome order and fills p_adjusted. Column meanings:
 
 - analysis_name: `primary` (the analyses blocks of the trial file) or the name of a
   sensitivity analysis (analyses.sensitivity[].name)
-- analysis: mixed_model | ancova | mmrm | clda | prepost | association; categories of
-  randomized trials: risk_ratio | risk_difference | logistic
+- analysis: mixed_model | ancova | mmrm | clda | prepost | association | cohort_comparison;
+  categories of randomized trials: risk_ratio | risk_difference | logistic
 - estimand: diff_in_change, diff_in_means, adjusted_diff, hodges_lehmann_shift,
   adjusted_mean_difference, risk_ratio, risk_difference (no P: a Newcombe CI),
-  adjusted_odds_ratio (randomized categories), odds_ratio (association)
+  adjusted_odds_ratio (randomized categories, cohort comparisons), odds_ratio (association);
+  cohort comparisons (trialeval.cohort) also prevalence_trend (Cochran-Armitage, more than
+  two cohorts) and linear_trend (linear contrast of adjusted cohort means)
 - exposure: for association rows, the exposure (an outcome id) the odds ratio is of; empty
   otherwise
-- contrast: `<arm> - <control arm>` (arm ids from the trial file; for odds ratios the level
-  labels, `<level> - <reference level>`)
+- contrast: `<arm> - <control arm>` (arm ids from the trial file; a cohort comparison's
+  `<cohort> - <reference cohort>`, and `linear trend: <cohorts in time order>` for its trend
+  rows; for odds ratios the level labels, `<level> - <reference level>`)
 - estimate, ci_low, ci_high: on the natural scale (ratios as ratios); se: standard error of
   the estimate, for ratios of its logarithm (method says so); df: Satterthwaite or residual df
   (NaN for z-based and rank-based results)
@@ -79,6 +82,10 @@ DIAGNOSTIC_COLUMNS = [
     "message",
     "covariance",
 ]
+# An adjusted-means row's change from baseline: the arm's adjusted mean change from the
+# baseline visit to the row's visit, L(visit) - L(baseline) for the same arm and covariate
+# setting, with its SE, df and CI (blank at baseline and for a model without a baseline mean).
+CHANGE_COLUMNS = ["change_estimate", "change_se", "change_df", "change_ci_low", "change_ci_high"]
 MEANS_COLUMNS = [
     "trial",
     "outcome",
@@ -91,6 +98,7 @@ MEANS_COLUMNS = [
     "ci_low",
     "ci_high",
     "n_observed",
+    *CHANGE_COLUMNS,
 ]
 PREPOST_SUMMARY_COLUMNS = [
     "outcome",
@@ -105,6 +113,22 @@ PREPOST_SUMMARY_COLUMNS = [
     "sd",
     "n_events",
     "proportion",
+]
+# tables/cohort_summary.csv: per outcome, analysis set and cohort (trialeval.cohort)
+COHORT_SUMMARY_COLUMNS = [
+    "outcome",
+    "analysis_set",
+    "cohort",
+    "n",
+    "events",
+    "proportion",
+    "ci_low",
+    "ci_high",
+    "median",
+    "q1",
+    "q3",
+    "mean",
+    "sd",
 ]
 ASSOCIATION_COUNTS_COLUMNS = [
     "outcome",
@@ -227,7 +251,7 @@ def run(
         return [p for p in parts.get(analysis, []) if p.endswith(suffix)]
 
     effect_files = kind("mixed_model", ".effects.csv") + kind("prepost", ".effects.csv")
-    effect_files += kind("association", "effects.csv")
+    effect_files += kind("association", "effects.csv") + kind("cohort", ".effects.csv")
     effects = _read_all(effect_files, EFFECT_COLUMNS)
     effects["analysis_name"] = "primary"
     sensitivity = _read_all(kind("sensitivity", ".effects.csv"), EFFECT_COLUMNS)
@@ -241,6 +265,7 @@ def run(
         "diagnostics": (kind("mixed_model", ".diagnostics.csv"), DIAGNOSTIC_COLUMNS),
         "change_scores": (kind("prepost", ".summary.csv"), PREPOST_SUMMARY_COLUMNS),
         "association_counts": (kind("association", "counts.csv"), ASSOCIATION_COUNTS_COLUMNS),
+        "cohort_summary": (kind("cohort", ".summary.csv"), COHORT_SUMMARY_COLUMNS),
         "sensitivity_means": (kind("sensitivity", ".means.csv"), SENSITIVITY_MEANS_COLUMNS),
         "sensitivity_diagnostics": (
             kind("sensitivity", ".diagnostics.csv"),

@@ -36,12 +36,13 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
+from trialeval import disclosure  # noqa: E402
 from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
 from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
-from trialeval.palette import OKABE_ITO, arm_slots, slot_style  # noqa: E402
+from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
 from trialeval.tables import estimate_decimals  # noqa: E402
 
 __all__ = [
@@ -103,6 +104,7 @@ KINDS = (
     "forest",
     "change_distributions",
     "odds_ratio_forest",
+    "cohort_prevalence",
     "tipping_point",
 )
 
@@ -221,6 +223,8 @@ def pretty(label: str) -> str:
 
 
 def _count(n) -> str:
+    if isinstance(n, str):  # withheld by disclosure control: its marker ("<5")
+        return n
     return f"{int(n):,}"
 
 
@@ -1232,7 +1236,13 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
 
     rows: list[_Row] = []
     for band, exposure in enumerate(exposures):
-        rows.append(_Row(pretty(outcomes[exposure]["label"]), bold=True, band=band))
+        if exposure in outcomes:
+            heading = outcomes[exposure]["label"]
+        else:  # a participants-file column
+            from trialeval.tables import exposure_column_label
+
+            heading = exposure_column_label(spec, exposure)
+        rows.append(_Row(pretty(heading), bold=True, band=band))
         ors = eff[eff["exposure"] == exposure]
         by_label = {str(r["contrast"]).split(" - ")[0]: r for _, r in ors.iterrows()}
         references = {str(c).split(" - ")[1] for c in ors["contrast"]}
@@ -1553,6 +1563,8 @@ def _words(spec: dict) -> dict[str, str]:
     allocate (CONSORT's words are for randomized trials)."""
     if spec["design"] in RANDOMIZED:
         return {"enrolled": "Enrolled and randomized", "stage": "Allocation", "to": "Allocated to"}
+    if spec["design"] == "cohort_comparison":  # cohorts are observed, not assigned
+        return {"enrolled": "Enrolled", "stage": "Cohort", "to": ""}
     return {"enrolled": "Enrolled", "stage": "Assignment", "to": "Assigned to"}
 
 
@@ -1593,6 +1605,8 @@ def _consort_footnote(spec: dict, consort: dict, model_n: dict | None) -> str:
             "Under each analysis set, the participants each primary outcome's model used (those "
             "with the outcome scored as the model needs it); no data: the others of the set."
         )
+    if consort.get("disclosure_note"):
+        parts.append(consort["disclosure_note"])
     return " ".join(parts)
 
 
@@ -1643,6 +1657,11 @@ def _follow_up_lines(spec: dict, consort: dict, arm: str) -> list[tuple[str, str
     return lines
 
 
+def _both_counts(*values) -> bool:
+    """Whether every value is a number (not withheld by disclosure control)."""
+    return not any(isinstance(v, str) for v in values)
+
+
 def _analysis_lines(spec: dict, consort: dict, arm: str, model_n: dict | None) -> list:
     """Each configured analysis set (its n, those excluded from it) and under it, per
     primary outcome, the n its model used and the set's others, without data."""
@@ -1660,7 +1679,8 @@ def _analysis_lines(spec: dict, consort: dict, arm: str, model_n: dict | None) -
             n = counts.get(arm, 0)
             lines.append(
                 (
-                    f"{labels.get(outcome, outcome)}: {_n(n)} (no data: {_count(size - n)})",
+                    f"{labels.get(outcome, outcome)}: {_n(n)}"
+                    + (f" (no data: {_count(size - n)})" if _both_counts(size, n) else ""),
                     "normal",
                     1,
                 )
@@ -1688,7 +1708,7 @@ def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
     rows: list[list[_Box]] = [[], [], []]
     for arm in arms:
         head = [
-            (f"{words['to']} {labels.get(arm, arm)}", "bold", 0),
+            (f"{words['to']} {labels.get(arm, arm)}".strip(), "bold", 0),
             (_n(consort["allocated"][arm]), "normal", 0),
             *_unit_lines(consort, arm),
         ]
@@ -1776,6 +1796,8 @@ def primary_model_n(
     primary = [o for o in spec["outcomes"] if o["role"] == "primary" and o["kind"] == "score"]
     if spec["design"] == "cross_sectional" or list(consort["allocated"]) == ["all"]:
         return _survey_model_n(spec, consort, effects)
+    if spec["design"] == "cohort_comparison":  # its analyses are in the cohort table
+        return {}
     arms = list(consort["allocated"])
     return {
         name: {o["id"]: participants_used(spec, scores, sets, name, o["id"], arms) for o in primary}
@@ -1832,7 +1854,8 @@ def _survey_boxes(spec: dict, consort: dict, model_n: dict | None, widths) -> li
     tp = next(iter(consort["timepoints"]))
     primary_set = configured_sets(spec, consort)[0]
     surveyed, responded = consort["enrolled"], consort["assessed"][tp][group]
-    rate = f"{100 * responded / surveyed:.1f}%" if surveyed else EN_DASH
+    shown = surveyed and _both_counts(surveyed, responded)  # a withheld count: no rate
+    rate = f"{100 * responded / surveyed:.1f}%" if shown else EN_DASH
     side = [
         ("Not analysed", "bold", 0),
         (f"Did not respond: {_n(consort['not_assessed'][tp][group])}", "normal", 0),
@@ -1888,7 +1911,7 @@ def _consort_survey(spec: dict, consort: dict, model_n: dict | None = None):
         f"Analysed: {definition}"
         f" (sampling frame {_n(consort['enrolled'])}); response rate: respondents of those "
         "surveyed. Each model uses the respondents with its outcome, exposure and covariates "
-        "answered.",
+        "answered." + (f" {consort['disclosure_note']}" if consort.get("disclosure_note") else ""),
         width - 2 * margin,
         SMALL_FONT,
     )
@@ -2060,6 +2083,26 @@ def _tipping_words(spec: dict, left, right, first) -> None:
 # --------------------------------------------------------------------------------------
 
 
+def _withheld_model_n(model_n: dict | None, consort: dict, plan) -> dict | None:
+    """The models' n as the diagram may print them under disclosure control: a count from 1
+    to k - 1, or one whose set's others without data are (n = set - others), is withheld
+    (its marker, "<k" or "≥k"), and the diagram then leaves the others out."""
+    if not model_n or not plan.on:
+        return model_n
+    k = plan.min_cell
+    shown: dict = {}
+    for name, outcomes in model_n.items():
+        shown[name] = {}
+        for outcome, by_arm in outcomes.items():
+            shown[name][outcome] = {}
+            for arm, n in by_arm.items():
+                size = consort["analysed"].get(name, {}).get(arm)
+                others = size - n if isinstance(size, int) and "|" not in outcome else None
+                small = 0 < n < k or (others is not None and 0 < others < k)
+                shown[name][outcome][arm] = (f"<{k}" if n < k else f"\u2265{k}") if small else n
+    return shown
+
+
 def _model_n(spec: dict, consort: dict, inputs: dict[str, str]) -> dict | None:
     """The primary models' n for the flow diagram, when the rule passes what it needs."""
     if not {"scores", "sets", "effects"} <= set(inputs):
@@ -2093,7 +2136,12 @@ def run(
     notes: list[str] = []
     if kind == "consort":
         consort = json.loads(Path(inputs["consort"]).read_text())
-        fig = plot_consort(spec, consort, _model_n(spec, consort, inputs))
+        model_n = _model_n(spec, consort, inputs)  # from the complete counts
+        # disclosure control (config `disclosure`): withheld counts as their markers
+        plan = disclosure.load(inputs.get("disclosure"))
+        model_n = _withheld_model_n(model_n, consort, plan)
+        consort = disclosure.published_consort(consort, plan)
+        fig = plot_consort(spec, consort, model_n)
     elif kind == "trajectories":
         means = read_csv(inputs["means"])
         consort = json.loads(Path(inputs["consort"]).read_text())
@@ -2123,6 +2171,10 @@ def run(
         )
         if not (effects["estimand"] == "odds_ratio").any():
             notes = [NO_ODDS_RATIOS]
+    elif kind == "cohort_prevalence":  # design cohort_comparison (trialeval.cohort_tables)
+        from trialeval.cohort_tables import plot as plot_cohort
+
+        fig, notes = plot_cohort(spec, inputs)
     elif kind == "tipping_point":
         imputation = _read_imputation(inputs["imputation"])
         fig = plot_tipping_point(spec, imputation)

@@ -407,9 +407,11 @@ def mixed_model_effects(
                 )
     # Adjusted means per arm per visit, covariates set as emmeans does by default; a cell
     # without data has no estimable mean (NaN, n_observed 0), as emmeans' "nonEst".
+    # Each post visit's row also has the arm's mean change from baseline (change_* columns).
     setting = average_row(data, adjust)
     observed = data.groupby(["arm", "timepoint"])["participant_id"].nunique()
     for a in arm.levels:
+        cells = {}
         for tp in visit.levels:
             weights = {"Intercept": 1.0, **setting}
             if a != control and not clda:
@@ -418,7 +420,13 @@ def mixed_model_effects(
                 weights[f"timepoint[{tp}]"] = 1.0
                 if a != control:
                     weights[f"arm[{a}]:timepoint[{tp}]"] = 1.0
+            cells[tp] = weights
+        for tp, weights in cells.items():
             result, _ = estimate(weights, [(a, tp)])
+            change = {}
+            if tp != baseline:
+                change_weights = change_from_baseline(weights, cells[baseline])
+                change = change_columns(estimate(change_weights, [(a, baseline), (a, tp)])[0])
             means_rows.append(
                 {
                     "trial": spec["id"],
@@ -432,6 +440,7 @@ def mixed_model_effects(
                     "ci_low": result.ci_low,
                     "ci_high": result.ci_high,
                     "n_observed": int(observed.get((a, tp), 0)),
+                    **change,
                 }
             )
     diag = _diagnostics(diagnostics, analysis, method, fit)
@@ -443,6 +452,21 @@ def mixed_model_effects(
 NOT_ESTIMABLE = SimpleNamespace(
     estimate=np.nan, se=np.nan, df=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan
 )
+
+
+def change_from_baseline(visit: dict[str, float], baseline: dict[str, float]) -> dict[str, float]:
+    """The weights of an arm's mean change from baseline: its mean at the visit minus its
+    mean at baseline (same arm, same covariate setting), L(visit) - L(baseline)."""
+    names = dict.fromkeys([*visit, *baseline])
+    return {name: visit.get(name, 0.0) - baseline.get(name, 0.0) for name in names}
+
+
+def change_columns(result) -> dict:
+    """An adjusted-means row's change_* columns (CHANGE_COLUMNS) from the change's contrast."""
+    return {
+        f"change_{key}": getattr(result, key)
+        for key in ("estimate", "se", "df", "ci_low", "ci_high")
+    }
 
 
 def _ols_contrast(table: pd.DataFrame, term: str) -> SimpleNamespace:

@@ -38,6 +38,8 @@ from trialeval.models import (
     _model_data,
     _terms,
     _vector,
+    change_columns,
+    change_from_baseline,
 )
 from trialeval.regression import drop_aliased
 
@@ -400,20 +402,30 @@ def clda_covariance_effects(
                 )
             )
     # Adjusted means per arm per visit, covariates as emmeans sets them; one baseline mean.
+    # A post visit's row also has the arm's mean change from baseline (change_* columns).
     setting = {"Intercept": 1.0, **average_row(data, adjust)}
     observed = data.groupby(["arm", "timepoint"])["participant_id"].nunique()
+    baseline = spec["baseline"]
+
+    def estimate(weights):
+        restricted = design.restrict(_vector(names, weights))
+        if restricted is None:
+            return NOT_ESTIMABLE
+        return contrast(fit, restricted, df=df, alpha=alpha)
+
     means_rows = []
     for a in arm.levels:
+        cells = {}
         for tp in visit.levels:
             weights = dict(setting)
-            if tp != spec["baseline"]:
+            if tp != baseline:
                 weights.update({f"timepoint[{tp}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0})
-            restricted = design.restrict(_vector(names, weights))
-            result = (
-                NOT_ESTIMABLE
-                if restricted is None
-                else contrast(fit, restricted, df=df, alpha=alpha)
-            )
+            cells[tp] = weights
+        for tp, weights in cells.items():
+            result = estimate(weights)
+            change = {}
+            if tp != baseline:
+                change = change_columns(estimate(change_from_baseline(weights, cells[baseline])))
             means_rows.append(
                 {
                     "trial": base["trial"],
@@ -427,6 +439,7 @@ def clda_covariance_effects(
                     "ci_low": result.ci_low,
                     "ci_high": result.ci_high,
                     "n_observed": int(observed.get((a, tp), 0)),
+                    **change,
                 }
             )
     diag = {

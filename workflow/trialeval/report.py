@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialeval import disclosure
 from trialeval.config import RANDOMIZED, report_items
 from trialeval.delivery import size_text
 from trialeval.direction import negative_shift_words
@@ -26,6 +27,7 @@ DESIGN_WORDS = {
     "cluster_rct": "cluster-randomized trial (sites randomized)",
     "quasi_experimental": "non-randomized (quasi-experimental) pre/post comparison",
     "cross_sectional": "cross-sectional survey",
+    "cohort_comparison": "comparison of successive cohorts (different people, each surveyed once)",
 }
 FIGURE_TITLES = {
     "consort": "Participant flow (CONSORT)",
@@ -33,6 +35,7 @@ FIGURE_TITLES = {
     "forest": "Effects across outcomes (intent-to-treat set)",
     "change_distributions": "Change from baseline by arm",
     "odds_ratio_forest": "Odds ratios of burnout by level of belonging",
+    "cohort_prevalence": "Prevalence of each binary outcome by cohort (Wilson 95% CI)",
     "tipping_point": (
         "Tipping point: pooled estimate (left) and P (right) of the multiple imputation "
         "against the shift delta of the imputed intervention-arm values"
@@ -107,7 +110,9 @@ def _embed_png(path: Path) -> str:
 
 
 def _design_summary(spec: dict) -> str:
-    arms = ", ".join(f"{a['label']}{' (control)' if a['control'] else ''}" for a in spec["arms"])
+    cohorts = spec["design"] == "cohort_comparison"  # its cohorts are the arms
+    control = " (reference)" if cohorts else " (control)"
+    arms = ", ".join(f"{a['label']}{control if a['control'] else ''}" for a in spec["arms"])
     timepoints = ", ".join(
         f"{t['label']}{' (baseline)' if t['baseline'] else ''}" for t in spec["timepoints"]
     )
@@ -115,7 +120,7 @@ def _design_summary(spec: dict) -> str:
     secondary = [o["label"] for o in spec["outcomes"] if o["role"] != "primary"]
     rows = [
         ("Design", DESIGN_WORDS[spec["design"]]),
-        ("Arms", arms),
+        ("Cohorts (in time order)" if cohorts else "Arms", arms),
         ("Timepoints", timepoints),
         ("Primary outcomes", ", ".join(primary) or "none"),
         ("Secondary outcomes", ", ".join(secondary) or "none"),
@@ -223,7 +228,9 @@ def _estimands(path: Path) -> dict:
     return analyses
 
 
-def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None) -> str:
+def _estimand_section(
+    analyses: dict, arms: dict[str, str], numbers=None, plan=disclosure.OFF
+) -> str:
     """Each analysis's estimand once, and per intercurrent event the participants with it and
     the observations its strategy set aside, per arm (intent-to-treat set). `numbers` yields
     the tables' numbers ("S2", ...)."""
@@ -246,7 +253,10 @@ def _estimand_section(analyses: dict, arms: dict[str, str], numbers=None) -> str
         if rows:
             body = "".join(
                 f"<tr><td>{html.escape(text)}</td>"
-                + "".join(f"<td>{int(counts.get(a, 0))}</td>" for a in arms)
+                # counts below disclosure control's k as "<k" (`plan`; off by default)
+                + "".join(
+                    f"<td>{html.escape(plan.count(None, counts.get(a, 0)))}</td>" for a in arms
+                )
                 + "</tr>"
                 for text, counts in rows
             )
@@ -306,6 +316,9 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
     the figures Figure 1, Figure 2, ... in the order shown."""
     items = report_items(spec)
     consort = json.loads((trial_dir / "consort.json").read_text())
+    # disclosure control (config `disclosure`): withheld counts as their markers
+    plan = disclosure.trial_plan(spec, trial_dir)
+    consort = disclosure.published_consort(consort, plan)
     estimands = _estimands(trial_dir / "estimands.json")
     extra = (f"S{k}" for k in itertools.count(1))
     figure_number = {f: k for k, f in enumerate(shown_order(items["figures"]), start=1)}
@@ -315,8 +328,10 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
         "<h3>Participant flow</h3>",
         _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow")),
     ]
+    if consort.get("disclosure_note"):
+        parts.append(f'<p class="note">{html.escape(consort["disclosure_note"])}</p>')
     if estimands:
-        parts.append(_estimand_section(estimands, consort["arms"], extra))
+        parts.append(_estimand_section(estimands, consort["arms"], extra, plan))
     for table in items["tables"]:
         if table not in OWN_SECTION:
             parts.append(_scroll((trial_dir / "tables" / f"{table}.html").read_text()))

@@ -26,6 +26,8 @@ _ONLY_FOR = {
     "title": {"tables", "figures", "report"},
     "registration": {"tables", "figures", "report"},
     "multiplicity": {"effects", "tables", "figures", "report"},
+    # disclosure control: the jobs that print counts, and the one that plans the suppressions
+    "disclosure": {"tables", "figures", "report", "disclosure"},
     # the event columns ingest carries (each analysis reads its own events from its estimand)
     "intercurrent_columns": {"ingest"},
 }
@@ -36,7 +38,8 @@ _PRESENTATION = {
     "covariates": ("label", "summary"),
     "instruments": ("label", "source"),
 }
-_PRESENTING = {"tables", "figures", "report"}
+# (the disclosure job builds Table 1 as the tables job does, to read its counts)
+_PRESENTING = {"tables", "figures", "report", "disclosure"}
 # Arm and visit labels also appear in consort.json and in the notes of effects.csv, so the
 # analysis stages read them; ingest and scoring do not.
 _UNLABELLED = {"ingest": ("arms", "timepoints"), "score": ("arms", "timepoints")}
@@ -48,6 +51,7 @@ _ANALYSES_BLOCKS = {
     "mixed_model": ("analysis_sets", "mixed_model", "estimand"),
     "prepost": ("analysis_sets", "prepost", "estimand"),
     "association": ("analysis_sets", "association"),
+    "cohort": ("analysis_sets", "cohort"),
 }
 # Delivery groups are checked and counted (trialeval.delivery) against the arms delivered in
 # groups and the site term, wherever the trial has groups.
@@ -63,10 +67,12 @@ STAGES = (
     "mixed_model",
     "prepost",
     "association",
+    "cohort",
     "effects",
     "tables",
     "figures",
     "report",
+    "disclosure",
 )
 
 
@@ -133,6 +139,7 @@ _OPTIONS = {
     "mixed_model": ("alpha",),
     "prepost": ("alpha",),
     "association": ("alpha",),
+    "cohort": ("alpha",),
     "effects": ("multiplicity",),
     SENSITIVITY: ("alpha",),
 }

@@ -3,6 +3,9 @@
 Each builder returns `(full, formatted)`: `full` is a tidy frame at full precision (the CSV),
 `formatted` a frame of strings as a journal prints them (Markdown, HTML, Word). Table 1 is
 the one table computed here, from the scored data, participants and analysis-set flags.
+`formatted.attrs["headings"]` ({row: HEADING or SUBHEADING}) marks block heading rows, which
+the writers print spanning the table, bold or italic; `formatted.attrs["footnotes"]` holds the
+notes its markers point to.
 
 Printing rules (one helper each):
 
@@ -10,9 +13,11 @@ Printing rules (one helper each):
   decimals (".04"), no leading zero. Two exceptions: when 2 decimals would print ".05", 3 are
   printed (".048", ".052"), so the side of .05 is never hidden by rounding; above .99, ">.99"
   (never "1.00", which would claim certainty). Adjusted P values follow the same rules.
-- Estimates and their CI share one number of decimals (`estimate_decimals`): 2 for ratios; for
-  a score, 1 when the score's possible range spans more than 20 points (MBI sums, CIPS...),
-  else 2 (means on a 1-5 scale, single items); 1 for numeric covariates and percentages.
+- One decimals rule (`estimate_decimals`), from the outcome's scale: one decimal more than the
+  scale's resolution, for estimates, CIs, adjusted means, means, SDs and medians alike: 1 for
+  a score in whole points (MBI and CIPS sums, a single 1-4 item), 2 for a finer one (the mean
+  of the SCS-SF's 12 items); 2 for ratios (and risk differences, as proportions); 1 for
+  percentages and numeric covariates.
 - Negative numbers carry a true minus sign (U+2212) in the printed tables; the CSV holds plain
   numbers. A missing number prints as an em dash; when the effects row says why (`note`), a
   superscript letter points to the note in the footnote.
@@ -32,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialeval import disclosure
 from trialeval.config import RANDOMIZED, with_export_labels
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
@@ -68,6 +74,7 @@ KINDS = (
     "effects_table",
     "prepost_table",
     "association_table",
+    "cohort_table",
     "reliability_table",
     "missingness_table",
     "tipping_point",
@@ -114,15 +121,30 @@ def format_count_percent(count, total, decimals: int = 1) -> str:
 
 
 def estimate_decimals(spec: dict, outcome_id: str, estimand: str | None = None) -> int:
-    """Decimals for an outcome's estimates, from its scale: 2 for ratios; for a score, 1 when
-    its possible range spans more than 20 points, else 2."""
+    """Decimals for an outcome's numbers (estimates, CIs, means, SDs, medians alike), one more
+    than the resolution of its scale: 1 for a scale scored in whole points (a sum of
+    whole-number items, a single whole-number item), 2 for a finer one (a mean of several
+    items, items not in whole numbers); 2 for ratios and for an outcome that is not a score
+    (a risk difference, a proportion). Percentages print with 1 (`format_count_percent`)."""
     if estimand in RATIO_ESTIMANDS:
         return 2
     outcome = _outcome(spec, outcome_id)
     if outcome is None or outcome["kind"] != "score":
         return 2
-    lo, hi = _score_range(spec, outcome)
-    return 1 if hi - lo > 20 else 2
+    return 1 if _score_resolution(spec, outcome) >= 1 else 2
+
+
+def _score_resolution(spec: dict, outcome: dict) -> float:
+    """The smallest step between two possible scores of a complete response: 1 for a sum of
+    whole-number items; 1/k for the mean of k such items; below 1 when the answers need not
+    be whole numbers (`decimals: true`, a pre-scored mean) or the item range is not."""
+    inst = spec["instruments"][outcome["instrument"]]
+    lo, hi = (float(v) for v in inst.get("item_range", (0, 1)))
+    whole = lo.is_integer() and hi.is_integer() and not inst.get("decimals")
+    step = 1.0 if whole else 0.1
+    sub = inst["subscales"][outcome["name"]]
+    k = len(sub.get("items") or [1])
+    return step / k if sub.get("scoring") == "mean" and k > 1 else step
 
 
 def typographic(text: str) -> str:
@@ -257,8 +279,8 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
     """The outcome's label; a score also names its instrument and possible range, e.g.
     "Emotional exhaustion (MBI, 0-54)" or "Impostor phenomenon (CIPS total, 20-100)"."""
     outcome = _outcome(spec, outcome_id)
-    if outcome is None:
-        return str(outcome_id)
+    if outcome is None:  # an association exposure from a participants-file column
+        return exposure_column_label(spec, outcome_id)
     label = outcome["label"]
     if outcome["kind"] != "score":
         return label
@@ -270,6 +292,12 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
         return f"{label[:-1]}, {scale})"
     abbreviation = instrument_abbreviation(spec["instruments"][outcome["instrument"]])
     return f"{label} ({', '.join(p for p in (abbreviation, scale) if p)})"
+
+
+def exposure_column_label(spec: dict, column: str) -> str:
+    """A participants-file column's label: the covariate's, else the column name."""
+    labels = {c["name"]: c.get("label", c["name"]) for c in spec.get("covariates", [])}
+    return labels.get(column, str(column))
 
 
 def _arm_labels(spec: dict) -> dict[str, str]:
@@ -298,6 +326,8 @@ def contrast_label(spec: dict, contrast: str, exposure=None) -> str:
 def analysis_set_definition(spec: dict, name: str) -> str:
     if spec["design"] == "cross_sectional" and name in ("itt", "per_protocol"):
         return "respondents to the survey, less consent withdrawals"
+    if spec["design"] == "cohort_comparison" and name in ("itt", "per_protocol"):
+        return "every member of each cohort in the participants file, less consent withdrawals"
     if name == "itt":
         return "every allocated participant in the allocated arm, less consent withdrawals"
     if name == "per_protocol":
@@ -577,42 +607,165 @@ def _estimate_cell(spec: dict, row, notes: Notes) -> str:
     return text + notes.mark(row["note"])
 
 
-def effects_table(spec: dict, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per effects.csv row, in its order (primary outcomes first); the rows of each
-    named sensitivity analysis follow the primary analysis's in a block of their own, under a
-    row naming it."""
+# Table 2 layout (CONSORT 2025 outcomes item: each group's result, then the effect with its
+# precision). Blocks of rows, each under a heading row: the primary analysis on each analysis
+# set in order (intent-to-treat first), then each named sensitivity analysis's sets. The
+# per-protocol and complete-case blocks stay in Table 2, after the intent-to-treat block,
+# rather than in a supplementary table: they are the trial's prespecified supportive analyses
+# of the same outcomes and read best beside the primary block; the report's S-numbers belong
+# to tables only the report has, and a manuscript that wants them in its supplement moves the
+# whole block (its heading row and rows) unchanged. Within a block: the outcomes in effects
+# order, their role as a sub-heading; an outcome row holds each group's result (when it is
+# the same for each of the outcome's effect rows), indented rows below it the effect measures.
+# The contrast is in the effect column's header when the table has one, the follow-up visit
+# in the title when there is one; the estimand is in the footnotes.
+HEADING, SUBHEADING = 1, 2  # formatted.attrs["headings"]: row -> level (bold, italic)
+SET_BLOCK = {"itt": "Intent-to-treat set", "per_protocol": "Per-protocol set"}
+SET_BLOCK["complete_case"] = "Complete-case set"
+MEAN_ESTIMANDS = {"diff_in_change", "diff_in_means", "adjusted_diff"}
+
+
+def _block_label(spec: dict, name: str, analysis_set: str, timepoint: str | None) -> str:
+    label = SET_BLOCK.get(analysis_set, _set_label(analysis_set))
+    if name != "primary":
+        analysis = _analysis_labels(spec).get(name, name)
+        label = f"Sensitivity analysis: {analysis}, {label[:1].lower()}{label[1:]}"
+    return label if timepoint is None else f"{label}, {_lower_first(timepoint)}"
+
+
+def _single_contrast(spec: dict, full: pd.DataFrame) -> tuple[str, str] | None:
+    """The (arm, control) of the table's one arm contrast, or None with several."""
+    contrasts = list(dict.fromkeys(full["contrast"]))
+    arms = _arm_labels(spec)
+    if len(contrasts) != 1:
+        return None
+    pair = str(contrasts[0]).split(" - ")
+    return (pair[0], pair[1]) if len(pair) == 2 and all(a in arms for a in pair) else None
+
+
+def _effect_header(spec: dict, full: pd.DataFrame) -> str:
+    """ "Difference, A − B (95% CI)"; "Effect, A vs B" when ratios are beside differences;
+    without the contrast when there are several (each row names its own)."""
+    pair = _single_contrast(spec, full)
+    ratios = full["estimand"].isin(RATIO_ESTIMANDS).any()
+    if pair is None:
+        return "Effect (95% CI)" if ratios else "Difference (95% CI)"
+    arms = _arm_labels(spec)
+    if ratios:
+        return f"Effect, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
+    return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} (95% CI)"
+
+
+def _group_cell(spec: dict, row, means: pd.DataFrame, summary: pd.DataFrame, arm: str) -> str:
+    """One group's result for an effects row: n/N (%) at follow-up (binary outcomes), the
+    adjusted mean (95% CI) at follow-up (a mixed model; beside the difference in change, the
+    adjusted mean change from baseline to follow-up), median (IQR) or mean (SD) change (the
+    pre/post rank test, the ANCOVA of change); "" where the outputs have none."""
+    kind = (_outcome(spec, row["outcome"]) or {}).get("kind")
+    key = {"outcome": row["outcome"], "analysis_set": row["analysis_set"], "arm": arm}
+    key["timepoint"] = row["timepoint"]
+    name = row["analysis_name"]
+    if kind == "score" and row["estimand"] in MEAN_ESTIMANDS:
+        frame = means[_analysis_names(means) == name] if len(means) else means
+    elif name == "primary":
+        frame = summary
+    else:
+        return ""
+    found = frame[(frame[list(key)] == pd.Series(key)).all(axis=1)] if len(frame) else frame
+    if found.empty:
+        return ""
+    s = found.iloc[0]
+    decimals = estimate_decimals(spec, row["outcome"])
+    if kind != "score":
+        if is_missing(s["n_events"]):
+            return DASH
+        events, n = int(s["n_events"]), int(s["n"])
+        return f"{events}/{n} ({format_number(100 * events / n, 1) if n else DASH})"
+    if row["estimand"] == "diff_in_change" and _has_change(frame):
+        return format_ci(s["change_estimate"], s["change_ci_low"], s["change_ci_high"], decimals)
+    if row["estimand"] in MEAN_ESTIMANDS:
+        return format_ci(s["estimate"], s["ci_low"], s["ci_high"], decimals)
+    if row["estimand"] == "hodges_lehmann_shift":
+        q = [format_number(s[k], decimals) for k in ("median", "q1", "q3")]
+        return f"{q[0]} ({q[1]} to {q[2]})"
+    return f"{format_number(s['mean'], decimals)} ({format_number(s['sd'], decimals)})"
+
+
+def _has_change(means: pd.DataFrame) -> bool:
+    """Whether the means output has each arm's change from baseline (the change_* columns;
+    outputs written before them have only the means)."""
+    return "change_estimate" in means
+
+
+def _measure_label(spec: dict, row, several_contrasts: bool) -> str:
+    label = row["estimand_label"]
+    return f"{label}, {row['contrast_label']}" if several_contrasts else label
+
+
+def effects_table(
+    spec: dict,
+    effects: pd.DataFrame,
+    means: pd.DataFrame | None = None,
+    summary: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 2 (layout above). `means`: the adjusted means per arm and visit (adjusted_means,
+    with sensitivity_means under their analysis_name); `summary`: prepost_summary (change
+    per arm, events at follow-up). `full` is one row per effects row, labels alongside."""
     full = _effect_labels(spec, effects.reset_index(drop=True))
+    full["analysis_name"] = _analysis_names(full)
+    means = pd.DataFrame() if means is None else means
+    summary = pd.DataFrame() if summary is None else summary
+    compared = {arm for c in full["contrast"] for arm in str(c).split(" - ")}
+    arms = [a for a in spec["arms"] if a["id"] in compared]
+    effect = _effect_header(spec, full)
+    several = _single_contrast(spec, full) is None
+    several_visits = full["timepoint"].nunique() > 1
     notes = Notes()
-    printed = []
-    previous = None
-    labels = _analysis_labels(spec)
-    names = _analysis_names(full)
-    block = "primary"
-    for (_, row), name in zip(full.iterrows(), names, strict=True):
-        if name != block:  # a sensitivity analysis starts: its heading row
-            block, previous = name, None
-            printed.append({"Outcome": f"Sensitivity analysis: {labels.get(name, name)}"})
-        first = row["outcome"] != previous  # the outcome and role print once per block
-        previous = row["outcome"]
-        printed.append(
-            {
-                "Outcome": typographic(row["outcome_label"]) if first else "",
-                "Role": str(row["role"]).capitalize() if first else "",
-                "Analysis set": row["analysis_set_label"],
-                "Estimand": row["estimand_label"],
-                "Contrast": row["contrast_label"],
-                "Timepoint": row["timepoint_label"],
-                "Estimate (95% CI)": _estimate_cell(spec, row, notes),
-                "P": format_p(row["p_value"]),
-                "Adjusted P": format_p(row["p_adjusted"]),
-                "n": DASH if is_missing(row["n"]) else str(int(row["n"])),
-            }
-        )
-    columns = ["Outcome", "Role", "Analysis set", "Estimand", "Contrast", "Timepoint"]
-    columns += ["Estimate (95% CI)", "P", "Adjusted P", "n"]
+    printed, headings = [], {}
+    keys = ["analysis_name", "analysis_set"] + (["timepoint"] if several_visits else [])
+    for block_key, block in full.groupby(keys, sort=False):
+        timepoint = block["timepoint_label"].iloc[0] if several_visits else None
+        headings[len(printed)] = HEADING
+        printed.append({"Outcome": _block_label(spec, block_key[0], block_key[1], timepoint)})
+        role = None
+        for _, rows in block.groupby("outcome", sort=False):
+            if rows["role"].iloc[0] != role:
+                role = rows["role"].iloc[0]
+                count = block.loc[block["role"] == role, "outcome"].nunique()
+                headings[len(printed)] = SUBHEADING
+                printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
+            printed += _outcome_rows(spec, rows, arms, effect, several, notes, means, summary)
+    columns = ["Outcome", *(a["label"] for a in arms), effect, "P", "Adjusted P", "n"]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
+    formatted.attrs["headings"] = headings
     formatted.attrs["footnotes"] = notes.lines()
     return full, formatted
+
+
+def _outcome_rows(spec, rows, arms, effect, several, notes, means, summary) -> list[dict]:
+    """An outcome's printed rows: its label with the groups' results, then one indented row
+    per effect measure (on the outcome's own row when it has one)."""
+    label = typographic(rows["outcome_label"].iloc[0])
+    lines = []
+    for _, row in rows.iterrows():
+        line = {"Outcome": INDENT + _measure_label(spec, row, several)}
+        for arm in arms:
+            line[arm["label"]] = _group_cell(spec, row, means, summary, arm["id"])
+        line[effect] = _estimate_cell(spec, row, notes)
+        line["P"] = format_p(row["p_value"])
+        line["Adjusted P"] = format_p(row["p_adjusted"])
+        line["n"] = DASH if is_missing(row["n"]) else str(int(row["n"]))
+        lines.append(line)
+    groups = [tuple(line[a["label"]] for a in arms) for line in lines]
+    if len(lines) == 1:  # one measure: it is named after the outcome, on one row
+        lines[0]["Outcome"] = f"{label}, {_lower_first(lines[0]['Outcome'].lstrip(chr(160)))}"
+        return lines
+    head = {"Outcome": label}
+    if len(set(groups)) == 1:  # the same group results for each measure: once, on top
+        head.update({a["label"]: groups[0][k] for k, a in enumerate(arms)})
+        for line in lines:
+            line.update({a["label"]: "" for a in arms})
+    return [head, *lines]
 
 
 def _analysis_names(effects: pd.DataFrame) -> pd.Series:
@@ -993,7 +1146,8 @@ def missingness_table(spec: dict, consort: dict) -> tuple[pd.DataFrame, pd.DataF
 # --------------------------------------------------------------------------------------
 
 
-NUMERIC_CELL = re.compile(r"^[\d<>.\u2212\u2014\u221e]")
+# (≥: a count withheld by disclosure control, "≥5")
+NUMERIC_CELL = re.compile(r"^[\d<>.\u2212\u2014\u221e\u2265]")
 
 
 def _right_aligned(formatted: pd.DataFrame) -> list[bool]:
@@ -1025,7 +1179,14 @@ def _markdown(formatted: pd.DataFrame, title: str, footnote: str) -> str:
     cell = _markdown_cell
     header = "| " + " | ".join(map(cell, formatted.columns)) + " |"
     rule = "|" + "|".join("---:" if r else ":---" for r in _right_aligned(formatted)) + "|"
-    body = ["| " + " | ".join(map(cell, row)) + " |" for row in formatted.to_numpy()]
+    headings = formatted.attrs.get("headings", {})
+    body = []
+    for i, row in enumerate(formatted.to_numpy()):
+        cells = list(map(cell, row))
+        if i in headings:  # a block heading: emphasised, the other cells empty
+            mark = "**" if headings[i] == HEADING else "*"
+            cells = [f"{mark}{cells[0]}{mark}"] + [""] * (len(cells) - 1)
+        body.append("| " + " | ".join(cells) + " |")
     parts = [f"### {_markdown_text(title)}", "", header, rule, *body, ""]
     parts += [_markdown_text(p) for para in footnote.split("\n") if para for p in (para, "")]
     return "\n".join(parts)
@@ -1035,15 +1196,27 @@ def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
     esc = html.escape
     cell = "padding:2px 8px;border-bottom:1px solid #ddd;"
     align = ["right" if r else "left" for r in _right_aligned(formatted)]
+    # numbers never wrap ("28.3 (25.9 to" over "30.6)"); the label column wraps instead
+    wrap = [";white-space:nowrap" if a == "right" else "" for a in align]
+    label_width = ";min-width:12em"  # so the labels wrap rather than the numbers
     head = "".join(
-        f'<th style="padding:2px 8px;border-bottom:2px solid #333;text-align:{align[i]}">'
-        f"{esc(str(c))}</th>"
+        f'<th style="padding:2px 8px;border-bottom:2px solid #333;text-align:{align[i]}'
+        f'{label_width if i == 0 else ""}">{esc(str(c))}</th>'
         for i, c in enumerate(formatted.columns)
     )
+    headings = formatted.attrs.get("headings", {})
     body = []
-    for row in formatted.to_numpy():
+    for k, row in enumerate(formatted.to_numpy()):
+        if k in headings:  # a block heading spans the table
+            emphasis = "font-weight:bold" if headings[k] == HEADING else "font-style:italic"
+            body.append(
+                f'<tr><td colspan="{formatted.shape[1]}" style="{cell}{emphasis};'
+                f'padding-top:6px">{esc(str(row[0]))}</td></tr>'
+            )
+            continue
         tds = "".join(
-            f'<td style="{cell}text-align:{align[i]}">{esc(str(v))}</td>' for i, v in enumerate(row)
+            f'<td style="{cell}text-align:{align[i]}{wrap[i]}">{esc(str(v))}</td>'
+            for i, v in enumerate(row)
         )
         body.append(f"<tr>{tds}</tr>")
     notes = "<br>".join(esc(p) for p in footnote.split("\n") if p)
@@ -1218,7 +1391,10 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
         *[[str(v) for v in r] for r in formatted.to_numpy()],
     ]
     right = _right_aligned(formatted)
-    widths, orientation = _column_widths(rows, right)
+    headings = {i + 1: level for i, level in formatted.attrs.get("headings", {}).items()}
+    # a heading row spans the table, so it does not widen the label column
+    sized = [[""] * len(r) if i in headings else r for i, r in enumerate(rows)]
+    widths, orientation = _column_widths(sized, right)
     document = Document()
     _set_font(document, FONT)
     section = document.sections[0]
@@ -1239,11 +1415,17 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
     table.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))  # repeats per page
     # row.cells, not table.cell(i, j): the latter rescans the whole table on every call
     for i, (row, values) in enumerate(zip(table.rows, rows, strict=True)):
+        if i in headings:
+            _heading_row(row, values[0], headings[i])
+            continue
         for j, (cell, value) in enumerate(zip(row.cells, values, strict=True)):
             cell.width = Twips(widths[j])
             paragraph = cell.paragraphs[0]
             layout = paragraph.paragraph_format
             layout.space_after, layout.line_spacing = Pt(0), 1.0
+            following = rows[i + 1][0] if i + 1 < len(rows) else ""
+            if i > 0 and _indent_level(following) > _indent_level(values[0]):
+                layout.keep_with_next = True  # a label stays on the page of its levels
             if j == 0 and i > 0 and _indent_level(value):  # a real indent, not spaces
                 layout.left_indent = Twips(LEVEL_INDENT * _indent_level(value))
                 value = value.lstrip("\u00a0")
@@ -1252,6 +1434,7 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
             run.bold = i == 0
             if right[j]:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            _mark_size(paragraph, TABLE_PT)
     # table notes: smaller paragraphs set directly under the table
     for k, para in enumerate(p for p in footnote.split("\n") if p):
         note = document.add_paragraph()
@@ -1268,6 +1451,40 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
     raw = io.BytesIO()
     document.save(raw)
     return _normalise_zip(raw.getvalue())
+
+
+def _mark_size(paragraph, points: int) -> None:
+    """The paragraph mark in `points` too: an empty cell's line would otherwise be as tall as
+    the template's 11 pt, and a row of empty cells (a label above its levels) stand out."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    marks = OxmlElement("w:rPr")
+    for tag in ("w:sz", "w:szCs"):
+        size = OxmlElement(tag)
+        size.set(qn("w:val"), str(2 * points))
+        marks.append(size)
+    paragraph._p.get_or_add_pPr().append(marks)
+
+
+def _heading_row(row, text: str, level: int) -> None:
+    """A block heading: its cells merged into one spanning the table, bold (a block) or
+    italic (a sub-heading), kept with the rows under it."""
+    from docx.shared import Pt
+
+    cells = row.cells
+    merged = cells[0].merge(cells[-1]) if len(cells) > 1 else cells[0]
+    paragraph = merged.paragraphs[0]
+    layout = paragraph.paragraph_format
+    layout.space_after, layout.line_spacing, layout.keep_with_next = Pt(0), 1.0, True
+    layout.space_before = Pt(3 if level == HEADING else 0)
+    run = paragraph.add_run(text)
+    run.font.size = Pt(TABLE_PT)
+    _mark_size(paragraph, TABLE_PT)
+    if level == HEADING:
+        run.bold = True
+    else:
+        run.italic = True
 
 
 def _normalise_zip(data: bytes) -> bytes:
@@ -1385,6 +1602,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     if kind not in KINDS:
         raise ValueError(f"unknown table {kind!r}; expected one of {', '.join(KINDS)}")
     group = "arm" if spec["design"] in RANDOMIZED else "group"
+    group = "cohort" if spec["design"] == "cohort_comparison" else group
     if kind == "table1":
         if "covariate_labels" in inputs:
             labels = json.loads(Path(inputs["covariate_labels"]).read_text())
@@ -1405,7 +1623,8 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
                 "summarised among respondents."
             )
         else:
-            title = _title(spec, kind, f"Baseline characteristics by {group} (intent-to-treat set)")
+            when = "Characteristics" if group == "cohort" else "Baseline characteristics"
+            title = _title(spec, kind, f"{when} by {group} (intent-to-treat set)")
             scope = f"Intent-to-treat set: {analysis_set_definition(spec, 'itt')}."
         lines = [scope]
         why = (
@@ -1465,16 +1684,24 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
 
     if kind == "tipping_point":
         return _tipping_point_build(spec, kind, inputs)
+    if kind == "cohort_table":  # design cohort_comparison (trialeval.cohort_tables)
+        from trialeval.cohort_tables import build_table
+
+        return build_table(spec, inputs)
 
     effects = _read_effects(inputs["effects"])
     sign = (
         "Differences are the first-named group minus the second; ratios the first over the second."
     )
     if kind == "effects_table":
-        full, formatted = effects_table(spec, effects)
+        means, summary = _group_inputs(inputs)
+        full, formatted = effects_table(spec, effects, means, summary)
         what = "Estimated effects" if spec["design"] in RANDOMIZED else "Group comparisons"
-        title = _title(spec, kind, f"{what} on each outcome")
-        extra = [sign, "n: participants contributing to the estimate (of the analysis set)."]
+        visits = list(dict.fromkeys(full["timepoint_label"]))
+        at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
+        title = _title(spec, kind, f"{what} on each outcome{at}")
+        extra = [sign, *_group_footnotes(spec, full, means)]
+        extra.append("n: participants contributing to the estimate (of the analysis set).")
         if effects["analysis"].isin(["risk_difference", "logistic"]).any():
             extra.append(
                 "Binary outcomes: the unadjusted risk ratio is the primary effect measure; the "
@@ -1516,6 +1743,78 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         lines += estimand_footnotes(spec, _analysis_names(effects))
     lines += formatted.attrs.get("footnotes", [])
     return full, formatted, title, "\n".join(lines)
+
+
+def _group_inputs(inputs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 2's group results: the adjusted means (primary, then the sensitivity analyses'
+    under their analysis_name) and prepost_summary; empty frames for files not given."""
+    frames = []
+    for key in ("means", "sensitivity_means"):
+        if key in inputs:
+            frame = read_csv(inputs[key])
+            if "analysis_name" not in frame:
+                frame.insert(0, "analysis_name", "primary")
+            frames.append(frame)
+    means = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    summary = read_csv(inputs["prepost_summary"]) if "prepost_summary" in inputs else None
+    return means, pd.DataFrame() if summary is None else summary
+
+
+def _without_means(rows: pd.DataFrame, means: pd.DataFrame) -> bool:
+    """Whether some of `rows` (effects) has no adjusted means to show beside it."""
+    keys = ["analysis_name", "outcome", "analysis_set", "timepoint"]
+    if means.empty:
+        return not rows.empty
+    have = set(means.assign(analysis_name=_analysis_names(means))[keys].itertuples(index=False))
+    return any(tuple(r) not in have for r in rows[keys].itertuples(index=False))
+
+
+def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> list[str]:
+    """What the group columns of Table 2 hold, for the kinds of rows it has."""
+    kinds = full["outcome"].map({o["id"]: o["kind"] for o in spec["outcomes"]})
+    scores, estimands = full[kinds == "score"], set(full["estimand"])
+    lines = []
+    if scores["estimand"].isin(MEAN_ESTIMANDS).any():
+        text = (
+            "Group columns, scores: the adjusted mean (95% CI) at follow-up from the mixed model "
+            "(covariates set as emmeans sets them by default); the difference in means is their "
+            "difference."
+        )
+        if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
+            text += (
+                " Blank where the model output has no group means (an ANCOVA, an analysis of "
+                "multiple imputations)."
+            )
+        if "diff_in_change" in estimands and _has_change(means):
+            text += (
+                " Beside the difference in change from baseline: each group's adjusted mean "
+                "change from baseline to follow-up (95% CI) from the same model; the difference "
+                "in change is their difference."
+            )
+        elif "diff_in_change" in estimands:
+            text += (
+                " The difference in change from baseline also subtracts each group's adjusted "
+                "baseline mean (tables/adjusted_means.csv); the model output has no per-group "
+                "adjusted change with its CI, so the columns show the mean at follow-up for it "
+                "too."
+            )
+        lines.append(text)
+    if "hodges_lehmann_shift" in estimands:
+        lines.append(
+            "Group columns, scores: beside the Hodges-Lehmann shift the median (IQR) change "
+            "from baseline; beside the adjusted mean difference the mean (SD) change, "
+            "unadjusted."
+        )
+    if (kinds != "score").any():
+        lines.append(
+            "Group columns, binary outcomes: participants with the event / participants "
+            "observed at follow-up (%)."
+        )
+    if (full["analysis_name"] != "primary").any() and (kinds != "score").any():
+        lines.append(
+            "A sensitivity analysis's binary outcomes have no group counts in the outputs (blank)."
+        )
+    return lines
 
 
 def _tipping_point_build(spec: dict, kind: str, inputs: dict):
@@ -1582,4 +1881,6 @@ def _check_n(spec: dict, full: pd.DataFrame, consort: dict) -> None:
 def run(spec: dict, kind: str, *, inputs: dict[str, str], out_stem: str) -> None:
     """Rule entry: build one table from the pipeline's files and write its four formats."""
     full, formatted, title, footnote = build(spec, kind, dict(inputs))
+    # disclosure control (config `disclosure`): withheld counts as "<k", the note added
+    full, formatted, footnote = disclosure.apply(spec, kind, full, formatted, footnote, inputs)
     write_table(full, formatted, out_stem, title=title, footnote=footnote)

@@ -328,6 +328,9 @@ def _participants(spec: dict, problems: Problems, labels: dict) -> pd.DataFrame 
     out = pd.DataFrame({"participant_id": _as_str(ids)})
 
     arm_ids = [a["id"] for a in spec["arms"]]
+    # a cohort comparison's cohorts are its arms (trialeval.config)
+    arm, listed = ("cohort", "cohort.order") if spec.get("cohort") else ("arm", "arms")
+    article = "a" if spec.get("cohort") else "an"
     if spec["arm_column"]:
         col = spec["arm_column"]
         arms = _arms(raw[col], export.labels.get(col, {}), arm_ids)
@@ -335,17 +338,17 @@ def _participants(spec: dict, problems: Problems, labels: dict) -> pd.DataFrame 
             problems,
             arms.isna() | ~arms.isin(arm_ids),
             lambda r: (
-                f"{path}: row {r}, column {col!r} (participant {ids.at[r]}): arm "
-                f"{raw.at[r, col]!r} is not an arm of the trial; expected one of "
-                f"{', '.join(arm_ids)} (arms in {cfg})"
+                f"{path}: row {r}, column {col!r} (participant {ids.at[r]}): {arm} "
+                f"{raw.at[r, col]!r} is not {article} {arm} of the trial; expected one of "
+                f"{', '.join(arm_ids)} ({listed} in {cfg})"
             ),
         )
         out["arm"] = arms.astype(str).to_numpy()
         missing_arms = sorted(set(arm_ids) - set(arms.dropna().unique()))
         if missing_arms:
             problems.add(
-                f"{path}: no participant is allocated to arm(s) {', '.join(missing_arms)} "
-                f"listed in {cfg}; check the arm ids in column {col!r}"
+                f"{path}: no participant is allocated to {arm}(s) {', '.join(missing_arms)} "
+                f"listed in {cfg} ({listed}); check the {arm} ids in column {col!r}"
             )
     else:
         out["arm"] = SINGLE_GROUP

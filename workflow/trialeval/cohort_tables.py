@@ -1,0 +1,265 @@
+"""The cohort comparison's table (cohort_table) and figure (cohort_prevalence), drawn from
+effects.csv and tables/cohort_summary.csv (trialeval.cohort); nothing is re-estimated.
+
+Table: per outcome (primary first) and analysis set, one row of per-cohort summaries (binary
+outcomes: n/N (%) with the Wilson 95% CI; scores: median (IQR)), then one indented row per
+estimate: risk difference and risk ratio (unadjusted), adjusted odds ratio, trend across
+cohorts; for scores the adjusted mean difference and the linear trend.
+
+Figure: the prevalence of each binary outcome per cohort with its Wilson 95% CI, cohorts in
+time order, the reference cohort first-named in the legend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialeval.formatting import DASH, format_p
+
+KIND_TABLE = "cohort_table"
+KIND_FIGURE = "cohort_prevalence"
+ROW_LABELS = {
+    "risk_difference": "Risk difference, percentage points (unadjusted)",
+    "risk_ratio": "Risk ratio (unadjusted)",
+    "adjusted_odds_ratio": "Odds ratio (adjusted)",
+    "prevalence_trend": "Trend across cohorts, percentage points per cohort (unadjusted)",
+    "adjusted_mean_difference": "Mean difference (adjusted)",
+    "linear_trend": "Linear trend, change in mean per cohort (adjusted)",
+}
+UNADJUSTED_LABELS = {
+    "adjusted_odds_ratio": "Odds ratio (no covariates)",
+    "adjusted_mean_difference": "Mean difference (no covariates)",
+    "linear_trend": "Linear trend, change in mean per cohort (no covariates)",
+}
+# risk differences and the trend slope are proportions: printed in percentage points
+PERCENT_POINTS = {"risk_difference", "prevalence_trend"}
+ESTIMAND_ORDER = list(ROW_LABELS)
+
+
+def _labels(spec: dict) -> dict[str, str]:
+    return {a["id"]: a["label"] for a in spec["arms"]}
+
+
+def _summary_cell(spec: dict, outcome: dict, row: pd.Series) -> str:
+    from trialeval.tables import estimate_decimals, format_number
+
+    if row["n"] == 0:
+        return DASH
+    if outcome["kind"] == "category":
+        percent = format_number(100 * row["proportion"], 1)
+        low, high = (format_number(100 * row[k], 1) for k in ("ci_low", "ci_high"))
+        return f"{int(row['events'])}/{int(row['n'])} ({percent}; {low} to {high})"
+    decimals = estimate_decimals(spec, outcome["id"])
+    parts = [format_number(row[k], decimals) for k in ("median", "q1", "q3")]
+    return "{} ({} to {})".format(*parts) + f", n = {int(row['n'])}"
+
+
+def _estimate_cell(spec: dict, row: pd.Series, notes) -> str:
+    from trialeval.tables import RATIO_ESTIMANDS, estimate_decimals, format_ci
+
+    if row["estimand"] in PERCENT_POINTS:
+        scaled = [100 * row[k] for k in ("estimate", "ci_low", "ci_high")]
+        text = format_ci(*scaled, 1)
+    else:
+        ratio = "adjusted_odds_ratio" if row["estimand"] in RATIO_ESTIMANDS else None
+        decimals = estimate_decimals(spec, row["outcome"], ratio or row["estimand"])
+        text = format_ci(row["estimate"], row["ci_low"], row["ci_high"], decimals)
+    return text + notes.mark(row["note"])
+
+
+def _row_label(spec: dict, row: pd.Series, several: bool) -> str:
+    unadjusted = "no covariates" in str(row["method"]) or "unadjusted (no" in str(row["method"])
+    labels = UNADJUSTED_LABELS if unadjusted else {}
+    label = labels.get(row["estimand"], ROW_LABELS.get(row["estimand"], row["estimand"]))
+    if several and " - " in str(row["contrast"]):
+        first, second = str(row["contrast"]).split(" - ")
+        names = _labels(spec)
+        label += f", {names.get(first, first)} vs {names.get(second, second)}"
+    return label
+
+
+def cohort_table(
+    spec: dict, effects: pd.DataFrame, summary: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(full, formatted): `full` is the effects rows and summary rows with their printed
+    labels; `formatted` one printed row per outcome and per estimate."""
+    from trialeval.tables import INDENT, Notes, _set_label, outcome_label, typographic
+
+    names = _labels(spec)
+    cohorts = list(names)
+    eff = effects[effects["analysis"] == "cohort_comparison"]
+    adjusted = bool((eff["role"] == "secondary").any())
+    several_sets = summary["analysis_set"].nunique() > 1
+    several_contrasts = len(cohorts) > 2
+    notes = Notes()
+    printed, records = [], []
+    outcomes = sorted(spec["outcomes"], key=lambda o: o["role"] != "primary")
+    for analysis_set in spec["analyses"]["analysis_sets"]:
+        for outcome in outcomes:
+            rows = summary[
+                (summary["outcome"] == outcome["id"]) & (summary["analysis_set"] == analysis_set)
+            ]
+            if rows.empty:
+                continue
+            what = "n/N (%; 95% CI)" if outcome["kind"] == "category" else "median (IQR)"
+            heading = f"{outcome_label(spec, outcome['id'])}, {what}"
+            if several_sets:
+                heading += f" ({_set_label(analysis_set)})"
+            line = {"Outcome": typographic(heading)}
+            for _, row in rows.iterrows():
+                line[names.get(row["cohort"], row["cohort"])] = _summary_cell(spec, outcome, row)
+                records.append(
+                    {
+                        "kind": "summary",
+                        **row.to_dict(),
+                        "cohort_label": names.get(row["cohort"], row["cohort"]),
+                    }
+                )
+            printed.append(line)
+            mine = eff[(eff["outcome"] == outcome["id"]) & (eff["analysis_set"] == analysis_set)]
+            mine = mine.assign(
+                _rank=mine["estimand"].map({e: i for i, e in enumerate(ESTIMAND_ORDER)})
+            )
+            for _, row in mine.sort_values("_rank", kind="stable").iterrows():
+                label = _row_label(spec, row, several_contrasts)
+                line = {
+                    "Outcome": INDENT + typographic(label),
+                    "Estimate (95% CI)": _estimate_cell(spec, row, notes),
+                    "P": format_p(row["p_value"]),
+                    "Adjusted P": format_p(row["p_adjusted"]),
+                }
+                printed.append(line)
+                record = row.drop(labels="_rank").to_dict()
+                records.append({"kind": "effect", **record, "label": label})
+    columns = ["Outcome", *[names[c] for c in cohorts], "Estimate (95% CI)", "P"]
+    columns += ["Adjusted P"] if adjusted else []
+    formatted = pd.DataFrame(printed, columns=columns).fillna("")
+    formatted.attrs["footnotes"] = notes.lines()
+    return pd.DataFrame(records), formatted
+
+
+def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
+    """Each model or test (effects.method) once, outcome ids generalised, cohort ids printed
+    as their labels."""
+    import re
+
+    names = _labels(spec)
+    cohort_ids = re.compile(r"\b(" + "|".join(re.escape(c) for c in names) + r")\b")
+    seen: dict[str, None] = {}
+    for _, row in effects.iterrows():
+        text = re.sub(rf"\b{re.escape(str(row['outcome']))}\b", "the outcome", str(row["method"]))
+        text = cohort_ids.sub(lambda m: names[m.group(1)], text)
+        text = re.sub(r"chi-square [0-9.e+-]+ on 1 df; ", "", text)
+        seen.setdefault(text[:1].upper() + text[1:] + ".")
+    return list(seen)
+
+
+def build_table(spec: dict, inputs: dict[str, str]):
+    """(full, formatted, title, footnote) of the cohort table, for trialeval.tables.build."""
+    from trialeval.io import read_csv
+    from trialeval.tables import _read_effects, _sets_line, _title, multiplicity_rule
+
+    effects = _read_effects(inputs["effects"])
+    effects = effects[effects["analysis"] == "cohort_comparison"]
+    summary = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
+    full, formatted = cohort_table(spec, effects, summary)
+    reference = _labels(spec)[spec["control_arm"]]
+    title = _title(spec, KIND_TABLE, f"Outcomes by cohort, compared with {reference}")
+    lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
+    lines.append(
+        "Binary outcomes: n/N (%; Wilson 95% CI without continuity correction) per cohort; "
+        "scores: median (interquartile range) per cohort. Differences are the later-named "
+        f"cohort minus {reference}, ratios the later-named over {reference}."
+    )
+    lines += _methods(spec, effects)
+    if "Adjusted P" in formatted.columns:
+        lines.append(multiplicity_rule(effects, spec))
+    else:
+        lines.append("P values are not adjusted for multiplicity.")
+    lines += formatted.attrs.get("footnotes", [])
+    return full, formatted, title, "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Figure
+# --------------------------------------------------------------------------------------
+
+
+def plot_prevalence(spec: dict, summary: pd.DataFrame, analysis_set: str = "itt"):
+    """The figure under the house style (trialeval.figures.STYLE); see _draw_prevalence."""
+    import matplotlib
+
+    from trialeval import figures
+
+    with matplotlib.rc_context(figures.STYLE):
+        return _draw_prevalence(spec, summary, analysis_set)
+
+
+def _draw_prevalence(spec: dict, summary: pd.DataFrame, analysis_set: str):
+    """Prevalence (%) of each binary outcome per cohort with its Wilson 95% CI: one row per
+    outcome, cohorts side by side in time order, one colour and marker per cohort."""
+    from trialeval import figures
+
+    names = _labels(spec)
+    binary = [o for o in spec["outcomes"] if o["kind"] == "category"]
+    binary.sort(key=lambda o: o["role"] != "primary")
+    rows = summary[summary["analysis_set"] == analysis_set] if len(summary) else summary
+    if not binary or rows.empty:
+        return figures.plot_message(
+            "Prevalence by cohort: nothing to draw", ["No binary outcome was summarised."]
+        )
+    cohorts = list(names)
+    height = 0.9 + 0.45 * len(binary) * max(1, len(cohorts) / 2)
+    fig, ax = figures.plt.subplots(figsize=(figures.SINGLE_COLUMN * 1.6, height))
+    step = 0.7 / max(1, len(cohorts))
+    for i, cohort in enumerate(cohorts):
+        colour = figures.OKABE_ITO[i % len(figures.OKABE_ITO)]
+        marker = figures.MARKERS[i % len(figures.MARKERS)]
+        ys, xs, lows, highs = [], [], [], []
+        for j, outcome in enumerate(binary):
+            row = rows[(rows["outcome"] == outcome["id"]) & (rows["cohort"] == cohort)]
+            if row.empty or row["n"].iloc[0] == 0:
+                continue
+            ys.append(j + (i - (len(cohorts) - 1) / 2) * step)
+            xs.append(100 * row["proportion"].iloc[0])
+            lows.append(100 * row["ci_low"].iloc[0])
+            highs.append(100 * row["ci_high"].iloc[0])
+        xs_, err = np.array(xs), np.array([np.subtract(xs, lows), np.subtract(highs, xs)])
+        ax.errorbar(
+            xs_,
+            ys,
+            xerr=err if len(xs) else None,
+            fmt=marker,
+            color=colour,
+            capsize=2,
+            markersize=4.5,
+            linewidth=1,
+            label=names[cohort],
+        )
+    ax.set_yticks(range(len(binary)))
+    ax.set_yticklabels([figures.pretty(o["label"]) for o in binary])
+    ax.invert_yaxis()
+    ax.set_xlim(0, None)
+    ax.set_xlabel("Prevalence, % (Wilson 95% CI)")
+    ax.legend(
+        frameon=False,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(cohorts), 4),
+        fontsize=figures.SMALL_FONT,
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot(spec: dict, inputs: dict[str, str]):
+    """(figure, notes) for trialeval.figures.run."""
+    from trialeval.io import read_csv
+
+    summary = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
+    notes = []
+    if not any(o["kind"] == "category" for o in spec["outcomes"]):
+        notes = ["The trial has no binary outcome: no prevalence to draw."]
+    return plot_prevalence(spec, summary), notes

@@ -1,0 +1,897 @@
+"""Disclosure control: small counts in shared outputs print as "<k" (config `disclosure`).
+
+A table shared with a department can identify a person: a site with four fellows, a
+gender level with two residents. With `disclosure: {min_cell: k}` in config.yaml every count
+of the trial's shared count tables (Table 1, the survey-completion, pre/post and association
+tables, the CONSORT diagram and the report's participant flow) that is at least 1 and below k
+prints as "<k". Complementary suppression then withholds enough other counts that none can be
+worked out from the totals, within a table and across the trial's tables.
+
+The model of a trial's counts (`Counts`):
+
+- a *fact* is one count of participants, named by a key that is the same in every table
+  that prints it ("analysed/itt/coaching" is Table 1's n, the CONSORT box and the
+  completion table's N); a fact is withheld or printed alike everywhere;
+- a *sum* says a fact is the sum of others (a column total, the Overall column, allocated =
+  withdrawn + intent-to-treat); an intruder with the printed cells can solve these;
+- a *hidden* fact prints nowhere but enters sums (Table 1's participants without a yes/no
+  characteristic: the column's n less the yes and the missing).
+
+Rules (`plan`):
+
+- primary: a fact with 0 < n < k, printed or hidden (a hidden one may be derived);
+- zeros print. A zero names no one: "0 of the 4 fellows at site A are LGBTQ+" is said of a
+  group whose total (4) is itself withheld; of a group of k or more it says what the
+  threshold accepts. Since zeros print, a withheld count is known to be at least 1;
+- complementary: solving the sums one at a time (a sum with one unknown term gives it, and
+  what it gives is known to the next sums, through hidden facts too), no withheld fact may be
+  reached; where one is, the printed fact of at least k that the derivation used and that
+  appears in the fewest sums (then the smallest, then by key) is withheld, to a fixed point.
+  Then every withheld fact is audited by linear programming over every sum of every table of
+  the trial (`feasible_intervals`); where one is still pinned to a single value (two
+  suppression cycles joined by one cell pass the one-sum rule), the printed fact of its sums
+  that widens it is withheld and the audit repeats;
+- primary suppressions print "<k"; complementary ones "≥k" (they are k or more: printing
+  "<k" would be false). What the markers say (a "<k" is 1 to k - 1, a "≥k" at least k) is
+  what the audit assumes the intruder knows;
+- a percentage prints only with its count and its denominator (a percentage of a printed
+  count gives its denominator back), and Table 1 prints no SMD for a variable with a withheld
+  percentage.
+
+Not withheld: model estimates (effects, adjusted means, CIs, P values, the n of Table 2, the
+forest plot and the model diagnostics), Table 1's means and SDs, and the analyst's files
+(effects.csv, consort.json, interim/, parts/), which stay complete.
+
+Registering a new count table (an evaluation table, say): write `facts(spec, inputs,
+counts)` adding the table's cells and totals with `add_table` (keys shared with the facts
+other tables print, e.g. `consort_key("analysed", "itt", arm)`), put it in `SOURCES` under
+the table's kind with the stage inputs it reads (common.smk gives the disclosure job the
+inputs of the kinds a trial has), and print each cell through the plan: `plan =
+load(inputs.get("disclosure"))`, `plan.count(key, n)`, `plan.hides(key)` before printing a
+percentage; or add a masker to `apply`, which tables.run calls for every table. A count no
+source registered, printed through the plan, gets the primary rule alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PLAN_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------
+# The facts of a trial's count tables
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    """Named counts and the sums that link them (module doc)."""
+
+    values: dict[str, int] = field(default_factory=dict)
+    hidden: set[str] = field(default_factory=set)
+    sums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+    def add(self, key: str, value, *, hidden: bool = False) -> str:
+        """Add a fact (once; the same key again must have the same value). A fact printed
+        anywhere is not hidden."""
+        value = int(value)
+        if key in self.values and self.values[key] != value:
+            raise ValueError(
+                f"disclosure: count {key!r} is {self.values[key]} in one table and {value} "
+                "in another; one fact must have one value"
+            )
+        if key not in self.values:
+            self.values[key] = value
+            if hidden:
+                self.hidden.add(key)
+        elif not hidden:
+            self.hidden.discard(key)
+        return key
+
+    def add_sum(self, total: str, parts: Iterable[str]) -> None:
+        """values[total] == sum(values[parts]); checked, since a wrong sum would mislead the
+        audit."""
+        parts = tuple(parts)
+        if not parts:
+            return
+        got = sum(self.values[p] for p in parts)
+        if got != self.values[total]:
+            raise ValueError(
+                f"disclosure: {total!r} = {self.values[total]}, but its parts "
+                f"{', '.join(parts)} sum to {got}"
+            )
+        entry = (total, parts)
+        if entry not in self.sums:
+            self.sums.append(entry)
+
+    def add_sum_if_equal(self, total: str, parts: Iterable[str]) -> None:
+        """A sum that holds in these data (some hold by design only for some designs)."""
+        parts = tuple(parts)
+        if parts and sum(self.values[p] for p in parts) == self.values[total]:
+            self.add_sum(total, parts)
+
+
+Cell = tuple[str, int]  # (key, value)
+
+
+def add_table(
+    counts: Counts,
+    cells: Mapping[tuple[str, str], Cell],
+    *,
+    row_totals: Mapping[str, Cell] | None = None,
+    col_totals: Mapping[str, Cell] | None = None,
+    grand: Cell | None = None,
+    hidden: Iterable[str] = (),
+) -> None:
+    """Register one count table: `cells` {(row, column): (key, n)}, the row and column totals
+    {row or column: (key, n)} and the grand total, each total the sum of its cells (a row or
+    column without a total is not summed). `hidden`: keys printed nowhere."""
+    hidden = set(hidden)
+    entries = [*cells.values(), *(row_totals or {}).values(), *(col_totals or {}).values()]
+    for key, value in [*entries, *([grand] if grand else [])]:
+        counts.add(key, value, hidden=key in hidden)
+    for r, (key, _) in (row_totals or {}).items():
+        counts.add_sum(key, [k for (cr, _), (k, _) in cells.items() if cr == r])
+    for c, (key, _) in (col_totals or {}).items():
+        counts.add_sum(key, [k for (_, cc), (k, _) in cells.items() if cc == c])
+    if grand is not None:
+        for totals in (row_totals, col_totals):
+            if totals:
+                counts.add_sum(grand[0], [k for k, _ in totals.values()])
+
+
+# --------------------------------------------------------------------------------------
+# Choosing the suppressions
+# --------------------------------------------------------------------------------------
+
+
+def plan(counts: Counts, k: int) -> dict[str, str]:
+    """{key: "primary" | "complementary"} for the facts to suppress (module doc); a hidden
+    fact that is sensitive is listed as "primary" (it prints nowhere)."""
+    status = {key: "primary" for key, n in sorted(counts.values.items()) if 0 < n < k}
+    while True:
+        _complete(counts, status, k)
+        intervals = feasible_intervals(counts, status, k)
+        pinned = [key for key, (lo, hi) in intervals.items() if hi - lo < 1 - 1e-9]
+        if not pinned:
+            return dict(sorted(status.items()))
+        status[_repair(counts, status, k, pinned[0])] = "complementary"
+
+
+def _complete(counts: Counts, status: dict[str, str], k: int) -> None:
+    """Complementary suppression to a fixed point: solving the sums one at a time (a sum with
+    one unknown term gives it, known then to the next sums) never reaches a sensitive fact;
+    where it would, the smallest printed fact of at least k that the derivation used is
+    suppressed."""
+    while True:
+        found = _derivation(counts, status)
+        if found is None:
+            return
+        key, support = found
+        choice = _smallest_printed(counts, status, k, support)
+        if choice is None:
+            choice = _repair(counts, status, k, key)
+        status[choice] = "complementary"
+
+
+def _derivation(counts: Counts, status: Mapping[str, str]) -> tuple[str, set] | None:
+    """(sensitive fact, the printed facts its derivation used) for the first sensitive fact
+    that solving the sums one at a time derives, or None."""
+    known = {key for key in counts.values if key not in status and key not in counts.hidden}
+    support = {key: {key} for key in known}
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in counts.sums:
+            terms = (total, *parts)
+            unknown = [t for t in terms if t not in known]
+            if len(unknown) != 1:
+                continue
+            used = set().union(*(support[t] for t in terms if t != unknown[0]))
+            if status.get(unknown[0]) == "primary":
+                return unknown[0], used
+            known.add(unknown[0])
+            support[unknown[0]] = used
+            changed = True
+    return None
+
+
+def _smallest_printed(counts, status, k, terms) -> str | None:
+    """The printed fact of at least k among `terms` in the fewest sums (suppressing it
+    spreads least), then the smallest, then by key."""
+    options = sorted(_cost(counts, t) for t in set(terms) if _choosable(counts, status, k, t))
+    return options[0][-1] if options else None
+
+
+def _choosable(counts, status, k, key) -> bool:
+    return key not in status and key not in counts.hidden and counts.values[key] >= k
+
+
+def _cost(counts: Counts, key: str) -> tuple[int, int, str]:
+    spread = sum(key == total or key in parts for total, parts in counts.sums)
+    return (spread, counts.values[key], key)
+
+
+def _repair(counts: Counts, status: dict[str, str], k: int, key: str) -> str:
+    """The printed fact (of at least k) to suppress so that `key` is no longer pinned: of the
+    printed facts in the sums linked to it, smallest first, the first that widens its
+    interval; else the smallest of them."""
+    unknown = {*status, *counts.hidden}
+    component = next(c for c in _components(counts, unknown) if key in c["variables"])
+    terms = {t for total, parts in component["sums"] for t in (total, *parts)}
+    options = sorted(_cost(counts, t) for t in terms if _choosable(counts, status, k, t))
+    if not options:
+        raise ValueError(
+            f"disclosure: {key!r} cannot be protected: no printed count of at least {k} "
+            "shares a total with it"
+        )
+    for *_, option in options:
+        trial = {**status, option: "complementary"}
+        low, high = feasible_intervals(counts, trial, k, [key])[key]
+        if high - low >= 1 - 1e-9:
+            return option
+    return options[0][-1]
+
+
+def sensitive(counts: Counts, status: Mapping[str, str], k: int) -> list[str]:
+    """Facts the audit protects: every withheld one (primary, printed or hidden, and
+    complementary: a "≥k" must not be worked out either)."""
+    return sorted(status)
+
+
+def feasible_intervals(
+    counts: Counts, status: Mapping[str, str], k: int, keys: Iterable[str] | None = None
+) -> dict[str, tuple[float, float]]:
+    """{key: (lowest, highest)} value each fact of `keys` (default: the sensitive ones) can
+    take given every printed fact, every sum, and what the markers say (a "<k" is 1 to k - 1,
+    a "≥k" at least k, a hidden fact at least 0): the intruder's linear-programming bounds,
+    over the sums linked to the key through unknown facts."""
+    keys = list(sensitive(counts, status, k) if keys is None else keys)
+    unknown = {*status, *counts.hidden}
+    out = {}
+    for component in _components(counts, unknown):
+        for key in keys:
+            if key in component["variables"]:
+                out[key] = _interval(counts, status, k, component, key)
+    for key in keys:  # printed, or in no sum
+        if key not in out:
+            value = counts.values[key]
+            out[key] = (value, value) if key not in unknown else _alone(status.get(key), k)
+    return dict(sorted(out.items()))
+
+
+def _alone(how: str | None, k: int) -> tuple[float, float]:
+    low, high = _bounds(how, k)
+    return (low, float("inf") if high is None else high)
+
+
+def _components(counts: Counts, unknown: set[str]) -> list[dict]:
+    """The sums grouped by the unknown facts they share: {"variables": [...], "sums": [...]}."""
+    parent: dict[str, str] = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    linked = []
+    for total, parts in counts.sums:
+        terms = [t for t in (total, *parts) if t in unknown]
+        if not terms:
+            continue
+        linked.append((total, parts))
+        for t in terms[1:]:
+            parent[find(t)] = find(terms[0])
+    groups: dict[str, dict] = {}
+    for total, parts in linked:
+        root = find(next(t for t in (total, *parts) if t in unknown))
+        group = groups.setdefault(root, {"variables": set(), "sums": []})
+        group["sums"].append((total, parts))
+        group["variables"] |= {t for t in (total, *parts) if t in unknown}
+    return [
+        {"variables": sorted(g["variables"]), "sums": g["sums"]} for _, g in sorted(groups.items())
+    ]
+
+
+def _interval(counts, status, k, component, key) -> tuple[float, float]:
+    import numpy as np
+    from scipy.optimize import linprog
+
+    variables = component["variables"]
+    index = {v: i for i, v in enumerate(variables)}
+    rows, rhs = [], []
+    for total, parts in component["sums"]:
+        row, known = np.zeros(len(variables)), 0
+        for term, sign in [(total, -1), *[(p, 1) for p in parts]]:
+            if term in index:
+                row[index[term]] += sign
+            else:
+                known += sign * counts.values[term]
+        rows.append(row)
+        rhs.append(-known)
+    bounds = [_bounds(status.get(v), k) for v in variables]
+    c = np.zeros(len(variables))
+    c[index[key]] = 1
+    ends = []
+    for sign in (1, -1):
+        result = linprog(
+            sign * c, A_eq=np.array(rows), b_eq=np.array(rhs), bounds=bounds, method="highs"
+        )
+        if result.status == 3:  # unbounded: only above
+            ends.append(float("inf"))
+        elif not result.success:
+            raise ValueError(f"disclosure audit failed for {key!r}: {result.message}")
+        else:
+            ends.append(sign * result.fun)
+    return (ends[0], ends[1])
+
+
+def _bounds(how: str | None, k: int) -> tuple[float, float | None]:
+    if how == "primary":
+        return (1, k - 1)
+    if how == "complementary":
+        return (k, None)
+    return (0, None)  # hidden
+
+
+# --------------------------------------------------------------------------------------
+# Facts of the shared count tables
+# --------------------------------------------------------------------------------------
+
+
+OVERALL = "overall"
+
+
+def consort_key(*path: str) -> str:
+    """The key of a consort.json count, e.g. consort_key("analysed", "itt", "coaching")."""
+    return "/".join(str(p) for p in path)
+
+
+def consort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """consort.json's counts per arm and overall, and the sums the CONSORT diagram, the
+    report's participant flow and the completion table show."""
+    consort = json.loads(Path(inputs["consort"]).read_text())
+    arms = list(consort["allocated"])
+    for path, table in _consort_families(consort):
+        cells = {(a, "n"): (consort_key(*path, a), table[a]) for a in arms}
+        total = {"n": (consort_key(*path, OVERALL), sum(table.values()))} if len(arms) > 1 else {}
+        add_table(counts, cells, col_totals=total)
+    enrolled = counts.add(enrolled_key(consort), consort["enrolled"])
+    counts.add_sum_if_equal(enrolled, [consort_key("allocated", a) for a in arms])
+    for a in [*arms, OVERALL] if len(arms) > 1 else arms:
+        _arm_sums(consort, counts, a)
+
+
+def _arm_sums(consort: dict, counts: Counts, a: str) -> None:
+    """The sums of one arm's (or Overall's) consort counts."""
+
+    def key(*path):
+        return consort_key(*path, a)
+
+    itt = key("analysed", "itt")
+    # the frame: allocated less withdrawn (a survey's everyone surveyed)
+    frame = counts.add(
+        key("frame"),
+        counts.values[key("allocated")] - counts.values[key("withdrawn")],
+        hidden=True,
+    )
+    counts.add_sum(key("allocated"), [key("withdrawn"), frame])
+    counts.add_sum_if_equal(frame, [itt])
+    for t in consort["timepoints"]:
+        parts = [key("assessed", t), key("not_assessed", t)]
+        counts.add_sum_if_equal(itt, parts)
+        counts.add_sum_if_equal(frame, parts)
+    for name in consort.get("excluded_from", {}):
+        counts.add_sum_if_equal(itt, [key("analysed", name), key("excluded_from", name)])
+    for o in consort.get("analysed_by_outcome", {}).get("complete_case", {}):
+        cc = key("analysed_by_outcome", "complete_case", o)
+        rest = counts.add(f"{cc}/not", counts.values[itt] - counts.values[cc], hidden=True)
+        counts.add_sum(itt, [cc, rest])
+
+
+def enrolled_key(consort: dict) -> str:
+    """Enrolled is allocated overall (several arms) or the one group's allocated count."""
+    arms = list(consort["allocated"])
+    if len(arms) > 1 and consort["enrolled"] == sum(consort["allocated"].values()):
+        return consort_key("allocated", OVERALL)
+    if len(arms) == 1 and consort["enrolled"] == consort["allocated"][arms[0]]:
+        return consort_key("allocated", arms[0])
+    return "enrolled"
+
+
+def _consort_families(consort: dict):
+    """(path, {arm: n}) of every per-arm count of consort.json the outputs print."""
+    yield ("allocated",), consort["allocated"]
+    yield ("withdrawn",), consort["withdrawn"]
+    for t in consort["timepoints"]:
+        yield ("assessed", t), consort["assessed"][t]
+        yield ("not_assessed", t), consort["not_assessed"][t]
+    yield ("no_data_at_any_timepoint",), consort.get("no_data_at_any_timepoint", {})
+    for name, table in consort["analysed"].items():
+        yield ("analysed", name), table
+    for name, table in consort.get("excluded_from", {}).items():
+        yield ("excluded_from", name), table
+    for o, table in consort.get("analysed_by_outcome", {}).get("complete_case", {}).items():
+        yield ("analysed_by_outcome", "complete_case", o), table
+    for o, table in consort.get("post_without_baseline", {}).items():
+        yield ("post_without_baseline", o), table
+
+
+def table1_group_keys(spec: dict, consort: dict) -> dict[str, str]:
+    """Table 1's columns as consort facts: each arm's (and Overall's) intent-to-treat n; a
+    survey's respondents, non-respondents and everyone surveyed."""
+    arms = list(consort["allocated"])
+    if spec["design"] == "cross_sectional":
+        group, t = arms[0], next(iter(consort["timepoints"]))
+        return {
+            "respondents": consort_key("analysed", "itt", group),
+            "non_respondents": consort_key("not_assessed", t, group),
+            OVERALL: consort_key("frame", group),
+        }
+    keys = {a: consort_key("analysed", "itt", a) for a in arms}
+    if len(arms) > 1:
+        keys[OVERALL] = consort_key("analysed", "itt", OVERALL)
+    return keys
+
+
+def table1_key(variable: str, level: str, group: str) -> str:
+    return f"table1/{variable}={level}/{group}"
+
+
+def table1_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """Table 1's counts: per variable a table of levels (and Missing) by column, each column
+    summing to the column's n, Overall the sum of the arms; the part of a yes/no or numeric
+    variable's column not printed (without the characteristic, with a value) is hidden."""
+    from trialeval.tables import build
+
+    full = build(spec, "table1", dict(inputs))[0]
+    consort = json.loads(Path(inputs["consort"]).read_text())
+    for layout in table1_layout(spec, full, consort):
+        add_table(counts, **layout)
+
+
+def table1_layout(spec: dict, full, consort: dict) -> list[dict]:
+    """add_table arguments of every count variable of Table 1's `full` frame: levels (and
+    Missing) by column; with an Overall column, the arms' cells with Overall as row totals."""
+    groups = table1_group_keys(spec, consort)
+    n = full[(full["variable"] == "n") & (full["statistic"] == "n")]
+    totals = {g: int(v) for g, v in zip(n["group"], n["value"], strict=True)}
+    layouts = []
+    found = full[(full["statistic"] == "count") & (full["variable"] != "responded")]
+    for variable, rows in found.groupby("variable", sort=False):
+        cells = {
+            (str(level), g): (table1_key(variable, level, g), int(v))
+            for level, g, v in zip(rows["level"], rows["group"], rows["value"], strict=True)
+        }
+        present = [g for g in totals if any(cg == g for _, cg in cells)]
+        levels = list(dict.fromkeys(level for level, _ in cells))
+        hidden = []
+        if set(levels) - {"missing"} <= {"1"}:  # yes/no or numeric: the rest of the column
+            rest = "0" if "1" in levels else "observed"
+            for g in present:
+                value = totals[g] - sum(v for (_, cg), (_, v) in cells.items() if cg == g)
+                cells[(rest, g)] = (table1_key(variable, rest, g), value)
+                hidden.append(table1_key(variable, rest, g))
+            levels.append(rest)
+        col_totals = {g: (groups[g], totals[g]) for g in present}
+        if OVERALL in present and len(present) > 1:
+            layouts.append(
+                {
+                    "cells": {w: c for w, c in cells.items() if w[1] != OVERALL},
+                    "row_totals": {level: cells[(level, OVERALL)] for level in levels},
+                    "col_totals": {g: t for g, t in col_totals.items() if g != OVERALL},
+                    "grand": col_totals[OVERALL],
+                    "hidden": hidden,
+                }
+            )
+        else:
+            layouts.append({"cells": cells, "col_totals": col_totals, "hidden": hidden})
+    return layouts
+
+
+def missingness_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """The completion table prints consort.json's counts (registered by consort_facts)."""
+
+
+def association_key(analysis_set: str, exposure: str, level: str, what: str) -> str:
+    return f"association/{analysis_set}/{exposure}={level}/{what}"
+
+
+def association_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """The association table's n and events per exposure level, non-events hidden."""
+    from trialeval.io import read_csv
+
+    frame = read_csv(inputs["association_counts"])
+    for (analysis_set, exposure), rows in frame.groupby(["analysis_set", "exposure"], sort=False):
+        cells, row_totals, hidden = {}, {}, []
+        for _, row in rows.iterrows():
+            level = str(row["label"])
+            where = (analysis_set, exposure, level)
+            events, n = int(row["events"]), int(row["n"])
+            cells[(level, "events")] = (association_key(*where, "events"), events)
+            cells[(level, "non_events")] = (association_key(*where, "non_events"), n - events)
+            row_totals[level] = (association_key(*where, "n"), n)
+            hidden.append(association_key(*where, "non_events"))
+        add_table(counts, cells, row_totals=row_totals, hidden=hidden)
+
+
+def prepost_key(summary: Mapping, what: str) -> str:
+    """A pre/post table count: an arm's n (or events, non-events) of one outcome's summary."""
+    where = (summary["analysis_set"], summary["outcome"], summary["timepoint"], summary["arm"])
+    return "prepost/" + "/".join(str(w) for w in where) + f"/{what}"
+
+
+def prepost_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """The pre/post table's n per arm (scores: n = ...) and events / n (categories), the
+    non-events hidden."""
+    from trialeval.io import read_csv
+
+    for summary in read_csv(inputs["prepost_summary"]).to_dict("records"):
+        n = prepost_key(summary, "n")
+        if _missing(summary["n_events"]):
+            counts.add(n, summary["n"])
+            continue
+        events = (prepost_key(summary, "events"), int(summary["n_events"]))
+        rest = (prepost_key(summary, "non_events"), int(summary["n"]) - events[1])
+        cells = {("arm", "events"): events, ("arm", "non_events"): rest}
+        add_table(counts, cells, row_totals={"arm": (n, summary["n"])}, hidden=[rest[0]])
+
+
+# kind -> (function adding the kind's facts, the stage inputs it reads); consort always runs.
+SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
+    "consort": (consort_facts, ("consort",)),
+    "table1": (table1_facts, ("participants", "covariate_labels", "sets", "scores", "consort")),
+    "missingness_table": (missingness_facts, ("consort",)),
+    "association_table": (association_facts, ("association_counts",)),
+    "prepost_table": (prepost_facts, ("prepost_summary",)),
+}
+
+
+def source_inputs(kinds: Iterable[str]) -> list[str]:
+    """The stage inputs the disclosure job of a trial with these table kinds reads."""
+    kinds = ["consort", *kinds]
+    return sorted({name for kind in kinds if kind in SOURCES for name in SOURCES[kind][1]})
+
+
+def trial_counts(spec: dict, kinds: Iterable[str], inputs: Mapping) -> Counts:
+    counts = Counts()
+    for kind in ["consort", *kinds]:
+        if kind in SOURCES:
+            SOURCES[kind][0](spec, inputs, counts)
+    return counts
+
+
+# --------------------------------------------------------------------------------------
+# The plan file and printing through it
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The trial's suppressions as every shared-output job reads them (min_cell None: off).
+    A registered key prints unless `status` suppresses it; a count no source registered gets
+    the primary rule alone ("<k" from 1 to k - 1, no complementary suppression)."""
+
+    min_cell: int | None = None
+    status: Mapping[str, str] = field(default_factory=dict)
+    registered: frozenset = frozenset()
+
+    @property
+    def on(self) -> bool:
+        return self.min_cell is not None
+
+    def marker(self, key: str | None, n=None) -> str | None:
+        """ "<k" (primary), "≥k" (complementary) or None (printed)."""
+        if not self.on:
+            return None
+        how = self.status.get(key) if key is not None else None
+        if how == "primary":
+            return f"<{self.min_cell}"
+        if how == "complementary":
+            return f"≥{self.min_cell}"
+        if key in self.registered or n is None or _missing(n):
+            return None
+        return f"<{self.min_cell}" if 0 < int(n) < self.min_cell else None
+
+    def hides(self, key: str | None, n=None) -> bool:
+        return self.marker(key, n) is not None
+
+    def count(self, key: str | None, n) -> str:
+        """A count as printed: its marker, or the number."""
+        return self.marker(key, n) or f"{int(n)}"
+
+    def note(self) -> str:
+        """The footnote of every output with withheld counts."""
+        k = self.min_cell
+        return (
+            f"Counts from 1 to {k - 1} are shown as <{k} to protect confidentiality; counts "
+            f"shown as ≥{k} are {k} or more, withheld so that a smaller count cannot be "
+            "worked out from the totals; a percentage is left out where its count or its "
+            "denominator is withheld."
+        )
+
+
+OFF = Plan()
+
+
+def _missing(n) -> bool:
+    try:
+        return n != n  # NaN
+    except TypeError:
+        return False
+
+
+def write_plan(counts: Counts, k: int, path: str | Path) -> None:
+    """results/<trial>/interim/disclosure.json: the suppressions and every registered key."""
+    from trialeval.io import write_json
+
+    write_json(
+        {
+            "version": PLAN_VERSION,
+            "min_cell": k,
+            "suppressed": plan(counts, k),
+            "registered": sorted(counts.values),
+        },
+        path,
+    )
+
+
+def trial_plan(spec: dict, trial_dir: str | Path) -> Plan:
+    """The report's plan of one trial: results/<trial>/interim/disclosure.json when the
+    trial's settings turn disclosure control on (a stale file from an earlier run is not
+    read when it is off)."""
+    if (spec.get("disclosure") or {}).get("min_cell") is None:
+        return OFF
+    return load(Path(trial_dir) / "interim" / "disclosure.json")
+
+
+def load(path: str | Path | None) -> Plan:
+    """The plan a disclosure job wrote; OFF without a path (disclosure control off)."""
+    if path is None:
+        return OFF
+    data = json.loads(Path(path).read_text())
+    return Plan(data["min_cell"], data["suppressed"], frozenset(data["registered"]))
+
+
+# --------------------------------------------------------------------------------------
+# Applying the plan to the shared outputs
+# --------------------------------------------------------------------------------------
+
+
+def apply(spec: dict, kind: str, full, formatted, footnote: str, inputs: Mapping):
+    """(full, formatted, footnote) of one table as shared: its withheld counts replaced by
+    their markers (`full`: the value emptied, the marker in a `disclosure` column) and the
+    note added. Unchanged when disclosure control is off or the kind has no counts."""
+    plan = load(inputs.get("disclosure"))
+    maskers = {
+        "table1": mask_table1,
+        "missingness_table": mask_missingness,
+        "association_table": mask_association,
+        "prepost_table": mask_prepost,
+    }
+    if not plan.on or kind not in maskers:
+        return full, formatted, footnote
+    consort = json.loads(Path(inputs["consort"]).read_text()) if "consort" in inputs else {}
+    full, formatted, withheld = maskers[kind](spec, full, formatted.copy(), plan, consort)
+    if withheld:
+        footnote = f"{footnote}\n{plan.note()}" if footnote else plan.note()
+    return full, formatted, footnote
+
+
+def _percent_text(count: str, pct) -> str:
+    from trialeval.tables import format_number
+
+    return f"{count} ({format_number(pct, 1)})"
+
+
+WITHHELD = "withheld"  # a statistic left out of a CSV because it would give a count back
+
+
+def mask_table1(spec: dict, full, formatted, plan: Plan, consort: dict):
+    """Table 1 through the plan: counts, Missing and the n row; a percentage only with its
+    count and denominator (the column's n less its Missing) printed; no SMD for a variable
+    with a percentage withheld (the SMD is of the proportions)."""
+    groups = table1_group_keys(spec, consort)
+    order = list(full.loc[full["variable"] == "n", "group"])
+    column = {g: formatted.columns[1 + i] for i, g in enumerate(order)}
+    full = full.copy()
+    full["disclosure"] = ""
+    proportions_withheld = set()
+    cells = full.groupby(["row", "variable", "level", "group"], sort=False)
+    for (row, variable, level, group), rows in cells:
+        if group not in groups:  # an SMD
+            continue
+        values = dict(zip(rows["statistic"], rows["value"], strict=True))
+        marks = _table1_marks(plan, groups, (variable, level, group), values)
+        for statistic, mark in marks.items():
+            at = rows.index[rows["statistic"] == statistic][0]
+            full.loc[at, ["value", "disclosure"]] = [float("nan"), mark]
+        text = _table1_cell(variable, marks, values)
+        if text is not None:
+            formatted.at[row, column[group]] = text
+        if "percent" in marks:
+            proportions_withheld.add(variable)
+    _withhold_smds(full, formatted, proportions_withheld)
+    return full, formatted, bool((full["disclosure"] != "").any())
+
+
+def _table1_marks(plan: Plan, groups: dict, where: tuple, values: dict) -> dict[str, str]:
+    """{statistic: "<k", "≥k" or "withheld"} for the statistics of one Table 1 cell that do
+    not print."""
+    variable, level, group = where
+    if variable == "n":
+        marks = {"n": plan.marker(groups[group], values["n"])}
+    elif variable == "responded":  # the survey's respondents, of everyone surveyed
+        count = plan.marker(groups["respondents"], values["count"])
+        total = plan.hides(groups[OVERALL])
+        marks = {"count": count, "n": total and WITHHELD, "percent": (count or total) and WITHHELD}
+    else:
+        missing = plan.marker(table1_key(variable, "missing", group))
+        denominator = plan.hides(groups[group]) or missing is not None
+        count = None
+        if "count" in values:
+            count = plan.marker(table1_key(variable, level, group), values["count"])
+        marks = {
+            "count": count,
+            "percent": WITHHELD if count or denominator else None,
+            "n": WITHHELD if denominator else None,  # those with a value: n less Missing
+            "missing": missing,
+        }
+    return {s: m for s, m in marks.items() if s in values and m}
+
+
+def _table1_cell(variable: str, marks: dict, values: dict) -> str | None:
+    """A Table 1 cell's printed text when the plan changes it (None: as built)."""
+    if variable == "n":
+        return marks.get("n")
+    if "count" in marks:
+        return marks["count"]
+    if "percent" in marks:
+        return str(int(values["count"]))  # the count alone
+    return None
+
+
+def _withhold_smds(full, formatted, variables: set) -> None:
+    from trialeval.tables import DASH as TABLE_DASH
+
+    smds = [c for c in formatted.columns if str(c).startswith("SMD")]
+    for variable in sorted(variables):
+        at = full[(full["variable"] == variable) & (full["statistic"] == "smd")].index
+        full.loc[at, ["value", "disclosure"]] = [float("nan"), WITHHELD]
+        for row in full.loc[at, "row"]:
+            formatted.loc[row, smds] = TABLE_DASH
+
+
+def missingness_key(spec: dict, row: str, group: str) -> str:
+    """A completion-table row's count as a consort fact."""
+    if row == "analysed":
+        return consort_key(
+            "frame" if spec["design"] == "cross_sectional" else "analysed",
+            *([] if spec["design"] == "cross_sectional" else ["itt"]),
+            group,
+        )
+    if row.startswith("assessed_"):
+        return consort_key("assessed", row[len("assessed_") :], group)
+    if row == "complete_case":
+        return consort_key("analysed", "complete_case", group)
+    if row.startswith("complete_case:"):
+        return consort_key("analysed_by_outcome", "complete_case", row.split(":", 1)[1], group)
+    if row == "no_data":
+        return consort_key("no_data_at_any_timepoint", group)
+    raise ValueError(f"disclosure: unknown completion-table row {row!r}")
+
+
+def mask_missingness(spec: dict, full, formatted, plan: Plan, consort: dict):
+    """The completion table through the plan: n, N and the percentage of each cell."""
+    full = full.copy()
+    full["disclosure"] = ""
+    rows = list(dict.fromkeys(full["row"]))
+    groups = list(dict.fromkeys(full["group"]))
+    for index, record in full.iterrows():
+        i, j = rows.index(record["row"]), 1 + groups.index(record["group"])
+        count_key = missingness_key(spec, record["row"], record["group"])
+        total_key = missingness_key(spec, "analysed", record["group"])
+        count_mark = plan.marker(count_key, record["count"])
+        total_mark = plan.marker(total_key, record["n"])
+        if record["row"] == "analysed":
+            if total_mark:
+                formatted.iat[i, j] = total_mark
+                full.loc[index, ["count", "n", "percent"]] = float("nan")
+                full.at[index, "disclosure"] = total_mark
+            continue
+        if not (count_mark or total_mark):
+            continue
+        count = count_mark or str(int(record["count"]))
+        total = total_mark or str(int(record["n"]))
+        formatted.iat[i, j] = f"{count}/{total}"
+        if count_mark:
+            full.at[index, "count"] = float("nan")
+        if total_mark:
+            full.at[index, "n"] = float("nan")
+        full.at[index, "percent"] = float("nan")
+        full.at[index, "disclosure"] = count_mark or WITHHELD
+    return full, formatted, bool((full["disclosure"] != "").any())
+
+
+def mask_association(spec: dict, full, formatted, plan: Plan, consort: dict):
+    """The association table through the plan: each level's n and events (%)."""
+    full = full.copy()
+    full["disclosure"] = ""
+    events_column = formatted.columns[2]
+    level_rows = [i for i in formatted.index if str(formatted.at[i, "n"])]
+    for i, (index, record) in zip(level_rows, full.iterrows(), strict=True):
+        where = (record["analysis_set"], record["exposure"], str(record["label"]))
+        n_mark = plan.marker(association_key(*where, "n"), record["n"])
+        events_mark = plan.marker(association_key(*where, "events"), record["events"])
+        if n_mark:
+            formatted.at[i, "n"] = n_mark
+            full.at[index, "n"] = float("nan")
+        if events_mark or n_mark:
+            formatted.at[i, events_column] = events_mark or str(int(record["events"]))
+            if events_mark:
+                full.at[index, "events"] = float("nan")
+            full.at[index, "disclosure"] = events_mark or n_mark
+            if "percent" in full.columns:
+                full.at[index, "percent"] = float("nan")
+    return full, formatted, bool((full["disclosure"] != "").any())
+
+
+def mask_prepost(spec: dict, full, formatted, plan: Plan, consort: dict):
+    """The pre/post table through the plan: each arm's n (scores) and events/n (categories).
+    An arm column's filled cells are its "arm summary" records of `full`, in order."""
+    full = full.copy()
+    full["disclosure"] = ""
+    for arm in spec["arms"]:
+        if arm["label"] not in formatted.columns:
+            continue
+        rows = [i for i in formatted.index if str(formatted.at[i, arm["label"]])]
+        records = full.index[(full["record"] == "arm summary") & (full["arm"] == arm["id"])]
+        for i, at in zip(rows, records, strict=True):
+            text = _prepost_cell(plan, full.loc[at], str(formatted.at[i, arm["label"]]))
+            if text is None:
+                continue
+            formatted.at[i, arm["label"]] = text
+            full.loc[at, ["n", "n_events", "proportion"]] = float("nan")
+            full.at[at, "disclosure"] = WITHHELD
+    return full, formatted, bool((full["disclosure"] != "").any())
+
+
+def _prepost_cell(plan: Plan, summary, text: str) -> str | None:
+    """One arm summary as printed through the plan (None: unchanged)."""
+    n = plan.marker(prepost_key(summary, "n"), summary["n"])
+    if _missing(summary["n_events"]):
+        return None if n is None else text.rsplit("; n = ", 1)[0] + f"; n = {n}"
+    events = plan.marker(prepost_key(summary, "events"), summary["n_events"])
+    if n is None and events is None:
+        return None
+    return f"{events or int(summary['n_events'])}/{n or int(summary['n'])}"
+
+
+def published_consort(consort: dict, plan: Plan) -> dict:
+    """consort.json as the CONSORT diagram and the report print it: each withheld count
+    replaced by its marker (a string), and `disclosure_note` set when any is."""
+    import copy
+
+    if not plan.on:
+        return consort
+    out = copy.deepcopy(consort)
+    withheld = False
+    for path, table in _consort_families(consort):
+        target = out
+        for step in path:
+            target = target.setdefault(step, {})
+        for arm, n in table.items():
+            marker = plan.marker(consort_key(*path, arm), n)
+            if marker:
+                target[arm], withheld = marker, True
+    marker = plan.marker(enrolled_key(consort), consort["enrolled"])
+    if marker:
+        out["enrolled"], withheld = marker, True
+    if withheld:
+        out["disclosure_note"] = plan.note()
+    return out
