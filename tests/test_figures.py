@@ -1163,3 +1163,15 @@ def test_report_shows_figures_at_one_scale(tmp_path):
         fig = figures.plot_message("Nothing to draw", ["A sentence."], width=width)
         figures.save(fig, tmp_path / "figure")
         assert f' width="{pixels}" ' in _embed_png(tmp_path / "figure.png")
+
+
+def test_model_n_under_disclosure_control_is_withheld_with_its_others():
+    """min_cell 5: a model n of 3 prints "<5"; n 40 of a set of 42 (2 without data, so
+    n = 42 - 2 would give the 2 away) prints "≥5"; n 30 of 40 prints as is."""
+    from trialeval.disclosure import Plan
+
+    consort = {"analysed": {"itt": {"a": 5, "b": 42, "c": 40}}}
+    model_n = {"itt": {"ee": {"a": 3, "b": 40, "c": 30}}}
+    shown = figures._withheld_model_n(model_n, consort, Plan(min_cell=5))
+    assert shown == {"itt": {"ee": {"a": "<5", "b": "\u22655", "c": 30}}}
+    assert figures._withheld_model_n(model_n, consort, Plan()) == model_n  # off: unchanged
