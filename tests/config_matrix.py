@@ -541,7 +541,13 @@ def own_instrument_cell() -> Cell:
         },
         "categories": {
             "low": {"label": "Low climate (sum <= 9)", "subscale": "total", "at_most": 9},
-            "any_always": {"label": "Any item always", "any_item": ["c1", "c3"], "at_least": 5},
+            # a category of good climate: more is better (the registry has only problems)
+            "any_always": {
+                "label": "Any item always",
+                "any_item": ["c1", "c3"],
+                "at_least": 5,
+                "higher_is_better": True,
+            },
         },
         "bands": {
             "subscale": "total",

@@ -29,10 +29,11 @@ from conftest import ROOT, demo_spec, run_front_stages
 from trialeval import association, effects, figures, models
 from trialeval import prepost as prepost_module
 from trialeval.config import outcome_analyses, report_items
+from trialeval.tables import estimate_decimals
 
 # the names the figure rule passes (workflow/rules/common.smk, FIGURE_INPUTS)
 FIGURE_INPUTS = {
-    "consort": ["consort"],
+    "consort": ["consort", "scores", "sets", "effects"],
     "trajectories": ["means", "consort"],
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],
@@ -121,7 +122,8 @@ def draw(demo, trial: str, kind: str):
     """The figure as run() draws it, from the same inputs."""
     spec, paths = demo[trial]["spec"], demo[trial]["paths"]
     if kind == "consort":
-        return figures.plot_consort(spec, json.loads(Path(paths["consort"]).read_text()))
+        consort = json.loads(Path(paths["consort"]).read_text())
+        return figures.plot_consort(spec, consort, model_n(demo, trial))
     if kind == "trajectories":
         return figures.plot_trajectories(spec, read_csv(paths["means"]))
     if kind == "forest":
@@ -137,6 +139,17 @@ def draw(demo, trial: str, kind: str):
         )
     return figures.plot_odds_ratios(
         spec, read_csv(paths["effects"]), read_csv(paths["association_counts"])
+    )
+
+
+def model_n(demo, trial: str) -> dict:
+    spec, paths = demo[trial]["spec"], demo[trial]["paths"]
+    return figures.primary_model_n(
+        spec,
+        json.loads(Path(paths["consort"]).read_text()),
+        pd.read_parquet(paths["scores"]),
+        pd.read_parquet(paths["sets"]),
+        read_csv(paths["effects"]),
     )
 
 
@@ -263,9 +276,11 @@ def test_unknown_kind_is_refused(demo, tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-def consort_numbers(consort: dict) -> set[int]:
+def consort_numbers(consort: dict, sets=("itt", "per_protocol", "complete_case")) -> set[int]:
+    """Every count of consort.json the flow diagram shows: the analysis sets only those the
+    trial configures (`sets`)."""
     keys = ("enrolled", "allocated", "withdrawn", "assessed", "not_assessed")
-    keys += ("no_data_at_any_timepoint", "analysed", "excluded_from")
+    keys += ("no_data_at_any_timepoint",)
     found: set[int] = set()
 
     def walk(value):
@@ -277,6 +292,8 @@ def consort_numbers(consort: dict) -> set[int]:
 
     for key in keys:
         walk(consort[key])
+    for key in ("analysed", "excluded_from"):
+        walk({k: v for k, v in consort[key].items() if k in sets})
     return found
 
 
@@ -284,7 +301,8 @@ def consort_numbers(consort: dict) -> set[int]:
 def test_consort_shows_every_count_of_consort_json(demo, trial):
     consort = json.loads(Path(demo[trial]["paths"]["consort"]).read_text())
     shown = numbers(texts(draw(demo, trial, "consort")))
-    assert consort_numbers(consort) <= shown
+    configured = demo[trial]["spec"]["analyses"]["analysis_sets"]
+    assert consort_numbers(consort, configured) <= shown
 
 
 def boxes(fig) -> list:
@@ -423,17 +441,20 @@ def test_forest_points_are_effects_per_baseline_sd(demo, trial):
     # the estimates printed are the raw ones
     shown = "\n".join(texts(fig))
     for _, row in rows.iterrows():
-        raw = figures._estimate_ci(row["estimate"], row["ci_low"], row["ci_high"])
+        digits = estimate_decimals(spec, row["outcome"], row["estimand"])
+        raw = figures._estimate_ci(row["estimate"], row["ci_low"], row["ci_high"], digits)
         assert raw in shown
         assert figures.format_p(row["p_value"]) in shown
 
 
 def test_forest_axes_reference_lines_and_primary_labels(demo):
     fig = draw(demo, "coaching_rct", "forest")
-    continuous, ratios = fig.axes
-    assert continuous.get_xscale() == "linear" and ratios.get_xscale() == "log"
-    assert "standardized (per baseline sd)" in continuous.get_xlabel().lower()
-    for ax, ref in ((continuous, 0.0), (ratios, 1.0)):
+    # continuous outcomes in two panels (lower is better, higher is better), then the ratios
+    *continuous, ratios = fig.axes
+    assert len(continuous) == 2
+    assert all(ax.get_xscale() == "linear" for ax in continuous) and ratios.get_xscale() == "log"
+    assert "standardized (per baseline sd)" in continuous[0].get_xlabel().lower()
+    for ax, ref in [*((c, 0.0) for c in continuous), (ratios, 1.0)]:
         verticals = [ln for ln in ax.lines if list(ln.get_xdata()) == [ref, ref]]
         assert verticals, "reference line missing"
         low, high = ax.get_xlim()
@@ -441,11 +462,17 @@ def test_forest_axes_reference_lines_and_primary_labels(demo):
             for seg in container.lines[2][0].get_segments():
                 assert low <= seg[:, 0].min() and seg[:, 0].max() <= high  # no CI clipped
     spec = demo["coaching_rct"]["spec"]
-    labels = {t.get_text().replace("\n", " "): t.get_fontweight() for t in continuous.texts}
+    labels = {
+        t.get_text().replace("\n", " "): t.get_fontweight() for ax in continuous for t in ax.texts
+    }
     for outcome in spec["outcomes"]:
         if outcome["kind"] == "score":
             weight = labels[outcome["label"]]
             assert (weight == "bold") == (outcome["role"] == "primary"), outcome["id"]
+    # the width allows every continuous outcome's label on one line (2.1 in wrapped "Moral
+    # injury symptoms (MISS-HP total)")
+    drawn = {t.get_text() for ax in continuous for t in ax.texts}
+    assert {o["label"] for o in spec["outcomes"] if o["kind"] == "score"} <= drawn
 
 
 def test_forest_needs_scores_to_standardize(demo):
@@ -622,7 +649,8 @@ def test_three_arms_and_three_visits_fit(demo):
     assert len(forest) == len(rows)  # every visit x contrast
     # several contrasts: each arm's points in its own colour
     colours = {to_hex(c.lines[0].get_markeredgecolor()) for c in forest.values()}
-    assert colours == {figures.OKABE_ITO[0].lower(), figures.OKABE_ITO[1].lower()}
+    # the control keeps slot 1 (vermilion): the arms take slots 0 and 2
+    assert colours == {figures.OKABE_ITO[0].lower(), figures.OKABE_ITO[2].lower()}
     assert len(errorbars(drawn["trajectories"])) == 7 * 3
     assert consort_numbers(consort) <= numbers(texts(drawn["consort"]))
     for fig in drawn.values():
@@ -800,3 +828,350 @@ def test_a_fresh_process_writes_the_same_bytes(demo, tmp_path):
         for ext in ("svg", "png"):
             same = Path(f"{here}.{ext}").read_bytes() == Path(f"{there}.{ext}").read_bytes()
             assert same, f"{here}.{ext}"
+
+
+# --------------------------------------------------------------------------------------
+# Read as a reader would: the SVG's text (matplotlib writes each text as a comment before
+# its glyph paths, and an artist's gid as its group's id)
+# --------------------------------------------------------------------------------------
+
+
+def svg_of(fig, tmp_path: Path, name: str = "figure") -> str:
+    figures.save(fig, tmp_path / name)
+    return (tmp_path / f"{name}.svg").read_text()
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [t.strip() for t in re.findall(r"<!-- (.*?) -->", svg, flags=re.S)]
+
+
+def svg_panels(svg: str) -> list[list[str]]:
+    """The texts of each axes of the SVG, in drawing order."""
+    return [svg_texts(chunk) for chunk in re.split(r'<g id="axes_\d+">', svg)[1:]]
+
+
+def svg_gid_text(svg: str, gid: str) -> str:
+    """The text of the artist with this gid (its group's first comment)."""
+    start = svg.index(f'<g id="{gid}">')
+    return re.search(r"<!-- (.*?) -->", svg[start:], flags=re.S).group(1).strip()
+
+
+def test_forest_favours_each_side_by_direction(demo, tmp_path):
+    """Emotional exhaustion (lower is better): left of 0 favours coaching; personal
+    accomplishment (higher is better): right of 0 favours coaching; the high-EE category
+    (fewer is better): left of 1 favours coaching. In the SVG, and placed on that side of
+    the reference line."""
+    fig = draw(demo, "coaching_rct", "forest")
+    panels = svg_panels(svg_of(fig, tmp_path))
+    by_row = {
+        "Emotional exhaustion": ("\u2190 Favours Group coaching", "Favours Control \u2192"),
+        "Personal accomplishment": ("\u2190 Favours Control", "Favours Group coaching \u2192"),
+        "High emotional exhaustion (EE \u2265\u00a027)": (
+            "\u2190 Favours Group coaching",
+            "Favours Control \u2192",
+        ),
+    }
+    for row, (left, right) in by_row.items():
+        (panel,) = [p for p in panels if row in p]
+        assert left in panel and right in panel, row
+        assert [t for t in panel if "Favours" in t] == [left, right]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax, ref in zip(fig.axes, (0.0, 0.0, 1.0), strict=True):
+        at = ax.transData.transform((ref, 0))[0]
+        sides = {t.get_gid(): t.get_window_extent(renderer) for t in ax.texts if t.get_gid()}
+        assert sides["favours-left"].x1 < at < sides["favours-right"].x0
+
+
+def test_forest_without_a_direction_states_none(demo, tmp_path):
+    """An instrument whose registry entry has no higher_is_better: no favours line, and the
+    outcomes stay in one panel per kind."""
+    spec = copy.deepcopy(demo["coaching_rct"]["spec"])
+    for inst in spec["instruments"].values():
+        for entry in [*inst["subscales"].values(), *inst["categories"].values()]:
+            entry["higher_is_better"] = None
+    paths = demo["coaching_rct"]["paths"]
+    fig = figures.plot_forest(
+        spec,
+        read_csv(paths["effects"]),
+        scores=pd.read_parquet(paths["scores"]),
+        sets=pd.read_parquet(paths["sets"]),
+    )
+    assert len(fig.axes) == 2
+    assert not [t for t in svg_texts(svg_of(fig, tmp_path)) if "Favours" in t]
+
+
+def test_consort_of_a_prepost_study_assigns_and_shows_configured_sets(demo, tmp_path):
+    spec = demo["mentorship_prepost"]["spec"]
+    assert spec["design"] == "quasi_experimental"
+    shown = svg_texts(svg_of(draw(demo, "mentorship_prepost", "consort"), tmp_path))
+    joined = " ".join(shown)
+    assert "Assigned to Resident mentor" in shown and "Assignment" in shown
+    assert "allocat" not in joined.lower()
+    # analysis_sets: [itt] in the trial file
+    assert "Per protocol" not in joined and "Complete case" not in joined
+
+
+@pytest.mark.parametrize(
+    ("trial", "estimand"),
+    [("coaching_rct", "diff_in_change"), ("mentorship_prepost", "adjusted_mean_difference")],
+)
+def test_consort_analysed_is_each_primary_models_n(demo, tmp_path, trial, estimand):
+    """Per configured set and primary outcome, the arms' n in the diagram add up to the n of
+    the model in effects.csv; the others of the set are shown apart, without data."""
+    spec, paths = demo[trial]["spec"], demo[trial]["paths"]
+    consort = json.loads(Path(paths["consort"]).read_text())
+    table = read_csv(paths["effects"])
+    counts = model_n(demo, trial)
+    shown = svg_texts(svg_of(draw(demo, trial, "consort"), tmp_path))
+    labels = {o["id"]: o["label"] for o in spec["outcomes"]}
+    assert set(counts) == set(spec["analyses"]["analysis_sets"])
+    for name, outcomes in counts.items():
+        for outcome, by_arm in outcomes.items():
+            row = table[
+                (table["analysis_set"] == name)
+                & (table["outcome"] == outcome)
+                & (table["estimand"] == estimand)
+            ]
+            assert sum(by_arm.values()) == int(row["n"].iloc[0]), (name, outcome)
+            for arm, n in by_arm.items():
+                others = consort["analysed"][name][arm] - n
+                line = f"{labels[outcome]}: n\u00a0=\u00a0{n} (no data: {others})"
+                assert line in shown, line
+
+
+def test_survey_consort_response_rate_and_models_at_double_width(demo, tmp_path):
+    fig = draw(demo, "belonging_survey", "consort")
+    assert fig.get_size_inches()[0] == figures.DOUBLE_COLUMN  # as the trials' diagrams
+    shown = svg_texts(svg_of(fig, tmp_path))
+    assert "Response rate: 55.9%" in shown  # 1,261 of 2,257 responded: 55.87%
+    table = read_csv(demo["belonging_survey"]["paths"]["effects"])
+    labels = {o["id"]: o["label"] for o in demo["belonging_survey"]["spec"]["outcomes"]}
+    rows = table[(table["estimand"] == "odds_ratio") & (table["role"] == "primary")]
+    for exposure, part in rows.groupby("exposure"):
+        assert f"{labels[exposure]}: n\u00a0=\u00a0{int(part['n'].iloc[0]):,}" in shown
+
+
+def test_trajectories_show_the_observed_n_per_arm_per_visit(demo, tmp_path):
+    """The n under each visit, by hand: members of the ITT set with the outcome scored there."""
+    spec, paths = demo["coaching_rct"]["spec"], demo["coaching_rct"]["paths"]
+    scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    itt = set(sets.loc[sets["itt"], "participant_id"])
+    fig = draw(demo, "coaching_rct", "trajectories")
+    svg = svg_of(fig, tmp_path)
+    checked = 0
+    for outcome in [o for o in spec["outcomes"] if o["kind"] == "score"]:
+        for arm in spec["arms"]:
+            for tp in spec["timepoints"]:
+                mine = scores[
+                    (scores["outcome"] == outcome["id"])
+                    & (scores["arm"] == arm["id"])
+                    & (scores["timepoint"] == tp["id"])
+                    & scores["score"].notna()
+                    & scores["participant_id"].isin(itt)
+                ]
+                gid = f"n-{outcome['id']}-{arm['id']}-{tp['id']}"
+                assert svg_gid_text(svg, gid) == f"{mine['participant_id'].nunique():,}", gid
+                checked += 1
+    assert checked == 7 * 2 * 2
+
+
+def test_trajectory_axes_span_a_fifth_of_the_scale_at_least(demo):
+    spec = demo["coaching_rct"]["spec"]
+    fig = draw(demo, "coaching_rct", "trajectories")
+    scored = [o for o in spec["outcomes"] if o["kind"] == "score"]
+    for ax, outcome in zip(fig.axes, scored, strict=False):
+        lo, hi = spec["instruments"][outcome["instrument"]]["subscales"][outcome["name"]]["range"]
+        bottom, top = ax.get_ylim()
+        assert top - bottom >= figures.MIN_SPAN * (hi - lo) - 1e-9, outcome["id"]
+    # depersonalization (0-30): a one-point change is at most a sixth of the panel
+    dp = fig.axes[[o["id"] for o in scored].index("dp")]
+    assert 1 / np.diff(dp.get_ylim())[0] <= 1 / 6
+
+
+def test_arm_styles_keep_the_control_whatever_the_number_of_arms():
+    two = [{"id": "a", "control": False}, {"id": "ctl", "control": True}]
+    three = [{"id": "a", "control": False}, {"id": "b", "control": False}, two[1]]
+    first, second = figures.arm_styles({"arms": two}), figures.arm_styles({"arms": three})
+    assert first["ctl"] == {**second["ctl"], "label": "ctl"}
+    assert first["a"]["colour"] == second["a"]["colour"] == figures.OKABE_ITO[0]
+    assert second["b"]["colour"] == figures.OKABE_ITO[2]  # not the control's
+    assert len({s["marker"] for s in second.values()}) == 3
+
+
+def tipping_rows(outcomes: list[str]) -> pd.DataFrame:
+    """A made-up every-delta table (pooled rows as sensitivity.<name>.imputation.csv has)."""
+    rows = []
+    for outcome in outcomes:
+        for delta in (-4.0, -2.0, 0.0):
+            estimate = 1.5 + 0.5 * delta
+            rows.append(
+                {
+                    "analysis_name": "mi",
+                    "outcome": outcome,
+                    "analysis_set": "itt",
+                    "contrast": "coaching - control",
+                    "estimand": "diff_in_change",
+                    "timepoint": "month4",
+                    "delta": delta,
+                    "estimate": estimate,
+                    "ci_low": estimate - 1.2,
+                    "ci_high": estimate + 1.2,
+                    "p_value": 0.01 * 2 ** (delta + 4),
+                    "alpha": 0.05,
+                    "tipping_delta": -2.0,
+                    "tipping_note": "",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_tipping_point_says_what_a_negative_shift_means_per_outcome(demo, tmp_path):
+    spec = copy.deepcopy(demo["coaching_rct"]["spec"])
+    spec["analyses"]["sensitivity"] = [
+        {"name": "mi", "label": "Multiple imputation", "outcomes": ["ee", "flourishing"]}
+    ]
+    fig = figures.plot_tipping_point(spec, tipping_rows(["ee", "flourishing"]))
+    panels = svg_panels(svg_of(fig, tmp_path))
+    joined = [" ".join(p) for p in panels]
+    ee, flourishing = joined[0], joined[2]  # rows: estimate panel, P panel
+    assert "Emotional exhaustion" in ee and "that is better" in ee and "worse" not in ee
+    assert "Flourishing" in flourishing and "that is worse" in flourishing
+    assert "did worse" not in " ".join(joined)
+    from trialeval.direction import negative_shift_words
+
+    assert negative_shift_words(spec, ["ee", "flourishing"]) == (
+        ", which is worse for Flourishing (FS total) (higher is better) and better for "
+        "Emotional exhaustion (lower is better)"
+    )
+    # the report's reading guide says the same, not "did worse" for every outcome
+    from trialeval.report import _imputation_section
+
+    spec["analyses"]["sensitivity"][0]["imputation"] = {"m": 5, "seed": 1, "delta": [-2, 0]}
+    guide = _imputation_section(spec)
+    assert "did worse" not in guide
+    assert "scored lower than MAR predicts, which is worse for Flourishing" in guide
+
+
+def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
+    """Labels of the trial file (not ids), each arm's assumed effect, and the band of a
+    simulated power equal to the target: Wilson 95% for 800 of 1,000, by hand
+    (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n) = 0.7740810354 to
+    0.8236229096, as R's print(prop.test(800, 1000, correct = FALSE)$conf.int, digits = 10);
+    tolerance 1e-9."""
+    from trialeval.power.figure import _figure_title, plot_power, save_figure
+
+    plan = {
+        "design": "rct",
+        "arms": [
+            {"id": "ctl", "label": "Usual teaching", "control": True, "effects": {}},
+            {
+                "id": "coach",
+                "label": "Group coaching",
+                "control": False,
+                "colour": figures.OKABE_ITO[0],
+                "marker": "o",
+                "effects": {"sc": 0.3},
+            },
+        ],
+        "visits": ["base", "m4"],
+        "visit_labels": {"base": "Baseline", "m4": "Month 4"},
+        "attrition": [0.25],
+        "outcomes": [{"id": "sc", "label": "Self-compassion"}],
+        "estimand": "diff_in_change",
+        "sample_sizes": [100, 200],
+        "n_sims": 1000,
+        "alpha": 0.05,
+        "target_power": 0.8,
+    }
+    power = pd.DataFrame(
+        {
+            "outcome": "sc",
+            "arm": "coach",
+            "n_total": [100, 200],
+            "power": [0.6, 0.85],
+            "ci_low": [0.57, 0.83],
+            "ci_high": [0.63, 0.87],
+            "icc": np.nan,
+        }
+    )
+    summary = pd.DataFrame({"outcome": ["sc"], "arm": ["coach"], "smallest_n_total": [200]})
+    fig = plot_power(power, summary, plan, _figure_title(plan))
+    band = next(p for p in fig.axes[0].patches if p.get_gid() == "target-band")
+    extent = band.get_bbox()  # a Rectangle: x in axes fraction, y in power
+    assert (extent.y0, extent.y1) == (
+        pytest.approx(0.7740810354, abs=1e-9),
+        pytest.approx(0.8236229096, abs=1e-9),
+    )
+    save_figure(fig, tmp_path / "power")
+    shown = " ".join(svg_texts((tmp_path / "power.svg").read_text()))
+    for label in ("Self-compassion", "Group coaching: +0.3 points; N = 200", "Month 4 vs Baseline"):
+        assert label in shown
+    assert "Arm vs Usual teaching" in shown and "Monte Carlo 95%" in shown
+    for ident in ("coach ", "ctl", " m4", "base ", " sc"):
+        assert ident not in f" {shown} ", ident
+
+
+def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo):
+    """Three arms (half the coached relabelled peer support): each continuous row's n is the
+    participants of its two arms with the outcome scored at some visit (the mixed model of
+    all arms reports them all in effects.csv), counted by hand; the risk ratios' n already
+    count the two arms."""
+    spec = copy.deepcopy(demo["coaching_rct"]["spec"])
+    paths = demo["coaching_rct"]["paths"]
+    spec["arms"].insert(1, {"id": "peer", "label": "Peer support", "control": False})
+    scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    coached = sorted(sets.loc[sets["arm"] == "coaching", "participant_id"])
+    peer = set(coached[::2])
+    for frame in (scores, sets):
+        frame["arm"] = frame["arm"].astype(str).where(~frame["participant_id"].isin(peer), "peer")
+    table = read_csv(paths["effects"])
+    table = pd.concat([table, table.assign(contrast="peer - control")], ignore_index=True)
+    fig = figures.plot_forest(spec, table, scores=scores, sets=sets)
+    itt = set(sets.loc[sets["itt"], "participant_id"])
+    arm_of = sets.set_index("participant_id")["arm"]
+    checked = 0
+    for ax in fig.axes[:-1]:  # the continuous panels
+        for container in ax.containers:
+            gid = container.lines[0].get_gid()
+            outcome = gid.split("-")[1]
+            contrast = "peer - control" if gid.endswith("peer-control") else "coaching - control"
+            pair = set(contrast.split(" - "))
+            scored = scores[
+                (scores["outcome"] == outcome)
+                & scores["score"].notna()
+                & scores["participant_id"].isin(itt)
+            ]["participant_id"].unique()
+            hand = sum(arm_of[p] in pair for p in scored)
+            y = container.lines[0].get_ydata()[0]
+            cells = sorted(
+                (t.get_position()[0], t.get_text())
+                for t in ax.texts
+                if t.get_position()[1] == y and t.get_position()[0] > 1
+            )
+            assert cells[0][1] == f"{hand:,}", gid
+            checked += 1
+    assert checked == 2 * 7
+
+
+def test_report_shows_figures_at_one_scale(tmp_path):
+    """A single-column figure is embedded at half the width of a double-column one (144 CSS
+    px per inch: 3.5 in -> 504, 7.2 in -> 1037), so its type is the same size, not doubled."""
+    from trialeval.report import _embed_png
+
+    for width, pixels in ((figures.SINGLE_COLUMN, 504), (figures.DOUBLE_COLUMN, 1037)):
+        fig = figures.plot_message("Nothing to draw", ["A sentence."], width=width)
+        figures.save(fig, tmp_path / "figure")
+        assert f' width="{pixels}" ' in _embed_png(tmp_path / "figure.png")
+
+
+def test_model_n_under_disclosure_control_is_withheld_with_its_others():
+    """min_cell 5: a model n of 3 prints "<5"; n 40 of a set of 42 (2 without data, so
+    n = 42 - 2 would give the 2 away) prints "≥5"; n 30 of 40 prints as is."""
+    from trialeval.disclosure import Plan
+
+    consort = {"analysed": {"itt": {"a": 5, "b": 42, "c": 40}}}
+    model_n = {"itt": {"ee": {"a": 3, "b": 40, "c": 30}}}
+    shown = figures._withheld_model_n(model_n, consort, Plan(min_cell=5))
+    assert shown == {"itt": {"ee": {"a": "<5", "b": "\u22655", "c": 30}}}
+    assert figures._withheld_model_n(model_n, consort, Plan()) == model_n  # off: unchanged

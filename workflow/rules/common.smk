@@ -152,7 +152,7 @@ TABLE_INPUTS = {
     "tipping_point": ["imputation"],
 }
 FIGURE_INPUTS = {
-    "consort": ["consort"],
+    "consort": ["consort", "scores", "sets", "effects"],
     "trajectories": ["means", "consort"],
     "forest": ["effects", "scores", "sets"],
     "change_distributions": ["scores", "sets"],

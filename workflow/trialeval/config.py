@@ -54,6 +54,11 @@ def _item_ids(items) -> list[str]:
     return [str(i) for i in items]
 
 
+def _direction(block: dict) -> dict:
+    """{"higher_is_better": value} when the block states a direction, else nothing."""
+    return {"higher_is_better": block["higher_is_better"]} if "higher_is_better" in block else {}
+
+
 def _prescored_as_items(inst_id: str, spec: dict, where: str) -> dict:
     """A pre-scored instrument as a one-item instrument whose one subscale, `score`, is the
     column itself; its cut-off categories and bands apply to that score."""
@@ -75,7 +80,12 @@ def _prescored_as_items(inst_id: str, spec: dict, where: str) -> dict:
         "min_answered": 1.0,
         "levels": spec.get("levels"),
         "subscales": {
-            PRESCORED_SUBSCALE: {"label": spec["label"], "items": [column], "scoring": "sum"}
+            PRESCORED_SUBSCALE: {
+                "label": spec["label"],
+                "items": [column],
+                "scoring": "sum",
+                **_direction(spec["prescored"]),
+            }
         },
         "categories": spec.get("categories", {}),
         **({"bands": spec["bands"]} if "bands" in spec else {}),
@@ -87,8 +97,11 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
 
     Returns {id, label, source, item_range, decimals, min_answered, levels (answer code as
              text -> label), missing_codes,
-             items: [{id, column, reverse}], subscales: {id: {label, items, scoring, range}},
-             categories: {id: {label, subscale, any_item, at_least, at_most}}, bands}.
+             items: [{id, column, reverse}],
+             subscales: {id: {label, items, scoring, range, higher_is_better}},
+             categories: {id: {label, subscale, any_item, at_least, at_most,
+             higher_is_better}}, bands}; higher_is_better is None where the registry
+             states no direction.
     """
     decimals = bool(spec.get("decimals", False))
     if "prescored" in spec:
@@ -122,6 +135,7 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
             "items": sub_items,
             "scoring": scoring,
             "range": score_range,
+            "higher_is_better": sub.get("higher_is_better"),
         }
     categories = {}
     for cat_id, cat in spec.get("categories", {}).items():
@@ -148,6 +162,7 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
             "any_item": any_item,
             "at_least": cat.get("at_least"),
             "at_most": cat.get("at_most"),
+            "higher_is_better": cat.get("higher_is_better"),
         }
     levels = _levels(spec.get("levels") or {}, lo, hi, f"{where}: {inst_id}.levels")
     bands = spec.get("bands")

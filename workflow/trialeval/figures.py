@@ -38,9 +38,12 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E4
 
 from trialeval import disclosure  # noqa: E402
 from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
+from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
+from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
+from trialeval.tables import estimate_decimals  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -62,11 +65,6 @@ FONT_FAMILY = "DejaVu Sans"  # bundled with matplotlib: the same glyphs on every
 FONT_SIZE = 7.5
 SMALL_FONT = 7.0  # the smallest text drawn anywhere
 
-# Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast against white: sky blue
-# and yellow come last because thin lines and small markers in them are hard to see.
-OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<"]
-LINESTYLES = ["-", "--", ":", "-."]
 
 STYLE = {
     "font.family": "sans-serif",
@@ -167,14 +165,16 @@ def save(fig, stem: str | Path) -> None:
 
 
 def arm_styles(spec: dict) -> dict[str, dict]:
-    """{arm id: {label, colour, marker, linestyle}} in the trial file's arm order."""
+    """{arm id: {label, colour, marker, linestyle}} in the trial file's arm order; the
+    control arm's style is the same whatever the number of arms (trialeval.palette)."""
+    slots = arm_slots(spec["arms"])
     styles = {}
-    for i, arm in enumerate(spec["arms"]):
+    for arm in spec["arms"]:
+        style = slot_style(slots[arm["id"]])
         styles[arm["id"]] = {
+            **style,
             "label": arm.get("label", arm["id"]),
-            "colour": arm.get("colour") or OKABE_ITO[i % len(OKABE_ITO)],
-            "marker": MARKERS[i % len(MARKERS)],
-            "linestyle": LINESTYLES[i % len(LINESTYLES)],
+            "colour": arm.get("colour") or style["colour"],
         }
     return styles
 
@@ -317,6 +317,10 @@ def _timepoint_labels(spec: dict) -> dict[str, str]:
 # --------------------------------------------------------------------------------------
 
 
+MIN_SPAN = 0.2  # a trajectories y axis spans at least this fraction of the scale's range
+N_LINE = SMALL_FONT * 1.2  # points per line of the n-observed rows under a panel
+
+
 @_styled
 def plot_trajectories(
     spec: dict,
@@ -327,8 +331,11 @@ def plot_trajectories(
     """Adjusted mean (95% CI) per arm per timepoint, one panel per score outcome.
 
     Arms are dodged slightly so intervals do not hide each other; each arm has its own colour,
-    marker and line style; the legend appears once. What cannot be drawn is said under the
-    figure (`trajectory_gaps`; consort.json, when given, tells an empty arm's reason).
+    marker and line style (the same whatever the number of arms); the legend appears once.
+    Under each visit, the participants observed there per arm (adjusted means' n_observed),
+    in the arm's colour. Each y axis spans at least MIN_SPAN of the scale's range, so a
+    small difference does not fill the panel. What cannot be drawn is said under the figure
+    (`trajectory_gaps`; consort.json, when given, tells an empty arm's reason).
     """
     means = adjusted_means[adjusted_means["analysis_set"] == analysis_set]
     present = set(means["outcome"])
@@ -340,45 +347,107 @@ def plot_trajectories(
     timepoints = [tp["id"] for tp in spec["timepoints"] if tp["id"] in set(means["timepoint"])]
     styles = arm_styles(spec)
     arms = [a["id"] for a in spec["arms"]]
-    step = 0.12 if len(arms) <= 3 else 0.3 / len(arms)
-    offsets = (np.arange(len(arms)) - (len(arms) - 1) / 2) * step
-
     nrows, ncols, width, tick_room = _small_multiples(
         len(outcomes), [tp_labels[t] for t in timepoints], 0.85
     )
-    panel_h = 1.95
+    tick_labels = ["\n".join(wrap(tp_labels[t], tick_room, SMALL_FONT)) for t in timepoints]
+    tick_lines = max(t.count("\n") + 1 for t in tick_labels)
+    panel_h = 1.95 + len(arms) * N_LINE / 72
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(width, panel_h * nrows), layout="constrained", squeeze=False
     )
-    tick_labels = ["\n".join(wrap(tp_labels[t], tick_room, SMALL_FONT)) for t in timepoints]
-    label_room = panel_h - 0.25 - LINE_H * max(t.count("\n") + 1 for t in tick_labels)
+    label_room = 1.95 - 0.25 - LINE_H * tick_lines
     for ax, outcome in zip(axes.flat, outcomes, strict=False):
         rows = means[means["outcome"] == outcome["id"]]
-        for k, arm in enumerate(arms):
-            data = rows[rows["arm"] == arm].set_index("timepoint").reindex(timepoints)
-            est = data["estimate"].to_numpy(dtype=float)
-            lo = data["ci_low"].to_numpy(dtype=float)
-            hi = data["ci_high"].to_numpy(dtype=float)
-            style = styles[arm]
-            bars = ax.errorbar(
-                np.arange(len(timepoints)) + offsets[k],
-                est,
-                yerr=np.vstack([est - lo, hi - est]),
-                color=style["colour"],
-                marker=style["marker"],
-                linestyle=style["linestyle"],
-                markersize=4,
-                capsize=2,
-                elinewidth=0.8,
-                linewidth=1.0,
-                label=style["label"],
-            )
-            bars.lines[0].set_gid(f"trajectory-{outcome['id']}-{arm}")
+        _trajectory_panel(ax, spec, outcome, rows, timepoints, styles)
         ax.set_xticks(np.arange(len(timepoints)), tick_labels)
         ax.set_xlim(-0.5, len(timepoints) - 0.5)
         ax.set_ylabel("\n".join(_label_lines(outcome_axis_label(spec, outcome), label_room)))
-        ax.margins(y=0.12)
         ax.yaxis.set_major_locator(_y_locator())
+        _observed_rows(ax, outcome["id"], rows, timepoints, styles, tick_lines)
+    spare = list(axes.flat[len(outcomes) :])
+    for ax in spare:
+        ax.axis("off")
+    _trajectory_legend(fig, spare, arms, styles)
+    set_label = f"{SET_LABELS.get(analysis_set, analysis_set)} set"
+    note = (
+        f"{set_label}. Numbers under each visit: participants observed there, per arm (in the "
+        f"arm's colour). Each y axis spans at least {MIN_SPAN:.0%} of its scale's range."
+    )
+    _not_drawn_footnote(fig, gaps, width, note)
+    _freeze_layout(fig)
+    return fig
+
+
+def _trajectory_panel(ax, spec, outcome, rows, timepoints, styles) -> None:
+    """One outcome's arms as dodged points with 95% CIs, on a y range of at least MIN_SPAN."""
+    arms = list(styles)
+    step = 0.12 if len(arms) <= 3 else 0.3 / len(arms)
+    offsets = (np.arange(len(arms)) - (len(arms) - 1) / 2) * step
+    for k, arm in enumerate(arms):
+        data = rows[rows["arm"] == arm].set_index("timepoint").reindex(timepoints)
+        est = data["estimate"].to_numpy(dtype=float)
+        lo = data["ci_low"].to_numpy(dtype=float)
+        hi = data["ci_high"].to_numpy(dtype=float)
+        style = styles[arm]
+        bars = ax.errorbar(
+            np.arange(len(timepoints)) + offsets[k],
+            est,
+            yerr=np.vstack([est - lo, hi - est]),
+            color=style["colour"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            markersize=4,
+            capsize=2,
+            elinewidth=0.8,
+            linewidth=1.0,
+            label=style["label"],
+        )
+        bars.lines[0].set_gid(f"trajectory-{outcome['id']}-{arm}")
+    values = rows[["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values):
+        scale = spec["instruments"][outcome["instrument"]]["subscales"][outcome["name"]]["range"]
+        ax.set_ylim(*_y_range(values.min(), values.max(), scale))
+
+
+def _y_range(lo: float, hi: float, scale: list[float]) -> tuple[float, float]:
+    """The data range padded by 12%, widened about its centre to at least MIN_SPAN of the
+    scale's range, and kept inside the scale where the data allow."""
+    bottom, top = float(scale[0]), float(scale[1])
+    span = max(hi - lo, MIN_SPAN * (top - bottom))
+    centre = (lo + hi) / 2
+    low, high = centre - span / 2, centre + span / 2
+    if low < bottom:
+        low, high = bottom, max(bottom + span, hi)
+    elif high > top:
+        low, high = min(top - span, lo), top
+    pad = 0.12 * (high - low)
+    return low - pad, high + pad
+
+
+def _observed_rows(ax, outcome_id, rows, timepoints, styles, tick_lines: int) -> None:
+    """Under the tick labels, one line per arm: the participants observed at each visit."""
+    below = 3 + 3.5 + tick_lines * SMALL_FONT * 1.2 + 2  # tick, pad, labels (points)
+    for k, (arm, style) in enumerate(styles.items()):
+        data = rows[rows["arm"] == arm].set_index("timepoint").reindex(timepoints)
+        for j, (tp, n) in enumerate(zip(timepoints, data["n_observed"], strict=True)):
+            ax.annotate(
+                _count(n) if pd.notna(n) else EN_DASH,
+                xy=(j, 0),
+                xycoords=ax.get_xaxis_transform(),
+                xytext=(0, -(below + k * N_LINE)),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=SMALL_FONT,
+                color=style["colour"],
+                gid=f"n-{outcome_id}-{arm}-{tp}",
+            )
+
+
+def _trajectory_legend(fig, spare: list, arms: list[str], styles: dict) -> None:
+    """The arms' legend, once: in an empty cell of the grid, else above the panels."""
     handles = [
         Line2D(
             [],
@@ -391,11 +460,8 @@ def plot_trajectories(
         )
         for a in arms
     ]
-    spare = list(axes.flat[len(outcomes) :])
-    for ax in spare:
-        ax.axis("off")
-    set_label = f"{SET_LABELS.get(analysis_set, analysis_set)} set"
-    if spare:  # an empty cell of the grid holds the legend, its title in short lines
+    title = "Adjusted mean (95% CI)"
+    if spare:
         spare[0].legend(
             handles=handles,
             # right-aligned with the panels above: constrained layout does not size for a
@@ -403,21 +469,13 @@ def plot_trajectories(
             loc="center right",
             bbox_to_anchor=(1, 0.5),
             frameon=False,
-            title=f"Adjusted mean\n(95% CI)\n{set_label}",
+            title=title,
             alignment="left",
         )
     else:
-        title = f"Adjusted mean (95% CI), {set_label[0].lower()}{set_label[1:]}"
         fig.legend(
-            handles=handles,
-            loc="outside upper center",
-            ncol=len(arms),
-            frameon=False,
-            title=title,
+            handles=handles, loc="outside upper center", ncol=len(arms), frameon=False, title=title
         )
-    _not_drawn_footnote(fig, gaps, width)
-    _freeze_layout(fig)
-    return fig
 
 
 def trajectory_gaps(
@@ -473,17 +531,19 @@ def _empty_arm(consort: dict | None, arm: str, analysis_set: str) -> str:
     set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
     if consort is not None and consort["analysed"][analysis_set][arm] == 0:
         withdrawn, allocated = consort["withdrawn"][arm], consort["allocated"][arm]
+        spec_randomized = consort.get("design", "rct") in RANDOMIZED
         return (
             f"nobody is in the {set_label} set ({_count(withdrawn)} of {_count(allocated)} "
-            "allocated withdrew consent), so nothing is drawn for this arm"
+            f"{'allocated' if spec_randomized else 'assigned'} withdrew consent), so nothing is "
+            "drawn for this arm"
         )
     return f"no participant of the {set_label} set has a score, so nothing is drawn for this arm"
 
 
-def _not_drawn_footnote(fig, gaps: list[str], width: float) -> None:
-    """Say under a (constrained-layout) figure what it could not draw."""
-    if gaps:
-        text = "Not drawn: " + " ".join(gaps)
+def _not_drawn_footnote(fig, gaps: list[str], width: float, note: str = "") -> None:
+    """Say under a (constrained-layout) figure what it could not draw, after `note`."""
+    if gaps or note:
+        text = " ".join(filter(None, [note, "Not drawn: " + " ".join(gaps) if gaps else ""]))
         fig.supxlabel(
             "\n".join(wrap(text, width - 0.2, SMALL_FONT)),
             x=0.02,
@@ -533,6 +593,9 @@ LINE_H = FONT_SIZE * 1.25 / 72  # extra height per wrapped line
 INDENT = 0.12
 COLUMN_GAP = 0.14  # inches between text columns
 MARKER_SIZE = 4.5
+MIN_PLOT_W = 1.6  # inches: the forest's plot area never narrower (labels wrap first)
+FAVOURS_TOP = 15.0  # points under the axis line: below the tick labels
+FAVOURS_H = 0.14  # inches the favours line adds under an axis
 
 
 @dataclass
@@ -621,9 +684,11 @@ def _draw_forest_panel(
     log: bool,
     xlabel: str,
     title: list[str],
+    favours: tuple[str, str] | None = None,
 ):
     """One forest panel: labels left, points with CIs, text columns right, headers and a
-    title above. `rect` is (left, bottom, width, height) of the plotting area in inches; the
+    title above; under the axis, which side favours which arm (`favours`, when known).
+    `rect` is (left, bottom, width, height) of the plotting area in inches; the
     data y axis is in inches from the panel top, so rows and their text line up exactly."""
     fig_w, fig_h = fig.get_size_inches()
     left, bottom, width, height = rect
@@ -631,16 +696,11 @@ def _draw_forest_panel(
     ax.set_ylim(height, 0)
     ax.yaxis.set_major_locator(NullLocator())
     ax.spines["left"].set_visible(False)
-    values = np.array([v for r in rows for v in (r.lo, r.hi, r.x) if np.isfinite(v)])
-    if log:
-        _log_axis(ax, values if len(values) else np.array([0.5, 2.0]), width)
-        ref = 1.0
-    else:  # symmetric about 0, every CI inside
-        span = max(np.max(np.abs(values)) * 1.12 if len(values) else 0.5, 0.25)
-        ax.set_xlim(-span, span)
-        ref = 0.0
+    ref = _forest_x_axis(ax, rows, width, log)
     ax.axvline(ref, color="0.3", linewidth=0.7, zorder=1)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel, labelpad=4 + (FAVOURS_H * 72 if favours else 0))
+    if favours:
+        _favours_texts(ax, ref, favours)
 
     to_axes = 1.0 / width  # inches -> axes fraction
     transform = ax.get_yaxis_transform()  # x in axes fraction, y in data (inches)
@@ -668,32 +728,7 @@ def _draw_forest_panel(
             fontweight="bold" if row.bold else "normal",
             linespacing=1.1,
         )
-        face = row.colour if row.filled else "white"
-        style = {
-            "marker": row.marker,
-            "markersize": MARKER_SIZE,
-            "markerfacecolor": face,
-            "markeredgecolor": row.colour,
-            "markeredgewidth": 0.9,
-            "zorder": 3,
-        }
-        if row.reference:
-            line = ax.plot([ref], [row.y], linestyle="none", **style)[0]
-            line.set_gid(row.gid)
-        elif np.isfinite(row.x):
-            low = max(row.x - row.lo, 0.0) if np.isfinite(row.lo) else 0.0
-            high = max(row.hi - row.x, 0.0) if np.isfinite(row.hi) else 0.0
-            bars = ax.errorbar(
-                [row.x],
-                [row.y],
-                xerr=[[low], [high]],
-                linestyle="none",
-                ecolor=row.colour,
-                elinewidth=1.0,
-                capsize=0,
-                **style,
-            )
-            bars.lines[0].set_gid(row.gid)
+        _forest_point(ax, row, ref)
         for k, cell in enumerate(row.cells):
             ax.text(
                 1 + anchors[k] * to_axes,
@@ -726,23 +761,98 @@ def _draw_forest_panel(
     return ax
 
 
-def _stack_panels(panels: list[dict], *, label_w: float, aligns, foot_h: float):
-    """A double-column figure of forest panels stacked vertically, columns shared."""
+def _forest_x_axis(ax, rows: list[_Row], width: float, log: bool) -> float:
+    """Set the x axis (log: covering every CI and 1; linear: symmetric about 0, every CI
+    inside) and return the reference value."""
+    values = np.array([v for r in rows for v in (r.lo, r.hi, r.x) if np.isfinite(v)])
+    if log:
+        _log_axis(ax, values if len(values) else np.array([0.5, 2.0]), width)
+        return 1.0
+    span = max(np.max(np.abs(values)) * 1.12 if len(values) else 0.5, 0.25)
+    ax.set_xlim(-span, span)
+    return 0.0
+
+
+def _forest_point(ax, row: _Row, ref: float) -> None:
+    """A row's point and CI (a reference level: its marker at the reference line)."""
+    style = {
+        "marker": row.marker,
+        "markersize": MARKER_SIZE,
+        "markerfacecolor": row.colour if row.filled else "white",
+        "markeredgecolor": row.colour,
+        "markeredgewidth": 0.9,
+        "zorder": 3,
+    }
+    if row.reference:
+        line = ax.plot([ref], [row.y], linestyle="none", **style)[0]
+        line.set_gid(row.gid)
+    elif np.isfinite(row.x):
+        low = max(row.x - row.lo, 0.0) if np.isfinite(row.lo) else 0.0
+        high = max(row.hi - row.x, 0.0) if np.isfinite(row.hi) else 0.0
+        bars = ax.errorbar(
+            [row.x],
+            [row.y],
+            xerr=[[low], [high]],
+            linestyle="none",
+            ecolor=row.colour,
+            elinewidth=1.0,
+            capsize=0,
+            **style,
+        )
+        bars.lines[0].set_gid(row.gid)
+
+
+def _favours_texts(ax, ref: float, favours: tuple[str, str]) -> None:
+    """'← Favours A' ending just left of the reference line, 'Favours B →' starting just
+    right of it, on a line of their own under the tick labels."""
+    for text, sign, align, side in (
+        (favours[0], -1, "right", "left"),
+        (favours[1], 1, "left", "right"),
+    ):
+        ax.annotate(
+            text,
+            xy=(ref, 0),
+            xycoords=ax.get_xaxis_transform(),
+            xytext=(sign * 5, -FAVOURS_TOP),
+            textcoords="offset points",
+            ha=align,
+            va="top",
+            fontsize=SMALL_FONT,
+            gid=f"favours-{side}",
+        )
+
+
+def _label_width(panels: list[dict], room: float) -> float:
+    """The label column: as wide as the widest label needs to stay on one line (`wrap` and
+    `_layout_rows` leave 2% and 0.1 in spare), at most `room`."""
+    widest = max(
+        text_width(r.label, weight="bold" if r.bold else "normal") / 0.98 + r.indent * INDENT
+        for p in panels
+        for r in p["rows"]
+    )
+    return min(widest + 0.1 + 0.01, room)
+
+
+def _stack_panels(panels: list[dict], *, aligns, foot_h: float):
+    """A double-column figure of forest panels stacked vertically, columns shared; the label
+    column as wide as its labels need while the plot keeps MIN_PLOT_W."""
     margin = 0.05
     width = DOUBLE_COLUMN
-    heights = [_layout_rows(p["rows"], label_w) for p in panels]
     anchors, text_w = _column_anchors(
         [p["headers"] for p in panels], aligns, [p["rows"] for p in panels]
     )
+    label_w = _label_width(panels, width - text_w - 2 * margin - MIN_PLOT_W)
+    heights = [_layout_rows(p["rows"], label_w) for p in panels]
     plot_w = width - label_w - text_w - 2 * margin
     for panel in panels:
         panel["title"] = wrap(panel["title"], width - 2 * margin - 0.04, weight="bold")
-    top, axis_h = 0.06, 0.44
+    top = 0.06
+    axis_hs = [0.44 + (FAVOURS_H if p.get("favours") else 0) for p in panels]
     title_hs = [0.28 + len(p["title"]) * LINE_H for p in panels]
-    fig_h = top + sum(t + h + axis_h for t, h in zip(title_hs, heights, strict=True)) + foot_h
+    fig_h = top + sum(title_hs) + sum(heights) + sum(axis_hs) + foot_h
     fig = plt.figure(figsize=(width, fig_h))
     y = fig_h - top
-    for panel, title_h, h in zip(panels, title_hs, heights, strict=True):
+    for panel, title_h, h, axis_h in zip(panels, title_hs, heights, axis_hs, strict=True):
         y -= title_h + h
         _draw_forest_panel(
             fig,
@@ -756,6 +866,7 @@ def _stack_panels(panels: list[dict], *, label_w: float, aligns, foot_h: float):
             log=panel["log"],
             xlabel=panel["xlabel"],
             title=panel["title"],
+            favours=panel.get("favours"),
         )
         y -= axis_h
     return fig, margin
@@ -802,9 +913,11 @@ def _effect_gid(row) -> str:
     return f"forest-{row['outcome']}-{row['estimand']}-{row['timepoint']}-{contrast}"
 
 
-def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
+def _forest_rows(spec, eff, estimands, sd, colours, pair_n=None) -> list[_Row]:
     """Rows of one panel: one line per outcome when it has one estimate, else a header line
-    (the outcome) over one indented line per estimand / visit / contrast."""
+    (the outcome) over one indented line per estimand / visit / contrast. `pair_n`
+    {(outcome, contrast): n} replaces effects.csv's n (see `_pair_n`)."""
+    pair_n = pair_n or {}
     outcomes = {o["id"]: o for o in spec["outcomes"]}
     tp_labels = _timepoint_labels(spec)
     arm_labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
@@ -832,9 +945,11 @@ def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
                 parts.append(arm_labels.get(arm, arm))
             scale = sd.get(outcome_id, np.nan) if sd is not None else 1.0
             est, lo, hi = (float(effect[c]) for c in ("estimate", "ci_low", "ci_high"))
-            n = _count(effect["n"]) if pd.notna(effect["n"]) else ""
+            n = pair_n.get((outcome_id, effect["contrast"]), effect["n"])
+            n = _count(n) if pd.notna(n) else ""
             p_values = (format_p(effect["p_value"]), format_p(effect["p_adjusted"]))
-            sd_text = "" if sd is None else (_num(scale) if np.isfinite(scale) else EN_DASH)
+            digits = estimate_decimals(spec, outcome_id, effect["estimand"])
+            sd_text = "" if sd is None else (_num(scale, digits) if np.isfinite(scale) else EN_DASH)
             rows.append(
                 _Row(
                     label if single else ", ".join(parts) or label,
@@ -846,12 +961,62 @@ def _forest_rows(spec, eff, estimands, sd, colours) -> list[_Row]:
                     marker=ESTIMAND_MARKERS.get(effect["estimand"], "o"),
                     filled=primary,
                     colour=colours.get(arm, "black"),
-                    cells=(n, sd_text, _estimate_ci(est, lo, hi), *p_values),
+                    cells=(n, sd_text, _estimate_ci(est, lo, hi, digits), *p_values),
                     gid=_effect_gid(effect),
                     band=band,
                 )
             )
     return rows
+
+
+def _pair_n(spec, continuous, scores, sets, analysis_set) -> dict[tuple[str, str], int]:
+    """{(outcome, contrast): n} for a randomized trial's mixed models of several arms: the
+    participants of the two arms compared, as the risk ratios count them (effects.csv's n
+    of a mixed model counts every arm the model was fitted to)."""
+    if spec["design"] not in RANDOMIZED or continuous.empty:
+        return {}
+    arms = [a["id"] for a in spec["arms"]]
+    result = {}
+    for outcome_id in dict.fromkeys(continuous["outcome"]):
+        used = participants_used(spec, scores, sets, analysis_set, outcome_id, arms)
+        for contrast in dict.fromkeys(continuous["contrast"]):
+            arm, control = contrast.split(" - ")
+            result[(outcome_id, contrast)] = used.get(arm, 0) + used.get(control, 0)
+    return result
+
+
+def _by_direction(spec: dict, eff: pd.DataFrame) -> list[tuple[bool | None, pd.DataFrame]]:
+    """The effects split by their outcomes' better direction (registry `higher_is_better`),
+    in order of first appearance: one forest axis can say which side favours which arm only
+    for outcomes that agree on it."""
+    if eff.empty:
+        return []
+    outcomes = {o["id"]: o for o in spec["outcomes"]}
+    direction = eff["outcome"].map(lambda o: higher_is_better(spec, outcomes[o]))
+    keys = direction.map({True: "higher", False: "lower"}).fillna("unknown")
+    return [
+        ({"higher": True, "lower": False}.get(key), eff[keys == key]) for key in dict.fromkeys(keys)
+    ]
+
+
+def _kind_words(kind: str, direction: bool | None, whole: pd.DataFrame, part: pd.DataFrame) -> str:
+    """'Continuous outcomes' or, when the outcomes of that kind are split by direction,
+    'Continuous outcomes, lower is better'."""
+    if len(part) == len(whole):
+        return kind
+    return f"{kind}, " + {True: "higher is better", False: "lower is better"}.get(
+        direction, "direction not stated"
+    )
+
+
+def _favours_arms(spec: dict, contrasts: list[str]) -> tuple[str, str]:
+    """(intervention, control) as the favours labels name them: the arm's label for one
+    contrast, 'intervention' for several (their points are coloured by arm)."""
+    labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    arms = list(dict.fromkeys(c.split(" - ")[0] for c in contrasts))
+    control = contrasts[0].split(" - ")[1] if contrasts else spec.get("control_arm", "")
+    arm = labels.get(arms[0], arms[0]) if len(arms) == 1 else "intervention"
+    return arm, labels.get(control, control)
 
 
 def _panel_title(spec, eff, kind: str, what: str) -> str:
@@ -912,47 +1077,68 @@ def plot_forest(
             )
         sd = baseline_sd(spec, scores, sets, analysis_set)
     contrasts = list(dict.fromkeys(eff["contrast"]))
-    styles = arm_styles(spec)
-    # one contrast: black; several: each intervention arm in its colour (labels say which)
-    colours = {}
-    if len(contrasts) > 1:
-        colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
-
-    aligns = ["right", "right", "left", "right", "right"]
-    panels = []
-    if not continuous.empty:
-        what = PANEL_WHAT.get(continuous["estimand"].iloc[0], "difference")
-        panels.append(
-            {
-                "rows": _forest_rows(spec, continuous, estimands, sd, colours),
-                "log": False,
-                "headers": ["n", "SD", "Difference (95% CI)", "P", "P adj."],
-                "title": _panel_title(spec, continuous, "Continuous outcomes", what),
-                "xlabel": "Difference, standardized (per baseline SD), 95% CI",
-            }
-        )
-    if not ratios.empty:
-        panels.append(
-            {
-                "rows": _forest_rows(spec, ratios, ("risk_ratio",), None, colours),
-                "log": True,
-                "headers": ["n", "", "Risk ratio (95% CI)", "P", "P adj."],
-                "title": _panel_title(spec, ratios, "Binary outcomes", "risk ratio (unadjusted)"),
-                "xlabel": "Risk ratio (log scale), 95% CI",
-            }
-        )
+    panels = _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analysis_set)
     footnote = (
         f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
         " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
-        "in the outcome's own units. P adj.: adjusted for multiplicity across secondary "
+        "in the outcome's own units."
+        + (" n: participants of the two arms compared." if len(contrasts) > 1 else "")
+        + " P adj.: adjusted for multiplicity across secondary "
         "outcomes (primary outcomes are not adjusted)."
     )
     if gaps:
         footnote += " Not drawn: " + " ".join(gaps)
     # the footnote grows upwards from the bottom: room for its lines beyond the usual two
     extra = max(len(wrap(footnote, DOUBLE_COLUMN - 0.1, SMALL_FONT)) - 2, 0) * SMALL_FONT / 62
-    fig, margin = _stack_panels(panels, label_w=2.1, aligns=aligns, foot_h=0.64 + extra)
+    aligns = ["right", "right", "left", "right", "right"]
+    fig, margin = _stack_panels(panels, aligns=aligns, foot_h=0.64 + extra)
+    _forest_legend(fig, continuous, estimands, margin, extra)
+    _footnote(fig, footnote, margin)
+    return fig
 
+
+def _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analysis_set):
+    """The panels of the effects forest: continuous outcomes, then binary, each split by the
+    outcomes' better direction, each with its favours line."""
+    estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
+    styles = arm_styles(spec)
+    # one contrast: black; several: each intervention arm in its colour (labels say which)
+    colours = {}
+    if len(contrasts) > 1:
+        colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
+    favours_arms = _favours_arms(spec, contrasts)
+    pair_n = _pair_n(spec, continuous, scores, sets, analysis_set) if len(contrasts) > 1 else {}
+    panels = []
+    for direction, part in _by_direction(spec, continuous):
+        what = PANEL_WHAT.get(part["estimand"].iloc[0], "difference")
+        kind = _kind_words("Continuous outcomes", direction, continuous, part)
+        panels.append(
+            {
+                "rows": _forest_rows(spec, part, estimands, sd, colours, pair_n),
+                "log": False,
+                "headers": ["n", "SD", "Difference (95% CI)", "P", "P adj."],
+                "title": _panel_title(spec, part, kind, what),
+                "xlabel": "Difference, standardized (per baseline SD), 95% CI",
+                "favours": favours(direction, *favours_arms),
+            }
+        )
+    for direction, part in _by_direction(spec, ratios):
+        kind = _kind_words("Binary outcomes", direction, ratios, part)
+        panels.append(
+            {
+                "rows": _forest_rows(spec, part, ("risk_ratio",), None, colours),
+                "log": True,
+                "headers": ["n", "", "Risk ratio (95% CI)", "P", "P adj."],
+                "title": _panel_title(spec, part, kind, "risk ratio (unadjusted)"),
+                "xlabel": "Risk ratio (log scale), 95% CI",
+                "favours": favours(direction, *favours_arms),
+            }
+        )
+    return panels
+
+
+def _forest_legend(fig, continuous, estimands, margin: float, extra: float) -> None:
+    """Primary / secondary markers (and the estimands' markers when there are several)."""
     grey = "0.45"
     handles = [
         Line2D([], [], color="black", marker="o", linestyle="none", markersize=MARKER_SIZE),
@@ -993,8 +1179,6 @@ def plot_forest(
         borderaxespad=0,
         borderpad=0,
     )
-    _footnote(fig, footnote, margin)
-    return fig
 
 
 def _primary_rows(effects: pd.DataFrame) -> pd.DataFrame:
@@ -1048,6 +1232,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
     exposures += [e for e in dict.fromkeys(eff["exposure"]) if e not in exposures]
     outcome = outcomes[eff["outcome"].iloc[0]]
     primary = outcome["role"] == "primary"
+    digits = estimate_decimals(spec, outcome["id"], "odds_ratio")
 
     rows: list[_Row] = []
     for band, exposure in enumerate(exposures):
@@ -1098,7 +1283,12 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
                     lo=lo,
                     hi=hi,
                     filled=primary,
-                    cells=(_count(level["n"]), share, _estimate_ci(est, lo, hi), format_p(p)),
+                    cells=(
+                        _count(level["n"]),
+                        share,
+                        _estimate_ci(est, lo, hi, digits),
+                        format_p(p),
+                    ),
                     gid=gid,
                     band=band,
                 )
@@ -1115,7 +1305,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
         "xlabel": "Odds ratio (log scale), 95% CI",
     }
     aligns = ["right", "right", "left", "right"]
-    fig, margin = _stack_panels([panel], label_w=2.1, aligns=aligns, foot_h=0.36)
+    fig, margin = _stack_panels([panel], aligns=aligns, foot_h=0.36)
     _footnote(
         fig,
         "Logistic regression with the lowest level as reference, "
@@ -1368,6 +1558,28 @@ def _stage(
     _draw_box(ax, box, fig_h, STAGE_FILL)
 
 
+def _words(spec: dict) -> dict[str, str]:
+    """The flow diagram's words for the design: a non-randomized study assigns, it does not
+    allocate (CONSORT's words are for randomized trials)."""
+    if spec["design"] in RANDOMIZED:
+        return {"enrolled": "Enrolled and randomized", "stage": "Allocation", "to": "Allocated to"}
+    if spec["design"] == "cohort_comparison":  # cohorts are observed, not assigned
+        return {"enrolled": "Enrolled", "stage": "Cohort", "to": ""}
+    return {"enrolled": "Enrolled", "stage": "Assignment", "to": "Assigned to"}
+
+
+def _in_own_terms(spec: dict, text: str) -> str:
+    """consort.json's definitions say 'allocated'; a non-randomized study's figure 'assigned'."""
+    text = re.sub(r"\bitt\b", "ITT", text)
+    return text if spec["design"] in RANDOMIZED else re.sub(r"\ballocated\b", "assigned", text)
+
+
+def configured_sets(spec: dict, consort: dict) -> list[str]:
+    """The analysis sets the trial file configures (analyses.analysis_sets), in its order."""
+    sets = spec["analyses"].get("analysis_sets") or ["itt"]
+    return [s for s in sets if s in consort["analysed"]]
+
+
 def _per_protocol_text(spec: dict, consort: dict) -> str:
     rule = spec.get("per_protocol")
     if not rule:
@@ -1375,37 +1587,44 @@ def _per_protocol_text(spec: dict, consort: dict) -> str:
     labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
     arms = ", ".join(labels.get(a, a) for a in rule["arms"])
     column = rule["column"].replace("_", " ")
-    return f"{arms} participants with {column} \u2265 {rule['at_least']:g}; other arms as allocated"
+    how = "allocated" if spec["design"] in RANDOMIZED else "assigned"
+    return f"{arms} participants with {column} \u2265 {rule['at_least']:g}; other arms as {how}"
 
 
-def _itt_upper(text: str) -> str:
-    """consort.json's definitions say 'itt'; the figure spells the abbreviation 'ITT'."""
-    return re.sub(r"\bitt\b", "ITT", text)
-
-
-def _consort_footnote(spec: dict, consort: dict) -> str:
-    definitions = {k: _itt_upper(v) for k, v in consort.get("definitions", {}).items()}
-    return (
-        f"Intention to treat (ITT): {definitions.get('itt', '')}. "
-        f"Per protocol: {_per_protocol_text(spec, consort)}. "
-        f"Complete case: {definitions.get('complete_case', '')}. "
-        f"Assessed: {definitions.get('assessed', '')}."
-    ) + (f" {consort['disclosure_note']}" if consort.get("disclosure_note") else "")
+def _consort_footnote(spec: dict, consort: dict, model_n: dict | None) -> str:
+    definitions = {k: _in_own_terms(spec, v) for k, v in consort.get("definitions", {}).items()}
+    said = {
+        "itt": f"Intention to treat (ITT): {definitions.get('itt', '')}.",
+        "per_protocol": f"Per protocol: {_per_protocol_text(spec, consort)}.",
+        "complete_case": f"Complete case: {definitions.get('complete_case', '')}.",
+    }
+    parts = [said[name] for name in configured_sets(spec, consort) if name in said]
+    parts.append(f"Assessed: {definitions.get('assessed', '')}.")
+    if model_n:
+        parts.append(
+            "Under each analysis set, the participants each primary outcome's model used (those "
+            "with the outcome scored as the model needs it); no data: the others of the set."
+        )
+    if consort.get("disclosure_note"):
+        parts.append(consort["disclosure_note"])
+    return " ".join(parts)
 
 
 @_styled
-def plot_consort(spec: dict, consort: dict):
-    """CONSORT flow diagram with every number taken from consort.json.
+def plot_consort(spec: dict, consort: dict, model_n: dict | None = None):
+    """CONSORT flow diagram with every number taken from consort.json (and `model_n`).
 
-    Arms: enrolment -> allocation (one box per arm) -> follow-up (consent withdrawals,
-    assessed and not assessed at every timepoint) -> analysis (each analysis set, with the
-    number excluded). A single-group survey: surveyed -> responded -> analysed, with the
-    non-respondents in a side box.
+    Arms: enrolment -> allocation, or assignment in a non-randomized study (one box per arm)
+    -> follow-up (consent withdrawals, assessed and not assessed at every timepoint) ->
+    analysis (each configured analysis set, with the number excluded, and under it the n
+    each primary outcome's model used; `model_n`, from `primary_model_n`). A single-group
+    survey: surveyed -> responded (with the response rate) -> analysed (each primary
+    model's n), with the non-respondents in a side box.
     """
     arms = list(consort["allocated"])
     if arms == ["all"] or spec["design"] == "cross_sectional":
-        return _consort_survey(spec, consort)
-    return _consort_arms(spec, consort)
+        return _consort_survey(spec, consort, model_n)
+    return _consort_arms(spec, consort, model_n)
 
 
 def _unit_lines(consort: dict, arm: str) -> list[tuple[str, str, int]]:
@@ -1419,88 +1638,93 @@ def _unit_lines(consort: dict, arm: str) -> list[tuple[str, str, int]]:
     return lines
 
 
-def _consort_arms(spec: dict, consort: dict):
+def _n(value) -> str:
+    return f"n\u00a0=\u00a0{_count(value)}"
+
+
+def _follow_up_lines(spec: dict, consort: dict, arm: str) -> list[tuple[str, str, int]]:
+    lines = [(f"Withdrew consent for data use: {_n(consort['withdrawn'][arm])}", "normal", 0)]
+    for tp, tp_label in consort["timepoints"].items():
+        lost = "" if tp == spec.get("baseline") else " (lost to follow-up)"
+        lines += [
+            (tp_label, "bold", 0),
+            (f"Assessed: {_n(consort['assessed'][tp][arm])}", "normal", 1),
+            (f"Not assessed{lost}: {_n(consort['not_assessed'][tp][arm])}", "normal", 1),
+        ]
+    never = consort.get("no_data_at_any_timepoint", {}).get(arm)
+    if never is not None:
+        lines.append((f"No data at any timepoint (kept in ITT): {_n(never)}", "normal", 0))
+    return lines
+
+
+def _both_counts(*values) -> bool:
+    """Whether every value is a number (not withheld by disclosure control)."""
+    return not any(isinstance(v, str) for v in values)
+
+
+def _analysis_lines(spec: dict, consort: dict, arm: str, model_n: dict | None) -> list:
+    """Each configured analysis set (its n, those excluded from it) and under it, per
+    primary outcome, the n its model used and the set's others, without data."""
+    labels = {o["id"]: pretty(o["label"]) for o in spec["outcomes"]}
+    lines: list[tuple[str, str, int]] = [("Analysed", "bold", 0)]
+    for name in configured_sets(spec, consort):
+        size = consort["analysed"][name][arm]
+        text = f"{SET_LABELS.get(name, name)}: {_n(size)}"
+        excluded = consort.get("excluded_from", {}).get(name)
+        if excluded is not None:
+            text += f" (excluded {_n(excluded[arm])})"
+        lines.append((text, "normal", 0))
+        used = (model_n or {}).get(name, {})
+        for outcome, counts in used.items():
+            n = counts.get(arm, 0)
+            lines.append(
+                (
+                    f"{labels.get(outcome, outcome)}: {_n(n)}"
+                    + (f" (no data: {_count(size - n)})" if _both_counts(size, n) else ""),
+                    "normal",
+                    1,
+                )
+            )
+        if name == "complete_case" and not used:
+            lines += _complete_case_by_outcome(spec, consort, arm)
+    return lines
+
+
+def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
     width, margin, gap = DOUBLE_COLUMN, 0.08, 0.18
     arms = list(consort["allocated"])
     labels = consort.get("arms", {})
-    randomized = spec["design"] in RANDOMIZED
-    tps = consort["timepoints"]
+    words = _words(spec)
     x_start = margin + STAGE_W
     avail = width - x_start - margin
     col_w = (avail - gap * (len(arms) - 1)) / len(arms)
 
     enrol = _box(
-        [
-            ("Enrolled and randomized" if randomized else "Enrolled", "bold", 0),
-            (f"n\u00a0=\u00a0{_count(consort['enrolled'])}", "normal", 0),
-        ],
+        [(words["enrolled"], "bold", 0), (_n(consort["enrolled"]), "normal", 0)],
         min(2.4, avail),
         "center",
     )
     enrol.x0 = x_start + (avail - enrol.width) / 2
     rows: list[list[_Box]] = [[], [], []]
     for arm in arms:
-        label = labels.get(arm, arm)
-        rows[0].append(
-            _box(
-                [
-                    (f"Allocated to {label}" if randomized else f"{label} group", "bold", 0),
-                    (f"n\u00a0=\u00a0{_count(consort['allocated'][arm])}", "normal", 0),
-                    *_unit_lines(consort, arm),
-                ],
-                col_w,
-                "center",
-            )
-        )
-        follow = [
-            (
-                f"Withdrew consent for data use: n\u00a0=\u00a0{_count(consort['withdrawn'][arm])}",
-                "normal",
-                0,
-            )
+        head = [
+            (f"{words['to']} {labels.get(arm, arm)}".strip(), "bold", 0),
+            (_n(consort["allocated"][arm]), "normal", 0),
+            *_unit_lines(consort, arm),
         ]
-        for tp, tp_label in tps.items():
-            lost = "" if tp == spec.get("baseline") else " (lost to follow-up)"
-            follow += [
-                (tp_label, "bold", 0),
-                (f"Assessed: n\u00a0=\u00a0{_count(consort['assessed'][tp][arm])}", "normal", 1),
-                (
-                    f"Not assessed{lost}: n\u00a0=\u00a0{_count(consort['not_assessed'][tp][arm])}",
-                    "normal",
-                    1,
-                ),
-            ]
-        never = consort.get("no_data_at_any_timepoint", {}).get(arm)
-        if never is not None:
-            follow.append(
-                (
-                    f"No data at any timepoint (kept in ITT): n\u00a0=\u00a0{_count(never)}",
-                    "normal",
-                    0,
-                )
-            )
-        rows[1].append(_box(follow, col_w))
-        analysis = []
-        for name, counts in consort["analysed"].items():
-            text = f"{SET_LABELS.get(name, name)}: n\u00a0=\u00a0{_count(counts[arm])}"
-            excluded = consort.get("excluded_from", {}).get(name)
-            if excluded is not None:
-                text += f" (excluded n\u00a0=\u00a0{_count(excluded[arm])})"
-            analysis.append((text, "normal", 0))
-            if name == "complete_case":
-                analysis += _complete_case_by_outcome(spec, consort, arm)
-        rows[2].append(_box([("Analysed", "bold", 0), *analysis], col_w))
+        rows[0].append(_box(head, col_w, "center"))
+        rows[1].append(_box(_follow_up_lines(spec, consort, arm), col_w))
+        rows[2].append(_box(_analysis_lines(spec, consort, arm, model_n), col_w))
 
     # vertical positions (inches from the top), each stage's boxes sharing one height
-    top = margin
-    enrol.top = top
+    enrol.top = margin
     y = enrol.bottom + ROW_GAP + 0.08
     for row in rows:
         height = max(b.height for b in row)
         for i, box in enumerate(row):
             box.x0, box.top, box.height = x_start + i * (col_w + gap), y, height
         y += height + ROW_GAP
-    footnote = wrap(_consort_footnote(spec, consort), width - 2 * margin, SMALL_FONT)
+    footnote = wrap(_consort_footnote(spec, consort, model_n), width - 2 * margin, SMALL_FONT)
     fig_h = y - ROW_GAP + 0.12 + len(footnote) * SMALL_FONT * 1.3 / 72 + margin
 
     fig = plt.figure(figsize=(width, fig_h))
@@ -1509,7 +1733,7 @@ def _consort_arms(spec: dict, consort: dict):
     ax.set_ylim(0, fig_h)
     ax.axis("off")
     for stage, (t, b) in zip(
-        ["Enrolment", "Allocation", "Follow-up", "Analysis"],
+        ["Enrolment", words["stage"], "Follow-up", "Analysis"],
         [(enrol.top, enrol.bottom)] + [(r[0].top, r[0].bottom) for r in rows],
         strict=True,
     ):
@@ -1518,24 +1742,32 @@ def _consort_arms(spec: dict, consort: dict):
     for row in rows:
         for box in row:
             _draw_box(ax, box, fig_h)
-    # enrolment splits to the arms, then each arm flows straight down
+    _arm_arrows(ax, enrol, rows, fig_h)
+    _consort_note(ax, footnote, margin, fig_h - (rows[-1][0].bottom + 0.12))
+    return fig
+
+
+def _arm_arrows(ax, enrol: _Box, rows: list[list[_Box]], fig_h: float) -> None:
+    """Enrolment splits to the arms, then each arm flows straight down."""
     split = enrol.bottom + (rows[0][0].top - enrol.bottom) / 2
     _line(ax, [enrol.centre, enrol.centre], [enrol.bottom, split], fig_h)
     _line(ax, [rows[0][0].centre, rows[0][-1].centre], [split, split], fig_h)
-    for i in range(len(arms)):
+    for i in range(len(rows[0])):
         _arrow(ax, (rows[0][i].centre, split), (rows[0][i].centre, rows[0][i].top), fig_h)
         for upper, lower in zip(rows[:-1], rows[1:], strict=True):
             _arrow(ax, (upper[i].centre, upper[i].bottom), (lower[i].centre, lower[i].top), fig_h)
+
+
+def _consort_note(ax, lines: list[str], margin: float, top: float) -> None:
     ax.text(
         margin,
-        fig_h - (rows[-1][0].bottom + 0.12),
-        "\n".join(footnote),
+        top,
+        "\n".join(lines),
         ha="left",
         va="top",
         fontsize=SMALL_FONT,
         linespacing=1.2,
     )
-    return fig
 
 
 def _complete_case_by_outcome(spec: dict, consort: dict, arm: str) -> list:
@@ -1548,56 +1780,123 @@ def _complete_case_by_outcome(spec: dict, consort: dict, arm: str) -> list:
     if not fewer:
         return []
     lines = [("Scored at every timepoint, where fewer:", "normal", 1)]
-    lines += [(f"{labels.get(o, o)}: n\u00a0=\u00a0{_count(n)}", "normal", 2) for o, n in fewer]
+    lines += [(f"{labels.get(o, o)}: {_n(n)}", "normal", 2) for o, n in fewer]
     return lines
 
 
-def _consort_survey(spec: dict, consort: dict):
-    width, margin, stage_w = SINGLE_COLUMN, 0.06, 0.8
+def primary_model_n(
+    spec: dict, consort: dict, scores: pd.DataFrame, sets: pd.DataFrame, effects: pd.DataFrame
+) -> dict[str, dict[str, dict[str, int]]]:
+    """{analysis set: {primary outcome: {arm: n}}}: the participants each primary outcome's
+    model used, per configured analysis set. Arms: members of the set with the outcome
+    scored as the model needs it (at baseline and a later visit for an ANCOVA or a pre/post
+    analysis, at any visit for a mixed model); the arms add up to effects.csv's n (a test
+    checks it) unless a model left participants out for a missing covariate (its effects
+    note says so). A survey (one group): effects.csv's n of each model, by exposure."""
+    primary = [o for o in spec["outcomes"] if o["role"] == "primary" and o["kind"] == "score"]
+    if spec["design"] == "cross_sectional" or list(consort["allocated"]) == ["all"]:
+        return _survey_model_n(spec, consort, effects)
+    if spec["design"] == "cohort_comparison":  # its analyses are in the cohort table
+        return {}
+    arms = list(consort["allocated"])
+    return {
+        name: {o["id"]: participants_used(spec, scores, sets, name, o["id"], arms) for o in primary}
+        for name in configured_sets(spec, consort)
+    }
+
+
+def participants_used(
+    spec: dict, scores: pd.DataFrame, sets: pd.DataFrame, analysis_set: str, outcome_id: str, arms
+) -> dict[str, int]:
+    """{arm: n}: members of the set with the score outcome scored as its model needs it, at
+    baseline and a later visit (an ANCOVA, a pre/post analysis), else at any visit."""
+    needs_baseline = spec["design"] not in RANDOMIZED or (
+        spec["analyses"]["mixed_model"].get("model") == "ancova"
+    )
+    members = set_members(sets, analysis_set, outcome_id)[["participant_id", "arm"]]
+    rows = scores[(scores["outcome"] == outcome_id) & scores["score"].notna()]
+    rows = rows[in_set(rows["participant_id"], members["participant_id"])]
+    keep = set(rows["participant_id"])
+    if needs_baseline:
+        keep = set(rows.loc[rows["timepoint"] == spec["baseline"], "participant_id"])
+        keep &= set(rows.loc[rows["timepoint"] != spec["baseline"], "participant_id"])
+    used = members[members["participant_id"].isin(keep)]
+    counts = used.groupby("arm", observed=True)["participant_id"].nunique()
+    return {a: int(counts.get(a, 0)) for a in arms}
+
+
+def _survey_model_n(spec: dict, consort: dict, effects: pd.DataFrame) -> dict:
+    """A survey's primary models: {set: {"outcome|exposure": {"all": n}}} from effects.csv."""
+    primary = {o["id"] for o in spec["outcomes"] if o["role"] == "primary"}
+    result: dict[str, dict[str, dict[str, int]]] = {}
+    for name in configured_sets(spec, consort):
+        rows = effects[
+            (effects["analysis_set"] == name)
+            & effects["outcome"].isin(primary)
+            & effects["n"].notna()
+            & (effects["estimand"] == "odds_ratio")
+        ]
+        result[name] = {
+            f"{o}|{x}": {"all": int(part["n"].max())}
+            for (o, x), part in rows.groupby(["outcome", "exposure"], sort=False)
+        }
+    return result
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _survey_boxes(spec: dict, consort: dict, model_n: dict | None, widths) -> list[_Box]:
+    """Surveyed, not analysed (side), responded (with the response rate), analysed."""
+    main_w, side_w = widths
     group = next(iter(consort["allocated"]))
     tp = next(iter(consort["timepoints"]))
-    # the set the analyses use (for a survey: the respondents, less withdrawals)
-    primary_set = next(
-        (s for s in spec["analyses"]["analysis_sets"] if s in consort["analysed"]), "itt"
-    )
-    x_start = margin + stage_w
-    main_w = 1.05
-    side_x0 = x_start + main_w + 0.18
-    side_w = width - margin - side_x0
+    primary_set = configured_sets(spec, consort)[0]
+    surveyed, responded = consort["enrolled"], consort["assessed"][tp][group]
+    shown = surveyed and _both_counts(surveyed, responded)  # a withheld count: no rate
+    rate = f"{100 * responded / surveyed:.1f}%" if shown else EN_DASH
+    side = [
+        ("Not analysed", "bold", 0),
+        (f"Did not respond: {_n(consort['not_assessed'][tp][group])}", "normal", 0),
+        (f"Withdrew consent: {_n(consort['withdrawn'][group])}", "normal", 0),
+    ]
+    analysed = [("Analysed", "bold", 0), (_n(consort["analysed"][primary_set][group]), "normal", 0)]
+    labels = {o["id"]: pretty(o["label"]) for o in spec["outcomes"]}
+    said = set()
+    for key, counts in (model_n or {}).get(primary_set, {}).items():
+        outcome, exposure = key.split("|")
+        if outcome not in said:
+            said.add(outcome)
+            analysed.append(
+                (f"Models of {_lower_first(labels.get(outcome, outcome))}, by:", "normal", 0)
+            )
+        analysed.append((f"{labels.get(exposure, exposure)}: {_n(counts[group])}", "normal", 1))
+    return [
+        _box([("Surveyed", "bold", 0), (_n(surveyed), "normal", 0)], main_w, "center"),
+        _box(side, side_w),
+        _box(
+            [
+                ("Responded", "bold", 0),
+                (_n(responded), "normal", 0),
+                (f"Response rate: {rate}", "normal", 0),
+            ],
+            main_w,
+            "center",
+        ),
+        _box(analysed, main_w, "center" if not model_n else "left"),
+    ]
 
-    surveyed = _box(
-        [("Surveyed", "bold", 0), (f"n\u00a0=\u00a0{_count(consort['enrolled'])}", "normal", 0)],
-        main_w,
-        "center",
-    )
-    side = _box(
-        [
-            ("Not analysed", "bold", 0),
-            (
-                f"Did not respond: n\u00a0=\u00a0{_count(consort['not_assessed'][tp][group])}",
-                "normal",
-                0,
-            ),
-            (f"Withdrew consent: n\u00a0=\u00a0{_count(consort['withdrawn'][group])}", "normal", 0),
-        ],
-        side_w,
-    )
-    responded = _box(
-        [
-            ("Responded", "bold", 0),
-            (f"n\u00a0=\u00a0{_count(consort['assessed'][tp][group])}", "normal", 0),
-        ],
-        main_w,
-        "center",
-    )
-    analysed = _box(
-        [
-            ("Analysed", "bold", 0),
-            (f"n\u00a0=\u00a0{_count(consort['analysed'][primary_set][group])}", "normal", 0),
-        ],
-        main_w,
-        "center",
-    )
+
+def _consort_survey(spec: dict, consort: dict, model_n: dict | None = None):
+    """The survey's flow at the same width and type size as the trials' diagrams (a
+    single-column figure is scaled up in the report, its text larger than the others)."""
+    width, margin, stage_w = DOUBLE_COLUMN, 0.08, STAGE_W
+    x_start = margin + stage_w
+    main_w = 3.3
+    side_x0 = x_start + main_w + 0.3
+    side_w = min(2.4, width - margin - side_x0)
+    surveyed, side, responded, analysed = _survey_boxes(spec, consort, model_n, (main_w, side_w))
     surveyed.top = margin
     gap = max(ROW_GAP, side.height + 0.2)
     responded.top = surveyed.bottom + gap
@@ -1606,12 +1905,13 @@ def _consort_survey(spec: dict, consort: dict):
     for box in (surveyed, responded, analysed):
         box.x0 = x_start
     side.x0 = side_x0
-    definition = _itt_upper(consort.get("definitions", {}).get(primary_set, ""))
+    primary_set = configured_sets(spec, consort)[0]
+    definition = _in_own_terms(spec, consort.get("definitions", {}).get(primary_set, ""))
     footnote = wrap(
         f"Analysed: {definition}"
-        f" (sampling frame n\u00a0=\u00a0{_count(consort['enrolled'])}); each model uses the "
-        "respondents with its outcome, exposure and covariates answered."
-        + (f" {consort['disclosure_note']}" if consort.get("disclosure_note") else ""),
+        f" (sampling frame {_n(consort['enrolled'])}); response rate: respondents of those "
+        "surveyed. Each model uses the respondents with its outcome, exposure and covariates "
+        "answered." + (f" {consort['disclosure_note']}" if consort.get("disclosure_note") else ""),
         width - 2 * margin,
         SMALL_FONT,
     )
@@ -1632,15 +1932,7 @@ def _consort_survey(spec: dict, consort: dict):
     mid = side.top + side.height / 2
     _arrow(ax, (surveyed.centre, mid), (side.x0, mid), fig_h)
     _arrow(ax, (responded.centre, responded.bottom), (analysed.centre, analysed.top), fig_h)
-    ax.text(
-        margin,
-        fig_h - (analysed.bottom + 0.12),
-        "\n".join(footnote),
-        ha="left",
-        va="top",
-        fontsize=SMALL_FONT,
-        linespacing=1.2,
-    )
+    _consort_note(ax, footnote, margin, fig_h - (analysed.bottom + 0.12))
     return fig
 
 
@@ -1675,87 +1967,153 @@ def plot_tipping_point(spec: dict, imputation: pd.DataFrame):
             ["No sensitivity analysis with multiple imputation produced pooled results."],
         )
     blocks = [b for _, b in shown.groupby(TIPPING_BLOCK, sort=False)]
-    arms = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
-    named = {a["name"]: a["label"] for a in spec["analyses"].get("sensitivity") or []}
-    outcomes = {o["id"]: o for o in spec["outcomes"]}
-    tp_labels = _timepoint_labels(spec)
-    colour = OKABE_ITO[0]
-    width = DOUBLE_COLUMN
     fig, axes = plt.subplots(
         len(blocks),
         2,
-        figsize=(width, 0.5 + 2.1 * len(blocks)),
+        figsize=(DOUBLE_COLUMN, 0.5 + 2.1 * len(blocks)),
         layout="constrained",
         squeeze=False,
         gridspec_kw={"width_ratios": [3, 2]},
     )
     for (left, right), block in zip(axes, blocks, strict=True):
-        first = block.iloc[0]
-        x = block["delta"].to_numpy(float)
-        est = block["estimate"].to_numpy(float)
-        low, high = block["ci_low"].to_numpy(float), block["ci_high"].to_numpy(float)
-        p = block["p_value"].to_numpy(float)
-        alpha = float(first["alpha"])
-        treated, control = str(first["contrast"]).split(" - ", 1)
-        gid = f"{first['analysis_name']}-{first['outcome']}-{first['analysis_set']}-{treated}"
-        left.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0, zorder=1)
-        left.plot(x, est, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"est-{gid}")
-        left.axhline(0, color="0.35", linewidth=0.7, linestyle="--", zorder=2)
-        mar = x == 0
-        left.plot(x[mar], est[mar], "o", color="black", markersize=4.5, zorder=4)
-        right.plot(x, p, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"p-{gid}")
-        right.plot(x[mar], p[mar], "o", color="black", markersize=4.5, zorder=4)
-        right.axhline(alpha, color=OKABE_ITO[1], linewidth=0.8, linestyle="--", zorder=2)
-        right.set_yscale("log")
-        floor = np.nanmin(np.r_[p[p > 0], alpha]) if np.isfinite(p).any() else alpha
-        bottom = max(floor / 3, 1e-12)
-        right.set_ylim(bottom, 1.05)
-        ticks = [t for t in (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0) if t >= bottom]
-        right.yaxis.set_major_locator(FixedLocator(ticks))
-        right.yaxis.set_minor_locator(NullLocator())
-        right.set_yticklabels([f"{t:g}" for t in ticks])
-        right.text(
-            x.max(),
-            alpha * 1.15,
-            f"\u03b1 = {alpha:g}",
-            ha="right",
-            va="bottom",
-            fontsize=SMALL_FONT,
-            color=OKABE_ITO[1],
-        )
-        tipping = first["tipping_delta"]
-        for ax in (left, right):
-            if pd.notna(tipping):
-                ax.axvline(float(tipping), color="0.2", linewidth=0.7, linestyle=":", zorder=2)
-            ax.set_xticks(x, [_delta_label(v) for v in x])
-            ax.set_xlabel(f"Shift {DELTA} of imputed {arms.get(treated, treated)} values (points)")
-        outcome = outcomes.get(first["outcome"])
-        what = outcome_axis_label(spec, outcome) if outcome else str(first["outcome"])
-        label = named.get(first["analysis_name"], first["analysis_name"])
-        estimand = ESTIMAND_LABELS.get(first["estimand"], first["estimand"])
-        at = tp_labels.get(first["timepoint"], "all follow-up visits")
-        title = (
-            f"{label}: {what}; {estimand.lower()}, {arms.get(treated, treated)} \u2212 "
-            f"{arms.get(control, control)}, {at}"
-        )
-        left.set_title("\n".join(wrap(title, width * 0.6 - 0.5)), fontsize=FONT_SIZE, loc="left")
-        said = (
-            f"Tipping point {DELTA} = {_delta_label(float(tipping))}"
-            if pd.notna(tipping)
-            else "No tipping point in the grid"
-        )
-        right.set_title(said, fontsize=FONT_SIZE, loc="left")
-        level = round(100 * (1 - alpha))
-        left.set_ylabel(f"Pooled estimate ({level}% CI)")
-        right.set_ylabel("P (Rubin's rules)")
-        left.yaxis.set_major_locator(_y_locator())
+        _tipping_estimate(left, block)
+        _tipping_p(right, block)
+        _tipping_words(spec, left, right, block.iloc[0])
     _freeze_layout(fig)
     return fig
+
+
+def _tipping_estimate(ax, block: pd.DataFrame) -> None:
+    """The pooled estimate and its CI band against delta; MAR (delta 0) filled black."""
+    first = block.iloc[0]
+    x = block["delta"].to_numpy(float)
+    est = block["estimate"].to_numpy(float)
+    low, high = block["ci_low"].to_numpy(float), block["ci_high"].to_numpy(float)
+    colour = OKABE_ITO[0]
+    ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0, zorder=1)
+    ax.plot(
+        x, est, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"est-{_tip_gid(first)}"
+    )
+    ax.axhline(0, color="0.35", linewidth=0.7, linestyle="--", zorder=2)
+    mar = x == 0
+    ax.plot(x[mar], est[mar], "o", color="black", markersize=4.5, zorder=4)
+    _tipping_x(ax, x, first["tipping_delta"])
+    ax.set_ylabel(f"Pooled estimate ({round(100 * (1 - float(first['alpha'])))}% CI)")
+    ax.yaxis.set_major_locator(_y_locator())
+
+
+def _tipping_p(ax, block: pd.DataFrame) -> None:
+    """P (log scale) against delta with the alpha line."""
+    first = block.iloc[0]
+    x, p = block["delta"].to_numpy(float), block["p_value"].to_numpy(float)
+    alpha = float(first["alpha"])
+    colour = OKABE_ITO[0]
+    ax.plot(x, p, color=colour, marker="o", markersize=3.5, zorder=3, gid=f"p-{_tip_gid(first)}")
+    mar = x == 0
+    ax.plot(x[mar], p[mar], "o", color="black", markersize=4.5, zorder=4)
+    ax.axhline(alpha, color=OKABE_ITO[1], linewidth=0.8, linestyle="--", zorder=2)
+    ax.set_yscale("log")
+    floor = np.nanmin(np.r_[p[p > 0], alpha]) if np.isfinite(p).any() else alpha
+    bottom = max(floor / 3, 1e-12)
+    ax.set_ylim(bottom, 1.05)
+    ticks = [t for t in (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0) if t >= bottom]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_yticklabels([f"{t:g}" for t in ticks])
+    ax.text(
+        x.max(),
+        alpha * 1.15,
+        f"\u03b1 = {alpha:g}",
+        ha="right",
+        va="bottom",
+        fontsize=SMALL_FONT,
+        color=OKABE_ITO[1],
+    )
+    _tipping_x(ax, x, first["tipping_delta"])
+    ax.set_ylabel("P (Rubin's rules)")
+
+
+def _tip_gid(first) -> str:
+    treated = str(first["contrast"]).split(" - ", 1)[0]
+    return f"{first['analysis_name']}-{first['outcome']}-{first['analysis_set']}-{treated}"
+
+
+def _tipping_x(ax, x: np.ndarray, tipping) -> None:
+    """Delta ticks, and the tipping point as a dotted line."""
+    if pd.notna(tipping):
+        ax.axvline(float(tipping), color="0.2", linewidth=0.7, linestyle=":", zorder=2)
+    ax.set_xticks(x, [_delta_label(v) for v in x])
+
+
+def _tipping_words(spec: dict, left, right, first) -> None:
+    """Titles and axis labels of a row: what is shifted, what a negative shift means for this
+    outcome (higher_is_better), the tipping point."""
+    arms = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+    named = {a["name"]: a["label"] for a in spec["analyses"].get("sensitivity") or []}
+    outcome = {o["id"]: o for o in spec["outcomes"]}.get(first["outcome"])
+    treated, control = str(first["contrast"]).split(" - ", 1)
+    meaning = shift_meaning(higher_is_better(spec, outcome) if outcome else None)
+    left.set_xlabel(
+        f"Shift {DELTA} of imputed {arms.get(treated, treated)} values (points)\n"
+        f"{DELTA} < 0: {meaning}"
+    )
+    right.set_xlabel(f"Shift {DELTA} (points)")  # the narrower panel: said on the left
+    what = outcome_axis_label(spec, outcome) if outcome else str(first["outcome"])
+    label = named.get(first["analysis_name"], first["analysis_name"])
+    estimand = ESTIMAND_LABELS.get(first["estimand"], first["estimand"])
+    at = _timepoint_labels(spec).get(first["timepoint"], "all follow-up visits")
+    title = (
+        f"{label}: {what}; {estimand.lower()}, {arms.get(treated, treated)} \u2212 "
+        f"{arms.get(control, control)}, {at}"
+    )
+    left.set_title(
+        "\n".join(wrap(title, DOUBLE_COLUMN * 0.6 - 0.5)), fontsize=FONT_SIZE, loc="left"
+    )
+    tipping = first["tipping_delta"]
+    said = (
+        f"Tipping point {DELTA} = {_delta_label(float(tipping))}"
+        if pd.notna(tipping)
+        else "No tipping point in the grid"
+    )
+    right.set_title(said, fontsize=FONT_SIZE, loc="left")
 
 
 # --------------------------------------------------------------------------------------
 # Rule entry
 # --------------------------------------------------------------------------------------
+
+
+def _withheld_model_n(model_n: dict | None, consort: dict, plan) -> dict | None:
+    """The models' n as the diagram may print them under disclosure control: a count from 1
+    to k - 1, or one whose set's others without data are (n = set - others), is withheld
+    (its marker, "<k" or "≥k"), and the diagram then leaves the others out."""
+    if not model_n or not plan.on:
+        return model_n
+    k = plan.min_cell
+    shown: dict = {}
+    for name, outcomes in model_n.items():
+        shown[name] = {}
+        for outcome, by_arm in outcomes.items():
+            shown[name][outcome] = {}
+            for arm, n in by_arm.items():
+                size = consort["analysed"].get(name, {}).get(arm)
+                others = size - n if isinstance(size, int) and "|" not in outcome else None
+                small = 0 < n < k or (others is not None and 0 < others < k)
+                shown[name][outcome][arm] = (f"<{k}" if n < k else f"\u2265{k}") if small else n
+    return shown
+
+
+def _model_n(spec: dict, consort: dict, inputs: dict[str, str]) -> dict | None:
+    """The primary models' n for the flow diagram, when the rule passes what it needs."""
+    if not {"scores", "sets", "effects"} <= set(inputs):
+        return None
+    return primary_model_n(
+        spec,
+        consort,
+        pd.read_parquet(inputs["scores"]),
+        pd.read_parquet(inputs["sets"]),
+        _primary_rows(read_csv(inputs["effects"])),
+    )
 
 
 def run(
@@ -1770,16 +2128,20 @@ def run(
     write out_stem.png and out_stem.svg atomically. Returns, in sentences, what the figure
     could not draw and why (the report prints them under the figure); empty when complete.
 
-    consort: consort; trajectories: means, consort; forest: effects, scores, sets;
+    consort: consort, and scores, sets, effects for the primary models' n (optional);
+    trajectories: means, consort; forest: effects, scores, sets;
     change_distributions: scores, sets; odds_ratio_forest: effects, association_counts,
     covariate_labels (optional); tipping_point: imputation (the list of imputation parts).
     """
     notes: list[str] = []
     if kind == "consort":
         consort = json.loads(Path(inputs["consort"]).read_text())
+        model_n = _model_n(spec, consort, inputs)  # from the complete counts
         # disclosure control (config `disclosure`): withheld counts as their markers
-        consort = disclosure.published_consort(consort, disclosure.load(inputs.get("disclosure")))
-        fig = plot_consort(spec, consort)
+        plan = disclosure.load(inputs.get("disclosure"))
+        model_n = _withheld_model_n(model_n, consort, plan)
+        consort = disclosure.published_consort(consort, plan)
+        fig = plot_consort(spec, consort, model_n)
     elif kind == "trajectories":
         means = read_csv(inputs["means"])
         consort = json.loads(Path(inputs["consort"]).read_text())

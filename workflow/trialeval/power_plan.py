@@ -11,9 +11,10 @@ import math
 
 from trialeval.errors import TrialInputError
 
-# Same palette order and markers as trialeval.figures, so an arm keeps its colour across figures.
-OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<"]
+# The palette of trialeval.figures (standard library only), so an arm keeps its colour and
+# marker across figures.
+from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style
+
 CLUSTER = "cluster_rct"
 # The estimand tested when the block names none: for a cluster plan the difference in means,
 # which the ICC drives (the cluster intercept cancels from a participant's change).
@@ -40,12 +41,12 @@ def resolve_power(
 
     Returns {design, arms: [{id, label, ratio, control, new, colour, marker, effects: {outcome:
     value}}] (control first, then the intervention arms as listed), control_arm, visits,
-    attrition (one cumulative fraction per post visit), outcomes: [{id, label, from_fit,
-    sd_participant, sd_residual, icc}], estimand, sample_sizes (ascending; empty for a cluster
-    plan), clusters_per_arm (ascending; empty unless cluster plan), cluster_size,
-    cluster_size_cv, points (chunk-file labels of the sizes scanned: n<N> or k<clusters>),
-    n_sims, chunk_size, n_chunks, alpha, seed, target_power, from_fit (whether any outcome
-    reads the fitted model)}.
+    visit_labels ({visit id: the trial's label}), attrition (one cumulative fraction per post
+    visit), outcomes: [{id, label, from_fit, sd_participant, sd_residual, icc}], estimand,
+    sample_sizes (ascending; empty for a cluster plan), clusters_per_arm (ascending; empty
+    unless cluster plan), cluster_size, cluster_size_cv, points (chunk-file labels of the
+    sizes scanned: n<N> or k<clusters>), n_sims, chunk_size, n_chunks, alpha, seed,
+    target_power, from_fit (whether any outcome reads the fitted model)}.
     """
     key = f"{where}: power"
     cluster = design == CLUSTER
@@ -62,6 +63,7 @@ def resolve_power(
         "arms": planned,
         "control_arm": controls[0],
         "visits": visits,
+        "visit_labels": {t["id"]: t.get("label", t["id"]) for t in timepoints if t["id"] in visits},
         "attrition": attrition,
         "outcomes": planned_outcomes,
         "estimand": raw.get("estimand", DEFAULT_ESTIMAND.get(design, "diff_in_change")),
@@ -151,6 +153,7 @@ def _resolve_outcomes(raw: dict, outcomes: list[dict], design: str, analyses: di
 def _resolve_arms(raw: dict, arms: list[dict], outcome_ids: list[str], cluster: bool, key: str):
     """The planned arms, control first, with colours, markers and expected effects."""
     trial_arms = {a["id"]: (i, a) for i, a in enumerate(arms)}
+    slots = arm_slots(arms)
     raw_arms = raw.get("arms") or []
     if len(raw_arms) < 2:
         raise TrialInputError(f"{key}.arms: list at least two arms, one of them the control")
@@ -180,7 +183,7 @@ def _resolve_arms(raw: dict, arms: list[dict], outcome_ids: list[str], cluster: 
                 f"{akey}: {arm['id']!r} is already an arm of the trial; remove `new: true`"
             )
         if known is not None:
-            index, trial_arm = known
+            _, trial_arm = known
             control = trial_arm["control"]
             if "control" in arm and bool(arm["control"]) != control:
                 raise TrialInputError(
@@ -188,8 +191,9 @@ def _resolve_arms(raw: dict, arms: list[dict], outcome_ids: list[str], cluster: 
                     f"trial's `arms` ({arm['id']!r} has control: {str(control).lower()})"
                 )
             label = arm.get("label", trial_arm["label"])
-            colour = arm.get("colour") or trial_arm.get("colour") or OKABE_ITO[index % 8]
-            marker = MARKERS[index % len(MARKERS)]
+            style = slot_style(slots[arm["id"]])
+            colour = arm.get("colour") or trial_arm.get("colour") or style["colour"]
+            marker = style["marker"]
         else:
             control = bool(arm.get("control", False))
             label = arm.get("label", arm["id"])

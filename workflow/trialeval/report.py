@@ -20,6 +20,7 @@ import pandas as pd
 from trialeval import disclosure
 from trialeval.config import has_reliability, report_items
 from trialeval.delivery import size_text
+from trialeval.direction import negative_shift_words
 from trialeval.labels import PER_PROTOCOL_NOT_SHOWN, analysis_set_label, shown_sets
 
 DESIGN_WORDS = {
@@ -110,9 +111,20 @@ def _caption(figure: str, estimands: dict) -> str:
     return title
 
 
+# CSS pixels per inch of figure: a double-column figure (7.2 in) just fills the text width, so
+# a single-column one (3.5 in) shows at half of it, its type the same size as the others'
+FIGURE_PX_PER_INCH = 144
+FIGURE_DPI = 300  # trialeval.figures.DPI (not imported: it loads matplotlib)
+
+
 def _embed_png(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    raw = path.read_bytes()
+    data = base64.b64encode(raw).decode("ascii")
+    width = ""
+    if raw[:8] == b"\x89PNG\r\n\x1a\n":  # the width is in the IHDR chunk
+        pixels = int.from_bytes(raw[16:20], "big")
+        width = f' width="{round(pixels / FIGURE_DPI * FIGURE_PX_PER_INCH)}"'
+    return f'<img alt="{html.escape(path.stem)}"{width} src="data:image/png;base64,{data}">'
 
 
 def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
@@ -369,8 +381,11 @@ def _estimand_section(
 
 
 def _imputation_section(spec: dict) -> str:
-    """The heading and reading guide of the multiple-imputation (tipping point) results."""
+    """The heading and reading guide of the multiple-imputation (tipping point) results; what
+    a negative delta means is said per outcome, from the registry's higher_is_better."""
     named = [a for a in spec["analyses"].get("sensitivity") or [] if a.get("imputation")]
+    scored = {o["id"] for o in spec["outcomes"] if o["kind"] == "score"}
+    imputed = [o for a in named for o in a.get("outcomes", []) if o in scored]
     what = "; ".join(
         f"{a['label']}: m = {a['imputation']['m']}, seed {a['imputation']['seed']}, "
         f"delta {', '.join(f'{d:g}' for d in a['imputation']['delta'])}"
@@ -383,7 +398,8 @@ def _imputation_section(spec: dict) -> str:
         "model and the results pooled by Rubin's rules (Barnard-Rubin df); the delta 0 row "
         "is the MAR result, also in effects.csv. Each delta shifts every imputed "
         "post-baseline value of the intervention arm(s): a negative delta assumes that the "
-        "intervention-arm participants who were not observed did worse than MAR predicts. "
+        "intervention-arm participants who were not observed scored lower than MAR predicts"
+        f"{html.escape(negative_shift_words(spec, imputed))}. "
         "The tipping point is the smallest such shift in the grid at which the conclusion "
         "under MAR changes (P crosses alpha); a tipping point far outside plausible "
         "departures from MAR means the conclusion is robust to missing data.</p>"
