@@ -98,6 +98,17 @@ def test_survey_consort_counts_surveyed_and_responded(demo_run):
     assert consort["not_assessed"] == {"survey": {"all": 2257 - 1261}}
 
 
+def test_cohort_consort_defines_the_set_in_cohort_terms(demo_run):
+    """A cohort comparison has no arms to be allocated or assigned to: consort.json and the
+    CONSORT figure define intent-to-treat by cohort membership."""
+    trial = demo_run / "results" / "curriculum_passfail"
+    consort = json.loads((trial / "consort.json").read_text())
+    assert consort["definitions"]["itt"].startswith("every member of each cohort")
+    svg = (trial / "figures" / "consort.svg").read_text()
+    assert "every member of each cohort" in svg
+    assert "allocated arm" not in svg and "assigned arm" not in svg
+
+
 def test_rerun_has_nothing_to_do(demo_run):
     dry = snakemake(demo_run, "-n")
     assert dry.returncode == 0, dry.stderr

@@ -35,6 +35,16 @@ from trialeval.io import in_set, set_column
 
 SETS = ("itt", "per_protocol", "complete_case")
 
+# consort.json's definition of the intent-to-treat set, in each design's own terms (the
+# CONSORT figure words "allocated" as "assigned" for designs without randomization)
+ITT_DEFINITIONS = {
+    "rct": "every allocated participant in the allocated arm, less consent withdrawals",
+    "cross_sectional": "respondents to the survey, less consent withdrawals",
+    "cohort_comparison": (
+        "every member of each cohort in the participants file, less consent withdrawals"
+    ),
+}
+
 
 def analysis_sets(
     participants: pd.DataFrame,
@@ -175,11 +185,7 @@ def consort_counts(
             "complete_case": per_arm(itt & ~sets["complete_case"]),
         },
         "definitions": {
-            "itt": (
-                "respondents to the survey, less consent withdrawals"
-                if spec["design"] == "cross_sectional"
-                else "every allocated participant in the allocated arm, less consent withdrawals"
-            ),
+            "itt": ITT_DEFINITIONS.get(spec["design"], ITT_DEFINITIONS["rct"]),
             "per_protocol": (
                 f"itt, and for arms {', '.join(spec['per_protocol']['arms'])}: "
                 f"{spec['per_protocol']['column']} >= {spec['per_protocol']['at_least']:g}"
