@@ -468,7 +468,7 @@ def test_sensitivity_rows_print_in_a_block_of_their_own_with_each_estimand(tiny)
         "self-compassion at each visit; intercurrent events: stopped peer support (treatment "
         "policy (observations after the event used as observed)); summary measure: difference "
         "in means.",
-        "Sensitivity analysis Had they not stopped: mixed model repeated, site random, "
+        "Sensitivity analysis Had they not stopped: repeated-measures mixed model, site random, "
         "covariates none; analysis set intent-to-treat.",
         "Estimand, Had they not stopped: population: students randomized; variable: "
         "self-compassion at each visit; intercurrent events: stopped peer support "

@@ -47,6 +47,7 @@ from trialeval.labels import (
     PER_PROTOCOL_NOT_SHOWN,
     SET_LABELS,
     clean_registry_label,
+    covariate_term,
     level_label,
     level_order,
     method_text,
@@ -799,6 +800,16 @@ def _analysis_labels(spec: dict) -> dict[str, str]:
     return {"primary": "Primary analysis", **{a["name"]: a["label"] for a in named}}
 
 
+# the mixed_model block's options (trial.schema.yaml $defs/mixed_model) in words
+MODEL_WORDS = {
+    "repeated": "repeated-measures mixed model",
+    "ancova": "ANCOVA",
+    "mmrm": "MMRM",
+    "clda": "cLDA model",
+}
+SITE_WORDS = {"random": "site random", "fixed": "site fixed", "none": "no site term"}
+
+
 def estimand_footnotes(spec: dict, names) -> list[str]:
     """Each analysis's estimand once (those of `names`, in the trial file's order), and how a
     sensitivity analysis differs from the primary (model, sets, covariates)."""
@@ -815,12 +826,12 @@ def estimand_footnotes(spec: dict, names) -> list[str]:
             continue
         mm = analysis["mixed_model"]
         sets = ", ".join(_set_label(s).lower() for s in analysis["analysis_sets"])
-        covariates = ", ".join(analysis["covariates"]) or "none"
+        covariates = ", ".join(covariate_term(spec, c) for c in analysis["covariates"]) or "none"
         scores = [
             o for o in analysis["outcomes"] if (_outcome(spec, o) or {}).get("kind") == "score"
         ]
         model = (
-            f"mixed model {mm['model']}, site {mm['site']}, covariates {covariates}; "
+            f"{MODEL_WORDS[mm['model']]}, {SITE_WORDS[mm['site']]}, covariates {covariates}; "
             if scores
             else ""
         )
