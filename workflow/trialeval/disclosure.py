@@ -3,7 +3,8 @@
 A table shared with a department can identify a person: a site with four fellows, a
 gender level with two residents. With `disclosure: {min_cell: k}` in config.yaml every count
 of the trial's shared count tables (Table 1, the survey-completion, pre/post and association
-tables, the CONSORT diagram and the report's participant flow) that is at least 1 and below k
+tables, Table 2's n/N of binary outcomes, the cohort table and figure, the CONSORT diagram and
+the report's participant flow) that is at least 1 and below k
 prints as "<k". Complementary suppression then withholds enough other counts that none can be
 worked out from the totals, within a table and across the trial's tables.
 
@@ -15,7 +16,9 @@ The model of a trial's counts (`Counts`):
 - a *sum* says a fact is the sum of others (a column total, the Overall column, allocated =
   withdrawn + intent-to-treat); an intruder with the printed cells can solve these;
 - a *hidden* fact prints nowhere but enters sums (Table 1's participants without a yes/no
-  characteristic: the column's n less the yes and the missing).
+  characteristic: the column's n less the yes and the missing);
+- a *fixed* fact prints whatever the plan says (Table 2's model n, a sum of the arms' N) and
+  is never withheld: the facts summing to it are withheld around it.
 
 Rules (`plan`):
 
@@ -40,7 +43,13 @@ Rules (`plan`):
 
 Not withheld: model estimates (effects, adjusted means, CIs, P values, the n of Table 2, the
 forest plot and the model diagnostics), Table 1's means and SDs, and the analyst's files
-(effects.csv, consort.json, interim/, parts/), which stay complete.
+(effects.csv, consort.json, interim/, parts/), which stay complete. A percentage with a
+Wilson CI (cohort table, evaluation tables) goes with its withheld count; a figure of
+percentages leaves the point or bar out (cohort_tables.withhold_prevalence,
+evaluation_figures._withheld).
+
+The programme-evaluation tables share no count with the trial's: the evaluation job plans
+them itself (`evaluation_plan`, over `evaluation_facts`).
 
 Registering a new count table (an evaluation table, say): write `facts(spec, inputs,
 counts)` adding the table's cells and totals with `add_table` (keys shared with the facts

@@ -25,6 +25,7 @@ NEUTRAL = "#BBBBBB"
 LABEL_W = 2.6  # inches of item labels
 NOTE_W = 0.85  # inches of n/N (%) at the right
 ROW_H = 0.32
+WHITE = {"facecolor": "white", "edgecolor": "none", "pad": 1}  # text over the zero line
 
 
 def sides(levels: list[str], agree: list[str]) -> tuple[list[str], list[str], str | None]:
@@ -107,7 +108,7 @@ def _draw_panel(ax, inst: dict, items: pd.DataFrame, answers: pd.DataFrame, plan
     colours = level_colours(right, left, middle)
     for y, (_, row) in enumerate(items.iterrows()):
         if _withheld(plan, row, answers):
-            ax.text(0, y, "counts withheld", ha="center", va="center", color="#555555")
+            ax.text(0, y, "counts withheld", ha="center", va="center", color="#555555", bbox=WHITE)
         else:
             _bar(ax, y, _shares(answers, row["item"]), (right, left, middle), colours)
         note = _note(plan, row)
