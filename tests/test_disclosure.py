@@ -565,3 +565,37 @@ def test_evaluation_tables_print_through_the_plan():
     assert list(formatted["Mentees"]) == ["", "≥5", "≥5", "<5", "≥5"]
     assert np.isnan(full.loc[0, "n"]) and np.isnan(full.loc[0, "proportion"])
     assert "shown as <5" in note
+
+
+def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
+    # the test_evaluation group: 5 invited (a..e), 4 in the file, 3 respond (a, b, c; d
+    # answered nothing); k = 5: 3 responded and every item count print as "<5"
+    from test_evaluation import ROWS, _group, _inst
+
+    from trialeval import evaluation
+
+    spec = {"respondent_groups": [_group(tmp_path, ROWS)], "free_text": None}
+    spec.update(evaluation_instruments={"prog": _inst()}, disclosure={"min_cell": K})
+    settings = {"trial": spec, "alpha": 0.05, "first_table": 2}
+    evaluation.run(settings, results=tmp_path / "out")
+    tables_dir = tmp_path / "out" / "tables"
+    rates = (tables_dir / "response_rates.md").read_text()
+    assert "&lt;5" in rates and "(60.0)" not in rates  # 3 of 5: no percentage
+    assert (
+        "Programme evaluation, Mentees (n &lt; 5)"
+        in (tables_dir / "evaluation_mentees.md").read_text()
+    )
+    items = pd.read_csv(tables_dir / "evaluation_mentees.csv")
+    assert items["answered"].isna().all() and (items["disclosure"] == "<5").all()
+    answers = pd.read_csv(tables_dir / "evaluation_answers.csv")
+    assert set(answers.loc[answers["n"].isna(), "disclosure"]) == {"<5"}
+    assert (answers["n"].dropna() == 0).all()  # only zeros print
+    assert (tmp_path / "out" / "figures" / "evaluation_mentees.png").is_file()
+    off = {**spec, "disclosure": {"min_cell": None}}
+    evaluation.run({**settings, "trial": off}, results=tmp_path / "off")
+    assert "3 (60.0)" in (tmp_path / "off" / "tables" / "response_rates.md").read_text()
+
+
+def test_the_new_count_tables_are_sources_of_the_plan():
+    assert disclosure.source_inputs(["effects_table"]) == ["consort", "effects", "prepost_summary"]
+    assert disclosure.source_inputs(["cohort_table"]) == ["cohort_summary", "consort"]

@@ -150,8 +150,8 @@ def item_table(
     formatted = pd.DataFrame(lines)
     if plan.on and _shows_marker(formatted, plan, invited or responded):
         lines_of_note.append(plan.note())
-    count = responded or rate["responded"]
-    title = f"Table {number}. Programme evaluation, {group['label']} (n = {count})"
+    count = disclosure.n_text(responded, rate["responded"])  # "n = 12", "n < 5"
+    title = f"Table {number}. Programme evaluation, {group['label']} ({count})"
     return _masked_items(items, plan), formatted, title, "\n".join(lines_of_note)
 
 
