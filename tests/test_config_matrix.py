@@ -388,9 +388,9 @@ def test_disclosure_plan_reaches_tables_figures_and_report(matrix):
     if small:  # withdrawals below 5: the CONSORT figure and the report withhold them
         # (the SVG draws text as paths, each line named in a comment; narrow boxes wrap)
         svg = (results / "rct_9" / "figures" / "consort.svg").read_text()
-        assert "n\u00a0=\u00a0&lt;5" in svg
+        assert "n\u00a0&lt;\u00a05" in svg  # "n < 5", not "n = <5"
         assert note in (results / "report.html").read_text()
-    for kind in ("table1", "missingness_table"):
+    for kind in ("table1", "missingness_table", "effects_table"):  # Table 2: binary n/N
         md = (results / "rct_9" / "tables" / f"{kind}.md").read_text()
         withheld = "&lt;5" in md.split("\n\n")[1] or "≥5" in md
         assert (note in md) == withheld, kind

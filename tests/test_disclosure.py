@@ -21,8 +21,9 @@ import pytest
 from scipy.optimize import linprog
 
 from conftest import demo_spec, run_front_stages
-from trialeval import disclosure, figures, report, tables
+from trialeval import cohort_tables, disclosure, evaluation_tables, figures, report, tables
 from trialeval.disclosure import Counts, add_table
+from trialeval.formatting import DASH
 
 
 def intervals(counts: Counts, status: dict, k: int) -> dict:
@@ -266,7 +267,7 @@ def test_consort_figure_and_report_do_not_show_small_counts(small_site):
     assert consort["withdrawn"] == {"coaching": 2, "control": 2}  # the analyst's file, whole
     assert hashlib.sha256(Path(inputs["consort"]).read_bytes()).hexdigest() == before
     svg = (out / "consort.svg").read_text()
-    assert "Withdrew consent for data use: n\u00a0=\u00a0&lt;5" in svg
+    assert "Withdrew consent for data use: n\u00a0&lt;\u00a05" in svg
     assert "n\u00a0=\u00a02<" not in svg and "n\u00a0=\u00a02)" not in svg
     plan = disclosure.load(inputs["disclosure"])
     shown = report._consort_summary(disclosure.published_consort(consort, plan))
@@ -312,7 +313,7 @@ def test_prepost_counts_print_through_the_plan(tmp_path):
     assert disclosure._prepost_cell(plan, rows[0], "3/40 (7.5)") == "<5/40"
     assert disclosure._prepost_cell(plan, rows[1], "20/38 (52.6)") is None
     assert disclosure._prepost_cell(plan, rows[2], "1.0 (0.0 to 2.0); n = 4") == (
-        "1.0 (0.0 to 2.0); n = <5"
+        "1.0 (0.0 to 2.0); n < 5"
     )
 
 
@@ -322,3 +323,279 @@ def test_the_plan_is_byte_identical_from_run_to_run(small_site, tmp_path):
     again = tmp_path / "disclosure.json"
     disclosure.write_plan(disclosure.trial_counts(spec, kinds, inputs), K, again)
     assert again.read_bytes() == Path(inputs["disclosure"]).read_bytes()
+
+
+# --------------------------------------------------------------------------------------
+# Table 2, the cohort table and the programme-evaluation tables (hand-made inputs)
+# --------------------------------------------------------------------------------------
+
+
+def _binary_summary(tmp_path, arms: dict[str, tuple[int, int]]) -> Path:
+    """prepost_summary.csv of one binary outcome at post: {arm: (events, n)}."""
+    rows = [
+        {"outcome": "high", "timepoint": "post", "analysis_set": "itt", "arm": arm,
+         "n": n, "n_events": events, "proportion": events / n}
+        for arm, (events, n) in arms.items()
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "prepost_summary.csv", index=False)
+    return tmp_path / "prepost_summary.csv"
+
+
+def _binary_effects(tmp_path, n: int) -> Path:
+    row = {"analysis": "risk_difference", "analysis_name": "primary", "analysis_set": "itt",
+           "outcome": "high", "timepoint": "post", "estimand": "risk_ratio",
+           "contrast": "a - b", "n": n}  # fmt: skip
+    pd.DataFrame([row]).to_csv(tmp_path / "effects.csv", index=False)
+    return tmp_path / "effects.csv"
+
+
+BINARY_SPEC = {"outcomes": [{"id": "high", "kind": "category"}]}
+
+
+def test_table2_arm_counts_and_the_printed_model_n_are_protected_together(tmp_path):
+    # arm a 2 of 4 with the event, arm b 20 of 38; the risk ratio's n (42 = 4 + 38) prints
+    # by design. Primary: a's events (2) and N (4). With n = 42 printed, N_b = 38 would give
+    # N_a = 4 back, so N_b is withheld ("≥5"); the model n is never withheld.
+    inputs = {
+        "prepost_summary": _binary_summary(tmp_path, {"a": (2, 4), "b": (20, 38)}),
+        "effects": _binary_effects(tmp_path, 42),
+    }
+    counts = Counts()
+    disclosure.effects_facts(BINARY_SPEC, inputs, counts)
+    status = disclosure.plan(counts, K)
+    assert status == {
+        "prepost/itt/high/post/a/events": "primary",
+        "prepost/itt/high/post/a/n": "primary",
+        "prepost/itt/high/post/a/non_events": "primary",  # hidden (prints nowhere), 2
+        "prepost/itt/high/post/b/n": "complementary",
+    }
+    assert_protected(counts, status, K)
+    # by hand: N_a = events_a + non_events_a, each "<5" (1 to 4; the non-events, 2, are
+    # primary too), N_a "<5": N_a in [2, 4]; N_b = 42 - N_a >= 5 allows all of it
+    assert intervals(counts, status, K)["prepost/itt/high/post/a/n"] == pytest.approx((2, 4))
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    rows = pd.read_csv(inputs["prepost_summary"]).to_dict("records")
+    assert disclosure.binary_cell(plan, rows[0], "2/4 (50.0)") == "<5/<5"
+    assert disclosure.binary_cell(plan, rows[1], "20/38 (52.6)") == "20/≥5"
+
+
+def test_table2_prints_its_arm_cells_through_the_plan():
+    spec = {"outcomes": [{"id": "high", "kind": "category", "label": "High"}]}
+    summary = pd.DataFrame(
+        [{"outcome": "high", "timepoint": "post", "analysis_set": "itt", "arm": "a",
+          "n": 40, "n_events": 3}]
+    )  # fmt: skip
+    row = {"outcome": "high", "analysis_set": "itt", "timepoint": "post"}
+    row.update(analysis_name="primary", estimand="risk_ratio")
+    key = "prepost/itt/high/post/a/events"
+    plan = disclosure.Plan(K, {key: "primary"}, frozenset([key]))
+    cell = tables._group_cell(spec, row, pd.DataFrame(), summary, "a", plan)
+    assert cell == "<5/40"
+    assert tables._group_cell(spec, row, pd.DataFrame(), summary, "a") == "3/40 (7.5)"
+
+
+def _cohort_summary(rows: list[tuple]) -> pd.DataFrame:
+    """cohort_summary rows (outcome, cohort, events or None, n); Wilson CIs not needed."""
+    out = []
+    for outcome, cohort, events, n in rows:
+        row = {"outcome": outcome, "analysis_set": "itt", "cohort": cohort, "n": n}
+        if events is not None:
+            row.update(events=events, proportion=events / n, ci_low=0.1, ci_high=0.9)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def test_cohort_table_counts_are_protected_with_their_consort_counts(tmp_path):
+    # binary outcome: 2018 3/30, 2019 12/40; a score's n 4 in 2019. The consort prints the
+    # intent-to-treat n of each cohort (30, 40): the binary N equal to it is the same number
+    # (a one-term sum). Primary: 2018's events (3) and the score's n (4). Nothing else
+    # gives them back (non-events print nowhere; the score's n is in no sum).
+    summary = _cohort_summary(
+        [("high", "2018", 3, 30), ("high", "2019", 12, 40), ("ee", "2018", None, 30),
+         ("ee", "2019", None, 4)]
+    )  # fmt: skip
+    summary.to_csv(tmp_path / "cohort_summary.csv", index=False)
+    counts = Counts()
+    for cohort, n in (("2018", 30), ("2019", 40)):
+        counts.add(disclosure.consort_key("analysed", "itt", cohort), n)
+    disclosure.cohort_facts({}, {"cohort_summary": tmp_path / "cohort_summary.csv"}, counts)
+    assert ("cohort/itt/high/2018/n", ("analysed/itt/2018",)) in counts.sums
+    status = disclosure.plan(counts, K)
+    assert status == {"cohort/itt/ee/2019/n": "primary", "cohort/itt/high/2018/events": "primary"}
+    assert_protected(counts, status, K)
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    spec = {"arms": [{"id": "2018", "label": "2018"}, {"id": "2019", "label": "2019"}]}
+    spec["outcomes"] = [{"id": "high", "kind": "category"}, {"id": "ee", "kind": "score"}]
+    rows = summary.to_dict("records")
+    high = spec["outcomes"][0]
+    assert cohort_tables._summary_cell(spec, high, pd.Series(rows[0]), plan) == "<5/30"
+    assert cohort_tables._summary_cell(spec, high, pd.Series(rows[1]), plan).startswith("12/40 (")
+    record = cohort_tables._masked({"kind": "summary", **rows[0]}, plan)
+    assert np.isnan([record[c] for c in ("events", "proportion", "ci_low", "ci_high")]).all()
+    assert record["n"] == 30 and record["disclosure"] == "<5"
+    shown, note = cohort_tables.withhold_prevalence(summary, plan)
+    assert list(shown["n"]) == [0, 40, 30, 0] and "not drawn" in note  # n = 0: not drawn
+
+
+def test_cohort_tables_withheld_n_against_a_consort_count_is_complemented(tmp_path):
+    # 2019's N (4) equals the consort's intent-to-treat n of 2019 (4): both primary, the same
+    # withheld number; a complement must keep the other cohort's events safe too.
+    summary = _cohort_summary([("high", "2018", 2, 30), ("high", "2019", 1, 4)])
+    summary.to_csv(tmp_path / "cohort_summary.csv", index=False)
+    counts = Counts()
+    cells = {("2018", "n"): ("analysed/itt/2018", 30), ("2019", "n"): ("analysed/itt/2019", 4)}
+    add_table(counts, cells, col_totals={"n": ("analysed/itt/overall", 34)})
+    disclosure.cohort_facts({}, {"cohort_summary": tmp_path / "cohort_summary.csv"}, counts)
+    status = disclosure.plan(counts, K)
+    assert {"analysed/itt/2019", "cohort/itt/high/2019/n"} <= set(status)
+    assert_protected(counts, status, K)
+
+
+LEVELS = {"1": "Strongly disagree", "2": "Disagree", "3": "Neutral", "4": "Agree"}
+LEVELS["5"] = "Strongly agree"
+EVAL_INSTRUMENTS = {"prog": {"label": "Programme", "levels": LEVELS, "agree": ["4", "5"]}}
+
+
+def _evaluation(groups: dict) -> tuple[list, list]:
+    """(rates, summaries) as trialeval.evaluation builds them: {group: (invited, {item:
+    (level counts 1..5, not answered)})}."""
+    rates, summaries = [], []
+    for g, (invited, items) in groups.items():
+        rows, answers, responded = [], [], None
+        for item, (levels, missing) in items.items():
+            answered = sum(levels)
+            responded = answered + missing
+            agreeing = levels[3] + levels[4]
+            rows.append(
+                {
+                    "group": g,
+                    "instrument": "prog",
+                    "item": item,
+                    "statement": item,
+                    "answered": answered,
+                    "not_answered": missing,
+                    "agreeing": agreeing,
+                    "proportion": agreeing / answered,
+                    "ci_low": 0.2,
+                    "ci_high": 0.8,
+                }
+            )
+            for code, n in zip(LEVELS, levels, strict=True):
+                answers.append(
+                    {
+                        "group": g,
+                        "instrument": "prog",
+                        "item": item,
+                        "code": code,
+                        "label": LEVELS[code],
+                        "agree": code in ("4", "5"),
+                        "n": n,
+                    }
+                )
+        rates.append(
+            {
+                "group": g,
+                "group_label": g.title(),
+                "invited": invited,
+                "responded": responded,
+                "proportion": responded / invited,
+                "ci_low": 0.3,
+                "ci_high": 0.9,
+            }
+        )
+        summaries.append((pd.DataFrame(rows), pd.DataFrame(answers)))
+    return rates, summaries
+
+
+def _themes() -> pd.DataFrame:
+    # question "best" asked of the mentees: 7 answered, 6 coded; themes A 2, B 5
+    return pd.DataFrame(
+        [{"question": "best", "group": "mentees", "theme": t, "theme_label": t, "n": n,
+          "coded": 6, "answered": 7, "proportion": n / 6} for t, n in (("A", 2), ("B", 5))]
+    )  # fmt: skip
+
+
+def test_evaluation_counts_are_protected_within_and_across_their_tables():
+    # mentees: 12 invited, 9 respond; "helped" answers 0/1/2/4/2 (9 answered: agreeing 6 =
+    # 4 + 2), "again" 1/1/1/3/2 (8 answered, 1 not); mentors: 6 invited, 4 respond (primary,
+    # with its non-respondents 2, hidden). Themes of "best": 7 answered <= 9 responded, 6
+    # coded, A 2 (primary), B 5.
+    rates, summaries = _evaluation(
+        {
+            "mentees": (12, {"helped": ([0, 1, 2, 4, 2], 0), "again": ([1, 1, 1, 3, 2], 1)}),
+            "mentors": (6, {"helped": ([0, 0, 1, 1, 2], 0)}),
+        }
+    )
+    counts = Counts()
+    disclosure.evaluation_facts(rates, summaries, _themes(), counts)
+    status = disclosure.plan(counts, K)
+    key = disclosure.evaluation_key
+    assert status[key("rate", "mentors", "responded")] == "primary"
+    assert status[key("theme", "best", "mentees", "theme=A")] == "primary"
+    assert status[key("item", "mentees", "prog", "helped", "level=4")] == "primary"
+    assert key("item", "mentees", "prog", "helped", "level=1") not in status  # a zero prints
+    assert_protected(counts, status, K)
+
+
+def test_evaluation_tables_print_through_the_plan():
+    rates, summaries = _evaluation({"mentees": (12, {"helped": ([0, 1, 2, 4, 2], 0)})})
+    spec = {"disclosure": {"min_cell": K}}
+    plan = disclosure.evaluation_plan(spec, rates, summaries, _themes())
+    assert disclosure.evaluation_plan({}, rates, summaries, None) is disclosure.OFF
+    group = {"id": "mentees", "label": "Mentees", "instruments": ["prog"]}
+    items, answers = summaries[0]
+    full, formatted, title, note = evaluation_tables.item_table(
+        group, EVAL_INSTRUMENTS, items, answers, rates[0], 3, 0.05, plan
+    )
+    row = formatted.iloc[1]
+    assert row["Answers, n"] == "0 / <5 / <5 / <5 / <5"
+    assert row["Agreeing, n/N (%)"] == "6/9 (66.7)" and row["N answered"] == "9"
+    assert "Counts from 1 to 4 are shown as <5" in note
+    masked = evaluation_tables.masked_answers(answers, plan)
+    assert masked["n"].isna().sum() == 4 and list(masked["disclosure"])[:2] == ["", "<5"]
+    # the response rates: 3 of the 12 invited did not respond (a hidden "<5"), so the
+    # invited count is withheld ("≥5"; fewer sums than the 9 responded), with the % and CI
+    rate_table = evaluation_tables.response_rate_table(rates, 2, 0.05, plan)[1]
+    assert list(rate_table.iloc[0])[1:] == ["≥5", "9", DASH]  # no CI
+    free = {"questions": [{"id": "best", "label": "Best"}], "codebook": [{"code": "A",
+            "label": "A"}, {"code": "B", "label": "B"}]}  # fmt: skip
+    full, formatted, _, note = evaluation_tables.themes_table(_themes(), free, [group], 4, plan)
+    # themes: 7 of the 9 respondents answered (2 did not: "<5"), 6 of the 7 coded (1 not),
+    # A 2 of 6, B 5 of 6 (1 without it): answered, coded and B are withheld with them
+    assert list(formatted["Mentees"]) == ["", "≥5", "≥5", "<5", "≥5"]
+    assert np.isnan(full.loc[0, "n"]) and np.isnan(full.loc[0, "proportion"])
+    assert "shown as <5" in note
+
+
+def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
+    # the test_evaluation group: 5 invited (a..e), 4 in the file, 3 respond (a, b, c; d
+    # answered nothing); k = 5: 3 responded and every item count print as "<5"
+    from test_evaluation import ROWS, _group, _inst
+
+    from trialeval import evaluation
+
+    spec = {"respondent_groups": [_group(tmp_path, ROWS)], "free_text": None}
+    spec.update(evaluation_instruments={"prog": _inst()}, disclosure={"min_cell": K})
+    settings = {"trial": spec, "alpha": 0.05, "first_table": 2}
+    evaluation.run(settings, results=tmp_path / "out")
+    tables_dir = tmp_path / "out" / "tables"
+    rates = (tables_dir / "response_rates.md").read_text()
+    assert "&lt;5" in rates and "(60.0)" not in rates  # 3 of 5: no percentage
+    assert (
+        "Programme evaluation, Mentees (n &lt; 5)"
+        in (tables_dir / "evaluation_mentees.md").read_text()
+    )
+    items = pd.read_csv(tables_dir / "evaluation_mentees.csv")
+    assert items["answered"].isna().all() and (items["disclosure"] == "<5").all()
+    answers = pd.read_csv(tables_dir / "evaluation_answers.csv")
+    assert set(answers.loc[answers["n"].isna(), "disclosure"]) == {"<5"}
+    assert (answers["n"].dropna() == 0).all()  # only zeros print
+    assert (tmp_path / "out" / "figures" / "evaluation_mentees.png").is_file()
+    off = {**spec, "disclosure": {"min_cell": None}}
+    evaluation.run({**settings, "trial": off}, results=tmp_path / "off")
+    assert "3 (60.0)" in (tmp_path / "off" / "tables" / "response_rates.md").read_text()
+
+
+def test_the_new_count_tables_are_sources_of_the_plan():
+    assert disclosure.source_inputs(["effects_table"]) == ["consort", "effects", "prepost_summary"]
+    assert disclosure.source_inputs(["cohort_table"]) == ["cohort_summary", "consort"]

@@ -22,6 +22,7 @@ for trial in EVALUATION_TRIALS:
                 "evaluation_config",
                 "evaluation_tables",
                 "evaluation_figures",
+                "disclosure",
                 "free_text",
                 "proportions",
                 "tables",

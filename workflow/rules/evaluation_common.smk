@@ -37,6 +37,7 @@ def write_evaluation_settings():
     for trial in EVALUATION_TRIALS:
         spec = TRIALS[trial]
         view = {k: spec[k] for k in ("id", "title", "config_file", *SPEC_KEYS)}
+        view["disclosure"] = spec.get("disclosure")  # the evaluation tables' own plan
         settings = {
             "trial": view,
             "alpha": config["alpha"],

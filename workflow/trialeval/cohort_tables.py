@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from trialeval import disclosure
 from trialeval.formatting import DASH, format_p
 from trialeval.labels import method_text
 
@@ -42,18 +43,23 @@ def _labels(spec: dict) -> dict[str, str]:
     return {a["id"]: a["label"] for a in spec["arms"]}
 
 
-def _summary_cell(spec: dict, outcome: dict, row: pd.Series) -> str:
+def _summary_cell(spec: dict, outcome: dict, row: pd.Series, plan=disclosure.OFF) -> str:
+    """A cohort's n/N (%; CI) or median (IQR), n; through disclosure control's `plan` a
+    withheld count prints as its marker, without the percentage and CI (they give it back)."""
     from trialeval.tables import estimate_decimals, format_number
 
     if row["n"] == 0:
         return DASH
+    events, n = disclosure.cohort_marks(plan, row)
+    if outcome["kind"] == "category" and (events or n):
+        return f"{events or int(row['events'])}/{n or int(row['n'])}"
     if outcome["kind"] == "category":
         percent = format_number(100 * row["proportion"], 1)
         low, high = (format_number(100 * row[k], 1) for k in ("ci_low", "ci_high"))
         return f"{int(row['events'])}/{int(row['n'])} ({percent}; {low} to {high})"
     decimals = estimate_decimals(spec, outcome["id"])
     parts = [format_number(row[k], decimals) for k in ("median", "q1", "q3")]
-    return "{} ({} to {})".format(*parts) + f", n = {int(row['n'])}"
+    return "{} ({} to {})".format(*parts) + f", {disclosure.n_text(n, row['n'])}"
 
 
 def _estimate_cell(spec: dict, row: pd.Series, notes) -> str:
@@ -81,10 +87,12 @@ def _row_label(spec: dict, row: pd.Series, several: bool) -> str:
 
 
 def cohort_table(
-    spec: dict, effects: pd.DataFrame, summary: pd.DataFrame
+    spec: dict, effects: pd.DataFrame, summary: pd.DataFrame, plan=disclosure.OFF
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(full, formatted): `full` is the effects rows and summary rows with their printed
-    labels; `formatted` one printed row per outcome and per estimate."""
+    labels; `formatted` one printed row per outcome and per estimate. `plan`: disclosure
+    control (withheld counts, and their percentages and CIs, are emptied in `full` too, the
+    marker in its `disclosure` column)."""
     from trialeval.tables import INDENT, Notes, _set_label, outcome_label, typographic
 
     names = _labels(spec)
@@ -109,14 +117,11 @@ def cohort_table(
                 heading += f" ({_set_label(analysis_set)})"
             line = {"Outcome": typographic(heading)}
             for _, row in rows.iterrows():
-                line[names.get(row["cohort"], row["cohort"])] = _summary_cell(spec, outcome, row)
-                records.append(
-                    {
-                        "kind": "summary",
-                        **row.to_dict(),
-                        "cohort_label": names.get(row["cohort"], row["cohort"]),
-                    }
-                )
+                cell = _summary_cell(spec, outcome, row, plan)
+                line[names.get(row["cohort"], row["cohort"])] = cell
+                record = {"kind": "summary", **row.to_dict()}
+                record["cohort_label"] = names.get(row["cohort"], row["cohort"])
+                records.append(_masked(record, plan))
             printed.append(line)
             mine = eff[(eff["outcome"] == outcome["id"]) & (eff["analysis_set"] == analysis_set)]
             mine = mine.assign(
@@ -137,7 +142,24 @@ def cohort_table(
     columns += ["Adjusted P"] if adjusted else []
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
-    return pd.DataFrame(records), formatted
+    full = pd.DataFrame(records)
+    if plan.on and "disclosure" in full and (full["disclosure"].fillna("") != "").any():
+        formatted.attrs["footnotes"].append(plan.note())
+    return full, formatted
+
+
+def _masked(record: dict, plan) -> dict:
+    """A summary record of `full` as shared: withheld counts (and, for a binary outcome,
+    the proportion and its CI) emptied, the marker in `disclosure`."""
+    if not plan.on:
+        return record
+    events, n = disclosure.cohort_marks(plan, record)
+    record["disclosure"] = events or n or ""
+    if events or n:
+        gone = ["events", "proportion", "ci_low", "ci_high"] if "events" in record else []
+        for column in [*(["events"] if events else []), *(["n"] if n else []), *gone[1:]]:
+            record[column] = float("nan")
+    return record
 
 
 def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
@@ -165,7 +187,8 @@ def build_table(spec: dict, inputs: dict[str, str]):
     effects = _read_effects(inputs["effects"])
     effects = effects[effects["analysis"] == "cohort_comparison"]
     summary = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
-    full, formatted = cohort_table(spec, effects, summary)
+    plan = disclosure.load(inputs.get("disclosure"))
+    full, formatted = cohort_table(spec, effects, summary, plan)
     reference = _labels(spec)[spec["control_arm"]]
     title = _title(spec, KIND_TABLE, f"Outcomes by cohort, compared with {reference}")
     lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
@@ -264,4 +287,23 @@ def plot(spec: dict, inputs: dict[str, str]):
     notes = []
     if not any(o["kind"] == "category" for o in spec["outcomes"]):
         notes = ["The trial has no binary outcome: no prevalence to draw."]
+    summary, withheld = withhold_prevalence(summary, disclosure.load(inputs.get("disclosure")))
+    if withheld:
+        notes.append(withheld)
     return plot_prevalence(spec, summary), notes
+
+
+def withhold_prevalence(summary: pd.DataFrame, plan) -> tuple[pd.DataFrame, str | None]:
+    """The figure's summary without the cohorts whose events or N disclosure control
+    withholds (marked n = 0: not drawn; a prevalence with its CI gives both back), and the
+    note saying so (None when none is)."""
+    if not plan.on or summary.empty:
+        return summary, None
+    gone = [any(disclosure.cohort_marks(plan, r)) for r in summary.to_dict("records")]
+    if not any(gone):
+        return summary, None
+    summary = summary.assign(n=summary["n"].where(~pd.Series(gone, index=summary.index), 0))
+    return summary, (
+        "Prevalences whose count is withheld by disclosure control (counts below "
+        f"{plan.min_cell}, and those withheld with them) are not drawn."
+    )

@@ -3,7 +3,8 @@
 A table shared with a department can identify a person: a site with four fellows, a
 gender level with two residents. With `disclosure: {min_cell: k}` in config.yaml every count
 of the trial's shared count tables (Table 1, the survey-completion, pre/post and association
-tables, the CONSORT diagram and the report's participant flow) that is at least 1 and below k
+tables, Table 2's n/N of binary outcomes, the cohort table and figure, the CONSORT diagram and
+the report's participant flow) that is at least 1 and below k
 prints as "<k". Complementary suppression then withholds enough other counts that none can be
 worked out from the totals, within a table and across the trial's tables.
 
@@ -15,7 +16,9 @@ The model of a trial's counts (`Counts`):
 - a *sum* says a fact is the sum of others (a column total, the Overall column, allocated =
   withdrawn + intent-to-treat); an intruder with the printed cells can solve these;
 - a *hidden* fact prints nowhere but enters sums (Table 1's participants without a yes/no
-  characteristic: the column's n less the yes and the missing).
+  characteristic: the column's n less the yes and the missing);
+- a *fixed* fact prints whatever the plan says (Table 2's model n, a sum of the arms' N) and
+  is never withheld: the facts summing to it are withheld around it.
 
 Rules (`plan`):
 
@@ -40,7 +43,13 @@ Rules (`plan`):
 
 Not withheld: model estimates (effects, adjusted means, CIs, P values, the n of Table 2, the
 forest plot and the model diagnostics), Table 1's means and SDs, and the analyst's files
-(effects.csv, consort.json, interim/, parts/), which stay complete.
+(effects.csv, consort.json, interim/, parts/), which stay complete. A percentage with a
+Wilson CI (cohort table, evaluation tables) goes with its withheld count; a figure of
+percentages leaves the point or bar out (cohort_tables.withhold_prevalence,
+evaluation_figures._withheld).
+
+The programme-evaluation tables share no count with the trial's: the evaluation job plans
+them itself (`evaluation_plan`, over `evaluation_facts`).
 
 Registering a new count table (an evaluation table, say): write `facts(spec, inputs,
 counts)` adding the table's cells and totals with `add_table` (keys shared with the facts
@@ -73,6 +82,7 @@ class Counts:
 
     values: dict[str, int] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)
+    fixed: set[str] = field(default_factory=set)  # printed by design: never withheld
     sums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     def add(self, key: str, value, *, hidden: bool = False) -> str:
@@ -152,7 +162,11 @@ def add_table(
 def plan(counts: Counts, k: int) -> dict[str, str]:
     """{key: "primary" | "complementary"} for the facts to suppress (module doc); a hidden
     fact that is sensitive is listed as "primary" (it prints nowhere)."""
-    status = {key: "primary" for key, n in sorted(counts.values.items()) if 0 < n < k}
+    status = {
+        key: "primary"
+        for key, n in sorted(counts.values.items())
+        if 0 < n < k and key not in counts.fixed
+    }
     while True:
         _complete(counts, status, k)
         intervals = feasible_intervals(counts, status, k)
@@ -208,7 +222,12 @@ def _smallest_printed(counts, status, k, terms) -> str | None:
 
 
 def _choosable(counts, status, k, key) -> bool:
-    return key not in status and key not in counts.hidden and counts.values[key] >= k
+    return (
+        key not in status
+        and key not in counts.hidden
+        and key not in counts.fixed
+        and counts.values[key] >= k
+    )
 
 
 def _cost(counts: Counts, key: str) -> tuple[int, int, str]:
@@ -542,6 +561,169 @@ def prepost_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
         add_table(counts, cells, row_totals={"arm": (n, summary["n"])}, hidden=[rest[0]])
 
 
+def effects_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """Table 2's per-arm n/N of binary outcomes at follow-up: prepost_summary's events and n
+    (the pre/post table's facts, under its keys). The model n of a binary effects row prints
+    by design (`fixed`); where it is the two arms' N summed, that sum is registered, so that
+    the intruder's subtraction is protected."""
+    from trialeval.io import read_csv
+
+    kinds = {o["id"]: o["kind"] for o in spec.get("outcomes", [])}
+    summaries = read_csv(inputs["prepost_summary"]).to_dict("records")
+    binary = [s for s in summaries if kinds.get(s["outcome"]) != "score"]
+    for summary in binary:
+        if not _missing(summary["n_events"]):
+            _binary_cell_facts(counts, summary)
+    if "effects" not in inputs:
+        return
+    for row in read_csv(inputs["effects"]).to_dict("records"):
+        if kinds.get(row["outcome"]) == "score" or _missing(row.get("n")):
+            continue
+        if str(row.get("analysis_name") or "primary") not in ("primary", "nan"):
+            continue
+        where = {k: row[k] for k in ("analysis_set", "outcome", "timepoint")}
+        arms = str(row["contrast"]).split(" - ")
+        parts = [prepost_key({**where, "arm": a}, "n") for a in arms]
+        if len(arms) != 2 or not all(p in counts.values for p in parts):
+            continue
+        key = "effects/" + "/".join(str(row[k]) for k in (*where, "estimand", "contrast"))
+        counts.add(f"{key}/n", row["n"])
+        counts.fixed.add(f"{key}/n")
+        counts.add_sum_if_equal(f"{key}/n", parts)
+
+
+def _binary_cell_facts(counts: Counts, summary: Mapping) -> None:
+    """events / n of one arm's binary summary, the non-events hidden (keys of prepost_key)."""
+    n = prepost_key(summary, "n")
+    events = (prepost_key(summary, "events"), int(summary["n_events"]))
+    rest = (prepost_key(summary, "non_events"), int(summary["n"]) - events[1])
+    cells = {("arm", "events"): events, ("arm", "non_events"): rest}
+    add_table(counts, cells, row_totals={"arm": (n, summary["n"])}, hidden=[rest[0]])
+
+
+def binary_cell(plan: Plan, summary: Mapping, text: str) -> str:
+    """Table 2's n/N (%) of one arm through the plan: "<5/40" (no percentage) when a count
+    is withheld, else `text`."""
+    shown = _prepost_cell(plan, summary, text)
+    return text if shown is None else shown
+
+
+def cohort_key(summary: Mapping, what: str) -> str:
+    """A cohort-table count: one cohort's n (or events, non-events) of an outcome."""
+    where = (summary["analysis_set"], summary["outcome"], summary["cohort"])
+    return "cohort/" + "/".join(str(w) for w in where) + f"/{what}"
+
+
+def cohort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """The cohort table's n/N per cohort (binary outcomes; non-events hidden) and the n of
+    each score's summary. A cohort's N equal to its consort count of the analysis set is
+    registered as that same number (a one-term sum), as an intruder may assume it."""
+    from trialeval.io import read_csv
+
+    frame = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
+    for summary in frame.to_dict("records"):
+        n = cohort_key(summary, "n")
+        if int(summary["n"]) == 0:
+            continue  # prints a dash
+        if "events" in summary and not _missing(summary["events"]):
+            events = (cohort_key(summary, "events"), int(summary["events"]))
+            rest = (cohort_key(summary, "non_events"), int(summary["n"]) - events[1])
+            cells = {("cohort", "events"): events, ("cohort", "non_events"): rest}
+            add_table(counts, cells, row_totals={"cohort": (n, summary["n"])}, hidden=[rest[0]])
+        else:
+            counts.add(n, summary["n"])
+        analysed = consort_key("analysed", summary["analysis_set"], summary["cohort"])
+        if analysed in counts.values:
+            counts.add_sum_if_equal(n, [analysed])
+
+
+def cohort_marks(plan: Plan, summary: Mapping) -> tuple[str | None, str | None]:
+    """(events marker, n marker) of one cohort's summary; None where it prints."""
+    events = None
+    if "events" in summary and not _missing(summary["events"]):
+        events = plan.marker(cohort_key(summary, "events"), summary["events"])
+    return events, plan.marker(cohort_key(summary, "n"), summary["n"])
+
+
+def evaluation_key(*path) -> str:
+    """A programme-evaluation count: ("rate", group, "invited"), ("item", group,
+    instrument, item, "answered" | "agreeing" | "level=<code>"), ("theme", question, group,
+    "answered" | "coded" | "theme=<code>")."""
+    return "evaluation/" + "/".join(str(p) for p in path)
+
+
+def evaluation_facts(rates: list[dict], summaries: list, themes, counts: Counts) -> None:
+    """The evaluation job's count tables (its own plan; they share no count with the trial's
+    tables): per group invited = responded + not responding; per item responded = answered +
+    not answered, answered = the sum of its answers, agreeing = the sum of the agree codes;
+    per free-text question and group responded >= answered >= coded >= each theme's n (an
+    answer may mention several themes: each theme on its own)."""
+    for rate in rates:
+        g = rate["group"]
+        cells = {
+            ("rate", "responded"): (evaluation_key("rate", g, "responded"), rate["responded"]),
+            ("rate", "not"): (evaluation_key("rate", g, "not_responded"), _rest(rate)),
+        }
+        total = {"rate": (evaluation_key("rate", g, "invited"), rate["invited"])}
+        add_table(
+            counts, cells, row_totals=total, hidden=[evaluation_key("rate", g, "not_responded")]
+        )
+    for items, answers in summaries:
+        for item in items.to_dict("records"):
+            _item_facts(counts, item, answers)
+    for row in [] if themes is None else themes.to_dict("records"):
+        _theme_facts(counts, row)
+
+
+def _rest(rate: dict) -> int:
+    return int(rate["invited"]) - int(rate["responded"])
+
+
+def _item_facts(counts: Counts, item: dict, answers) -> None:
+    where = ("item", item["group"], item["instrument"], item["item"])
+    mine = answers[
+        (answers["instrument"] == item["instrument"]) & (answers["item"] == item["item"])
+    ]
+    cells = {
+        (where, f"level={c}"): (evaluation_key(*where, f"level={c}"), n)
+        for c, n in zip(mine["code"], mine["n"], strict=True)
+    }
+    answered = counts.add(evaluation_key(*where, "answered"), item["answered"])
+    add_table(counts, cells, row_totals={where: (answered, item["answered"])})
+    agreeing = counts.add(evaluation_key(*where, "agreeing"), item["agreeing"])
+    agree_codes = mine.loc[mine["agree"].astype(bool), "code"]
+    counts.add_sum(agreeing, [evaluation_key(*where, f"level={c}") for c in agree_codes])
+    not_answered = counts.add(evaluation_key(*where, "not_answered"), item["not_answered"])
+    counts.add_sum(evaluation_key("rate", item["group"], "responded"), [answered, not_answered])
+
+
+def _theme_facts(counts: Counts, row: dict) -> None:
+    where = ("theme", row["question"], row["group"])
+    answered = counts.add(evaluation_key(*where, "answered"), row["answered"])
+    coded = counts.add(evaluation_key(*where, "coded"), row["coded"])
+    theme = counts.add(evaluation_key(*where, f"theme={row['theme']}"), row["n"])
+    slack = [
+        (evaluation_key("rate", row["group"], "responded"), answered, "unanswered"),
+        (answered, coded, "uncoded"),
+        (coded, theme, f"not_theme={row['theme']}"),
+    ]
+    for total, part, name in slack:
+        rest = counts.add(
+            evaluation_key(*where, name), counts.values[total] - counts.values[part], hidden=True
+        )
+        counts.add_sum(total, [part, rest])
+
+
+def evaluation_plan(spec: dict, rates: list[dict], summaries: list, themes) -> Plan:
+    """The evaluation tables' plan (OFF when the trial's disclosure control is off)."""
+    k = (spec.get("disclosure") or {}).get("min_cell")
+    if k is None:
+        return OFF
+    counts = Counts()
+    evaluation_facts(rates, summaries, themes, counts)
+    return Plan(k, plan(counts, k), frozenset(counts.values))
+
+
 # kind -> (function adding the kind's facts, the stage inputs it reads); consort always runs.
 SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "consort": (consort_facts, ("consort",)),
@@ -549,6 +731,8 @@ SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "missingness_table": (missingness_facts, ("consort",)),
     "association_table": (association_facts, ("association_counts",)),
     "prepost_table": (prepost_facts, ("prepost_summary",)),
+    "effects_table": (effects_facts, ("prepost_summary", "effects")),
+    "cohort_table": (cohort_facts, ("cohort_summary",)),
 }
 
 
@@ -865,11 +1049,16 @@ def _prepost_cell(plan: Plan, summary, text: str) -> str | None:
     """One arm summary as printed through the plan (None: unchanged)."""
     n = plan.marker(prepost_key(summary, "n"), summary["n"])
     if _missing(summary["n_events"]):
-        return None if n is None else text.rsplit("; n = ", 1)[0] + f"; n = {n}"
+        return None if n is None else text.rsplit("; n = ", 1)[0] + f"; {n_text(n, 0)}"
     events = plan.marker(prepost_key(summary, "events"), summary["n_events"])
     if n is None and events is None:
         return None
     return f"{events or int(summary['n_events'])}/{n or int(summary['n'])}"
+
+
+def n_text(marker: str | None, n) -> str:
+    """ "n = 12", or a withheld n as "n < 5" / "n ≥ 5" (not "n = <5")."""
+    return f"n {marker[0]} {marker[1:]}" if marker else f"n = {int(n)}"
 
 
 def published_consort(consort: dict, plan: Plan) -> dict:

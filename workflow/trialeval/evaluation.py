@@ -224,18 +224,19 @@ def _free_columns(spec: dict, group: dict) -> list[str]:
     return [q["column"] for q in questions if q["id"] in group["questions"]]
 
 
-def _write_group(group, instruments, summary, rate, number, results: Path, alpha) -> None:
-    """A group's items table (four formats) and its diverging bar chart."""
+def _write_group(group, instruments, summary, rate, number, results: Path, alpha, plan) -> None:
+    """A group's items table (four formats) and its diverging bar chart, their counts through
+    disclosure control's `plan`."""
     from trialeval import evaluation_figures, evaluation_tables
     from trialeval.tables import write_table
 
     items, answers = summary
     stem = f"evaluation_{group['id']}"
     full, formatted, title, footnote = evaluation_tables.item_table(
-        group, instruments, items, answers, rate, number, alpha
+        group, instruments, items, answers, rate, number, alpha, plan
     )
     write_table(full, formatted, results / "tables" / stem, title=title, footnote=footnote)
-    evaluation_figures.run(group, instruments, items, answers, results / "figures" / stem)
+    evaluation_figures.run(group, instruments, items, answers, results / "figures" / stem, plan)
 
 
 def run(settings: dict, *, results: str | Path) -> None:
@@ -243,35 +244,49 @@ def run(settings: dict, *, results: str | Path) -> None:
     the response rates; every item's distribution (tables/evaluation_answers.csv); with
     free-text questions the coding sheet and the private key file, and with a coded sheet the
     themes table. Tables are numbered as the report shows them, from `first_table`: response
-    rates, each group's items, themes."""
-    from trialeval import evaluation_tables
+    rates, each group's items, themes. With disclosure control on, the counts of all of them
+    are planned together (trialeval.disclosure.evaluation_plan) before any is written."""
+    from trialeval import disclosure, evaluation_tables
     from trialeval.io import write_csv
     from trialeval.tables import write_table
 
     spec, alpha, first = settings["trial"], settings["alpha"], settings["first_table"]
     results, instruments = Path(results), spec["evaluation_instruments"]
-    frames, rates, distributions = {}, [], []
-    for k, group in enumerate(spec["respondent_groups"]):
+    frames, rates, summaries = {}, [], []
+    for group in spec["respondent_groups"]:
         columns = _free_columns(spec, group)
         roster, frame, coded = group_answers(group, instruments, columns)
         answered = responded(frame, coded, columns)
         rates.append(response_rate(group, roster, answered, alpha))
-        summary = summarise_group(group, instruments, coded, answered[answered].index, alpha)
-        distributions.append(summary[1])
+        summaries.append(
+            summarise_group(group, instruments, coded, answered[answered].index, alpha)
+        )
         frames[group["id"]] = frame[answered]
-        _write_group(group, instruments, summary, rates[-1], first + 1 + k, results, alpha)
+    themes = _free_text(spec, frames, results) if spec["free_text"] else None
+    plan = disclosure.evaluation_plan(spec, rates, summaries, themes)
+    for k, (group, summary) in enumerate(zip(spec["respondent_groups"], summaries, strict=True)):
+        _write_group(group, instruments, summary, rates[k], first + 1 + k, results, alpha, plan)
+    distributions = pd.concat([s[1] for s in summaries], ignore_index=True)
     answers_csv = results / "tables" / "evaluation_answers.csv"
-    write_csv(pd.concat(distributions, ignore_index=True), answers_csv)
-    full, formatted, title, footnote = evaluation_tables.response_rate_table(rates, first, alpha)
-    stem = results / "tables" / "response_rates"
-    write_table(full, formatted, stem, title=title, footnote=footnote)
-    if spec["free_text"]:
-        _free_text(spec, frames, results, first + 1 + len(rates))
+    write_csv(evaluation_tables.masked_answers(distributions, plan), answers_csv)
+    full, formatted, title, footnote = evaluation_tables.response_rate_table(
+        rates, first, alpha, plan
+    )
+    write_table(
+        full, formatted, results / "tables" / "response_rates", title=title, footnote=footnote
+    )
+    if themes is not None:
+        number = first + 1 + len(rates)
+        table = evaluation_tables.themes_table(
+            themes, spec["free_text"], spec["respondent_groups"], number, plan
+        )
+        write_table(*table[:2], results / "tables" / "themes", title=table[2], footnote=table[3])
 
 
-def _free_text(spec: dict, frames: dict, results: Path, number: int) -> None:
-    from trialeval import evaluation_tables, free_text
-    from trialeval.tables import write_table
+def _free_text(spec: dict, frames: dict, results: Path):
+    """The key file and the coding sheet written; the coded themes' counts (None without a
+    coded sheet)."""
+    from trialeval import free_text
 
     free, groups = spec["free_text"], spec["respondent_groups"]
     key_file = results / "interim" / free_text.KEY_FILE
@@ -280,13 +295,11 @@ def _free_text(spec: dict, frames: dict, results: Path, number: int) -> None:
     free_text.write_key(key_file, key, answers)
     free_text.write_coding_sheet(answers, results / "coding" / "coding_sheet")
     if not free["coded_sheet"]:
-        return
+        return None
     coded = free_text.read_coded(
         free["coded_sheet"], answers, free["codebook"], spec["config_file"]
     )
-    counts = free_text.theme_counts(answers, coded, free, groups)
-    table = evaluation_tables.themes_table(counts, free, groups, number)
-    write_table(*table[:2], results / "tables" / "themes", title=table[2], footnote=table[3])
+    return free_text.theme_counts(answers, coded, free, groups)
 
 
 def check_inputs(spec: dict, key_file: str | Path) -> None:

@@ -25,6 +25,7 @@ NEUTRAL = "#BBBBBB"
 LABEL_W = 2.6  # inches of item labels
 NOTE_W = 0.85  # inches of n/N (%) at the right
 ROW_H = 0.32
+WHITE = {"facecolor": "white", "edgecolor": "none", "pad": 1}  # text over the zero line
 
 
 def sides(levels: list[str], agree: list[str]) -> tuple[list[str], list[str], str | None]:
@@ -62,24 +63,55 @@ def _shares(answers: pd.DataFrame, item: str) -> dict[str, float]:
     }
 
 
-def _draw_panel(ax, inst: dict, items: pd.DataFrame, answers: pd.DataFrame) -> dict:
-    """One instrument's items as bars; returns the colour of each answer."""
+def _withheld(plan, row, answers: pd.DataFrame) -> bool:
+    """Whether disclosure control withholds a count of the item: its bar is not drawn (its
+    shares with the printed counts would give the count back)."""
+    from trialeval.evaluation_tables import _item_marks, level_count
+
+    mine = answers[answers["item"] == row["item"]].to_dict("records")
+    return any(_item_marks(row, plan)) or any(not level_count(plan, a).isdigit() for a in mine)
+
+
+def _note(plan, row) -> str:
+    """n/N (%) agreeing at the right of a bar; the markers, without %, when withheld."""
+    from trialeval.evaluation_tables import _item_marks
+
+    agree, answered = _item_marks(row, plan)
+    note = f"{agree or row['agreeing']}/{answered or row['answered']}"
+    if row["answered"] and not (agree or answered):
+        note += f" ({100 * row['proportion']:.0f}%)"
+    return note
+
+
+def _bar(ax, y: float, share: dict, sides_: tuple, colours: dict) -> None:
+    """One item's diverging bar: agreeing answers right of zero, the others left, the middle
+    answer (if any) straddling zero."""
+    right, left, middle = sides_
+    centre = [middle] if middle is not None else []
+    start = -share[middle] / 2 if middle is not None else 0.0
+    for code in centre + right:
+        ax.barh(y, share[code], left=start, color=colours[code], height=0.7, linewidth=0)
+        start += share[code]
+    start = -share[middle] / 2 if middle is not None else 0.0
+    for code in left:
+        start -= share[code]
+        ax.barh(y, share[code], left=start, color=colours[code], height=0.7, linewidth=0)
+
+
+def _draw_panel(ax, inst: dict, items: pd.DataFrame, answers: pd.DataFrame, plan=None) -> dict:
+    """One instrument's items as bars; returns the colour of each answer. An item with a
+    count withheld by disclosure control (`plan`) has no bar, "counts withheld" in its place."""
+    from trialeval.disclosure import OFF
+
+    plan = OFF if plan is None else plan
     right, left, middle = sides(list(inst["levels"]), inst["agree"])
     colours = level_colours(right, left, middle)
-    centre = [middle] if middle is not None else []
     for y, (_, row) in enumerate(items.iterrows()):
-        share = _shares(answers, row["item"])
-        start = -share[middle] / 2 if middle is not None else 0.0
-        for code in centre + right:
-            ax.barh(y, share[code], left=start, color=colours[code], height=0.7, linewidth=0)
-            start += share[code]
-        start = -share[middle] / 2 if middle is not None else 0.0
-        for code in left:
-            start -= share[code]
-            ax.barh(y, share[code], left=start, color=colours[code], height=0.7, linewidth=0)
-        note = f"{row['agreeing']}/{row['answered']}"
-        if row["answered"]:
-            note += f" ({100 * row['proportion']:.0f}%)"
+        if _withheld(plan, row, answers):
+            ax.text(0, y, "counts withheld", ha="center", va="center", color="#555555", bbox=WHITE)
+        else:
+            _bar(ax, y, _shares(answers, row["item"]), (right, left, middle), colours)
+        note = _note(plan, row)
         ax.text(1.02, y, note, transform=ax.get_yaxis_transform(), va="center", ha="left")
     ax.set_yticks(range(len(items)))
     ax.set_yticklabels(["\n".join(wrap(s, LABEL_W - 0.1)) for s in items["statement"]])
@@ -150,7 +182,7 @@ def _panel_heights(group: dict, items: pd.DataFrame, instruments: dict) -> list[
 
 
 @_styled
-def plot_evaluation(group: dict, instruments: dict, items: pd.DataFrame, answers: pd.DataFrame):
+def plot_evaluation(group: dict, instruments: dict, items, answers, plan=None):
     """One respondent group's evaluation items as diverging stacked bars, a panel per
     instrument, laid out in inches."""
     panels = _panel_heights(group, items, instruments)
@@ -169,7 +201,7 @@ def plot_evaluation(group: dict, instruments: dict, items: pd.DataFrame, answers
         )
         inst = instruments[inst_id]
         mine = answers[answers["instrument"] == inst_id]
-        colours = _draw_panel(ax, inst, items[items["instrument"] == inst_id], mine)
+        colours = _draw_panel(ax, inst, items[items["instrument"] == inst_id], mine, plan)
         if k == len(panels) - 1:
             ax.set_xlabel("Respondents who answered the item, %", labelpad=2)
         _legend(ax, inst, colours, panel["axis"])
@@ -177,7 +209,7 @@ def plot_evaluation(group: dict, instruments: dict, items: pd.DataFrame, answers
     return fig
 
 
-def run(group: dict, instruments: dict, items: pd.DataFrame, answers: pd.DataFrame, stem) -> None:
-    fig = plot_evaluation(group, instruments, items, answers)
+def run(group: dict, instruments: dict, items, answers, stem, plan=None) -> None:
+    fig = plot_evaluation(group, instruments, items, answers, plan)
     save(fig, stem)
     plt.close(fig)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from trialeval import disclosure
+from trialeval.disclosure import evaluation_key
 from trialeval.formatting import DASH
 from trialeval.tables import INDENT, format_count_percent, format_number, typographic
 
@@ -26,18 +28,87 @@ def _percent_ci(low, high) -> str:
     return f"{format_number(100 * low, 1)} to {format_number(100 * high, 1)}"
 
 
-def _agreeing(row) -> str:
+def _agreeing(row, plan) -> str:
+    """n/N (%) agreeing; "<5/12" without the percentage when a count is withheld."""
     if not row["answered"]:
         return DASH
+    agree, answered = _item_marks(row, plan)
+    if agree or answered:
+        return f"{agree or row['agreeing']}/{answered or row['answered']}"
     return f"{row['agreeing']}/{row['answered']} ({format_number(100 * row['proportion'], 1)})"
+
+
+def _item_where(row) -> tuple:
+    return ("item", row["group"], row["instrument"], row["item"])
+
+
+def _item_marks(row, plan) -> tuple[str | None, str | None]:
+    """(agreeing marker, answered marker) of one item; None where it prints."""
+    where = _item_where(row)
+    return (
+        plan.marker(evaluation_key(*where, "agreeing"), row["agreeing"]),
+        plan.marker(evaluation_key(*where, "answered"), row["answered"]),
+    )
+
+
+def level_count(plan, answer) -> str:
+    """One answer's count as printed (its marker when withheld)."""
+    where = ("item", answer["group"], answer["instrument"], answer["item"])
+    return plan.count(evaluation_key(*where, f"level={answer['code']}"), answer["n"])
+
+
+def masked_answers(answers: pd.DataFrame, plan) -> pd.DataFrame:
+    """evaluation_answers.csv as shared: withheld counts emptied, markers in `disclosure`."""
+    if not plan.on:
+        return answers
+    out = answers.copy()
+    marks = [level_count(plan, a) for a in answers.to_dict("records")]
+    out["disclosure"] = [m if not m.isdigit() else "" for m in marks]
+    out["n"] = out["n"].astype(float).where(out["disclosure"] == "")
+    return out
+
+
+def _masked_items(items: pd.DataFrame, plan) -> pd.DataFrame:
+    """The items table's `full` as shared: a withheld answered or agreeing count emptied with
+    the proportion and CI (they give it back), and the not-answered count when withheld."""
+    if not plan.on or items.empty:
+        return items
+    out = items.copy().astype({c: float for c in ("answered", "agreeing", "not_answered")})
+    out["disclosure"] = ""
+    for i, row in items.iterrows():
+        agree, answered = _item_marks(row, plan)
+        missing = plan.marker(
+            evaluation_key(*_item_where(row), "not_answered"), row["not_answered"]
+        )
+        for column, mark in (
+            ("agreeing", agree),
+            ("answered", answered),
+            ("not_answered", missing),
+        ):
+            if mark:
+                out.at[i, column] = float("nan")
+        if agree or answered:
+            out.loc[i, ["proportion", "ci_low", "ci_high"]] = float("nan")
+        out.at[i, "disclosure"] = agree or answered or (missing and disclosure.WITHHELD) or ""
+    return out
 
 
 def _agree_words(inst: dict) -> str:
     return " or ".join(inst["levels"][code] for code in inst["agree"])
 
 
-def item_table(group: dict, instruments: dict, items, answers, rate: dict, number: int, alpha=0.05):
-    """(full, formatted, title, footnote) of one group's evaluation items."""
+def item_table(
+    group: dict,
+    instruments: dict,
+    items,
+    answers,
+    rate: dict,
+    number: int,
+    alpha=0.05,
+    plan=disclosure.OFF,
+):
+    """(full, formatted, title, footnote) of one group's evaluation items, counts through
+    disclosure control's `plan`."""
     ci = f"{_confidence(alpha)} CI, %"
     lines = []
     for inst_id in group["instruments"]:
@@ -54,46 +125,84 @@ def item_table(group: dict, instruments: dict, items, answers, rate: dict, numbe
         )
         for _, row in items[items["instrument"] == inst_id].iterrows():
             mine = answers[(answers["instrument"] == inst_id) & (answers["item"] == row["item"])]
+            shown = not any(_item_marks(row, plan))
             lines.append(
                 {
                     "Item": INDENT + typographic(row["statement"]),
-                    "N answered": str(row["answered"]),
-                    "Agreeing, n/N (%)": _agreeing(row),
-                    ci: _percent_ci(row["ci_low"], row["ci_high"]),
-                    "Answers, n": " / ".join(str(n) for n in mine["n"]),
+                    "N answered": _item_marks(row, plan)[1] or str(row["answered"]),
+                    "Agreeing, n/N (%)": _agreeing(row, plan),
+                    ci: _percent_ci(row["ci_low"], row["ci_high"]) if shown else DASH,
+                    "Answers, n": " / ".join(level_count(plan, a) for a in mine.to_dict("records")),
                 }
             )
     agree = "; ".join(
         f"{_agree_words(instruments[i])} ({instruments[i]['label']})" for i in group["instruments"]
     )
-    footnote = "\n".join(
-        [
-            f"{group['label']}: {rate['invited']} invited, {rate['responded']} responded "
-            f"({format_number(100 * rate['proportion'], 1)}%). N answered: respondents who "
-            f"answered the item. Agreeing: {agree}.",
-            "Answers, n: the count of each answer, in the order of the scale above.",
-            _wilson(alpha),
-        ]
+    invited, responded = _rate_marks(rate, plan)
+    share = "" if invited or responded else f" ({format_number(100 * rate['proportion'], 1)}%)"
+    lines_of_note = [
+        f"{group['label']}: {invited or rate['invited']} invited, "
+        f"{responded or rate['responded']} responded{share}. N answered: respondents who "
+        f"answered the item. Agreeing: {agree}.",
+        "Answers, n: the count of each answer, in the order of the scale above.",
+        _wilson(alpha),
+    ]
+    formatted = pd.DataFrame(lines)
+    if plan.on and _shows_marker(formatted, plan, invited or responded):
+        lines_of_note.append(plan.note())
+    count = disclosure.n_text(responded, rate["responded"])  # "n = 12", "n < 5"
+    title = f"Table {number}. Programme evaluation, {group['label']} ({count})"
+    return _masked_items(items, plan), formatted, title, "\n".join(lines_of_note)
+
+
+def _rate_marks(rate: dict, plan) -> tuple[str | None, str | None]:
+    """(invited marker, responded marker) of one group; None where it prints."""
+    return (
+        plan.marker(evaluation_key("rate", rate["group"], "invited"), rate["invited"]),
+        plan.marker(evaluation_key("rate", rate["group"], "responded"), rate["responded"]),
     )
-    title = f"Table {number}. Programme evaluation, {group['label']} (n = {rate['responded']})"
-    return items, pd.DataFrame(lines), title, footnote
 
 
-def response_rate_table(rates: list[dict], number: int, alpha: float = 0.05):
+def _shows_marker(formatted: pd.DataFrame, plan, also=None) -> bool:
+    marks = (f"<{plan.min_cell}", f"\u2265{plan.min_cell}")
+    cells = [str(v) for v in formatted.to_numpy().ravel()]
+    return bool(also) or any(m in c for c in cells for m in marks)
+
+
+def response_rate_table(rates: list[dict], number: int, alpha=0.05, plan=disclosure.OFF):
+    """(full, formatted, title, footnote): invited, responded (%) and its CI per group; a
+    withheld count prints as its marker, without the percentage and CI."""
     ci = f"{_confidence(alpha)} CI, %"
-    full = pd.DataFrame(rates)
+    marks = [_rate_marks(r, plan) for r in rates]
     formatted = pd.DataFrame(
         {
             "Respondent group": [r["group_label"] for r in rates],
-            "Invited, n": [str(r["invited"]) for r in rates],
-            "Responded, n (%)": [format_count_percent(r["responded"], r["invited"]) for r in rates],
-            ci: [_percent_ci(r["ci_low"], r["ci_high"]) for r in rates],
+            "Invited, n": [m[0] or str(r["invited"]) for r, m in zip(rates, marks, strict=True)],
+            "Responded, n (%)": [
+                m[1] or str(r["responded"])
+                if any(m)
+                else format_count_percent(r["responded"], r["invited"])
+                for r, m in zip(rates, marks, strict=True)
+            ],
+            ci: [
+                DASH if any(m) else _percent_ci(r["ci_low"], r["ci_high"])
+                for r, m in zip(rates, marks, strict=True)
+            ],
         }
     )
     footnote = (
         "Invited: the group's roster. Responded: answered at least one evaluation item or "
         "free-text question. " + _wilson(alpha)
     )
+    full = pd.DataFrame(rates)
+    if plan.on and any(any(m) for m in marks):
+        footnote += "\n" + plan.note()
+        full = full.astype({"invited": float, "responded": float})
+        full["disclosure"] = [m[1] or m[0] or "" for m in marks]
+        for i, (invited, responded) in enumerate(marks):
+            columns = ["invited"] * bool(invited) + ["responded"] * bool(responded)
+            if invited or responded:
+                full.loc[i, [*columns, "proportion", "ci_low", "ci_high"]] = float("nan")
     return (
         full,
         formatted,
@@ -102,9 +211,11 @@ def response_rate_table(rates: list[dict], number: int, alpha: float = 0.05):
     )
 
 
-def themes_table(counts: pd.DataFrame, free: dict, groups: list[dict], number: int):
+def themes_table(counts: pd.DataFrame, free: dict, groups: list[dict], number: int, plan=None):
     """(full, formatted, title, footnote) of the coded themes: per question the answers and
-    coded answers per group, then each theme's n (%) of the coded answers."""
+    coded answers per group, then each theme's n (%) of the coded answers; counts through
+    disclosure control's `plan` (a withheld count as its marker, without its percentage)."""
+    plan = disclosure.OFF if plan is None else plan
     labels = {g["id"]: g["label"] for g in groups}
     shown = [g["id"] for g in groups if (counts["group"] == g["id"]).any()]
     lines = []
@@ -113,16 +224,14 @@ def themes_table(counts: pd.DataFrame, free: dict, groups: list[dict], number: i
         lines.append({"Question and theme": q["label"], **dict.fromkeys(shown, "")})
         first = mine.drop_duplicates("group").set_index("group")
         for what, column in (("Answered, N", "answered"), ("Coded, N", "coded")):
-            cells = {g: str(first.at[g, column]) if g in first.index else DASH for g in shown}
+            cells = {
+                g: _theme_count(plan, first.loc[g], column) if g in first.index else DASH
+                for g in shown
+            }
             lines.append({"Question and theme": INDENT + what, **cells})
         for theme in free["codebook"]:
             rows = mine[mine["theme"] == theme["code"]].set_index("group")
-            cells = {
-                g: format_count_percent(rows.at[g, "n"], rows.at[g, "coded"])
-                if g in rows.index
-                else DASH
-                for g in shown
-            }
+            cells = {g: _theme_cell(plan, rows.loc[g]) if g in rows.index else DASH for g in shown}
             lines.append({"Question and theme": INDENT + theme["label"] + ", n (%)", **cells})
     formatted = pd.DataFrame(lines).rename(columns=labels)
     footnote = (
@@ -130,5 +239,47 @@ def themes_table(counts: pd.DataFrame, free: dict, groups: list[dict], number: i
         "answer may mention several. n: respondents whose answer mentions the theme; %: of the "
         f"coded answers. {DASH}: the group was not asked the question."
     )
+    full = _masked_themes(counts, plan)
+    if plan.on and "disclosure" in full and (full["disclosure"] != "").any():
+        footnote += "\n" + plan.note()
     title = f"Table {number}. Themes of the free-text answers"
-    return counts, formatted, title, footnote
+    return full, formatted, title, footnote
+
+
+def _theme_marks(plan, row) -> dict[str, str | None]:
+    """{column: marker or None} of one question x group x theme row's counts."""
+    where = ("theme", row["question"], row["group"])
+    return {
+        "answered": plan.marker(evaluation_key(*where, "answered"), row["answered"]),
+        "coded": plan.marker(evaluation_key(*where, "coded"), row["coded"]),
+        "n": plan.marker(evaluation_key(*where, f"theme={row['theme']}"), row["n"]),
+    }
+
+
+def _theme_count(plan, row, column: str) -> str:
+    return _theme_marks(plan, {**row, "group": row.name})[column] or str(int(row[column]))
+
+
+def _theme_cell(plan, row) -> str:
+    """A theme's n (%) of the coded answers; its marker, or n alone, when either is withheld."""
+    marks = _theme_marks(plan, {**row, "group": row.name})
+    if marks["n"] or marks["coded"]:
+        return marks["n"] or str(int(row["n"]))
+    return format_count_percent(row["n"], row["coded"])
+
+
+def _masked_themes(counts: pd.DataFrame, plan) -> pd.DataFrame:
+    """The themes' `full` as shared: withheld counts and their proportions emptied."""
+    if not plan.on or counts.empty:
+        return counts
+    out = counts.copy().astype({c: float for c in ("n", "coded", "answered")})
+    out["disclosure"] = ""
+    for i, row in counts.iterrows():
+        marks = _theme_marks(plan, row)
+        for column, mark in marks.items():
+            if mark:
+                out.at[i, column] = float("nan")
+        if marks["n"] or marks["coded"]:
+            out.at[i, "proportion"] = float("nan")
+        out.at[i, "disclosure"] = marks["n"] or marks["coded"] or marks["answered"] or ""
+    return out

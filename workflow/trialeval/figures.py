@@ -1490,6 +1490,7 @@ def _box(items: list[tuple[str, str, int]], width: float, align: str = "left") -
     """A box whose text is wrapped to its width; its height follows from the lines."""
     lines = []
     for text, weight, indent in items:
+        text = re.sub("\u00a0=\u00a0([<\u2265])", "\u00a0\\1\u00a0", text)  # "n < 5", not "n = <5"
         room = width - 2 * BOX_PAD - indent * INDENT
         for k, line in enumerate(wrap(text, room, FONT_SIZE, weight)):
             # continuation lines hang under the first so items stay distinguishable

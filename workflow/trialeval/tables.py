@@ -677,8 +677,9 @@ def _effect_header(spec: dict, full: pd.DataFrame) -> str:
     return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} (95% CI)"
 
 
-def _group_cell(spec: dict, row, means: pd.DataFrame, summary: pd.DataFrame, arm: str) -> str:
-    """One group's result for an effects row: n/N (%) at follow-up (binary outcomes), the
+def _group_cell(spec: dict, row, means, summary, arm: str, plan=disclosure.OFF) -> str:
+    """One group's result for an effects row: n/N (%) at follow-up (binary outcomes; through
+    disclosure control's `plan`: "<5/40", no percentage, when a count is withheld), the
     adjusted mean (95% CI) at follow-up (a mixed model; beside the difference in change, the
     adjusted mean change from baseline to follow-up), median (IQR) or mean (SD) change (the
     pre/post rank test, the ANCOVA of change); "" where the outputs have none."""
@@ -701,7 +702,8 @@ def _group_cell(spec: dict, row, means: pd.DataFrame, summary: pd.DataFrame, arm
         if is_missing(s["n_events"]):
             return DASH
         events, n = int(s["n_events"]), int(s["n"])
-        return f"{events}/{n} ({format_number(100 * events / n, 1) if n else DASH})"
+        text = f"{events}/{n} ({format_number(100 * events / n, 1) if n else DASH})"
+        return disclosure.binary_cell(plan, s, text)
     if row["estimand"] == "diff_in_change" and _has_change(frame):
         return format_ci(s["change_estimate"], s["change_ci_low"], s["change_ci_high"], decimals)
     if row["estimand"] in MEAN_ESTIMANDS:
@@ -728,10 +730,12 @@ def effects_table(
     effects: pd.DataFrame,
     means: pd.DataFrame | None = None,
     summary: pd.DataFrame | None = None,
+    plan: disclosure.Plan = disclosure.OFF,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 2 (layout above). `means`: the adjusted means per arm and visit (adjusted_means,
-    with sensitivity_means under their analysis_name); `summary`: prepost_summary (change
-    per arm, events at follow-up). `full` is one row per effects row, labels alongside."""
+    """Table 2 (layout above); `plan`: disclosure control of the groups' n/N. `means`: the
+    adjusted means per arm and visit (adjusted_means, with sensitivity_means under their
+    analysis_name); `summary`: prepost_summary (change per arm, events at follow-up). `full`
+    is one row per effects row, labels alongside."""
     full = _effect_labels(spec, effects.reset_index(drop=True))
     full["analysis_name"] = _analysis_names(full)
     means = pd.DataFrame() if means is None else means
@@ -755,15 +759,24 @@ def effects_table(
                 count = block.loc[block["role"] == role, "outcome"].nunique()
                 headings[len(printed)] = SUBHEADING
                 printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
-            printed += _outcome_rows(spec, rows, arms, effect, several, notes, means, summary)
+            groups = (means, summary, plan)
+            printed += _outcome_rows(spec, rows, arms, effect, several, notes, groups)
     columns = ["Outcome", *(a["label"] for a in arms), effect, "P", "Adjusted P", "n"]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["headings"] = headings
     formatted.attrs["footnotes"] = notes.lines()
+    if plan.on and _withheld_in(formatted[[a["label"] for a in arms]], plan):
+        formatted.attrs["footnotes"].append(plan.note())
     return full, formatted
 
 
-def _outcome_rows(spec, rows, arms, effect, several, notes, means, summary) -> list[dict]:
+def _withheld_in(cells: pd.DataFrame, plan: disclosure.Plan) -> bool:
+    """Whether some of `cells` (group columns: counts, means, CIs) prints a marker."""
+    marks = (f"<{plan.min_cell}", f"\u2265{plan.min_cell}")
+    return any(m in str(v) for v in cells.to_numpy().ravel() for m in marks)
+
+
+def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict]:
     """An outcome's printed rows: its label with the groups' results, then one indented row
     per effect measure (on the outcome's own row when it has one)."""
     label = typographic(rows["outcome_label"].iloc[0])
@@ -771,7 +784,7 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, means, summary) -> l
     for _, row in rows.iterrows():
         line = {"Outcome": INDENT + _measure_label(spec, row, several)}
         for arm in arms:
-            line[arm["label"]] = _group_cell(spec, row, means, summary, arm["id"])
+            line[arm["label"]] = _group_cell(spec, row, *groups[:2], arm["id"], groups[2])
         line[effect] = _estimate_cell(spec, row, notes)
         line["P"] = format_p(row["p_value"])
         line["Adjusted P"] = format_p(row["p_adjusted"])
@@ -1756,7 +1769,8 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     )
     if kind == "effects_table":
         means, summary = _group_inputs(inputs)
-        full, formatted = effects_table(spec, effects, means, summary)
+        plan = disclosure.load(inputs.get("disclosure"))
+        full, formatted = effects_table(spec, effects, means, summary, plan)
         what = "Estimated effects" if spec["design"] in RANDOMIZED else "Group comparisons"
         visits = list(dict.fromkeys(full["timepoint_label"]))
         at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
