@@ -1175,3 +1175,29 @@ def test_model_n_under_disclosure_control_is_withheld_with_its_others():
     shown = figures._withheld_model_n(model_n, consort, Plan(min_cell=5))
     assert shown == {"itt": {"ee": {"a": "<5", "b": "\u22655", "c": 30}}}
     assert figures._withheld_model_n(model_n, consort, Plan()) == model_n  # off: unchanged
+
+
+def test_disclosure_control_withholds_the_figures_counts(demo, tmp_path):
+    """With disclosure on (a plan in the inputs), the trajectories print no observed n and the
+    change distributions neither n nor countable points; the notes say why. Off: both shown."""
+    plan = tmp_path / "disclosure.json"
+    plan.write_text(json.dumps({"min_cell": 5, "suppressed": {}, "registered": []}))
+    for trial, kind in (
+        ("coaching_rct", "trajectories"),
+        ("mentorship_prepost", "change_distributions"),
+    ):
+        paths = demo[trial]["paths"]
+        inputs = {name: str(paths[name]) for name in ("means", "consort", "scores", "sets")}
+        for on in (False, True):
+            given = {**inputs, "disclosure": str(plan)} if on else inputs
+            stem = tmp_path / f"{kind}-{on}"
+            figures.run(demo[trial]["spec"], kind, inputs=given, out_stem=str(stem))
+            svg = Path(f"{stem}.svg").read_text()
+            if kind == "trajectories":
+                assert ('id="n-ee-coaching-baseline"' in svg) is not on
+                said = "Participants observed per visit not shown (disclosure control)."
+            else:
+                assert ('id="change-pa-' in svg) is not on
+                assert ("(n = " in svg) is not on
+                said = "Individual changes and n not shown (disclosure control)."
+            assert (said in " ".join(svg_texts(svg)).replace("\n", " ")) is on

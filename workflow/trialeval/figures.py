@@ -327,6 +327,7 @@ def plot_trajectories(
     adjusted_means: pd.DataFrame,
     analysis_set: str = "itt",
     consort: dict | None = None,
+    show_n: bool = True,
 ):
     """Adjusted mean (95% CI) per arm per timepoint, one panel per score outcome.
 
@@ -335,7 +336,9 @@ def plot_trajectories(
     Under each visit, the participants observed there per arm (adjusted means' n_observed),
     in the arm's colour. Each y axis spans at least MIN_SPAN of the scale's range, so a
     small difference does not fill the panel. What cannot be drawn is said under the figure
-    (`trajectory_gaps`; consort.json, when given, tells an empty arm's reason).
+    (`trajectory_gaps`; consort.json, when given, tells an empty arm's reason). Under
+    disclosure control (`show_n` False) the observed n are left out: with the arms' N they
+    would give back Table 1's withheld "Missing" counts.
     """
     means = adjusted_means[adjusted_means["analysis_set"] == analysis_set]
     present = set(means["outcome"])
@@ -352,7 +355,7 @@ def plot_trajectories(
     )
     tick_labels = ["\n".join(wrap(tp_labels[t], tick_room, SMALL_FONT)) for t in timepoints]
     tick_lines = max(t.count("\n") + 1 for t in tick_labels)
-    panel_h = 1.95 + len(arms) * N_LINE / 72
+    panel_h = 1.95 + (len(arms) * N_LINE / 72 if show_n else 0)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(width, panel_h * nrows), layout="constrained", squeeze=False
     )
@@ -364,16 +367,19 @@ def plot_trajectories(
         ax.set_xlim(-0.5, len(timepoints) - 0.5)
         ax.set_ylabel("\n".join(_label_lines(outcome_axis_label(spec, outcome), label_room)))
         ax.yaxis.set_major_locator(_y_locator())
-        _observed_rows(ax, outcome["id"], rows, timepoints, styles, tick_lines)
+        if show_n:
+            _observed_rows(ax, outcome["id"], rows, timepoints, styles, tick_lines)
     spare = list(axes.flat[len(outcomes) :])
     for ax in spare:
         ax.axis("off")
     _trajectory_legend(fig, spare, arms, styles)
     set_label = f"{SET_LABELS.get(analysis_set, analysis_set)} set"
-    note = (
-        f"{set_label}. Numbers under each visit: participants observed there, per arm (in the "
-        f"arm's colour). Each y axis spans at least {MIN_SPAN:.0%} of its scale's range."
+    counts = (
+        "Numbers under each visit: participants observed there, per arm (in the arm's colour)."
+        if show_n
+        else "Participants observed per visit not shown (disclosure control)."
     )
+    note = f"{set_label}. {counts} Each y axis spans at least {MIN_SPAN:.0%} of its scale's range."
     _not_drawn_footnote(fig, gaps, width, note)
     _freeze_layout(fig)
     return fig
@@ -1362,11 +1368,17 @@ def change_scores(
 
 @_styled
 def plot_change_distributions(
-    spec: dict, scores: pd.DataFrame, sets: pd.DataFrame, analysis_set: str = "itt"
+    spec: dict,
+    scores: pd.DataFrame,
+    sets: pd.DataFrame,
+    analysis_set: str = "itt",
+    withhold_counts: bool = False,
 ):
     """Change from baseline (post - baseline) per arm, one panel per score outcome (and post
     timepoint): box plot (median line, quartiles, 1.5 IQR whiskers) over every participant as
-    a jittered point; n per arm in the tick labels."""
+    a jittered point; n per arm in the tick labels. Under disclosure control
+    (`withhold_counts`) the boxes only: the points could be counted, and the n equal the
+    completion table's counts, which may be withheld."""
     changes = change_scores(spec, scores, sets, analysis_set)
     gaps = change_gaps(spec, changes, analysis_set)
     if changes.empty:
@@ -1396,7 +1408,7 @@ def plot_change_distributions(
             values = data.loc[data["arm"] == arm, "change"].to_numpy(dtype=float)
             style = styles[arm]
             name = "\n".join(wrap(style["label"], tick_room, SMALL_FONT))
-            ticks.append(f"{name}\n(n = {len(values)})")
+            ticks.append(name if withhold_counts else f"{name}\n(n = {len(values)})")
             if len(values) == 0:
                 continue
             box = ax.boxplot(
@@ -1412,6 +1424,8 @@ def plot_change_distributions(
                 zorder=2,
             )
             box["medians"][0].set_gid(f"median-{outcome['id']}-{post}-{arm}")
+            if withhold_counts:
+                continue
             points = ax.scatter(
                 k + rng.uniform(-0.2, 0.2, len(values)),
                 values,
@@ -1435,7 +1449,8 @@ def plot_change_distributions(
         ax.yaxis.set_major_locator(_y_locator())
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
-    _not_drawn_footnote(fig, gaps, width)
+    withheld = "Individual changes and n not shown (disclosure control)."
+    _not_drawn_footnote(fig, gaps, width, withheld if withhold_counts else "")
     _freeze_layout(fig)
     return fig
 
@@ -2146,7 +2161,8 @@ def run(
     elif kind == "trajectories":
         means = read_csv(inputs["means"])
         consort = json.loads(Path(inputs["consort"]).read_text())
-        fig = plot_trajectories(spec, means, analysis_set, consort)
+        show_n = not disclosure.load(inputs.get("disclosure")).on
+        fig = plot_trajectories(spec, means, analysis_set, consort, show_n=show_n)
         notes = trajectory_gaps(spec, means, analysis_set, consort)
     elif kind == "forest":
         effects = _primary_rows(read_csv(inputs["effects"]))
@@ -2160,7 +2176,8 @@ def run(
         notes = forest_gaps(spec, effects, analysis_set)
     elif kind == "change_distributions":
         scores, sets = pd.read_parquet(inputs["scores"]), pd.read_parquet(inputs["sets"])
-        fig = plot_change_distributions(spec, scores, sets, analysis_set)
+        withhold = disclosure.load(inputs.get("disclosure")).on
+        fig = plot_change_distributions(spec, scores, sets, analysis_set, withhold)
         notes = change_gaps(spec, change_scores(spec, scores, sets, analysis_set), analysis_set)
     elif kind == "odds_ratio_forest":
         effects = _primary_rows(read_csv(inputs["effects"]))
