@@ -101,3 +101,15 @@ def test_a_bad_run_config_stops_the_dag_build_with_one_line():
     )
     assert expected in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("k", "valid"), [(2, False), (3, True), (None, True)])
+def test_disclosure_needs_a_minimum_cell_of_three(k, valid):
+    """min_cell 2 would print "<2", which can only be 1: no count could be protected."""
+    config = {"trials": ["t"], "disclosure": {"min_cell": k}}
+    if valid:
+        validate(config, SCHEMAS / "config.schema.yaml")
+        return
+    with pytest.raises(ValidationError) as error:
+        validate(config, SCHEMAS / "config.schema.yaml")
+    assert list(error.value.absolute_path) == ["disclosure", "min_cell"]
