@@ -26,18 +26,24 @@ def checking_code() -> list[Path]:
     return [here / f"{m}.py" for m in CHECKING_CODE] + sorted((here / "ingest").glob("*.py"))
 
 
-def _fingerprint(spec: dict) -> str | None:
-    """What a passed check depends on; None when a raw file is missing (check it again)."""
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
-    for module in checking_code():
+def fingerprint(view: dict, code: list[Path], files: list[str]) -> str | None:
+    """A stamp's hash: of `view` (the settings the check reads), the checking code and each
+    file's path, size and modification time; None when a file is missing (check it again)."""
+    digest = hashlib.sha256(json.dumps(view, sort_keys=True, default=str).encode())
+    for module in code:
         digest.update(module.read_bytes())
-    for path in raw_files(spec):
+    for path in files:
         try:
             stat = os.stat(path)
         except OSError:
             return None
         digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()
+
+
+def _fingerprint(spec: dict) -> str | None:
+    """What a passed check of the trial's raw exports depends on."""
+    return fingerprint(spec, checking_code(), raw_files(spec))
 
 
 def check_trials(specs: dict[str, dict], stamp_dir: str | Path) -> None:

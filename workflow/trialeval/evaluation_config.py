@@ -192,21 +192,12 @@ CHECKING_CODE = ("errors", "config", "evaluation_config", "evaluation", "free_te
 
 def _fingerprint(spec: dict, key_file: Path) -> str | None:
     """What a passed check depends on; None when an input is missing (check it again)."""
-    import hashlib
-    import json
-    import os
+    from trialeval.checks import fingerprint
 
     view = {k: spec.get(k) for k in SPEC_KEYS}
-    digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode())
-    for module in CHECKING_CODE:
-        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
-    for path in [*evaluation_files(spec), *([str(key_file)] if key_file.is_file() else [])]:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return None
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-    return digest.hexdigest()
+    code = [Path(__file__).parent / f"{module}.py" for module in CHECKING_CODE]
+    files = [*evaluation_files(spec), *([str(key_file)] if key_file.is_file() else [])]
+    return fingerprint(view, code, files)
 
 
 def check_evaluation(specs: dict[str, dict], results: str, stamp_dir: str | Path) -> None:
