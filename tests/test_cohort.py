@@ -345,3 +345,25 @@ def test_a_participant_in_no_listed_cohort_is_named(tiny):
     message = str(info.value)
     assert "row 3, column 'arm' (participant P2): cohort 'later' is not a cohort" in message
     assert "expected one of ctl, peer (cohort.order in" in message
+
+
+def test_no_reference_participant_gives_no_estimate_not_another_reference(data):
+    """An outcome the reference cohort's survey did not ask: the odds ratios and mean
+    differences are not estimated (another cohort must not become the reference)."""
+    scores = data.melt(
+        id_vars="participant_id", value_vars=["depressed", "ee"], var_name="outcome"
+    ).rename(columns={"value": "score"})
+    scores["timepoint"] = "survey"
+    people = data.rename(columns={"cohort": "arm"})[["participant_id", "arm", "age", "gender"]]
+    reference = people.loc[people["arm"] == COHORTS[0], "participant_id"]
+    scores.loc[scores["participant_id"].isin(reference), "score"] = np.nan
+    spec = _spec(COHORTS)
+    run = {"covariates": ["age", "gender"], "alpha": 0.05}
+    for outcome, estimand in (
+        ("depressed", "adjusted_odds_ratio"),
+        ("ee", "adjusted_mean_difference"),
+    ):
+        effects, _ = cohort_effects(scores, people, spec, outcome, **run)
+        rows = effects[effects["estimand"] == estimand]
+        assert len(rows) == 2 and rows["estimate"].isna().all(), outcome
+        assert rows["note"].str.contains("no participant of the reference cohort").all()

@@ -163,6 +163,13 @@ def _design(frame: pd.DataFrame, spec: dict, terms):
     return design_matrix(frame, [Factor("arm", tuple(cohorts)), *terms]), cohorts
 
 
+def _require_reference(frame: pd.DataFrame, reference: str) -> None:
+    """Without a reference participant the cohort columns are aliased with the intercept and
+    dropping one would silently make another cohort the reference: not estimated instead."""
+    if not (frame["arm"] == reference).any():
+        raise ValueError(f"no participant of the reference cohort {reference!r}")
+
+
 def _summary_rows(data, spec, outcome, analysis_set) -> list[dict]:
     rows = []
     for cohort in _cohorts(spec):
@@ -276,6 +283,7 @@ def _odds_ratios(data, spec, covariates, alpha):
     table, reasons, notes = None, {}, [left_out]
     try:
         (X, names), _ = _design(frame, spec, terms)
+        _require_reference(frame, reference)
         design = drop_aliased(X, names)
         fit = logistic(frame["score"].to_numpy(dtype=float), design.X, design.names, alpha=alpha)
         table, reasons = fit.table, fit.not_estimable
@@ -318,9 +326,8 @@ def _score_rows(data, spec, covariates, alpha) -> list[dict]:
     method = f"OLS of the score on cohort (reference {reference}), {adjusted}; t-based CI"
     table, error, X = None, "", None
     try:
-        (X, names), present = _design(frame, spec, terms)
-        if present[0] != reference:
-            raise ValueError(f"no participant of the reference cohort {reference!r}")
+        (X, names), _ = _design(frame, spec, terms)
+        _require_reference(frame, reference)
         table = ols(frame["score"].to_numpy(dtype=float), X, names, alpha=alpha)
     except ValueError as exc:
         error = f"not estimated: {exc}"
