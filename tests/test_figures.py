@@ -1201,3 +1201,21 @@ def test_disclosure_control_withholds_the_figures_counts(demo, tmp_path):
                 assert ("(n = " in svg) is not on
                 said = "Individual changes and n not shown (disclosure control)."
             assert (said in " ".join(svg_texts(svg)).replace("\n", " ")) is on
+
+
+@pytest.mark.parametrize(("model", "want"), [("repeated", {"a": 3}), ("mmrm", {"a": 1})])
+def test_model_n_counts_whom_each_model_uses(model, want):
+    """By hand: p1 has baseline and follow-up, p2 only baseline, p3 only follow-up. The
+    repeated model uses all three; an MMRM (baseline as covariate, post visits as response,
+    trialeval.models_mmrm._with_baseline) only p1, as does an ANCOVA."""
+    spec = {"design": "rct", "baseline": "t0", "analyses": {"mixed_model": {"model": model}}}
+    sets = pd.DataFrame({"participant_id": ["p1", "p2", "p3"], "arm": ["a"] * 3, "itt": True})
+    scores = pd.DataFrame(
+        {
+            "participant_id": ["p1", "p1", "p2", "p3"],
+            "outcome": "ee",
+            "timepoint": ["t0", "t1", "t0", "t1"],
+            "score": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    assert figures.participants_used(spec, scores, sets, "itt", "ee", ["a"]) == want

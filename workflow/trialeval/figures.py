@@ -1825,9 +1825,10 @@ def participants_used(
     spec: dict, scores: pd.DataFrame, sets: pd.DataFrame, analysis_set: str, outcome_id: str, arms
 ) -> dict[str, int]:
     """{arm: n}: members of the set with the score outcome scored as its model needs it, at
-    baseline and a later visit (an ANCOVA, a pre/post analysis), else at any visit."""
+    baseline and a later visit (an ANCOVA, an MMRM with baseline as covariate, a pre/post
+    analysis), else at any visit."""
     needs_baseline = spec["design"] not in RANDOMIZED or (
-        spec["analyses"]["mixed_model"].get("model") == "ancova"
+        spec["analyses"]["mixed_model"].get("model") in ("ancova", "mmrm")
     )
     members = set_members(sets, analysis_set, outcome_id)[["participant_id", "arm"]]
     rows = scores[(scores["outcome"] == outcome_id) & scores["score"].notna()]
