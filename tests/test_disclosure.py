@@ -599,3 +599,34 @@ def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
 def test_the_new_count_tables_are_sources_of_the_plan():
     assert disclosure.source_inputs(["effects_table"]) == ["consort", "effects", "prepost_summary"]
     assert disclosure.source_inputs(["cohort_table"]) == ["cohort_summary", "consort"]
+
+
+def test_cluster_and_group_sizes_are_not_printed_under_disclosure_control():
+    """One cluster of 3 is its arm's allocated 3, two clusters' min + max their sum: with
+    disclosure on only the number of units prints (figure line and report cell)."""
+    from trialeval.delivery import size_text
+    from trialeval.figures import _unit_lines
+
+    consort = {
+        "allocated": {"a": 3, "b": 40},
+        "withdrawn": {"a": 0, "b": 0},
+        "enrolled": 43,
+        "timepoints": {},
+        "analysed": {},
+        "clusters": {
+            "allocated": {
+                "a": {"n": 1, "median": 3, "min": 3, "max": 3},
+                "b": {"n": 2, "median": 20, "min": 18, "max": 22},
+            }
+        },
+    }
+    shown = disclosure.published_consort(consort, disclosure.Plan(min_cell=5))
+    for arm in ("a", "b"):
+        units = shown["clusters"]["allocated"][arm]
+        assert set(units) == {"n", "sizes_withheld"}
+        assert [line[0] for line in _unit_lines(shown, arm)] == [
+            f"in {units['n']} clusters (sizes withheld)"
+        ]
+        assert size_text(units) == f"{units['n']}; sizes withheld"
+    off = disclosure.published_consort(consort, disclosure.OFF)
+    assert _unit_lines(off, "b") == [("in 2 clusters of 18\u201322 participants", "normal", 0)]

@@ -1175,6 +1175,11 @@ def test_model_n_under_disclosure_control_is_withheld_with_its_others():
     shown = figures._withheld_model_n(model_n, consort, Plan(min_cell=5))
     assert shown == {"itt": {"ee": {"a": "<5", "b": "\u22655", "c": 30}}}
     assert figures._withheld_model_n(model_n, consort, Plan()) == model_n  # off: unchanged
+    # c's set count withheld as a complement (40 printed "≥5"): its n 30 and 10 without data
+    # would add up to it, so the n is withheld too
+    keys = frozenset(f"analysed/itt/{arm}" for arm in "abc")
+    plan = Plan(min_cell=5, status={"analysed/itt/c": "complementary"}, registered=keys)
+    assert figures._withheld_model_n(model_n, consort, plan)["itt"]["ee"]["c"] == "\u22655"
 
 
 def test_disclosure_control_withholds_the_figures_counts(demo, tmp_path):

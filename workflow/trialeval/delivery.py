@@ -149,6 +149,8 @@ def size_text(summary: dict) -> str:
     """'14; 7 (4 to 10)': the number of units; their median size (range)."""
     if not summary["n"]:
         return ""
+    if summary.get("sizes_withheld"):  # disclosure control (trialeval.disclosure)
+        return f"{summary['n']}; sizes withheld"
     return f"{summary['n']}; {summary['median']:g} ({summary['min']} to {summary['max']})"
 
 

@@ -1081,6 +1081,13 @@ def published_consort(consort: dict, plan: Plan) -> dict:
     marker = plan.marker(enrolled_key(consort), consort["enrolled"])
     if marker:
         out["enrolled"], withheld = marker, True
+    # cluster and delivery-group sizes are counts of participants (one cluster of 3 is its
+    # arm's allocated 3; two clusters' min + max are): only the number of units is printed
+    for key in ("clusters", "delivery_groups"):
+        for arm, units in out.get(key, {}).get("allocated", {}).items():
+            if units and units.get("n"):
+                out[key]["allocated"][arm] = {"n": units["n"], "sizes_withheld": True}
+                withheld = True
     if withheld:
         out["disclosure_note"] = plan.note()
     return out

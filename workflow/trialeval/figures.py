@@ -1648,7 +1648,9 @@ def _unit_lines(consort: dict, arm: str) -> list[tuple[str, str, int]]:
     lines = []
     for key, word in (("clusters", "clusters"), ("delivery_groups", "delivery groups")):
         units = consort.get(key, {}).get("allocated", {}).get(arm)
-        if units and units["n"]:
+        if units and units["n"] and units.get("sizes_withheld"):  # disclosure control
+            lines.append((f"in {units['n']} {word} (sizes withheld)", "normal", 0))
+        elif units and units["n"]:
             sizes = f"{units['min']}\u2013{units['max']}"
             lines.append((f"in {units['n']} {word} of {sizes} participants", "normal", 0))
     return lines
@@ -2102,8 +2104,9 @@ def _tipping_words(spec: dict, left, right, first) -> None:
 
 def _withheld_model_n(model_n: dict | None, consort: dict, plan) -> dict | None:
     """The models' n as the diagram may print them under disclosure control: a count from 1
-    to k - 1, or one whose set's others without data are (n = set - others), is withheld
-    (its marker, "<k" or "≥k"), and the diagram then leaves the others out."""
+    to k - 1, one whose set's others without data are (n = set - others), or one of an arm
+    whose set count the plan withholds (n + others = the set) is withheld (its marker, "<k"
+    or "≥k"), and the diagram then leaves the others out."""
     if not model_n or not plan.on:
         return model_n
     k = plan.min_cell
@@ -2116,6 +2119,7 @@ def _withheld_model_n(model_n: dict | None, consort: dict, plan) -> dict | None:
                 size = consort["analysed"].get(name, {}).get(arm)
                 others = size - n if isinstance(size, int) and "|" not in outcome else None
                 small = 0 < n < k or (others is not None and 0 < others < k)
+                small = small or plan.hides(disclosure.consort_key("analysed", name, arm), size)
                 shown[name][outcome][arm] = (f"<{k}" if n < k else f"\u2265{k}") if small else n
     return shown
 
@@ -2161,8 +2165,12 @@ def run(
         fig = plot_consort(spec, consort, model_n)
     elif kind == "trajectories":
         means = read_csv(inputs["means"])
-        consort = json.loads(Path(inputs["consort"]).read_text())
-        show_n = not disclosure.load(inputs.get("disclosure")).on
+        plan = disclosure.load(inputs.get("disclosure"))
+        # the notes may name consent counts: as published
+        consort = disclosure.published_consort(
+            json.loads(Path(inputs["consort"]).read_text()), plan
+        )
+        show_n = not plan.on
         fig = plot_trajectories(spec, means, analysis_set, consort, show_n=show_n)
         notes = trajectory_gaps(spec, means, analysis_set, consort)
     elif kind == "forest":
