@@ -630,3 +630,17 @@ def test_cluster_and_group_sizes_are_not_printed_under_disclosure_control():
         assert size_text(units) == f"{units['n']}; sizes withheld"
     off = disclosure.published_consort(consort, disclosure.OFF)
     assert _unit_lines(off, "b") == [("in 2 clusters of 18\u201322 participants", "normal", 0)]
+
+
+def test_a_count_that_cannot_be_protected_stops_with_one_line_naming_the_setting():
+    """T = a + b with T and b printed by design (fixed) and a = 3 < k: a = T - b whatever is
+    withheld, so the plan refuses, naming config.yaml's disclosure.min_cell (no stack)."""
+    from trialeval.errors import TrialInputError
+
+    counts = disclosure.Counts()
+    for key, value in (("T", 10), ("a", 3), ("b", 7)):
+        counts.add(key, value)
+    counts.fixed |= {"T", "b"}
+    counts.add_sum("T", ["a", "b"])
+    with pytest.raises(TrialInputError, match=r"disclosure\.min_cell = 5: the count 'a'"):
+        disclosure.plan(counts, 5)

@@ -68,6 +68,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trialeval.errors import TrialInputError
+
 PLAN_VERSION = 1
 
 
@@ -244,9 +246,11 @@ def _repair(counts: Counts, status: dict[str, str], k: int, key: str) -> str:
     terms = {t for total, parts in component["sums"] for t in (total, *parts)}
     options = sorted(_cost(counts, t) for t in terms if _choosable(counts, status, k, t))
     if not options:
-        raise ValueError(
-            f"disclosure: {key!r} cannot be protected: no printed count of at least {k} "
-            "shares a total with it"
+        # a setting a user chose (min_cell too large for this trial): one line, no stack
+        raise TrialInputError(
+            f"config.yaml: disclosure.min_cell = {k}: the count {key!r} cannot be protected "
+            f"(no printed count of at least {k} shares a total with it); choose a smaller "
+            "min_cell for this trial"
         )
     for *_, option in options:
         trial = {**status, option: "complementary"}
