@@ -18,12 +18,13 @@ from matplotlib.colors import LinearSegmentedColormap, to_hex
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from trialeval.figures import DOUBLE_COLUMN, _styled, plt, save, text_width, wrap
+from trialeval.tables import format_number
 
 AGREE_COLOURS = ("#A6D4F2", "#0072B2")  # light to dark: Okabe-Ito blue
 DISAGREE_COLOURS = ("#F5C28F", "#D55E00")  # light to dark: Okabe-Ito vermillion
 NEUTRAL = "#BBBBBB"
 LABEL_W = 2.6  # inches of item labels
-NOTE_W = 0.85  # inches of n/N (%) at the right
+NOTE_W = 1.0  # inches of n/N (%) at the right
 ROW_H = 0.32
 WHITE = {"facecolor": "white", "edgecolor": "none", "pad": 1}  # text over the zero line
 
@@ -79,7 +80,8 @@ def _note(plan, row) -> str:
     agree, answered = _item_marks(row, plan)
     note = f"{agree or row['agreeing']}/{answered or row['answered']}"
     if row["answered"] and not (agree or answered):
-        note += f" ({100 * row['proportion']:.0f}%)"
+        # one decimal, as the evaluation table prints it (the decimals rule, README)
+        note += f" ({format_number(100 * row['proportion'], 1)}%)"
     return note
 
 

@@ -43,7 +43,7 @@ from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
-from trialeval.tables import estimate_decimals  # noqa: E402
+from trialeval.tables import estimate_decimals, format_number  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -1258,7 +1258,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
             label = str(level["label"])
             share = f"{int(level['events']):,}"
             if level["n"] > 0:
-                share += f" ({100 * level['proportion']:.0f}%)"
+                share += f" ({format_number(100 * level['proportion'], 1)}%)"  # as the table
             gid = f"or-{exposure}-{level['level']}"
             if label in references:
                 rows.append(
