@@ -53,13 +53,20 @@ def _spec(cohorts: list[str], covariates: bool = True) -> dict:
     }
 
 
-def _run(data: pd.DataFrame, cohorts: list[str], outcome: str, covariates=("age", "gender")):
-    data = data[data["cohort"].isin(cohorts)]
+def _long(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The R reference data as the pipeline holds it: scores long, people with `arm` the
+    cohort."""
     scores = data.melt(
         id_vars="participant_id", value_vars=["depressed", "ee"], var_name="outcome"
     ).rename(columns={"value": "score"})
     scores["timepoint"] = "survey"
     people = data.rename(columns={"cohort": "arm"})[["participant_id", "arm", "age", "gender"]]
+    return scores, people
+
+
+def _run(data: pd.DataFrame, cohorts: list[str], outcome: str, covariates=("age", "gender")):
+    data = data[data["cohort"].isin(cohorts)]
+    scores, people = _long(data)
     spec = _spec(cohorts, bool(covariates))
     effects, summary = cohort_effects(
         scores, people, spec, outcome, covariates=list(covariates), alpha=0.05
@@ -308,11 +315,7 @@ def test_a_reference_cohort_other_than_the_first(data, ref):
     # the time order, so the linear trend is R's (a contrast of cohort means does not depend
     # on the reference) and the risk difference y2019 - y2020 is R's y2020 - y2019 negated
     # (Newcombe's interval is antisymmetric); tolerance 1e-6.
-    scores = data.melt(
-        id_vars="participant_id", value_vars=["depressed", "ee"], var_name="outcome"
-    ).rename(columns={"value": "score"})
-    scores["timepoint"] = "survey"
-    people = data.rename(columns={"cohort": "arm"})[["participant_id", "arm", "age", "gender"]]
+    scores, people = _long(data)
     spec = _spec(COHORTS)
     for arm in spec["arms"]:
         arm["control"] = arm["id"] == "y2020"
@@ -350,11 +353,7 @@ def test_a_participant_in_no_listed_cohort_is_named(tiny):
 def test_no_reference_participant_gives_no_estimate_not_another_reference(data):
     """An outcome the reference cohort's survey did not ask: the odds ratios and mean
     differences are not estimated (another cohort must not become the reference)."""
-    scores = data.melt(
-        id_vars="participant_id", value_vars=["depressed", "ee"], var_name="outcome"
-    ).rename(columns={"value": "score"})
-    scores["timepoint"] = "survey"
-    people = data.rename(columns={"cohort": "arm"})[["participant_id", "arm", "age", "gender"]]
+    scores, people = _long(data)
     reference = people.loc[people["arm"] == COHORTS[0], "participant_id"]
     scores.loc[scores["participant_id"].isin(reference), "score"] = np.nan
     spec = _spec(COHORTS)
