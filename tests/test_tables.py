@@ -1064,18 +1064,9 @@ def test_markdown_and_html_escape_cell_text(tmp_path):
 
 def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effects):
     spec, participants, items, scores, sets = demos["coaching_rct"]
-    files = {
-        "participants": tmp_path / "participants.parquet",
-        "sets": tmp_path / "analysis_sets.parquet",
-        "scores": tmp_path / "scores.parquet",
-        "consort": tmp_path / "consort.json",
-        "effects": tmp_path / "effects.csv",
-        "reliability": tmp_path / "reliability.csv",
-    }
-    participants.to_parquet(files["participants"])
-    sets.to_parquet(files["sets"])
-    scores.to_parquet(files["scores"])
-    files["consort"].write_text(json.dumps(analysis_sets.consort_counts(sets, spec)))
+    files = _pipeline_files(tmp_path, spec, participants, scores, sets)
+    files["effects"] = tmp_path / "effects.csv"
+    files["reliability"] = tmp_path / "reliability.csv"
     coaching_effects[1].to_csv(files["effects"], index=False)
     files["means"] = tmp_path / "adjusted_means.csv"
     coaching_effects[2].to_csv(files["means"], index=False)
