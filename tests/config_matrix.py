@@ -950,6 +950,7 @@ def evaluation_cell() -> Cell:
         "coded_sheet": "coded.csv",
         "key_seed": 5,
     }
+    cell.trial["data"]["synthetic"] = True  # key_seed is refused otherwise
     cell.files.update(
         {
             "mentee_roster.csv": pd.DataFrame({"student": mentees}),

@@ -132,6 +132,23 @@ def test_resolution_checks_agree_codes_and_instrument_kinds():
         resolve_evaluation(trial, available, data_dir=Path("d"), id_column="pid", where="t.yaml")
 
 
+def test_a_fixed_free_text_key_is_refused_for_study_data():
+    # a key_seed lets anyone recompute the response ids from participant ids: synthetic only
+    available = {"prog": (INSTRUMENT, "t.yaml")}
+    group = {"id": "g", "roster": "r.csv", "file": "f.csv", "instruments": ["prog"]}
+    free = {
+        "questions": [{"id": "best", "label": "Best part?", "column": "best"}],
+        "codebook": [{"code": "time", "label": "Time"}],
+        "key_seed": 7,
+    }
+    trial = {"data": {}, "outcomes": [], "respondent_groups": [group], "free_text": free}
+    where = {"data_dir": Path("d"), "id_column": "pid", "where": "t.yaml"}
+    with pytest.raises(TrialInputError, match=r"t.yaml: free_text.key_seed: .*synthetic: true"):
+        resolve_evaluation(trial, available, **where)
+    trial["data"]["synthetic"] = True
+    assert resolve_evaluation(trial, available, **where)["free_text"]["key_seed"] == 7
+
+
 # --- free text ---------------------------------------------------------------------------
 
 FREE = {

@@ -99,7 +99,9 @@ def _instruments(groups: list[dict], available: dict, where: str) -> dict[str, d
     return resolved
 
 
-def _free_text(raw: dict | None, group_ids: list[str], data_dir: Path, where: str):
+def _free_text(
+    raw: dict | None, group_ids: list[str], data_dir: Path, where: str, synthetic: bool
+):
     if raw is None:
         return None
     key = f"{where}: free_text"
@@ -118,6 +120,14 @@ def _free_text(raw: dict | None, group_ids: list[str], data_dir: Path, where: st
             {"id": q["id"], "label": q["label"], "column": q["column"], "groups": groups}
         )
     sheet = raw.get("coded_sheet")
+    if raw.get("key_seed") is not None and not synthetic:
+        # a seed in a shared YAML file lets anyone recompute the response ids from the
+        # participant ids, undoing the pseudonymisation of the coding sheet
+        raise TrialInputError(
+            f"{key}.key_seed: a fixed key is for synthetic demos only (anyone with the seed "
+            f"could link the coding sheet's answers back to participants); remove key_seed, or "
+            f"set data.synthetic: true if these exports are simulated"
+        )
     return {
         "questions": questions,
         "codebook": [{"code": t["code"], "label": t["label"]} for t in raw["codebook"]],
@@ -146,7 +156,10 @@ def resolve_evaluation(
             )
         return {}
     _unique([g["id"] for g in raw_groups], "respondent group", f"{where}: respondent_groups")
-    free = _free_text(trial.get("free_text"), [g["id"] for g in raw_groups], data_dir, where)
+    synthetic = bool(trial.get("data", {}).get("synthetic"))
+    free = _free_text(
+        trial.get("free_text"), [g["id"] for g in raw_groups], data_dir, where, synthetic
+    )
     groups = []
     for group in raw_groups:
         asked = [q["id"] for q in (free or {}).get("questions", []) if group["id"] in q["groups"]]
