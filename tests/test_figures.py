@@ -883,6 +883,18 @@ def test_forest_favours_each_side_by_direction(demo, tmp_path):
         assert sides["favours-left"].x1 < at < sides["favours-right"].x0
 
 
+def test_forest_names_the_shared_contrast_and_visit_once(demo, tmp_path):
+    """coaching_rct has one contrast and one post visit: its three panels (two directions of
+    continuous outcomes, the risk ratios) share them, so the figure says them once, above
+    the first panel, and no panel title repeats them."""
+    texts = svg_texts(svg_of(draw(demo, "coaching_rct", "forest"), tmp_path))
+    heading = "Group coaching vs Control, Month 4 (end of programme)"
+    assert sum(heading in t for t in texts) == 1
+    assert sum("Month 4" in t for t in texts) == 1
+    titles = [t for t in texts if t.startswith(("Continuous outcomes", "Binary outcomes"))]
+    assert len(titles) == 3 and not any("vs Control" in t for t in titles)
+
+
 def test_forest_without_a_direction_states_none(demo, tmp_path):
     """An instrument whose registry entry has no higher_is_better: no favours line, and the
     outcomes stay in one panel per kind."""

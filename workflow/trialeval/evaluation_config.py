@@ -99,9 +99,7 @@ def _instruments(groups: list[dict], available: dict, where: str) -> dict[str, d
     return resolved
 
 
-def _free_text(
-    raw: dict | None, group_ids: list[str], data_dir: Path, where: str, synthetic: bool
-):
+def _free_text(raw: dict | None, group_ids: list[str], data_dir: Path, where: str, synthetic: bool):
     if raw is None:
         return None
     key = f"{where}: free_text"

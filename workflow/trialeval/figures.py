@@ -851,7 +851,12 @@ def _stack_panels(panels: list[dict], *, aligns, foot_h: float):
     heights = [_layout_rows(p["rows"], label_w) for p in panels]
     plot_w = width - label_w - text_w - 2 * margin
     for panel in panels:
-        panel["title"] = wrap(panel["title"], width - 2 * margin - 0.04, weight="bold")
+        panel["title"] = [
+            line
+            for text in (panel.get("heading"), panel["title"])
+            if text
+            for line in wrap(text, width - 2 * margin - 0.04, weight="bold")
+        ]
     top = 0.06
     axis_hs = [0.44 + (FAVOURS_H if p.get("favours") else 0) for p in panels]
     title_hs = [0.28 + len(p["title"]) * LINE_H for p in panels]
@@ -1025,8 +1030,9 @@ def _favours_arms(spec: dict, contrasts: list[str]) -> tuple[str, str]:
     return arm, labels.get(control, control)
 
 
-def _panel_title(spec, eff, kind: str, what: str) -> str:
-    """'Continuous outcomes, difference in change from baseline: A vs B, Month 4'."""
+def _comparison_words(spec, eff) -> list[str]:
+    """['A vs B', 'Month 4'] for effects of one contrast and one visit (either left out
+    when the effects have several)."""
     arm_labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
     tp_labels = _timepoint_labels(spec)
     parts = []
@@ -1037,6 +1043,13 @@ def _panel_title(spec, eff, kind: str, what: str) -> str:
     timepoints = list(dict.fromkeys(eff["timepoint"]))
     if len(timepoints) == 1:
         parts.append(tp_labels.get(timepoints[0], timepoints[0]))
+    return parts
+
+
+def _panel_title(spec, eff, kind: str, what: str, said: list[str] = ()) -> str:
+    """'Continuous outcomes, difference in change from baseline: A vs B, Month 4', without
+    what the figure's heading already `said`."""
+    parts = [p for p in _comparison_words(spec, eff) if p not in said]
     return f"{kind}, {what}" + (f": {', '.join(parts)}" if parts else "")
 
 
@@ -1114,6 +1127,8 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analys
         colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
     favours_arms = _favours_arms(spec, contrasts)
     pair_n = _pair_n(spec, continuous, scores, sets, analysis_set) if len(contrasts) > 1 else {}
+    # the contrast and visit every panel shares are said once, above the first panel
+    said = _comparison_words(spec, pd.concat([continuous, ratios]))
     panels = []
     for direction, part in _by_direction(spec, continuous):
         what = PANEL_WHAT.get(part["estimand"].iloc[0], "difference")
@@ -1123,7 +1138,7 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analys
                 "rows": _forest_rows(spec, part, estimands, sd, colours, pair_n),
                 "log": False,
                 "headers": ["n", "SD", "Difference (95% CI)", "P", "P adj."],
-                "title": _panel_title(spec, part, kind, what),
+                "title": _panel_title(spec, part, kind, what, said),
                 "xlabel": "Difference, standardized (per baseline SD), 95% CI",
                 "favours": favours(direction, *favours_arms),
             }
@@ -1135,11 +1150,13 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analys
                 "rows": _forest_rows(spec, part, ("risk_ratio",), None, colours),
                 "log": True,
                 "headers": ["n", "", "Risk ratio (95% CI)", "P", "P adj."],
-                "title": _panel_title(spec, part, kind, "risk ratio (unadjusted)"),
+                "title": _panel_title(spec, part, kind, "risk ratio (unadjusted)", said),
                 "xlabel": "Risk ratio (log scale), 95% CI",
                 "favours": favours(direction, *favours_arms),
             }
         )
+    if said and panels:
+        panels[0]["heading"] = ", ".join(said)
     return panels
 
 
