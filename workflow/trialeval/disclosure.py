@@ -86,8 +86,9 @@ class Counts:
     hidden: set[str] = field(default_factory=set)
     fixed: set[str] = field(default_factory=set)  # printed by design: never withheld
     sums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-    # printed facts withheld as complements only when no other will do (an evaluation item's
-    # answered and agreeing: its n/N agreeing and its bar merged, rather than one answer)
+    # facts a complement avoids as if they were in one more sum (an evaluation item's
+    # agreeing count and middle answer: withholding an answer beside the withheld one instead
+    # keeps the item's n/N agreeing and lets its bar print merged, evaluation_counts)
     keep: set[str] = field(default_factory=set)
 
     def add(self, key: str, value, *, hidden: bool = False) -> str:
@@ -235,9 +236,9 @@ def _choosable(counts, status, k, key) -> bool:
     )
 
 
-def _cost(counts: Counts, key: str) -> tuple[bool, int, int, str]:
+def _cost(counts: Counts, key: str) -> tuple[int, int, str]:
     spread = sum(key == total or key in parts for total, parts in counts.sums)
-    return (key in counts.keep, spread, counts.values[key], key)
+    return (spread + (key in counts.keep), counts.values[key], key)
 
 
 def _repair(counts: Counts, status: dict[str, str], k: int, key: str) -> str:
@@ -743,14 +744,15 @@ SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
 
 
 def source_inputs(kinds: Iterable[str]) -> list[str]:
-    """The stage inputs the disclosure job of a trial with these table kinds reads."""
-    kinds = ["consort", *kinds]
+    """The stage inputs the disclosure job of a trial with these table kinds reads (and the
+    report's: consort, estimands)."""
+    kinds = ["consort", "estimands", *kinds]
     return sorted({name for kind in kinds if kind in SOURCES for name in SOURCES[kind][1]})
 
 
 def trial_counts(spec: dict, kinds: Iterable[str], inputs: Mapping) -> Counts:
     counts = Counts()
-    for kind in ["consort", *kinds]:
+    for kind in ["consort", "estimands", *kinds]:
         if kind in SOURCES:
             SOURCES[kind][0](spec, inputs, counts)
     return counts
@@ -1116,22 +1118,29 @@ ESTIMATE_NOTE = "not shown: computed from counts withheld for disclosure control
 
 def _from_counts(row: Mapping) -> bool:
     """Whether an effects row's estimate is a closed-form function of per-group counts: the
-    unadjusted risk ratio, risk difference and trend, and an odds ratio of a logistic fit
-    without covariates (the cohort comparison's, then the cross-product of the counts)."""
+    unadjusted risk ratio, risk difference and trend, and an odds ratio of a logistic fit on
+    one factor without covariates (the cohort comparison's or an association's: then the
+    cross-product ratio of the counts)."""
     if row.get("estimand") in FROM_COUNTS:
         return True
+    method = str(row.get("method", ""))
     return row.get("estimand") in ("adjusted_odds_ratio", "odds_ratio") and (
-        "unadjusted (no covariates)" in str(row.get("method", ""))
+        "unadjusted (no covariates)" in method or "), unadjusted;" in method
     )
 
 
 def estimate_count_keys(row: Mapping) -> list[str]:
     """The count facts an unadjusted effects row is computed from: each compared group's
-    events and n, as Table 2 / the pre-post table (prepost_key) or the cohort table
-    (cohort_key) print them; [] for a model estimate."""
+    events and n, as Table 2 / the pre-post table (prepost_key), the cohort table
+    (cohort_key) or the association table (association_key) print them; [] for a model
+    estimate."""
     if not _from_counts(row):
         return []
     contrast = str(row.get("contrast", ""))
+    if row.get("analysis") == "association":  # levels "label - reference" of one exposure
+        where = (row["analysis_set"], row["exposure"])
+        levels = contrast.split(" - ")
+        return [association_key(*where, level, w) for level in levels for w in ("events", "n")]
     if row.get("analysis") == "cohort_comparison":
         if contrast.startswith("linear trend: "):
             groups = contrast[len("linear trend: ") :].split(", ")
@@ -1176,7 +1185,7 @@ _SEPARATION_COUNTS = [
     (r"all (\d+) of its \1 participants had the event", "all of its participants had the event"),
     (r"fitted probabilities of 0 or 1 for \d+ participants", "fitted probabilities of 0 or 1"),
 ]
-_PARTICIPANT_COUNT = r"\b(\d+) (participant\(s\)|participants?)\b"
+_PARTICIPANT_COUNT = r"\b(\d+) (participants\b|participant\(s\)|participant\b)"
 
 
 def shared_note(note, plan: Plan):
@@ -1260,6 +1269,10 @@ def _observation_fact(counts: Counts, where: tuple, n, with_event: str, after: i
     counts.add_sum(cap, [key, slack])
 
 
+# the report's intercurrent-event table (estimands.json, when the disclosure job has it)
+SOURCES["estimands"] = (intercurrent_facts, ("estimands",))
+
+
 # --------------------------------------------------------------------------------------
 # Evaluation bars merged into three blocks
 # --------------------------------------------------------------------------------------
@@ -1271,11 +1284,7 @@ def evaluation_counts(rates: list[dict], summaries: list, themes, k: int):
     not agreeing: `merge_blocks`), their not-agreeing counts added to `counts`."""
     counts = Counts()
     evaluation_facts(rates, summaries, themes, counts)
-    counts.keep = {
-        key
-        for key in counts.values
-        if key.startswith("evaluation/item/") and key.endswith(("/answered", "/agreeing"))
-    }
+    counts.keep = _middle_answers(summaries)
     status = plan(counts, k)
     merged = set()
     for items, answers in summaries:
@@ -1283,6 +1292,26 @@ def evaluation_counts(rates: list[dict], summaries: list, themes, k: int):
             if merge_blocks(counts, status, k, item, answers):
                 merged.add(evaluation_key(*_item_path(item)))
     return counts, status, frozenset(merged)
+
+
+def _middle_answers(summaries: list) -> set[str]:
+    """The agreeing fact and the middle answer's level fact (evaluation_figures.sides) of
+    every item."""
+    from trialeval.evaluation_figures import sides
+
+    keys = set()
+    for items, answers in summaries:
+        for item in items.to_dict("records"):
+            mine = answers[
+                (answers["instrument"] == item["instrument"]) & (answers["item"] == item["item"])
+            ]
+            codes = [str(c) for c in mine["code"]]
+            agree = [str(c) for c, a in zip(mine["code"], mine["agree"], strict=True) if bool(a)]
+            middle = sides(codes, agree)[2]
+            keys.add(evaluation_key(*_item_path(item), "agreeing"))
+            if middle is not None:
+                keys.add(evaluation_key(*_item_path(item), f"level={middle}"))
+    return keys
 
 
 def _item_path(item: Mapping) -> tuple:

@@ -349,20 +349,27 @@ def _estimand_section(
         rows = []
         for event in analysis["intercurrent_events"]:
             what = f"{event['event']} ({event['strategy']}, column {event['column']})"
-            rows.append((f"{what}: participants with the event", event["participants"]))
+            keys = ("participants", event["column"])  # disclosure.intercurrent_key
+            rows.append((f"{what}: participants with the event", event["participants"], keys))
             for outcome, actions in event["observations"].items():
                 for action, counts in actions.items():
                     label = typographic(outcome_label(spec, outcome)) if spec else outcome
-                    rows.append((f"{label}: {ACTION_WORDS[action]}", counts))
+                    keys = ("observations", name, event["column"], outcome, action)
+                    rows.append((f"{label}: {ACTION_WORDS[action]}", counts, keys))
         if rows:
             body = "".join(
                 f"<tr><td>{html.escape(text)}</td>"
-                # counts below disclosure control's k as "<k" (`plan`; off by default)
+                # through disclosure control's plan (`plan`; off by default): "<k", "≥k"
                 + "".join(
-                    f"<td>{html.escape(plan.count(None, counts.get(a, 0)))}</td>" for a in arms
+                    "<td>"
+                    + html.escape(
+                        plan.count(disclosure.intercurrent_key(*keys, a), counts.get(a, 0))
+                    )
+                    + "</td>"
+                    for a in arms
                 )
                 + "</tr>"
-                for text, counts in rows
+                for text, counts, keys in rows
             )
             number = next(numbers) if numbers is not None else None
             title = f"Intercurrent events, {analysis['label']}"
@@ -377,6 +384,9 @@ def _estimand_section(
         '<p class="note">After the event: visits strictly after the visit recorded in the '
         "event's column. Counted over the intent-to-treat set (estimands.json).</p>"
     )
+    marks = (f"&lt;{plan.min_cell}", f"\u2265{plan.min_cell}")
+    if plan.on and any(m in part for part in parts for m in marks):
+        parts.append(f'<p class="note">{html.escape(plan.note())}</p>')
     return "\n".join(parts)
 
 
