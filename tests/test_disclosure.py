@@ -909,3 +909,42 @@ def matplotlib_text():
     import matplotlib.text
 
     return matplotlib.text.Text
+
+
+def test_the_odds_ratio_forest_prints_its_level_counts_through_the_plan(tmp_path):
+    # PGY1 12 of 30 with the outcome, PGY2 3 of 4: PGY2's n and events are "<5" (its 1
+    # non-event too, hidden), as the association table prints them. An odds ratio without
+    # covariates is (3/1)/(12/18) of those counts: a dash; with covariates it prints.
+    import matplotlib.text
+
+    counts_frame = pd.DataFrame(
+        [{"outcome": "burnout", "exposure": "year", "analysis_set": "itt", "level": level,
+          "label": label, "n": n, "events": e, "proportion": e / n}
+         for level, label, n, e in (("1", "PGY1", 30, 12), ("2", "PGY2", 4, 3))]
+    )  # fmt: skip
+    counts_frame.to_csv(tmp_path / "association_counts.csv", index=False)
+    counts = Counts()
+    disclosure.association_facts({}, {"association_counts": tmp_path / "association_counts.csv"},
+                                 counts)  # fmt: skip
+    status = disclosure.plan(counts, K)
+    assert_protected(counts, status, K)
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    spec = {"outcomes": [{"id": "burnout", "label": "Burnout", "role": "primary",
+                          "kind": "category"}], "covariates": [],
+            "analyses": {"association": {"exposures": ["year"], "covariates": []}},
+            "participants_columns": {}}  # fmt: skip
+    from trialeval.effects import effects_frame
+
+    row = {"outcome": "burnout", "analysis": "association", "estimand": "odds_ratio",
+           "exposure": "year", "contrast": "PGY2 - PGY1", "timepoint": "t",
+           "analysis_set": "itt", "estimate": 4.5, "ci_low": 0.4, "ci_high": 48.0,
+           "p_value": 0.2, "note": ""}  # fmt: skip
+    for method, shown in (("(reference PGY1), unadjusted; odds ratio", False),
+                          ("(reference PGY1), adjusted for age; odds ratio", True)):  # fmt: skip
+        effects = disclosure.shared_effects(effects_frame([{**row, "method": method}]), plan)
+        fig = figures.plot_odds_ratios(spec, effects, counts_frame.astype({"level": str}), plan)
+        texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+        assert texts.count("<5") == 2 and not any("75.0" in t for t in texts)  # 3 of 4
+        assert ("4.50 (0.40 to 48.00)" in texts) is shown
+        assert any("Counts from 1 to 4" in t.replace("\n", " ") for t in texts)
+        figures.plt.close(fig)

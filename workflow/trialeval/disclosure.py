@@ -46,7 +46,14 @@ forest plot and the model diagnostics), Table 1's means and SDs, and the analyst
 (effects.csv, consort.json, interim/, parts/), which stay complete. A percentage with a
 Wilson CI (cohort table, evaluation tables) goes with its withheld count; a figure of
 percentages leaves the point or bar out (cohort_tables.withhold_prevalence,
-evaluation_figures._withheld).
+evaluation_figures._withheld), an evaluation bar printing merged into three blocks where
+that is safe (`merge_blocks`).
+
+An estimate that is a function of counts alone (unadjusted risk ratio and difference, the
+cohort trend, an odds ratio without covariates: `estimate_count_keys`) prints as a dash
+where a count it uses is withheld, and the notes of shared outputs print no small count
+(`shared_effects`, `shared_note`). The report's intercurrent-event counts are facts of the
+plan (`intercurrent_facts`).
 
 The programme-evaluation tables share no count with the trial's: the evaluation job plans
 them itself (`evaluation_plan`, over `evaluation_facts`).
