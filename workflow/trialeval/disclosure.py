@@ -1173,7 +1173,7 @@ def withhold_estimates(effects, plan: Plan):
         return effects
     out = effects.copy()
     gone = [withholds_estimate(plan, row) for row in out.to_dict("records")]
-    columns = [c for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted")]
+    columns = ["estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted"]
     columns = [c for c in columns if c in out]
     out.loc[gone, columns] = float("nan")
     if "note" in out:
@@ -1291,7 +1291,7 @@ def evaluation_counts(rates: list[dict], summaries: list, themes, k: int):
     not agreeing: `merge_blocks`), their not-agreeing counts added to `counts`."""
     counts = Counts()
     evaluation_facts(rates, summaries, themes, counts)
-    counts.keep = _middle_answers(summaries)
+    counts.keep = _kept_for_merging(summaries)
     status = plan(counts, k)
     merged = set()
     for items, answers in summaries:
@@ -1301,20 +1301,12 @@ def evaluation_counts(rates: list[dict], summaries: list, themes, k: int):
     return counts, status, frozenset(merged)
 
 
-def _middle_answers(summaries: list) -> set[str]:
-    """The agreeing fact and the middle answer's level fact (evaluation_figures.sides) of
-    every item."""
-    from trialeval.evaluation_figures import sides
-
+def _kept_for_merging(summaries: list) -> set[str]:
+    """The agreeing fact and the middle answer's level fact of every item."""
     keys = set()
     for items, answers in summaries:
         for item in items.to_dict("records"):
-            mine = answers[
-                (answers["instrument"] == item["instrument"]) & (answers["item"] == item["item"])
-            ]
-            codes = [str(c) for c in mine["code"]]
-            agree = [str(c) for c, a in zip(mine["code"], mine["agree"], strict=True) if bool(a)]
-            middle = sides(codes, agree)[2]
+            middle = _blocks(item, answers)[3]
             keys.add(evaluation_key(*_item_path(item), "agreeing"))
             if middle is not None:
                 keys.add(evaluation_key(*_item_path(item), f"level={middle}"))
@@ -1325,25 +1317,32 @@ def _item_path(item: Mapping) -> tuple:
     return ("item", item["group"], item["instrument"], item["item"])
 
 
+def _blocks(item: Mapping, answers):
+    """(the item's answer rows, its codes in scale order, the codes not agreeing apart from
+    the middle answer, the middle answer or None), by evaluation_figures.sides."""
+    from trialeval.evaluation_figures import sides
+
+    mine = answers[
+        (answers["instrument"] == item["instrument"]) & (answers["item"] == item["item"])
+    ]
+    codes = [str(c) for c in mine["code"]]
+    agree = [str(c) for c, a in zip(mine["code"], mine["agree"], strict=True) if bool(a)]
+    _, left, middle = sides(codes, agree)
+    return mine, codes, left, middle
+
+
 def merge_blocks(counts: Counts, status: Mapping[str, str], k: int, item, answers) -> bool:
     """Whether an item whose bar the plan withholds (a count of its answers withheld) prints
     merged: its answered, agreeing and middle-answer counts print, its not-agreeing count
     (the other answers) is 0 or at least k, and with that count printed (summing to the
     answered with the other two) the audit still finds every withheld count unpinned. The
     not-agreeing fact and its sums are then added to `counts`."""
-    from trialeval.evaluation_figures import sides
-
     where = _item_path(item)
-    mine = answers[
-        (answers["instrument"] == item["instrument"]) & (answers["item"] == item["item"])
-    ]
-    codes = [str(c) for c in mine["code"]]
+    _, codes, left, middle = _blocks(item, answers)
     level = {c: evaluation_key(*where, f"level={c}") for c in codes}
     answered, agreeing = (evaluation_key(*where, w) for w in ("answered", "agreeing"))
     if not any(key in status for key in [answered, agreeing, *level.values()]):
         return False  # the bar prints whole
-    agree = [str(c) for c, a in zip(mine["code"], mine["agree"], strict=True) if bool(a)]
-    _, left, middle = sides(codes, agree)
     shown = [answered, agreeing, *([level[middle]] if middle is not None else [])]
     rest = sum(counts.values[level[c]] for c in left)
     if any(key in status for key in shown) or 0 < rest < k or not left:
@@ -1365,12 +1364,7 @@ def merge_blocks(counts: Counts, status: Mapping[str, str], k: int, item, answer
 def merged_shares(item: Mapping, answers) -> dict[str, float] | None:
     """{"agree", "middle", "other": % of the answered} of an item's merged bar; the middle
     share is 0 on a scale without a middle answer."""
-    from trialeval.evaluation_figures import sides
-
-    mine = answers[answers["item"] == item["item"]]
-    codes = [str(c) for c in mine["code"]]
-    agree = [str(c) for c, a in zip(mine["code"], mine["agree"], strict=True) if bool(a)]
-    middle = sides(codes, agree)[2]
+    mine, codes, _, middle = _blocks(item, answers)
     n = dict(zip(codes, mine["n"], strict=True))
     total = int(item["answered"])
     if not total:
