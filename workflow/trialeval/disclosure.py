@@ -52,8 +52,9 @@ that is safe (`merge_blocks`).
 An estimate that is a function of counts alone (unadjusted risk ratio and difference, the
 cohort trend, an odds ratio without covariates: `estimate_count_keys`) prints as a dash
 where a count it uses is withheld, and the notes of shared outputs print no small count
-(`shared_effects`, `shared_note`). The report's intercurrent-event counts are facts of the
-plan (`intercurrent_facts`).
+(`shared_effects`, `shared_note`). The report's participants with an intercurrent event
+are facts of the plan (`intercurrent_facts`), the observations after it printed beside them
+(`observation_count`).
 
 The programme-evaluation tables share no count with the trial's: the evaluation job plans
 them itself (`evaluation_plan`, over `evaluation_facts`).
@@ -1231,31 +1232,23 @@ def shared_effects(effects, plan: Plan):
 
 
 def intercurrent_key(*path) -> str:
-    """A count of the report's intercurrent-event table: ("participants", column, arm) or
-    ("observations", analysis, column, outcome, action, arm)."""
+    """A count of the report's intercurrent-event table: ("participants", column, arm)."""
     return "estimands/" + "/".join(str(p) for p in path)
 
 
 def intercurrent_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """Per intercurrent event (its column) and arm the participants with it, of the arm's
-    intent-to-treat n (consort: with + without = itt, without hidden); per analysis, outcome
-    and action the observations set aside, at most the participants with the event times the
-    visits after the first (`cap`: observations + slack = that multiple, both hidden), so a
-    printed observation count cannot bound a withheld participant count to one value."""
+    intent-to-treat n (consort: with + without = itt, without hidden). The observations set
+    aside print through `observation_count`."""
     if "estimands" not in inputs:
         return
     analyses = json.loads(Path(inputs["estimands"]).read_text())
-    after = max(len(spec.get("timepoints") or []) - 1, 1)
     for name, analysis in analyses.items():
         if name == "definitions":
             continue
         for event in analysis.get("intercurrent_events") or []:
             for arm, n in event["participants"].items():
-                with_event = _event_participants(counts, event["column"], arm, n)
-                for outcome, actions in event["observations"].items():
-                    for action, by_arm in actions.items():
-                        where = (name, event["column"], outcome, action, arm)
-                        _observation_fact(counts, where, by_arm.get(arm, 0), with_event, after)
+                _event_participants(counts, event["column"], arm, n)
 
 
 def _event_participants(counts: Counts, column: str, arm: str, n) -> str:
@@ -1268,12 +1261,20 @@ def _event_participants(counts: Counts, column: str, arm: str, n) -> str:
     return key
 
 
-def _observation_fact(counts: Counts, where: tuple, n, with_event: str, after: int) -> None:
-    key = counts.add(intercurrent_key("observations", *where), n)
-    cap = counts.add(f"{key}/cap", after * counts.values[with_event], hidden=True)
-    counts.add_sum(cap, [with_event] * after)
-    slack = counts.add(f"{key}/slack", counts.values[cap] - counts.values[key], hidden=True)
-    counts.add_sum(cap, [key, slack])
+def observation_count(plan: Plan, column: str, arm: str, n) -> str:
+    """An arm's observations after an intercurrent event as the report prints them: through
+    the primary rule ("<k"); where the arm's participants with the event are withheld, a
+    count of k or more as a dash (the observations are at most those participants times the
+    visits after the event: "≥k" observations would bound a withheld count from below)."""
+    shown = plan.count(None, n)
+    if plan.hides(intercurrent_key("participants", column, arm)) and shown == f"{int(n)}":
+        return shown if int(n) == 0 else DASH_WITHHELD
+    return shown
+
+
+# a count not shown (observation_count): formatting.DASH, not imported (this module is
+# imported when the DAG is built: standard library only at the top)
+DASH_WITHHELD = "\u2014"
 
 
 # the report's intercurrent-event table (estimands.json, when the disclosure job has it)
