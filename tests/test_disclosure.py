@@ -597,8 +597,10 @@ def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
 
 
 def test_the_new_count_tables_are_sources_of_the_plan():
-    assert disclosure.source_inputs(["effects_table"]) == ["consort", "effects", "prepost_summary"]
-    assert disclosure.source_inputs(["cohort_table"]) == ["cohort_summary", "consort"]
+    assert disclosure.source_inputs(["effects_table"]) == [
+        "consort", "effects", "estimands", "prepost_summary"
+    ]  # fmt: skip
+    assert disclosure.source_inputs(["cohort_table"]) == ["cohort_summary", "consort", "estimands"]
 
 
 def test_cluster_and_group_sizes_are_not_printed_under_disclosure_control():
@@ -644,3 +646,340 @@ def test_a_count_that_cannot_be_protected_stops_with_one_line_naming_the_setting
     counts.add_sum("T", ["a", "b"])
     with pytest.raises(TrialInputError, match=r"disclosure\.min_cell = 5: the count 'a'"):
         disclosure.plan(counts, 5)
+
+
+# --------------------------------------------------------------------------------------
+# Estimates computed from withheld counts; notes; intercurrent events; merged bars
+# --------------------------------------------------------------------------------------
+
+T2_SPEC = {
+    "design": "rct",
+    "arms": [{"id": "a", "label": "Coaching"}, {"id": "b", "label": "Control"}],
+    "outcomes": [{"id": "high", "kind": "category", "label": "High exhaustion", "role": "primary"}],
+    "timepoints": [{"id": "pre", "label": "Baseline"}, {"id": "post", "label": "Follow-up"}],
+    "baseline": "pre",
+    "analyses": {"sensitivity": [], "analysis_sets": ["itt"]},
+}
+
+
+def _t2_effects(rr: float, rd: float):
+    from trialeval.effects import effects_frame
+
+    common = {"trial": "t", "outcome": "high", "role": "primary", "analysis_name": "primary",
+              "exposure": "", "contrast": "a - b", "timepoint": "post", "analysis_set": "itt",
+              "n": 42, "note": ""}  # fmt: skip
+    return effects_frame(
+        [
+            {**common, "analysis": "prepost", "estimand": "risk_ratio", "estimate": rr,
+             "ci_low": 0.4, "ci_high": 2.2, "p_value": 0.9, "method": "unadjusted risk ratio"},
+            {**common, "analysis": "risk_difference", "estimand": "risk_difference",
+             "estimate": rd, "ci_low": -0.4, "ci_high": 0.4, "method": "Newcombe"},
+            {**common, "analysis": "logistic", "estimand": "adjusted_odds_ratio",
+             "estimate": 0.9, "ci_low": 0.1, "ci_high": 7.0, "p_value": 0.92,
+             "method": "logistic regression adjusted for baseline status"},
+        ]
+    )  # fmt: skip
+
+
+def test_unadjusted_risk_ratio_and_difference_from_withheld_counts_print_a_dash(tmp_path):
+    # arm a 2 of 4, arm b 20 of 38 (the plan of the Table 2 test above: a's events and N
+    # "<5", b's N "≥5", the model n 42 printed). Printed beside them, RR = (a/Na)/(20/Nb) and
+    # RD = a/Na - 20/Nb give everything back: 20/Nb = RD/(RR - 1), so Nb = 20 (RR - 1)/RD
+    # = 38, Na = 42 - 38 = 4 and a = Na (RD + 20/Nb) = 2. So both print as a dash.
+    rr, rd = (2 / 4) / (20 / 38), 2 / 4 - 20 / 38
+    assert 20 * (rr - 1) / rd == pytest.approx(38)
+    inputs = {
+        "prepost_summary": _binary_summary(tmp_path, {"a": (2, 4), "b": (20, 38)}),
+        "effects": _binary_effects(tmp_path, 42),
+    }
+    counts = Counts()
+    disclosure.effects_facts(BINARY_SPEC, inputs, counts)
+    status = disclosure.plan(counts, K)
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    effects = _t2_effects(rr, rd)
+    shared = disclosure.shared_effects(effects, plan)
+    summary = pd.read_csv(inputs["prepost_summary"])
+    full, formatted = tables.effects_table(T2_SPEC, shared, summary=summary, plan=plan)
+    effect = [c for c in formatted.columns if c.startswith("Effect")][0]
+    rows = {str(r["Outcome"]).strip("\u00a0 "): r for _, r in formatted.iterrows()}
+    for label in ("Risk ratio (unadjusted)", "Risk difference (unadjusted)"):
+        row = rows[label]
+        assert row[effect].startswith(DASH) and row["P"] == DASH and row["n"] == "42"
+    odds = rows["Odds ratio (adjusted)"]
+    assert odds[effect] == "0.90 (0.10 to 7.00)"  # a model estimate: printed
+    notes = formatted.attrs["footnotes"]
+    assert sum(disclosure.ESTIMATE_NOTE in n.lower() for n in notes) == 1  # once
+    assert full.loc[full["estimand"] != "adjusted_odds_ratio", "estimate"].isna().all()
+    assert effects["estimate"].notna().all()  # the analyst's rows keep them
+    # with disclosure control off the estimates print
+    off = tables.effects_table(T2_SPEC, disclosure.shared_effects(effects, disclosure.OFF),
+                               summary=summary)[1]  # fmt: skip
+    assert f"{rr:.2f} (" in " ".join(off.iloc[:, 3])
+
+
+def test_cohort_estimates_from_a_withheld_count_print_a_dash(tmp_path):
+    # 2018 3/30 (events "<5"), 2019 12/40: the unadjusted RD, RR and the odds ratio without
+    # covariates are functions of the four counts (RR = (12/40)/(e/30) gives e = 9/RR back),
+    # the adjusted odds ratio is not; the trend over the cohorts uses 2018's count too.
+    summary = _cohort_summary([("high", "2018", 3, 30), ("high", "2019", 12, 40)])
+    summary.to_csv(tmp_path / "cohort_summary.csv", index=False)
+    counts = Counts()
+    disclosure.cohort_facts({}, {"cohort_summary": tmp_path / "cohort_summary.csv"}, counts)
+    status = disclosure.plan(counts, K)
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    base = {"analysis": "cohort_comparison", "analysis_set": "itt", "outcome": "high",
+            "contrast": "2019 - 2018", "estimate": 1.0, "ci_low": 0.5, "ci_high": 2.0,
+            "p_value": 0.5, "note": ""}  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {**base, "estimand": "risk_difference", "method": "unadjusted risk difference"},
+            {**base, "estimand": "risk_ratio", "method": "unadjusted risk ratio"},
+            {**base, "estimand": "adjusted_odds_ratio",
+             "method": "logistic regression on cohort, unadjusted (no covariates); odds ratio"},
+            {**base, "estimand": "adjusted_odds_ratio",
+             "method": "logistic regression on cohort, adjusted for age; odds ratio"},
+            {**base, "estimand": "prevalence_trend", "contrast": "linear trend: 2018, 2019"},
+        ]
+    )  # fmt: skip
+    shared = disclosure.shared_effects(rows, plan)
+    assert list(shared["estimate"].isna()) == [True, True, True, False, True]
+    assert (shared.loc[shared["estimate"].isna(), "note"] == disclosure.ESTIMATE_NOTE).all()
+    spec = {"arms": [{"id": "2018", "label": "2018"}, {"id": "2019", "label": "2019"}]}
+    spec["outcomes"] = [{"id": "high", "kind": "category", "label": "High", "role": "primary"}]
+    spec["analyses"] = {"analysis_sets": ["itt"]}
+    text = cohort_tables._estimate_cell(spec, shared.iloc[1], tables.Notes())
+    assert text.startswith(DASH)
+
+
+def test_the_forest_plot_draws_no_risk_ratio_from_withheld_counts(tmp_path):
+    import matplotlib.text
+
+    inputs = {
+        "prepost_summary": _binary_summary(tmp_path, {"a": (2, 4), "b": (20, 38)}),
+        "effects": _binary_effects(tmp_path, 42),
+    }
+    counts = Counts()
+    disclosure.effects_facts(BINARY_SPEC, inputs, counts)
+    plan = disclosure.Plan(K, disclosure.plan(counts, K), frozenset(counts.values))
+    rr, rd = (2 / 4) / (20 / 38), 2 / 4 - 20 / 38
+    spec = {**T2_SPEC, "outcomes": [{**T2_SPEC["outcomes"][0], "higher_is_better": False}]}
+    shared = disclosure.shared_effects(_t2_effects(rr, rd), plan)
+    fig = figures.plot_forest(spec, shared)
+    texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    assert not any(f"{rr:.2f}" in t for t in texts)  # 0.95 nowhere
+    assert any(disclosure.ESTIMATE_NOTE in t.replace("\n", " ") for t in texts)
+    assert figures.forest_gaps(spec, shared) == [
+        f"1 of 1 effects have no estimate ({disclosure.ESTIMATE_NOTE}): their rows show no point."
+    ]
+    figures.plt.close(fig)
+
+
+def test_separation_notes_in_shared_outputs_print_no_small_count():
+    # a level of site with 2 participants, neither with the event: quasi-complete separation,
+    # the analyst's note names the 2 (regression.logistic); shared, the count is left out.
+    from trialeval.regression import logistic
+
+    y = np.array([0, 0, 1, 0, 1, 1, 0, 1, 0, 1])
+    site = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    fit = logistic(y, np.column_stack([np.ones(10), site]), ["Intercept", "site[S]"])
+    assert fit.separation == "level 'S' of site: all 0 events among its 2 participants"
+    plan = disclosure.Plan(K)
+    shared = disclosure.shared_note(f"separation: {fit.separation}", plan)
+    assert shared == "separation: level 'S' of site: all 0 events among its participants"
+    assert "2" not in shared  # the level's 2 participants: not printed
+    assert disclosure.shared_note("level 'S' of site: all 7 of its 7 participants had the "
+                                  "event", plan) == (
+        "level 'S' of site: all of its participants had the event"
+    )  # fmt: skip
+    note = "3 participant(s) without a baseline status; 12 participant(s) missing a covariate"
+    assert disclosure.shared_note(note, plan) == (
+        "fewer than 5 participants without a baseline status; 12 participant(s) missing a covariate"
+    )
+    assert disclosure.shared_note(note, disclosure.OFF) == note  # effects.csv: whole
+    # through Table 2: the footnote is the shared note
+    rr, rd = 1.0, 0.0
+    effects = _t2_effects(rr, rd)
+    effects.loc[2, "note"] = f"separation: {fit.separation}"
+    formatted = tables.effects_table(T2_SPEC, disclosure.shared_effects(effects, plan))[1]
+    assert any("among its participants" in n for n in formatted.attrs["footnotes"])
+    assert not any("2 participants" in n for n in formatted.attrs["footnotes"])
+
+
+def _estimands(tmp_path, participants: dict, observed: dict) -> Path:
+    event = {
+        "event": "Stopped coaching",
+        "column": "stopped",
+        "strategy": "hypothetical",
+        "participants": participants,
+        "observations": {"ee": {"set_missing": observed}},
+    }
+    data = {"primary": {"label": "Primary analysis", "estimand": {"population": "all"},
+                        "intercurrent_events": [event]}, "definitions": {}}  # fmt: skip
+    (tmp_path / "estimands.json").write_text(json.dumps(data))
+    return tmp_path / "estimands.json"
+
+
+def test_intercurrent_event_counts_are_planned_with_their_arm_totals(tmp_path):
+    # arm a: 4 of its 20 stopped ("<5"), their 8 observations after it set to missing; arm b
+    # 10 of 30, 12 observations. The participants with the event enter itt = with + without
+    # (without hidden, 16 and 20). With 2 visits after the first, 8 observations need at
+    # least 4 participants (8 <= 2 p): printed beside a "<5" (p <= 4) they give p = 4 back,
+    # so they print as a dash; b's print (its 10 prints).
+    path = _estimands(tmp_path, {"a": 4, "b": 10}, {"a": 8, "b": 12})
+    counts = Counts()
+    cells = {("itt", arm): (disclosure.consort_key("analysed", "itt", arm), n)
+             for arm, n in (("a", 20), ("b", 30))}  # fmt: skip
+    add_table(counts, cells, row_totals={"itt": ("analysed/itt/overall", 50)})
+    disclosure.intercurrent_facts({}, {"estimands": path}, counts)
+    key = disclosure.intercurrent_key
+    status = disclosure.plan(counts, K)
+    # a's 4 = 20 - without, without hidden (at least 0): 4 is anything from 1 to 4
+    assert status == {key("participants", "stopped", "a"): "primary"}
+    assert_protected(counts, status, K)
+    assert ("analysed/itt/a", (key("participants", "stopped", "a"),
+            key("participants", "stopped", "a/without"))) in counts.sums  # fmt: skip
+    # the report prints them through the plan, with the notes
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    analyses = {k: v for k, v in json.loads(path.read_text()).items() if k != "definitions"}
+    arms = {"a": "Coaching", "b": "Control"}
+    section = report._estimand_section(analyses, arms, None, None, plan)
+    stopped = section[section.index("participants with the event") :].split("</tr>")[0]
+    assert "<td>&lt;5</td><td>10</td>" in stopped
+    missing = section[section.index("set to missing") :].split("</tr>")[0]
+    assert f"<td>{DASH}</td><td>12</td>" in missing
+    assert "Counts from 1 to 4 are shown as &lt;5" in section
+    assert "observations after the event not shown" in section
+    # 3 observations beside a's withheld 4 print "<5" (1 to 4 says nothing of p)
+    assert disclosure.observation_count(plan, "stopped", "a", 3) == "<5"
+    assert disclosure.observation_count(plan, "stopped", "a", 0) == "0"
+    assert disclosure.source_inputs([]) == ["consort", "estimands"]
+
+
+def test_a_withheld_evaluation_bar_prints_merged_when_that_is_safe():
+    # 18 mentors answer each item, k = 5. "helped" 3/3/5/1/6: levels 1, 2 and 4 are "<5",
+    # level 5 (6) goes with them (else 4 = 7 - 6; the plan prefers it to the agreeing 7,
+    # which the table's n/N agreeing prints); merged: not agreeing 3 + 3 = 6, neutral 5,
+    # agreeing 7 (each 0 or at least 5, and all three follow from the table's answered,
+    # agreeing and neutral): drawn merged. "again" 0/1/5/4/2 (6 not answered): level 2's 1 =
+    # 12 - 0 - 5 - 6 is pinned unless agreeing (6) or answered goes: no merge. "fine"
+    # 5/0/5/0/8: drawn whole.
+    rates, summaries = _evaluation(
+        {"mentors": (20, {"helped": ([3, 3, 5, 1, 6], 0), "again": ([0, 1, 5, 4, 2], 6),
+                          "fine": ([5, 0, 5, 0, 8], 0)})}
+    )  # fmt: skip
+    counts, status, merged = disclosure.evaluation_counts(rates, summaries, None, K)
+    item = lambda name, what=None: disclosure.evaluation_key(  # noqa: E731
+        "item", "mentors", "prog", name, *([what] if what else [])
+    )
+    assert merged == {item("helped")}
+    assert counts.values[item("helped", "not_agreeing")] == 6
+    assert status[item("again", "agreeing")] == "complementary"
+    assert item("helped", "agreeing") not in status and item("helped", "level=3") not in status
+    assert_protected(counts, status, K)  # the merged counts with every other
+    plan = disclosure.Plan(K, status, frozenset(counts.values), merged)
+    from trialeval import evaluation_figures
+
+    group = {"id": "mentors", "label": "Mentors", "instruments": ["prog"]}
+    items, answers = summaries[0]
+    fig = evaluation_figures.plot_evaluation(group, EVAL_INSTRUMENTS, items, answers, plan)
+    ax = fig.axes[0]
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    # helped (row 0): agreeing 7/18 right of the neutral half, not agreeing 6/18 left of it
+    widths = sorted(round(p.get_width(), 6) for p in hatched)
+    assert widths == sorted([round(100 * 7 / 18, 6), round(100 * 6 / 18, 6)])
+    assert all(abs(p.get_y() + p.get_height() / 2) < 1e-9 for p in hatched)  # row 0
+    texts = [t.get_text() for t in fig.findobj(matplotlib_text())]
+    assert "counts withheld" in texts  # "again": not drawn
+    assert any("merged into agreeing" in t.replace("\n", " ") for t in texts)
+    assert "7/18 (38.9%) \u2021" in texts
+    evaluation_figures.plt.close(fig)
+    # the table prints what the merged bar shows: 7/18 agreeing, 5 neutral
+    table = evaluation_tables.item_table(
+        group, EVAL_INSTRUMENTS, items, answers, rates[0], 3, 0.05, plan
+    )[1]
+    assert table.iloc[1]["Agreeing, n/N (%)"] == "7/18 (38.9)"
+    assert table.iloc[1]["Answers, n"].split(" / ")[2] == "5"
+
+
+def test_a_merged_bar_with_a_small_side_is_not_drawn():
+    # "low" 0/1/5/4/8 (18): not agreeing 0 + 1 = 1 is below k: the bar is withheld whole
+    rates, summaries = _evaluation({"mentors": (20, {"low": ([0, 1, 5, 4, 8], 0)})})
+    counts, status, merged = disclosure.evaluation_counts(rates, summaries, None, K)
+    assert merged == frozenset() and status
+    assert_protected(counts, status, K)
+
+
+def matplotlib_text():
+    import matplotlib.text
+
+    return matplotlib.text.Text
+
+
+def test_the_odds_ratio_forest_prints_its_level_counts_through_the_plan(tmp_path):
+    # PGY1 12 of 30 with the outcome, PGY2 3 of 4: PGY2's n and events are "<5" (its 1
+    # non-event too, hidden), as the association table prints them. An odds ratio without
+    # covariates is (3/1)/(12/18) of those counts: a dash; with covariates it prints.
+    import matplotlib.text
+
+    counts_frame = pd.DataFrame(
+        [{"outcome": "burnout", "exposure": "year", "analysis_set": "itt", "level": level,
+          "label": label, "n": n, "events": e, "proportion": e / n}
+         for level, label, n, e in (("1", "PGY1", 30, 12), ("2", "PGY2", 4, 3))]
+    )  # fmt: skip
+    counts_frame.to_csv(tmp_path / "association_counts.csv", index=False)
+    counts = Counts()
+    disclosure.association_facts({}, {"association_counts": tmp_path / "association_counts.csv"},
+                                 counts)  # fmt: skip
+    status = disclosure.plan(counts, K)
+    assert_protected(counts, status, K)
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    spec = {"outcomes": [{"id": "burnout", "label": "Burnout", "role": "primary",
+                          "kind": "category"}], "covariates": [],
+            "analyses": {"association": {"exposures": ["year"], "covariates": []}},
+            "participants_columns": {}}  # fmt: skip
+    from trialeval.effects import effects_frame
+
+    row = {"outcome": "burnout", "analysis": "association", "estimand": "odds_ratio",
+           "exposure": "year", "contrast": "PGY2 - PGY1", "timepoint": "t",
+           "analysis_set": "itt", "estimate": 4.5, "ci_low": 0.4, "ci_high": 48.0,
+           "p_value": 0.2, "note": ""}  # fmt: skip
+    for method, shown in (("(reference PGY1), unadjusted; odds ratio", False),
+                          ("(reference PGY1), adjusted for age; odds ratio", True)):  # fmt: skip
+        effects = disclosure.shared_effects(effects_frame([{**row, "method": method}]), plan)
+        fig = figures.plot_odds_ratios(spec, effects, counts_frame.astype({"level": str}), plan)
+        texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+        assert texts.count("<5") == 2 and not any("75.0" in t for t in texts)  # 3 of 4
+        assert ("4.50 (0.40 to 48.00)" in texts) is shown
+        assert any("Counts from 1 to 4" in t.replace("\n", " ") for t in texts)
+        figures.plt.close(fig)
+
+
+def test_intercurrent_facts_of_the_estimands_file_the_pipeline_writes(tiny, tmp_path):
+    # the tiny trial of test_estimands: intent-to-treat peer 2 (P1, P2), control 3 (P4-P6);
+    # stopped: peer 2, control 1 (the same in both analyses: one fact per arm). k = 3: the
+    # control's 1 stopped is "<3", as are the peer arm's 2 and its itt 2; every withheld
+    # count keeps an LP interval at least 1 wide.
+    from test_estimands import _estimand, _stages, _three_waves
+
+    from trialeval.estimands import set_aside_counts
+    from trialeval.io import read_analysis_data
+
+    tiny.trial["analyses"] = {
+        "estimand": _estimand("treatment_policy"),
+        "sensitivity": [
+            {"name": "wot", "outcomes": ["sc"], "estimand": _estimand("while_on_treatment")}
+        ],
+    }
+    spec, paths = _stages(_three_waves(tiny), tmp_path)
+    data = read_analysis_data(paths["scores"], paths["participants"], paths["sets"])
+    (tmp_path / "estimands.json").write_text(json.dumps(set_aside_counts(spec, *data)))
+    counts = Counts()
+    cells = {("itt", arm): (disclosure.consort_key("analysed", "itt", arm), n)
+             for arm, n in (("peer", 2), ("ctl", 3))}  # fmt: skip
+    add_table(counts, cells, row_totals={"itt": ("analysed/itt/overall", 5)})
+    disclosure.intercurrent_facts(spec, {"estimands": tmp_path / "estimands.json"}, counts)
+    key = disclosure.intercurrent_key
+    assert counts.values[key("participants", "stopped", "ctl")] == 1
+    status = disclosure.plan(counts, 3)
+    assert status[key("participants", "stopped", "ctl")] == "primary"
+    assert_protected(counts, status, 3)

@@ -132,6 +132,7 @@ STAGE_OUTPUTS = {
     "scores": "interim/scores.parquet",
     "effects": "effects.csv",
     "consort": "consort.json",
+    "estimands": "estimands.json",
     "means": "tables/adjusted_means.csv",
     "sensitivity_means": "tables/sensitivity_means.csv",
     "reliability": "tables/reliability.csv",

@@ -188,6 +188,8 @@ def build_table(spec: dict, inputs: dict[str, str]):
     effects = effects[effects["analysis"] == "cohort_comparison"]
     summary = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
     plan = disclosure.load(inputs.get("disclosure"))
+    # no estimate from withheld counts, no small count in a note (disclosure control)
+    effects = disclosure.shared_effects(effects, plan)
     full, formatted = cohort_table(spec, effects, summary, plan)
     reference = _labels(spec)[spec["control_arm"]]
     title = _title(spec, KIND_TABLE, f"Outcomes by cohort, compared with {reference}")

@@ -46,7 +46,15 @@ forest plot and the model diagnostics), Table 1's means and SDs, and the analyst
 (effects.csv, consort.json, interim/, parts/), which stay complete. A percentage with a
 Wilson CI (cohort table, evaluation tables) goes with its withheld count; a figure of
 percentages leaves the point or bar out (cohort_tables.withhold_prevalence,
-evaluation_figures._withheld).
+evaluation_figures._withheld), an evaluation bar printing merged into three blocks where
+that is safe (`merge_blocks`).
+
+An estimate that is a function of counts alone (unadjusted risk ratio and difference, the
+cohort trend, an odds ratio without covariates: `estimate_count_keys`) prints as a dash
+where a count it uses is withheld, and the notes of shared outputs print no small count
+(`shared_effects`, `shared_note`). The report's participants with an intercurrent event
+are facts of the plan (`intercurrent_facts`), the observations after it printed beside them
+(`observation_count`).
 
 The programme-evaluation tables share no count with the trial's: the evaluation job plans
 them itself (`evaluation_plan`, over `evaluation_facts`).
@@ -86,6 +94,10 @@ class Counts:
     hidden: set[str] = field(default_factory=set)
     fixed: set[str] = field(default_factory=set)  # printed by design: never withheld
     sums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # facts a complement avoids as if they were in one more sum (an evaluation item's
+    # agreeing count and middle answer: withholding an answer beside the withheld one instead
+    # keeps the item's n/N agreeing and lets its bar print merged, evaluation_counts)
+    keep: set[str] = field(default_factory=set)
 
     def add(self, key: str, value, *, hidden: bool = False) -> str:
         """Add a fact (once; the same key again must have the same value). A fact printed
@@ -234,7 +246,7 @@ def _choosable(counts, status, k, key) -> bool:
 
 def _cost(counts: Counts, key: str) -> tuple[int, int, str]:
     spread = sum(key == total or key in parts for total, parts in counts.sums)
-    return (spread, counts.values[key], key)
+    return (spread + (key in counts.keep), counts.values[key], key)
 
 
 def _repair(counts: Counts, status: dict[str, str], k: int, key: str) -> str:
@@ -723,9 +735,8 @@ def evaluation_plan(spec: dict, rates: list[dict], summaries: list, themes) -> P
     k = (spec.get("disclosure") or {}).get("min_cell")
     if k is None:
         return OFF
-    counts = Counts()
-    evaluation_facts(rates, summaries, themes, counts)
-    return Plan(k, plan(counts, k), frozenset(counts.values))
+    counts, status, merged = evaluation_counts(rates, summaries, themes, k)
+    return Plan(k, status, frozenset(counts.values), merged)
 
 
 # kind -> (function adding the kind's facts, the stage inputs it reads); consort always runs.
@@ -741,14 +752,15 @@ SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
 
 
 def source_inputs(kinds: Iterable[str]) -> list[str]:
-    """The stage inputs the disclosure job of a trial with these table kinds reads."""
-    kinds = ["consort", *kinds]
+    """The stage inputs the disclosure job of a trial with these table kinds reads (and the
+    report's: consort, estimands)."""
+    kinds = ["consort", "estimands", *kinds]
     return sorted({name for kind in kinds if kind in SOURCES for name in SOURCES[kind][1]})
 
 
 def trial_counts(spec: dict, kinds: Iterable[str], inputs: Mapping) -> Counts:
     counts = Counts()
-    for kind in ["consort", *kinds]:
+    for kind in ["consort", "estimands", *kinds]:
         if kind in SOURCES:
             SOURCES[kind][0](spec, inputs, counts)
     return counts
@@ -768,6 +780,9 @@ class Plan:
     min_cell: int | None = None
     status: Mapping[str, str] = field(default_factory=dict)
     registered: frozenset = frozenset()
+    # evaluation items whose bar prints in three blocks (evaluation_plan): evaluation_key
+    # ("item", group, instrument, item)
+    merged: frozenset = frozenset()
 
     @property
     def on(self) -> bool:
@@ -1095,3 +1110,270 @@ def published_consort(consort: dict, plan: Plan) -> dict:
     if withheld:
         out["disclosure_note"] = plan.note()
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Estimates computed from counts (unadjusted risk ratio, risk difference, trend)
+# --------------------------------------------------------------------------------------
+
+# An unadjusted estimate is a function of the counts it is computed from: a risk ratio
+# (a/n1)/(c/n2) with n1, n2 and c printed gives a back. Where a count it uses is withheld,
+# the estimate, its CI and P print as a dash (model estimates adjusted for covariates, which
+# no table's counts determine, still print: module doc).
+FROM_COUNTS = {"risk_ratio", "risk_difference", "prevalence_trend"}
+ESTIMATE_NOTE = "not shown: computed from counts withheld for disclosure control"
+
+
+def _from_counts(row: Mapping) -> bool:
+    """Whether an effects row's estimate is a closed-form function of per-group counts: the
+    unadjusted risk ratio, risk difference and trend, and an odds ratio of a logistic fit on
+    one factor without covariates (the cohort comparison's or an association's: then the
+    cross-product ratio of the counts)."""
+    if row.get("estimand") in FROM_COUNTS:
+        return True
+    method = str(row.get("method", ""))
+    return row.get("estimand") in ("adjusted_odds_ratio", "odds_ratio") and (
+        "unadjusted (no covariates)" in method or "), unadjusted;" in method
+    )
+
+
+def estimate_count_keys(row: Mapping) -> list[str]:
+    """The count facts an unadjusted effects row is computed from: each compared group's
+    events and n, as Table 2 / the pre-post table (prepost_key), the cohort table
+    (cohort_key) or the association table (association_key) print them; [] for a model
+    estimate."""
+    if not _from_counts(row):
+        return []
+    contrast = str(row.get("contrast", ""))
+    if row.get("analysis") == "association":  # levels "label - reference" of one exposure
+        where = (row["analysis_set"], row["exposure"])
+        levels = contrast.split(" - ")
+        return [association_key(*where, level, w) for level in levels for w in ("events", "n")]
+    if row.get("analysis") == "cohort_comparison":
+        if contrast.startswith("linear trend: "):
+            groups = contrast[len("linear trend: ") :].split(", ")
+        else:
+            groups = contrast.split(" - ")
+        where = {"analysis_set": row["analysis_set"], "outcome": row["outcome"]}
+        return [cohort_key({**where, "cohort": g}, w) for g in groups for w in ("events", "n")]
+    where = {k: row[k] for k in ("analysis_set", "outcome", "timepoint")}
+    arms = contrast.split(" - ")
+    return [prepost_key({**where, "arm": a}, w) for a in arms for w in ("events", "n")]
+
+
+def withholds_estimate(plan: Plan, row: Mapping) -> bool:
+    """Whether an effects row prints as a dash: an unadjusted estimate using a withheld count."""
+    return plan.on and any(plan.hides(key) for key in estimate_count_keys(row))
+
+
+def withhold_estimates(effects, plan: Plan):
+    """effects rows as a shared table prints them: the estimate, CI, SE and P of each row
+    `withholds_estimate` names emptied, the note saying why (the analyst's effects.csv keeps
+    them)."""
+    if not plan.on or effects.empty:
+        return effects
+    out = effects.copy()
+    gone = [withholds_estimate(plan, row) for row in out.to_dict("records")]
+    columns = ["estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted"]
+    columns = [c for c in columns if c in out]
+    out.loc[gone, columns] = float("nan")
+    if "note" in out:
+        out["note"] = out["note"].astype(object)
+        out.loc[gone, "note"] = ESTIMATE_NOTE
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Notes of the shared outputs (separation, participants left out)
+# --------------------------------------------------------------------------------------
+
+_SEPARATION_COUNTS = [
+    # the numbers of a separated level, which may be a withheld or complementary count
+    (r"all 0 events among its \d+ participants", "all 0 events among its participants"),
+    (r"all (\d+) of its \1 participants had the event", "all of its participants had the event"),
+    (r"fitted probabilities of 0 or 1 for \d+ participants", "fitted probabilities of 0 or 1"),
+]
+_PARTICIPANT_COUNT = r"\b(\d+) (participants\b|participant\(s\)|participant\b)"
+
+
+def shared_note(note, plan: Plan):
+    """An effects note as a shared output prints it under disclosure control: a separation
+    message without its counts (a level's participants may be a count the plan withholds,
+    "<k" or "≥k"), and any other count of participants below k as "fewer than k"; unchanged
+    when disclosure control is off (effects.csv keeps the whole note)."""
+    import re
+
+    if not plan.on or not isinstance(note, str) or not note:
+        return note
+    for pattern, words in _SEPARATION_COUNTS:
+        note = re.sub(pattern, words, note)
+
+    def fewer(match) -> str:
+        n = int(match[1])
+        return f"fewer than {plan.min_cell} participants" if 0 < n < plan.min_cell else match[0]
+
+    return re.sub(_PARTICIPANT_COUNT, fewer, note)
+
+
+def shared_effects(effects, plan: Plan):
+    """effects.csv as the shared tables and figures read it: estimates from withheld counts
+    emptied (withhold_estimates) and every note through `shared_note`."""
+    if not plan.on:
+        return effects
+    out = withhold_estimates(effects, plan)
+    if "note" in out:
+        out["note"] = [shared_note(n, plan) for n in out["note"]]
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The report's intercurrent events (estimands.json)
+# --------------------------------------------------------------------------------------
+
+
+def intercurrent_key(*path) -> str:
+    """A count of the report's intercurrent-event table: ("participants", column, arm)."""
+    return "estimands/" + "/".join(str(p) for p in path)
+
+
+def intercurrent_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """Per intercurrent event (its column) and arm the participants with it, of the arm's
+    intent-to-treat n (consort: with + without = itt, without hidden). The observations set
+    aside print through `observation_count`."""
+    if "estimands" not in inputs:
+        return
+    analyses = json.loads(Path(inputs["estimands"]).read_text())
+    for name, analysis in analyses.items():
+        if name == "definitions":
+            continue
+        for event in analysis.get("intercurrent_events") or []:
+            for arm, n in event["participants"].items():
+                _event_participants(counts, event["column"], arm, n)
+
+
+def _event_participants(counts: Counts, column: str, arm: str, n) -> str:
+    key = counts.add(intercurrent_key("participants", column, arm), n)
+    itt = consort_key("analysed", "itt", arm)
+    if itt in counts.values and counts.values[itt] >= counts.values[key]:
+        rest = intercurrent_key("participants", column, f"{arm}/without")
+        counts.add(rest, counts.values[itt] - counts.values[key], hidden=True)
+        counts.add_sum(itt, [key, rest])
+    return key
+
+
+def observation_count(plan: Plan, column: str, arm: str, n) -> str:
+    """An arm's observations after an intercurrent event as the report prints them: through
+    the primary rule ("<k"); where the arm's participants with the event are withheld, a
+    count of k or more as a dash (the observations are at most those participants times the
+    visits after the event: "≥k" observations would bound a withheld count from below)."""
+    shown = plan.count(None, n)
+    if plan.hides(intercurrent_key("participants", column, arm)) and shown == f"{int(n)}":
+        return shown if int(n) == 0 else DASH_WITHHELD
+    return shown
+
+
+# a count not shown (observation_count): formatting.DASH, not imported (this module is
+# imported when the DAG is built: standard library only at the top)
+DASH_WITHHELD = "\u2014"
+
+
+# the report's intercurrent-event table (estimands.json, when the disclosure job has it)
+SOURCES["estimands"] = (intercurrent_facts, ("estimands",))
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation bars merged into three blocks
+# --------------------------------------------------------------------------------------
+
+
+def evaluation_counts(rates: list[dict], summaries: list, themes, k: int):
+    """(counts, status, merged) of the evaluation job: its tables' facts and plan, then the
+    items whose withheld bar may print merged into three blocks (agreeing, the middle answer,
+    not agreeing: `merge_blocks`), their not-agreeing counts added to `counts`."""
+    counts = Counts()
+    evaluation_facts(rates, summaries, themes, counts)
+    counts.keep = _kept_for_merging(summaries)
+    status = plan(counts, k)
+    merged = set()
+    for items, answers in summaries:
+        for item in items.to_dict("records"):
+            if merge_blocks(counts, status, k, item, answers):
+                merged.add(evaluation_key(*_item_path(item)))
+    return counts, status, frozenset(merged)
+
+
+def _kept_for_merging(summaries: list) -> set[str]:
+    """The agreeing fact and the middle answer's level fact of every item."""
+    keys = set()
+    for items, answers in summaries:
+        for item in items.to_dict("records"):
+            middle = _blocks(item, answers)[3]
+            keys.add(evaluation_key(*_item_path(item), "agreeing"))
+            if middle is not None:
+                keys.add(evaluation_key(*_item_path(item), f"level={middle}"))
+    return keys
+
+
+def _item_path(item: Mapping) -> tuple:
+    return ("item", item["group"], item["instrument"], item["item"])
+
+
+def _blocks(item: Mapping, answers):
+    """(the item's answer rows, its codes in scale order, the codes not agreeing apart from
+    the middle answer, the middle answer or None), by evaluation_figures.sides."""
+    from trialeval.evaluation_figures import sides
+
+    mine = answers[
+        (answers["instrument"] == item["instrument"]) & (answers["item"] == item["item"])
+    ]
+    codes = [str(c) for c in mine["code"]]
+    agree = [str(c) for c, a in zip(mine["code"], mine["agree"], strict=True) if bool(a)]
+    _, left, middle = sides(codes, agree)
+    return mine, codes, left, middle
+
+
+def merge_blocks(counts: Counts, status: Mapping[str, str], k: int, item, answers) -> bool:
+    """Whether an item whose bar the plan withholds (a count of its answers withheld) prints
+    merged: its answered, agreeing and middle-answer counts print, its not-agreeing count
+    (the other answers) is 0 or at least k, and with that count printed (summing to the
+    answered with the other two) the audit still finds every withheld count unpinned. The
+    not-agreeing fact and its sums are then added to `counts`."""
+    where = _item_path(item)
+    _, codes, left, middle = _blocks(item, answers)
+    level = {c: evaluation_key(*where, f"level={c}") for c in codes}
+    answered, agreeing = (evaluation_key(*where, w) for w in ("answered", "agreeing"))
+    if not any(key in status for key in [answered, agreeing, *level.values()]):
+        return False  # the bar prints whole
+    shown = [answered, agreeing, *([level[middle]] if middle is not None else [])]
+    rest = sum(counts.values[level[c]] for c in left)
+    if any(key in status for key in shown) or 0 < rest < k or not left:
+        return False
+    import copy
+
+    trial = copy.deepcopy(counts)
+    not_agreeing = trial.add(evaluation_key(*where, "not_agreeing"), rest)
+    trial.add_sum(not_agreeing, [level[c] for c in left])
+    trial.add_sum(answered, [agreeing, *shown[2:], not_agreeing])
+    if _derivation(trial, status) is not None:
+        return False
+    if any(hi - lo < 1 - 1e-9 for lo, hi in feasible_intervals(trial, status, k).values()):
+        return False
+    counts.values, counts.hidden, counts.sums = trial.values, trial.hidden, trial.sums
+    return True
+
+
+def merged_shares(item: Mapping, answers) -> dict[str, float] | None:
+    """{"agree", "middle", "other": % of the answered} of an item's merged bar; the middle
+    share is 0 on a scale without a middle answer."""
+    mine, codes, _, middle = _blocks(item, answers)
+    n = dict(zip(codes, mine["n"], strict=True))
+    total = int(item["answered"])
+    if not total:
+        return None
+    middle_n = int(n[middle]) if middle is not None else 0
+    other = total - int(item["agreeing"]) - middle_n
+    return {
+        "agree": 100 * int(item["agreeing"]) / total,
+        "middle": 100 * middle_n / total,
+        "other": 100 * other / total,
+    }

@@ -17,7 +17,17 @@ import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap, to_hex
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-from trialeval.figures import DOUBLE_COLUMN, _styled, plt, save, text_width, wrap
+from trialeval.disclosure import merged_shares
+from trialeval.figures import (
+    DOUBLE_COLUMN,
+    SMALL_FONT,
+    _footnote,
+    _styled,
+    plt,
+    save,
+    text_width,
+    wrap,
+)
 from trialeval.tables import format_number
 
 AGREE_COLOURS = ("#A6D4F2", "#0072B2")  # light to dark: Okabe-Ito blue
@@ -73,6 +83,56 @@ def _withheld(plan, row, answers: pd.DataFrame) -> bool:
     return any(_item_marks(row, plan)) or any(not level_count(plan, a).isdigit() for a in mine)
 
 
+MERGED_MARK = "\u2021"  # a bar merged into three blocks (figure note)
+# merged blocks: the middle of each side's ramp, hatched (no single answer's colour)
+MERGED = {"agree": _ramp(AGREE_COLOURS, 3)[1], "middle": NEUTRAL}
+MERGED["other"] = _ramp(DISAGREE_COLOURS, 3)[1]
+MERGED_LABELS = {"agree": "Agreeing (merged)", "other": "Not agreeing (merged)"}
+HATCH = {"hatch": "////", "edgecolor": "white", "linewidth": 0}
+
+
+def _merged(plan, row) -> bool:
+    """Whether disclosure control prints a withheld bar merged into three blocks."""
+    from trialeval.disclosure import evaluation_key
+
+    key = evaluation_key("item", row["group"], row["instrument"], row["item"])
+    return key in getattr(plan, "merged", ())
+
+
+def _merged_bar(ax, y: float, share: dict, straddles: bool) -> None:
+    """A bar of three blocks: agreeing right of zero, the others left, the middle answer (when
+    the scale has one) straddling zero, in the darkest colour of each side."""
+    start = -share["middle"] / 2 if straddles else 0.0
+    for block in ("middle", "agree") if straddles else ("agree",):
+        style = HATCH if block == "agree" else {"linewidth": 0}
+        ax.barh(y, share[block], left=start, color=MERGED[block], height=0.7, **style)
+        start += share[block]
+    left = (-share["middle"] / 2 if straddles else 0.0) - share["other"]
+    ax.barh(y, share["other"], left=left, color=MERGED["other"], height=0.7, **HATCH)
+
+
+def figure_note(plan, items: pd.DataFrame, answers: pd.DataFrame) -> str | None:
+    """What disclosure control changed in the figure, in words (None: nothing)."""
+    rows = [row for _, row in items.iterrows()] if plan is not None else []
+    merged = [_merged(plan, row) for row in rows if _withheld(plan, row, answers)]
+    if not merged:
+        return None
+    k = plan.min_cell
+    parts = []
+    if any(merged):
+        parts.append(
+            f"{MERGED_MARK} Answers shown merged into agreeing, the middle answer and not "
+            "agreeing: the counts of single answers are withheld for disclosure control "
+            f"(counts from 1 to {k - 1}, and those withheld with them)."
+        )
+    if not all(merged):
+        parts.append(
+            "Counts withheld: the item's answers are not drawn, as even merged into three "
+            "blocks they would give a withheld count back (disclosure control)."
+        )
+    return " ".join(parts)
+
+
 def _note(plan, row) -> str:
     """n/N (%) agreeing at the right of a bar; the markers, without %, when withheld."""
     from trialeval.evaluation_tables import _item_marks
@@ -109,11 +169,14 @@ def _draw_panel(ax, inst: dict, items: pd.DataFrame, answers: pd.DataFrame, plan
     right, left, middle = sides(list(inst["levels"]), inst["agree"])
     colours = level_colours(right, left, middle)
     for y, (_, row) in enumerate(items.iterrows()):
-        if _withheld(plan, row, answers):
-            ax.text(0, y, "counts withheld", ha="center", va="center", color="#555555", bbox=WHITE)
-        else:
-            _bar(ax, y, _shares(answers, row["item"]), (right, left, middle), colours)
         note = _note(plan, row)
+        if not _withheld(plan, row, answers):
+            _bar(ax, y, _shares(answers, row["item"]), (right, left, middle), colours)
+        elif _merged(plan, row):
+            _merged_bar(ax, y, merged_shares(row, answers), middle is not None)
+            note += f" {MERGED_MARK}"
+        else:
+            ax.text(0, y, "counts withheld", ha="center", va="center", color="#555555", bbox=WHITE)
         ax.text(1.02, y, note, transform=ax.get_yaxis_transform(), va="center", ha="left")
     ax.set_yticks(range(len(items)))
     ax.set_yticklabels(["\n".join(wrap(s, LABEL_W - 0.1)) for s in items["statement"]])
@@ -126,11 +189,16 @@ def _draw_panel(ax, inst: dict, items: pd.DataFrame, answers: pd.DataFrame, plan
     return colours
 
 
-def _legend(ax, inst: dict, colours: dict, below: float) -> None:
+def _legend(ax, inst: dict, colours: dict, below: float, merged: bool = False) -> None:
     """The answers' legend `below` inches under the axes, centred, in scale order
     along the rows, in as many columns as fit the figure."""
     labels = list(inst["levels"].values())
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[c]) for c in inst["levels"]]
+    if merged:  # the merged bars' blocks (hatched)
+        labels += list(MERGED_LABELS.values())
+        handles += [
+            plt.Rectangle((0, 0), 1, 1, facecolor=MERGED[b], **HATCH) for b in MERGED_LABELS
+        ]
     ncol = _columns(labels)
     rows = -(-len(labels) // ncol)
     # matplotlib fills the columns first: this order reads along the rows
@@ -162,14 +230,26 @@ def _columns(labels: list[str]) -> int:
     return 1
 
 
-def _panel_heights(group: dict, items: pd.DataFrame, instruments: dict) -> list[dict]:
+def _merged_panel(plan, items: pd.DataFrame, answers: pd.DataFrame, inst_id: str) -> bool:
+    """Whether an instrument's panel has a bar merged into three blocks (its legend says so)."""
+    if plan is None:
+        return False
+    mine = answers[answers["instrument"] == inst_id]
+    shown = items[items["instrument"] == inst_id]
+    return any(_withheld(plan, row, mine) and _merged(plan, row) for _, row in shown.iterrows())
+
+
+def _panel_heights(
+    group: dict, items: pd.DataFrame, instruments: dict, merged: dict | None = None
+) -> list[dict]:
     """Per instrument, in inches: title, bars, axis (ticks, and the x label under the last
-    panel) and legend."""
+    panel) and legend (with the merged blocks' entries where `merged`)."""
     panels = []
     for k, inst_id in enumerate(group["instruments"]):
         statements = items.loc[items["instrument"] == inst_id, "statement"]
         lines = max([len(wrap(s, LABEL_W - 0.1)) for s in statements] or [1])
         labels = list(instruments[inst_id]["levels"].values())
+        labels += list(MERGED_LABELS.values()) if (merged or {}).get(inst_id) else []
         rows = -(-len(labels) // _columns(labels))
         last = k == len(group["instruments"]) - 1
         panels.append(
@@ -187,9 +267,15 @@ def _panel_heights(group: dict, items: pd.DataFrame, instruments: dict) -> list[
 def plot_evaluation(group: dict, instruments: dict, items, answers, plan=None):
     """One respondent group's evaluation items as diverging stacked bars, a panel per
     instrument, laid out in inches."""
-    panels = _panel_heights(group, items, instruments)
-    height = 0.05 + sum(sum(p.values()) for p in panels)
+    merged = {i: _merged_panel(plan, items, answers, i) for i in group["instruments"]}
+    panels = _panel_heights(group, items, instruments, merged)
+    note = figure_note(plan, items, answers)
+    lines = wrap(note, DOUBLE_COLUMN - 0.2, SMALL_FONT) if note else []
+    foot = 0.12 + SMALL_FONT / 62 * len(lines) if lines else 0.0
+    height = 0.05 + sum(sum(p.values()) for p in panels) + foot
     fig = plt.figure(figsize=(DOUBLE_COLUMN, height))
+    if lines:
+        _footnote(fig, note, 0.1)
     top, width = height - 0.05, DOUBLE_COLUMN - LABEL_W - NOTE_W
     for k, (inst_id, panel) in enumerate(zip(group["instruments"], panels, strict=True)):
         bottom = top - panel["title"] - panel["bars"]
@@ -206,7 +292,7 @@ def plot_evaluation(group: dict, instruments: dict, items, answers, plan=None):
         colours = _draw_panel(ax, inst, items[items["instrument"] == inst_id], mine, plan)
         if k == len(panels) - 1:
             ax.set_xlabel("Respondents who answered the item, %", labelpad=2)
-        _legend(ax, inst, colours, panel["axis"])
+        _legend(ax, inst, colours, panel["axis"], merged[inst_id])
         top = bottom - panel["axis"] - panel["legend"]
     return fig
 

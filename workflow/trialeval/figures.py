@@ -40,7 +40,7 @@ from trialeval import disclosure  # noqa: E402
 from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
 from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
-from trialeval.formatting import format_p  # noqa: E402
+from trialeval.formatting import DASH, format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
 from trialeval.tables import estimate_decimals, format_number  # noqa: E402
@@ -972,12 +972,19 @@ def _forest_rows(spec, eff, estimands, sd, colours, pair_n=None) -> list[_Row]:
                     marker=ESTIMAND_MARKERS.get(effect["estimand"], "o"),
                     filled=primary,
                     colour=colours.get(arm, "black"),
-                    cells=(n, sd_text, _estimate_ci(est, lo, hi, digits), *p_values),
+                    cells=(n, sd_text, _effect_text(effect, est, lo, hi, digits), *p_values),
                     gid=_effect_gid(effect),
                     band=band,
                 )
             )
     return rows
+
+
+def _effect_text(effect, est, lo, hi, digits) -> str:
+    """The estimate (95% CI) column; a dash for a risk ratio disclosure control withholds."""
+    if effect.get("note") == disclosure.ESTIMATE_NOTE:
+        return DASH
+    return _estimate_ci(est, lo, hi, digits)
 
 
 def _pair_n(spec, continuous, scores, sets, analysis_set) -> dict[tuple[str, str], int]:
@@ -1239,10 +1246,13 @@ def _why_not(note) -> str:
 
 
 @_styled
-def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.DataFrame):
+def plot_odds_ratios(
+    spec: dict, effects: pd.DataFrame, association_counts: pd.DataFrame, plan=disclosure.OFF
+):
     """Odds ratios (95% CI, log axis) of the association outcome per exposure level, grouped
     by exposure; the reference level drawn at 1 and marked '(reference)'; events/n per level
-    from the association counts."""
+    from the association counts, through disclosure control's `plan` (a withheld count as its
+    marker, without the percentage), as the association table prints them."""
     options = spec["analyses"].get("association") or {}
     outcomes = {o["id"]: o for o in spec["outcomes"]}
     eff = effects[(effects["estimand"] == "odds_ratio") & (effects["analysis"] == "association")]
@@ -1273,9 +1283,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
         levels = levels.assign(_key=levels["level"].astype(float)).sort_values("_key")
         for _, level in levels.iterrows():
             label = str(level["label"])
-            share = f"{int(level['events']):,}"
-            if level["n"] > 0:
-                share += f" ({format_number(100 * level['proportion'], 1)}%)"  # as the table
+            n_text, share = _level_counts(plan, analysis_set, exposure, level)
             gid = f"or-{exposure}-{level['level']}"
             if label in references:
                 rows.append(
@@ -1286,7 +1294,7 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
                         marker="s",
                         filled=False,
                         colour="0.3",
-                        cells=(_count(level["n"]), share, "1 (reference)", ""),
+                        cells=(n_text, share, "1 (reference)", ""),
                         gid=f"{gid}-reference",
                         band=band,
                     )
@@ -1307,9 +1315,9 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
                     hi=hi,
                     filled=primary,
                     cells=(
-                        _count(level["n"]),
+                        n_text,
                         share,
-                        _estimate_ci(est, lo, hi, digits),
+                        _effect_text(effect if effect is not None else {}, est, lo, hi, digits),
                         format_p(p),
                     ),
                     gid=gid,
@@ -1328,16 +1336,40 @@ def plot_odds_ratios(spec: dict, effects: pd.DataFrame, association_counts: pd.D
         "xlabel": "Odds ratio (log scale), 95% CI",
     }
     aligns = ["right", "right", "left", "right"]
-    fig, margin = _stack_panels([panel], aligns=aligns, foot_h=0.36)
-    _footnote(
-        fig,
+    text = (
         "Logistic regression with the lowest level as reference, "
         + (f"adjusted for {', '.join(adjusted)}" if adjusted else "unadjusted")
         + ". n: respondents at the level with the outcome, exposure and covariates answered; "
-        "events: those with the outcome.",
-        margin,
+        "events: those with the outcome." + _withheld_words(plan, rows, eff)
     )
+    extra = max(len(wrap(text, DOUBLE_COLUMN - 0.1, SMALL_FONT)) - 2, 0) * SMALL_FONT / 62
+    fig, margin = _stack_panels([panel], aligns=aligns, foot_h=0.36 + extra)
+    _footnote(fig, text, margin)
     return fig
+
+
+def _withheld_words(plan, rows: list, effects: pd.DataFrame) -> str:
+    """The odds-ratio forest's disclosure-control sentences (empty when nothing is withheld)."""
+    if not plan.on:
+        return ""
+    marks = (f"<{plan.min_cell}", f"\u2265{plan.min_cell}")
+    words = ""
+    if any(m in str(c) for row in rows for c in row.cells for m in marks):
+        words += " " + plan.note()
+    if (effects["note"] == disclosure.ESTIMATE_NOTE).any():
+        words += f" {DASH}: {disclosure.ESTIMATE_NOTE}."
+    return words
+
+
+def _level_counts(plan, analysis_set: str, exposure: str, level) -> tuple[str, str]:
+    """(n, events (%)) of one exposure level as the odds-ratio forest prints them."""
+    where = (analysis_set, exposure, str(level["label"]))
+    n = plan.marker(disclosure.association_key(*where, "n"), level["n"])
+    events = plan.marker(disclosure.association_key(*where, "events"), level["events"])
+    share = events or f"{int(level['events']):,}"
+    if level["n"] > 0 and not (n or events):
+        share += f" ({format_number(100 * level['proportion'], 1)}%)"  # as the table
+    return n or _count(level["n"]), share
 
 
 # --------------------------------------------------------------------------------------
@@ -2191,7 +2223,9 @@ def run(
         fig = plot_trajectories(spec, means, analysis_set, consort, show_n=show_n)
         notes = trajectory_gaps(spec, means, analysis_set, consort)
     elif kind == "forest":
-        effects = _primary_rows(read_csv(inputs["effects"]))
+        # disclosure control: no risk ratio from withheld counts, no small count in a note
+        plan = disclosure.load(inputs.get("disclosure"))
+        effects = disclosure.shared_effects(_primary_rows(read_csv(inputs["effects"])), plan)
         fig = plot_forest(
             spec,
             effects,
@@ -2210,9 +2244,10 @@ def run(
         if "covariate_labels" in inputs:  # the footnote names the covariates adjusted for
             labels = json.loads(Path(inputs["covariate_labels"]).read_text())
             spec = with_export_labels(spec, labels)
-        fig = plot_odds_ratios(
-            spec, effects, read_csv(inputs["association_counts"], dtype={"level": str})
-        )
+        plan = disclosure.load(inputs.get("disclosure"))
+        effects = disclosure.shared_effects(effects, plan)  # as effects: the forest
+        counts = read_csv(inputs["association_counts"], dtype={"level": str})
+        fig = plot_odds_ratios(spec, effects, counts, plan)
         if not (effects["estimand"] == "odds_ratio").any():
             notes = [NO_ODDS_RATIOS]
     elif kind == "cohort_prevalence":  # design cohort_comparison (trialeval.cohort_tables)

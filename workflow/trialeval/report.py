@@ -349,20 +349,19 @@ def _estimand_section(
         rows = []
         for event in analysis["intercurrent_events"]:
             what = f"{event['event']} ({event['strategy']}, column {event['column']})"
-            rows.append((f"{what}: participants with the event", event["participants"]))
+            column = event["column"]
+            rows.append((f"{what}: participants with the event", event["participants"], column))
             for outcome, actions in event["observations"].items():
                 for action, counts in actions.items():
                     label = typographic(outcome_label(spec, outcome)) if spec else outcome
-                    rows.append((f"{label}: {ACTION_WORDS[action]}", counts))
+                    rows.append((f"{label}: {ACTION_WORDS[action]}", counts, column, "seen"))
         if rows:
             body = "".join(
-                f"<tr><td>{html.escape(text)}</td>"
-                # counts below disclosure control's k as "<k" (`plan`; off by default)
-                + "".join(
-                    f"<td>{html.escape(plan.count(None, counts.get(a, 0)))}</td>" for a in arms
-                )
+                f"<tr><td>{html.escape(row[0])}</td>"
+                # through disclosure control's plan (`plan`; off by default): "<k", "≥k"
+                + "".join(f"<td>{html.escape(_intercurrent_cell(plan, row, a))}</td>" for a in arms)
                 + "</tr>"
-                for text, counts in rows
+                for row in rows
             )
             number = next(numbers) if numbers is not None else None
             title = f"Intercurrent events, {analysis['label']}"
@@ -377,7 +376,32 @@ def _estimand_section(
         '<p class="note">After the event: visits strictly after the visit recorded in the '
         "event's column. Counted over the intent-to-treat set (estimands.json).</p>"
     )
+    if plan.on:
+        parts += _intercurrent_notes(plan, parts)
     return "\n".join(parts)
+
+
+def _intercurrent_notes(plan, parts: list[str]) -> list[str]:
+    """Disclosure control's notes under the intercurrent-event tables, where they apply."""
+    marks = (f"&lt;{plan.min_cell}", f"\u2265{plan.min_cell}")
+    notes = [plan.note()] if any(m in part for part in parts for m in marks) else []
+    if any(f"<td>{disclosure.DASH_WITHHELD}</td>" in part for part in parts):
+        notes.append(
+            f"{disclosure.DASH_WITHHELD}: observations after the event not shown where the "
+            "arm's participants with the event are withheld (they would bound that count)."
+        )
+    return [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+
+
+def _intercurrent_cell(plan, row: tuple, arm: str) -> str:
+    """One arm's cell of an intercurrent-event table row (text, counts, event column[,
+    "seen"]): the participants with the event (a fact of disclosure control's plan) or the
+    observations set aside after it (disclosure.observation_count)."""
+    _, counts, column, *seen = row
+    n = counts.get(arm, 0)
+    if seen:
+        return disclosure.observation_count(plan, column, arm, n)
+    return plan.count(disclosure.intercurrent_key("participants", column, arm), n)
 
 
 def _imputation_section(spec: dict) -> str:

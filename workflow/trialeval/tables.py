@@ -1764,6 +1764,8 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
         return build_table(spec, inputs)
 
     effects, left_out = shown_rows(spec, _read_effects(inputs["effects"]))
+    # disclosure control: no estimate from withheld counts, no small count in a note
+    effects = disclosure.shared_effects(effects, disclosure.load(inputs.get("disclosure")))
     sign = (
         "Differences are the first-named group minus the second; ratios the first over the second."
     )
@@ -1902,8 +1904,11 @@ def _tipping_point_build(spec: dict, kind: str, inputs: dict):
     # one part per analysis with imputation (each with its header, rows or not)
     frames = [read_csv(p) for p in ([paths] if isinstance(paths, str) else list(paths))]
     imputation, left_out = shown_rows(spec, pd.concat(frames, ignore_index=True))
+    plan = disclosure.load(inputs.get("disclosure"))
     for column in ("note", "tipping_note"):
         imputation[column] = imputation[column].astype(object).where(imputation[column].notna(), "")
+        # disclosure control: no count of participants below k in a note
+        imputation[column] = [disclosure.shared_note(n, plan) for n in imputation[column]]
     full, formatted = tipping_point_table(spec, imputation)
     title = _title(spec, kind, "Multiple imputation with delta adjustment (tipping point)")
     named = [a for a in spec["analyses"].get("sensitivity") or [] if a.get("imputation")]
