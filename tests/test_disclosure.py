@@ -597,10 +597,10 @@ def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
 
 
 def test_the_new_count_tables_are_sources_of_the_plan():
-    assert disclosure.source_inputs(["effects_table"]) == [
-        "consort", "effects", "estimands", "prepost_summary"
-    ]  # fmt: skip
-    assert disclosure.source_inputs(["cohort_table"]) == ["cohort_summary", "consort", "estimands"]
+    # every trial: consort, the report's estimands and the models' n per arm (model_n)
+    always = ["consort", "effects", "estimands", "scores", "sets"]
+    assert disclosure.source_inputs(["effects_table"]) == sorted([*always, "prepost_summary"])
+    assert disclosure.source_inputs(["cohort_table"]) == sorted([*always, "cohort_summary"])
 
 
 def test_cluster_and_group_sizes_are_not_printed_under_disclosure_control():
@@ -852,7 +852,7 @@ def test_intercurrent_event_counts_are_planned_with_their_arm_totals(tmp_path):
     # 3 observations beside a's withheld 4 print "<5" (1 to 4 says nothing of p)
     assert disclosure.observation_count(plan, "stopped", "a", 3) == "<5"
     assert disclosure.observation_count(plan, "stopped", "a", 0) == "0"
-    assert disclosure.source_inputs([]) == ["consort", "estimands"]
+    assert disclosure.source_inputs([]) == ["consort", "effects", "estimands", "scores", "sets"]
 
 
 def test_a_withheld_evaluation_bar_prints_merged_when_that_is_safe():
@@ -983,3 +983,56 @@ def test_intercurrent_facts_of_the_estimands_file_the_pipeline_writes(tiny, tmp_
     status = disclosure.plan(counts, 3)
     assert status[key("participants", "stopped", "ctl")] == "primary"
     assert_protected(counts, status, 3)
+
+
+def test_table2_model_n_is_planned_with_the_arms_model_n(tmp_path):
+    """Table 2 prints a model's n (arms summed, by design) and the CONSORT diagram each arm's
+    model n beside those without data. Arm b: 6 in the set, 3 with data (model n 3 < 5);
+    arm a: 30, all with data. Without the model n in the plan, 33 - 30 gives b's 3 back: the
+    plan withholds a's 30 too, and the LP finds every withheld count at least 1 wide."""
+    spec = {
+        "design": "rct",
+        "baseline": "t0",
+        "outcomes": [{"id": "ee", "kind": "score", "role": "primary"}],
+        "analyses": {"analysis_sets": ["itt"], "mixed_model": {"model": "lmm"}},
+    }
+    ids = [f"a{i}" for i in range(30)] + [f"b{i}" for i in range(6)]
+    sets = pd.DataFrame({"participant_id": ids, "arm": ["a"] * 30 + ["b"] * 6, "itt": True})
+    with_data = ids[:33]  # b3-b5 answered no survey
+    scores = pd.DataFrame(
+        [
+            {"participant_id": p, "outcome": "ee", "timepoint": t, "score": 10.0}
+            for p in with_data
+            for t in ("t0", "t1")
+        ]
+    )
+    effects = pd.DataFrame(
+        [{"analysis_set": "itt", "outcome": "ee", "timepoint": "t1", "estimand": "diff_in_change",
+          "contrast": "b - a", "n": 33, "analysis_name": "primary"}]
+    )  # fmt: skip
+    paths = {name: tmp_path / f"{name}.parquet" for name in ("scores", "sets")}
+    scores.to_parquet(paths["scores"])
+    sets.to_parquet(paths["sets"])
+    effects.to_csv(tmp_path / "effects.csv", index=False)
+    consort = {"allocated": {"a": 30, "b": 6}, "analysed": {"itt": {"a": 30, "b": 6}}}
+    (tmp_path / "consort.json").write_text(json.dumps(consort))
+    inputs = {name: str(path) for name, path in paths.items()}
+    inputs |= {"effects": str(tmp_path / "effects.csv"), "consort": str(tmp_path / "consort.json")}
+    counts = Counts()
+    for arm, n in consort["analysed"]["itt"].items():
+        counts.add(disclosure.consort_key("analysed", "itt", arm), n)
+    disclosure.model_n_facts(spec, inputs, counts)
+    table2 = "effects/itt/ee/t1/diff_in_change/b - a/n"
+    assert counts.values[table2] == 33 and table2 in counts.fixed
+    assert (
+        table2,
+        (disclosure.model_key("itt", "ee", "a"), disclosure.model_key("itt", "ee", "b")),
+    ) in counts.sums
+    status = disclosure.plan(counts, K)
+    assert status[disclosure.model_key("itt", "ee", "b")] == "primary"
+    assert status[disclosure.model_key("itt", "ee", "a")] == "complementary"
+    assert_protected(counts, status, K)
+    # the CONSORT diagram prints them as the plan says
+    plan = disclosure.Plan(K, status, frozenset(counts.values))
+    shown = figures._withheld_model_n({"itt": {"ee": {"a": 30, "b": 3}}}, consort, plan)
+    assert shown == {"itt": {"ee": {"a": "≥5", "b": "<5"}}}

@@ -1124,7 +1124,7 @@ def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
         assert ident not in f" {shown} ", ident
 
 
-def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo):
+def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo, tmp_path):
     """Three arms (half the coached relabelled peer support): each continuous row's n is the
     participants of its two arms with the outcome scored at some visit (the mixed model of
     all arms reports them all in effects.csv), counted by hand; the risk ratios' n already
@@ -1164,6 +1164,14 @@ def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo):
             assert cells[0][1] == f"{hand:,}", gid
             checked += 1
     assert checked == 2 * 7
+    # under disclosure control two pairs and Table 2's total would give each arm's model n:
+    # every continuous row prints effects.csv's n (the model's, every arm), and says so
+    fig = figures.plot_forest(spec, table, scores=scores, sets=sets, pairwise_n=False)
+    ee = table[(table["outcome"] == "ee") & (table["estimand"] == "diff_in_change")]
+    shown = svg_texts(svg_of(fig, tmp_path))
+    assert shown.count(f"{int(ee['n'].iloc[0]):,}") >= 2  # both contrasts of ee
+    assert not any(t == f"{hand:,}" for t in shown if hand != int(ee["n"].iloc[0]))
+    assert any("participants in the model (every arm, as in Table 2)" in t for t in shown)
 
 
 def test_report_shows_figures_at_one_scale(tmp_path):

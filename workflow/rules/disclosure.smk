@@ -9,7 +9,9 @@ if DISCLOSURE is not None:
             unpack(disclosure_inputs),
             settings=settings_file("disclosure"),
             code="workflow/scripts/disclosure.py",
-            library=library("disclosure", "tables", "formatting", "estimands"),
+            library=library(
+                "disclosure", "tables", "formatting", "estimands", "model_n"
+            ),
         output:
             f"{RESULTS}/{{trial}}/interim/disclosure.json",
         log:

@@ -12,7 +12,9 @@ for layout, items in LAYOUTS.items():
             unpack(disclosure_plan),
             settings=settings_file("figures"),
             code="workflow/scripts/figures.py",
-            library=library("figures", "formatting", "disclosure", "cohort_tables"),
+            library=library(
+                "figures", "formatting", "disclosure", "cohort_tables", "model_n"
+            ),
         output:
             [
                 (

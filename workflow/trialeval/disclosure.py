@@ -754,13 +754,13 @@ SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
 def source_inputs(kinds: Iterable[str]) -> list[str]:
     """The stage inputs the disclosure job of a trial with these table kinds reads (and the
     report's: consort, estimands)."""
-    kinds = ["consort", "estimands", *kinds]
+    kinds = ["consort", "estimands", "model_n", *kinds]
     return sorted({name for kind in kinds if kind in SOURCES for name in SOURCES[kind][1]})
 
 
 def trial_counts(spec: dict, kinds: Iterable[str], inputs: Mapping) -> Counts:
     counts = Counts()
-    for kind in ["consort", "estimands", *kinds]:
+    for kind in ["consort", "estimands", "model_n", *kinds]:
         if kind in SOURCES:
             SOURCES[kind][0](spec, inputs, counts)
     return counts
@@ -1279,6 +1279,85 @@ DASH_WITHHELD = "\u2014"
 
 # the report's intercurrent-event table (estimands.json, when the disclosure job has it)
 SOURCES["estimands"] = (intercurrent_facts, ("estimands",))
+
+
+# --------------------------------------------------------------------------------------
+# The models' n per arm (CONSORT's "analysed" lines) and Table 2's n of score outcomes
+# --------------------------------------------------------------------------------------
+
+# Table 2 prints each model's n, the arms' model n summed, by design (`fixed`); the CONSORT
+# diagram prints the primary outcomes' model n per arm beside those without data. With both,
+# Table 2's n less the printed arms gives a withheld arm's model n back, so the arms' model n
+# are facts of the plan, each arm's analysis set the model n plus those without data.
+
+
+def model_key(analysis_set: str, outcome: str, arm: str) -> str:
+    return f"model/{analysis_set}/{outcome}/{arm}"
+
+
+def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """Per configured analysis set, score outcome and arm the participants its model used
+    (trialeval.model_n), with the sums they enter; Table 2's n of each primary-analysis score
+    row as the fixed sum of its arms, where the counts agree (a model that left participants
+    out for a missing covariate has no such sum)."""
+    if not {"scores", "sets", "effects"} <= set(inputs) or spec["design"] not in (
+        "rct",
+        "cluster_rct",
+        "quasi_experimental",
+    ):
+        return
+    import pandas as pd
+
+    from trialeval.io import read_csv
+    from trialeval.model_n import participants_used
+
+    consort = json.loads(Path(inputs["consort"]).read_text())
+    arms = list(consort["allocated"])
+    scores, sets = pd.read_parquet(inputs["scores"]), pd.read_parquet(inputs["sets"])
+    names = [
+        s for s in spec["analyses"].get("analysis_sets") or ["itt"] if s in consort["analysed"]
+    ]
+    for outcome in [o for o in spec["outcomes"] if o["kind"] == "score"]:
+        # CONSORT prints a primary outcome's "no data" count; a secondary's is printed nowhere
+        hidden = outcome["role"] != "primary"
+        for name in names:
+            used = participants_used(spec, scores, sets, name, outcome["id"], arms)
+            for arm, n in used.items():
+                _model_arm(
+                    counts,
+                    consort_key("analysed", name, arm),
+                    model_key(name, outcome["id"], arm),
+                    n,
+                    hidden,
+                )
+    _table2_score_n(spec, read_csv(inputs["effects"]), arms, counts)
+
+
+def _model_arm(counts: Counts, set_key: str, key: str, n: int, hidden: bool) -> None:
+    counts.add(key, n)
+    if set_key in counts.values and counts.values[set_key] >= n:
+        rest = counts.add(f"{key}/no_data", counts.values[set_key] - n, hidden=hidden)
+        counts.add_sum(set_key, [key, rest])
+
+
+def _table2_score_n(spec: dict, effects, arms: list[str], counts: Counts) -> None:
+    kinds = {o["id"]: o["kind"] for o in spec["outcomes"]}
+    for row in effects.to_dict("records"):
+        if kinds.get(row["outcome"]) != "score" or _missing(row.get("n")):
+            continue
+        if str(row.get("analysis_name") or "primary") not in ("primary", "nan"):
+            continue
+        parts = [model_key(row["analysis_set"], row["outcome"], a) for a in arms]
+        if not all(p in counts.values for p in parts):
+            continue
+        where = (row["analysis_set"], row["outcome"], row["timepoint"], row["estimand"])
+        key = "effects/" + "/".join(str(w) for w in (*where, row["contrast"])) + "/n"
+        counts.add(key, row["n"])
+        counts.fixed.add(key)
+        counts.add_sum_if_equal(key, parts)
+
+
+SOURCES["model_n"] = (model_n_facts, ("consort", "effects", "scores", "sets"))
 
 
 # --------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import DASH, format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
+from trialeval.model_n import participants_used  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
 from trialeval.tables import estimate_decimals, format_number  # noqa: E402
 
@@ -1076,6 +1077,7 @@ def plot_forest(
     *,
     scores: pd.DataFrame | None = None,
     sets: pd.DataFrame | None = None,
+    pairwise_n: bool = True,
 ):
     """Forest plot of the design's effects of interest in one analysis set.
 
@@ -1103,12 +1105,25 @@ def plot_forest(
             )
         sd = baseline_sd(spec, scores, sets, analysis_set)
     contrasts = list(dict.fromkeys(eff["contrast"]))
-    panels = _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analysis_set)
+    # several arms: each comparison's n is of its two arms; under disclosure control a mixed
+    # model's n of every arm (Table 2's), since two pairs and that total give each arm's n
+    pairs = len(contrasts) > 1 and pairwise_n
+    panels = _forest_panels(
+        spec, continuous, ratios, sd, contrasts, (scores, sets) if pairs else None, analysis_set
+    )
+    n_words = ""
+    if len(contrasts) > 1:
+        n_words = (
+            " n: participants of the two arms compared."
+            if pairwise_n
+            else " n: continuous outcomes, participants in the model (every arm, as in Table 2);"
+            " binary outcomes, participants of the two arms compared."
+        )
     footnote = (
         f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
         " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
         "in the outcome's own units."
-        + (" n: participants of the two arms compared." if len(contrasts) > 1 else "")
+        + n_words
         + " P adj.: adjusted for multiplicity across secondary "
         "outcomes (primary outcomes are not adjusted)."
     )
@@ -1123,9 +1138,10 @@ def plot_forest(
     return fig
 
 
-def _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analysis_set):
+def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_set):
     """The panels of the effects forest: continuous outcomes, then binary, each split by the
-    outcomes' better direction, each with its favours line."""
+    outcomes' better direction, each with its favours line. `pair_data` (scores, sets): the
+    continuous rows' n counted per pair of arms (`_pair_n`); None: effects.csv's n."""
     estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
     styles = arm_styles(spec)
     # one contrast: black; several: each intervention arm in its colour (labels say which)
@@ -1133,7 +1149,7 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, scores, sets, analys
     if len(contrasts) > 1:
         colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
     favours_arms = _favours_arms(spec, contrasts)
-    pair_n = _pair_n(spec, continuous, scores, sets, analysis_set) if len(contrasts) > 1 else {}
+    pair_n = _pair_n(spec, continuous, *pair_data, analysis_set) if pair_data else {}
     # the contrast and visit every panel shares are said once, above the first panel
     said = _comparison_words(spec, pd.concat([continuous, ratios]))
     panels = []
@@ -1872,27 +1888,6 @@ def primary_model_n(
     }
 
 
-def participants_used(
-    spec: dict, scores: pd.DataFrame, sets: pd.DataFrame, analysis_set: str, outcome_id: str, arms
-) -> dict[str, int]:
-    """{arm: n}: members of the set with the score outcome scored as its model needs it, at
-    baseline and a later visit (an ANCOVA, an MMRM with baseline as covariate, a pre/post
-    analysis), else at any visit."""
-    needs_baseline = spec["design"] not in RANDOMIZED or (
-        spec["analyses"]["mixed_model"].get("model") in ("ancova", "mmrm")
-    )
-    members = set_members(sets, analysis_set, outcome_id)[["participant_id", "arm"]]
-    rows = scores[(scores["outcome"] == outcome_id) & scores["score"].notna()]
-    rows = rows[in_set(rows["participant_id"], members["participant_id"])]
-    keep = set(rows["participant_id"])
-    if needs_baseline:
-        keep = set(rows.loc[rows["timepoint"] == spec["baseline"], "participant_id"])
-        keep &= set(rows.loc[rows["timepoint"] != spec["baseline"], "participant_id"])
-    used = members[members["participant_id"].isin(keep)]
-    counts = used.groupby("arm", observed=True)["participant_id"].nunique()
-    return {a: int(counts.get(a, 0)) for a in arms}
-
-
 def _survey_model_n(spec: dict, consort: dict, effects: pd.DataFrame) -> dict:
     """A survey's primary models: {set: {"outcome|exposure": {"all": n}}} from effects.csv."""
     primary = {o["id"] for o in spec["outcomes"] if o["role"] == "primary"}
@@ -2152,25 +2147,38 @@ def _tipping_words(spec: dict, left, right, first) -> None:
 
 
 def _withheld_model_n(model_n: dict | None, consort: dict, plan) -> dict | None:
-    """The models' n as the diagram may print them under disclosure control: a count from 1
-    to k - 1, one whose set's others without data are (n = set - others), or one of an arm
-    whose set count the plan withholds (n + others = the set) is withheld (its marker, "<k"
-    or "≥k"), and the diagram then leaves the others out."""
+    """The models' n as the diagram may print them under disclosure control. A model n the
+    plan registered (disclosure.model_n_facts) prints as the plan says; where it prints but
+    its arm's others without data are withheld, it is given as text, so the diagram leaves
+    the others out. Otherwise (a survey's models): a count from 1 to k - 1, one whose set's
+    others are (n = set - others), or one of an arm whose set count the plan withholds
+    (n + others = the set) is withheld (its marker, "<k" or "≥k")."""
     if not model_n or not plan.on:
         return model_n
-    k = plan.min_cell
     shown: dict = {}
     for name, outcomes in model_n.items():
         shown[name] = {}
         for outcome, by_arm in outcomes.items():
-            shown[name][outcome] = {}
-            for arm, n in by_arm.items():
-                size = consort["analysed"].get(name, {}).get(arm)
-                others = size - n if isinstance(size, int) and "|" not in outcome else None
-                small = 0 < n < k or (others is not None and 0 < others < k)
-                small = small or plan.hides(disclosure.consort_key("analysed", name, arm), size)
-                shown[name][outcome][arm] = (f"<{k}" if n < k else f"\u2265{k}") if small else n
+            shown[name][outcome] = {
+                arm: _model_n_shown(plan, consort, name, outcome, arm, n)
+                for arm, n in by_arm.items()
+            }
     return shown
+
+
+def _model_n_shown(plan, consort: dict, name: str, outcome: str, arm: str, n: int):
+    key = disclosure.model_key(name, outcome, arm)
+    if key in plan.registered:
+        marker = plan.marker(key, n)
+        if marker is None and plan.hides(f"{key}/no_data"):
+            return f"{n:,}"  # a string: printed as it is, without the others beside it
+        return marker or n
+    k = plan.min_cell
+    size = consort["analysed"].get(name, {}).get(arm)
+    others = size - n if isinstance(size, int) and "|" not in outcome else None
+    small = 0 < n < k or (others is not None and 0 < others < k)
+    small = small or plan.hides(disclosure.consort_key("analysed", name, arm), size)
+    return (f"<{k}" if n < k else f"\u2265{k}") if small else n
 
 
 def _model_n(spec: dict, consort: dict, inputs: dict[str, str]) -> dict | None:
@@ -2232,6 +2240,7 @@ def run(
             analysis_set,
             scores=pd.read_parquet(inputs["scores"]),
             sets=pd.read_parquet(inputs["sets"]),
+            pairwise_n=not plan.on,
         )
         notes = forest_gaps(spec, effects, analysis_set)
     elif kind == "change_distributions":

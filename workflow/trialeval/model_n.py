@@ -1,0 +1,36 @@
+"""The participants each score outcome's model used, per arm.
+
+One count for the CONSORT diagram's "analysed" lines, the forest plot's n of a multi-arm
+trial's comparisons and the disclosure plan (Table 2's n of a model is these arms summed):
+members of the analysis set with the outcome scored as the model needs it, at baseline and a
+later visit (an ANCOVA, an MMRM with baseline as covariate, a pre/post analysis), else at
+any visit (a mixed model of change). A model that leaves participants out for a missing
+covariate uses fewer; its effects row says so, and the sums here then do not hold (callers
+check).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from trialeval.config import RANDOMIZED
+from trialeval.io import in_set, set_members
+
+
+def participants_used(
+    spec: dict, scores: pd.DataFrame, sets: pd.DataFrame, analysis_set: str, outcome_id: str, arms
+) -> dict[str, int]:
+    """{arm: n} of one score outcome's model in one analysis set (module doc)."""
+    needs_baseline = spec["design"] not in RANDOMIZED or (
+        spec["analyses"]["mixed_model"].get("model") in ("ancova", "mmrm")
+    )
+    members = set_members(sets, analysis_set, outcome_id)[["participant_id", "arm"]]
+    rows = scores[(scores["outcome"] == outcome_id) & scores["score"].notna()]
+    rows = rows[in_set(rows["participant_id"], members["participant_id"])]
+    keep = set(rows["participant_id"])
+    if needs_baseline:
+        keep = set(rows.loc[rows["timepoint"] == spec["baseline"], "participant_id"])
+        keep &= set(rows.loc[rows["timepoint"] != spec["baseline"], "participant_id"])
+    used = members[members["participant_id"].isin(keep)]
+    counts = used.groupby("arm", observed=True)["participant_id"].nunique()
+    return {a: int(counts.get(a, 0)) for a in arms}
