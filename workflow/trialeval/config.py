@@ -243,13 +243,62 @@ def resolve_trial(
 
     Checks everything that can be checked without the data: outcome instruments and subscales
     exist, exactly one baseline timepoint, exactly one control arm where the design needs one,
-    ids unique, per-protocol arms known.
+    ids unique, per-protocol arms known. The steps run in a fixed order (a file with several
+    faults is told the first one met), each a helper below.
     """
     where = config_file
-    design = trial["design"]
-    data = trial["data"]
+    design, data = trial["design"], trial["data"]
     data_dir = Path(data.get("dir", Path(raw_dir) / trial_id))
+    sheet = data.get("sheet", 0)
+    id_column = data.get("id_column", "participant_id")
 
+    available = _available_instruments(trial, registry, registry_file, where)
+    cohort = _resolve_cohort(trial, where)
+    arms, arm_column, control_arm = _resolve_arms(trial, cohort, where)
+    timepoints, baseline = _resolve_timepoints(trial, data_dir, sheet, id_column, where)
+    outcomes, instruments = _resolve_outcomes(trial, available, registry_file, where)
+    _answer_labels(trial.get("answer_labels") or {}, instruments, f"{where}: answer_labels")
+    _fill_item_columns(trial, timepoints, instruments, where)
+    per_protocol = _resolve_per_protocol(trial, arms, where)
+    analyses = _resolve_analyses(trial, outcomes, instruments, where)
+    data_source = _data_source_keys(data, data_dir, sheet, id_column, arm_column, where)
+    covariates = [_resolve_covariate(c, where) for c in trial.get("covariates", [])]
+    # respondent groups, evaluation instruments, free text: only when the trial has them
+    evaluation = resolve_evaluation(
+        trial, available, data_dir=data_dir, id_column=id_column, where=where
+    )
+    power = _power_plan(trial, arms, outcomes, timepoints, analyses, where)
+
+    return {
+        "id": trial_id,
+        "title": trial["title"],
+        "design": design,
+        "registration": trial.get("registration", ""),
+        "config_file": config_file,
+        **data_source,
+        "arms": arms,
+        "control_arm": control_arm,
+        **_sites(trial.get("sites"), where),
+        "timepoints": timepoints,
+        "baseline": baseline,
+        "covariates": covariates,
+        "outcomes": outcomes,
+        "instruments": instruments,
+        "per_protocol": per_protocol,
+        "analyses": analyses,
+        "power": power,
+        **({"cohort": cohort} if cohort is not None else {}),
+        # only with intercurrent events: other trials' specs (and ingest's params) keep theirs
+        **({"intercurrent_columns": events} if (events := intercurrent_columns(analyses)) else {}),
+        **evaluation,
+    }
+
+
+def _available_instruments(
+    trial: dict, registry: dict, registry_file: str, where: str
+) -> dict[str, tuple[dict, str]]:
+    """The instruments the trial's outcomes may name: {id: (raw entry, file defining it)},
+    the registry's and the trial file's own `instruments` (which may not reuse a registry id)."""
     own = trial.get("instruments") or {}
     clash = sorted(set(own) & set(registry))
     if clash:
@@ -257,39 +306,36 @@ def resolve_trial(
             f"{where}: instruments {clash} are already defined in {registry_file}; give the "
             f"trial's own instrument another id"
         )
-    available = {**{k: (v, registry_file) for k, v in registry.items()}}
+    available = {k: (v, registry_file) for k, v in registry.items()}
     available.update({k: (v, where) for k, v in own.items()})
+    return available
 
-    # Arms: a survey without arms is one group; a cohort comparison's cohorts are its groups.
-    raw_arms = trial.get("arms")
-    cohort = _resolve_cohort(trial, where)
+
+def _arm(arm_id: str, label: str, control: bool, colour) -> dict:
+    return {"id": arm_id, "label": label, "control": control, "colour": colour}
+
+
+def _resolve_arms(trial: dict, cohort: dict | None, where: str) -> tuple[list, str | None, str]:
+    """(arms [{id, label, control, colour}], the arm column or None, the control arm id or
+    None). A survey without arms is one group; a cohort comparison's cohorts are its groups."""
+    design, raw_arms = trial["design"], trial.get("arms")
     if cohort is not None:
         arms = [
-            {
-                "id": c,
-                "label": cohort["labels"].get(c, c),
-                "control": c == cohort["reference"],
-                "colour": None,
-            }
+            _arm(c, cohort["labels"].get(c, c), c == cohort["reference"], None)
             for c in cohort["order"]
         ]
         arm_column = cohort["column"]
     elif raw_arms is None:
         if design in DESIGNS_WITH_CONTROL:
             raise TrialInputError(f"{where}: design {design!r} needs `arms` with a control arm")
-        arms = [{"id": SINGLE_GROUP, "label": "All participants", "control": False, "colour": None}]
+        arms = [_arm(SINGLE_GROUP, "All participants", False, None)]
         arm_column = None
     else:
         arms = [
-            {
-                "id": a["id"],
-                "label": a.get("label", a["id"]),
-                "control": bool(a.get("control")),
-                "colour": a.get("colour"),
-            }
+            _arm(a["id"], a.get("label", a["id"]), bool(a.get("control")), a.get("colour"))
             for a in raw_arms
         ]
-        arm_column = data.get("arm_column", "arm")
+        arm_column = trial["data"].get("arm_column", "arm")
     _unique([a["id"] for a in arms], "arm", f"{where}: arms")
     controls = [a["id"] for a in arms if a["control"]]
     if design in DESIGNS_WITH_CONTROL and len(controls) != 1:
@@ -299,9 +345,16 @@ def resolve_trial(
         )
     if design in DESIGNS_WITH_CONTROL and len(arms) < 2:
         raise TrialInputError(f"{where}: arms: design {design!r} needs at least two arms")
+    return arms, arm_column, controls[0] if controls else None
 
-    sheet = data.get("sheet", 0)
-    id_column = data.get("id_column", "participant_id")
+
+def _resolve_timepoints(
+    trial: dict, data_dir: Path, sheet, id_column: str, where: str
+) -> tuple[list[dict], str]:
+    """(timepoints [{id, label, file, source, baseline}], the baseline timepoint's id): exactly
+    one baseline, and a later wave unless the design has one wave. `source.columns` is still
+    empty (filled in by `_fill_item_columns` once the instruments are known)."""
+    design = trial["design"]
     timepoints = []
     for i, t in enumerate(trial["timepoints"]):
         source = _source(t["file"], data_dir, sheet, id_column, f"{where}: timepoints[{i}].file")
@@ -325,7 +378,15 @@ def resolve_trial(
         raise TrialInputError(
             f"{where}: timepoints: design {design!r} needs a baseline and at least one later wave"
         )
+    return timepoints, baselines[0]
 
+
+def _resolve_outcomes(
+    trial: dict, available: dict, registry_file: str, where: str
+) -> tuple[list[dict], dict[str, dict]]:
+    """(outcomes [{id, label, instrument, kind, name, role}], {id: resolved instrument}): only
+    the instruments some outcome names are resolved, in the order the outcomes first name
+    them (that order is the spec's `instruments`)."""
     instruments: dict[str, dict] = {}
     outcomes = []
     for i, out in enumerate(trial["outcomes"]):
@@ -339,27 +400,7 @@ def resolve_trial(
         if inst_id not in instruments:
             spec, source = available[inst_id]
             instruments[inst_id] = resolve_instrument(inst_id, spec, source)
-        inst = instruments[inst_id]
-        if "subscale" in out:
-            kind, name = "score", out["subscale"]
-            if name not in inst["subscales"]:
-                raise TrialInputError(
-                    f"{key}: subscale {name!r} is not a subscale of {inst_id}; expected one of "
-                    f"{sorted(inst['subscales'])}"
-                )
-            label = inst["subscales"][name]["label"]
-        else:
-            name = out["category"]
-            if name == BANDS and inst["bands"]:
-                kind, label = "bands", f"{inst['label']} band"
-            elif name in inst["categories"]:
-                kind, label = "category", inst["categories"][name]["label"]
-            else:
-                expected = sorted(inst["categories"]) + ([BANDS] if inst["bands"] else [])
-                raise TrialInputError(
-                    f"{key}: category {name!r} is not a category of {inst_id}; expected one of "
-                    f"{expected}"
-                )
+        kind, name, label = _outcome_measure(out, instruments[inst_id], key)
         outcomes.append(
             {
                 "id": out["id"],
@@ -371,29 +412,61 @@ def resolve_trial(
             }
         )
     _unique([o["id"] for o in outcomes], "outcome", f"{where}: outcomes")
-    _answer_labels(trial.get("answer_labels") or {}, instruments, f"{where}: answer_labels")
+    return outcomes, instruments
+
+
+def _outcome_measure(out: dict, inst: dict, key: str) -> tuple[str, str, str]:
+    """(kind, name, default label) of one outcome: a subscale score, a cut-off category or
+    the instrument's bands; `key` names the outcome in the error."""
+    inst_id = inst["id"]
+    if "subscale" in out:
+        name = out["subscale"]
+        if name not in inst["subscales"]:
+            raise TrialInputError(
+                f"{key}: subscale {name!r} is not a subscale of {inst_id}; expected one of "
+                f"{sorted(inst['subscales'])}"
+            )
+        return "score", name, inst["subscales"][name]["label"]
+    name = out["category"]
+    if name == BANDS and inst["bands"]:
+        return "bands", name, f"{inst['label']} band"
+    if name in inst["categories"]:
+        return "category", name, inst["categories"][name]["label"]
+    expected = sorted(inst["categories"]) + ([BANDS] if inst["bands"] else [])
+    raise TrialInputError(
+        f"{key}: category {name!r} is not a category of {inst_id}; expected one of {expected}"
+    )
+
+
+def _fill_item_columns(trial: dict, timepoints: list[dict], instruments: dict, where: str) -> None:
+    """Set each timepoint's `source.columns` ({registry item column: export column}) from its
+    `file.columns` mapping; in place, as it needs the instruments the outcomes resolved."""
     for i, (t, tp) in enumerate(zip(trial["timepoints"], timepoints, strict=True)):
         mapping = t["file"].get("columns") if isinstance(t["file"], dict) else None
         tp["source"]["columns"] = _item_columns(
             mapping or {}, instruments, f"{where}: timepoints[{i}].file.columns"
         )
 
-    per_protocol = None
-    rule = (trial.get("analysis_sets") or {}).get("per_protocol")
-    if rule:
-        rule_arms = rule.get("arms") or [a["id"] for a in arms if not a["control"]]
-        unknown = sorted(set(rule_arms) - {a["id"] for a in arms})
-        if unknown:
-            raise TrialInputError(
-                f"{where}: analysis_sets.per_protocol.arms names unknown arms {unknown}"
-            )
-        per_protocol = {
-            "column": rule["column"],
-            "at_least": float(rule["at_least"]),
-            "arms": rule_arms,
-        }
 
-    analyses = _resolve_analyses(trial, outcomes, instruments, where)
+def _resolve_per_protocol(trial: dict, arms: list[dict], where: str) -> dict | None:
+    """analysis_sets.per_protocol as {column, at_least, arms} (arms default: every arm but the
+    control); None without one."""
+    rule = (trial.get("analysis_sets") or {}).get("per_protocol")
+    if not rule:
+        return None
+    rule_arms = rule.get("arms") or [a["id"] for a in arms if not a["control"]]
+    unknown = sorted(set(rule_arms) - {a["id"] for a in arms})
+    if unknown:
+        raise TrialInputError(
+            f"{where}: analysis_sets.per_protocol.arms names unknown arms {unknown}"
+        )
+    return {"column": rule["column"], "at_least": float(rule["at_least"]), "arms": rule_arms}
+
+
+def _data_source_keys(data: dict, data_dir: Path, sheet, id_column: str, arm_column, where: str):
+    """The spec's keys on where the data are and which columns hold what: data_dir,
+    participants_file / participants_source (the participants file's read spec), sheet,
+    id_column, arm_column, site_column, group_column, withdrawal_column (in that order)."""
     participants = _source(
         data["participants"], data_dir, sheet, id_column, f"{where}: data.participants"
     )
@@ -403,51 +476,7 @@ def resolve_trial(
             f"columns of a survey export (timepoints[].file); participants-file columns are "
             f"named by data.*_column and covariates[].name"
         )
-    covariates = []
-    for c in trial.get("covariates", []):
-        if "range" in c and (c["type"] != "numeric" or c["range"][0] >= c["range"][1]):
-            raise TrialInputError(
-                f"{where}: covariates ({c['name']}): `range` is [lowest, highest] of a numeric "
-                f"covariate"
-            )
-        covariates.append(
-            {
-                "name": c["name"],
-                "label": c.get("label", c["name"]),
-                # without one, the export's variable label is used (with_export_labels)
-                "label_given": "label" in c,
-                "type": c["type"],
-                "summary": c.get("summary", "mean_sd"),
-                "range": [float(v) for v in c["range"]] if "range" in c else None,
-                "levels": _level_labels(c, where),
-            }
-        )
-
-    # respondent groups, evaluation instruments, free text: only when the trial has them
-    evaluation = resolve_evaluation(
-        trial, available, data_dir=data_dir, id_column=id_column, where=where
-    )
-    power = None
-    if trial.get("power") is not None:
-        # Imported only for trials that plan one (standard library only, like this module).
-        from trialeval.power_plan import resolve_power
-
-        power = resolve_power(
-            trial["power"],
-            arms=arms,
-            outcomes=outcomes,
-            timepoints=timepoints,
-            design=design,
-            analyses=analyses,
-            where=where,
-        )
-
     return {
-        "id": trial_id,
-        "title": trial["title"],
-        "design": design,
-        "registration": trial.get("registration", ""),
-        "config_file": config_file,
         "data_dir": str(data_dir),
         "participants_file": participants["path"],
         "participants_source": participants,
@@ -457,22 +486,45 @@ def resolve_trial(
         "site_column": data.get("site_column"),
         "group_column": data.get("group_column"),
         "withdrawal_column": data.get("withdrawal_column"),
-        "arms": arms,
-        "control_arm": controls[0] if controls else None,
-        **_sites(trial.get("sites"), where),
-        "timepoints": timepoints,
-        "baseline": baselines[0],
-        "covariates": covariates,
-        "outcomes": outcomes,
-        "instruments": instruments,
-        "per_protocol": per_protocol,
-        "analyses": analyses,
-        "power": power,
-        **({"cohort": cohort} if cohort is not None else {}),
-        # only with intercurrent events: other trials' specs (and ingest's params) keep theirs
-        **({"intercurrent_columns": events} if (events := intercurrent_columns(analyses)) else {}),
-        **evaluation,
     }
+
+
+def _resolve_covariate(covariate: dict, where: str) -> dict:
+    """One covariates[] entry as {name, label, label_given, type, summary, range, levels}."""
+    c = covariate
+    if "range" in c and (c["type"] != "numeric" or c["range"][0] >= c["range"][1]):
+        raise TrialInputError(
+            f"{where}: covariates ({c['name']}): `range` is [lowest, highest] of a numeric "
+            f"covariate"
+        )
+    return {
+        "name": c["name"],
+        "label": c.get("label", c["name"]),
+        # without one, the export's variable label is used (with_export_labels)
+        "label_given": "label" in c,
+        "type": c["type"],
+        "summary": c.get("summary", "mean_sd"),
+        "range": [float(v) for v in c["range"]] if "range" in c else None,
+        "levels": _level_labels(c, where),
+    }
+
+
+def _power_plan(trial, arms, outcomes, timepoints, analyses, where) -> dict | None:
+    """The resolved `power` block (trialeval.power_plan.resolve_power); None without one."""
+    if trial.get("power") is None:
+        return None
+    # Imported only for trials that plan one (standard library only, like this module).
+    from trialeval.power_plan import resolve_power
+
+    return resolve_power(
+        trial["power"],
+        arms=arms,
+        outcomes=outcomes,
+        timepoints=timepoints,
+        design=trial["design"],
+        analyses=analyses,
+        where=where,
+    )
 
 
 def _resolve_cohort(trial: dict, where: str) -> dict | None:

@@ -312,12 +312,87 @@ def clda_covariance_effects(
 
     estimand `adjusted_diff` per post visit and arm (its arm-by-visit coefficient), analysis
     `clda`. Participants without a baseline score stay in (the likelihood uses what they have).
+    Returns (effects, adjusted means, diagnostics); when no structure of the ladder can be
+    fitted, effects rows that say why, no means, and every attempt in the diagnostics.
     """
     covariates = list(covariates)
     if site != "none" and "site" not in participants:
         site = "none"
     if site == "random":  # refused by the config check; a direct caller gets the same answer
         raise ValueError("model clda with a covariance structure takes site fixed or none")
+    model = _clda_data(scores, participants, spec, outcome, analysis_set, covariates, site)
+    diagnostics = {
+        **model.base,
+        "n": model.n,
+        "n_obs": model.n_obs,
+        "n_sites": None,
+        "analysis": "clda",
+    }
+    fitted, attempts = _fit_clda(model, covariance)
+    if fitted is None:
+        method = _clda_method(covariates, site, covariance, covariance, df)
+        rows = _clda_unfitted_rows(model, method, attempts[-1])
+        diag = {**diagnostics, "method": method, "converged": False, "covariance": covariance}
+        diag["message"] = " | ".join(attempts)
+        return effects_frame(rows), _means_frame([]), _diag_frame([diag])
+
+    method = _clda_method(covariates, site, fitted.fit.structure, covariance, df)
+    effects_rows = _clda_effect_rows(model, fitted, method, df, alpha)
+    means_rows = _clda_mean_rows(model, fitted, df, alpha)
+    diag = {
+        **diagnostics,
+        "method": method,
+        "sd_residual": float(np.sqrt(np.mean(np.diag(fitted.fit.covariance)))),
+        "reml_loglik": fitted.fit.reml_loglik,
+        "converged": True,
+        "boundary": False,
+        "covariance": fitted.fit.structure,
+        "message": _dropped_message(" | ".join(attempts), fitted.design),
+    }
+    return effects_frame(effects_rows), _means_frame(means_rows), _diag_frame([diag])
+
+
+@dataclass(frozen=True, eq=False)
+class _CldaData:
+    """One outcome's cLDA model before the fit: its rows and terms, and what every row says."""
+
+    spec: dict
+    base: dict  # the columns every effects and diagnostics row starts with
+    data: pd.DataFrame  # the model's rows: every visit, baseline included
+    members: set  # the arms someone in the analysis set is in
+    note: str  # the participants left out, for every effects row ("" when none)
+    arm: Factor  # control first
+    visit: Factor  # the visits in the model (every visit but those nobody attended)
+    adjust: list  # the covariate (and fixed site) terms
+    post: list[str]  # the post-baseline visits of the trial, attended or not: one row each
+    empty_visits: list[str]  # visits nobody attended: their rows are not estimable
+    n: int  # participants in the model
+    n_obs: int  # observations in the model
+
+
+@dataclass(frozen=True, eq=False)
+class _FittedClda:
+    """A converged cLDA fit with its design: `names` are every column of the design matrix,
+    `design` the columns kept once aliased ones are dropped (trialeval.regression)."""
+
+    fit: object
+    design: object
+    names: list[str]
+
+    def weights(self, coefficients: dict[str, float]) -> np.ndarray | None:
+        """A linear function {column: weight} over the kept columns; None if not estimable."""
+        return self.design.restrict(_vector(self.names, coefficients))
+
+    def estimate(self, coefficients: dict[str, float], df: str, alpha: float):
+        """The linear function's estimate, SE, df and CI (NOT_ESTIMABLE when it is not)."""
+        weights = self.weights(coefficients)
+        return NOT_ESTIMABLE if weights is None else contrast(self.fit, weights, df=df, alpha=alpha)
+
+
+def _clda_data(scores, participants, spec, outcome, analysis_set, covariates, site) -> _CldaData:
+    """The cLDA's rows (scores of the analysis set's participants with complete covariates)
+    and terms; a visit nobody attended has no covariance parameters, so it leaves the model
+    (unless no visit was attended) and its rows say so."""
     base = {
         "trial": spec["id"],
         "outcome": outcome["id"],
@@ -326,111 +401,130 @@ def clda_covariance_effects(
         "n_analysis_set": int(participants["participant_id"].nunique()),
     }
     data, dropped = _model_data(scores, participants, spec, covariates, site)
-    note = f"{dropped} participant(s) left out for missing covariates" if dropped else ""
     arm, visit, _, adjust = _terms(spec, data, covariates, site, with_visit=True, interaction=True)
     post = [v for v in visit.levels if v != spec["baseline"]]
-    # A visit nobody attended has no covariance parameters: it leaves the model, its rows say so.
     empty_visits = [v for v in visit.levels if v not in set(data["timepoint"])]
     if empty_visits and len(empty_visits) < len(visit.levels):
         visit = Factor("timepoint", tuple(v for v in visit.levels if v not in empty_visits))
-    terms = [visit, Interaction(arm, visit), *adjust]
-    n, n_obs = int(data["participant_id"].nunique()), len(data)
-    members = set(participants["arm"])
-    intervention, control = list(arm.levels[1:]), arm.levels[0]
-    diagnostics = {**base, "n": n, "n_obs": n_obs, "n_sites": None, "analysis": "clda"}
+    return _CldaData(
+        spec=spec,
+        base=base,
+        data=data,
+        members=set(participants["arm"]),
+        note=f"{dropped} participant(s) left out for missing covariates" if dropped else "",
+        arm=arm,
+        visit=visit,
+        adjust=adjust,
+        post=post,
+        empty_visits=empty_visits,
+        n=int(data["participant_id"].nunique()),
+        n_obs=len(data),
+    )
 
-    fit, attempts = None, ["no scores"]
-    if n_obs and spec["baseline"] in visit.levels:
-        X, names = design_matrix(data, terms)
-        design = drop_aliased(X, names)
-        try:
-            fit, attempts = _fit_with_fallback(
-                data["score"].to_numpy(dtype=float),
-                design.X,
-                design.names,
-                data,
-                visit.levels,
-                covariance,
-            )
-        except ValueError as error:
-            attempts = [str(error)]
-    elif n_obs:
-        attempts = ["no baseline scores"]
-    if fit is None:
-        method = _clda_method(covariates, site, covariance, covariance, df)
-        rows = [
-            {
-                **base,
-                "analysis": "clda",
-                "estimand": "adjusted_diff",
-                "contrast": f"{a} - {control}",
-                "timepoint": tp,
-                "n": n,
-                "n_obs": n_obs,
-                "method": method,
-                "note": "; ".join(filter(None, [note, f"not estimated: {attempts[-1]}"])),
-            }
-            for a in intervention
-            for tp in post
-        ]
-        diag = {**diagnostics, "method": method, "converged": False, "covariance": covariance}
-        diag["message"] = " | ".join(attempts)
-        return effects_frame(rows), _means_frame([]), _diag_frame([diag])
 
-    method = _clda_method(covariates, site, fit.structure, covariance, df)
-    effects_rows = []
-    for a in intervention:
-        for tp in post:
-            weights = design.restrict(_vector(names, {f"arm[{a}]:timepoint[{tp}]": 1.0}))
-            if tp in empty_visits or weights is None:
+def _fit_clda(model: _CldaData, covariance: str) -> tuple[_FittedClda | None, list[str]]:
+    """score ~ visit + arm:visit + adjust, fitted with the first structure of the fallback
+    ladder that converges; (fitted or None, what each attempt said)."""
+    if not model.n_obs:
+        return None, ["no scores"]
+    if model.spec["baseline"] not in model.visit.levels:
+        return None, ["no baseline scores"]
+    # arm:visit has no baseline columns (its reference level): the arms share the baseline mean
+    terms = [model.visit, Interaction(model.arm, model.visit), *model.adjust]
+    X, names = design_matrix(model.data, terms)
+    design = drop_aliased(X, names)
+    try:
+        fit, attempts = _fit_with_fallback(
+            model.data["score"].to_numpy(dtype=float),
+            design.X,
+            design.names,
+            model.data,
+            model.visit.levels,
+            covariance,
+        )
+    except ValueError as error:
+        return None, [str(error)]
+    return (None if fit is None else _FittedClda(fit, design, names)), attempts
+
+
+def _clda_unfitted_rows(model: _CldaData, method: str, reason: str) -> list[dict]:
+    """One effects row per intervention arm and post visit, no numbers: `reason` says why."""
+    control = model.arm.levels[0]
+    return [
+        {
+            **model.base,
+            "analysis": "clda",
+            "estimand": "adjusted_diff",
+            "contrast": f"{a} - {control}",
+            "timepoint": tp,
+            "n": model.n,
+            "n_obs": model.n_obs,
+            "method": method,
+            "note": "; ".join(filter(None, [model.note, f"not estimated: {reason}"])),
+        }
+        for a in model.arm.levels[1:]
+        for tp in model.post
+    ]
+
+
+def _clda_effect_rows(model: _CldaData, fitted: _FittedClda, method, df, alpha) -> list[dict]:
+    """`adjusted_diff` per intervention arm and post visit: the arm-by-visit coefficient (the
+    arms share the baseline mean). A visit nobody attended, or an aliased coefficient, is not
+    estimable and its note says which cell had no scores."""
+    control = model.arm.levels[0]
+    rows = []
+    for a in model.arm.levels[1:]:
+        for tp in model.post:
+            weights = fitted.weights({f"arm[{a}]:timepoint[{tp}]": 1.0})
+            if tp in model.empty_visits or weights is None:
                 result = NOT_ESTIMABLE
-                row_note = _gap_note(spec, data, members, [(a, tp)], note)
+                note = _gap_note(model.spec, model.data, model.members, [(a, tp)], model.note)
             else:
-                result, row_note = contrast(fit, weights, df=df, alpha=alpha), note
-            effects_rows.append(
+                result, note = contrast(fitted.fit, weights, df=df, alpha=alpha), model.note
+            label = f"{a} - {control}"
+            rows.append(
                 _contrast_row(
-                    base,
+                    model.base,
                     "clda",
                     "adjusted_diff",
-                    f"{a} - {control}",
+                    label,
                     tp,
                     result,
-                    n,
-                    n_obs,
+                    model.n,
+                    model.n_obs,
                     method,
-                    row_note,
+                    note,
                 )
             )
-    # Adjusted means per arm per visit, covariates as emmeans sets them; one baseline mean.
-    # A post visit's row also has the arm's mean change from baseline (change_* columns).
-    setting = {"Intercept": 1.0, **average_row(data, adjust)}
-    observed = data.groupby(["arm", "timepoint"])["participant_id"].nunique()
-    baseline = spec["baseline"]
+    return rows
 
-    def estimate(weights):
-        restricted = design.restrict(_vector(names, weights))
-        if restricted is None:
-            return NOT_ESTIMABLE
-        return contrast(fit, restricted, df=df, alpha=alpha)
 
-    means_rows = []
-    for a in arm.levels:
+def _clda_mean_rows(model: _CldaData, fitted: _FittedClda, df, alpha) -> list[dict]:
+    """Adjusted means per arm per visit, covariates at their mean over the model's rows and
+    factor levels weighted equally (as emmeans sets them); one baseline mean shared by the
+    arms. A post visit's row also has the arm's mean change from baseline (change_* columns)."""
+    setting = {"Intercept": 1.0, **average_row(model.data, model.adjust)}
+    observed = model.data.groupby(["arm", "timepoint"])["participant_id"].nunique()
+    baseline = model.spec["baseline"]
+    rows = []
+    for a in model.arm.levels:
         cells = {}
-        for tp in visit.levels:
+        for tp in model.visit.levels:
             weights = dict(setting)
             if tp != baseline:
                 weights.update({f"timepoint[{tp}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0})
             cells[tp] = weights
         for tp, weights in cells.items():
-            result = estimate(weights)
+            result = fitted.estimate(weights, df, alpha)
             change = {}
             if tp != baseline:
-                change = change_columns(estimate(change_from_baseline(weights, cells[baseline])))
-            means_rows.append(
+                change_weights = change_from_baseline(weights, cells[baseline])
+                change = change_columns(fitted.estimate(change_weights, df, alpha))
+            rows.append(
                 {
-                    "trial": base["trial"],
-                    "outcome": base["outcome"],
-                    "analysis_set": analysis_set,
+                    "trial": model.base["trial"],
+                    "outcome": model.base["outcome"],
+                    "analysis_set": model.base["analysis_set"],
                     "arm": a,
                     "timepoint": tp,
                     "estimate": result.estimate,
@@ -442,14 +536,4 @@ def clda_covariance_effects(
                     **change,
                 }
             )
-    diag = {
-        **diagnostics,
-        "method": method,
-        "sd_residual": float(np.sqrt(np.mean(np.diag(fit.covariance)))),
-        "reml_loglik": fit.reml_loglik,
-        "converged": True,
-        "boundary": False,
-        "covariance": fit.structure,
-        "message": _dropped_message(" | ".join(attempts), design),
-    }
-    return effects_frame(effects_rows), _means_frame(means_rows), _diag_frame([diag])
+    return rows

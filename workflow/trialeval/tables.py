@@ -377,9 +377,34 @@ def table1(
     "respondents" / "non_respondents", "overall", or "<arm> - <control>" for an SMD),
     statistic, value.
     """
+    data = _table1_people(spec, participants, sets, analysis_set)
+    table = _Table1(spec, _table1_groups(spec))
+    _add_size_rows(table, spec, data)
+    # the site, where participants were allocated (randomized) within sites
+    if _site_rows(spec, data):
+        table.labelled_rows(data, "site", "Site")
+    for covariate in spec["covariates"]:
+        name, label = covariate["name"], covariate["label"]
+        if covariate["type"] == "numeric":
+            summary = covariate.get("summary", "mean_sd")
+            table.numeric_rows(name, label, data, name, summary, 1)
+        else:
+            table.labelled_rows(data, name, label)
+    _add_baseline_outcome_rows(table, spec, data, scores)
+    return table.frames()
+
+
+def _is_survey(spec: dict) -> bool:
+    return spec["design"] == "cross_sectional"
+
+
+def _table1_people(spec: dict, participants, sets, analysis_set: str) -> pd.DataFrame:
+    """One row per participant Table 1 describes: the analysis set (a survey: everyone
+    surveyed less withdrawals) with its responded_* flags and participant columns, and
+    `group`, the column of the table they fall in (their arm; respondents or non_respondents)."""
     baseline_flag = f"responded_{spec['baseline']}"
-    cross_sectional = spec["design"] == "cross_sectional"
-    flags = sets.loc[~sets["withdrawn"] if cross_sectional else sets[analysis_set].astype(bool)]
+    survey = _is_survey(spec)
+    flags = sets.loc[~sets["withdrawn"] if survey else sets[analysis_set].astype(bool)]
     keep = ["participant_id", "arm"] + [c for c in flags if c.startswith("responded_")]
     data = flags[keep].merge(
         participants.drop(columns=["arm"], errors="ignore"),
@@ -387,213 +412,251 @@ def table1(
         how="left",
         validate="1:1",
     )
-    if cross_sectional:
+    if survey:
         responded = data[baseline_flag].astype(bool)
         data["group"] = np.where(responded, "respondents", "non_respondents")
-        groups = [
+    else:
+        data["group"] = data["arm"]
+    return data
+
+
+def _table1_groups(spec: dict) -> list[tuple[str, str]]:
+    """Table 1's columns as (group, printed label): the arms, and Overall when there are
+    several; a survey's respondents, non-respondents and everyone surveyed."""
+    if _is_survey(spec):
+        return [
             ("respondents", "Respondents"),
             ("non_respondents", "Non-respondents"),
             ("overall", "Everyone surveyed"),
         ]
-    else:
-        data["group"] = data["arm"]
-        groups = [(a["id"], a["label"]) for a in spec["arms"]]
-        if len(groups) > 1:
-            groups.append(("overall", "Overall"))
-    # the columns a row is computed for (a survey's measures: respondents only)
-    shown = list(groups)
-    arms = list(spec["arms"])
-    control = spec.get("control_arm")
-    treated = [a for a in arms if control and a["id"] != control]
-    smd_columns = {
-        a["id"]: (
-            "SMD" if len(treated) == 1 else f"SMD, {a['label']} vs {_arm_labels(spec)[control]}"
-        )
-        for a in treated
-    }
+    groups = [(a["id"], a["label"]) for a in spec["arms"]]
+    if len(groups) > 1:
+        groups.append(("overall", "Overall"))
+    return groups
 
-    def members(group: str, frame: pd.DataFrame) -> pd.DataFrame:
-        return frame if group == "overall" else frame[frame["group"] == group]
 
-    printed: list[dict] = []
-    records: list[dict] = []
+def _members(group: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one column of Table 1 ("overall": every row)."""
+    return frame if group == "overall" else frame[frame["group"] == group]
 
-    def add(variable, characteristic, level, cells, stats, smds=None, indent=False):
-        """One printed row; `stats`: {group: {statistic: value}}; `smds`: {arm: value}."""
-        row = len(printed)
+
+def _count_summary(k: int, n: int) -> tuple[dict, str]:
+    """({count, n, percent}, "k (%)") of k of n (percent NaN without a denominator)."""
+    return {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}, format_count_percent(k, n)
+
+
+def _numeric_summary(values: pd.Series, how: str, decimals: int) -> tuple[dict, str]:
+    """The statistics of one numeric column of one group ({n, missing, mean, sd, median, q1,
+    q3}) and its printed cell: "mean (SD)", or "median (q1 to q3)" for median_iqr; a dash
+    when no value is seen."""
+    seen = values.dropna()
+    q1, median, q3 = np.quantile(seen, [0.25, 0.5, 0.75]) if len(seen) else (np.nan,) * 3
+    mean = seen.mean() if len(seen) else np.nan
+    sd = seen.std(ddof=1) if len(seen) > 1 else np.nan
+    stats = {"n": len(seen), "missing": int(values.isna().sum()), "mean": mean}
+    stats.update(sd=sd, median=median, q1=q1, q3=q3)
+    if not len(seen):
+        return stats, DASH
+    if how == "median_iqr":
+        q1_q3 = f"{format_number(q1, decimals)} to {format_number(q3, decimals)}"
+        return stats, f"{format_number(median, decimals)} ({q1_q3})"
+    return stats, f"{format_number(mean, decimals)} ({format_number(sd, decimals)})"
+
+
+class _Table1:
+    """Table 1 as it is built, row by row: `printed` the rows of `formatted` (one column per
+    group, then one SMD column per intervention arm), `records` the long rows of `full`.
+
+    `shown` are the groups a row is computed for (the others' cells stay empty): every group,
+    except a survey's measures, which are among its respondents only.
+    """
+
+    def __init__(self, spec: dict, groups: list[tuple[str, str]]):
+        self.spec = spec
+        self.groups = groups
+        self.shown = list(groups)
+        self.control = spec.get("control_arm")
+        self.treated = [a for a in spec["arms"] if self.control and a["id"] != self.control]
+        self.smd_columns = {
+            a["id"]: (
+                "SMD"
+                if len(self.treated) == 1
+                else f"SMD, {a['label']} vs {_arm_labels(spec)[self.control]}"
+            )
+            for a in self.treated
+        }
+        self.printed: list[dict] = []
+        self.records: list[dict] = []
+
+    def add(self, variable, characteristic, level, cells, stats, smds=None, indent=False):
+        """One printed row; `cells`: {group: text}; `stats`: {group: {statistic: value}};
+        `smds`: {arm: value} (None: the SMD cells are empty)."""
+        row = len(self.printed)
         line = {"Characteristic": (INDENT if indent else "") + typographic(characteristic)}
-        for group, label in groups:
+        for group, label in self.groups:
             line[label] = cells.get(group, "")
-        for arm, column in smd_columns.items():
+        for arm, column in self.smd_columns.items():
             value = (smds or {}).get(arm)
             line[column] = "" if smds is None else format_number(value, 2)
-        printed.append(line)
+        self.printed.append(line)
         base = {"row": row, "variable": variable, "characteristic": characteristic}
         for group, values in stats.items():
             for statistic, value in values.items():
-                records.append(
+                self.records.append(
                     {**base, "level": level, "group": group, "statistic": statistic, "value": value}
                 )
         for arm, value in (smds or {}).items():
-            records.append(
+            self.records.append(
                 {
                     **base,
                     "level": level,
-                    "group": f"{arm} - {control}",
+                    "group": f"{arm} - {self.control}",
                     "statistic": "smd",
                     "value": value,
                 }
             )
 
-    # n per column: the analysis set (equals consort.json analysed[analysis_set] per arm; for
-    # a survey its respondents, non-respondents and everyone not withdrawn)
-    counts = {g: len(members(g, data)) for g, _ in groups}
-    cells = {g: str(n) for g, n in counts.items()}
-    add("n", "Participants, n", "", cells, {g: {"n": n} for g, n in counts.items()})
-
-    # Delivery groups and (cluster_rct) clusters: how many, and their sizes in this set
-    unit_labels = {
-        "delivery_groups": "Delivery groups, n; participants per group, median (range)",
-        "clusters": "Clusters (sites), n; participants per cluster, median (range)",
-    }
-    for key, column in unit_columns(spec, data).items():
-        sizes = cluster_sizes(data, column, [a["id"] for a in arms])
-        cells = {g: size_text(sizes[g]) or DASH for g, _ in groups}
-        stats = {
-            g: {k: sizes[g][k] for k in ("n", "median", "min", "max")}
-            for g, _ in groups
-            if sizes[g]["n"]
+    def _smds(self, smd, frame: pd.DataFrame, column: str, *levels) -> dict:
+        """{intervention arm: smd(its values, the control arm's values[, levels])}."""
+        if not self.treated:
+            return {}
+        control = _members(self.control, frame)[column]
+        return {
+            a["id"]: smd(_members(a["id"], frame)[column], control, *levels) for a in self.treated
         }
-        add(key, unit_labels[key], "", cells, stats)
 
-    if cross_sectional:  # the response rate, of everyone surveyed
-        k, n = int(data[baseline_flag].sum()), len(data)
-        stats = {"overall": {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}}
-        cells = {"overall": format_count_percent(k, n)}
-        add("responded", "Responded to the survey, n (%)", "", cells, stats)
-
-    def numeric_rows(variable, label, frame, column, how, decimals):
+    def numeric_rows(self, variable, label, frame, column, how, decimals):
+        """A numeric characteristic: mean (SD) or median (IQR) per group, SMDs, and how many
+        are missing (when any are)."""
         stats, cells = {}, {}
-        for g, _ in shown:
-            values = members(g, frame)[column].astype(float)
-            seen = values.dropna()
-            q1, median, q3 = np.quantile(seen, [0.25, 0.5, 0.75]) if len(seen) else (np.nan,) * 3
-            mean = seen.mean() if len(seen) else np.nan
-            sd = seen.std(ddof=1) if len(seen) > 1 else np.nan
-            stats[g] = {"n": len(seen), "missing": int(values.isna().sum()), "mean": mean}
-            stats[g].update(sd=sd, median=median, q1=q1, q3=q3)
-            if how == "median_iqr":
-                cells[g] = (
-                    f"{format_number(median, decimals)} "
-                    f"({format_number(q1, decimals)} to {format_number(q3, decimals)})"
-                )
-            else:
-                cells[g] = f"{format_number(mean, decimals)} ({format_number(sd, decimals)})"
-            if not len(seen):
-                cells[g] = DASH
-        smds = {
-            a["id"]: smd_numeric(members(a["id"], frame)[column], members(control, frame)[column])
-            for a in treated
-        }
+        for g, _ in self.shown:
+            stats[g], cells[g] = _numeric_summary(
+                _members(g, frame)[column].astype(float), how, decimals
+            )
         suffix = "median (IQR)" if how == "median_iqr" else "mean (SD)"
-        add(variable, f"{label}, {suffix}", "", cells, stats, smds)
-        missing_row(variable, frame, column)
+        smds = self._smds(smd_numeric, frame, column)
+        self.add(variable, f"{label}, {suffix}", "", cells, stats, smds)
+        self.missing_row(variable, frame, column)
 
-    def missing_row(variable, frame, column):
-        missing = {g: int(members(g, frame)[column].isna().sum()) for g, _ in shown}
+    def missing_row(self, variable, frame, column):
+        """The indented Missing row of a characteristic, only when someone's value is missing."""
+        missing = {g: int(_members(g, frame)[column].isna().sum()) for g, _ in self.shown}
         if any(missing.values()):
             cells = {g: str(k) for g, k in missing.items()}
             stats = {g: {"count": k} for g, k in missing.items()}
-            add(variable, "Missing", "missing", cells, stats, indent=True)
+            self.add(variable, "Missing", "missing", cells, stats, indent=True)
 
-    def categorical_rows(variable, label, frame, column, levels, names=None):
+    def categorical_rows(self, variable, label, frame, column, levels, names=None):
+        """A categorical characteristic: a row with its SMDs, then n (%) of each level (of
+        those with a value; `names`: {level: printed name}) and the Missing row."""
         names = names or {}
-        smds = {
-            a["id"]: smd_categorical(
-                members(a["id"], frame)[column], members(control, frame)[column], levels
-            )
-            for a in treated
-        }
-        add(variable, f"{label}, n (%)", "", {}, {}, smds)
+        self.add(
+            variable,
+            f"{label}, n (%)",
+            "",
+            {},
+            {},
+            self._smds(smd_categorical, frame, column, levels),
+        )
         for level in levels:
             stats, cells = {}, {}
-            for g, _ in shown:
-                values = members(g, frame)[column].dropna().astype(str)
-                k, n = int((values == level).sum()), len(values)
-                stats[g] = {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}
-                cells[g] = format_count_percent(k, n)
+            for g, _ in self.shown:
+                values = _members(g, frame)[column].dropna().astype(str)
+                stats[g], cells[g] = _count_summary(int((values == level).sum()), len(values))
             name = names.get(level, _display_level(level))
-            add(variable, name, level, cells, stats, indent=True)
-        missing_row(variable, frame, column)
+            self.add(variable, name, level, cells, stats, indent=True)
+        self.missing_row(variable, frame, column)
 
-    def binary_row(variable, label, frame):
+    def binary_row(self, variable, label, frame):
         """A 0/1 outcome in one row: n (%) with the event, of those with a value."""
         stats, cells = {}, {}
-        for g, _ in shown:
-            values = members(g, frame)["score"].dropna()
-            k, n = int((values == 1).sum()), len(values)
-            stats[g] = {"count": k, "n": n, "percent": 100 * k / n if n else np.nan}
-            cells[g] = format_count_percent(k, n)
-        smds = {
-            a["id"]: smd_binary(members(a["id"], frame)["score"], members(control, frame)["score"])
-            for a in treated
-        }
-        add(variable, f"{label}, n (%)", "1", cells, stats, smds)
-        missing_row(variable, frame, "score")
+        for g, _ in self.shown:
+            values = _members(g, frame)["score"].dropna()
+            stats[g], cells[g] = _count_summary(int((values == 1).sum()), len(values))
+        smds = self._smds(smd_binary, frame, "score")
+        self.add(variable, f"{label}, n (%)", "1", cells, stats, smds)
+        self.missing_row(variable, frame, "score")
 
-    def labelled_rows(name, label):
+    def labelled_rows(self, data, name, label):
         """A categorical characteristic (a covariate, the site): its levels as labelled."""
         values = data[name].astype(object).where(data[name].notna())
         frame = data.assign(**{name: values.map(lambda v: v if is_missing(v) else str(v))})
-        levels = level_order(spec, name, frame[name].dropna().unique())
-        names = {level: level_label(spec, name, level) for level in levels}
-        categorical_rows(name, label, frame, name, levels, names)
+        levels = level_order(self.spec, name, frame[name].dropna().unique())
+        names = {level: level_label(self.spec, name, level) for level in levels}
+        self.categorical_rows(name, label, frame, name, levels, names)
 
-    # the site, where participants were allocated (randomized) within sites
-    if _site_rows(spec, data):
-        labelled_rows("site", "Site")
-    for covariate in spec["covariates"]:
-        name, label = covariate["name"], covariate["label"]
-        if covariate["type"] == "numeric":
-            numeric_rows(name, label, data, name, covariate.get("summary", "mean_sd"), 1)
-        else:
-            labelled_rows(name, label)
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(full, formatted), as table1 returns them."""
+        formatted = pd.DataFrame(self.printed).fillna("")
+        full = pd.DataFrame(
+            self.records,
+            columns=["row", "variable", "characteristic", "level", "group", "statistic", "value"],
+        )
+        full["value"] = full["value"].astype(float)
+        return full, formatted
 
-    # Baseline score of every outcome. A survey's outcome rows are among its respondents.
+
+TABLE1_UNIT_LABELS = {
+    "delivery_groups": "Delivery groups, n; participants per group, median (range)",
+    "clusters": "Clusters (sites), n; participants per cluster, median (range)",
+}
+
+
+def _add_size_rows(table: _Table1, spec: dict, data: pd.DataFrame) -> None:
+    """The first rows: participants per column (the analysis set: equals consort.json
+    analysed[analysis_set] per arm; for a survey its respondents, non-respondents and
+    everyone not withdrawn), delivery groups and (cluster_rct) clusters with their sizes in
+    this set, and a survey's response rate of everyone surveyed."""
+    counts = {g: len(_members(g, data)) for g, _ in table.groups}
+    cells = {g: str(n) for g, n in counts.items()}
+    table.add("n", "Participants, n", "", cells, {g: {"n": n} for g, n in counts.items()})
+    for key, column in unit_columns(spec, data).items():
+        sizes = cluster_sizes(data, column, [a["id"] for a in spec["arms"]])
+        cells = {g: size_text(sizes[g]) or DASH for g, _ in table.groups}
+        stats = {
+            g: {k: sizes[g][k] for k in ("n", "median", "min", "max")}
+            for g, _ in table.groups
+            if sizes[g]["n"]
+        }
+        table.add(key, TABLE1_UNIT_LABELS[key], "", cells, stats)
+    if _is_survey(spec):
+        responded = data[f"responded_{spec['baseline']}"]
+        stats, cell = _count_summary(int(responded.sum()), len(data))
+        table.add(
+            "responded", "Responded to the survey, n (%)", "", {"overall": cell}, {"overall": stats}
+        )
+
+
+def _add_baseline_outcome_rows(table: _Table1, spec: dict, data, scores) -> None:
+    """A heading, then every outcome at baseline: a score as mean (SD), a category as n (%)
+    with it, bands as n (%) per band. A survey's measures are among its respondents only."""
     at_baseline = scores.loc[scores["timepoint"] == spec["baseline"]]
-    base = data[data[baseline_flag].astype(bool)] if cross_sectional else data
-    if cross_sectional:
-        shown = [groups[0]]
-    heading = (
-        "Survey measures (respondents)"
-        if cross_sectional
-        else f"Outcome measures at {_lower_first(_timepoint_labels(spec)[spec['baseline']])}"
-    )
-    add("", heading, "", {}, {})
+    if _is_survey(spec):
+        people = data[data[f"responded_{spec['baseline']}"].astype(bool)]
+        table.shown = [table.groups[0]]
+        heading = "Survey measures (respondents)"
+    else:
+        people = data
+        heading = f"Outcome measures at {_lower_first(_timepoint_labels(spec)[spec['baseline']])}"
+    table.add("", heading, "", {}, {})
     for outcome in spec["outcomes"]:
         oid = outcome["id"]
         values = at_baseline.loc[at_baseline["outcome"] == oid, ["participant_id", "score"]]
-        frame = base[["participant_id", "group"]].merge(
+        frame = people[["participant_id", "group"]].merge(
             values, on="participant_id", how="left", validate="1:1"
         )
         label = outcome_label(spec, oid)
         if outcome["kind"] == "score":
-            numeric_rows(oid, label, frame, "score", "mean_sd", estimate_decimals(spec, oid))
+            table.numeric_rows(oid, label, frame, "score", "mean_sd", estimate_decimals(spec, oid))
         elif outcome["kind"] == "category":
-            binary_row(oid, label, frame)
+            table.binary_row(oid, label, frame)
         else:  # bands: ordered levels 1..k
             bands = spec["instruments"][outcome["instrument"]]["bands"]["levels"]
             names = {str(i + 1): b["label"] for i, b in enumerate(bands)}
             coded = frame["score"].map(lambda v: v if is_missing(v) else f"{v:g}")
-            categorical_rows(oid, label, frame.assign(score=coded), "score", list(names), names)
-
-    formatted = pd.DataFrame(printed).fillna("")
-    full = pd.DataFrame(
-        records,
-        columns=["row", "variable", "characteristic", "level", "group", "statistic", "value"],
-    )
-    full["value"] = full["value"].astype(float)
-    return full, formatted
+            table.categorical_rows(
+                oid, label, frame.assign(score=coded), "score", list(names), names
+            )
 
 
 def _site_rows(spec: dict, data: pd.DataFrame) -> bool:
