@@ -1738,131 +1738,179 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     """(full, formatted, title, footnote) of one table from the pipeline's files."""
     if kind not in KINDS:
         raise ValueError(f"unknown table {kind!r}; expected one of {', '.join(KINDS)}")
-    group = "arm" if spec["design"] in RANDOMIZED else "group"
-    group = "cohort" if spec["design"] == "cohort_comparison" else group
-    if kind == "table1":
-        if "covariate_labels" in inputs:
-            labels = json.loads(Path(inputs["covariate_labels"]).read_text())
-            spec = with_export_labels(spec, labels)
-        full, formatted = table1(
-            spec,
-            pd.read_parquet(inputs["participants"]),
-            pd.read_parquet(inputs["sets"]),
-            pd.read_parquet(inputs["scores"]),
+    builders = {
+        "table1": _build_table1,
+        "missingness_table": _build_missingness_table,
+        "reliability_table": _build_reliability_table,
+        "tipping_point": _tipping_point_build,
+        "cohort_table": _build_cohort_table,
+    }
+    return builders.get(kind, _build_model_table)(spec, kind, inputs)
+
+
+def _group_word(spec: dict) -> str:
+    """What the table's columns are: arms, groups or cohorts."""
+    if spec["design"] == "cohort_comparison":
+        return "cohort"
+    return "arm" if spec["design"] in RANDOMIZED else "group"
+
+
+def _build_table1(spec: dict, kind: str, inputs: dict):
+    group = _group_word(spec)
+    if "covariate_labels" in inputs:
+        labels = json.loads(Path(inputs["covariate_labels"]).read_text())
+        spec = with_export_labels(spec, labels)
+    full, formatted = table1(
+        spec,
+        pd.read_parquet(inputs["participants"]),
+        pd.read_parquet(inputs["sets"]),
+        pd.read_parquet(inputs["scores"]),
+    )
+    if "consort" in inputs:
+        _check_n(spec, full, json.loads(Path(inputs["consort"]).read_text()))
+    if spec["design"] == "cross_sectional":
+        title = _title(spec, kind, "Characteristics of everyone surveyed, by response")
+        scope = (
+            "Everyone surveyed (the sampling frame, less consent withdrawals), respondents "
+            "and non-respondents, on the frame's variables; survey measures are "
+            "summarised among respondents."
         )
-        if "consort" in inputs:
-            _check_n(spec, full, json.loads(Path(inputs["consort"]).read_text()))
-        if spec["design"] == "cross_sectional":
-            title = _title(spec, kind, "Characteristics of everyone surveyed, by response")
-            scope = (
-                "Everyone surveyed (the sampling frame, less consent withdrawals), respondents "
-                "and non-respondents, on the frame's variables; survey measures are "
-                "summarised among respondents."
-            )
-        else:
-            when = "Characteristics" if group == "cohort" else "Baseline characteristics"
-            title = _title(spec, kind, f"{when} by {group} (intent-to-treat set)")
-            scope = f"Intent-to-treat set: {analysis_set_definition(spec, 'itt')}."
-        lines = [scope]
-        why = (
-            "too few items answered to score"
-            if spec["design"] == "cross_sectional"
-            else "no response at that timepoint, or too few items answered to score"
-        )
+    else:
+        when = "Characteristics" if group == "cohort" else "Baseline characteristics"
+        title = _title(spec, kind, f"{when} by {group} (intent-to-treat set)")
+        scope = f"Intent-to-treat set: {analysis_set_definition(spec, 'itt')}."
+    lines = [scope]
+    why = (
+        "too few items answered to score"
+        if spec["design"] == "cross_sectional"
+        else "no response at that timepoint, or too few items answered to score"
+    )
+    lines.append(
+        "Percentages are of participants with a value. Missing: counts of participants "
+        f"without a value (for outcome measures: {why})."
+    )
+    if any(c.get("summary") == "median_iqr" for c in spec["covariates"]):
+        lines.append("IQR: interquartile range (25th to 75th percentile).")
+    if spec.get("control_arm"):
         lines.append(
-            "Percentages are of participants with a value. Missing: counts of participants "
-            f"without a value (for outcome measures: {why})."
+            "SMD: standardized mean difference vs "
+            f"{_arm_labels(spec)[spec['control_arm']]}: for numeric variables "
+            "(m1 − m0) / √((s1² + s0²) / 2) with means and SDs (also where medians are "
+            "shown), signed; for categorical and yes/no variables the multivariate SMD of "
+            "Yang and Dalton (2012), √((p1 − p0)′ S⁻¹ (p1 − p0)), which has no sign."
         )
-        if any(c.get("summary") == "median_iqr" for c in spec["covariates"]):
-            lines.append("IQR: interquartile range (25th to 75th percentile).")
-        if spec.get("control_arm"):
-            lines.append(
-                "SMD: standardized mean difference vs "
-                f"{_arm_labels(spec)[spec['control_arm']]}: for numeric variables "
-                "(m1 − m0) / √((s1² + s0²) / 2) with means and SDs (also where medians are "
-                "shown), signed; for categorical and yes/no variables the multivariate SMD of "
-                "Yang and Dalton (2012), √((p1 − p0)′ S⁻¹ (p1 − p0)), which has no sign."
-            )
-        footnote = "\n".join(lines)
-        return full, formatted, title, footnote
+    footnote = "\n".join(lines)
+    return full, formatted, title, footnote
 
-    if kind == "missingness_table":
-        consort = json.loads(Path(inputs["consort"]).read_text())
-        full, formatted = missingness_table(spec, consort)
-        title = _title(
-            spec,
-            kind,
-            "Survey response"
-            if spec["design"] == "cross_sectional"
-            else f"Survey completion by {group} and timepoint",
+
+def _build_missingness_table(spec: dict, kind: str, inputs: dict):
+    group = _group_word(spec)
+    consort = json.loads(Path(inputs["consort"]).read_text())
+    full, formatted = missingness_table(spec, consort)
+    title = _title(
+        spec,
+        kind,
+        "Survey response"
+        if spec["design"] == "cross_sectional"
+        else f"Survey completion by {group} and timepoint",
+    )
+    who = (
+        "everyone surveyed, less consent withdrawals"
+        if spec["design"] == "cross_sectional"
+        else f"the intent-to-treat set ({analysis_set_definition(spec, 'itt')})"
+    )
+    footnote = f"N: {who}; n: those who returned the survey at that timepoint."
+    if full["row"].str.startswith("complete_case:").any():
+        footnote += (
+            " Indented rows: participants with that outcome scored (enough items answered)"
+            " at every timepoint, where fewer than those who returned every survey; they are"
+            " the complete-case set of that outcome's analyses."
         )
-        who = (
-            "everyone surveyed, less consent withdrawals"
-            if spec["design"] == "cross_sectional"
-            else f"the intent-to-treat set ({analysis_set_definition(spec, 'itt')})"
-        )
-        footnote = f"N: {who}; n: those who returned the survey at that timepoint."
-        if full["row"].str.startswith("complete_case:").any():
-            footnote += (
-                " Indented rows: participants with that outcome scored (enough items answered)"
-                " at every timepoint, where fewer than those who returned every survey; they are"
-                " the complete-case set of that outcome's analyses."
-            )
-        return full, formatted, title, footnote
+    return full, formatted, title, footnote
 
-    if kind == "reliability_table":
-        full, formatted = reliability_table(spec, read_csv(inputs["reliability"]))
-        title = _title(spec, kind, "Internal consistency of each subscale (Cronbach's alpha)")
-        lines = formatted.attrs.get("footnotes", []) or [
-            "Cronbach's alpha on the responses with every item of the subscale answered (n), "
-            "reverse-keyed items recoded first; participants who withdrew consent excluded."
-        ]
-        return full, formatted, title, "\n".join(lines)
 
-    if kind == "tipping_point":
-        return _tipping_point_build(spec, kind, inputs)
-    if kind == "cohort_table":  # design cohort_comparison (trialeval.cohort_tables)
-        from trialeval.cohort_tables import build_table
+def _build_reliability_table(spec: dict, kind: str, inputs: dict):
+    full, formatted = reliability_table(spec, read_csv(inputs["reliability"]))
+    title = _title(spec, kind, "Internal consistency of each subscale (Cronbach's alpha)")
+    lines = formatted.attrs.get("footnotes", []) or [
+        "Cronbach's alpha on the responses with every item of the subscale answered (n), "
+        "reverse-keyed items recoded first; participants who withdrew consent excluded."
+    ]
+    return full, formatted, title, "\n".join(lines)
 
-        return build_table(spec, inputs)
 
+def _build_cohort_table(spec: dict, kind: str, inputs: dict):
+    """Design cohort_comparison (trialeval.cohort_tables)."""
+    from trialeval.cohort_tables import build_table
+
+    return build_table(spec, inputs)
+
+
+SIGN_NOTE = (
+    "Differences are the first-named group minus the second; ratios the first over the second."
+)
+
+
+def _build_model_table(spec: dict, kind: str, inputs: dict):
+    """Table 2 (effects_table), the pre/post table and the association table: the rows of
+    effects.csv the table shows, and the notes every model table has."""
     effects, left_out = shown_rows(spec, _read_effects(inputs["effects"]))
     # disclosure control: no estimate from withheld counts, no small count in a note
     effects = disclosure.shared_effects(effects, disclosure.load(inputs.get("disclosure")))
-    sign = (
-        "Differences are the first-named group minus the second; ratios the first over the second."
-    )
-    if kind == "effects_table":
-        means, summary = _group_inputs(inputs)
-        plan = disclosure.load(inputs.get("disclosure"))
-        full, formatted = effects_table(spec, effects, means, summary, plan)
-        what = "Estimated effects" if spec["design"] in RANDOMIZED else "Group comparisons"
-        visits = list(dict.fromkeys(full["timepoint_label"]))
-        at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
-        title = _title(spec, kind, f"{what} on each outcome{at}")
-        extra = [sign, *_group_footnotes(spec, full, means)]
-        extra.append("n: participants contributing to the estimate (of the analysis set).")
-        if effects["analysis"].isin(["risk_difference", "logistic"]).any():
-            extra.append(
-                "Binary outcomes: the unadjusted risk ratio is the primary effect measure; the "
-                "unadjusted risk difference (Newcombe hybrid score CI, no P) and the odds ratio "
-                "adjusted for baseline status and covariates are given beside it, each estimand "
-                "adjusted for multiplicity in its own family."
-            )
-    elif kind == "prepost_table":
-        summary, _ = shown_rows(spec, read_csv(inputs["prepost_summary"]))
-        full, formatted = prepost_table(spec, summary, effects)
-        effects = effects[effects["analysis"] == "prepost"]
-        title = _title(spec, kind, f"Change in each outcome by {group}")
-        extra = [sign]
-    else:
-        counts, _ = shown_rows(spec, read_csv(inputs["association_counts"]))
-        full, formatted = association_table(spec, effects, counts)
-        effects = effects[effects["analysis"] == "association"]
-        outcome = _outcome(spec, spec["analyses"]["association"]["outcome"])
-        label = _lower_first(typographic(outcome["label"]))
-        title = _title(spec, kind, f"Adjusted odds ratios of {label} by level of each exposure")
-        extra = ["Odds ratios are of each level against the reference level."]
+    parts = {
+        "effects_table": _effects_table_parts,
+        "prepost_table": _prepost_table_parts,
+        "association_table": _association_table_parts,
+    }[kind]
+    full, formatted, effects, title, extra = parts(spec, kind, inputs, effects)
+    lines = _model_table_notes(spec, kind, effects, formatted, left_out, extra)
+    return full, formatted, title, "\n".join(lines)
+
+
+def _effects_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFrame):
+    means, summary = _group_inputs(inputs)
+    plan = disclosure.load(inputs.get("disclosure"))
+    full, formatted = effects_table(spec, effects, means, summary, plan)
+    what = "Estimated effects" if spec["design"] in RANDOMIZED else "Group comparisons"
+    visits = list(dict.fromkeys(full["timepoint_label"]))
+    at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
+    title = _title(spec, kind, f"{what} on each outcome{at}")
+    extra = [SIGN_NOTE, *_group_footnotes(spec, full, means)]
+    extra.append("n: participants contributing to the estimate (of the analysis set).")
+    if effects["analysis"].isin(["risk_difference", "logistic"]).any():
+        extra.append(
+            "Binary outcomes: the unadjusted risk ratio is the primary effect measure; the "
+            "unadjusted risk difference (Newcombe hybrid score CI, no P) and the odds ratio "
+            "adjusted for baseline status and covariates are given beside it, each estimand "
+            "adjusted for multiplicity in its own family."
+        )
+    return full, formatted, effects, title, extra
+
+
+def _prepost_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFrame):
+    group = _group_word(spec)
+    summary, _ = shown_rows(spec, read_csv(inputs["prepost_summary"]))
+    full, formatted = prepost_table(spec, summary, effects)
+    effects = effects[effects["analysis"] == "prepost"]
+    title = _title(spec, kind, f"Change in each outcome by {group}")
+    extra = [SIGN_NOTE]
+    return full, formatted, effects, title, extra
+
+
+def _association_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFrame):
+    counts, _ = shown_rows(spec, read_csv(inputs["association_counts"]))
+    full, formatted = association_table(spec, effects, counts)
+    effects = effects[effects["analysis"] == "association"]
+    outcome = _outcome(spec, spec["analyses"]["association"]["outcome"])
+    label = _lower_first(typographic(outcome["label"]))
+    title = _title(spec, kind, f"Adjusted odds ratios of {label} by level of each exposure")
+    extra = ["Odds ratios are of each level against the reference level."]
+    return full, formatted, effects, title, extra
+
+
+def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: list) -> list:
+    """The notes of a model table: sets, methods, CIs, the table's own lines, multiplicity,
+    estimands and the formatter's footnotes."""
     lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
     lines += [PER_PROTOCOL_NOT_SHOWN] if left_out else []
     lines += _methods(spec, effects)
@@ -1886,7 +1934,7 @@ def build(spec: dict, kind: str, inputs: dict[str, str]):
     if "analysis_name" in effects:
         lines += estimand_footnotes(spec, _analysis_names(effects))
     lines += formatted.attrs.get("footnotes", [])
-    return full, formatted, title, "\n".join(lines)
+    return lines
 
 
 def _group_inputs(inputs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
