@@ -1318,23 +1318,28 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
         s for s in spec["analyses"].get("analysis_sets") or ["itt"] if s in consort["analysed"]
     ]
     for outcome in [o for o in spec["outcomes"] if o["kind"] == "score"]:
-        # CONSORT prints a primary outcome's "no data" count; a secondary's is printed nowhere
+        # CONSORT prints a primary outcome's model n and "no data" per arm; a secondary's are
+        # printed nowhere (Table 2 gives their sum)
         hidden = outcome["role"] != "primary"
         for name in names:
             used = participants_used(spec, scores, sets, name, outcome["id"], arms)
             for arm, n in used.items():
-                _model_arm(
-                    counts,
-                    consort_key("analysed", name, arm),
-                    model_key(name, outcome["id"], arm),
-                    n,
-                    hidden,
-                )
+                key = counts.add(model_key(name, outcome["id"], arm), n, hidden=hidden)
+                _model_set_sum(counts, _set_key(name, outcome["id"], arm), key, hidden)
     _table2_score_n(spec, read_csv(inputs["effects"]), arms, counts)
 
 
-def _model_arm(counts: Counts, set_key: str, key: str, n: int, hidden: bool) -> None:
-    counts.add(key, n)
+def _set_key(analysis_set: str, outcome: str, arm: str) -> str:
+    """The consort count of the set a model of `outcome` draws on: the complete-case set is
+    per outcome (those with it scored at every timepoint)."""
+    if analysis_set == "complete_case":
+        return consort_key("analysed_by_outcome", "complete_case", outcome, arm)
+    return consort_key("analysed", analysis_set, arm)
+
+
+def _model_set_sum(counts: Counts, set_key: str, key: str, hidden: bool) -> None:
+    """The arm's set = its model n + those of the set without data for the model."""
+    n = counts.values[key]
     if set_key in counts.values and counts.values[set_key] >= n:
         rest = counts.add(f"{key}/no_data", counts.values[set_key] - n, hidden=hidden)
         counts.add_sum(set_key, [key, rest])
