@@ -1325,7 +1325,13 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
             used = participants_used(spec, scores, sets, name, outcome["id"], arms)
             for arm, n in used.items():
                 key = counts.add(model_key(name, outcome["id"], arm), n, hidden=hidden)
-                _model_set_sum(counts, _set_key(name, outcome["id"], arm), key, hidden)
+                # the diagram's "no data": the set's others (those of the complete-case set
+                # without this outcome at every visit among them)
+                set_key = consort_key("analysed", name, arm)
+                _model_set_sum(counts, set_key, key, f"{key}/no_data", hidden)
+                if name == "complete_case":  # and the outcome's own complete-case set
+                    cc = _set_key(name, outcome["id"], arm)
+                    _model_set_sum(counts, cc, key, f"{key}/not_in_set", hidden=True)
     _table2_score_n(spec, read_csv(inputs["effects"]), arms, counts)
 
 
@@ -1337,11 +1343,11 @@ def _set_key(analysis_set: str, outcome: str, arm: str) -> str:
     return consort_key("analysed", analysis_set, arm)
 
 
-def _model_set_sum(counts: Counts, set_key: str, key: str, hidden: bool) -> None:
-    """The arm's set = its model n + those of the set without data for the model."""
+def _model_set_sum(counts: Counts, set_key: str, key: str, rest: str, hidden: bool) -> None:
+    """The arm's set = its model n + the rest of the set (`rest`, a fact)."""
     n = counts.values[key]
     if set_key in counts.values and counts.values[set_key] >= n:
-        rest = counts.add(f"{key}/no_data", counts.values[set_key] - n, hidden=hidden)
+        counts.add(rest, counts.values[set_key] - n, hidden=hidden)
         counts.add_sum(set_key, [key, rest])
 
 
