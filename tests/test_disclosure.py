@@ -352,16 +352,23 @@ def _binary_effects(tmp_path, n: int) -> Path:
 BINARY_SPEC = {"outcomes": [{"id": "high", "kind": "category"}]}
 
 
-def test_table2_arm_counts_and_the_printed_model_n_are_protected_together(tmp_path):
-    # arm a 2 of 4 with the event, arm b 20 of 38; the risk ratio's n (42 = 4 + 38) prints
-    # by design. Primary: a's events (2) and N (4). With n = 42 printed, N_b = 38 would give
-    # N_a = 4 back, so N_b is withheld ("≥5"); the model n is never withheld.
+def _two_of_four_counts(tmp_path) -> Counts:
+    """Table 2's facts of a binary outcome: arm a 2 of 4 with the event, arm b 20 of 38,
+    the risk ratio's n 42."""
     inputs = {
         "prepost_summary": _binary_summary(tmp_path, {"a": (2, 4), "b": (20, 38)}),
         "effects": _binary_effects(tmp_path, 42),
     }
     counts = Counts()
     disclosure.effects_facts(BINARY_SPEC, inputs, counts)
+    return counts
+
+
+def test_table2_arm_counts_and_the_printed_model_n_are_protected_together(tmp_path):
+    # arm a 2 of 4 with the event, arm b 20 of 38; the risk ratio's n (42 = 4 + 38) prints
+    # by design. Primary: a's events (2) and N (4). With n = 42 printed, N_b = 38 would give
+    # N_a = 4 back, so N_b is withheld ("≥5"); the model n is never withheld.
+    counts = _two_of_four_counts(tmp_path)
     status = disclosure.plan(counts, K)
     assert status == {
         "prepost/itt/high/post/a/events": "primary",
@@ -374,7 +381,7 @@ def test_table2_arm_counts_and_the_printed_model_n_are_protected_together(tmp_pa
     # primary too), N_a "<5": N_a in [2, 4]; N_b = 42 - N_a >= 5 allows all of it
     assert intervals(counts, status, K)["prepost/itt/high/post/a/n"] == pytest.approx((2, 4))
     plan = disclosure.Plan(K, status, frozenset(counts.values))
-    rows = pd.read_csv(inputs["prepost_summary"]).to_dict("records")
+    rows = pd.read_csv(tmp_path / "prepost_summary.csv").to_dict("records")
     assert disclosure.binary_cell(plan, rows[0], "2/4 (50.0)") == "<5/<5"
     assert disclosure.binary_cell(plan, rows[1], "20/38 (52.6)") == "20/≥5"
 
@@ -688,17 +695,12 @@ def test_unadjusted_risk_ratio_and_difference_from_withheld_counts_print_a_dash(
     # = 38, Na = 42 - 38 = 4 and a = Na (RD + 20/Nb) = 2. So both print as a dash.
     rr, rd = (2 / 4) / (20 / 38), 2 / 4 - 20 / 38
     assert 20 * (rr - 1) / rd == pytest.approx(38)
-    inputs = {
-        "prepost_summary": _binary_summary(tmp_path, {"a": (2, 4), "b": (20, 38)}),
-        "effects": _binary_effects(tmp_path, 42),
-    }
-    counts = Counts()
-    disclosure.effects_facts(BINARY_SPEC, inputs, counts)
+    counts = _two_of_four_counts(tmp_path)
     status = disclosure.plan(counts, K)
     plan = disclosure.Plan(K, status, frozenset(counts.values))
     effects = _t2_effects(rr, rd)
     shared = disclosure.shared_effects(effects, plan)
-    summary = pd.read_csv(inputs["prepost_summary"])
+    summary = pd.read_csv(tmp_path / "prepost_summary.csv")
     full, formatted = tables.effects_table(T2_SPEC, shared, summary=summary, plan=plan)
     effect = [c for c in formatted.columns if c.startswith("Effect")][0]
     rows = {str(r["Outcome"]).strip("\u00a0 "): r for _, r in formatted.iterrows()}
@@ -754,12 +756,7 @@ def test_cohort_estimates_from_a_withheld_count_print_a_dash(tmp_path):
 def test_the_forest_plot_draws_no_risk_ratio_from_withheld_counts(tmp_path):
     import matplotlib.text
 
-    inputs = {
-        "prepost_summary": _binary_summary(tmp_path, {"a": (2, 4), "b": (20, 38)}),
-        "effects": _binary_effects(tmp_path, 42),
-    }
-    counts = Counts()
-    disclosure.effects_facts(BINARY_SPEC, inputs, counts)
+    counts = _two_of_four_counts(tmp_path)
     plan = disclosure.Plan(K, disclosure.plan(counts, K), frozenset(counts.values))
     rr, rd = (2 / 4) / (20 / 38), 2 / 4 - 20 / 38
     spec = {**T2_SPEC, "outcomes": [{**T2_SPEC["outcomes"][0], "higher_is_better": False}]}
