@@ -42,7 +42,8 @@ Rules (`plan`):
   percentage.
 
 Not withheld: model estimates (effects, adjusted means, CIs, P values, the n of Table 2, the
-forest plot and the model diagnostics), Table 1's means and SDs, and the analyst's files
+forest plot and the model diagnostics: fixed facts, the arms' model n around them are
+facts of the plan, `model_n_facts`), Table 1's means and SDs, and the analyst's files
 (effects.csv, consort.json, interim/, parts/), which stay complete. A percentage with a
 Wilson CI (cohort table, evaluation tables) goes with its withheld count; a figure of
 percentages leaves the point or bar out (cohort_tables.withhold_prevalence,
