@@ -844,8 +844,9 @@ def _small_three_arm_trial():
     [
         # any visit: p2 out (missing age), p8 out (no score); p7 counts with t1 only
         ("repeated", {"ctl": 2, "peer": 2, "coach": 3}),
-        # ANCOVA needs the baseline score as well: p7 out too
+        # ANCOVA and MMRM need the baseline score as well: p7 out too
         ("ancova", {"ctl": 1, "peer": 2, "coach": 3}),
+        ("mmrm", {"ctl": 1, "peer": 2, "coach": 3}),
     ],
 )
 def test_model_n_counts_the_participants_each_fit_used_per_arm(model, by_hand):

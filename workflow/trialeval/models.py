@@ -183,6 +183,9 @@ def mixed_model_effects(
         from trialeval.models_mmrm import clda_covariance_effects, mmrm_effects
 
         fit = mmrm_effects if model == "mmrm" else clda_covariance_effects
+        # clda with a covariance structure does not report its arms yet (model_n readers
+        # then use effects.csv's n)
+        counted = {"model_n": model_n} if model == "mmrm" else {}
         return fit(
             scores,
             participants,
@@ -194,6 +197,7 @@ def mixed_model_effects(
             covariance=covariance or "unstructured",
             df=df,
             alpha=alpha,
+            **counted,
         )
     covariates = list(covariates)
     if site != "none" and "site" not in participants:
