@@ -54,3 +54,24 @@ def model_n_rows(base: dict, analysis: str, counts: dict[str, int]) -> list[dict
 
 def model_n_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=MODEL_N_COLUMNS)
+
+
+def reported_or_counted(
+    model_n: pd.DataFrame | None,
+    spec: dict,
+    scores: pd.DataFrame,
+    sets: pd.DataFrame,
+    analysis_set: str,
+    outcome_id: str,
+    arms,
+) -> dict[str, int]:
+    """{arm: n} of one outcome's model in one set: as the model reported it (model_n.csv),
+    else (a model that does not report its arms yet) `participants_used`'s count."""
+    if model_n is not None and len(model_n):
+        rows = model_n[
+            (model_n["analysis_set"] == analysis_set) & (model_n["outcome"] == outcome_id)
+        ]
+        if len(rows):
+            reported = dict(zip(rows["arm"], rows["n"].astype(int), strict=True))
+            return {a: int(reported.get(a, 0)) for a in arms}
+    return participants_used(spec, scores, sets, analysis_set, outcome_id, arms)
