@@ -1160,7 +1160,10 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_
     if len(contrasts) > 1:
         colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
     favours_arms = _favours_arms(spec, contrasts)
-    pair_n = _pair_n(spec, continuous, *pair_data, analysis_set) if pair_data else {}
+    pair_n = {}
+    if pair_data:
+        scores, sets, model_n = pair_data
+        pair_n = _pair_n(spec, continuous, scores, sets, analysis_set, model_n)
     # the contrast and visit every panel shares are said once, above the first panel
     said = _comparison_words(spec, pd.concat([continuous, ratios]))
     panels = []
