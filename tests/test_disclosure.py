@@ -598,7 +598,7 @@ def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
 
 def test_the_new_count_tables_are_sources_of_the_plan():
     # every trial: consort, the report's estimands and the models' n per arm (model_n)
-    always = ["consort", "effects", "estimands", "scores", "sets"]
+    always = ["consort", "effects", "estimands", "model_n", "scores", "sets"]
     assert disclosure.source_inputs(["effects_table"]) == sorted([*always, "prepost_summary"])
     assert disclosure.source_inputs(["cohort_table"]) == sorted([*always, "cohort_summary"])
 
@@ -852,7 +852,8 @@ def test_intercurrent_event_counts_are_planned_with_their_arm_totals(tmp_path):
     # 3 observations beside a's withheld 4 print "<5" (1 to 4 says nothing of p)
     assert disclosure.observation_count(plan, "stopped", "a", 3) == "<5"
     assert disclosure.observation_count(plan, "stopped", "a", 0) == "0"
-    assert disclosure.source_inputs([]) == ["consort", "effects", "estimands", "scores", "sets"]
+    always = ["consort", "effects", "estimands", "model_n", "scores", "sets"]
+    assert disclosure.source_inputs([]) == always
 
 
 def test_a_withheld_evaluation_bar_prints_merged_when_that_is_safe():
