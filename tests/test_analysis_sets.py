@@ -82,7 +82,8 @@ def test_complete_case_is_per_outcome_and_reconciles_with_the_models(tiny, tmp_p
         "sc": {"peer": 1, "ctl": 1},
         "fl": {"peer": 1, "ctl": 0},
     }
-    out = {k: str(tmp_path / f"mixed_model.{k}.csv") for k in ("effects", "means", "diagnostics")}
+    kinds = ("effects", "means", "diagnostics", "model_n")
+    out = {k: str(tmp_path / f"mixed_model.{k}.csv") for k in kinds}
     inputs = {k: paths[k] for k in ("scores", "participants", "sets")}
     models.run(spec, paths=inputs, alpha=0.05, outputs=out)
     for outcome in ("sc", "fl"):

@@ -605,7 +605,7 @@ def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
 
 def test_the_new_count_tables_are_sources_of_the_plan():
     # every trial: consort, the report's estimands and the models' n per arm (model_n)
-    always = ["consort", "effects", "estimands", "scores", "sets"]
+    always = ["consort", "effects", "estimands", "model_n", "scores", "sets"]
     assert disclosure.source_inputs(["effects_table"]) == sorted([*always, "prepost_summary"])
     assert disclosure.source_inputs(["cohort_table"]) == sorted([*always, "cohort_summary"])
 
@@ -849,7 +849,8 @@ def test_intercurrent_event_counts_are_planned_with_their_arm_totals(tmp_path):
     # 3 observations beside a's withheld 4 print "<5" (1 to 4 says nothing of p)
     assert disclosure.observation_count(plan, "stopped", "a", 3) == "<5"
     assert disclosure.observation_count(plan, "stopped", "a", 0) == "0"
-    assert disclosure.source_inputs([]) == ["consort", "effects", "estimands", "scores", "sets"]
+    always = ["consort", "effects", "estimands", "model_n", "scores", "sets"]
+    assert disclosure.source_inputs([]) == always
 
 
 def test_a_withheld_evaluation_bar_prints_merged_when_that_is_safe():
@@ -1033,3 +1034,63 @@ def test_table2_model_n_is_planned_with_the_arms_model_n(tmp_path):
     plan = disclosure.Plan(K, status, frozenset(counts.values))
     shown = figures._withheld_model_n({"itt": {"ee": {"a": 30, "b": 3}}}, consort, plan)
     assert shown == {"itt": {"ee": {"a": "≥5", "b": "<5"}}}
+
+
+def test_three_arm_model_n_from_the_models_report_and_why_the_forest_prints_totals(tmp_path):
+    """Arms a (control) 30, b 25, c 4 analysed; the model reported c: 3 (one left out for a
+    missing covariate, which a recount of the scores would still count). The plan takes the
+    model's n (model_n.csv), withholds c (3 < K) with its complements and protects it by the
+    LP. If the forest printed its pairwise n (a + b = 55, a + c = 33) beside Table 2's total
+    (58), c = 58 - 55 = 3 exactly: the forest under disclosure control prints the total."""
+    spec = {
+        "design": "rct",
+        "baseline": "t0",
+        "analyses": {"mixed_model": {"model": "repeated"}, "analysis_sets": ["itt"]},
+        "outcomes": [{"id": "ee", "role": "primary", "kind": "score"}],
+    }
+    analysed = {"a": 30, "b": 25, "c": 4}
+    ids = [(f"{arm}{i}", arm) for arm, n in analysed.items() for i in range(n)]
+    sets = pd.DataFrame({"participant_id": [p for p, _ in ids], "arm": [a for _, a in ids]})
+    sets["itt"] = True
+    scores = pd.DataFrame(
+        [{"participant_id": p, "outcome": "ee", "timepoint": t, "score": 1.0}
+         for p, _ in ids for t in ("t0", "t1")]
+    )  # fmt: skip
+    reported = pd.DataFrame(
+        {"trial": "t", "analysis_set": "itt", "outcome": "ee", "analysis": "mixed_model",
+         "arm": ["a", "b", "c"], "n": [30, 25, 3]}
+    )  # fmt: skip
+    effects = pd.DataFrame(
+        [{"analysis_set": "itt", "outcome": "ee", "timepoint": "t1", "estimand": "diff_in_change",
+          "contrast": c, "n": 58, "analysis_name": "primary"} for c in ("b - a", "c - a")]
+    )  # fmt: skip
+    scores.to_parquet(tmp_path / "scores.parquet")
+    sets.to_parquet(tmp_path / "sets.parquet")
+    effects.to_csv(tmp_path / "effects.csv", index=False)
+    reported.to_csv(tmp_path / "model_n.csv", index=False)
+    consort = {"allocated": analysed, "analysed": {"itt": analysed}}
+    (tmp_path / "consort.json").write_text(json.dumps(consort))
+    inputs = {
+        "scores": str(tmp_path / "scores.parquet"),
+        "sets": str(tmp_path / "sets.parquet"),
+        "effects": str(tmp_path / "effects.csv"),
+        "model_n": str(tmp_path / "model_n.csv"),
+        "consort": str(tmp_path / "consort.json"),
+    }
+    counts = Counts()
+    for arm, n in analysed.items():
+        counts.add(disclosure.consort_key("analysed", "itt", arm), n)
+    disclosure.model_n_facts(spec, inputs, counts)
+    model = {arm: disclosure.model_key("itt", "ee", arm) for arm in analysed}
+    assert {arm: counts.values[key] for arm, key in model.items()} == {"a": 30, "b": 25, "c": 3}
+    status = disclosure.plan(counts, K)
+    assert status[model["c"]] == "primary"
+    assert_protected(counts, status, K)
+    # the forest's pairs, were they printed: c is then exact
+    for arm in ("b", "c"):
+        pair = f"forest/{arm} - a/n"
+        counts.add(pair, counts.values[model[arm]] + counts.values[model["a"]])
+        counts.fixed.add(pair)
+        counts.add_sum(pair, [model[arm], model["a"]])
+    low, high = intervals(counts, status, K)[model["c"]]
+    assert low == pytest.approx(3) and high == pytest.approx(3)

@@ -27,15 +27,16 @@ from matplotlib.text import Text
 
 from conftest import ROOT, demo_spec, run_front_stages
 from trialeval import association, effects, figures, models
+from trialeval import model_n as model_n_module
 from trialeval import prepost as prepost_module
 from trialeval.config import outcome_analyses, report_items
 from trialeval.tables import estimate_decimals
 
 # the names the figure rule passes (workflow/rules/common.smk, FIGURE_INPUTS)
 FIGURE_INPUTS = {
-    "consort": ["consort", "scores", "sets", "effects"],
+    "consort": ["consort", "scores", "sets", "effects", "model_n"],
     "trajectories": ["means", "consort"],
-    "forest": ["effects", "scores", "sets"],
+    "forest": ["effects", "scores", "sets", "model_n"],
     "change_distributions": ["scores", "sets"],
     "odds_ratio_forest": ["effects", "association_counts"],
 }
@@ -64,6 +65,7 @@ def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
         "sets": out / "interim/analysis_sets.parquet",
         "consort": out / "consort.json",
         "effects": out / "effects.csv",
+        "model_n": out / "model_n.csv",
         "means": out / "tables/adjusted_means.csv",
         "prepost_summary": out / "tables/prepost_summary.csv",
         "association_counts": out / "tables/association_counts.csv",
@@ -71,7 +73,7 @@ def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
     run_front_stages(spec, paths, out, out / "tables/reliability.csv")
     inputs = {name: str(paths[name]) for name in ("scores", "participants", "sets")}
     analyses = {
-        "mixed_model": (models, ("effects", "means", "diagnostics")),
+        "mixed_model": (models, ("effects", "means", "diagnostics", "model_n")),
         "prepost": (prepost_module, ("effects", "summary")),
         "association": (association, ("effects", "counts")),
     }
@@ -89,6 +91,7 @@ def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
         "holm",
         {
             "effects": str(paths["effects"]),
+            "model_n": str(paths["model_n"]),
             "means": str(paths["means"]),
             "diagnostics": str(out / "tables/model_diagnostics.csv"),
             "change_scores": str(paths["prepost_summary"]),
@@ -142,6 +145,53 @@ def draw(demo, trial: str, kind: str):
     )
 
 
+def test_effects_n_is_the_sum_of_the_models_arms(demo):
+    """Every mixed-model row of effects.csv: n = the participants per arm its fit reported
+    (model_n.csv), summed over the arms."""
+    checked = 0
+    for trial in demo:
+        paths = demo[trial]["paths"]
+        reported = read_csv(paths["model_n"])
+        sums = reported.groupby(["analysis_set", "outcome", "analysis"])["n"].sum()
+        table = read_csv(paths["effects"])
+        for row in table[table["analysis"].isin(sums.index.get_level_values(2))].itertuples():
+            assert row.n == sums[(row.analysis_set, row.outcome, row.analysis)], row
+            checked += 1
+    assert checked > 0
+
+
+def test_forest_pairs_and_consort_print_the_models_reported_n():
+    """A 3-arm trial whose models reported a: 5, b: 7, c: 2 (say some left out for a missing
+    covariate): the forest's n of b - a is 5 + 7 = 12, of c - a 5 + 2 = 7, and the CONSORT
+    analysed n are the reported ones, not a recount of the scores (which here has nobody)."""
+    spec = {
+        "design": "rct",
+        "baseline": "t0",
+        "arms": [{"id": a} for a in "abc"],
+        "analyses": {"mixed_model": {"model": "repeated"}},
+        "outcomes": [{"id": "ee", "role": "primary", "kind": "score"}],
+    }
+    reported = pd.DataFrame(
+        {
+            "trial": "t",
+            "analysis_set": "itt",
+            "outcome": "ee",
+            "analysis": "mixed_model",
+            "arm": list("abc"),
+            "n": [5, 7, 2],
+        }
+    )
+    continuous = pd.DataFrame({"outcome": ["ee", "ee"], "contrast": ["b - a", "c - a"]})
+    sets = pd.DataFrame({"participant_id": ["p1"], "arm": ["a"], "itt": True})
+    scores = pd.DataFrame(columns=["participant_id", "outcome", "timepoint", "score"])
+    pairs = figures._pair_n(spec, continuous, scores, sets, "itt", reported)
+    assert pairs == {("ee", "b - a"): 12, ("ee", "c - a"): 7}
+    consort = {"allocated": {"a": 9, "b": 9, "c": 9}, "analysed": {"itt": {}}}
+    spec["analyses"]["analysis_sets"] = ["itt"]
+    shown = figures.primary_model_n(spec, consort, scores, sets, pd.DataFrame(), reported)
+    assert shown == {"itt": {"ee": {"a": 5, "b": 7, "c": 2}}}
+
+
 def model_n(demo, trial: str) -> dict:
     spec, paths = demo[trial]["spec"], demo[trial]["paths"]
     return figures.primary_model_n(
@@ -150,6 +200,7 @@ def model_n(demo, trial: str) -> dict:
         pd.read_parquet(paths["scores"]),
         pd.read_parquet(paths["sets"]),
         read_csv(paths["effects"]),
+        read_csv(paths["model_n"]),
     )
 
 
@@ -1243,4 +1294,4 @@ def test_model_n_counts_whom_each_model_uses(model, want):
             "score": [1.0, 2.0, 3.0, 4.0],
         }
     )
-    assert figures.participants_used(spec, scores, sets, "itt", "ee", ["a"]) == want
+    assert model_n_module.participants_used(spec, scores, sets, "itt", "ee", ["a"]) == want

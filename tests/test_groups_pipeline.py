@@ -61,6 +61,7 @@ def run_stages(root: Path, cell) -> tuple[dict, dict[str, Path]]:
             ("effects", "csv"),
             ("means", "csv"),
             ("diagnostics", "csv"),
+            ("model_n", "csv"),
         )
     }
     run_front_stages(spec, paths, out, out / "reliability.csv")
@@ -68,7 +69,7 @@ def run_stages(root: Path, cell) -> tuple[dict, dict[str, Path]]:
         spec,
         paths={k: str(paths[k]) for k in ("scores", "participants", "sets")},
         alpha=0.05,
-        outputs={k: str(paths[k]) for k in ("effects", "means", "diagnostics")},
+        outputs={k: str(paths[k]) for k in ("effects", "means", "diagnostics", "model_n")},
     )
     return spec, paths
 

@@ -808,3 +808,65 @@ def test_clda_compound_symmetry_is_the_random_intercept_model_with_its_satterthw
         assert row.df == pytest.approx(r["df"], rel=1e-6)
         assert row.se == pytest.approx(r["se"], rel=1e-6)
         assert row.p_value == pytest.approx(r["p"], rel=1e-6)
+
+
+def _small_three_arm_trial():
+    """9 participants, 3 per arm, baseline t0 and t1; by hand: p2 (peer) has no age, p7 (ctl)
+    no baseline score, p8 (ctl) no score at all."""
+    spec = {
+        "id": "three_arms",
+        "control_arm": "ctl",
+        "arms": [
+            {"id": "ctl", "control": True},
+            {"id": "peer", "control": False},
+            {"id": "coach", "control": False},
+        ],
+        "baseline": "t0",
+        "timepoints": [{"id": "t0", "baseline": True}, {"id": "t1", "baseline": False}],
+        "covariates": [{"name": "age", "type": "numeric"}],
+    }
+    arm = ["peer"] * 3 + ["coach"] * 3 + ["ctl"] * 3
+    age = [30, 41, np.nan, 35, 52, 28, 44, 39, 33]
+    participants = pd.DataFrame({"participant_id": [f"p{i}" for i in range(9)], "arm": arm})
+    participants["age"] = age
+    rng = np.random.default_rng(3)
+    rows = [
+        {"participant_id": f"p{i}", "timepoint": tp, "score": 10 + k + rng.normal()}
+        for i in range(9)
+        for k, tp in enumerate(("t0", "t1"))
+        if i != 8 and not (i == 7 and tp == "t0")
+    ]
+    return spec, pd.DataFrame(rows), participants
+
+
+@pytest.mark.parametrize(
+    "model, by_hand",
+    [
+        # any visit: p2 out (missing age), p8 out (no score); p7 counts with t1 only
+        ("repeated", {"ctl": 2, "peer": 2, "coach": 3}),
+        # ANCOVA and MMRM need the baseline score as well: p7 out too
+        ("ancova", {"ctl": 1, "peer": 2, "coach": 3}),
+        ("mmrm", {"ctl": 1, "peer": 2, "coach": 3}),
+    ],
+)
+def test_model_n_counts_the_participants_each_fit_used_per_arm(model, by_hand):
+    """model_n per arm is the fit's data (a participant left out for a missing covariate is
+    not counted), and effects.csv's n is its sum over the model's arms."""
+    spec, scores, participants = _small_three_arm_trial()
+    collected: list[dict] = []
+    effects, _, _ = mixed_model_effects(
+        scores,
+        participants,
+        spec,
+        {"id": "y", "role": "primary"},
+        analysis_set="itt",
+        model=model,
+        covariates=("age",),
+        model_n=collected,
+    )
+    got = {row["arm"]: row["n"] for row in collected}
+    assert got == by_hand
+    assert {row["analysis"] for row in collected} == {
+        "mixed_model" if model == "repeated" else model
+    }
+    assert (effects["n"] == sum(by_hand.values())).all()

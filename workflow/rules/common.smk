@@ -93,7 +93,7 @@ def analyses_run(spec):
 
 
 ANALYSIS_PARTS = {
-    "mixed_model": ("effects", "means", "diagnostics"),
+    "mixed_model": ("effects", "means", "diagnostics", "model_n"),
     "prepost": ("effects", "summary"),
     "association": ("effects", "counts"),
     "cohort": ("effects", "summary"),
@@ -131,6 +131,7 @@ STAGE_OUTPUTS = {
     "sets": "interim/analysis_sets.parquet",
     "scores": "interim/scores.parquet",
     "effects": "effects.csv",
+    "model_n": "model_n.csv",
     "consort": "consort.json",
     "estimands": "estimands.json",
     "means": "tables/adjusted_means.csv",
@@ -153,9 +154,9 @@ TABLE_INPUTS = {
     "tipping_point": ["imputation"],
 }
 FIGURE_INPUTS = {
-    "consort": ["consort", "scores", "sets", "effects"],
+    "consort": ["consort", "scores", "sets", "effects", "model_n"],
     "trajectories": ["means", "consort"],
-    "forest": ["effects", "scores", "sets"],
+    "forest": ["effects", "scores", "sets", "model_n"],
     "change_distributions": ["scores", "sets"],
     "odds_ratio_forest": ["effects", "association_counts", "covariate_labels"],
     "cohort_prevalence": ["effects", "cohort_summary"],

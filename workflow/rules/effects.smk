@@ -13,6 +13,7 @@ rule effects:
             category="{trial}",
             subcategory="Effects",
         ),
+        model_n=f"{RESULTS}/{{trial}}/model_n.csv",
         means=f"{RESULTS}/{{trial}}/tables/adjusted_means.csv",
         diagnostics=f"{RESULTS}/{{trial}}/tables/model_diagnostics.csv",
         change_scores=f"{RESULTS}/{{trial}}/tables/prepost_summary.csv",

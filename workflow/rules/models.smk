@@ -24,6 +24,7 @@ rule mixed_model:
         effects=f"{RESULTS}/{{trial}}/parts/mixed_model.effects.csv",
         means=f"{RESULTS}/{{trial}}/parts/mixed_model.means.csv",
         diagnostics=f"{RESULTS}/{{trial}}/parts/mixed_model.diagnostics.csv",
+        model_n=f"{RESULTS}/{{trial}}/parts/mixed_model.model_n.csv",
     log:
         f"{RESULTS}/{{trial}}/logs/mixed_model.log",
     benchmark:

@@ -11,5 +11,7 @@ with log_to(snakemake.log[0]):
         SETTINGS["trial"],
         paths={name: snakemake.input[name] for name in ("scores", "participants", "sets")},
         alpha=SETTINGS["alpha"],
-        outputs={name: snakemake.output[name] for name in ("effects", "means", "diagnostics")},
+        outputs={
+            name: snakemake.output[name] for name in ("effects", "means", "diagnostics", "model_n")
+        },
     )

@@ -1310,9 +1310,11 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     import pandas as pd
 
     from trialeval.io import read_csv
-    from trialeval.model_n import participants_used
+    from trialeval.model_n import reported_or_counted
 
     consort = json.loads(Path(inputs["consort"]).read_text())
+    # as the figures print them: the model's own per-arm n where it reported them
+    reported = read_csv(inputs["model_n"]) if "model_n" in inputs else None
     arms = list(consort["allocated"])
     scores, sets = pd.read_parquet(inputs["scores"]), pd.read_parquet(inputs["sets"])
     names = [
@@ -1323,7 +1325,7 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
         # printed nowhere (Table 2 gives their sum)
         hidden = outcome["role"] != "primary"
         for name in names:
-            used = participants_used(spec, scores, sets, name, outcome["id"], arms)
+            used = reported_or_counted(reported, spec, scores, sets, name, outcome["id"], arms)
             for arm, n in used.items():
                 key = counts.add(model_key(name, outcome["id"], arm), n, hidden=hidden)
                 # the diagram's "no data": the set's others (those of the complete-case set
@@ -1369,7 +1371,7 @@ def _table2_score_n(spec: dict, effects, arms: list[str], counts: Counts) -> Non
         counts.add_sum_if_equal(key, parts)
 
 
-SOURCES["model_n"] = (model_n_facts, ("consort", "effects", "scores", "sets"))
+SOURCES["model_n"] = (model_n_facts, ("consort", "effects", "scores", "sets", "model_n"))
 
 
 # --------------------------------------------------------------------------------------

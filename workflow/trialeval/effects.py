@@ -246,6 +246,7 @@ def run(
     analysis data (`paths`: scores, participants, sets), also estimands.json (each analysis's
     estimand and what its intercurrent events set aside)."""
     from trialeval.io import write_csv
+    from trialeval.model_n import MODEL_N_COLUMNS
 
     def kind(analysis: str, suffix: str) -> list[str]:
         return [p for p in parts.get(analysis, []) if p.endswith(suffix)]
@@ -261,6 +262,7 @@ def run(
     effects = adjust(order_effects(effects, spec), multiplicity)
     write_csv(effects, outputs["effects"])
     sides = {
+        "model_n": (kind("mixed_model", ".model_n.csv"), MODEL_N_COLUMNS),
         "means": (kind("mixed_model", ".means.csv"), MEANS_COLUMNS),
         "diagnostics": (kind("mixed_model", ".diagnostics.csv"), DIAGNOSTIC_COLUMNS),
         "change_scores": (kind("prepost", ".summary.csv"), PREPOST_SUMMARY_COLUMNS),

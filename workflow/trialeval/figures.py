@@ -42,7 +42,7 @@ from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import DASH, format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
-from trialeval.model_n import participants_used  # noqa: E402
+from trialeval.model_n import reported_or_counted  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
 from trialeval.tables import estimate_decimals, format_number  # noqa: E402
 
@@ -988,7 +988,9 @@ def _effect_text(effect, est, lo, hi, digits) -> str:
     return _estimate_ci(est, lo, hi, digits)
 
 
-def _pair_n(spec, continuous, scores, sets, analysis_set) -> dict[tuple[str, str], int]:
+def _pair_n(
+    spec, continuous, scores, sets, analysis_set, model_n=None
+) -> dict[tuple[str, str], int]:
     """{(outcome, contrast): n} for a randomized trial's mixed models of several arms: the
     participants of the two arms compared, as the risk ratios count them (effects.csv's n
     of a mixed model counts every arm the model was fitted to)."""
@@ -997,7 +999,7 @@ def _pair_n(spec, continuous, scores, sets, analysis_set) -> dict[tuple[str, str
     arms = [a["id"] for a in spec["arms"]]
     result = {}
     for outcome_id in dict.fromkeys(continuous["outcome"]):
-        used = participants_used(spec, scores, sets, analysis_set, outcome_id, arms)
+        used = reported_or_counted(model_n, spec, scores, sets, analysis_set, outcome_id, arms)
         for contrast in dict.fromkeys(continuous["contrast"]):
             arm, control = contrast.split(" - ")
             result[(outcome_id, contrast)] = used.get(arm, 0) + used.get(control, 0)
@@ -1078,6 +1080,7 @@ def plot_forest(
     scores: pd.DataFrame | None = None,
     sets: pd.DataFrame | None = None,
     pairwise_n: bool = True,
+    model_n: pd.DataFrame | None = None,
 ):
     """Forest plot of the design's effects of interest in one analysis set.
 
@@ -1086,7 +1089,8 @@ def plot_forest(
     log axis. Continuous effects are divided by the outcome's pooled within-arm baseline SD
     (`baseline_sd`, from `scores` and `sets`) so all outcomes share one axis; the text columns
     give n, that SD, the raw estimate (95% CI), P and multiplicity-adjusted P. Primary
-    outcomes: bold label and filled marker; secondary: open marker.
+    outcomes: bold label and filled marker; secondary: open marker. `model_n`
+    (model_n.csv): each model's participants per arm, the n of a multi-arm comparison.
     """
     eff = effects[effects["analysis_set"] == analysis_set]
     eff = order_effects(eff, spec) if len(eff) else eff
@@ -1109,7 +1113,13 @@ def plot_forest(
     # model's n of every arm (Table 2's), since two pairs and that total give each arm's n
     pairs = len(contrasts) > 1 and pairwise_n
     panels = _forest_panels(
-        spec, continuous, ratios, sd, contrasts, (scores, sets) if pairs else None, analysis_set
+        spec,
+        continuous,
+        ratios,
+        sd,
+        contrasts,
+        (scores, sets, model_n) if pairs else None,
+        analysis_set,
     )
     n_words = ""
     if len(contrasts) > 1:
@@ -1140,7 +1150,8 @@ def plot_forest(
 
 def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_set):
     """The panels of the effects forest: continuous outcomes, then binary, each split by the
-    outcomes' better direction, each with its favours line. `pair_data` (scores, sets): the
+    outcomes' better direction, each with its favours line. `pair_data` (scores, sets,
+    model_n): the
     continuous rows' n counted per pair of arms (`_pair_n`); None: effects.csv's n."""
     estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
     styles = arm_styles(spec)
@@ -1149,7 +1160,10 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_
     if len(contrasts) > 1:
         colours = {c.split(" - ")[0]: styles[c.split(" - ")[0]]["colour"] for c in contrasts}
     favours_arms = _favours_arms(spec, contrasts)
-    pair_n = _pair_n(spec, continuous, *pair_data, analysis_set) if pair_data else {}
+    pair_n = {}
+    if pair_data:
+        scores, sets, model_n = pair_data
+        pair_n = _pair_n(spec, continuous, scores, sets, analysis_set, model_n)
     # the contrast and visit every panel shares are said once, above the first panel
     said = _comparison_words(spec, pd.concat([continuous, ratios]))
     panels = []
@@ -1868,14 +1882,21 @@ def _complete_case_by_outcome(spec: dict, consort: dict, arm: str) -> list:
 
 
 def primary_model_n(
-    spec: dict, consort: dict, scores: pd.DataFrame, sets: pd.DataFrame, effects: pd.DataFrame
+    spec: dict,
+    consort: dict,
+    scores: pd.DataFrame,
+    sets: pd.DataFrame,
+    effects: pd.DataFrame,
+    model_n: pd.DataFrame | None = None,
 ) -> dict[str, dict[str, dict[str, int]]]:
     """{analysis set: {primary outcome: {arm: n}}}: the participants each primary outcome's
     model used, per configured analysis set. Arms: members of the set with the outcome
     scored as the model needs it (at baseline and a later visit for an ANCOVA or a pre/post
     analysis, at any visit for a mixed model); the arms add up to effects.csv's n (a test
     checks it) unless a model left participants out for a missing covariate (its effects
-    note says so). A survey (one group): effects.csv's n of each model, by exposure."""
+    note says so). `model_n` (model_n.csv): the participants per arm each mixed model
+    reported using, which replace the count where the model reported them. A survey (one
+    group): effects.csv's n of each model, by exposure."""
     primary = [o for o in spec["outcomes"] if o["role"] == "primary" and o["kind"] == "score"]
     if spec["design"] == "cross_sectional" or list(consort["allocated"]) == ["all"]:
         return _survey_model_n(spec, consort, effects)
@@ -1883,7 +1904,10 @@ def primary_model_n(
         return {}
     arms = list(consort["allocated"])
     return {
-        name: {o["id"]: participants_used(spec, scores, sets, name, o["id"], arms) for o in primary}
+        name: {
+            o["id"]: reported_or_counted(model_n, spec, scores, sets, name, o["id"], arms)
+            for o in primary
+        }
         for name in configured_sets(spec, consort)
     }
 
@@ -2191,7 +2215,12 @@ def _model_n(spec: dict, consort: dict, inputs: dict[str, str]) -> dict | None:
         pd.read_parquet(inputs["scores"]),
         pd.read_parquet(inputs["sets"]),
         _primary_rows(read_csv(inputs["effects"])),
+        _read_model_n(inputs),
     )
+
+
+def _read_model_n(inputs: dict[str, str]) -> pd.DataFrame | None:
+    return read_csv(inputs["model_n"]) if "model_n" in inputs else None
 
 
 def run(
@@ -2206,8 +2235,8 @@ def run(
     write out_stem.png and out_stem.svg atomically. Returns, in sentences, what the figure
     could not draw and why (the report prints them under the figure); empty when complete.
 
-    consort: consort, and scores, sets, effects for the primary models' n (optional);
-    trajectories: means, consort; forest: effects, scores, sets;
+    consort: consort, and scores, sets, effects (model_n) for the primary models' n (optional);
+    trajectories: means, consort; forest: effects, scores, sets (model_n);
     change_distributions: scores, sets; odds_ratio_forest: effects, association_counts,
     covariate_labels (optional); tipping_point: imputation (the list of imputation parts).
     """
@@ -2241,6 +2270,7 @@ def run(
             scores=pd.read_parquet(inputs["scores"]),
             sets=pd.read_parquet(inputs["sets"]),
             pairwise_n=not plan.on,
+            model_n=_read_model_n(inputs),
         )
         notes = forest_gaps(spec, effects, analysis_set)
     elif kind == "change_distributions":

@@ -34,3 +34,44 @@ def participants_used(
     used = members[members["participant_id"].isin(keep)]
     counts = used.groupby("arm", observed=True)["participant_id"].nunique()
     return {a: int(counts.get(a, 0)) for a in arms}
+
+
+MODEL_N_COLUMNS = ["trial", "analysis_set", "outcome", "analysis", "arm", "n"]
+
+
+def arm_counts(data: pd.DataFrame, arms) -> dict[str, int]:
+    """{arm: participants} in the rows actually passed to a fit (columns participant_id,
+    arm); every arm in `arms`, 0 where none."""
+    counts = data.groupby("arm", observed=True)["participant_id"].nunique()
+    return {a: int(counts.get(a, 0)) for a in arms}
+
+
+def model_n_rows(base: dict, analysis: str, counts: dict[str, int]) -> list[dict]:
+    """model_n.csv's rows of one fit: `base` gives trial, analysis_set and outcome."""
+    keys = {k: base[k] for k in ("trial", "analysis_set", "outcome")}
+    return [{**keys, "analysis": analysis, "arm": a, "n": n} for a, n in counts.items()]
+
+
+def model_n_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=MODEL_N_COLUMNS)
+
+
+def reported_or_counted(
+    model_n: pd.DataFrame | None,
+    spec: dict,
+    scores: pd.DataFrame,
+    sets: pd.DataFrame,
+    analysis_set: str,
+    outcome_id: str,
+    arms,
+) -> dict[str, int]:
+    """{arm: n} of one outcome's model in one set: as the model reported it (model_n.csv),
+    else (a model that does not report its arms yet) `participants_used`'s count."""
+    if model_n is not None and len(model_n):
+        rows = model_n[
+            (model_n["analysis_set"] == analysis_set) & (model_n["outcome"] == outcome_id)
+        ]
+        if len(rows):
+            reported = dict(zip(rows["arm"], rows["n"].astype(int), strict=True))
+            return {a: int(reported.get(a, 0)) for a in arms}
+    return participants_used(spec, scores, sets, analysis_set, outcome_id, arms)

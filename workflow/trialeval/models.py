@@ -57,6 +57,7 @@ from trialeval.design import (
 )
 from trialeval.effects import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, MEANS_COLUMNS, effects_frame
 from trialeval.mixed import contrast, fit_reml
+from trialeval.model_n import arm_counts, model_n_frame, model_n_rows
 from trialeval.regression import drop_aliased, ols
 
 
@@ -163,6 +164,7 @@ def mixed_model_effects(
     covariance: str | None = None,
     df: str = "satterthwaite",
     groups: bool = False,
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Fit one outcome's mixed model on one analysis set.
 
@@ -173,12 +175,17 @@ def mixed_model_effects(
     `covariance` is not None (then the MMRM engine's residual covariance over every visit
     replaces the random intercept); `groups` adds the delivery-group term
     (trialeval.delivery) to models repeated, clda (random intercept) and ancova.
+    `model_n`, if given, collects the participants the fit used per arm
+    (trialeval.model_n.model_n_rows; models repeated, clda and ancova).
     """
     if model == "mmrm" or (model == "clda" and covariance is not None):
         # Imported here: models_mmrm builds on this module's helpers.
         from trialeval.models_mmrm import clda_covariance_effects, mmrm_effects
 
         fit = mmrm_effects if model == "mmrm" else clda_covariance_effects
+        # clda with a covariance structure does not report its arms yet (model_n readers
+        # then use effects.csv's n)
+        counted = {"model_n": model_n} if model == "mmrm" else {}
         return fit(
             scores,
             participants,
@@ -190,6 +197,7 @@ def mixed_model_effects(
             covariance=covariance or "unstructured",
             df=df,
             alpha=alpha,
+            **counted,
         )
     covariates = list(covariates)
     if site != "none" and "site" not in participants:
@@ -221,6 +229,9 @@ def mixed_model_effects(
                 filter(None, [note, f"{no_baseline} participant(s) without a baseline score"])
             )
     n = int(data["participant_id"].nunique())
+    if model_n is not None:
+        analysis = {"repeated": "mixed_model"}.get(model, model)
+        model_n += model_n_rows(base, analysis, arm_counts(data, [a["id"] for a in spec["arms"]]))
     n_obs = len(data)
     n_sites = int(data["site"].nunique()) if site == "random" else None
     no_site_effect = ""
@@ -575,10 +586,15 @@ def _diag_frame(rows) -> pd.DataFrame:
 
 
 def outcome_effects(
-    spec: dict, outcome_id: str, paths: dict[str, str], alpha: float
+    spec: dict,
+    outcome_id: str,
+    paths: dict[str, str],
+    alpha: float,
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One outcome's mixed model on every configured analysis set: (effects, means,
-    diagnostics). ``paths``: the stage files scores, participants and sets."""
+    diagnostics). ``paths``: the stage files scores, participants and sets; `model_n`
+    collects each fit's participants per arm (mixed_model_effects)."""
     from trialeval.estimands import analysis_data
     from trialeval.io import in_set, set_members
 
@@ -597,6 +613,7 @@ def outcome_effects(
                 outcome,
                 analysis_set=analysis_set,
                 alpha=alpha,
+                model_n=model_n,
                 **model_arguments(options),
             )
         )
@@ -619,14 +636,16 @@ def model_arguments(options: dict) -> dict:
 def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
     """Rule entry: the mixed model of every outcome the design fits one (a trial's fits share
     one job: a demo fit takes milliseconds, a job's start-up more than a second).
-    ``outputs``: effects, means, diagnostics."""
+    ``outputs``: effects, means, diagnostics and model_n (participants per arm of each fit)."""
     from trialeval.config import outcome_analyses
     from trialeval.io import write_csv
 
+    model_n: list[dict] = []
     fits = [
-        outcome_effects(spec, outcome_id, paths, alpha)
+        outcome_effects(spec, outcome_id, paths, alpha, model_n)
         for outcome_id in outcome_analyses(spec)["mixed_model"]
     ]
+    write_csv(model_n_frame(model_n), outputs["model_n"])
     tables = {"effects": EFFECT_COLUMNS, "means": MEANS_COLUMNS, "diagnostics": DIAGNOSTIC_COLUMNS}
     for i, (name, columns) in enumerate(tables.items()):
         frames = [fit[i] for fit in fits]

@@ -28,6 +28,7 @@ import pandas as pd
 from trialeval.design import Factor, Interaction, Numeric, average_row, design_matrix
 from trialeval.effects import effects_frame
 from trialeval.mmrm import contrast, fit_mmrm
+from trialeval.model_n import arm_counts, model_n_rows
 from trialeval.models import (
     NOT_ESTIMABLE,
     _contrast_row,
@@ -129,9 +130,11 @@ def mmrm_effects(
     covariance: str = "unstructured",
     df: str = "satterthwaite",
     alpha: float = 0.05,
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Fit one outcome's MMRM on one analysis set; (effects, adjusted means, diagnostics),
-    with rows saying why when no structure of the ladder can be fitted."""
+    with rows saying why when no structure of the ladder can be fitted. `model_n`, if given,
+    collects the participants the fit used per arm (trialeval.model_n.model_n_rows)."""
     covariates = list(covariates)
     if site != "none" and "site" not in participants:
         site = "none"
@@ -166,6 +169,8 @@ def mmrm_effects(
     terms = [*terms, Interaction(arm, visit), Numeric("baseline_score")]
     terms += [_NumericByVisit("baseline_score", visit), *adjust]
     n, n_obs = int(data["participant_id"].nunique()), len(data)
+    if model_n is not None:
+        model_n += model_n_rows(base, "mmrm", arm_counts(data, [a["id"] for a in spec["arms"]]))
     intervention = list(arm.levels[1:])
     diagnostics = {**base, "n": n, "n_obs": n_obs, "n_sites": None, "analysis": "mmrm"}
 
