@@ -1,12 +1,14 @@
 """The participants each score outcome's model used, per arm.
 
-One count for the CONSORT diagram's "analysed" lines, the forest plot's n of a multi-arm
-trial's comparisons and the disclosure plan (Table 2's n of a model is these arms summed):
-members of the analysis set with the outcome scored as the model needs it, at baseline and a
-later visit (an ANCOVA, an MMRM with baseline as covariate, a pre/post analysis), else at
-any visit (a mixed model of change). A model that leaves participants out for a missing
-covariate uses fewer; its effects row says so, and the sums here then do not hold (callers
-check).
+The mixed models (repeated, cLDA without a covariance structure, ANCOVA, MMRM) report them
+from the rows passed to the fit (`arm_counts`, into results/<trial>/model_n.csv): the CONSORT
+diagram's "analysed" lines, the forest plot's n of a multi-arm trial's comparisons and the
+disclosure plan (Table 2's n of a model is these arms summed) read them there. Where a model
+does not report its arms yet (cLDA with a covariance structure), `participants_used`
+counts them by the model's rule: members of the analysis set with the outcome scored at
+baseline and a later visit (an ANCOVA, an MMRM with baseline as covariate, a pre/post
+analysis), else at any visit; a participant left out for a missing covariate is counted
+there, so the sums then do not hold (callers check).
 """
 
 from __future__ import annotations
