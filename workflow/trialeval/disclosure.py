@@ -231,9 +231,21 @@ def _derivation(counts: Counts, status: Mapping[str, str]) -> tuple[str, set] | 
 
 def _smallest_printed(counts, status, k, terms) -> str | None:
     """The printed fact of at least k among `terms` in the fewest sums (suppressing it
-    spreads least), then the smallest, then by key."""
+    spreads least), then the smallest, then by key; passing over one that withheld would
+    still be pinned (Table 2's fixed model n with zeros beside it give an intent-to-treat
+    total back: withholding it protects nothing)."""
     options = sorted(_cost(counts, t) for t in set(terms) if _choosable(counts, status, k, t))
+    for *_, option in options:
+        if not _pinned_if_withheld(counts, status, k, option):
+            return option
     return options[0][-1] if options else None
+
+
+def _pinned_if_withheld(counts, status, k, key) -> bool:
+    if not counts.fixed:  # only fixed facts pin a withheld count whatever else is withheld
+        return False
+    low, high = feasible_intervals(counts, {**status, key: "complementary"}, k, [key])[key]
+    return high - low < 1 - 1e-9
 
 
 def _choosable(counts, status, k, key) -> bool:
@@ -1360,6 +1372,12 @@ def _table2_score_n(spec: dict, effects, arms: list[str], counts: Counts) -> Non
         if kinds.get(row["outcome"]) != "score" or _missing(row.get("n")):
             continue
         if str(row.get("analysis_name") or "primary") not in ("primary", "nan"):
+            continue
+        if row["analysis_set"] != "itt":
+            # the supportive sets' n are not registered: fixed, they make a small trial
+            # unprotectable (ITT's n less per-protocol's n is those excluded from it, which
+            # no suppression can hide while both print); printing Table 2's n through the
+            # plan instead is the fix still to make (README, Disclosure control)
             continue
         parts = [model_key(row["analysis_set"], row["outcome"], a) for a in arms]
         if not all(p in counts.values for p in parts):
