@@ -223,6 +223,22 @@ def test_coaching_demo_recovers_truth():
     assert np.mean(inside) >= 0.8, inside
 
 
+def _three_arm_spec(covariates: list) -> dict:
+    """A trial of arms ctl (control), peer and coach, visits t0 (baseline) and t1."""
+    return {
+        "id": "three_arms",
+        "control_arm": "ctl",
+        "arms": [
+            {"id": "ctl", "control": True},
+            {"id": "peer", "control": False},
+            {"id": "coach", "control": False},
+        ],
+        "baseline": "t0",
+        "timepoints": [{"id": "t0", "baseline": True}, {"id": "t1", "baseline": False}],
+        "covariates": covariates,
+    }
+
+
 def test_multi_arm_contrasts_each_arm_with_control():
     """Three arms: each intervention arm gets its own rows, matching the interaction terms of
     the same model fitted by statsmodels MixedLM (REML, tight tolerance)."""
@@ -247,18 +263,7 @@ def test_multi_arm_contrasts_each_arm_with_control():
         )
     scores = pd.concat(rows, ignore_index=True)
     participants = pd.DataFrame({"participant_id": np.arange(n), "arm": arm})
-    spec = {
-        "id": "three_arms",
-        "control_arm": "ctl",
-        "arms": [
-            {"id": "ctl", "control": True},
-            {"id": "peer", "control": False},
-            {"id": "coach", "control": False},
-        ],
-        "baseline": "t0",
-        "timepoints": [{"id": "t0", "baseline": True}, {"id": "t1", "baseline": False}],
-        "covariates": [],
-    }
+    spec = _three_arm_spec(covariates=[])
     effects, means, _ = mixed_model_effects(
         scores, participants, spec, {"id": "y", "role": "primary"}, analysis_set="itt"
     )
@@ -813,18 +818,7 @@ def test_clda_compound_symmetry_is_the_random_intercept_model_with_its_satterthw
 def _small_three_arm_trial():
     """9 participants, 3 per arm, baseline t0 and t1; by hand: p2 (peer) has no age, p7 (ctl)
     no baseline score, p8 (ctl) no score at all."""
-    spec = {
-        "id": "three_arms",
-        "control_arm": "ctl",
-        "arms": [
-            {"id": "ctl", "control": True},
-            {"id": "peer", "control": False},
-            {"id": "coach", "control": False},
-        ],
-        "baseline": "t0",
-        "timepoints": [{"id": "t0", "baseline": True}, {"id": "t1", "baseline": False}],
-        "covariates": [{"name": "age", "type": "numeric"}],
-    }
+    spec = _three_arm_spec(covariates=[{"name": "age", "type": "numeric"}])
     arm = ["peer"] * 3 + ["coach"] * 3 + ["ctl"] * 3
     age = [30, 41, np.nan, 35, 52, 28, 44, 39, 33]
     participants = pd.DataFrame({"participant_id": [f"p{i}" for i in range(9)], "arm": arm})
