@@ -199,6 +199,26 @@ def mixed_model_effects(
             alpha=alpha,
             **counted,
         )
+    m = _model_input(
+        scores, participants, spec, outcome, analysis_set, model, site, covariates, groups
+    )
+    m.alpha = alpha
+    if model_n is not None:
+        analysis = {"repeated": "mixed_model"}.get(model, model)
+        model_n += model_n_rows(
+            m.base, analysis, arm_counts(m.data, [a["id"] for a in spec["arms"]])
+        )
+    if model == "ancova":
+        return _ancova_effects(m)
+    return _repeated_effects(m, clda=model == "clda")
+
+
+def _model_input(
+    scores, participants, spec, outcome, analysis_set, model, site, covariates, groups
+):
+    """What every random-intercept model of one outcome needs: the model rows (`data`, for
+    ancova the post visits with the baseline score as a column), the rows' shared fields
+    (`base`), the note of who was left out and of the random effects the data cannot carry."""
     covariates = list(covariates)
     if site != "none" and "site" not in participants:
         site = "none"
@@ -211,28 +231,13 @@ def mixed_model_effects(
     }
     groups = groups and GROUP in participants
     data, dropped = _model_data(scores, participants, spec, covariates, site, groups)
-    members = set(participants["arm"])
     note = f"{dropped} participant(s) left out for missing covariates" if dropped else ""
     post = [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]
-    intervention = [a["id"] for a in spec["arms"] if not a["control"]]
-    control = spec["control_arm"]
-
     if model == "ancova":
-        baseline = data.loc[data["timepoint"] == spec["baseline"], ["participant_id", "score"]]
-        data = data[data["timepoint"] != spec["baseline"]].merge(
-            baseline.rename(columns={"score": "baseline_score"}), on="participant_id", how="left"
-        )
-        no_baseline = int(data.loc[data["baseline_score"].isna(), "participant_id"].nunique())
-        data = data[data["baseline_score"].notna()].reset_index(drop=True)
+        data, no_baseline = _with_baseline_column(data, spec["baseline"])
         if no_baseline:
-            note = "; ".join(
-                filter(None, [note, f"{no_baseline} participant(s) without a baseline score"])
-            )
+            note = _joined(note, f"{no_baseline} participant(s) without a baseline score")
     n = int(data["participant_id"].nunique())
-    if model_n is not None:
-        analysis = {"repeated": "mixed_model"}.get(model, model)
-        model_n += model_n_rows(base, analysis, arm_counts(data, [a["id"] for a in spec["arms"]]))
-    n_obs = len(data)
     n_sites = int(data["site"].nunique()) if site == "random" else None
     no_site_effect = ""
     if site == "random" and (n_sites or 0) < 2:
@@ -242,132 +247,175 @@ def mixed_model_effects(
         no_site_effect = "one participant per site: no site random effect"
     if no_site_effect:
         site, n_sites = "none", None
-        note = "; ".join(filter(None, [note, no_site_effect]))
+        note = _joined(note, no_site_effect)
     delivery, no_group_effect = _delivery(data, spec, groups)
-    groups = bool(delivery)
-    note = "; ".join(filter(None, [note, no_group_effect]))
-
-    effects_rows: list[dict] = []
-    means_rows: list[dict] = []
-    diagnostics = {**base, "n": n, "n_obs": n_obs, "n_sites": n_sites}
-
-    def failed(reason: str, analysis: str, method: str):
-        """Rows that say why the model could not be fitted; the run goes on."""
-        if analysis == "mixed_model":
-            estimands, timepoints = ["diff_in_change", "diff_in_means"], post
-        elif analysis == "clda":
-            estimands, timepoints = ["adjusted_diff"], post
-        else:  # ancova: one arm effect, at the single post visit or over all of them
-            estimands, timepoints = ["adjusted_diff"], [post[0] if len(post) == 1 else "all_post"]
-        for arm in intervention:
-            for tp in timepoints:
-                for estimand in estimands:
-                    effects_rows.append(
-                        {
-                            **base,
-                            "analysis": analysis,
-                            "estimand": estimand,
-                            "contrast": f"{arm} - {control}",
-                            "timepoint": tp,
-                            "n": n,
-                            "n_obs": n_obs,
-                            "method": method,
-                            "note": "; ".join(filter(None, [note, f"not estimated: {reason}"])),
-                        }
-                    )
-        diag = {**diagnostics, "analysis": analysis, "method": method, "converged": False}
-        diag["message"] = reason
-        return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
-
-    if model == "ancova":
-        with_visit = len(post) > 1
-        arm, _, terms, adjust = _terms(
-            spec, data, covariates, site, with_visit=with_visit, interaction=False
-        )
-        terms = [terms[0], Numeric("baseline_score"), *terms[1:], *adjust]
-        # One post visit: one row per participant, so no participant intercept; with site
-        # random the sites are the groups of a random-intercept LMM, otherwise it is OLS.
-        # With delivery groups and one post visit, the groups (and sites) are the levels.
-        if with_visit:
-            kind, units, sites, label = "ancova", "participant_id", "site", "participant"
-        elif groups:
-            kind, units, sites, label = "ancova_by_group", None, "site", "group"
-        elif site == "random":
-            kind, units, sites, label = "ancova_by_site", "site", None, "site"
-        else:
-            kind = "ols"
-        method = _method(kind, covariates, site, n_sites, groups)
-        timepoint = post[0] if len(post) == 1 else "all_post"
-        if n == 0:
-            return failed(
-                "no participant has a baseline and a post-baseline score", "ancova", method
-            )
-        X, names = design_matrix(data, terms)
-        design = drop_aliased(X, names)
-        y = data["score"].to_numpy(dtype=float)
-        try:
-            if kind == "ols":
-                table = ols(y, design.X, design.names, alpha=alpha)
-            else:
-                fit = fit_reml(
-                    y,
-                    design.X,
-                    data[units].to_numpy() if units else None,
-                    sites=data[sites].to_numpy() if site == "random" and sites else None,
-                    column_names=design.names,
-                    group_label=label,
-                    **delivery,
-                )
-        except (ValueError, np.linalg.LinAlgError) as error:
-            return failed(str(error), "ancova", method)
-        for a in intervention:
-            weights = design.restrict(_vector(names, {f"arm[{a}]": 1.0}))
-            if weights is None:
-                cells = [(a, tp) for tp in post] + [(control, tp) for tp in post]
-                result = NOT_ESTIMABLE
-                row_note = _gap_note(spec, data, members, cells, note, "and a baseline score")
-            elif kind == "ols":
-                result = _ols_contrast(table, f"arm[{a}]")
-                row_note = note
-            else:
-                result = contrast(fit, weights, alpha=alpha)
-                row_note = _fit_note(note, fit)
-            effects_rows.append(
-                _contrast_row(
-                    base,
-                    "ancova",
-                    "adjusted_diff",
-                    f"{a} - {control}",
-                    timepoint,
-                    result,
-                    n,
-                    n_obs,
-                    method,
-                    row_note,
-                )
-            )
-        if kind == "ols":
-            diag = {**diagnostics, "analysis": "ancova", "method": method}
-            diag.update(converged=True, boundary=False, message="closed form")
-            diag["sd_residual"] = table.attrs["sigma"]
-        else:
-            diag = _diagnostics(diagnostics, "ancova", method, fit)
-            if kind == "ancova_by_site":  # the engine's groups are the sites here
-                diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
-                diag.update(_iccs(np.nan, None, diag["sd_site"], diag["sd_residual"]))
-        diag["message"] = _dropped_message(diag["message"], design)
-        return effects_frame(effects_rows), _means_frame([]), _diag_frame([diag])
-
-    arm, visit, terms, adjust = _terms(
-        spec, data, covariates, site, with_visit=True, interaction=True
+    return SimpleNamespace(
+        spec=spec,
+        outcome=outcome,
+        analysis_set=analysis_set,
+        base=base,
+        data=data,
+        members=set(participants["arm"]),
+        note=_joined(note, no_group_effect),
+        post=post,
+        intervention=[a["id"] for a in spec["arms"] if not a["control"]],
+        control=spec["control_arm"],
+        covariates=covariates,
+        site=site,
+        n_sites=n_sites,
+        delivery=delivery,
+        groups=bool(delivery),
+        diagnostics={**base, "n": n, "n_obs": len(data), "n_sites": n_sites},
+        alpha=0.05,
     )
-    clda = model == "clda"
+
+
+def _joined(*notes: str) -> str:
+    return "; ".join(filter(None, notes))
+
+
+def _with_baseline_column(data: pd.DataFrame, baseline_id: str) -> tuple[pd.DataFrame, int]:
+    """ancova's rows: the post visits, with the baseline score as a column; participants
+    without one cannot be adjusted for it and are left out (their number returned)."""
+    baseline = data.loc[data["timepoint"] == baseline_id, ["participant_id", "score"]]
+    data = data[data["timepoint"] != baseline_id].merge(
+        baseline.rename(columns={"score": "baseline_score"}), on="participant_id", how="left"
+    )
+    no_baseline = int(data.loc[data["baseline_score"].isna(), "participant_id"].nunique())
+    return data[data["baseline_score"].notna()].reset_index(drop=True), no_baseline
+
+
+def _row(m, analysis, estimand, contrast_id, timepoint, result, method, note) -> dict:
+    n, n_obs = m.diagnostics["n"], m.diagnostics["n_obs"]
+    return _contrast_row(
+        m.base, analysis, estimand, contrast_id, timepoint, result, n, n_obs, method, note
+    )
+
+
+def _failed(m, reason: str, analysis: str, method: str):
+    """Rows that say why the model could not be fitted; the run goes on."""
+    if analysis == "mixed_model":
+        estimands, timepoints = ["diff_in_change", "diff_in_means"], m.post
+    elif analysis == "clda":
+        estimands, timepoints = ["adjusted_diff"], m.post
+    else:  # ancova: one arm effect, at the single post visit or over all of them
+        estimands, timepoints = ["adjusted_diff"], [m.post[0] if len(m.post) == 1 else "all_post"]
+    rows = [
+        {
+            **m.base,
+            "analysis": analysis,
+            "estimand": estimand,
+            "contrast": f"{arm} - {m.control}",
+            "timepoint": tp,
+            "n": m.diagnostics["n"],
+            "n_obs": m.diagnostics["n_obs"],
+            "method": method,
+            "note": _joined(m.note, f"not estimated: {reason}"),
+        }
+        for arm in m.intervention
+        for tp in timepoints
+        for estimand in estimands
+    ]
+    diag = {**m.diagnostics, "analysis": analysis, "method": method, "converged": False}
+    diag["message"] = reason
+    return effects_frame(rows), _means_frame([]), _diag_frame([diag])
+
+
+def _ancova_kind(m, with_visit: bool) -> tuple[str, str | None, str | None, str | None]:
+    """(kind, units, sites, label) of the ancova fit. One post visit: one row per
+    participant, so no participant intercept; with site random the sites are the groups of a
+    random-intercept LMM, otherwise it is OLS. With delivery groups and one post visit, the
+    groups (and sites) are the levels."""
+    if with_visit:
+        return "ancova", "participant_id", "site", "participant"
+    if m.groups:
+        return "ancova_by_group", None, "site", "group"
+    if m.site == "random":
+        return "ancova_by_site", "site", None, "site"
+    return "ols", None, None, None
+
+
+def _ancova_effects(m):
+    data, spec = m.data, m.spec
+    with_visit = len(m.post) > 1
+    _, _, terms, adjust = _terms(
+        spec, data, m.covariates, m.site, with_visit=with_visit, interaction=False
+    )
+    terms = [terms[0], Numeric("baseline_score"), *terms[1:], *adjust]
+    kind, units, sites, label = _ancova_kind(m, with_visit)
+    method = _method(kind, m.covariates, m.site, m.n_sites, m.groups)
+    timepoint = m.post[0] if len(m.post) == 1 else "all_post"
+    if m.diagnostics["n"] == 0:
+        return _failed(
+            m, "no participant has a baseline and a post-baseline score", "ancova", method
+        )
+    X, names = design_matrix(data, terms)
+    design = drop_aliased(X, names)
+    y = data["score"].to_numpy(dtype=float)
+    try:
+        if kind == "ols":
+            table = ols(y, design.X, design.names, alpha=m.alpha)
+        else:
+            fit = fit_reml(
+                y,
+                design.X,
+                data[units].to_numpy() if units else None,
+                sites=data[sites].to_numpy() if m.site == "random" and sites else None,
+                column_names=design.names,
+                group_label=label,
+                **m.delivery,
+            )
+    except (ValueError, np.linalg.LinAlgError) as error:
+        return _failed(m, str(error), "ancova", method)
+    rows = []
+    for a in m.intervention:
+        weights = design.restrict(_vector(names, {f"arm[{a}]": 1.0}))
+        if weights is None:
+            cells = [(a, tp) for tp in m.post] + [(m.control, tp) for tp in m.post]
+            result = NOT_ESTIMABLE
+            row_note = _gap_note(spec, data, m.members, cells, m.note, "and a baseline score")
+        elif kind == "ols":
+            result, row_note = _ols_contrast(table, f"arm[{a}]"), m.note
+        else:
+            result, row_note = contrast(fit, weights, alpha=m.alpha), _fit_note(m.note, fit)
+        rows.append(
+            _row(
+                m,
+                "ancova",
+                "adjusted_diff",
+                f"{a} - {m.control}",
+                timepoint,
+                result,
+                method,
+                row_note,
+            )
+        )
+    if kind == "ols":
+        diag = {**m.diagnostics, "analysis": "ancova", "method": method}
+        diag.update(converged=True, boundary=False, message="closed form")
+        diag["sd_residual"] = table.attrs["sigma"]
+    else:
+        diag = _diagnostics(m.diagnostics, "ancova", method, fit)
+        if kind == "ancova_by_site":  # the engine's groups are the sites here
+            diag.update(sd_site=diag["sd_participant"], sd_participant=np.nan)
+            diag.update(_iccs(np.nan, None, diag["sd_site"], diag["sd_residual"]))
+    diag["message"] = _dropped_message(diag["message"], design)
+    return effects_frame(rows), _means_frame([]), _diag_frame([diag])
+
+
+def _repeated_effects(m, clda: bool):
+    """Models repeated (arm * visit) and clda (no arm main effect: the arms share the
+    baseline mean), every visit the response, a random participant intercept."""
+    data, spec = m.data, m.spec
+    arm, visit, terms, adjust = _terms(
+        spec, data, m.covariates, m.site, with_visit=True, interaction=True
+    )
     analysis = "clda" if clda else "mixed_model"
-    if clda:  # no arm main effect: the arms share the baseline mean
+    if clda:
         terms = [t for t in terms if t is not arm]
-    method = _method(model if clda else "repeated", covariates, site, n_sites, groups)
-    if n == 0:
-        return failed("no participant has an observed score", analysis, method)
+    method = _method("clda" if clda else "repeated", m.covariates, m.site, m.n_sites, m.groups)
+    if m.diagnostics["n"] == 0:
+        return _failed(m, "no participant has an observed score", analysis, method)
     X, names = design_matrix(data, [*terms, *adjust])
     design = drop_aliased(X, names)
     try:
@@ -375,61 +423,59 @@ def mixed_model_effects(
             data["score"].to_numpy(dtype=float),
             design.X,
             data["participant_id"].to_numpy(),
-            sites=data["site"].to_numpy() if site == "random" else None,
+            sites=data["site"].to_numpy() if m.site == "random" else None,
             column_names=design.names,
-            **delivery,
+            **m.delivery,
         )
     except (ValueError, np.linalg.LinAlgError) as error:
-        return failed(str(error), analysis, method)
-    fit_note = _fit_note(note, fit)
+        return _failed(m, str(error), analysis, method)
+    fit_note = _fit_note(m.note, fit)
 
     def estimate(weights: dict[str, float], cells: list[tuple[str, str]]):
         """The contrast and its note; not estimable when the cells it needs have no data."""
         restricted = design.restrict(_vector(names, weights))
         if restricted is None:
-            return NOT_ESTIMABLE, _gap_note(spec, data, members, cells, fit_note)
-        return contrast(fit, restricted, alpha=alpha), fit_note
+            return NOT_ESTIMABLE, _gap_note(spec, data, m.members, cells, fit_note)
+        return contrast(fit, restricted, alpha=m.alpha), fit_note
 
+    rows = []
     baseline = spec["baseline"]
-    for a in intervention:
-        for tp in post:
+    for a in m.intervention:
+        for tp in m.post:
             interaction = f"arm[{a}]:timepoint[{tp}]"
             if clda:  # the arm-by-visit coefficient is the whole effect at that visit
                 results = [("adjusted_diff", estimate({interaction: 1.0}, [(a, tp)]))]
             else:
-                cells = [(a, baseline), (a, tp), (control, baseline), (control, tp)]
+                cells = [(a, baseline), (a, tp), (m.control, baseline), (m.control, tp)]
                 change = estimate({interaction: 1.0}, cells)
-                means = estimate({f"arm[{a}]": 1.0, interaction: 1.0}, [(a, tp), (control, tp)])
+                means = estimate({f"arm[{a}]": 1.0, interaction: 1.0}, [(a, tp), (m.control, tp)])
                 results = [("diff_in_change", change), ("diff_in_means", means)]
             for estimand, (result, row_note) in results:
-                effects_rows.append(
-                    _contrast_row(
-                        base,
-                        analysis,
-                        estimand,
-                        f"{a} - {control}",
-                        tp,
-                        result,
-                        n,
-                        n_obs,
-                        method,
-                        row_note,
-                    )
+                rows.append(
+                    _row(m, analysis, estimand, f"{a} - {m.control}", tp, result, method, row_note)
                 )
-    # Adjusted means per arm per visit, covariates set as emmeans does by default; a cell
-    # without data has no estimable mean (NaN, n_observed 0), as emmeans' "nonEst".
-    # Each post visit's row also has the arm's mean change from baseline (change_* columns).
-    setting = average_row(data, adjust)
-    observed = data.groupby(["arm", "timepoint"])["participant_id"].nunique()
+    means_rows = _adjusted_means(m, arm, visit, average_row(data, adjust), estimate, clda)
+    diag = _diagnostics(m.diagnostics, analysis, method, fit)
+    diag["message"] = _dropped_message(diag["message"], design)
+    return effects_frame(rows), _means_frame(means_rows), _diag_frame([diag])
+
+
+def _adjusted_means(m, arm, visit, setting: dict, estimate, clda: bool) -> list[dict]:
+    """Adjusted means per arm per visit, covariates set as emmeans does by default; a cell
+    without data has no estimable mean (NaN, n_observed 0), as emmeans' "nonEst". Each post
+    visit's row also has the arm's mean change from baseline (change_* columns)."""
+    baseline = m.spec["baseline"]
+    observed = m.data.groupby(["arm", "timepoint"])["participant_id"].nunique()
+    rows = []
     for a in arm.levels:
         cells = {}
         for tp in visit.levels:
             weights = {"Intercept": 1.0, **setting}
-            if a != control and not clda:
+            if a != m.control and not clda:
                 weights[f"arm[{a}]"] = 1.0
-            if tp != spec["baseline"]:
+            if tp != baseline:
                 weights[f"timepoint[{tp}]"] = 1.0
-                if a != control:
+                if a != m.control:
                     weights[f"arm[{a}]:timepoint[{tp}]"] = 1.0
             cells[tp] = weights
         for tp, weights in cells.items():
@@ -438,11 +484,11 @@ def mixed_model_effects(
             if tp != baseline:
                 change_weights = change_from_baseline(weights, cells[baseline])
                 change = change_columns(estimate(change_weights, [(a, baseline), (a, tp)])[0])
-            means_rows.append(
+            rows.append(
                 {
-                    "trial": spec["id"],
-                    "outcome": outcome["id"],
-                    "analysis_set": analysis_set,
+                    "trial": m.spec["id"],
+                    "outcome": m.outcome["id"],
+                    "analysis_set": m.analysis_set,
                     "arm": a,
                     "timepoint": tp,
                     "estimate": result.estimate,
@@ -454,9 +500,7 @@ def mixed_model_effects(
                     **change,
                 }
             )
-    diag = _diagnostics(diagnostics, analysis, method, fit)
-    diag["message"] = _dropped_message(diag["message"], design)
-    return effects_frame(effects_rows), _means_frame(means_rows), _diag_frame([diag])
+    return rows
 
 
 # A contrast the design cannot estimate (emmeans' "nonEst"): the row is kept, its note says why.
