@@ -1,14 +1,12 @@
 """The participants each score outcome's model used, per arm.
 
-The mixed models (repeated, cLDA without a covariance structure, ANCOVA, MMRM) report them
-from the rows passed to the fit (`arm_counts`, into results/<trial>/model_n.csv): the CONSORT
+The mixed models of a randomized trial (repeated, cLDA, ANCOVA, MMRM) report them from the
+rows passed to the fit (`arm_counts`, into results/<trial>/model_n.csv): the CONSORT
 diagram's "analysed" lines, the forest plot's n of a multi-arm trial's comparisons and the
-disclosure plan (Table 2's n of a model is these arms summed) read them there. Where a model
-does not report its arms yet (cLDA with a covariance structure), `participants_used`
-counts them by the model's rule: members of the analysis set with the outcome scored at
-baseline and a later visit (an ANCOVA, an MMRM with baseline as covariate, a pre/post
-analysis), else at any visit; a participant left out for a missing covariate is counted
-there, so the sums then do not hold (callers check).
+disclosure plan (Table 2's n of a model is these arms summed) read them there. The analyses
+of the other designs (pre/post, cohort) do not write model_n.csv yet: for them
+`participants_used` counts by the analysis' rule, members of the analysis set with the
+outcome scored at baseline and a later visit (a pre/post analysis), else at any visit.
 """
 
 from __future__ import annotations

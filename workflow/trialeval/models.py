@@ -176,16 +176,13 @@ def mixed_model_effects(
     replaces the random intercept); `groups` adds the delivery-group term
     (trialeval.delivery) to models repeated, clda (random intercept) and ancova.
     `model_n`, if given, collects the participants the fit used per arm
-    (trialeval.model_n.model_n_rows; models repeated, clda and ancova).
+    (trialeval.model_n.model_n_rows; every model).
     """
     if model == "mmrm" or (model == "clda" and covariance is not None):
         # Imported here: models_mmrm builds on this module's helpers.
         from trialeval.models_mmrm import clda_covariance_effects, mmrm_effects
 
         fit = mmrm_effects if model == "mmrm" else clda_covariance_effects
-        # clda with a covariance structure does not report its arms yet (model_n readers
-        # then use effects.csv's n)
-        counted = {"model_n": model_n} if model == "mmrm" else {}
         return fit(
             scores,
             participants,
@@ -197,7 +194,7 @@ def mixed_model_effects(
             covariance=covariance or "unstructured",
             df=df,
             alpha=alpha,
-            **counted,
+            model_n=model_n,
         )
     m = _model_input(
         scores, participants, spec, outcome, analysis_set, model, site, covariates, groups

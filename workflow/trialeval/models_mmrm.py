@@ -307,6 +307,7 @@ def clda_covariance_effects(
     covariance: str = "unstructured",
     df: str = "satterthwaite",
     alpha: float = 0.05,
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """`model: clda` with a `covariance:` structure: every visit (baseline included) is the
     response, the arms share the baseline mean (no baseline arm term), and the residual
@@ -319,6 +320,7 @@ def clda_covariance_effects(
     `clda`. Participants without a baseline score stay in (the likelihood uses what they have).
     Returns (effects, adjusted means, diagnostics); when no structure of the ladder can be
     fitted, effects rows that say why, no means, and every attempt in the diagnostics.
+    `model_n`, if given, collects the participants the fit used per arm.
     """
     covariates = list(covariates)
     if site != "none" and "site" not in participants:
@@ -326,6 +328,9 @@ def clda_covariance_effects(
     if site == "random":  # refused by the config check; a direct caller gets the same answer
         raise ValueError("model clda with a covariance structure takes site fixed or none")
     model = _clda_data(scores, participants, spec, outcome, analysis_set, covariates, site)
+    if model_n is not None:
+        arms = [a["id"] for a in spec["arms"]]
+        model_n += model_n_rows(model.base, "clda", arm_counts(model.data, arms))
     diagnostics = {
         **model.base,
         "n": model.n,
