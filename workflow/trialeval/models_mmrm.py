@@ -21,6 +21,7 @@ the diagnostics message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -140,98 +141,37 @@ def mmrm_effects(
         site = "none"
     if site == "random":  # refused by the config check; a direct caller gets the same answer
         raise ValueError("model mmrm takes site fixed or none, not random")
-    base = {
-        "trial": spec["id"],
-        "outcome": outcome["id"],
-        "role": outcome["role"],
-        "analysis_set": analysis_set,
-        "n_analysis_set": int(participants["participant_id"].nunique()),
-    }
-    data, dropped = _model_data(scores, participants, spec, covariates, site)
-    data, no_baseline = _with_baseline(data, spec["baseline"])
-    notes = [f"{dropped} participant(s) left out for missing covariates" if dropped else ""]
-    if no_baseline:
-        notes.append(f"{no_baseline} participant(s) without a baseline score left out")
-    note = "; ".join(filter(None, notes))
-    arm, visit, terms, adjust = _terms(
-        spec, data, covariates, site, with_visit=True, interaction=False
-    )
-    # A visit nobody attended has no covariance parameters to estimate: it leaves the model
-    # and its rows say so; an arm (or arm-by-visit cell) without data loses its columns as
-    # in the other models, and what needed them is reported not estimable.
-    spec_visits = list(visit.levels)
-    empty_visits = [v for v in visit.levels if v not in set(data["timepoint"])]
-    if empty_visits and len(empty_visits) < len(visit.levels):
-        visit = Factor("timepoint", tuple(v for v in visit.levels if v not in empty_visits))
-        terms = [arm, visit]
-    visits = visit.levels
-    members = set(participants["arm"])
-    terms = [*terms, Interaction(arm, visit), Numeric("baseline_score")]
-    terms += [_NumericByVisit("baseline_score", visit), *adjust]
-    n, n_obs = int(data["participant_id"].nunique()), len(data)
+    m = _mmrm_data(scores, participants, spec, outcome, analysis_set, covariates, site)
     if model_n is not None:
-        model_n += model_n_rows(base, "mmrm", arm_counts(data, [a["id"] for a in spec["arms"]]))
-    intervention = list(arm.levels[1:])
-    diagnostics = {**base, "n": n, "n_obs": n_obs, "n_sites": None, "analysis": "mmrm"}
+        model_n += model_n_rows(m.base, "mmrm", arm_counts(m.data, [a["id"] for a in spec["arms"]]))
+    diagnostics = {**m.base, "n": m.n, "n_obs": m.n_obs, "n_sites": None, "analysis": "mmrm"}
 
     fit, attempts = None, ["no post-baseline scores with a baseline score"]
-    if n_obs:
-        X, names = design_matrix(data, terms)
+    if m.n_obs:
+        X, names = design_matrix(m.data, m.terms)
         design = drop_aliased(X, names)
         try:
             fit, attempts = _fit_with_fallback(
-                data["score"].to_numpy(dtype=float),
+                m.data["score"].to_numpy(dtype=float),
                 design.X,
                 design.names,
-                data,
-                visits,
+                m.data,
+                m.visit.levels,
                 covariance,
             )
         except ValueError as error:  # e.g. a visit no one attended
             attempts = [str(error)]
     if fit is None:
-        method = _method(covariates, site, covariance, covariance, df, len(visits))
-        rows = [
-            {
-                **base,
-                "analysis": "mmrm",
-                "estimand": "adjusted_diff",
-                "contrast": f"{a} - {arm.levels[0]}",
-                "timepoint": tp,
-                "n": n,
-                "n_obs": n_obs,
-                "method": method,
-                "note": "; ".join(filter(None, [note, f"not estimated: {attempts[-1]}"])),
-            }
-            for a in intervention
-            for tp in spec_visits
-        ]
+        method = _method(covariates, site, covariance, covariance, df, len(m.visit.levels))
+        rows = _mmrm_unfitted_rows(m, method, attempts[-1])
         diag = {**diagnostics, "method": method, "converged": False, "covariance": covariance}
         diag["message"] = " | ".join(attempts)
         return effects_frame(rows), _means_frame([]), _diag_frame([diag])
 
-    method = _method(covariates, site, fit.structure, covariance, df, len(visits))
-    control = arm.levels[0]
-    effects_rows = []
-    for a in intervention:
-        for tp in spec_visits:
-            weights = design.restrict(
-                _vector(names, {f"arm[{a}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0})
-            )
-            if tp in empty_visits or weights is None:
-                cells = [(a, tp), (control, tp)]
-                result = NOT_ESTIMABLE
-                row_note = _gap_note(spec, data, members, cells, note, "and a baseline score")
-            else:
-                result, row_note = contrast(fit, weights, df=df, alpha=alpha), note
-            label = f"{a} - {control}"
-            effects_rows.append(
-                _contrast_row(
-                    base, "mmrm", "adjusted_diff", label, tp, result, n, n_obs, method, row_note
-                )
-            )
+    method = _method(covariates, site, fit.structure, covariance, df, len(m.visit.levels))
+    effects_rows = _mmrm_effect_rows(m, fit, design, names, method, df, alpha)
     means_rows = _adjusted_means(
-        fit, design, names, data, arm, visit, adjust, {**base, "df": df}, alpha
+        fit, design, names, m.data, m.arm, m.visit, m.adjust, {**m.base, "df": df}, alpha
     )
     diag = {
         **diagnostics,
@@ -244,6 +184,105 @@ def mmrm_effects(
         "message": _dropped_message(" | ".join(attempts), design),
     }
     return effects_frame(effects_rows), _means_frame(means_rows), _diag_frame([diag])
+
+
+def _mmrm_data(scores, participants, spec, outcome, analysis_set, covariates, site):
+    """The MMRM's rows (post visits of participants with a baseline score and complete
+    covariates, the baseline score a column), terms and the note of who was left out."""
+    base = {
+        "trial": spec["id"],
+        "outcome": outcome["id"],
+        "role": outcome["role"],
+        "analysis_set": analysis_set,
+        "n_analysis_set": int(participants["participant_id"].nunique()),
+    }
+    data, dropped = _model_data(scores, participants, spec, covariates, site)
+    data, no_baseline = _with_baseline(data, spec["baseline"])
+    notes = [f"{dropped} participant(s) left out for missing covariates" if dropped else ""]
+    if no_baseline:
+        notes.append(f"{no_baseline} participant(s) without a baseline score left out")
+    arm, visit, terms, adjust = _terms(
+        spec, data, covariates, site, with_visit=True, interaction=False
+    )
+    # A visit nobody attended has no covariance parameters to estimate: it leaves the model
+    # and its rows say so; an arm (or arm-by-visit cell) without data loses its columns as
+    # in the other models, and what needed them is reported not estimable.
+    spec_visits = list(visit.levels)
+    empty_visits = [v for v in visit.levels if v not in set(data["timepoint"])]
+    if empty_visits and len(empty_visits) < len(visit.levels):
+        visit = Factor("timepoint", tuple(v for v in visit.levels if v not in empty_visits))
+        terms = [arm, visit]
+    terms = [*terms, Interaction(arm, visit), Numeric("baseline_score")]
+    terms += [_NumericByVisit("baseline_score", visit), *adjust]
+    return SimpleNamespace(
+        spec=spec,
+        base=base,
+        data=data,
+        members=set(participants["arm"]),
+        note="; ".join(filter(None, notes)),
+        arm=arm,
+        visit=visit,
+        terms=terms,
+        adjust=adjust,
+        spec_visits=spec_visits,
+        empty_visits=empty_visits,
+        n=int(data["participant_id"].nunique()),
+        n_obs=len(data),
+    )
+
+
+def _mmrm_unfitted_rows(m, method: str, reason: str) -> list[dict]:
+    """One effects row per intervention arm and visit, no numbers: `reason` says why."""
+    return [
+        {
+            **m.base,
+            "analysis": "mmrm",
+            "estimand": "adjusted_diff",
+            "contrast": f"{a} - {m.arm.levels[0]}",
+            "timepoint": tp,
+            "n": m.n,
+            "n_obs": m.n_obs,
+            "method": method,
+            "note": "; ".join(filter(None, [m.note, f"not estimated: {reason}"])),
+        }
+        for a in m.arm.levels[1:]
+        for tp in m.spec_visits
+    ]
+
+
+def _mmrm_effect_rows(m, fit, design, names, method, df, alpha) -> list[dict]:
+    """The arm difference in LS means at each visit; not estimable (with a note naming the
+    cells without data) at a visit nobody attended or where the design lost its columns."""
+    control = m.arm.levels[0]
+    rows = []
+    for a in m.arm.levels[1:]:
+        for tp in m.spec_visits:
+            weights = design.restrict(
+                _vector(names, {f"arm[{a}]": 1.0, f"arm[{a}]:timepoint[{tp}]": 1.0})
+            )
+            if tp in m.empty_visits or weights is None:
+                cells = [(a, tp), (control, tp)]
+                result = NOT_ESTIMABLE
+                row_note = _gap_note(
+                    m.spec, m.data, m.members, cells, m.note, "and a baseline score"
+                )
+            else:
+                result, row_note = contrast(fit, weights, df=df, alpha=alpha), m.note
+            rows.append(
+                _contrast_row(
+                    m.base,
+                    "mmrm",
+                    "adjusted_diff",
+                    f"{a} - {control}",
+                    tp,
+                    result,
+                    m.n,
+                    m.n_obs,
+                    method,
+                    row_note,
+                )
+            )
+    return rows
 
 
 def _adjusted_means(fit, design, names, data, arm, visit, adjust, base, alpha) -> list[dict]:
