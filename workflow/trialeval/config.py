@@ -118,63 +118,11 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
             f"items of the instrument"
         )
     prefix = spec.get("item_prefix", "")
-    subscales = {}
-    for sub_id, sub in spec["subscales"].items():
-        sub_items = ids if sub["items"] == "all" else _item_ids(sub["items"])
-        unknown = [i for i in sub_items if i not in known]
-        if unknown:
-            raise TrialInputError(
-                f"{where}: {inst_id}.subscales.{sub_id} names items {unknown} that are not "
-                f"items of the instrument"
-            )
-        scoring = sub.get("scoring", "sum")
-        k = len(sub_items)
-        score_range = [lo * k, hi * k] if scoring == "sum" else [lo, hi]
-        subscales[sub_id] = {
-            "label": sub.get("label", sub_id),
-            "items": sub_items,
-            "scoring": scoring,
-            "range": score_range,
-            "higher_is_better": sub.get("higher_is_better"),
-        }
-    categories = {}
-    for cat_id, cat in spec.get("categories", {}).items():
-        if cat_id == BANDS:
-            raise TrialInputError(f"{where}: {inst_id}.categories: '{BANDS}' is a reserved id")
-        if "subscale" in cat and cat["subscale"] not in subscales:
-            raise TrialInputError(
-                f"{where}: {inst_id}.categories.{cat_id}.subscale {cat['subscale']!r} is not a "
-                f"subscale of the instrument; expected one of {sorted(subscales)}"
-            )
-        if "subscale" in cat and ("at_least" in cat) == ("at_most" in cat):
-            raise TrialInputError(
-                f"{where}: {inst_id}.categories.{cat_id} needs exactly one of at_least, at_most"
-            )
-        any_item = _item_ids(cat["any_item"]) if "any_item" in cat else None
-        if any_item and set(any_item) - known:
-            raise TrialInputError(
-                f"{where}: {inst_id}.categories.{cat_id}.any_item names unknown items "
-                f"{sorted(set(any_item) - known)}"
-            )
-        categories[cat_id] = {
-            "label": cat.get("label", cat_id),
-            "subscale": cat.get("subscale"),
-            "any_item": any_item,
-            "at_least": cat.get("at_least"),
-            "at_most": cat.get("at_most"),
-            "higher_is_better": cat.get("higher_is_better"),
-        }
+    here = f"{where}: {inst_id}"
+    subscales = _subscales(spec["subscales"], ids, lo, hi, here)
+    categories = _categories(spec.get("categories", {}), subscales, known, here)
     levels = _levels(spec.get("levels") or {}, lo, hi, f"{where}: {inst_id}.levels")
-    bands = spec.get("bands")
-    if bands is not None:
-        if bands["subscale"] not in subscales:
-            raise TrialInputError(
-                f"{where}: {inst_id}.bands.subscale {bands['subscale']!r} is not a subscale"
-            )
-        uppers = [level["at_most"] for level in bands["levels"]]
-        if uppers != sorted(uppers):
-            raise TrialInputError(f"{where}: {inst_id}.bands.levels must be in increasing order")
-        bands = {"subscale": bands["subscale"], "levels": list(bands["levels"])}
+    bands = _bands(spec.get("bands"), subscales, here)
     return {
         "id": inst_id,
         "label": spec["label"],
@@ -189,6 +137,75 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
         "categories": categories,
         "bands": bands,
     }
+
+
+def _subscales(entries: dict, ids: list[str], lo: float, hi: float, where: str) -> dict:
+    """{id: {label, items, scoring, range, higher_is_better}}: a sum's range is the item
+    range times its number of items, a mean's the item range."""
+    subscales = {}
+    for sub_id, sub in entries.items():
+        sub_items = ids if sub["items"] == "all" else _item_ids(sub["items"])
+        unknown = [i for i in sub_items if i not in set(ids)]
+        if unknown:
+            raise TrialInputError(
+                f"{where}.subscales.{sub_id} names items {unknown} that are not "
+                f"items of the instrument"
+            )
+        scoring = sub.get("scoring", "sum")
+        k = len(sub_items)
+        subscales[sub_id] = {
+            "label": sub.get("label", sub_id),
+            "items": sub_items,
+            "scoring": scoring,
+            "range": [lo * k, hi * k] if scoring == "sum" else [lo, hi],
+            "higher_is_better": sub.get("higher_is_better"),
+        }
+    return subscales
+
+
+def _categories(entries: dict, subscales: dict, known: set, where: str) -> dict:
+    """{id: {label, subscale, any_item, at_least, at_most, higher_is_better}}: a cut-off on
+    one subscale (exactly one of at_least, at_most) or any of some items endorsed."""
+    categories = {}
+    for cat_id, cat in entries.items():
+        if cat_id == BANDS:
+            raise TrialInputError(f"{where}.categories: '{BANDS}' is a reserved id")
+        if "subscale" in cat and cat["subscale"] not in subscales:
+            raise TrialInputError(
+                f"{where}.categories.{cat_id}.subscale {cat['subscale']!r} is not a "
+                f"subscale of the instrument; expected one of {sorted(subscales)}"
+            )
+        if "subscale" in cat and ("at_least" in cat) == ("at_most" in cat):
+            raise TrialInputError(
+                f"{where}.categories.{cat_id} needs exactly one of at_least, at_most"
+            )
+        any_item = _item_ids(cat["any_item"]) if "any_item" in cat else None
+        if any_item and set(any_item) - known:
+            raise TrialInputError(
+                f"{where}.categories.{cat_id}.any_item names unknown items "
+                f"{sorted(set(any_item) - known)}"
+            )
+        categories[cat_id] = {
+            "label": cat.get("label", cat_id),
+            "subscale": cat.get("subscale"),
+            "any_item": any_item,
+            "at_least": cat.get("at_least"),
+            "at_most": cat.get("at_most"),
+            "higher_is_better": cat.get("higher_is_better"),
+        }
+    return categories
+
+
+def _bands(bands: dict | None, subscales: dict, where: str) -> dict | None:
+    """The ordered severity bands of one subscale (upper limits increasing), or None."""
+    if bands is None:
+        return None
+    if bands["subscale"] not in subscales:
+        raise TrialInputError(f"{where}.bands.subscale {bands['subscale']!r} is not a subscale")
+    uppers = [level["at_most"] for level in bands["levels"]]
+    if uppers != sorted(uppers):
+        raise TrialInputError(f"{where}.bands.levels must be in increasing order")
+    return {"subscale": bands["subscale"], "levels": list(bands["levels"])}
 
 
 def normalise_label(label) -> str:
