@@ -107,6 +107,20 @@ def _fit_with_fallback(y, X, names, data, visits, covariance):
     return None, attempts
 
 
+def _fit_design(data: pd.DataFrame, terms: list, visits, covariance: str):
+    """(fit or None, what each attempt said, kept design, every column name) of the
+    terms' design matrix (aliased columns dropped) under the fallback ladder."""
+    X, names = design_matrix(data, terms)
+    design = drop_aliased(X, names)
+    try:
+        fit, attempts = _fit_with_fallback(
+            data["score"].to_numpy(dtype=float), design.X, design.names, data, visits, covariance
+        )
+    except ValueError as error:  # e.g. a visit no one attended
+        return None, [str(error)], design, names
+    return fit, attempts, design, names
+
+
 def _method(covariates, site, structure, requested, df, n_visits) -> str:
     adjust = ", ".join([*covariates, *(["site (fixed)"] if site == "fixed" else [])])
     text = "MMRM, REML: score ~ arm * visit + baseline * visit" + (f" + {adjust}" if adjust else "")
@@ -148,19 +162,7 @@ def mmrm_effects(
 
     fit, attempts = None, ["no post-baseline scores with a baseline score"]
     if m.n_obs:
-        X, names = design_matrix(m.data, m.terms)
-        design = drop_aliased(X, names)
-        try:
-            fit, attempts = _fit_with_fallback(
-                m.data["score"].to_numpy(dtype=float),
-                design.X,
-                design.names,
-                m.data,
-                m.visit.levels,
-                covariance,
-            )
-        except ValueError as error:  # e.g. a visit no one attended
-            attempts = [str(error)]
+        fit, attempts, design, names = _fit_design(m.data, m.terms, m.visit.levels, covariance)
     if fit is None:
         method = _method(covariates, site, covariance, covariance, df, len(m.visit.levels))
         rows = _mmrm_unfitted_rows(m, method, attempts[-1])
@@ -480,19 +482,7 @@ def _fit_clda(model: _CldaData, covariance: str) -> tuple[_FittedClda | None, li
         return None, ["no baseline scores"]
     # arm:visit has no baseline columns (its reference level): the arms share the baseline mean
     terms = [model.visit, Interaction(model.arm, model.visit), *model.adjust]
-    X, names = design_matrix(model.data, terms)
-    design = drop_aliased(X, names)
-    try:
-        fit, attempts = _fit_with_fallback(
-            model.data["score"].to_numpy(dtype=float),
-            design.X,
-            design.names,
-            model.data,
-            model.visit.levels,
-            covariance,
-        )
-    except ValueError as error:
-        return None, [str(error)]
+    fit, attempts, design, names = _fit_design(model.data, terms, model.visit.levels, covariance)
     return (None if fit is None else _FittedClda(fit, design, names)), attempts
 
 
