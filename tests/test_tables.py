@@ -969,7 +969,7 @@ def test_write_table_four_formats_byte_identical(tmp_path):
     assert md.startswith(f"### {title}\n")
     assert f"| Emotional exhaustion (MBI, 0-54) | {M}0.5 ({M}2.4 to 1.5) | .64 |" in md
     assert "A \\| B" in md  # a pipe inside a cell is escaped
-    assert "| &lt;.001 |" in md  # "<" as an entity: Markdown passes raw HTML through
+    assert "| <.001 |" in md  # as typed: "<" before a digit or "." starts no HTML
     assert "ᵃ A note." in md
     page = first.with_suffix(".html").read_text()
     assert page.startswith("<table") and "<caption" in page and title in page
@@ -1050,16 +1050,33 @@ def test_markdown_and_html_escape_cell_text(tmp_path):
     tables.write_table(full, formatted, tmp_path / "t", title=title, footnote=footnote)
 
     md = (tmp_path / "t.md").read_text()
-    assert "| &lt;script&gt;alert(1)&lt;/script&gt; \\| x | &lt;.001 |" in md
-    assert "| \\*a\\* \\[l\\](javascript:x) \\`c\\` &amp; \\\\ | 3 |" in md
-    assert md.startswith("### Table 1. &lt;b&gt;bold&lt;/b&gt;\n")
-    assert "Levels as exported: &lt;img src=x onerror=y&gt;." in md
-    assert "<" not in md  # no raw HTML reaches a Markdown renderer
+    # "<" before a letter or "/" (a tag) and "&" before a letter or "#" (an entity) become
+    # entities; "<.001" and a lone "&" print as typed (CommonMark spec 0.31, sections 6.6,
+    # 2.5: neither starts raw HTML or an entity reference)
+    assert "| &lt;script>alert(1)&lt;/script> \\| x | <.001 |" in md
+    assert "| \\*a\\* \\[l\\](javascript:x) \\`c\\` & \\\\ | 3 |" in md
+    assert md.startswith("### Table 1. &lt;b>bold&lt;/b>\n")
+    assert "Levels as exported: &lt;img src=x onerror=y>." in md
+    assert not re.search(r"<[A-Za-z/!?]|&(?!amp;|lt;)[A-Za-z#]", md)  # no raw HTML or entity
 
     page = (tmp_path / "t.html").read_text()
     assert "<td" in page and "&lt;script&gt;alert(1)&lt;/script&gt; | x" in page
     assert "<script" not in page and "<b>" not in page and "<img" not in page
     assert "&lt;b&gt;bold&lt;/b&gt;" in page and "&lt;img src=x onerror=y&gt;" in page
+
+
+def test_markdown_prints_withheld_counts_as_typed(tmp_path):
+    """Disclosure control's "<11" and "≥11" read as such in the .md (a reader of the file, not
+    only of its rendering, sees no "&lt;11"); a note opening with ">" is no block quote."""
+    formatted = pd.DataFrame({"Characteristic": ["Man", "Woman"], "n (%)": ["<11", "≥11"]})
+    footnote = "> 0 withheld.\nCounts below 11 print as <11."
+    tables.write_table(
+        pd.DataFrame({"x": [1]}), formatted, tmp_path / "t", title="Table 1. T", footnote=footnote
+    )
+    md = (tmp_path / "t.md").read_text()
+    assert "| Man | <11 |" in md and "| Woman | ≥11 |" in md
+    assert "&lt;" not in md and "\n&gt; 0 withheld.\n" in md
+    assert "Counts below 11 print as <11." in md
 
 
 def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effects):

@@ -1267,19 +1267,32 @@ def _right_aligned(formatted: pd.DataFrame) -> list[bool]:
 
 
 # Markdown passes raw HTML through, and cells hold text from the exports and the trial file
-# (levels, labels): "<", ">" and "&" become entities (read alike by every Markdown flavour),
-# and in cells the inline markup characters are backslash-escaped, so a level prints as typed
-# rather than as emphasis, code or a link; "|" would end the cell.
+# (levels, labels): what CommonMark would read as markup becomes an entity, and nothing else,
+# so "<.001", "<11" (a withheld count) and "≥5" print as typed in the .md itself. "<" starts
+# a tag, comment or autolink only before a letter, "/", "!" or "?"; "&" an entity only before
+# a letter or "#"; ">" matters only opening a line (a block quote). In cells the inline markup
+# characters are backslash-escaped, so a level prints as typed rather than as emphasis, code
+# or a link; "|" would end the cell.
 MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]~|])")
+MARKDOWN_HTML = re.compile(r"&(?=[A-Za-z#])|<(?=[A-Za-z/!?])|^(?P<lead>[ \t]*)>", re.M)
+MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;"}
 
 
 def _markdown_text(text) -> str:
-    """Title and footnote prose: HTML escaped, the pipeline's own markup ("a * b") kept."""
-    return html.escape(str(text), quote=False)
+    """Title and footnote prose: markup characters as entities where Markdown would read them
+    as HTML (MARKDOWN_HTML), the pipeline's own markup ("a * b") kept."""
+
+    def entity(found: re.Match) -> str:
+        lead = found.group("lead")
+        return MARKDOWN_ENTITIES[found.group()] if lead is None else f"{lead}&gt;"
+
+    return MARKDOWN_HTML.sub(entity, str(text))
 
 
 def _markdown_cell(text) -> str:
-    return MARKDOWN_INLINE.sub(r"\\\1", _markdown_text(text)).replace("\n", " ")
+    """A cell never opens a line ("| " comes first): a leading ">" (">.99") stays as typed."""
+    text = MARKDOWN_HTML.sub(lambda m: MARKDOWN_ENTITIES.get(m.group(), m.group()), str(text))
+    return MARKDOWN_INLINE.sub(r"\\\1", text).replace("\n", " ")
 
 
 def _markdown(formatted: pd.DataFrame, title: str, footnote: str) -> str:
