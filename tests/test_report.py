@@ -275,3 +275,89 @@ def test_a_trial_without_multi_item_subscales_has_no_reliability_table(tmp_path)
     assert "Internal consistency" not in re.sub(r"<p class=\"note\">.*?</p>", "", text)
     assert text.count(report.NO_RELIABILITY) == 1
     assert "reliability_table" not in report_items(spec)["tables"]
+
+
+# --- order, figures as links, labels only ------------------------------------------------------
+
+
+def test_numbered_tables_come_before_the_report_only_ones(page):
+    _, text, _ = page
+    captions = re.findall(r"<caption[^>]*>Table (S?\d+)\. ", text)
+    main = [c for c in captions if not c.startswith("S")]
+    assert main == sorted(main, key=int) and main[0] == "1"
+    first_s = next(k for k, c in enumerate(captions) if c.startswith("S"))
+    assert all(c.startswith("S") for c in captions[first_s:]), captions  # S1 after Table n
+    assert captions[first_s] == "S1"
+
+
+class _Figures(HTMLParser):
+    """Each <figure>'s links (href), image alt text and caption text."""
+
+    def __init__(self):
+        super().__init__()
+        self.figures: list[dict] = []
+        self.inside = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "figure":
+            self.figures.append({"hrefs": [], "alt": None, "caption": "", "linked": False})
+        elif self.figures and tag == "a":
+            self.figures[-1]["hrefs"].append(attrs["href"])
+            self.inside = "a"
+        elif self.figures and tag == "img":
+            self.figures[-1]["alt"] = attrs.get("alt")
+            self.figures[-1]["linked"] = self.inside == "a"
+        elif tag == "figcaption":
+            self.inside = "figcaption"
+
+    def handle_endtag(self, tag):
+        if tag in ("a", "figcaption"):
+            self.inside = "figcaption" if tag == "a" and self.inside == "a" else None
+
+    def handle_data(self, data):
+        if self.figures and self.inside == "figcaption":
+            self.figures[-1]["caption"] += data
+
+
+def test_each_figure_links_to_its_full_size_file_and_its_alt_is_its_caption(page):
+    path, text, spec = page
+    (path.parent / spec["id"] / "figures" / "forest.svg").write_text("<svg/>")
+    text = report.build({spec["id"]: spec}, path.parent, {"git": {"commit": "abc"}})
+    parser = _Figures()
+    parser.feed(text)
+    shown = report.shown_order(report_items(spec)["figures"])
+    assert len(parser.figures) == len(shown)
+    for k, (figure, found) in enumerate(zip(shown, parser.figures, strict=True), start=1):
+        png = f"{spec['id']}/figures/{figure}.png"
+        assert found["linked"] and found["hrefs"][0] == png  # the image opens the full size
+        assert (path.parent / png).is_file()  # relative to results/, where report.html is
+        caption = f"Figure {k}. {report.FIGURE_TITLES[figure]}"
+        assert found["alt"].startswith(caption) and found["caption"].startswith(caption)
+        assert figure not in found["alt"]  # the caption, not the figure's id
+        svg = f"{spec['id']}/figures/{figure}.svg"
+        assert (svg in found["hrefs"]) == (figure == "forest")  # an SVG only where written
+
+
+def _summary(text: str) -> dict[str, str]:
+    return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html.unescape(text)))
+
+
+def test_the_design_summary_prints_labels_without_an_id_after_them(tmp_path):
+    spec = demo_spec("coaching_rct")
+    rows = _summary(_section(tmp_path / "a", spec))
+    assert rows["Arms"] == ", ".join(a["label"] for a in spec["arms"])
+    assert rows["Timepoints"] == ", ".join(t["label"] for t in spec["timepoints"])
+    # the labels say "Control" and "Baseline" already: no "Control (control)", no extra row
+    assert "Control arm" not in rows and "Baseline" not in rows
+    renamed = {
+        **spec,
+        "arms": [{**a, "label": "Usual supervision"} if a["control"] else a for a in spec["arms"]],
+        "timepoints": [
+            {**t, "label": "Start of rotation"} if t["baseline"] else t for t in spec["timepoints"]
+        ],
+    }
+    text = _section(tmp_path / "b", renamed)
+    rows = _summary(text)
+    assert rows["Control arm"] == "Usual supervision" and rows["Baseline"] == "Start of rotation"
+    assert not re.search(r"\((control|baseline|reference)\)", html.unescape(text))
