@@ -1368,15 +1368,44 @@ TABLE_PT, NOTE_PT = 9, 8
 FONT = "Arial"
 
 
+# Advance widths of Arial (= Liberation Sans, metrically identical), in 1/1000 em, of the
+# printable ASCII characters " " to "~" in order, regular and bold; read from the font's hmtx
+# table with fontTools. With the measured widths the number columns get what their numbers
+# take, not a generous guess, and the label column the rest (less wrapping).
+ARIAL_ASCII = (
+    "278 278 355 556 556 889 667 191 333 333 389 584 278 333 278 278 556 556 556 556 556 556 "
+    "556 556 556 556 278 278 584 584 584 556 1015 667 667 722 722 667 611 778 722 278 500 667 "
+    "556 833 722 778 667 778 722 667 611 722 667 944 667 667 611 278 278 278 469 556 333 556 "
+    "556 500 556 556 278 556 556 222 222 500 222 833 556 556 556 556 333 500 278 556 500 722 "
+    "500 500 500 334 260 334 584"
+)
+ARIAL_BOLD_ASCII = (
+    "278 333 474 556 556 889 722 238 333 333 389 584 278 333 278 278 556 556 556 556 556 556 "
+    "556 556 556 556 333 333 584 584 584 611 975 722 722 722 722 667 611 778 722 278 556 722 "
+    "611 833 722 778 667 778 722 667 611 722 667 944 667 667 611 333 278 333 584 556 333 556 "
+    "611 556 611 556 333 611 611 278 278 556 278 889 611 611 611 611 389 556 333 611 556 778 "
+    "556 556 500 389 280 389 584"
+)
+# the tables' non-ASCII characters (same in bold): minus, ≥, ≤, em and en dash, no-break
+# space, ∞, ², ×; a footnote letter is set as a superscript (about 2/3 of a letter)
+ARIAL_OTHER = {"\u2212": 584, "≥": 549, "≤": 549, "—": 1000, "–": 556, "\u00a0": 278}
+ARIAL_OTHER |= {"∞": 713, "²": 333, "×": 584, **dict.fromkeys(MARKERS, 370)}
+
+
+def _arial_widths(table: str) -> dict[str, int]:
+    return {chr(32 + k): int(w) for k, w in enumerate(table.split())} | ARIAL_OTHER
+
+
+ARIAL = {False: _arial_widths(ARIAL_ASCII), True: _arial_widths(ARIAL_BOLD_ASCII)}
+
+
 def _text_twips(text: str, bold: bool = False) -> int:
-    """Printed width of `text` at 9 pt, estimated from character classes (no font metrics):
-    narrow punctuation, wide capitals, everything else average; generous rather than tight."""
+    """Printed width of `text` at 9 pt in Arial, from its advance widths (ARIAL; Word and
+    LibreOffice set table text without kerning), rounded up; a character not in the table
+    counts as wide as a capital."""
+    widths = ARIAL[bold]
     em = TABLE_PT * 20  # twips per em
-    widths = [
-        0.3 if c in " .,:;()[]'!|iIl" else 0.75 if c.isupper() or c in "mwMW%" else 0.56
-        for c in text
-    ]
-    return int(sum(widths) * em * (1.08 if bold else 1.0))
+    return -(-sum(widths.get(c, 722) for c in text) * em // 1000)
 
 
 def _set_font(document, name: str) -> None:
@@ -1409,8 +1438,9 @@ def _indent_level(label: str) -> int:
 
 def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int], str]:
     """Column widths (twips) and the page orientation. Each column needs its longest cell
-    (headers may wrap between words); numbers get what they need, the label column the
-    rest of the text width; landscape when that leaves the label column too narrow. When
+    (headers may wrap between words); numbers get what they need, the label column what it
+    needs up to the rest of the text width; landscape when that leaves the label column too
+    narrow. When
     even landscape is too narrow, prose columns wrap first (down to their longest word),
     then the label column (down to its longest word); number columns keep their width
     unless they alone overflow the page, when every column but the label is scaled."""
@@ -1434,7 +1464,9 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
     orientation = "portrait" if others + label <= TEXT_WIDTH["portrait"] else "landscape"
     total = TEXT_WIDTH[orientation]
     if others + label <= total:
-        return [total - others, *need[1:]], orientation
+        # the label column as wide as its longest label, up to the rest of the text width: a
+        # short table is narrower than the page rather than its labels far from the numbers
+        return [min(need[0], total - others), *need[1:]], orientation
     prose = [j for j in range(1, len(need)) if not right[j]]
     fixed = sum(need[j] for j in range(1, len(need)) if right[j])
     shrink = sum(need[j] - least[j] for j in prose)
@@ -1522,9 +1554,9 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
     if orientation == "landscape":
         section.orientation = WD_ORIENT.LANDSCAPE
         section.page_width, section.page_height = section.page_height, section.page_width
-    heading = document.add_paragraph()
-    heading.add_run(title).bold = True
-    heading.paragraph_format.keep_with_next = True
+    heading = document.add_paragraph(style=_caption_style(document))
+    _add_text(heading, title)
+    heading.paragraph_format.keep_with_next = True  # the title stays on the table's page
     table = document.add_table(rows=len(rows), cols=len(widths))  # no style: no rules but ours
     table.autofit = False  # fixed layout: Word keeps the widths below
     table._tbl.tblPr.find(qn("w:tblW")).set(qn("w:type"), "dxa")
@@ -1549,16 +1581,14 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
             if j == 0 and i > 0 and _indent_level(value):  # a real indent, not spaces
                 layout.left_indent = Twips(LEVEL_INDENT * _indent_level(value))
                 value = value.lstrip("\u00a0")
-            run = paragraph.add_run(value)
-            run.font.size = Pt(TABLE_PT)
-            run.bold = i == 0
+            _add_text(paragraph, value, TABLE_PT, bold=i == 0)
             if right[j]:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
             _mark_size(paragraph, TABLE_PT)
     # table notes: smaller paragraphs set directly under the table
     for k, para in enumerate(p for p in footnote.split("\n") if p):
         note = document.add_paragraph()
-        note.add_run(para).font.size = Pt(NOTE_PT)
+        _add_text(note, para, NOTE_PT)
         layout = note.paragraph_format
         layout.space_before, layout.space_after, layout.line_spacing = (
             Pt(3 if k == 0 else 0),
@@ -1571,6 +1601,47 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
     raw = io.BytesIO()
     document.save(raw)
     return _normalise_zip(raw.getvalue())
+
+
+# Word sets a footnote mark as a superscript run of the letter (Arial has no glyphs for most
+# of the Unicode superscript letters, ᵃ among them: Word would substitute another font).
+MARKER_LETTERS = dict(zip(MARKERS, "abcdefghijklmnoprstuvwxyz", strict=True))
+MARKER_SPLIT = re.compile(f"([{MARKERS}]+)")
+CAPTION_PT = 10
+
+
+def _add_text(paragraph, text: str, points=None, *, bold=None, italic=None) -> None:
+    """`text` as runs of the paragraph: `points` in size (the style's when None), each
+    footnote marker a superscript run of its letter."""
+    from docx.shared import Pt
+
+    for k, piece in enumerate(MARKER_SPLIT.split(text)):
+        if not piece:
+            continue
+        marker = k % 2 == 1  # split() puts the captured markers at the odd places
+        run = paragraph.add_run("".join(MARKER_LETTERS[c] for c in piece) if marker else piece)
+        run.font.superscript = True if marker else None
+        if points is not None:
+            run.font.size = Pt(points)
+        if bold is not None:
+            run.bold = bold
+        if italic is not None:
+            run.italic = italic
+
+
+def _caption_style(document):
+    """Word's built-in "Caption" style for the table's title (so Word's list of tables and
+    cross-references find it), set as the title was: bold, black (not the template's blue),
+    CAPTION_PT, kept with the table."""
+    from docx.shared import Pt, RGBColor
+
+    style = document.styles["Caption"]
+    style.font.bold, style.font.italic = True, False
+    style.font.size = Pt(CAPTION_PT)
+    style.font.color.rgb = RGBColor(0, 0, 0)
+    style.paragraph_format.keep_with_next = True
+    style.paragraph_format.space_after = Pt(6)
+    return style
 
 
 def _mark_size(paragraph, points: int) -> None:
@@ -1598,13 +1669,11 @@ def _heading_row(row, text: str, level: int) -> None:
     layout = paragraph.paragraph_format
     layout.space_after, layout.line_spacing, layout.keep_with_next = Pt(0), 1.0, True
     layout.space_before = Pt(3 if level == HEADING else 0)
-    run = paragraph.add_run(text)
-    run.font.size = Pt(TABLE_PT)
-    _mark_size(paragraph, TABLE_PT)
     if level == HEADING:
-        run.bold = True
+        _add_text(paragraph, text, TABLE_PT, bold=True)
     else:
-        run.italic = True
+        _add_text(paragraph, text, TABLE_PT, italic=True)
+    _mark_size(paragraph, TABLE_PT)
 
 
 def _normalise_zip(data: bytes) -> bytes:
