@@ -98,9 +98,13 @@ def test_columns_sized_to_content_fixed_layout_within_text_width(tmp_path):
     level = tables._text_twips("Postgraduate year 2 or later") + tables.LEVEL_INDENT
     assert label == max(level, tables._text_twips("Training level, n (%)")) + tables.CELL_PADDING
     assert smd < coaching  # "0.08" needs less room than "20 (50.0%)" / "Coaching"
-    # each numeric column: its longest entry or header word (headers wrap), no more
-    for width, longest, word in ((coaching, "20 (50.0%)", "Coaching"), (smd, "0.08", "SMD")):
-        needed = max(tables._text_twips(longest), tables._text_twips(word, bold=True))
+    # each numeric column: its longest entry or, with the page's room to spare, its whole
+    # header on one line ("Coaching (n = 40)", not "Coaching" over "(n = 40)"), no more
+    for width, longest, head in (
+        (coaching, "20 (50.0%)", "Coaching (n = 40)"),
+        (smd, "0.08", "SMD"),
+    ):
+        needed = max(tables._text_twips(longest), tables._text_twips(head, bold=True))
         assert width == needed + tables.CELL_PADDING
     section = root.find(f"{W}body/{W}sectPr")
     assert section.find(f"{W}pgSz").get(f"{W}orient") in (None, "portrait")
