@@ -166,7 +166,7 @@ def test_other_formats_keep_nbsp_indent(tmp_path, footnote):
 
 
 def effects_like(prose_columns: int, numeric_columns: int) -> pd.DataFrame:
-    data = {"Outcome": ["Emotional exhaustion (MBI, 0-54)", ""]}
+    data = {"Outcome": ["Emotional exhaustion (MBI, 0–54)", ""]}
     for k in range(prose_columns):
         data[f"Contrast {k}"] = ["Group coaching vs Control, month 4 (end of programme)"] * 2
     for k in range(numeric_columns):
@@ -213,7 +213,7 @@ def with_headings() -> pd.DataFrame:
             "Outcome": [
                 "Intent-to-treat set, a block heading far longer than any label of the table",
                 "Primary outcomes",
-                "Emotional exhaustion (MBI, 0-54)",
+                "Emotional exhaustion (MBI, 0–54)",
                 tables.INDENT + "Difference in means",
             ],
             "Coaching": ["", "", "28.3 (25.9 to 30.6)", ""],

@@ -242,8 +242,8 @@ def test_flow_summary_and_diagnostics_print_labels(page):
     _, text, spec = page
     flow = html.unescape(_table(text, "Table S1. Participant flow"))
     assert "Analysed: intent-to-treat set" in flow and "Analysed: per protocol set" in flow
-    assert "Analysed: complete case, Emotional exhaustion (MBI, 0-54) scored at every" in flow
-    assert "Emotional exhaustion (MBI, 0-54): scored after baseline, not at baseline" in flow
+    assert "Analysed: complete case, Emotional exhaustion (MBI, 0–54) scored at every" in flow
+    assert "Emotional exhaustion (MBI, 0–54): scored after baseline, not at baseline" in flow
     for raw in ("itt", "per_protocol", "complete_case", "ee"):
         assert not re.search(rf">{raw}\b|Analysed: {raw}", flow), raw
     # the primary analysis's estimand and models once, at the top of the section
@@ -256,7 +256,7 @@ def test_flow_summary_and_diagnostics_print_labels(page):
     assert headers[:4] == ["Outcome", "Analysis set", "Participants", "Observations"]
     assert headers[-2:] == ["Converged", "Variance at zero"]
     cells = re.findall(r"<td>(.*?)</td>", diagnostics)
-    assert "Emotional exhaustion (MBI, 0-54)" in cells and "Per protocol" in cells
+    assert "Emotional exhaustion (MBI, 0–54)" in cells and "Per protocol" in cells
     assert "True" not in cells and "False" not in cells and {"yes", "no"} <= set(cells)
     assert "ee" not in cells and "itt" not in cells
 

@@ -54,6 +54,7 @@ from trialeval.labels import (
     shown_sets,
 )
 
+EN_DASH = "\u2013"  # number ranges: "0–54"
 INDENT = "\u00a0" * 4  # level rows under a variable; non-breaking, so Markdown keeps it
 # Superscript letters for footnote markers (Unicode has no superscript q).
 MARKERS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ"
@@ -282,7 +283,8 @@ def instrument_abbreviation(inst: dict) -> str:
 
 def outcome_label(spec: dict, outcome_id: str) -> str:
     """The outcome's label; a score also names its instrument and possible range, e.g.
-    "Emotional exhaustion (MBI, 0-54)" or "Impostor phenomenon (CIPS total, 20-100)"."""
+    "Emotional exhaustion (MBI, 0–54)" or "Impostor phenomenon (CIPS total, 20–100)": a
+    range of numbers takes an en dash (a hyphen where the label was typed with one)."""
     outcome = _outcome(spec, outcome_id)
     if outcome is None:  # an association exposure from a participants-file column
         return exposure_column_label(spec, outcome_id)
@@ -290,7 +292,8 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
     if outcome["kind"] != "score":
         return label
     lo, hi = _score_range(spec, outcome)
-    scale = f"{lo:g}-{hi:g}"
+    scale = f"{lo:g}".replace("-", MINUS) + EN_DASH + f"{hi:g}".replace("-", MINUS)
+    label = label.replace(f"{lo:g}-{hi:g}", scale)
     if scale in label:
         return label
     if label.endswith(")"):  # the label already names the instrument: add the range inside
