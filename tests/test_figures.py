@@ -639,7 +639,9 @@ def test_odds_ratio_points_reference_and_counts(demo):
         assert f"{reference['label']} (reference)" in shown
     for _, level in counts.iterrows():
         assert f"{level['n']:,}" in shown  # n per level
-        assert any(s.startswith(f"{level['events']:,} (") for s in shown)
+        # events (%): the percentage without a "%" of its own, as the tables' n (%) cells
+        assert f"{level['events']:,} ({100 * level['events'] / level['n']:.1f})" in shown
+        assert not any(s.startswith(f"{level['events']:,} (") and "%" in s for s in shown)
 
 
 # --------------------------------------------------------------------------------------

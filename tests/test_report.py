@@ -361,3 +361,20 @@ def test_the_design_summary_prints_labels_without_an_id_after_them(tmp_path):
     rows = _summary(text)
     assert rows["Control arm"] == "Usual supervision" and rows["Baseline"] == "Start of rotation"
     assert not re.search(r"\((control|baseline|reference)\)", html.unescape(text))
+
+
+def test_report_counts_print_with_thousands_separators(tmp_path):
+    spec = demo_spec("coaching_rct")
+    _write_trial(tmp_path / spec["id"], spec)
+    trial = tmp_path / spec["id"]
+    consort = json.loads((trial / "consort.json").read_text())
+    consort["allocated"] = dict.fromkeys(consort["allocated"], 1261)
+    (trial / "consort.json").write_text(json.dumps(consort))
+    diagnostics = pd.read_csv(trial / "tables" / "model_diagnostics.csv")
+    diagnostics["n_obs"] = [2257, 1999]
+    diagnostics.to_csv(trial / "tables" / "model_diagnostics.csv", index=False)
+    text = report.trial_section(spec, trial)
+    flow = _table(text, "Table S1. Participant flow")
+    assert "<tr><td>Allocated</td>" + "<td>1,261</td>" * len(spec["arms"]) + "</tr>" in flow
+    cells = re.findall(r"<td>(.*?)</td>", _table(text, "Table S2. Model diagnostics"))
+    assert "2,257" in cells and "1,999" in cells and "2257" not in cells

@@ -1315,3 +1315,28 @@ def test_missingness_rows_print_typographic_labels(demos):
     _, formatted = tables.missingness_table(spec, analysis_sets.consort_counts(sets, spec))
     text = " ".join(formatted["Survey completion"])
     assert "EE ≥ 27" in text and ">=" not in text
+
+
+def test_counts_of_1000_or_more_print_with_thousands_separators(tmp_path):
+    """1,261/2,257 in every printed format (as the CONSORT figure prints them), the CSV plain;
+    a year in a label or header stays 2019; decimals are not grouped (0.1234)."""
+    full = pd.DataFrame({"n": [2257]})
+    formatted = pd.DataFrame(
+        {
+            "Characteristic": ["Class of 2019, n", "Responded, n/N (%)"],
+            "Graded (2019)": ["2257", "1261/2257 (55.9)"],
+            "Estimate": [f"{M}1234.5 ({M}2000.0 to 0.1234)", "999"],
+        }
+    )
+    tables.write_table(full, formatted, tmp_path / "t", title="Table 1. T (2019)", footnote="")
+    md = (tmp_path / "t.md").read_text()
+    assert "| Class of 2019, n | 2,257 | \u22121,234.5 (\u22122,000.0 to 0.1234) |" in md
+    assert "| Responded, n/N (%) | 1,261/2,257 (55.9) | 999 |" in md
+    assert "| Characteristic | Graded (2019) | Estimate |" in md and "T (2019)" in md
+    page = (tmp_path / "t.html").read_text()
+    assert ">1,261/2,257 (55.9)</td>" in page and ">Class of 2019, n</td>" in page
+    assert docx_cells(tmp_path / "t.docx")[1:] == [
+        ["Class of 2019, n", "2,257", "\u22121,234.5 (\u22122,000.0 to 0.1234)"],
+        ["Responded, n/N (%)", "1,261/2,257 (55.9)", "999"],
+    ]
+    assert (tmp_path / "t.csv").read_text() == "n\n2257\n"

@@ -1398,7 +1398,7 @@ def _level_counts(plan, analysis_set: str, exposure: str, level) -> tuple[str, s
     events = plan.marker(disclosure.association_key(*where, "events"), level["events"])
     share = events or f"{int(level['events']):,}"
     if level["n"] > 0 and not (n or events):
-        share += f" ({format_number(100 * level['proportion'], 1)}%)"  # as the table
+        share += f" ({format_number(100 * level['proportion'], 1)})"  # as the table: "(%)" heads it
     return n or _count(level["n"]), share
 
 

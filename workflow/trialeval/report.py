@@ -21,6 +21,7 @@ from trialeval import disclosure
 from trialeval.config import has_reliability, report_items
 from trialeval.delivery import size_text
 from trialeval.direction import negative_shift_words
+from trialeval.formatting import group_thousands
 from trialeval.labels import PER_PROTOCOL_NOT_SHOWN, analysis_set_label, shown_sets
 
 DESIGN_WORDS = {
@@ -277,7 +278,7 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
             )
     body = "".join(
         f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{html.escape(str(counts[a]))}</td>" for a in arms)
+        + "".join(f"<td>{html.escape(group_thousands(counts[a]))}</td>" for a in arms)
         + "</tr>"
         for name, counts in lines
     )
@@ -319,6 +320,8 @@ def _diagnostics(path: Path, caption: str = "Model diagnostics", spec=None) -> s
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
     for column in ("converged", "boundary"):
         shown[column] = shown[column].map(_yes_no)
+    for column in [c for c in ("n", "n_obs") if c in shown]:  # 1,234 as in the tables
+        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     # the outcome prints once, over the rows of its analysis sets
     shown["outcome"] = shown["outcome"].where(shown["outcome"] != shown["outcome"].shift(), "")
     shown = shown.rename(columns=DIAGNOSTIC_COLUMNS)
@@ -395,7 +398,10 @@ def _estimand_section(
             body = "".join(
                 f"<tr><td>{html.escape(row[0])}</td>"
                 # through disclosure control's plan (`plan`; off by default): "<k", "≥k"
-                + "".join(f"<td>{html.escape(_intercurrent_cell(plan, row, a))}</td>" for a in arms)
+                + "".join(
+                    f"<td>{html.escape(group_thousands(_intercurrent_cell(plan, row, a)))}</td>"
+                    for a in arms
+                )
                 + "</tr>"
                 for row in rows
             )

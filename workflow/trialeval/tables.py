@@ -41,7 +41,7 @@ from trialeval import disclosure
 from trialeval.config import RANDOMIZED, with_export_labels
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
-from trialeval.formatting import DASH, MINUS, format_p, is_missing
+from trialeval.formatting import DASH, MINUS, format_p, group_thousands, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
 from trialeval.labels import (
     PER_PROTOCOL_NOT_SHOWN,
@@ -51,6 +51,7 @@ from trialeval.labels import (
     level_label,
     level_order,
     method_text,
+    score_decimals,
     shown_sets,
 )
 
@@ -137,20 +138,7 @@ def estimate_decimals(spec: dict, outcome_id: str, estimand: str | None = None) 
     outcome = _outcome(spec, outcome_id)
     if outcome is None or outcome["kind"] != "score":
         return 2
-    return 1 if _score_resolution(spec, outcome) >= 1 else 2
-
-
-def _score_resolution(spec: dict, outcome: dict) -> float:
-    """The smallest step between two possible scores of a complete response: 1 for a sum of
-    whole-number items; 1/k for the mean of k such items; below 1 when the answers need not
-    be whole numbers (`decimals: true`, a pre-scored mean) or the item range is not."""
-    inst = spec["instruments"][outcome["instrument"]]
-    lo, hi = (float(v) for v in inst.get("item_range", (0, 1)))
-    whole = lo.is_integer() and hi.is_integer() and not inst.get("decimals")
-    step = 1.0 if whole else 0.1
-    sub = inst["subscales"][outcome["name"]]
-    k = len(sub.get("items") or [1])
-    return step / k if sub.get("scoring") == "mean" and k > 1 else step
+    return score_decimals(spec["instruments"][outcome["instrument"]], outcome["name"])
 
 
 def typographic(text: str) -> str:
@@ -1355,6 +1343,17 @@ def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
     )
 
 
+def _grouped(formatted: pd.DataFrame) -> pd.DataFrame:
+    """The columns of numbers with thousands separators (1,234), in every printed format
+    alike; the CSV keeps plain numbers, the labels (and any year in them) stay as written."""
+    grouped = formatted.copy()
+    for j, numbers in enumerate(_right_aligned(formatted)):
+        if numbers:
+            grouped.iloc[:, j] = formatted.iloc[:, j].map(group_thousands)
+    grouped.attrs = dict(formatted.attrs)
+    return grouped
+
+
 # Word tables as journals set them. Lengths in twips (1/1440 in), Word's own unit, so widths
 # add up exactly. US Letter with 1 in margins: 6.5 in of text width, 9 in on a landscape page.
 TWIPS_PER_INCH = 1440
@@ -1715,6 +1714,7 @@ def write_table(
     """stem.csv (full precision), stem.md, stem.html and stem.docx, each written atomically."""
     stem = str(stem)
     write_csv(full, f"{stem}.csv")
+    formatted = _grouped(formatted)
     texts = {
         ".md": _markdown(formatted, title, footnote),
         ".html": _html(formatted, title, footnote),
