@@ -1054,6 +1054,29 @@ def test_trajectory_axes_span_a_fifth_of_the_scale_at_least(demo):
     assert 1 / np.diff(dp.get_ylim())[0] <= 1 / 6
 
 
+@pytest.mark.parametrize(
+    "trial, kind",
+    [("coaching_rct", "trajectories"), ("mentorship_prepost", "change_distributions")],
+)
+def test_whole_point_scores_tick_at_whole_numbers(demo, tmp_path, trial, kind):
+    """A sum score (MBI, CIPS, Flourishing totals: whole points) and its change tick at whole
+    numbers, read from the SVG's tick labels (no "32.5"); the SCS-SF mean may tick at 0.1."""
+    spec = demo[trial]["spec"]
+    fig = draw(demo, trial, kind)
+    scored = [o for o in spec["outcomes"] if o["kind"] == "score"]
+    panels = svg_panels(svg_of(fig, tmp_path))
+    decimal = re.compile(r"^\u2212?\d+\.\d+$")
+    whole = [o for o in scored if estimate_decimals(spec, o["id"]) == 1]
+    assert whole
+    for outcome, ax, shown in zip(scored, fig.axes, panels, strict=False):
+        lo, hi = ax.get_ylim()
+        ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
+        if outcome in whole:
+            assert all(float(t).is_integer() for t in ticks), (outcome["id"], ticks)
+            assert not [t for t in shown if decimal.match(t)], (outcome["id"], shown)
+            assert len(ticks) >= 3, (outcome["id"], ticks)  # still a readable scale
+
+
 def test_arm_styles_keep_the_control_whatever_the_number_of_arms():
     two = [{"id": "a", "control": False}, {"id": "ctl", "control": True}]
     three = [{"id": "a", "control": False}, {"id": "b", "control": False}, two[1]]
