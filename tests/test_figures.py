@@ -1258,7 +1258,8 @@ def test_report_shows_figures_at_one_scale(tmp_path):
     for width, pixels in ((figures.SINGLE_COLUMN, 504), (figures.DOUBLE_COLUMN, 1037)):
         fig = figures.plot_message("Nothing to draw", ["A sentence."], width=width)
         figures.save(fig, tmp_path / "figure")
-        assert f' width="{pixels}" ' in _embed_png(tmp_path / "figure.png")
+        embedded = _embed_png(tmp_path / "figure.png", "Figure 1. Nothing to draw")
+        assert f' width="{pixels}" ' in embedded and 'alt="Figure 1. Nothing to draw"' in embedded
 
 
 def test_model_n_under_disclosure_control_is_withheld_with_its_others():
