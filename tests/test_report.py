@@ -296,7 +296,7 @@ class _Figures(HTMLParser):
     def __init__(self):
         super().__init__()
         self.figures: list[dict] = []
-        self.inside = None
+        self.in_link = self.in_caption = False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -304,19 +304,21 @@ class _Figures(HTMLParser):
             self.figures.append({"hrefs": [], "alt": None, "caption": "", "linked": False})
         elif self.figures and tag == "a":
             self.figures[-1]["hrefs"].append(attrs["href"])
-            self.inside = "a"
+            self.in_link = True
         elif self.figures and tag == "img":
             self.figures[-1]["alt"] = attrs.get("alt")
-            self.figures[-1]["linked"] = self.inside == "a"
+            self.figures[-1]["linked"] = self.in_link
         elif tag == "figcaption":
-            self.inside = "figcaption"
+            self.in_caption = True
 
     def handle_endtag(self, tag):
-        if tag in ("a", "figcaption"):
-            self.inside = "figcaption" if tag == "a" and self.inside == "a" else None
+        if tag == "a":
+            self.in_link = False
+        elif tag == "figcaption":
+            self.in_caption = False
 
     def handle_data(self, data):
-        if self.figures and self.inside == "figcaption":
+        if self.figures and self.in_caption:
             self.figures[-1]["caption"] += data
 
 
@@ -333,7 +335,11 @@ def test_each_figure_links_to_its_full_size_file_and_its_alt_is_its_caption(page
         assert found["linked"] and found["hrefs"][0] == png  # the image opens the full size
         assert (path.parent / png).is_file()  # relative to results/, where report.html is
         caption = f"Figure {k}. {report.FIGURE_TITLES[figure]}"
-        assert found["alt"].startswith(caption) and found["caption"].startswith(caption)
+        assert found["alt"].startswith(caption)
+        assert re.match(
+            rf"{re.escape(caption.rstrip('.'))}(; primary analysis)?\. Full size: PNG",
+            found["caption"],
+        )
         assert figure not in found["alt"]  # the caption, not the figure's id
         svg = f"{spec['id']}/figures/{figure}.svg"
         assert (svg in found["hrefs"]) == (figure == "forest")  # an SVG only where written

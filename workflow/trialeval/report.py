@@ -142,7 +142,7 @@ def _figure_html(path: Path, caption: str) -> str:
         links.append(f'<a href="{html.escape(href[:-4])}.svg">SVG</a>')
     return (
         f'<figure><a href="{html.escape(href)}">{_embed_png(path, caption)}</a>'
-        f"<figcaption>{html.escape(caption)} "
+        f"<figcaption>{html.escape(caption.rstrip('.'))}. "
         f'<span class="full-size">Full size: {", ".join(links)}.</span></figcaption></figure>'
     )
 
