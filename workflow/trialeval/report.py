@@ -491,6 +491,7 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
     parts = [
         f'<section id="{spec["id"]}"><h2>{html.escape(spec["title"])}</h2>',
         _design_summary(spec, _effects(trial_dir / "effects.csv")),
+        "<h3>Tables</h3>",
     ]
     for table in items["tables"]:
         if table not in OWN_SECTION:
