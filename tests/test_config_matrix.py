@@ -392,7 +392,7 @@ def test_disclosure_plan_reaches_tables_figures_and_report(matrix):
         assert note in (results / "report.html").read_text()
     for kind in ("table1", "missingness_table", "effects_table"):  # Table 2: binary n/N
         md = (results / "rct_9" / "tables" / f"{kind}.md").read_text()
-        withheld = "&lt;5" in md.split("\n\n")[1] or "≥5" in md
+        withheld = "<5" in md.split("\n\n")[1] or "≥5" in md
         assert (note in md) == withheld, kind
 
 

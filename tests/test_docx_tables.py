@@ -90,13 +90,21 @@ def test_columns_sized_to_content_fixed_layout_within_text_width(tmp_path):
     assert all(row == grid for row in cells)  # every cell carries its column's width
     table_width = tbl.find(f"{W}tblPr/{W}tblW")
     assert table_width.get(f"{W}type") == "dxa" and int(table_width.get(f"{W}w")) == sum(grid)
-    assert sum(grid) == 6.5 * 1440  # spans the portrait text width (1 in margins)
+    assert sum(grid) < 6.5 * 1440  # within the portrait text width (1 in margins)
     label, coaching, control, smd = grid
     assert label > coaching and label > smd  # the label column is the wide one
+    # ... as wide as its longest label (a level: its text and one indent), no wider: the
+    # numbers stand next to their labels rather than across an empty page
+    level = tables._text_twips("Postgraduate year 2 or later") + tables.LEVEL_INDENT
+    assert label == max(level, tables._text_twips("Training level, n (%)")) + tables.CELL_PADDING
     assert smd < coaching  # "0.08" needs less room than "20 (50.0%)" / "Coaching"
-    # each numeric column: its longest entry or header word (headers wrap), no more
-    for width, longest, word in ((coaching, "20 (50.0%)", "Coaching"), (smd, "0.08", "SMD")):
-        needed = max(tables._text_twips(longest), tables._text_twips(word, bold=True))
+    # each numeric column: its longest entry or, with the page's room to spare, its whole
+    # header on one line ("Coaching (n = 40)", not "Coaching" over "(n = 40)"), no more
+    for width, longest, head in (
+        (coaching, "20 (50.0%)", "Coaching (n = 40)"),
+        (smd, "0.08", "SMD"),
+    ):
+        needed = max(tables._text_twips(longest), tables._text_twips(head, bold=True))
         assert width == needed + tables.CELL_PADDING
     section = root.find(f"{W}body/{W}sectPr")
     assert section.find(f"{W}pgSz").get(f"{W}orient") in (None, "portrait")
@@ -140,7 +148,7 @@ def test_notes_are_small_paragraphs_directly_after_the_table(tmp_path):
     assert tags[: at + 3] == ["p", "tbl", "p", "p"]  # title, table, the two notes
     notes = body[at + 1 : at + 3]
     texts = ["".join(t.text for t in n.iter(f"{W}t")) for n in notes]
-    assert texts == ["Values are n (%) unless stated.", "ᵃ A second note."]
+    assert texts == ["Values are n (%) unless stated.", "a A second note."]  # "a": superscript
     for note in notes:  # 8 pt (half-points) against the table's 9 pt
         assert {s.get(f"{W}val") for s in note.iter(f"{W}sz")} == {"16"}
     (tbl,) = root.iter(f"{W}tbl")
@@ -158,7 +166,7 @@ def test_other_formats_keep_nbsp_indent(tmp_path, footnote):
 
 
 def effects_like(prose_columns: int, numeric_columns: int) -> pd.DataFrame:
-    data = {"Outcome": ["Emotional exhaustion (MBI, 0-54)", ""]}
+    data = {"Outcome": ["Emotional exhaustion (MBI, 0–54)", ""]}
     for k in range(prose_columns):
         data[f"Contrast {k}"] = ["Group coaching vs Control, month 4 (end of programme)"] * 2
     for k in range(numeric_columns):
@@ -205,7 +213,7 @@ def with_headings() -> pd.DataFrame:
             "Outcome": [
                 "Intent-to-treat set, a block heading far longer than any label of the table",
                 "Primary outcomes",
-                "Emotional exhaustion (MBI, 0-54)",
+                "Emotional exhaustion (MBI, 0–54)",
                 tables.INDENT + "Difference in means",
             ],
             "Coaching": ["", "", "28.3 (25.9 to 30.6)", ""],
@@ -250,3 +258,57 @@ def test_heading_rows_span_the_table_bold_or_italic(tmp_path):
     page = stem.with_suffix(".html").read_text()
     assert '<td colspan="4" style="' in page and "font-weight:bold" in page
     assert "font-style:italic" in page
+
+
+def runs(paragraph) -> list[tuple[str, bool]]:
+    """(text, superscript) of each run of a paragraph."""
+    return [
+        (
+            "".join(t.text or "" for t in r.iter(f"{W}t")),
+            r.find(f"{W}rPr/{W}vertAlign") is not None
+            and r.find(f"{W}rPr/{W}vertAlign").get(f"{W}val") == "superscript",
+        )
+        for r in paragraph.iter(f"{W}r")
+    ]
+
+
+def test_footnote_marks_are_superscript_runs_not_unicode_letters(tmp_path):
+    """Arial has no glyph for most Unicode superscript letters (ᵃ, ᶜ, ...): Word would set
+    them in a fallback font. Each mark is a run of the plain letter, w:vertAlign
+    superscript, in the cells, the heading rows and the notes."""
+    formatted = with_headings()
+    formatted.iloc[2, 3] = f"{tables.DASH}ᵃ"  # a missing estimate pointing to note a
+    formatted.iloc[0, 0] = "Intent-to-treat setᵇ"
+    root, _ = write(tmp_path, formatted, footnote="ᵃ No events.\nᵇ Every participant.")
+    (tbl,) = root.iter(f"{W}tbl")
+    rows = tbl.findall(f"{W}tr")
+    (cell,) = rows[3].findall(f"{W}tc")[3].findall(f"{W}p")
+    assert runs(cell) == [(tables.DASH, False), ("a", True)]
+    (heading,) = rows[1].findall(f"{W}tc")[0].findall(f"{W}p")
+    assert runs(heading) == [("Intent-to-treat set", False), ("b", True)]
+    body = list(root.find(f"{W}body"))
+    notes = body[[e.tag for e in body].index(f"{W}tbl") + 1 :][:2]
+    assert [runs(n) for n in notes] == [
+        [("a", True), (" No events.", False)],
+        [("b", True), (" Every participant.", False)],
+    ]
+    xml = zipfile.ZipFile(tmp_path / "table1.docx").read("word/document.xml").decode()
+    assert not set(tables.MARKERS) & set(xml)  # no Unicode superscript letter is left
+
+
+def test_the_title_is_a_word_caption_kept_with_the_table(tmp_path):
+    root, _ = write(tmp_path, table1_like())
+    body = list(root.find(f"{W}body"))
+    title = body[0]
+    assert body[1].tag == f"{W}tbl"
+    assert title.find(f"{W}pPr/{W}pStyle").get(f"{W}val") == "Caption"
+    assert title.find(f"{W}pPr/{W}keepNext") is not None
+    assert "".join(t.text for t in title.iter(f"{W}t")) == "Table 1. Baseline"
+    from lxml import etree
+
+    styles = etree.fromstring(zipfile.ZipFile(tmp_path / "table1.docx").read("word/styles.xml"))
+    (caption,) = [s for s in styles.iter(f"{W}style") if s.get(f"{W}styleId") == "Caption"]
+    assert caption.find(f"{W}rPr/{W}b") is not None  # bold, black, 10 pt (20 half-points)
+    assert caption.find(f"{W}rPr/{W}color").get(f"{W}val") == "000000"
+    assert caption.find(f"{W}rPr/{W}sz").get(f"{W}val") == "20"
+    assert caption.find(f"{W}pPr/{W}keepNext") is not None

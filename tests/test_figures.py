@@ -639,7 +639,9 @@ def test_odds_ratio_points_reference_and_counts(demo):
         assert f"{reference['label']} (reference)" in shown
     for _, level in counts.iterrows():
         assert f"{level['n']:,}" in shown  # n per level
-        assert any(s.startswith(f"{level['events']:,} (") for s in shown)
+        # events (%): the percentage without a "%" of its own, as the tables' n (%) cells
+        assert f"{level['events']:,} ({100 * level['events'] / level['n']:.1f})" in shown
+        assert not any(s.startswith(f"{level['events']:,} (") and "%" in s for s in shown)
 
 
 # --------------------------------------------------------------------------------------
@@ -1052,6 +1054,29 @@ def test_trajectory_axes_span_a_fifth_of_the_scale_at_least(demo):
     assert 1 / np.diff(dp.get_ylim())[0] <= 1 / 6
 
 
+@pytest.mark.parametrize(
+    "trial, kind",
+    [("coaching_rct", "trajectories"), ("mentorship_prepost", "change_distributions")],
+)
+def test_whole_point_scores_tick_at_whole_numbers(demo, tmp_path, trial, kind):
+    """A sum score (MBI, CIPS, Flourishing totals: whole points) and its change tick at whole
+    numbers, read from the SVG's tick labels (no "32.5"); the SCS-SF mean may tick at 0.1."""
+    spec = demo[trial]["spec"]
+    fig = draw(demo, trial, kind)
+    scored = [o for o in spec["outcomes"] if o["kind"] == "score"]
+    panels = svg_panels(svg_of(fig, tmp_path))
+    decimal = re.compile(r"^\u2212?\d+\.\d+$")
+    whole = [o for o in scored if estimate_decimals(spec, o["id"]) == 1]
+    assert whole
+    for outcome, ax, shown in zip(scored, fig.axes, panels, strict=False):
+        lo, hi = ax.get_ylim()
+        ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
+        if outcome in whole:
+            assert all(float(t).is_integer() for t in ticks), (outcome["id"], ticks)
+            assert not [t for t in shown if decimal.match(t)], (outcome["id"], shown)
+            assert len(ticks) >= 3, (outcome["id"], ticks)  # still a readable scale
+
+
 def test_arm_styles_keep_the_control_whatever_the_number_of_arms():
     two = [{"id": "a", "control": False}, {"id": "ctl", "control": True}]
     three = [{"id": "a", "control": False}, {"id": "b", "control": False}, two[1]]
@@ -1233,7 +1258,8 @@ def test_report_shows_figures_at_one_scale(tmp_path):
     for width, pixels in ((figures.SINGLE_COLUMN, 504), (figures.DOUBLE_COLUMN, 1037)):
         fig = figures.plot_message("Nothing to draw", ["A sentence."], width=width)
         figures.save(fig, tmp_path / "figure")
-        assert f' width="{pixels}" ' in _embed_png(tmp_path / "figure.png")
+        embedded = _embed_png(tmp_path / "figure.png", "Figure 1. Nothing to draw")
+        assert f' width="{pixels}" ' in embedded and 'alt="Figure 1. Nothing to draw"' in embedded
 
 
 def test_model_n_under_disclosure_control_is_withheld_with_its_others():

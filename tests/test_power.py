@@ -386,6 +386,47 @@ def test_power_block_resolves_with_defaults(tiny):
     assert len({a["colour"] for a in plan["arms"]}) == 3
 
 
+def test_the_legend_prints_assumed_effects_by_the_decimals_rule(tiny):
+    """README's decimals rule: the SCS-SF mean of 12 items (resolution 1/12) prints 2 decimals,
+    the Flourishing sum of whole-point items 1 ("+3.0 points", not "+3 points"); the
+    legend of the drawn figure says so."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from trialeval.power import figure
+
+    tiny.trial["power"] = tiny_power()
+    plan = tiny.spec()["power"]
+    assert {o["id"]: o["decimals"] for o in plan["outcomes"]} == {"sc": 2, "fl": 1}
+    mentor = plan["arms"][2]
+    sc, fl = plan["outcomes"]
+    assert figure._effect_words(mentor, sc) == "+0.30 points"
+    assert figure._effect_words(mentor, fl) == "+3.0 points"
+    assert figure._effect_words({**mentor, "effects": {"fl": -2}}, fl) == "\u22122.0 points"
+    sizes = plan["sample_sizes"]
+    power = pd.DataFrame(
+        [
+            {"outcome": o["id"], "arm": a["id"], "n_total": n, "power": 0.5,
+             "ci_low": 0.4, "ci_high": 0.6, "icc": None}
+            for o in plan["outcomes"] for a in plan["arms"][1:] for n in sizes
+        ]
+    )  # fmt: skip
+    summary = pd.DataFrame(
+        [
+            {"outcome": o["id"], "arm": a["id"], "smallest_n_total": None}
+            for o in plan["outcomes"] for a in plan["arms"][1:]
+        ]
+    )  # fmt: skip
+    fig = figure.plot_power(power, summary, plan)
+    shown = [t.get_text() for t in fig.findobj(Text)]
+    assert "mentor: +0.30 points; not reached" in shown
+    assert "mentor: +3.0 points; not reached" in shown
+    plt.close(fig)
+
+
 def test_trial_without_power_block_has_none(tiny):
     assert tiny.spec()["power"] is None
 

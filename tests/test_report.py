@@ -242,8 +242,8 @@ def test_flow_summary_and_diagnostics_print_labels(page):
     _, text, spec = page
     flow = html.unescape(_table(text, "Table S1. Participant flow"))
     assert "Analysed: intent-to-treat set" in flow and "Analysed: per protocol set" in flow
-    assert "Analysed: complete case, Emotional exhaustion (MBI, 0-54) scored at every" in flow
-    assert "Emotional exhaustion (MBI, 0-54): scored after baseline, not at baseline" in flow
+    assert "Analysed: complete case, Emotional exhaustion (MBI, 0–54) scored at every" in flow
+    assert "Emotional exhaustion (MBI, 0–54): scored after baseline, not at baseline" in flow
     for raw in ("itt", "per_protocol", "complete_case", "ee"):
         assert not re.search(rf">{raw}\b|Analysed: {raw}", flow), raw
     # the primary analysis's estimand and models once, at the top of the section
@@ -256,7 +256,7 @@ def test_flow_summary_and_diagnostics_print_labels(page):
     assert headers[:4] == ["Outcome", "Analysis set", "Participants", "Observations"]
     assert headers[-2:] == ["Converged", "Variance at zero"]
     cells = re.findall(r"<td>(.*?)</td>", diagnostics)
-    assert "Emotional exhaustion (MBI, 0-54)" in cells and "Per protocol" in cells
+    assert "Emotional exhaustion (MBI, 0–54)" in cells and "Per protocol" in cells
     assert "True" not in cells and "False" not in cells and {"yes", "no"} <= set(cells)
     assert "ee" not in cells and "itt" not in cells
 
@@ -275,3 +275,112 @@ def test_a_trial_without_multi_item_subscales_has_no_reliability_table(tmp_path)
     assert "Internal consistency" not in re.sub(r"<p class=\"note\">.*?</p>", "", text)
     assert text.count(report.NO_RELIABILITY) == 1
     assert "reliability_table" not in report_items(spec)["tables"]
+
+
+# --- order, figures as links, labels only ------------------------------------------------------
+
+
+def test_numbered_tables_come_before_the_report_only_ones(page):
+    _, text, _ = page
+    captions = re.findall(r"<caption[^>]*>Table (S?\d+)\. ", text)
+    main = [c for c in captions if not c.startswith("S")]
+    assert main == sorted(main, key=int) and main[0] == "1"
+    first_s = next(k for k, c in enumerate(captions) if c.startswith("S"))
+    assert all(c.startswith("S") for c in captions[first_s:]), captions  # S1 after Table n
+    assert captions[first_s] == "S1"
+
+
+class _Figures(HTMLParser):
+    """Each <figure>'s links (href), image alt text and caption text."""
+
+    def __init__(self):
+        super().__init__()
+        self.figures: list[dict] = []
+        self.in_link = self.in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "figure":
+            self.figures.append({"hrefs": [], "alt": None, "caption": "", "linked": False})
+        elif self.figures and tag == "a":
+            self.figures[-1]["hrefs"].append(attrs["href"])
+            self.in_link = True
+        elif self.figures and tag == "img":
+            self.figures[-1]["alt"] = attrs.get("alt")
+            self.figures[-1]["linked"] = self.in_link
+        elif tag == "figcaption":
+            self.in_caption = True
+
+    def handle_endtag(self, tag):
+        if tag == "a":
+            self.in_link = False
+        elif tag == "figcaption":
+            self.in_caption = False
+
+    def handle_data(self, data):
+        if self.figures and self.in_caption:
+            self.figures[-1]["caption"] += data
+
+
+def test_each_figure_links_to_its_full_size_file_and_its_alt_is_its_caption(page):
+    path, text, spec = page
+    (path.parent / spec["id"] / "figures" / "forest.svg").write_text("<svg/>")
+    text = report.build({spec["id"]: spec}, path.parent, {"git": {"commit": "abc"}})
+    parser = _Figures()
+    parser.feed(text)
+    shown = report.shown_order(report_items(spec)["figures"])
+    assert len(parser.figures) == len(shown)
+    for k, (figure, found) in enumerate(zip(shown, parser.figures, strict=True), start=1):
+        png = f"{spec['id']}/figures/{figure}.png"
+        assert found["linked"] and found["hrefs"][0] == png  # the image opens the full size
+        assert (path.parent / png).is_file()  # relative to results/, where report.html is
+        caption = f"Figure {k}. {report.FIGURE_TITLES[figure]}"
+        assert found["alt"].startswith(caption)
+        assert re.match(
+            rf"{re.escape(caption.rstrip('.'))}(; primary analysis)?\. Full size: PNG",
+            found["caption"],
+        )
+        assert figure not in found["alt"]  # the caption, not the figure's id
+        svg = f"{spec['id']}/figures/{figure}.svg"
+        assert (svg in found["hrefs"]) == (figure == "forest")  # an SVG only where written
+
+
+def _summary(text: str) -> dict[str, str]:
+    return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html.unescape(text)))
+
+
+def test_the_design_summary_prints_labels_without_an_id_after_them(tmp_path):
+    spec = demo_spec("coaching_rct")
+    rows = _summary(_section(tmp_path / "a", spec))
+    assert rows["Arms"] == ", ".join(a["label"] for a in spec["arms"])
+    assert rows["Timepoints"] == ", ".join(t["label"] for t in spec["timepoints"])
+    # the labels say "Control" and "Baseline" already: no "Control (control)", no extra row
+    assert "Control arm" not in rows and "Baseline" not in rows
+    renamed = {
+        **spec,
+        "arms": [{**a, "label": "Usual supervision"} if a["control"] else a for a in spec["arms"]],
+        "timepoints": [
+            {**t, "label": "Start of rotation"} if t["baseline"] else t for t in spec["timepoints"]
+        ],
+    }
+    text = _section(tmp_path / "b", renamed)
+    rows = _summary(text)
+    assert rows["Control arm"] == "Usual supervision" and rows["Baseline"] == "Start of rotation"
+    assert not re.search(r"\((control|baseline|reference)\)", html.unescape(text))
+
+
+def test_report_counts_print_with_thousands_separators(tmp_path):
+    spec = demo_spec("coaching_rct")
+    _write_trial(tmp_path / spec["id"], spec)
+    trial = tmp_path / spec["id"]
+    consort = json.loads((trial / "consort.json").read_text())
+    consort["allocated"] = dict.fromkeys(consort["allocated"], 1261)
+    (trial / "consort.json").write_text(json.dumps(consort))
+    diagnostics = pd.read_csv(trial / "tables" / "model_diagnostics.csv")
+    diagnostics["n_obs"] = [2257, 1999]
+    diagnostics.to_csv(trial / "tables" / "model_diagnostics.csv", index=False)
+    text = report.trial_section(spec, trial)
+    flow = _table(text, "Table S1. Participant flow")
+    assert "<tr><td>Allocated</td>" + "<td>1,261</td>" * len(spec["arms"]) + "</tr>" in flow
+    cells = re.findall(r"<td>(.*?)</td>", _table(text, "Table S2. Model diagnostics"))
+    assert "2,257" in cells and "1,999" in cells and "2257" not in cells

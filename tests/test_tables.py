@@ -147,11 +147,25 @@ def test_estimate_decimals_by_resolution(item_range, scoring, n_items, answers, 
 def test_outcome_labels_name_instrument_and_range(demos):
     spec = demos["coaching_rct"][0]
     # MBI EE: 9 items scored 0-6, summed: 0-54; the acronym comes from the instrument label
-    assert tables.outcome_label(spec, "ee") == "Emotional exhaustion (MBI, 0-54)"
+    assert tables.outcome_label(spec, "ee") == "Emotional exhaustion (MBI, 0–54)"
     # CIPS: 20 items 1-5 summed: 20-100, added inside the label's own parentheses
-    assert tables.outcome_label(spec, "impostor") == "Impostor phenomenon (CIPS total, 20-100)"
+    assert tables.outcome_label(spec, "impostor") == "Impostor phenomenon (CIPS total, 20–100)"
     # categories keep their label (no range)
     assert tables.outcome_label(spec, "high_ee") == "High emotional exhaustion (EE >= 27)"
+    # a range typed into the label with a hyphen prints with the en dash, once; a negative
+    # bound with a true minus
+    ee = next(o for o in spec["outcomes"] if o["id"] == "ee")
+    typed = {**spec, "outcomes": [{**ee, "label": "Exhaustion (MBI, 0-54)"}]}
+    assert tables.outcome_label(typed, "ee") == "Exhaustion (MBI, 0\u201354)"
+    instrument = spec["instruments"][ee["instrument"]]
+    subscale = {**instrument["subscales"][ee["name"]], "range": [-3, 3]}
+    shifted = {
+        **spec,
+        "instruments": {
+            ee["instrument"]: {**instrument, "subscales": {ee["name"]: subscale}},
+        },
+    }
+    assert tables.outcome_label(shifted, "ee") == "Emotional exhaustion (MBI, \u22123\u20133)"
 
 
 # --------------------------------------------------------------------------------------
@@ -324,9 +338,9 @@ def test_table1_by_hand():
     # wellbeing at t0 (P1's t1 score 30 ignored): tx 10, 14 (P3 NaN) -> 12.0 (2.8);
     # ctl 12, 20 (P5 no response) -> 16.0 (5.7); 0-40 spans 40 > 20 points: 1 decimal
     # SMD (12 - 16) / sqrt((8 + 32) / 2) = -4 / 4.472 = -0.894
-    wb = row(formatted, "Wellbeing (WI, 0-40), mean (SD)")
+    wb = row(formatted, "Wellbeing (WI, 0–40), mean (SD)")
     assert list(wb[1:]) == ["12.0 (2.8)", "16.0 (5.7)", "14.0 (4.3)", f"{M}0.89"]
-    assert list(row(formatted, "Missing", "Wellbeing (WI, 0-40), mean (SD)")[1:4]) == [
+    assert list(row(formatted, "Missing", "Wellbeing (WI, 0–40), mean (SD)")[1:4]) == [
         "1",  # P3: too few items
         "1",  # P5: no response
         "2",
@@ -382,9 +396,9 @@ def test_table1_of_a_survey_shows_respondents_non_respondents_and_everyone():
     assert list(row(formatted, "Missing", "Gender, n (%)")[1:]) == ["1", "0", "1"]
     # survey measures among respondents only: wb 10, 14, 12, 20 (P3 unscored): 14.0, SD
     # sqrt(56 / 3) = 4.32
-    wb = row(formatted, "Wellbeing (WI, 0-40), mean (SD)")
+    wb = row(formatted, "Wellbeing (WI, 0–40), mean (SD)")
     assert list(wb[1:]) == ["14.0 (4.3)", "", ""]
-    assert list(row(formatted, "Missing", "Wellbeing (WI, 0-40), mean (SD)")[1:]) == ["1", "", ""]
+    assert list(row(formatted, "Missing", "Wellbeing (WI, 0–40), mean (SD)")[1:]) == ["1", "", ""]
     # what run() checks: respondents = analysed, non-respondents = not assessed, everyone =
     # allocated less withdrawn
     consort = {
@@ -492,11 +506,11 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
     assert formatted["Outcome"].tolist() == [
         "Intent-to-treat set",
         "Primary outcome",  # one outcome: singular
-        "Emotional exhaustion (MBI, 0-54)",
+        "Emotional exhaustion (MBI, 0–54)",
         tables.INDENT + "Difference in change from baseline",
         tables.INDENT + "Difference in means",
         "Secondary outcome",
-        "Self-compassion (SCS-SF mean, 1-5)",
+        "Self-compassion (SCS-SF mean, 1–5)",
         tables.INDENT + "Difference in change from baseline",
         tables.INDENT + "Difference in means",
     ]
@@ -510,8 +524,8 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
     # month 4 (the means file's change_* columns), to the outcome's decimals (EE a 0-54
     # total: 1; self-compassion a mean of 12 items: 2); the outcome's own row has none
     for label, oid, decimals in [
-        ("Emotional exhaustion (MBI, 0-54)", "ee", 1),
-        ("Self-compassion (SCS-SF mean, 1-5)", "self_compassion", 2),
+        ("Emotional exhaustion (MBI, 0–54)", "ee", 1),
+        ("Self-compassion (SCS-SF mean, 1–5)", "self_compassion", 2),
     ]:
         at = formatted.index[formatted["Outcome"] == label][0]
         assert formatted.loc[at, ["Group coaching", "Control"]].tolist() == ["", ""]
@@ -538,7 +552,7 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
     for arm in ("coaching", "control"):
         change = ee.loc[(arm, "month4"), "estimate"] - ee.loc[(arm, "baseline"), "estimate"]
         assert ee.loc[(arm, "month4"), "change_estimate"] == pytest.approx(change, abs=1e-10)
-    at = formatted.index[formatted["Outcome"] == "Emotional exhaustion (MBI, 0-54)"][0]
+    at = formatted.index[formatted["Outcome"] == "Emotional exhaustion (MBI, 0–54)"][0]
     assert formatted.loc[at + 1, ["Group coaching", "Control", heading]].tolist() == [
         "1.9 (0.6 to 3.2)",
         "2.4 (1.0 to 3.7)",
@@ -603,7 +617,7 @@ def test_effects_table_by_hand_negative_nan_and_note():
     full, formatted = tables.effects_table(spec, effects, None, summary)
     effect = "Effect, Treatment vs Control (95% CI)"  # a ratio beside a difference: "Effect"
     rows = formatted.set_index("Outcome")
-    wb = rows.loc["Wellbeing (WI, 0-40), difference in change from baseline"]
+    wb = rows.loc["Wellbeing (WI, 0–40), difference in change from baseline"]
     # 0-40 scale: 1 decimal; -1.25 -> −1.2 (round half to even on the binary value 1.25),
     # -2.449 -> −2.4, -0.05 -> −0.1 (0.05 is stored as 0.05000000000000000277)
     assert wb[effect] == f"{M}1.2 ({M}2.4 to {M}0.1)"
@@ -736,7 +750,7 @@ def test_effects_table_three_arms_one_row_per_contrast():
         "n",
     ]
     assert formatted["Outcome"].tolist()[2:] == [
-        "Wellbeing (WI, 0-40)",
+        "Wellbeing (WI, 0–40)",
         tables.INDENT + "Difference in means, Treatment vs Control",
         tables.INDENT + "Difference in means, Peer support vs Control",
     ]
@@ -833,7 +847,7 @@ def test_prepost_table_agrees_with_effects_and_summary(mentorship_prepost):
             pct = tables.format_number(100 * s["n_events"] / s["n"], 1)
             assert printed["Usual supervision"] == f"{int(s['n_events'])}/{s['n']} ({pct})"
     # the primary outcome (PA) heads the score panel
-    assert rows.iloc[0]["Outcome"].strip() == "Personal accomplishment (MBI, 0-48)"
+    assert rows.iloc[0]["Outcome"].strip() == "Personal accomplishment (MBI, 0–48)"
     assert not full.empty
 
 
@@ -872,9 +886,9 @@ def test_association_table_agrees_with_effects_and_counts(demos):
     # exposures in the trial file's order: organization, school, community
     headings = formatted.loc[formatted["n"] == "", "Exposure and level"].tolist()
     assert headings == [
-        "Belonging to the organization (1-4)",
-        "Belonging to school or program (1-4)",
-        "Belonging to the community (1-4)",
+        "Belonging to the organization (1–4)",
+        "Belonging to school or program (1–4)",
+        "Belonging to the community (1–4)",
     ]
     assert "Adjusted P" not in formatted  # burnout is primary: nothing adjusted
     assert full["reference"].sum() == 3
@@ -931,7 +945,7 @@ def small_table():
     full = pd.DataFrame({"outcome": ["ee", "pa"], "estimate": [-0.452378123456, 1.5]})
     formatted = pd.DataFrame(
         {
-            "Outcome": ["Emotional exhaustion (MBI, 0-54)", "A | B"],
+            "Outcome": ["Emotional exhaustion (MBI, 0–54)", "A | B"],
             "Estimate (95% CI)": [f"{M}0.5 ({M}2.4 to 1.5)", "1.5 (0.2 to 2.8)"],
             "P": [".64", "<.001"],
         }
@@ -967,9 +981,9 @@ def test_write_table_four_formats_byte_identical(tmp_path):
     assert csv == "outcome,estimate\nee,-0.4523781235\npa,1.5\n"  # %.10g, plain minus, \n
     md = first.with_suffix(".md").read_text()
     assert md.startswith(f"### {title}\n")
-    assert f"| Emotional exhaustion (MBI, 0-54) | {M}0.5 ({M}2.4 to 1.5) | .64 |" in md
+    assert f"| Emotional exhaustion (MBI, 0–54) | {M}0.5 ({M}2.4 to 1.5) | .64 |" in md
     assert "A \\| B" in md  # a pipe inside a cell is escaped
-    assert "| &lt;.001 |" in md  # "<" as an entity: Markdown passes raw HTML through
+    assert "| <.001 |" in md  # as typed: "<" before a digit or "." starts no HTML
     assert "ᵃ A note." in md
     page = first.with_suffix(".html").read_text()
     assert page.startswith("<table") and "<caption" in page and title in page
@@ -1050,16 +1064,33 @@ def test_markdown_and_html_escape_cell_text(tmp_path):
     tables.write_table(full, formatted, tmp_path / "t", title=title, footnote=footnote)
 
     md = (tmp_path / "t.md").read_text()
-    assert "| &lt;script&gt;alert(1)&lt;/script&gt; \\| x | &lt;.001 |" in md
-    assert "| \\*a\\* \\[l\\](javascript:x) \\`c\\` &amp; \\\\ | 3 |" in md
-    assert md.startswith("### Table 1. &lt;b&gt;bold&lt;/b&gt;\n")
-    assert "Levels as exported: &lt;img src=x onerror=y&gt;." in md
-    assert "<" not in md  # no raw HTML reaches a Markdown renderer
+    # "<" before a letter or "/" (a tag) and "&" before a letter or "#" (an entity) become
+    # entities; "<.001" and a lone "&" print as typed (CommonMark spec 0.31, sections 6.6,
+    # 2.5: neither starts raw HTML or an entity reference)
+    assert "| &lt;script>alert(1)&lt;/script> \\| x | <.001 |" in md
+    assert "| \\*a\\* \\[l\\](javascript:x) \\`c\\` & \\\\ | 3 |" in md
+    assert md.startswith("### Table 1. &lt;b>bold&lt;/b>\n")
+    assert "Levels as exported: &lt;img src=x onerror=y>." in md
+    assert not re.search(r"<[A-Za-z/!?]|&(?!amp;|lt;)[A-Za-z#]", md)  # no raw HTML or entity
 
     page = (tmp_path / "t.html").read_text()
     assert "<td" in page and "&lt;script&gt;alert(1)&lt;/script&gt; | x" in page
     assert "<script" not in page and "<b>" not in page and "<img" not in page
     assert "&lt;b&gt;bold&lt;/b&gt;" in page and "&lt;img src=x onerror=y&gt;" in page
+
+
+def test_markdown_prints_withheld_counts_as_typed(tmp_path):
+    """Disclosure control's "<11" and "≥11" read as such in the .md (a reader of the file, not
+    only of its rendering, sees no "&lt;11"); a note opening with ">" is no block quote."""
+    formatted = pd.DataFrame({"Characteristic": ["Man", "Woman"], "n (%)": ["<11", "≥11"]})
+    footnote = "> 0 withheld.\nCounts below 11 print as <11."
+    tables.write_table(
+        pd.DataFrame({"x": [1]}), formatted, tmp_path / "t", title="Table 1. T", footnote=footnote
+    )
+    md = (tmp_path / "t.md").read_text()
+    assert "| Man | <11 |" in md and "| Woman | ≥11 |" in md
+    assert "&lt;" not in md and "\n&gt; 0 withheld.\n" in md
+    assert "Counts below 11 print as <11." in md
 
 
 def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effects):
@@ -1200,7 +1231,7 @@ def test_table1_of_the_coaching_demo_shows_its_sites(demos):
 
 def test_registry_notes_stay_out_of_labels(demos):
     spec = demos["belonging_survey"][0]
-    assert tables.outcome_label(spec, "recommend") == "Likelihood to recommend the program (0-10)"
+    assert tables.outcome_label(spec, "recommend") == "Likelihood to recommend the program (0–10)"
     clean = labels.clean_registry_label
     assert clean("Perceived stress (pre-scored total, 0-40)") == "Perceived stress (total, 0-40)"
     assert clean("Wellbeing (prescored)") == "Wellbeing"
@@ -1284,3 +1315,28 @@ def test_missingness_rows_print_typographic_labels(demos):
     _, formatted = tables.missingness_table(spec, analysis_sets.consort_counts(sets, spec))
     text = " ".join(formatted["Survey completion"])
     assert "EE ≥ 27" in text and ">=" not in text
+
+
+def test_counts_of_1000_or_more_print_with_thousands_separators(tmp_path):
+    """1,261/2,257 in every printed format (as the CONSORT figure prints them), the CSV plain;
+    a year in a label or header stays 2019; decimals are not grouped (0.1234)."""
+    full = pd.DataFrame({"n": [2257]})
+    formatted = pd.DataFrame(
+        {
+            "Characteristic": ["Class of 2019, n", "Responded, n/N (%)"],
+            "Graded (2019)": ["2257", "1261/2257 (55.9)"],
+            "Estimate": [f"{M}1234.5 ({M}2000.0 to 0.1234)", "999"],
+        }
+    )
+    tables.write_table(full, formatted, tmp_path / "t", title="Table 1. T (2019)", footnote="")
+    md = (tmp_path / "t.md").read_text()
+    assert "| Class of 2019, n | 2,257 | \u22121,234.5 (\u22122,000.0 to 0.1234) |" in md
+    assert "| Responded, n/N (%) | 1,261/2,257 (55.9) | 999 |" in md
+    assert "| Characteristic | Graded (2019) | Estimate |" in md and "T (2019)" in md
+    page = (tmp_path / "t.html").read_text()
+    assert ">1,261/2,257 (55.9)</td>" in page and ">Class of 2019, n</td>" in page
+    assert docx_cells(tmp_path / "t.docx")[1:] == [
+        ["Class of 2019, n", "2,257", "\u22121,234.5 (\u22122,000.0 to 0.1234)"],
+        ["Responded, n/N (%)", "1,261/2,257 (55.9)", "999"],
+    ]
+    assert (tmp_path / "t.csv").read_text() == "n\n2257\n"

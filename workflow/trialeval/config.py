@@ -33,6 +33,7 @@ from pathlib import Path
 
 from trialeval.errors import TrialInputError
 from trialeval.evaluation_config import resolve_evaluation
+from trialeval.labels import score_decimals
 
 DESIGNS_WITH_CONTROL = {"rct", "cluster_rct", "quasi_experimental"}
 # Randomized designs: mixed models for score outcomes (cluster_rct randomizes whole sites).
@@ -285,6 +286,12 @@ def resolve_trial(
         trial, available, data_dir=data_dir, id_column=id_column, where=where
     )
     power = _power_plan(trial, arms, outcomes, timepoints, analyses, where)
+    if power:  # the legend's assumed effects print by the decimals rule (labels.score_decimals)
+        of = {o["id"]: o for o in outcomes}
+        for planned in power["outcomes"]:
+            outcome = of[planned["id"]]
+            instrument = instruments[outcome["instrument"]]
+            planned["decimals"] = score_decimals(instrument, outcome["name"])
 
     return {
         "id": trial_id,

@@ -5,7 +5,6 @@ never shown."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from trialeval.evaluation_config import evaluation_outputs
@@ -13,7 +12,7 @@ from trialeval.evaluation_config import evaluation_outputs
 
 def evaluation_section(spec: dict, trial_dir: Path, first_figure: int, scroll, embed) -> str:
     """HTML of the section; its figures are numbered from `first_figure` on. `scroll` wraps
-    a table, `embed` a PNG (the report's own helpers)."""
+    a table, `embed` makes a figure of a PNG and its caption (the report's own helpers)."""
     made = evaluation_outputs(spec)
     tables = trial_dir / "tables"
     parts = [
@@ -26,11 +25,7 @@ def evaluation_section(spec: dict, trial_dir: Path, first_figure: int, scroll, e
             f"Figure {number}. Programme evaluation, {group['label']}: the answers to each "
             "item, agreeing answers right of zero (% of those who answered the item)"
         )
-        parts.append(
-            "<figure>"
-            + embed(trial_dir / "figures" / f"evaluation_{group['id']}.png")
-            + f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
+        parts.append(embed(trial_dir / "figures" / f"evaluation_{group['id']}.png", caption))
     if "themes" in made["tables"]:
         parts.append("<h3>Free-text answers: coded themes</h3>")
         parts.append(scroll((tables / "themes.html").read_text()))

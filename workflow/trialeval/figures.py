@@ -267,10 +267,19 @@ def _label_lines(label: str, width_in: float, size: float = FONT_SIZE) -> list[s
     return wrap(head, width_in, size) + wrap(f"({tail}", width_in, size)
 
 
-def _y_locator() -> MaxNLocator:
+def _y_locator(whole: bool = False) -> MaxNLocator:
     """A fixed number of y ticks: matplotlib's default picks more or fewer ticks as the
-    layout resizes the axes, which changes label widths and so the layout itself."""
+    layout resizes the axes, which changes label widths and so the layout itself. `whole`:
+    a score in whole points ticks at whole numbers (no 32.5 on a 0-48 sum score), by 4
+    where the others would tick by 2.5 (by 5 alone a panel could keep only two ticks)."""
+    if whole:
+        return MaxNLocator(nbins=5, steps=[1, 2, 4, 5, 10], integer=True)
     return MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+
+
+def _whole_points(spec: dict, outcome: dict) -> bool:
+    """Whether the outcome is a score in whole points (one decimal by the decimals rule)."""
+    return outcome.get("kind") == "score" and estimate_decimals(spec, outcome["id"]) == 1
 
 
 def _freeze_layout(fig) -> None:
@@ -367,7 +376,7 @@ def plot_trajectories(
         ax.set_xticks(np.arange(len(timepoints)), tick_labels)
         ax.set_xlim(-0.5, len(timepoints) - 0.5)
         ax.set_ylabel("\n".join(_label_lines(outcome_axis_label(spec, outcome), label_room)))
-        ax.yaxis.set_major_locator(_y_locator())
+        ax.yaxis.set_major_locator(_y_locator(_whole_points(spec, outcome)))
         if show_n:
             _observed_rows(ax, outcome["id"], rows, timepoints, styles, tick_lines)
     spare = list(axes.flat[len(outcomes) :])
@@ -1398,7 +1407,7 @@ def _level_counts(plan, analysis_set: str, exposure: str, level) -> tuple[str, s
     events = plan.marker(disclosure.association_key(*where, "events"), level["events"])
     share = events or f"{int(level['events']):,}"
     if level["n"] > 0 and not (n or events):
-        share += f" ({format_number(100 * level['proportion'], 1)}%)"  # as the table
+        share += f" ({format_number(100 * level['proportion'], 1)})"  # as the table: "(%)" heads it
     return n or _count(level["n"]), share
 
 
@@ -1525,7 +1534,7 @@ def plot_change_distributions(
         ax.set_title("\n".join(_label_lines(title, width / ncols - 0.3)), fontsize=FONT_SIZE)
         ax.tick_params(axis="x", length=0)
         ax.set_ylabel("Change from baseline (points)")
-        ax.yaxis.set_major_locator(_y_locator())
+        ax.yaxis.set_major_locator(_y_locator(_whole_points(spec, outcome)))
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     withheld = "Individual changes and n not shown (disclosure control)."

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 MINUS = "\u2212"
 DASH = "\u2014"
+# a whole number of 4 or more digits, not the decimals of another ("0.1234") nor a part of
+# one already grouped
+LONG_INTEGER = re.compile(r"(?<![\d.,])\d{4,}")
 
 
 def is_missing(x) -> bool:
@@ -29,3 +34,10 @@ def format_p(p) -> str:
     else:
         text = f"{p:.2f}"
     return text.removeprefix("0")
+
+
+def group_thousands(text: str) -> str:
+    """Every number of 1,000 or more in `text` with thousands separators, as the figures
+    print counts: "1261/2257 (55.9)" -> "1,261/2,257 (55.9)". For cells of numbers only:
+    a label's year ("Graded (2019)") must not pass through here."""
+    return LONG_INTEGER.sub(lambda m: f"{int(m.group()):,}", str(text))

@@ -123,3 +123,19 @@ def method_text(spec: dict, text: str) -> str:
         )
         text = re.sub(rf"\b{re.escape(name)} \((linear|a single level)", rf"{term} (\1", text)
     return re.sub(r"\(reference (?!:)", "(reference: ", text)
+
+
+def score_decimals(instrument: dict, subscale: str) -> int:
+    """Decimals of a score's numbers (README, "Decimals: one rule everywhere"): one more than
+    the resolution of its scale, 1 for whole points, 2 for a finer scale. The resolution is
+    the smallest step between two scores of a complete response: 1 for a sum of whole-number
+    items, 1/k for the mean of k such items, below 1 when the answers need not be whole
+    numbers (`decimals: true`, a pre-scored mean) or the item range is not. Standard library
+    only: the trial's power plan takes its decimals from here when the DAG is built."""
+    lo, hi = (float(v) for v in instrument.get("item_range", (0, 1)))
+    whole = lo.is_integer() and hi.is_integer() and not instrument.get("decimals")
+    step = 1.0 if whole else 0.1
+    sub = instrument["subscales"][subscale]
+    k = len(sub.get("items") or [1])
+    resolution = step / k if sub.get("scoring") == "mean" and k > 1 else step
+    return 1 if resolution >= 1 else 2

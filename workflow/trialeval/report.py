@@ -21,6 +21,7 @@ from trialeval import disclosure
 from trialeval.config import has_reliability, report_items
 from trialeval.delivery import size_text
 from trialeval.direction import negative_shift_words
+from trialeval.formatting import group_thousands
 from trialeval.labels import PER_PROTOCOL_NOT_SHOWN, analysis_set_label, shown_sets
 
 DESIGN_WORDS = {
@@ -60,6 +61,7 @@ h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #0072B2; padding-bottom:
      margin-top: 3rem; } h3 { margin-top: 2rem; }
 nav ul { columns: 2; } figure { margin: 1rem 0; } img { max-width: 100%; height: auto; }
 figure img { border: 1px solid #ddd; } figcaption { font-size: .9rem; color: #444; }
+.full-size { white-space: nowrap; }  /* the links to the full-size PNG and SVG */
 table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0 1rem; }
 th, td { border-bottom: 1px solid #ccc; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
@@ -117,14 +119,32 @@ FIGURE_PX_PER_INCH = 144
 FIGURE_DPI = 300  # trialeval.figures.DPI (not imported: it loads matplotlib)
 
 
-def _embed_png(path: Path) -> str:
+def _embed_png(path: Path, alt: str) -> str:
+    """The PNG as a data URI (the page opens offline), `alt` its caption, shown at the width
+    its size in inches gives (FIGURE_PX_PER_INCH)."""
     raw = path.read_bytes()
     data = base64.b64encode(raw).decode("ascii")
     width = ""
     if raw[:8] == b"\x89PNG\r\n\x1a\n":  # the width is in the IHDR chunk
         pixels = int.from_bytes(raw[16:20], "big")
         width = f' width="{round(pixels / FIGURE_DPI * FIGURE_PX_PER_INCH)}"'
-    return f'<img alt="{html.escape(path.stem)}"{width} src="data:image/png;base64,{data}">'
+    return f'<img alt="{html.escape(alt)}"{width} src="data:image/png;base64,{data}">'
+
+
+def _figure_html(path: Path, caption: str) -> str:
+    """A figure with its caption. On a phone a double-column figure shrinks to a third of its
+    size, its type too small to read: the image links to the full-size PNG beside the page
+    (results/<trial>/figures/, relative to results/report.html), and the caption to the
+    SVG, which stays sharp at any zoom."""
+    href = f"{path.parent.parent.name}/figures/{path.name}"
+    links = [f'<a href="{html.escape(href)}">PNG</a>']
+    if path.with_suffix(".svg").is_file():
+        links.append(f'<a href="{html.escape(href[:-4])}.svg">SVG</a>')
+    return (
+        f'<figure><a href="{html.escape(href)}">{_embed_png(path, caption)}</a>'
+        f"<figcaption>{html.escape(caption.rstrip('.'))}. "
+        f'<span class="full-size">Full size: {", ".join(links)}.</span></figcaption></figure>'
+    )
 
 
 def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
@@ -133,11 +153,8 @@ def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
     from trialeval.tables import analysis_set_definition, outcome_label, typographic
 
     cohorts = spec["design"] == "cohort_comparison"  # its cohorts are the arms
-    control = " (reference)" if cohorts else " (control)"
-    arms = ", ".join(f"{a['label']}{control if a['control'] else ''}" for a in spec["arms"])
-    timepoints = ", ".join(
-        f"{t['label']}{' (baseline)' if t['baseline'] else ''}" for t in spec["timepoints"]
-    )
+    arms = ", ".join(a["label"] for a in spec["arms"])
+    timepoints = ", ".join(t["label"] for t in spec["timepoints"])
     labels = {o["id"]: typographic(outcome_label(spec, o["id"])) for o in spec["outcomes"]}
     primary = [labels[o["id"]] for o in spec["outcomes"] if o["role"] == "primary"]
     secondary = [labels[o["id"]] for o in spec["outcomes"] if o["role"] != "primary"]
@@ -151,7 +168,11 @@ def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
     rows = [
         ("Design", DESIGN_WORDS[spec["design"]]),
         ("Cohorts (in time order)" if cohorts else "Arms", arms),
+        *_roles(
+            spec, *(("Reference cohort", "reference") if cohorts else ("Control arm", "control"))
+        ),
         ("Timepoints", timepoints),
+        *_roles(spec, "Baseline", "baseline"),
         ("Primary outcomes", ", ".join(primary) or "none"),
         ("Secondary outcomes", ", ".join(secondary) or "none"),
         ("Analysis sets", sets),
@@ -167,6 +188,22 @@ def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
         for k, v in rows
     )
     return f'<dl class="summary">{items}</dl>'
+
+
+def _roles(spec: dict, role: str, word: str) -> list[tuple[str, str]]:
+    """(role, the labels of the control arm, reference cohort or baseline timepoint): labels
+    only, in a row of their own rather than "Control (control)" after the label; left out
+    where every such label says `word` already ("Control", "Baseline"), and for the baseline
+    of a single timepoint (nothing to compare it with)."""
+    if word == "baseline":
+        if len(spec["timepoints"]) < 2:
+            return []
+        named = [t["label"] for t in spec["timepoints"] if t["baseline"]]
+    else:
+        named = [a["label"] for a in spec["arms"] if a["control"]]
+    if not named or all(word in label.lower() for label in named):
+        return []
+    return [(role, ", ".join(named))]
 
 
 def _primary_analysis(spec: dict, effects: pd.DataFrame | None) -> list[tuple[str, object]]:
@@ -241,7 +278,7 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
             )
     body = "".join(
         f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{html.escape(str(counts[a]))}</td>" for a in arms)
+        + "".join(f"<td>{html.escape(group_thousands(counts[a]))}</td>" for a in arms)
         + "</tr>"
         for name, counts in lines
     )
@@ -283,6 +320,8 @@ def _diagnostics(path: Path, caption: str = "Model diagnostics", spec=None) -> s
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
     for column in ("converged", "boundary"):
         shown[column] = shown[column].map(_yes_no)
+    for column in [c for c in ("n", "n_obs") if c in shown]:  # 1,234 as in the tables
+        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     # the outcome prints once, over the rows of its analysis sets
     shown["outcome"] = shown["outcome"].where(shown["outcome"] != shown["outcome"].shift(), "")
     shown = shown.rename(columns=DIAGNOSTIC_COLUMNS)
@@ -359,7 +398,10 @@ def _estimand_section(
             body = "".join(
                 f"<tr><td>{html.escape(row[0])}</td>"
                 # through disclosure control's plan (`plan`; off by default): "<k", "≥k"
-                + "".join(f"<td>{html.escape(_intercurrent_cell(plan, row, a))}</td>" for a in arms)
+                + "".join(
+                    f"<td>{html.escape(group_thousands(_intercurrent_cell(plan, row, a)))}</td>"
+                    for a in arms
+                )
                 + "</tr>"
                 for row in rows
             )
@@ -439,27 +481,18 @@ def shown_order(items: list[str]) -> list[str]:
 
 def trial_section(spec: dict, trial_dir: Path) -> str:
     """One trial's section, from the files under results/<trial>/. Its tables keep the numbers
-    their files print (Table 1, Table 2, ... as in the .docx); the tables only the report has
-    (participant flow, intercurrent events, model diagnostics) are numbered S1, S2, ... and
-    the figures Figure 1, Figure 2, ... in the order shown."""
+    their files print (Table 1, Table 2, ... as in the .docx) and come first, in that order;
+    the figures follow, Figure 1, Figure 2, ... in the order shown; the tables only the report
+    has (participant flow, intercurrent events, model diagnostics) close the section as
+    Tables S1, S2, ..., so no S table comes before Table 1."""
     items = report_items(spec)
-    consort = json.loads((trial_dir / "consort.json").read_text())
-    # disclosure control (config `disclosure`): withheld counts as their markers
-    plan = disclosure.trial_plan(spec, trial_dir)
-    consort = disclosure.published_consort(consort, plan)
     estimands = _estimands(trial_dir / "estimands.json")
-    extra = (f"S{k}" for k in itertools.count(1))
     figure_number = {f: k for k, f in enumerate(shown_order(items["figures"]), start=1)}
     parts = [
         f'<section id="{spec["id"]}"><h2>{html.escape(spec["title"])}</h2>',
         _design_summary(spec, _effects(trial_dir / "effects.csv")),
-        "<h3>Participant flow</h3>",
-        _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow", spec)),
+        "<h3>Tables</h3>",
     ]
-    if consort.get("disclosure_note"):
-        parts.append(f'<p class="note">{html.escape(consort["disclosure_note"])}</p>')
-    if estimands:
-        parts.append(_estimand_section(estimands, consort["arms"], extra, spec, plan))
     for table in items["tables"]:
         if table not in OWN_SECTION:
             parts.append(_scroll((trial_dir / "tables" / f"{table}.html").read_text()))
@@ -470,11 +503,7 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
 
     def figure_html(figure: str) -> None:
         caption = f"Figure {figure_number[figure]}. {_caption(figure, estimands)}"
-        parts.append(
-            "<figure>"
-            + _embed_png(trial_dir / "figures" / f"{figure}.png")
-            + f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
+        parts.append(_figure_html(trial_dir / "figures" / f"{figure}.png", caption))
         if notes.get(figure):
             said = " ".join(notes[figure])
             parts.append(f'<p class="note warn">Not drawn: {html.escape(said)}</p>')
@@ -490,12 +519,31 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
         from trialeval.evaluation_report import evaluation_section
 
         first = len(figure_number) + 1
-        parts.append(evaluation_section(spec, trial_dir, first, _scroll, _embed_png))
+        parts.append(evaluation_section(spec, trial_dir, first, _scroll, _figure_html))
+    parts += _report_only_tables(spec, trial_dir, estimands)
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _report_only_tables(spec: dict, trial_dir: Path, estimands: dict) -> list[str]:
+    """Tables S1, S2, ...: participant flow, intercurrent events, model diagnostics."""
+    consort = json.loads((trial_dir / "consort.json").read_text())
+    # disclosure control (config `disclosure`): withheld counts as their markers
+    plan = disclosure.trial_plan(spec, trial_dir)
+    consort = disclosure.published_consort(consort, plan)
+    extra = (f"S{k}" for k in itertools.count(1))
+    parts = [
+        "<h3>Participant flow</h3>",
+        _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow", spec)),
+    ]
+    if consort.get("disclosure_note"):
+        parts.append(f'<p class="note">{html.escape(consort["disclosure_note"])}</p>')
+    if estimands:
+        parts.append(_estimand_section(estimands, consort["arms"], extra, spec, plan))
     parts.append("<h3>Model diagnostics</h3>")
     diagnostics = f"Table {next(extra)}. Model diagnostics (one row per fitted mixed model)"
     parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv", diagnostics, spec))
-    parts.append("</section>")
-    return "\n".join(parts)
+    return parts
 
 
 def build(specs: dict[str, dict], results_dir: str | Path, provenance: dict) -> str:

@@ -41,7 +41,7 @@ from trialeval import disclosure
 from trialeval.config import RANDOMIZED, with_export_labels
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
-from trialeval.formatting import DASH, MINUS, format_p, is_missing
+from trialeval.formatting import DASH, MINUS, format_p, group_thousands, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
 from trialeval.labels import (
     PER_PROTOCOL_NOT_SHOWN,
@@ -51,9 +51,11 @@ from trialeval.labels import (
     level_label,
     level_order,
     method_text,
+    score_decimals,
     shown_sets,
 )
 
+EN_DASH = "\u2013"  # number ranges: "0–54"
 INDENT = "\u00a0" * 4  # level rows under a variable; non-breaking, so Markdown keeps it
 # Superscript letters for footnote markers (Unicode has no superscript q).
 MARKERS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ"
@@ -136,20 +138,7 @@ def estimate_decimals(spec: dict, outcome_id: str, estimand: str | None = None) 
     outcome = _outcome(spec, outcome_id)
     if outcome is None or outcome["kind"] != "score":
         return 2
-    return 1 if _score_resolution(spec, outcome) >= 1 else 2
-
-
-def _score_resolution(spec: dict, outcome: dict) -> float:
-    """The smallest step between two possible scores of a complete response: 1 for a sum of
-    whole-number items; 1/k for the mean of k such items; below 1 when the answers need not
-    be whole numbers (`decimals: true`, a pre-scored mean) or the item range is not."""
-    inst = spec["instruments"][outcome["instrument"]]
-    lo, hi = (float(v) for v in inst.get("item_range", (0, 1)))
-    whole = lo.is_integer() and hi.is_integer() and not inst.get("decimals")
-    step = 1.0 if whole else 0.1
-    sub = inst["subscales"][outcome["name"]]
-    k = len(sub.get("items") or [1])
-    return step / k if sub.get("scoring") == "mean" and k > 1 else step
+    return score_decimals(spec["instruments"][outcome["instrument"]], outcome["name"])
 
 
 def typographic(text: str) -> str:
@@ -282,7 +271,8 @@ def instrument_abbreviation(inst: dict) -> str:
 
 def outcome_label(spec: dict, outcome_id: str) -> str:
     """The outcome's label; a score also names its instrument and possible range, e.g.
-    "Emotional exhaustion (MBI, 0-54)" or "Impostor phenomenon (CIPS total, 20-100)"."""
+    "Emotional exhaustion (MBI, 0–54)" or "Impostor phenomenon (CIPS total, 20–100)": a
+    range of numbers takes an en dash (a hyphen where the label was typed with one)."""
     outcome = _outcome(spec, outcome_id)
     if outcome is None:  # an association exposure from a participants-file column
         return exposure_column_label(spec, outcome_id)
@@ -290,7 +280,8 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
     if outcome["kind"] != "score":
         return label
     lo, hi = _score_range(spec, outcome)
-    scale = f"{lo:g}-{hi:g}"
+    scale = f"{lo:g}".replace("-", MINUS) + EN_DASH + f"{hi:g}".replace("-", MINUS)
+    label = label.replace(f"{lo:g}-{hi:g}", scale)
     if scale in label:
         return label
     if label.endswith(")"):  # the label already names the instrument: add the range inside
@@ -1267,19 +1258,32 @@ def _right_aligned(formatted: pd.DataFrame) -> list[bool]:
 
 
 # Markdown passes raw HTML through, and cells hold text from the exports and the trial file
-# (levels, labels): "<", ">" and "&" become entities (read alike by every Markdown flavour),
-# and in cells the inline markup characters are backslash-escaped, so a level prints as typed
-# rather than as emphasis, code or a link; "|" would end the cell.
+# (levels, labels): what CommonMark would read as markup becomes an entity, and nothing else,
+# so "<.001", "<11" (a withheld count) and "≥5" print as typed in the .md itself. "<" starts
+# a tag, comment or autolink only before a letter, "/", "!" or "?"; "&" an entity only before
+# a letter or "#"; ">" matters only opening a line (a block quote). In cells the inline markup
+# characters are backslash-escaped, so a level prints as typed rather than as emphasis, code
+# or a link; "|" would end the cell.
 MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]~|])")
+MARKDOWN_HTML = re.compile(r"&(?=[A-Za-z#])|<(?=[A-Za-z/!?])|^(?P<lead>[ \t]*)>", re.M)
+MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;"}
 
 
 def _markdown_text(text) -> str:
-    """Title and footnote prose: HTML escaped, the pipeline's own markup ("a * b") kept."""
-    return html.escape(str(text), quote=False)
+    """Title and footnote prose: markup characters as entities where Markdown would read them
+    as HTML (MARKDOWN_HTML), the pipeline's own markup ("a * b") kept."""
+
+    def entity(found: re.Match) -> str:
+        lead = found.group("lead")
+        return MARKDOWN_ENTITIES[found.group()] if lead is None else f"{lead}&gt;"
+
+    return MARKDOWN_HTML.sub(entity, str(text))
 
 
 def _markdown_cell(text) -> str:
-    return MARKDOWN_INLINE.sub(r"\\\1", _markdown_text(text)).replace("\n", " ")
+    """A cell never opens a line ("| " comes first): a leading ">" (">.99") stays as typed."""
+    text = MARKDOWN_HTML.sub(lambda m: MARKDOWN_ENTITIES.get(m.group(), m.group()), str(text))
+    return MARKDOWN_INLINE.sub(r"\\\1", text).replace("\n", " ")
 
 
 def _markdown(formatted: pd.DataFrame, title: str, footnote: str) -> str:
@@ -1339,6 +1343,17 @@ def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
     )
 
 
+def _grouped(formatted: pd.DataFrame) -> pd.DataFrame:
+    """The columns of numbers with thousands separators (1,234), in every printed format
+    alike; the CSV keeps plain numbers, the labels (and any year in them) stay as written."""
+    grouped = formatted.copy()
+    for j, numbers in enumerate(_right_aligned(formatted)):
+        if numbers:
+            grouped.iloc[:, j] = formatted.iloc[:, j].map(group_thousands)
+    grouped.attrs = dict(formatted.attrs)
+    return grouped
+
+
 # Word tables as journals set them. Lengths in twips (1/1440 in), Word's own unit, so widths
 # add up exactly. US Letter with 1 in margins: 6.5 in of text width, 9 in on a landscape page.
 TWIPS_PER_INCH = 1440
@@ -1355,15 +1370,45 @@ TABLE_PT, NOTE_PT = 9, 8
 FONT = "Arial"
 
 
+# Advance widths of Arial (= Liberation Sans, metrically identical), in 1/1000 em, of the
+# printable ASCII characters " " to "~" in order, regular and bold; read from the font's hmtx
+# table with fontTools (checked against the positions of the words LibreOffice prints in the
+# PDF of a demo table: "25.0 (19.0 to 30.0), n = 85" is 103.8 pt at 9 pt, as summed here).
+ARIAL_ASCII = (
+    "278 278 355 556 556 889 667 191 333 333 389 584 278 333 278 278 556 556 556 556 556 556 "
+    "556 556 556 556 278 278 584 584 584 556 1015 667 667 722 722 667 611 778 722 278 500 667 "
+    "556 833 722 778 667 778 722 667 611 722 667 944 667 667 611 278 278 278 469 556 333 556 "
+    "556 500 556 556 278 556 556 222 222 500 222 833 556 556 556 556 333 500 278 556 500 722 "
+    "500 500 500 334 260 334 584"
+)
+ARIAL_BOLD_ASCII = (
+    "278 333 474 556 556 889 722 238 333 333 389 584 278 333 278 278 556 556 556 556 556 556 "
+    "556 556 556 556 333 333 584 584 584 611 975 722 722 722 722 667 611 778 722 278 556 722 "
+    "611 833 722 778 667 778 722 667 611 722 667 944 667 667 611 333 278 333 584 556 333 556 "
+    "611 556 611 556 333 611 611 278 278 556 278 889 611 611 611 611 389 556 333 611 556 778 "
+    "556 556 500 389 280 389 584"
+)
+# the tables' non-ASCII characters (same in bold): minus, ≥, ≤, em and en dash, no-break
+# space, ∞, ², ×; a footnote letter is set as a superscript (about 2/3 of a letter)
+ARIAL_OTHER = {"\u2212": 584, "≥": 549, "≤": 549, "—": 1000, "–": 556, "\u00a0": 278}
+ARIAL_OTHER |= {"∞": 713, "²": 333, "×": 584, **dict.fromkeys(MARKERS, 370)}
+
+
+def _arial_widths(table: str) -> dict[str, int]:
+    return {chr(32 + k): int(w) for k, w in enumerate(table.split())} | ARIAL_OTHER
+
+
+ARIAL = {False: _arial_widths(ARIAL_ASCII), True: _arial_widths(ARIAL_BOLD_ASCII)}
+
+
 def _text_twips(text: str, bold: bool = False) -> int:
-    """Printed width of `text` at 9 pt, estimated from character classes (no font metrics):
-    narrow punctuation, wide capitals, everything else average; generous rather than tight."""
+    """Printed width of `text` at 9 pt in Arial, from its advance widths (ARIAL), 4% to
+    spare: a cell exactly as wide as its text wraps the last word in LibreOffice, and Word
+    rounds glyph widths to its layout grid. A character not in the table counts as wide as
+    a capital."""
+    widths = ARIAL[bold]
     em = TABLE_PT * 20  # twips per em
-    widths = [
-        0.3 if c in " .,:;()[]'!|iIl" else 0.75 if c.isupper() or c in "mwMW%" else 0.56
-        for c in text
-    ]
-    return int(sum(widths) * em * (1.08 if bold else 1.0))
+    return -(-sum(widths.get(c, 722) for c in text) * em * 104 // 100_000)
 
 
 def _set_font(document, name: str) -> None:
@@ -1396,8 +1441,9 @@ def _indent_level(label: str) -> int:
 
 def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int], str]:
     """Column widths (twips) and the page orientation. Each column needs its longest cell
-    (headers may wrap between words); numbers get what they need, the label column the
-    rest of the text width; landscape when that leaves the label column too narrow. When
+    (headers may wrap between words); numbers get what they need, the label column what it
+    needs up to the rest of the text width; landscape when that leaves the label column too
+    narrow. When
     even landscape is too narrow, prose columns wrap first (down to their longest word),
     then the label column (down to its longest word); number columns keep their width
     unless they alone overflow the page, when every column but the label is scaled."""
@@ -1421,7 +1467,10 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
     orientation = "portrait" if others + label <= TEXT_WIDTH["portrait"] else "landscape"
     total = TEXT_WIDTH[orientation]
     if others + label <= total:
-        return [total - others, *need[1:]], orientation
+        # the label column as wide as its longest label, up to the rest of the text width: a
+        # short table is narrower than the page rather than its labels far from the numbers
+        widths = [min(need[0], total - others), *need[1:]]
+        return _unwrapped_headers(widths, header, right, total), orientation
     prose = [j for j in range(1, len(need)) if not right[j]]
     fixed = sum(need[j] for j in range(1, len(need)) if right[j])
     shrink = sum(need[j] - least[j] for j in prose)
@@ -1445,6 +1494,20 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
     for j in range(1, len(need)):
         widths[j] = int((need[j] if right[j] else least[j]) * scale)
     return widths, orientation
+
+
+def _unwrapped_headers(widths: list[int], header: list[str], right: list[bool], total: int):
+    """What the text width leaves over widens the number columns whose header would wrap
+    ("Graded" over "(2019)"), each to its header's width, in proportion when short."""
+    more = [
+        max(0, _text_twips(str(h), bold=True) + CELL_PADDING - w) if right[j] else 0
+        for j, (h, w) in enumerate(zip(header, widths, strict=True))
+    ]
+    spare = total - sum(widths)
+    if not sum(more) or spare <= 0:
+        return widths
+    share = min(1.0, spare / sum(more))
+    return [w + int(m * share) for w, m in zip(widths, more, strict=True)]
 
 
 def _border(tag: str, size: int | None = None):
@@ -1509,9 +1572,9 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
     if orientation == "landscape":
         section.orientation = WD_ORIENT.LANDSCAPE
         section.page_width, section.page_height = section.page_height, section.page_width
-    heading = document.add_paragraph()
-    heading.add_run(title).bold = True
-    heading.paragraph_format.keep_with_next = True
+    heading = document.add_paragraph(style=_caption_style(document))
+    _add_text(heading, title)
+    heading.paragraph_format.keep_with_next = True  # the title stays on the table's page
     table = document.add_table(rows=len(rows), cols=len(widths))  # no style: no rules but ours
     table.autofit = False  # fixed layout: Word keeps the widths below
     table._tbl.tblPr.find(qn("w:tblW")).set(qn("w:type"), "dxa")
@@ -1536,16 +1599,14 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
             if j == 0 and i > 0 and _indent_level(value):  # a real indent, not spaces
                 layout.left_indent = Twips(LEVEL_INDENT * _indent_level(value))
                 value = value.lstrip("\u00a0")
-            run = paragraph.add_run(value)
-            run.font.size = Pt(TABLE_PT)
-            run.bold = i == 0
+            _add_text(paragraph, value, TABLE_PT, bold=i == 0)
             if right[j]:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
             _mark_size(paragraph, TABLE_PT)
     # table notes: smaller paragraphs set directly under the table
     for k, para in enumerate(p for p in footnote.split("\n") if p):
         note = document.add_paragraph()
-        note.add_run(para).font.size = Pt(NOTE_PT)
+        _add_text(note, para, NOTE_PT)
         layout = note.paragraph_format
         layout.space_before, layout.space_after, layout.line_spacing = (
             Pt(3 if k == 0 else 0),
@@ -1558,6 +1619,47 @@ def _docx_bytes(formatted: pd.DataFrame, title: str, footnote: str) -> bytes:
     raw = io.BytesIO()
     document.save(raw)
     return _normalise_zip(raw.getvalue())
+
+
+# Word sets a footnote mark as a superscript run of the letter (Arial has no glyphs for most
+# of the Unicode superscript letters, ᵃ among them: Word would substitute another font).
+MARKER_LETTERS = dict(zip(MARKERS, "abcdefghijklmnoprstuvwxyz", strict=True))
+MARKER_SPLIT = re.compile(f"([{MARKERS}]+)")
+CAPTION_PT = 10
+
+
+def _add_text(paragraph, text: str, points=None, *, bold=None, italic=None) -> None:
+    """`text` as runs of the paragraph: `points` in size (the style's when None), each
+    footnote marker a superscript run of its letter."""
+    from docx.shared import Pt
+
+    for k, piece in enumerate(MARKER_SPLIT.split(text)):
+        if not piece:
+            continue
+        marker = k % 2 == 1  # split() puts the captured markers at the odd places
+        run = paragraph.add_run("".join(MARKER_LETTERS[c] for c in piece) if marker else piece)
+        run.font.superscript = True if marker else None
+        if points is not None:
+            run.font.size = Pt(points)
+        if bold is not None:
+            run.bold = bold
+        if italic is not None:
+            run.italic = italic
+
+
+def _caption_style(document):
+    """Word's built-in "Caption" style for the table's title (so Word's list of tables and
+    cross-references find it), set as the title was: bold, black (not the template's blue),
+    CAPTION_PT, kept with the table."""
+    from docx.shared import Pt, RGBColor
+
+    style = document.styles["Caption"]
+    style.font.bold, style.font.italic = True, False
+    style.font.size = Pt(CAPTION_PT)
+    style.font.color.rgb = RGBColor(0, 0, 0)
+    style.paragraph_format.keep_with_next = True
+    style.paragraph_format.space_after = Pt(6)
+    return style
 
 
 def _mark_size(paragraph, points: int) -> None:
@@ -1585,13 +1687,11 @@ def _heading_row(row, text: str, level: int) -> None:
     layout = paragraph.paragraph_format
     layout.space_after, layout.line_spacing, layout.keep_with_next = Pt(0), 1.0, True
     layout.space_before = Pt(3 if level == HEADING else 0)
-    run = paragraph.add_run(text)
-    run.font.size = Pt(TABLE_PT)
-    _mark_size(paragraph, TABLE_PT)
     if level == HEADING:
-        run.bold = True
+        _add_text(paragraph, text, TABLE_PT, bold=True)
     else:
-        run.italic = True
+        _add_text(paragraph, text, TABLE_PT, italic=True)
+    _mark_size(paragraph, TABLE_PT)
 
 
 def _normalise_zip(data: bytes) -> bytes:
@@ -1614,6 +1714,7 @@ def write_table(
     """stem.csv (full precision), stem.md, stem.html and stem.docx, each written atomically."""
     stem = str(stem)
     write_csv(full, f"{stem}.csv")
+    formatted = _grouped(formatted)
     texts = {
         ".md": _markdown(formatted, title, footnote),
         ".html": _html(formatted, title, footnote),

@@ -175,11 +175,15 @@ def _panel_title(outcome: dict, power: pd.DataFrame) -> str:
 
 
 def _effect_words(arm: dict, outcome: dict) -> str:
-    """The assumed effect of an arm on an outcome, e.g. '+3 points'."""
+    """The assumed effect of an arm on an outcome, e.g. '+3.0 points' on a whole-point scale
+    and '+0.30 points' on a mean of items: the outcome's decimals (the tables' rule, from
+    the plan; 3 significant digits for a plan written without them)."""
     effect = arm.get("effects", {}).get(outcome["id"])
     if effect is None:
         return "no effect assumed"
-    return f"{effect:+.3g} points".replace("-", "\u2212")
+    decimals = outcome.get("decimals")
+    text = f"{effect:+.3g}" if decimals is None else f"{effect:+.{decimals}f}"
+    return f"{text} points".replace("-", "\u2212")
 
 
 def _figure_title(plan: dict) -> str:
