@@ -3,10 +3,11 @@
 A table shared with a department can identify a person: a site with four fellows, a
 gender level with two residents. With `disclosure: {min_cell: k}` in config.yaml every count
 of the trial's shared count tables (Table 1, the survey-completion, pre/post and association
-tables, Table 2's n/N of binary outcomes, the cohort table and figure, the CONSORT diagram and
-the report's participant flow) that is at least 1 and below k
-prints as "<k". Complementary suppression then withholds enough other counts that none can be
-worked out from the totals, within a table and across the trial's tables.
+tables, Table 2's n/N of binary outcomes and its model n, the forest plot's n, the cohort
+table and figure, the CONSORT diagram and the report's participant flow and model
+diagnostics) that is at least 1 and below k prints as "<k". Complementary suppression then
+withholds enough other counts that none can be worked out from the totals, within a table
+and across the trial's tables.
 
 The model of a trial's counts (`Counts`):
 
@@ -46,11 +47,10 @@ model n (`model_n_facts`), to the analysis sets' counts and to the other sets' m
 
 Not withheld: model estimates (effects, adjusted means, CIs, P values), Table 1's means and
 SDs, and the analyst's files (effects.csv, consort.json, interim/, parts/), which stay
-complete. A percentage with a
-Wilson CI (cohort table, evaluation tables) goes with its withheld count; a figure of
-percentages leaves the point or bar out (cohort_tables.withhold_prevalence,
-evaluation_figures._withheld), an evaluation bar printing merged into three blocks where
-that is safe (`merge_blocks`).
+complete. A percentage with a Wilson CI (cohort table, evaluation tables) goes with its
+withheld count; a figure of percentages leaves the point or bar out
+(cohort_tables.withhold_prevalence, evaluation_figures._withheld), an evaluation bar printing
+merged into three blocks where that is safe (`merge_blocks`).
 
 An estimate that is a function of counts alone (unadjusted risk ratio and difference, the
 cohort trend, an odds ratio without covariates: `estimate_count_keys`) prints as a dash
