@@ -1280,3 +1280,23 @@ def test_forest_and_diagnostics_print_the_n_table2_prints(tmp_path):
     assert "Counts from 1 to 4" in html
     off = report._diagnostics(tmp_path / "model_diagnostics.csv", "S1", spec)
     assert "<td>50</td>" in off and "<td>47</td>" in off
+
+
+def test_prepost_table_csv_prints_the_effects_n_as_table2_does():
+    """The pre/post table's CSV carries each effect row's n (its formatted table does not):
+    the fact Table 2 prints, so withheld alike ("≥5" in the disclosure column, n empty)."""
+    effect = {"record": "effect", "outcome": "ee", "timepoint": "post", "analysis_set": "itt",
+              "estimand": "hodges_lehmann_shift", "contrast": "a - b", "n": 47}  # fmt: skip
+    summary = {"record": "arm summary", "outcome": "ee", "timepoint": "post",
+               "analysis_set": "itt", "arm": "a", "n": 20, "n_events": np.nan}  # fmt: skip
+    full = pd.DataFrame([summary, effect])
+    formatted = pd.DataFrame({"Outcome": ["Exhaustion"], "A": ["1.0 (0.0 to 2.0); n = 20"]})
+    spec = {"arms": [{"id": "a", "label": "A"}]}
+    key = disclosure.effects_n_key(effect)
+    assert key == "effects/itt/ee/post/hodges_lehmann_shift/a - b/n"
+    plan = disclosure.Plan(K, {key: "complementary"}, frozenset([key]))
+    shown, _, withheld = disclosure.mask_prepost(spec, full, formatted, plan, {})
+    assert withheld and list(shown["disclosure"]) == ["", "\u22655"]
+    assert shown["n"].iloc[0] == 20 and pd.isna(shown["n"].iloc[1])
+    off = disclosure.Plan(K, {}, frozenset([key]))
+    assert list(disclosure.mask_prepost(spec, full, formatted, off, {})[0]["n"]) == [20, 47]

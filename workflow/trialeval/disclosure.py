@@ -1105,6 +1105,12 @@ def mask_prepost(spec: dict, full, formatted, plan: Plan, consort: dict):
             formatted.at[i, arm["label"]] = text
             full.loc[at, ["n", "n_events", "proportion"]] = float("nan")
             full.at[at, "disclosure"] = WITHHELD
+    # the effect records' n (the CSV's only) are Table 2's: as Table 2 prints them
+    for at in full.index[full["record"] == "effect"]:
+        n = full.at[at, "n"]
+        marker = None if _missing(n) else plan.marker(effects_n_key(full.loc[at]), n)
+        if marker:
+            full.at[at, "n"], full.at[at, "disclosure"] = float("nan"), marker
     return full, formatted, bool((full["disclosure"] != "").any())
 
 
