@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -26,8 +27,9 @@ from trialeval.disclosure import Counts, add_table
 from trialeval.formatting import DASH
 
 
-def intervals(counts: Counts, status: dict, k: int) -> dict:
-    """{withheld key: (min, max)} by LP over every sum; printed facts fixed at their values."""
+def intervals(counts: Counts, status: dict, k: int, targets=None) -> dict:
+    """{withheld key (or each of `targets`): (min, max)} by LP over every sum; printed facts
+    fixed at their values, hidden ones at least 0."""
     unknown = sorted({*status, *counts.hidden})
     index = {key: i for i, key in enumerate(unknown)}
     rows, rhs = [], []
@@ -45,7 +47,7 @@ def intervals(counts: Counts, status: dict, k: int) -> dict:
         for key in unknown
     ]
     out = {}
-    for key in status:
+    for key in status if targets is None else targets:
         c = np.zeros(len(unknown))
         c[index[key]] = 1
         low = linprog(c, A_eq=np.array(rows), b_eq=rhs, bounds=bounds, method="highs")
@@ -644,17 +646,18 @@ def test_cluster_and_group_sizes_are_not_printed_under_disclosure_control():
 
 
 def test_a_count_that_cannot_be_protected_stops_with_one_line_naming_the_setting():
-    """T = a + b with T and b printed by design (fixed) and a = 3 < k: a = T - b whatever is
-    withheld, so the plan refuses, naming config.yaml's disclosure.min_cell (no stack)."""
+    """t = a + b = 2 with a = b = 1 and k = 3: every count is "<3" (1 or 2), and a, b >= 1
+    with a + b <= 2 leave a = 1 only; no count of at least 3 shares a sum with them, so the
+    plan refuses, naming config.yaml's disclosure.min_cell (no stack)."""
     from trialeval.errors import TrialInputError
 
     counts = disclosure.Counts()
-    for key, value in (("T", 10), ("a", 3), ("b", 7)):
+    for key, value in (("t", 2), ("a", 1), ("b", 1)):
         counts.add(key, value)
-    counts.fixed |= {"T", "b"}
-    counts.add_sum("T", ["a", "b"])
-    with pytest.raises(TrialInputError, match=r"disclosure\.min_cell = 5: the count 'a'"):
-        disclosure.plan(counts, 5)
+    counts.add_sum("t", ["a", "b"])
+    assert intervals(counts, {"a": "primary", "b": "primary", "t": "primary"}, 3)["a"] == (1, 1)
+    with pytest.raises(TrialInputError, match=r"disclosure\.min_cell = 3: the count 'a'"):
+        disclosure.plan(counts, 3)
 
 
 # --------------------------------------------------------------------------------------
@@ -986,10 +989,11 @@ def test_intercurrent_facts_of_the_estimands_file_the_pipeline_writes(tiny, tmp_
 
 
 def test_table2_model_n_is_planned_with_the_arms_model_n(tmp_path):
-    """Table 2 prints a model's n (arms summed, by design) and the CONSORT diagram each arm's
-    model n beside those without data. Arm b: 6 in the set, 3 with data (model n 3 < 5);
-    arm a: 30, all with data. Without the model n in the plan, 33 - 30 gives b's 3 back: the
-    plan withholds a's 30 too, and the LP finds every withheld count at least 1 wide."""
+    """Table 2 prints a model's n (the arms summed) and the CONSORT diagram each arm's model n
+    beside those without data. Arm b: 6 in the set, 3 with data (model n 3 < 5); arm a: 30,
+    all with data. Without the model n in the plan, 33 - 30 gives b's 3 back: the plan
+    withholds a's 30 too (and a's set, which with a's 0 without data gives it back), keeping
+    Table 2's n printed, and the LP finds every withheld count at least 1 wide."""
     spec = {
         "design": "rct",
         "baseline": "t0",
@@ -1023,7 +1027,7 @@ def test_table2_model_n_is_planned_with_the_arms_model_n(tmp_path):
         counts.add(disclosure.consort_key("analysed", "itt", arm), n)
     disclosure.model_n_facts(spec, inputs, counts)
     table2 = "effects/itt/ee/t1/diff_in_change/b - a/n"
-    assert counts.values[table2] == 33 and table2 in counts.fixed
+    assert counts.values[table2] == 33
     assert (
         table2,
         (disclosure.model_key("itt", "ee", "a"), disclosure.model_key("itt", "ee", "b")),
@@ -1031,6 +1035,8 @@ def test_table2_model_n_is_planned_with_the_arms_model_n(tmp_path):
     status = disclosure.plan(counts, K)
     assert status[disclosure.model_key("itt", "ee", "b")] == "primary"
     assert status[disclosure.model_key("itt", "ee", "a")] == "complementary"
+    assert status[disclosure.consort_key("analysed", "itt", "a")] == "complementary"
+    assert table2 not in status  # the reader's n prints: the counts beside it are withheld
     assert_protected(counts, status, K)
     # the CONSORT diagram prints them as the plan says
     plan = disclosure.Plan(K, status, frozenset(counts.values))
@@ -1056,7 +1062,7 @@ def test_three_arm_model_n_from_the_models_report_and_why_the_forest_prints_tota
     sets["itt"] = True
     scores = pd.DataFrame(
         [{"participant_id": p, "outcome": "ee", "timepoint": t, "score": 1.0}
-         for p, _ in ids for t in ("t0", "t1")]
+         for p, _ in ids for t in ("baseline", "month4")]
     )  # fmt: skip
     reported = pd.DataFrame(
         {"trial": "t", "analysis_set": "itt", "outcome": "ee", "analysis": "mixed_model",
@@ -1088,11 +1094,211 @@ def test_three_arm_model_n_from_the_models_report_and_why_the_forest_prints_tota
     status = disclosure.plan(counts, K)
     assert status[model["c"]] == "primary"
     assert_protected(counts, status, K)
-    # the forest's pairs, were they printed: c is then exact
+    # the forest's pairs, were they printed beside Table 2's total (printed): c is then exact
+    assert "effects/itt/ee/t1/diff_in_change/b - a/n" not in status
     for arm in ("b", "c"):
         pair = f"forest/{arm} - a/n"
-        counts.add(pair, counts.values[model[arm]] + counts.values[model["a"]])
-        counts.fixed.add(pair)
+        counts.add(pair, counts.values[model[arm]] + counts.values[model["a"]])  # printed
         counts.add_sum(pair, [model[arm], model["a"]])
     low, high = intervals(counts, status, K)[model["c"]]
     assert low == pytest.approx(3) and high == pytest.approx(3)
+
+
+# --------------------------------------------------------------------------------------
+# Table 2's n of every analysis set: ITT's n less per-protocol's
+# --------------------------------------------------------------------------------------
+
+
+def _pp_spec() -> dict:
+    """The coaching demo's trial with one outcome (emotional exhaustion) and two sets."""
+    spec = demo_spec("coaching_rct")
+    spec["outcomes"] = [o for o in spec["outcomes"] if o["id"] == "ee"]
+    spec["analyses"] = {**spec["analyses"], "analysis_sets": ["itt", "per_protocol"]}
+    spec["analyses"]["sensitivity"] = []
+    return spec
+
+
+def _pp_trial(tmp_path) -> dict:
+    """Control 30, coaching 20, everyone scored at both visits; 3 coached participants below
+    the adherence rule: per protocol 30 + 17. Table 2's n: intent-to-treat 50, per protocol
+    47, their difference the 3 excluded (< 5). The stage files the disclosure job and the
+    tables job read."""
+    ids = [(f"a{i}", "control") for i in range(30)]
+    ids += [(f"b{i}", "coaching") for i in range(20)]
+    sets = pd.DataFrame({"participant_id": [p for p, _ in ids], "arm": [a for _, a in ids]})
+    sets["itt"] = True
+    sets["per_protocol"] = ~sets["participant_id"].isin(["b0", "b1", "b2"])
+    scores = pd.DataFrame(
+        [{"participant_id": p, "outcome": "ee", "timepoint": t, "score": 20.0 + i % 7}
+         for i, (p, _) in enumerate(ids) for t in ("baseline", "month4")]
+    )  # fmt: skip
+    itt, pp = {"coaching": 20, "control": 30}, {"coaching": 17, "control": 30}
+    zero = {"coaching": 0, "control": 0}
+    consort = {
+        "enrolled": 50, "allocated": itt, "withdrawn": zero, "timepoints": ["baseline", "month4"],
+        "assessed": {"baseline": itt, "month4": itt},
+        "not_assessed": {"baseline": zero, "month4": zero},
+        "no_data_at_any_timepoint": zero, "analysed": {"itt": itt, "per_protocol": pp},
+        "excluded_from": {"per_protocol": {"coaching": 3, "control": 0}},
+    }  # fmt: skip
+    reported = [
+        {"trial": "t", "analysis_set": s, "outcome": "ee", "analysis": "mixed_model",
+         "arm": arm, "n": n} for s, table in (("itt", itt), ("per_protocol", pp))
+        for arm, n in table.items()
+    ]  # fmt: skip
+    from trialeval.effects import effects_frame
+
+    effects = effects_frame(
+        [
+            {"trial": "t", "outcome": "ee", "role": "primary", "analysis_name": "primary",
+             "analysis": "mixed_model", "estimand": estimand, "exposure": "",
+             "contrast": "coaching - control", "timepoint": "month4", "analysis_set": s,
+             "estimate": 1.5, "se": 1.0, "ci_low": -0.5, "ci_high": 3.5, "p_value": 0.14,
+             "p_adjusted": 0.14,
+             "n": sum(table.values()), "n_analysis_set": sum(table.values()), "n_obs": 100,
+             "method": "LMM, REML", "note": ""}
+            for s, table in (("itt", itt), ("per_protocol", pp))
+            for estimand in ("diff_in_change", "diff_in_means")
+        ]
+    )  # fmt: skip
+    paths = {"scores": tmp_path / "scores.parquet", "sets": tmp_path / "sets.parquet"}
+    scores.to_parquet(paths["scores"])
+    sets.to_parquet(paths["sets"])
+    for name, frame in (("effects", effects), ("model_n", pd.DataFrame(reported))):
+        paths[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    pd.DataFrame(columns=["outcome", "timepoint", "analysis_set", "arm", "n", "n_events"]).to_csv(
+        tmp_path / "prepost_summary.csv", index=False
+    )
+    paths["prepost_summary"] = tmp_path / "prepost_summary.csv"
+    paths["consort"] = tmp_path / "consort.json"
+    paths["consort"].write_text(json.dumps(consort))
+    return {name: str(path) for name, path in paths.items()}
+
+
+def _rendered_n(out_stem: Path) -> dict[str, str]:
+    """{fact key: n as printed} of Table 2's rows, read from the table's CSV (the n, or its
+    marker in the disclosure column)."""
+    frame = pd.read_csv(f"{out_stem}.csv", keep_default_na=False, dtype=str)
+    marks = frame["disclosure"] if "disclosure" in frame else [""] * len(frame)
+    return {
+        disclosure.effects_n_key(row): mark or row["n"]
+        for row, mark in zip(frame.to_dict("records"), marks, strict=True)
+    }
+
+
+def test_table2_n_of_itt_and_per_protocol_cannot_give_the_excluded_back(tmp_path):
+    """Intent-to-treat n 50 and per-protocol n 47 in Table 2 say 3 coached participants were
+    excluded from per protocol (consort's excluded_from, "<5" in the CONSORT diagram). Table 2
+    prints every set's n through the plan: the LP over the trial's sums, with Table 2's n as
+    its CSV prints them (the HTML and docx print the same markers) and every other count as
+    the plan prints it, leaves the difference ITT n - PP n, the 3 excluded and the 3 with
+    data left out of per protocol each at least 1 wide. (Here no one withdrew and everyone
+    answered both surveys, so each set's counts equal one another through printed zeros:
+    the plan withholds them all, Table 2's n included, as "≥5".) With both n printed (the
+    plan before, which printed every Table 2 n), the difference is exactly 3. Off: the n
+    print unchanged."""
+    spec, inputs = _pp_spec(), _pp_trial(tmp_path)
+    kinds = ["effects_table"]
+    counts = disclosure.trial_counts(spec, kinds, inputs)
+    itt_n = "effects/itt/ee/month4/diff_in_change/coaching - control/n"
+    pp_n = itt_n.replace("itt", "per_protocol")
+    excluded = disclosure.consort_key("excluded_from", "per_protocol", "coaching")
+    assert (counts.values[itt_n], counts.values[pp_n], counts.values[excluded]) == (50, 47, 3)
+    inputs["disclosure"] = str(tmp_path / "disclosure.json")
+    disclosure.write_plan(counts, K, inputs["disclosure"])
+    status = json.loads(Path(inputs["disclosure"]).read_text())["suppressed"]
+    assert status[excluded] == "primary"
+    tables.run(spec, "effects_table", inputs=inputs, out_stem=str(tmp_path / "t2"))
+    printed = _rendered_n(tmp_path / "t2")
+    assert set(printed) == {itt_n, pp_n, itt_n.replace("change", "means"),
+                            pp_n.replace("change", "means")}  # fmt: skip
+    # the intruder's knowledge: each printed n's value, each marker's bounds
+    seen = {k: v for k, v in status.items() if k not in printed}
+    for key, text in printed.items():
+        if text in (f"<{K}", f"\u2265{K}"):
+            seen[key] = "primary" if text.startswith("<") else "complementary"
+        else:
+            assert int(text) == counts.values[key]
+    assert any(key in seen for key in printed)  # some Table 2 n is withheld
+    # the same markers in the formatted table (HTML, docx) as in the CSV
+    html = (tmp_path / "t2.html").read_text()
+    with zipfile.ZipFile(tmp_path / "t2.docx") as z:
+        docx = z.read("word/document.xml").decode()
+    html_cells = re.findall(r">([^<]*)</td>", html)
+    docx_cells = re.findall(r"<w:t[^>]*>([^<]*)</w:t>", docx)
+    for text in set(printed.values()):
+        times = list(printed.values()).count(text)
+        assert html_cells.count(text) == times and docx_cells.count(text) == times
+    counts.add("difference", 3, hidden=True)  # what the reader would subtract
+    counts.add_sum(itt_n, [pp_n, "difference"])
+    targets = ["difference", excluded, "model/itt/ee/coaching/not_in/per_protocol"]
+    for key, (low, high) in intervals(counts, seen, K, targets).items():
+        assert high - low >= 1 - 1e-9, (key, low, high)
+    assert_protected(counts, seen, K)
+    # with both n printed (Table 2 before this plan) the difference is exact
+    both = {k: v for k, v in seen.items() if k not in printed}
+    assert intervals(counts, both, K, ["difference"])["difference"] == pytest.approx((3, 3))
+    # disclosure control off: the numbers print unchanged
+    del inputs["disclosure"]
+    tables.run(spec, "effects_table", inputs=inputs, out_stem=str(tmp_path / "off"))
+    assert set(_rendered_n(tmp_path / "off").values()) == {"50", "47"}
+    assert "| 50 |" in (tmp_path / "off.md").read_text()
+
+
+def test_forest_and_diagnostics_print_the_n_table2_prints(tmp_path):
+    """The forest plot's n and the model diagnostics' Participants (with its Observations)
+    of the trial above print as Table 2 does: a withheld n as its marker, the plan's note."""
+    spec, inputs = _pp_spec(), _pp_trial(tmp_path)
+    counts = disclosure.trial_counts(spec, ["effects_table"], inputs)
+    plan = disclosure.Plan(K, disclosure.plan(counts, K), frozenset(counts.values))
+    effects = pd.read_csv(inputs["effects"])
+    shown = {}
+    for name in ("itt", "per_protocol"):
+        row = effects[effects["analysis_set"] == name].iloc[0]
+        shown[name] = plan.count(disclosure.effects_n_key(row), row["n"])
+    assert set(shown.values()) & {f"<{K}", f"\u2265{K}"}  # one is withheld
+    scores, sets = pd.read_parquet(inputs["scores"]), pd.read_parquet(inputs["sets"])
+    for name, text in shown.items():
+        fig = figures.plot_forest(
+            spec, effects, name, scores=scores, sets=sets, pairwise_n=False, plan=plan
+        )
+        texts = [t.get_text() for t in fig.findobj(matplotlib_text())]
+        figures.plt.close(fig)
+        assert text in texts
+        withheld = not text.isdigit()
+        assert any("Counts from 1 to 4" in t.replace("\n", " ") for t in texts) is withheld
+    diagnostics = pd.DataFrame(
+        {"outcome": "ee", "analysis_set": ["itt", "per_protocol"], "n": [50, 47],
+         "n_obs": [100, 94], "converged": True, "boundary": False, "sd_residual": 1.0,
+         "method": "LMM, REML"}
+    )  # fmt: skip
+    diagnostics.to_csv(tmp_path / "model_diagnostics.csv", index=False)
+    html = report._diagnostics(tmp_path / "model_diagnostics.csv", "S1", spec, plan, effects)
+    cells = [c.split("</td>")[0] for c in html.split("<td>")[1:]]
+    for text, n_obs in zip(shown.values(), ("100", "94"), strict=True):
+        assert text.replace("<", "&lt;") in cells
+        assert (n_obs in cells) is text.isdigit()  # observations bound a withheld n
+    assert "Counts from 1 to 4" in html
+    off = report._diagnostics(tmp_path / "model_diagnostics.csv", "S1", spec)
+    assert "<td>50</td>" in off and "<td>47</td>" in off
+
+
+def test_prepost_table_csv_prints_the_effects_n_as_table2_does():
+    """The pre/post table's CSV carries each effect row's n (its formatted table does not):
+    the fact Table 2 prints, so withheld alike ("≥5" in the disclosure column, n empty)."""
+    effect = {"record": "effect", "outcome": "ee", "timepoint": "post", "analysis_set": "itt",
+              "estimand": "hodges_lehmann_shift", "contrast": "a - b", "n": 47}  # fmt: skip
+    summary = {"record": "arm summary", "outcome": "ee", "timepoint": "post",
+               "analysis_set": "itt", "arm": "a", "n": 20, "n_events": np.nan}  # fmt: skip
+    full = pd.DataFrame([summary, effect])
+    formatted = pd.DataFrame({"Outcome": ["Exhaustion"], "A": ["1.0 (0.0 to 2.0); n = 20"]})
+    spec = {"arms": [{"id": "a", "label": "A"}]}
+    key = disclosure.effects_n_key(effect)
+    assert key == "effects/itt/ee/post/hodges_lehmann_shift/a - b/n"
+    plan = disclosure.Plan(K, {key: "complementary"}, frozenset([key]))
+    shown, _, withheld = disclosure.mask_prepost(spec, full, formatted, plan, {})
+    assert withheld and list(shown["disclosure"]) == ["", "\u22655"]
+    assert shown["n"].iloc[0] == 20 and pd.isna(shown["n"].iloc[1])
+    off = disclosure.Plan(K, {}, frozenset([key]))
+    assert list(disclosure.mask_prepost(spec, full, formatted, off, {})[0]["n"]) == [20, 47]

@@ -3,10 +3,11 @@
 A table shared with a department can identify a person: a site with four fellows, a
 gender level with two residents. With `disclosure: {min_cell: k}` in config.yaml every count
 of the trial's shared count tables (Table 1, the survey-completion, pre/post and association
-tables, Table 2's n/N of binary outcomes, the cohort table and figure, the CONSORT diagram and
-the report's participant flow) that is at least 1 and below k
-prints as "<k". Complementary suppression then withholds enough other counts that none can be
-worked out from the totals, within a table and across the trial's tables.
+tables, Table 2's n/N of binary outcomes and its model n, the forest plot's n, the cohort
+table and figure, the CONSORT diagram and the report's participant flow and model
+diagnostics) that is at least 1 and below k prints as "<k". Complementary suppression then
+withholds enough other counts that none can be worked out from the totals, within a table
+and across the trial's tables.
 
 The model of a trial's counts (`Counts`):
 
@@ -16,9 +17,7 @@ The model of a trial's counts (`Counts`):
 - a *sum* says a fact is the sum of others (a column total, the Overall column, allocated =
   withdrawn + intent-to-treat); an intruder with the printed cells can solve these;
 - a *hidden* fact prints nowhere but enters sums (Table 1's participants without a yes/no
-  characteristic: the column's n less the yes and the missing);
-- a *fixed* fact prints whatever the plan says (Table 2's model n, a sum of the arms' N) and
-  is never withheld: the facts summing to it are withheld around it.
+  characteristic: the column's n less the yes and the missing).
 
 Rules (`plan`):
 
@@ -41,14 +40,17 @@ Rules (`plan`):
   count gives its denominator back), and Table 1 prints no SMD for a variable with a withheld
   percentage.
 
-Not withheld: model estimates (effects, adjusted means, CIs, P values, the n of Table 2, the
-forest plot and the model diagnostics: fixed facts, the arms' model n around them are
-facts of the plan, `model_n_facts`), Table 1's means and SDs, and the analyst's files
-(effects.csv, consort.json, interim/, parts/), which stay complete. A percentage with a
-Wilson CI (cohort table, evaluation tables) goes with its withheld count; a figure of
-percentages leaves the point or bar out (cohort_tables.withhold_prevalence,
-evaluation_figures._withheld), an evaluation bar printing merged into three blocks where
-that is safe (`merge_blocks`).
+The n of the model rows (Table 2, the forest plot, the model diagnostics) are counts like any
+other: each effects row's n is a fact (`effects_n_key`), the sum of the arms' model n or N,
+linked to the rows of its analysis set and outcome with the same n and, through the arms'
+model n (`model_n_facts`), to the analysis sets' counts and to the other sets' models.
+
+Not withheld: model estimates (effects, adjusted means, CIs, P values), Table 1's means and
+SDs, and the analyst's files (effects.csv, consort.json, interim/, parts/), which stay
+complete. A percentage with a Wilson CI (cohort table, evaluation tables) goes with its
+withheld count; a figure of percentages leaves the point or bar out
+(cohort_tables.withhold_prevalence, evaluation_figures._withheld), an evaluation bar printing
+merged into three blocks where that is safe (`merge_blocks`).
 
 An estimate that is a function of counts alone (unadjusted risk ratio and difference, the
 cohort trend, an odds ratio without covariates: `estimate_count_keys`) prints as a dash
@@ -93,12 +95,15 @@ class Counts:
 
     values: dict[str, int] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)
-    fixed: set[str] = field(default_factory=set)  # printed by design: never withheld
     sums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     # facts a complement avoids as if they were in one more sum (an evaluation item's
     # agreeing count and middle answer: withholding an answer beside the withheld one instead
     # keeps the item's n/N agreeing and lets its bar print merged, evaluation_counts)
     keep: set[str] = field(default_factory=set)
+    # facts a reader looks for first (Table 2's n of each model, printed also by the forest
+    # plot and the model diagnostics): a complement avoids them as if in two more sums, taking
+    # the CONSORT diagram's counts beside them where either will do
+    wanted: set[str] = field(default_factory=set)
 
     def add(self, key: str, value, *, hidden: bool = False) -> str:
         """Add a fact (once; the same key again must have the same value). A fact printed
@@ -177,11 +182,7 @@ def add_table(
 def plan(counts: Counts, k: int) -> dict[str, str]:
     """{key: "primary" | "complementary"} for the facts to suppress (module doc); a hidden
     fact that is sensitive is listed as "primary" (it prints nowhere)."""
-    status = {
-        key: "primary"
-        for key, n in sorted(counts.values.items())
-        if 0 < n < k and key not in counts.fixed
-    }
+    status = {key: "primary" for key, n in sorted(counts.values.items()) if 0 < n < k}
     while True:
         _complete(counts, status, k)
         intervals = feasible_intervals(counts, status, k)
@@ -231,35 +232,19 @@ def _derivation(counts: Counts, status: Mapping[str, str]) -> tuple[str, set] | 
 
 def _smallest_printed(counts, status, k, terms) -> str | None:
     """The printed fact of at least k among `terms` in the fewest sums (suppressing it
-    spreads least), then the smallest, then by key; passing over one that withheld would
-    still be pinned (Table 2's fixed model n with zeros beside it give an intent-to-treat
-    total back: withholding it protects nothing)."""
+    spreads least), then the smallest, then by key."""
     options = sorted(_cost(counts, t) for t in set(terms) if _choosable(counts, status, k, t))
-    for *_, option in options:
-        if not _pinned_if_withheld(counts, status, k, option):
-            return option
     return options[0][-1] if options else None
 
 
-def _pinned_if_withheld(counts, status, k, key) -> bool:
-    if not counts.fixed:  # only fixed facts pin a withheld count whatever else is withheld
-        return False
-    low, high = feasible_intervals(counts, {**status, key: "complementary"}, k, [key])[key]
-    return high - low < 1 - 1e-9
-
-
 def _choosable(counts, status, k, key) -> bool:
-    return (
-        key not in status
-        and key not in counts.hidden
-        and key not in counts.fixed
-        and counts.values[key] >= k
-    )
+    return key not in status and key not in counts.hidden and counts.values[key] >= k
 
 
 def _cost(counts: Counts, key: str) -> tuple[int, int, str]:
     spread = sum(key == total or key in parts for total, parts in counts.sums)
-    return (spread + (key in counts.keep), counts.values[key], key)
+    avoid = (key in counts.keep) + 2 * (key in counts.wanted)
+    return (spread + avoid, counts.values[key], key)
 
 
 def _repair(counts: Counts, status: dict[str, str], k: int, key: str) -> str:
@@ -592,9 +577,8 @@ def prepost_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
 
 def effects_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """Table 2's per-arm n/N of binary outcomes at follow-up: prepost_summary's events and n
-    (the pre/post table's facts, under its keys). The model n of a binary effects row prints
-    by design (`fixed`); where it is the two arms' N summed, that sum is registered, so that
-    the intruder's subtraction is protected."""
+    (the pre/post table's facts, under its keys), and the n of every effects row
+    (`effects_n_facts`); a binary row's n that is the two arms' N summed is that sum."""
     from trialeval.io import read_csv
 
     kinds = {o["id"]: o["kind"] for o in spec.get("outcomes", [])}
@@ -605,20 +589,66 @@ def effects_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
             _binary_cell_facts(counts, summary)
     if "effects" not in inputs:
         return
-    for row in read_csv(inputs["effects"]).to_dict("records"):
+    effects = read_csv(inputs["effects"])
+    canonical = effects_n_facts(effects, counts)
+    for row in effects.to_dict("records"):
         if kinds.get(row["outcome"]) == "score" or _missing(row.get("n")):
             continue
-        if str(row.get("analysis_name") or "primary") not in ("primary", "nan"):
+        if _analysis_name(row) != "primary":
             continue
         where = {k: row[k] for k in ("analysis_set", "outcome", "timepoint")}
         arms = str(row["contrast"]).split(" - ")
         parts = [prepost_key({**where, "arm": a}, "n") for a in arms]
-        if len(arms) != 2 or not all(p in counts.values for p in parts):
+        if len(arms) == 2 and all(p in counts.values for p in parts):
+            counts.add_sum_if_equal(canonical[effects_n_key(row)], parts)
+
+
+def _analysis_name(row: Mapping) -> str:
+    name = row.get("analysis_name")
+    return "primary" if name is None or _missing(name) or name == "" else str(name)
+
+
+def effects_n_key(row: Mapping) -> str:
+    """The fact of an effects row's n, as Table 2, the forest plot and the model diagnostics
+    print it: "effects/<set>/<outcome>/<timepoint>/<estimand>/<contrast>/n" (a sensitivity
+    analysis's rows with its name first)."""
+    where = [row[k] for k in ("analysis_set", "outcome", "timepoint", "estimand", "contrast")]
+    name = _analysis_name(row)
+    path = where if name == "primary" else [name, *where]
+    return "effects/" + "/".join(str(w) for w in path) + "/n"
+
+
+def effects_n_facts(effects, counts: Counts) -> dict[str, str]:
+    """Every effects row's n as a fact (Table 2 prints each, the primary analysis's and the
+    sensitivity analyses'); {row's key: the key its sums go to}. The rows of one analysis set
+    and outcome with the same n (the estimands of one model, its visits, a sensitivity
+    analysis of the same participants) are one count to a reader: each is linked to the
+    first of them by a one-term sum, so they are withheld together, and only that first
+    enters the sum of the arms. Table 2's n are what a reader looks for (`wanted`)."""
+    first: dict[tuple, str] = {}
+    canonical = {}
+    for row in effects.to_dict("records"):
+        if _missing(row.get("n")):
             continue
-        key = "effects/" + "/".join(str(row[k]) for k in (*where, "estimand", "contrast"))
-        counts.add(f"{key}/n", row["n"])
-        counts.fixed.add(f"{key}/n")
-        counts.add_sum_if_equal(f"{key}/n", parts)
+        key = counts.add(effects_n_key(row), row["n"])
+        counts.wanted.add(key)
+        canonical[key] = first.setdefault((row["analysis_set"], row["outcome"], int(row["n"])), key)
+        if canonical[key] != key:
+            counts.add_sum(key, [canonical[key]])
+    return canonical
+
+
+def model_n_key(effects, analysis_set: str, outcome: str, n) -> str | None:
+    """The fact a model's n prints under where a table has no effects row of its own (the
+    model diagnostics): the first effects row of that set and outcome with that n; None
+    (the primary rule alone) when there is none."""
+    if _missing(n):
+        return None
+    for row in effects.to_dict("records"):
+        same = row["analysis_set"] == analysis_set and row["outcome"] == outcome
+        if same and not _missing(row.get("n")) and int(row["n"]) == int(n):
+            return effects_n_key(row)
+    return None
 
 
 def _binary_cell_facts(counts: Counts, summary: Mapping) -> None:
@@ -837,9 +867,9 @@ OFF = Plan()
 
 def _missing(n) -> bool:
     try:
-        return n != n  # NaN
-    except TypeError:
-        return False
+        return bool(n != n)  # NaN
+    except TypeError:  # pandas' NA (a nullable integer column's empty cell)
+        return True
 
 
 def write_plan(counts: Counts, k: int, path: str | Path) -> None:
@@ -889,12 +919,13 @@ def apply(spec: dict, kind: str, full, formatted, footnote: str, inputs: Mapping
         "missingness_table": mask_missingness,
         "association_table": mask_association,
         "prepost_table": mask_prepost,
+        "effects_table": mask_effects,
     }
     if not plan.on or kind not in maskers:
         return full, formatted, footnote
     consort = json.loads(Path(inputs["consort"]).read_text()) if "consort" in inputs else {}
     full, formatted, withheld = maskers[kind](spec, full, formatted.copy(), plan, consort)
-    if withheld:
+    if withheld and plan.note() not in (footnote or ""):
         footnote = f"{footnote}\n{plan.note()}" if footnote else plan.note()
     return full, formatted, footnote
 
@@ -1074,6 +1105,35 @@ def mask_prepost(spec: dict, full, formatted, plan: Plan, consort: dict):
             formatted.at[i, arm["label"]] = text
             full.loc[at, ["n", "n_events", "proportion"]] = float("nan")
             full.at[at, "disclosure"] = WITHHELD
+    # the effect records' n (the CSV's only) are Table 2's: as Table 2 prints them
+    for at in full.index[full["record"] == "effect"]:
+        n = full.at[at, "n"]
+        marker = None if _missing(n) else plan.marker(effects_n_key(full.loc[at]), n)
+        if marker:
+            full.at[at, "n"], full.at[at, "disclosure"] = float("nan"), marker
+    return full, formatted, bool((full["disclosure"] != "").any())
+
+
+def mask_effects(spec: dict, full, formatted, plan: Plan, consort: dict):
+    """Table 2's `full` (its CSV) through the plan: a withheld n emptied, its marker in the
+    `disclosure` column, with the row's observations (at most n times the visits: they would
+    bound it) and its analysis set's n where that is withheld. `formatted` prints its n
+    through the plan already (tables.effects_table)."""
+    full = full.copy()
+    full["disclosure"] = ""
+    counts = [c for c in ("n", "n_obs", "n_analysis_set") if c in full]
+    for column in counts:  # whole numbers that can be emptied (printed "370", not "370.0")
+        full[column] = full[column].astype("Int64")
+    for index, row in full.iterrows():
+        if "n_analysis_set" in full and not _missing(row["n_analysis_set"]):
+            if plan.hides(_set_key(row["analysis_set"], row["outcome"], OVERALL)):
+                full.at[index, "n_analysis_set"] = None
+        marker = None if _missing(row["n"]) else plan.marker(effects_n_key(row), row["n"])
+        if marker:
+            for column in ("n", "n_obs"):
+                if column in full:
+                    full.at[index, column] = None
+            full.at[index, "disclosure"] = marker
     return full, formatted, bool((full["disclosure"] != "").any())
 
 
@@ -1298,10 +1358,12 @@ SOURCES["estimands"] = (intercurrent_facts, ("estimands",))
 # The models' n per arm (CONSORT's "analysed" lines) and Table 2's n of score outcomes
 # --------------------------------------------------------------------------------------
 
-# Table 2 prints each model's n, the arms' model n summed, by design (`fixed`); the CONSORT
-# diagram prints the primary outcomes' model n per arm beside those without data. With both,
-# Table 2's n less the printed arms gives a withheld arm's model n back, so the arms' model n
-# are facts of the plan, each arm's analysis set the model n plus those without data.
+# Table 2 prints each model's n, the arms' model n summed; the CONSORT diagram prints the
+# primary outcomes' model n per arm beside those without data. With both, Table 2's n less
+# the printed arms gives a withheld arm's model n back, so the arms' model n are facts of the
+# plan, each arm's analysis set the model n plus those without data, and Table 2's n (every
+# analysis set's) their sum: intent-to-treat's n less per-protocol's is those with data left
+# out of per protocol (a hidden fact per arm, `_nested_model_sums`).
 
 
 def model_key(analysis_set: str, outcome: str, arm: str) -> str:
@@ -1311,8 +1373,8 @@ def model_key(analysis_set: str, outcome: str, arm: str) -> str:
 def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """Per configured analysis set, score outcome and arm the participants its model used
     (trialeval.model_n), with the sums they enter; Table 2's n of each primary-analysis score
-    row as the fixed sum of its arms, where the counts agree (a model that left participants
-    out for a missing covariate has no such sum)."""
+    row as the sum of its arms, where the counts agree (a model that left participants out
+    for a missing covariate has no such sum)."""
     if not {"scores", "sets", "effects"} <= set(inputs) or spec["design"] not in (
         "rct",
         "cluster_rct",
@@ -1347,6 +1409,8 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
                 if name == "complete_case":  # and the outcome's own complete-case set
                     cc = _set_key(name, outcome["id"], arm)
                     _model_set_sum(counts, cc, key, f"{key}/not_in_set", hidden=True)
+        for name in names:
+            _nested_model_sums(counts, name, outcome["id"], arms)
     _table2_score_n(spec, read_csv(inputs["effects"]), arms, counts)
 
 
@@ -1366,27 +1430,32 @@ def _model_set_sum(counts: Counts, set_key: str, key: str, rest: str, hidden: bo
         counts.add_sum(set_key, [key, rest])
 
 
+def _nested_model_sums(counts: Counts, name: str, outcome: str, arms: list[str]) -> None:
+    """A supportive set's model (per protocol, complete case) is of intent-to-treat
+    participants: per arm, intent-to-treat's model n = this set's + those with data not in
+    it, a count of participants (hidden: Table 2's two n give its sum over the arms)."""
+    for arm in arms if name != "itt" else []:
+        itt, own = model_key("itt", outcome, arm), model_key(name, outcome, arm)
+        if itt in counts.values and own in counts.values:
+            rest = counts.values[itt] - counts.values[own]
+            if rest >= 0:
+                counts.add(f"{itt}/not_in/{name}", rest, hidden=True)
+                counts.add_sum(itt, [own, f"{itt}/not_in/{name}"])
+
+
 def _table2_score_n(spec: dict, effects, arms: list[str], counts: Counts) -> None:
+    """Table 2's n of each primary-analysis score row, every analysis set's, a fact
+    (`effects_n_facts`) and, where the counts agree, the sum of the arms' model n."""
+    canonical = effects_n_facts(effects, counts)
     kinds = {o["id"]: o["kind"] for o in spec["outcomes"]}
     for row in effects.to_dict("records"):
         if kinds.get(row["outcome"]) != "score" or _missing(row.get("n")):
             continue
-        if str(row.get("analysis_name") or "primary") not in ("primary", "nan"):
-            continue
-        if row["analysis_set"] != "itt":
-            # the supportive sets' n are not registered: fixed, they make a small trial
-            # unprotectable (ITT's n less per-protocol's n is those excluded from it, which
-            # no suppression can hide while both print); printing Table 2's n through the
-            # plan instead is the fix still to make (README, Disclosure control)
+        if _analysis_name(row) != "primary":
             continue
         parts = [model_key(row["analysis_set"], row["outcome"], a) for a in arms]
-        if not all(p in counts.values for p in parts):
-            continue
-        where = (row["analysis_set"], row["outcome"], row["timepoint"], row["estimand"])
-        key = "effects/" + "/".join(str(w) for w in (*where, row["contrast"])) + "/n"
-        counts.add(key, row["n"])
-        counts.fixed.add(key)
-        counts.add_sum_if_equal(key, parts)
+        if all(p in counts.values for p in parts):
+            counts.add_sum_if_equal(canonical[effects_n_key(row)], parts)
 
 
 SOURCES["model_n"] = (model_n_facts, ("consort", "effects", "scores", "sets", "model_n"))

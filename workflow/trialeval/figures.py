@@ -1090,6 +1090,7 @@ def plot_forest(
     sets: pd.DataFrame | None = None,
     pairwise_n: bool = True,
     model_n: pd.DataFrame | None = None,
+    plan: disclosure.Plan = disclosure.OFF,
 ):
     """Forest plot of the design's effects of interest in one analysis set.
 
@@ -1100,9 +1101,11 @@ def plot_forest(
     give n, that SD, the raw estimate (95% CI), P and multiplicity-adjusted P. Primary
     outcomes: bold label and filled marker; secondary: open marker. `model_n`
     (model_n.csv): each model's participants per arm, the n of a multi-arm comparison.
+    `plan`: disclosure control of the n (Table 2's, through the plan: "<5", "≥5").
     """
     eff = effects[effects["analysis_set"] == analysis_set]
     eff = order_effects(eff, spec) if len(eff) else eff
+    eff, n_withheld = _planned_n(eff, plan)
     estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
     continuous = eff[eff["estimand"].isin(estimands)]
     ratios = eff[eff["estimand"] == "risk_ratio"]
@@ -1148,6 +1151,8 @@ def plot_forest(
     )
     if gaps:
         footnote += " Not drawn: " + " ".join(gaps)
+    if n_withheld:
+        footnote += " " + plan.note()
     # the footnote grows upwards from the bottom: room for its lines beyond the usual two
     extra = max(len(wrap(footnote, DOUBLE_COLUMN - 0.1, SMALL_FONT)) - 2, 0) * SMALL_FONT / 62
     aligns = ["right", "right", "left", "right", "right"]
@@ -1155,6 +1160,19 @@ def plot_forest(
     _forest_legend(fig, continuous, estimands, margin, extra)
     _footnote(fig, footnote, margin)
     return fig
+
+
+def _planned_n(eff: pd.DataFrame, plan: disclosure.Plan) -> tuple[pd.DataFrame, bool]:
+    """The effects with each n as disclosure control prints it (a withheld one as its marker,
+    the fact Table 2 prints it under), and whether any is withheld."""
+    if not plan.on or eff.empty:
+        return eff, False
+    marks = [
+        None if pd.isna(r["n"]) else plan.marker(disclosure.effects_n_key(r), r["n"])
+        for r in eff.to_dict("records")
+    ]
+    n = [m or v for m, v in zip(marks, eff["n"], strict=True)]
+    return eff.assign(n=pd.Series(n, index=eff.index, dtype=object)), any(marks)
 
 
 def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_set):
@@ -2280,6 +2298,7 @@ def run(
             sets=pd.read_parquet(inputs["sets"]),
             pairwise_n=not plan.on,
             model_n=_read_model_n(inputs),
+            plan=plan,
         )
         notes = forest_gaps(spec, effects, analysis_set)
     elif kind == "change_distributions":

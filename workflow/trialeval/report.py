@@ -292,10 +292,13 @@ def _yes_no(value) -> str:
     return "yes" if str(value).strip().lower() in ("true", "1", "yes") else "no"
 
 
-def _diagnostics(path: Path, caption: str = "Model diagnostics", spec=None) -> str:
+def _diagnostics(
+    path: Path, caption: str = "Model diagnostics", spec=None, plan=disclosure.OFF, effects=None
+) -> str:
     """The mixed models' fit, one row per outcome and analysis set shown, labelled: sizes,
     variance components (SDs on the score's scale), ICCs, and yes/no for convergence and a
-    variance estimated at zero."""
+    variance estimated at zero. `plan`: disclosure control of the n (as Table 2 prints them,
+    found in `effects`)."""
     from trialeval.io import read_csv
     from trialeval.tables import outcome_label, shown_rows, typographic
 
@@ -311,6 +314,7 @@ def _diagnostics(path: Path, caption: str = "Model diagnostics", spec=None) -> s
         and (c not in ("sd_site", "sd_group", "icc_group", "icc_site") or frame[c].notna().any())
     ]
     shown = frame[columns].copy()
+    shown, withheld = _planned_n(shown, frame, plan, effects)
     if spec:
         shown["outcome"] = [typographic(outcome_label(spec, o)) for o in shown["outcome"]]
     shown["analysis_set"] = shown["analysis_set"].map(analysis_set_label)
@@ -343,10 +347,32 @@ def _diagnostics(path: Path, caption: str = "Model diagnostics", spec=None) -> s
         "the outcome; ICC: the site's (or delivery group's) share of the variance of one "
         "observation.</p>"
     )
+    if withheld:
+        note += f'<p class="note">{html.escape(plan.note())}</p>'
     table = shown.to_html(index=False, border=0, escape=True)
     # pandas writes no caption; the table's number and title go in as its first child
     table = table.replace(">", ">" + _caption_tag(caption), 1)
     return note + _scroll(table)
+
+
+def _planned_n(shown: pd.DataFrame, frame: pd.DataFrame, plan, effects) -> tuple:
+    """The diagnostics' n through disclosure control's plan, under the fact Table 2 prints
+    it as (disclosure.model_n_key): a withheld n as its marker, its observations as a dash
+    (at most n times the visits, they would bound it); and whether any is withheld."""
+    if not plan.on or "n" not in shown:
+        return shown, False
+    effects = pd.DataFrame(columns=["analysis_set", "outcome", "n"]) if effects is None else effects
+    shown = shown.astype({c: object for c in ("n", "n_obs") if c in shown})
+    withheld = False
+    for index, row in frame.iterrows():
+        key = disclosure.model_n_key(effects, row["analysis_set"], row["outcome"], row["n"])
+        mark = None if pd.isna(row["n"]) else plan.marker(key, row["n"])
+        if mark:
+            shown.at[index, "n"] = mark
+            if "n_obs" in shown:
+                shown.at[index, "n_obs"] = disclosure.DASH_WITHHELD
+            withheld = True
+    return shown, withheld
 
 
 def _effects(path: Path) -> pd.DataFrame | None:
@@ -542,7 +568,12 @@ def _report_only_tables(spec: dict, trial_dir: Path, estimands: dict) -> list[st
         parts.append(_estimand_section(estimands, consort["arms"], extra, spec, plan))
     parts.append("<h3>Model diagnostics</h3>")
     diagnostics = f"Table {next(extra)}. Model diagnostics (one row per fitted mixed model)"
-    parts.append(_diagnostics(trial_dir / "tables" / "model_diagnostics.csv", diagnostics, spec))
+    effects = _effects(trial_dir / "effects.csv")
+    parts.append(
+        _diagnostics(
+            trial_dir / "tables" / "model_diagnostics.csv", diagnostics, spec, plan, effects
+        )
+    )
     return parts
 
 

@@ -819,13 +819,13 @@ def effects_table(
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["headings"] = headings
     formatted.attrs["footnotes"] = notes.lines()
-    if plan.on and _withheld_in(formatted[[a["label"] for a in arms]], plan):
+    if plan.on and _withheld_in(formatted[[*(a["label"] for a in arms), "n"]], plan):
         formatted.attrs["footnotes"].append(plan.note())
     return full, formatted
 
 
 def _withheld_in(cells: pd.DataFrame, plan: disclosure.Plan) -> bool:
-    """Whether some of `cells` (group columns: counts, means, CIs) prints a marker."""
+    """Whether some of `cells` (group columns: counts, means, CIs; the n) prints a marker."""
     marks = (f"<{plan.min_cell}", f"\u2265{plan.min_cell}")
     return any(m in str(v) for v in cells.to_numpy().ravel() for m in marks)
 
@@ -842,7 +842,9 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
         line[effect] = _estimate_cell(spec, row, notes)
         line["P"] = format_p(row["p_value"])
         line["Adjusted P"] = format_p(row["p_adjusted"])
-        line["n"] = DASH if is_missing(row["n"]) else str(int(row["n"]))
+        # the model's n through disclosure control's plan ("<5", "≥5" where withheld)
+        n_key = disclosure.effects_n_key(row)
+        line["n"] = DASH if is_missing(row["n"]) else groups[2].count(n_key, row["n"])
         lines.append(line)
     groups = [tuple(line[a["label"]] for a in arms) for line in lines]
     if len(lines) == 1:  # one measure: it is named after the outcome, on one row
