@@ -292,6 +292,17 @@ def _yes_no(value) -> str:
     return "yes" if str(value).strip().lower() in ("true", "1", "yes") else "no"
 
 
+def _count_text(value) -> str:
+    """A count as the tables print it (1,234); a disclosure marker ("<5", "≥5") or a dash
+    as it is."""
+    if pd.isna(value):
+        return ""
+    try:
+        return f"{int(float(value)):,}"
+    except ValueError:
+        return str(value)
+
+
 def _diagnostics(
     path: Path, caption: str = "Model diagnostics", spec=None, plan=disclosure.OFF, effects=None
 ) -> str:
@@ -325,7 +336,7 @@ def _diagnostics(
     for column in ("converged", "boundary"):
         shown[column] = shown[column].map(_yes_no)
     for column in [c for c in ("n", "n_obs") if c in shown]:  # 1,234 as in the tables
-        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+        shown[column] = shown[column].map(_count_text)
     # the outcome prints once, over the rows of its analysis sets
     shown["outcome"] = shown["outcome"].where(shown["outcome"] != shown["outcome"].shift(), "")
     shown = shown.rename(columns=DIAGNOSTIC_COLUMNS)
