@@ -472,8 +472,13 @@ def _consort_families(consort: dict):
 
 def table1_group_keys(spec: dict, consort: dict) -> dict[str, str]:
     """Table 1's columns as consort facts: each arm's (and Overall's) intent-to-treat n; a
-    survey's respondents, non-respondents and everyone surveyed."""
+    survey's respondents, non-respondents and everyone surveyed; a cohort comparison's
+    respondents per cohort (assessed at its one survey) and overall."""
     arms = list(consort["allocated"])
+    if spec["design"] == "cohort_comparison":
+        t = next(iter(consort["timepoints"]))
+        keys = {a: consort_key("assessed", t, a) for a in arms}
+        return {**keys, OVERALL: consort_key("assessed", t, OVERALL)} if len(arms) > 1 else keys
     if spec["design"] == "cross_sectional":
         group, t = arms[0], next(iter(consort["timepoints"]))
         return {
