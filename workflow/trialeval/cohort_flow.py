@@ -88,13 +88,15 @@ def cohort_boxes(spec: dict, consort: dict, analysed: dict, plan, width: float) 
 
 def footnote(spec: dict, consort: dict) -> str:
     from trialeval.labels import primary_set_definition
+    from trialeval.tables import table_name
 
     text = (
         f"Surveyed: {primary_set_definition(spec)}. Response rate: respondents of those "
         "surveyed. Analysed, per primary outcome: the respondents with it scored (each "
-        "cohort's N in Table 2, and of the comparisons; the adjusted models use those of them "
-        "with every covariate answered); no data: respondents without it (too few items "
-        "answered to score). Table 1 describes the respondents."
+        f"cohort's N in {table_name(spec, 'cohort_table')} and in the comparisons; the "
+        "adjusted models use those of them with every covariate answered); no data: "
+        "respondents without it (too few items answered to score). "
+        f"{table_name(spec, 'table1')} describes the respondents."
     )
     if consort.get("disclosure_note"):
         text += f" {consort['disclosure_note']}"

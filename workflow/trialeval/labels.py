@@ -34,8 +34,7 @@ PRIMARY_SET_DEFINITIONS = {
     ),
     "cross_sectional": "respondents to the survey, less consent withdrawals",
     "cohort_comparison": (
-        "every member of each cohort in the participants file (all invited to the survey), "
-        "less consent withdrawals"
+        "every member of each cohort invited to the survey, less consent withdrawals"
     ),
 }
 PER_PROTOCOL_NOT_SHOWN = (

@@ -1742,6 +1742,12 @@ def _title(spec: dict, kind: str, text: str) -> str:
     return f"Table {tables.index(kind) + 1}. {text}" if kind in tables else text
 
 
+def table_name(spec: dict, kind: str) -> str:
+    """How other outputs refer to table `kind`: "Table 2" (its number), else "the table"."""
+    tables = _report_tables(spec)
+    return f"Table {tables.index(kind) + 1}" if kind in tables else "the table"
+
+
 def _report_tables(spec: dict) -> list[str]:
     from trialeval.config import report_items
 
@@ -1803,10 +1809,9 @@ def _build_table1(spec: dict, kind: str, inputs: dict):
     elif _is_cohort(spec):
         title = _title(spec, kind, "Characteristics of respondents by cohort")
         scope = (
-            "Respondents: members of each cohort who returned the survey (of the "
-            f"{set_name('itt', spec)}: {analysis_set_definition(spec, 'itt')}), the "
-            "participants the cohort comparisons use. The outcomes are summarised and "
-            "compared in Table 2."
+            "Respondents: the members of each cohort invited to the survey who returned it, "
+            "less consent withdrawals; the participants the cohort comparisons use. The "
+            f"outcomes are summarised and compared in {table_name(spec, 'cohort_table')}."
         )
     else:
         when = "Baseline characteristics"
