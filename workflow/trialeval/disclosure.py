@@ -14,7 +14,7 @@ The model of a trial's counts (`Counts`):
   that prints it ("analysed/itt/coaching" is Table 1's n, the CONSORT box and the
   completion table's N); a fact is withheld or printed alike everywhere;
 - a *sum* says a fact is the sum of others (a column total, the Overall column, allocated =
-  withdrawn + intent-to-treat); an intruder with the printed cells can solve these;
+  withdrawn + intention-to-treat); an intruder with the printed cells can solve these;
 - a *hidden* fact prints nowhere but enters sums (Table 1's participants without a yes/no
   characteristic: the column's n less the yes and the missing);
 - a *fixed* fact prints whatever the plan says (Table 2's model n, a sum of the arms' N) and
@@ -232,7 +232,7 @@ def _derivation(counts: Counts, status: Mapping[str, str]) -> tuple[str, set] | 
 def _smallest_printed(counts, status, k, terms) -> str | None:
     """The printed fact of at least k among `terms` in the fewest sums (suppressing it
     spreads least), then the smallest, then by key; passing over one that withheld would
-    still be pinned (Table 2's fixed model n with zeros beside it give an intent-to-treat
+    still be pinned (Table 2's fixed model n with zeros beside it give an intention-to-treat
     total back: withholding it protects nothing)."""
     options = sorted(_cost(counts, t) for t in set(terms) if _choosable(counts, status, k, t))
     for *_, option in options:
@@ -471,7 +471,7 @@ def _consort_families(consort: dict):
 
 
 def table1_group_keys(spec: dict, consort: dict) -> dict[str, str]:
-    """Table 1's columns as consort facts: each arm's (and Overall's) intent-to-treat n; a
+    """Table 1's columns as consort facts: each arm's (and Overall's) intention-to-treat n; a
     survey's respondents, non-respondents and everyone surveyed; a cohort comparison's
     respondents per cohort (assessed at its one survey) and overall."""
     arms = list(consort["allocated"])
@@ -1256,7 +1256,7 @@ def intercurrent_key(*path) -> str:
 
 def intercurrent_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """Per intercurrent event (its column) and arm the participants with it, of the arm's
-    intent-to-treat n (consort: with + without = itt, without hidden). The observations set
+    intention-to-treat n (consort: with + without = itt, without hidden). The observations set
     aside print through `observation_count`."""
     if "estimands" not in inputs:
         return
