@@ -73,13 +73,8 @@ def cohort_boxes(spec: dict, consort: dict, analysed: dict, plan, width: float) 
         lines = [("Analysed", "bold", 0)]
         for outcome, by_cohort in analysed.items():
             n = by_cohort.get(cohort, 0)
-            lines.append(
-                (
-                    f"{labels.get(outcome, outcome)}: {_n(n)}{_no_data(responded, n, plan)}",
-                    "normal",
-                    0,
-                )
-            )
+            lines.append((labels.get(outcome, outcome), "normal", 0))
+            lines.append((f"{_n(n)}{_no_data(responded, n, plan)}", "normal", 1))
         if not analysed:
             lines.append(("no primary outcome summarised", "normal", 0))
         columns.append([head, response, lines])

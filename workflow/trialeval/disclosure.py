@@ -650,8 +650,9 @@ def cohort_key(summary: Mapping, what: str) -> str:
 
 def cohort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """The cohort table's n/N per cohort (binary outcomes; non-events hidden) and the n of
-    each score's summary. A cohort's N equal to its consort count of the analysis set is
-    registered as that same number (a one-term sum), as an intruder may assume it."""
+    each score's summary. A cohort's N equal to its consort count of the analysis set, or to
+    its respondents (consort `assessed`), is registered as that same number (a one-term
+    sum), as an intruder may assume it."""
     from trialeval.io import read_csv
 
     frame = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
@@ -666,9 +667,14 @@ def cohort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
             add_table(counts, cells, row_totals={"cohort": (n, summary["n"])}, hidden=[rest[0]])
         else:
             counts.add(n, summary["n"])
-        analysed = consort_key("analysed", summary["analysis_set"], summary["cohort"])
-        if analysed in counts.values:
-            counts.add_sum_if_equal(n, [analysed])
+        # the same number as the set's consort count, or as the cohort's respondents (the
+        # flow diagram's and Table 1's n: an outcome every respondent has scored)
+        for same in (
+            consort_key("analysed", summary["analysis_set"], summary["cohort"]),
+            consort_key("assessed", spec.get("baseline"), summary["cohort"]),
+        ):
+            if same in counts.values:
+                counts.add_sum_if_equal(n, [same])
 
 
 def cohort_marks(plan: Plan, summary: Mapping) -> tuple[str | None, str | None]:
