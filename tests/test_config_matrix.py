@@ -130,7 +130,8 @@ def _set_size(consort: dict, analysis_set: str, outcome: str) -> int:
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.id)
 def test_counts_reconcile(matrix, cell):
     """consort.json: allocated = withdrawn + itt; every model's n_analysis_set is its set's size
-    and its n the set's participants the model can use; Table 1's n is the itt set."""
+    and its n the set's participants the model can use; Table 1's n is the itt set (a cohort
+    comparison's: each cohort's respondents)."""
     root, _ = matrix
     results = _results(root, cell.id)
     consort = json.loads((results / "consort.json").read_text())
@@ -172,9 +173,11 @@ def test_counts_reconcile(matrix, cell):
             later = set(observed.loc[observed["timepoint"] != baseline, "participant_id"])
             assert row.n == len(at_baseline & later), row
 
-    table1 = pd.read_csv(results / "tables" / "table1.csv")
+    table1 = pd.read_csv(results / "tables" / "table1.csv", dtype={"group": str})
     n_row = table1[(table1["variable"] == "n") & (table1["group"] != "overall")]
     itt = consort["analysed"]["itt"]
+    if cell.trial["design"] == "cohort_comparison":  # Table 1 describes the respondents
+        itt = consort["assessed"][consort_timepoint(cell)]
     for group, value in zip(n_row["group"], n_row["value"], strict=True):
         if group in itt:
             assert int(value) == itt[group], (group, value)

@@ -438,7 +438,7 @@ def _cohort_summary(rows: list[tuple]) -> pd.DataFrame:
 
 def test_cohort_table_counts_are_protected_with_their_consort_counts(tmp_path):
     # binary outcome: 2018 3/30, 2019 12/40; a score's n 4 in 2019. The consort prints the
-    # intent-to-treat n of each cohort (30, 40): the binary N equal to it is the same number
+    # intention-to-treat n of each cohort (30, 40): the binary N equal to it is the same number
     # (a one-term sum). Primary: 2018's events (3) and the score's n (4). Nothing else
     # gives them back (non-events print nowhere; the score's n is in no sum).
     summary = _cohort_summary(
@@ -469,7 +469,7 @@ def test_cohort_table_counts_are_protected_with_their_consort_counts(tmp_path):
 
 
 def test_cohort_tables_withheld_n_against_a_consort_count_is_complemented(tmp_path):
-    # 2019's N (4) equals the consort's intent-to-treat n of 2019 (4): both primary, the same
+    # 2019's N (4) equals the consort's intention-to-treat n of 2019 (4): both primary, the same
     # withheld number; a complement must keep the other cohort's events safe too.
     summary = _cohort_summary([("high", "2018", 2, 30), ("high", "2019", 1, 4)])
     summary.to_csv(tmp_path / "cohort_summary.csv", index=False)
@@ -981,7 +981,7 @@ def test_the_odds_ratio_forest_prints_its_level_counts_through_the_plan(tmp_path
 
 
 def test_intercurrent_facts_of_the_estimands_file_the_pipeline_writes(tiny, tmp_path):
-    # the tiny trial of test_estimands: intent-to-treat peer 2 (P1, P2), control 3 (P4-P6);
+    # the tiny trial of test_estimands: intention-to-treat peer 2 (P1, P2), control 3 (P4-P6);
     # stopped: peer 2, control 1 (the same in both analyses: one fact per arm). k = 3: the
     # control's 1 stopped is "<3", as are the peer arm's 2 and its itt 2; every withheld
     # count keeps an LP interval at least 1 wide.

@@ -211,7 +211,7 @@ def with_headings() -> pd.DataFrame:
     formatted = pd.DataFrame(
         {
             "Outcome": [
-                "Intent-to-treat set, a block heading far longer than any label of the table",
+                "Intention-to-treat set, a block heading far longer than any label of the table",
                 "Primary outcomes",
                 "Emotional exhaustion (MBI, 0–54)",
                 tables.INDENT + "Difference in means",
@@ -254,7 +254,7 @@ def test_heading_rows_span_the_table_bold_or_italic(tmp_path):
     (other_tbl,) = other.iter(f"{W}tbl")
     assert grid == widths(other_tbl)[0]
     md = stem.with_suffix(".md").read_text()
-    assert "| **Intent-to-treat set, a block heading" in md and "| *Primary outcomes* |" in md
+    assert "| **Intention-to-treat set, a block heading" in md and "| *Primary outcomes* |" in md
     page = stem.with_suffix(".html").read_text()
     assert '<td colspan="4" style="' in page and "font-weight:bold" in page
     assert "font-style:italic" in page

@@ -445,20 +445,20 @@ def test_sensitivity_rows_print_in_a_block_of_their_own_with_each_estimand(tiny)
     full, formatted = tables.effects_table(spec, effects.effects_frame(rows))
     assert len(full) == 4 and full["analysis_name"].tolist() == ["primary"] * 2 + ["hypo"] * 2
     # each analysis a block under its heading row, the roles as sub-headings
-    assert formatted["Outcome"].tolist()[0] == "Intent-to-treat set"
+    assert formatted["Outcome"].tolist()[0] == "Intention-to-treat set"
     at = (
         formatted["Outcome"]
         .tolist()
-        .index("Sensitivity analysis: Had they not stopped, intent-to-treat set")
+        .index("Sensitivity analysis: Had they not stopped, intention-to-treat set")
     )
     assert formatted.attrs["headings"][at] == tables.HEADING
     assert formatted.iloc[at].drop("Outcome").eq("").all()
     headings = [formatted["Outcome"][k] for k in formatted.attrs["headings"]]
     assert headings == [
-        "Intent-to-treat set",
+        "Intention-to-treat set",
         "Primary outcome",
         "Secondary outcome",
-        "Sensitivity analysis: Had they not stopped, intent-to-treat set",
+        "Sensitivity analysis: Had they not stopped, intention-to-treat set",
         "Primary outcome",
         "Secondary outcome",
     ]
@@ -469,7 +469,7 @@ def test_sensitivity_rows_print_in_a_block_of_their_own_with_each_estimand(tiny)
         "policy (observations after the event used as observed)); summary measure: difference "
         "in means.",
         "Sensitivity analysis Had they not stopped: repeated-measures mixed model, site random, "
-        "covariates none; analysis set intent-to-treat.",
+        "covariates none; analysis set intention-to-treat.",
         "Estimand, Had they not stopped: population: students randomized; variable: "
         "self-compassion at each visit; intercurrent events: stopped peer support "
         "(hypothetical (observations after the event set to missing; missing at random given "

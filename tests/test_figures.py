@@ -30,6 +30,7 @@ from trialeval import association, effects, figures, models
 from trialeval import model_n as model_n_module
 from trialeval import prepost as prepost_module
 from trialeval.config import outcome_analyses, report_items
+from trialeval.labels import analysis_set_label
 from trialeval.tables import estimate_decimals
 
 # the names the figure rule passes (workflow/rules/common.smk, FIGURE_INPUTS)
@@ -409,7 +410,7 @@ def test_consort_arm_columns_carry_their_own_numbers(demo):
             assert f"Assessed: n\u00a0=\u00a0{consort['assessed'][tp][arm]}" in joined
             assert f"n\u00a0=\u00a0{consort['not_assessed'][tp][arm]}" in joined
         for name, counts in consort["analysed"].items():
-            label_set = figures.SET_LABELS[name]
+            label_set = analysis_set_label(name, demo["coaching_rct"]["spec"])
             assert f"{label_set}: n\u00a0=\u00a0{counts[arm]}" in joined
             if name in consort["excluded_from"]:
                 excluded = consort["excluded_from"][name][arm]
@@ -787,12 +788,12 @@ def test_trajectories_of_an_arm_that_withdrew(demo):
     consort["withdrawn"]["coaching"] = consort["allocated"]["coaching"]  # 197 of 197
     consort["analysed"]["itt"]["coaching"] = 0
     expected = (
-        "Group coaching: nobody is in the intention to treat set (197 of 197 allocated "
+        "Group coaching: nobody is in the intention-to-treat set (197 of 197 allocated "
         "withdrew consent), so nothing is drawn for this arm."
     )
     assert figures.trajectory_gaps(spec, means, "itt", consort) == [expected]
     drawn = fits_and_reads(figures.plot_trajectories(spec, means, "itt", consort))
-    assert "nobody is in the intention to treat set" in drawn
+    assert "nobody is in the intention-to-treat set" in drawn
 
 
 def test_forest_without_estimates_says_why(demo):
@@ -814,7 +815,7 @@ def test_forest_without_estimates_says_why(demo):
     assert not errorbars(fig)  # no point, no bar
     # nothing at all to draw: a figure that says so
     empty = figures.plot_forest(spec, table.iloc[:0], scores=scores, sets=sets)
-    assert "No effects were estimated in the intention to treat set." in fits_and_reads(empty)
+    assert "No effects were estimated in the intention-to-treat set." in fits_and_reads(empty)
 
 
 def test_change_distributions_with_nobody_observed_twice(demo):
@@ -823,7 +824,7 @@ def test_change_distributions_with_nobody_observed_twice(demo):
     sets = pd.read_parquet(paths["sets"])
     baseline_only = scores[scores["timepoint"] == spec["baseline"]]
     fig = figures.plot_change_distributions(spec, baseline_only, sets)
-    assert "No change scores: no participant of the intention to treat set" in fits_and_reads(fig)
+    assert "No change scores: no participant of the all-enrolled set" in fits_and_reads(fig)
     # one arm without change scores: drawn for the other, said for it
     mentored = sets.loc[sets["arm"] == "mentored", "participant_id"]
     partial = scores[~(scores["participant_id"].isin(mentored) & (scores["timepoint"] == "post"))]

@@ -100,7 +100,7 @@ def test_survey_consort_counts_surveyed_and_responded(demo_run):
 
 def test_cohort_consort_defines_the_set_in_cohort_terms(demo_run):
     """A cohort comparison has no arms to be allocated or assigned to: consort.json and the
-    CONSORT figure define intent-to-treat by cohort membership."""
+    CONSORT figure define the primary set by cohort membership."""
     trial = demo_run / "results" / "curriculum_passfail"
     consort = json.loads((trial / "consort.json").read_text())
     assert consort["definitions"]["itt"].startswith("every member of each cohort")

@@ -241,7 +241,7 @@ def _section(root: Path, spec: dict) -> str:
 def test_flow_summary_and_diagnostics_print_labels(page):
     _, text, spec = page
     flow = html.unescape(_table(text, "Table S1. Participant flow"))
-    assert "Analysed: intent-to-treat set" in flow and "Analysed: per protocol set" in flow
+    assert "Analysed: intention-to-treat set" in flow and "Analysed: per protocol set" in flow
     assert "Analysed: complete case, Emotional exhaustion (MBI, 0–54) scored at every" in flow
     assert "Emotional exhaustion (MBI, 0–54): scored after baseline, not at baseline" in flow
     for raw in ("itt", "per_protocol", "complete_case", "ee"):

@@ -504,7 +504,7 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
     # the set and the role are heading rows; each outcome's label row holds the groups'
     # results, its effect measures are indented rows under it
     assert formatted["Outcome"].tolist() == [
-        "Intent-to-treat set",
+        "Intention-to-treat set",
         "Primary outcome",  # one outcome: singular
         "Emotional exhaustion (MBI, 0–54)",
         tables.INDENT + "Difference in change from baseline",
@@ -517,8 +517,8 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
     assert formatted.attrs["headings"] == {0: tables.HEADING, 1: 2, 5: 2}
     # no contrast, visit or set repeated in the body
     body = " ".join(formatted.to_numpy().ravel())
-    assert " vs " not in body and "Month 4" not in body and "Intent-to-treat" in body
-    assert body.count("Intent-to-treat") == 1
+    assert " vs " not in body and "Month 4" not in body and "Intention-to-treat" in body
+    assert body.count("Intention-to-treat") == 1
     # each group's cell is, beside the difference in means, its adjusted mean (95% CI) at
     # month 4, and beside the difference in change its adjusted mean change from baseline to
     # month 4 (the means file's change_* columns), to the outcome's decimals (EE a 0-54
@@ -962,7 +962,7 @@ def docx_cells(path: Path) -> list[list[str]]:
 
 def test_write_table_four_formats_byte_identical(tmp_path):
     full, formatted = small_table()
-    title, footnote = "Table 2. Estimated effects", "Analysis set: intent-to-treat.\nᵃ A note."
+    title, footnote = "Table 2. Estimated effects", "Analysis set: intention-to-treat.\nᵃ A note."
     stems = [tmp_path / "one" / "effects_table", tmp_path / "two" / "effects_table"]
     for stem in stems:
         tables.write_table(full, formatted, stem, title=title, footnote=footnote)
@@ -1115,16 +1115,16 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
         assert all(stem.with_suffix(s).is_file() for s in (".csv", ".html", ".docx"))
         assert md.startswith("### Table ")
     md = (tmp_path / "tables" / "table1.md").read_text()
-    assert "### Table 1. Baseline characteristics by arm (intent-to-treat set)" in md
+    assert "### Table 1. Baseline characteristics by arm (intention-to-treat set)" in md
     md = (tmp_path / "tables" / "effects_table.md").read_text()
-    assert "Holm" in md and "LMM, REML" in md and "Analysis set: intent-to-treat" in md
+    assert "Holm" in md and "LMM, REML" in md and "Analysis set: intention-to-treat" in md
     # the one follow-up visit in the title, the contrast in the header, the groups explained
     assert md.startswith("### Table 2. Estimated effects on each outcome at month 4 (end of")
     assert "| Difference, Group coaching − Control (95% CI) |" in md
     assert "Group columns, scores: the adjusted mean (95% CI) at follow-up" in md
     assert "each group's adjusted mean change from baseline to follow-up (95% CI)" in md
     assert "the columns show the mean at follow-up for it too" not in md  # no fallback
-    assert "| **Intent-to-treat set** |" in md
+    assert "| **Intention-to-treat set** |" in md
     with pytest.raises(ValueError, match="unknown table"):
         tables.run(spec, "table9", inputs={}, out_stem=str(tmp_path / "x"))
 
@@ -1271,7 +1271,7 @@ def test_per_protocol_equal_to_itt_is_left_out_once_with_its_reason(tmp_path):
     blocks = [
         formatted.iloc[i, 0] for i, level in formatted.attrs["headings"].items() if level == 1
     ]
-    assert blocks == ["Intent-to-treat set", "Complete-case set"]  # Table 2's block headings
+    assert blocks == ["Intention-to-treat set", "Complete-case set"]  # Table 2's block headings
     assert footnote.count(labels.PER_PROTOCOL_NOT_SHOWN) == 1
     assert "per protocol (" not in footnote  # no definition of a set not shown
     # with an adherence rule the set has content: shown, no note
@@ -1280,7 +1280,7 @@ def test_per_protocol_equal_to_itt_is_left_out_once_with_its_reason(tmp_path):
     assert "Per-protocol set" in formatted.iloc[:, 0].tolist()
     assert labels.PER_PROTOCOL_NOT_SHOWN not in footnote
     assert "those with sessions attended ≥ 3" in footnote  # the column in words
-    # without intent-to-treat the rule-less set is the only whole set: kept
+    # without intention-to-treat the rule-less set is the only whole set: kept
     spec["per_protocol"] = None
     kept, left_out = tables.shown_rows(spec, _pp_effects(["per_protocol", "complete_case"]))
     assert not left_out and len(kept) == 2

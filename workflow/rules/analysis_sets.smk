@@ -1,5 +1,5 @@
 rule analysis_sets:
-    """Intent-to-treat, per-protocol and complete-case sets (per outcome, from the scores);
+    """Intention-to-treat, per-protocol and complete-case sets (per outcome, from the scores);
     CONSORT counts."""
     input:
         participants=rules.ingest.output.participants,

@@ -10,7 +10,7 @@ if DISCLOSURE is not None:
             settings=settings_file("disclosure"),
             code="workflow/scripts/disclosure.py",
             library=library(
-                "disclosure", "tables", "formatting", "estimands", "model_n"
+                "disclosure", "tables", "formatting", "estimands", "model_n", "labels"
             ),
         output:
             f"{RESULTS}/{{trial}}/interim/disclosure.json",

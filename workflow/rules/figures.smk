@@ -13,7 +13,13 @@ for layout, items in LAYOUTS.items():
             settings=settings_file("figures"),
             code="workflow/scripts/figures.py",
             library=library(
-                "figures", "formatting", "disclosure", "cohort_tables", "model_n"
+                "figures",
+                "formatting",
+                "disclosure",
+                "cohort_tables",
+                "cohort_flow",
+                "labels",
+                "model_n",
             ),
         output:
             [

@@ -35,7 +35,7 @@ from trialeval.io import in_set, set_column
 
 SETS = ("itt", "per_protocol", "complete_case")
 
-# consort.json's definition of the intent-to-treat set, in each design's own terms (the
+# consort.json's definition of the intention-to-treat set, in each design's own terms (the
 # CONSORT figure words "allocated" as "assigned" for designs without randomization)
 ITT_DEFINITIONS = {
     "rct": "every allocated participant in the allocated arm, less consent withdrawals",

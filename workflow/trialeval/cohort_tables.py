@@ -114,7 +114,7 @@ def cohort_table(
             what = "n/N (%; 95% CI)" if outcome["kind"] == "category" else "median (IQR)"
             heading = f"{outcome_label(spec, outcome['id'])}, {what}"
             if several_sets:
-                heading += f" ({_set_label(analysis_set)})"
+                heading += f" ({_set_label(analysis_set, spec)})"
             line = {"Outcome": typographic(heading)}
             for _, row in rows.iterrows():
                 cell = _summary_cell(spec, outcome, row, plan)
@@ -194,6 +194,11 @@ def build_table(spec: dict, inputs: dict[str, str]):
     reference = _labels(spec)[spec["control_arm"]]
     title = _title(spec, KIND_TABLE, f"Outcomes by cohort, compared with {reference}")
     lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
+    # the set holds the non-respondents too: say whom each cohort's N counts
+    lines.append(
+        "Each cohort's N: its respondents with the outcome scored; the adjusted models use "
+        "those of them with every covariate answered."
+    )
     lines.append(
         "Binary outcomes: n/N (%; Wilson 95% CI without continuity correction) per cohort; "
         "scores: median (interquartile range) per cohort. Differences are the later-named "
@@ -238,12 +243,13 @@ def _draw_prevalence(spec: dict, summary: pd.DataFrame, analysis_set: str):
         )
     cohorts = list(names)
     height = 0.9 + 0.45 * len(binary) * max(1, len(cohorts) / 2)
-    fig, ax = figures.plt.subplots(figsize=(figures.SINGLE_COLUMN * 1.6, height))
+    # the project's figure width (the other designs' figures are double-column)
+    fig, ax = figures.plt.subplots(figsize=(figures.DOUBLE_COLUMN, height))
     step = 0.7 / max(1, len(cohorts))
     for i, cohort in enumerate(cohorts):
         colour = figures.OKABE_ITO[i % len(figures.OKABE_ITO)]
         marker = figures.MARKERS[i % len(figures.MARKERS)]
-        ys, xs, lows, highs = [], [], [], []
+        ys, xs, lows, highs, ns = [], [], [], [], []
         for j, outcome in enumerate(binary):
             row = rows[(rows["outcome"] == outcome["id"]) & (rows["cohort"] == cohort)]
             if row.empty or row["n"].iloc[0] == 0:
@@ -252,6 +258,7 @@ def _draw_prevalence(spec: dict, summary: pd.DataFrame, analysis_set: str):
             xs.append(100 * row["proportion"].iloc[0])
             lows.append(100 * row["ci_low"].iloc[0])
             highs.append(100 * row["ci_high"].iloc[0])
+            ns.append(int(row["n"].iloc[0]))
         xs_, err = np.array(xs), np.array([np.subtract(xs, lows), np.subtract(highs, xs)])
         ax.errorbar(
             xs_,
@@ -262,8 +269,19 @@ def _draw_prevalence(spec: dict, summary: pd.DataFrame, analysis_set: str):
             capsize=2,
             markersize=4.5,
             linewidth=1,
-            label=names[cohort],
+            label=_legend_label(names[cohort], ns),
         )
+        if len(set(ns)) > 1:  # the n differs between outcomes: beside each point
+            for x, y, n in zip(highs, ys, ns, strict=True):
+                ax.annotate(
+                    f"n\u00a0=\u00a0{n:,}",
+                    (x, y),
+                    xytext=(3, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=figures.SMALL_FONT,
+                    color=colour,
+                )
     ax.set_yticks(range(len(binary)))
     ax.set_yticklabels([figures.pretty(o["label"]) for o in binary])
     ax.invert_yaxis()
@@ -279,6 +297,12 @@ def _draw_prevalence(spec: dict, summary: pd.DataFrame, analysis_set: str):
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def _legend_label(name: str, ns: list[int]) -> str:
+    """A cohort's legend entry with its n (respondents with the outcome scored), when the
+    same for every outcome drawn; else the n stands beside each point."""
+    return f"{name}, n\u00a0=\u00a0{ns[0]:,}" if len(set(ns)) == 1 else name
 
 
 def plot(spec: dict, inputs: dict[str, str]):

@@ -15,7 +15,7 @@ The model of a trial's counts (`Counts`):
   that prints it ("analysed/itt/coaching" is Table 1's n, the CONSORT box and the
   completion table's N); a fact is withheld or printed alike everywhere;
 - a *sum* says a fact is the sum of others (a column total, the Overall column, allocated =
-  withdrawn + intent-to-treat); an intruder with the printed cells can solve these;
+  withdrawn + intention-to-treat); an intruder with the printed cells can solve these;
 - a *hidden* fact prints nowhere but enters sums (Table 1's participants without a yes/no
   characteristic: the column's n less the yes and the missing).
 
@@ -481,9 +481,14 @@ def _consort_families(consort: dict):
 
 
 def table1_group_keys(spec: dict, consort: dict) -> dict[str, str]:
-    """Table 1's columns as consort facts: each arm's (and Overall's) intent-to-treat n; a
-    survey's respondents, non-respondents and everyone surveyed."""
+    """Table 1's columns as consort facts: each arm's (and Overall's) intention-to-treat n; a
+    survey's respondents, non-respondents and everyone surveyed; a cohort comparison's
+    respondents per cohort (assessed at its one survey) and overall."""
     arms = list(consort["allocated"])
+    if spec["design"] == "cohort_comparison":
+        t = next(iter(consort["timepoints"]))
+        keys = {a: consort_key("assessed", t, a) for a in arms}
+        return {**keys, OVERALL: consort_key("assessed", t, OVERALL)} if len(arms) > 1 else keys
     if spec["design"] == "cross_sectional":
         group, t = arms[0], next(iter(consort["timepoints"]))
         return {
@@ -700,8 +705,9 @@ def cohort_key(summary: Mapping, what: str) -> str:
 
 def cohort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """The cohort table's n/N per cohort (binary outcomes; non-events hidden) and the n of
-    each score's summary. A cohort's N equal to its consort count of the analysis set is
-    registered as that same number (a one-term sum), as an intruder may assume it."""
+    each score's summary. A cohort's N equal to its consort count of the analysis set, or to
+    its respondents (consort `assessed`), is registered as that same number (a one-term
+    sum), as an intruder may assume it."""
     from trialeval.io import read_csv
 
     frame = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
@@ -716,9 +722,14 @@ def cohort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
             add_table(counts, cells, row_totals={"cohort": (n, summary["n"])}, hidden=[rest[0]])
         else:
             counts.add(n, summary["n"])
-        analysed = consort_key("analysed", summary["analysis_set"], summary["cohort"])
-        if analysed in counts.values:
-            counts.add_sum_if_equal(n, [analysed])
+        # the same number as the set's consort count, or as the cohort's respondents (the
+        # flow diagram's and Table 1's n: an outcome every respondent has scored)
+        for same in (
+            consort_key("analysed", summary["analysis_set"], summary["cohort"]),
+            consort_key("assessed", spec.get("baseline"), summary["cohort"]),
+        ):
+            if same in counts.values:
+                counts.add_sum_if_equal(n, [same])
 
 
 def cohort_marks(plan: Plan, summary: Mapping) -> tuple[str | None, str | None]:
@@ -1336,7 +1347,7 @@ def intercurrent_key(*path) -> str:
 
 def intercurrent_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """Per intercurrent event (its column) and arm the participants with it, of the arm's
-    intent-to-treat n (consort: with + without = itt, without hidden). The observations set
+    intention-to-treat n (consort: with + without = itt, without hidden). The observations set
     aside print through `observation_count`."""
     if "estimands" not in inputs:
         return
@@ -1387,7 +1398,7 @@ SOURCES["estimands"] = (intercurrent_facts, ("estimands",))
 # primary outcomes' model n per arm beside those without data. With both, Table 2's n less
 # the printed arms gives a withheld arm's model n back, so the arms' model n are facts of the
 # plan, each arm's analysis set the model n plus those without data, and Table 2's n (every
-# analysis set's) their sum: intent-to-treat's n less per-protocol's is those with data left
+# analysis set's) their sum: intention-to-treat's n less per-protocol's is those with data left
 # out of per protocol (a hidden fact per arm, `_nested_model_sums`).
 
 
@@ -1456,8 +1467,8 @@ def _model_set_sum(counts: Counts, set_key: str, key: str, rest: str, hidden: bo
 
 
 def _nested_model_sums(counts: Counts, name: str, outcome: str, arms: list[str]) -> None:
-    """A supportive set's model (per protocol, complete case) is of intent-to-treat
-    participants: per arm, intent-to-treat's model n = this set's + those with data not in
+    """A supportive set's model (per protocol, complete case) is of intention-to-treat
+    participants: per arm, intention-to-treat's model n = this set's + those with data not in
     it, a count of participants (hidden: Table 2's two n give its sum over the arms)."""
     for arm in arms if name != "itt" else []:
         itt, own = model_key("itt", outcome, arm), model_key(name, outcome, arm)

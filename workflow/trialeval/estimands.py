@@ -219,7 +219,7 @@ def set_aside_counts(
     spec: dict, scores: pd.DataFrame | None, participants: pd.DataFrame | None
 ) -> dict:
     """estimands.json: per analysis (primary, then each sensitivity analysis) its label,
-    estimand and what each intercurrent event did, counted over the intent-to-treat set and
+    estimand and what each intercurrent event did, counted over the intention-to-treat set and
     the outcomes the analysis fits. `participants` carry the analysis-set flags; without
     intercurrent events the data are not needed (None)."""
     if has_events(spec):
@@ -242,7 +242,7 @@ def set_aside_counts(
             "visits strictly after the visit given in the event's column (the event's own "
             "visit counts as before it)"
         ),
-        "counted over": "the intent-to-treat set and the outcomes each analysis fits",
+        "counted over": "the intention-to-treat set and the outcomes each analysis fits",
         **ACTION_WORDS,
     }
     return out

@@ -42,6 +42,7 @@ from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import DASH, format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
+from trialeval.labels import analysis_set_label, primary_set_words, set_name  # noqa: E402
 from trialeval.model_n import reported_or_counted  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
 from trialeval.tables import estimate_decimals, format_number  # noqa: E402
@@ -124,11 +125,6 @@ ESTIMAND_LABELS = {
     "odds_ratio": "Odds ratio",
 }
 ESTIMAND_MARKERS = {"hodges_lehmann_shift": "D"}
-SET_LABELS = {
-    "itt": "Intention to treat",
-    "per_protocol": "Per protocol",
-    "complete_case": "Complete case",
-}
 MINUS = "\u2212"
 NO_ODDS_RATIOS = "No odds ratios were estimated (effects.csv has no association rows)."
 EN_DASH = "\u2013"
@@ -383,7 +379,7 @@ def plot_trajectories(
     for ax in spare:
         ax.axis("off")
     _trajectory_legend(fig, spare, arms, styles)
-    set_label = f"{SET_LABELS.get(analysis_set, analysis_set)} set"
+    set_label = _cap(set_name(analysis_set, spec))
     counts = (
         "Numbers under each visit: participants observed there, per arm (in the arm's colour)."
         if show_n
@@ -499,7 +495,7 @@ def trajectory_gaps(
 ) -> list[str]:
     """What the trajectories figure cannot draw, and why, in sentences (empty: nothing)."""
     means = adjusted_means[adjusted_means["analysis_set"] == analysis_set]
-    set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
+    set_label = set_name(analysis_set, spec)
     if means.empty:
         if spec["analyses"]["mixed_model"]["model"] == "ancova":
             return [
@@ -508,7 +504,7 @@ def trajectory_gaps(
                 "its effects are in the forest plot and the effects table."
             ]
         return [
-            f"No adjusted means: no mixed model could be fitted in the {set_label} set "
+            f"No adjusted means: no mixed model could be fitted in the {set_label} "
             "(tables/model_diagnostics.csv says why)."
         ]
     labels = {o["id"]: pretty(o["label"]) for o in spec["outcomes"]}
@@ -544,16 +540,17 @@ def trajectory_gaps(
 
 def _empty_arm(consort: dict | None, arm: str, analysis_set: str) -> str:
     """Why an arm has nothing to draw, from the CONSORT counts when they are at hand."""
-    set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
+    design = {"design": (consort or {}).get("design", "rct")}
+    set_label = set_name(analysis_set, design)
     if consort is not None and consort["analysed"][analysis_set][arm] == 0:
         withdrawn, allocated = consort["withdrawn"][arm], consort["allocated"][arm]
         spec_randomized = consort.get("design", "rct") in RANDOMIZED
         return (
-            f"nobody is in the {set_label} set ({_count(withdrawn)} of {_count(allocated)} "
+            f"nobody is in the {set_label} ({_count(withdrawn)} of {_count(allocated)} "
             f"{'allocated' if spec_randomized else 'assigned'} withdrew consent), so nothing is "
             "drawn for this arm"
         )
-    return f"no participant of the {set_label} set has a score, so nothing is drawn for this arm"
+    return f"no participant of the {set_label} has a score, so nothing is drawn for this arm"
 
 
 def _not_drawn_footnote(fig, gaps: list[str], width: float, note: str = "") -> None:
@@ -1142,7 +1139,7 @@ def plot_forest(
             " binary outcomes, participants of the two arms compared."
         )
     footnote = (
-        f"{SET_LABELS.get(analysis_set, analysis_set)} set; points and bars: estimate and 95% CI."
+        f"{_cap(set_name(analysis_set, spec))}; points and bars: estimate and 95% CI."
         " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
         "in the outcome's own units."
         + n_words
@@ -1281,9 +1278,9 @@ def forest_gaps(spec: dict, effects: pd.DataFrame, analysis_set: str = "itt") ->
     reasons their rows give (effects.csv `note`), each reason once."""
     estimands = (*CONTINUOUS_ESTIMANDS.get(spec["design"], ()), "risk_ratio")
     eff = effects[(effects["analysis_set"] == analysis_set) & effects["estimand"].isin(estimands)]
-    set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
+    set_label = set_name(analysis_set, spec)
     if eff.empty:
-        return [f"No effects were estimated in the {set_label} set."]
+        return [f"No effects were estimated in the {set_label}."]
     missing = eff[eff["estimate"].isna()]
     if missing.empty:
         return []
@@ -1563,11 +1560,11 @@ def plot_change_distributions(
 
 def change_gaps(spec: dict, changes: pd.DataFrame, analysis_set: str = "itt") -> list[str]:
     """What the change-distribution figure cannot draw: arms without a change score."""
-    set_label = SET_LABELS.get(analysis_set, analysis_set).lower()
+    set_label = set_name(analysis_set, spec)
     baseline = _timepoint_labels(spec)[spec["baseline"]]
     if changes.empty:
         return [
-            f"No change scores: no participant of the {set_label} set has a score at "
+            f"No change scores: no participant of the {set_label} has a score at "
             f"{baseline} and at a later visit."
         ]
     return [
@@ -1691,9 +1688,14 @@ def _words(spec: dict) -> dict[str, str]:
 
 
 def _in_own_terms(spec: dict, text: str) -> str:
-    """consort.json's definitions say 'allocated'; a non-randomized study's figure 'assigned'."""
-    text = re.sub(r"\bitt\b", "ITT", text)
-    return text if spec["design"] in RANDOMIZED else re.sub(r"\ballocated\b", "assigned", text)
+    """consort.json's definitions say 'allocated' and 'itt participants'; the figure says
+    'ITT participants', and a non-randomized study's 'assigned' and its own set's members
+    ("enrolled participants": trialeval.labels)."""
+    if spec["design"] in RANDOMIZED:
+        return re.sub(r"\bitt\b", "ITT", text)
+    text = re.sub(r"\bitt participants\b", primary_set_words(spec)[1], text)
+    text = re.sub(r"\bitt\b", analysis_set_label("itt", spec).lower(), text)
+    return re.sub(r"\ballocated\b", "assigned", text)
 
 
 def configured_sets(spec: dict, consort: dict) -> list[str]:
@@ -1705,7 +1707,7 @@ def configured_sets(spec: dict, consort: dict) -> list[str]:
 def _per_protocol_text(spec: dict, consort: dict) -> str:
     rule = spec.get("per_protocol")
     if not rule:
-        return "no adherence rule configured, so it equals ITT"
+        return f"no adherence rule configured, so it equals the {set_name('itt', spec)}"
     labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
     arms = ", ".join(labels.get(a, a) for a in rule["arms"])
     column = rule["column"].replace("_", " ")
@@ -1714,9 +1716,12 @@ def _per_protocol_text(spec: dict, consort: dict) -> str:
 
 
 def _consort_footnote(spec: dict, consort: dict, model_n: dict | None) -> str:
+    from trialeval.labels import primary_set_definition
+
     definitions = {k: _in_own_terms(spec, v) for k, v in consort.get("definitions", {}).items()}
+    primary = "Intention-to-treat (ITT)" if spec["design"] in RANDOMIZED else None
     said = {
-        "itt": f"Intention to treat (ITT): {definitions.get('itt', '')}.",
+        "itt": f"{primary or analysis_set_label('itt', spec)}: {primary_set_definition(spec)}.",
         "per_protocol": f"Per protocol: {_per_protocol_text(spec, consort)}.",
         "complete_case": f"Complete case: {definitions.get('complete_case', '')}.",
     }
@@ -1762,6 +1767,10 @@ def _unit_lines(consort: dict, arm: str) -> list[tuple[str, str, int]]:
     return lines
 
 
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _n(value) -> str:
     return f"n\u00a0=\u00a0{_count(value)}"
 
@@ -1777,7 +1786,8 @@ def _follow_up_lines(spec: dict, consort: dict, arm: str) -> list[tuple[str, str
         ]
     never = consort.get("no_data_at_any_timepoint", {}).get(arm)
     if never is not None:
-        lines.append((f"No data at any timepoint (kept in ITT): {_n(never)}", "normal", 0))
+        kept = "ITT" if spec["design"] in RANDOMIZED else set_name("itt", spec)
+        lines.append((f"No data at any timepoint (kept in {kept}): {_n(never)}", "normal", 0))
     return lines
 
 
@@ -1793,7 +1803,7 @@ def _analysis_lines(spec: dict, consort: dict, arm: str, model_n: dict | None) -
     lines: list[tuple[str, str, int]] = [("Analysed", "bold", 0)]
     for name in configured_sets(spec, consort):
         size = consort["analysed"][name][arm]
-        text = f"{SET_LABELS.get(name, name)}: {_n(size)}"
+        text = f"{analysis_set_label(name, spec)}: {_n(size)}"
         excluded = consort.get("excluded_from", {}).get(name)
         if excluded is not None:
             text += f" (excluded {_n(excluded[arm])})"
@@ -2268,7 +2278,11 @@ def run(
     covariate_labels (optional); tipping_point: imputation (the list of imputation parts).
     """
     notes: list[str] = []
-    if kind == "consort":
+    if kind == "consort" and spec["design"] == "cohort_comparison":  # a survey per cohort
+        from trialeval.cohort_flow import plot as plot_cohort_flow
+
+        fig = plot_cohort_flow(spec, inputs["consort"], inputs)
+    elif kind == "consort":
         consort = json.loads(Path(inputs["consort"]).read_text())
         model_n = _model_n(spec, consort, inputs)  # from the complete counts
         # disclosure control (config `disclosure`): withheld counts as their markers

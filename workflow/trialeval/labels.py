@@ -11,19 +11,68 @@ from __future__ import annotations
 import re
 
 SET_LABELS = {
-    "itt": "Intent-to-treat",
+    "itt": "Intention-to-treat",
     "per_protocol": "Per protocol",
     "complete_case": "Complete case",
 }
+# The set each primary analysis uses (id "itt" in the pipeline's files) in the design's own
+# words: intention-to-treat (CONSORT's term) presumes randomized allocation, so a
+# non-randomized design names who is in the set instead. (label, its members in running text)
+PRIMARY_SET_WORDS = {
+    "rct": ("Intention-to-treat", "intention-to-treat participants"),
+    "cluster_rct": ("Intention-to-treat", "intention-to-treat participants"),
+    "quasi_experimental": ("All enrolled", "enrolled participants"),
+    "cross_sectional": ("All respondents", "respondents"),
+    "cohort_comparison": ("All surveyed", "surveyed cohort members"),
+}
+# who is in the primary set, per design (consort.json's definitions word the randomized case)
+PRIMARY_SET_DEFINITIONS = {
+    "rct": "every allocated participant in the allocated arm, less consent withdrawals",
+    "cluster_rct": "every allocated participant in the allocated arm, less consent withdrawals",
+    "quasi_experimental": (
+        "every enrolled participant in the group assigned, less consent withdrawals"
+    ),
+    "cross_sectional": "respondents to the survey, less consent withdrawals",
+    "cohort_comparison": (
+        "every member of each cohort invited to the survey, less consent withdrawals"
+    ),
+}
 PER_PROTOCOL_NOT_SHOWN = (
     "Per-protocol set not shown: no adherence rule is configured "
-    "(analysis_sets.per_protocol), so it equals the intent-to-treat set."
+    "(analysis_sets.per_protocol), so it equals the intention-to-treat set."
 )
 
 
-def analysis_set_label(name) -> str:
-    """The printed label of an analysis set ("itt" -> "Intent-to-treat"), else the name."""
+def analysis_set_label(name, spec: dict | None = None) -> str:
+    """The printed label of an analysis set ("itt" -> "Intention-to-treat"; in a
+    non-randomized design, `spec`, its own words: "All enrolled"), else the name."""
+    if str(name) == "itt" and spec is not None:
+        return primary_set_words(spec)[0]
     return SET_LABELS.get(str(name), str(name))
+
+
+def primary_set_words(spec: dict) -> tuple[str, str]:
+    """(label, members in running text) of the design's primary ("itt") set."""
+    return PRIMARY_SET_WORDS.get(spec.get("design"), PRIMARY_SET_WORDS["rct"])
+
+
+def set_name(name, spec: dict | None = None) -> str:
+    """An analysis set as running text names it: "intention-to-treat set", "all-enrolled
+    set", "per protocol set" (lower case; the caller capitalises a heading)."""
+    label = analysis_set_label(name, spec)
+    if label.startswith("All "):  # a compound before "set": "all-enrolled set"
+        label = label.replace(" ", "-", 1)
+    return f"{label[:1].lower()}{label[1:]} set"
+
+
+def primary_set_definition(spec: dict) -> str:
+    return PRIMARY_SET_DEFINITIONS.get(spec.get("design"), PRIMARY_SET_DEFINITIONS["rct"])
+
+
+def per_protocol_not_shown(spec: dict | None = None) -> str:
+    """PER_PROTOCOL_NOT_SHOWN, naming the primary set in the design's words."""
+    label = analysis_set_label("itt", spec).lower()
+    return PER_PROTOCOL_NOT_SHOWN.replace("intention-to-treat", label)
 
 
 def arm_label(spec: dict, arm) -> str:
@@ -90,13 +139,13 @@ def clean_registry_label(text: str) -> str:
 
 
 def per_protocol_is_itt(spec: dict) -> bool:
-    """Whether the per-protocol set equals the intent-to-treat set (no adherence rule)."""
+    """Whether the per-protocol set equals the intention-to-treat set (no adherence rule)."""
     return not spec.get("per_protocol")
 
 
 def shown_sets(spec: dict, present) -> list[str]:
     """The analysis sets of `present` a shared output shows: the per-protocol set is left out
-    when it equals intent-to-treat (no adherence rule) and intent-to-treat is shown."""
+    when it equals intention-to-treat (no adherence rule) and intention-to-treat is shown."""
     present = list(dict.fromkeys(present))
     if per_protocol_is_itt(spec) and "itt" in present:
         return [s for s in present if s != "per_protocol"]

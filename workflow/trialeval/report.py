@@ -22,7 +22,7 @@ from trialeval.config import has_reliability, report_items
 from trialeval.delivery import size_text
 from trialeval.direction import negative_shift_words
 from trialeval.formatting import group_thousands
-from trialeval.labels import PER_PROTOCOL_NOT_SHOWN, analysis_set_label, shown_sets
+from trialeval.labels import analysis_set_label, per_protocol_not_shown, set_name, shown_sets
 
 DESIGN_WORDS = {
     "rct": "randomized controlled trial",
@@ -33,8 +33,8 @@ DESIGN_WORDS = {
 }
 FIGURE_TITLES = {
     "consort": "Participant flow (CONSORT)",
-    "trajectories": "Adjusted means by arm and timepoint (mixed model, intent-to-treat set)",
-    "forest": "Effects across outcomes (intent-to-treat set)",
+    "trajectories": "Adjusted means by arm and timepoint (mixed model, intention-to-treat set)",
+    "forest": "Effects across outcomes (intention-to-treat set)",
     "change_distributions": "Change from baseline by arm",
     "odds_ratio_forest": "Odds ratios of burnout by level of belonging",
     "cohort_prevalence": "Prevalence of each binary outcome by cohort (Wilson 95% CI)",
@@ -104,10 +104,10 @@ def _caption_tag(text: str) -> str:
     return f"<caption>{html.escape(text)}</caption>"
 
 
-def _caption(figure: str, estimands: dict) -> str:
-    """A figure's caption; the model figures draw the primary analysis (whose estimand and
-    model the section states once, at its top)."""
-    title = FIGURE_TITLES[figure]
+def _caption(figure: str, estimands: dict, spec: dict | None = None) -> str:
+    """A figure's caption, the primary set in the design's words (`spec`); the model figures
+    draw the primary analysis (whose estimand and model the section states once, at its top)."""
+    title = FIGURE_TITLES[figure].replace("intention-to-treat set", set_name("itt", spec))
     if figure in ("trajectories", "forest", "odds_ratio_forest") and estimands.get("primary"):
         return f"{title}; primary analysis."
     return title
@@ -160,11 +160,11 @@ def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
     secondary = [labels[o["id"]] for o in spec["outcomes"] if o["role"] != "primary"]
     configured = spec["analyses"]["analysis_sets"]
     sets = "; ".join(
-        f"{analysis_set_label(s)} ({analysis_set_definition(spec, s)})"
+        f"{analysis_set_label(s, spec)} ({analysis_set_definition(spec, s)})"
         for s in shown_sets(spec, configured)
     )
     if shown_sets(spec, configured) != configured:
-        sets += f". {PER_PROTOCOL_NOT_SHOWN}"
+        sets += f". {per_protocol_not_shown(spec)}"
     rows = [
         ("Design", DESIGN_WORDS[spec["design"]]),
         ("Cohorts (in time order)" if cohorts else "Arms", arms),
@@ -222,7 +222,7 @@ def _primary_analysis(spec: dict, effects: pd.DataFrame | None) -> list[tuple[st
     stated = estimand_lines("primary analysis", spec["analyses"].get("estimand"))
     measures = [ESTIMAND_LABELS.get(e, e) for e in dict.fromkeys(rows["estimand"])]
     measures = ", ".join(measures[:1] + [_lower_first(m) for m in measures[1:]])
-    where = f"{analysis_set_label(primary_set).lower()} set"
+    where = set_name(primary_set, spec)
     estimand = (
         " ".join(stated)
         if stated
@@ -250,13 +250,13 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
     if spec:
         sets = shown_sets(spec, [s for s in spec["analyses"]["analysis_sets"] if s in sets])
     head = "".join(f"<th>{html.escape(labels[a])}</th>" for a in arms)
-    lines = [("Allocated", consort["allocated"]), ("Withdrew consent", consort["withdrawn"])]
+    words = _flow_words(spec)
+    lines = [(words[0], consort["allocated"]), ("Withdrew consent", consort["withdrawn"])]
     for tp, counts in consort["assessed"].items():
-        lines.append((f"Assessed: {consort['timepoints'][tp]}", counts))
+        lines.append((f"{words[1]}: {consort['timepoints'][tp]}", counts))
     for name in sets:
-        lines.append(
-            (f"Analysed: {analysis_set_label(name).lower()} set", consort["analysed"][name])
-        )
+        said = f"{words[2]}{set_name(name, spec)}"
+        lines.append((said[:1].upper() + said[1:], consort["analysed"][name]))
     # each outcome's complete case (scored at every timepoint), where it has fewer
     by_outcome = consort.get("analysed_by_outcome", {}).get("complete_case", {})
     every = consort["analysed"].get("complete_case")
@@ -285,6 +285,21 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
     return (
         f"<table>{_caption_tag(caption)}<thead><tr><th></th>{head}</tr></thead>"
         f"<tbody>{body}</tbody></table>"
+    )
+
+
+def _flow_words(spec: dict | None) -> tuple[str, str, str]:
+    """The participant flow's first row, its per-timepoint rows and the prefix of its set
+    rows, in the design's words: a randomized trial allocates, a non-randomized one assigns,
+    a survey (and each cohort of a cohort comparison) surveys, and a cohort comparison's
+    primary set holds its non-respondents, who are not analysed."""
+    design = (spec or {}).get("design", "rct")
+    if design in ("cross_sectional", "cohort_comparison"):
+        return "Surveyed", "Responded", "Analysed: " if design == "cross_sectional" else ""
+    return (
+        ("Allocated" if design in ("rct", "cluster_rct") else "Assigned"),
+        "Assessed",
+        "Analysed: ",
     )
 
 
@@ -328,7 +343,7 @@ def _diagnostics(
     shown, withheld = _planned_n(shown, frame, plan, effects)
     if spec:
         shown["outcome"] = [typographic(outcome_label(spec, o)) for o in shown["outcome"]]
-    shown["analysis_set"] = shown["analysis_set"].map(analysis_set_label)
+    shown["analysis_set"] = [analysis_set_label(s, spec) for s in shown["analysis_set"]]
     for column in ("sd_participant", "sd_site", "sd_group", "icc_group", "icc_site", "sd_residual"):
         if column not in shown:
             continue
@@ -409,7 +424,7 @@ def _estimand_section(
     analyses: dict, arms: dict[str, str], numbers=None, spec=None, plan=disclosure.OFF
 ) -> str:
     """Each analysis's estimand once, and per intercurrent event the participants with it and
-    the observations its strategy set aside, per arm (intent-to-treat set). `numbers` yields
+    the observations its strategy set aside, per arm (intention-to-treat set). `numbers` yields
     the tables' numbers ("S2", ...); `spec` labels the outcomes."""
     from trialeval.estimands import ACTION_WORDS, estimand_lines
     from trialeval.tables import outcome_label, typographic
@@ -453,7 +468,7 @@ def _estimand_section(
             )
     parts.append(
         '<p class="note">After the event: visits strictly after the visit recorded in the '
-        "event's column. Counted over the intent-to-treat set (estimands.json).</p>"
+        f"event's column. Counted over the {set_name('itt', spec)} (estimands.json).</p>"
     )
     if plan.on:
         parts += _intercurrent_notes(plan, parts)
@@ -539,7 +554,7 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
     notes = json.loads((trial_dir / "figures" / "notes.json").read_text())
 
     def figure_html(figure: str) -> None:
-        caption = f"Figure {figure_number[figure]}. {_caption(figure, estimands)}"
+        caption = f"Figure {figure_number[figure]}. {_caption(figure, estimands, spec)}"
         parts.append(_figure_html(trial_dir / "figures" / f"{figure}.png", caption))
         if notes.get(figure):
             said = " ".join(notes[figure])

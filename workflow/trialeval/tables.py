@@ -44,14 +44,18 @@ from trialeval.effects import PREPOST_SUMMARY_COLUMNS
 from trialeval.formatting import DASH, MINUS, format_p, group_thousands, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
 from trialeval.labels import (
-    PER_PROTOCOL_NOT_SHOWN,
     SET_LABELS,
+    analysis_set_label,
     clean_registry_label,
     covariate_term,
     level_label,
     level_order,
     method_text,
+    per_protocol_not_shown,
+    primary_set_definition,
+    primary_set_words,
     score_decimals,
+    set_name,
     shown_sets,
 )
 
@@ -175,6 +179,10 @@ def _lower_first(text: str) -> str:
     if len(text) > 1 and text[1].islower():
         return text[0].lower() + text[1:]
     return text
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _display_level(level) -> str:
@@ -320,30 +328,27 @@ def contrast_label(spec: dict, contrast: str, exposure=None) -> str:
 
 
 def analysis_set_definition(spec: dict, name: str) -> str:
-    if spec["design"] == "cross_sectional" and name in ("itt", "per_protocol"):
-        return "respondents to the survey, less consent withdrawals"
-    if spec["design"] == "cohort_comparison" and name in ("itt", "per_protocol"):
-        return "every member of each cohort in the participants file, less consent withdrawals"
-    if name == "itt":
-        return "every allocated participant in the allocated arm, less consent withdrawals"
+    """Who is in analysis set `name`, in the design's own words (trialeval.labels)."""
+    members = primary_set_words(spec)[1]
+    surveys = ("cross_sectional", "cohort_comparison")  # no adherence: the same people
+    if name == "itt" or (name == "per_protocol" and spec["design"] in surveys):
+        return primary_set_definition(spec)
     if name == "per_protocol":
         rule = spec.get("per_protocol")
         if not rule:
-            return "no adherence rule configured, so the same as intent-to-treat"
+            return f"no adherence rule configured, so the same as {_set_label('itt', spec).lower()}"
         arms = _arm_labels(spec)
         who = ", ".join(arms.get(a, a) for a in rule["arms"])
         column = rule["column"].replace("_", " ")
-        return (
-            f"intent-to-treat participants, restricted in {who} to those with "
-            f"{column} ≥ {rule['at_least']:g}"
-        )
+        return f"{members}, restricted in {who} to those with {column} ≥ {rule['at_least']:g}"
     if name == "complete_case":
-        return "intent-to-treat participants with the outcome scored at every timepoint"
+        return f"{members} with the outcome scored at every timepoint"
     return name
 
 
-def _set_label(name: str) -> str:
-    return SET_LABELS.get(name, str(name))
+def _set_label(name: str, spec: dict | None = None) -> str:
+    """An analysis set's label; with `spec`, the primary set in the design's words."""
+    return analysis_set_label(name, spec) if spec is not None else SET_LABELS.get(name, str(name))
 
 
 # --------------------------------------------------------------------------------------
@@ -362,7 +367,8 @@ def table1(
 
     A cross-sectional survey describes its whole sampling frame instead (everyone surveyed,
     less consent withdrawals): respondents, non-respondents and everyone, on the frame's
-    variables; its survey measures among respondents only.
+    variables; its survey measures among respondents only. A cohort comparison describes
+    each cohort's respondents, without outcome rows (see `_describes_outcomes`).
 
     `full` is long: row (of `formatted`), variable, characteristic, level, group (arm id,
     "respondents" / "non_respondents", "overall", or "<arm> - <control>" for an SMD),
@@ -381,7 +387,8 @@ def table1(
             table.numeric_rows(name, label, data, name, summary, 1)
         else:
             table.labelled_rows(data, name, label)
-    _add_baseline_outcome_rows(table, spec, data, scores)
+    if _describes_outcomes(spec):
+        _add_baseline_outcome_rows(table, spec, data, scores)
     return table.frames()
 
 
@@ -389,13 +396,30 @@ def _is_survey(spec: dict) -> bool:
     return spec["design"] == "cross_sectional"
 
 
+def _is_cohort(spec: dict) -> bool:
+    return spec["design"] == "cohort_comparison"
+
+
+def _describes_outcomes(spec: dict) -> bool:
+    """Whether Table 1 has outcome rows. A trial's baseline outcome measures describe the
+    groups before the intervention; a cohort comparison surveys each cohort once, so its
+    outcome measures are the compared quantity itself, summarised and compared in Table 2
+    (cohort_table) only: Table 1 describes the respondents it compares (the people, not the
+    result), and an SMD there would present the result as an imbalance."""
+    return not _is_cohort(spec)
+
+
 def _table1_people(spec: dict, participants, sets, analysis_set: str) -> pd.DataFrame:
     """One row per participant Table 1 describes: the analysis set (a survey: everyone
-    surveyed less withdrawals) with its responded_* flags and participant columns, and
-    `group`, the column of the table they fall in (their arm; respondents or non_respondents)."""
+    surveyed less withdrawals; a cohort comparison: the set's respondents, those its models
+    compare) with its responded_* flags and participant columns, and `group`, the column of
+    the table they fall in (their arm or cohort; respondents or non_respondents)."""
     baseline_flag = f"responded_{spec['baseline']}"
     survey = _is_survey(spec)
-    flags = sets.loc[~sets["withdrawn"] if survey else sets[analysis_set].astype(bool)]
+    chosen = ~sets["withdrawn"] if survey else sets[analysis_set].astype(bool)
+    if _is_cohort(spec):
+        chosen = chosen & sets[baseline_flag].astype(bool)
+    flags = sets.loc[chosen]
     keep = ["participant_id", "arm"] + [c for c in flags if c.startswith("responded_")]
     data = flags[keep].merge(
         participants.drop(columns=["arm"], errors="ignore"),
@@ -672,7 +696,7 @@ def _effect_labels(spec: dict, effects: pd.DataFrame) -> pd.DataFrame:
         contrast_label(spec, c, e) for c, e in zip(out["contrast"], out["exposure"], strict=True)
     ]
     out["timepoint_label"] = out["timepoint"].map(timepoints).fillna(out["timepoint"])
-    out["analysis_set_label"] = out["analysis_set"].map(_set_label)
+    out["analysis_set_label"] = [_set_label(s, spec) for s in out["analysis_set"]]
     return out
 
 
@@ -684,8 +708,8 @@ def _estimate_cell(spec: dict, row, notes: Notes) -> str:
 
 # Table 2 layout (CONSORT 2025 outcomes item: each group's result, then the effect with its
 # precision). Blocks of rows, each under a heading row: the primary analysis on each analysis
-# set in order (intent-to-treat first), then each named sensitivity analysis's sets. The
-# per-protocol and complete-case blocks stay in Table 2, after the intent-to-treat block,
+# set in order (intention-to-treat first), then each named sensitivity analysis's sets. The
+# per-protocol and complete-case blocks stay in Table 2, after the intention-to-treat block,
 # rather than in a supplementary table: they are the trial's prespecified supportive analyses
 # of the same outcomes and read best beside the primary block; the report's S-numbers belong
 # to tables only the report has, and a manuscript that wants them in its supplement moves the
@@ -695,13 +719,12 @@ def _estimate_cell(spec: dict, row, notes: Notes) -> str:
 # The contrast is in the effect column's header when the table has one, the follow-up visit
 # in the title when there is one; the estimand is in the footnotes.
 HEADING, SUBHEADING = 1, 2  # formatted.attrs["headings"]: row -> level (bold, italic)
-SET_BLOCK = {"itt": "Intent-to-treat set", "per_protocol": "Per-protocol set"}
-SET_BLOCK["complete_case"] = "Complete-case set"
+SET_BLOCK = {"per_protocol": "Per-protocol set", "complete_case": "Complete-case set"}
 MEAN_ESTIMANDS = {"diff_in_change", "diff_in_means", "adjusted_diff"}
 
 
 def _block_label(spec: dict, name: str, analysis_set: str, timepoint: str | None) -> str:
-    label = SET_BLOCK.get(analysis_set, _set_label(analysis_set))
+    label = SET_BLOCK.get(analysis_set) or _upper_first(set_name(analysis_set, spec))
     if name != "primary":
         analysis = _analysis_labels(spec).get(name, name)
         label = f"Sensitivity analysis: {analysis}, {label[:1].lower()}{label[1:]}"
@@ -894,7 +917,7 @@ def estimand_footnotes(spec: dict, names) -> list[str]:
         if analysis["name"] not in names:
             continue
         mm = analysis["mixed_model"]
-        sets = ", ".join(_set_label(s).lower() for s in analysis["analysis_sets"])
+        sets = ", ".join(_set_label(s, spec).lower() for s in analysis["analysis_sets"])
         covariates = ", ".join(covariate_term(spec, c) for c in analysis["covariates"]) or "none"
         scores = [
             o for o in analysis["outcomes"] if (_outcome(spec, o) or {}).get("kind") == "score"
@@ -1023,7 +1046,7 @@ def prepost_table(
             line = {"Outcome": label}
             labels = {
                 "Timepoint": timepoints.get(block["timepoint"], block["timepoint"]),
-                "Analysis set": _set_label(block["analysis_set"]),
+                "Analysis set": _set_label(block["analysis_set"], spec),
                 "Contrast": contrast_label(spec, block["contrast"]),
             }
             line.update({h: labels[h] for h in optional})
@@ -1106,7 +1129,7 @@ def association_table(
             here = ors[(ors["exposure"] == exposure) & (ors["analysis_set"] == analysis_set)]
             heading = outcome_label(spec, exposure)
             if several_sets:
-                heading += f" ({_set_label(analysis_set)})"
+                heading += f" ({_set_label(analysis_set, spec)})"
             printed.append({"Exposure and level": typographic(heading)})
             # contrast "<level> - <reference>": the OR row of each non-reference level
             by_level = {str(r["contrast"]).split(" - ")[0]: r for r in here.to_dict("records")}
@@ -1183,10 +1206,12 @@ def reliability_table(spec: dict, reliability: pd.DataFrame) -> tuple[pd.DataFra
 
 
 def missingness_table(spec: dict, consort: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Completion by arm and timepoint: assessed / analysed (intent-to-treat) n (%)."""
+    """Completion by arm and timepoint: assessed / analysed (intention-to-treat) n (%)."""
     arms = list(consort["arms"].items())
     groups = arms + ([("overall", "Overall")] if len(arms) > 1 else [])
     surveyed = spec["design"] == "cross_sectional"
+    # a cohort comparison's primary set is everyone surveyed (its non-respondents too)
+    frame = "Surveyed, n" if surveyed or spec["design"] == "cohort_comparison" else None
     # N: the itt set; for a survey (whose itt is its respondents) everyone surveyed
     itt = dict(consort["analysed"]["itt"])
     if surveyed:
@@ -1196,7 +1221,7 @@ def missingness_table(spec: dict, consort: dict) -> tuple[pd.DataFrame, pd.DataF
     def count(table: dict, arm: str) -> int:
         return sum(table.values()) if arm == "overall" else int(table[arm])
 
-    rows = [("analysed", "Surveyed, n" if surveyed else "Intent-to-treat set, n", None)]
+    rows = [("analysed", frame or f"{_upper_first(set_name('itt', spec))}, n", None)]
     rows += [
         (
             f"assessed_{t}",
@@ -1784,7 +1809,7 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
 def shown_rows(spec: dict, frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """The rows of an effects-like frame (an analysis_set column) the shared outputs show, and
     whether some were left out: per analysis, the per-protocol rows where that set equals the
-    intent-to-treat set (no adherence rule) and the analysis has intent-to-treat rows too."""
+    intention-to-treat set (no adherence rule) and the analysis has intention-to-treat rows too."""
     if frame.empty or "analysis_set" not in frame:
         return frame, False
     names = _analysis_names(frame)
@@ -1811,13 +1836,19 @@ def multi_arm_rule(spec: dict, effects: pd.DataFrame) -> str:
 
 
 def _sets_line(spec: dict, names) -> str:
-    parts = [f"{_set_label(n).lower()} ({analysis_set_definition(spec, n)})" for n in names]
+    parts = [f"{_set_label(n, spec).lower()} ({analysis_set_definition(spec, n)})" for n in names]
     return f"Analysis set{'s' if len(parts) > 1 else ''}: " + "; ".join(parts) + "."
 
 
 def _title(spec: dict, kind: str, text: str) -> str:
     tables = _report_tables(spec)
     return f"Table {tables.index(kind) + 1}. {text}" if kind in tables else text
+
+
+def table_name(spec: dict, kind: str) -> str:
+    """How other outputs refer to table `kind`: "Table 2" (its number), else "the table"."""
+    tables = _report_tables(spec)
+    return f"Table {tables.index(kind) + 1}" if kind in tables else "the table"
 
 
 def _report_tables(spec: dict) -> list[str]:
@@ -1878,10 +1909,17 @@ def _build_table1(spec: dict, kind: str, inputs: dict):
             "and non-respondents, on the frame's variables; survey measures are "
             "summarised among respondents."
         )
+    elif _is_cohort(spec):
+        title = _title(spec, kind, "Characteristics of respondents by cohort")
+        scope = (
+            "Respondents: the members of each cohort invited to the survey who returned it, "
+            "less consent withdrawals; the participants the cohort comparisons use. The "
+            f"outcomes are summarised and compared in {table_name(spec, 'cohort_table')}."
+        )
     else:
-        when = "Characteristics" if group == "cohort" else "Baseline characteristics"
-        title = _title(spec, kind, f"{when} by {group} (intent-to-treat set)")
-        scope = f"Intent-to-treat set: {analysis_set_definition(spec, 'itt')}."
+        when = "Baseline characteristics"
+        title = _title(spec, kind, f"{when} by {group} ({set_name('itt', spec)})")
+        scope = f"{_upper_first(set_name('itt', spec))}: {analysis_set_definition(spec, 'itt')}."
     lines = [scope]
     why = (
         "too few items answered to score"
@@ -1890,7 +1928,8 @@ def _build_table1(spec: dict, kind: str, inputs: dict):
     )
     lines.append(
         "Percentages are of participants with a value. Missing: counts of participants "
-        f"without a value (for outcome measures: {why})."
+        "without a value"
+        + (f" (for outcome measures: {why})." if _describes_outcomes(spec) else ".")
     )
     if any(c.get("summary") == "median_iqr" for c in spec["covariates"]):
         lines.append("IQR: interquartile range (25th to 75th percentile).")
@@ -1920,7 +1959,7 @@ def _build_missingness_table(spec: dict, kind: str, inputs: dict):
     who = (
         "everyone surveyed, less consent withdrawals"
         if spec["design"] == "cross_sectional"
-        else f"the intent-to-treat set ({analysis_set_definition(spec, 'itt')})"
+        else f"the {set_name('itt', spec)} ({analysis_set_definition(spec, 'itt')})"
     )
     footnote = f"N: {who}; n: those who returned the survey at that timepoint."
     if full["row"].str.startswith("complete_case:").any():
@@ -2015,7 +2054,7 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
     """The notes of a model table: sets, methods, CIs, the table's own lines, multiplicity,
     estimands and the formatter's footnotes."""
     lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
-    lines += [PER_PROTOCOL_NOT_SHOWN] if left_out else []
+    lines += [per_protocol_not_shown(spec)] if left_out else []
     lines += _methods(spec, effects)
     lines += ["Estimates with 95% confidence intervals.", *extra]
     if "Adjusted P" in formatted.columns:
@@ -2126,7 +2165,7 @@ def _tipping_point_build(spec: dict, kind: str, inputs: dict):
     full, formatted = tipping_point_table(spec, imputation)
     title = _title(spec, kind, "Multiple imputation with delta adjustment (tipping point)")
     named = [a for a in spec["analyses"].get("sensitivity") or [] if a.get("imputation")]
-    lines = [PER_PROTOCOL_NOT_SHOWN] if left_out else []
+    lines = [per_protocol_not_shown(spec)] if left_out else []
     for analysis in named:
         mi = analysis["imputation"]
         how = "carried into later visits" if mi["propagate"] else "not carried into later visits"
@@ -2160,9 +2199,14 @@ def _tipping_point_build(spec: dict, kind: str, inputs: dict):
 
 def _check_n(spec: dict, full: pd.DataFrame, consort: dict) -> None:
     """Table 1's n row must equal consort.json's analysed (itt) counts; a survey's, its
-    respondents (analysed), non-respondents (not assessed) and everyone not withdrawn."""
+    respondents (analysed), non-respondents (not assessed) and everyone not withdrawn; a
+    cohort comparison's, each cohort's respondents (assessed) and their sum."""
     n = full[(full["variable"] == "n") & (full["statistic"] == "n")].set_index("group")["value"]
     expected = consort["analysed"]["itt"]
+    if _is_cohort(spec):
+        expected = dict(consort["assessed"][spec["baseline"]])
+        expected["overall"] = sum(expected.values()) if len(expected) > 1 else None
+        expected = {g: c for g, c in expected.items() if c is not None}
     if spec["design"] == "cross_sectional":
         group = next(iter(consort["allocated"]))
         survey = next(iter(consort["timepoints"]))

@@ -28,7 +28,7 @@ starting from the sequential pass it settles within a few sweeps.
 
 A missing baseline is imputed like any other visit (from the covariates, and in the FCS
 sweeps from the post visits): the primary `repeated` model keeps such participants and
-`ancova` / `mmrm` drop them, so imputing it is what keeps them in the intent-to-treat
+`ancova` / `mmrm` drop them, so imputing it is what keeps them in the intention-to-treat
 analysis of the completed data. Participants without any score are imputed from arm and
 covariates. Participants with a missing covariate are not imputed (the covariates are not
 imputed): their observed rows pass through and the analysis model drops them as the primary

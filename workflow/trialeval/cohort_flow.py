@@ -1,0 +1,153 @@
+"""The participant flow of a cohort comparison (design `cohort_comparison`): a survey's flow
+per cohort, not a trial's.
+
+Each cohort is a different set of people surveyed once, so there is no allocation and no
+follow-up: per cohort, surveyed (every member of the cohort in the participants file) ->
+responded (with the response rate; those who did not respond or withdrew consent apart) ->
+analysed (per primary outcome, the respondents with it scored: the N of the cohort's summary
+in Table 2, and of its comparisons; the respondents without it apart). The counts are
+consort.json's (surveyed = allocated, responded = assessed at the survey) and
+tables/cohort_summary.csv's (analysed), so they reconcile with Table 1 (the respondents) and
+Table 2 (N per cohort); every count goes through the disclosure plan.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from trialeval import disclosure
+
+
+def analysed_counts(spec: dict, summary: pd.DataFrame, analysis_set: str, plan) -> dict:
+    """{primary outcome: {cohort: n or its disclosure marker}}: the respondents each primary
+    outcome's summary and comparisons use (cohort_summary.csv's n)."""
+    primary = [o["id"] for o in spec["outcomes"] if o["role"] == "primary"]
+    rows = summary[(summary["analysis_set"] == analysis_set) & summary["outcome"].isin(primary)]
+    counts: dict[str, dict] = {o: {} for o in primary if (rows["outcome"] == o).any()}
+    for row in rows.to_dict("records"):
+        n = int(row["n"])
+        marker = plan.marker(disclosure.cohort_key(row, "n"), n)
+        counts[row["outcome"]][str(row["cohort"])] = marker or n
+    return counts
+
+
+def _no_data(responded, n, plan) -> str:
+    """ " (no data: k)": respondents without the outcome, when both counts print and the
+    difference is not itself a small count the plan would withhold."""
+    if isinstance(responded, str) or isinstance(n, str):
+        return ""
+    rest = responded - n
+    if plan.on and 0 < rest < plan.min_cell:
+        return ""
+    return f" (no data: {rest:,})"
+
+
+def _rate(surveyed, responded) -> str:
+    if isinstance(surveyed, str) or isinstance(responded, str) or not surveyed:
+        return "\u2013"
+    return f"{100 * responded / surveyed:.1f}%"
+
+
+def cohort_boxes(spec: dict, consort: dict, analysed: dict, plan, width: float) -> list[list]:
+    """Per cohort the three boxes' lines: surveyed, responded, analysed."""
+    from trialeval.figures import _n, pretty
+
+    tp = next(iter(consort["timepoints"]))
+    labels = {o["id"]: pretty(o["label"]) for o in spec["outcomes"]}
+    columns = []
+    for cohort in consort["allocated"]:
+        surveyed = consort["allocated"][cohort]
+        responded = consort["assessed"][tp][cohort]
+        head = [
+            (consort["arms"].get(cohort, cohort), "bold", 0),
+            (f"Surveyed: {_n(surveyed)}", "normal", 0),
+        ]
+        response = [
+            ("Responded", "bold", 0),
+            (_n(responded), "normal", 0),
+            (f"Response rate: {_rate(surveyed, responded)}", "normal", 0),
+            ("Not analysed:", "normal", 0),
+            (f"Did not respond: {_n(consort['not_assessed'][tp][cohort])}", "normal", 1),
+            (f"Withdrew consent: {_n(consort['withdrawn'][cohort])}", "normal", 1),
+        ]
+        lines = [("Analysed", "bold", 0)]
+        for outcome, by_cohort in analysed.items():
+            n = by_cohort.get(cohort, 0)
+            lines.append((labels.get(outcome, outcome), "normal", 0))
+            lines.append((f"{_n(n)}{_no_data(responded, n, plan)}", "normal", 1))
+        if not analysed:
+            lines.append(("no primary outcome summarised", "normal", 0))
+        columns.append([head, response, lines])
+    return columns
+
+
+def footnote(spec: dict, consort: dict) -> str:
+    from trialeval.labels import primary_set_definition
+    from trialeval.tables import table_name
+
+    text = (
+        f"Surveyed: {primary_set_definition(spec)}. Response rate: respondents of those "
+        "surveyed. Analysed, per primary outcome: the respondents with it scored (each "
+        f"cohort's N in {table_name(spec, 'cohort_table')} and in the comparisons; the "
+        "adjusted models use those of them with every covariate answered); no data: "
+        "respondents without it (too few items answered to score). "
+        f"{table_name(spec, 'table1')} describes the respondents."
+    )
+    if consort.get("disclosure_note"):
+        text += f" {consort['disclosure_note']}"
+    return text
+
+
+def plot_flow(spec: dict, consort: dict, analysed: dict, plan=disclosure.OFF):
+    """The flow diagram: one column per cohort in time order, three stages, the footnote."""
+    from trialeval import figures as f
+
+    width, margin, gap = f.DOUBLE_COLUMN, 0.08, 0.18
+    cohorts = list(consort["allocated"])
+    x_start = margin + f.STAGE_W
+    col_w = (width - x_start - margin - gap * (len(cohorts) - 1)) / len(cohorts)
+    columns = cohort_boxes(spec, consort, analysed, plan, col_w)
+    rows = [[f._box(c[i], col_w, "center" if i < 2 else "left") for c in columns] for i in range(3)]
+    y = margin
+    for row in rows:  # each stage's boxes share one height
+        height = max(b.height for b in row)
+        for i, box in enumerate(row):
+            box.x0, box.top, box.height = x_start + i * (col_w + gap), y, height
+        y += height + f.ROW_GAP
+    note = f.wrap(footnote(spec, consort), width - 2 * margin, f.SMALL_FONT)
+    fig_h = y - f.ROW_GAP + 0.12 + len(note) * f.SMALL_FONT * 1.3 / 72 + margin
+    fig = f.plt.figure(figsize=(width, fig_h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, fig_h)
+    ax.axis("off")
+    for stage, row in zip(["Cohort", "Response", "Analysis"], rows, strict=True):
+        f._stage(ax, stage, row[0].top, row[0].bottom, fig_h, margin)
+        for box in row:
+            f._draw_box(ax, box, fig_h)
+    for upper, lower in zip(rows[:-1], rows[1:], strict=True):
+        for a, b in zip(upper, lower, strict=True):
+            f._arrow(ax, (a.centre, a.bottom), (b.centre, b.top), fig_h)
+    f._consort_note(ax, note, margin, fig_h - (rows[-1][0].bottom + 0.12))
+    return fig
+
+
+def plot(spec: dict, consort_path: str, inputs: dict[str, str]):
+    """The figure for trialeval.figures.run: consort.json as published, the analysed counts
+    from tables/cohort_summary.csv, both through the disclosure plan."""
+    import json
+    from pathlib import Path
+
+    from trialeval.figures import STYLE
+    from trialeval.io import read_csv
+
+    plan = disclosure.load(inputs.get("disclosure"))
+    consort = json.loads(Path(consort_path).read_text())
+    summary = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
+    primary_set = (spec["analyses"].get("analysis_sets") or ["itt"])[0]
+    analysed = analysed_counts(spec, summary, primary_set, plan)
+    consort = disclosure.published_consort(consort, plan)
+    import matplotlib
+
+    with matplotlib.rc_context(STYLE):
+        return plot_flow(spec, consort, analysed, plan)
