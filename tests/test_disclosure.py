@@ -1143,7 +1143,7 @@ def _pp_spec() -> dict:
 
 def _pp_trial(tmp_path) -> dict:
     """Control 30, coaching 20, everyone scored at both visits; 3 coached participants below
-    the adherence rule: per protocol 30 + 17. Table 2's n: intent-to-treat 50, per protocol
+    the adherence rule: per protocol 30 + 17. Table 2's n: intention-to-treat 50, per protocol
     47, their difference the 3 excluded (< 5). The stage files the disclosure job and the
     tables job read."""
     ids = [(f"a{i}", "control") for i in range(30)]
@@ -1211,7 +1211,7 @@ def _rendered_n(out_stem: Path) -> dict[str, str]:
 
 
 def test_table2_n_of_itt_and_per_protocol_cannot_give_the_excluded_back(tmp_path):
-    """Intent-to-treat n 50 and per-protocol n 47 in Table 2 say 3 coached participants were
+    """Intention-to-treat n 50 and per-protocol n 47 in Table 2 say 3 coached participants were
     excluded from per protocol (consort's excluded_from, "<5" in the CONSORT diagram). Table 2
     prints every set's n through the plan: the LP over the trial's sums, with Table 2's n as
     its CSV prints them (the HTML and docx print the same markers) and every other count as

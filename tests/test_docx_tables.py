@@ -278,14 +278,14 @@ def test_footnote_marks_are_superscript_runs_not_unicode_letters(tmp_path):
     superscript, in the cells, the heading rows and the notes."""
     formatted = with_headings()
     formatted.iloc[2, 3] = f"{tables.DASH}ᵃ"  # a missing estimate pointing to note a
-    formatted.iloc[0, 0] = "Intent-to-treat setᵇ"
+    formatted.iloc[0, 0] = "Intention-to-treat setᵇ"
     root, _ = write(tmp_path, formatted, footnote="ᵃ No events.\nᵇ Every participant.")
     (tbl,) = root.iter(f"{W}tbl")
     rows = tbl.findall(f"{W}tr")
     (cell,) = rows[3].findall(f"{W}tc")[3].findall(f"{W}p")
     assert runs(cell) == [(tables.DASH, False), ("a", True)]
     (heading,) = rows[1].findall(f"{W}tc")[0].findall(f"{W}p")
-    assert runs(heading) == [("Intent-to-treat set", False), ("b", True)]
+    assert runs(heading) == [("Intention-to-treat set", False), ("b", True)]
     body = list(root.find(f"{W}body"))
     notes = body[[e.tag for e in body].index(f"{W}tbl") + 1 :][:2]
     assert [runs(n) for n in notes] == [
