@@ -43,6 +43,7 @@ from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
+from trialeval.method_prose import journal_method
 from trialeval.labels import (
     PER_PROTOCOL_NOT_SHOWN,
     SET_LABELS,
@@ -114,6 +115,13 @@ def format_ci(estimate, low, high, decimals: int) -> str:
         return format_number(estimate, decimals)
     parts = (format_number(v, decimals) for v in (estimate, low, high))
     return "{} ({} to {})".format(*parts)
+
+
+def format_iqr(median, q1, q3, decimals: int) -> str:
+    """Median and interquartile range as "m [q1, q3]": brackets and a comma, so it never reads
+    as a CI ("x (a to b)")."""
+    q = [format_number(v, decimals) for v in (median, q1, q3)]
+    return f"{q[0]} [{q[1]}, {q[2]}]"
 
 
 def format_count_percent(count, total, decimals: int = 1) -> str:
@@ -733,10 +741,11 @@ def _effect_header(spec: dict, full: pd.DataFrame) -> str:
     pair = _single_contrast(spec, full)
     ratios = full["estimand"].isin(RATIO_ESTIMANDS).any()
     if pair is None:
-        return "Effect (95% CI)" if ratios else "Difference (95% CI)"
+        return "Difference or ratio (95% CI)" if ratios else "Difference (95% CI)"
     arms = _arm_labels(spec)
     if ratios:
-        return f"Effect, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
+        what = "Difference or ratio" if not full["estimand"].isin(RATIO_ESTIMANDS).all() else "Ratio"
+        return f"{what}, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
     return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} (95% CI)"
 
 
@@ -772,8 +781,7 @@ def _group_cell(spec: dict, row, means, summary, arm: str, plan=disclosure.OFF) 
     if row["estimand"] in MEAN_ESTIMANDS:
         return format_ci(s["estimate"], s["ci_low"], s["ci_high"], decimals)
     if row["estimand"] == "hodges_lehmann_shift":
-        q = [format_number(s[k], decimals) for k in ("median", "q1", "q3")]
-        return f"{q[0]} ({q[1]} to {q[2]})"
+        return format_iqr(s["median"], s["q1"], s["q3"], decimals)
     return f"{format_number(s['mean'], decimals)} ({format_number(s['sd'], decimals)})"
 
 
@@ -783,8 +791,32 @@ def _has_change(means: pd.DataFrame) -> bool:
     return "change_estimate" in means
 
 
-def _measure_label(spec: dict, row, several_contrasts: bool) -> str:
+# A measure row whose group cells hold each group's result is labelled by that result (the
+# effect is in the effect column, whose header says what it is); the pre/post analyses also
+# say which is primary (module _prepost_roles).
+GROUP_ROW_LABELS = {
+    "diff_in_change": "Change from baseline, adjusted mean (95% CI)",
+    "diff_in_means": "At follow-up, adjusted mean (95% CI)",
+    "adjusted_diff": "At follow-up, adjusted mean (95% CI)",
+    "adjusted_mean_difference": "Change from baseline, mean (SD); adjusted difference",
+    "hodges_lehmann_shift": "Change from baseline, median [IQR]; Hodges–Lehmann shift",
+}
+# Within an outcome, the order of its measure rows (others keep effects.csv's order): the
+# pre/post ANCOVA (the primary analysis) before the rank-based shift, as in the forest plot.
+MEASURE_ORDER = {"adjusted_mean_difference": 0, "hodges_lehmann_shift": 1}
+PREPOST_ROLES = {"adjusted_mean_difference": "primary", "hodges_lehmann_shift": "supportive"}
+
+
+def _measure_label(spec: dict, row, several_contrasts: bool, grouped: bool = False) -> str:
+    """The measure row's label: the effect's name, or with group results on the row (`grouped`)
+    what they are; a pre/post score's analysis says whether it is the primary one."""
     label = row["estimand_label"]
+    if grouped and row["estimand"] in GROUP_ROW_LABELS:
+        label = GROUP_ROW_LABELS[row["estimand"]]
+        if row["estimand"] == "diff_in_change" and not row.get("_change_cells", True):
+            label = GROUP_ROW_LABELS["diff_in_means"]
+    if row.get("analysis") == "prepost" and row["estimand"] in PREPOST_ROLES:
+        label += f" ({PREPOST_ROLES[row['estimand']]} analysis)"
     return f"{label}, {row['contrast_label']}" if several_contrasts else label
 
 
@@ -843,23 +875,33 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
     """An outcome's printed rows: its label with the groups' results, then one indented row
     per effect measure (on the outcome's own row when it has one)."""
     label = typographic(rows["outcome_label"].iloc[0])
-    lines = []
+    rank = [MEASURE_ORDER.get(e, 0) for e in rows["estimand"]]
+    rows = rows.iloc[np.argsort(rank, kind="stable")]
+    lines, measures = [], []
     for _, row in rows.iterrows():
-        line = {"Outcome": INDENT + _measure_label(spec, row, several)}
+        line = {"Outcome": ""}
         for arm in arms:
             line[arm["label"]] = _group_cell(spec, row, *groups[:2], arm["id"], groups[2])
         line[effect] = _estimate_cell(spec, row, notes)
         line["P"] = format_p(row["p_value"])
-        line["Adjusted P"] = format_p(row["p_adjusted"])
+        # primary outcomes are not adjusted for multiplicity (effects.adjust): no adjusted P
+        line["Adjusted P"] = DASH if row["role"] == "primary" else format_p(row["p_adjusted"])
         line["n"] = DASH if is_missing(row["n"]) else str(int(row["n"]))
         lines.append(line)
-    groups = [tuple(line[a["label"]] for a in arms) for line in lines]
+        measures.append(row.copy())
+    groups_per_line = [tuple(line[a["label"]] for a in arms) for line in lines]
+    # the same group results for each measure (or one measure): once, on the outcome's row
+    shared = len(lines) == 1 or len(set(groups_per_line)) == 1
+    for line, row in zip(lines, measures, strict=True):
+        row["_change_cells"] = _has_change(groups[0]) if len(groups[0]) else True
+        grouped = not shared and any(line[a["label"]] for a in arms)
+        line["Outcome"] = INDENT + _measure_label(spec, row, several, grouped)
     if len(lines) == 1:  # one measure: it is named after the outcome, on one row
         lines[0]["Outcome"] = f"{label}, {_lower_first(lines[0]['Outcome'].lstrip(chr(160)))}"
         return lines
     head = {"Outcome": label}
-    if len(set(groups)) == 1:  # the same group results for each measure: once, on top
-        head.update({a["label"]: groups[0][k] for k, a in enumerate(arms)})
+    if shared:
+        head.update({a["label"]: groups_per_line[0][k] for k, a in enumerate(arms)})
         for line in lines:
             line.update({a["label"]: "" for a in arms})
     return [head, *lines]
@@ -1649,9 +1691,10 @@ def multiplicity_rule(effects: pd.DataFrame, spec: dict) -> str:
         return "P values are not adjusted for multiplicity."
     how = MULTIPLICITY_TEXT.get(method, "a multiplicity correction")
     return (
-        "Adjusted P: primary outcomes are not adjusted; secondary outcomes are adjusted by "
-        f"{how} within each family of estimates sharing the analysis, estimand, contrast, "
-        "timepoint and analysis set."
+        f"Adjusted P: {DASH} for primary outcomes, which are not adjusted for multiplicity; "
+        f"secondary outcomes' P values are adjusted by {how} within each family of "
+        "secondary outcomes sharing the analysis, effect measure, comparison, visit and "
+        "analysis set."
     )
 
 
@@ -1659,7 +1702,9 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
     """The models (effects.method), each once, with the estimands it gives; outcome and
     timepoint ids are generalised so one model fitted to many outcomes prints once."""
     estimands: dict[str, list[str]] = {}
-    for _, row in effects.iterrows():
+    # the primary analysis's model first (MEASURE_ORDER), as Table 2 and the forest show them
+    rank = [MEASURE_ORDER.get(e, 0) for e in effects["estimand"]]
+    for _, row in effects.iloc[np.argsort(rank, kind="stable")].iterrows():
         text = str(row["method"])
         if row["analysis"] == "association":
             text = re.sub(rf"\b{re.escape(str(row['exposure']))}\b", "exposure", text)
@@ -1671,9 +1716,12 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
         estimands.setdefault(text, [])
         if label not in estimands[text]:
             estimands[text].append(label)
+    covariates = {c["name"]: _lower_first(c["label"]) for c in spec.get("covariates") or []}
     return [
-        f"{', '.join(labels[:1] + [_lower_first(x) for x in labels[1:]])}: "
-        f"{method_text(spec, text)}."
+        f"{', '.join(labels[:1] + [_lower_first(x) for x in labels[1:]])}: ".replace(
+            "Hodges-Lehmann", "Hodges–Lehmann"
+        )
+        + f"{journal_method(method_text(spec, text), covariates)}."
         for text, labels in estimands.items()
     ]
 
@@ -1875,15 +1923,8 @@ def _effects_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFr
     visits = list(dict.fromkeys(full["timepoint_label"]))
     at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
     title = _title(spec, kind, f"{what} on each outcome{at}")
-    extra = [SIGN_NOTE, *_group_footnotes(spec, full, means)]
-    extra.append("n: participants contributing to the estimate (of the analysis set).")
-    if effects["analysis"].isin(["risk_difference", "logistic"]).any():
-        extra.append(
-            "Binary outcomes: the unadjusted risk ratio is the primary effect measure; the "
-            "unadjusted risk difference (Newcombe hybrid score CI, no P) and the odds ratio "
-            "adjusted for baseline status and covariates are given beside it, each estimand "
-            "adjusted for multiplicity in its own family."
-        )
+    extra = [" ".join(_group_footnotes(spec, full, means))]
+    extra.append(f"{SIGN_NOTE[:-1]}; n: participants contributing to the estimate.")
     return full, formatted, effects, title, extra
 
 
@@ -1913,8 +1954,10 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
     estimands and the formatter's footnotes."""
     lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
     lines += [PER_PROTOCOL_NOT_SHOWN] if left_out else []
-    lines += _methods(spec, effects)
-    lines += ["Estimates with 95% confidence intervals.", *extra]
+    # one paragraph of methods: each model once, then which measure or analysis is primary
+    methods = _methods(spec, effects) + _primary_measures(spec, effects)
+    lines += [" ".join(["Estimates with 95% confidence intervals (CI).", *methods])]
+    lines += extra
     if "Adjusted P" in formatted.columns:
         rule = multiplicity_rule(effects, spec)
         if (_analysis_names(effects) != "primary").any():
@@ -1925,6 +1968,8 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
         lines.append(
             f"P values here are not adjusted for multiplicity; Table {table} gives adjusted P."
         )
+    elif kind == "association_table" and len(effects):
+        lines.append(_association_multiplicity(spec, effects))
     elif len(effects) and (effects["role"] == "primary").all():
         lines.append("P values are not adjusted for multiplicity (primary outcome).")
     else:
@@ -1933,8 +1978,50 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
         lines.append(multi_arm_rule(spec, effects))
     if "analysis_name" in effects:
         lines += estimand_footnotes(spec, _analysis_names(effects))
-    lines += formatted.attrs.get("footnotes", [])
+    # the lettered notes in one paragraph
+    lines += [" ".join(formatted.attrs["footnotes"])] if formatted.attrs.get("footnotes") else []
+    return [line for line in lines if line]
+
+
+def _primary_measures(spec: dict, effects: pd.DataFrame) -> list[str]:
+    """Which effect is primary where a table gives several for one outcome: a binary outcome's
+    risk ratio (beside the risk difference and adjusted odds ratio), and a non-randomized
+    comparison's adjusted mean difference (beside the Hodges–Lehmann shift)."""
+    lines = []
+    analyses = set(effects["analysis"])
+    if analyses & {"risk_difference", "logistic"}:
+        lines.append(
+            "For binary outcomes the unadjusted risk ratio is the primary effect measure; the "
+            "risk difference and the adjusted odds ratio are supportive."
+        )
+    estimands = set(effects.loc[effects["analysis"] == "prepost", "estimand"])
+    if {"adjusted_mean_difference", "hodges_lehmann_shift"} <= estimands:
+        confounders = (spec["analyses"].get("prepost") or {}).get("confounders") or []
+        adjusted = ", ".join(covariate_term(spec, c) for c in confounders)
+        lines.append(
+            "For scores the primary analysis is the adjusted mean difference (analysis of "
+            "covariance): the groups were not randomized, so the comparison is adjusted for "
+            "the baseline score"
+            + (f" and the prespecified confounders ({adjusted})" if adjusted else "")
+            + "; the Hodges–Lehmann shift (unadjusted, rank-based) is a supportive analysis."
+        )
     return lines
+
+
+def _association_multiplicity(spec: dict, effects: pd.DataFrame) -> str:
+    """How the association table handles multiplicity: its P values are unadjusted, across
+    the exposures (each its own model) and their levels; the outcome's role said."""
+    outcome = _outcome(spec, effects["outcome"].iloc[0]) or {"label": "The outcome"}
+    label = typographic(outcome["label"]).split(" (")[0]
+    k, m = effects["exposure"].nunique(), len(effects)
+    role = "the primary outcome" if (effects["role"] == "primary").all() else "an outcome"
+    across = f"the {k} exposures (each in its own model) and their levels" if k > 1 else (
+        "the levels of the exposure"
+    )
+    return (
+        f"Multiplicity: {label} is {role}; the {m} odds ratios' P values are not adjusted for "
+        f"multiple comparisons across {across}."
+    )
 
 
 def _group_inputs(inputs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1967,10 +2054,16 @@ def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> lis
     scores, estimands = full[kinds == "score"], set(full["estimand"])
     lines = []
     if scores["estimand"].isin(MEAN_ESTIMANDS).any():
+        mixed = spec.get("analyses", {}).get("mixed_model") or {}
+        weights = (
+            " (numeric covariates at their mean, categorical ones weighted equally over their "
+            "levels)"
+            if mixed.get("covariates") or mixed.get("site") == "fixed"
+            else ""
+        )
         text = (
-            "Group columns, scores: the adjusted mean (95% CI) at follow-up from the mixed model "
-            "(covariates set as emmeans sets them by default); the difference in means is their "
-            "difference."
+            f"Group columns, scores: each group's adjusted mean (95% CI) at follow-up from the "
+            f"same model{weights}; the difference in means is their difference."
         )
         if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
             text += (
@@ -1979,27 +2072,26 @@ def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> lis
             )
         if "diff_in_change" in estimands and _has_change(means):
             text += (
-                " Beside the difference in change from baseline: each group's adjusted mean "
-                "change from baseline to follow-up (95% CI) from the same model; the difference "
-                "in change is their difference."
+                " Beside the difference in change from baseline, each group's adjusted mean "
+                "change from baseline to follow-up (95% CI); the difference in change is their "
+                "difference."
             )
         elif "diff_in_change" in estimands:
             text += (
                 " The difference in change from baseline also subtracts each group's adjusted "
-                "baseline mean (tables/adjusted_means.csv); the model output has no per-group "
-                "adjusted change with its CI, so the columns show the mean at follow-up for it "
-                "too."
+                "baseline mean; without each group's adjusted change and its CI, the columns "
+                "show the mean at follow-up for it too."
             )
         lines.append(text)
     if "hodges_lehmann_shift" in estimands:
         lines.append(
-            "Group columns, scores: beside the Hodges-Lehmann shift the median (IQR) change "
-            "from baseline; beside the adjusted mean difference the mean (SD) change, "
-            "unadjusted."
+            "Group columns, scores: beside the adjusted mean difference each group's "
+            "unadjusted mean (SD) change from baseline; beside the Hodges–Lehmann shift its "
+            "median [interquartile range, IQR] change."
         )
     if (kinds != "score").any():
         lines.append(
-            "Group columns, binary outcomes: participants with the event / participants "
+            "Group columns, binary outcomes: participants with the event/participants "
             "observed at follow-up (%)."
         )
     if (full["analysis_name"] != "primary").any() and (kinds != "score").any():
