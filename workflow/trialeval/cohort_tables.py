@@ -154,9 +154,7 @@ def cohort_table(
                     "Estimate (95% CI)": _estimate_cell(spec, row, notes),
                     "P": format_p(row["p_value"]),
                     # primary outcomes are not adjusted for multiplicity: no adjusted P
-                    "Adjusted P": DASH
-                    if row["role"] == "primary"
-                    else format_p(row["p_adjusted"]),
+                    "Adjusted P": DASH if row["role"] == "primary" else format_p(row["p_adjusted"]),
                 }
                 printed.append(line)
                 record = row.drop(labels="_rank").to_dict()

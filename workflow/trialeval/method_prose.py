@@ -38,8 +38,10 @@ PHRASES = [
         r" with the asymptotic CI of R's wilcox\.test\([^)]*\)",
         " with its CI from inverting the test",
     ),
-    (r"Hodges-Lehmann shift = median of all pairwise differences", "Hodges–Lehmann shift "
-     "(the median of all between-group pairwise differences)"),
+    (
+        r"Hodges-Lehmann shift = median of all pairwise differences",
+        "Hodges–Lehmann shift (the median of all between-group pairwise differences)",
+    ),
     (r"; se is the SE of log\([^)]*\)", ""),
     (r"; odds ratio = exp\(coefficient\),?", ";"),
     (r"; no SE\b", ""),

@@ -43,7 +43,6 @@ from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
 from trialeval.formatting import DASH, MINUS, format_p, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
-from trialeval.method_prose import journal_method
 from trialeval.labels import (
     PER_PROTOCOL_NOT_SHOWN,
     SET_LABELS,
@@ -54,6 +53,7 @@ from trialeval.labels import (
     method_text,
     shown_sets,
 )
+from trialeval.method_prose import journal_method
 
 INDENT = "\u00a0" * 4  # level rows under a variable; non-breaking, so Markdown keeps it
 # Superscript letters for footnote markers (Unicode has no superscript q).
@@ -455,7 +455,7 @@ def _count_summary(k: int, n: int) -> tuple[dict, str]:
 
 def _numeric_summary(values: pd.Series, how: str, decimals: int) -> tuple[dict, str]:
     """The statistics of one numeric column of one group ({n, missing, mean, sd, median, q1,
-    q3}) and its printed cell: "mean (SD)", or "median (q1 to q3)" for median_iqr; a dash
+    q3}) and its printed cell: "mean (SD)", or "median [q1, q3]" for median_iqr; a dash
     when no value is seen."""
     seen = values.dropna()
     q1, median, q3 = np.quantile(seen, [0.25, 0.5, 0.75]) if len(seen) else (np.nan,) * 3
@@ -465,9 +465,8 @@ def _numeric_summary(values: pd.Series, how: str, decimals: int) -> tuple[dict, 
     stats.update(sd=sd, median=median, q1=q1, q3=q3)
     if not len(seen):
         return stats, DASH
-    if how == "median_iqr":
-        q1_q3 = f"{format_number(q1, decimals)} to {format_number(q3, decimals)}"
-        return stats, f"{format_number(median, decimals)} ({q1_q3})"
+    if how == "median_iqr":  # brackets: an IQR never printed like a CI
+        return stats, format_iqr(median, q1, q3, decimals)
     return stats, f"{format_number(mean, decimals)} ({format_number(sd, decimals)})"
 
 
@@ -541,7 +540,7 @@ class _Table1:
             stats[g], cells[g] = _numeric_summary(
                 _members(g, frame)[column].astype(float), how, decimals
             )
-        suffix = "median (IQR)" if how == "median_iqr" else "mean (SD)"
+        suffix = "median [IQR]" if how == "median_iqr" else "mean (SD)"
         smds = self._smds(smd_numeric, frame, column)
         self.add(variable, f"{label}, {suffix}", "", cells, stats, smds)
         self.missing_row(variable, frame, column)
@@ -744,7 +743,9 @@ def _effect_header(spec: dict, full: pd.DataFrame) -> str:
         return "Difference or ratio (95% CI)" if ratios else "Difference (95% CI)"
     arms = _arm_labels(spec)
     if ratios:
-        what = "Difference or ratio" if not full["estimand"].isin(RATIO_ESTIMANDS).all() else "Ratio"
+        what = (
+            "Difference or ratio" if not full["estimand"].isin(RATIO_ESTIMANDS).all() else "Ratio"
+        )
         return f"{what}, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
     return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} (95% CI)"
 
@@ -798,8 +799,8 @@ GROUP_ROW_LABELS = {
     "diff_in_change": "Change from baseline, adjusted mean (95% CI)",
     "diff_in_means": "At follow-up, adjusted mean (95% CI)",
     "adjusted_diff": "At follow-up, adjusted mean (95% CI)",
-    "adjusted_mean_difference": "Change from baseline, mean (SD); adjusted difference",
-    "hodges_lehmann_shift": "Change from baseline, median [IQR]; Hodges–Lehmann shift",
+    "adjusted_mean_difference": "Mean (SD) change; adjusted difference",
+    "hodges_lehmann_shift": "Median [IQR] change; Hodges–Lehmann shift",
 }
 # Within an outcome, the order of its measure rows (others keep effects.csv's order): the
 # pre/post ANCOVA (the primary analysis) before the rank-based shift, as in the forest plot.
@@ -816,7 +817,7 @@ def _measure_label(spec: dict, row, several_contrasts: bool, grouped: bool = Fal
         if row["estimand"] == "diff_in_change" and not row.get("_change_cells", True):
             label = GROUP_ROW_LABELS["diff_in_means"]
     if row.get("analysis") == "prepost" and row["estimand"] in PREPOST_ROLES:
-        label += f" ({PREPOST_ROLES[row['estimand']]} analysis)"
+        label += f" ({PREPOST_ROLES[row['estimand']]})"
     return f"{label}, {row['contrast_label']}" if several_contrasts else label
 
 
@@ -1052,7 +1053,7 @@ def prepost_table(
     post = _lower_first(timepoints.get(posts[0], posts[0])) if len(posts) == 1 else "follow-up"
     baseline = _lower_first(timepoints[spec["baseline"]])
     headings = {
-        "score": f"Change from {baseline} to {post}, median (IQR)",
+        "score": f"Change from {baseline} to {post}, median [IQR]",
         "category": f"At {post}, n/N (%)",
     }
     notes = Notes()
@@ -1109,8 +1110,7 @@ def _prepost_summary_cell(spec: dict, oid: str, kind: str, s: pd.Series) -> str:
     """An arm's median (IQR) change and n (scores), or events/n (%) at post (categories)."""
     if kind == "score":
         decimals = estimate_decimals(spec, oid)
-        median, q1, q3 = (format_number(s[k], decimals) for k in ("median", "q1", "q3"))
-        return f"{median} ({q1} to {q3}); n = {int(s['n'])}"
+        return f"{format_iqr(s['median'], s['q1'], s['q3'], decimals)}; n = {int(s['n'])}"
     if is_missing(s["n_events"]):
         return DASH
     return f"{int(s['n_events'])}/{int(s['n'])} ({format_number(100 * s['proportion'], 1)})"
@@ -1838,7 +1838,7 @@ def _build_table1(spec: dict, kind: str, inputs: dict):
         f"without a value (for outcome measures: {why})."
     )
     if any(c.get("summary") == "median_iqr" for c in spec["covariates"]):
-        lines.append("IQR: interquartile range (25th to 75th percentile).")
+        lines.append("Median [IQR]: median [25th percentile, 75th percentile].")
     if spec.get("control_arm"):
         lines.append(
             "SMD: standardized mean difference vs "
@@ -2015,8 +2015,10 @@ def _association_multiplicity(spec: dict, effects: pd.DataFrame) -> str:
     label = typographic(outcome["label"]).split(" (")[0]
     k, m = effects["exposure"].nunique(), len(effects)
     role = "the primary outcome" if (effects["role"] == "primary").all() else "an outcome"
-    across = f"the {k} exposures (each in its own model) and their levels" if k > 1 else (
-        "the levels of the exposure"
+    across = (
+        f"the {k} exposures (each in its own model) and their levels"
+        if k > 1
+        else ("the levels of the exposure")
     )
     return (
         f"Multiplicity: {label} is {role}; the {m} odds ratios' P values are not adjusted for "
