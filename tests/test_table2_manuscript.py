@@ -87,15 +87,29 @@ def test_mentorship_group_cells_match_the_effect_beside_them(mentorship):
     labels = [r[0].strip() for r in rows]
     at = labels.index("Personal accomplishment (MBI, 0-48)")
     ancova, shift = rows[at + 1], rows[at + 2]
-    assert ancova[0].strip() == "Mean (SD) change; adjusted difference (primary)"
-    assert shift[0].strip() == "Median [IQR] change; Hodges–Lehmann shift (supportive)"
+    assert ancova[0].strip() == "Adjusted mean change (95% CI), primary analysis"
+    assert shift[0].strip() == "Median [IQR] change; Hodges–Lehmann shift, supportive analysis"
     pa = summary[summary["outcome"] == "pa"].set_index("arm")
+    # the ANCOVA's adjusted mean change per arm, checked against R 4.2.2, emmeans 1.8.4-1:
+    # fit <- lm(change ~ arm + baseline + age + gender + site, d)  (PA, ITT, n = 110; arm,
+    # gender, site references control, man, inst_1); coef armmentored 3.025283;
+    # summary(emmeans(fit, ~ arm, weights = "proportional")): control 1.102724 (0.0585303 to
+    # 2.146919), mentored 4.128007 (2.7113381 to 5.544676), SE 0.5265630 / 0.7143935, df 104
+    r_values = {
+        "control": (1.102724, 0.0585303, 2.146919),
+        "mentored": (4.128007, 2.7113381, 5.544676),
+    }
+    keys = ["adjusted_change", "adjusted_change_ci_low", "adjusted_change_ci_high"]
+    for arm, expected in r_values.items():
+        assert pa.loc[arm, keys].astype(float).tolist() == pytest.approx(expected, abs=1e-6)
+    gap = pa.loc["mentored", "adjusted_change"] - pa.loc["control", "adjusted_change"]
+    ancova_effect = effects[
+        (effects["outcome"] == "pa") & (effects["estimand"] == "adjusted_mean_difference")
+    ]
+    assert gap == pytest.approx(ancova_effect["estimate"].iloc[0], abs=1e-10)
+    assert ancova[1:3] == ["4.1 (2.7 to 5.5)", "1.1 (0.1 to 2.1)"]
     for column, arm in ((1, "mentored"), (2, "control")):
         s = pa.loc[arm]
-        mean_sd = re.fullmatch(r"(\S+) \((\S+)\)", ancova[column])
-        assert [number(g) for g in mean_sd.groups()] == pytest.approx(
-            [round(s["mean"], 1), round(s["sd"], 1)], abs=1e-9
-        )
         # a median [Q1, Q3]: brackets and a comma, never "a to b" (that is a CI)
         iqr = re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", shift[column])
         assert iqr, shift[column]
@@ -116,7 +130,9 @@ def test_mentorship_group_cells_match_the_effect_beside_them(mentorship):
     text = " ".join(notes)
     assert "the primary analysis is the adjusted mean difference (analysis of covariance)" in text
     assert "median [interquartile range, IQR]" in text
-    assert "mean (SD) change" in text
+    assert (
+        "adjusted mean change from baseline (95% CI) from the same analysis of covariance" in text
+    )
 
 
 def test_mentorship_adjusted_p_is_a_dash_for_the_primary_outcome(mentorship):
@@ -321,9 +337,9 @@ def test_table_2_and_the_forest_plot_give_the_analyses_in_the_same_order(mentors
     spec, effects, _, out, (scores, sets) = mentorship
     rows, _ = docx_rows(out / "effects_table.docx")
     table_order = [
-        "ANCOVA" if "adjusted difference" in r[0] else "HL"
+        "ANCOVA" if "Adjusted mean change" in r[0] else "HL"
         for r in rows
-        if "adjusted difference" in r[0] or "Hodges–Lehmann shift (" in r[0]
+        if "Adjusted mean change" in r[0] or "Hodges–Lehmann shift," in r[0]
     ]
     assert table_order == ["ANCOVA", "HL"] * 3
     figures.save(figures.plot_forest(spec, effects, scores=scores, sets=sets), tmp_path / "forest")
@@ -332,3 +348,19 @@ def test_table_2_and_the_forest_plot_give_the_analyses_in_the_same_order(mentors
     # three outcomes, then the legend's two entries
     drawn = ["ANCOVA" if m.startswith("Mean") else "HL" for m in marks]
     assert drawn[:6] == table_order
+
+
+def test_outputs_without_the_adjusted_changes_label_the_unadjusted_mean_sd(mentorship):
+    """A prepost_summary written before the adjusted_change columns: the ANCOVA row shows
+    each group's unadjusted mean (SD) change, and its label and the notes say so."""
+    spec, effects, summary, _, _ = mentorship
+    old = summary.drop(columns=[c for c in summary if c.startswith("adjusted_change")])
+    full, formatted = tables.effects_table(spec, effects, None, old)
+    rows = formatted.set_index(formatted["Outcome"].str.strip())
+    label = "Mean (SD) change; adjusted difference, primary analysis"
+    pa = rows.loc[label].iloc[0]  # PA's row: the first outcome
+    s = old[(old["outcome"] == "pa") & (old["arm"] == "mentored")].iloc[0]
+    # mentored PA change: mean 4.311355, SD 4.992247 -> "4.3 (5.0)"
+    assert pa["Resident mentor"] == "4.3 (5.0)" == f"{s['mean']:.1f} ({s['sd']:.1f})"
+    notes = " ".join(tables._group_footnotes(spec, full, pd.DataFrame(), old))
+    assert "unadjusted mean (SD) change from baseline" in notes

@@ -783,7 +783,16 @@ def _group_cell(spec: dict, row, means, summary, arm: str, plan=disclosure.OFF) 
         return format_ci(s["estimate"], s["ci_low"], s["ci_high"], decimals)
     if row["estimand"] == "hodges_lehmann_shift":
         return format_iqr(s["median"], s["q1"], s["q3"], decimals)
+    if _has_adjusted_change(frame):  # the ANCOVA's adjusted mean change, as its difference
+        keys = ("adjusted_change", "adjusted_change_ci_low", "adjusted_change_ci_high")
+        return format_ci(*(s[k] for k in keys), decimals)
     return f"{format_number(s['mean'], decimals)} ({format_number(s['sd'], decimals)})"
+
+
+def _has_adjusted_change(summary: pd.DataFrame) -> bool:
+    """Whether prepost_summary has the ANCOVA's adjusted mean change per arm (outputs written
+    before it have the unadjusted mean (SD) only)."""
+    return "adjusted_change" in summary and summary["adjusted_change"].notna().any()
 
 
 def _has_change(means: pd.DataFrame) -> bool:
@@ -816,8 +825,10 @@ def _measure_label(spec: dict, row, several_contrasts: bool, grouped: bool = Fal
         label = GROUP_ROW_LABELS[row["estimand"]]
         if row["estimand"] == "diff_in_change" and not row.get("_change_cells", True):
             label = GROUP_ROW_LABELS["diff_in_means"]
+        if row["estimand"] == "adjusted_mean_difference" and row.get("_adjusted_cells"):
+            label = "Adjusted mean change (95% CI)"
     if row.get("analysis") == "prepost" and row["estimand"] in PREPOST_ROLES:
-        label += f" ({PREPOST_ROLES[row['estimand']]})"
+        label += f", {PREPOST_ROLES[row['estimand']]} analysis"
     return f"{label}, {row['contrast_label']}" if several_contrasts else label
 
 
@@ -895,6 +906,7 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
     shared = len(lines) == 1 or len(set(groups_per_line)) == 1
     for line, row in zip(lines, measures, strict=True):
         row["_change_cells"] = _has_change(groups[0]) if len(groups[0]) else True
+        row["_adjusted_cells"] = _has_adjusted_change(groups[1])
         grouped = not shared and any(line[a["label"]] for a in arms)
         line["Outcome"] = INDENT + _measure_label(spec, row, several, grouped)
     if len(lines) == 1:  # one measure: it is named after the outcome, on one row
@@ -1923,7 +1935,7 @@ def _effects_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFr
     visits = list(dict.fromkeys(full["timepoint_label"]))
     at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
     title = _title(spec, kind, f"{what} on each outcome{at}")
-    extra = [" ".join(_group_footnotes(spec, full, means))]
+    extra = [" ".join(_group_footnotes(spec, full, means, summary))]
     extra.append(f"{SIGN_NOTE[:-1]}; n: participants contributing to the estimate.")
     return full, formatted, effects, title, extra
 
@@ -2050,10 +2062,13 @@ def _without_means(rows: pd.DataFrame, means: pd.DataFrame) -> bool:
     return any(tuple(r) not in have for r in rows[keys].itertuples(index=False))
 
 
-def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> list[str]:
+def _group_footnotes(
+    spec: dict, full: pd.DataFrame, means: pd.DataFrame, summary: pd.DataFrame | None = None
+) -> list[str]:
     """What the group columns of Table 2 hold, for the kinds of rows it has."""
     kinds = full["outcome"].map({o["id"]: o["kind"] for o in spec["outcomes"]})
     scores, estimands = full[kinds == "score"], set(full["estimand"])
+    summary = pd.DataFrame() if summary is None else summary
     lines = []
     if scores["estimand"].isin(MEAN_ESTIMANDS).any():
         mixed = spec.get("analyses", {}).get("mixed_model") or {}
@@ -2085,7 +2100,21 @@ def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> lis
                 "show the mean at follow-up for it too."
             )
         lines.append(text)
-    if "hodges_lehmann_shift" in estimands:
+    if "adjusted_mean_difference" in estimands and _has_adjusted_change(summary):
+        lines.append(
+            "Group columns, scores: beside the adjusted mean difference each group's adjusted "
+            "mean change from baseline (95% CI) from the same analysis of covariance, with the "
+            "baseline score and covariates at their means over the participants analysed (the "
+            "average prediction had everyone been in that group); the adjusted mean "
+            "difference is their difference."
+            + (
+                " Beside the Hodges–Lehmann shift each group's median [interquartile range, "
+                "IQR] change, unadjusted."
+                if "hodges_lehmann_shift" in estimands
+                else ""
+            )
+        )
+    elif "hodges_lehmann_shift" in estimands:
         lines.append(
             "Group columns, scores: beside the adjusted mean difference each group's "
             "unadjusted mean (SD) change from baseline; beside the Hodges–Lehmann shift its "
