@@ -1715,7 +1715,7 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
     timepoint ids are generalised so one model fitted to many outcomes prints once."""
     estimands: dict[str, list[str]] = {}
     # the primary analysis's model first (MEASURE_ORDER), as Table 2 and the forest show them
-    rank = [MEASURE_ORDER.get(e, 0) for e in effects["estimand"]]
+    rank = [MEASURE_ORDER.get(e, 2) for e in effects["estimand"]]  # then the rest, in order
     for _, row in effects.iloc[np.argsort(rank, kind="stable")].iterrows():
         text = str(row["method"])
         if row["analysis"] == "association":
