@@ -730,7 +730,7 @@ def test_unadjusted_risk_ratio_and_difference_from_withheld_counts_print_a_dash(
     shared = disclosure.shared_effects(effects, plan)
     summary = pd.read_csv(tmp_path / "prepost_summary.csv")
     full, formatted = tables.effects_table(T2_SPEC, shared, summary=summary, plan=plan)
-    effect = [c for c in formatted.columns if c.startswith("Effect")][0]
+    effect = [c for c in formatted.columns if c.startswith(("Effect", "Difference or ratio"))][0]
     rows = {str(r["Outcome"]).strip("\u00a0 "): r for _, r in formatted.iterrows()}
     for label in ("Risk ratio (unadjusted)", "Risk difference (unadjusted)"):
         row = rows[label]

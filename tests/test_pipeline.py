@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
+from trialeval import tables
 
 PROJECT_PARTS = ["Snakefile", "profiles", "config", "workflow", "data"]
 
@@ -350,12 +351,18 @@ def test_tables_agree_with_effects_csv(demo_run):
             assert table_csv[column].equals(effects[column]), column
         lines = (base / "tables/effects_table.md").read_text().splitlines()
         table = [[c.strip() for c in line.split("|")[1:-1]] for line in lines if line[:1] == "|"]
-        # the effect column: "Difference, <arm> − <control> (95% CI)" or "Effect, ..."
-        at = next(j for j, h in enumerate(table[0]) if h.startswith(("Difference", "Effect")))
+        # the effect column: "Difference, <arm> − <control> (95% CI)" or "Difference or ratio"
+        at = next(j for j, h in enumerate(table[0]) if h.startswith(("Difference", "Ratio")))
         cells = [r[at] for r in table[2:] if r[at]]
         # printed by analysis and set (blocks), then outcome, in effects.csv's order within
+        # but the pre/post ANCOVA (primary) before the Hodges-Lehmann shift (tables.MEASURE_ORDER)
         blocks = effects.groupby(["analysis_name", "analysis_set"], sort=False)
-        in_order = pd.concat(g for _, b in blocks for _, g in b.groupby("outcome", sort=False))
+        rank = effects["estimand"].map(tables.MEASURE_ORDER).fillna(0)
+        in_order = pd.concat(
+            g.loc[rank[g.index].sort_values(kind="stable").index]
+            for _, b in blocks
+            for _, g in b.groupby("outcome", sort=False)
+        )
         assert len(cells) == len(effects)
         for cell, row in zip(cells, in_order.itertuples(), strict=True):
             if " to " not in cell:  # an estimate without a CI (a dash)

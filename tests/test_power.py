@@ -345,10 +345,24 @@ def test_smallest_sample_size_needs_target_at_every_larger_size():
     )
     summary = pw.smallest_sample_sizes(power, plan)
     assert summary.loc[0, "smallest_n_total"] == 400
+    assert summary.loc[0, "alpha"] == 0.05  # the plan states its test level
     power["power"] = [0.1, 0.2, 0.3, 0.4]
     summary = pw.smallest_sample_sizes(power, plan)
     assert pd.isna(summary.loc[0, "smallest_n_total"])
     assert "not reached" in summary.loc[0, "note"]
+
+
+def test_power_title_states_alpha_per_comparison_with_several_arms():
+    """A plan with two intervention arms tests each against control at alpha, unadjusted
+    across arms: the figure's title says so; a two-arm plan just gives alpha."""
+    from trialeval.power.figure import _figure_title
+
+    three = make_plan({"a": 0.3, "b": 0.2}, alpha=0.025)
+    assert "two-sided \u03b1\u00a0=\u00a00.025, per comparison (not adjusted across arms)" in (
+        _figure_title(three)
+    )
+    two = _figure_title(make_plan({"a": 0.3}))
+    assert "\u03b1\u00a0=\u00a00.05," in two and "per comparison" not in two
 
 
 # --------------------------------------------------------------------------------------

@@ -499,7 +499,13 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
     effect_rows = formatted[formatted[heading] != ""]
     assert_printed_matches(spec, effects, effect_rows[heading].tolist())
     assert effect_rows["P"].tolist() == [tables.format_p(p) for p in effects["p_value"]]
-    assert effect_rows["Adjusted P"].tolist() == [tables.format_p(p) for p in effects["p_adjusted"]]
+    # adjusted P: the secondary outcomes' (Holm); a dash for the primary, which is not adjusted
+    expected = [
+        "\u2014" if role == "primary" else tables.format_p(p)
+        for role, p in zip(effects["role"], effects["p_adjusted"], strict=True)
+    ]
+    assert effect_rows["Adjusted P"].tolist() == expected
+    assert expected[:2] == ["\u2014", "\u2014"] and expected[2:] == ["<.001", "<.001"]
     assert effect_rows["n"].tolist() == [str(n) for n in effects["n"]]
     # the set and the role are heading rows; each outcome's label row holds the groups'
     # results, its effect measures are indented rows under it
@@ -507,12 +513,13 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
         "Intention-to-treat set",
         "Primary outcome",  # one outcome: singular
         "Emotional exhaustion (MBI, 0–54)",
-        tables.INDENT + "Difference in change from baseline",
-        tables.INDENT + "Difference in means",
+        # labelled by what the group cells hold; the difference is in the effect column
+        tables.INDENT + "Change from baseline, adjusted mean (95% CI)",
+        tables.INDENT + "At follow-up, adjusted mean (95% CI)",
         "Secondary outcome",
         "Self-compassion (SCS-SF mean, 1–5)",
-        tables.INDENT + "Difference in change from baseline",
-        tables.INDENT + "Difference in means",
+        tables.INDENT + "Change from baseline, adjusted mean (95% CI)",
+        tables.INDENT + "At follow-up, adjusted mean (95% CI)",
     ]
     assert formatted.attrs["headings"] == {0: tables.HEADING, 1: 2, 5: 2}
     # no contrast, visit or set repeated in the body
@@ -530,7 +537,7 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
         at = formatted.index[formatted["Outcome"] == label][0]
         assert formatted.loc[at, ["Group coaching", "Control"]].tolist() == ["", ""]
         change_line, means_line = formatted.loc[at + 1], formatted.loc[at + 2]
-        assert change_line["Outcome"].endswith("Difference in change from baseline")
+        assert change_line["Outcome"].endswith("Change from baseline, adjusted mean (95% CI)")
         month4 = means[(means["outcome"] == oid) & (means["timepoint"] == "month4")]
         month4 = month4.set_index("arm")
         for arm, column in (("coaching", "Group coaching"), ("control", "Control")):
@@ -615,7 +622,7 @@ def test_effects_table_by_hand_negative_nan_and_note():
         }
     )
     full, formatted = tables.effects_table(spec, effects, None, summary)
-    effect = "Effect, Treatment vs Control (95% CI)"  # a ratio beside a difference: "Effect"
+    effect = "Difference or ratio, Treatment vs Control (95% CI)"  # a ratio beside a difference
     rows = formatted.set_index("Outcome")
     wb = rows.loc["Wellbeing (WI, 0–40), difference in change from baseline"]
     # 0-40 scale: 1 decimal; -1.25 -> −1.2 (round half to even on the binary value 1.25),
@@ -834,10 +841,11 @@ def test_prepost_table_agrees_with_effects_and_summary(mentorship_prepost):
             assert_printed_matches(spec, adjusted, [printed["Adjusted mean difference (95% CI)"]])
             assert printed["P (ANCOVA)"] == tables.format_p(adjusted["p_value"].iloc[0])
             s = summary[(summary["outcome"] == oid) & (summary["arm"] == "mentored")].iloc[0]
-            # median (q1 to q3) of the change, 1 decimal on an MBI sum, then n
+            # median [q1, q3] of the change (not "a to b", which reads as a CI), 1 decimal on
+            # an MBI sum, then n
             expected = (
-                f"{tables.format_number(s['median'], 1)} ({tables.format_number(s['q1'], 1)} "
-                f"to {tables.format_number(s['q3'], 1)}); n = {s['n']}"
+                f"{tables.format_number(s['median'], 1)} [{tables.format_number(s['q1'], 1)}, "
+                f"{tables.format_number(s['q3'], 1)}]; n = {s['n']}"
             )
             assert printed["Resident mentor"] == expected
         else:
@@ -1117,11 +1125,14 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
     md = (tmp_path / "tables" / "table1.md").read_text()
     assert "### Table 1. Baseline characteristics by arm (intention-to-treat set)" in md
     md = (tmp_path / "tables" / "effects_table.md").read_text()
-    assert "Holm" in md and "LMM, REML" in md and "Analysis set: intention-to-treat" in md
+    assert "Holm" in md and "Analysis set: intention-to-treat" in md
+    # the model as a methods sentence, not its formula
+    assert "linear mixed model (restricted maximum likelihood)" in md
+    assert "LMM, REML" not in md and "~" not in md and "(1 | " not in md
     # the one follow-up visit in the title, the contrast in the header, the groups explained
     assert md.startswith("### Table 2. Estimated effects on each outcome at month 4 (end of")
     assert "| Difference, Group coaching − Control (95% CI) |" in md
-    assert "Group columns, scores: the adjusted mean (95% CI) at follow-up" in md
+    assert "Group columns, scores: each group's adjusted mean (95% CI) at follow-up" in md
     assert "each group's adjusted mean change from baseline to follow-up (95% CI)" in md
     assert "the columns show the mean at follow-up for it too" not in md  # no fallback
     assert "| **Intention-to-treat set** |" in md

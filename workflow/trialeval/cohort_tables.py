@@ -18,6 +18,7 @@ import pandas as pd
 from trialeval import disclosure
 from trialeval.formatting import DASH, format_p
 from trialeval.labels import method_text
+from trialeval.method_prose import journal_method
 
 KIND_TABLE = "cohort_table"
 KIND_FIGURE = "cohort_prevalence"
@@ -58,8 +59,9 @@ def _summary_cell(spec: dict, outcome: dict, row: pd.Series, plan=disclosure.OFF
         low, high = (format_number(100 * row[k], 1) for k in ("ci_low", "ci_high"))
         return f"{int(row['events'])}/{int(row['n'])} ({percent}; {low} to {high})"
     decimals = estimate_decimals(spec, outcome["id"])
-    parts = [format_number(row[k], decimals) for k in ("median", "q1", "q3")]
-    return "{} ({} to {})".format(*parts) + f", {disclosure.n_text(n, row['n'])}"
+    # the mean (SD), the summary the (adjusted) mean difference beside it compares
+    mean, sd = (format_number(row[k], decimals) for k in ("mean", "sd"))
+    return f"{mean} ({sd}), {disclosure.n_text(n, row['n'])}"
 
 
 def _estimate_cell(spec: dict, row: pd.Series, notes) -> str:
@@ -93,7 +95,15 @@ def cohort_table(
     labels; `formatted` one printed row per outcome and per estimate. `plan`: disclosure
     control (withheld counts, and their percentages and CIs, are emptied in `full` too, the
     marker in its `disclosure` column)."""
-    from trialeval.tables import INDENT, Notes, _set_label, outcome_label, typographic
+    from trialeval.tables import (
+        HEADING,
+        INDENT,
+        SUBHEADING,
+        Notes,
+        _set_label,
+        outcome_label,
+        typographic,
+    )
 
     names = _labels(spec)
     cohorts = list(names)
@@ -102,19 +112,29 @@ def cohort_table(
     several_sets = summary["analysis_set"].nunique() > 1
     several_contrasts = len(cohorts) > 2
     notes = Notes()
-    printed, records = [], []
+    printed, records, headings = [], [], {}
     outcomes = sorted(spec["outcomes"], key=lambda o: o["role"] != "primary")
     for analysis_set in spec["analyses"]["analysis_sets"]:
-        for outcome in outcomes:
+        shown = [
+            o
+            for o in outcomes
+            if ((summary["outcome"] == o["id"]) & (summary["analysis_set"] == analysis_set)).any()
+        ]
+        if several_sets and shown:
+            headings[len(printed)] = HEADING
+            printed.append({"Outcome": f"{_set_label(analysis_set, spec)} set"})
+        role = None
+        for outcome in shown:
             rows = summary[
                 (summary["outcome"] == outcome["id"]) & (summary["analysis_set"] == analysis_set)
             ]
-            if rows.empty:
-                continue
-            what = "n/N (%; 95% CI)" if outcome["kind"] == "category" else "median (IQR)"
+            if outcome["role"] != role:  # the Primary / Secondary sub-headings of Table 2
+                role = outcome["role"]
+                count = sum(o["role"] == role for o in shown)
+                headings[len(printed)] = SUBHEADING
+                printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
+            what = "n/N (%; 95% CI)" if outcome["kind"] == "category" else "mean (SD)"
             heading = f"{outcome_label(spec, outcome['id'])}, {what}"
-            if several_sets:
-                heading += f" ({_set_label(analysis_set, spec)})"
             line = {"Outcome": typographic(heading)}
             for _, row in rows.iterrows():
                 cell = _summary_cell(spec, outcome, row, plan)
@@ -133,7 +153,8 @@ def cohort_table(
                     "Outcome": INDENT + typographic(label),
                     "Estimate (95% CI)": _estimate_cell(spec, row, notes),
                     "P": format_p(row["p_value"]),
-                    "Adjusted P": format_p(row["p_adjusted"]),
+                    # primary outcomes are not adjusted for multiplicity: no adjusted P
+                    "Adjusted P": DASH if row["role"] == "primary" else format_p(row["p_adjusted"]),
                 }
                 printed.append(line)
                 record = row.drop(labels="_rank").to_dict()
@@ -142,6 +163,7 @@ def cohort_table(
     columns += ["Adjusted P"] if adjusted else []
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
+    formatted.attrs["headings"] = headings
     full = pd.DataFrame(records)
     if plan.on and "disclosure" in full and (full["disclosure"].fillna("") != "").any():
         formatted.attrs["footnotes"].append(plan.note())
@@ -175,6 +197,7 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
         text = cohort_ids.sub(lambda m: names[m.group(1)], text)
         text = re.sub(r"chi-square [0-9.e+-]+ on 1 df; ", "", text)
         text = method_text(spec, text)  # covariate references by label, "(reference: Man)"
+        text = journal_method(text)  # a methods sentence: no formulas or software
         seen.setdefault(text[:1].upper() + text[1:] + ".")
     return list(seen)
 
@@ -201,10 +224,10 @@ def build_table(spec: dict, inputs: dict[str, str]):
     )
     lines.append(
         "Binary outcomes: n/N (%; Wilson 95% CI without continuity correction) per cohort; "
-        "scores: median (interquartile range) per cohort. Differences are the later-named "
+        "scores: mean (SD) per cohort, unadjusted. Differences are the later-named "
         f"cohort minus {reference}, ratios the later-named over {reference}."
     )
-    lines += _methods(spec, effects)
+    lines += [" ".join(_methods(spec, effects))]  # the models, one paragraph
     if "Adjusted P" in formatted.columns:
         lines.append(multiplicity_rule(effects, spec))
     else:

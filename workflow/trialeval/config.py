@@ -1249,7 +1249,9 @@ def report_items(spec: dict) -> dict[str, list[str]]:
         tables += ["effects_table"]
         figures += ["trajectories", "forest"]
     elif design == "quasi_experimental":
-        tables += ["effects_table", "prepost_table"]
+        # Table 2 has every pre/post estimate and the groups' change: the pre/post table
+        # (trialeval.tables.prepost_table) would repeat it, so the report leaves it out
+        tables += ["effects_table"]
         figures += ["forest", "change_distributions"]
     elif design == COHORT_COMPARISON:
         tables += ["cohort_table"]

@@ -113,6 +113,10 @@ PREPOST_SUMMARY_COLUMNS = [
     "sd",
     "n_events",
     "proportion",
+    # the ANCOVA's adjusted mean change per arm (emmeans' default weights; trialeval.prepost)
+    "adjusted_change",
+    "adjusted_change_ci_low",
+    "adjusted_change_ci_high",
 ]
 # tables/cohort_summary.csv: per outcome, analysis set and cohort (trialeval.cohort)
 COHORT_SUMMARY_COLUMNS = [

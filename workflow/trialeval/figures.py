@@ -1388,18 +1388,29 @@ def plot_odds_ratios(
         "headers": ["n", "Events (%)", "Odds ratio (95% CI)", "P"],
         "title": f"Odds of {name[0].lower() + name[1:]}, by exposure level",
         "xlabel": "Odds ratio (log scale), 95% CI",
+        # no arms to favour: which side has lower odds of the outcome than the reference
+        "favours": _odds_sides(name),
     }
     aligns = ["right", "right", "left", "right"]
     text = (
         "Logistic regression with the lowest level as reference, "
         + (f"adjusted for {', '.join(adjusted)}" if adjusted else "unadjusted")
         + ". n: respondents at the level with the outcome, exposure and covariates answered; "
-        "events: those with the outcome." + _withheld_words(plan, rows, eff)
+        "events: those with the outcome. P values are not adjusted for multiplicity across "
+        "exposures or levels." + _withheld_words(plan, rows, eff)
     )
     extra = max(len(wrap(text, DOUBLE_COLUMN - 0.1, SMALL_FONT)) - 2, 0) * SMALL_FONT / 62
     fig, margin = _stack_panels([panel], aligns=aligns, foot_h=0.36 + extra)
     _footnote(fig, text, margin)
     return fig
+
+
+def _odds_sides(outcome_label: str) -> tuple[str, str]:
+    """The texts under an odds-ratio axis (as `favours` for arms): lower odds of the outcome
+    than the reference level on the left, higher on the right."""
+    short = outcome_label.split(" (")[0]
+    short = short[0].lower() + short[1:] if short[1:2].islower() else short
+    return f"\u2190 Lower odds of {short}", f"Higher odds of {short} \u2192"
 
 
 def _withheld_words(plan, rows: list, effects: pd.DataFrame) -> str:

@@ -421,6 +421,8 @@ def _score_rows(
         table = ols(model_data["change"].to_numpy(), X, names, alpha=alpha)
     except ValueError as error:
         ancova_error = f"ANCOVA not estimable: {error}"
+    if table is not None:
+        _add_adjusted_changes(summary, model_data, X, names, table, alpha)
     adjusted_for = ", ".join(
         [f"baseline {outcome['id']} score (linear)"] + ([describe_terms(terms)] if terms else [])
     )
@@ -488,6 +490,41 @@ def _score_rows(
             row.update(n=0, n_obs=0, note=ancova_error or f"no participant of {arm} {observed}")
         rows.append(row)
     return rows, summary
+
+
+def adjusted_changes(model_data, X, names, table, alpha: float) -> dict[str, tuple]:
+    """Each arm's adjusted mean change (estimate, CI) from the ANCOVA `table` fitted on
+    design `X`: the prediction for the arm with every other column (baseline score, numeric
+    covariates, covariate-level dummies) at its mean over the fitted rows, so categorical
+    covariates are weighted by their observed proportions, not equally (a level seen once
+    would otherwise weigh as much as the others); as R's
+    emmeans(lm(change ~ arm + baseline + ...), ~ arm, weights = "proportional"), and the
+    average prediction had everyone been in that arm. t CI on the residual df; the arms'
+    difference is the ANCOVA's."""
+    beta = table["estimate"].to_numpy()
+    r_inv = np.linalg.inv(np.linalg.qr(X)[1])
+    vcov = table.attrs["sigma"] ** 2 * (r_inv @ r_inv.T)
+    means = X.mean(axis=0)
+    half_width = special.stdtrit(table.attrs["df_resid"], 1 - alpha / 2)
+    out = {}
+    for arm in dict.fromkeys(model_data["arm"]):
+        weights = means.copy()
+        for j, name in enumerate(names):
+            if name.startswith("arm["):
+                weights[j] = 1.0 if name == f"arm[{arm}]" else 0.0
+        estimate = float(weights @ beta)
+        se = float(np.sqrt(weights @ vcov @ weights))
+        out[arm] = (estimate, estimate - half_width * se, estimate + half_width * se)
+    return out
+
+
+def _add_adjusted_changes(summary, model_data, X, names, table, alpha) -> None:
+    """The arms' adjusted mean change (adjusted_changes) into their summary rows."""
+    found = adjusted_changes(model_data, X, names, table, alpha)
+    for row in summary:
+        estimate, low, high = found.get(row["arm"], (np.nan,) * 3)
+        row.update(adjusted_change=estimate, adjusted_change_ci_low=low)
+        row["adjusted_change_ci_high"] = high
 
 
 def _unclustered(spec: dict) -> str:

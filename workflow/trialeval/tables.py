@@ -58,6 +58,7 @@ from trialeval.labels import (
     set_name,
     shown_sets,
 )
+from trialeval.method_prose import journal_method
 
 EN_DASH = "\u2013"  # number ranges: "0–54"
 INDENT = "\u00a0" * 4  # level rows under a variable; non-breaking, so Markdown keeps it
@@ -120,6 +121,13 @@ def format_ci(estimate, low, high, decimals: int) -> str:
         return format_number(estimate, decimals)
     parts = (format_number(v, decimals) for v in (estimate, low, high))
     return "{} ({} to {})".format(*parts)
+
+
+def format_iqr(median, q1, q3, decimals: int) -> str:
+    """Median and interquartile range as "m [q1, q3]": brackets and a comma, so it never reads
+    as a CI ("x (a to b)")."""
+    q = [format_number(v, decimals) for v in (median, q1, q3)]
+    return f"{q[0]} [{q[1]}, {q[2]}]"
 
 
 def format_count_percent(count, total, decimals: int = 1) -> str:
@@ -462,7 +470,7 @@ def _count_summary(k: int, n: int) -> tuple[dict, str]:
 
 def _numeric_summary(values: pd.Series, how: str, decimals: int) -> tuple[dict, str]:
     """The statistics of one numeric column of one group ({n, missing, mean, sd, median, q1,
-    q3}) and its printed cell: "mean (SD)", or "median (q1 to q3)" for median_iqr; a dash
+    q3}) and its printed cell: "mean (SD)", or "median [q1, q3]" for median_iqr; a dash
     when no value is seen."""
     seen = values.dropna()
     q1, median, q3 = np.quantile(seen, [0.25, 0.5, 0.75]) if len(seen) else (np.nan,) * 3
@@ -472,9 +480,8 @@ def _numeric_summary(values: pd.Series, how: str, decimals: int) -> tuple[dict, 
     stats.update(sd=sd, median=median, q1=q1, q3=q3)
     if not len(seen):
         return stats, DASH
-    if how == "median_iqr":
-        q1_q3 = f"{format_number(q1, decimals)} to {format_number(q3, decimals)}"
-        return stats, f"{format_number(median, decimals)} ({q1_q3})"
+    if how == "median_iqr":  # brackets: an IQR never printed like a CI
+        return stats, format_iqr(median, q1, q3, decimals)
     return stats, f"{format_number(mean, decimals)} ({format_number(sd, decimals)})"
 
 
@@ -548,7 +555,7 @@ class _Table1:
             stats[g], cells[g] = _numeric_summary(
                 _members(g, frame)[column].astype(float), how, decimals
             )
-        suffix = "median (IQR)" if how == "median_iqr" else "mean (SD)"
+        suffix = "median [IQR]" if how == "median_iqr" else "mean (SD)"
         smds = self._smds(smd_numeric, frame, column)
         self.add(variable, f"{label}, {suffix}", "", cells, stats, smds)
         self.missing_row(variable, frame, column)
@@ -747,10 +754,13 @@ def _effect_header(spec: dict, full: pd.DataFrame) -> str:
     pair = _single_contrast(spec, full)
     ratios = full["estimand"].isin(RATIO_ESTIMANDS).any()
     if pair is None:
-        return "Effect (95% CI)" if ratios else "Difference (95% CI)"
+        return "Difference or ratio (95% CI)" if ratios else "Difference (95% CI)"
     arms = _arm_labels(spec)
     if ratios:
-        return f"Effect, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
+        what = (
+            "Difference or ratio" if not full["estimand"].isin(RATIO_ESTIMANDS).all() else "Ratio"
+        )
+        return f"{what}, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
     return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} (95% CI)"
 
 
@@ -786,9 +796,17 @@ def _group_cell(spec: dict, row, means, summary, arm: str, plan=disclosure.OFF) 
     if row["estimand"] in MEAN_ESTIMANDS:
         return format_ci(s["estimate"], s["ci_low"], s["ci_high"], decimals)
     if row["estimand"] == "hodges_lehmann_shift":
-        q = [format_number(s[k], decimals) for k in ("median", "q1", "q3")]
-        return f"{q[0]} ({q[1]} to {q[2]})"
+        return format_iqr(s["median"], s["q1"], s["q3"], decimals)
+    if _has_adjusted_change(frame):  # the ANCOVA's adjusted mean change, as its difference
+        keys = ("adjusted_change", "adjusted_change_ci_low", "adjusted_change_ci_high")
+        return format_ci(*(s[k] for k in keys), decimals)
     return f"{format_number(s['mean'], decimals)} ({format_number(s['sd'], decimals)})"
+
+
+def _has_adjusted_change(summary: pd.DataFrame) -> bool:
+    """Whether prepost_summary has the ANCOVA's adjusted mean change per arm (outputs written
+    before it have the unadjusted mean (SD) only)."""
+    return "adjusted_change" in summary and summary["adjusted_change"].notna().any()
 
 
 def _has_change(means: pd.DataFrame) -> bool:
@@ -797,8 +815,34 @@ def _has_change(means: pd.DataFrame) -> bool:
     return "change_estimate" in means
 
 
-def _measure_label(spec: dict, row, several_contrasts: bool) -> str:
+# A measure row whose group cells hold each group's result is labelled by that result (the
+# effect is in the effect column, whose header says what it is); the pre/post analyses also
+# say which is primary (module _prepost_roles).
+GROUP_ROW_LABELS = {
+    "diff_in_change": "Change from baseline, adjusted mean (95% CI)",
+    "diff_in_means": "At follow-up, adjusted mean (95% CI)",
+    "adjusted_diff": "At follow-up, adjusted mean (95% CI)",
+    "adjusted_mean_difference": "Mean (SD) change; adjusted difference",
+    "hodges_lehmann_shift": "Median [IQR] change; Hodges–Lehmann shift",
+}
+# Within an outcome, the order of its measure rows (others keep effects.csv's order): the
+# pre/post ANCOVA (the primary analysis) before the rank-based shift, as in the forest plot.
+MEASURE_ORDER = {"adjusted_mean_difference": 0, "hodges_lehmann_shift": 1}
+PREPOST_ROLES = {"adjusted_mean_difference": "primary", "hodges_lehmann_shift": "supportive"}
+
+
+def _measure_label(spec: dict, row, several_contrasts: bool, grouped: bool = False) -> str:
+    """The measure row's label: the effect's name, or with group results on the row (`grouped`)
+    what they are; a pre/post score's analysis says whether it is the primary one."""
     label = row["estimand_label"]
+    if grouped and row["estimand"] in GROUP_ROW_LABELS:
+        label = GROUP_ROW_LABELS[row["estimand"]]
+        if row["estimand"] == "diff_in_change" and not row.get("_change_cells", True):
+            label = GROUP_ROW_LABELS["diff_in_means"]
+        if row["estimand"] == "adjusted_mean_difference" and row.get("_adjusted_cells"):
+            label = "Adjusted mean change (95% CI)"
+    if row.get("analysis") == "prepost" and row["estimand"] in PREPOST_ROLES:
+        label += f", {PREPOST_ROLES[row['estimand']]} analysis"
     return f"{label}, {row['contrast_label']}" if several_contrasts else label
 
 
@@ -857,25 +901,36 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
     """An outcome's printed rows: its label with the groups' results, then one indented row
     per effect measure (on the outcome's own row when it has one)."""
     label = typographic(rows["outcome_label"].iloc[0])
-    lines = []
+    rank = [MEASURE_ORDER.get(e, 0) for e in rows["estimand"]]
+    rows = rows.iloc[np.argsort(rank, kind="stable")]
+    lines, measures = [], []
     for _, row in rows.iterrows():
-        line = {"Outcome": INDENT + _measure_label(spec, row, several)}
+        line = {"Outcome": ""}
         for arm in arms:
             line[arm["label"]] = _group_cell(spec, row, *groups[:2], arm["id"], groups[2])
         line[effect] = _estimate_cell(spec, row, notes)
         line["P"] = format_p(row["p_value"])
-        line["Adjusted P"] = format_p(row["p_adjusted"])
+        # primary outcomes are not adjusted for multiplicity (effects.adjust): no adjusted P
+        line["Adjusted P"] = DASH if row["role"] == "primary" else format_p(row["p_adjusted"])
         # the model's n through disclosure control's plan ("<5", "≥5" where withheld)
         n_key = disclosure.effects_n_key(row)
         line["n"] = DASH if is_missing(row["n"]) else groups[2].count(n_key, row["n"])
         lines.append(line)
-    groups = [tuple(line[a["label"]] for a in arms) for line in lines]
+        measures.append(row.copy())
+    groups_per_line = [tuple(line[a["label"]] for a in arms) for line in lines]
+    # the same group results for each measure (or one measure): once, on the outcome's row
+    shared = len(lines) == 1 or len(set(groups_per_line)) == 1
+    for line, row in zip(lines, measures, strict=True):
+        row["_change_cells"] = _has_change(groups[0]) if len(groups[0]) else True
+        row["_adjusted_cells"] = _has_adjusted_change(groups[1])
+        grouped = not shared and any(line[a["label"]] for a in arms)
+        line["Outcome"] = INDENT + _measure_label(spec, row, several, grouped)
     if len(lines) == 1:  # one measure: it is named after the outcome, on one row
         lines[0]["Outcome"] = f"{label}, {_lower_first(lines[0]['Outcome'].lstrip(chr(160)))}"
         return lines
     head = {"Outcome": label}
-    if len(set(groups)) == 1:  # the same group results for each measure: once, on top
-        head.update({a["label"]: groups[0][k] for k, a in enumerate(arms)})
+    if shared:
+        head.update({a["label"]: groups_per_line[0][k] for k, a in enumerate(arms)})
         for line in lines:
             line.update({a["label"]: "" for a in arms})
     return [head, *lines]
@@ -1026,7 +1081,7 @@ def prepost_table(
     post = _lower_first(timepoints.get(posts[0], posts[0])) if len(posts) == 1 else "follow-up"
     baseline = _lower_first(timepoints[spec["baseline"]])
     headings = {
-        "score": f"Change from {baseline} to {post}, median (IQR)",
+        "score": f"Change from {baseline} to {post}, median [IQR]",
         "category": f"At {post}, n/N (%)",
     }
     notes = Notes()
@@ -1083,8 +1138,7 @@ def _prepost_summary_cell(spec: dict, oid: str, kind: str, s: pd.Series) -> str:
     """An arm's median (IQR) change and n (scores), or events/n (%) at post (categories)."""
     if kind == "score":
         decimals = estimate_decimals(spec, oid)
-        median, q1, q3 = (format_number(s[k], decimals) for k in ("median", "q1", "q3"))
-        return f"{median} ({q1} to {q3}); n = {int(s['n'])}"
+        return f"{format_iqr(s['median'], s['q1'], s['q3'], decimals)}; n = {int(s['n'])}"
     if is_missing(s["n_events"]):
         return DASH
     return f"{int(s['n_events'])}/{int(s['n'])} ({format_number(100 * s['proportion'], 1)})"
@@ -1777,9 +1831,10 @@ def multiplicity_rule(effects: pd.DataFrame, spec: dict) -> str:
         return "P values are not adjusted for multiplicity."
     how = MULTIPLICITY_TEXT.get(method, "a multiplicity correction")
     return (
-        "Adjusted P: primary outcomes are not adjusted; secondary outcomes are adjusted by "
-        f"{how} within each family of estimates sharing the analysis, estimand, contrast, "
-        "timepoint and analysis set."
+        f"Adjusted P: {DASH} for primary outcomes, which are not adjusted for multiplicity; "
+        f"secondary outcomes' P values are adjusted by {how} within each family of "
+        "secondary outcomes sharing the analysis, effect measure, comparison, visit and "
+        "analysis set."
     )
 
 
@@ -1787,7 +1842,9 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
     """The models (effects.method), each once, with the estimands it gives; outcome and
     timepoint ids are generalised so one model fitted to many outcomes prints once."""
     estimands: dict[str, list[str]] = {}
-    for _, row in effects.iterrows():
+    # the primary analysis's model first (MEASURE_ORDER), as Table 2 and the forest show them
+    rank = [MEASURE_ORDER.get(e, 2) for e in effects["estimand"]]  # then the rest, in order
+    for _, row in effects.iloc[np.argsort(rank, kind="stable")].iterrows():
         text = str(row["method"])
         if row["analysis"] == "association":
             text = re.sub(rf"\b{re.escape(str(row['exposure']))}\b", "exposure", text)
@@ -1799,9 +1856,12 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
         estimands.setdefault(text, [])
         if label not in estimands[text]:
             estimands[text].append(label)
+    covariates = {c["name"]: _lower_first(c["label"]) for c in spec.get("covariates") or []}
     return [
-        f"{', '.join(labels[:1] + [_lower_first(x) for x in labels[1:]])}: "
-        f"{method_text(spec, text)}."
+        f"{', '.join(labels[:1] + [_lower_first(x) for x in labels[1:]])}: ".replace(
+            "Hodges-Lehmann", "Hodges–Lehmann"
+        )
+        + f"{journal_method(method_text(spec, text), covariates)}."
         for text, labels in estimands.items()
     ]
 
@@ -1932,7 +1992,7 @@ def _build_table1(spec: dict, kind: str, inputs: dict):
         + (f" (for outcome measures: {why})." if _describes_outcomes(spec) else ".")
     )
     if any(c.get("summary") == "median_iqr" for c in spec["covariates"]):
-        lines.append("IQR: interquartile range (25th to 75th percentile).")
+        lines.append("Median [IQR]: median [25th percentile, 75th percentile].")
     if spec.get("control_arm"):
         lines.append(
             "SMD: standardized mean difference vs "
@@ -2017,15 +2077,8 @@ def _effects_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFr
     visits = list(dict.fromkeys(full["timepoint_label"]))
     at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
     title = _title(spec, kind, f"{what} on each outcome{at}")
-    extra = [SIGN_NOTE, *_group_footnotes(spec, full, means)]
-    extra.append("n: participants contributing to the estimate (of the analysis set).")
-    if effects["analysis"].isin(["risk_difference", "logistic"]).any():
-        extra.append(
-            "Binary outcomes: the unadjusted risk ratio is the primary effect measure; the "
-            "unadjusted risk difference (Newcombe hybrid score CI, no P) and the odds ratio "
-            "adjusted for baseline status and covariates are given beside it, each estimand "
-            "adjusted for multiplicity in its own family."
-        )
+    extra = [" ".join(_group_footnotes(spec, full, means, summary))]
+    extra.append(f"{SIGN_NOTE[:-1]}; n: participants contributing to the estimate.")
     return full, formatted, effects, title, extra
 
 
@@ -2055,8 +2108,10 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
     estimands and the formatter's footnotes."""
     lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
     lines += [per_protocol_not_shown(spec)] if left_out else []
-    lines += _methods(spec, effects)
-    lines += ["Estimates with 95% confidence intervals.", *extra]
+    # one paragraph of methods: each model once, then which measure or analysis is primary
+    methods = _methods(spec, effects) + _primary_measures(spec, effects)
+    lines += [" ".join(["Estimates with 95% confidence intervals (CI).", *methods])]
+    lines += extra
     if "Adjusted P" in formatted.columns:
         rule = multiplicity_rule(effects, spec)
         if (_analysis_names(effects) != "primary").any():
@@ -2067,6 +2122,8 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
         lines.append(
             f"P values here are not adjusted for multiplicity; Table {table} gives adjusted P."
         )
+    elif kind == "association_table" and len(effects):
+        lines.append(_association_multiplicity(spec, effects))
     elif len(effects) and (effects["role"] == "primary").all():
         lines.append("P values are not adjusted for multiplicity (primary outcome).")
     else:
@@ -2075,8 +2132,52 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
         lines.append(multi_arm_rule(spec, effects))
     if "analysis_name" in effects:
         lines += estimand_footnotes(spec, _analysis_names(effects))
-    lines += formatted.attrs.get("footnotes", [])
+    # the lettered notes in one paragraph
+    lines += [" ".join(formatted.attrs["footnotes"])] if formatted.attrs.get("footnotes") else []
+    return [line for line in lines if line]
+
+
+def _primary_measures(spec: dict, effects: pd.DataFrame) -> list[str]:
+    """Which effect is primary where a table gives several for one outcome: a binary outcome's
+    risk ratio (beside the risk difference and adjusted odds ratio), and a non-randomized
+    comparison's adjusted mean difference (beside the Hodges–Lehmann shift)."""
+    lines = []
+    analyses = set(effects["analysis"])
+    if analyses & {"risk_difference", "logistic"}:
+        lines.append(
+            "For binary outcomes the unadjusted risk ratio is the primary effect measure; the "
+            "risk difference and the adjusted odds ratio are supportive."
+        )
+    estimands = set(effects.loc[effects["analysis"] == "prepost", "estimand"])
+    if {"adjusted_mean_difference", "hodges_lehmann_shift"} <= estimands:
+        confounders = (spec["analyses"].get("prepost") or {}).get("confounders") or []
+        adjusted = ", ".join(covariate_term(spec, c) for c in confounders)
+        lines.append(
+            "For scores the primary analysis is the adjusted mean difference (analysis of "
+            "covariance): the groups were not randomized, so the comparison is adjusted for "
+            "the baseline score"
+            + (f" and the prespecified confounders ({adjusted})" if adjusted else "")
+            + "; the Hodges–Lehmann shift (unadjusted, rank-based) is a supportive analysis."
+        )
     return lines
+
+
+def _association_multiplicity(spec: dict, effects: pd.DataFrame) -> str:
+    """How the association table handles multiplicity: its P values are unadjusted, across
+    the exposures (each its own model) and their levels; the outcome's role said."""
+    outcome = _outcome(spec, effects["outcome"].iloc[0]) or {"label": "The outcome"}
+    label = typographic(outcome["label"]).split(" (")[0]
+    k, m = effects["exposure"].nunique(), len(effects)
+    role = "the primary outcome" if (effects["role"] == "primary").all() else "an outcome"
+    across = (
+        f"the {k} exposures (each in its own model) and their levels"
+        if k > 1
+        else ("the levels of the exposure")
+    )
+    return (
+        f"Multiplicity: {label} is {role}; the {m} odds ratios' P values are not adjusted for "
+        f"multiple comparisons across {across}."
+    )
 
 
 def _group_inputs(inputs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -2103,16 +2204,25 @@ def _without_means(rows: pd.DataFrame, means: pd.DataFrame) -> bool:
     return any(tuple(r) not in have for r in rows[keys].itertuples(index=False))
 
 
-def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> list[str]:
+def _group_footnotes(
+    spec: dict, full: pd.DataFrame, means: pd.DataFrame, summary: pd.DataFrame | None = None
+) -> list[str]:
     """What the group columns of Table 2 hold, for the kinds of rows it has."""
     kinds = full["outcome"].map({o["id"]: o["kind"] for o in spec["outcomes"]})
     scores, estimands = full[kinds == "score"], set(full["estimand"])
+    summary = pd.DataFrame() if summary is None else summary
     lines = []
     if scores["estimand"].isin(MEAN_ESTIMANDS).any():
+        mixed = spec.get("analyses", {}).get("mixed_model") or {}
+        weights = (
+            " (numeric covariates at their mean, categorical ones weighted equally over their "
+            "levels)"
+            if mixed.get("covariates") or mixed.get("site") == "fixed"
+            else ""
+        )
         text = (
-            "Group columns, scores: the adjusted mean (95% CI) at follow-up from the mixed model "
-            "(covariates set as emmeans sets them by default); the difference in means is their "
-            "difference."
+            f"Group columns, scores: each group's adjusted mean (95% CI) at follow-up from the "
+            f"same model{weights}; the difference in means is their difference."
         )
         if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
             text += (
@@ -2121,27 +2231,40 @@ def _group_footnotes(spec: dict, full: pd.DataFrame, means: pd.DataFrame) -> lis
             )
         if "diff_in_change" in estimands and _has_change(means):
             text += (
-                " Beside the difference in change from baseline: each group's adjusted mean "
-                "change from baseline to follow-up (95% CI) from the same model; the difference "
-                "in change is their difference."
+                " Beside the difference in change from baseline, each group's adjusted mean "
+                "change from baseline to follow-up (95% CI); the difference in change is their "
+                "difference."
             )
         elif "diff_in_change" in estimands:
             text += (
                 " The difference in change from baseline also subtracts each group's adjusted "
-                "baseline mean (tables/adjusted_means.csv); the model output has no per-group "
-                "adjusted change with its CI, so the columns show the mean at follow-up for it "
-                "too."
+                "baseline mean; without each group's adjusted change and its CI, the columns "
+                "show the mean at follow-up for it too."
             )
         lines.append(text)
-    if "hodges_lehmann_shift" in estimands:
+    if "adjusted_mean_difference" in estimands and _has_adjusted_change(summary):
         lines.append(
-            "Group columns, scores: beside the Hodges-Lehmann shift the median (IQR) change "
-            "from baseline; beside the adjusted mean difference the mean (SD) change, "
-            "unadjusted."
+            "Group columns, scores: beside the adjusted mean difference each group's adjusted "
+            "mean change from baseline (95% CI) from the same analysis of covariance, with the "
+            "baseline score and covariates at their means over the participants analysed (the "
+            "average prediction had everyone been in that group); the adjusted mean "
+            "difference is their difference."
+            + (
+                " Beside the Hodges–Lehmann shift each group's median [interquartile range, "
+                "IQR] change, unadjusted."
+                if "hodges_lehmann_shift" in estimands
+                else ""
+            )
+        )
+    elif "hodges_lehmann_shift" in estimands:
+        lines.append(
+            "Group columns, scores: beside the adjusted mean difference each group's "
+            "unadjusted mean (SD) change from baseline; beside the Hodges–Lehmann shift its "
+            "median [interquartile range, IQR] change."
         )
     if (kinds != "score").any():
         lines.append(
-            "Group columns, binary outcomes: participants with the event / participants "
+            "Group columns, binary outcomes: participants with the event/participants "
             "observed at follow-up (%)."
         )
     if (full["analysis_name"] != "primary").any() and (kinds != "score").any():

@@ -195,6 +195,8 @@ def _figure_title(plan: dict) -> str:
     else:
         what = f"Difference in change, {last} vs {first}"
     missing = f"{attrition:.0%} missing at the last visit"
+    if len(plan["arms"]) > 2:  # several comparisons with the control: alpha is each one's
+        missing = f"per comparison (not adjusted across arms), {missing}"
     if plan.get("design") == CLUSTER:  # short lines: the figure may be one panel wide
         return (
             f"{what},\ntwo-sided \u03b1\u00a0=\u00a0{plan['alpha']:g}, {missing},\n"

@@ -47,6 +47,7 @@ SUMMARY_COLUMNS = [
     "arm",
     "contrast",
     "target_power",
+    "alpha",
     "smallest_clusters_per_arm",
     "cluster_size",
     "smallest_n_total",
@@ -173,6 +174,8 @@ def smallest_sample_sizes(power: pd.DataFrame, plan: dict) -> pd.DataFrame:
                 "arm": arm["id"],
                 "contrast": part["contrast"].iloc[0],
                 "target_power": target,
+                # the test's two-sided level, per comparison with the control
+                "alpha": plan["alpha"],
                 "cluster_size": plan["cluster_size"] if cluster else pd.NA,
             }
             if tail.any():
