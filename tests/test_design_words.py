@@ -267,12 +267,12 @@ def test_cohort_table1_describes_respondents_without_outcomes(demo):
             & (table1["statistic"] == "count")
         ]
         assert int(men["value"].iloc[0]) == int((people["gender"] == "man").sum())
-    # the outcomes' summaries are Table 2's alone, and one kind per outcome: scores as median
-    # (IQR), binary outcomes as n/N
+    # the outcomes' summaries are Table 2's alone, and one kind per outcome: scores as mean
+    # (SD), the summary the adjusted mean difference beside it compares; binary outcomes n/N
     table2 = (d / "tables" / "cohort_table.md").read_text()
-    assert "mean (SD)" not in table2
+    assert "median" not in table2.lower()
     scores = [o for o in spec["outcomes"] if o["kind"] == "score"]
-    assert table2.count("median (IQR)") == len(scores)
+    assert table2.count(", mean (SD) |") == len(scores)  # one row label each
 
 
 def test_cohort_prevalence_is_double_column_with_n_per_cohort(demo):

@@ -85,7 +85,7 @@ def test_mentorship_group_cells_match_the_effect_beside_them(mentorship):
     spec, effects, summary, out, _ = mentorship
     rows, notes = docx_rows(out / "effects_table.docx")
     labels = [r[0].strip() for r in rows]
-    at = labels.index("Personal accomplishment (MBI, 0-48)")
+    at = labels.index("Personal accomplishment (MBI, 0–48)")
     ancova, shift = rows[at + 1], rows[at + 2]
     assert ancova[0].strip() == "Adjusted mean change (95% CI), primary analysis"
     assert shift[0].strip() == "Median [IQR] change; Hodges–Lehmann shift, supportive analysis"
@@ -221,7 +221,7 @@ def test_coaching_rows_are_labelled_by_the_group_result(coaching):
     rows, _ = docx_rows(out / "effects_table.docx")
     labels = [r[0].strip() for r in rows]
     assert not any(label.startswith("Difference in") for label in labels)
-    at = labels.index("Emotional exhaustion (MBI, 0-54)")
+    at = labels.index("Emotional exhaustion (MBI, 0–54)")
     assert labels[at + 1 : at + 3] == [
         "Change from baseline, adjusted mean (95% CI)",
         "At follow-up, adjusted mean (95% CI)",
@@ -232,7 +232,7 @@ def test_coaching_rows_are_labelled_by_the_group_result(coaching):
     # EE is primary: its adjusted P a dash; self-compassion's the Holm-adjusted P
     assert rows[at + 1][5] == rows[at + 2][5] == DASH
     sc = effects[(effects["outcome"] == "self_compassion")]
-    at = labels.index("Self-compassion (SCS-SF mean, 1-5)")
+    at = labels.index("Self-compassion (SCS-SF mean, 1–5)")
     assert [rows[at + k][5] for k in (1, 2)] == [tables.format_p(p) for p in sc["p_adjusted"]]
 
 
