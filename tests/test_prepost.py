@@ -454,6 +454,38 @@ def test_prepost_score_outcome_against_references():
     assert np.isnan(row["n_events"])
 
 
+def test_groups_adjusted_mean_change_matches_emmeans_proportional():
+    """Each group's adjusted mean change beside the ANCOVA (prepost_summary's adjusted_change
+    columns) against R (tests/data/reference/prepost_ancova_ref.R, prepost_ancova.json, on
+    small_trial's data): summary(emmeans(lm(change ~ arm + pre + age + gender + site),
+    ~ arm, weights = "proportional")); 1e-9 absolute. The groups' difference is the ANCOVA's
+    estimate."""
+    participants, scores = small_trial()
+    effects, summary = prepost_effects(
+        scores,
+        participants,
+        small_spec(),
+        {"id": "pa", "kind": "score", "role": "primary"},
+        post="post",
+        analysis_set="itt",
+        alpha=0.05,
+        confounders=["age", "gender", "site"],
+    )
+    ref = json.loads((REFERENCE / "prepost_ancova.json").read_text())
+    rows = summary.set_index("arm")
+    for arm in ("control", "mentored"):
+        got = rows.loc[
+            arm, ["adjusted_change", "adjusted_change_ci_low", "adjusted_change_ci_high"]
+        ]
+        want = [ref[arm][k] for k in ("estimate", "ci_low", "ci_high")]
+        assert got.astype(float).tolist() == pytest.approx(want, abs=1e-9)
+    ancova = effects[effects["estimand"] == "adjusted_mean_difference"].iloc[0]
+    assert ancova["n"] == ref["n"]
+    gap = rows.loc["mentored", "adjusted_change"] - rows.loc["control", "adjusted_change"]
+    assert gap == pytest.approx(ref["arm_coefficient"], abs=1e-9)
+    assert ancova["estimate"] == pytest.approx(ref["arm_coefficient"], abs=1e-9)
+
+
 def test_prepost_category_outcome():
     participants, scores = small_trial()
     scores = scores.assign(
