@@ -66,9 +66,10 @@ def cohort_boxes(spec: dict, consort: dict, analysed: dict, plan, width: float) 
             ("Responded", "bold", 0),
             (_n(responded), "normal", 0),
             (f"Response rate: {_rate(surveyed, responded)}", "normal", 0),
-            ("Not analysed:", "normal", 0),
-            (f"Did not respond: {_n(consort['not_assessed'][tp][cohort])}", "normal", 1),
-            (f"Withdrew consent: {_n(consort['withdrawn'][cohort])}", "normal", 1),
+            # beside the respondents, not under a "Not analysed" heading: a box titled
+            # Responded that lists the non-respondents under it read as if they responded
+            (f"Did not respond: {_n(consort['not_assessed'][tp][cohort])}", "normal", 0),
+            (f"Withdrew consent: {_n(consort['withdrawn'][cohort])}", "normal", 0),
         ]
         lines = [("Analysed", "bold", 0)]
         for outcome, by_cohort in analysed.items():
