@@ -344,3 +344,19 @@ def test_cohort_flow_prints_its_counts_through_the_disclosure_plan(demo, tmp_pat
     ]
     analysed = re.findall(r"PHQ-2 ≥\u00a03\)\nn\u00a0(\S+)\u00a0(\S+)", flow)
     assert [v if m == "=" else f"{m}{v}" for m, v in analysed] == big_n
+    # the cohort table's CSV: an effect whose cohorts' N are withheld keeps no n (the N summed,
+    # 85 + 91 = 176, would give a withheld one back); where both N print, the n stays
+    full = pd.read_csv(tmp_path / "cohort_table.csv", dtype={"cohort": str})
+    for outcome, rows in full.groupby("outcome"):
+        summaries = rows[rows["kind"] == "summary"].to_dict("records")
+        effects = rows[rows["kind"] == "effect"]
+        hidden = any(
+            plan.hides(disclosure.cohort_key(r, "n"), r["n"])
+            or plan.hides(disclosure.consort_key("analysed", "itt", r["cohort"]))
+            for r in summaries
+        )
+        assert effects["n"].isna().all() == hidden, outcome
+        if hidden:
+            assert effects[["n_obs", "n_analysis_set"]].isna().all().all()
+            assert (effects["disclosure"] == "n withheld").all()
+    assert full.loc[full["kind"] == "effect", "n"].isna().any()  # the case arises at k = 20

@@ -143,6 +143,11 @@ def cohort_table(
                 record["cohort_label"] = names.get(row["cohort"], row["cohort"])
                 records.append(_masked(record, plan))
             printed.append(line)
+            withheld = plan.on and any(
+                plan.hides(disclosure.cohort_key(r, "n"), r["n"])
+                or plan.hides(disclosure.consort_key("analysed", analysis_set, r["cohort"]))
+                for r in rows.to_dict("records")
+            )
             mine = eff[(eff["outcome"] == outcome["id"]) & (eff["analysis_set"] == analysis_set)]
             mine = mine.assign(
                 _rank=mine["estimand"].map({e: i for i, e in enumerate(ESTIMAND_ORDER)})
@@ -157,8 +162,8 @@ def cohort_table(
                     "Adjusted P": DASH if row["role"] == "primary" else format_p(row["p_adjusted"]),
                 }
                 printed.append(line)
-                record = row.drop(labels="_rank").to_dict()
-                records.append({"kind": "effect", **record, "label": label})
+                record = {"kind": "effect", **row.drop(labels="_rank").to_dict(), "label": label}
+                records.append(_masked_effect(record, withheld, plan))
     columns = ["Outcome", *[names[c] for c in cohorts], "Estimate (95% CI)", "P"]
     columns += ["Adjusted P"] if adjusted else []
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
@@ -181,6 +186,16 @@ def _masked(record: dict, plan) -> dict:
         gone = ["events", "proportion", "ci_low", "ci_high"] if "events" in record else []
         for column in [*(["events"] if events else []), *(["n"] if n else []), *gone[1:]]:
             record[column] = float("nan")
+    return record
+
+
+def _masked_effect(record: dict, withheld: bool, plan) -> dict:
+    """An effect record of `full` as shared: where a cohort's N of the outcome (or its set's
+    count) is withheld, the effect's n, observations and set size are emptied too (the
+    cohorts' N summed, or the adjusted model's n beside them, would bound it)."""
+    if withheld:
+        record.update(n=float("nan"), n_obs=float("nan"), n_analysis_set=float("nan"))
+        record["disclosure"] = "n withheld"
     return record
 
 
