@@ -30,6 +30,7 @@ from trialeval import association, effects, figures, models
 from trialeval import model_n as model_n_module
 from trialeval import prepost as prepost_module
 from trialeval.config import outcome_analyses, report_items
+from trialeval.formatting import DASH, format_p
 from trialeval.labels import analysis_set_label
 from trialeval.tables import estimate_decimals
 
@@ -1322,3 +1323,24 @@ def test_model_n_counts_whom_each_model_uses(model, want):
         }
     )
     assert model_n_module.participants_used(spec, scores, sets, "itt", "ee", ["a"]) == want
+
+
+def test_forest_prints_no_adjusted_p_for_primary_outcomes(demo):
+    """P adj. of a primary outcome is a dash, as in Table 2 (primary outcomes are not
+    adjusted for multiplicity); a secondary outcome's is effects.csv's Holm-adjusted P."""
+    spec = demo["coaching_rct"]["spec"]
+    rows = read_csv(demo["coaching_rct"]["paths"]["effects"])
+    eff = rows[(rows["analysis_set"] == "itt") & (rows["estimand"] == "diff_in_change")]
+    if "analysis_name" in eff:
+        eff = eff[eff["analysis_name"].fillna("primary") == "primary"]
+    rows = figures._forest_rows(spec, eff, ["diff_in_change"], None, {})
+    by_gid = {figures._effect_gid(e): e for _, e in eff.iterrows()}
+    roles = set()
+    for row in rows:
+        if row.gid not in by_gid:
+            continue
+        effect = by_gid[row.gid]
+        roles.add(effect["role"])
+        expected = DASH if effect["role"] == "primary" else format_p(effect["p_adjusted"])
+        assert row.cells[-1] == expected, row.label
+    assert roles == {"primary", "secondary"}

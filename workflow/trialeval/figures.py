@@ -965,7 +965,9 @@ def _forest_rows(spec, eff, estimands, sd, colours, pair_n=None) -> list[_Row]:
             est, lo, hi = (float(effect[c]) for c in ("estimate", "ci_low", "ci_high"))
             n = pair_n.get((outcome_id, effect["contrast"]), effect["n"])
             n = _count(n) if pd.notna(n) else ""
-            p_values = (format_p(effect["p_value"]), format_p(effect["p_adjusted"]))
+            # primary outcomes are not adjusted for multiplicity: a dash, as in Table 2
+            adjusted = DASH if primary else format_p(effect["p_adjusted"])
+            p_values = (format_p(effect["p_value"]), adjusted)
             digits = estimate_decimals(spec, outcome_id, effect["estimand"])
             sd_text = "" if sd is None else (_num(scale, digits) if np.isfinite(scale) else EN_DASH)
             rows.append(
