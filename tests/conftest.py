@@ -162,3 +162,27 @@ def run_front_stages(spec: dict, paths: dict[str, Path], out: Path, reliability:
         str(paths["consort"]),
         scores_path=str(paths["scores"]),
     )
+
+
+def association_outputs(spec: dict, scores: pd.DataFrame, members: pd.DataFrame):
+    """(effects, counts) of a survey's association analysis as the pipeline stacks them:
+    each configured exposure's logistic fits, P values Holm-adjusted across them."""
+    from trialeval.association import association_effects
+    from trialeval.effects import adjust
+
+    options = spec["analyses"]["association"]
+    effects, counts = [], []
+    for exposure in options["exposures"]:
+        rows, count = association_effects(
+            scores,
+            members,
+            spec,
+            outcome=options["outcome"],
+            exposure=exposure,
+            covariates=options["covariates"],
+            alpha=0.05,
+        )
+        effects.append(rows)
+        counts.append(count)
+    effects = adjust(pd.concat(effects, ignore_index=True), "holm")
+    return effects, pd.concat(counts, ignore_index=True)

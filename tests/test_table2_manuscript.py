@@ -12,9 +12,8 @@ import docx
 import pandas as pd
 import pytest
 
-from conftest import demo_trial
+from conftest import association_outputs, demo_trial
 from trialeval import figures, tables
-from trialeval.association import association_effects
 from trialeval.cohort import analysed_outcomes, cohort_effects
 from trialeval.config import report_items
 from trialeval.effects import adjust, order_effects
@@ -296,22 +295,7 @@ def test_curriculum_table_has_role_subheads_means_and_no_adjusted_p_for_primary(
 def test_belonging_states_its_multiplicity_and_the_forest_its_sides(tmp_path):
     spec, participants, _, scores, sets = demo_trial("belonging_survey")
     itt = members(participants, sets)
-    options = spec["analyses"]["association"]
-    effects, counts = [], []
-    for exposure in options["exposures"]:
-        rows, count = association_effects(
-            scores,
-            itt,
-            spec,
-            outcome=options["outcome"],
-            exposure=exposure,
-            covariates=options["covariates"],
-            alpha=0.05,
-        )
-        effects.append(rows)
-        counts.append(count)
-    effects = adjust(pd.concat(effects, ignore_index=True), "holm")
-    counts = pd.concat(counts, ignore_index=True)
+    effects, counts = association_outputs(spec, scores, itt)
     effects.to_csv(tmp_path / "effects.csv", index=False)
     counts.to_csv(tmp_path / "association_counts.csv", index=False)
     inputs = {k: str(tmp_path / f"{k}.csv") for k in ("effects", "association_counts")}

@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import demo_trial
+from conftest import association_outputs, demo_trial
 from trialeval import analysis_sets, instruments, labels, tables
-from trialeval.association import association_effects
 from trialeval.config import report_items
 from trialeval.effects import EFFECT_COLUMNS, adjust, effects_frame, order_effects
 from trialeval.models import mixed_model_effects
@@ -862,22 +861,7 @@ def test_prepost_table_agrees_with_effects_and_summary(mentorship_prepost):
 def test_association_table_agrees_with_effects_and_counts(demos):
     spec, participants, _, scores, sets = demos["belonging_survey"]
     itt = itt_members(participants, sets)
-    options = spec["analyses"]["association"]
-    effects, counts = [], []
-    for exposure in options["exposures"]:
-        rows, count = association_effects(
-            scores,
-            itt,
-            spec,
-            outcome=options["outcome"],
-            exposure=exposure,
-            covariates=options["covariates"],
-            alpha=0.05,
-        )
-        effects.append(rows)
-        counts.append(count)
-    effects = adjust(pd.concat(effects, ignore_index=True), "holm")
-    counts = pd.concat(counts, ignore_index=True)
+    effects, counts = association_outputs(spec, scores, itt)
     full, formatted = tables.association_table(spec, effects, counts)
     level_rows = formatted[formatted["n"] != ""].reset_index(drop=True)
     assert len(level_rows) == len(counts) == 12  # 3 exposures x 4 levels
