@@ -138,6 +138,9 @@ def test_every_table_scrolls_in_its_own_box_and_images_shrink(page):
         assert around[-1] == ("div", "table-scroll"), around
     style = re.search(r"<style>(.*?)</style>", text, re.S).group(1)
     assert re.search(r"\.table-scroll \{[^}]*overflow-x: auto", style)
+    # a scrolled table's caption stays on the screen, wrapped to its width (seen at 390 px)
+    assert re.search(r"\.table-scroll caption \{[^}]*position: sticky; left: 0;", style)
+    assert re.search(r"\.table-scroll caption \{[^}]*max-width: calc\(100vw", style)
     assert re.search(r"(?<![\w.-])img \{[^}]*max-width: 100%", style)
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
 

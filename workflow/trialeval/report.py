@@ -57,6 +57,8 @@ main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
 .table-scroll th, .table-scroll td { min-width: 4.5rem; }
 .table-scroll tr > :first-child { min-width: 8rem; }  /* the labels */
 caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 6px; }
+/* a table wider than a phone scrolls; its caption stays in view, wrapped to the screen */
+.table-scroll caption { position: sticky; left: 0; max-width: calc(100vw - 2rem); }
 h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #0072B2; padding-bottom: .2rem;
      margin-top: 3rem; } h3 { margin-top: 2rem; }
 nav ul { columns: 2; } figure { margin: 1rem 0; } img { max-width: 100%; height: auto; }
