@@ -222,8 +222,8 @@ def test_coaching_rows_are_labelled_by_the_group_result(coaching):
     assert not any(label.startswith("Difference in") for label in labels)
     at = labels.index("Emotional exhaustion (MBI, 0–54)")
     assert labels[at + 1 : at + 3] == [
-        "Change from baseline, adjusted mean (95% CI)",
-        "At follow-up, adjusted mean (95% CI)",
+        "Change from baseline, model-estimated mean (95% CI)",
+        "At follow-up, model-estimated mean (95% CI)",
     ]
     assert rows[0][3].startswith("Difference or ratio, Group coaching vs Control")
     # EE by hand (test_tables): coaching 1.9 (0.6 to 3.2), control 2.4 (1.0 to 3.7), -0.5
@@ -348,3 +348,17 @@ def test_outputs_without_the_adjusted_changes_label_the_unadjusted_mean_sd(mento
     assert pa["Resident mentor"] == "4.3 (5.0)" == f"{s['mean']:.1f} ({s['sd']:.1f})"
     notes = " ".join(tables._group_footnotes(spec, full, pd.DataFrame(), old))
     assert "unadjusted mean (SD) change from baseline" in notes
+
+
+def test_group_means_are_adjusted_only_where_the_model_adjusts():
+    """A mixed model without covariates (or fixed sites) estimates each group's mean: the
+    row says "model-estimated mean"; with covariates, "adjusted mean"."""
+    row = {"estimand": "diff_in_means", "estimand_label": "Difference in means"}
+    row.update(analysis="mixed_model", contrast_label="A vs B")
+    for mixed, words in (
+        ({"covariates": [], "site": "random"}, "At follow-up, model-estimated mean (95% CI)"),
+        ({"covariates": ["age"]}, "At follow-up, adjusted mean (95% CI)"),
+        ({"covariates": [], "site": "fixed"}, "At follow-up, adjusted mean (95% CI)"),
+    ):
+        spec = {"analyses": {"mixed_model": mixed}}
+        assert tables._measure_label(spec, row, False, grouped=True) == words

@@ -513,12 +513,12 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
         "Primary outcome",  # one outcome: singular
         "Emotional exhaustion (MBI, 0–54)",
         # labelled by what the group cells hold; the difference is in the effect column
-        tables.INDENT + "Change from baseline, adjusted mean (95% CI)",
-        tables.INDENT + "At follow-up, adjusted mean (95% CI)",
+        tables.INDENT + "Change from baseline, model-estimated mean (95% CI)",
+        tables.INDENT + "At follow-up, model-estimated mean (95% CI)",
         "Secondary outcome",
         "Self-compassion (SCS-SF mean, 1–5)",
-        tables.INDENT + "Change from baseline, adjusted mean (95% CI)",
-        tables.INDENT + "At follow-up, adjusted mean (95% CI)",
+        tables.INDENT + "Change from baseline, model-estimated mean (95% CI)",
+        tables.INDENT + "At follow-up, model-estimated mean (95% CI)",
     ]
     assert formatted.attrs["headings"] == {0: tables.HEADING, 1: 2, 5: 2}
     # no contrast, visit or set repeated in the body
@@ -536,7 +536,9 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
         at = formatted.index[formatted["Outcome"] == label][0]
         assert formatted.loc[at, ["Group coaching", "Control"]].tolist() == ["", ""]
         change_line, means_line = formatted.loc[at + 1], formatted.loc[at + 2]
-        assert change_line["Outcome"].endswith("Change from baseline, adjusted mean (95% CI)")
+        assert change_line["Outcome"].endswith(
+            "Change from baseline, model-estimated mean (95% CI)"
+        )
         month4 = means[(means["outcome"] == oid) & (means["timepoint"] == "month4")]
         month4 = month4.set_index("arm")
         for arm, column in (("coaching", "Group coaching"), ("control", "Control")):
@@ -689,7 +691,7 @@ def test_effects_table_change_cells_by_hand_and_without_change_columns():
         [f"0.3 ({M}0.7 to 1.3)", f"{M}0.6 ({M}1.6 to 0.4)"],  # the sensitivity analysis's
     ]
     notes = " ".join(tables._group_footnotes(spec, _labelled(spec, effects), means))
-    assert "each group's adjusted mean change from baseline to follow-up (95% CI)" in notes
+    assert "each group's model-estimated mean change from baseline to follow-up (95% CI)" in notes
     assert "show the mean at follow-up for it too" not in notes
     # the means of older outputs: no change_* columns, the mean at follow-up and the note
     old = means.drop(columns=[c for c in means if c.startswith("change_")])
@@ -1116,8 +1118,8 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
     # the one follow-up visit in the title, the contrast in the header, the groups explained
     assert md.startswith("### Table 2. Estimated effects on each outcome at month 4 (end of")
     assert "| Difference, Group coaching − Control (95% CI) |" in md
-    assert "Group columns, scores: each group's adjusted mean (95% CI) at follow-up" in md
-    assert "each group's adjusted mean change from baseline to follow-up (95% CI)" in md
+    assert "Group columns, scores: each group's model-estimated mean (95% CI) at follow-up" in md
+    assert "each group's model-estimated mean change from baseline to follow-up (95% CI)" in md
     assert "the columns show the mean at follow-up for it too" not in md  # no fallback
     assert "| **Intention-to-treat set** |" in md
     with pytest.raises(ValueError, match="unknown table"):

@@ -841,9 +841,22 @@ def _measure_label(spec: dict, row, several_contrasts: bool, grouped: bool = Fal
             label = GROUP_ROW_LABELS["diff_in_means"]
         if row["estimand"] == "adjusted_mean_difference" and row.get("_adjusted_cells"):
             label = "Adjusted mean change (95% CI)"
+        if row.get("analysis") in MODEL_ANALYSES and not mixed_model_adjusts(spec):
+            label = label.replace("adjusted mean", "model-estimated mean")
     if row.get("analysis") == "prepost" and row["estimand"] in PREPOST_ROLES:
         label += f", {PREPOST_ROLES[row['estimand']]} analysis"
     return f"{label}, {row['contrast_label']}" if several_contrasts else label
+
+
+# the mixed-model analyses whose group cells are the model's means per arm and visit
+MODEL_ANALYSES = ("mixed_model", "clda", "mmrm")
+
+
+def mixed_model_adjusts(spec: dict) -> bool:
+    """Whether the mixed model adjusts for covariates (or fixed sites): without them its
+    means per arm and visit are model-estimated, not covariate-adjusted, and say so."""
+    mixed = spec.get("analyses", {}).get("mixed_model") or {}
+    return bool(mixed.get("covariates")) or mixed.get("site") == "fixed"
 
 
 def effects_table(
@@ -2213,15 +2226,16 @@ def _group_footnotes(
     summary = pd.DataFrame() if summary is None else summary
     lines = []
     if scores["estimand"].isin(MEAN_ESTIMANDS).any():
-        mixed = spec.get("analyses", {}).get("mixed_model") or {}
+        adjusts = mixed_model_adjusts(spec)
         weights = (
             " (numeric covariates at their mean, categorical ones weighted equally over their "
             "levels)"
-            if mixed.get("covariates") or mixed.get("site") == "fixed"
+            if adjusts
             else ""
         )
+        which = "adjusted" if adjusts else "model-estimated"
         text = (
-            f"Group columns, scores: each group's adjusted mean (95% CI) at follow-up from the "
+            f"Group columns, scores: each group's {which} mean (95% CI) at follow-up from the "
             f"same model{weights}; the difference in means is their difference."
         )
         if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
@@ -2231,14 +2245,14 @@ def _group_footnotes(
             )
         if "diff_in_change" in estimands and _has_change(means):
             text += (
-                " Beside the difference in change from baseline, each group's adjusted mean "
+                f" Beside the difference in change from baseline, each group's {which} mean "
                 "change from baseline to follow-up (95% CI); the difference in change is their "
                 "difference."
             )
         elif "diff_in_change" in estimands:
             text += (
-                " The difference in change from baseline also subtracts each group's adjusted "
-                "baseline mean; without each group's adjusted change and its CI, the columns "
+                f" The difference in change from baseline also subtracts each group's {which} "
+                f"baseline mean; without each group's {which} change and its CI, the columns "
                 "show the mean at follow-up for it too."
             )
         lines.append(text)
