@@ -566,6 +566,9 @@ def test_trajectory_points_are_the_adjusted_means(demo):
     legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + fig.legends
     assert len(legends) == 1
     assert [t.get_text() for t in legends[0].get_texts()] == [a["label"] for a in spec["arms"]]
+    # the coaching model has no covariates: its means are model-estimated, not adjusted
+    assert not spec["analyses"]["mixed_model"].get("covariates")
+    assert legends[0].get_title().get_text() == "Model-estimated mean (95% CI)"
 
 
 def test_arms_differ_in_colour_and_marker_okabe_ito_by_default():

@@ -45,7 +45,7 @@ from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E40
 from trialeval.labels import analysis_set_label, primary_set_words, set_name  # noqa: E402
 from trialeval.model_n import reported_or_counted  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
-from trialeval.tables import estimate_decimals, format_number  # noqa: E402
+from trialeval.tables import estimate_decimals, format_number, mixed_model_adjusts  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -378,7 +378,7 @@ def plot_trajectories(
     spare = list(axes.flat[len(outcomes) :])
     for ax in spare:
         ax.axis("off")
-    _trajectory_legend(fig, spare, arms, styles)
+    _trajectory_legend(fig, spare, arms, styles, mixed_model_adjusts(spec))
     set_label = _cap(set_name(analysis_set, spec))
     counts = (
         "Numbers under each visit: participants observed there, per arm (in the arm's colour)."
@@ -458,7 +458,7 @@ def _observed_rows(ax, outcome_id, rows, timepoints, styles, tick_lines: int) ->
             )
 
 
-def _trajectory_legend(fig, spare: list, arms: list[str], styles: dict) -> None:
+def _trajectory_legend(fig, spare: list, arms: list[str], styles: dict, adjusted: bool) -> None:
     """The arms' legend, once: in an empty cell of the grid, else above the panels."""
     handles = [
         Line2D(
@@ -472,7 +472,8 @@ def _trajectory_legend(fig, spare: list, arms: list[str], styles: dict) -> None:
         )
         for a in arms
     ]
-    title = "Adjusted mean (95% CI)"
+    # a model without covariates adjusts for nothing: its means are model-estimated (Table 2)
+    title = "Adjusted mean (95% CI)" if adjusted else "Model-estimated mean (95% CI)"
     if spare:
         spare[0].legend(
             handles=handles,
