@@ -1314,6 +1314,25 @@ def test_missingness_rows_print_typographic_labels(demos):
     assert "EE ≥ 27" in text and ">=" not in text
 
 
+def test_missingness_notes_name_the_outcomes_without_their_own_row(demos, tmp_path):
+    """An outcome scored whenever its survey was returned has no indented row (its count is
+    the every-timepoint row's); the note names each such outcome, so that none reads as
+    left out: every outcome is either a row or named."""
+    spec, _, _, _, sets = demos["coaching_rct"]
+    consort = analysis_sets.consort_counts(sets, spec)
+    (tmp_path / "consort.json").write_text(json.dumps(consort))
+    full, formatted, title, note = tables._build_missingness_table(
+        spec, "missingness_table", {"consort": str(tmp_path / "consort.json")}
+    )
+    assert title.endswith("Survey completion by arm and timepoint")
+    rows = " ".join(formatted["Survey completion"])
+    named = note.split("returned every survey): ")[1]
+    for outcome in consort["analysed_by_outcome"]["complete_case"]:
+        label = tables.typographic(tables.outcome_label(spec, outcome))
+        assert (label in rows) != (label in named), outcome
+    assert named  # the coaching demo has such outcomes (moral injury among them)
+
+
 def test_counts_of_1000_or_more_print_with_thousands_separators(tmp_path):
     """1,261/2,257 in every printed format (as the CONSORT figure prints them), the CSV plain;
     a year in a label or header stays 2019; decimals are not grouped (0.1234)."""

@@ -2027,7 +2027,8 @@ def _build_missingness_table(spec: dict, kind: str, inputs: dict):
         kind,
         "Survey response"
         if spec["design"] == "cross_sectional"
-        else f"Survey completion by {group} and timepoint",
+        else f"Survey completion by {group}"
+        + (" and timepoint" if len(consort["timepoints"]) > 1 else ""),
     )
     who = (
         "everyone surveyed, less consent withdrawals"
@@ -2041,6 +2042,19 @@ def _build_missingness_table(spec: dict, kind: str, inputs: dict):
             " at every timepoint, where fewer than those who returned every survey; they are"
             " the complete-case set of that outcome's analyses."
         )
+        listed = set(full.loc[full["row"].str.startswith("complete_case:"), "row"])
+        unlisted = [
+            typographic(outcome_label(spec, o))
+            for o in consort.get("analysed_by_outcome", {}).get("complete_case", {})
+            if f"complete_case:{o}" not in listed
+        ]
+        if unlisted:  # said, so that a missing row does not read as an outcome left out
+            footnote += (
+                " Outcomes without an indented row, scored whenever the survey was returned"
+                " (their complete-case set is those who returned every survey): "
+                + ", ".join(unlisted)
+                + "."
+            )
     return full, formatted, title, footnote
 
 
