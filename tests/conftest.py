@@ -186,3 +186,28 @@ def association_outputs(spec: dict, scores: pd.DataFrame, members: pd.DataFrame)
         counts.append(count)
     effects = adjust(pd.concat(effects, ignore_index=True), "holm")
     return effects, pd.concat(counts, ignore_index=True)
+
+
+def prepost_outputs(spec: dict, scores: pd.DataFrame, members: pd.DataFrame):
+    """(effects, summary) of a pre/post trial's analyses as the pipeline stacks them: each
+    outcome at its post visit on the intention-to-treat members, adjusted for the trial's
+    confounders, in effects.csv's order with Holm-adjusted P values."""
+    from trialeval.effects import adjust, order_effects
+    from trialeval.prepost import prepost_effects
+
+    effects, summaries = [], []
+    for outcome in spec["outcomes"]:
+        rows, summary = prepost_effects(
+            scores[scores["outcome"] == outcome["id"]],
+            members,
+            spec,
+            outcome,
+            post="post",
+            analysis_set="itt",
+            alpha=0.05,
+            confounders=spec["analyses"]["prepost"]["confounders"],
+        )
+        effects.append(rows)
+        summaries.append(summary)
+    effects = adjust(order_effects(pd.concat(effects, ignore_index=True), spec), "holm")
+    return effects, pd.concat(summaries, ignore_index=True)

@@ -12,7 +12,7 @@ import docx
 import pandas as pd
 import pytest
 
-from conftest import association_outputs, demo_trial
+from conftest import association_outputs, demo_trial, prepost_outputs
 from trialeval import figures, tables
 from trialeval.cohort import analysed_outcomes, cohort_effects
 from trialeval.config import report_items
@@ -50,22 +50,7 @@ def mentorship(tmp_path_factory):
     its Table 2 written by tables.run."""
     spec, participants, _, scores, sets = demo_trial("mentorship_prepost")
     itt = members(participants, sets)
-    effects, summaries = [], []
-    for outcome in spec["outcomes"]:
-        rows, summary = prepost_effects(
-            scores[scores["outcome"] == outcome["id"]],
-            itt,
-            spec,
-            outcome,
-            post="post",
-            analysis_set="itt",
-            alpha=0.05,
-            confounders=spec["analyses"]["prepost"]["confounders"],
-        )
-        effects.append(rows)
-        summaries.append(summary)
-    effects = adjust(order_effects(pd.concat(effects, ignore_index=True), spec), "holm")
-    summary = pd.concat(summaries, ignore_index=True)
+    effects, summary = prepost_outputs(spec, scores, itt)
     out = tmp_path_factory.mktemp("mentorship")
     effects.to_csv(out / "effects.csv", index=False)
     summary.to_csv(out / "prepost_summary.csv", index=False)

@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import association_outputs, demo_trial
+from conftest import association_outputs, demo_trial, prepost_outputs
 from trialeval import analysis_sets, instruments, labels, tables
 from trialeval.config import report_items
 from trialeval.effects import EFFECT_COLUMNS, adjust, effects_frame, order_effects
 from trialeval.models import mixed_model_effects
-from trialeval.prepost import prepost_effects
 
 ROOT = Path(__file__).resolve().parents[1]
 M = "\u2212"  # the minus sign the printed tables use
@@ -804,22 +803,8 @@ def test_multiplicity_rule_is_read_back_from_the_adjusted_p():
 def mentorship_prepost(demos):
     spec, participants, _, scores, sets = demos["mentorship_prepost"]
     itt = itt_members(participants, sets)
-    effects, summaries = [], []
-    for outcome in spec["outcomes"]:
-        rows, summary = prepost_effects(
-            scores[scores["outcome"] == outcome["id"]],
-            itt,
-            spec,
-            outcome,
-            post="post",
-            analysis_set="itt",
-            alpha=0.05,
-            confounders=["age", "gender", "site"],
-        )
-        effects.append(rows)
-        summaries.append(summary)
-    effects = adjust(order_effects(pd.concat(effects, ignore_index=True), spec), "holm")
-    return spec, effects, pd.concat(summaries, ignore_index=True)
+    effects, summary = prepost_outputs(spec, scores, itt)
+    return spec, effects, summary
 
 
 def test_prepost_table_agrees_with_effects_and_summary(mentorship_prepost):
