@@ -1211,16 +1211,16 @@ def _rendered_n(out_stem: Path) -> dict[str, str]:
 
 
 def test_table2_n_of_itt_and_per_protocol_cannot_give_the_excluded_back(tmp_path):
-    """Intention-to-treat n 50 and per-protocol n 47 in Table 2 say 3 coached participants were
-    excluded from per protocol (consort's excluded_from, "<5" in the CONSORT diagram). Table 2
-    prints every set's n through the plan: the LP over the trial's sums, with Table 2's n as
-    its CSV prints them (the HTML and docx print the same markers) and every other count as
-    the plan prints it, leaves the difference ITT n - PP n, the 3 excluded and the 3 with
-    data left out of per protocol each at least 1 wide. (Here no one withdrew and everyone
-    answered both surveys, so each set's counts equal one another through printed zeros:
-    the plan withholds them all, Table 2's n included, as "≥5".) With both n printed (the
-    plan before, which printed every Table 2 n), the difference is exactly 3. Off: the n
-    print unchanged."""
+    """Intention-to-treat n 50 (Table 2) and per-protocol n 47 (Table S1) say 3 coached participants
+    were excluded from per protocol (consort's excluded_from, "<5" in the CONSORT diagram).
+    Tables 2 and S1 print every set's n through the plan: the LP over the trial's sums, with the
+    tables' n as their CSVs print them (the HTML and docx print the same markers) and every
+    other count as the plan prints it, leaves the difference ITT n - PP n, the 3 excluded and
+    the 3 with data left out of per protocol each at least 1 wide. (Here no one withdrew and
+    everyone answered both surveys, so each set's counts equal one another through printed
+    zeros: the plan withholds them all, Table 2's n included, as "≥5".) With both n printed (the
+    plan before, which printed every Table 2 n), the difference is exactly 3. Off: the n print
+    unchanged."""
     spec, inputs = _pp_spec(), _pp_trial(tmp_path)
     kinds = ["effects_table"]
     counts = disclosure.trial_counts(spec, kinds, inputs)
@@ -1232,8 +1232,11 @@ def test_table2_n_of_itt_and_per_protocol_cannot_give_the_excluded_back(tmp_path
     disclosure.write_plan(counts, K, inputs["disclosure"])
     status = json.loads(Path(inputs["disclosure"]).read_text())["suppressed"]
     assert status[excluded] == "primary"
+    # the reader has both tables: Table 2 (ITT, the primary effect), S1 (the rest)
     tables.run(spec, "effects_table", inputs=inputs, out_stem=str(tmp_path / "t2"))
-    printed = _rendered_n(tmp_path / "t2")
+    tables.run(spec, "effects_supplement", inputs=inputs, out_stem=str(tmp_path / "s1"))
+    assert set(_rendered_n(tmp_path / "t2")) == {itt_n}
+    printed = {**_rendered_n(tmp_path / "t2"), **_rendered_n(tmp_path / "s1")}
     assert set(printed) == {itt_n, pp_n, itt_n.replace("change", "means"),
                             pp_n.replace("change", "means")}  # fmt: skip
     # the intruder's knowledge: each printed n's value, each marker's bounds
@@ -1245,11 +1248,13 @@ def test_table2_n_of_itt_and_per_protocol_cannot_give_the_excluded_back(tmp_path
             assert int(text) == counts.values[key]
     assert any(key in seen for key in printed)  # some Table 2 n is withheld
     # the same markers in the formatted table (HTML, docx) as in the CSV
-    html = (tmp_path / "t2.html").read_text()
-    with zipfile.ZipFile(tmp_path / "t2.docx") as z:
-        docx = z.read("word/document.xml").decode()
-    html_cells = re.findall(r">([^<]*)</td>", html)
-    docx_cells = re.findall(r"<w:t[^>]*>([^<]*)</w:t>", docx)
+    html_cells, docx_cells = [], []
+    for stem in ("t2", "s1"):
+        html = (tmp_path / f"{stem}.html").read_text()
+        with zipfile.ZipFile(tmp_path / f"{stem}.docx") as z:
+            docx = z.read("word/document.xml").decode()
+        html_cells += re.findall(r">([^<]*)</td>", html)
+        docx_cells += re.findall(r"<w:t[^>]*>([^<]*)</w:t>", docx)
     for text in set(printed.values()):
         times = list(printed.values()).count(text)
         assert html_cells.count(text) == times and docx_cells.count(text) == times
@@ -1264,9 +1269,9 @@ def test_table2_n_of_itt_and_per_protocol_cannot_give_the_excluded_back(tmp_path
     assert intervals(counts, both, K, ["difference"])["difference"] == pytest.approx((3, 3))
     # disclosure control off: the numbers print unchanged
     del inputs["disclosure"]
-    tables.run(spec, "effects_table", inputs=inputs, out_stem=str(tmp_path / "off"))
+    tables.run(spec, "effects_supplement", inputs=inputs, out_stem=str(tmp_path / "off"))
     assert set(_rendered_n(tmp_path / "off").values()) == {"50", "47"}
-    assert "| 50 |" in (tmp_path / "off.md").read_text()
+    assert "| 47 |" in (tmp_path / "off.md").read_text()
 
 
 def test_forest_and_diagnostics_print_the_n_table2_prints(tmp_path):

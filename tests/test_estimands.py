@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_wave
-from trialeval import analysis_sets, effects, ingest, instruments, models, sensitivity
+from trialeval import analysis_sets, config, effects, ingest, instruments, models, sensitivity
 from trialeval.errors import TrialInputError
 from trialeval.estimands import (
     apply_intercurrent_events,
@@ -226,12 +226,34 @@ def test_a_sensitivity_analysis_takes_what_it_does_not_give_from_the_primary(tin
         ),
         ({"sensitivity": [{"name": "a", "outcomes": ["zz"]}]}, r"outcomes names \['zz'\]"),
         ({"sensitivity": [{"name": "bad-name"}]}, r"does not match"),
+        (
+            {"mixed_model": {"model": "ancova"}, "estimand": {"effect": "diff_in_means"}},
+            r"analyses\.estimand\.effect: 'diff_in_means' chooses between the two effects of "
+            r"model repeated .*model ancova estimates one effect",
+        ),
+        (
+            {"sensitivity": [{"name": "a", "estimand": {"effect": "diff_in_change"}}]},
+            r"analyses\.sensitivity\[0\]\.estimand\.effect: a sensitivity analysis estimates "
+            r"the primary analysis's effect measure",
+        ),
+        ({"estimand": {"effect": "diff_in_ratio"}}, r"is not one of"),
     ],
 )
 def test_configuration_errors_name_the_key(tiny, analyses, message):
     tiny.trial["analyses"] = analyses
     with pytest.raises(TrialInputError, match=message):
         tiny.spec()
+
+
+def test_the_primary_effect_defaults_to_the_difference_in_change(tiny):
+    """config.primary_effect: model repeated's two effects, the difference in change unless
+    the estimand names the other; the other models' one effect; none without the model."""
+    assert config.primary_effect(tiny.spec()) == "diff_in_change"
+    tiny.trial["analyses"] = {"estimand": {"effect": "diff_in_means"}}
+    assert config.primary_effect(tiny.spec()) == "diff_in_means"
+    tiny.trial["analyses"] = {"mixed_model": {"model": "mmrm", "site": "fixed"}}
+    assert config.primary_effect(tiny.spec()) == "adjusted_diff"
+    assert config.primary_effect({"design": "quasi_experimental"}) is None
 
 
 def test_the_event_columns_reach_ingest_alone(tiny):

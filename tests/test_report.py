@@ -66,7 +66,7 @@ def _write_trial(trial_dir: Path, spec: dict) -> None:
     (trial_dir / "consort.json").write_text(json.dumps(consort))
     effects.to_csv(trial_dir / "effects.csv", index=False)
     items = report_items(spec)
-    for kind in items["tables"]:
+    for kind in items["tables"] + items["supplementary_tables"]:
         wide = pd.DataFrame(
             {f"Column {j}": ["-0.5 (-2.4 to 1.5)", "12.3 (10.1 to 14.5)"] for j in range(14)}
         )
@@ -153,7 +153,12 @@ def test_tables_keep_their_own_numbers_and_figures_are_numbered(page):
     # the tables' own numbers (as in their .docx), in the order shown
     assert numbered == [f"Table {k}. Title of {t}" for k, t in enumerate(items["tables"], 1)]
     extra = [c.split(".")[0] for c in captions if c.startswith("Table S")]
-    assert extra == ["Table S1", "Table S2"]  # participant flow, model diagnostics
+    # further estimates (the pipeline's Table S1), participant flow, model diagnostics
+    assert extra == ["Table S1", "Table S2", "Table S3"]
+    assert [c.split(". ")[1] for c in captions if c.startswith("Table S")][:2] == [
+        "Title of effects_supplement",
+        "Participant flow",
+    ]
     assert len(captions) == len(numbered) + len(extra)  # nothing unnumbered
     figures = re.findall(r"<figcaption>Figure (\d+)\. ", text)
     assert figures == [str(k) for k in range(1, len(items["figures"]) + 1)]
@@ -231,8 +236,10 @@ def test_the_page_is_no_wider_than_a_phone(page, tmp_path):
 
 
 def _table(text: str, caption: str) -> str:
-    """The HTML of the table whose caption starts with `caption`."""
-    start = text.index(f"<caption>{caption}")
+    """The HTML of the table whose caption starts with `caption` ("Table S. Participant
+    flow": whatever its S number, which follows the trial's supplementary tables)."""
+    pattern = re.escape(f"<caption>{caption}").replace("Table\\ S\\.", r"Table\ S\d+\.")
+    start = re.search(pattern, text).start()
     return text[text.rindex("<table", 0, start) : text.index("</table>", start)]
 
 
@@ -243,7 +250,7 @@ def _section(root: Path, spec: dict) -> str:
 
 def test_flow_summary_and_diagnostics_print_labels(page):
     _, text, spec = page
-    flow = html.unescape(_table(text, "Table S1. Participant flow"))
+    flow = html.unescape(_table(text, "Table S. Participant flow"))
     assert "Analysed: intention-to-treat set" in flow and "Analysed: per protocol set" in flow
     assert "Analysed: complete case, Emotional exhaustion (MBI, 0–54) scored at every" in flow
     assert "Emotional exhaustion (MBI, 0–54): scored after baseline, not at baseline" in flow
@@ -254,7 +261,7 @@ def test_flow_summary_and_diagnostics_print_labels(page):
     assert top.count("<dt>Estimand</dt>") == top.count("<dt>Models</dt>") == 1
     assert "on arm (reference: Control), adjusted for gender (reference: Man)" in top
     assert text.count("<dt>Estimand</dt>") == 1
-    diagnostics = html.unescape(_table(text, "Table S2. Model diagnostics"))
+    diagnostics = html.unescape(_table(text, "Table S. Model diagnostics"))
     headers = re.findall(r"<th>(.*?)</th>", diagnostics)
     assert headers[:4] == ["Outcome", "Analysis set", "Participants", "Observations"]
     assert headers[-2:] == ["Converged", "Variance at zero"]
@@ -268,8 +275,8 @@ def test_per_protocol_without_a_rule_is_left_out_and_said_once(tmp_path):
     spec = {**demo_spec("coaching_rct"), "per_protocol": None}
     text = html.unescape(_section(tmp_path, spec))
     assert text.count(labels.PER_PROTOCOL_NOT_SHOWN) == 1
-    assert "per protocol" not in _table(text, "Table S1. Participant flow").lower()
-    assert "Per protocol" not in _table(text, "Table S2. Model diagnostics")
+    assert "per protocol" not in _table(text, "Table S. Participant flow").lower()
+    assert "Per protocol" not in _table(text, "Table S. Model diagnostics")
 
 
 def test_a_trial_without_multi_item_subscales_has_no_reliability_table(tmp_path):
@@ -383,7 +390,7 @@ def test_report_counts_print_with_thousands_separators(tmp_path):
     diagnostics["n_obs"] = [2257, 1999]
     diagnostics.to_csv(trial / "tables" / "model_diagnostics.csv", index=False)
     text = report.trial_section(spec, trial)
-    flow = _table(text, "Table S1. Participant flow")
+    flow = _table(text, "Table S. Participant flow")
     assert "<tr><td>Allocated</td>" + "<td>1,261</td>" * len(spec["arms"]) + "</tr>" in flow
-    cells = re.findall(r"<td>(.*?)</td>", _table(text, "Table S2. Model diagnostics"))
+    cells = re.findall(r"<td>(.*?)</td>", _table(text, "Table S. Model diagnostics"))
     assert "2,257" in cells and "1,999" in cells and "2257" not in cells

@@ -194,30 +194,96 @@ def coaching(tmp_path_factory):
     pd.concat(means, ignore_index=True).to_csv(out / "means.csv", index=False)
     summary.to_csv(out / "prepost_summary.csv", index=False)
     inputs = {k: str(out / f"{k}.csv") for k in ("effects", "means", "prepost_summary")}
-    tables.run(spec, "effects_table", inputs=inputs, out_stem=str(out / "effects_table"))
+    for kind in ("effects_table", "effects_supplement"):
+        tables.run(spec, kind, inputs=inputs, out_stem=str(out / kind))
     return spec, effects, out
 
 
+def _ci(row, decimals: int) -> str:
+    return tables.format_ci(row["estimate"], row["ci_low"], row["ci_high"], decimals)
+
+
 def test_coaching_rows_are_labelled_by_the_group_result(coaching):
-    """The group cells hold each arm's adjusted mean change and mean at follow-up: the rows
-    say so, and the differences are in the column whose header says "Difference"."""
+    """Table 2: each score outcome on one row, labelled by what its group cells hold (each
+    arm's model-estimated mean change) beside the difference in change, the primary effect;
+    the differences are in the column whose header says "Difference"."""
     _, effects, out = coaching
     rows, _ = docx_rows(out / "effects_table.docx")
     labels = [r[0].strip() for r in rows]
     assert not any(label.startswith("Difference in") for label in labels)
-    at = labels.index("Emotional exhaustion (MBI, 0–54)")
-    assert labels[at + 1 : at + 3] == [
-        "Change from baseline, model-estimated mean (95% CI)",
-        "At follow-up, model-estimated mean (95% CI)",
-    ]
+    at = labels.index("Emotional exhaustion (MBI, 0–54), change from baseline")
     assert rows[0][3].startswith("Difference or ratio, Group coaching vs Control")
     # EE by hand (test_tables): coaching 1.9 (0.6 to 3.2), control 2.4 (1.0 to 3.7), -0.5
-    assert rows[at + 1][1:4] == ["1.9 (0.6 to 3.2)", "2.4 (1.0 to 3.7)", f"{M}0.5 ({M}2.4 to 1.5)"]
+    assert rows[at][1:4] == ["1.9 (0.6 to 3.2)", "2.4 (1.0 to 3.7)", f"{M}0.5 ({M}2.4 to 1.5)"]
     # EE is primary: its adjusted P a dash; self-compassion's the Holm-adjusted P
-    assert rows[at + 1][5] == rows[at + 2][5] == DASH
+    assert rows[at][5] == DASH
     sc = effects[(effects["outcome"] == "self_compassion")]
-    at = labels.index("Self-compassion (SCS-SF mean, 1–5)")
-    assert [rows[at + k][5] for k in (1, 2)] == [tables.format_p(p) for p in sc["p_adjusted"]]
+    sc = sc[sc["estimand"] == "diff_in_change"]
+    at = labels.index("Self-compassion (SCS-SF mean, 1–5), change from baseline")
+    assert rows[at][5] == tables.format_p(sc["p_adjusted"].iloc[0])
+
+
+def test_table_2_has_the_primary_effects_and_table_s1_the_others(coaching):
+    """The randomized trial's two score effects are no longer both in Table 2: the difference
+    in change (the primary effect measure, by default) is; the difference in means at
+    follow-up, from the same model, is in Table S1 with the adjusted odds ratio. Every
+    effects row is in exactly one of the two tables."""
+    spec, effects, out = coaching
+    main, _ = docx_rows(out / "effects_table.docx")
+    further, notes = docx_rows(out / "effects_supplement.docx")
+    ee = effects[effects["outcome"] == "ee"].set_index("estimand")
+    main_rows = {r[0].strip(): r for r in main}
+    further_rows = {r[0].strip(): r for r in further}
+    assert "Emotional exhaustion (MBI, 0–54), at follow-up" not in main_rows
+    at_follow_up = further_rows["Emotional exhaustion (MBI, 0–54), at follow-up"]
+    assert at_follow_up[3] == _ci(ee.loc["diff_in_means"], 1)
+    assert main_rows["Emotional exhaustion (MBI, 0–54), change from baseline"][3] == _ci(
+        ee.loc["diff_in_change"], 1
+    )
+    # binary: risk ratio and risk difference in Table 2, the adjusted odds ratio in S1
+    odds = effects[effects["estimand"] == "adjusted_odds_ratio"].iloc[0]
+    assert not any("Odds ratio" in label for label in main_rows)
+    label = "High emotional exhaustion (EE ≥ 27), odds ratio (adjusted)"
+    assert further_rows[label][3].startswith(_ci(odds, 2))
+    assert any(label.endswith("Risk ratio (unadjusted)") for label in main_rows)
+    # one row per effect across the two tables (score and binary rows, headings apart)
+    effect_rows = [r for r in main[1:] + further[1:] if r[3] and r[3] != r[0]]  # not headings
+    assert len(effect_rows) == len(effects)
+    assert further[0][0] == "Outcome"
+    text = " ".join(notes)
+    assert "primary effect measure is the difference in change from baseline" in text
+    assert "the difference in means is from the same model, and is supportive" in text
+
+
+def test_the_trial_file_names_the_primary_effect(coaching, tmp_path):
+    """analyses.estimand.effect: diff_in_means puts the difference in means in Table 2 and
+    the forest plot, and the difference in change in Table S1; the note says the estimand
+    states it."""
+    import copy
+
+    spec, effects, out = coaching
+    spec = copy.deepcopy(spec)
+    spec["analyses"]["estimand"] = {
+        "population": "",
+        "variable": "",
+        "summary": "",
+        "effect": "diff_in_means",
+        "intercurrent_events": [],
+    }
+    inputs = {k: str(out / f"{k}.csv") for k in ("effects", "means", "prepost_summary")}
+    for kind in ("effects_table", "effects_supplement"):
+        tables.run(spec, kind, inputs=inputs, out_stem=str(tmp_path / kind))
+    main, notes = docx_rows(tmp_path / "effects_table.docx")
+    further, _ = docx_rows(tmp_path / "effects_supplement.docx")
+    ee = effects[effects["outcome"] == "ee"].set_index("estimand")
+    row = next(r for r in main if r[0].startswith("Emotional exhaustion"))
+    assert row[0] == "Emotional exhaustion (MBI, 0–54), at follow-up"
+    assert row[3] == _ci(ee.loc["diff_in_means"], 1)
+    row = next(r for r in further if r[0].startswith("Emotional exhaustion"))
+    assert row[0] == "Emotional exhaustion (MBI, 0–54), change from baseline"
+    text = " ".join(notes)
+    assert "primary effect measure is the difference in means (as the trial's estimand" in text
+    assert figures.continuous_estimands(spec) == ("diff_in_means",)
 
 
 def test_coaching_notes_are_few_and_say_each_thing_once(coaching):
@@ -229,7 +295,7 @@ def test_coaching_notes_are_few_and_say_each_thing_once(coaching):
     assert len(notes) <= 6, notes  # was 12 here (17 with the full trial's lettered notes)
     assert text.count("linear mixed model") == 1
     assert text.count("95% confidence intervals") == 1
-    assert text.count("primary effect measure") == 1
+    assert text.count("primary effect measure") == 2  # the scores', the binary outcomes'
     assert text.count("Holm") == 1
     # lettered notes in one paragraph
     assert sum(n[:1] in tables.MARKERS for n in notes) <= 1

@@ -1103,10 +1103,17 @@ def test_run_writes_each_kind_from_pipeline_files(demos, tmp_path, coaching_effe
     # the one follow-up visit in the title, the contrast in the header, the groups explained
     assert md.startswith("### Table 2. Estimated effects on each outcome at month 4 (end of")
     assert "| Difference, Group coaching − Control (95% CI) |" in md
-    assert "Group columns, scores: each group's model-estimated mean (95% CI) at follow-up" in md
-    assert "each group's model-estimated mean change from baseline to follow-up (95% CI)" in md
+    # Table 2 has the difference in change (the primary effect): the groups' mean changes
+    assert "Group columns, scores: each group's model-estimated mean change from baseline" in md
+    assert "at follow-up from the same model" not in md  # the difference in means is in S1
     assert "the columns show the mean at follow-up for it too" not in md  # no fallback
     assert "| **Intention-to-treat set** |" in md
+    stem = tmp_path / "tables" / "effects_supplement"
+    inputs = {n: str(files[n]) for n in ("effects", "means")}
+    tables.run(spec, "effects_supplement", inputs=inputs, out_stem=str(stem))
+    md = stem.with_suffix(".md").read_text()
+    assert md.startswith("### Table S1. Further estimates on each outcome at month 4")
+    assert "Group columns, scores: each group's model-estimated mean (95% CI) at follow-up" in md
     with pytest.raises(ValueError, match="unknown table"):
         tables.run(spec, "table9", inputs={}, out_stem=str(tmp_path / "x"))
 
@@ -1250,15 +1257,21 @@ def test_per_protocol_equal_to_itt_is_left_out_once_with_its_reason(tmp_path):
     path = tmp_path / "effects.csv"
     _pp_effects(["itt", "per_protocol", "complete_case"]).to_csv(path, index=False)
     _, formatted, _, footnote = tables.build(spec, "effects_table", {"effects": str(path)})
-    blocks = [
-        formatted.iloc[i, 0] for i, level in formatted.attrs["headings"].items() if level == 1
-    ]
-    assert blocks == ["Intention-to-treat set", "Complete-case set"]  # Table 2's block headings
+
+    def blocks(formatted):
+        headings = formatted.attrs["headings"].items()
+        return [formatted.iloc[i, 0] for i, level in headings if level == 1]
+
+    # Table 2: the primary set; Table S1 the others, and the note where the set would be
+    assert blocks(formatted) == ["Intention-to-treat set"]
+    assert labels.PER_PROTOCOL_NOT_SHOWN not in footnote
+    _, formatted, _, footnote = tables.build(spec, "effects_supplement", {"effects": str(path)})
+    assert blocks(formatted) == ["Complete-case set"]
     assert footnote.count(labels.PER_PROTOCOL_NOT_SHOWN) == 1
     assert "per protocol (" not in footnote  # no definition of a set not shown
     # with an adherence rule the set has content: shown, no note
     spec["per_protocol"] = {"column": "sessions_attended", "at_least": 3.0, "arms": ["tx"]}
-    _, formatted, _, footnote = tables.build(spec, "effects_table", {"effects": str(path)})
+    _, formatted, _, footnote = tables.build(spec, "effects_supplement", {"effects": str(path)})
     assert "Per-protocol set" in formatted.iloc[:, 0].tolist()
     assert labels.PER_PROTOCOL_NOT_SHOWN not in footnote
     assert "those with sessions attended ≥ 3" in footnote  # the column in words

@@ -27,6 +27,7 @@ def library(*modules):
 from trialeval.checks import check_trials  # noqa: E402
 from trialeval.config import (  # noqa: E402
     check_config,
+    has_effects_supplement,
     has_imputation,
     has_reliability,
     load_trials,
@@ -146,6 +147,7 @@ STAGE_OUTPUTS = {
 TABLE_INPUTS = {
     "table1": ["participants", "covariate_labels", "sets", "scores", "consort"],
     "effects_table": ["effects", "means", "sensitivity_means", "prepost_summary"],
+    "effects_supplement": ["effects", "means", "sensitivity_means", "prepost_summary"],
     "prepost_table": ["prepost_summary", "effects"],
     "association_table": ["effects", "association_counts"],
     "cohort_table": ["effects", "cohort_summary"],
@@ -209,12 +211,14 @@ def layout_of(spec):
     """The name of a trial's set of tables and figures (its tables and figures rules): the
     design's, or the design's with the tipping-point table and figure (some sensitivity
     analysis has multiple imputation), without the reliability table (no outcome with a
-    multi-item subscale). Rule outputs are static, hence one rule per layout.
+    multi-item subscale), with Table S1 (further estimates beside Table 2's). Rule outputs
+    are static, hence one rule per layout.
     """
     return (
         spec["design"]
         + ("_imputation" if has_imputation(spec) else "")
         + ("" if has_reliability(spec) else "_no_reliability")
+        + ("_supplement" if has_effects_supplement(spec) else "")
     )
 
 
@@ -233,7 +237,11 @@ def trial_outputs(trial):
     items = report_items(TRIALS[trial])
     base = f"{RESULTS}/{trial}"
     return (
-        [f"{base}/tables/{t}.{ext}" for t in items["tables"] for ext in TABLE_FORMATS]
+        [
+            f"{base}/tables/{t}.{ext}"
+            for t in items["tables"] + items["supplementary_tables"]
+            for ext in TABLE_FORMATS
+        ]
         + [
             f"{base}/figures/{f}.{ext}"
             for f in items["figures"]
@@ -297,6 +305,8 @@ def write_stage_settings():
             stages.append("disclosure")
         for stage in stages:
             kinds = items.get("tables" if stage == "disclosure" else stage)
+            if stage == "tables":
+                kinds = kinds + items["supplementary_tables"]
             settings = stage_settings(spec, stage, options, kinds=kinds)
             write_settings(settings, f"{RESULTS}/{trial}/stage_config/{stage}.json")
         for named in spec["analyses"][

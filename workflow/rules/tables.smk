@@ -2,7 +2,7 @@
 # the tipping point's with multiple imputation): a table takes milliseconds, a job's
 # start-up (Python, pandas, python-docx) about a second, so tables share a job.
 for layout, items in LAYOUTS.items():
-    kinds = items["tables"]
+    kinds = items["tables"] + items["supplementary_tables"]
 
     rule:
         name:

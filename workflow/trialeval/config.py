@@ -772,6 +772,7 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
     resolved["estimand"] = _resolve_estimand(
         raw.get("estimand"), "analyses.estimand", analysed, trial["design"], where
     )
+    _check_effect(resolved, trial["design"], where)
     resolved["sensitivity"] = _resolve_sensitivity(trial, resolved, outcomes, known, where)
     if trial["design"] == COHORT_COMPARISON:
         options = raw.get("cohort") or {}
@@ -903,12 +904,55 @@ def _resolve_estimand(raw, key: str, analysed: list[dict], design: str, where: s
         events.append({k: event[k] for k in ("event", "column", "strategy")})
     _unique([e["event"] for e in events], "intercurrent event", f"{where}: {key}")
     _unique([e["column"] for e in events], "intercurrent event column", f"{where}: {key}")
+    if raw.get("effect") and key != "analyses.estimand":
+        raise TrialInputError(
+            f"{where}: {key}.effect: a sensitivity analysis estimates the primary analysis's "
+            "effect measure; name it once, in analyses.estimand.effect"
+        )
     return {
         "population": raw.get("population", ""),
         "variable": raw.get("variable", ""),
         "summary": raw.get("summary", ""),
+        "effect": raw.get("effect"),
         "intercurrent_events": events,
     }
+
+
+# The mixed model's effects of arm per post visit (trialeval.models): model repeated
+# estimates two, the others one (the baseline-adjusted difference).
+TWO_EFFECT_MODEL = "repeated"
+DEFAULT_EFFECT = "diff_in_change"
+
+
+def _check_effect(analyses: dict, design: str, where: str) -> None:
+    """analyses.estimand.effect chooses between model repeated's two effects: refused where
+    the primary analysis has one (another model, a design without the mixed model)."""
+    effect = (analyses["estimand"] or {}).get("effect")
+    model = analyses["mixed_model"]["model"]
+    if effect is None or (design in RANDOMIZED and model == TWO_EFFECT_MODEL):
+        return
+    which = (
+        f"model {model} estimates one effect of arm per visit (the baseline-adjusted difference)"
+        if design in RANDOMIZED
+        else f"design {design} has no mixed model"
+    )
+    raise TrialInputError(
+        f"{where}: analyses.estimand.effect: {effect!r} chooses between the two effects of "
+        f"model repeated (diff_in_change, diff_in_means); {which}, so remove effect"
+    )
+
+
+def primary_effect(spec: dict) -> str | None:
+    """The primary analysis's effect measure of score outcomes in a randomized design
+    (effects.csv's estimand): analyses.estimand.effect with model repeated (default
+    diff_in_change), adjusted_diff with the other models; None for other designs."""
+    if spec.get("design") not in RANDOMIZED:
+        return None
+    analyses = spec.get("analyses") or {}
+    model = (analyses.get("mixed_model") or {}).get("model", TWO_EFFECT_MODEL)
+    if model != TWO_EFFECT_MODEL:
+        return "adjusted_diff"
+    return (analyses.get("estimand") or {}).get("effect") or DEFAULT_EFFECT
 
 
 def _resolve_sensitivity(trial: dict, primary: dict, outcomes: list[dict], known, where: str):
@@ -1265,7 +1309,31 @@ def report_items(spec: dict) -> dict[str, list[str]]:
     if has_imputation(spec):  # a tipping-point table and figure only where some MI is run
         tables.append("tipping_point")
         figures.append("tipping_point")
-    return {"tables": tables, "figures": figures}
+    # Table S1: Table 2's further estimates (trialeval.tables.split_effects)
+    supplementary = ["effects_supplement"] if has_effects_supplement(spec) else []
+    return {"tables": tables, "supplementary_tables": supplementary, "figures": figures}
+
+
+def has_effects_supplement(spec: dict) -> bool:
+    """Whether a resolved randomized trial has estimates beyond Table 2's (the primary
+    analysis's primary effect measures in its first analysis set): model repeated's second
+    effect, the categories' adjusted odds ratios, further analysis sets shown, or named
+    sensitivity analyses."""
+    from trialeval.labels import shown_sets
+
+    if spec.get("design") not in RANDOMIZED:
+        return False
+    analyses = spec.get("analyses") or {}
+    model = (analyses.get("mixed_model") or {}).get("model", TWO_EFFECT_MODEL)
+    scores = [o for o in spec.get("outcomes") or [] if o.get("kind") == "score"]
+    categories = [o for o in spec.get("outcomes") or [] if o.get("kind") == "category"]
+    sets = shown_sets(spec, analyses.get("analysis_sets") or ["itt"])
+    return bool(
+        (scores and model == TWO_EFFECT_MODEL)
+        or categories
+        or len(sets) > 1
+        or analyses.get("sensitivity")
+    )
 
 
 def has_reliability(spec: dict) -> bool:

@@ -956,6 +956,7 @@ def apply(spec: dict, kind: str, full, formatted, footnote: str, inputs: Mapping
         "association_table": mask_association,
         "prepost_table": mask_prepost,
         "effects_table": mask_effects,
+        "effects_supplement": mask_effects,
     }
     if not plan.on or kind not in maskers:
         return full, formatted, footnote

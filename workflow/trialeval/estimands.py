@@ -261,4 +261,13 @@ def estimand_lines(label: str, estimand: dict | None) -> list[str]:
     parts.append("intercurrent events: " + ("; ".join(events) if events else "none"))
     if estimand.get("summary"):
         parts.append(f"summary measure: {estimand['summary']}")
+    if estimand.get("effect"):
+        parts.append(f"primary effect measure: {EFFECT_WORDS[estimand['effect']]}")
     return [f"Estimand, {label}: " + "; ".join(parts) + "."]
+
+
+# analyses.estimand.effect (model repeated's two effects) in words
+EFFECT_WORDS = {
+    "diff_in_change": "difference in change from baseline",
+    "diff_in_means": "difference in means at follow-up",
+}

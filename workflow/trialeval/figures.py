@@ -37,7 +37,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E402
 
 from trialeval import disclosure  # noqa: E402
-from trialeval.config import RANDOMIZED, with_export_labels  # noqa: E402
+from trialeval.config import RANDOMIZED, primary_effect, with_export_labels  # noqa: E402
 from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
 from trialeval.formatting import DASH, format_p  # noqa: E402
@@ -110,11 +110,19 @@ KINDS = (
     "tipping_point",
 )
 
-CONTINUOUS_ESTIMANDS = {
-    "rct": ("diff_in_change", "adjusted_diff"),
-    "cluster_rct": ("diff_in_change", "adjusted_diff"),
-    "quasi_experimental": ("adjusted_mean_difference", "hodges_lehmann_shift"),
-}
+# the pre/post design's two score analyses (the ANCOVA primary, the rank shift supportive)
+PREPOST_ESTIMANDS = ("adjusted_mean_difference", "hodges_lehmann_shift")
+
+
+def continuous_estimands(spec: dict) -> tuple[str, ...]:
+    """The score effects a design's forest plot draws: a randomized trial's primary effect
+    measure (Table 2's: config.primary_effect), the pre/post design's two analyses."""
+    if spec["design"] == "quasi_experimental":
+        return PREPOST_ESTIMANDS
+    primary = primary_effect(spec)
+    return (primary,) if primary else ()
+
+
 ESTIMAND_LABELS = {
     "diff_in_change": "Difference in change",
     "diff_in_means": "Difference in means",
@@ -1074,6 +1082,7 @@ def _panel_title(spec, eff, kind: str, what: str, said: list[str] = ()) -> str:
 
 PANEL_WHAT = {
     "diff_in_change": "difference in change from baseline",
+    "diff_in_means": "difference in means at follow-up",
     "adjusted_diff": "difference adjusted for baseline (ANCOVA, MMRM or cLDA)",
     "adjusted_mean_difference": "difference in change from baseline",
     "hodges_lehmann_shift": "difference in change from baseline",
@@ -1106,7 +1115,7 @@ def plot_forest(
     eff = effects[effects["analysis_set"] == analysis_set]
     eff = order_effects(eff, spec) if len(eff) else eff
     eff, n_withheld = _planned_n(eff, plan)
-    estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
+    estimands = continuous_estimands(spec)
     continuous = eff[eff["estimand"].isin(estimands)]
     ratios = eff[eff["estimand"] == "risk_ratio"]
     gaps = forest_gaps(spec, effects, analysis_set)
@@ -1180,7 +1189,7 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_
     outcomes' better direction, each with its favours line. `pair_data` (scores, sets,
     model_n): the
     continuous rows' n counted per pair of arms (`_pair_n`); None: effects.csv's n."""
-    estimands = CONTINUOUS_ESTIMANDS.get(spec["design"], ())
+    estimands = continuous_estimands(spec)
     styles = arm_styles(spec)
     # one contrast: black; several: each intervention arm in its colour (labels say which)
     colours = {}
@@ -1279,7 +1288,7 @@ def _primary_rows(effects: pd.DataFrame) -> pd.DataFrame:
 def forest_gaps(spec: dict, effects: pd.DataFrame, analysis_set: str = "itt") -> list[str]:
     """What the forest plot cannot draw, and why: effects without an estimate, with the
     reasons their rows give (effects.csv `note`), each reason once."""
-    estimands = (*CONTINUOUS_ESTIMANDS.get(spec["design"], ()), "risk_ratio")
+    estimands = (*continuous_estimands(spec), "risk_ratio")
     eff = effects[(effects["analysis_set"] == analysis_set) & effects["estimand"].isin(estimands)]
     set_label = set_name(analysis_set, spec)
     if eff.empty:

@@ -208,11 +208,22 @@ def _roles(spec: dict, role: str, word: str) -> list[tuple[str, str]]:
     return [(role, ", ".join(named))]
 
 
+SPLIT_TABLES = ("effects_table", "effects_supplement")
+
+
+def _measure_words(rows: pd.DataFrame) -> str:
+    """The effect measures of some effects rows, once each: "Risk ratio (unadjusted), ..."."""
+    from trialeval.tables import ESTIMAND_LABELS, _lower_first
+
+    measures = [ESTIMAND_LABELS.get(e, e) for e in dict.fromkeys(rows["estimand"])]
+    return ", ".join(measures[:1] + [_lower_first(m) for m in measures[1:]])
+
+
 def _primary_analysis(spec: dict, effects: pd.DataFrame | None) -> list[tuple[str, object]]:
     """("Estimand", ...) and ("Models", ...) of the primary analysis in its primary analysis
     set, from effects.csv (the models as the tables' footnotes describe them)."""
     from trialeval.estimands import estimand_lines
-    from trialeval.tables import ESTIMAND_LABELS, _lower_first, _methods
+    from trialeval.tables import _lower_first, _methods, split_effects, table_name
 
     if effects is None or effects.empty:
         return []
@@ -222,8 +233,12 @@ def _primary_analysis(spec: dict, effects: pd.DataFrame | None) -> list[tuple[st
     if rows.empty:
         return []
     stated = estimand_lines("primary analysis", spec["analyses"].get("estimand"))
-    measures = [ESTIMAND_LABELS.get(e, e) for e in dict.fromkeys(rows["estimand"])]
-    measures = ", ".join(measures[:1] + [_lower_first(m) for m in measures[1:]])
+    main, further = split_effects(spec, rows)
+    measures = _measure_words(main)
+    further_words = _measure_words(further)
+    if further_words:  # a randomized trial's Table 2 has the primary measures, S1 the rest
+        main_name, further_name = (table_name(spec, k) for k in SPLIT_TABLES)
+        measures += f" ({main_name}); also {_lower_first(further_words)} ({further_name})"
     where = set_name(primary_set, spec)
     estimand = (
         " ".join(stated)
@@ -574,18 +589,31 @@ def trial_section(spec: dict, trial_dir: Path) -> str:
 
         first = len(figure_number) + 1
         parts.append(evaluation_section(spec, trial_dir, first, _scroll, _figure_html))
-    parts += _report_only_tables(spec, trial_dir, estimands)
+    parts += _supplementary_tables(items, trial_dir)
+    parts += _report_only_tables(spec, trial_dir, estimands, len(items["supplementary_tables"]))
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _report_only_tables(spec: dict, trial_dir: Path, estimands: dict) -> list[str]:
-    """Tables S1, S2, ...: participant flow, intercurrent events, model diagnostics."""
+def _supplementary_tables(items: dict, trial_dir: Path) -> list[str]:
+    """The supplementary tables the pipeline writes (Table S1, further estimates: numbered
+    by their files, as Tables 1, 2, ...)."""
+    if not items["supplementary_tables"]:
+        return []
+    parts = ["<h3>Further estimates</h3>"]
+    for table in items["supplementary_tables"]:
+        parts.append(_scroll((trial_dir / "tables" / f"{table}.html").read_text()))
+    return parts
+
+
+def _report_only_tables(spec: dict, trial_dir: Path, estimands: dict, after: int = 0) -> list:
+    """Tables S(after + 1), ...: participant flow, intercurrent events, model diagnostics,
+    numbered after the `after` supplementary tables the pipeline writes."""
     consort = json.loads((trial_dir / "consort.json").read_text())
     # disclosure control (config `disclosure`): withheld counts as their markers
     plan = disclosure.trial_plan(spec, trial_dir)
     consort = disclosure.published_consort(consort, plan)
-    extra = (f"S{k}" for k in itertools.count(1))
+    extra = (f"S{k}" for k in itertools.count(after + 1))
     parts = [
         "<h3>Participant flow</h3>",
         _scroll(_consort_summary(consort, f"Table {next(extra)}. Participant flow", spec)),

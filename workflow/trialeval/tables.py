@@ -38,7 +38,12 @@ import numpy as np
 import pandas as pd
 
 from trialeval import disclosure
-from trialeval.config import RANDOMIZED, with_export_labels
+from trialeval.config import (
+    RANDOMIZED,
+    has_effects_supplement,
+    primary_effect,
+    with_export_labels,
+)
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS
 from trialeval.formatting import DASH, MINUS, format_p, group_thousands, is_missing
@@ -87,6 +92,7 @@ KINDS = (
     "prepost_table",
     "association_table",
     "cohort_table",
+    "effects_supplement",
     "reliability_table",
     "missingness_table",
     "tipping_point",
@@ -825,6 +831,14 @@ GROUP_ROW_LABELS = {
     "adjusted_mean_difference": "Mean (SD) change; adjusted difference",
     "hodges_lehmann_shift": "Median [IQR] change; Hodges–Lehmann shift",
 }
+# An outcome with one mean-based measure, its group results on its row: what both are
+# ("Emotional exhaustion (MBI, 0–54), change from baseline": each group's change, and the
+# effect their difference).
+ONE_ROW_WORDS = {
+    "diff_in_change": "change from baseline",
+    "diff_in_means": "at follow-up",
+    "adjusted_diff": "at follow-up, adjusted for baseline",
+}
 # Within an outcome, the order of its measure rows (others keep effects.csv's order): the
 # pre/post ANCOVA (the primary analysis) before the rank-based shift, as in the forest plot.
 MEASURE_ORDER = {"adjusted_mean_difference": 0, "hodges_lehmann_shift": 1}
@@ -939,7 +953,12 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
         grouped = not shared and any(line[a["label"]] for a in arms)
         line["Outcome"] = INDENT + _measure_label(spec, row, several, grouped)
     if len(lines) == 1:  # one measure: it is named after the outcome, on one row
-        lines[0]["Outcome"] = f"{label}, {_lower_first(lines[0]['Outcome'].lstrip(chr(160)))}"
+        said = _lower_first(lines[0]["Outcome"].lstrip(chr(160)))
+        if any(lines[0][a["label"]] for a in arms) and measures[0]["estimand"] in ONE_ROW_WORDS:
+            said = ONE_ROW_WORDS[measures[0]["estimand"]]  # what the group cells and effect are
+            if measures[0]["estimand"] == "diff_in_change" and not measures[0]["_change_cells"]:
+                said = ONE_ROW_WORDS["diff_in_means"]
+        lines[0]["Outcome"] = f"{label}, {said}"
         return lines
     head = {"Outcome": label}
     if shared:
@@ -1914,14 +1933,21 @@ def _sets_line(spec: dict, names) -> str:
 
 
 def _title(spec: dict, kind: str, text: str) -> str:
-    tables = _report_tables(spec)
-    return f"Table {tables.index(kind) + 1}. {text}" if kind in tables else text
+    name = table_name(spec, kind)
+    return f"{name}. {text}" if name != "the table" else text
 
 
 def table_name(spec: dict, kind: str) -> str:
-    """How other outputs refer to table `kind`: "Table 2" (its number), else "the table"."""
-    tables = _report_tables(spec)
-    return f"Table {tables.index(kind) + 1}" if kind in tables else "the table"
+    """How other outputs refer to table `kind`: "Table 2" (its number), "Table S1" (a
+    supplementary table's), else "the table"."""
+    from trialeval.config import report_items
+
+    items = report_items(spec)
+    if kind in items["tables"]:
+        return f"Table {items['tables'].index(kind) + 1}"
+    if kind in items["supplementary_tables"]:
+        return f"Table S{items['supplementary_tables'].index(kind) + 1}"
+    return "the table"
 
 
 def _report_tables(spec: dict) -> list[str]:
@@ -2084,10 +2110,13 @@ def _build_model_table(spec: dict, kind: str, inputs: dict):
     """Table 2 (effects_table), the pre/post table and the association table: the rows of
     effects.csv the table shows, and the notes every model table has."""
     effects, left_out = shown_rows(spec, _read_effects(inputs["effects"]))
+    if kind == "effects_table" and has_effects_supplement(spec):
+        left_out = False  # the per-protocol rows would be in Table S1, which says so
     # disclosure control: no estimate from withheld counts, no small count in a note
     effects = disclosure.shared_effects(effects, disclosure.load(inputs.get("disclosure")))
     parts = {
         "effects_table": _effects_table_parts,
+        "effects_supplement": _effects_table_parts,
         "prepost_table": _prepost_table_parts,
         "association_table": _association_table_parts,
     }[kind]
@@ -2096,7 +2125,59 @@ def _build_model_table(spec: dict, kind: str, inputs: dict):
     return full, formatted, title, "\n".join(lines)
 
 
+# Table 2 of a randomized trial holds the primary analysis's primary effect measures in its
+# first analysis set (CONSORT's outcome item: each group's result and the effect with its
+# precision, absolute and relative for binary outcomes); everything else the trial estimates
+# is Table S1: model repeated's second effect, the adjusted odds ratios, the further analysis
+# sets, the named sensitivity analyses. A manuscript prints Table 2 and puts S1 in its
+# supplement; one table holding all of it ran to three pages for the demo trial.
+TABLE2_BINARY = ("risk_ratio", "risk_difference")
+
+
+def split_effects(spec: dict, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(Table 2's rows, Table S1's) of effects.csv's shown rows; every row in Table 2 for a
+    design without the split (non-randomized ones, whose Table 2 has one analysis set)."""
+    primary = primary_effect(spec)
+    if primary is None or effects.empty:
+        return effects, effects.iloc[0:0]
+    first = shown_sets(spec, spec["analyses"]["analysis_sets"])[0]
+    main = (
+        (_analysis_names(effects) == "primary")
+        & (effects["analysis_set"] == first)
+        & effects["estimand"].isin([primary, *TABLE2_BINARY])
+    )
+    return effects[main], effects[~main]
+
+
+def _further_words(spec: dict, further: pd.DataFrame) -> str:
+    """What Table S1 holds, for its title: "difference in means, adjusted odds ratios,
+    per-protocol and complete-case sets, sensitivity analyses"."""
+    names = _analysis_names(further)
+    first = shown_sets(spec, spec["analyses"]["analysis_sets"])[0]
+    primary_rows = further[(names == "primary") & (further["analysis_set"] == first)]
+    words = [
+        _lower_first(ESTIMAND_LABELS[e])
+        for e in ("diff_in_change", "diff_in_means")
+        if e in set(primary_rows["estimand"])
+    ]
+    if (primary_rows["estimand"] == "adjusted_odds_ratio").any():
+        words.append("adjusted odds ratios")
+    sets = [s for s in dict.fromkeys(further.loc[names == "primary", "analysis_set"]) if s != first]
+    if sets:
+        labels = [
+            _lower_first(_block_label(spec, "primary", s, None)[: -len(" set")]) for s in sets
+        ]
+        joined = ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
+        words.append(f"{joined} set{'s' * (len(sets) > 1)}")
+    if (names != "primary").any():
+        count = names[names != "primary"].nunique()
+        words.append("sensitivity analys" + ("es" if count > 1 else "is"))
+    return ", ".join(words)
+
+
 def _effects_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFrame):
+    main, further = split_effects(spec, effects)
+    effects = main if kind == "effects_table" else further
     means, summary = _group_inputs(inputs)
     plan = disclosure.load(inputs.get("disclosure"))
     full, formatted = effects_table(spec, effects, means, summary, plan)
@@ -2104,6 +2185,9 @@ def _effects_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFr
     visits = list(dict.fromkeys(full["timepoint_label"]))
     at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
     title = _title(spec, kind, f"{what} on each outcome{at}")
+    if kind == "effects_supplement":
+        title = _title(spec, kind, f"Further estimates on each outcome{at}: ")
+        title += _further_words(spec, further)
     extra = [" ".join(_group_footnotes(spec, full, means, summary))]
     extra.append(f"{SIGN_NOTE[:-1]}; n: participants contributing to the estimate.")
     return full, formatted, effects, title, extra
@@ -2136,7 +2220,7 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
     lines = [_sets_line(spec, list(dict.fromkeys(effects["analysis_set"])))]
     lines += [per_protocol_not_shown(spec)] if left_out else []
     # one paragraph of methods: each model once, then which measure or analysis is primary
-    methods = _methods(spec, effects) + _primary_measures(spec, effects)
+    methods = _methods(spec, effects) + _primary_measures(spec, effects, kind)
     lines += [" ".join(["Estimates with 95% confidence intervals (CI).", *methods])]
     lines += extra
     if "Adjusted P" in formatted.columns:
@@ -2164,17 +2248,26 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
     return [line for line in lines if line]
 
 
-def _primary_measures(spec: dict, effects: pd.DataFrame) -> list[str]:
-    """Which effect is primary where a table gives several for one outcome: a binary outcome's
-    risk ratio (beside the risk difference and adjusted odds ratio), and a non-randomized
-    comparison's adjusted mean difference (beside the Hodges–Lehmann shift)."""
+def _primary_measures(spec: dict, effects: pd.DataFrame, kind: str = "effects_table") -> list:
+    """Which effect is primary where the trial estimates several for one outcome: a
+    randomized trial's score effect (model repeated's two), a binary outcome's risk ratio
+    (beside the risk difference and adjusted odds ratio), and a non-randomized comparison's
+    adjusted mean difference (beside the Hodges–Lehmann shift); where Table 2 and Table S1
+    each have their part of them."""
     lines = []
     analyses = set(effects["analysis"])
+    split = spec["design"] in RANDOMIZED and has_effects_supplement(spec)
+    supplement = table_name(spec, "effects_supplement")
+    lines += _primary_score_measure(spec, effects, kind, supplement) if split else []
     if analyses & {"risk_difference", "logistic"}:
-        lines.append(
+        odds = "the adjusted odds ratio"
+        if split and kind == "effects_table":
+            odds += f" ({supplement})"
+        line = (
             "For binary outcomes the unadjusted risk ratio is the primary effect measure; the "
-            "risk difference and the adjusted odds ratio are supportive."
+            f"risk difference and {odds} are supportive."
         )
+        lines.append(line)
     estimands = set(effects.loc[effects["analysis"] == "prepost", "estimand"])
     if {"adjusted_mean_difference", "hodges_lehmann_shift"} <= estimands:
         confounders = (spec["analyses"].get("prepost") or {}).get("confounders") or []
@@ -2187,6 +2280,28 @@ def _primary_measures(spec: dict, effects: pd.DataFrame) -> list[str]:
             + "; the Hodges–Lehmann shift (unadjusted, rank-based) is a supportive analysis."
         )
     return lines
+
+
+def _primary_score_measure(spec: dict, effects, kind: str, supplement: str) -> list[str]:
+    """The primary effect measure of a randomized trial's scores, and where the other one of
+    model repeated is."""
+    kinds = effects["outcome"].map({o["id"]: o["kind"] for o in spec["outcomes"]})
+    if not (kinds == "score").any():
+        return []
+    primary = primary_effect(spec)
+    stated = (spec["analyses"].get("estimand") or {}).get("effect")
+    line = f"For scores the primary effect measure is the {_lower_first(ESTIMAND_LABELS[primary])}"
+    line += " (as the trial's estimand states)" if stated else ""
+    if primary in ("diff_in_change", "diff_in_means"):
+        other = _lower_first(
+            ESTIMAND_LABELS["diff_in_means" if primary == "diff_in_change" else "diff_in_change"]
+        )
+        line += (
+            f"; the {other}, from the same model, is in {supplement}"
+            if kind == "effects_table"
+            else f"; the {other} is from the same model, and is supportive"
+        )
+    return [line + "."]
 
 
 def _association_multiplicity(spec: dict, effects: pd.DataFrame) -> str:
@@ -2231,6 +2346,48 @@ def _without_means(rows: pd.DataFrame, means: pd.DataFrame) -> bool:
     return any(tuple(r) not in have for r in rows[keys].itertuples(index=False))
 
 
+def _mean_cells_note(spec: dict, scores: pd.DataFrame, means: pd.DataFrame) -> str:
+    """What a mixed model's group cells hold, for the effects the table has: each group's
+    mean at follow-up (beside a difference in means), its mean change (beside a difference
+    in change)."""
+    adjusts = mixed_model_adjusts(spec)
+    weights = (
+        " (numeric covariates at their mean, categorical ones weighted equally over their levels)"
+        if adjusts
+        else ""
+    )
+    which = "adjusted" if adjusts else "model-estimated"
+    estimands = set(scores["estimand"])
+    change = "diff_in_change" in estimands and _has_change(means)
+    sentences = []
+    if estimands - {"diff_in_change"} or ("diff_in_change" in estimands and not change):
+        sentences.append(
+            f"each group's {which} mean (95% CI) at follow-up from the same model{weights}; "
+            "the difference in means is their difference."
+        )
+    if change:
+        said = "beside the difference in change from baseline, " if sentences else ""
+        sentences.append(
+            f"{said}each group's {which} mean change from baseline to follow-up (95% CI)"
+            f"{'' if sentences else ' from the same model' + weights}; the difference in "
+            "change is their difference."
+        )
+    elif "diff_in_change" in estimands:
+        sentences.append(
+            f"the difference in change from baseline also subtracts each group's {which} "
+            f"baseline mean; without each group's {which} change and its CI, the columns "
+            "show the mean at follow-up for it too."
+        )
+    text = "Group columns, scores: " + sentences[0]
+    text += "".join(" " + _upper_first(x) for x in sentences[1:])
+    if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
+        text += (
+            " Blank where the model output has no group means (an ANCOVA, an analysis of "
+            "multiple imputations)."
+        )
+    return text
+
+
 def _group_footnotes(
     spec: dict, full: pd.DataFrame, means: pd.DataFrame, summary: pd.DataFrame | None = None
 ) -> list[str]:
@@ -2240,36 +2397,7 @@ def _group_footnotes(
     summary = pd.DataFrame() if summary is None else summary
     lines = []
     if scores["estimand"].isin(MEAN_ESTIMANDS).any():
-        adjusts = mixed_model_adjusts(spec)
-        weights = (
-            " (numeric covariates at their mean, categorical ones weighted equally over their "
-            "levels)"
-            if adjusts
-            else ""
-        )
-        which = "adjusted" if adjusts else "model-estimated"
-        text = (
-            f"Group columns, scores: each group's {which} mean (95% CI) at follow-up from the "
-            f"same model{weights}; the difference in means is their difference."
-        )
-        if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
-            text += (
-                " Blank where the model output has no group means (an ANCOVA, an analysis of "
-                "multiple imputations)."
-            )
-        if "diff_in_change" in estimands and _has_change(means):
-            text += (
-                f" Beside the difference in change from baseline, each group's {which} mean "
-                "change from baseline to follow-up (95% CI); the difference in change is their "
-                "difference."
-            )
-        elif "diff_in_change" in estimands:
-            text += (
-                f" The difference in change from baseline also subtracts each group's {which} "
-                f"baseline mean; without each group's {which} change and its CI, the columns "
-                "show the mean at follow-up for it too."
-            )
-        lines.append(text)
+        lines.append(_mean_cells_note(spec, scores, means))
     if "adjusted_mean_difference" in estimands and _has_adjusted_change(summary):
         lines.append(
             "Group columns, scores: beside the adjusted mean difference each group's adjusted "
