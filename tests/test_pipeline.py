@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, demo_spec
 from trialeval import tables
 
 PROJECT_PARTS = ["Snakefile", "profiles", "config", "workflow", "data"]
@@ -134,16 +134,24 @@ EDITS = {
     ),
     "title": (
         ("title: Web-based group coaching", "title: Group coaching"),
-        {"tables_rct", "figures_rct", "provenance", "report"},
+        {"tables_rct_supplement", "figures_rct_supplement", "provenance", "report"},
     ),
     "covariate label": (
         ("label: Age, years", "label: Age (years)"),
-        {"tables_rct", "figures_rct", "provenance", "report"},
+        {"tables_rct_supplement", "figures_rct_supplement", "provenance", "report"},
     ),
     # site fixed also enters the logistic regression of the trial's categories (prepost)
     "analysis option": (
         ("site: random", "site: fixed"),
-        {"mixed_model", "prepost", "effects", "tables_rct", "figures_rct", "provenance", "report"},
+        {
+            "mixed_model",
+            "prepost",
+            "effects",
+            "tables_rct_supplement",
+            "figures_rct_supplement",
+            "provenance",
+            "report",
+        },
     ),
     # a named sensitivity analysis is a job of its own: the primary's jobs are not re-run
     "sensitivity analysis added": (
@@ -152,7 +160,14 @@ EDITS = {
             "  analysis_sets: [itt, per_protocol, complete_case]\n"
             "  sensitivity:\n    - {name: site_fixed, mixed_model: {site: fixed}}\n",
         ),
-        {"sensitivity", "effects", "tables_rct", "figures_rct", "provenance", "report"},
+        {
+            "sensitivity",
+            "effects",
+            "tables_rct_supplement",
+            "figures_rct_supplement",
+            "provenance",
+            "report",
+        },
     ),
 }
 
@@ -341,36 +356,46 @@ def _parse_interval(text: str) -> tuple[float, float, float]:
 
 
 def test_tables_agree_with_effects_csv(demo_run):
-    """The printed effects table (Markdown) and its CSV carry effects.csv's numbers: the CSV at
-    full precision, the Markdown rounded to the printed decimals."""
+    """The printed effects tables (Markdown) and their CSVs carry effects.csv's numbers: the
+    CSV at full precision, the Markdown rounded to the printed decimals; a randomized trial's
+    rows split between Table 2 and Table S1, every effects.csv row in one of them."""
     for trial in ("coaching_rct", "mentorship_prepost"):
         base = demo_run / "results" / trial
         effects = pd.read_csv(base / "effects.csv")
-        table_csv = pd.read_csv(base / "tables/effects_table.csv")
-        for column in ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "n"):
-            assert table_csv[column].equals(effects[column]), column
-        lines = (base / "tables/effects_table.md").read_text().splitlines()
-        table = [[c.strip() for c in line.split("|")[1:-1]] for line in lines if line[:1] == "|"]
-        # the effect column: "Difference, <arm> − <control> (95% CI)" or "Difference or ratio"
-        at = next(j for j, h in enumerate(table[0]) if h.startswith(("Difference", "Ratio")))
-        cells = [r[at] for r in table[2:] if r[at]]
-        # printed by analysis and set (blocks), then outcome, in effects.csv's order within
-        # but the pre/post ANCOVA (primary) before the Hodges-Lehmann shift (tables.MEASURE_ORDER)
-        blocks = effects.groupby(["analysis_name", "analysis_set"], sort=False)
-        rank = effects["estimand"].map(tables.MEASURE_ORDER).fillna(0)
-        in_order = pd.concat(
-            g.loc[rank[g.index].sort_values(kind="stable").index]
-            for _, b in blocks
-            for _, g in b.groupby("outcome", sort=False)
-        )
-        assert len(cells) == len(effects)
-        for cell, row in zip(cells, in_order.itertuples(), strict=True):
-            if " to " not in cell:  # an estimate without a CI (a dash)
-                continue
-            printed = _parse_interval(cell)
-            decimals = len(cell.strip().split(" ")[0].split(".")[1]) if "." in cell else 0
-            for value, shown in zip((row.estimate, row.ci_low, row.ci_high), printed, strict=True):
-                assert abs(value - shown) <= 0.5 * 10**-decimals + 1e-9, (cell, value)
+        parts = tables.split_effects(demo_spec(trial), effects)
+        kinds = ["effects_table", "effects_supplement"][: 2 if len(parts[1]) else 1]
+        assert (base / "tables/effects_supplement.csv").is_file() == (len(kinds) == 2)
+        assert sum(len(p) for p in parts) == len(effects)
+        for kind, rows in zip(kinds, parts, strict=False):
+            _table_matches(base, kind, rows.reset_index(drop=True))
+
+
+def _table_matches(base, kind: str, effects: pd.DataFrame) -> None:
+    table_csv = pd.read_csv(base / f"tables/{kind}.csv")
+    for column in ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "n"):
+        assert table_csv[column].equals(effects[column]), (kind, column)
+    lines = (base / f"tables/{kind}.md").read_text().splitlines()
+    table = [[c.strip() for c in line.split("|")[1:-1]] for line in lines if line[:1] == "|"]
+    # the effect column: "Difference, <arm> − <control> (95% CI)" or "Difference or ratio"
+    at = next(j for j, h in enumerate(table[0]) if h.startswith(("Difference", "Ratio")))
+    cells = [r[at] for r in table[2:] if r[at]]
+    # printed by analysis and set (blocks), then outcome, in effects.csv's order within
+    # but the pre/post ANCOVA (primary) before the Hodges-Lehmann shift (tables.MEASURE_ORDER)
+    blocks = effects.groupby(["analysis_name", "analysis_set"], sort=False)
+    rank = effects["estimand"].map(tables.MEASURE_ORDER).fillna(0)
+    in_order = pd.concat(
+        g.loc[rank[g.index].sort_values(kind="stable").index]
+        for _, b in blocks
+        for _, g in b.groupby("outcome", sort=False)
+    )
+    assert len(cells) == len(effects)
+    for cell, row in zip(cells, in_order.itertuples(), strict=True):
+        if " to " not in cell:  # an estimate without a CI (a dash)
+            continue
+        printed = _parse_interval(cell)
+        decimals = len(cell.strip().split(" ")[0].split(".")[1]) if "." in cell else 0
+        for value, shown in zip((row.estimate, row.ci_low, row.ci_high), printed, strict=True):
+            assert abs(value - shown) <= 0.5 * 10**-decimals + 1e-9, (cell, value)
 
 
 def test_outputs_are_deterministic(demo_run, tmp_path):
