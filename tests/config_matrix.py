@@ -838,7 +838,8 @@ def imputation_cell() -> Cell:
     people = cell.files["participants.csv"]
     people["stopped"] = _stopped(people, [tp["id"] for tp in cell.trial["timepoints"]])
     analyses = cell.trial["analyses"]
-    analyses["estimand"] = _estimand("treatment_policy")
+    # the default primary effect, named
+    analyses["estimand"] = {**_estimand("treatment_policy"), "effect": "diff_in_change"}
     analyses["sensitivity"] = [
         {
             "name": "hypothetical",

@@ -334,6 +334,31 @@ def test_every_effect_is_estimated_or_says_why(matrix, cell):
             assert analysis_set in set(effects["analysis_set"]), analysis_set
 
 
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.id)
+def test_every_effect_is_in_table_2_or_table_s1(matrix, cell):
+    """A randomized trial's effects.csv rows are split between Table 2 (the primary effect
+    measures: `analyses.estimand.effect` where the trial names one) and Table S1, each row in
+    one; the other designs print every row in their one model table."""
+    base = _results(matrix[0], cell.id)
+    effects = pd.read_csv(base / "effects.csv")
+    spec = cell.trial
+    if spec["design"] not in ("rct", "cluster_rct") or effects.empty:
+        return
+    main = pd.read_csv(base / "tables" / "effects_table.csv")
+    further = base / "tables" / "effects_supplement.csv"
+    further = pd.read_csv(further) if further.is_file() else main.iloc[0:0]
+    shown = len(main) + len(further)
+    per_protocol_hidden = not spec.get("per_protocol") and "itt" in set(effects["analysis_set"])
+    hidden = (effects["analysis_set"] == "per_protocol").sum() if per_protocol_hidden else 0
+    assert shown == len(effects) - hidden
+    scores = main[main["estimand"].isin(["diff_in_change", "diff_in_means", "adjusted_diff"])]
+    named = ((spec.get("analyses") or {}).get("estimand") or {}).get("effect")
+    model = ((spec.get("analyses") or {}).get("mixed_model") or {}).get("model", "repeated")
+    expected = named or ("diff_in_change" if model == "repeated" else "adjusted_diff")
+    assert set(scores["estimand"]) <= {expected}
+    assert set(main["analysis_name"].fillna("primary")) <= {"primary"}
+
+
 def test_power_plan_runs(matrix):
     power = pd.read_csv(_results(matrix[0], "own_instrument") / "power.csv")
     assert set(power["outcome"]) == {"flourishing", "climate"}
