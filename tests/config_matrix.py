@@ -54,6 +54,9 @@ RCT_ROWS = [
 ]
 
 ARM_IDS = ["ctl", "coach", "peer"]  # the first is the control arm
+# analyses.multiplicity.primary of two three-arm rows (two primary comparisons each): success
+# on any of them (primary P adjusted across the arms) or only on all (not adjusted)
+PRIMARY_RULES = {0: "any", 1: "all"}
 SITE_IDS = ["s1", "s2", "s3"]
 
 
@@ -248,6 +251,8 @@ def rct_cell(k: int, covariates: str, model: str, site: str, sets: str, arms: in
             },
         },
     }
+    if k in PRIMARY_RULES:
+        trial["analyses"]["multiplicity"] = {"primary": PRIMARY_RULES[k]}
     if with_sites:
         trial["data"]["site_column"] = "site"
         if k != 0:

@@ -411,6 +411,37 @@ def test_multiplicity_levels_reach_effects(matrix):
     assert len(secondary) and (secondary["p_adjusted"] == secondary["p_value"]).all()
 
 
+def test_primary_rule_any_adjusts_primary_p_across_arms_and_all_does_not(matrix):
+    """analyses.multiplicity.primary: rct_0 (`any`, three arms, fdr_bh in the main call):
+    each primary family (same estimand, visit and set, the two arms together) adjusted as
+    R's p.adjust(p, "BH"), and Table 2's note says so; rct_1 (`all`): unadjusted, and the
+    note names the intersection-union test."""
+    from statsmodels.stats.multitest import multipletests
+
+    root, _ = matrix
+    effects = pd.read_csv(_results(root, "rct_0") / "effects.csv")
+    primary = effects[(effects["role"] == "primary") & effects["p_value"].notna()]
+    sizes = []
+    for _, rows in primary.groupby(["analysis_name", "estimand", "timepoint", "analysis_set"]):
+        expected = multipletests(rows["p_value"], method="fdr_bh")[1]
+        assert rows["p_adjusted"].to_numpy() == pytest.approx(expected, rel=1e-9)
+        sizes.append(len(rows))
+    assert max(sizes) == 2  # coach and peer against control
+    note = (_results(root, "rct_0") / "tables" / "effects_table.md").read_text()
+    assert (
+        "The trial succeeds if any primary comparison is significant at α = 0.05, so P values "
+        "for primary outcomes are adjusted across the primary outcomes and arms by the "
+        "Benjamini-Hochberg false discovery rate, which controls the false discovery rate, not "
+        "the familywise error rate."
+    ) in note
+    assert "Adjusted P: primary outcomes' P values are adjusted by the Benjamini" in note
+    effects = pd.read_csv(_results(root, "rct_1") / "effects.csv")
+    primary = effects[(effects["role"] == "primary") & effects["p_value"].notna()]
+    assert len(primary) and (primary["p_adjusted"] == primary["p_value"]).all()
+    note = (_results(root, "rct_1") / "tables" / "effects_table.md").read_text()
+    assert "(intersection–union test), so P values for primary outcomes are not adjusted." in note
+
+
 def test_disclosure_plan_reaches_tables_figures_and_report(matrix):
     """The `none` run has disclosure control on (k = 5): its plan is written and every output
     that withholds a count carries the note (what they print: tests/test_disclosure.py)."""

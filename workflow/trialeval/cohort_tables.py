@@ -101,6 +101,7 @@ def cohort_table(
         SUBHEADING,
         Notes,
         _set_label,
+        adjusted_p,
         outcome_label,
         typographic,
     )
@@ -158,8 +159,7 @@ def cohort_table(
                     "Outcome": INDENT + typographic(label),
                     "Estimate (95% CI)": _estimate_cell(spec, row, notes),
                     "P": format_p(row["p_value"]),
-                    # primary outcomes are not adjusted for multiplicity: no adjusted P
-                    "Adjusted P": DASH if row["role"] == "primary" else format_p(row["p_adjusted"]),
+                    "Adjusted P": adjusted_p(spec, row),
                 }
                 printed.append(line)
                 record = {"kind": "effect", **row.drop(labels="_rank").to_dict(), "label": label}
@@ -220,7 +220,14 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
 def build_table(spec: dict, inputs: dict[str, str]):
     """(full, formatted, title, footnote) of the cohort table, for trialeval.tables.build."""
     from trialeval.io import read_csv
-    from trialeval.tables import _read_effects, _sets_line, _title, multiplicity_rule
+    from trialeval.tables import (
+        _read_effects,
+        _sets_line,
+        _title,
+        category_definitions,
+        multiplicity_rule,
+        primary_multiplicity,
+    )
 
     effects = _read_effects(inputs["effects"])
     effects = effects[effects["analysis"] == "cohort_comparison"]
@@ -243,12 +250,14 @@ def build_table(spec: dict, inputs: dict[str, str]):
         f"cohort minus {reference}, ratios the later-named over {reference}."
     )
     lines += [" ".join(_methods(spec, effects))]  # the models, one paragraph
+    lines.append(category_definitions(spec, effects["outcome"]))
+    lines.append(primary_multiplicity(spec, effects))
     if "Adjusted P" in formatted.columns:
         lines.append(multiplicity_rule(effects, spec))
     else:
         lines.append("P values are not adjusted for multiplicity.")
     lines += formatted.attrs.get("footnotes", [])
-    return full, formatted, title, "\n".join(lines)
+    return full, formatted, title, "\n".join(line for line in lines if line)
 
 
 # --------------------------------------------------------------------------------------

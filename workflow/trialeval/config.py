@@ -20,6 +20,7 @@ that reaches every rule script through `params:`. Its shape:
     analyses: {...},
     power: the resolved `power` block (see trialeval.power_plan.resolve_power) | None,
     multiplicity: the global correction from config.yaml (added by `load_trials`),
+    alpha: the two-sided significance level from config.yaml (added by `load_trials`),
     disclosure: {min_cell: k, or None when off} from config.yaml (added by `load_trials`)
 
 Every failure raises TrialInputError naming the file and the key or column.
@@ -100,7 +101,7 @@ def resolve_instrument(inst_id: str, spec: dict, where: str) -> dict:
              text -> label), missing_codes,
              items: [{id, column, reverse}],
              subscales: {id: {label, items, scoring, range, higher_is_better}},
-             categories: {id: {label, subscale, any_item, at_least, at_most,
+             categories: {id: {label, definition, subscale, any_item, at_least, at_most,
              higher_is_better}}, bands}; higher_is_better is None where the registry
              states no direction.
     """
@@ -165,8 +166,9 @@ def _subscales(entries: dict, ids: list[str], lo: float, hi: float, where: str) 
 
 
 def _categories(entries: dict, subscales: dict, known: set, where: str) -> dict:
-    """{id: {label, subscale, any_item, at_least, at_most, higher_is_better}}: a cut-off on
-    one subscale (exactly one of at_least, at_most) or any of some items endorsed."""
+    """{id: {label, definition, subscale, any_item, at_least, at_most, higher_is_better}}: a
+    cut-off on one subscale (exactly one of at_least, at_most) or any of some items endorsed;
+    definition None where the registry gives none."""
     categories = {}
     for cat_id, cat in entries.items():
         if cat_id == BANDS:
@@ -188,6 +190,7 @@ def _categories(entries: dict, subscales: dict, known: set, where: str) -> dict:
             )
         categories[cat_id] = {
             "label": cat.get("label", cat_id),
+            "definition": cat.get("definition"),
             "subscale": cat.get("subscale"),
             "any_item": any_item,
             "at_least": cat.get("at_least"),
@@ -767,6 +770,8 @@ def _resolve_analyses(trial: dict, outcomes: list[dict], instruments: dict, wher
             "confounders": known(prepost.get("confounders", []), "prepost.confounders", True)
         },
         "association": None,
+        # how success across several primary comparisons is decided (None: not stated)
+        "multiplicity": {"primary": (raw.get("multiplicity") or {}).get("primary")},
     }
     analysed = [o for o in outcomes if o["id"] in _analysed_outcomes(trial["design"], outcomes)]
     resolved["estimand"] = _resolve_estimand(
@@ -1257,6 +1262,7 @@ def load_trials(config: dict, schemas_dir: str | Path) -> dict[str, dict]:
         )
         # global options the stages report (tables name the multiplicity rule)
         specs[trial_id]["multiplicity"] = config.get("multiplicity", "holm")
+        specs[trial_id]["alpha"] = config.get("alpha", 0.05)
         # disclosure control of the shared outputs (read by tables, figures, report)
         specs[trial_id]["disclosure"] = {
             "min_cell": (config.get("disclosure") or {}).get("min_cell")

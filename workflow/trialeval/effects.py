@@ -179,24 +179,48 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 ADJUSTERS = {"holm": holm, "fdr_bh": benjamini_hochberg}
 
 
-def adjust(effects: pd.DataFrame, method: str) -> pd.DataFrame:
-    """Fill p_adjusted: primary outcomes unadjusted; secondary outcomes adjusted within each
-    family of rows sharing analysis name, analysis, estimand, exposure, contrast, timepoint
-    and analysis set (a sensitivity analysis is never a member of the primary's families).
+def adjust(effects: pd.DataFrame, method: str, primary: str | None = None) -> pd.DataFrame:
+    """Fill p_adjusted: secondary outcomes adjusted within each family of rows sharing
+    analysis name, analysis, estimand, exposure, contrast, timepoint and analysis set (a
+    sensitivity analysis is never a member of the primary's families).
 
     So each effect measure of a binary outcome is its own family: the risk ratios (the
     primary measure) form the family they always did, the adjusted odds ratios another, and
-    the risk differences (no P) none."""
+    the risk differences (no P) none.
+
+    Primary outcomes are unadjusted unless `primary` (the trial's
+    analyses.multiplicity.primary) is "any": success on any primary comparison then needs
+    the adjustment, across primary outcomes and arms, so their families are those of the
+    secondary outcomes without the contrast. "all" (intersection-union) needs none."""
     out = effects.copy()
     out["p_adjusted"] = out["p_value"]
     if method == "none":
         return out
     family = ["analysis", "estimand", "exposure", "contrast", "timepoint", "analysis_set"]
     family = (["analysis_name"] if "analysis_name" in out else []) + family
-    secondary = (out["role"] == "secondary") & out["p_value"].notna()
-    for _, index in out[secondary].groupby(family, dropna=False).groups.items():
-        out.loc[index, "p_adjusted"] = ADJUSTERS[method](out.loc[index, "p_value"].to_numpy())
+    _adjust_families(out, out["role"] == "secondary", family, method)
+    if primary == "any":
+        across_arms = [k for k in family if k != "contrast"]
+        _adjust_families(out, out["role"] == "primary", across_arms, method)
     return out
+
+
+def _adjust_families(out: pd.DataFrame, rows: pd.Series, family: list[str], method: str) -> None:
+    """p_adjusted of `rows` with a P value, adjusted within each `family` (in place)."""
+    chosen = rows & out["p_value"].notna()
+    for _, index in out[chosen].groupby(family, dropna=False).groups.items():
+        out.loc[index, "p_adjusted"] = ADJUSTERS[method](out.loc[index, "p_value"].to_numpy())
+
+
+def primary_rule(spec: dict) -> str | None:
+    """The trial's analyses.multiplicity.primary: "all", "any" or None (not stated)."""
+    return ((spec.get("analyses") or {}).get("multiplicity") or {}).get("primary")
+
+
+def primary_adjusted(spec: dict) -> bool:
+    """Whether effects.csv's p_adjusted of primary outcomes is adjusted (`adjust`): rule "any"
+    with a correction configured (config.yaml's multiplicity, holm by default)."""
+    return primary_rule(spec) == "any" and (spec.get("multiplicity") or "holm") != "none"
 
 
 def _read_all(paths: list[str], columns: list[str]) -> pd.DataFrame:
@@ -263,7 +287,7 @@ def run(
     frames = [f for f in (effects, sensitivity) if len(f)]
     stacked = pd.concat(frames, ignore_index=True) if frames else effects
     effects = effects_frame(stacked.to_dict("records"))
-    effects = adjust(order_effects(effects, spec), multiplicity)
+    effects = adjust(order_effects(effects, spec), multiplicity, primary_rule(spec))
     write_csv(effects, outputs["effects"])
     sides = {
         "model_n": (kind("mixed_model", ".model_n.csv"), MODEL_N_COLUMNS),

@@ -8,7 +8,7 @@ Adds to the spec, only when the trial has respondent groups:
                          questions}]   (roster and file are paths; questions: free-text ids)
     evaluation_instruments: {id: {id, label, source, missing_codes, levels (code as text ->
                              label, in scale order), agree (codes as text),
-                             items: [{id, column, label}]}}
+                             range ([lowest, highest] answer), items: [{id, column, label}]}}
     free_text: {questions: [{id, label, column, groups}], codebook: [{code, label}],
                 coded_sheet: path | None, key_seed: int | None} | None
 """
@@ -72,6 +72,7 @@ def resolve_evaluation_instrument(inst_id: str, spec: dict, where: str) -> dict:
         "missing_codes": list(spec.get("missing_codes", [])),
         "levels": levels,
         "agree": agree,
+        "range": [lo, hi],
         "items": [
             {"id": i, "column": f"{prefix}{i}", "label": labels.get(i, f"{prefix}{i}")} for i in ids
         ],

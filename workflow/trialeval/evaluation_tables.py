@@ -11,7 +11,13 @@ import pandas as pd
 from trialeval import disclosure
 from trialeval.disclosure import evaluation_key
 from trialeval.formatting import DASH
-from trialeval.tables import INDENT, format_count_percent, format_number, typographic
+from trialeval.tables import (
+    INDENT,
+    _lower_first,
+    format_count_percent,
+    format_number,
+    typographic,
+)
 
 
 def _confidence(alpha: float) -> str:
@@ -93,8 +99,36 @@ def _masked_items(items: pd.DataFrame, plan) -> pd.DataFrame:
     return out
 
 
-def _agree_words(inst: dict) -> str:
-    return " or ".join(inst["levels"][code] for code in inst["agree"])
+def _or(words: list[str]) -> str:
+    """ "4", "4 or 5", "3, 4 or 5"."""
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+
+
+def _end(code: str, levels: dict) -> str:
+    """One end of a scale as a note prints it: "1 (strongly disagree)", or the code alone
+    when the scale does not label it."""
+    label = levels.get(code)
+    return f"{code} ({_lower_first(label)})" if label else code
+
+
+def scale_words(inst: dict) -> str:
+    """What counts as agreeing, on which scale, in words a manuscript can carry: "4 or 5 on a
+    1 (strongly disagree) to 5 (strongly agree) scale". The ends are the item range's (the
+    instrument's levels' first and last codes where it has none)."""
+    levels = inst["levels"]
+    codes = [f"{v:g}" for v in inst["range"]] if "range" in inst else list(levels)
+    lo, hi = _end(codes[0], levels), _end(codes[-1], levels)
+    return f"{_or(list(inst['agree']))} on a {lo} to {hi} scale"
+
+
+def agree_note(group: dict, instruments: dict) -> str:
+    """The note's "Agreeing: ..." sentence: the scale and its agreeing answers, per instrument
+    (named by its label) when the group was asked several."""
+    ids = group["instruments"]
+    if len(ids) == 1:
+        return f"Agreeing: {scale_words(instruments[ids[0]])}."
+    parts = [f"{scale_words(instruments[i])} ({instruments[i]['label']})" for i in ids]
+    return f"Agreeing: {'; '.join(parts)}."
 
 
 def item_table(
@@ -135,15 +169,12 @@ def item_table(
                     "Answers, n": " / ".join(level_count(plan, a) for a in mine.to_dict("records")),
                 }
             )
-    agree = "; ".join(
-        f"{_agree_words(instruments[i])} ({instruments[i]['label']})" for i in group["instruments"]
-    )
     invited, responded = _rate_marks(rate, plan)
     share = "" if invited or responded else f" ({format_number(100 * rate['proportion'], 1)}%)"
     lines_of_note = [
         f"{group['label']}: {invited or rate['invited']} invited, "
         f"{responded or rate['responded']} responded{share}. N answered: respondents who "
-        f"answered the item. Agreeing: {agree}.",
+        f"answered the item. {agree_note(group, instruments)}",
         "Answers, n: the count of each answer, in the order of the scale above.",
         _wilson(alpha),
     ]

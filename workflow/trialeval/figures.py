@@ -39,13 +39,18 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E4
 from trialeval import disclosure  # noqa: E402
 from trialeval.config import RANDOMIZED, primary_effect, with_export_labels  # noqa: E402
 from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa: E402
-from trialeval.effects import order_effects  # noqa: E402
+from trialeval.effects import order_effects, primary_adjusted  # noqa: E402
 from trialeval.formatting import DASH, format_p  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
 from trialeval.labels import analysis_set_label, primary_set_words, set_name  # noqa: E402
 from trialeval.model_n import reported_or_counted  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
-from trialeval.tables import estimate_decimals, format_number, mixed_model_adjusts  # noqa: E402
+from trialeval.tables import (  # noqa: E402
+    adjusted_p,
+    estimate_decimals,
+    format_number,
+    mixed_model_adjusts,
+)
 
 __all__ = [
     "KINDS",
@@ -203,7 +208,8 @@ def outcome_axis_label(spec: dict, outcome: dict) -> str:
 
 
 def _num(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}".replace("-", MINUS)
+    """As the tables print it (trialeval.tables.format_number: never "−0.0")."""
+    return format_number(value, digits)
 
 
 def _estimate_ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
@@ -935,6 +941,20 @@ def baseline_sd(
     return pd.Series(result, name="baseline_sd", dtype=float)
 
 
+def _p_adjusted_words(spec: dict) -> str:
+    """The forest's "P adj." in words: primary outcomes adjusted only under the trial's rule
+    "any" for its primary comparisons (trialeval.effects.adjust)."""
+    if primary_adjusted(spec):
+        return (
+            " P adj.: adjusted for multiplicity across secondary outcomes, and across the "
+            "primary outcomes and arms (success on any primary comparison)."
+        )
+    return (
+        " P adj.: adjusted for multiplicity across secondary outcomes (primary outcomes are "
+        "not adjusted)."
+    )
+
+
 def _effect_gid(row) -> str:
     contrast = str(row["contrast"]).replace(" ", "")
     return f"forest-{row['outcome']}-{row['estimand']}-{row['timepoint']}-{contrast}"
@@ -974,8 +994,7 @@ def _forest_rows(spec, eff, estimands, sd, colours, pair_n=None) -> list[_Row]:
             est, lo, hi = (float(effect[c]) for c in ("estimate", "ci_low", "ci_high"))
             n = pair_n.get((outcome_id, effect["contrast"]), effect["n"])
             n = _count(n) if pd.notna(n) else ""
-            # primary outcomes are not adjusted for multiplicity: a dash, as in Table 2
-            adjusted = DASH if primary else format_p(effect["p_adjusted"])
+            adjusted = adjusted_p(spec, effect)  # as Table 2 prints it
             p_values = (format_p(effect["p_value"]), adjusted)
             digits = estimate_decimals(spec, outcome_id, effect["estimand"])
             sd_text = "" if sd is None else (_num(scale, digits) if np.isfinite(scale) else EN_DASH)
@@ -1153,10 +1172,7 @@ def plot_forest(
     footnote = (
         f"{_cap(set_name(analysis_set, spec))}; points and bars: estimate and 95% CI."
         " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
-        "in the outcome's own units."
-        + n_words
-        + " P adj.: adjusted for multiplicity across secondary "
-        "outcomes (primary outcomes are not adjusted)."
+        "in the outcome's own units." + n_words + _p_adjusted_words(spec)
     )
     if gaps:
         footnote += " Not drawn: " + " ".join(gaps)

@@ -174,17 +174,36 @@ def method_text(spec: dict, text: str) -> str:
     return re.sub(r"\(reference (?!:)", "(reference: ", text)
 
 
-def score_decimals(instrument: dict, subscale: str) -> int:
-    """Decimals of a score's numbers (README, "Decimals: one rule everywhere"): one more than
-    the resolution of its scale, 1 for whole points, 2 for a finer scale. The resolution is
-    the smallest step between two scores of a complete response: 1 for a sum of whole-number
-    items, 1/k for the mean of k such items, below 1 when the answers need not be whole
-    numbers (`decimals: true`, a pre-scored mean) or the item range is not. Standard library
-    only: the trial's power plan takes its decimals from here when the DAG is built."""
+MAX_SCORE_DECIMALS = 2  # a finer scale than 0.1 prints no more: 0.08 of a point says nothing
+
+
+def score_resolution(instrument: dict, subscale: str) -> float:
+    """The smallest step between two scores of a complete response: 1 for a sum of
+    whole-number items, 1/k for the mean of k such items (0.2 for five 1-5 items), 0.1 (or
+    0.1/k) when the answers need not be whole numbers (`decimals: true`, a pre-scored mean) or
+    the item range is not."""
     lo, hi = (float(v) for v in instrument.get("item_range", (0, 1)))
     whole = lo.is_integer() and hi.is_integer() and not instrument.get("decimals")
     step = 1.0 if whole else 0.1
     sub = instrument["subscales"][subscale]
     k = len(sub.get("items") or [1])
-    resolution = step / k if sub.get("scoring") == "mean" and k > 1 else step
-    return 1 if resolution >= 1 else 2
+    return step / k if sub.get("scoring") == "mean" and k > 1 else step
+
+
+def resolution_decimals(resolution: float) -> int:
+    """Decimal places that write `resolution` exactly (1 -> 0, 0.2 -> 1, 0.25 -> 2); one more
+    than the cap for a step no short decimal writes (1/12)."""
+    for places in range(MAX_SCORE_DECIMALS + 1):
+        if abs(round(resolution, places) - resolution) < 1e-9:
+            return places
+    return MAX_SCORE_DECIMALS + 1
+
+
+def score_decimals(instrument: dict, subscale: str) -> int:
+    """Decimals of a score's numbers (README, "Decimals: one rule everywhere"), in every
+    table and figure: min(2, 1 + the decimals of the scale's resolution), so 1 for a score in
+    whole points (an MBI sum: resolution 1), 2 for a finer one (the mean of 1-5 items:
+    resolution 0.2, 1/12, ...). Standard library only: the trial's power plan takes its
+    decimals from here when the DAG is built."""
+    resolution = score_resolution(instrument, subscale)
+    return min(MAX_SCORE_DECIMALS, 1 + resolution_decimals(resolution))

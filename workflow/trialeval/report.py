@@ -152,7 +152,12 @@ def _figure_html(path: Path, caption: str) -> str:
 def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
     """The trial at a glance, and the primary analysis (its estimand and models) stated once
     for the whole section."""
-    from trialeval.tables import analysis_set_definition, outcome_label, typographic
+    from trialeval.tables import (
+        analysis_set_definition,
+        category_definitions,
+        outcome_label,
+        typographic,
+    )
 
     cohorts = spec["design"] == "cohort_comparison"  # its cohorts are the arms
     arms = ", ".join(a["label"] for a in spec["arms"])
@@ -177,6 +182,8 @@ def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
         *_roles(spec, "Baseline", "baseline"),
         ("Primary outcomes", ", ".join(primary) or "none"),
         ("Secondary outcomes", ", ".join(secondary) or "none"),
+        # the categories' definitions once, above the tables and figures that show them
+        *_definitions(category_definitions(spec, [o["id"] for o in spec["outcomes"]])),
         ("Analysis sets", sets),
         *_primary_analysis(spec, effects),
     ]
@@ -190,6 +197,10 @@ def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
         for k, v in rows
     )
     return f'<dl class="summary">{items}</dl>'
+
+
+def _definitions(text: str) -> list[tuple[str, str]]:
+    return [("Definitions", text)] if text else []
 
 
 def _roles(spec: dict, role: str, word: str) -> list[tuple[str, str]]:
@@ -223,7 +234,13 @@ def _primary_analysis(spec: dict, effects: pd.DataFrame | None) -> list[tuple[st
     """("Estimand", ...) and ("Models", ...) of the primary analysis in its primary analysis
     set, from effects.csv (the models as the tables' footnotes describe them)."""
     from trialeval.estimands import estimand_lines
-    from trialeval.tables import _lower_first, _methods, split_effects, table_name
+    from trialeval.tables import (
+        _lower_first,
+        _methods,
+        primary_multiplicity,
+        split_effects,
+        table_name,
+    )
 
     if effects is None or effects.empty:
         return []
@@ -249,7 +266,12 @@ def _primary_analysis(spec: dict, effects: pd.DataFrame | None) -> list[tuple[st
         )
     )
     estimand += f" Effect measures ({where}): {measures}."
-    return [("Estimand", estimand), ("Models", _methods(spec, rows))]
+    rule = primary_multiplicity(spec, rows)  # "" with a single primary comparison
+    return [
+        ("Estimand", estimand),
+        *([("Multiplicity", rule)] if rule else []),
+        ("Models", _methods(spec, rows)),
+    ]
 
 
 def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None) -> str:

@@ -26,6 +26,8 @@ _ONLY_FOR = {
     "title": {"tables", "figures", "report"},
     "registration": {"tables", "figures", "report"},
     "multiplicity": {"effects", "tables", "figures", "report"},
+    # the analyses read alpha from config.yaml (_OPTIONS); the tables' words name it
+    "alpha": {"tables", "figures", "report"},
     # disclosure control: the jobs that print counts, and the one that plans the suppressions
     "disclosure": {"tables", "figures", "report", "disclosure"},
     "site_labels": {"tables", "figures", "report", "disclosure"},

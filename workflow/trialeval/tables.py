@@ -45,7 +45,7 @@ from trialeval.config import (
     with_export_labels,
 )
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
-from trialeval.effects import PREPOST_SUMMARY_COLUMNS
+from trialeval.effects import PREPOST_SUMMARY_COLUMNS, primary_adjusted, primary_rule
 from trialeval.formatting import DASH, MINUS, format_p, group_thousands, is_missing
 from trialeval.io import atomic_path, read_csv, write_csv
 from trialeval.labels import (
@@ -310,6 +310,22 @@ def outcome_label(spec: dict, outcome_id: str) -> str:
         return f"{label[:-1]}, {scale})"
     abbreviation = instrument_abbreviation(spec["instruments"][outcome["instrument"]])
     return f"{label} ({', '.join(p for p in (abbreviation, scale) if p)})"
+
+
+def category_definitions(spec: dict, outcome_ids) -> str:
+    """The registry's `definition` of each category among `outcome_ids`, once each, after the
+    category's name (its label without the parenthesis): "Burnout: emotional exhaustion (item
+    8) or ... at least weekly (...)."; "" when none has one (nothing is printed)."""
+    sentences = []
+    for oid in dict.fromkeys(o for o in outcome_ids if o):
+        outcome = _outcome(spec, oid)
+        if outcome is None or outcome["kind"] != "category":
+            continue
+        category = spec["instruments"][outcome["instrument"]]["categories"][outcome["name"]]
+        if category.get("definition"):
+            name = typographic(clean_registry_label(outcome["label"])).split(" (")[0]
+            sentences.append(f"{name}: {typographic(category['definition']).rstrip('.')}.")
+    return " ".join(dict.fromkeys(sentences))
 
 
 def exposure_column_label(spec: dict, column: str) -> str:
@@ -918,6 +934,14 @@ def effects_table(
     return full, formatted
 
 
+def adjusted_p(spec: dict, row) -> str:
+    """A row's adjusted P; a dash for a primary outcome's, which is not adjusted unless the
+    trial's rule for its primary comparisons is "any" (trialeval.effects.adjust)."""
+    if row["role"] == "primary" and not primary_adjusted(spec):
+        return DASH
+    return format_p(row["p_adjusted"])
+
+
 def _withheld_in(cells: pd.DataFrame, plan: disclosure.Plan) -> bool:
     """Whether some of `cells` (group columns: counts, means, CIs; the n) prints a marker."""
     marks = (f"<{plan.min_cell}", f"\u2265{plan.min_cell}")
@@ -937,8 +961,7 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
             line[arm["label"]] = _group_cell(spec, row, *groups[:2], arm["id"], groups[2])
         line[effect] = _estimate_cell(spec, row, notes)
         line["P"] = format_p(row["p_value"])
-        # primary outcomes are not adjusted for multiplicity (effects.adjust): no adjusted P
-        line["Adjusted P"] = DASH if row["role"] == "primary" else format_p(row["p_adjusted"])
+        line["Adjusted P"] = adjusted_p(spec, row)
         # the model's n through disclosure control's plan ("<5", "≥5" where withheld)
         n_key = disclosure.effects_n_key(row)
         line["n"] = DASH if is_missing(row["n"]) else groups[2].count(n_key, row["n"])
@@ -1852,21 +1875,77 @@ def multiplicity_rule(effects: pd.DataFrame, spec: dict) -> str:
     method = spec.get("multiplicity")
     if method is None and len(effects):
         secondary = effects["role"] == "secondary"
-        if not secondary.any():
+        if not secondary.any() and primary_rule(spec) != "any":
             return "All outcomes are primary; P values are not adjusted."
         for candidate in ("holm", "fdr_bh", "none"):
-            redone = adjust(effects, candidate)["p_adjusted"].to_numpy(dtype=float)
-            if np.allclose(redone, effects["p_adjusted"].to_numpy(dtype=float), equal_nan=True):
+            redone = adjust(effects, candidate, primary_rule(spec))["p_adjusted"]
+            if np.allclose(
+                redone.to_numpy(dtype=float),
+                effects["p_adjusted"].to_numpy(dtype=float),
+                equal_nan=True,
+            ):
                 method = candidate
                 break
     if method == "none":
         return "P values are not adjusted for multiplicity."
     how = MULTIPLICITY_TEXT.get(method, "a multiplicity correction")
+    primary = (
+        f"primary outcomes' P values are adjusted by {how} across the primary outcomes and "
+        "arms, within each effect measure, visit and analysis set; "
+        if primary_adjusted({**spec, "multiplicity": method})
+        else f"{DASH} for primary outcomes, which are not adjusted for multiplicity; "
+    )
     return (
-        f"Adjusted P: {DASH} for primary outcomes, which are not adjusted for multiplicity; "
+        f"Adjusted P: {primary}"
         f"secondary outcomes' P values are adjusted by {how} within each family of "
         "secondary outcomes sharing the analysis, effect measure, comparison, visit and "
         "analysis set."
+    )
+
+
+def primary_comparisons(effects: pd.DataFrame) -> int:
+    """The primary comparisons of the primary analysis: its (primary outcome, contrast)
+    pairs (an association's exposure levels are not comparisons of arms)."""
+    if not {"role", "analysis", "outcome", "contrast"} <= set(effects.columns):
+        return 0  # not effects.csv's rows (a summary's own frame)
+    chosen = (effects["role"] == "primary") & (effects["analysis"] != "association")
+    rows = effects[chosen & (_analysis_names(effects) == "primary")]
+    return len(rows[["outcome", "contrast"]].drop_duplicates())
+
+
+PRIMARY_CONTROL = {
+    "holm": "controls the familywise error rate",
+    "fdr_bh": "controls the false discovery rate, not the familywise error rate",
+}
+
+
+def primary_multiplicity(spec: dict, effects: pd.DataFrame) -> str:
+    """How the trial decides success across several primary comparisons (primary outcomes or
+    arms), from analyses.multiplicity.primary; "" with a single primary comparison."""
+    if primary_comparisons(effects) < 2:
+        return ""
+    rule = primary_rule(spec)
+    alpha = f"α = {spec.get('alpha', 0.05):g}"
+    if rule is None:
+        return (
+            "How multiplicity across primary comparisons is handled is not stated in the "
+            "configuration."
+        )
+    if rule == "all":
+        return (
+            f"The trial succeeds only if every primary comparison is significant at {alpha} "
+            "(intersection–union test), so P values for primary outcomes are not adjusted."
+        )
+    method = spec.get("multiplicity") or "holm"
+    line = f"The trial succeeds if any primary comparison is significant at {alpha}"
+    if method == "none":
+        return line + (
+            "; P values for primary outcomes are not adjusted (no correction is configured), "
+            "so the familywise error rate across them is not controlled."
+        )
+    return line + (
+        ", so P values for primary outcomes are adjusted across the primary outcomes and arms "
+        f"by {MULTIPLICITY_TEXT[method]}, which {PRIMARY_CONTROL[method]}."
     )
 
 
@@ -1921,8 +2000,9 @@ def multi_arm_rule(spec: dict, effects: pd.DataFrame) -> str:
     if len(arms) < 2 or compared.nunique() < 2:
         return ""
     shown = ", ".join(contrast_label(spec, c) for c in dict.fromkeys(compared))
+    whose = "secondary outcomes' comparisons" if primary_adjusted(spec) else "the comparisons"
     return (
-        f"Multiple arms: the comparisons ({shown}) are not adjusted for multiplicity across "
+        f"Multiple arms: {whose} ({shown}) are not adjusted for multiplicity across "
         "arms; each comparison forms its own family."
     )
 
@@ -2032,6 +2112,8 @@ def _build_table1(spec: dict, kind: str, inputs: dict):
     )
     if any(c.get("summary") == "median_iqr" for c in spec["covariates"]):
         lines.append("Median [IQR]: median [25th percentile, 75th percentile].")
+    if _describes_outcomes(spec):
+        lines.append(category_definitions(spec, [o["id"] for o in spec["outcomes"]]))
     if spec.get("control_arm"):
         lines.append(
             "SMD: standardized mean difference vs "
@@ -2040,7 +2122,7 @@ def _build_table1(spec: dict, kind: str, inputs: dict):
             "shown), signed; for categorical and yes/no variables the multivariate SMD of "
             "Yang and Dalton (2012), √((p1 − p0)′ S⁻¹ (p1 − p0)), which has no sign."
         )
-    footnote = "\n".join(lines)
+    footnote = "\n".join(line for line in lines if line)
     return full, formatted, title, footnote
 
 
@@ -2223,6 +2305,9 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
     methods = _methods(spec, effects) + _primary_measures(spec, effects, kind)
     lines += [" ".join(["Estimates with 95% confidence intervals (CI).", *methods])]
     lines += extra
+    lines.append(category_definitions(spec, [*effects["outcome"], *effects["exposure"]]))
+    if kind == "effects_table":  # success across primary comparisons, then Adjusted P's rule
+        lines.append(primary_multiplicity(spec, effects))
     if "Adjusted P" in formatted.columns:
         rule = multiplicity_rule(effects, spec)
         if (_analysis_names(effects) != "primary").any():
