@@ -322,3 +322,22 @@ def test_table_2_and_the_forest_print_the_same_estimate_alike(coaching_fits, tmp
         assert re.search(rf"\d\.\d{{{decimals}}} \(", text)
         assert any(text in cell for r in rows for cell in r), text
         assert text in svg, text
+
+
+def test_with_any_the_multi_arm_note_speaks_of_secondary_outcomes_only():
+    """Three arms: under `any` the primary outcomes' comparisons are adjusted across arms, so
+    the multiple-arms note (nothing adjusted across arms) is about secondary outcomes alone,
+    and says nothing when every outcome is primary."""
+    spec = _with_rule(demo_trial("coaching_rct")[0], "any")
+    spec["arms"] = [*spec["arms"], {"id": "peer", "label": "Peer support", "control": False}]
+    contrasts = ["coaching - control", "peer - control"]
+    rows = pd.DataFrame(
+        {"analysis": "mixed_model", "contrast": contrasts * 2, "role": ["primary"] * 4}
+    )
+    assert tables.multi_arm_rule(spec, rows) == ""
+    rows.loc[2:, "role"] = "secondary"
+    assert tables.multi_arm_rule(spec, rows).startswith(
+        "Multiple arms: secondary outcomes' comparisons ("
+    )
+    spec["analyses"]["multiplicity"]["primary"] = "all"
+    assert tables.multi_arm_rule(spec, rows).startswith("Multiple arms: the comparisons (")

@@ -2000,7 +2000,11 @@ def multi_arm_rule(spec: dict, effects: pd.DataFrame) -> str:
     if len(arms) < 2 or compared.nunique() < 2:
         return ""
     shown = ", ".join(contrast_label(spec, c) for c in dict.fromkeys(compared))
-    whose = "secondary outcomes' comparisons" if primary_adjusted(spec) else "the comparisons"
+    whose = "the comparisons"
+    if primary_adjusted(spec):  # the primary outcomes' are adjusted across arms (rule "any")
+        if not (effects["role"] == "secondary").any():
+            return ""
+        whose = "secondary outcomes' comparisons"
     return (
         f"Multiple arms: {whose} ({shown}) are not adjusted for multiplicity across "
         "arms; each comparison forms its own family."
