@@ -348,7 +348,10 @@ def test_every_effect_is_in_table_2_or_table_s1(matrix, cell):
     further = base / "tables" / "effects_supplement.csv"
     further = pd.read_csv(further) if further.is_file() else main.iloc[0:0]
     shown = len(main) + len(further)
-    per_protocol_hidden = not spec.get("per_protocol") and "itt" in set(effects["analysis_set"])
+    # The adherence rule sits at the trial's analysis_sets.per_protocol; without one the
+    # per-protocol set equals ITT and its rows are left out of both tables.
+    rule = (spec.get("analysis_sets") or {}).get("per_protocol")
+    per_protocol_hidden = not rule and "itt" in set(effects["analysis_set"])
     hidden = (effects["analysis_set"] == "per_protocol").sum() if per_protocol_hidden else 0
     assert shown == len(effects) - hidden
     scores = main[main["estimand"].isin(["diff_in_change", "diff_in_means", "adjusted_diff"])]

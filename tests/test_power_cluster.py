@@ -381,3 +381,39 @@ def test_cluster_keys_refused_in_an_individually_randomized_plan(tiny, edit, mes
     with pytest.raises(TrialInputError) as info:
         tiny.spec()
     assert message in str(info.value) and "tiny.yaml" in str(info.value)
+
+
+def _tiny_plan(tiny, effect, estimand=None):
+    tiny.trial["power"] = {
+        "arms": [{"id": "ctl", "ratio": 1}, {"id": "peer", "ratio": 1, "effects": {"sc": 0.2}}],
+        "outcomes": [{"id": "sc", "sd_participant": 0.4, "sd_residual": 0.35}],
+        "sample_sizes": [100],
+        **({"estimand": estimand} if estimand else {}),
+    }
+    if effect:
+        tiny.trial.setdefault("analyses", {})["estimand"] = {"effect": effect}
+    return tiny
+
+
+@pytest.mark.parametrize(
+    ("effect", "estimand", "tested"),
+    [
+        (None, None, "diff_in_change"),  # the design's default
+        ("diff_in_means", None, "diff_in_means"),  # the trial's primary effect measure
+        ("diff_in_means", "diff_in_means", "diff_in_means"),
+        (None, "diff_in_means", "diff_in_means"),  # a plan's own choice, the trial naming none
+    ],
+)
+def test_plan_tests_the_trials_primary_effect(tiny, effect, estimand, tested):
+    assert _tiny_plan(tiny, effect, estimand).spec()["power"]["estimand"] == tested
+
+
+def test_plan_naming_another_effect_than_the_trial_is_refused(tiny):
+    with pytest.raises(TrialInputError) as info:
+        _tiny_plan(tiny, "diff_in_means", "diff_in_change").spec()
+    assert str(info.value).endswith(
+        "power.estimand: 'diff_in_change' is not the trial's primary effect measure "
+        "(analyses.estimand.effect: 'diff_in_means'); a power plan tests the primary effect, so "
+        "remove power.estimand or give it 'diff_in_means'"
+    )
+    assert "tiny.yaml" in str(info.value)

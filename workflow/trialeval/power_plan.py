@@ -66,7 +66,7 @@ def resolve_power(
         "visit_labels": {t["id"]: t.get("label", t["id"]) for t in timepoints if t["id"] in visits},
         "attrition": attrition,
         "outcomes": planned_outcomes,
-        "estimand": raw.get("estimand", DEFAULT_ESTIMAND.get(design, "diff_in_change")),
+        "estimand": _resolve_estimand(raw, design, analyses, key),
         **sizes,
         "n_sims": n_sims,
         "chunk_size": chunk_size,
@@ -76,6 +76,21 @@ def resolve_power(
         "target_power": float(raw.get("target_power", 0.8)),
         "from_fit": any(o["from_fit"] for o in planned_outcomes),
     }
+
+
+def _resolve_estimand(raw: dict, design: str, analyses: dict, key: str) -> str:
+    """The estimand the plan tests: the block's own, else the primary effect measure the
+    trial names (analyses.estimand.effect), else the design's default. A plan powers the
+    primary analysis, so a block naming another effect than the trial's is refused."""
+    named = ((analyses or {}).get("estimand") or {}).get("effect")
+    planned = raw.get("estimand")
+    if planned and named and planned != named:
+        raise TrialInputError(
+            f"{key}.estimand: {planned!r} is not the trial's primary effect measure "
+            f"(analyses.estimand.effect: {named!r}); a power plan tests the primary effect, so "
+            f"remove power.estimand or give it {named!r}"
+        )
+    return planned or named or DEFAULT_ESTIMAND.get(design, "diff_in_change")
 
 
 def _resolve_outcomes(raw: dict, outcomes: list[dict], design: str, analyses: dict, key: str):
