@@ -686,9 +686,13 @@ def test_three_arms_and_three_visits_fit(demo):
     spec, means, table, consort = three_arms_three_visits(demo)
     paths = demo["coaching_rct"]["paths"]
     scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    reported = read_csv(paths["model_n"])  # the peer arm's models as the coached arm's
+    reported = pd.concat(
+        [reported, reported[reported["arm"] == "coaching"].assign(arm="peer")], ignore_index=True
+    )
     drawn = {
         "trajectories": figures.plot_trajectories(spec, means),
-        "forest": figures.plot_forest(spec, table, scores=scores, sets=sets),
+        "forest": figures.plot_forest(spec, table, scores=scores, sets=sets, model_n=reported),
         "consort": figures.plot_consort(spec, consort),
     }
     forest = errorbars(drawn["forest"])
@@ -1198,8 +1202,9 @@ def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
 
 def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo, tmp_path):
     """Three arms (half the coached relabelled peer support): each continuous row's n is the
-    participants of its two arms with the outcome scored at some visit (the mixed model of
-    all arms reports them all in effects.csv), counted by hand; the risk ratios' n already
+    participants of its two arms in its model, as model_n.csv gives them per arm (here by
+    hand: those with the outcome scored at some visit, as the repeated model uses them; the
+    mixed model of all arms reports them all in effects.csv); the risk ratios' n already
     count the two arms."""
     spec = copy.deepcopy(demo["coaching_rct"]["spec"])
     paths = demo["coaching_rct"]["paths"]
@@ -1211,9 +1216,17 @@ def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo, tmp_pa
         frame["arm"] = frame["arm"].astype(str).where(~frame["participant_id"].isin(peer), "peer")
     table = read_csv(paths["effects"])
     table = pd.concat([table, table.assign(contrast="peer - control")], ignore_index=True)
-    fig = figures.plot_forest(spec, table, scores=scores, sets=sets)
     itt = set(sets.loc[sets["itt"], "participant_id"])
     arm_of = sets.set_index("participant_id")["arm"]
+    rows = []
+    for outcome in [o["id"] for o in spec["outcomes"] if o["kind"] == "score"]:
+        scored = scores[(scores["outcome"] == outcome) & scores["score"].notna()]
+        used = arm_of[sorted(set(scored["participant_id"]) & itt)]
+        counts = {a["id"]: int((used == a["id"]).sum()) for a in spec["arms"]}
+        base = {"trial": "coaching_rct", "analysis_set": "itt", "outcome": outcome}
+        rows += model_n_module.model_n_rows(base, "mixed_model", counts)
+    reported = model_n_module.model_n_frame(rows)
+    fig = figures.plot_forest(spec, table, scores=scores, sets=sets, model_n=reported)
     checked = 0
     for ax in fig.axes[:-1]:  # the continuous panels
         for container in ax.containers:
