@@ -25,6 +25,7 @@ from conftest import demo_spec, run_front_stages
 from trialeval import cohort_tables, disclosure, evaluation_tables, figures, report, tables
 from trialeval.disclosure import Counts, add_table
 from trialeval.formatting import DASH
+from trialeval.model_n import model_n_frame, model_n_rows
 
 
 def intervals(counts: Counts, status: dict, k: int, targets=None) -> dict:
@@ -632,7 +633,7 @@ def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
 
 def test_the_new_count_tables_are_sources_of_the_plan():
     # every trial: consort, the report's estimands and the models' n per arm (model_n)
-    always = ["consort", "effects", "estimands", "model_n", "scores", "sets"]
+    always = ["consort", "effects", "estimands", "model_n"]
     assert disclosure.source_inputs(["effects_table"]) == sorted([*always, "prepost_summary"])
     assert disclosure.source_inputs(["cohort_table"]) == sorted([*always, "cohort_summary"])
 
@@ -877,7 +878,7 @@ def test_intercurrent_event_counts_are_planned_with_their_arm_totals(tmp_path):
     # 3 observations beside a's withheld 4 print "<5" (1 to 4 says nothing of p)
     assert disclosure.observation_count(plan, "stopped", "a", 3) == "<5"
     assert disclosure.observation_count(plan, "stopped", "a", 0) == "0"
-    always = ["consort", "effects", "estimands", "model_n", "scores", "sets"]
+    always = ["consort", "effects", "estimands", "model_n"]
     assert disclosure.source_inputs([]) == always
 
 
@@ -1045,6 +1046,11 @@ def test_table2_model_n_is_planned_with_the_arms_model_n(tmp_path):
     (tmp_path / "consort.json").write_text(json.dumps(consort))
     inputs = {name: str(path) for name, path in paths.items()}
     inputs |= {"effects": str(tmp_path / "effects.csv"), "consort": str(tmp_path / "consort.json")}
+    # the model's report: a's 30 and b's 3 with data
+    base = {"trial": "t", "analysis_set": "itt", "outcome": "ee"}
+    reported = model_n_frame(model_n_rows(base, "mixed_model", {"a": 30, "b": 3}))
+    reported.to_csv(tmp_path / "model_n.csv", index=False)
+    inputs["model_n"] = str(tmp_path / "model_n.csv")
     counts = Counts()
     for arm, n in consort["analysed"]["itt"].items():
         counts.add(disclosure.consort_key("analysed", "itt", arm), n)
@@ -1089,7 +1095,7 @@ def test_three_arm_model_n_from_the_models_report_and_why_the_forest_prints_tota
     )  # fmt: skip
     reported = pd.DataFrame(
         {"trial": "t", "analysis_set": "itt", "outcome": "ee", "analysis": "mixed_model",
-         "arm": ["a", "b", "c"], "n": [30, 25, 3]}
+         "estimand": "", "timepoint": "", "arm": ["a", "b", "c"], "n": [30, 25, 3]}
     )  # fmt: skip
     effects = pd.DataFrame(
         [{"analysis_set": "itt", "outcome": "ee", "timepoint": "t1", "estimand": "diff_in_change",
@@ -1166,7 +1172,8 @@ def _pp_trial(tmp_path) -> dict:
     }  # fmt: skip
     reported = [
         {"trial": "t", "analysis_set": s, "outcome": "ee", "analysis": "mixed_model",
-         "arm": arm, "n": n} for s, table in (("itt", itt), ("per_protocol", pp))
+         "estimand": "", "timepoint": "", "arm": arm, "n": n}
+        for s, table in (("itt", itt), ("per_protocol", pp))
         for arm, n in table.items()
     ]  # fmt: skip
     from trialeval.effects import effects_frame
