@@ -1603,7 +1603,9 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
         else:
             widths = [_text_twips(c) for c in cells]
         words = [_text_twips(w, bold=True) for w in str(title).split()]
-        width = max(widths + words + [0]) + CELL_PADDING
+        # a number column's header wraps to HEADER_LINES lines at most
+        fit = [_header_twips(str(title))] if j and right[j] else words
+        width = max(widths + fit + [0]) + CELL_PADDING
         need.append(width if j == 0 or right[j] else min(width, TEXT_COLUMN_MAX))
         longest_word = max([_text_twips(w) for c in cells for w in c.split()] + words + [0])
         least.append(need[-1] if right[j] else min(need[-1], longest_word + CELL_PADDING))
@@ -1639,6 +1641,33 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
     for j in range(1, len(need)):
         widths[j] = int((need[j] if right[j] else least[j]) * scale)
     return widths, orientation
+
+
+HEADER_LINES = 3  # a number column's header wraps to 3 lines at most
+
+
+def _header_lines(words: list[str], room: int) -> int:
+    """Lines a bold header of `words` takes wrapped greedily at `room` twips (Word's way)."""
+    lines, line = 0, ""
+    for word in words:
+        wider = f"{line} {word}" if line else word
+        if line and _text_twips(wider, bold=True) > room:
+            lines, line = lines + 1, word
+        else:
+            line = wider
+    return lines + bool(line)
+
+
+def _header_twips(title: str, lines: int = HEADER_LINES) -> int:
+    """The narrowest text width at which `title` (bold) wraps to `lines` lines at most: the
+    width of one of its runs of words, the shortest that is enough."""
+    words = title.split()
+    runs = {
+        _text_twips(" ".join(words[i:k]), bold=True)
+        for i in range(len(words))
+        for k in range(i + 1, len(words) + 1)
+    }
+    return next((w for w in sorted(runs) if _header_lines(words, w) <= lines), max(runs, default=0))
 
 
 def _unwrapped_headers(widths: list[int], header: list[str], right: list[bool], total: int):
