@@ -36,6 +36,7 @@ import json
 import re
 import zipfile
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -141,8 +142,15 @@ def in_percentage_points(rows: pd.DataFrame) -> pd.DataFrame:
     out = rows.copy()
     scaled = out["estimand"].isin(PERCENT_POINT_ESTIMANDS)
     for column in [c for c in PERCENT_POINT_COLUMNS if c in out]:
-        out[column] = out[column].where(~scaled, 100 * pd.to_numeric(out[column]))
+        values = pd.to_numeric(out[column]).astype(float)
+        out[column] = values.where(~scaled, values.map(_times_100))
     return out
+
+
+def _times_100(x: float) -> float:
+    """100 x with the decimal point moved (-0.2825 -> -28.25, where the float product is
+    -28.249999999999996 and would print −28.2)."""
+    return x if not np.isfinite(x) else float(Decimal(repr(float(x))).scaleb(2))
 
 
 def format_ci(estimate, low, high, decimals: int) -> str:
