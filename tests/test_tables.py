@@ -1164,7 +1164,8 @@ def _pipeline_files(tmp_path: Path, spec, participants, scores, sets) -> dict[st
 def test_footnotes_and_table1_print_labels_not_ids(demos, mentorship_prepost, tmp_path):
     """The mentorship demo (gender levels and sites labelled in its trial file): Table 1 rows
     and every footnote name levels, sites and sets by label; the ANCOVA's references are
-    "Man" and "Institution 1", not man and inst_1."""
+    "Woman" (the first of the trial file's levels, as Table 1 lists them) and "Institution 1",
+    not woman and inst_1."""
     spec, participants, _, scores, sets = demos["mentorship_prepost"]
     _, effects, summary = mentorship_prepost
     files = _pipeline_files(tmp_path, spec, participants, scores, sets)
@@ -1177,7 +1178,7 @@ def test_footnotes_and_table1_print_labels_not_ids(demos, mentorship_prepost, tm
         assert_no_raw_ids(spec, f"{title}\n{footnote}")
         assert_no_raw_ids(spec, " ".join(formatted.iloc[:, 0]))
         if kind != "table1":  # the models: covariates and their references by label
-            assert "gender (reference: Man), site (reference: Institution 1)" in footnote
+            assert "gender (reference: Woman), site (reference: Institution 1)" in footnote
             assert "on arm (reference: Usual supervision)" in footnote
     # Table 1: gender's levels as labelled, in the trial file's order (woman, man, nonbinary)
     names = built["table1"][1]["Characteristic"].str.strip().tolist()
@@ -1352,7 +1353,10 @@ def test_counts_of_1000_or_more_print_with_thousands_separators(tmp_path):
     assert "| Responded, n/N (%) | 1,261/2,257 (55.9) | 999 |" in md
     assert "| Characteristic | Graded (2019) | Estimate |" in md and "T (2019)" in md
     page = (tmp_path / "t.html").read_text()
-    assert ">1,261/2,257 (55.9)</td>" in page and ">Class of 2019, n</td>" in page
+    # the HTML keeps the count and percentage on one line (a nowrap span)
+    nowrap = '<span class="nowrap" style="white-space:nowrap">'
+    assert f">{nowrap}1,261/2,257 (55.9)</span></td>" in page
+    assert ">Class of 2019, n</td>" in page
     assert docx_cells(tmp_path / "t.docx")[1:] == [
         ["Class of 2019, n", "2,257", "\u22121,234.5 (\u22122,000.0 to 0.1234)"],
         ["Responded, n/N (%)", "1,261/2,257 (55.9)", "999"],
