@@ -51,8 +51,9 @@ def test_rounded_is_half_up_on_the_printed_digits(x, decimals, printed, python):
 
 def test_significant_figures_round_half_up():
     assert formatting.significant(0.1235, 3) == "0.124"  # f"{0.1235:.3g}" is 0.123
-    assert formatting.significant(9.995, 3) == "10.0"  # one digit gained: still 3 figures
+    assert formatting.significant(9.995, 3) == "10"  # f"{9.995:.3g}" is 9.99
     assert formatting.significant(12.345, 3) == "12.3"
+    assert formatting.significant(0.04, 3) == "0.04"  # no trailing zeros, as format()'s g
     assert formatting.significant(0.0, 3) == "0"
 
 

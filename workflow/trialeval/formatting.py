@@ -41,8 +41,9 @@ def rounded(x, decimals: int) -> str:
 
 def significant(x, digits: int) -> str:
     """`x` to `digits` significant figures, halves rounded up as in `rounded`, in plain decimal
-    notation ("0.0123", "12.3", "1235" for 1234.5: whole numbers keep their digits); zero as
-    "0". The printed variance components and ICCs."""
+    notation ("0.0123", "12.3", "1235" for 1234.5: whole numbers keep their digits) and, as
+    format()'s "g", without trailing zeros ("8.1", "0.04"); zero as "0". The printed variance
+    components and ICCs."""
     x = float(x)
     if x == 0 or not math.isfinite(x):
         return "0" if x == 0 else f"{x}"
@@ -50,7 +51,7 @@ def significant(x, digits: int) -> str:
     text = rounded(x, max(digits - 1 - exponent, 0))
     if Decimal(text).adjusted() > exponent and digits - 1 - exponent > 0:
         text = rounded(x, digits - 2 - exponent)  # 9.995 -> "10.0", not "10.00"
-    return text
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_p(p) -> str:
