@@ -186,7 +186,7 @@ def _design_summary(spec: dict, effects: pd.DataFrame | None = None) -> str:
     # a list value prints one item a line (the models, one per effect measure)
     items = "".join(
         f"<dt>{html.escape(k)}</dt><dd>"
-        + ("<br>".join(map(nowrap_html, v)) if isinstance(v, list) else nowrap_html(v))
+        + ("<br>".join(map(html.escape, v)) if isinstance(v, list) else html.escape(v))
         + "</dd>"
         for k, v in rows
     )

@@ -31,6 +31,7 @@ Printing rules (one helper each):
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -1455,8 +1456,9 @@ def _markdown(formatted: pd.DataFrame, title: str, footnote: str) -> str:
 
 
 def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
-    """The table as an HTML fragment; ranges, CIs and "≥n" / "<k" in nowrap spans
-    (`formatting.nowrap_html`), so a narrow screen wraps the words around them only."""
+    """The table as an HTML fragment; in its cells ranges, CIs and "≥n" / "<k" in nowrap spans
+    (`formatting.nowrap_html`), so a narrow screen wraps the words around them only (the
+    caption and notes are prose, left to wrap)."""
     esc = nowrap_html
     cell = "padding:2px 8px;border-bottom:1px solid #ddd;"
     align = ["right" if r else "left" for r in _right_aligned(formatted)]
@@ -1483,11 +1485,11 @@ def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
             for i, v in enumerate(row)
         )
         body.append(f"<tr>{tds}</tr>")
-    notes = "<br>".join(esc(p) for p in footnote.split("\n") if p)
+    notes = "<br>".join(html.escape(p) for p in footnote.split("\n") if p)  # prose: wraps
     return (
         '<table style="border-collapse:collapse;font-family:sans-serif;font-size:0.9em">\n'
         f'<caption style="caption-side:top;text-align:left;font-weight:bold;'
-        f'padding-bottom:6px">{esc(title)}</caption>\n'
+        f'padding-bottom:6px">{html.escape(title)}</caption>\n'
         f"<thead><tr>{head}</tr></thead>\n"
         "<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
         f'<tfoot><tr><td colspan="{formatted.shape[1]}" style="padding:6px 8px;'
