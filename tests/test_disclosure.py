@@ -733,7 +733,7 @@ def test_unadjusted_risk_ratio_and_difference_from_withheld_counts_print_a_dash(
     full, formatted = tables.effects_table(T2_SPEC, shared, summary=summary, plan=plan)
     effect = [c for c in formatted.columns if c.startswith(("Effect", "Difference or ratio"))][0]
     rows = {str(r["Outcome"]).strip("\u00a0 "): r for _, r in formatted.iterrows()}
-    for label in ("Risk ratio (unadjusted)", "Risk difference (unadjusted)"):
+    for label in ("Risk ratio (unadjusted)", "Risk difference, percentage points (unadjusted)"):
         row = rows[label]
         assert row[effect].startswith(DASH) and row["P"] == DASH and row["n"] == "42"
     odds = rows["Odds ratio (adjusted)"]
@@ -870,7 +870,10 @@ def test_intercurrent_event_counts_are_planned_with_their_arm_totals(tmp_path):
     arms = {"a": "Coaching", "b": "Control"}
     section = report._estimand_section(analyses, arms, None, None, plan)
     stopped = section[section.index("participants with the event") :].split("</tr>")[0]
-    assert "<td>&lt;5</td><td>10</td>" in stopped
+    # a withheld count on one line (a "<k" cell: a nowrap span)
+    assert '<td><span class="nowrap" style="white-space:nowrap">&lt;5</span></td><td>10</td>' in (
+        stopped
+    )
     missing = section[section.index("set to missing") :].split("</tr>")[0]
     assert f"<td>{DASH}</td><td>12</td>" in missing
     assert "Counts from 1 to 4 are shown as &lt;5" in section
@@ -1260,6 +1263,7 @@ def test_table2_n_of_itt_and_per_protocol_cannot_give_the_excluded_back(tmp_path
         html = (tmp_path / f"{stem}.html").read_text()
         with zipfile.ZipFile(tmp_path / f"{stem}.docx") as z:
             docx = z.read("word/document.xml").decode()
+        html = re.sub(r"</?span[^>]*>", "", html)  # the nowrap spans around "≥5", "<5"
         html_cells += re.findall(r">([^<]*)</td>", html)
         docx_cells += re.findall(r"<w:t[^>]*>([^<]*)</w:t>", docx)
     for text in set(printed.values()):

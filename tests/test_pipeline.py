@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -418,8 +419,14 @@ def test_tables_agree_with_effects_csv(demo_run):
 
 def _table_matches(base, kind: str, effects: pd.DataFrame) -> None:
     table_csv = pd.read_csv(base / f"tables/{kind}.csv")
+    # the table holds risk differences in percentage points (effects.csv: proportions)
+    effects = tables.in_percentage_points(effects)
     for column in ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "n"):
-        assert table_csv[column].equals(effects[column]), (kind, column)
+        if column in tables.PERCENT_POINT_COLUMNS:  # x 100, to the CSV's 10 digits
+            same = np.allclose(table_csv[column], effects[column], rtol=1e-9, equal_nan=True)
+            assert same, (kind, column)
+        else:
+            assert table_csv[column].equals(effects[column]), (kind, column)
     lines = (base / f"tables/{kind}.md").read_text().splitlines()
     table = [[c.strip() for c in line.split("|")[1:-1]] for line in lines if line[:1] == "|"]
     # the effect column: "Difference, <arm> − <control> (95% CI)" or "Difference or ratio"

@@ -40,7 +40,7 @@ from trialeval import disclosure  # noqa: E402
 from trialeval.config import RANDOMIZED, primary_effect, with_export_labels  # noqa: E402
 from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa: E402
 from trialeval.effects import order_effects  # noqa: E402
-from trialeval.formatting import DASH, format_p  # noqa: E402
+from trialeval.formatting import DASH, format_p, rounded  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
 from trialeval.labels import analysis_set_label, primary_set_words, set_name  # noqa: E402
 from trialeval.model_n import model_used  # noqa: E402
@@ -203,7 +203,7 @@ def outcome_axis_label(spec: dict, outcome: dict) -> str:
 
 
 def _num(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}".replace("-", MINUS)
+    return rounded(value, digits).replace("-", MINUS)
 
 
 def _estimate_ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
@@ -1989,7 +1989,7 @@ def _survey_boxes(spec: dict, consort: dict, model_n: dict | None, widths) -> li
     primary_set = configured_sets(spec, consort)[0]
     surveyed, responded = consort["enrolled"], consort["assessed"][tp][group]
     shown = surveyed and _both_counts(surveyed, responded)  # a withheld count: no rate
-    rate = f"{100 * responded / surveyed:.1f}%" if shown else EN_DASH
+    rate = f"{rounded(100 * responded / surveyed, 1)}%" if shown else EN_DASH
     side = [
         ("Not analysed", "bold", 0),
         (f"Did not respond: {_n(consort['not_assessed'][tp][group])}", "normal", 0),
