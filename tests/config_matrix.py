@@ -640,27 +640,35 @@ COVARIANCES = (
 
 
 def mmrm_cells() -> list[Cell]:
-    """`model: mmrm` with each covariance structure (baseline + two post visits): two trials,
-    one with two arms, site left out and Satterthwaite df, one with three arms, site fixed and
-    Kenward-Roger df; each fits its first structure as the primary analysis and every other
-    as a named sensitivity analysis changing only `covariance` (the same fit, one job each
-    instead of a trial's seven)."""
-    cells = []
-    for j, structures in enumerate((COVARIANCES[0::2], COVARIANCES[1::2])):
-        odd = j % 2 == 1
-        cell = rct_cell(93 + j, "both" if odd else "numeric", "repeated", "fixed", "itt", 2 + j)
-        mixed = cell.trial["analyses"]["mixed_model"]
-        mixed.update(model="mmrm", covariance=structures[0])
-        mixed["site"] = "fixed" if odd else "none"
-        mixed["df"] = "kenward_roger" if odd else "satterthwaite"
-        cell.trial["analyses"]["sensitivity"] = [
-            {"name": covariance, "mixed_model": {"covariance": covariance}}
-            for covariance in structures[1:]
-        ]
-        cell.id = f"mmrm_{j}"
-        cell.trial["title"] = f"Matrix mmrm {j}: {', '.join(structures)}, df {mixed['df']}"
-        cells.append(scores_only(cell))
-    return cells
+    """`model: mmrm` with each covariance structure (baseline + two post visits), in one trial:
+    two arms, site left out and Satterthwaite df for the primary analysis (unstructured) and
+    half the other structures; the other half as named sensitivity analyses with the fixed
+    site and Kenward-Roger df, each changing only the model's options (the same fit, one job
+    each instead of a trial's seven). The ar1 one's estimand has an intercurrent-event column
+    without any event (a hypothetical strategy that sets nothing aside)."""
+    cell = scores_only(rct_cell(93, "numeric", "repeated", "fixed", "itt", 2))
+    mixed = cell.trial["analyses"]["mixed_model"]
+    mixed.update(model="mmrm", covariance=COVARIANCES[0], site="none", df="satterthwaite")
+    kenward_roger = {"site": "fixed", "df": "kenward_roger"}
+    cell.trial["analyses"]["sensitivity"] = [
+        {
+            "name": covariance,
+            "mixed_model": {
+                "covariance": covariance,
+                **(kenward_roger if k % 2 == 0 else {}),
+            },
+        }
+        for k, covariance in enumerate(COVARIANCES[1:])
+    ]
+    cell.files["participants.csv"]["stopped"] = ""
+    ar1 = next(a for a in cell.trial["analyses"]["sensitivity"] if a["name"] == "ar1")
+    ar1["estimand"] = _estimand("hypothetical")
+    cell.id = "mmrm_0"
+    cell.trial["title"] = (
+        f"Matrix mmrm 0: {', '.join(COVARIANCES)}; df satterthwaite and kenward_roger; "
+        "an event column without any event"
+    )
+    return [cell]
 
 
 def clda_cells() -> list[Cell]:
@@ -668,8 +676,9 @@ def clda_cells() -> list[Cell]:
     analysis set, with the burnout category (its risk ratio, risk difference and odds ratio);
     an edge trial: two arms, one post visit, a single site (no site variance to estimate:
     the fit goes on without it and says so), no covariates, delivery groups in the coached arm;
-    and clda with an unstructured covariance, Kenward-Roger df, the burnout category's binary
-    measures adjusted for a categorical covariate and the fixed site."""
+    and (a sensitivity analysis of the first) clda with an unstructured covariance,
+    Kenward-Roger df, the burnout category's binary measures adjusted for a categorical
+    covariate and the fixed site."""
     cell = rct_cell(110, "both", "repeated", "random", "all", 3)
     cell.trial["analyses"]["mixed_model"]["model"] = "clda"
     cell.id = "clda_0"
@@ -686,15 +695,25 @@ def clda_cells() -> list[Cell]:
     edge.id = "clda_edge"
     edge.trial["title"] = "Matrix clda edge: one site, one post visit, no covariates, groups"
 
-    # with an unstructured covariance over every visit (the MMRM engine): site fixed by
-    # default, Kenward-Roger df
-    structured = rct_cell(112, "categorical", "repeated", "fixed", "itt", 2)
-    mixed = structured.trial["analyses"]["mixed_model"]
-    mixed.update(model="clda", covariance="unstructured", df="kenward_roger")
-    del mixed["site"]
-    structured.id = "clda_unstructured"
-    structured.trial["title"] = "Matrix clda unstructured: covariance over every visit, KR df"
-    return [cell, scores_only(edge), structured]
+    # clda with an unstructured covariance over every visit (the MMRM engine), Kenward-Roger
+    # df, site fixed, a categorical covariate (the burnout category's binary measures adjusted
+    # for it and the site): a named sensitivity analysis of clda_0, on intention-to-treat
+    cell.trial["analyses"]["sensitivity"] = [
+        {
+            "name": "clda_unstructured",
+            "label": "cLDA, unstructured covariance over every visit",
+            "mixed_model": {
+                "model": "clda",
+                "covariance": "unstructured",
+                "df": "kenward_roger",
+                "site": "fixed",
+            },
+            "covariates": ["gender"],
+            "analysis_sets": ["itt"],
+        }
+    ]
+    cell.trial["title"] += "; cLDA unstructured covariance, KR df"
+    return [cell, scores_only(edge)]
 
 
 def with_read_options(cell: Cell, other: Cell) -> None:
@@ -780,10 +799,11 @@ def _estimand(strategy: str, *, summary: str = "difference in means between arms
 
 
 def sensitivity_cells() -> list[Cell]:
-    """Named sensitivity analyses and estimands: every intercurrent-event strategy (composite
-    on the burnout category), the primary's estimand, a sensitivity analysis changing the
-    model and one the analysis sets and covariates; and an event column entirely empty under
-    an MMRM sensitivity analysis."""
+    """Named sensitivity analyses and estimands, in one trial: every intercurrent-event
+    strategy (composite on the burnout category), the primary's estimand, a sensitivity
+    analysis changing the model and one the analysis sets and covariates, and multiple
+    imputation (`imputation_cell`'s two, on intention-to-treat). An event column entirely
+    empty is mmrm_0's."""
     cell = rct_cell(120, "numeric", "repeated", "random", "all", 2)
     cell.id = "sensitivity_strategies"
     cell.trial["title"] = "Matrix sensitivity analyses: every intercurrent-event strategy"
@@ -817,18 +837,12 @@ def sensitivity_cells() -> list[Cell]:
         },
     ]
 
-    empty = scores_only(rct_cell(121, "none", "repeated", "fixed", "itt", 3))
-    empty.id = "sensitivity_no_events"
-    empty.trial["title"] = "Matrix sensitivity analysis: an event column without any event"
-    empty.files["participants.csv"]["stopped"] = ""
-    empty.trial["analyses"]["sensitivity"] = [
-        {
-            "name": "mmrm_hypothetical",
-            "mixed_model": {"model": "mmrm", "covariance": "ar1", "df": "kenward_roger"},
-            "estimand": _estimand("hypothetical"),
-        }
-    ]
-    return [cell, empty, imputation_cell()]
+    # multiple imputation next to the strategies (imputation_cell's, which
+    # tests/test_imputation_pipeline.py runs on its own), on intention-to-treat only
+    imputed = [a for a in imputation_cell().trial["analyses"]["sensitivity"] if a.get("imputation")]
+    analyses["sensitivity"] += [{**a, "analysis_sets": ["itt"]} for a in imputed]
+    cell.trial["title"] += "; multiple imputation and tipping point"
+    return [cell]
 
 
 def imputation_cell() -> Cell:
@@ -982,6 +996,13 @@ def all_cells() -> list[Cell]:
     cells = [rct_cell(k, *row) for k, row in enumerate(RCT_ROWS)]
     # risk ratios of randomized trials: in rows with each model and both arm counts
     cells = [c if k in (0, 1, 7, 9) else scores_only(c) for k, c in enumerate(cells)]
+    # the default primary effect, named (sensitivity_strategies names diff_in_means)
+    cells[8].trial["analyses"]["estimand"] = {
+        "population": "allocated students",
+        "variable": "flourishing at each follow-up visit",
+        "summary": "difference between arms in the change from baseline",
+        "effect": "diff_in_change",
+    }
     quasi = [quasi_cell(k, *row) for k, row in enumerate(QUASI_ROWS)]
     with_read_options(quasi[1], cells[7])
     cells += quasi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,13 @@ from trialeval.config import load_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "workflow" / "schemas"
+
+
+def half_up(x, decimals: int) -> float:
+    """`x` rounded as the tables print it: halves up (away from zero) on its decimal digits as
+    written (repr), 1.25 -> 1.3 and 2.675 -> 2.68 (round() gives 1.2 and 2.67)."""
+    step = Decimal(1).scaleb(-decimals)
+    return float(Decimal(repr(float(x))).quantize(step, rounding=ROUND_HALF_UP))
 
 
 def tiny_trial_config() -> dict:

@@ -77,7 +77,8 @@ def test_survey_matches_statsmodels(survey):
         assert row.n == row.n_obs == len(data)
         assert np.isnan(row.df) and row.note == ""
     method = effects["method"].iloc[0]
-    assert "level (reference fellow)" in method and "gender (reference man)" in method
+    # the references: the first of the trial file's levels (Table 1's order), not the sorted ones
+    assert "level (reference student)" in method and "gender (reference woman)" in method
     assert "SE of log(odds ratio)" in method
     assert (effects[["analysis", "estimand", "timepoint"]].drop_duplicates()).values.tolist() == [
         ["association", "odds_ratio", "survey"]

@@ -366,3 +366,45 @@ def test_no_reference_participant_gives_no_estimate_not_another_reference(data):
         rows = effects[effects["estimand"] == estimand]
         assert len(rows) == 2 and rows["estimate"].isna().all(), outcome
         assert rows["note"].str.contains("no participant of the reference cohort").all()
+
+
+def test_model_n_is_each_fits_own_count(data):
+    """Three cohorts, the first two participants of y2020 without an age: the summaries and
+    the unadjusted measures and trend count every respondent; the adjusted odds ratio and
+    the OLS (and its linear trend) two fewer of y2020. model_n.csv gives each fit's cohorts,
+    and every effects row's n is its fit's, over the two cohorts compared (a trend: all)."""
+    from trialeval.model_n import effect_n, model_n_frame
+
+    scores, people = _long(data[data["cohort"].isin(COHORTS)])
+    dropped = people.index[people["arm"] == "y2020"][:2]
+    people.loc[dropped, "age"] = np.nan
+    spec = _spec(COHORTS)
+    collected: list[dict] = []
+    effects = []
+    for outcome in ("depressed", "ee"):
+        rows, summary = cohort_effects(
+            scores, people, spec, outcome, covariates=["age", "gender"], alpha=0.05,
+            model_n=collected,
+        )  # fmt: skip
+        effects.append(rows)
+    effects = pd.concat(effects, ignore_index=True)
+    reported = model_n_frame(collected)
+    everyone = people["arm"].value_counts().to_dict()
+    adjusted = {**everyone, "y2020": everyone["y2020"] - 2}
+    fits = {
+        (o, e): dict(zip(part["arm"], part["n"], strict=True))
+        for (o, e), part in reported.groupby(["outcome", "estimand"])
+    }
+    assert fits == {
+        ("depressed", "risk_difference"): everyone,
+        ("depressed", "risk_ratio"): everyone,
+        ("depressed", "prevalence_trend"): everyone,
+        ("depressed", "adjusted_odds_ratio"): adjusted,
+        ("ee", "adjusted_mean_difference"): adjusted,
+        ("ee", "linear_trend"): adjusted,
+    }
+    for row in effects.to_dict("records"):
+        assert row["n"] == effect_n(reported, row, COHORTS), row
+    ols = effects[(effects["estimand"] == "adjusted_mean_difference")]
+    pair = ols[ols["contrast"] == "y2020 - y2019"].iloc[0]
+    assert pair["n"] == everyone["y2019"] + everyone["y2020"] - 2

@@ -55,8 +55,8 @@ def build(spec: dict, out: Path, plan: Path | None = None) -> dict[str, Path]:
     run_front_stages(spec, paths, out, paths["reliability"])
     data = {k: str(paths[k]) for k in ("scores", "participants", "sets")}
     modules = {
-        "cohort": (cohort, ("effects", "summary")),
-        "prepost": (prepost, ("effects", "summary")),
+        "cohort": (cohort, ("effects", "summary", "model_n")),
+        "prepost": (prepost, ("effects", "summary", "model_n")),
     }
     name = "cohort" if spec["design"] == "cohort_comparison" else "prepost"
     module, kinds = modules[name]

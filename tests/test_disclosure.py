@@ -25,6 +25,7 @@ from conftest import demo_spec, run_front_stages
 from trialeval import cohort_tables, disclosure, evaluation_tables, figures, report, tables
 from trialeval.disclosure import Counts, add_table
 from trialeval.formatting import DASH
+from trialeval.model_n import model_n_frame, model_n_rows
 
 
 def intervals(counts: Counts, status: dict, k: int, targets=None) -> dict:
@@ -632,7 +633,7 @@ def test_the_evaluation_job_writes_its_tables_through_its_plan(tmp_path):
 
 def test_the_new_count_tables_are_sources_of_the_plan():
     # every trial: consort, the report's estimands and the models' n per arm (model_n)
-    always = ["consort", "effects", "estimands", "model_n", "scores", "sets"]
+    always = ["consort", "effects", "estimands", "model_n"]
     assert disclosure.source_inputs(["effects_table"]) == sorted([*always, "prepost_summary"])
     assert disclosure.source_inputs(["cohort_table"]) == sorted([*always, "cohort_summary"])
 
@@ -732,7 +733,7 @@ def test_unadjusted_risk_ratio_and_difference_from_withheld_counts_print_a_dash(
     full, formatted = tables.effects_table(T2_SPEC, shared, summary=summary, plan=plan)
     effect = [c for c in formatted.columns if c.startswith(("Effect", "Difference or ratio"))][0]
     rows = {str(r["Outcome"]).strip("\u00a0 "): r for _, r in formatted.iterrows()}
-    for label in ("Risk ratio (unadjusted)", "Risk difference (unadjusted)"):
+    for label in ("Risk ratio (unadjusted)", "Risk difference, percentage points (unadjusted)"):
         row = rows[label]
         assert row[effect].startswith(DASH) and row["P"] == DASH and row["n"] == "42"
     odds = rows["Odds ratio (adjusted)"]
@@ -869,7 +870,10 @@ def test_intercurrent_event_counts_are_planned_with_their_arm_totals(tmp_path):
     arms = {"a": "Coaching", "b": "Control"}
     section = report._estimand_section(analyses, arms, None, None, plan)
     stopped = section[section.index("participants with the event") :].split("</tr>")[0]
-    assert "<td>&lt;5</td><td>10</td>" in stopped
+    # a withheld count on one line (a "<k" cell: a nowrap span)
+    assert '<td><span class="nowrap" style="white-space:nowrap">&lt;5</span></td><td>10</td>' in (
+        stopped
+    )
     missing = section[section.index("set to missing") :].split("</tr>")[0]
     assert f"<td>{DASH}</td><td>12</td>" in missing
     assert "Counts from 1 to 4 are shown as &lt;5" in section
@@ -877,7 +881,7 @@ def test_intercurrent_event_counts_are_planned_with_their_arm_totals(tmp_path):
     # 3 observations beside a's withheld 4 print "<5" (1 to 4 says nothing of p)
     assert disclosure.observation_count(plan, "stopped", "a", 3) == "<5"
     assert disclosure.observation_count(plan, "stopped", "a", 0) == "0"
-    always = ["consort", "effects", "estimands", "model_n", "scores", "sets"]
+    always = ["consort", "effects", "estimands", "model_n"]
     assert disclosure.source_inputs([]) == always
 
 
@@ -1045,6 +1049,11 @@ def test_table2_model_n_is_planned_with_the_arms_model_n(tmp_path):
     (tmp_path / "consort.json").write_text(json.dumps(consort))
     inputs = {name: str(path) for name, path in paths.items()}
     inputs |= {"effects": str(tmp_path / "effects.csv"), "consort": str(tmp_path / "consort.json")}
+    # the model's report: a's 30 and b's 3 with data
+    base = {"trial": "t", "analysis_set": "itt", "outcome": "ee"}
+    reported = model_n_frame(model_n_rows(base, "mixed_model", {"a": 30, "b": 3}))
+    reported.to_csv(tmp_path / "model_n.csv", index=False)
+    inputs["model_n"] = str(tmp_path / "model_n.csv")
     counts = Counts()
     for arm, n in consort["analysed"]["itt"].items():
         counts.add(disclosure.consort_key("analysed", "itt", arm), n)
@@ -1089,7 +1098,7 @@ def test_three_arm_model_n_from_the_models_report_and_why_the_forest_prints_tota
     )  # fmt: skip
     reported = pd.DataFrame(
         {"trial": "t", "analysis_set": "itt", "outcome": "ee", "analysis": "mixed_model",
-         "arm": ["a", "b", "c"], "n": [30, 25, 3]}
+         "estimand": "", "timepoint": "", "arm": ["a", "b", "c"], "n": [30, 25, 3]}
     )  # fmt: skip
     effects = pd.DataFrame(
         [{"analysis_set": "itt", "outcome": "ee", "timepoint": "t1", "estimand": "diff_in_change",
@@ -1166,7 +1175,8 @@ def _pp_trial(tmp_path) -> dict:
     }  # fmt: skip
     reported = [
         {"trial": "t", "analysis_set": s, "outcome": "ee", "analysis": "mixed_model",
-         "arm": arm, "n": n} for s, table in (("itt", itt), ("per_protocol", pp))
+         "estimand": "", "timepoint": "", "arm": arm, "n": n}
+        for s, table in (("itt", itt), ("per_protocol", pp))
         for arm, n in table.items()
     ]  # fmt: skip
     from trialeval.effects import effects_frame
@@ -1253,6 +1263,7 @@ def test_table2_n_of_itt_and_per_protocol_cannot_give_the_excluded_back(tmp_path
         html = (tmp_path / f"{stem}.html").read_text()
         with zipfile.ZipFile(tmp_path / f"{stem}.docx") as z:
             docx = z.read("word/document.xml").decode()
+        html = re.sub(r"</?span[^>]*>", "", html)  # the nowrap spans around "≥5", "<5"
         html_cells += re.findall(r">([^<]*)</td>", html)
         docx_cells += re.findall(r"<w:t[^>]*>([^<]*)</w:t>", docx)
     for text in set(printed.values()):

@@ -30,6 +30,7 @@ from trialeval import association, effects, figures, models
 from trialeval import model_n as model_n_module
 from trialeval import prepost as prepost_module
 from trialeval.config import outcome_analyses, report_items
+from trialeval.errors import TrialInputError
 from trialeval.formatting import DASH, format_p
 from trialeval.labels import analysis_set_label
 from trialeval.tables import estimate_decimals
@@ -76,7 +77,7 @@ def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
     inputs = {name: str(paths[name]) for name in ("scores", "participants", "sets")}
     analyses = {
         "mixed_model": (models, ("effects", "means", "diagnostics", "model_n")),
-        "prepost": (prepost_module, ("effects", "summary")),
+        "prepost": (prepost_module, ("effects", "summary", "model_n")),
         "association": (association, ("effects", "counts")),
     }
     plan = outcome_analyses(spec)
@@ -148,18 +149,17 @@ def draw(demo, trial: str, kind: str):
 
 
 def test_effects_n_is_the_sum_of_the_models_arms(demo):
-    """Every mixed-model row of effects.csv: n = the participants per arm its fit reported
-    (model_n.csv), summed over the arms."""
-    checked = 0
+    """Every mixed-model and pre/post row of effects.csv: n = the participants per arm its fit
+    reported (model_n.csv), summed over its arms (a mixed model's every arm)."""
+    checked = set()
     for trial in demo:
-        paths = demo[trial]["paths"]
+        paths, arms = demo[trial]["paths"], [a["id"] for a in demo[trial]["spec"]["arms"]]
         reported = read_csv(paths["model_n"])
-        sums = reported.groupby(["analysis_set", "outcome", "analysis"])["n"].sum()
         table = read_csv(paths["effects"])
-        for row in table[table["analysis"].isin(sums.index.get_level_values(2))].itertuples():
-            assert row.n == sums[(row.analysis_set, row.outcome, row.analysis)], row
-            checked += 1
-    assert checked > 0
+        for row in table[table["analysis"] != "association"].to_dict("records"):
+            assert row["n"] == model_n_module.effect_n(reported, row, arms), row
+            checked.add(row["analysis"])
+    assert {"mixed_model", "prepost", "risk_ratio", "logistic"} <= checked
 
 
 def test_forest_pairs_and_consort_print_the_models_reported_n():
@@ -173,24 +173,17 @@ def test_forest_pairs_and_consort_print_the_models_reported_n():
         "analyses": {"mixed_model": {"model": "repeated"}},
         "outcomes": [{"id": "ee", "role": "primary", "kind": "score"}],
     }
-    reported = pd.DataFrame(
-        {
-            "trial": "t",
-            "analysis_set": "itt",
-            "outcome": "ee",
-            "analysis": "mixed_model",
-            "arm": list("abc"),
-            "n": [5, 7, 2],
-        }
+    base = {"trial": "t", "analysis_set": "itt", "outcome": "ee"}
+    counts = {"a": 5, "b": 7, "c": 2}
+    reported = model_n_module.model_n_frame(
+        model_n_module.model_n_rows(base, "mixed_model", counts)
     )
     continuous = pd.DataFrame({"outcome": ["ee", "ee"], "contrast": ["b - a", "c - a"]})
-    sets = pd.DataFrame({"participant_id": ["p1"], "arm": ["a"], "itt": True})
-    scores = pd.DataFrame(columns=["participant_id", "outcome", "timepoint", "score"])
-    pairs = figures._pair_n(spec, continuous, scores, sets, "itt", reported)
+    pairs = figures._pair_n(spec, continuous, "itt", reported)
     assert pairs == {("ee", "b - a"): 12, ("ee", "c - a"): 7}
     consort = {"allocated": {"a": 9, "b": 9, "c": 9}, "analysed": {"itt": {}}}
     spec["analyses"]["analysis_sets"] = ["itt"]
-    shown = figures.primary_model_n(spec, consort, scores, sets, pd.DataFrame(), reported)
+    shown = figures.primary_model_n(spec, consort, pd.DataFrame(), reported)
     assert shown == {"itt": {"ee": {"a": 5, "b": 7, "c": 2}}}
 
 
@@ -199,8 +192,6 @@ def model_n(demo, trial: str) -> dict:
     return figures.primary_model_n(
         spec,
         json.loads(Path(paths["consort"]).read_text()),
-        pd.read_parquet(paths["scores"]),
-        pd.read_parquet(paths["sets"]),
         read_csv(paths["effects"]),
         read_csv(paths["model_n"]),
     )
@@ -695,9 +686,13 @@ def test_three_arms_and_three_visits_fit(demo):
     spec, means, table, consort = three_arms_three_visits(demo)
     paths = demo["coaching_rct"]["paths"]
     scores, sets = pd.read_parquet(paths["scores"]), pd.read_parquet(paths["sets"])
+    reported = read_csv(paths["model_n"])  # the peer arm's models as the coached arm's
+    reported = pd.concat(
+        [reported, reported[reported["arm"] == "coaching"].assign(arm="peer")], ignore_index=True
+    )
     drawn = {
         "trajectories": figures.plot_trajectories(spec, means),
-        "forest": figures.plot_forest(spec, table, scores=scores, sets=sets),
+        "forest": figures.plot_forest(spec, table, scores=scores, sets=sets, model_n=reported),
         "consort": figures.plot_consort(spec, consort),
     }
     forest = errorbars(drawn["forest"])
@@ -1207,8 +1202,9 @@ def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
 
 def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo, tmp_path):
     """Three arms (half the coached relabelled peer support): each continuous row's n is the
-    participants of its two arms with the outcome scored at some visit (the mixed model of
-    all arms reports them all in effects.csv), counted by hand; the risk ratios' n already
+    participants of its two arms in its model, as model_n.csv gives them per arm (here by
+    hand: those with the outcome scored at some visit, as the repeated model uses them; the
+    mixed model of all arms reports them all in effects.csv); the risk ratios' n already
     count the two arms."""
     spec = copy.deepcopy(demo["coaching_rct"]["spec"])
     paths = demo["coaching_rct"]["paths"]
@@ -1220,9 +1216,17 @@ def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo, tmp_pa
         frame["arm"] = frame["arm"].astype(str).where(~frame["participant_id"].isin(peer), "peer")
     table = read_csv(paths["effects"])
     table = pd.concat([table, table.assign(contrast="peer - control")], ignore_index=True)
-    fig = figures.plot_forest(spec, table, scores=scores, sets=sets)
     itt = set(sets.loc[sets["itt"], "participant_id"])
     arm_of = sets.set_index("participant_id")["arm"]
+    rows = []
+    for outcome in [o["id"] for o in spec["outcomes"] if o["kind"] == "score"]:
+        scored = scores[(scores["outcome"] == outcome) & scores["score"].notna()]
+        used = arm_of[sorted(set(scored["participant_id"]) & itt)]
+        counts = {a["id"]: int((used == a["id"]).sum()) for a in spec["arms"]}
+        base = {"trial": "coaching_rct", "analysis_set": "itt", "outcome": outcome}
+        rows += model_n_module.model_n_rows(base, "mixed_model", counts)
+    reported = model_n_module.model_n_frame(rows)
+    fig = figures.plot_forest(spec, table, scores=scores, sets=sets, model_n=reported)
     checked = 0
     for ax in fig.axes[:-1]:  # the continuous panels
         for container in ax.containers:
@@ -1310,22 +1314,32 @@ def test_disclosure_control_withholds_the_figures_counts(demo, tmp_path):
             assert (said in " ".join(svg_texts(svg)).replace("\n", " ")) is on
 
 
-@pytest.mark.parametrize(("model", "want"), [("repeated", {"a": 3}), ("mmrm", {"a": 1})])
-def test_model_n_counts_whom_each_model_uses(model, want):
-    """By hand: p1 has baseline and follow-up, p2 only baseline, p3 only follow-up. The
-    repeated model uses all three; an MMRM (baseline as covariate, post visits as response,
-    trialeval.models_mmrm._with_baseline) only p1, as does an ANCOVA."""
-    spec = {"design": "rct", "baseline": "t0", "analyses": {"mixed_model": {"model": model}}}
-    sets = pd.DataFrame({"participant_id": ["p1", "p2", "p3"], "arm": ["a"] * 3, "itt": True})
-    scores = pd.DataFrame(
-        {
-            "participant_id": ["p1", "p1", "p2", "p3"],
-            "outcome": "ee",
-            "timepoint": ["t0", "t1", "t0", "t1"],
-            "score": [1.0, 2.0, 3.0, 4.0],
-        }
-    )
-    assert model_n_module.participants_used(spec, scores, sets, "itt", "ee", ["a"]) == want
+def test_model_n_is_read_never_recounted():
+    """A pre/post trial's CONSORT n is its ANCOVA's at the last post visit, as model_n.csv
+    says (here 4 + 3, though the rank test used 5 + 3); an outcome without model_n rows is an
+    error naming the trial, set and outcome, not a recount of the scores."""
+    spec = {
+        "id": "t",
+        "design": "quasi_experimental",
+        "baseline": "t0",
+        "timepoints": [{"id": "t0"}, {"id": "t1"}, {"id": "t2"}],
+    }
+    base = {"trial": "t", "analysis_set": "itt", "outcome": "ee"}
+    rows = []
+    for post, ancova in (("t1", {"a": 9, "b": 9}), ("t2", {"a": 4, "b": 3})):
+        rows += model_n_module.model_n_rows(
+            base, "prepost", {"a": 5, "b": 3}, "hodges_lehmann_shift", post
+        )
+        rows += model_n_module.model_n_rows(
+            base, "prepost", ancova, "adjusted_mean_difference", post
+        )
+    reported = model_n_module.model_n_frame(rows)
+    used = model_n_module.model_used(reported, spec, "itt", "ee", ["a", "b"])
+    assert used == {"a": 4, "b": 3}
+    with pytest.raises(
+        TrialInputError, match=r"model_n.csv: no row for analysis set 'pp', outcome 'ee'"
+    ):
+        model_n_module.model_used(reported, spec, "pp", "ee", ["a", "b"])
 
 
 def test_forest_prints_no_adjusted_p_for_primary_outcomes(demo):

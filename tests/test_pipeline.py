@@ -9,11 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import ROOT, demo_spec
-from trialeval import tables
+from trialeval import figures, tables
 
 PROJECT_PARTS = ["Snakefile", "profiles", "config", "workflow", "data"]
 
@@ -347,6 +348,52 @@ def test_counts_reconcile_between_consort_and_models(demo_run):
             assert row.n <= row.n_analysis_set
 
 
+DEMO_TRIALS = (
+    "coaching_rct",
+    "coaching_redcap",
+    "mentorship_prepost",
+    "mentorship_qualtrics",
+    "belonging_survey",
+    "curriculum_passfail",
+)
+
+
+def test_every_printed_n_is_the_n_its_model_used(demo_run):
+    """Every demo trial: each primary effects.csv row with an n (but a survey's exposures,
+    whose job writes no model_n) prints the sum of its fit's model_n.csv arms (the two arms
+    compared, or a mixed model's every arm); the CONSORT diagram's analysed lines under
+    each set are the primary fit's model_n per arm (a pre/post trial's ANCOVA)."""
+    from trialeval.model_n import effect_n, model_used
+
+    checked, drawn = set(), 0
+    for trial in DEMO_TRIALS:
+        base = demo_run / "results" / trial
+        spec, effects = demo_spec(trial), pd.read_csv(base / "effects.csv")
+        model_n = pd.read_csv(base / "model_n.csv")
+        arms = [a["id"] for a in spec["arms"]]
+        rows = effects[effects["n"].notna() & (effects["analysis_name"] == "primary")]
+        for row in rows[rows["analysis"] != "association"].to_dict("records"):
+            assert row["n"] == effect_n(model_n, row, arms), (trial, row)
+            checked.add((spec["design"], row["analysis"]))
+        if spec["design"] not in ("rct", "quasi_experimental"):
+            continue
+        svg = (base / "figures/consort.svg").read_text()
+        consort = json.loads((base / "consort.json").read_text())
+        for outcome in [o for o in spec["outcomes"] if o["role"] == "primary"]:
+            label = figures.pretty(outcome["label"])
+            for name in spec["analyses"]["analysis_sets"]:
+                used = model_used(model_n, spec, name, outcome["id"], arms)
+                for arm, n in used.items():
+                    size = consort["analysed"][name][arm]
+                    line = f"{label}: n\u00a0=\u00a0{n:,} (no data: {size - n:,})"
+                    assert f"<!-- {line} -->" in svg, (trial, name, arm, line)
+                    drawn += 1
+    assert {("rct", "mixed_model"), ("quasi_experimental", "prepost")} <= checked
+    assert ("cohort_comparison", "cohort_comparison") in checked
+    assert ("rct", "risk_ratio") in checked and ("rct", "logistic") in checked
+    assert drawn >= 8
+
+
 def _parse_interval(text: str) -> tuple[float, float, float]:
     """'−0.5 (−2.4 to 1.5)ᵃ' -> (-0.5, -2.4, 1.5)."""
     import re
@@ -372,8 +419,14 @@ def test_tables_agree_with_effects_csv(demo_run):
 
 def _table_matches(base, kind: str, effects: pd.DataFrame) -> None:
     table_csv = pd.read_csv(base / f"tables/{kind}.csv")
+    # the table holds risk differences in percentage points (effects.csv: proportions)
+    effects = tables.in_percentage_points(effects)
     for column in ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "n"):
-        assert table_csv[column].equals(effects[column]), (kind, column)
+        if column in tables.PERCENT_POINT_COLUMNS:  # x 100, to the CSV's 10 digits
+            same = np.allclose(table_csv[column], effects[column], rtol=1e-9, equal_nan=True)
+            assert same, (kind, column)
+        else:
+            assert table_csv[column].equals(effects[column]), (kind, column)
     lines = (base / f"tables/{kind}.md").read_text().splitlines()
     table = [[c.strip() for c in line.split("|")[1:-1]] for line in lines if line[:1] == "|"]
     # the effect column: "Difference, <arm> − <control> (95% CI)" or "Difference or ratio"

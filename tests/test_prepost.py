@@ -602,7 +602,7 @@ def test_rule_entry_writes_every_set_and_timepoint(tmp_path):
         spec,
         paths={k: paths[k] for k in ("scores", "participants", "sets")},
         alpha=0.05,
-        outputs={k: str(tmp_path / f"{k}.csv") for k in ("effects", "summary")},
+        outputs={k: str(tmp_path / f"{k}.csv") for k in ("effects", "summary", "model_n")},
     )
     effects = pd.read_csv(tmp_path / "effects.csv")
     summary = pd.read_csv(tmp_path / "summary.csv")
@@ -844,3 +844,47 @@ def test_participants_without_a_confounder_are_counted_not_dropped_silently():
     # the Hodges-Lehmann comparison needs no confounder: everyone with both scores
     hl = effects[effects["estimand"] == "hodges_lehmann_shift"].iloc[0]
     assert hl["n"] == 77
+
+
+def test_a_missing_confounder_lowers_the_printed_n_to_the_ancovas():
+    """P000 (observed at both visits) has no age: the rank test uses the 77 participants
+    observed at both visits, the ANCOVA 76. model_n.csv says so per arm, effects.csv's n of
+    each row is its own fit's, and the CONSORT n of the primary outcome (the ANCOVA's) is
+    76, below the 77 a recount of the scores gives."""
+    from trialeval import figures
+    from trialeval.model_n import model_n_frame
+
+    participants, scores = small_trial()
+    participants.loc[participants["participant_id"] == "P000", "age"] = np.nan
+    spec = {**small_spec(), "design": "quasi_experimental"}
+    outcome = {"id": "pa", "kind": "score", "role": "primary"}
+    collected: list[dict] = []
+    effects, _ = prepost_effects(
+        scores,
+        participants,
+        spec,
+        outcome,
+        post="post",
+        analysis_set="itt",
+        alpha=0.05,
+        confounders=["age", "gender", "site"],
+        model_n=collected,
+    )
+    wide = scores.pivot(index="participant_id", columns="timepoint", values="score").dropna()
+    both = participants.set_index("participant_id").loc[wide.index]
+    recount = both["arm"].value_counts().to_dict()  # 77 observed at both visits
+    ancova = dict(recount)
+    ancova[both.loc["P000", "arm"]] -= 1
+    reported = model_n_frame(collected)
+    by_fit = {
+        e: dict(zip(part["arm"], part["n"], strict=True))
+        for e, part in reported.groupby("estimand")
+    }
+    assert by_fit == {"hodges_lehmann_shift": recount, "adjusted_mean_difference": ancova}
+    assert sum(recount.values()) == 77 and sum(ancova.values()) == 76
+    n = dict(zip(effects["estimand"], effects["n"], strict=True))
+    assert n == {"hodges_lehmann_shift": 77, "adjusted_mean_difference": 76}
+    consort = {"allocated": {"mentored": 1, "control": 1}, "analysed": {"itt": {}}}
+    spec = {**spec, "outcomes": [outcome], "analyses": {"analysis_sets": ["itt"]}}
+    shown = figures.primary_model_n(spec, consort, effects, reported)
+    assert shown == {"itt": {"pa": ancova}}

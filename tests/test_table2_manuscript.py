@@ -12,7 +12,7 @@ import docx
 import pandas as pd
 import pytest
 
-from conftest import association_outputs, demo_trial, prepost_outputs
+from conftest import association_outputs, demo_trial, half_up, prepost_outputs
 from trialeval import figures, tables
 from trialeval.cohort import analysed_outcomes, cohort_effects
 from trialeval.config import report_items
@@ -98,7 +98,7 @@ def test_mentorship_group_cells_match_the_effect_beside_them(mentorship):
         iqr = re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", shift[column])
         assert iqr, shift[column]
         assert [number(g) for g in iqr.groups()] == pytest.approx(
-            [round(s[k], 1) for k in ("median", "q1", "q3")], abs=1e-9
+            [half_up(s[k], 1) for k in ("median", "q1", "q3")], abs=1e-9
         )
     # by hand (mentorship demo, ITT): mentored change median 5, Q1 1.64, Q3 7.5
     assert shift[1] == "5.0 [1.6, 7.5]"
@@ -107,7 +107,7 @@ def test_mentorship_group_cells_match_the_effect_beside_them(mentorship):
     for row, estimand in ((ancova, "adjusted_mean_difference"), (shift, "hodges_lehmann_shift")):
         found = re.fullmatch(r"(\S+) \((\S+) to (\S+)\)", row[3])
         expected = [
-            round(pa_effects.loc[estimand, k], 1) for k in ("estimate", "ci_low", "ci_high")
+            half_up(pa_effects.loc[estimand, k], 1) for k in ("estimate", "ci_low", "ci_high")
         ]
         assert [number(g) for g in found.groups()] == pytest.approx(expected, abs=1e-9)
     assert rows[0][3] == "Difference or ratio, Resident mentor vs Usual supervision (95% CI)"
@@ -336,7 +336,7 @@ def test_curriculum_table_has_role_subheads_means_and_no_adjusted_p_for_primary(
     ee = summary[summary["outcome"] == "exhaustion"].set_index("cohort")
     cell = re.fullmatch(r"(\S+) \((\S+)\), n = (\d+)", rows[at][1])
     assert [number(g) for g in cell.groups()] == pytest.approx(
-        [round(ee.loc["2019", "mean"], 1), round(ee.loc["2019", "sd"], 1), ee.loc["2019", "n"]]
+        [half_up(ee.loc["2019", "mean"], 1), half_up(ee.loc["2019", "sd"], 1), ee.loc["2019", "n"]]
     )
     text = " ".join(notes)
     for word in JARGON:

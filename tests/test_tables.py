@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import association_outputs, demo_trial, prepost_outputs
+from conftest import association_outputs, demo_trial, half_up, prepost_outputs
 from trialeval import analysis_sets, instruments, labels, tables
 from trialeval.config import report_items
 from trialeval.effects import EFFECT_COLUMNS, adjust, effects_frame, order_effects
@@ -111,7 +111,9 @@ def test_estimate_decimals_follow_the_scale(demos):
     assert tables.estimate_decimals(spec, "self_compassion") == 2  # mean of 12 items, 1/12
     assert tables.estimate_decimals(spec, "high_ee", "risk_ratio") == 2  # ratios: 2
     assert tables.estimate_decimals(spec, "ee", "adjusted_odds_ratio") == 2
-    assert tables.estimate_decimals(spec, "high_ee", "risk_difference") == 2  # a proportion
+    # a risk difference prints in percentage points: 1 decimal, as percentages
+    assert tables.estimate_decimals(spec, "high_ee", "risk_difference") == 1
+    assert tables.estimate_decimals(spec, "high_ee") == 2  # a proportion
     survey = demos["belonging_survey"][0]
     assert tables.estimate_decimals(survey, "belonging_school") == 1  # one whole-point item
     assert tables.estimate_decimals(survey, "recommend") == 1  # one 0-10 item
@@ -454,12 +456,14 @@ def test_table1_n_mismatch_with_consort_is_an_error(demos):
 
 
 def assert_printed_matches(spec, effects: pd.DataFrame, cells: list[str]):
-    """Each printed "x (a to b)" equals the effects row rounded to the table's decimals."""
+    """Each printed "x (a to b)" equals the effects row rounded half up to the table's
+    decimals (a risk difference in percentage points: 100 times effects.csv's proportion)."""
     assert len(effects) == len(cells)
     for (_, effect), cell in zip(effects.iterrows(), cells, strict=True):
         decimals = tables.estimate_decimals(spec, effect["outcome"], effect["estimand"])
         printed = parse_ci(cell)
-        expected = [round(effect[c], decimals) for c in ("estimate", "ci_low", "ci_high")]
+        scale = 100 if effect["estimand"] == "risk_difference" else 1
+        expected = [half_up(scale * effect[c], decimals) for c in ("estimate", "ci_low", "ci_high")]
         assert printed == pytest.approx(expected, abs=1e-9), (cell, expected)
 
 
@@ -543,7 +547,7 @@ def test_effects_table_agrees_with_effects_rows(coaching_effects):
         for arm, column in (("coaching", "Group coaching"), ("control", "Control")):
             for line, prefix in ((means_line, ""), (change_line, "change_")):
                 keys = [f"{prefix}{c}" for c in ("estimate", "ci_low", "ci_high")]
-                expected = [round(month4.loc[arm, k], decimals) for k in keys]
+                expected = [half_up(month4.loc[arm, k], decimals) for k in keys]
                 assert parse_ci(line[column]) == pytest.approx(expected, abs=1e-9)
                 assert len(line[column].split(" ")[0].split(".")[1]) == decimals
         # the differences are those of the printed groups' means and changes (by hand)
@@ -625,9 +629,9 @@ def test_effects_table_by_hand_negative_nan_and_note():
     effect = "Difference or ratio, Treatment vs Control (95% CI)"  # a ratio beside a difference
     rows = formatted.set_index("Outcome")
     wb = rows.loc["Wellbeing (WI, 0–40), difference in change from baseline"]
-    # 0-40 scale: 1 decimal; -1.25 -> −1.2 (round half to even on the binary value 1.25),
-    # -2.449 -> −2.4, -0.05 -> −0.1 (0.05 is stored as 0.05000000000000000277)
-    assert wb[effect] == f"{M}1.2 ({M}2.4 to {M}0.1)"
+    # 0-40 scale: 1 decimal; -1.25 -> −1.3 (halves round up, away from zero, not to the
+    # even −1.2), -2.449 -> −2.4, -0.05 -> −0.1
+    assert wb[effect] == f"{M}1.3 ({M}2.4 to {M}0.1)"
     assert wb["P"] == ".048"  # .0478: 2 decimals would print .05
     assert wb["Treatment"] == wb["Control"] == ""  # no adjusted means given
     # the binary outcome's row: events / observed (%) per arm, 4/16 = 25.0%, 3/14 = 21.4%
@@ -1160,7 +1164,8 @@ def _pipeline_files(tmp_path: Path, spec, participants, scores, sets) -> dict[st
 def test_footnotes_and_table1_print_labels_not_ids(demos, mentorship_prepost, tmp_path):
     """The mentorship demo (gender levels and sites labelled in its trial file): Table 1 rows
     and every footnote name levels, sites and sets by label; the ANCOVA's references are
-    "Man" and "Institution 1", not man and inst_1."""
+    "Woman" (the first of the trial file's levels, as Table 1 lists them) and "Institution 1",
+    not woman and inst_1."""
     spec, participants, _, scores, sets = demos["mentorship_prepost"]
     _, effects, summary = mentorship_prepost
     files = _pipeline_files(tmp_path, spec, participants, scores, sets)
@@ -1173,7 +1178,7 @@ def test_footnotes_and_table1_print_labels_not_ids(demos, mentorship_prepost, tm
         assert_no_raw_ids(spec, f"{title}\n{footnote}")
         assert_no_raw_ids(spec, " ".join(formatted.iloc[:, 0]))
         if kind != "table1":  # the models: covariates and their references by label
-            assert "gender (reference: Man), site (reference: Institution 1)" in footnote
+            assert "gender (reference: Woman), site (reference: Institution 1)" in footnote
             assert "on arm (reference: Usual supervision)" in footnote
     # Table 1: gender's levels as labelled, in the trial file's order (woman, man, nonbinary)
     names = built["table1"][1]["Characteristic"].str.strip().tolist()
@@ -1348,7 +1353,10 @@ def test_counts_of_1000_or_more_print_with_thousands_separators(tmp_path):
     assert "| Responded, n/N (%) | 1,261/2,257 (55.9) | 999 |" in md
     assert "| Characteristic | Graded (2019) | Estimate |" in md and "T (2019)" in md
     page = (tmp_path / "t.html").read_text()
-    assert ">1,261/2,257 (55.9)</td>" in page and ">Class of 2019, n</td>" in page
+    # the HTML keeps the count and percentage on one line (a nowrap span)
+    nowrap = '<span class="nowrap" style="white-space:nowrap">'
+    assert f">{nowrap}1,261/2,257 (55.9)</span></td>" in page
+    assert ">Class of 2019, n</td>" in page
     assert docx_cells(tmp_path / "t.docx")[1:] == [
         ["Class of 2019, n", "2,257", "\u22121,234.5 (\u22122,000.0 to 0.1234)"],
         ["Responded, n/N (%)", "1,261/2,257 (55.9)", "999"],

@@ -5,10 +5,11 @@ rule cohort:
         unpack(analysis_inputs),
         settings=settings_file("cohort"),
         code="workflow/scripts/cohort.py",
-        library=library("cohort", "proportions", "prepost", "regression"),
+        library=library("cohort", "model_n", "proportions", "prepost", "regression"),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/cohort.effects.csv",
         summary=f"{RESULTS}/{{trial}}/parts/cohort.summary.csv",
+        model_n=f"{RESULTS}/{{trial}}/parts/cohort.model_n.csv",
     log:
         f"{RESULTS}/{{trial}}/logs/cohort.log",
     benchmark:

@@ -95,9 +95,9 @@ def analyses_run(spec):
 
 ANALYSIS_PARTS = {
     "mixed_model": ("effects", "means", "diagnostics", "model_n"),
-    "prepost": ("effects", "summary"),
+    "prepost": ("effects", "summary", "model_n"),
     "association": ("effects", "counts"),
-    "cohort": ("effects", "summary"),
+    "cohort": ("effects", "summary", "model_n"),
 }
 SENSITIVITY_PARTS = ("effects", "means", "diagnostics")
 

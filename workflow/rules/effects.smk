@@ -5,7 +5,7 @@ rule effects:
         unpack(analysis_inputs),
         settings=settings_file("effects"),
         code="workflow/scripts/effects.py",
-        library=library("estimands"),
+        library=library("estimands", "model_n"),
     output:
         effects=report(
             f"{RESULTS}/{{trial}}/effects.csv",

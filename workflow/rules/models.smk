@@ -9,6 +9,7 @@ rule mixed_model:
         code="workflow/scripts/mixed_model.py",
         library=library(
             "models",
+            "model_n",
             "estimands",
             "models_mmrm",
             "mixed",
@@ -46,10 +47,11 @@ rule prepost:
         unpack(analysis_inputs),
         settings=settings_file("prepost"),
         code="workflow/scripts/prepost.py",
-        library=library("prepost", "proportions", "estimands", "regression"),
+        library=library("prepost", "model_n", "proportions", "estimands", "regression"),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/prepost.effects.csv",
         summary=f"{RESULTS}/{{trial}}/parts/prepost.summary.csv",
+        model_n=f"{RESULTS}/{{trial}}/parts/prepost.model_n.csv",
     log:
         f"{RESULTS}/{{trial}}/logs/prepost.log",
     benchmark:
@@ -97,6 +99,7 @@ rule sensitivity:
         code="workflow/scripts/sensitivity.py",
         library=library(
             "sensitivity",
+            "model_n",
             "estimands",
             "models",
             "models_mmrm",

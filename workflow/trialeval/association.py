@@ -17,6 +17,7 @@ import pandas as pd
 from trialeval.design import Factor, adjustment_terms, describe_terms, design_matrix
 from trialeval.effects import ASSOCIATION_COUNTS_COLUMNS as COUNTS_COLUMNS
 from trialeval.effects import effects_frame
+from trialeval.labels import level_order
 from trialeval.regression import logistic
 
 __all__ = ["COUNTS_COLUMNS", "association_effects", "run"]
@@ -45,10 +46,11 @@ def _exposure_levels(spec: dict, exposure: dict) -> dict[str, str]:
 
 def _column_exposure(data: pd.DataFrame, spec: dict, column: str, reference: str):
     """(the exposure's values as text, {level key: label}) of a participants-file column
-    exposure: keys 1..k with the reference first, then the other levels sorted."""
+    exposure: keys 1..k with the reference first, then the other levels in the trial's level
+    order (`labels.level_order`, as Table 1 prints them)."""
     values = data[column].astype(object).where(data[column].notna())
     values = values.map(lambda v: v if pd.isna(v) else str(v))
-    found = sorted(set(values.dropna()) - {reference})
+    found = [v for v in level_order(spec, column, values.dropna()) if v != reference]
     if reference not in set(values.dropna()):
         raise ValueError(
             f"exposure {column!r}: no participant at the reference level {reference!r}; levels "

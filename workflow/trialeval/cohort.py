@@ -46,6 +46,7 @@ from scipy import special
 from trialeval.design import Factor, adjustment_terms, describe_terms, design_matrix
 from trialeval.effects import COHORT_SUMMARY_COLUMNS as SUMMARY_COLUMNS
 from trialeval.effects import effects_frame
+from trialeval.model_n import arm_counts, model_n_rows
 from trialeval.proportions import newcombe_difference, wilson_interval
 from trialeval.regression import drop_aliased, logistic, ols
 
@@ -194,13 +195,17 @@ def _counts(data: pd.DataFrame, cohort: str) -> tuple[int, int]:
     return int(y.sum()), len(y)
 
 
-def _category_rows(data, spec, covariates, alpha) -> list[dict]:
+def _category_rows(data, spec, covariates, alpha) -> tuple[list[dict], dict]:
     """Risk difference and risk ratio (unadjusted), adjusted odds ratio, per non-reference
-    cohort; the trend test with more than two cohorts."""
+    cohort; the trend test with more than two cohorts. And {estimand: participants per
+    cohort} of each fit."""
     reference, cohorts = spec["control_arm"], _cohorts(spec)
     e0, n0 = _counts(data, reference)
     rows = []
-    odds_ratio = _odds_ratios(data, spec, covariates, alpha)
+    odds_ratio, odds_used = _odds_ratios(data, spec, covariates, alpha)
+    observed = arm_counts(data, cohorts)
+    fits = {"risk_difference": observed, "risk_ratio": observed}
+    fits["adjusted_odds_ratio"] = odds_used
     for cohort in cohorts:
         if cohort == reference:
             continue
@@ -235,7 +240,8 @@ def _category_rows(data, spec, covariates, alpha) -> list[dict]:
         rows.append({**contrast, **odds_ratio(cohort)})
     if len(cohorts) > 2:
         rows.append(_trend_row(data, cohorts))
-    return rows
+        fits["prevalence_trend"] = observed
+    return rows, fits
 
 
 def _risk_ratio(e1, n1, e0, n0, alpha) -> dict:
@@ -271,7 +277,8 @@ def _trend_row(data: pd.DataFrame, cohorts: list[str]) -> dict:
 
 def _odds_ratios(data, spec, covariates, alpha):
     """The logistic fit of the outcome on cohort + covariates, once; a function giving one
-    cohort's adjusted_odds_ratio row (without its contrast)."""
+    cohort's adjusted_odds_ratio row (without its contrast), and the participants per cohort
+    of the rows passed to the fit."""
     reference = spec["control_arm"]
     frame, terms, left_out = _adjusted_frame(data, spec, covariates)
     adjusted = f"adjusted for {describe_terms(terms)}" if terms else "unadjusted (no covariates)"
@@ -314,12 +321,12 @@ def _odds_ratios(data, spec, covariates, alpha):
         out["note"] = "; ".join(filter(None, note))
         return out
 
-    return row
+    return row, arm_counts(frame, _cohorts(spec))
 
 
-def _score_rows(data, spec, covariates, alpha) -> list[dict]:
+def _score_rows(data, spec, covariates, alpha) -> tuple[list[dict], dict]:
     """Adjusted mean difference per non-reference cohort; the linear contrast with more than
-    two cohorts (both from one OLS fit)."""
+    two cohorts (both from one OLS fit); and {estimand: participants per cohort} of the fit."""
     reference = spec["control_arm"]
     frame, terms, left_out = _adjusted_frame(data, spec, covariates)
     adjusted = f"adjusted for {describe_terms(terms)}" if terms else "unadjusted (no covariates)"
@@ -365,7 +372,11 @@ def _score_rows(data, spec, covariates, alpha) -> list[dict]:
         else:
             row["note"] = "; ".join(filter(None, [left_out, error or "a cohort has no data"]))
         rows.append(row)
-    return rows
+    used = arm_counts(frame, cohorts)
+    fits = {"adjusted_mean_difference": used}
+    if len(cohorts) > 2:
+        fits["linear_trend"] = used
+    return rows, fits
 
 
 def cohort_effects(
@@ -377,18 +388,20 @@ def cohort_effects(
     covariates: list[str],
     alpha: float,
     analysis_set: str = "itt",
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(effects rows, per-cohort summary rows) of one outcome among `participants` (an
     analysis set's members, `arm` holding the cohort) with the outcome observed at the
-    survey wave (spec["baseline"])."""
+    survey wave (spec["baseline"]). `model_n`, if given, collects the participants each fit
+    used per cohort (trialeval.model_n.model_n_rows, one fit per estimand)."""
     outcome = next(o for o in spec["outcomes"] if o["id"] == outcome_id)
     wave = scores[(scores["outcome"] == outcome_id) & (scores["timepoint"] == spec["baseline"])]
     wave = wave[wave["score"].notna()][["participant_id", "score"]]
     data = wave.merge(participants, on="participant_id", how="inner", validate="1:1")
     if outcome["kind"] == "category":
-        rows = _category_rows(data, spec, covariates, alpha)
+        rows, fits = _category_rows(data, spec, covariates, alpha)
     else:
-        rows = _score_rows(data, spec, covariates, alpha)
+        rows, fits = _score_rows(data, spec, covariates, alpha)
     common = {
         "trial": spec["id"],
         "outcome": outcome_id,
@@ -400,6 +413,9 @@ def cohort_effects(
         "n_analysis_set": len(participants),
     }
     effects = effects_frame([{**common, **row} for row in rows])
+    if model_n is not None:
+        for estimand, counts in fits.items():
+            model_n += model_n_rows(common, ANALYSIS, counts, estimand, spec["baseline"])
     summary = pd.DataFrame(
         _summary_rows(data, spec, outcome, analysis_set), columns=SUMMARY_COLUMNS
     )
@@ -413,13 +429,14 @@ def analysed_outcomes(spec: dict) -> list[str]:
 
 def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
     """Rule entry: every outcome on every analysis set. ``paths``: scores, participants,
-    sets; ``outputs``: effects, summary."""
+    sets; ``outputs``: effects, summary, model_n (the participants each fit used)."""
     from trialeval.effects import EFFECT_COLUMNS
     from trialeval.io import read_analysis_data, set_members, write_csv
+    from trialeval.model_n import model_n_frame
 
     scores, participants = read_analysis_data(paths["scores"], paths["participants"], paths["sets"])
     covariates = list(spec["analyses"]["cohort"]["covariates"])
-    effects, summaries = [], []
+    effects, summaries, model_n = [], [], []
     for analysis_set in spec["analyses"]["analysis_sets"]:
         for outcome_id in analysed_outcomes(spec):
             members = set_members(participants, analysis_set, outcome_id)
@@ -431,6 +448,7 @@ def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, s
                 covariates=covariates,
                 alpha=alpha,
                 analysis_set=analysis_set,
+                model_n=model_n,
             )
             effects.append(frames[0])
             summaries.append(frames[1])
@@ -444,3 +462,4 @@ def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, s
         else pd.DataFrame(columns=SUMMARY_COLUMNS),
         outputs["summary"],
     )
+    write_csv(model_n_frame(model_n), outputs["model_n"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from trialeval import disclosure
+from trialeval.formatting import rounded
 
 
 def analysed_counts(spec: dict, summary: pd.DataFrame, analysis_set: str, plan) -> dict:
@@ -45,7 +46,7 @@ def _no_data(responded, n, plan) -> str:
 def _rate(surveyed, responded) -> str:
     if isinstance(surveyed, str) or isinstance(responded, str) or not surveyed:
         return "\u2013"
-    return f"{100 * responded / surveyed:.1f}%"
+    return f"{rounded(100 * responded / surveyed, 1)}%"
 
 
 def cohort_boxes(spec: dict, consort: dict, analysed: dict, plan, width: float) -> list[list]:

@@ -35,8 +35,8 @@ UNADJUSTED_LABELS = {
     "adjusted_mean_difference": "Mean difference (no covariates)",
     "linear_trend": "Linear trend, change in mean per cohort (no covariates)",
 }
-# risk differences and the trend slope are proportions: printed in percentage points
-PERCENT_POINTS = {"risk_difference", "prevalence_trend"}
+# risk differences and the trend slope are proportions in effects.csv: the table (its CSV too)
+# holds and prints them in percentage points (tables.in_percentage_points)
 ESTIMAND_ORDER = list(ROW_LABELS)
 
 
@@ -65,15 +65,13 @@ def _summary_cell(spec: dict, outcome: dict, row: pd.Series, plan=disclosure.OFF
 
 
 def _estimate_cell(spec: dict, row: pd.Series, notes) -> str:
+    """The estimate (95% CI); `row` in percentage points where it is a risk difference or the
+    trend (`tables.in_percentage_points`)."""
     from trialeval.tables import RATIO_ESTIMANDS, estimate_decimals, format_ci
 
-    if row["estimand"] in PERCENT_POINTS:
-        scaled = [100 * row[k] for k in ("estimate", "ci_low", "ci_high")]
-        text = format_ci(*scaled, 1)
-    else:
-        ratio = "adjusted_odds_ratio" if row["estimand"] in RATIO_ESTIMANDS else None
-        decimals = estimate_decimals(spec, row["outcome"], ratio or row["estimand"])
-        text = format_ci(row["estimate"], row["ci_low"], row["ci_high"], decimals)
+    ratio = "adjusted_odds_ratio" if row["estimand"] in RATIO_ESTIMANDS else None
+    decimals = estimate_decimals(spec, row["outcome"], ratio or row["estimand"])
+    text = format_ci(row["estimate"], row["ci_low"], row["ci_high"], decimals)
     return text + notes.mark(row["note"])
 
 
@@ -102,13 +100,14 @@ def cohort_table(
         Notes,
         _set_label,
         adjusted_p,
+        in_percentage_points,
         outcome_label,
         typographic,
     )
 
     names = _labels(spec)
     cohorts = list(names)
-    eff = effects[effects["analysis"] == "cohort_comparison"]
+    eff = in_percentage_points(effects[effects["analysis"] == "cohort_comparison"])
     adjusted = bool((eff["role"] == "secondary").any())
     several_sets = summary["analysis_set"].nunique() > 1
     several_contrasts = len(cohorts) > 2

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from trialeval.labels import level_order
+
 
 @dataclass(frozen=True)
 class Factor:
@@ -57,9 +59,13 @@ class Interaction:
 Term = Factor | Numeric | Interaction
 
 
-def factor_from_data(frame: pd.DataFrame, column: str, reference: str | None = None) -> Factor:
-    """A factor with the levels present in the data, sorted; `reference` (if given) first."""
-    levels = sorted(frame[column].dropna().astype(str).unique())
+def factor_from_data(
+    frame: pd.DataFrame, column: str, reference: str | None = None, spec: dict | None = None
+) -> Factor:
+    """A factor with the levels present in the data, in the trial's one level order
+    (`labels.level_order`: the trial file's, else sorted); `reference` (if given) first, else
+    the first level is the reference."""
+    levels = level_order(spec, column, frame[column].dropna().astype(str).unique())
     if reference is not None:
         if reference not in levels:
             raise ValueError(f"reference level {reference!r} of {column!r} is not in the data")
@@ -83,9 +89,13 @@ def design_matrix(
 
 
 def covariate_terms(
-    frame: pd.DataFrame, covariates: list[dict], factor_columns: tuple[str, ...] = ()
+    frame: pd.DataFrame,
+    covariates: list[dict],
+    factor_columns: tuple[str, ...] = (),
+    spec: dict | None = None,
 ) -> list[Term]:
-    """Terms for configured covariates ({name, type}) plus extra factor columns (e.g. site).
+    """Terms for configured covariates ({name, type}) plus extra factor columns (e.g. site),
+    factor levels in `spec`'s order (Table 1's; `labels.level_order`).
 
     A categorical covariate with a single level in the data contributes nothing.
     """
@@ -94,8 +104,8 @@ def covariate_terms(
         if cov["type"] == "numeric":
             terms.append(Numeric(cov["name"]))
         else:
-            terms.append(factor_from_data(frame, cov["name"]))
-    terms.extend(factor_from_data(frame, column) for column in factor_columns)
+            terms.append(factor_from_data(frame, cov["name"], spec=spec))
+    terms.extend(factor_from_data(frame, column, spec=spec) for column in factor_columns)
     return terms
 
 
@@ -116,7 +126,7 @@ def adjustment_terms(frame: pd.DataFrame, spec: dict, names: list[str]) -> list[
     """Design terms for confounders named by covariate name (spec["covariates"]) or "site".
 
     Numeric covariates enter linearly, categorical ones (and site) treatment coded with the
-    sorted first level as reference.
+    first level of the trial's order (`labels.level_order`) as reference.
     """
     known = {cov["name"]: cov for cov in spec["covariates"]}
     covariates, factors = [], []
@@ -132,7 +142,7 @@ def adjustment_terms(frame: pd.DataFrame, spec: dict, names: list[str]) -> list[
                 f"unknown confounder {name!r} for trial {spec['id']!r}; expected one of "
                 f"{sorted(known) + ['site']}"
             )
-    return covariate_terms(frame, covariates, tuple(factors))
+    return covariate_terms(frame, covariates, tuple(factors), spec)
 
 
 def describe_terms(terms: list[Term]) -> str:

@@ -1412,22 +1412,19 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     (trialeval.model_n), with the sums they enter; Table 2's n of each primary-analysis score
     row as the sum of its arms, where the counts agree (a model that left participants out
     for a missing covariate has no such sum)."""
-    if not {"scores", "sets", "effects"} <= set(inputs) or spec["design"] not in (
+    if not {"effects", "model_n"} <= set(inputs) or spec["design"] not in (
         "rct",
         "cluster_rct",
         "quasi_experimental",
     ):
         return
-    import pandas as pd
-
     from trialeval.io import read_csv
-    from trialeval.model_n import reported_or_counted
+    from trialeval.model_n import model_used
 
     consort = json.loads(Path(inputs["consort"]).read_text())
-    # as the figures print them: the model's own per-arm n where it reported them
-    reported = read_csv(inputs["model_n"]) if "model_n" in inputs else None
+    # as the figures print them: the participants each model reported using, per arm
+    reported = read_csv(inputs["model_n"])
     arms = list(consort["allocated"])
-    scores, sets = pd.read_parquet(inputs["scores"]), pd.read_parquet(inputs["sets"])
     names = [
         s for s in spec["analyses"].get("analysis_sets") or ["itt"] if s in consort["analysed"]
     ]
@@ -1436,7 +1433,7 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
         # printed nowhere (Table 2 gives their sum)
         hidden = outcome["role"] != "primary"
         for name in names:
-            used = reported_or_counted(reported, spec, scores, sets, name, outcome["id"], arms)
+            used = model_used(reported, spec, name, outcome["id"], arms)
             for arm, n in used.items():
                 key = counts.add(model_key(name, outcome["id"], arm), n, hidden=hidden)
                 # the diagram's "no data": the set's others (those of the complete-case set
@@ -1495,7 +1492,7 @@ def _table2_score_n(spec: dict, effects, arms: list[str], counts: Counts) -> Non
             counts.add_sum_if_equal(canonical[effects_n_key(row)], parts)
 
 
-SOURCES["model_n"] = (model_n_facts, ("consort", "effects", "scores", "sets", "model_n"))
+SOURCES["model_n"] = (model_n_facts, ("consort", "effects", "model_n"))
 
 
 # --------------------------------------------------------------------------------------

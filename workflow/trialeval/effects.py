@@ -290,7 +290,12 @@ def run(
     effects = adjust(order_effects(effects, spec), multiplicity, primary_rule(spec))
     write_csv(effects, outputs["effects"])
     sides = {
-        "model_n": (kind("mixed_model", ".model_n.csv"), MODEL_N_COLUMNS),
+        "model_n": (
+            kind("mixed_model", ".model_n.csv")
+            + kind("prepost", ".model_n.csv")
+            + kind("cohort", ".model_n.csv"),
+            MODEL_N_COLUMNS,
+        ),
         "means": (kind("mixed_model", ".means.csv"), MEANS_COLUMNS),
         "diagnostics": (kind("mixed_model", ".diagnostics.csv"), DIAGNOSTIC_COLUMNS),
         "change_scores": (kind("prepost", ".summary.csv"), PREPOST_SUMMARY_COLUMNS),
@@ -305,6 +310,11 @@ def run(
     for name, (paths_of, columns) in sides.items():
         if name in outputs:
             write_csv(_read_all(paths_of, columns), outputs[name])
+    if "model_n" in outputs:  # the n printed is the n each fit used
+        from trialeval.model_n import check_effects_n
+
+        model_n = _read_all(sides["model_n"][0], MODEL_N_COLUMNS)
+        check_effects_n(effects, model_n, [a["id"] for a in spec["arms"]])
     if paths is not None and "estimands" in outputs:
         from trialeval.estimands import has_events, set_aside_counts
         from trialeval.io import read_analysis_data, write_json

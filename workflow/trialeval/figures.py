@@ -40,10 +40,10 @@ from trialeval import disclosure  # noqa: E402
 from trialeval.config import RANDOMIZED, primary_effect, with_export_labels  # noqa: E402
 from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa: E402
 from trialeval.effects import order_effects, primary_adjusted  # noqa: E402
-from trialeval.formatting import DASH, format_p  # noqa: E402
+from trialeval.formatting import DASH, format_p, rounded  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
 from trialeval.labels import analysis_set_label, primary_set_words, set_name  # noqa: E402
-from trialeval.model_n import reported_or_counted  # noqa: E402
+from trialeval.model_n import model_used  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
 from trialeval.tables import (  # noqa: E402
     adjusted_p,
@@ -1024,9 +1024,7 @@ def _effect_text(effect, est, lo, hi, digits) -> str:
     return _estimate_ci(est, lo, hi, digits)
 
 
-def _pair_n(
-    spec, continuous, scores, sets, analysis_set, model_n=None
-) -> dict[tuple[str, str], int]:
+def _pair_n(spec, continuous, analysis_set, model_n) -> dict[tuple[str, str], int]:
     """{(outcome, contrast): n} for a randomized trial's mixed models of several arms: the
     participants of the two arms compared, as the risk ratios count them (effects.csv's n
     of a mixed model counts every arm the model was fitted to)."""
@@ -1035,7 +1033,7 @@ def _pair_n(
     arms = [a["id"] for a in spec["arms"]]
     result = {}
     for outcome_id in dict.fromkeys(continuous["outcome"]):
-        used = reported_or_counted(model_n, spec, scores, sets, analysis_set, outcome_id, arms)
+        used = model_used(model_n, spec, analysis_set, outcome_id, arms)
         for contrast in dict.fromkeys(continuous["contrast"]):
             arm, control = contrast.split(" - ")
             result[(outcome_id, contrast)] = used.get(arm, 0) + used.get(control, 0)
@@ -1204,7 +1202,8 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_
     """The panels of the effects forest: continuous outcomes, then binary, each split by the
     outcomes' better direction, each with its favours line. `pair_data` (scores, sets,
     model_n): the
-    continuous rows' n counted per pair of arms (`_pair_n`); None: effects.csv's n."""
+    continuous rows' n counted per pair of arms from model_n (`_pair_n`); None: effects.csv's
+    n."""
     estimands = continuous_estimands(spec)
     styles = arm_styles(spec)
     # one contrast: black; several: each intervention arm in its colour (labels say which)
@@ -1214,8 +1213,7 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_
     favours_arms = _favours_arms(spec, contrasts)
     pair_n = {}
     if pair_data:
-        scores, sets, model_n = pair_data
-        pair_n = _pair_n(spec, continuous, scores, sets, analysis_set, model_n)
+        pair_n = _pair_n(spec, continuous, analysis_set, pair_data[2])
     # the contrast and visit every panel shares are said once, above the first panel
     said = _comparison_words(spec, pd.concat([continuous, ratios]))
     panels = []
@@ -1958,21 +1956,13 @@ def _complete_case_by_outcome(spec: dict, consort: dict, arm: str) -> list:
 
 
 def primary_model_n(
-    spec: dict,
-    consort: dict,
-    scores: pd.DataFrame,
-    sets: pd.DataFrame,
-    effects: pd.DataFrame,
-    model_n: pd.DataFrame | None = None,
+    spec: dict, consort: dict, effects: pd.DataFrame, model_n: pd.DataFrame | None
 ) -> dict[str, dict[str, dict[str, int]]]:
     """{analysis set: {primary outcome: {arm: n}}}: the participants each primary outcome's
-    model used, per configured analysis set. Arms: members of the set with the outcome
-    scored as the model needs it (at baseline and a later visit for an ANCOVA or a pre/post
-    analysis, at any visit for a mixed model); the arms add up to effects.csv's n (a test
-    checks it) unless a model left participants out for a missing covariate (its effects
-    note says so). `model_n` (model_n.csv): the participants per arm each mixed model
-    reported using, which replace the count where the model reported them. A survey (one
-    group): effects.csv's n of each model, by exposure."""
+    model used, per configured analysis set, as `model_n` (model_n.csv) reports them
+    (trialeval.model_n.primary_fit: a randomized trial's mixed model, a pre/post trial's
+    ANCOVA at the last post visit); they add up to effects.csv's n of that model. A survey
+    (one group): effects.csv's n of each model, by exposure."""
     primary = [o for o in spec["outcomes"] if o["role"] == "primary" and o["kind"] == "score"]
     if spec["design"] == "cross_sectional" or list(consort["allocated"]) == ["all"]:
         return _survey_model_n(spec, consort, effects)
@@ -1980,10 +1970,7 @@ def primary_model_n(
         return {}
     arms = list(consort["allocated"])
     return {
-        name: {
-            o["id"]: reported_or_counted(model_n, spec, scores, sets, name, o["id"], arms)
-            for o in primary
-        }
+        name: {o["id"]: model_used(model_n, spec, name, o["id"], arms) for o in primary}
         for name in configured_sets(spec, consort)
     }
 
@@ -2018,7 +2005,7 @@ def _survey_boxes(spec: dict, consort: dict, model_n: dict | None, widths) -> li
     primary_set = configured_sets(spec, consort)[0]
     surveyed, responded = consort["enrolled"], consort["assessed"][tp][group]
     shown = surveyed and _both_counts(surveyed, responded)  # a withheld count: no rate
-    rate = f"{100 * responded / surveyed:.1f}%" if shown else EN_DASH
+    rate = f"{rounded(100 * responded / surveyed, 1)}%" if shown else EN_DASH
     side = [
         ("Not analysed", "bold", 0),
         (f"Did not respond: {_n(consort['not_assessed'][tp][group])}", "normal", 0),
@@ -2283,15 +2270,10 @@ def _model_n_shown(plan, consort: dict, name: str, outcome: str, arm: str, n: in
 
 def _model_n(spec: dict, consort: dict, inputs: dict[str, str]) -> dict | None:
     """The primary models' n for the flow diagram, when the rule passes what it needs."""
-    if not {"scores", "sets", "effects"} <= set(inputs):
+    if not {"effects", "model_n"} <= set(inputs):
         return None
     return primary_model_n(
-        spec,
-        consort,
-        pd.read_parquet(inputs["scores"]),
-        pd.read_parquet(inputs["sets"]),
-        _primary_rows(read_csv(inputs["effects"])),
-        _read_model_n(inputs),
+        spec, consort, _primary_rows(read_csv(inputs["effects"])), _read_model_n(inputs)
     )
 
 

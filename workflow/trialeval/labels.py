@@ -114,9 +114,14 @@ def level_label(spec: dict, name: str, level) -> str:
     return (found.get("levels") or {}).get(str(level)) or display_level(level)
 
 
-def level_order(spec: dict, name: str, seen) -> list[str]:
-    """The levels of covariate `name` in print order: those the trial file labels, in its
-    order, then any others seen in the data, sorted."""
+def level_order(spec: dict | None, name: str, seen) -> list[str]:
+    """The levels of covariate `name` (or "site") in print order, the one order of Table 1,
+    the models (whose reference level is the first) and the tables and figures of their
+    effects: those the trial file lists (`levels`, `sites`), in its order, then any others
+    seen in the data, sorted (so every frame gives the same order, whatever its row order).
+    Without a spec, the levels sorted."""
+    if spec is None:
+        return sorted({str(v) for v in seen})
     seen = sorted({str(v) for v in seen})
     if name == "site":
         listed = [s for s in spec.get("sites") or [] if s in seen]

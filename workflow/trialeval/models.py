@@ -85,7 +85,7 @@ def _terms(spec, data, covariates, site, *, with_visit: bool, interaction: bool)
     post = [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]
     visit = Factor("timepoint", tuple(([spec["baseline"]] if interaction else []) + post))
     cov_specs = [c for c in spec["covariates"] if c["name"] in covariates]
-    adjust = covariate_terms(data, cov_specs, ("site",) if site == "fixed" else ())
+    adjust = covariate_terms(data, cov_specs, ("site",) if site == "fixed" else (), spec)
     terms = [arm]
     if with_visit:
         terms.append(visit)

@@ -40,6 +40,7 @@ from trialeval.design import (
 from trialeval.effects import EFFECT_COLUMNS, effects_frame
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS as SUMMARY_COLUMNS
 from trialeval.io import in_set
+from trialeval.model_n import arm_counts, model_n_rows
 from trialeval.proportions import newcombe_difference
 from trialeval.regression import drop_aliased, logistic, ols
 
@@ -388,7 +389,8 @@ def _change_summary(changes: pd.DataFrame, arms: list[str]) -> list[dict]:
 
 def _score_rows(
     data, participants, spec, outcome, post, confounders, alpha
-) -> tuple[list[dict], list[dict]]:
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """(effects rows, change summary, fits: each fit's estimand and participants per arm)."""
     baseline, control = spec["baseline"], spec["control_arm"]
     # pivot (not pivot_table): a participant answering a wave twice is an error, not averaged
     wide = data.pivot(index="participant_id", columns="timepoint", values="score")
@@ -423,6 +425,15 @@ def _score_rows(
         ancova_error = f"ANCOVA not estimable: {error}"
     if table is not None:
         _add_adjusted_changes(summary, model_data, X, names, table, alpha)
+    # the participants each fit used, per arm: the rank test's change scores, the ANCOVA's
+    # rows with every confounder (none when it could not be fitted)
+    fits = [
+        {"estimand": "hodges_lehmann_shift", "counts": arm_counts(changes, arms)},
+        {
+            "estimand": "adjusted_mean_difference",
+            "counts": arm_counts(model_data if table is not None else model_data.iloc[0:0], arms),
+        },
+    ]
     adjusted_for = ", ".join(
         [f"baseline {outcome['id']} score (linear)"] + ([describe_terms(terms)] if terms else [])
     )
@@ -487,9 +498,11 @@ def _score_rows(
             note = "; ".join(filter(None, [left_out_note, note]))
             row.update(n=int(used), n_obs=int(used), note=note)
         else:
-            row.update(n=0, n_obs=0, note=ancova_error or f"no participant of {arm} {observed}")
+            # fitted without this arm: n is the participants the fit used of the two arms
+            n = int(model_data["arm"].isin([arm, control]).sum()) if table is not None else 0
+            row.update(n=n, n_obs=n, note=ancova_error or f"no participant of {arm} {observed}")
         rows.append(row)
-    return rows, summary
+    return rows, summary, fits
 
 
 def adjusted_changes(model_data, X, names, table, alpha: float) -> dict[str, tuple]:
@@ -536,7 +549,9 @@ def _unclustered(spec: dict) -> str:
 
 def _category_rows(
     data, participants, spec, outcome, post, alpha, covariates=()
-) -> tuple[list[dict], list[dict]]:
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """(effects rows, summary, fits: each fit's analysis, estimand and participants per arm);
+    the risk ratio's analysis is the caller's (None)."""
     control = spec["control_arm"]
     at_post = data[(data["timepoint"] == post) & data["score"].notna()]
     at_post = at_post.merge(participants, on="participant_id", how="inner")
@@ -564,11 +579,15 @@ def _category_rows(
         f"intervals without continuity correction); no P value{_unclustered(spec)}"
     )
     randomized = spec.get("design") in RANDOMIZED
-    odds = (
-        _odds_ratios(data, participants, spec, outcome, post, alpha, covariates)
-        if randomized
-        else None
-    )
+    at_post_n = {arm: n for arm, (_, n) in counts.items()}
+    fits = [{"analysis": None, "estimand": "risk_ratio", "counts": at_post_n}]
+    odds = None
+    if randomized:
+        odds, used = _odds_ratios(data, participants, spec, outcome, post, alpha, covariates)
+        fits.append(
+            {"analysis": "risk_difference", "estimand": "risk_difference", "counts": at_post_n}
+        )
+        fits.append({"analysis": "logistic", "estimand": "adjusted_odds_ratio", "counts": used})
     labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
     post_label = next(tp.get("label", post) for tp in spec["timepoints"] if tp["id"] == post)
     rows = []
@@ -614,13 +633,14 @@ def _category_rows(
             }
         )
         rows.append({"contrast": contrast, **odds(arm, gap)})
-    return rows, summary
+    return rows, summary, fits
 
 
 def _odds_ratios(data, participants, spec, outcome, post, alpha, covariates):
     """The logistic regression of the status at `post` on arm + baseline status +
     `covariates` (covariate names and/or "site"), fitted once; returns a function giving an
-    intervention arm's row (estimand adjusted_odds_ratio) without its contrast."""
+    intervention arm's row (estimand adjusted_odds_ratio) without its contrast, and the
+    participants per arm of the rows passed to the fit."""
     baseline, control = spec["baseline"], spec["control_arm"]
     wide = data.pivot(index="participant_id", columns="timepoint", values="score")
     wide = wide.reindex(columns=[baseline, post])
@@ -704,7 +724,7 @@ def _odds_ratios(data, participants, spec, outcome, post, alpha, covariates):
         out["note"] = "; ".join(filter(None, note))
         return out
 
-    return row
+    return row, arm_counts(frame, [a["id"] for a in spec["arms"]])
 
 
 def prepost_effects(
@@ -718,6 +738,7 @@ def prepost_effects(
     alpha: float,
     confounders: list[str],
     odds_covariates: tuple[str, ...] = (),
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Effects of each non-control arm vs control on one outcome at `post`, and a per-arm
     summary (change for scores; events and proportion for categories).
@@ -726,7 +747,8 @@ def prepost_effects(
     the analysis set (participant_id, arm, site, covariates). Only participants in both are
     used. `confounders`: covariate names and/or "site" for the ANCOVA; `odds_covariates`: the
     same for the logistic regression of a randomized trial's category (besides arm and
-    baseline status).
+    baseline status). `model_n`, if given, collects the participants each fit used per arm
+    (trialeval.model_n.model_n_rows, one fit per estimand at `post`).
     """
     timepoints = [tp["id"] for tp in spec["timepoints"]]
     if post not in timepoints or post == spec["baseline"]:
@@ -737,9 +759,11 @@ def prepost_effects(
     data = scores[["participant_id", "timepoint", "score"]]
     data = data[in_set(data["participant_id"], participants["participant_id"])]
     if outcome["kind"] == "score":
-        rows, summary = _score_rows(data, participants, spec, outcome, post, confounders, alpha)
+        rows, summary, fits = _score_rows(
+            data, participants, spec, outcome, post, confounders, alpha
+        )
     elif outcome["kind"] == "category":
-        rows, summary = _category_rows(
+        rows, summary, fits = _category_rows(
             data, participants, spec, outcome, post, alpha, odds_covariates
         )
     else:
@@ -760,6 +784,10 @@ def prepost_effects(
         "analysis_set": analysis_set,
     }
     effects = effects_frame([{**common, "df": np.nan, "se": np.nan, **row} for row in rows])
+    if model_n is not None:
+        for fit in fits:
+            analysis = fit.get("analysis") or common["analysis"]
+            model_n += model_n_rows(common, analysis, fit["counts"], fit["estimand"], post)
     summary_frame = pd.DataFrame(
         [
             {"outcome": outcome["id"], "timepoint": post, "analysis_set": analysis_set, **row}
@@ -783,13 +811,18 @@ def binary_covariates(spec: dict) -> tuple[str, ...]:
 
 
 def outcome_effects(
-    spec: dict, outcome_id: str, paths: dict[str, str], alpha: float
+    spec: dict,
+    outcome_id: str,
+    paths: dict[str, str],
+    alpha: float,
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One outcome at every post-baseline timepoint on every configured analysis set:
     (effects, change-score summary); confounders from analyses.prepost.confounders; a
     randomized trial's categories adjusted (logistic regression) for the mixed model's
     covariates, and site when the mixed model has it fixed.
-    ``paths``: the stage files scores, participants and sets."""
+    ``paths``: the stage files scores, participants and sets; `model_n` collects each fit's
+    participants per arm."""
     from trialeval.estimands import analysis_data
     from trialeval.io import set_members
 
@@ -813,6 +846,7 @@ def outcome_effects(
                 alpha=alpha,
                 confounders=confounders,
                 odds_covariates=odds_covariates,
+                model_n=model_n,
             )
             effects.append(frames[0].assign(n_analysis_set=len(members)))
             summaries.append(frames[1])
@@ -822,14 +856,17 @@ def outcome_effects(
 def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
     """Rule entry: the pre/post analysis of every outcome the design gives one, in one job
     (each takes milliseconds; a job's start-up more than a second). ``outputs``: effects,
-    summary."""
+    summary, model_n (the participants each fit used, per arm)."""
     from trialeval.config import outcome_analyses
     from trialeval.io import write_csv
+    from trialeval.model_n import model_n_frame
 
+    model_n: list[dict] = []
     results = [
-        outcome_effects(spec, outcome_id, paths, alpha)
+        outcome_effects(spec, outcome_id, paths, alpha, model_n)
         for outcome_id in outcome_analyses(spec)["prepost"]
     ]
+    write_csv(model_n_frame(model_n), outputs["model_n"])
     tables = {"effects": EFFECT_COLUMNS, "summary": SUMMARY_COLUMNS}
     for i, (name, columns) in enumerate(tables.items()):
         frames = [result[i] for result in results]

@@ -21,7 +21,7 @@ from trialeval import disclosure
 from trialeval.config import has_reliability, report_items
 from trialeval.delivery import size_text
 from trialeval.direction import negative_shift_words
-from trialeval.formatting import group_thousands
+from trialeval.formatting import group_thousands, nowrap_html, significant
 from trialeval.labels import analysis_set_label, per_protocol_not_shown, set_name, shown_sets
 
 DESIGN_WORDS = {
@@ -68,6 +68,7 @@ table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0 1rem; }
 th, td { border-bottom: 1px solid #ccc; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
 td[style*="text-align:right"] { white-space: nowrap; }  /* keep "x (a to b)" on one line */
+.nowrap { white-space: nowrap; }  /* a range, CI, "≥n" or "<k" inside wrapping text */
 .note { font-size: .85rem; color: #555; } .warn { color: #8a4b00; }
 dl.summary { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.summary dt { font-weight: 600; } dl.summary dd { margin: 0; min-width: 0; }
@@ -316,8 +317,8 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
                 (f"{what}: n; size median (range)", {a: size_text(sizes[a]) for a in arms})
             )
     body = "".join(
-        f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{html.escape(group_thousands(counts[a]))}</td>" for a in arms)
+        f"<tr><td>{nowrap_html(name)}</td>"
+        + "".join(f"<td>{nowrap_html(group_thousands(counts[a]))}</td>" for a in arms)
         + "</tr>"
         for name, counts in lines
     )
@@ -386,7 +387,7 @@ def _diagnostics(
     for column in ("sd_participant", "sd_site", "sd_group", "icc_group", "icc_site", "sd_residual"):
         if column not in shown:
             continue
-        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
+        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else significant(v, 3))
     for column in ("converged", "boundary"):
         shown[column] = shown[column].map(_yes_no)
     for column in [c for c in ("n", "n_obs") if c in shown]:  # 1,234 as in the tables
@@ -487,10 +488,10 @@ def _estimand_section(
                     rows.append((f"{label}: {ACTION_WORDS[action]}", counts, column, "seen"))
         if rows:
             body = "".join(
-                f"<tr><td>{html.escape(row[0])}</td>"
+                f"<tr><td>{nowrap_html(row[0])}</td>"
                 # through disclosure control's plan (`plan`; off by default): "<k", "≥k"
                 + "".join(
-                    f"<td>{html.escape(group_thousands(_intercurrent_cell(plan, row, a)))}</td>"
+                    f"<td>{nowrap_html(group_thousands(_intercurrent_cell(plan, row, a)))}</td>"
                     for a in arms
                 )
                 + "</tr>"

@@ -203,6 +203,12 @@ def _without_presentation(view: dict, unlabelled: tuple[str, ...]) -> dict:
         if isinstance(entries, dict):
             entries = entries.values()
         for entry in entries or ():
+            if key == "covariates" and entry.get("levels"):
+                # the levels' order is the models' (the first is the reference level:
+                # labels.level_order), their labels presentation: each level keeps its id
+                entry["order"] = {level: level for level in entry["levels"]}
             for field in fields:
                 entry.pop(field, None)
+            if "order" in entry:
+                entry["levels"] = entry.pop("order")
     return view

@@ -16,8 +16,13 @@ Printing rules (one helper each):
 - One decimals rule (`estimate_decimals`), from the outcome's scale: one decimal more than the
   scale's resolution, for estimates, CIs, adjusted means, means, SDs and medians alike: 1 for
   a score in whole points (MBI and CIPS sums, a single 1-4 item), 2 for a finer one (the mean
-  of the SCS-SF's 12 items); 2 for ratios (and risk differences, as proportions); 1 for
-  percentages and numeric covariates.
+  of the SCS-SF's 12 items); 2 for ratios; 1 for
+  percentages, risk differences (in percentage points) and numeric covariates.
+- Risk differences print in percentage points (`in_percentage_points`; the row label says so),
+  1 decimal: 0.0833 (CI -0.05 to 0.21) prints "8.3 (−5.0 to 21.0)". The table's CSV holds them
+  in percentage points too; effects.csv keeps proportions.
+- Rounding is half up (`formatting.rounded`): 0.125 prints 0.13, -0.125 −0.13, as R's printed
+  tables and a reader rounding by hand do (Python's format() would print 0.12).
 - Negative numbers carry a true minus sign (U+2212) in the printed tables; the CSV holds plain
   numbers. A missing number prints as an em dash; when the effects row says why (`note`), a
   superscript letter points to the note in the footnote.
@@ -32,6 +37,7 @@ import json
 import re
 import zipfile
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +52,15 @@ from trialeval.config import (
 )
 from trialeval.delivery import cluster_sizes, size_text, unit_columns
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS, primary_adjusted, primary_rule
-from trialeval.formatting import DASH, MINUS, format_p, group_thousands, is_missing
+from trialeval.formatting import (
+    DASH,
+    MINUS,
+    format_p,
+    group_thousands,
+    is_missing,
+    nowrap_html,
+    rounded,
+)
 from trialeval.io import atomic_path, read_csv, write_csv
 from trialeval.labels import (
     SET_LABELS,
@@ -82,6 +96,12 @@ ESTIMAND_LABELS = {
     "odds_ratio": "Odds ratio",
 }
 RATIO_ESTIMANDS = {"risk_ratio", "odds_ratio", "adjusted_odds_ratio"}
+# effects.csv holds risk differences (and the cohorts' trend in prevalence) as proportions;
+# every shared table, its CSV included, holds and prints them in percentage points
+PERCENT_POINT_ESTIMANDS = frozenset({"risk_difference", "prevalence_trend"})
+PERCENT_POINT_COLUMNS = ("estimate", "se", "ci_low", "ci_high")
+# the printed row label says the unit (ESTIMAND_LABELS stays the measure's name in prose)
+ROW_LABELS = {"risk_difference": "Risk difference, percentage points (unadjusted)"}
 MULTIPLICITY_TEXT = {
     "holm": "Holm's method",
     "fdr_bh": "the Benjamini-Hochberg false discovery rate",
@@ -107,16 +127,31 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def format_number(x, decimals: int) -> str:
-    """`x` to `decimals` places with a true minus sign; NaN as an em dash; never "−0.0"."""
+    """`x` to `decimals` places, halves rounded up (`formatting.rounded`: 0.125 -> "0.13"),
+    with a true minus sign; NaN as an em dash; never "−0.0"."""
     if is_missing(x):
         return DASH
     x = float(x)
     if np.isinf(x):
         return "∞" if x > 0 else f"{MINUS}∞"
-    text = f"{x:.{decimals}f}"
-    if float(text) == 0:
-        text = text.lstrip("-")  # -0.04 to 1 decimal is 0.0, not −0.0
-    return text.replace("-", MINUS)
+    return rounded(x, decimals).replace("-", MINUS)  # halves up; -0.04 to 1 decimal is 0.0
+
+
+def in_percentage_points(rows: pd.DataFrame) -> pd.DataFrame:
+    """Effects rows with the risk differences' estimate, SE and CI times 100 (percentage
+    points), as the shared tables print and hold them; other rows as they are."""
+    out = rows.copy()
+    scaled = out["estimand"].isin(PERCENT_POINT_ESTIMANDS)
+    for column in [c for c in PERCENT_POINT_COLUMNS if c in out]:
+        values = pd.to_numeric(out[column]).astype(float)
+        out[column] = values.where(~scaled, values.map(_times_100))
+    return out
+
+
+def _times_100(x: float) -> float:
+    """100 x with the decimal point moved (-0.2825 -> -28.25, where the float product is
+    -28.249999999999996 and would print −28.2)."""
+    return x if not np.isfinite(x) else float(Decimal(repr(float(x))).scaleb(2))
 
 
 def format_ci(estimate, low, high, decimals: int) -> str:
@@ -150,9 +185,12 @@ def estimate_decimals(spec: dict, outcome_id: str, estimand: str | None = None) 
     than the resolution of its scale: 1 for a scale scored in whole points (a sum of
     whole-number items, a single whole-number item), 2 for a finer one (a mean of several
     items, items not in whole numbers); 2 for ratios and for an outcome that is not a score
-    (a risk difference, a proportion). Percentages print with 1 (`format_count_percent`)."""
+    (a proportion); 1 for a risk difference, printed in percentage points. Percentages print
+    with 1 (`format_count_percent`)."""
     if estimand in RATIO_ESTIMANDS:
         return 2
+    if estimand in PERCENT_POINT_ESTIMANDS:
+        return 1
     outcome = _outcome(spec, outcome_id)
     if outcome is None or outcome["kind"] != "score":
         return 2
@@ -718,9 +756,10 @@ def _site_rows(spec: dict, data: pd.DataFrame) -> bool:
 def _effect_labels(spec: dict, effects: pd.DataFrame) -> pd.DataFrame:
     """Effects rows with the printed labels alongside (the `full` of the effects tables)."""
     timepoints = _timepoint_labels(spec)
-    out = effects.copy()
+    out = in_percentage_points(effects)
     out["outcome_label"] = [outcome_label(spec, o) for o in out["outcome"]]
-    out["estimand_label"] = out["estimand"].map(ESTIMAND_LABELS).fillna(out["estimand"])
+    labels = ESTIMAND_LABELS | ROW_LABELS
+    out["estimand_label"] = out["estimand"].map(labels).fillna(out["estimand"])
     out["contrast_label"] = [
         contrast_label(spec, c, e) for c, e in zip(out["contrast"], out["exposure"], strict=True)
     ]
@@ -1125,7 +1164,7 @@ def prepost_table(
     """Per outcome: the arms' median (IQR) change (scores) or n/N (%) at post (categories),
     the Hodges-Lehmann shift or risk ratio, and the adjusted mean difference (scores).
     Scores and categories are two panels, each in the effects' (reading) order."""
-    rows = effects[effects["analysis"] == "prepost"].reset_index(drop=True)
+    rows = in_percentage_points(effects[effects["analysis"] == "prepost"].reset_index(drop=True))
     arms = _arm_labels(spec)
     timepoints = _timepoint_labels(spec)
     keys = ["outcome", "timepoint", "analysis_set"]
@@ -1440,7 +1479,10 @@ def _markdown(formatted: pd.DataFrame, title: str, footnote: str) -> str:
 
 
 def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
-    esc = html.escape
+    """The table as an HTML fragment; in its cells ranges, CIs and "≥n" / "<k" in nowrap spans
+    (`formatting.nowrap_html`), so a narrow screen wraps the words around them only (the
+    caption and notes are prose, left to wrap)."""
+    esc = nowrap_html
     cell = "padding:2px 8px;border-bottom:1px solid #ddd;"
     align = ["right" if r else "left" for r in _right_aligned(formatted)]
     # numbers never wrap ("28.3 (25.9 to" over "30.6)"); the label column wraps instead
@@ -1466,11 +1508,11 @@ def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
             for i, v in enumerate(row)
         )
         body.append(f"<tr>{tds}</tr>")
-    notes = "<br>".join(esc(p) for p in footnote.split("\n") if p)
+    notes = "<br>".join(html.escape(p) for p in footnote.split("\n") if p)  # prose: wraps
     return (
         '<table style="border-collapse:collapse;font-family:sans-serif;font-size:0.9em">\n'
         f'<caption style="caption-side:top;text-align:left;font-weight:bold;'
-        f'padding-bottom:6px">{esc(title)}</caption>\n'
+        f'padding-bottom:6px">{html.escape(title)}</caption>\n'
         f"<thead><tr>{head}</tr></thead>\n"
         "<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
         f'<tfoot><tr><td colspan="{formatted.shape[1]}" style="padding:6px 8px;'
@@ -1594,7 +1636,9 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
         else:
             widths = [_text_twips(c) for c in cells]
         words = [_text_twips(w, bold=True) for w in str(title).split()]
-        width = max(widths + words + [0]) + CELL_PADDING
+        # a number column's header wraps to HEADER_LINES lines at most
+        fit = [_header_twips(str(title))] if j and right[j] else words
+        width = max(widths + fit + [0]) + CELL_PADDING
         need.append(width if j == 0 or right[j] else min(width, TEXT_COLUMN_MAX))
         longest_word = max([_text_twips(w) for c in cells for w in c.split()] + words + [0])
         least.append(need[-1] if right[j] else min(need[-1], longest_word + CELL_PADDING))
@@ -1630,6 +1674,33 @@ def _column_widths(rows: list[list[str]], right: list[bool]) -> tuple[list[int],
     for j in range(1, len(need)):
         widths[j] = int((need[j] if right[j] else least[j]) * scale)
     return widths, orientation
+
+
+HEADER_LINES = 3  # a number column's header wraps to 3 lines at most
+
+
+def _header_lines(words: list[str], room: int) -> int:
+    """Lines a bold header of `words` takes wrapped greedily at `room` twips (Word's way)."""
+    lines, line = 0, ""
+    for word in words:
+        wider = f"{line} {word}" if line else word
+        if line and _text_twips(wider, bold=True) > room:
+            lines, line = lines + 1, word
+        else:
+            line = wider
+    return lines + bool(line)
+
+
+def _header_twips(title: str, lines: int = HEADER_LINES) -> int:
+    """The narrowest text width at which `title` (bold) wraps to `lines` lines at most: the
+    width of one of its runs of words, the shortest that is enough."""
+    words = title.split()
+    runs = {
+        _text_twips(" ".join(words[i:k]), bold=True)
+        for i in range(len(words))
+        for k in range(i + 1, len(words) + 1)
+    }
+    return next((w for w in sorted(runs) if _header_lines(words, w) <= lines), max(runs, default=0))
 
 
 def _unwrapped_headers(widths: list[int], header: list[str], right: list[bool], total: int):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialeval.formatting import rounded
 from trialeval.power.summary import _scanned
 from trialeval.power_plan import CLUSTER
 from trialeval.proportions import wilson_interval
@@ -182,7 +183,11 @@ def _effect_words(arm: dict, outcome: dict) -> str:
     if effect is None:
         return "no effect assumed"
     decimals = outcome.get("decimals")
-    text = f"{effect:+.3g}" if decimals is None else f"{effect:+.{decimals}f}"
+    if decimals is None:
+        text = f"{effect:+.3g}"
+    else:  # halves up, as the tables round (formatting.rounded)
+        text = rounded(effect, decimals)
+        text = text if text.startswith("-") else f"+{text}"
     return f"{text} points".replace("-", "\u2212")
 
 
