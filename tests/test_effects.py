@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from trialeval.effects import adjust, benjamini_hochberg, effects_frame, holm
+from trialeval.effects import adjust, adjust_trial, benjamini_hochberg, effects_frame, holm
 
 P = np.array([0.01, 0.04, 0.03, 0.005, 0.2, 0.04])
 
@@ -92,3 +92,36 @@ def test_binary_effect_measures_do_not_change_the_risk_ratio_family():
     odds = together[together["estimand"] == "adjusted_odds_ratio"]["p_adjusted"].to_numpy()
     assert odds == pytest.approx(holm(np.array([0.02, 0.03, 0.5])), rel=1e-15)
     assert together.loc[together["estimand"] == "risk_difference", "p_adjusted"].isna().all()
+
+
+def test_any_puts_every_primary_effect_measure_in_one_family():
+    """analyses.multiplicity.primary `any`: the comparisons that decide success (a score's
+    difference in change, a binary outcome's risk ratio; two arms each) are one Holm family;
+    the scores' supportive difference in means is a family of its own."""
+    base = {"role": "primary", "timepoint": "t1", "analysis_set": "itt"}
+    rows = []
+    for outcome, analysis, estimand, contrast, p in [
+        ("ee", "mixed_model", "diff_in_change", "coach - ctl", 0.010),
+        ("ee", "mixed_model", "diff_in_change", "peer - ctl", 0.040),
+        ("burn", "risk_ratio", "risk_ratio", "coach - ctl", 0.030),
+        ("ee", "mixed_model", "diff_in_means", "coach - ctl", 0.020),
+        ("ee", "mixed_model", "diff_in_means", "peer - ctl", 0.300),
+    ]:
+        row = {"outcome": outcome, "analysis": analysis, "estimand": estimand, "p_value": p}
+        rows.append({**base, **row, "contrast": contrast})
+    spec = {"design": "rct", "analyses": {"multiplicity": {"primary": "any"}}}
+    out = adjust_trial(effects_frame(rows), spec, "holm")["p_adjusted"].to_numpy()
+    # By hand (R: p.adjust(c(0.01, 0.04, 0.03), "holm") = 0.03, 0.06, 0.06): 3 x 0.01;
+    # 2 x 0.03 = 0.06; max(0.06, 1 x 0.04). Means: p.adjust(c(0.02, 0.3), "holm") = 0.04, 0.3.
+    assert out == pytest.approx([0.03, 0.06, 0.06, 0.04, 0.30], rel=1e-12)
+    # `all` (and no rule) leave primary P values as they are
+    for rule in ({"primary": "all"}, {}):
+        spec["analyses"]["multiplicity"] = rule
+        kept = adjust_trial(effects_frame(rows), spec, "holm")["p_adjusted"].to_numpy()
+        assert kept == pytest.approx([r["p_value"] for r in rows], rel=0)
+    # a named effect measure moves the deciding family: difference in means
+    spec["analyses"] = {"multiplicity": {"primary": "any"}, "estimand": {"effect": "diff_in_means"}}
+    out = adjust_trial(effects_frame(rows), spec, "holm")["p_adjusted"].to_numpy()
+    # means + risk ratio: p.adjust(c(0.02, 0.3, 0.03), "holm") = 0.06, 0.3, 0.06;
+    # change alone: p.adjust(c(0.01, 0.04), "holm") = 0.02, 0.04
+    assert out == pytest.approx([0.02, 0.04, 0.06, 0.06, 0.30], rel=1e-12)

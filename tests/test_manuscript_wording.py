@@ -16,7 +16,7 @@ import pytest
 
 from conftest import association_outputs, demo_trial
 from trialeval import evaluation, figures, tables
-from trialeval.effects import adjust, order_effects
+from trialeval.effects import adjust, adjust_trial, order_effects
 from trialeval.evaluation_config import resolve_evaluation_instrument
 from trialeval.evaluation_tables import item_table
 from trialeval.labels import resolution_decimals, score_decimals
@@ -245,12 +245,13 @@ def test_the_demo_states_all_and_table_2_names_the_intersection_union_test(coach
 def test_any_adjusts_the_primary_p_values_by_holm_and_says_so(coaching_fits, tmp_path):
     spec, effects, means, _ = coaching_fits
     spec = _with_rule(spec, "any")
-    adjusted = adjust(effects, "holm", "any")
+    adjusted = adjust_trial(effects, spec, "holm")
     rows, notes = _table2(tmp_path, spec, adjusted, means)
     assert notes.count(ANY_HOLM) == 1
     assert (
         "Adjusted P: primary outcomes' P values are adjusted by Holm's method across the "
-        "primary outcomes and arms, within each effect measure, visit and analysis set; "
+        "primary outcomes and arms (the outcomes' primary effect measures together, each "
+        "supportive measure among its own), within each visit and analysis set; "
         "secondary outcomes' P values are adjusted by Holm's method"
     ) in " ".join(notes)
     # Holm by hand over EE's and DP's difference in change at month 4: the smaller P times

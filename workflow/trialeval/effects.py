@@ -179,7 +179,12 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 ADJUSTERS = {"holm": holm, "fdr_bh": benjamini_hochberg}
 
 
-def adjust(effects: pd.DataFrame, method: str, primary: str | None = None) -> pd.DataFrame:
+def adjust(
+    effects: pd.DataFrame,
+    method: str,
+    primary: str | None = None,
+    measures: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Fill p_adjusted: secondary outcomes adjusted within each family of rows sharing
     analysis name, analysis, estimand, exposure, contrast, timepoint and analysis set (a
     sensitivity analysis is never a member of the primary's families).
@@ -190,8 +195,12 @@ def adjust(effects: pd.DataFrame, method: str, primary: str | None = None) -> pd
 
     Primary outcomes are unadjusted unless `primary` (the trial's
     analyses.multiplicity.primary) is "any": success on any primary comparison then needs
-    the adjustment, across primary outcomes and arms, so their families are those of the
-    secondary outcomes without the contrast. "all" (intersection-union) needs none."""
+    the adjustment across primary outcomes and arms. The comparisons that decide success are
+    each outcome's primary effect measure (`measures`: a score's and a binary outcome's, see
+    primary_measures), so those rows form one family per analysis name, visit and set,
+    whatever their measure; a primary outcome's supportive measures (the other effect of
+    model repeated, odds ratios) are adjusted among themselves, per measure. "all"
+    (intersection-union) needs none."""
     out = effects.copy()
     out["p_adjusted"] = out["p_value"]
     if method == "none":
@@ -200,9 +209,28 @@ def adjust(effects: pd.DataFrame, method: str, primary: str | None = None) -> pd
     family = (["analysis_name"] if "analysis_name" in out else []) + family
     _adjust_families(out, out["role"] == "secondary", family, method)
     if primary == "any":
-        across_arms = [k for k in family if k != "contrast"]
-        _adjust_families(out, out["role"] == "primary", across_arms, method)
+        primary_rows = out["role"] == "primary"
+        deciding = primary_rows & out["estimand"].isin(measures)
+        joint = [k for k in family if k not in ("analysis", "estimand", "exposure", "contrast")]
+        _adjust_families(out, deciding, joint, method)
+        per_measure = [k for k in family if k != "contrast"]
+        _adjust_families(out, primary_rows & ~deciding, per_measure, method)
     return out
+
+
+def primary_measures(spec: dict) -> tuple[str, ...]:
+    """The effect measures whose P values decide a randomized trial's success (Table 2's
+    measures with a P value): the score outcomes' primary effect and the binary outcomes'
+    risk ratio. Other designs: none named, so `adjust` keeps each measure its own family."""
+    from trialeval.config import primary_effect
+
+    score = primary_effect(spec)
+    return (score, "risk_ratio") if score else ()
+
+
+def adjust_trial(effects: pd.DataFrame, spec: dict, method: str) -> pd.DataFrame:
+    """`adjust` with the trial's own rule for primary outcomes and its deciding measures."""
+    return adjust(effects, method, primary_rule(spec), primary_measures(spec))
 
 
 def _adjust_families(out: pd.DataFrame, rows: pd.Series, family: list[str], method: str) -> None:
@@ -287,7 +315,7 @@ def run(
     frames = [f for f in (effects, sensitivity) if len(f)]
     stacked = pd.concat(frames, ignore_index=True) if frames else effects
     effects = effects_frame(stacked.to_dict("records"))
-    effects = adjust(order_effects(effects, spec), multiplicity, primary_rule(spec))
+    effects = adjust_trial(order_effects(effects, spec), spec, multiplicity)
     write_csv(effects, outputs["effects"])
     sides = {
         "model_n": (

@@ -1941,7 +1941,7 @@ def write_table(
 def multiplicity_rule(effects: pd.DataFrame, spec: dict) -> str:
     """The multiplicity rule in words: spec["multiplicity"] when given, else the method that
     reproduces effects.p_adjusted (the pipeline's config is not part of the trial spec)."""
-    from trialeval.effects import adjust
+    from trialeval.effects import adjust_trial, primary_measures
 
     method = spec.get("multiplicity")
     if method is None and len(effects):
@@ -1949,7 +1949,7 @@ def multiplicity_rule(effects: pd.DataFrame, spec: dict) -> str:
         if not secondary.any() and primary_rule(spec) != "any":
             return "All outcomes are primary; P values are not adjusted."
         for candidate in ("holm", "fdr_bh", "none"):
-            redone = adjust(effects, candidate, primary_rule(spec))["p_adjusted"]
+            redone = adjust_trial(effects, spec, candidate)["p_adjusted"]
             if np.allclose(
                 redone.to_numpy(dtype=float),
                 effects["p_adjusted"].to_numpy(dtype=float),
@@ -1960,9 +1960,15 @@ def multiplicity_rule(effects: pd.DataFrame, spec: dict) -> str:
     if method == "none":
         return "P values are not adjusted for multiplicity."
     how = MULTIPLICITY_TEXT.get(method, "a multiplicity correction")
+    families = (
+        "(the outcomes' primary effect measures together, each supportive measure among "
+        "its own), within each visit and analysis set"
+        if primary_measures(spec)
+        else "within each effect measure, visit and analysis set"
+    )
     primary = (
         f"primary outcomes' P values are adjusted by {how} across the primary outcomes and "
-        "arms, within each effect measure, visit and analysis set; "
+        f"arms {families}; "
         if primary_adjusted({**spec, "multiplicity": method})
         else f"{DASH} for primary outcomes, which are not adjusted for multiplicity; "
     )
