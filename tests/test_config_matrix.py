@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -452,6 +453,33 @@ def test_primary_rule_any_adjusts_primary_p_across_arms_and_all_does_not(matrix)
     assert len(primary) and (primary["p_adjusted"] == primary["p_value"]).all()
     note = (_results(root, "rct_1") / "tables" / "effects_table.md").read_text()
     assert "(intersection–union test), so P values for primary outcomes are not adjusted." in note
+
+
+def test_intervals_and_their_words_follow_alpha(matrix):
+    """config.yaml's alpha: the `none` run (alpha 0.01) computes rct_9's intervals at 99% and
+    every shared output says 99%, never 95%. The risk ratio's Wald CI is z-based on the log
+    scale, so its log width is the main run's (alpha 0.05) times z(0.995) / z(0.975) =
+    2.575829 / 1.959964 = 1.314223 (scipy.stats.norm.ppf; R: qnorm(0.995) / qnorm(0.975))."""
+    root, _ = matrix
+    wide = pd.read_csv(root / "results_none" / "rct_9" / "effects.csv")
+    usual = pd.read_csv(_results(root, "rct_9") / "effects.csv")
+    width = {}
+    for name, effects in (("wide", wide), ("usual", usual)):
+        rr = effects[(effects["estimand"] == "risk_ratio") & effects["ci_low"].notna()]
+        width[name] = np.log(rr["ci_high"].to_numpy()) - np.log(rr["ci_low"].to_numpy())
+    assert len(width["wide"]) and width["wide"] == pytest.approx(
+        1.3142227734115084 * width["usual"], rel=1e-9
+    )
+    results = root / "results_none"
+    shared = [results / "report.html", *sorted((results / "rct_9" / "tables").glob("*.md"))]
+    shared += sorted((results / "rct_9" / "tables").glob("*.html"))
+    shared += sorted((results / "rct_9" / "figures").glob("*.svg"))  # text kept as comments
+    for path in shared:
+        text = path.read_text()
+        assert "95% CI" not in text and "95% confidence" not in text, path.name
+    table2 = (results / "rct_9" / "tables" / "effects_table.md").read_text()
+    assert "(99% CI)" in table2 and "Estimates with 99% confidence intervals (CI)." in table2
+    assert "Difference (99% CI)" in (results / "rct_9" / "figures" / "forest.svg").read_text()
 
 
 def test_disclosure_plan_reaches_tables_figures_and_report(matrix):

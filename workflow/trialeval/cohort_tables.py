@@ -17,7 +17,7 @@ import pandas as pd
 
 from trialeval import disclosure
 from trialeval.formatting import DASH, format_p
-from trialeval.labels import method_text
+from trialeval.labels import ci_level, method_text
 from trialeval.method_prose import journal_method
 
 KIND_TABLE = "cohort_table"
@@ -332,7 +332,7 @@ def _draw_prevalence(spec: dict, summary: pd.DataFrame, analysis_set: str):
     ax.set_yticklabels([figures.pretty(o["label"]) for o in binary])
     ax.invert_yaxis()
     ax.set_xlim(0, None)
-    ax.set_xlabel("Prevalence, % (Wilson 95% CI)")
+    ax.set_xlabel(f"Prevalence, % (Wilson {ci_level(spec)} CI)")
     ax.legend(
         frameon=False,
         loc="lower center",

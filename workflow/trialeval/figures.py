@@ -42,7 +42,12 @@ from trialeval.direction import favours, higher_is_better, shift_meaning  # noqa
 from trialeval.effects import order_effects, primary_adjusted  # noqa: E402
 from trialeval.formatting import DASH, format_p, rounded  # noqa: E402
 from trialeval.io import atomic_path, in_set, read_csv, set_members  # noqa: E402
-from trialeval.labels import analysis_set_label, primary_set_words, set_name  # noqa: E402
+from trialeval.labels import (  # noqa: E402
+    analysis_set_label,
+    ci_level,
+    primary_set_words,
+    set_name,
+)
 from trialeval.model_n import model_used  # noqa: E402
 from trialeval.palette import MARKERS, OKABE_ITO, arm_slots, slot_style  # noqa: E402, F401
 from trialeval.tables import (  # noqa: E402
@@ -392,7 +397,7 @@ def plot_trajectories(
     spare = list(axes.flat[len(outcomes) :])
     for ax in spare:
         ax.axis("off")
-    _trajectory_legend(fig, spare, arms, styles, mixed_model_adjusts(spec))
+    _trajectory_legend(fig, spare, arms, styles, mixed_model_adjusts(spec), ci_level(spec))
     set_label = _cap(set_name(analysis_set, spec))
     counts = (
         "Numbers under each visit: participants observed there, per arm (in the arm's colour)."
@@ -472,7 +477,9 @@ def _observed_rows(ax, outcome_id, rows, timepoints, styles, tick_lines: int) ->
             )
 
 
-def _trajectory_legend(fig, spare: list, arms: list[str], styles: dict, adjusted: bool) -> None:
+def _trajectory_legend(
+    fig, spare: list, arms: list[str], styles: dict, adjusted: bool, level: str
+) -> None:
     """The arms' legend, once: in an empty cell of the grid, else above the panels."""
     handles = [
         Line2D(
@@ -487,7 +494,7 @@ def _trajectory_legend(fig, spare: list, arms: list[str], styles: dict, adjusted
         for a in arms
     ]
     # a model without covariates adjusts for nothing: its means are model-estimated (Table 2)
-    title = "Adjusted mean (95% CI)" if adjusted else "Model-estimated mean (95% CI)"
+    title = f"Adjusted mean ({level} CI)" if adjusted else f"Model-estimated mean ({level} CI)"
     if spare:
         spare[0].legend(
             handles=handles,
@@ -1168,7 +1175,8 @@ def plot_forest(
             " binary outcomes, participants of the two arms compared."
         )
     footnote = (
-        f"{_cap(set_name(analysis_set, spec))}; points and bars: estimate and 95% CI."
+        f"{_cap(set_name(analysis_set, spec))}; points and bars: estimate and "
+        f"{ci_level(spec)} CI."
         " SD: pooled within-arm SD at baseline, the unit of the standardized axis; difference "
         "in the outcome's own units." + n_words + _p_adjusted_words(spec)
     )
@@ -1224,9 +1232,9 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_
             {
                 "rows": _forest_rows(spec, part, estimands, sd, colours, pair_n),
                 "log": False,
-                "headers": ["n", "SD", "Difference (95% CI)", "P", "P adj."],
+                "headers": ["n", "SD", f"Difference ({ci_level(spec)} CI)", "P", "P adj."],
                 "title": _panel_title(spec, part, kind, what, said),
-                "xlabel": "Difference, standardized (per baseline SD), 95% CI",
+                "xlabel": f"Difference, standardized (per baseline SD), {ci_level(spec)} CI",
                 "favours": favours(direction, *favours_arms),
             }
         )
@@ -1236,9 +1244,9 @@ def _forest_panels(spec, continuous, ratios, sd, contrasts, pair_data, analysis_
             {
                 "rows": _forest_rows(spec, part, ("risk_ratio",), None, colours),
                 "log": True,
-                "headers": ["n", "", "Risk ratio (95% CI)", "P", "P adj."],
+                "headers": ["n", "", f"Risk ratio ({ci_level(spec)} CI)", "P", "P adj."],
                 "title": _panel_title(spec, part, kind, "risk ratio (unadjusted)", said),
-                "xlabel": "Risk ratio (log scale), 95% CI",
+                "xlabel": f"Risk ratio (log scale), {ci_level(spec)} CI",
                 "favours": favours(direction, *favours_arms),
             }
         )
@@ -1411,9 +1419,9 @@ def plot_odds_ratios(
     panel = {
         "rows": rows,
         "log": True,
-        "headers": ["n", "Events (%)", "Odds ratio (95% CI)", "P"],
+        "headers": ["n", "Events (%)", f"Odds ratio ({ci_level(spec)} CI)", "P"],
         "title": f"Odds of {name[0].lower() + name[1:]}, by exposure level",
-        "xlabel": "Odds ratio (log scale), 95% CI",
+        "xlabel": f"Odds ratio (log scale), {ci_level(spec)} CI",
         # no arms to favour: which side has lower odds of the outcome than the reference
         "favours": _odds_sides(name),
     }

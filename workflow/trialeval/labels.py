@@ -212,3 +212,21 @@ def score_decimals(instrument: dict, subscale: str) -> int:
     decimals from here when the DAG is built."""
     resolution = score_resolution(instrument, subscale)
     return min(MAX_SCORE_DECIMALS, 1 + resolution_decimals(resolution))
+
+
+# Every interval is computed at config.yaml's alpha (load_trials puts it in the spec); the
+# printed words say 95% in the code and are turned to the run's level here, once.
+DEFAULT_ALPHA = 0.05
+_CI_WORDS = re.compile(r"\b95%(?= (?:CI|confidence))")
+
+
+def ci_level(spec: dict | None) -> str:
+    """The confidence level of the run's intervals: "95%" at alpha 0.05, "90%" at 0.1."""
+    alpha = (spec or {}).get("alpha", DEFAULT_ALPHA)
+    return f"{round(100 * (1 - alpha), 6):g}%"
+
+
+def at_ci_level(text: str, spec: dict | None) -> str:
+    """`text` with each "95% CI" / "95% confidence" at the run's level (ci_level)."""
+    level = ci_level(spec)
+    return text if level == "95%" else _CI_WORDS.sub(level, text)

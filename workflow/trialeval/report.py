@@ -22,7 +22,13 @@ from trialeval.config import has_reliability, report_items
 from trialeval.delivery import size_text
 from trialeval.direction import negative_shift_words
 from trialeval.formatting import group_thousands, nowrap_html, significant
-from trialeval.labels import analysis_set_label, per_protocol_not_shown, set_name, shown_sets
+from trialeval.labels import (
+    analysis_set_label,
+    at_ci_level,
+    per_protocol_not_shown,
+    set_name,
+    shown_sets,
+)
 
 DESIGN_WORDS = {
     "rct": "randomized controlled trial",
@@ -111,6 +117,7 @@ def _caption(figure: str, estimands: dict, spec: dict | None = None) -> str:
     """A figure's caption, the primary set in the design's words (`spec`); the model figures
     draw the primary analysis (whose estimand and model the section states once, at its top)."""
     title = FIGURE_TITLES[figure].replace("intention-to-treat set", set_name("itt", spec))
+    title = at_ci_level(title, spec)
     if figure in ("trajectories", "forest", "odds_ratio_forest") and estimands.get("primary"):
         return f"{title}; primary analysis."
     return title

@@ -65,6 +65,8 @@ from trialeval.io import atomic_path, read_csv, write_csv
 from trialeval.labels import (
     SET_LABELS,
     analysis_set_label,
+    at_ci_level,
+    ci_level,
     clean_registry_label,
     covariate_term,
     level_label,
@@ -2670,4 +2672,16 @@ def run(spec: dict, kind: str, *, inputs: dict[str, str], out_stem: str) -> None
     full, formatted, title, footnote = build(spec, kind, dict(inputs))
     # disclosure control (config `disclosure`): withheld counts as "<k", the note added
     full, formatted, footnote = disclosure.apply(spec, kind, full, formatted, footnote, inputs)
+    formatted, title, footnote = _at_run_level(spec, formatted, title, footnote)
     write_table(full, formatted, out_stem, title=title, footnote=footnote)
+
+
+def _at_run_level(spec: dict, formatted: pd.DataFrame, title: str, footnote: str):
+    """The table's words of its intervals ("95% CI") at the run's confidence level."""
+    if ci_level(spec) == "95%":
+        return formatted, title, footnote
+    attrs = formatted.attrs
+    formatted = formatted.rename(columns=lambda c: at_ci_level(str(c), spec))
+    formatted = formatted.map(lambda v: at_ci_level(v, spec) if isinstance(v, str) else v)
+    formatted.attrs = attrs
+    return formatted, at_ci_level(title, spec), at_ci_level(footnote, spec)
