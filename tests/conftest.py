@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -14,6 +16,38 @@ from trialeval.config import load_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "workflow" / "schemas"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium_attribute(page: Path, profile: Path, window: str, attribute: str) -> str:
+    """Load `page` in headless Chromium at `window` ("W,H") and return the value its script
+    set as body's `attribute` (the page measures itself: line boxes, scroll width)."""
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--window-size={window}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    found = re.search(rf'{attribute}="([^"]*)"', done.stdout)
+    assert found, done.stderr[-2000:]
+    return found.group(1)
 
 
 def half_up(x, decimals: int) -> float:

@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 from test_tables import tiny_spec
 
-from conftest import association_outputs, demo_spec, demo_trial
+from conftest import CHROMIUM, association_outputs, chromium_attribute, demo_spec, demo_trial
 from trialeval import design, figures, formatting, report, tables
 from trialeval.effects import effects_frame
 
@@ -272,9 +272,6 @@ def test_report_wraps_ranges_in_nowrap_spans_and_styles_them(tmp_path, table2):
         assert done.returncode in (0, 1) and "Error:" not in done.stderr, done.stderr
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_a_ci_in_a_narrow_table_cell_stays_on_one_line_at_390px(tmp_path):
     """A label cell squeezed to 6em at 390 px: its words wrap, the CI in it does not (one
@@ -290,25 +287,8 @@ def test_a_ci_in_a_narrow_table_cell_stays_on_one_line_at_390px(tmp_path):
         "</script></body></html>",
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'chromium'}",
-            "--window-size=390,800",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    found = re.search(r'data-rects="(\d+)/(\d+)"', done.stdout)
-    assert found, done.stderr[-2000:]
-    rects, height = map(int, found.groups())
+    measured = chromium_attribute(probe, tmp_path / "chromium", "390,800", "data-rects")
+    rects, height = map(int, measured.split("/"))
     assert rects == 1  # the CI: one line box
     assert height > 40  # while the words around it wrapped onto several lines
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import demo_spec
+from conftest import CHROMIUM, chromium_attribute, demo_spec
 from trialeval import labels, report, tables
 from trialeval.config import report_items
 
@@ -184,9 +184,6 @@ def test_tidy_finds_no_errors(page):
     assert "Error:" not in done.stderr, done.stderr
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_the_page_is_no_wider_than_a_phone(page, tmp_path):
     """At 390 px (in an iframe of that width: headless windows are at least 500 px wide) the
@@ -204,30 +201,8 @@ def test_the_page_is_no_wider_than_a_phone(page, tmp_path):
         "this.contentWindow.innerWidth); };</script></body></html>",
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'chromium'}",
-            "--window-size=1000,1000",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    found = re.search(r'data-width="(\d+)/(\d+)"', done.stdout)
-    assert found, done.stderr[-2000:]
-    scroll_width, window = map(int, found.groups())
+    measured = chromium_attribute(probe, tmp_path / "chromium", f"{width},1000", "data-width")
+    scroll_width, window = map(int, measured.split("/"))
     assert window == width
     assert scroll_width <= width
 
