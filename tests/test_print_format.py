@@ -369,3 +369,29 @@ def test_docx_number_headers_wrap_to_three_lines_at_most(tmp_path):
         assert _lines(header, room) <= 3, (header, width)
         assert _lines(header, cells) >= 4  # sized to its cells alone: 4 lines or more
         assert room < tables._text_twips(header, bold=True)  # still wrapped: no room to spare
+
+
+def test_docx_header_words_are_never_broken(tmp_path):
+    """Table 2's short header with one long word ("Adjusted P") over narrow cells (".42"):
+    the column holds its widest bold word, so Word wraps between words and never breaks one
+    ("Adju / sted / P" before, at 690 twips for the 801 "Adjusted" needs)."""
+    formatted = pd.DataFrame(
+        {
+            "Outcome": ["Moral injury symptoms (MISS-HP total, 10–100), change from baseline"],
+            "Group coaching": ["−1.5 (−3.1 to 0.1)"],
+            "Control": ["0.0 (−1.7 to 1.6)"],
+            "Difference or ratio, Group coaching vs Control (95% CI)": ["−1.5 (−3.8 to 0.8)"],
+            "P": [".21"],
+            "Adjusted P": [".42"],
+            "n": ["373"],
+        }
+    )
+    stem = tmp_path / "t"
+    tables.write_table(pd.DataFrame({"x": [1]}), formatted, stem, title="Table 2", footnote="")
+    with zipfile.ZipFile(stem.with_suffix(".docx")) as archive:
+        root = etree.fromstring(archive.read("word/document.xml"))
+    (tbl,) = root.iter(f"{W}tbl")
+    grid = [int(c.get(f"{W}w")) for c in tbl.find(f"{W}tblGrid")]
+    room = grid[5] - tables.CELL_PADDING  # Adjusted P (477 twips before the fix)
+    assert tables._text_twips("Adjusted", bold=True) <= room
+    assert _lines("Adjusted P", room) <= 2

@@ -71,7 +71,8 @@ def _write_trial(trial_dir: Path, spec: dict) -> None:
             {f"Column {j}": ["-0.5 (-2.4 to 1.5)", "12.3 (10.1 to 14.5)"] for j in range(14)}
         )
         title = tables._title(spec, kind, f"Title of {kind}")
-        html_text = tables._html(wide, title, "A footnote.")
+        # notes of a methods paragraph's length, wider than a phone if left unwrapped
+        html_text = tables._html(wide, title, "A footnote of the table's methods. " * 12)
         (trial_dir / "tables" / f"{kind}.html").write_text(html_text)
     for kind in items["figures"]:
         (trial_dir / "figures" / f"{kind}.png").write_bytes(PNG)
@@ -138,9 +139,12 @@ def test_every_table_scrolls_in_its_own_box_and_images_shrink(page):
         assert around[-1] == ("div", "table-scroll"), around
     style = re.search(r"<style>(.*?)</style>", text, re.S).group(1)
     assert re.search(r"\.table-scroll \{[^}]*overflow-x: auto", style)
-    # a scrolled table's caption stays on the screen, wrapped to its width (seen at 390 px)
-    assert re.search(r"\.table-scroll caption \{[^}]*position: sticky; left: 0;", style)
-    assert re.search(r"\.table-scroll caption \{[^}]*max-width: calc\(100vw", style)
+    # a scrolled table's caption and notes stay on the screen, wrapped to the box's width
+    # (measured in Chromium: test_table_captions_and_notes_wrap_within_their_scrolling_box)
+    sticky = r"\.table-scroll caption, \.table-scroll \.table-notes \{[^}]*"
+    assert re.search(sticky + r"position: sticky; left: 0;", style)
+    assert re.search(sticky + r"max-width: 100cqi;", style)
+    assert '<div class="table-notes">' in text
     assert re.search(r"(?<![\w.-])img \{[^}]*max-width: 100%", style)
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
 
@@ -205,6 +209,40 @@ def test_the_page_is_no_wider_than_a_phone(page, tmp_path):
     scroll_width, window = map(int, measured.split("/"))
     assert window == width
     assert scroll_width <= width
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+@pytest.mark.parametrize("width", [390, 800])
+def test_table_captions_and_notes_wrap_within_their_scrolling_box(page, tmp_path, width):
+    """A table wider than the text scrolls in its box; its caption and notes (prose) wrap to
+    the box's width instead of running as wide as the table, so no line of them is cut at
+    the box's edge: each one's right edge within the box's, for every table of the page
+    (before: Table 2's notes ran to the table's width, cut at 800 and 390 px)."""
+    path, text, _ = page
+    probe = tmp_path / "probe.html"
+    measure = (
+        "var d = this.contentDocument, out = [];"
+        "d.querySelectorAll('.table-scroll').forEach(function (box) {"
+        "  var edge = box.getBoundingClientRect().right;"
+        "  box.querySelectorAll('caption, tfoot td').forEach(function (e) {"
+        "    var r = d.createRange(); r.selectNodeContents(e); var right = 0;"  # its lines
+        "    Array.from(r.getClientRects()).forEach(function (l) {"
+        "      right = Math.max(right, l.right); });"
+        "    out.push(Math.round(right - edge)); }); });"
+        "document.body.setAttribute('data-over', out.join(' '));"
+    )
+    probe.write_text(
+        "<!DOCTYPE html><html><body style='margin:0'>"
+        f'<iframe id="f" style="border:0;width:{width}px;height:900px" '
+        f'srcdoc="{html.escape(text, quote=True)}"></iframe>'
+        f'<script>document.getElementById("f").onload = function () {{{measure}}};</script>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    measured = chromium_attribute(probe, tmp_path / "chromium", "1000,1000", "data-over")
+    over = [int(v) for v in measured.split()]
+    assert len(over) >= 2 * text.count('class="table-scroll"') - 2  # captions and notes
+    assert max(over) <= 0, over
 
 
 # --- labels, not ids; what has no content is left out ---------------------------------------

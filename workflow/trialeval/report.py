@@ -63,8 +63,12 @@ main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
 .table-scroll th, .table-scroll td { min-width: 4.5rem; }
 .table-scroll tr > :first-child { min-width: 8rem; }  /* the labels */
 caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 6px; }
-/* a table wider than a phone scrolls; its caption stays in view, wrapped to the screen */
-.table-scroll caption { position: sticky; left: 0; max-width: calc(100vw - 2rem); }
+/* a table wider than the text scrolls; its caption and notes stay in view, wrapped to the
+   box's width (cqi: the .table-scroll container; 100vw where container units are unknown) */
+.table-scroll { container-type: inline-size; }
+.table-scroll caption, .table-scroll .table-notes { position: sticky; left: 0;
+  box-sizing: border-box; max-width: calc(100vw - 2rem); max-width: 100cqi; }
+.table-scroll .table-notes { max-width: calc(100cqi - 16px); }  /* the cell's padding */
 h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #0072B2; padding-bottom: .2rem;
      margin-top: 3rem; } h3 { margin-top: 2rem; }
 nav ul { columns: 2; } figure { margin: 1rem 0; } img { max-width: 100%; height: auto; }

@@ -1518,7 +1518,8 @@ def _html(formatted: pd.DataFrame, title: str, footnote: str) -> str:
         f"<thead><tr>{head}</tr></thead>\n"
         "<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
         f'<tfoot><tr><td colspan="{formatted.shape[1]}" style="padding:6px 8px;'
-        f'font-size:0.85em;border-top:2px solid #333">{notes}</td></tr></tfoot>\n'
+        f'font-size:0.85em;border-top:2px solid #333"><div class="table-notes">{notes}</div>'
+        "</td></tr></tfoot>\n"
         "</table>\n"
     )
 
@@ -1695,14 +1696,17 @@ def _header_lines(words: list[str], room: int) -> int:
 
 def _header_twips(title: str, lines: int = HEADER_LINES) -> int:
     """The narrowest text width at which `title` (bold) wraps to `lines` lines at most: the
-    width of one of its runs of words, the shortest that is enough."""
+    width of one of its runs of words, the shortest that is enough and holds its widest word
+    (narrower, Word breaks the word itself: "Adju-sted P")."""
     words = title.split()
+    widest = max((_text_twips(w, bold=True) for w in words), default=0)
     runs = {
         _text_twips(" ".join(words[i:k]), bold=True)
         for i in range(len(words))
         for k in range(i + 1, len(words) + 1)
     }
-    return next((w for w in sorted(runs) if _header_lines(words, w) <= lines), max(runs, default=0))
+    runs = sorted(w for w in runs if w >= widest)
+    return next((w for w in runs if _header_lines(words, w) <= lines), max(runs, default=0))
 
 
 def _unwrapped_headers(widths: list[int], header: list[str], right: list[bool], total: int):
