@@ -408,3 +408,33 @@ def test_report_counts_print_with_thousands_separators(tmp_path):
     assert "<tr><td>Allocated</td>" + "<td>1,261</td>" * len(spec["arms"]) + "</tr>" in flow
     cells = re.findall(r"<td>(.*?)</td>", _table(text, "Table S. Model diagnostics"))
     assert "2,257" in cells and "1,999" in cells and "2257" not in cells
+
+
+@pytest.mark.parametrize(
+    ("trial", "figure", "caption"),
+    [
+        ("coaching_rct", "consort", "Participant flow (CONSORT)"),
+        ("mentorship_prepost", "consort", "Participant flow"),
+        ("mentorship_prepost", "change_distributions", "Change from baseline by group"),
+        ("curriculum_passfail", "consort", "Participant flow"),
+        (
+            "belonging_survey",
+            "odds_ratio_forest",
+            "Odds ratios of burnout (EE item 8 or DP item 10 weekly or more) by exposure level",
+        ),
+    ],
+)
+def test_figure_captions_speak_in_the_designs_terms(trial, figure, caption):
+    """A non-randomized study's flow is not a CONSORT diagram and compares groups; the
+    odds-ratio forest names the trial's own association outcome (not a fixed 'burnout')."""
+    assert report._caption(figure, {}, demo_spec(trial)) == caption
+
+
+def test_odds_ratio_caption_follows_the_configured_outcome():
+    spec = {
+        "design": "cross_sectional",
+        "analyses": {"association": {"outcome": "dep"}},
+        "outcomes": [{"id": "dep", "label": "PHQ-2 positive screen"}],
+    }
+    caption = report._caption("odds_ratio_forest", {}, spec)
+    assert caption == "Odds ratios of PHQ-2 positive screen by exposure level"

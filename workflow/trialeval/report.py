@@ -42,7 +42,7 @@ FIGURE_TITLES = {
     "trajectories": "Adjusted means by arm and timepoint (mixed model, intention-to-treat set)",
     "forest": "Effects across outcomes (intention-to-treat set)",
     "change_distributions": "Change from baseline by arm",
-    "odds_ratio_forest": "Odds ratios of burnout by level of belonging",
+    "odds_ratio_forest": "Odds ratios of the outcome by exposure level",
     "cohort_prevalence": "Prevalence of each binary outcome by cohort (Wilson 95% CI)",
     "tipping_point": (
         "Tipping point: pooled estimate (left) and P (right) of the multiple imputation "
@@ -117,10 +117,33 @@ def _caption_tag(text: str) -> str:
     return f"<caption>{html.escape(text)}</caption>"
 
 
+def _design_title(figure: str, spec: dict) -> str:
+    """FIGURE_TITLES[figure] in the trial's terms: a non-randomized study's flow is not a
+    CONSORT diagram and compares groups, not arms; the odds-ratio forest names the trial's
+    own association outcome."""
+    randomized = spec.get("design", "rct") in ("rct", "cluster_rct")
+    if figure == "consort" and not randomized:
+        return "Participant flow"
+    if figure == "change_distributions" and not randomized:
+        return "Change from baseline by group"
+    if figure == "odds_ratio_forest":
+        association = (spec.get("analyses") or {}).get("association") or {}
+        outcome = next(
+            (o for o in spec.get("outcomes", []) if o["id"] == association.get("outcome")), None
+        )
+        if outcome is None:
+            return "Odds ratios of the outcome by exposure level"
+        label = outcome["label"]  # "Burnout (...)" lower-cased, "PHQ-2 ..." kept
+        label = label[0].lower() + label[1:] if label[1:2].islower() else label
+        return f"Odds ratios of {label} by exposure level"
+    return FIGURE_TITLES[figure]
+
+
 def _caption(figure: str, estimands: dict, spec: dict | None = None) -> str:
     """A figure's caption, the primary set in the design's words (`spec`); the model figures
     draw the primary analysis (whose estimand and model the section states once, at its top)."""
-    title = FIGURE_TITLES[figure].replace("intention-to-treat set", set_name("itt", spec))
+    title = _design_title(figure, spec or {})
+    title = title.replace("intention-to-treat set", set_name("itt", spec))
     title = at_ci_level(title, spec)
     if figure in ("trajectories", "forest", "odds_ratio_forest") and estimands.get("primary"):
         return f"{title}; primary analysis."
