@@ -122,4 +122,4 @@ def test_post_scores_without_a_baseline_score_are_counted_per_outcome(tiny):
     )
     # with baseline and t1 flourishing: P2 only (P1, P4 lost at t1; P5 without baseline)
     assert effects.loc[0, "n"] == 1
-    assert "1 participant(s) without a baseline score" in effects.loc[0, "note"]
+    assert "1 participant without a baseline score" in effects.loc[0, "note"]

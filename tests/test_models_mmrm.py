@@ -100,7 +100,10 @@ def test_participants_without_a_baseline_score_are_counted(dropout_fit):
     has_base = set(scores.loc[scores["timepoint"] == "baseline", "participant_id"])
     missing = len(has_post - has_base)
     assert missing > 0
-    assert (effects["note"] == f"{missing} participant(s) without a baseline score left out").all()
+    assert (
+        effects["note"]
+        == f"{missing} participant{'s' * (missing != 1)} without a baseline score left out"
+    ).all()
 
 
 def test_demo_trial_one_post_visit_is_the_ancova_of_gls_emmeans():

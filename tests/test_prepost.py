@@ -827,7 +827,7 @@ def test_participants_without_a_confounder_are_counted_not_dropped_silently():
         confounders=["age"],
     )
     ancova = effects[effects["estimand"] == "adjusted_mean_difference"].iloc[0]
-    assert ancova["note"] == "2 participant(s) left out for a missing confounder"
+    assert ancova["note"] == "2 participants left out for a missing confounder"
     assert ancova["n"] == 75
     wide = scores.pivot(index="participant_id", columns="timepoint", values="score").dropna()
     data = participants.set_index("participant_id").join(wide, how="inner").dropna(subset=["age"])

@@ -395,3 +395,15 @@ def test_docx_header_words_are_never_broken(tmp_path):
     room = grid[5] - tables.CELL_PADDING  # Adjusted P (477 twips before the fix)
     assert tables._text_twips("Adjusted", bold=True) <= room
     assert _lines("Adjusted P", room) <= 2
+
+
+def test_counts_of_participants_in_notes_are_singular_or_plural():
+    """Table notes say "1 participant", "10 participants", never "participant(s)"."""
+    from trialeval.formatting import participant_count
+
+    assert [participant_count(n) for n in (0, 1, 2, 10)] == [
+        "0 participants",
+        "1 participant",
+        "2 participants",
+        "10 participants",
+    ]

@@ -46,6 +46,7 @@ from scipy import special
 from trialeval.design import Factor, adjustment_terms, describe_terms, design_matrix
 from trialeval.effects import COHORT_SUMMARY_COLUMNS as SUMMARY_COLUMNS
 from trialeval.effects import effects_frame
+from trialeval.formatting import participant_count
 from trialeval.model_n import arm_counts, model_n_rows
 from trialeval.proportions import newcombe_difference, wilson_interval
 from trialeval.regression import drop_aliased, logistic, ols
@@ -148,7 +149,7 @@ def _adjusted_frame(data: pd.DataFrame, spec: dict, covariates: list[str]):
     complete = data[columns].notna().all(axis=1)
     frame = data[complete].reset_index(drop=True)
     note = (
-        f"{int((~complete).sum())} participant(s) missing a covariate left out"
+        f"{participant_count((~complete).sum())} missing a covariate left out"
         if (~complete).any()
         else ""
     )

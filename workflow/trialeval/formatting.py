@@ -115,3 +115,10 @@ def _balanced(run: str) -> str:
     while run[-1:] in (")", "]") and run.count(run[-1]) > run.count("(" if run[-1] == ")" else "["):
         run = run[:-1]
     return run
+
+
+def participant_count(n) -> str:
+    """ "1 participant", "3 participants": the count of a table note, no thousands separator
+    (disclosure control finds such counts by their digits: trialeval.disclosure)."""
+    n = int(n)
+    return f"{n} participant" + "s" * (n != 1)

@@ -56,6 +56,7 @@ from trialeval.design import (
     design_matrix,
 )
 from trialeval.effects import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, MEANS_COLUMNS, effects_frame
+from trialeval.formatting import participant_count
 from trialeval.mixed import contrast, fit_reml
 from trialeval.model_n import arm_counts, model_n_frame, model_n_rows
 from trialeval.regression import drop_aliased, ols
@@ -228,12 +229,12 @@ def _model_input(
     }
     groups = groups and GROUP in participants
     data, dropped = _model_data(scores, participants, spec, covariates, site, groups)
-    note = f"{dropped} participant(s) left out for missing covariates" if dropped else ""
+    note = f"{participant_count(dropped)} left out for missing covariates" if dropped else ""
     post = [tp["id"] for tp in spec["timepoints"] if not tp["baseline"]]
     if model == "ancova":
         data, no_baseline = _with_baseline_column(data, spec["baseline"])
         if no_baseline:
-            note = _joined(note, f"{no_baseline} participant(s) without a baseline score")
+            note = _joined(note, f"{participant_count(no_baseline)} without a baseline score")
     n = int(data["participant_id"].nunique())
     n_sites = int(data["site"].nunique()) if site == "random" else None
     no_site_effect = ""

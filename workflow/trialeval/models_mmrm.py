@@ -28,6 +28,7 @@ import pandas as pd
 
 from trialeval.design import Factor, Interaction, Numeric, average_row, design_matrix
 from trialeval.effects import effects_frame
+from trialeval.formatting import participant_count
 from trialeval.mmrm import contrast, fit_mmrm
 from trialeval.model_n import arm_counts, model_n_rows
 from trialeval.models import (
@@ -200,9 +201,9 @@ def _mmrm_data(scores, participants, spec, outcome, analysis_set, covariates, si
     }
     data, dropped = _model_data(scores, participants, spec, covariates, site)
     data, no_baseline = _with_baseline(data, spec["baseline"])
-    notes = [f"{dropped} participant(s) left out for missing covariates" if dropped else ""]
+    notes = [f"{participant_count(dropped)} left out for missing covariates" if dropped else ""]
     if no_baseline:
-        notes.append(f"{no_baseline} participant(s) without a baseline score left out")
+        notes.append(f"{participant_count(no_baseline)} without a baseline score left out")
     arm, visit, terms, adjust = _terms(
         spec, data, covariates, site, with_visit=True, interaction=False
     )
@@ -462,7 +463,7 @@ def _clda_data(scores, participants, spec, outcome, analysis_set, covariates, si
         base=base,
         data=data,
         members=set(participants["arm"]),
-        note=f"{dropped} participant(s) left out for missing covariates" if dropped else "",
+        note=f"{participant_count(dropped)} left out for missing covariates" if dropped else "",
         arm=arm,
         visit=visit,
         adjust=adjust,

@@ -39,6 +39,7 @@ from trialeval.design import (
 )
 from trialeval.effects import EFFECT_COLUMNS, effects_frame
 from trialeval.effects import PREPOST_SUMMARY_COLUMNS as SUMMARY_COLUMNS
+from trialeval.formatting import participant_count
 from trialeval.io import in_set
 from trialeval.model_n import arm_counts, model_n_rows
 from trialeval.proportions import newcombe_difference
@@ -412,7 +413,7 @@ def _score_rows(
     # Never silently: participants the ANCOVA cannot use for want of a confounder are counted
     left_out = len(changes) - len(model_data)
     left_out_note = (
-        f"{left_out} participant(s) left out for a missing confounder" if left_out else ""
+        f"{participant_count(left_out)} left out for a missing confounder" if left_out else ""
     )
     terms = adjustment_terms(model_data, spec, confounders)
     ancova_error = ""
@@ -651,9 +652,9 @@ def _odds_ratios(data, participants, spec, outcome, post, alpha, covariates):
     complete = observed & frame[columns].notna().all(axis=1)
     notes = []
     if (~observed).any():
-        notes.append(f"{int((~observed).sum())} participant(s) without a baseline status")
+        notes.append(f"{participant_count((~observed).sum())} without a baseline status")
     if (observed & ~complete).any():
-        notes.append(f"{int((observed & ~complete).sum())} participant(s) missing a covariate")
+        notes.append(f"{participant_count((observed & ~complete).sum())} missing a covariate")
     frame = frame[complete].reset_index(drop=True)
     left_out = f"left out: {', '.join(notes)}" if notes else ""
     terms = adjustment_terms(frame, spec, list(covariates))

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval.design import covariate_terms, design_matrix
+from trialeval.formatting import participant_count
 from trialeval.regression import aliased_columns
 
 __all__ = ["ImputationData", "completed_frames", "impute", "imputation_data", "is_monotone"]
@@ -134,7 +135,7 @@ def imputation_data(
     arms = kept["arm"].astype(str).to_numpy()
     notes = []
     if dropped:
-        notes.append(f"{len(dropped)} participant(s) with a missing covariate not imputed")
+        notes.append(f"{participant_count(len(dropped))} with a missing covariate not imputed")
     for arm in np.unique(arms):
         seen = (~np.isnan(y[arms == arm])).any(axis=0)
         never = [v for v, s in zip(visits, seen, strict=True) if not s]
