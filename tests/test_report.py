@@ -438,3 +438,18 @@ def test_odds_ratio_caption_follows_the_configured_outcome():
     }
     caption = report._caption("odds_ratio_forest", {}, spec)
     assert caption == "Odds ratios of PHQ-2 positive screen by exposure level"
+
+
+def test_a_design_without_mixed_models_has_no_diagnostics_section(page, tmp_path):
+    """A design without mixed models (pre/post, survey, cohort comparison) writes
+    model_diagnostics.csv as its header only: the report leaves the section out instead of a
+    heading over "No mixed models" (here the coaching trial's files with such a file); a
+    trial with mixed models keeps it."""
+    spec = demo_spec("coaching_rct")
+    trial_dir = tmp_path / spec["id"]
+    _write_trial(trial_dir, spec)
+    header = (trial_dir / "tables" / "model_diagnostics.csv").read_text().splitlines()[0]
+    (trial_dir / "tables" / "model_diagnostics.csv").write_text(header + "\n")
+    text = report.build({spec["id"]: spec}, tmp_path, {"git": {"commit": "abc"}})
+    assert "Model diagnostics" not in text and "No mixed models" not in text
+    assert "<h3>Model diagnostics</h3>" in page[1]

@@ -679,14 +679,13 @@ def _report_only_tables(spec: dict, trial_dir: Path, estimands: dict, after: int
         parts.append(f'<p class="note">{html.escape(consort["disclosure_note"])}</p>')
     if estimands:
         parts.append(_estimand_section(estimands, consort["arms"], extra, spec, plan))
+    path = trial_dir / "tables" / "model_diagnostics.csv"
+    if path.read_text().strip().count("\n") == 0:  # a header only: no mixed model fitted
+        return parts  # (designs without mixed models: pre/post, survey, cohort comparison)
     parts.append("<h3>Model diagnostics</h3>")
     diagnostics = f"Table {next(extra)}. Model diagnostics (one row per fitted mixed model)"
     effects = _effects(trial_dir / "effects.csv")
-    parts.append(
-        _diagnostics(
-            trial_dir / "tables" / "model_diagnostics.csv", diagnostics, spec, plan, effects
-        )
-    )
+    parts.append(_diagnostics(path, diagnostics, spec, plan, effects))
     return parts
 
 
