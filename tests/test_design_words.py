@@ -360,3 +360,18 @@ def test_cohort_flow_prints_its_counts_through_the_disclosure_plan(demo, tmp_pat
             assert effects[["n_obs", "n_analysis_set"]].isna().all().all()
             assert (effects["disclosure"] == "n withheld").all()
     assert full.loc[full["kind"] == "effect", "n"].isna().any()  # the case arises at k = 20
+
+
+def test_cohort_table_names_its_primary_effect_measure(demo):
+    """The cohorts were not randomized: the table says the regressions on cohort (adjusted
+    for the curriculum trial's covariates) are primary, in the design's own words, and the
+    unadjusted risk difference and risk ratio descriptive, once, in its methods paragraph."""
+    d = demo["curriculum_passfail"]["dir"]
+    table2 = (d / "tables" / "cohort_table.md").read_text()
+    said = (
+        "Primary effect measure: for binary outcomes the odds ratio of the logistic "
+        "regression and for scores the mean difference of the linear regression, adjusted "
+        "for the covariates, in which the cohorts may differ. The unadjusted risk "
+        "difference and risk ratio are descriptive."
+    )
+    assert table2.count(said) == 1

@@ -216,6 +216,28 @@ def _methods(spec: dict, effects: pd.DataFrame) -> list[str]:
     return list(seen)
 
 
+def _primary_measures_words(spec: dict, effects: pd.DataFrame) -> str:
+    """Which effect measure is primary: the regression on cohort, since the cohorts were not
+    randomized (a decision, as the pre/post ANCOVA is: README); the unadjusted risk
+    difference and risk ratio describe. Adjusted only with analyses.cohort.covariates."""
+    adjusted = bool(((spec.get("analyses") or {}).get("cohort") or {}).get("covariates"))
+    binary = (effects["estimand"] == "adjusted_odds_ratio").any()
+    score = (effects["estimand"] == "adjusted_mean_difference").any()
+    how = (
+        "adjusted for the covariates, in which the cohorts may differ"
+        if adjusted
+        else ("without covariates (none configured)")
+    )
+    measures = [
+        *(["for binary outcomes the odds ratio of the logistic regression"] if binary else []),
+        *(["for scores the mean difference of the linear regression"] if score else []),
+    ]
+    if not measures:
+        return ""
+    described = " The unadjusted risk difference and risk ratio are descriptive." if binary else ""
+    return f"Primary effect measure: {' and '.join(measures)}, {how}.{described}"
+
+
 def build_table(spec: dict, inputs: dict[str, str]):
     """(full, formatted, title, footnote) of the cohort table, for trialeval.tables.build."""
     from trialeval.io import read_csv
@@ -248,7 +270,7 @@ def build_table(spec: dict, inputs: dict[str, str]):
         "scores: mean (SD) per cohort, unadjusted. Differences are the later-named "
         f"cohort minus {reference}, ratios the later-named over {reference}."
     )
-    lines += [" ".join(_methods(spec, effects))]  # the models, one paragraph
+    lines += [" ".join([*_methods(spec, effects), _primary_measures_words(spec, effects)])]
     lines.append(category_definitions(spec, effects["outcome"]))
     lines.append(primary_multiplicity(spec, effects))
     if "Adjusted P" in formatted.columns:
