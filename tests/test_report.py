@@ -453,3 +453,9 @@ def test_a_design_without_mixed_models_has_no_diagnostics_section(page, tmp_path
     text = report.build({spec["id"]: spec}, tmp_path, {"git": {"commit": "abc"}})
     assert "Model diagnostics" not in text and "No mixed models" not in text
     assert "<h3>Model diagnostics</h3>" in page[1]
+
+
+def test_the_diagnostics_note_counts_fits_in_the_singular_or_plural(page):
+    # the fixture's diagnostics: two fits, the per-protocol one at a boundary
+    assert '<p class="note warn">1 fit at a boundary (a variance component' in page[1]
+    assert "fit(s)" not in page[1]

@@ -431,8 +431,9 @@ def _diagnostics(
     shown = shown.rename(columns=DIAGNOSTIC_COLUMNS)
     flagged = frame[(~frame["converged"].astype(bool)) | frame["boundary"].astype(bool)]
     note = (
-        f'<p class="note warn">{len(flagged)} fit(s) at a boundary (a variance component '
-        f"estimated at zero: Variance at zero, yes) or not converged (Converged, no); "
+        f'<p class="note warn">{len(flagged)} fit{"s" * (len(flagged) != 1)} at a boundary '
+        "(a variance component estimated at zero: Variance at zero, yes) or not converged "
+        "(Converged, no); "
         f"the optimiser's messages are in model_diagnostics.csv.</p>"
         if len(flagged)
         else '<p class="note">Every model converged to an interior optimum.</p>'
