@@ -394,6 +394,51 @@ def test_every_printed_n_is_the_n_its_model_used(demo_run):
     assert drawn >= 8
 
 
+def test_table_2_gives_each_groups_number_analysed(demo_run):
+    """CONSORT's outcomes item: each group's number analysed. The coaching trial's Table 2
+    (and Table S1's further sets) print, after each score outcome's group result, the
+    participants of that group in the primary model (model_n.csv), which sum to the row's
+    n; binary rows keep their n/N."""
+    from trialeval.model_n import model_used
+
+    base = demo_run / "results" / "coaching_rct"
+    spec = demo_spec("coaching_rct")
+    model_n = pd.read_csv(base / "model_n.csv")
+    arms = {a["label"]: a["id"] for a in spec["arms"]}
+    labels = {  # a score row of Table 2: "<label>, change from baseline"
+        f"{tables.typographic(o['label'])}, change from baseline": o
+        for o in spec["outcomes"]
+        if o["kind"] == "score"
+    }
+    checked = 0
+    for kind in ("effects_table", "effects_supplement"):
+        table = pd.read_csv(base / "tables" / f"{kind}.csv")
+        shown = table[table["estimand"].isin(["diff_in_change", "diff_in_means"])]
+        for row in shown[shown["analysis_name"].fillna("primary") == "primary"].to_dict("records"):
+            used = model_used(
+                model_n, spec, row["analysis_set"], row["outcome"], list(arms.values())
+            )
+            assert sum(used.values()) == row["n"], row
+            checked += 1
+        md = (base / "tables" / f"{kind}.md").read_text()
+        if kind == "effects_table":
+            header = next(line for line in md.splitlines() if line.startswith("| Outcome"))
+            columns = [c.strip() for c in header.strip("|").split("|")]
+            for line in md.splitlines():
+                cells = [c.strip() for c in line.strip("|").split("|")]
+                name = cells[0]
+                if name not in labels:
+                    continue
+                used = model_used(model_n, spec, "itt", labels[name]["id"], list(arms.values()))
+                for column, cell in zip(columns[1:3], cells[1:3], strict=True):
+                    assert cell.endswith(f", n = {used[arms[column]]}"), (line, column)
+                assert sum(used.values()) == int(cells[-1])
+                checked += 1
+    assert checked >= 7 + 7  # the seven scores in Table 2's rows and in effects_table.csv
+    binary = (base / "tables" / "effects_table.md").read_text()
+    assert "| High emotional exhaustion (EE ≥ 27) | 74/144 (51.4) | 71/133 (53.4) |" in binary
+
+
 def _parse_interval(text: str) -> tuple[float, float, float]:
     """'−0.5 (−2.4 to 1.5)ᵃ' -> (-0.5, -2.4, 1.5)."""
     import re

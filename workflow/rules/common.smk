@@ -146,8 +146,20 @@ STAGE_OUTPUTS = {
 }
 TABLE_INPUTS = {
     "table1": ["participants", "covariate_labels", "sets", "scores", "consort"],
-    "effects_table": ["effects", "means", "sensitivity_means", "prepost_summary"],
-    "effects_supplement": ["effects", "means", "sensitivity_means", "prepost_summary"],
+    "effects_table": [
+        "effects",
+        "means",
+        "sensitivity_means",
+        "prepost_summary",
+        "model_n",
+    ],
+    "effects_supplement": [
+        "effects",
+        "means",
+        "sensitivity_means",
+        "prepost_summary",
+        "model_n",
+    ],
     "prepost_table": ["prepost_summary", "effects"],
     "association_table": ["effects", "association_counts"],
     "cohort_table": ["effects", "cohort_summary"],

@@ -1429,9 +1429,10 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
         s for s in spec["analyses"].get("analysis_sets") or ["itt"] if s in consort["analysed"]
     ]
     for outcome in [o for o in spec["outcomes"] if o["kind"] == "score"]:
-        # CONSORT prints a primary outcome's model n and "no data" per arm; a secondary's are
-        # printed nowhere (Table 2 gives their sum)
-        hidden = outcome["role"] != "primary"
+        # CONSORT prints a primary outcome's model n and "no data" per arm; a randomized
+        # trial's Table 2 every score outcome's model n per arm (its group cells); a pre/post
+        # study's secondary ones are printed nowhere (Table 2 gives their sum)
+        hidden = outcome["role"] != "primary" and spec["design"] not in ("rct", "cluster_rct")
         for name in names:
             used = model_used(reported, spec, name, outcome["id"], arms)
             for arm, n in used.items():

@@ -936,11 +936,14 @@ def effects_table(
     means: pd.DataFrame | None = None,
     summary: pd.DataFrame | None = None,
     plan: disclosure.Plan = disclosure.OFF,
+    model_n: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 2 (layout above); `plan`: disclosure control of the groups' n/N. `means`: the
     adjusted means per arm and visit (adjusted_means, with sensitivity_means under their
-    analysis_name); `summary`: prepost_summary (change per arm, events at follow-up). `full`
-    is one row per effects row, labels alongside."""
+    analysis_name); `summary`: prepost_summary (change per arm, events at follow-up);
+    `model_n`: model_n.csv, each group's n of a randomized trial's primary score models (CONSORT
+    asks for the number analysed per group). `full` is one row per effects row, labels
+    alongside."""
     full = _effect_labels(spec, effects.reset_index(drop=True))
     full["analysis_name"] = _analysis_names(full)
     means = pd.DataFrame() if means is None else means
@@ -964,7 +967,7 @@ def effects_table(
                 count = block.loc[block["role"] == role, "outcome"].nunique()
                 headings[len(printed)] = SUBHEADING
                 printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
-            groups = (means, summary, plan)
+            groups = (means, summary, plan, model_n)
             printed += _outcome_rows(spec, rows, arms, effect, several, notes, groups)
     columns = ["Outcome", *(a["label"] for a in arms), effect, "P", "Adjusted P", "n"]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
@@ -998,8 +1001,13 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
     lines, measures = [], []
     for _, row in rows.iterrows():
         line = {"Outcome": ""}
+        arm_n = _arms_model_n(spec, row, [a["id"] for a in arms], groups[3])
         for arm in arms:
-            line[arm["label"]] = _group_cell(spec, row, *groups[:2], arm["id"], groups[2])
+            cell = _group_cell(spec, row, *groups[:2], arm["id"], groups[2])
+            if cell and arm["id"] in arm_n:  # the number analysed in the group
+                key = disclosure.model_key(row["analysis_set"], row["outcome"], arm["id"])
+                cell += f", n = {groups[2].count(key, arm_n[arm['id']])}"
+            line[arm["label"]] = cell
         line[effect] = _estimate_cell(spec, row, notes)
         line["P"] = format_p(row["p_value"])
         line["Adjusted P"] = adjusted_p(spec, row)
@@ -1030,6 +1038,22 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
         for line in lines:
             line.update({a["label"]: "" for a in arms})
     return [head, *lines]
+
+
+def _arms_model_n(spec: dict, row, arms: list[str], model_n: pd.DataFrame | None) -> dict:
+    """{arm: n} the primary model of a randomized trial's score outcome used (model_n.csv),
+    for its group cells; {} for other rows (binary outcomes carry n/N, sensitivity analyses
+    and the non-randomized designs' group results say their n otherwise)."""
+    if (
+        model_n is None
+        or spec.get("design") not in RANDOMIZED
+        or row.get("analysis") not in MODEL_ANALYSES
+        or _analysis_names(pd.DataFrame([row])).iloc[0] != "primary"
+    ):
+        return {}
+    from trialeval.model_n import model_used
+
+    return model_used(model_n, spec, row["analysis_set"], row["outcome"], arms)
 
 
 def _analysis_names(effects: pd.DataFrame) -> pd.Series:
@@ -2349,7 +2373,8 @@ def _effects_table_parts(spec: dict, kind: str, inputs: dict, effects: pd.DataFr
     effects = main if kind == "effects_table" else further
     means, summary = _group_inputs(inputs)
     plan = disclosure.load(inputs.get("disclosure"))
-    full, formatted = effects_table(spec, effects, means, summary, plan)
+    model_n = read_csv(inputs["model_n"]) if inputs.get("model_n") else None
+    full, formatted = effects_table(spec, effects, means, summary, plan, model_n)
     what = "Estimated effects" if spec["design"] in RANDOMIZED else "Group comparisons"
     visits = list(dict.fromkeys(full["timepoint_label"]))
     at = f" at {_lower_first(visits[0])}" if len(visits) == 1 else ""
@@ -2552,6 +2577,8 @@ def _mean_cells_note(spec: dict, scores: pd.DataFrame, means: pd.DataFrame) -> s
         )
     text = "Group columns, scores: " + sentences[0]
     text += "".join(" " + _upper_first(x) for x in sentences[1:])
+    if spec.get("design") in RANDOMIZED:  # the number analysed per group (_arms_model_n)
+        text += " After each result, n: the group's participants in the primary analysis's model."
     if _without_means(scores[scores["estimand"].isin(MEAN_ESTIMANDS)], means):
         text += (
             " Blank where the model output has no group means (an ANCOVA, an analysis of "
