@@ -330,6 +330,16 @@ def test_table1_and_model_notes_use_one_level_order(belonging):
 # --- Word: a number column's header in at most 3 lines --------------------------------------
 
 
+def _written_grid(formatted: pd.DataFrame, tmp_path):
+    """The .docx table write_table makes of `formatted`: its w:tbl and column widths (twips)."""
+    stem = tmp_path / "t"
+    tables.write_table(pd.DataFrame({"x": [1]}), formatted, stem, title="Table 2", footnote="")
+    with zipfile.ZipFile(stem.with_suffix(".docx")) as archive:
+        root = etree.fromstring(archive.read("word/document.xml"))
+    (tbl,) = root.iter(f"{W}tbl")
+    return tbl, [int(c.get(f"{W}w")) for c in tbl.find(f"{W}tblGrid")]
+
+
 def _lines(title: str, room: int) -> int:
     """Lines of `title` wrapped word by word at `room` twips (bold Arial, as the writer
     measures it), counted here independently of the writer's own wrapping."""
@@ -352,12 +362,7 @@ def test_docx_number_headers_wrap_to_three_lines_at_most(tmp_path):
         {"Outcome": ["Emotional exhaustion (MBI, 0–54)"]}
         | {h: ["0.2 (−1.2 to 1.6)"] for h in headers}
     )
-    stem = tmp_path / "t"
-    tables.write_table(pd.DataFrame({"x": [1]}), formatted, stem, title="Table 2", footnote="")
-    with zipfile.ZipFile(stem.with_suffix(".docx")) as archive:
-        root = etree.fromstring(archive.read("word/document.xml"))
-    (tbl,) = root.iter(f"{W}tbl")
-    grid = [int(c.get(f"{W}w")) for c in tbl.find(f"{W}tblGrid")]
+    tbl, grid = _written_grid(formatted, tmp_path)
     heads = [
         "".join(t.text for t in tc.iter(f"{W}t")) for tc in tbl.find(f"{W}tr").findall(f"{W}tc")
     ]
@@ -386,12 +391,7 @@ def test_docx_header_words_are_never_broken(tmp_path):
             "n": ["373"],
         }
     )
-    stem = tmp_path / "t"
-    tables.write_table(pd.DataFrame({"x": [1]}), formatted, stem, title="Table 2", footnote="")
-    with zipfile.ZipFile(stem.with_suffix(".docx")) as archive:
-        root = etree.fromstring(archive.read("word/document.xml"))
-    (tbl,) = root.iter(f"{W}tbl")
-    grid = [int(c.get(f"{W}w")) for c in tbl.find(f"{W}tblGrid")]
+    tbl, grid = _written_grid(formatted, tmp_path)
     room = grid[5] - tables.CELL_PADDING  # Adjusted P (477 twips before the fix)
     assert tables._text_twips("Adjusted", bold=True) <= room
     assert _lines("Adjusted P", room) <= 2
