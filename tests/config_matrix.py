@@ -585,6 +585,9 @@ def own_instrument_cell() -> Cell:
                 items={f"psc_c{i}": (1, 5) for i in range(1, 5)},
             )
             cell.files[name] = frame.merge(extra, on="pid")
+    # the primary effect named, so the plan (no estimand of its own) tests it, not rct's
+    # default diff_in_change
+    cell.trial["analyses"]["estimand"] = {"effect": "diff_in_means"}
     cell.trial["power"] = {
         "arms": [
             {"id": "ctl", "ratio": 1},

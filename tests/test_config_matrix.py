@@ -367,6 +367,8 @@ def test_power_plan_runs(matrix):
     power = pd.read_csv(_results(matrix[0], "own_instrument") / "power.csv")
     assert set(power["outcome"]) == {"flourishing", "climate"}
     assert power["power"].between(0, 1).all()
+    # the trial names analyses.estimand.effect diff_in_means; the plan names none
+    assert (power["estimand"] == "diff_in_means").all()
 
 
 @pytest.mark.parametrize("cell", ["cluster_repeated", "cluster_ancova"])

@@ -1313,13 +1313,14 @@ def test_forest_and_diagnostics_print_the_n_table2_prints(tmp_path):
          "method": "LMM, REML"}
     )  # fmt: skip
     diagnostics.to_csv(tmp_path / "model_diagnostics.csv", index=False)
-    html = report._diagnostics(tmp_path / "model_diagnostics.csv", "S1", spec, plan, effects)
+    diagnostics = pd.read_csv(tmp_path / "model_diagnostics.csv")  # as the report reads it
+    html = report._diagnostics(diagnostics, "S1", spec, plan, effects)
     cells = [c.split("</td>")[0] for c in html.split("<td>")[1:]]
     for text, n_obs in zip(shown.values(), ("100", "94"), strict=True):
         assert text.replace("<", "&lt;") in cells
         assert (n_obs in cells) is text.isdigit()  # observations bound a withheld n
     assert "Counts from 1 to 4" in html
-    off = report._diagnostics(tmp_path / "model_diagnostics.csv", "S1", spec)
+    off = report._diagnostics(diagnostics, "S1", spec)
     assert "<td>50</td>" in off and "<td>47</td>" in off
 
 

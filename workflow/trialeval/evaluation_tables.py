@@ -11,6 +11,7 @@ import pandas as pd
 from trialeval import disclosure
 from trialeval.disclosure import evaluation_key
 from trialeval.formatting import DASH
+from trialeval.labels import confidence_words
 from trialeval.tables import (
     INDENT,
     _lower_first,
@@ -20,12 +21,8 @@ from trialeval.tables import (
 )
 
 
-def _confidence(alpha: float) -> str:
-    return f"{100 * (1 - alpha):g}%"
-
-
 def _wilson(alpha: float) -> str:
-    return f"{_confidence(alpha)} CI: Wilson score interval without continuity correction."
+    return f"{confidence_words(alpha)} CI: Wilson score interval without continuity correction."
 
 
 def _percent_ci(low, high) -> str:
@@ -143,7 +140,7 @@ def item_table(
 ):
     """(full, formatted, title, footnote) of one group's evaluation items, counts through
     disclosure control's `plan`."""
-    ci = f"{_confidence(alpha)} CI, %"
+    ci = f"{confidence_words(alpha)} CI, %"
     lines = []
     for inst_id in group["instruments"]:
         inst = instruments[inst_id]
@@ -203,7 +200,7 @@ def _shows_marker(formatted: pd.DataFrame, plan, also=None) -> bool:
 def response_rate_table(rates: list[dict], number: int, alpha=0.05, plan=disclosure.OFF):
     """(full, formatted, title, footnote): invited, responded (%) and its CI per group; a
     withheld count prints as its marker, without the percentage and CI."""
-    ci = f"{_confidence(alpha)} CI, %"
+    ci = f"{confidence_words(alpha)} CI, %"
     marks = [_rate_marks(r, plan) for r in rates]
     formatted = pd.DataFrame(
         {

@@ -25,10 +25,10 @@ def rounded(x, decimals: int) -> str:
     """`x` to `decimals` places, halves rounded up (away from zero), as a reader rounding the
     printed value by hand does: 0.125 -> "0.13", -0.125 -> "-0.13" (a decision: Python's
     format(), R 4.2's round() and sprintf() all give "0.12", the tie to even). The float's
-    shortest repr is rounded, not its exact binary value, so
-    2.675 (stored as 2.67499999...) prints "2.68", as a reader rounding the printed 2.675 expects.
-    Never "-0.0": a value that rounds to zero prints unsigned. A plain hyphen-minus, as format()
-    prints it (the table writers swap in a true minus sign); NaN and infinities as format()."""
+    shortest repr is rounded, not its exact binary value, so 2.675 (stored as 2.67499999...)
+    prints "2.68", as a reader rounding the printed 2.675 expects. Never "-0.0": a value that
+    rounds to zero prints unsigned. A plain hyphen-minus, as format() prints it (the table
+    writers swap in a true minus sign); NaN and infinities as format()."""
     x = float(x)
     if not math.isfinite(x):
         return f"{x:.{decimals}f}"

@@ -220,10 +220,14 @@ DEFAULT_ALPHA = 0.05
 _CI_WORDS = re.compile(r"\b95%(?= (?:CI|confidence))")
 
 
-def ci_level(spec: dict | None) -> str:
-    """The confidence level of the run's intervals: "95%" at alpha 0.05, "90%" at 0.1."""
-    alpha = (spec or {}).get("alpha", DEFAULT_ALPHA)
+def confidence_words(alpha: float) -> str:
+    """The confidence level of intervals at `alpha`: "95%" at 0.05, "90%" at 0.1."""
     return f"{round(100 * (1 - alpha), 6):g}%"
+
+
+def ci_level(spec: dict | None) -> str:
+    """The confidence level of the run's intervals (the spec's alpha, 0.05 if none)."""
+    return confidence_words((spec or {}).get("alpha", DEFAULT_ALPHA))
 
 
 def at_ci_level(text: str, spec: dict | None) -> str:

@@ -393,18 +393,18 @@ def _count_text(value) -> str:
 
 
 def _diagnostics(
-    path: Path, caption: str = "Model diagnostics", spec=None, plan=disclosure.OFF, effects=None
+    frame: pd.DataFrame,
+    caption: str = "Model diagnostics",
+    spec=None,
+    plan=disclosure.OFF,
+    effects=None,
 ) -> str:
-    """The mixed models' fit, one row per outcome and analysis set shown, labelled: sizes,
-    variance components (SDs on the score's scale), ICCs, and yes/no for convergence and a
-    variance estimated at zero. `plan`: disclosure control of the n (as Table 2 prints them,
-    found in `effects`)."""
-    from trialeval.io import read_csv
+    """The mixed models' fit (model_diagnostics.csv, some rows), one row per outcome and
+    analysis set shown, labelled: sizes, variance components (SDs on the score's scale),
+    ICCs, and yes/no for convergence and a variance estimated at zero. `plan`: disclosure
+    control of the n (as Table 2 prints them, found in `effects`)."""
     from trialeval.tables import outcome_label, shown_rows, typographic
 
-    frame = read_csv(path)  # empty for designs without mixed models
-    if frame.empty:
-        return '<p class="note">No mixed models in this design.</p>'
     if spec:
         frame, _ = shown_rows(spec, frame)
     columns = [
@@ -680,13 +680,15 @@ def _report_only_tables(spec: dict, trial_dir: Path, estimands: dict, after: int
         parts.append(f'<p class="note">{html.escape(consort["disclosure_note"])}</p>')
     if estimands:
         parts.append(_estimand_section(estimands, consort["arms"], extra, spec, plan))
-    path = trial_dir / "tables" / "model_diagnostics.csv"
-    if path.read_text().strip().count("\n") == 0:  # a header only: no mixed model fitted
-        return parts  # (designs without mixed models: pre/post, survey, cohort comparison)
+    from trialeval.io import read_csv
+
+    frame = read_csv(trial_dir / "tables" / "model_diagnostics.csv")
+    if frame.empty:  # no mixed model fitted (pre/post, survey, cohort comparison): no section
+        return parts
     parts.append("<h3>Model diagnostics</h3>")
     diagnostics = f"Table {next(extra)}. Model diagnostics (one row per fitted mixed model)"
     effects = _effects(trial_dir / "effects.csv")
-    parts.append(_diagnostics(path, diagnostics, spec, plan, effects))
+    parts.append(_diagnostics(frame, diagnostics, spec, plan, effects))
     return parts
 
 

@@ -1048,7 +1048,7 @@ def _arms_model_n(spec: dict, row, arms: list[str], model_n: pd.DataFrame | None
         model_n is None
         or spec.get("design") not in RANDOMIZED
         or row.get("analysis") not in MODEL_ANALYSES
-        or _analysis_names(pd.DataFrame([row])).iloc[0] != "primary"
+        or row["analysis_name"] != "primary"  # filled in by effects_table
     ):
         return {}
     from trialeval.model_n import model_used
