@@ -273,7 +273,7 @@ def test_rule_entry_writes_each_exposure(tmp_path):
         spec,
         paths={k: paths[k] for k in ("scores", "participants", "sets")},
         alpha=0.05,
-        outputs={k: str(tmp_path / f"{k}.csv") for k in ("effects", "counts")},
+        outputs={k: str(tmp_path / f"{k}.csv") for k in ("effects", "counts", "model_n")},
     )
     effects = pd.read_csv(tmp_path / "effects.csv")
     counts = pd.read_csv(tmp_path / "counts.csv")

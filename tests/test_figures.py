@@ -78,7 +78,7 @@ def build_outputs(spec: dict, out: Path, alpha: float = 0.05) -> dict[str, str]:
     analyses = {
         "mixed_model": (models, ("effects", "means", "diagnostics", "model_n")),
         "prepost": (prepost_module, ("effects", "summary", "model_n")),
-        "association": (association, ("effects", "counts")),
+        "association": (association, ("effects", "counts", "model_n")),
     }
     plan = outcome_analyses(spec)
     runs = {**plan, "association": spec["analyses"]["association"]}
@@ -183,7 +183,7 @@ def test_forest_pairs_and_consort_print_the_models_reported_n():
     assert pairs == {("ee", "b - a"): 12, ("ee", "c - a"): 7}
     consort = {"allocated": {"a": 9, "b": 9, "c": 9}, "analysed": {"itt": {}}}
     spec["analyses"]["analysis_sets"] = ["itt"]
-    shown = figures.primary_model_n(spec, consort, pd.DataFrame(), reported)
+    shown = figures.primary_model_n(spec, consort, reported)
     assert shown == {"itt": {"ee": {"a": 5, "b": 7, "c": 2}}}
 
 
@@ -192,7 +192,6 @@ def model_n(demo, trial: str) -> dict:
     return figures.primary_model_n(
         spec,
         json.loads(Path(paths["consort"]).read_text()),
-        read_csv(paths["effects"]),
         read_csv(paths["model_n"]),
     )
 

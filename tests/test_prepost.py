@@ -886,5 +886,5 @@ def test_a_missing_confounder_lowers_the_printed_n_to_the_ancovas():
     assert n == {"hodges_lehmann_shift": 77, "adjusted_mean_difference": 76}
     consort = {"allocated": {"mentored": 1, "control": 1}, "analysed": {"itt": {}}}
     spec = {**spec, "outcomes": [outcome], "analyses": {"analysis_sets": ["itt"]}}
-    shown = figures.primary_model_n(spec, consort, effects, reported)
+    shown = figures.primary_model_n(spec, consort, reported)
     assert shown == {"itt": {"pa": ancova}}

@@ -96,10 +96,10 @@ def analyses_run(spec):
 ANALYSIS_PARTS = {
     "mixed_model": ("effects", "means", "diagnostics", "model_n"),
     "prepost": ("effects", "summary", "model_n"),
-    "association": ("effects", "counts"),
+    "association": ("effects", "counts", "model_n"),
     "cohort": ("effects", "summary", "model_n"),
 }
-SENSITIVITY_PARTS = ("effects", "means", "diagnostics")
+SENSITIVITY_PARTS = ("effects", "means", "diagnostics", "model_n")
 
 
 def analysis_parts(wildcards):

@@ -71,10 +71,11 @@ rule association:
         unpack(analysis_inputs),
         settings=settings_file("association"),
         code="workflow/scripts/association.py",
-        library=library("association", "regression"),
+        library=library("association", "model_n", "regression"),
     output:
         effects=f"{RESULTS}/{{trial}}/parts/association.effects.csv",
         counts=f"{RESULTS}/{{trial}}/parts/association.counts.csv",
+        model_n=f"{RESULTS}/{{trial}}/parts/association.model_n.csv",
     log:
         f"{RESULTS}/{{trial}}/logs/association.log",
     benchmark:
@@ -122,6 +123,7 @@ rule sensitivity:
         effects=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.effects.csv",
         means=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.means.csv",
         diagnostics=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.diagnostics.csv",
+        model_n=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.model_n.csv",
         # every delta's pooled multiple-imputation rows (header only without imputation)
         imputation=f"{RESULTS}/{{trial}}/parts/sensitivity.{{name}}.imputation.csv",
     log:

@@ -11,5 +11,5 @@ with log_to(snakemake.log[0]):
         SETTINGS["trial"],
         paths={name: snakemake.input[name] for name in ("scores", "participants", "sets")},
         alpha=SETTINGS["alpha"],
-        outputs={name: snakemake.output[name] for name in ("effects", "counts")},
+        outputs={name: snakemake.output[name] for name in ("effects", "counts", "model_n")},
     )

@@ -5,7 +5,7 @@ from trialeval.io import log_to
 from trialeval.stage_config import read_settings
 
 SETTINGS = read_settings(snakemake.input.settings)
-SENSITIVITY_OUTPUTS = ("effects", "means", "diagnostics", "imputation")
+SENSITIVITY_OUTPUTS = ("effects", "means", "diagnostics", "model_n", "imputation")
 
 with log_to(snakemake.log[0]):
     sensitivity.run(

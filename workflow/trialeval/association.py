@@ -18,6 +18,7 @@ from trialeval.design import Factor, adjustment_terms, describe_terms, design_ma
 from trialeval.effects import ASSOCIATION_COUNTS_COLUMNS as COUNTS_COLUMNS
 from trialeval.effects import effects_frame
 from trialeval.labels import level_order
+from trialeval.model_n import arm_counts, model_n_frame, model_n_rows
 from trialeval.regression import logistic
 
 __all__ = ["COUNTS_COLUMNS", "association_effects", "run"]
@@ -70,12 +71,15 @@ def association_effects(
     covariates: list[str],
     alpha: float,
     analysis_set: str = "itt",
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Odds ratios of `outcome` for each exposure level vs the lowest, adjusted for
     `covariates` (covariate names and/or "site"), and counts per exposure level.
 
     `scores`: long rows (participant_id, timepoint, outcome, score); `participants`: the
-    analysis set with the covariate columns.
+    analysis set with the covariate columns. `model_n`, if given, collects the respondents
+    the fit used per exposure level (trialeval.model_n.model_n_rows, the levels' labels as
+    its arms): the association counts' n, from the same rows.
     """
     outcome_spec = _outcome(spec, outcome)
     if outcome_spec["kind"] != "category":
@@ -172,6 +176,9 @@ def association_effects(
         "n_obs": len(data),
         "method": method,
     }
+    if model_n is not None:
+        used = arm_counts(data.assign(arm=data[exposure]), list(levels.values()))
+        model_n += model_n_rows(common, "association", used, "odds_ratio", timepoint, exposure)
     return effects_frame([{**common, **row} for row in rows]), counts_frame
 
 
@@ -189,12 +196,12 @@ def _data(scores, participants, timepoint, outcomes: list[str], covariates) -> p
 def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
     """Rule entry: the configured outcome on each exposure (analyses.association), on every
     configured analysis set. ``paths``: scores, participants, sets; ``outputs``: effects,
-    counts."""
+    counts, model_n (the respondents each exposure's fit used, per level)."""
     from trialeval.io import read_analysis_data, set_members, write_csv
 
     options = spec["analyses"]["association"]
     scores, participants = read_analysis_data(paths["scores"], paths["participants"], paths["sets"])
-    effects, counts = [], []
+    effects, counts, model_n = [], [], []
     for analysis_set in spec["analyses"]["analysis_sets"]:
         members = set_members(participants, analysis_set, options["outcome"])
         for exposure in options["exposures"]:
@@ -207,8 +214,10 @@ def run(spec: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, s
                 covariates=list(options["covariates"]),
                 alpha=alpha,
                 analysis_set=analysis_set,
+                model_n=model_n,
             )
             effects.append(frames[0].assign(n_analysis_set=len(members)))
             counts.append(frames[1])
     write_csv(pd.concat(effects, ignore_index=True), outputs["effects"])
     write_csv(pd.concat(counts, ignore_index=True), outputs["counts"])
+    write_csv(model_n_frame(model_n), outputs["model_n"])

@@ -4,11 +4,14 @@ per cohort, not a trial's.
 Each cohort is a different set of people surveyed once, so there is no allocation and no
 follow-up: per cohort, surveyed (every member of the cohort in the participants file) ->
 responded (with the response rate; those who did not respond or withdrew consent apart) ->
-analysed (per primary outcome, the respondents with it scored: the N of the cohort's summary
-in Table 2, and of its comparisons; the respondents without it apart). The counts are
-consort.json's (surveyed = allocated, responded = assessed at the survey) and
-tables/cohort_summary.csv's (analysed), so they reconcile with Table 1 (the respondents) and
-Table 2 (N per cohort); every count goes through the disclosure plan.
+analysed (per primary outcome, the respondents its adjusted model used: model_n.csv's
+participants per cohort of the fit, trialeval.model_n.primary_fit; "no data" the other
+respondents, without it scored or missing a covariate the model adjusts for). The counts are
+consort.json's (surveyed = allocated, responded = assessed at the survey) and model_n.csv's
+(analysed), so they reconcile with Table 1 (the respondents) and with the adjusted estimates'
+n; Table 2's N per cohort (tables/cohort_summary.csv, every respondent with the outcome
+scored) is that n and those missing a covariate. Every count goes through the disclosure
+plan (disclosure.model_n_facts registers the analysed and no-data counts).
 """
 
 from __future__ import annotations
@@ -19,26 +22,43 @@ from trialeval import disclosure
 from trialeval.formatting import rounded
 
 
-def analysed_counts(spec: dict, summary: pd.DataFrame, analysis_set: str, plan) -> dict:
+def analysed_counts(spec: dict, model_n: pd.DataFrame, analysis_set: str, plan) -> dict:
     """{primary outcome: {cohort: n or its disclosure marker}}: the respondents each primary
-    outcome's summary and comparisons use (cohort_summary.csv's n)."""
-    primary = [o["id"] for o in spec["outcomes"] if o["role"] == "primary"]
-    rows = summary[(summary["analysis_set"] == analysis_set) & summary["outcome"].isin(primary)]
-    counts: dict[str, dict] = {o: {} for o in primary if (rows["outcome"] == o).any()}
-    for row in rows.to_dict("records"):
-        n = int(row["n"])
-        marker = plan.marker(disclosure.cohort_key(row, "n"), n)
-        counts[row["outcome"]][str(row["cohort"])] = marker or n
+    outcome's adjusted model used (model_n.csv, `primary_outcomes`)."""
+    from trialeval.model_n import model_used
+
+    cohorts = [a["id"] for a in spec["arms"]]
+    counts: dict[str, dict] = {}
+    for outcome in primary_outcomes(spec):
+        used = model_used(model_n, spec, analysis_set, outcome, cohorts)
+        counts[outcome] = {
+            cohort: plan.marker(disclosure.model_key(analysis_set, outcome, cohort), n) or n
+            for cohort, n in used.items()
+        }
     return counts
 
 
-def _no_data(responded, n, plan) -> str:
-    """ " (no data: k)": respondents without the outcome, when both counts print and the
-    difference is not itself a small count the plan would withhold."""
+def primary_set(spec: dict) -> str:
+    """The analysis set the flow is drawn for: the first configured."""
+    return (spec["analyses"].get("analysis_sets") or ["itt"])[0]
+
+
+def primary_outcomes(spec: dict) -> list[str]:
+    """The primary outcomes the cohort comparison fits (scores and categories)."""
+    from trialeval.cohort import analysed_outcomes
+
+    fitted = set(analysed_outcomes(spec))
+    return [o["id"] for o in spec["outcomes"] if o["role"] == "primary" and o["id"] in fitted]
+
+
+def _no_data(responded, n, plan, key: str) -> str:
+    """ " (no data: k)": respondents not in the model (`key`: its model n's fact), when
+    both counts print and the plan prints the difference (it withholds one of the three
+    where that is small)."""
     if isinstance(responded, str) or isinstance(n, str):
         return ""
     rest = responded - n
-    if plan.on and 0 < rest < plan.min_cell:
+    if plan.marker(disclosure.no_data_key(key), rest):
         return ""
     return f" (no data: {rest:,})"
 
@@ -75,8 +95,9 @@ def cohort_boxes(spec: dict, consort: dict, analysed: dict, plan, width: float) 
         lines = [("Analysed", "bold", 0)]
         for outcome, by_cohort in analysed.items():
             n = by_cohort.get(cohort, 0)
+            key = disclosure.model_key(primary_set(spec), outcome, cohort)
             lines.append((labels.get(outcome, outcome), "normal", 0))
-            lines.append((f"{_n(n)}{_no_data(responded, n, plan)}", "normal", 1))
+            lines.append((f"{_n(n)}{_no_data(responded, n, plan, key)}", "normal", 1))
         if not analysed:
             lines.append(("no primary outcome summarised", "normal", 0))
         columns.append([head, response, lines])
@@ -89,10 +110,11 @@ def footnote(spec: dict, consort: dict) -> str:
 
     text = (
         f"Surveyed: {primary_set_definition(spec)}. Response rate: respondents of those "
-        "surveyed. Analysed, per primary outcome: the respondents with it scored (each "
-        f"cohort's N in {table_name(spec, 'cohort_table')} and in the comparisons; the "
-        "adjusted models use those of them with every covariate answered); no data: "
-        "respondents without it (too few items answered to score). "
+        "surveyed. Analysed, per primary outcome: the respondents in its adjusted model, "
+        "with it scored and every covariate answered (each cohort's N in "
+        f"{table_name(spec, 'cohort_table')} and its unadjusted estimates count every "
+        "respondent with it scored); no data: the other respondents (too few items answered "
+        "to score, or a covariate not answered). "
         f"{table_name(spec, 'table1')} describes the respondents."
     )
     if consort.get("disclosure_note"):
@@ -136,7 +158,7 @@ def plot_flow(spec: dict, consort: dict, analysed: dict, plan=disclosure.OFF):
 
 def plot(spec: dict, consort_path: str, inputs: dict[str, str]):
     """The figure for trialeval.figures.run: consort.json as published, the analysed counts
-    from tables/cohort_summary.csv, both through the disclosure plan."""
+    from model_n.csv, both through the disclosure plan."""
     import json
     from pathlib import Path
 
@@ -145,9 +167,8 @@ def plot(spec: dict, consort_path: str, inputs: dict[str, str]):
 
     plan = disclosure.load(inputs.get("disclosure"))
     consort = json.loads(Path(consort_path).read_text())
-    summary = read_csv(inputs["cohort_summary"], dtype={"cohort": str})
-    primary_set = (spec["analyses"].get("analysis_sets") or ["itt"])[0]
-    analysed = analysed_counts(spec, summary, primary_set, plan)
+    model_n = read_csv(inputs["model_n"], dtype={"arm": str})
+    analysed = analysed_counts(spec, model_n, primary_set(spec), plan)
     consort = disclosure.published_consort(consort, plan)
     import matplotlib
 

@@ -730,6 +730,22 @@ def cohort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
         ):
             if same in counts.values:
                 counts.add_sum_if_equal(n, [same])
+        _cohort_n_sums(counts, summary, n)
+
+
+def _cohort_n_sums(counts: Counts, summary: Mapping, n: str) -> None:
+    """A cohort's N of an outcome (the cohort table) = the respondents of its adjusted model
+    (the flow's analysed, when model_n_facts registered it) + those it left out for a missing
+    covariate (hidden: printed nowhere)."""
+    model = model_key(summary["analysis_set"], summary["outcome"], summary["cohort"])
+    if model not in counts.values or counts.values[model] > counts.values[n]:
+        return
+    rest = counts.values[n] - counts.values[model]
+    if rest == 0:
+        counts.add_sum_if_equal(n, [model])
+        return
+    counts.add(f"{model}/missing_covariate", rest, hidden=True)
+    counts.add_sum(n, [model, f"{model}/missing_covariate"])
 
 
 def cohort_marks(plan: Plan, summary: Mapping) -> tuple[str | None, str | None]:
@@ -1407,16 +1423,23 @@ def model_key(analysis_set: str, outcome: str, arm: str) -> str:
     return f"model/{analysis_set}/{outcome}/{arm}"
 
 
+def no_data_key(model: str) -> str:
+    """The flow diagrams' "no data" beside a model n (`model_key`): the set's (a cohort's
+    respondents') others."""
+    return f"{model}/no_data"
+
+
 def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """Per configured analysis set, score outcome and arm the participants its model used
     (trialeval.model_n), with the sums they enter; Table 2's n of each primary-analysis score
     row as the sum of its arms, where the counts agree (a model that left participants out
     for a missing covariate has no such sum)."""
-    if not {"effects", "model_n"} <= set(inputs) or spec["design"] not in (
-        "rct",
-        "cluster_rct",
-        "quasi_experimental",
-    ):
+    if not {"effects", "model_n"} <= set(inputs):
+        return
+    if spec["design"] == "cohort_comparison":
+        _cohort_model_facts(spec, inputs, counts)
+        return
+    if spec["design"] not in ("rct", "cluster_rct", "quasi_experimental"):
         return
     from trialeval.io import read_csv
     from trialeval.model_n import model_used
@@ -1440,13 +1463,32 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
                 # the diagram's "no data": the set's others (those of the complete-case set
                 # without this outcome at every visit among them)
                 set_key = consort_key("analysed", name, arm)
-                _model_set_sum(counts, set_key, key, f"{key}/no_data", hidden)
+                _model_set_sum(counts, set_key, key, no_data_key(key), hidden)
                 if name == "complete_case":  # and the outcome's own complete-case set
                     cc = _set_key(name, outcome["id"], arm)
                     _model_set_sum(counts, cc, key, f"{key}/not_in_set", hidden=True)
         for name in names:
             _nested_model_sums(counts, name, outcome["id"], arms)
     _table2_score_n(spec, read_csv(inputs["effects"]), arms, counts)
+
+
+def _cohort_model_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
+    """The cohort flow's analysed counts: per primary outcome and cohort the respondents its
+    adjusted model used (model_n.csv, in the flow's set) and beside them the cohort's other
+    respondents ("no data"), the two summing to its respondents (consort `assessed`).
+    cohort_facts links them to the cohort table's N (`_cohort_n_sums`)."""
+    from trialeval.cohort_flow import primary_outcomes, primary_set
+    from trialeval.io import read_csv
+    from trialeval.model_n import model_used
+
+    consort = json.loads(Path(inputs["consort"]).read_text())
+    reported = read_csv(inputs["model_n"], dtype={"arm": str})
+    name, cohorts = primary_set(spec), list(consort["allocated"])
+    for outcome in primary_outcomes(spec):
+        for cohort, n in model_used(reported, spec, name, outcome, cohorts).items():
+            key = counts.add(model_key(name, outcome, cohort), n)
+            responded = consort_key("assessed", spec["baseline"], cohort)
+            _model_set_sum(counts, responded, key, no_data_key(key), hidden=False)
 
 
 def _set_key(analysis_set: str, outcome: str, arm: str) -> str:

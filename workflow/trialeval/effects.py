@@ -287,6 +287,8 @@ def order_effects(effects: pd.DataFrame, spec: dict) -> pd.DataFrame:
     return frame.drop(columns=keys).reset_index(drop=True)
 
 
+# the jobs writing a model_n part (every analysis job)
+MODEL_N_JOBS = ("mixed_model", "prepost", "association", "cohort", "sensitivity")
 SENSITIVITY_MEANS_COLUMNS = ["analysis_name", *MEANS_COLUMNS]
 SENSITIVITY_DIAGNOSTIC_COLUMNS = ["analysis_name", *DIAGNOSTIC_COLUMNS]
 
@@ -318,10 +320,9 @@ def run(
     effects = adjust_trial(order_effects(effects, spec), spec, multiplicity)
     write_csv(effects, outputs["effects"])
     sides = {
+        # every job's fits: the primary analysis's, the survey's, each sensitivity analysis's
         "model_n": (
-            kind("mixed_model", ".model_n.csv")
-            + kind("prepost", ".model_n.csv")
-            + kind("cohort", ".model_n.csv"),
+            [p for a in MODEL_N_JOBS for p in kind(a, "model_n.csv")],
             MODEL_N_COLUMNS,
         ),
         "means": (kind("mixed_model", ".means.csv"), MEANS_COLUMNS),
@@ -339,10 +340,12 @@ def run(
         if name in outputs:
             write_csv(_read_all(paths_of, columns), outputs[name])
     if "model_n" in outputs:  # the n printed is the n each fit used
-        from trialeval.model_n import check_effects_n
+        from trialeval.model_n import check_association_counts, check_effects_n
 
         model_n = _read_all(sides["model_n"][0], MODEL_N_COLUMNS)
         check_effects_n(effects, model_n, [a["id"] for a in spec["arms"]])
+        counts = _read_all(sides["association_counts"][0], ASSOCIATION_COUNTS_COLUMNS)
+        check_association_counts(counts, model_n)
     if paths is not None and "estimands" in outputs:
         from trialeval.estimands import has_events, set_aside_counts
         from trialeval.io import read_analysis_data, write_json

@@ -1964,16 +1964,17 @@ def _complete_case_by_outcome(spec: dict, consort: dict, arm: str) -> list:
 
 
 def primary_model_n(
-    spec: dict, consort: dict, effects: pd.DataFrame, model_n: pd.DataFrame | None
+    spec: dict, consort: dict, model_n: pd.DataFrame | None
 ) -> dict[str, dict[str, dict[str, int]]]:
     """{analysis set: {primary outcome: {arm: n}}}: the participants each primary outcome's
     model used, per configured analysis set, as `model_n` (model_n.csv) reports them
     (trialeval.model_n.primary_fit: a randomized trial's mixed model, a pre/post trial's
     ANCOVA at the last post visit); they add up to effects.csv's n of that model. A survey
-    (one group): effects.csv's n of each model, by exposure."""
+    (one group): each exposure's model's n, its levels' in model_n summed (effects.csv's n of
+    its odds ratios, trialeval.model_n.check_effects_n)."""
     primary = [o for o in spec["outcomes"] if o["role"] == "primary" and o["kind"] == "score"]
     if spec["design"] == "cross_sectional" or list(consort["allocated"]) == ["all"]:
-        return _survey_model_n(spec, consort, effects)
+        return _survey_model_n(spec, consort, model_n)
     if spec["design"] == "cohort_comparison":  # its analyses are in the cohort table
         return {}
     arms = list(consort["allocated"])
@@ -1983,21 +1984,27 @@ def primary_model_n(
     }
 
 
-def _survey_model_n(spec: dict, consort: dict, effects: pd.DataFrame) -> dict:
-    """A survey's primary models: {set: {"outcome|exposure": {"all": n}}} from effects.csv."""
+def _survey_model_n(spec: dict, consort: dict, model_n: pd.DataFrame | None) -> dict:
+    """A survey's primary models: {set: {"outcome|exposure": {"all": n}}}, n the respondents
+    of the exposure's fit (model_n.csv: its levels summed)."""
+    from trialeval.model_n import ASSOCIATION, PRIMARY, analysis_names
+
     primary = {o["id"] for o in spec["outcomes"] if o["role"] == "primary"}
+    fits = pd.DataFrame(columns=["analysis", "outcome"]) if model_n is None else model_n
+    if len(fits):
+        fits = fits[(fits["analysis"] == ASSOCIATION) & fits["outcome"].isin(primary)]
+        fits = fits[analysis_names(fits) == PRIMARY]
     result: dict[str, dict[str, dict[str, int]]] = {}
     for name in configured_sets(spec, consort):
-        rows = effects[
-            (effects["analysis_set"] == name)
-            & effects["outcome"].isin(primary)
-            & effects["n"].notna()
-            & (effects["estimand"] == "odds_ratio")
-        ]
-        result[name] = {
-            f"{o}|{x}": {"all": int(part["n"].max())}
-            for (o, x), part in rows.groupby(["outcome", "exposure"], sort=False)
-        }
+        rows = fits[fits["analysis_set"] == name] if len(fits) else fits
+        result[name] = (
+            {
+                f"{o}|{x}": {"all": int(part["n"].sum())}
+                for (o, x), part in rows.groupby(["outcome", "exposure"], sort=False)
+            }
+            if len(rows)
+            else {}
+        )
     return result
 
 
@@ -2278,11 +2285,9 @@ def _model_n_shown(plan, consort: dict, name: str, outcome: str, arm: str, n: in
 
 def _model_n(spec: dict, consort: dict, inputs: dict[str, str]) -> dict | None:
     """The primary models' n for the flow diagram, when the rule passes what it needs."""
-    if not {"effects", "model_n"} <= set(inputs):
+    if "model_n" not in inputs:
         return None
-    return primary_model_n(
-        spec, consort, _primary_rows(read_csv(inputs["effects"])), _read_model_n(inputs)
-    )
+    return primary_model_n(spec, consort, _read_model_n(inputs))
 
 
 def _read_model_n(inputs: dict[str, str]) -> pd.DataFrame | None:

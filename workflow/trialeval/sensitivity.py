@@ -15,6 +15,12 @@ and pooled by Rubin's rules. effects.csv gets the delta 0 (MAR) rows; the job's 
 part every delta with the tipping point (the tipping_point table and figure). Visits after a
 while-on-treatment event are imputed with the rest of the trajectory but removed from every
 completed data set before it is analysed. config refuses imputation for category outcomes.
+
+The job's model_n part (trialeval.model_n) holds the participants each of its fits used per
+arm, under the analysis's name. A multiple imputation's n: the participants of its first
+completed data set's fit (every completed data set, of every delta, has the same ones):
+every member of the analysis set with the model's covariates observed, their missing scores
+imputed (one missing a covariate is not imputed, and the model drops them).
 """
 
 from __future__ import annotations
@@ -33,11 +39,16 @@ def _imputation_columns() -> list[str]:
 
 
 def analysis_effects(
-    view: dict, outcome_id: str, paths: dict[str, str], alpha: float
+    view: dict,
+    outcome_id: str,
+    paths: dict[str, str],
+    alpha: float,
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One outcome under one sensitivity analysis: (effects, means, diagnostics), every row
     with analysis_name. Scores get the mixed model (on multiple imputations when the analysis
-    has `imputation`: see `imputation_effects`), categories the risk ratio."""
+    has `imputation`: see `imputation_effects`), categories the risk ratio. `model_n`, if
+    given, collects the participants each fit used per arm."""
     from trialeval import models, prepost
     from trialeval.config import outcome_analyses
 
@@ -45,21 +56,27 @@ def analysis_effects(
     empty = (pd.DataFrame(columns=MEANS_COLUMNS), pd.DataFrame(columns=DIAGNOSTIC_COLUMNS))
     if outcome_id in outcome_analyses(view)["mixed_model"]:
         if view["analyses"]["analysis"].get("imputation"):
-            effects = imputation_effects(view, outcome_id, paths, alpha)[0]
+            effects = imputation_effects(view, outcome_id, paths, alpha, model_n)[0]
             means, diagnostics = empty
         else:
-            effects, means, diagnostics = models.outcome_effects(view, outcome_id, paths, alpha)
+            fitted = models.outcome_effects(view, outcome_id, paths, alpha, model_n)
+            effects, means, diagnostics = fitted
     else:
-        effects, _ = prepost.outcome_effects(view, outcome_id, paths, alpha)
+        effects, _ = prepost.outcome_effects(view, outcome_id, paths, alpha, model_n)
         means, diagnostics = empty
     return tuple(frame.assign(analysis_name=name) for frame in (effects, means, diagnostics))
 
 
 def imputation_effects(
-    view: dict, outcome_id: str, paths: dict[str, str], alpha: float
+    view: dict,
+    outcome_id: str,
+    paths: dict[str, str],
+    alpha: float,
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One score outcome's multiple imputation on each of the analysis's sets: (effects rows
-    of the MAR result, delta 0; every delta's pooled rows with the tipping point)."""
+    of the MAR result, delta 0; every delta's pooled rows with the tipping point). `model_n`
+    collects the participants per arm of each set's first completed data set's fit."""
     from trialeval.estimands import analysis_data, cells_after, events_of
     from trialeval.imputation import mixed_model_imputation
     from trialeval.io import in_set, set_members
@@ -87,6 +104,7 @@ def imputation_effects(
             deltas=mi["delta"],
             propagate=mi["propagate"],
             exclude=exclude,
+            model_n=model_n,
         )
         tipping = tipping.rename(columns={"note": "tipping_note"})
         pooled.append(table.merge(tipping, on=TIPPING_KEYS, how="left", validate="m:1"))
@@ -101,22 +119,25 @@ def imputation_effects(
 
 def run(view: dict, *, paths: dict[str, str], alpha: float, outputs: dict[str, str]) -> None:
     """Rule entry: every outcome of one sensitivity analysis. ``outputs``: effects, means,
-    diagnostics (each with analysis_name as its first column) and imputation (every delta's
-    pooled rows; header only for an analysis without imputation)."""
+    diagnostics (each with analysis_name as its first column), model_n (the participants each
+    fit used, per arm, under the analysis's name) and imputation (every delta's pooled rows;
+    header only for an analysis without imputation)."""
     from trialeval.config import outcome_analyses
     from trialeval.io import write_csv
+    from trialeval.model_n import model_n_frame
 
     analysis = view["analyses"]["analysis"]
     imputed = analysis.get("imputation") and outcome_analyses(view)["mixed_model"]
-    fits, delta_tables = [], []
+    fits, delta_tables, model_n = [], [], []
     for outcome_id in analysis["outcomes"]:
         if imputed and outcome_id in imputed:
-            effects, table = imputation_effects(view, outcome_id, paths, alpha)
+            effects, table = imputation_effects(view, outcome_id, paths, alpha, model_n)
             empty = (pd.DataFrame(columns=MEANS_COLUMNS), pd.DataFrame(columns=DIAGNOSTIC_COLUMNS))
             fits.append(tuple(f.assign(analysis_name=analysis["name"]) for f in (effects, *empty)))
             delta_tables.append(table)
         else:
-            fits.append(analysis_effects(view, outcome_id, paths, alpha))
+            fits.append(analysis_effects(view, outcome_id, paths, alpha, model_n))
+    write_csv(model_n_frame(model_n, analysis["name"]), outputs["model_n"])
     tables = {"effects": EFFECT_COLUMNS, "means": MEANS_COLUMNS, "diagnostics": DIAGNOSTIC_COLUMNS}
     for i, (name, columns) in enumerate(tables.items()):
         frames = [fit[i] for fit in fits]

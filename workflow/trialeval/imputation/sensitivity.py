@@ -191,6 +191,7 @@ def mixed_model_imputation(
     dfcom: str = "completed",
     exclude: pd.DataFrame | None = None,
     refit: bool = True,
+    model_n: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The primary mixed model (`models.mixed_model_effects`, same arguments) on m
     delta-adjusted imputations per delta, pooled by Rubin's rules: (pooled, tipping).
@@ -207,11 +208,13 @@ def mixed_model_imputation(
     redone per data set (`_repeated_refitter`); the numbers are those of the full call
     (tests/test_imputation.py), the rows' notes those of each delta's first data set.
     pooled: one row per delta and contrast (MI_COLUMNS); tipping: per contrast the tipping
-    point (`tipping_delta`, NaN when none) and its note.
+    point (`tipping_delta`, NaN when none) and its note. `model_n`, if given, collects the
+    participants per arm of the first completed data set's fit (trialeval.model_n): every
+    completed data set has the same participants, those the pooled rows' n counts.
     """
     from trialeval.models import mixed_model_effects  # models imports a lot; keep it lazy
 
-    def fit(frame):
+    def fit(frame, collect=None):
         effects, _, _ = mixed_model_effects(
             frame,
             participants,
@@ -225,6 +228,7 @@ def mixed_model_imputation(
             covariance=covariance,
             df=df,
             groups=groups,
+            model_n=collect,
         )
         return effects.set_index(KEY)
 
@@ -249,14 +253,15 @@ def mixed_model_imputation(
         )
 
     keep = _keep_cells(exclude)
-    fast = None
+    fast, collect = None, model_n
     notes = "; ".join(data.notes)
     rows = []
     for delta, completed in completed_by_delta(
         data, deltas, m=m, seed=seed, propagate=propagate, iterations=iterations
     ):
         frames = [f if keep is None else f[keep(f)] for f in completed_frames(data, completed)]
-        first = fit(frames[0])
+        first = fit(frames[0], collect)
+        collect = None  # the first delta's first data set: the participants of every one
         if fast is None and refit and model == "repeated" and not groups:
             fast = _repeated_refitter(frames[0], participants, spec, site, covariates, alpha)
         if fast is not None and list(first.index) == fast.keys:
