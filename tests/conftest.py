@@ -158,14 +158,15 @@ def tiny(tmp_path) -> TinyTrial:
     return TinyTrial(tmp_path)
 
 
-def demo_spec(trial: str) -> dict:
-    """The resolved spec of one committed demo trial, loaded as the Snakefile loads it."""
+def demo_spec(trial: str, raw_dir: Path | None = None) -> dict:
+    """The resolved spec of one committed demo trial, loaded as the Snakefile loads it (its
+    exports read from `raw_dir`, a copy to edit, when given)."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config.update(
         trials=[trial],
         trials_dir=str(ROOT / "config" / "trials"),
         instruments=str(ROOT / "config" / "instruments.yaml"),
-        raw_dir=str(ROOT / "data" / "raw"),
+        raw_dir=str(raw_dir or ROOT / "data" / "raw"),
         results_dir="results",
     )
     return load_trials(config, SCHEMAS)[trial]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import zipfile
 from html import unescape
 from pathlib import Path
@@ -236,6 +237,103 @@ def test_cohort_flow_is_surveyed_responded_analysed_and_reconciles(demo):
     eff = pd.read_csv(d / "effects.csv")
     odds = eff[(eff["outcome"] == "depression") & (eff["estimand"] == "adjusted_odds_ratio")]
     assert odds["n"].tolist() == [sum(analysed)]
+
+
+@pytest.fixture(scope="module")
+def unanswered(tmp_path_factory):
+    """The curriculum trial with a copy of its exports edited: the first 2019 respondent
+    left both PHQ-2 items blank (the screen unscored), the first three 2021 respondents
+    their age (a covariate of the adjusted models). Built by the rule entries, as `demo`."""
+    root = tmp_path_factory.mktemp("unanswered")
+    raw = root / "raw"
+    shutil.copytree(ROOT / "data" / "raw" / "curriculum_passfail", raw / "curriculum_passfail")
+    roster = pd.read_csv(raw / "curriculum_passfail/roster.csv", dtype=str)
+    survey = pd.read_csv(raw / "curriculum_passfail/survey.csv", dtype=str)
+    year = dict(zip(roster["student_id"], roster["class_year"], strict=True))
+    answered = list(dict.fromkeys(survey["student_id"]))
+    first_2019 = next(s for s in answered if year[s] == "2019")
+    no_age = [s for s in answered if year[s] == "2021"][:3]
+    survey.loc[survey["student_id"] == first_2019, ["phq_1", "phq_2"]] = None
+    roster.loc[roster["student_id"].isin(no_age), "age"] = None
+    survey.to_csv(raw / "curriculum_passfail/survey.csv", index=False)
+    roster.to_csv(raw / "curriculum_passfail/roster.csv", index=False)
+    spec = demo_spec("curriculum_passfail", raw_dir=raw)
+    build(spec, root / "out")
+    return spec, root / "out"
+
+
+def test_cohort_flow_analysed_is_the_adjusted_models_n(unanswered):
+    """Table 2's N per cohort (cohort_summary.csv: every respondent with the screen scored)
+    and the adjusted model's n (model_n.csv: those of them with every covariate) differ once
+    a respondent leaves a covariate out: by hand 85 - 1 = 84 and 91 in Table 2, 84 and
+    91 - 3 = 88 in the odds ratio's model. The flow prints the model's n, its "no data" the
+    other respondents (1: unscored; 3: no age), and the odds ratio's n is their sum."""
+    spec, d = unanswered
+    summary = pd.read_csv(d / "tables" / "cohort_summary.csv", dtype={"cohort": str})
+    depression = summary[summary["outcome"] == "depression"]
+    assert dict(zip(depression["cohort"], depression["n"], strict=True)) == {
+        "2019": 84,
+        "2021": 91,
+    }
+    model_n = pd.read_csv(d / "model_n.csv", dtype={"arm": str})
+    odds = model_n[
+        (model_n["outcome"] == "depression") & (model_n["estimand"] == "adjusted_odds_ratio")
+    ]
+    assert dict(zip(odds["arm"], odds["n"], strict=True)) == {"2019": 84, "2021": 88}
+    flow = svg_text(d / "figures" / "consort.svg")
+    assert _n(flow, "Responded") == [85, 91]
+    label = "Positive depression screen (PHQ-2 ≥\u00a03)"
+    assert _n(flow, label) == [84, 88]
+    assert "n\u00a0=\u00a084 (no data: 1)" in flow and "n\u00a0=\u00a088 (no data: 3)" in flow
+    # the footnote (wrapped over lines) says what no data covers
+    assert "to score, or a covariate not answered" in " ".join(flow.split())
+    effects = pd.read_csv(d / "effects.csv")
+    rows = effects[effects["outcome"] == "depression"].set_index("estimand")["n"]
+    assert rows["adjusted_odds_ratio"] == 84 + 88 and rows["risk_difference"] == 84 + 91
+
+
+def test_cohort_flow_withholds_a_small_no_data_with_a_count_that_gives_it_back(
+    unanswered, tmp_path
+):
+    """At k = 5 the flow's no data (1 and 3) are withheld: neither prints, and of each
+    cohort's responded, analysed and no data (responded = analysed + no data) not all
+    print; Table 2's N (84, 91) less the model's n gives no one back a withheld count: the
+    plan's audit finds every withheld count unpinned."""
+    spec, d = unanswered
+    spec = dict(spec, disclosure={"min_cell": 5})
+    inputs = {
+        "consort": d / "consort.json",
+        "participants": d / "interim/participants.parquet",
+        "covariate_labels": d / "interim/covariate_labels.json",
+        "sets": d / "interim/analysis_sets.parquet",
+        "scores": d / "interim/scores.parquet",
+        "cohort_summary": d / "tables/cohort_summary.csv",
+        "effects": d / "effects.csv",
+        "model_n": d / "model_n.csv",
+    }
+    inputs = {k: str(v) for k, v in inputs.items() if v.exists()}
+    counts = disclosure.trial_counts(spec, report_items(spec)["tables"], inputs)
+    plan_path = tmp_path / "disclosure.json"
+    disclosure.write_plan(counts, 5, plan_path)
+    plan = disclosure.load(plan_path)
+    inputs["disclosure"] = str(plan_path)
+    figures.run(spec, "consort", inputs=inputs, out_stem=str(tmp_path / "f"))
+    flow = svg_text(tmp_path / "f.svg")
+    assert "(no data:" not in flow
+    assert plan.note() in " ".join(flow.split())  # said where only an analysed n is withheld
+    for year, n in (("2019", 84), ("2021", 88)):
+        model = disclosure.model_key("itt", "depression", year)
+        assert counts.values[model] == n
+        assert plan.hides(disclosure.no_data_key(model))
+        shown = [
+            not plan.hides(key)
+            for key in (disclosure.consort_key("assessed", "survey", year), model)
+        ]
+        assert not all(shown), year
+        # what a reader can work out of it from every printed count: not its value
+        no_data = disclosure.no_data_key(model)
+        low, high = disclosure.feasible_intervals(counts, plan.status, 5, [no_data])[no_data]
+        assert high - low >= 1, (year, low, high)
 
 
 def test_cohort_table1_describes_respondents_without_outcomes(demo):

@@ -421,6 +421,40 @@ def test_primary_mixed_model_on_imputations():
     np.testing.assert_allclose(pooled["dfcom"], observed["df"], rtol=1e-12)
 
 
+def test_model_n_of_an_imputation_is_its_completed_data_sets_participants():
+    """A multiple imputation's n (model_n): the participants of the first completed data
+    set's fit, collected once for every delta and imputation. By hand: 40 per arm; control's
+    P0000 and P0001 have no score at all (imputed from arm and covariates: in), the coached
+    P0040-P0042 no age (not imputed; the model drops them): control 40, coached 37, the
+    pooled rows' n 77; the observed-data fit has control 38."""
+    from trialeval.models import mixed_model_effects
+
+    scores, participants, _ = simulate(n_per_arm=40, n_post=2, seed=10)
+    scores = scores[~scores["participant_id"].isin(["P0000", "P0001"])]
+    no_age = participants["participant_id"].isin(["P0040", "P0041", "P0042"])
+    participants.loc[no_age, "age"] = np.nan
+    spec, outcome = trial_spec(2), {"id": "ee", "role": "primary"}
+    options = dict(analysis_set="itt", model="repeated", site="none", covariates=("age",))
+    collected: list[dict] = []
+    pooled, _ = mi.mixed_model_imputation(
+        scores,
+        participants,
+        spec,
+        outcome,
+        **options,
+        m=2,
+        seed=5,
+        deltas=[2.0],
+        model_n=collected,
+    )
+    assert [(r["arm"], r["n"]) for r in collected] == [("ctl", 40), ("coach", 37)]
+    assert {r["analysis"] for r in collected} == {"mixed_model"}
+    assert (pooled["n"] == 77).all() and set(pooled["delta"]) == {0.0, 2.0}
+    observed: list[dict] = []
+    mixed_model_effects(scores, participants, spec, outcome, **options, model_n=observed)
+    assert [(r["arm"], r["n"]) for r in observed] == [("ctl", 38), ("coach", 37)]
+
+
 @pytest.mark.parametrize("site", ["none", "fixed", "random"])
 def test_refit_of_the_repeated_model_equals_the_full_call(site):
     """The design built once and only the score refitted (`refit`, the default for model

@@ -104,7 +104,9 @@ def cohort_boxes(spec: dict, consort: dict, analysed: dict, plan, width: float) 
     return columns
 
 
-def footnote(spec: dict, consort: dict) -> str:
+def footnote(spec: dict, consort: dict, analysed: dict | None = None, plan=disclosure.OFF) -> str:
+    """What the flow's counts are; the disclosure note where a count of it is withheld
+    (consort's, or an analysed count: a marker in `analysed`)."""
     from trialeval.labels import primary_set_definition
     from trialeval.tables import table_name
 
@@ -117,8 +119,9 @@ def footnote(spec: dict, consort: dict) -> str:
         "to score, or a covariate not answered). "
         f"{table_name(spec, 'table1')} describes the respondents."
     )
-    if consort.get("disclosure_note"):
-        text += f" {consort['disclosure_note']}"
+    withheld = any(isinstance(n, str) for by in (analysed or {}).values() for n in by.values())
+    if consort.get("disclosure_note") or (withheld and plan.on):
+        text += f" {consort.get('disclosure_note') or plan.note()}"
     return text
 
 
@@ -138,7 +141,7 @@ def plot_flow(spec: dict, consort: dict, analysed: dict, plan=disclosure.OFF):
         for i, box in enumerate(row):
             box.x0, box.top, box.height = x_start + i * (col_w + gap), y, height
         y += height + f.ROW_GAP
-    note = f.wrap(footnote(spec, consort), width - 2 * margin, f.SMALL_FONT)
+    note = f.wrap(footnote(spec, consort, analysed, plan), width - 2 * margin, f.SMALL_FONT)
     fig_h = y - f.ROW_GAP + 0.12 + len(note) * f.SMALL_FONT * 1.3 / 72 + margin
     fig = f.plt.figure(figsize=(width, fig_h))
     ax = fig.add_axes((0, 0, 1, 1))
