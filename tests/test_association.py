@@ -15,6 +15,7 @@ import statsmodels.api as sm
 from test_prepost import demo_inputs
 
 from trialeval.association import COUNTS_COLUMNS, association_effects
+from trialeval.errors import TrialInputError
 
 REL = 1e-6
 LEVELS = {"1": "Very weak", "2": "Somewhat weak", "3": "Somewhat strong", "4": "Very strong"}
@@ -294,3 +295,64 @@ def test_rule_entry_writes_each_exposure(tmp_path):
     )
     # io.write_csv keeps 10 significant digits
     np.testing.assert_allclose(effects["estimate"][:3], expected["estimate"], rtol=1e-9)
+
+
+def test_model_n_is_each_levels_respondents_in_the_fit():
+    """model_n of an exposure's fit: its levels' respondents with the outcome, the exposure
+    and every covariate (the association counts' n, the effects rows' n their sum). By hand,
+    ten respondents, levels 1, 1, 1, 2, 2, 2, 3, 3, 4, 4: S02 has no training level, S05 no
+    burnout score, S10 no belonging score: 2, 2, 2 and 1, n 7."""
+    from trialeval.model_n import (
+        check_association_counts,
+        check_effects_n,
+        effect_n,
+        model_n_frame,
+    )
+
+    ids = [f"S{i:02d}" for i in range(1, 11)]
+    belong = [1, 1, 1, 2, 2, 2, 3, 3, 4, 4]
+    burnout = [0, 1, 1, 0, None, 1, 0, 1, 1, 0]
+    participants = pd.DataFrame(
+        {"participant_id": ids, "level": ["student", "resident"] * 5, "arm": "all"}
+    )
+    participants.loc[1, "level"] = None
+    belong[9] = None
+    scores = pd.concat(
+        [
+            pd.DataFrame({"participant_id": ids, "outcome": "burnout", "score": burnout}),
+            pd.DataFrame({"participant_id": ids, "outcome": "belong", "score": belong}),
+        ],
+        ignore_index=True,
+    ).assign(timepoint="survey", score=lambda f: f["score"].astype(float))
+    collected: list[dict] = []
+    effects, counts = association_effects(
+        scores,
+        participants,
+        toy_spec(),
+        outcome="burnout",
+        exposure="belong",
+        covariates=["level"],
+        alpha=0.05,
+        model_n=collected,
+    )
+    assert [(r["arm"], r["n"]) for r in collected] == [
+        ("Very weak", 2),
+        ("Somewhat weak", 2),
+        ("Somewhat strong", 2),
+        ("Very strong", 1),
+    ]
+    fit = {(r["analysis"], r["estimand"], r["exposure"], r["timepoint"]) for r in collected}
+    assert fit == {("association", "odds_ratio", "belong", "survey")}
+    assert counts["n"].tolist() == [2, 2, 2, 1]
+    reported = model_n_frame(collected)
+    effects = effects.assign(analysis_name="primary")
+    assert (effects["n"] == 7).all()
+    assert [effect_n(reported, r, ["all"]) for r in effects.to_dict("records")] == [7, 7, 7]
+    check_effects_n(effects, reported, ["all"])
+    check_association_counts(counts, reported)
+    # another exposure's fit is not this one's; a count the fit did not use is caught
+    other = reported.assign(exposure="belong_school")
+    with pytest.raises(TrialInputError, match="no row for analysis set 'itt', outcome 'burnout'"):
+        check_effects_n(effects, other, ["all"])
+    with pytest.raises(AssertionError, match="association_counts.csv's n 3 of itt / belong"):
+        check_association_counts(counts.assign(n=[3, 2, 2, 1]), reported)

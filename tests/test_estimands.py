@@ -389,6 +389,59 @@ def test_hypothetical_and_while_on_treatment_fit_the_model_on_the_data_left(tiny
     assert primary["n_obs"].iloc[0] == expected["n_obs"].iloc[0] + 3
 
 
+def test_each_sensitivity_analysis_reports_its_own_model_n(tiny, tmp_path):
+    """The sensitivity job's model_n part: each fit's participants per arm under the
+    analysis's name, merged by the effects job beside the primary's and checked against
+    every effects row. By hand (itt: P1, P2 peer; P4, P5, P6 control, P6 never answered):
+    the primary model and `hypo` (P2's later visits set missing, its baseline kept) 2 + 2;
+    `aged`, adjusted for age, which P4 has not given, 2 + 1. A sensitivity row whose n is
+    not its fit's stops the effects job, naming the analysis."""
+    tiny.trial["analyses"] = {
+        "analysis_sets": ["itt"],
+        "mixed_model": {"site": "none"},
+        "sensitivity": [
+            {"name": "hypo", "estimand": _estimand("hypothetical")},
+            {"name": "aged", "outcomes": ["sc"], "covariates": ["age"]},
+        ],
+    }
+    _three_waves(tiny).participants.loc[3, "age"] = None  # P4
+    spec, paths = _stages(tiny, tmp_path)
+    parts: dict[str, list[str]] = {"mixed_model": [], "sensitivity": []}
+    primary = {k: str(tmp_path / f"mixed_model.{k}.csv") for k in ("effects", "means")}
+    primary |= {k: str(tmp_path / f"mixed_model.{k}.csv") for k in ("diagnostics", "model_n")}
+    models.run(spec, paths=paths, alpha=0.05, outputs=primary)
+    parts["mixed_model"] = list(primary.values())
+    for name in ("hypo", "aged"):
+        kinds = ("effects", "means", "diagnostics", "model_n", "imputation")
+        outputs = {k: str(tmp_path / f"sensitivity.{name}.{k}.csv") for k in kinds}
+        view = for_stage(spec, "sensitivity", analysis=name)
+        sensitivity.run(view, paths=paths, alpha=0.05, outputs=outputs)
+        parts["sensitivity"] += [v for k, v in outputs.items() if k != "imputation"]
+    out = {"effects": str(tmp_path / "effects.csv"), "model_n": str(tmp_path / "model_n.csv")}
+    effects.run(spec, parts, "holm", out)
+    reported = pd.read_csv(out["model_n"])
+    by_fit = {
+        (name, outcome): dict(zip(rows["arm"], rows["n"], strict=True))
+        for (name, outcome), rows in reported.groupby(["analysis_name", "outcome"], sort=False)
+    }
+    assert by_fit == {
+        ("primary", "sc"): {"peer": 2, "ctl": 2},
+        ("primary", "fl"): {"peer": 2, "ctl": 2},
+        ("hypo", "sc"): {"peer": 2, "ctl": 2},
+        ("hypo", "fl"): {"peer": 2, "ctl": 2},
+        ("aged", "sc"): {"peer": 2, "ctl": 1},
+    }
+    assert set(reported["analysis"]) == {"mixed_model"}
+    stacked = pd.read_csv(out["effects"])
+    aged = stacked[stacked["analysis_name"] == "aged"]
+    assert len(aged) and (aged["n"] == 3).all()
+    assert (stacked.loc[stacked["analysis_name"] != "aged", "n"] == 4).all()
+    wrong = pd.read_csv(tmp_path / "sensitivity.aged.effects.csv").assign(n=4)
+    wrong.to_csv(tmp_path / "sensitivity.aged.effects.csv", index=False)
+    with pytest.raises(AssertionError, match=r"effects.csv's n 4 of aged / itt / sc .* fit's 3"):
+        effects.run(spec, parts, "holm", out)
+
+
 def test_an_event_column_entirely_empty_changes_nothing(tiny, tmp_path):
     tiny.trial["analyses"] = {
         "analysis_sets": ["itt"],

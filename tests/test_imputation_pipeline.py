@@ -235,3 +235,52 @@ def test_imputation_defaults_resolve(tiny):
         "delta": [-2.0, 0.0],
         "propagate": False,
     }
+
+
+def test_every_sensitivity_rows_n_is_its_fits(project):
+    """model_n.csv holds each sensitivity analysis's fits under its name (a multiple
+    imputation's: its first completed data set's, every participant of the set with the
+    model's covariates); every effects row's n, the primary's and each sensitivity
+    analysis's, is its fit's arms summed; Table S1 (its Markdown, and the report's copy of
+    its HTML) prints, in each sensitivity analysis's block, those n."""
+    from trialeval.model_n import effect_n
+
+    effects = pd.read_csv(_out(project, "effects.csv"))
+    model_n = pd.read_csv(_out(project, "model_n.csv"))
+    arms = [a["id"] for a in CELL.trial["arms"]]
+    names = ["primary", "hypothetical", "mi_delta", "mi_carried"]
+    assert list(dict.fromkeys(model_n["analysis_name"])) == names
+    for row in effects[effects["n"].notna()].to_dict("records"):
+        assert row["n"] == effect_n(model_n, row, arms), row
+    # the imputed analyses' fits: every itt member with the model's covariates (and site,
+    # fixed in mi_carried), counted here from the interim files
+    _, people = read_analysis_data(
+        *(str(_out(project, f"interim/{f}.parquet")) for f in ("scores", "participants")),
+        str(_out(project, "interim/analysis_sets.parquet")),
+    )
+    covariates = CELL.trial["analyses"]["mixed_model"]["covariates"]
+    for name, extra in (("mi_delta", []), ("mi_carried", ["site"])):
+        members = set_members(people, "itt").dropna(subset=[*covariates, *extra])
+        expected = members["arm"].value_counts().to_dict()
+        fit = model_n[model_n["analysis_name"] == name]
+        assert set(fit["outcome"]) == {"flourishing"}, name
+        assert dict(zip(fit["arm"], fit["n"], strict=True)) == expected, name
+    # Table S1: each sensitivity analysis's block prints its rows' n, in order
+    table = pd.read_csv(_out(project, "tables/effects_supplement.csv"))
+    md = _out(project, "tables/effects_supplement.md").read_text().splitlines()
+    labels = {a["name"]: a["label"] for a in CELL.trial["analyses"]["sensitivity"]}
+    for name, label in labels.items():
+        start = next(i for i, line in enumerate(md) if f"Sensitivity analysis: {label}," in line)
+        block = []
+        for line in md[start + 1 :]:
+            if "Sensitivity analysis:" in line or not line.startswith("|"):
+                break
+            cell = line.strip("|").split("|")[-1].strip()
+            if cell:
+                block.append(int(cell.replace(",", "")))
+        rows = table[table["analysis_name"] == name]
+        assert block and block == rows["n"].astype(int).tolist(), name
+        fitted = effects[effects["analysis_name"] == name]
+        assert sorted(block) == sorted(fitted["n"].astype(int)), name
+    report = (project / RUNS[0] / "report.html").read_text()
+    assert _out(project, "tables/effects_supplement.html").read_text().strip() in report

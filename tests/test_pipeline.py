@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -359,10 +360,12 @@ DEMO_TRIALS = (
 
 
 def test_every_printed_n_is_the_n_its_model_used(demo_run):
-    """Every demo trial: each primary effects.csv row with an n (but a survey's exposures,
-    whose job writes no model_n) prints the sum of its fit's model_n.csv arms (the two arms
-    compared, or a mixed model's every arm); the CONSORT diagram's analysed lines under
-    each set are the primary fit's model_n per arm (a pre/post trial's ANCOVA)."""
+    """Every demo trial: each effects.csv row with an n prints the sum of its fit's
+    model_n.csv arms (the two arms compared, a mixed model's every arm, a survey exposure's
+    every level); the CONSORT diagram's analysed lines under each set are the primary fit's
+    model_n per arm (a pre/post trial's ANCOVA). The survey's are read in
+    `test_the_surveys_printed_n_are_its_fits`, a sensitivity analysis's in
+    tests/test_imputation_pipeline.py (no demo trial has one)."""
     from trialeval.model_n import effect_n, model_used
 
     checked, drawn = set(), 0
@@ -371,8 +374,7 @@ def test_every_printed_n_is_the_n_its_model_used(demo_run):
         spec, effects = demo_spec(trial), pd.read_csv(base / "effects.csv")
         model_n = pd.read_csv(base / "model_n.csv")
         arms = [a["id"] for a in spec["arms"]]
-        rows = effects[effects["n"].notna() & (effects["analysis_name"] == "primary")]
-        for row in rows[rows["analysis"] != "association"].to_dict("records"):
+        for row in effects[effects["n"].notna()].to_dict("records"):
             assert row["n"] == effect_n(model_n, row, arms), (trial, row)
             checked.add((spec["design"], row["analysis"]))
         if spec["design"] not in ("rct", "quasi_experimental"):
@@ -391,7 +393,56 @@ def test_every_printed_n_is_the_n_its_model_used(demo_run):
     assert {("rct", "mixed_model"), ("quasi_experimental", "prepost")} <= checked
     assert ("cohort_comparison", "cohort_comparison") in checked
     assert ("rct", "risk_ratio") in checked and ("rct", "logistic") in checked
+    assert ("cross_sectional", "association") in checked
     assert drawn >= 8
+
+
+def test_the_surveys_printed_n_are_its_fits(demo_run):
+    """The survey: each exposure level's n in the association table (its Markdown, and the
+    report's copy of its HTML) and the odds-ratio forest (SVG text) is the respondents of
+    that level in the exposure's fit (model_n.csv), and the CONSORT diagram's n of each
+    exposure's model their sum, effects.csv's n of its odds ratios."""
+    base = demo_run / "results" / "belonging_survey"
+    spec = demo_spec("belonging_survey")
+    exposures = spec["analyses"]["association"]["exposures"]
+    model_n = pd.read_csv(base / "model_n.csv")
+    fits = model_n[model_n["analysis"] == "association"]
+    assert set(fits["analysis_name"]) == {"primary"} and set(fits["exposure"]) == set(exposures)
+    expected = [
+        (exposure, str(row["arm"]), int(row["n"]))
+        for exposure in exposures
+        for row in fits[fits["exposure"] == exposure].to_dict("records")
+    ]
+    assert len(expected) == 4 * len(exposures)
+    # the association table: a heading row per exposure (no n), then its levels
+    printed, heading = [], -1
+    for line in (base / "tables/association_table.md").read_text().splitlines()[4:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) < 2:
+            continue
+        if not cells[1]:
+            heading += 1
+            continue
+        printed.append((exposures[heading], cells[0], int(cells[1])))
+    assert printed == expected
+    report = (demo_run / "results" / "report.html").read_text()
+    assert (base / "tables/association_table.html").read_text().strip() in report
+    # the forest: each level's name (the reference's with "(reference)"), then its n
+    texts = re.findall(r"<!-- (.*?) -->", (base / "figures/odds_ratio_forest.svg").read_text())
+    levels = {label for _, label, _ in expected}
+    drawn = [
+        (texts[i].removesuffix(" (reference)"), int(texts[i + 1].replace(",", "")))
+        for i in range(len(texts) - 1)
+        if texts[i].removesuffix(" (reference)") in levels
+    ]
+    assert drawn == [(label, n) for _, label, n in expected]
+    consort = " ".join(re.findall(r"<!-- (.*?) -->", (base / "figures/consort.svg").read_text()))
+    effects = pd.read_csv(base / "effects.csv")
+    for exposure in exposures:
+        n = int(fits.loc[fits["exposure"] == exposure, "n"].sum())
+        label = figures.pretty(next(o["label"] for o in spec["outcomes"] if o["id"] == exposure))
+        assert f"{label}: n\u00a0=\u00a0{n:,}" in consort, (exposure, n)
+        assert set(effects.loc[effects["exposure"] == exposure, "n"]) == {n}
 
 
 def test_table_2_gives_each_groups_number_analysed(demo_run):
