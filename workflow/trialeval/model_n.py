@@ -8,7 +8,8 @@ cLDA, ANCOVA, MMRM) is one fit over every estimand and visit, so its estimand an
 are blank. The pre/post job writes one fit per post visit and method (ANCOVA,
 Hodges-Lehmann, risk ratio, risk difference, logistic regression), the cohort job one per
 estimand, each sensitivity analysis its fits under its name (a multiple imputation: the fit
-of the first completed data set, whose participants every completed data set has), the
+of the first completed data set, whose participants every completed data set has: see
+trialeval.sensitivity), the
 survey's association job one per exposure, its "arms" the exposure's levels (labels).
 
 effects.csv's n of a row is the sum of its fit's arms (`effect_arms`: the two arms compared,

@@ -20,7 +20,10 @@ The job's model_n part (trialeval.model_n) holds the participants each of its fi
 arm, under the analysis's name. A multiple imputation's n: the participants of its first
 completed data set's fit (every completed data set, of every delta, has the same ones):
 every member of the analysis set with the model's covariates observed, their missing scores
-imputed (one missing a covariate is not imputed, and the model drops them).
+imputed (one missing a covariate is not imputed, and the model drops them), less those the
+model drops once a while-on-treatment strategy has removed the visits after the event (an
+event at baseline leaves an MMRM or ANCOVA nothing after baseline). The pooled rows' n in
+effects.csv is that fit's.
 """
 
 from __future__ import annotations
