@@ -37,7 +37,7 @@ from trialeval.tables import estimate_decimals
 
 # the names the figure rule passes (workflow/rules/common.smk, FIGURE_INPUTS)
 FIGURE_INPUTS = {
-    "consort": ["consort", "scores", "sets", "effects", "model_n"],
+    "consort": ["consort", "scores", "sets", "model_n"],
     "trajectories": ["means", "consort"],
     "forest": ["effects", "scores", "sets", "model_n"],
     "change_distributions": ["scores", "sets"],

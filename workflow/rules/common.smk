@@ -168,7 +168,7 @@ TABLE_INPUTS = {
     "tipping_point": ["imputation"],
 }
 FIGURE_INPUTS = {
-    "consort": ["consort", "scores", "sets", "effects", "model_n"],
+    "consort": ["consort", "scores", "sets", "model_n"],
     "trajectories": ["means", "consort"],
     "forest": ["effects", "scores", "sets", "model_n"],
     "change_distributions": ["scores", "sets"],

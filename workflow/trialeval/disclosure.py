@@ -1433,7 +1433,8 @@ def model_n_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     """Per configured analysis set, score outcome and arm the participants its model used
     (trialeval.model_n), with the sums they enter; Table 2's n of each primary-analysis score
     row as the sum of its arms, where the counts agree (a model that left participants out
-    for a missing covariate has no such sum)."""
+    for a missing covariate has no such sum). A cohort comparison: its flow's analysed and
+    no-data counts (`_cohort_model_facts`)."""
     if not {"effects", "model_n"} <= set(inputs):
         return
     if spec["design"] == "cohort_comparison":

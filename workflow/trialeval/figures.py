@@ -1987,25 +1987,21 @@ def primary_model_n(
 def _survey_model_n(spec: dict, consort: dict, model_n: pd.DataFrame | None) -> dict:
     """A survey's primary models: {set: {"outcome|exposure": {"all": n}}}, n the respondents
     of the exposure's fit (model_n.csv: its levels summed)."""
-    from trialeval.model_n import ASSOCIATION, PRIMARY, analysis_names
+    from trialeval.model_n import ASSOCIATION, MODEL_N_COLUMNS, PRIMARY, analysis_names
 
     primary = {o["id"] for o in spec["outcomes"] if o["role"] == "primary"}
-    fits = pd.DataFrame(columns=["analysis", "outcome"]) if model_n is None else model_n
-    if len(fits):
-        fits = fits[(fits["analysis"] == ASSOCIATION) & fits["outcome"].isin(primary)]
-        fits = fits[analysis_names(fits) == PRIMARY]
-    result: dict[str, dict[str, dict[str, int]]] = {}
-    for name in configured_sets(spec, consort):
-        rows = fits[fits["analysis_set"] == name] if len(fits) else fits
-        result[name] = (
-            {
-                f"{o}|{x}": {"all": int(part["n"].sum())}
-                for (o, x), part in rows.groupby(["outcome", "exposure"], sort=False)
-            }
-            if len(rows)
-            else {}
-        )
-    return result
+    fits = pd.DataFrame(columns=MODEL_N_COLUMNS) if model_n is None else model_n
+    chosen = (fits["analysis"] == ASSOCIATION) & fits["outcome"].isin(primary)
+    fits = fits[chosen & (analysis_names(fits) == PRIMARY)]
+    return {
+        name: {
+            f"{o}|{x}": {"all": int(part["n"].sum())}
+            for (o, x), part in fits[fits["analysis_set"] == name].groupby(
+                ["outcome", "exposure"], sort=False
+            )
+        }
+        for name in configured_sets(spec, consort)
+    }
 
 
 def _lower_first(text: str) -> str:
@@ -2306,7 +2302,7 @@ def run(
     write out_stem.png and out_stem.svg atomically. Returns, in sentences, what the figure
     could not draw and why (the report prints them under the figure); empty when complete.
 
-    consort: consort, and scores, sets, effects (model_n) for the primary models' n (optional);
+    consort: consort, and scores, sets, model_n for the primary models' n (optional);
     trajectories: means, consort; forest: effects, scores, sets (model_n);
     change_distributions: scores, sets; odds_ratio_forest: effects, association_counts,
     covariate_labels (optional); tipping_point: imputation (the list of imputation parts).

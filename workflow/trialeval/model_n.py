@@ -7,10 +7,10 @@ analysis set, outcome, analysis, estimand, exposure and timepoint; a mixed model
 cLDA, ANCOVA, MMRM) is one fit over every estimand and visit, so its estimand and timepoint
 are blank. The pre/post job writes one fit per post visit and method (ANCOVA,
 Hodges-Lehmann, risk ratio, risk difference, logistic regression), the cohort job one per
-estimand, each sensitivity analysis its fits under its name (a multiple imputation: the fit
-of the first completed data set, whose participants every completed data set has: see
-trialeval.sensitivity), the
-survey's association job one per exposure, its "arms" the exposure's levels (labels).
+estimand, the survey's association job one per exposure (its "arms" the exposure's levels,
+by label), each sensitivity analysis's job its fits under its name (a multiple imputation's:
+the fit of its first completed data set, whose participants every completed data set has;
+trialeval.sensitivity says who they are).
 
 effects.csv's n of a row is the sum of its fit's arms (`effect_arms`: the two arms compared,
 or every arm for a mixed model and a trend across cohorts, every level for an association).
@@ -68,8 +68,12 @@ def model_n_rows(
     and timepoint name a fit of one estimand at one visit (blank: every one of the fit);
     exposure a survey's association fit (its counts per exposure level)."""
     keys = {k: base[k] for k in ("trial", "analysis_set", "outcome")}
-    fit = {"analysis": analysis, "estimand": estimand, "exposure": exposure}
-    fit["timepoint"] = timepoint
+    fit = {
+        "analysis": analysis,
+        "estimand": estimand,
+        "exposure": exposure,
+        "timepoint": timepoint,
+    }
     return [{**keys, **fit, "arm": a, "n": n} for a, n in counts.items()]
 
 
