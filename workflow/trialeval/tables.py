@@ -956,6 +956,7 @@ def effects_table(
     notes = Notes()
     printed, headings = [], {}
     keys = ["analysis_name", "analysis_set"] + (["timepoint"] if several_visits else [])
+    nested = _nested_outcomes(full, keys)
     for block_key, block in full.groupby(keys, sort=False):
         timepoint = block["timepoint_label"].iloc[0] if several_visits else None
         headings[len(printed)] = HEADING
@@ -968,7 +969,8 @@ def effects_table(
                 headings[len(printed)] = SUBHEADING
                 printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
             groups = (means, summary, plan, model_n)
-            printed += _outcome_rows(spec, rows, arms, effect, several, notes, groups)
+            nest = rows["outcome"].iloc[0] in nested
+            printed += _outcome_rows(spec, rows, arms, effect, several, notes, groups, nest)
     columns = ["Outcome", *(a["label"] for a in arms), effect, "P", "Adjusted P", "n"]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["headings"] = headings
@@ -992,12 +994,55 @@ def _withheld_in(cells: pd.DataFrame, plan: disclosure.Plan) -> bool:
     return any(m in str(v) for v in cells.to_numpy().ravel() for m in marks)
 
 
-def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict]:
+def _nested_outcomes(full: pd.DataFrame, keys: list[str]) -> set:
+    """The outcomes printed as a heading row with indented measure rows in every block: those
+    with several rows (measures or contrasts) in some block. A reader compares blocks row by
+    row, so an outcome nested in one block (per-protocol: change and follow-up) is nested in
+    the others too, even where it has one measure there (intention-to-treat in Table S1)."""
+    counts = full.groupby([*keys, "outcome"], sort=False).size()
+    return set(counts[counts > 1].index.get_level_values("outcome"))
+
+
+def _outcome_rows(spec, rows, arms, effect, several, notes, groups, nest=False) -> list[dict]:
     """An outcome's printed rows: its label with the groups' results, then one indented row
-    per effect measure (on the outcome's own row when it has one)."""
+    per effect measure (on the outcome's own row when it has one, unless `nest`: the layout
+    its other blocks have, _nested_outcomes)."""
     label = typographic(rows["outcome_label"].iloc[0])
     rank = [MEASURE_ORDER.get(e, 0) for e in rows["estimand"]]
     rows = rows.iloc[np.argsort(rank, kind="stable")]
+    lines, measures = _measure_lines(spec, rows, arms, effect, notes, groups)
+    names = [a["label"] for a in arms]
+    groups_per_line = [tuple(line[name] for name in names) for line in lines]
+    # the same group results for each measure (or one measure): once, on the outcome's row;
+    # a nested outcome's one measure whose group results it names keeps them on its row, as
+    # where the other blocks have two ("At follow-up, adjusted mean (95% CI)")
+    shared = len(lines) == 1 or len(set(groups_per_line)) == 1
+    if nest and len(lines) == 1 and measures[0]["estimand"] in GROUP_ROW_LABELS:
+        shared = not any(groups_per_line[0])
+    for line, row in zip(lines, measures, strict=True):
+        row["_change_cells"] = _has_change(groups[0]) if len(groups[0]) else True
+        row["_adjusted_cells"] = _has_adjusted_change(groups[1])
+        grouped = not shared and any(line[name] for name in names)
+        line["Outcome"] = INDENT + _measure_label(spec, row, several, grouped)
+    if len(lines) == 1 and not nest:  # one measure: it is named after the outcome, on one row
+        said = _lower_first(lines[0]["Outcome"].lstrip(chr(160)))
+        if any(groups_per_line[0]) and measures[0]["estimand"] in ONE_ROW_WORDS:
+            said = ONE_ROW_WORDS[measures[0]["estimand"]]  # what the group cells and effect are
+            if measures[0]["estimand"] == "diff_in_change" and not measures[0]["_change_cells"]:
+                said = ONE_ROW_WORDS["diff_in_means"]
+        lines[0]["Outcome"] = f"{label}, {said}"
+        return lines
+    head = {"Outcome": label}
+    if shared:
+        head.update(dict(zip(names, groups_per_line[0], strict=True)))
+        for line in lines:
+            line.update(dict.fromkeys(names, ""))
+    return [head, *lines]
+
+
+def _measure_lines(spec, rows, arms, effect, notes, groups) -> tuple[list[dict], list]:
+    """One printed line per effects row of an outcome (its label left to _outcome_rows):
+    each group's result with its n analysed, the effect, P, adjusted P and n; and the rows."""
     lines, measures = [], []
     for _, row in rows.iterrows():
         line = {"Outcome": ""}
@@ -1016,28 +1061,7 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
         line["n"] = DASH if is_missing(row["n"]) else groups[2].count(n_key, row["n"])
         lines.append(line)
         measures.append(row.copy())
-    groups_per_line = [tuple(line[a["label"]] for a in arms) for line in lines]
-    # the same group results for each measure (or one measure): once, on the outcome's row
-    shared = len(lines) == 1 or len(set(groups_per_line)) == 1
-    for line, row in zip(lines, measures, strict=True):
-        row["_change_cells"] = _has_change(groups[0]) if len(groups[0]) else True
-        row["_adjusted_cells"] = _has_adjusted_change(groups[1])
-        grouped = not shared and any(line[a["label"]] for a in arms)
-        line["Outcome"] = INDENT + _measure_label(spec, row, several, grouped)
-    if len(lines) == 1:  # one measure: it is named after the outcome, on one row
-        said = _lower_first(lines[0]["Outcome"].lstrip(chr(160)))
-        if any(lines[0][a["label"]] for a in arms) and measures[0]["estimand"] in ONE_ROW_WORDS:
-            said = ONE_ROW_WORDS[measures[0]["estimand"]]  # what the group cells and effect are
-            if measures[0]["estimand"] == "diff_in_change" and not measures[0]["_change_cells"]:
-                said = ONE_ROW_WORDS["diff_in_means"]
-        lines[0]["Outcome"] = f"{label}, {said}"
-        return lines
-    head = {"Outcome": label}
-    if shared:
-        head.update({a["label"]: groups_per_line[0][k] for k, a in enumerate(arms)})
-        for line in lines:
-            line.update({a["label"]: "" for a in arms})
-    return [head, *lines]
+    return lines, measures
 
 
 def _arms_model_n(spec: dict, row, arms: list[str], model_n: pd.DataFrame | None) -> dict:
