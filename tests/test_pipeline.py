@@ -525,9 +525,10 @@ def test_table_s1_blocks_share_one_layout(demo_run):
     row = next(line for line in md.splitlines() if "At follow-up, model-estimated" in line)
     assert row.split(" | ")[3] == tables.format_ci(ee["estimate"], ee["ci_low"], ee["ci_high"], 1)
     # Table 2 (one block) keeps a score's one measure on the outcome's row
-    assert "| Emotional exhaustion (MBI, 0–54), change from baseline |" in (
-        base / "effects_table.md"
-    ).read_text()
+    assert (
+        "| Emotional exhaustion (MBI, 0–54), change from baseline |"
+        in (base / "effects_table.md").read_text()
+    )
 
 
 def _parse_interval(text: str) -> tuple[float, float, float]:
