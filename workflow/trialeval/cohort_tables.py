@@ -65,7 +65,7 @@ def _summary_cell(spec: dict, outcome: dict, row: pd.Series, plan=disclosure.OFF
 
 
 def _estimate_cell(spec: dict, row: pd.Series, notes) -> str:
-    """The estimate (95% CI); `row` in percentage points where it is a risk difference or the
+    """The estimate (CI); `row` in percentage points where it is a risk difference or the
     trend (`tables.in_percentage_points`)."""
     from trialeval.tables import RATIO_ESTIMANDS, estimate_decimals, format_ci
 
@@ -86,6 +86,29 @@ def _row_label(spec: dict, row: pd.Series, several: bool) -> str:
     return label
 
 
+def _effect_rows(spec: dict, effects: pd.DataFrame, several: bool, notes) -> tuple[list, list]:
+    """(printed rows, `full` records) of one outcome's estimates in one analysis set, in
+    ESTIMAND_ORDER: an indented row each, the estimate with its CI at the run's level."""
+    from trialeval.tables import INDENT, adjusted_p, typographic
+
+    effects = effects.assign(
+        _rank=effects["estimand"].map({e: i for i, e in enumerate(ESTIMAND_ORDER)})
+    )
+    printed, records = [], []
+    for _, row in effects.sort_values("_rank", kind="stable").iterrows():
+        label = _row_label(spec, row, several)
+        printed.append(
+            {
+                "Outcome": INDENT + typographic(label),
+                f"Estimate ({ci_level(spec)} CI)": _estimate_cell(spec, row, notes),
+                "P": format_p(row["p_value"]),
+                "Adjusted P": adjusted_p(spec, row),
+            }
+        )
+        records.append({"kind": "effect", **row.drop(labels="_rank").to_dict(), "label": label})
+    return printed, records
+
+
 def cohort_table(
     spec: dict, effects: pd.DataFrame, summary: pd.DataFrame, plan=disclosure.OFF
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -95,11 +118,9 @@ def cohort_table(
     marker in its `disclosure` column)."""
     from trialeval.tables import (
         HEADING,
-        INDENT,
         SUBHEADING,
         Notes,
         _set_label,
-        adjusted_p,
         in_percentage_points,
         outcome_label,
         typographic,
@@ -111,6 +132,7 @@ def cohort_table(
     adjusted = bool((eff["role"] == "secondary").any())
     several_sets = summary["analysis_set"].nunique() > 1
     several_contrasts = len(cohorts) > 2
+    level = ci_level(spec)
     notes = Notes()
     printed, records, headings = [], [], {}
     outcomes = sorted(spec["outcomes"], key=lambda o: o["role"] != "primary")
@@ -133,7 +155,7 @@ def cohort_table(
                 count = sum(o["role"] == role for o in shown)
                 headings[len(printed)] = SUBHEADING
                 printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
-            what = "n/N (%; 95% CI)" if outcome["kind"] == "category" else "mean (SD)"
+            what = f"n/N (%; {level} CI)" if outcome["kind"] == "category" else "mean (SD)"
             heading = f"{outcome_label(spec, outcome['id'])}, {what}"
             line = {"Outcome": typographic(heading)}
             for _, row in rows.iterrows():
@@ -149,21 +171,10 @@ def cohort_table(
                 for r in rows.to_dict("records")
             )
             mine = eff[(eff["outcome"] == outcome["id"]) & (eff["analysis_set"] == analysis_set)]
-            mine = mine.assign(
-                _rank=mine["estimand"].map({e: i for i, e in enumerate(ESTIMAND_ORDER)})
-            )
-            for _, row in mine.sort_values("_rank", kind="stable").iterrows():
-                label = _row_label(spec, row, several_contrasts)
-                line = {
-                    "Outcome": INDENT + typographic(label),
-                    "Estimate (95% CI)": _estimate_cell(spec, row, notes),
-                    "P": format_p(row["p_value"]),
-                    "Adjusted P": adjusted_p(spec, row),
-                }
-                printed.append(line)
-                record = {"kind": "effect", **row.drop(labels="_rank").to_dict(), "label": label}
-                records.append(_masked_effect(record, withheld, plan))
-    columns = ["Outcome", *[names[c] for c in cohorts], "Estimate (95% CI)", "P"]
+            rows, effect_records = _effect_rows(spec, mine, several_contrasts, notes)
+            printed += rows
+            records += [_masked_effect(r, withheld, plan) for r in effect_records]
+    columns = ["Outcome", *[names[c] for c in cohorts], f"Estimate ({level} CI)", "P"]
     columns += ["Adjusted P"] if adjusted else []
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
@@ -266,7 +277,8 @@ def build_table(spec: dict, inputs: dict[str, str]):
         "those of them with every covariate answered."
     )
     lines.append(
-        "Binary outcomes: n/N (%; Wilson 95% CI without continuity correction) per cohort; "
+        f"Binary outcomes: n/N (%; Wilson {ci_level(spec)} CI without continuity correction) "
+        "per cohort; "
         "scores: mean (SD) per cohort, unadjusted. Differences are the later-named "
         f"cohort minus {reference}, ratios the later-named over {reference}."
     )

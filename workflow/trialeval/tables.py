@@ -65,7 +65,6 @@ from trialeval.io import atomic_path, read_csv, write_csv
 from trialeval.labels import (
     SET_LABELS,
     analysis_set_label,
-    at_ci_level,
     ci_level,
     clean_registry_label,
     covariate_term,
@@ -812,19 +811,21 @@ def _single_contrast(spec: dict, full: pd.DataFrame) -> tuple[str, str] | None:
 
 
 def _effect_header(spec: dict, full: pd.DataFrame) -> str:
-    """ "Difference, A − B (95% CI)"; "Effect, A vs B" when ratios are beside differences;
-    without the contrast when there are several (each row names its own)."""
+    """ "Difference, A − B (95% CI)" (the run's level, ci_level); "Difference or ratio, A vs
+    B" when ratios are beside differences; without the contrast when there are several (each
+    row names its own)."""
     pair = _single_contrast(spec, full)
     ratios = full["estimand"].isin(RATIO_ESTIMANDS).any()
+    ci = f"({ci_level(spec)} CI)"
     if pair is None:
-        return "Difference or ratio (95% CI)" if ratios else "Difference (95% CI)"
+        return f"Difference or ratio {ci}" if ratios else f"Difference {ci}"
     arms = _arm_labels(spec)
     if ratios:
         what = (
             "Difference or ratio" if not full["estimand"].isin(RATIO_ESTIMANDS).all() else "Ratio"
         )
-        return f"{what}, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
-    return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} (95% CI)"
+        return f"{what}, {arms[pair[0]]} vs {arms[pair[1]]} {ci}"
+    return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} {ci}"
 
 
 def _group_cell(spec: dict, row, means, summary, arm: str, plan=disclosure.OFF) -> str:
@@ -880,11 +881,11 @@ def _has_change(means: pd.DataFrame) -> bool:
 
 # A measure row whose group cells hold each group's result is labelled by that result (the
 # effect is in the effect column, whose header says what it is); the pre/post analyses also
-# say which is primary (module _prepost_roles).
+# say which is primary (module _prepost_roles). {ci}: the run's confidence level (ci_level).
 GROUP_ROW_LABELS = {
-    "diff_in_change": "Change from baseline, adjusted mean (95% CI)",
-    "diff_in_means": "At follow-up, adjusted mean (95% CI)",
-    "adjusted_diff": "At follow-up, adjusted mean (95% CI)",
+    "diff_in_change": "Change from baseline, adjusted mean ({ci} CI)",
+    "diff_in_means": "At follow-up, adjusted mean ({ci} CI)",
+    "adjusted_diff": "At follow-up, adjusted mean ({ci} CI)",
     "adjusted_mean_difference": "Mean (SD) change; adjusted difference",
     "hodges_lehmann_shift": "Median [IQR] change; Hodges–Lehmann shift",
 }
@@ -911,9 +912,10 @@ def _measure_label(spec: dict, row, several_contrasts: bool, grouped: bool = Fal
         if row["estimand"] == "diff_in_change" and not row.get("_change_cells", True):
             label = GROUP_ROW_LABELS["diff_in_means"]
         if row["estimand"] == "adjusted_mean_difference" and row.get("_adjusted_cells"):
-            label = "Adjusted mean change (95% CI)"
+            label = "Adjusted mean change ({ci} CI)"
         if row.get("analysis") in MODEL_ANALYSES and not mixed_model_adjusts(spec):
             label = label.replace("adjusted mean", "model-estimated mean")
+        label = label.replace("{ci}", ci_level(spec))
     if row.get("analysis") == "prepost" and row["estimand"] in PREPOST_ROLES:
         label += f", {PREPOST_ROLES[row['estimand']]} analysis"
     return f"{label}, {row['contrast_label']}" if several_contrasts else label
@@ -1145,10 +1147,11 @@ def tipping_point_table(spec: dict, imputation: pd.DataFrame) -> tuple[pd.DataFr
     """The delta-adjusted multiple imputation of each sensitivity analysis with `imputation`:
     per analysis, outcome, analysis set and contrast (the difference in means at the last
     visit; trialeval.effects.tipping_shown) a heading row stating the tipping point, then one
-    row per delta with the pooled estimate (95% CI), P and the fraction of missing
-    information. `full` is every row of every estimand and visit, labelled."""
+    row per delta with the pooled estimate (95% CI, at the run's level), P and the fraction
+    of missing information. `full` is every row of every estimand and visit, labelled."""
     from trialeval.effects import TIPPING_BLOCK, tipping_shown
 
+    estimate_column = f"Estimate ({ci_level(spec)} CI)"
     full = imputation.copy()
     full["exposure"] = ""
     full = _effect_labels(spec, full).drop(columns="exposure")
@@ -1178,13 +1181,13 @@ def tipping_point_table(spec: dict, imputation: pd.DataFrame) -> tuple[pd.DataFr
             printed.append(
                 {
                     "Delta": _delta_text(row["delta"]) + (" (MAR)" if row["delta"] == 0 else ""),
-                    "Estimate (95% CI)": text + notes.mark(row["note"]),
+                    estimate_column: text + notes.mark(row["note"]),
                     "P": format_p(row["p_value"]),
                     "Fraction of missing information": format_number(row["fmi"], 2),
                     "Imputations": str(int(row["m"])),
                 }
             )
-    columns = ["Delta", "Estimate (95% CI)", "P", "Fraction of missing information"]
+    columns = ["Delta", estimate_column, "P", "Fraction of missing information"]
     columns.append("Imputations")
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
@@ -1198,13 +1201,14 @@ PREPOST_OPTIONAL = {
     "Contrast": "contrast",
 }
 PREPOST_EFFECTS = [
-    # (estimands, estimate column, P column): rank-based or risk ratio, then the ANCOVA
+    # (estimands, estimate column, P column): rank-based or risk ratio, then the ANCOVA;
+    # {ci}: the run's confidence level (ci_level)
     (
         ("hodges_lehmann_shift", "risk_ratio"),
-        "Hodges-Lehmann shift or risk ratio (95% CI)",
+        "Hodges-Lehmann shift or risk ratio ({ci} CI)",
         "P (Wilcoxon or z test)",
     ),
-    (("adjusted_mean_difference",), "Adjusted mean difference (95% CI)", "P (ANCOVA)"),
+    (("adjusted_mean_difference",), "Adjusted mean difference ({ci} CI)", "P (ANCOVA)"),
 ]
 
 
@@ -1229,6 +1233,7 @@ def prepost_table(
         "category": f"At {post}, n/N (%)",
     }
     notes = Notes()
+    level = ci_level(spec)
     printed, records = [], []
     for kind, heading in headings.items():
         panel = blocks[kinds == kind]
@@ -1263,12 +1268,12 @@ def prepost_table(
                 if found.empty:
                     continue
                 effect = found.iloc[0]
-                line[estimate_column] = _estimate_cell(spec, effect, notes)
+                line[estimate_column.replace("{ci}", level)] = _estimate_cell(spec, effect, notes)
                 line[p_column] = format_p(effect["p_value"])
                 records.append({"record": "effect", **effect.to_dict()})
             printed.append(line)
     columns = ["Outcome", *optional, *arms.values()]
-    columns += [c for _, *pair in PREPOST_EFFECTS for c in pair]
+    columns += [c.replace("{ci}", level) for _, *pair in PREPOST_EFFECTS for c in pair]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     # no score outcome: no ANCOVA, so no empty columns for it
     formatted = formatted.loc[:, (formatted != "").any(axis=0) | (formatted.columns == "Outcome")]
@@ -1302,8 +1307,8 @@ PREPOST_COLUMNS = [
 def association_table(
     spec: dict, effects: pd.DataFrame, association_counts: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per exposure and level: n, events (%), adjusted odds ratio (95% CI), P; the reference
-    level prints "1 (reference)"."""
+    """Per exposure and level: n, events (%), adjusted odds ratio (95% CI, the run's level), P;
+    the reference level prints "1 (reference)"."""
     ors = effects[(effects["estimand"] == "odds_ratio") & (effects["analysis"] == "association")]
     options = spec["analyses"].get("association") or {}
     outcome_id = options.get("outcome") or (ors["outcome"].iloc[0] if len(ors) else "")
@@ -1311,7 +1316,7 @@ def association_table(
     several_sets = association_counts["analysis_set"].nunique() > 1
     notes = Notes()
     printed, records = [], []
-    or_column = "Odds ratio (95% CI)"
+    or_column = f"Odds ratio ({ci_level(spec)} CI)"
     # a secondary outcome's P values are adjusted for multiplicity: show both
     adjusted = bool((ors["role"] == "secondary").any())
     events_column = f"{event_label.split(' (')[0]}, n (%)"
@@ -2439,7 +2444,8 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
     lines += [per_protocol_not_shown(spec)] if left_out else []
     # one paragraph of methods: each model once, then which measure or analysis is primary
     methods = _methods(spec, effects) + _primary_measures(spec, effects, kind)
-    lines += [" ".join(["Estimates with 95% confidence intervals (CI).", *methods])]
+    intervals = f"Estimates with {ci_level(spec)} confidence intervals (CI)."
+    lines += [" ".join([intervals, *methods])]
     lines += extra
     lines.append(category_definitions(spec, [*effects["outcome"], *effects["exposure"]]))
     if kind == "effects_table":  # success across primary comparisons, then Adjusted P's rule
@@ -2578,18 +2584,19 @@ def _mean_cells_note(spec: dict, scores: pd.DataFrame, means: pd.DataFrame) -> s
         else ""
     )
     which = "adjusted" if adjusts else "model-estimated"
+    ci = f"({ci_level(spec)} CI)"
     estimands = set(scores["estimand"])
     change = "diff_in_change" in estimands and _has_change(means)
     sentences = []
     if estimands - {"diff_in_change"} or ("diff_in_change" in estimands and not change):
         sentences.append(
-            f"each group's {which} mean (95% CI) at follow-up from the same model{weights}; "
+            f"each group's {which} mean {ci} at follow-up from the same model{weights}; "
             "the difference in means is their difference."
         )
     if change:
         said = "beside the difference in change from baseline, " if sentences else ""
         sentences.append(
-            f"{said}each group's {which} mean change from baseline to follow-up (95% CI)"
+            f"{said}each group's {which} mean change from baseline to follow-up {ci}"
             f"{'' if sentences else ' from the same model' + weights}; the difference in "
             "change is their difference."
         )
@@ -2624,10 +2631,10 @@ def _group_footnotes(
     if "adjusted_mean_difference" in estimands and _has_adjusted_change(summary):
         lines.append(
             "Group columns, scores: beside the adjusted mean difference each group's adjusted "
-            "mean change from baseline (95% CI) from the same analysis of covariance, with the "
-            "baseline score and covariates at their means over the participants analysed (the "
-            "average prediction had everyone been in that group); the adjusted mean "
-            "difference is their difference."
+            f"mean change from baseline ({ci_level(spec)} CI) from the same analysis of "
+            "covariance, with the baseline score and covariates at their means over the "
+            "participants analysed (the average prediction had everyone been in that group); "
+            "the adjusted mean difference is their difference."
             + (
                 " Beside the Hodges–Lehmann shift each group's median [interquartile range, "
                 "IQR] change, unadjusted."
@@ -2692,7 +2699,8 @@ def _tipping_point_build(spec: dict, kind: str, inputs: dict):
         "between grid points.",
         "Shown: the difference in means at the last visit (ANCOVA: the adjusted difference); "
         "tipping_point.csv has every estimand and visit.",
-        "Estimates with 95% confidence intervals. P values are not adjusted for multiplicity.",
+        f"Estimates with {ci_level(spec)} confidence intervals. P values are not adjusted for "
+        "multiplicity.",
     ]
     lines += estimand_footnotes(spec, [a["name"] for a in named])
     lines += formatted.attrs.get("footnotes", [])
@@ -2727,16 +2735,4 @@ def run(spec: dict, kind: str, *, inputs: dict[str, str], out_stem: str) -> None
     full, formatted, title, footnote = build(spec, kind, dict(inputs))
     # disclosure control (config `disclosure`): withheld counts as "<k", the note added
     full, formatted, footnote = disclosure.apply(spec, kind, full, formatted, footnote, inputs)
-    formatted, title, footnote = _at_run_level(spec, formatted, title, footnote)
     write_table(full, formatted, out_stem, title=title, footnote=footnote)
-
-
-def _at_run_level(spec: dict, formatted: pd.DataFrame, title: str, footnote: str):
-    """The table's words of its intervals ("95% CI") at the run's confidence level."""
-    if ci_level(spec) == "95%":
-        return formatted, title, footnote
-    attrs = formatted.attrs
-    formatted = formatted.rename(columns=lambda c: at_ci_level(str(c), spec))
-    formatted = formatted.map(lambda v: at_ci_level(v, spec) if isinstance(v, str) else v)
-    formatted.attrs = attrs
-    return formatted, at_ci_level(title, spec), at_ci_level(footnote, spec)
