@@ -1219,6 +1219,9 @@ def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
             "ci_low": [0.57, 0.83],
             "ci_high": [0.63, 0.87],
             "icc": np.nan,
+            "sd_cluster": np.nan,
+            "sd_participant": 0.4,
+            "sd_residual": 0.3,
         }
     )
     summary = pd.DataFrame({"outcome": ["sc"], "arm": ["coach"], "smallest_n_total": [200]})
@@ -1231,11 +1234,14 @@ def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
     )
     save_figure(fig, tmp_path / "power")
     shown = " ".join(svg_texts((tmp_path / "power.svg").read_text()))
-    for label in ("Self-compassion", "Group coaching: +0.3 points; N = 200", "Month 4 vs Baseline"):
+    # d = 0.3 / sqrt(0.4^2 + 0.3^2) = 0.3 / 0.5 = 0.6 (3 significant digits: no decimals
+    # in this plan)
+    coaching = "Group coaching: +0.3 points (d\u00a0=\u00a0+0.60); N = 200"
+    for label in ("Self-compassion", coaching, "Month 4 vs Baseline"):
         assert label in shown
     assert "Arm vs Usual teaching" in shown and "Monte Carlo 95%" in shown
-    for ident in ("coach ", "ctl", " m4", "base ", " sc"):
-        assert ident not in f" {shown} ", ident
+    for ident in ("coach", "ctl", "m4", "base", "sc"):  # as words ("score" is not "sc")
+        assert not re.search(rf"\b{ident}\b", shown), ident
 
 
 def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo, tmp_path):
