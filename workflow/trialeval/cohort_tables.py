@@ -86,6 +86,23 @@ def _row_label(spec: dict, row: pd.Series, several: bool) -> str:
     return label
 
 
+def _summary_line(spec: dict, outcome: dict, rows: pd.DataFrame, plan) -> tuple[dict, list]:
+    """An outcome's row in one analysis set, what it summarises in its label (the CI at the
+    run's level), each cohort's summary in its column; and their `full` records, masked."""
+    from trialeval.tables import outcome_label, typographic
+
+    names = _labels(spec)
+    what = f"n/N (%; {ci_level(spec)} CI)" if outcome["kind"] == "category" else "mean (SD)"
+    line = {"Outcome": typographic(f"{outcome_label(spec, outcome['id'])}, {what}")}
+    records = []
+    for _, row in rows.iterrows():
+        line[names.get(row["cohort"], row["cohort"])] = _summary_cell(spec, outcome, row, plan)
+        record = {"kind": "summary", **row.to_dict()}
+        record["cohort_label"] = names.get(row["cohort"], row["cohort"])
+        records.append(_masked(record, plan))
+    return line, records
+
+
 def _effect_rows(spec: dict, effects: pd.DataFrame, several: bool, notes) -> tuple[list, list]:
     """(printed rows, `full` records) of one outcome's estimates in one analysis set, in
     ESTIMAND_ORDER: an indented row each, the estimate with its CI at the run's level."""
@@ -116,15 +133,7 @@ def cohort_table(
     labels; `formatted` one printed row per outcome and per estimate. `plan`: disclosure
     control (withheld counts, and their percentages and CIs, are emptied in `full` too, the
     marker in its `disclosure` column)."""
-    from trialeval.tables import (
-        HEADING,
-        SUBHEADING,
-        Notes,
-        _set_label,
-        in_percentage_points,
-        outcome_label,
-        typographic,
-    )
+    from trialeval.tables import HEADING, SUBHEADING, Notes, _set_label, in_percentage_points
 
     names = _labels(spec)
     cohorts = list(names)
@@ -132,7 +141,6 @@ def cohort_table(
     adjusted = bool((eff["role"] == "secondary").any())
     several_sets = summary["analysis_set"].nunique() > 1
     several_contrasts = len(cohorts) > 2
-    level = ci_level(spec)
     notes = Notes()
     printed, records, headings = [], [], {}
     outcomes = sorted(spec["outcomes"], key=lambda o: o["role"] != "primary")
@@ -155,26 +163,19 @@ def cohort_table(
                 count = sum(o["role"] == role for o in shown)
                 headings[len(printed)] = SUBHEADING
                 printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
-            what = f"n/N (%; {level} CI)" if outcome["kind"] == "category" else "mean (SD)"
-            heading = f"{outcome_label(spec, outcome['id'])}, {what}"
-            line = {"Outcome": typographic(heading)}
-            for _, row in rows.iterrows():
-                cell = _summary_cell(spec, outcome, row, plan)
-                line[names.get(row["cohort"], row["cohort"])] = cell
-                record = {"kind": "summary", **row.to_dict()}
-                record["cohort_label"] = names.get(row["cohort"], row["cohort"])
-                records.append(_masked(record, plan))
+            line, summaries = _summary_line(spec, outcome, rows, plan)
             printed.append(line)
+            records += summaries
             withheld = plan.on and any(
                 plan.hides(disclosure.cohort_key(r, "n"), r["n"])
                 or plan.hides(disclosure.consort_key("analysed", analysis_set, r["cohort"]))
                 for r in rows.to_dict("records")
             )
             mine = eff[(eff["outcome"] == outcome["id"]) & (eff["analysis_set"] == analysis_set)]
-            rows, effect_records = _effect_rows(spec, mine, several_contrasts, notes)
-            printed += rows
+            effect_lines, effect_records = _effect_rows(spec, mine, several_contrasts, notes)
+            printed += effect_lines
             records += [_masked_effect(r, withheld, plan) for r in effect_records]
-    columns = ["Outcome", *[names[c] for c in cohorts], f"Estimate ({level} CI)", "P"]
+    columns = ["Outcome", *[names[c] for c in cohorts], f"Estimate ({ci_level(spec)} CI)", "P"]
     columns += ["Adjusted P"] if adjusted else []
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()

@@ -1233,7 +1233,6 @@ def prepost_table(
         "category": f"At {post}, n/N (%)",
     }
     notes = Notes()
-    level = ci_level(spec)
     printed, records = [], []
     for kind, heading in headings.items():
         panel = blocks[kinds == kind]
@@ -1263,17 +1262,10 @@ def prepost_table(
                 records.append({"record": "arm summary", **s.to_dict()})
             shown.add(group)
             here = rows[(rows[keys + ["contrast"]] == block[keys + ["contrast"]]).all(axis=1)]
-            for estimands, estimate_column, p_column in PREPOST_EFFECTS:
-                found = here[here["estimand"].isin(estimands)]
-                if found.empty:
-                    continue
-                effect = found.iloc[0]
-                line[estimate_column.replace("{ci}", level)] = _estimate_cell(spec, effect, notes)
-                line[p_column] = format_p(effect["p_value"])
-                records.append({"record": "effect", **effect.to_dict()})
+            records += _prepost_effect_cells(spec, here, line, notes)
             printed.append(line)
     columns = ["Outcome", *optional, *arms.values()]
-    columns += [c.replace("{ci}", level) for _, *pair in PREPOST_EFFECTS for c in pair]
+    columns += [c.replace("{ci}", ci_level(spec)) for _, *pair in PREPOST_EFFECTS for c in pair]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     # no score outcome: no ANCOVA, so no empty columns for it
     formatted = formatted.loc[:, (formatted != "").any(axis=0) | (formatted.columns == "Outcome")]
@@ -1281,6 +1273,21 @@ def prepost_table(
     full = pd.DataFrame(records, columns=PREPOST_COLUMNS[:1] + PREPOST_COLUMNS[2:])
     full.insert(1, "outcome_label", [outcome_label(spec, o) for o in full["outcome"]])
     return full, formatted
+
+
+def _prepost_effect_cells(spec: dict, here: pd.DataFrame, line: dict, notes: Notes) -> list:
+    """Fill `line` with one block's effects (PREPOST_EFFECTS' columns, the CI at the run's
+    level) from its effects rows `here`; returns their `full` records."""
+    records = []
+    for estimands, estimate_column, p_column in PREPOST_EFFECTS:
+        found = here[here["estimand"].isin(estimands)]
+        if found.empty:
+            continue
+        effect = found.iloc[0]
+        line[estimate_column.replace("{ci}", ci_level(spec))] = _estimate_cell(spec, effect, notes)
+        line[p_column] = format_p(effect["p_value"])
+        records.append({"record": "effect", **effect.to_dict()})
+    return records
 
 
 def _prepost_summary_cell(spec: dict, oid: str, kind: str, s: pd.Series) -> str:
@@ -1348,20 +1355,7 @@ def association_table(
                     "exposure_label": outcome_label(spec, exposure),
                     **count.drop(labels=["exposure"]).to_dict(),
                 }
-                if label in by_level:
-                    effect = by_level[label]
-                    line[or_column] = _estimate_cell(spec, effect, notes)
-                    line["P"] = format_p(effect["p_value"])
-                    line["Adjusted P"] = format_p(effect["p_adjusted"])
-                    record.update(
-                        reference=False,
-                        **{k: effect[k] for k in ("estimate", "ci_low", "ci_high", "p_value")},
-                        p_adjusted=effect["p_adjusted"],
-                        note=effect["note"],
-                    )
-                else:
-                    line[or_column], line["P"], line["Adjusted P"] = "1 (reference)", "", ""
-                    record.update(reference=True, estimate=1.0)
+                _odds_ratio_cells(spec, by_level.get(label), line, record, or_column, notes)
                 printed.append(line)
                 records.append(record)
     columns = ["Exposure and level", "n", events_column, or_column, "P"]
@@ -1369,6 +1363,24 @@ def association_table(
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
     return pd.DataFrame(records), formatted
+
+
+def _odds_ratio_cells(spec, effect, line: dict, record: dict, or_column: str, notes) -> None:
+    """A level's odds ratio, P and adjusted P into its printed `line` and CSV `record`; the
+    reference level (no `effect`) prints "1 (reference)"."""
+    if effect is None:
+        line[or_column], line["P"], line["Adjusted P"] = "1 (reference)", "", ""
+        record.update(reference=True, estimate=1.0)
+        return
+    line[or_column] = _estimate_cell(spec, effect, notes)
+    line["P"] = format_p(effect["p_value"])
+    line["Adjusted P"] = format_p(effect["p_adjusted"])
+    record.update(
+        reference=False,
+        **{k: effect[k] for k in ("estimate", "ci_low", "ci_high", "p_value")},
+        p_adjusted=effect["p_adjusted"],
+        note=effect["note"],
+    )
 
 
 # --------------------------------------------------------------------------------------
