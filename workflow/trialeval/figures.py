@@ -628,7 +628,11 @@ LINE_H = FONT_SIZE * 1.25 / 72  # extra height per wrapped line
 INDENT = 0.12
 COLUMN_GAP = 0.14  # inches between text columns
 MARKER_SIZE = 4.5
-MIN_PLOT_W = 1.6  # inches: the forest's plot area never narrower (labels wrap first)
+# inches: the forest's plot area never narrower; the label column widens into the plot down
+# to it before a label wraps. 1.1 in holds three tick labels 0.3 in apart (_log_axis's
+# spacing; the linear axis's ticks space themselves) with a label's width spare at each end,
+# and CIs long enough to compare; a narrower plot would trade the data for the labels.
+MIN_PLOT_W = 1.1
 FAVOURS_TOP = 15.0  # points under the axis line: below the tick labels
 FAVOURS_H = 0.14  # inches the favours line adds under an axis
 
@@ -700,6 +704,7 @@ def _log_axis(ax, values: np.ndarray, width_in: float) -> None:
             abs(at - (np.log(k) - lo) / (hi - lo) * width_in) >= 0.3 for k in ticks
         ):
             ticks.append(t)
+    ticks += _side_ticks(candidates, ticks, lo, hi, width_in)
     ticks.sort()
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
@@ -794,6 +799,34 @@ def _draw_forest_panel(
         linespacing=1.15,
     )
     return ax
+
+
+LOG_TICK_GAP = 0.06  # inches between two tick labels' edges, at the least
+
+
+def _side_ticks(candidates, ticks, lo: float, hi: float, width_in: float) -> list[float]:
+    """A tick for each side of 1 left without one by the 0.3 in rule (a narrow plot, a short
+    range: 1 and 1.5 alone): the first candidate there whose label clears the others' by
+    LOG_TICK_GAP, so a ratio below 1 can be read too."""
+
+    def at(t: float) -> float:
+        return (np.log(t) - lo) / (hi - lo) * width_in
+
+    def half(t: float) -> float:
+        return text_width(f"{t:g}", SMALL_FONT) / 2
+
+    added: list[float] = []
+    for below in (True, False):
+        if any((t < 1) == below and t != 1 for t in ticks):
+            continue
+        for t in candidates:
+            clears = all(
+                abs(at(t) - at(k)) >= half(t) + half(k) + LOG_TICK_GAP for k in ticks + added
+            )
+            if t != 1 and (t < 1) == below and 0 <= at(t) <= width_in and clears:
+                added.append(t)
+                break
+    return added
 
 
 def _forest_x_axis(ax, rows: list[_Row], width: float, log: bool) -> float:

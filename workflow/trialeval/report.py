@@ -24,7 +24,7 @@ from trialeval.direction import negative_shift_words
 from trialeval.formatting import group_thousands, nowrap_html, significant
 from trialeval.labels import (
     analysis_set_label,
-    at_ci_level,
+    ci_level,
     per_protocol_not_shown,
     set_name,
     shown_sets,
@@ -43,7 +43,7 @@ FIGURE_TITLES = {
     "forest": "Effects across outcomes (intention-to-treat set)",
     "change_distributions": "Change from baseline by arm",
     "odds_ratio_forest": "Odds ratios of the outcome by exposure level",
-    "cohort_prevalence": "Prevalence of each binary outcome by cohort (Wilson 95% CI)",
+    "cohort_prevalence": "Prevalence of each binary outcome by cohort (Wilson {ci} CI)",
     "tipping_point": (
         "Tipping point: pooled estimate (left) and P (right) of the multiple imputation "
         "against the shift delta of the imputed intervention-arm values"
@@ -144,7 +144,7 @@ def _caption(figure: str, estimands: dict, spec: dict | None = None) -> str:
     draw the primary analysis (whose estimand and model the section states once, at its top)."""
     title = _design_title(figure, spec or {})
     title = title.replace("intention-to-treat set", set_name("itt", spec))
-    title = at_ci_level(title, spec)
+    title = title.replace("{ci}", ci_level(spec))  # the run's confidence level: "(Wilson 99% CI)"
     if figure in ("trajectories", "forest", "odds_ratio_forest") and estimands.get("primary"):
         return f"{title}; primary analysis."
     return title
