@@ -159,7 +159,7 @@ def test_the_figure_prints_every_flow_count(flow_figure):
         f"Did not meet inclusion criteria: n{NBSP}={NBSP}5",
         f"Declined to participate: n{NBSP}={NBSP}2",
         f"Other reasons: n{NBSP}={NBSP}1",
-        f"Enrolled and randomized",
+        "Enrolled and randomized",
         f"Received allocated intervention: n{NBSP}={NBSP}3",
         f"Did not receive allocated intervention: n{NBSP}={NBSP}3",
         f"Too busy: n{NBSP}={NBSP}2",  # control, not assessed at t1
@@ -194,7 +194,8 @@ def test_reasons_sit_under_their_lines_in_each_arm(flow_figure):
     assert peer[1] == f"Moved away: n{NBSP}={NBSP}1"
     t1 = peer.index(f"Not assessed (lost to follow-up): n{NBSP}={NBSP}4")
     assert peer[t1 + 1 : t1 + 5] == [
-        f"{r}: n{NBSP}={NBSP}1" for r in ("Too busy", "Illness", "Moved away", "Reason not recorded")
+        f"{r}: n{NBSP}={NBSP}1"
+        for r in ("Too busy", "Illness", "Moved away", "Reason not recorded")
     ]
     control = lines[withdrew[1] : withdrew[1] + 12]
     assert control[1] == f"Reason not recorded: n{NBSP}={NBSP}1"
@@ -209,9 +210,7 @@ def test_reasons_sit_under_their_lines_in_each_arm(flow_figure):
 def test_the_report_participant_flow_prints_every_flow_count(flow_figure):
     spec, path, _ = flow_figure
     html = report._consort_summary(json.loads(Path(path).read_text()), "Flow", spec)
-    rows = {
-        r.split("</td>")[0].split(">")[-1]: r for r in html.split("<tr>") if "</td>" in r
-    }
+    rows = {r.split("</td>")[0].split(">")[-1]: r for r in html.split("<tr>") if "</td>" in r}
     assert '<td colspan="2">20</td>' in rows["Assessed for eligibility"]
     assert '<td colspan="2">8</td>' in rows["Excluded"]
     assert '<td colspan="2">5</td>' in rows["Excluded: Did not meet inclusion criteria"]
