@@ -107,6 +107,9 @@ def test_inconsistent_screening_counts_are_refused_naming_file_key_and_values(ti
     )
     assert "participants.csv lists 12 enrolled participants" in message
     assert len(message.strip().splitlines()) <= 2  # the problem count line, then the problem
+    # the check run when the DAG is built reads the participants file as ingest does
+    with pytest.raises(TrialInputError, match="assessed_for_eligibility 21 less excluded 8"):
+        ingest.check_inputs(spec)
 
 
 def test_excluded_more_than_assessed_is_refused_with_the_trial(tiny):
@@ -221,3 +224,18 @@ def test_the_report_participant_flow_prints_every_flow_count(flow_figure):
     assert "<td>1</td><td>2</td>" in rows["Not assessed at t1: Too busy"]
     assert "<td>1</td><td>0</td>" in rows["Withdrew consent: Moved away"]
     assert "<td>0</td><td>1</td>" in rows["Withdrew consent: Reason not recorded"]
+
+
+def test_a_non_randomized_trial_says_assigned(tiny, tmp_path):
+    trial = flow_trial(tiny)
+    trial.trial["design"] = "quasi_experimental"
+    spec = trial.spec()
+    path = tmp_path / "consort.json"
+    path.write_text(json.dumps(consort_of(spec)))
+    figures.run(spec, "consort", inputs={"consort": str(path)}, out_stem=str(tmp_path / "c"))
+    lines = _box_lines((tmp_path / "c.svg").read_text())
+    assert f"Received assigned intervention: n{NBSP}={NBSP}3" in lines
+    assert "Enrolled" in lines and "Assessed for eligibility" in lines
+    html = report._consort_summary(json.loads(path.read_text()), "Flow", spec)
+    assert '<tr><td>Enrolled</td><td colspan="2">12</td></tr>' in html
+    assert "Did not receive assigned intervention" in html

@@ -15,6 +15,10 @@
 - For a cross-sectional survey (no arms, one wave) the analysed set is everyone surveyed who
   responded: allocated (surveyed) = withdrawn + not assessed (non-respondents) + analysed.
 
+With the trial file's `flow` block consort.json also holds the screening counts, the
+intervention received per delivering arm and the reasons for consent withdrawal and for not
+being assessed at the last timepoint (`flow_counts`).
+
 consort.json holds the counts per arm; they reconcile by construction:
 allocated = withdrawn + analysed.itt, and for every timepoint
 analysed.itt = assessed + not_assessed. `analysed_by_outcome.complete_case` holds the
@@ -129,7 +133,7 @@ def consort_counts(
 ) -> dict:
     """CONSORT numbers per arm, in the trial file's arm order; given the participants table,
     also the delivery groups and (cluster_rct) clusters per arm with their sizes, allocated
-    and in the itt set; `ingest_counts` (what ingest left out per timepoint:
+    and in the itt set, and the `flow` block's received and reason counts (`flow_counts`); `ingest_counts` (what ingest left out per timepoint:
     trialeval.ingest.COUNTED) goes in as `excluded_at_ingest`."""
     arms = [a["id"] for a in spec["arms"]]
     units = {}
@@ -221,7 +225,8 @@ NOT_RECORDED = "Reason not recorded"
 
 
 def flow_counts(sets: pd.DataFrame, spec: dict, participants: pd.DataFrame | None) -> dict:
-    """consort.json's counts of the trial file's `flow` block (nothing without one):
+    """consort.json's counts of the trial file's `flow` block (nothing without one; the
+    received and reason counts given the participants table, as the pipeline gives it):
 
     - eligibility: {assessed, excluded, excluded_reasons {reason: n}} (the trial file's
       screening counts; assessed = enrolled + excluded, checked);
@@ -245,9 +250,7 @@ def flow_counts(sets: pd.DataFrame, spec: dict, participants: pd.DataFrame | Non
             "excluded": sum(flow["excluded"].values()),
             "excluded_reasons": dict(flow["excluded"]),
         }
-    if flow["received"] or flow["reason_column"]:
-        if participants is None:
-            raise ValueError("consort_counts: the flow block's counts need the participants")
+    if participants is not None and (flow["received"] or flow["reason_column"]):
         people = sets.merge(
             participants[["participant_id", *_flow_frame_columns(flow)]],
             on="participant_id",
