@@ -133,8 +133,9 @@ def consort_counts(
 ) -> dict:
     """CONSORT numbers per arm, in the trial file's arm order; given the participants table,
     also the delivery groups and (cluster_rct) clusters per arm with their sizes, allocated
-    and in the itt set, and the `flow` block's received and reason counts (`flow_counts`); `ingest_counts` (what ingest left out per timepoint:
-    trialeval.ingest.COUNTED) goes in as `excluded_at_ingest`."""
+    and in the itt set, and the `flow` block's received and reason counts (`flow_counts`);
+    `ingest_counts` (what ingest left out per timepoint: trialeval.ingest.COUNTED) goes in as
+    `excluded_at_ingest`."""
     arms = [a["id"] for a in spec["arms"]]
     units = {}
     if participants is not None:

@@ -41,6 +41,12 @@ Rules (`plan`):
   count gives its denominator back), and Table 1 prints no SMD for a variable with a withheld
   percentage.
 
+The counts of the trial file's `flow` block (consort.json `eligibility`, `received` /
+`not_received`, `withdrawn_reasons`, `not_assessed_reasons`) are consort facts with their
+sums (`_flow_facts`): assessed for eligibility = enrolled + excluded, excluded = its reasons,
+a delivering arm's allocated = received + not received, withdrawn and not assessed at the
+last timepoint = their reasons.
+
 The n of the model rows (Table 2, the forest plot, the model diagnostics) are counts like any
 other: each effects row's n is a fact (`effects_n_key`), the sum of the arms' model n or N,
 linked to the rows of its analysis set and outcome with the same n and, through the arms'

@@ -1818,8 +1818,11 @@ def _flow_footnote(spec: dict, consort: dict) -> list[str]:
 def plot_consort(spec: dict, consort: dict, model_n: dict | None = None):
     """CONSORT flow diagram with every number taken from consort.json (and `model_n`).
 
-    Arms: enrolment -> allocation, or assignment in a non-randomized study (one box per arm)
-    -> follow-up (consent withdrawals, assessed and not assessed at every timepoint) ->
+    Arms: enrolment (with the trial file's `flow` screening counts, assessed for eligibility
+    and the exclusion box beside the arrow) -> allocation, or assignment in a non-randomized
+    study (one box per arm; `flow.received`: received the intervention or not) -> follow-up
+    (consent withdrawals, assessed and not assessed at every timepoint; `flow.reason_column`:
+    the reasons under the withdrawals and the last timepoint's not assessed) ->
     analysis (each configured analysis set, with the number excluded, and under it the n
     each primary outcome's model used; `model_n`, from `primary_model_n`). A single-group
     survey: surveyed -> responded (with the response rate) -> analysed (each primary
@@ -1942,7 +1945,7 @@ def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
         rows[2].append(_box(_analysis_lines(spec, consort, arm, model_n), col_w))
 
     # vertical positions (inches from the top), each stage's boxes sharing one height
-    enrol.top = _place_screening(screening, enrol, margin)
+    enrol.top = _place_screening(screening, margin)
     y = enrol.bottom + ROW_GAP + 0.08
     for row in rows:
         height = max(b.height for b in row)
@@ -2006,7 +2009,7 @@ def _screening_boxes(consort: dict, enrol: _Box, right: float) -> tuple[_Box, _B
     return assessed, excluded
 
 
-def _place_screening(screening, enrol: _Box, margin: float) -> float:
+def _place_screening(screening, margin: float) -> float:
     """Place the screening boxes from the top margin; the enrolment box's top."""
     if screening is None:
         return margin
