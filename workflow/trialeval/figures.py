@@ -1759,10 +1759,15 @@ def _words(spec: dict) -> dict[str, str]:
     """The flow diagram's words for the design: a non-randomized study assigns, it does not
     allocate (CONSORT's words are for randomized trials)."""
     if spec["design"] in RANDOMIZED:
-        return {"enrolled": "Enrolled and randomized", "stage": "Allocation", "to": "Allocated to"}
+        return {
+            "enrolled": "Enrolled and randomized",
+            "stage": "Allocation",
+            "to": "Allocated to",
+            "given": "allocated",
+        }
     if spec["design"] == "cohort_comparison":  # cohorts are observed, not assigned
-        return {"enrolled": "Enrolled", "stage": "Cohort", "to": ""}
-    return {"enrolled": "Enrolled", "stage": "Assignment", "to": "Assigned to"}
+        return {"enrolled": "Enrolled", "stage": "Cohort", "to": "", "given": ""}
+    return {"enrolled": "Enrolled", "stage": "Assignment", "to": "Assigned to", "given": "assigned"}
 
 
 def _in_own_terms(spec: dict, text: str) -> str:
@@ -1805,6 +1810,7 @@ def _consort_footnote(spec: dict, consort: dict, model_n: dict | None) -> str:
     }
     parts = [said[name] for name in configured_sets(spec, consort) if name in said]
     parts.append(f"Assessed: {definitions.get('assessed', '')}.")
+    parts += _flow_footnote(spec, consort)
     if model_n:
         parts.append(
             "Under each analysis set, the participants each primary outcome's model used (those "
@@ -1815,12 +1821,41 @@ def _consort_footnote(spec: dict, consort: dict, model_n: dict | None) -> str:
     return " ".join(parts)
 
 
+def _flow_footnote(spec: dict, consort: dict) -> list[str]:
+    """The footnote's sentences on the `flow` block's boxes (none without them)."""
+    flow = spec.get("flow") or {}
+    given = _words(spec)["given"]
+    parts = []
+    if "eligibility" in consort:
+        parts.append("Assessed for eligibility and excluded: the trial's screening records.")
+    rule = flow.get("received")
+    if rule and "received" in consort:
+        labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+        arms = ", ".join(labels.get(a, a) for a in rule["arms"])
+        column = rule["column"].replace("_", " ")
+        parts.append(
+            f"Received {given} intervention: {arms} participants with {column} \u2265 "
+            f"{rule['at_least']:g} (a missing value counts as not received)."
+        )
+    if flow.get("reason_column") and "withdrawn_reasons" in consort:
+        last = consort["timepoints"][spec["timepoints"][-1]["id"]]
+        parts.append(
+            f"Reasons under consent withdrawals and under not assessed at {last}: the "
+            f"participants file's {flow['reason_column'].replace('_', ' ')} (blank: reason not "
+            "recorded)."
+        )
+    return parts
+
+
 @_styled
 def plot_consort(spec: dict, consort: dict, model_n: dict | None = None):
     """CONSORT flow diagram with every number taken from consort.json (and `model_n`).
 
-    Arms: enrolment -> allocation, or assignment in a non-randomized study (one box per arm)
-    -> follow-up (consent withdrawals, assessed and not assessed at every timepoint) ->
+    Arms: enrolment (with the trial file's `flow` screening counts, assessed for eligibility
+    and the exclusion box beside the arrow) -> allocation, or assignment in a non-randomized
+    study (one box per arm; `flow.received`: received the intervention or not) -> follow-up
+    (consent withdrawals, assessed and not assessed at every timepoint; `flow.reason_column`:
+    the reasons under the withdrawals and the last timepoint's not assessed) ->
     analysis (each configured analysis set, with the number excluded, and under it the n
     each primary outcome's model used; `model_n`, from `primary_model_n`). A single-group
     survey: surveyed -> responded (with the response rate) -> analysed (each primary
@@ -1853,14 +1888,26 @@ def _n(value) -> str:
     return f"n\u00a0=\u00a0{_count(value)}"
 
 
+def _reason_lines(reasons: dict, arm: str, indent: int) -> list[tuple[str, str, int]]:
+    """One line per reason this arm has (a withheld count, a marker, is listed too)."""
+    return [
+        (f"{reason}: {_n(counts[arm])}", "normal", indent)
+        for reason, counts in reasons.items()
+        if isinstance(counts[arm], str) or counts[arm] > 0
+    ]
+
+
 def _follow_up_lines(spec: dict, consort: dict, arm: str) -> list[tuple[str, str, int]]:
     lines = [(f"Withdrew consent for data use: {_n(consort['withdrawn'][arm])}", "normal", 0)]
+    lines += _reason_lines(consort.get("withdrawn_reasons", {}), arm, 1)
+    lost_reasons = consort.get("not_assessed_reasons", {})
     for tp, tp_label in consort["timepoints"].items():
         lost = "" if tp == spec.get("baseline") else " (lost to follow-up)"
         lines += [
             (tp_label, "bold", 0),
             (f"Assessed: {_n(consort['assessed'][tp][arm])}", "normal", 1),
             (f"Not assessed{lost}: {_n(consort['not_assessed'][tp][arm])}", "normal", 1),
+            *_reason_lines(lost_reasons.get(tp, {}), arm, 2),
         ]
     never = consort.get("no_data_at_any_timepoint", {}).get(arm)
     if never is not None:
@@ -1917,19 +1964,21 @@ def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
         "center",
     )
     enrol.x0 = x_start + (avail - enrol.width) / 2
+    screening = _screening_boxes(consort, enrol, width - margin)
     rows: list[list[_Box]] = [[], [], []]
     for arm in arms:
         head = [
             (f"{words['to']} {labels.get(arm, arm)}".strip(), "bold", 0),
             (_n(consort["allocated"][arm]), "normal", 0),
             *_unit_lines(consort, arm),
+            *_received_lines(consort, arm, words["given"]),
         ]
         rows[0].append(_box(head, col_w, "center"))
         rows[1].append(_box(_follow_up_lines(spec, consort, arm), col_w))
         rows[2].append(_box(_analysis_lines(spec, consort, arm, model_n), col_w))
 
     # vertical positions (inches from the top), each stage's boxes sharing one height
-    enrol.top = margin
+    enrol.top = _place_screening(screening, margin)
     y = enrol.bottom + ROW_GAP + 0.08
     for row in rows:
         height = max(b.height for b in row)
@@ -1944,12 +1993,14 @@ def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
     ax.set_xlim(0, width)
     ax.set_ylim(0, fig_h)
     ax.axis("off")
+    first = screening[0].top if screening else enrol.top
     for stage, (t, b) in zip(
         ["Enrolment", words["stage"], "Follow-up", "Analysis"],
-        [(enrol.top, enrol.bottom)] + [(r[0].top, r[0].bottom) for r in rows],
+        [(first, enrol.bottom)] + [(r[0].top, r[0].bottom) for r in rows],
         strict=True,
     ):
         _stage(ax, stage, t, b, fig_h, margin)
+    _draw_screening(ax, screening, enrol, fig_h)
     _draw_box(ax, enrol, fig_h)
     for row in rows:
         for box in row:
@@ -1957,6 +2008,61 @@ def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
     _arm_arrows(ax, enrol, rows, fig_h)
     _consort_note(ax, footnote, margin, fig_h - (rows[-1][0].bottom + 0.12))
     return fig
+
+
+def _received_lines(consort: dict, arm: str, given: str) -> list[tuple[str, str, int]]:
+    """A delivering arm's received / did not receive lines (`flow.received`); none for the
+    other arms, which deliver nothing to receive."""
+    if arm not in consort.get("received", {}):
+        return []
+    return [
+        (f"Received {given} intervention: {_n(consort['received'][arm])}", "normal", 0),
+        (f"Did not receive {given} intervention: {_n(consort['not_received'][arm])}", "normal", 0),
+    ]
+
+
+def _screening_boxes(consort: dict, enrol: _Box, right: float) -> tuple[_Box, _Box] | None:
+    """The CONSORT template's first boxes (`flow.assessed_for_eligibility`): assessed for
+    eligibility above the enrolment box, and the exclusion box, with its reasons, right of
+    the arrow between them; None without screening counts."""
+    counts = consort.get("eligibility")
+    if not counts:
+        return None
+    assessed = _box(
+        [("Assessed for eligibility", "bold", 0), (_n(counts["assessed"]), "normal", 0)],
+        enrol.width,
+        "center",
+    )
+    assessed.x0 = enrol.x0
+    lines = [(f"Excluded: {_n(counts['excluded'])}", "bold", 0)]
+    lines += [(f"{r}: {_n(n)}", "normal", 1) for r, n in counts["excluded_reasons"].items()]
+    x0 = enrol.centre + 0.3
+    excluded = _box(lines, right - x0)
+    excluded.x0 = x0
+    return assessed, excluded
+
+
+def _place_screening(screening, margin: float) -> float:
+    """Place the screening boxes from the top margin; the enrolment box's top."""
+    if screening is None:
+        return margin
+    assessed, excluded = screening
+    assessed.top = margin
+    gap = max(ROW_GAP, excluded.height + 0.24)
+    excluded.top = assessed.bottom + (gap - excluded.height) / 2
+    return assessed.bottom + gap
+
+
+def _draw_screening(ax, screening, enrol: _Box, fig_h: float) -> None:
+    """Assessed -> enrolled, the excluded branching off to the right."""
+    if screening is None:
+        return
+    assessed, excluded = screening
+    _draw_box(ax, assessed, fig_h)
+    _draw_box(ax, excluded, fig_h)
+    _arrow(ax, (enrol.centre, assessed.bottom), (enrol.centre, enrol.top), fig_h)
+    middle = excluded.top + excluded.height / 2
+    _arrow(ax, (enrol.centre, middle), (excluded.x0, middle), fig_h)
 
 
 def _arm_arrows(ax, enrol: _Box, rows: list[list[_Box]], fig_h: float) -> None:
