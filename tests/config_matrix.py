@@ -995,8 +995,34 @@ def evaluation_cell() -> Cell:
     return cell
 
 
+FLOW_REASONS = ["Moved away", "Too busy", "leave of absence", ""]  # "" not recorded
+
+
+def with_flow(cell: Cell, excluded: dict[str, int], received: dict, reasons: bool) -> Cell:
+    """The cell with a `flow` block: assessed for eligibility = its participants + the
+    excluded, `received` as given and, with `reasons`, a reason column (a reason for every
+    participant, blank for some: counted only for withdrawals and those not assessed at the
+    last visit), drawn from their own seed so the cell's other data stay as they are."""
+    people = cell.files["participants.csv"]
+    flow = {
+        "assessed_for_eligibility": len(people) + sum(excluded.values()),
+        "excluded": excluded,
+        "received": received,
+    }
+    if reasons:
+        rng = np.random.default_rng(len(cell.id) + len(people))
+        people["why_left"] = rng.choice(FLOW_REASONS, len(people), p=[0.3, 0.3, 0.2, 0.2])
+        flow["reason_column"] = "why_left"
+    cell.trial["flow"] = flow
+    return cell
+
+
 def all_cells() -> list[Cell]:
     cells = [rct_cell(k, *row) for k, row in enumerate(RCT_ROWS)]
+    # the CONSORT flow block: a three-arm trial with two delivering arms and every key (in
+    # the disclosure-control run too), and a pre/post trial's (received: the default arms)
+    screening = {"Did not meet inclusion criteria": 7, "Declined to participate": 3}
+    with_flow(cells[9], screening, {"column": "sessions", "at_least": 1, "arms": ARM_IDS[1:]}, True)
     # risk ratios of randomized trials: in rows with each model and both arm counts
     cells = [c if k in (0, 1, 7, 9) else scores_only(c) for k, c in enumerate(cells)]
     # the default primary effect, named (sensitivity_strategies names diff_in_means)
@@ -1007,6 +1033,9 @@ def all_cells() -> list[Cell]:
         "effect": "diff_in_change",
     }
     quasi = [quasi_cell(k, *row) for k, row in enumerate(QUASI_ROWS)]
+    with_flow(
+        quasi[0], {"Declined to participate": 4}, {"column": "sessions", "at_least": 2}, False
+    )
     with_read_options(quasi[1], cells[7])
     cells += quasi
     cells += [survey_cell(k, *row) for k, row in enumerate(SURVEY_ROWS)]

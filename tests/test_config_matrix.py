@@ -136,6 +136,32 @@ def _set_size(consort: dict, analysis_set: str, outcome: str) -> int:
     return sum(counts.values())
 
 
+def _flow_counts_reconcile(cell, consort: dict, people: pd.DataFrame) -> None:
+    """The `flow` block's counts: assessed = enrolled + excluded; received + not received =
+    allocated in each delivering arm (counted here from the participants file); withdrawn and
+    not assessed at the last visit = the sums of their reasons."""
+    flow = cell.trial["flow"]
+    screening = consort["eligibility"]
+    assert screening["assessed"] == consort["enrolled"] + screening["excluded"]
+    assert screening["excluded_reasons"] == flow["excluded"]
+    arms = flow["received"].get("arms") or [a["id"] for a in cell.trial["arms"][1:]]
+    assert list(consort["received"]) == arms
+    column = cell.trial["data"]["arm_column"]
+    for arm in arms:
+        mine = people[people[column] == arm]
+        got = int((mine[flow["received"]["column"]] >= flow["received"]["at_least"]).sum())
+        assert consort["received"][arm] == got
+        assert got + consort["not_received"][arm] == consort["allocated"][arm]
+    if "reason_column" not in flow:
+        return
+    last = cell.trial["timepoints"][-1]["id"]
+    for arm in consort["allocated"]:
+        withdrawn = consort["withdrawn_reasons"].values()
+        assert sum(c[arm] for c in withdrawn) == consort["withdrawn"][arm]
+        lost = consort["not_assessed_reasons"][last].values()
+        assert sum(c[arm] for c in lost) == consort["not_assessed"][last][arm]
+
+
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.id)
 def test_counts_reconcile(matrix, cell):
     """consort.json: allocated = withdrawn + itt; every model's n_analysis_set is its set's size
@@ -155,6 +181,9 @@ def test_counts_reconcile(matrix, cell):
             if cell.trial["design"] == "cross_sectional"
             else 0
         )
+
+    if "flow" in cell.trial:
+        _flow_counts_reconcile(cell, consort, people)
 
     effects = pd.read_csv(results / "effects.csv")
     assert not effects.empty

@@ -300,6 +300,49 @@ def test_consort_figure_and_report_do_not_show_small_counts(small_site):
     assert withdrew.count("&lt;5") == 2 and "<td>2</td>" not in withdrew
 
 
+TRANSFERRED = "Transferred to another school"
+
+
+def test_a_small_reason_count_is_withheld_and_cannot_be_worked_out(small_site):
+    """The coaching demo's `flow` block at k = 5: 2 coached students not assessed at month 4
+    had transferred to another school. The count is withheld ("<5") in the CONSORT figure and
+    the report, and nothing printed gives it back: with not assessed at month 4 = the sum of
+    its reasons (and every other sum of the trial), the independent LP finds it can take
+    more than one value; a sibling reason or the total is withheld with it."""
+    spec, out, inputs, counts, _, _ = small_site
+    consort = json.loads(Path(inputs["consort"]).read_text())
+    reasons = consort["not_assessed_reasons"]["month4"]
+    assert reasons[TRANSFERRED]["coaching"] == 2
+    assert (
+        sum(r["coaching"] for r in reasons.values())
+        == consort["not_assessed"]["month4"]["coaching"]
+    )
+    key = disclosure.consort_key("not_assessed_reasons", "month4", TRANSFERRED, "coaching")
+    suppressed = json.loads(Path(inputs["disclosure"]).read_text())["suppressed"]
+    assert suppressed[key] == "primary"
+    total = disclosure.consort_key("not_assessed", "month4", "coaching")
+    terms = [
+        disclosure.consort_key("not_assessed_reasons", "month4", r, "coaching") for r in reasons
+    ]
+    assert (total, tuple(terms)) in counts.sums
+    low, high = intervals(counts, suppressed, K, targets=[key])[key]
+    assert high - low >= 1 and low <= 2 <= high
+    assert any(suppressed.get(t) == "complementary" for t in [total, *terms] if t != key)
+    # the screening counts are facts of the same plan: assessed = enrolled + excluded
+    assessed = disclosure.consort_key("eligibility", "assessed")
+    parts = (disclosure.enrolled_key(consort), disclosure.consort_key("eligibility", "excluded"))
+    assert (assessed, parts) in counts.sums and counts.values[assessed] == 452
+
+    svg = (out / "consort.svg").read_text()
+    assert f"{TRANSFERRED}: n\u00a0&lt;\u00a05" in svg
+    assert f"{TRANSFERRED}: n\u00a0=\u00a02" not in svg
+    assert "Assessed for eligibility" in svg and "Other reasons: n\u00a0=\u00a06" in svg
+    plan = disclosure.load(inputs["disclosure"])
+    shown = report._consort_summary(disclosure.published_consort(consort, plan), "Flow", spec)
+    row = shown[shown.index(f"Month 4 (end of programme): {TRANSFERRED}") :].split("</tr>")[0]
+    assert "&lt;5" in row and "<td>2</td>" not in row
+
+
 def test_completion_table_withholds_what_the_plan_withholds(small_site):
     spec, out, inputs, _, _, _ = small_site
     plan = disclosure.load(inputs["disclosure"])

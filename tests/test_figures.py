@@ -947,6 +947,44 @@ def test_forest_names_the_shared_contrast_and_visit_once(demo, tmp_path):
     assert len(titles) == 3 and not any("vs Control" in t for t in titles)
 
 
+def _plot_inches(fig) -> list[float]:
+    """The width in inches of each forest panel's plot area."""
+    return [ax.get_position().width * fig.get_size_inches()[0] for ax in fig.axes]
+
+
+def test_forest_labels_widen_into_the_plot_before_they_wrap(demo, tmp_path):
+    """coaching_rct's longest label (2.8 in of text) fits on one line once the plot gives up
+    room, down to MIN_PLOT_W (here about 1.1 in, where it kept 1.6 before; figures whose labels
+    fit keep their layout): one text element, no line break. A label that would need the
+    plot narrower than MIN_PLOT_W still wraps, the plot at MIN_PLOT_W."""
+    fig = draw(demo, "coaching_rct", "forest")
+    widths = _plot_inches(fig)
+    assert figures.MIN_PLOT_W <= min(widths) < 1.6
+    texts = svg_texts(svg_of(fig, tmp_path))
+    label = "Frequent or intense impostor experiences (CIPS &gt;\u00a060)"  # figures.pretty
+    assert label in texts
+    assert not [t for t in texts if t.startswith("(CIPS")]
+    # the ratio axis keeps a tick below 1 at this width (_side_ticks): 0.75, 1, 1.5
+    (ratio_panel,) = [p for p in svg_panels(svg_of(fig, tmp_path, "again")) if label in p]
+    assert [t for t in ratio_panel if t in ("0.75", "1", "1.5")] == ["0.75", "1", "1.5"]
+    spec = copy.deepcopy(demo["coaching_rct"]["spec"])
+    long = "Frequent or intense impostor experiences reported at the end of the programme"
+    outcome = next(o for o in spec["outcomes"] if o["id"] == "impostor_frequent")
+    outcome["label"] = f"{long} (CIPS > 60)"
+    paths = demo["coaching_rct"]["paths"]
+    fig = figures.plot_forest(
+        spec,
+        read_csv(paths["effects"]),
+        scores=pd.read_parquet(paths["scores"]),
+        sets=pd.read_parquet(paths["sets"]),
+    )
+    assert min(_plot_inches(fig)) == pytest.approx(figures.MIN_PLOT_W, abs=1e-9)
+    texts = svg_texts(svg_of(fig, tmp_path, "long"))
+    assert f"{long} (CIPS &gt;\u00a060)" not in texts
+    (wrapped,) = [t for t in texts if t.startswith("Frequent or intense")]
+    assert long.startswith(wrapped) and len(wrapped) < len(long)
+
+
 def test_forest_without_a_direction_states_none(demo, tmp_path):
     """An instrument whose registry entry has no higher_is_better: no favours line, and the
     outcomes stay in one panel per kind."""
@@ -1180,6 +1218,9 @@ def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
             "ci_low": [0.57, 0.83],
             "ci_high": [0.63, 0.87],
             "icc": np.nan,
+            "sd_cluster": np.nan,
+            "sd_participant": 0.4,
+            "sd_residual": 0.3,
         }
     )
     summary = pd.DataFrame({"outcome": ["sc"], "arm": ["coach"], "smallest_n_total": [200]})
@@ -1192,11 +1233,14 @@ def test_power_curve_labels_effects_and_monte_carlo_band(tmp_path):
     )
     save_figure(fig, tmp_path / "power")
     shown = " ".join(svg_texts((tmp_path / "power.svg").read_text()))
-    for label in ("Self-compassion", "Group coaching: +0.3 points; N = 200", "Month 4 vs Baseline"):
+    # d = 0.3 / sqrt(0.4^2 + 0.3^2) = 0.3 / 0.5 = 0.6 (3 significant digits: no decimals
+    # in this plan)
+    coaching = "Group coaching: +0.3 points (d\u00a0=\u00a0+0.60); N = 200"
+    for label in ("Self-compassion", coaching, "Month 4 vs Baseline"):
         assert label in shown
     assert "Arm vs Usual teaching" in shown and "Monte Carlo 95%" in shown
-    for ident in ("coach ", "ctl", " m4", "base ", " sc"):
-        assert ident not in f" {shown} ", ident
+    for ident in ("coach", "ctl", "m4", "base", "sc"):  # as words ("score" is not "sc")
+        assert not re.search(rf"\b{ident}\b", shown), ident
 
 
 def test_forest_n_of_a_multi_arm_trial_counts_the_two_arms_compared(demo, tmp_path):

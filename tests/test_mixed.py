@@ -125,6 +125,19 @@ def statsmodels_fit(model):
     return result
 
 
+def statsmodels_nested_fit(data: pd.DataFrame):
+    """statsmodels' fit of participants nested in sites: site intercepts as the groups,
+    participant intercepts as a variance component."""
+    model = smf.mixedlm(
+        "y ~ arm * visit + base",
+        data,
+        groups="site",
+        re_formula="1",
+        vc_formula={"participant": "0 + C(participant)"},
+    )
+    return statsmodels_fit(model)
+
+
 def statsmodels_gls_cov(result) -> np.ndarray:
     """sigma^2 (X'V^-1X)^-1 at statsmodels' estimate: inverse of its Hessian's fixed block."""
     k = result.model.k_fe
@@ -292,14 +305,7 @@ def test_nested_sites_agree_with_statsmodels():
     fit = fit_reml(data["y"], X, data["participant"], sites=data["site"])
     assert fit.converged and not fit.boundary
     assert (fit.n_groups, fit.n_sites) == (300, 10)
-    model = smf.mixedlm(
-        "y ~ arm * visit + base",
-        data,
-        groups="site",
-        re_formula="1",
-        vc_formula={"participant": "0 + C(participant)"},
-    )
-    result = statsmodels_fit(model)
+    result = statsmodels_nested_fit(data)
     # SEs: statsmodels' observed-Hessian SEs differ from GLS ones by ~1e-4 here (SOURCE.md: up
     # to 4e-4), hence bse at 1e-3; everything else tightly.
     assert_agrees_with_statsmodels(fit, result, bse_rtol=1e-3)
@@ -406,14 +412,7 @@ def test_site_with_single_participant():
     X = simulated_design(data)
     fit = fit_reml(data["y"], X, data["participant"], sites=data["site"])
     assert fit.converged and fit.n_sites == 7
-    model = smf.mixedlm(
-        "y ~ arm * visit + base",
-        data,
-        groups="site",
-        re_formula="1",
-        vc_formula={"participant": "0 + C(participant)"},
-    )
-    result = statsmodels_fit(model)
+    result = statsmodels_nested_fit(data)
     # bse_fe (observed Hessian) differs from the GLS SEs by up to 1.7e-3 here; the GLS
     # covariance itself is compared at SM_REL inside the helper.
     assert_agrees_with_statsmodels(fit, result, bse_rtol=3e-3)

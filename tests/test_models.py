@@ -610,6 +610,21 @@ def clda_inputs():
     return scores, participants, spec
 
 
+def fit_clda_trial(model: str, scores=None, **options):
+    """The mixed-model job's fit of the groups trial's score (clda_inputs; `scores` in
+    place of its own), ITT set: effects, means and diagnostics."""
+    own_scores, participants, spec = clda_inputs()
+    return mixed_model_effects(
+        own_scores if scores is None else scores,
+        participants,
+        spec,
+        {"id": "score", "role": "primary"},
+        analysis_set="itt",
+        model=model,
+        **options,
+    )
+
+
 CLDA_CASES = {
     "site_none": {"site": "none"},
     "site_random_age": {"site": "random", "covariates": ("age",)},
@@ -628,16 +643,7 @@ def test_clda_matches_lmer_without_a_baseline_arm_term(case):
     contest1D contrasts (age at its mean, site levels weighted equally). Tolerance 1e-6
     relative on SE, df and P, 1e-6 SE on estimate and CI limits (measured: at most 8e-7)."""
     ref = json.loads((REFERENCE / "clda_lmer.json").read_text())[case]
-    scores, participants, spec = clda_inputs()
-    effects, means, diagnostics = mixed_model_effects(
-        scores,
-        participants,
-        spec,
-        {"id": "score", "role": "primary"},
-        analysis_set="itt",
-        model="clda",
-        **CLDA_CASES[case],
-    )
+    effects, means, diagnostics = fit_clda_trial("clda", **CLDA_CASES[case])
     assert (effects["analysis"] == "clda").all() and (effects["estimand"] == "adjusted_diff").all()
     assert len(effects) == len(ref["effects"]) == 4
     for row in effects.itertuples():
@@ -677,17 +683,7 @@ def test_arm_change_from_baseline_matches_emmeans(case):
     diff_in_change (the same fixed effects: a hand identity) to 1e-10."""
     ref = pd.read_csv(REFERENCE / "arm_change.csv")
     ref = ref[ref["case"] == case].set_index(["arm", "timepoint"])
-    scores, participants, spec = clda_inputs()
-    effects, means, _ = mixed_model_effects(
-        scores,
-        participants,
-        spec,
-        {"id": "score", "role": "primary"},
-        analysis_set="itt",
-        model="repeated",
-        site="random",
-        covariates=ARM_CHANGE_CASES[case],
-    )
+    effects, means, _ = fit_clda_trial("repeated", site="random", covariates=ARM_CHANGE_CASES[case])
     post = means[means["timepoint"] != "baseline"].set_index(["arm", "timepoint"])
     assert len(post) == len(ref) == 6
     for key, r in ref.iterrows():
@@ -726,17 +722,10 @@ def assert_changes_are_mean_differences(means, effects, estimand):
 def test_clda_arm_without_follow_up_is_not_estimable_with_a_reason():
     """An arm with no post-baseline score: its effects cannot be estimated (their columns have
     no data, dropped as lmer drops them); the other arm's are, and the rows say why."""
-    scores, participants, spec = clda_inputs()
+    scores, participants, _ = clda_inputs()
     silent = set(participants.loc[participants["arm"] == "selfguided", "participant_id"])
     scores = scores[~(scores["participant_id"].isin(silent) & (scores["timepoint"] != "baseline"))]
-    effects, _, _ = mixed_model_effects(
-        scores,
-        participants,
-        spec,
-        {"id": "score", "role": "primary"},
-        analysis_set="itt",
-        model="clda",
-    )
+    effects, _, _ = fit_clda_trial("clda", scores)
     gone = effects[effects["contrast"] == "selfguided - control"]
     assert gone["estimate"].isna().all()
     assert (
@@ -765,16 +754,7 @@ def test_clda_with_a_covariance_structure_matches_gls(case):
     estimates of the indicators and adjusted means L beta, SEs sqrt(L V L'). Tolerance:
     estimates 1e-6 SE, SEs 1e-6 relative (measured: 2.3e-7), REML log-likelihood 1e-6."""
     ref = json.loads((REFERENCE / "clda_gls.json").read_text())[case]
-    scores, participants, spec = clda_inputs()
-    effects, means, diagnostics = mixed_model_effects(
-        scores,
-        participants,
-        spec,
-        {"id": "score", "role": "primary"},
-        analysis_set="itt",
-        model="clda",
-        **CLDA_GLS_CASES[case],
-    )
+    effects, means, diagnostics = fit_clda_trial("clda", **CLDA_GLS_CASES[case])
     assert (effects["analysis"] == "clda").all() and len(effects) == 4
     for row in effects.itertuples():
         r = ref["effects"][f"{row.contrast.split(' - ')[0]}:{row.timepoint}"]
@@ -798,16 +778,7 @@ def test_clda_compound_symmetry_is_the_random_intercept_model_with_its_satterthw
     random-intercept cLDA: the MMRM engine's Satterthwaite df equal lmerTest's
     (clda_lmer.json, site_none) to 1e-6 relative, as do estimates and SEs."""
     ref = json.loads((REFERENCE / "clda_lmer.json").read_text())["site_none"]
-    scores, participants, spec = clda_inputs()
-    effects, _, _ = mixed_model_effects(
-        scores,
-        participants,
-        spec,
-        {"id": "score", "role": "primary"},
-        analysis_set="itt",
-        model="clda",
-        covariance="compound_symmetry",
-    )
+    effects, _, _ = fit_clda_trial("clda", covariance="compound_symmetry")
     for row in effects.itertuples():
         r = ref["effects"][f"{row.contrast.split(' - ')[0]}:{row.timepoint}"]
         assert row.df == pytest.approx(r["df"], rel=1e-6)

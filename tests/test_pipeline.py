@@ -490,6 +490,98 @@ def test_table_2_gives_each_groups_number_analysed(demo_run):
     assert "| High emotional exhaustion (EE ≥ 27) | 74/144 (51.4) | 71/133 (53.4) |" in binary
 
 
+def _s1_blocks(rows: list[tuple[str, bool, bool]]) -> dict[str, list]:
+    """{block heading: [(outcome row, has group cells, [measure rows])]} of Table S1, from its
+    printed rows as (label, indented, group cells printed); a heading row starts a block, an
+    italic role row (Primary outcomes) is skipped."""
+    blocks: dict[str, list] = {}
+    for label, indented, filled in rows:
+        if label.endswith(" set"):
+            block = blocks.setdefault(label, [])
+        elif label.endswith(("outcome", "outcomes")) and not filled:
+            continue
+        elif indented:
+            block[-1][2].append(label)
+        else:
+            block.append((label, filled, []))
+    return blocks
+
+
+def _s1_rows_md(path: Path) -> list[tuple[str, bool, bool]]:
+    lines = [line for line in path.read_text().splitlines() if line.startswith("| ")][1:]
+    cells = [[c.strip(" ") for c in line.strip("|").split(" | ")] for line in lines]
+    return [
+        (c[0].strip("\u00a0*"), c[0].startswith("\u00a0"), any(x.strip() for x in c[1:3]))
+        for c in cells
+    ]
+
+
+def _s1_rows_html(path: Path) -> list[tuple[str, bool, bool]]:
+    import html
+    import re
+
+    body = path.read_text().split("<tbody>")[1].split("</tbody>")[0]
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S):
+        cells = [
+            html.unescape(re.sub(r"<[^>]+>", "", c))
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, flags=re.S)
+        ]
+        filled = any(c.strip() for c in cells[1:3])  # a heading row is one cell
+        rows.append((cells[0].strip("\u00a0"), cells[0].startswith("\u00a0"), filled))
+    return rows
+
+
+def _s1_rows_docx(path: Path) -> list[tuple[str, bool, bool]]:
+    import docx
+
+    (table,) = docx.Document(str(path)).tables
+    rows = []
+    for row in table.rows[1:]:
+        first = row.cells[0]
+        indent = first.paragraphs[0].paragraph_format.left_indent
+        merged = len({id(c._tc) for c in row.cells}) == 1  # a heading spanning the row
+        filled = not merged and any(c.text.strip() for c in row.cells[1:3])
+        rows.append((first.text, bool(indent), filled))
+    return rows
+
+
+def test_table_s1_blocks_share_one_layout(demo_run):
+    """Table S1 of the coaching trial: the per-protocol block prints each outcome as a row
+    with indented measure rows, so the intention-to-treat block does too (a reader compares
+    the blocks row by row): the same outcome rows, each with its measure rows, whose labels
+    are among the per-protocol block's for that outcome, group results on the same rows
+    (scores: on the measure row; binary outcomes: n/N on the outcome's row). In the .md,
+    .html and .docx alike."""
+    base = demo_run / "results/coaching_rct/tables"
+    readers = {"md": _s1_rows_md, "html": _s1_rows_html, "docx": _s1_rows_docx}
+    for ext, reader in readers.items():
+        blocks = _s1_blocks(reader(base / f"effects_supplement.{ext}"))
+        assert list(blocks) == ["Intention-to-treat set", "Per-protocol set", "Complete-case set"]
+        itt, pp = blocks["Intention-to-treat set"], blocks["Per-protocol set"]
+        assert [o[0] for o in itt] == [o[0] for o in pp], ext  # the same outcome rows
+        assert len(itt) == 11  # the 7 scores and 4 binary outcomes
+        for (label, filled, measures), (_, pp_filled, pp_measures) in zip(itt, pp, strict=True):
+            assert "," not in label.split(")")[-1], (ext, label)  # no "..., at follow-up"
+            assert len(measures) == 1 and measures[0] in pp_measures, (ext, label, measures)
+            assert filled == pp_filled, (ext, label)
+        ee, high_ee = itt[0], itt[7]
+        assert ee == ("Emotional exhaustion (MBI, 0–54)", False,
+                      ["At follow-up, model-estimated mean (95% CI)"])  # fmt: skip
+        assert high_ee == ("High emotional exhaustion (EE ≥ 27)", True, ["Odds ratio (adjusted)"])
+    # the numbers stay: EE's measure row in the .md as effects_supplement.csv has it
+    md = (base / "effects_supplement.md").read_text()
+    csv = pd.read_csv(base / "effects_supplement.csv")
+    ee = csv[(csv["outcome"] == "ee") & (csv["analysis_set"] == "itt")].iloc[0]
+    row = next(line for line in md.splitlines() if "At follow-up, model-estimated" in line)
+    assert row.split(" | ")[3] == tables.format_ci(ee["estimate"], ee["ci_low"], ee["ci_high"], 1)
+    # Table 2 (one block) keeps a score's one measure on the outcome's row
+    assert (
+        "| Emotional exhaustion (MBI, 0–54), change from baseline |"
+        in (base / "effects_table.md").read_text()
+    )
+
+
 def _parse_interval(text: str) -> tuple[float, float, float]:
     """'−0.5 (−2.4 to 1.5)ᵃ' -> (-0.5, -2.4, 1.5)."""
     import re

@@ -3,6 +3,7 @@ chunking invariance, config errors and the `power` target end to end."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -421,10 +422,13 @@ def test_the_legend_prints_assumed_effects_by_the_decimals_rule(tiny):
     assert figure._effect_words(mentor, fl) == "+3.0 points"
     assert figure._effect_words({**mentor, "effects": {"fl": -2}}, fl) == "\u22122.0 points"
     sizes = plan["sample_sizes"]
+    # the SDs the simulation used: sc's as the block gives them, fl's as if fitted (4, 3)
+    sds = {"sc": (0.4, 0.35), "fl": (4.0, 3.0)}
     power = pd.DataFrame(
         [
             {"outcome": o["id"], "arm": a["id"], "n_total": n, "power": 0.5,
-             "ci_low": 0.4, "ci_high": 0.6, "icc": None}
+             "ci_low": 0.4, "ci_high": 0.6, "icc": None, "sd_cluster": None,
+             "sd_participant": sds[o["id"]][0], "sd_residual": sds[o["id"]][1]}
             for o in plan["outcomes"] for a in plan["arms"][1:] for n in sizes
         ]
     )  # fmt: skip
@@ -436,8 +440,9 @@ def test_the_legend_prints_assumed_effects_by_the_decimals_rule(tiny):
     )  # fmt: skip
     fig = figure.plot_power(power, summary, plan)
     shown = [t.get_text() for t in fig.findobj(Text)]
-    assert "mentor: +0.30 points; not reached" in shown
-    assert "mentor: +3.0 points; not reached" in shown
+    # d = 0.30 / sqrt(0.4^2 + 0.35^2) = 0.30 / 0.5315 = 0.564; 3.0 / sqrt(16 + 9) = 0.60
+    assert "mentor: +0.30 points (d\u00a0=\u00a0+0.56); not reached" in shown
+    assert "mentor: +3.0 points (d\u00a0=\u00a0+0.60); not reached" in shown
     plt.close(fig)
 
 
@@ -575,6 +580,54 @@ def _reduce_power_block(workdir, *, from_fit: bool) -> dict:
     return block
 
 
+def _svg_words(path) -> str:
+    """The SVG's text (a comment per line of text, glyphs as paths), lines joined by spaces,
+    so a wrapped sentence reads whole."""
+    import re
+    from html import unescape
+
+    return " ".join(unescape(t.strip()) for t in re.findall(r"<!-- (.*?) -->", path.read_text()))
+
+
+def _check_power_figure_assumptions(results, block, plan) -> None:
+    """The power curve states what the simulation assumed, as the trial file's power block
+    gives it: each arm's effect in points and standardized (d = effect / SD of one score,
+    sqrt(sd_participant^2 + sd_residual^2)), the SDs, the correlation of a participant's
+    visits (sd_participant^2 over that variance), alpha, the simulated trials per N and the
+    Monte Carlo interval the bars and band show; the outcome's decimals (plan json)."""
+    from conftest import half_up
+
+    text = _svg_words(results / "figures" / "power_curve.svg")
+    decimals = {o["id"]: o["decimals"] for o in plan["outcomes"]}
+    labels = {o["id"]: o["label"] for o in plan["outcomes"]}
+    arms = {a["id"]: a["label"] for a in plan["arms"]}
+    sds = {o["id"]: (o["sd_participant"], o["sd_residual"]) for o in block["outcomes"]}
+    for outcome, (between, within) in sds.items():
+        sd = float(np.hypot(between, within))
+        places = decimals[outcome]
+        expected = (
+            f"{labels[outcome]}, SD of one score {half_up(sd, places):.{places}f} (between "
+            f"participants {between:.{places}f}, within {within:.{places}f}), correlation "
+            f"between a participant's visits {half_up(between**2 / sd**2, 2):.2f}"
+        )
+        assert expected in text, expected
+        for arm in block["arms"][1:]:
+            effect = arm["effects"][outcome]
+            words = (
+                f"{arms[arm['id']]}: +{effect:.{places}f} points "
+                f"(d\u00a0=\u00a0+{half_up(effect / sd, 2):.2f});"
+            )
+            assert words in text, words
+    assert f"two-sided \u03b1\u00a0=\u00a0{block['alpha']:g}" in text
+    assert f"{block['n_sims']:,} simulated trials per N" in text
+    assert (
+        f"Error bars: Monte Carlo 95% CI (Wilson) of each power from its {block['n_sims']:,} "
+        "simulated trials; band: the same interval for a true power at the target." in text
+    )
+    for ident in (" self_compassion", " peer_support", " sd_participant"):
+        assert ident not in text
+
+
 def _check_outputs(results, block):
     power = pd.read_csv(results / "power.csv")
     assert len(power) == 2 * 2 * 2  # sizes x outcomes x intervention arms
@@ -597,6 +650,8 @@ def test_power_target_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     results = workdir / "results/coaching_rct"
     _check_outputs(results, block)
+    plan = json.loads((results / "stage_config" / "power.json").read_text())["plan"]
+    _check_power_figure_assumptions(results, block, plan)
     assert not (results / "scores.csv").exists()  # the trial's own pipeline did not run
     figure = {ext: (results / f"figures/power_curve.{ext}").read_bytes() for ext in ("png", "svg")}
     again = _snakemake(workdir, "power", "--forcerun", "power_summary")

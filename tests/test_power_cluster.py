@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 from test_groups_pipeline import _spec
-from test_power import run_all
+from test_power import _svg_words, run_all
 
 from config_matrix import CLUSTER_POWER, REFERENCE, cluster_cells
 from trialeval import power as pw
@@ -246,6 +246,20 @@ def test_cluster_plan_chunks_summary_and_figure(tmp_path):
     assert figure.axes[0].get_xlabel() == "Clusters per arm (k)"
     assert "clusters of 10 participants (mean, CV 0.3)" in figure._suptitle.get_text()
     assert figure.axes[0].get_title() == "Score (ICC 0.1)"
+    # what the simulation assumed, under the figure: sd_cluster from the ICC, 0.1 = c^2 /
+    # (c^2 + 1 + 1), so c = sqrt(2 / 9) = 0.471; one score's SD sqrt(2 + 2 / 9) = 1.49;
+    # the correlation of a participant's visits (c^2 + 1) / (c^2 + 2) = 11 / 20 = 0.55;
+    # d = 0.5 / 1.49 = 0.335, 2 decimals; the SDs to 3 significant digits (the plan has no
+    # decimals)
+    text = _svg_words(one / "power_curve.svg")
+    assert (
+        "Score, SD of one score 1.49 (between clusters 0.471, between participants 1, within "
+        "1; ICC 0.1), correlation between a participant's visits 0.55" in text
+    )
+    assert "Arm 1: +0.5 points (d\u00a0=\u00a0+0.34); k = " in text or (
+        "Arm 1: +0.5 points (d\u00a0=\u00a0+0.34); not reached" in text
+    )
+    assert "from its 30 simulated trials" in text and "30 simulated trials per k" in text
 
 
 def test_smallest_clusters_per_arm():

@@ -7,6 +7,7 @@ a demo trial's table with the pipeline's own entry (tables.run) and reads the wr
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import docx
 import pandas as pd
@@ -413,3 +414,53 @@ def test_group_means_are_adjusted_only_where_the_model_adjusts():
     ):
         spec = {"analyses": {"mixed_model": mixed}}
         assert tables._measure_label(spec, row, False, grouped=True) == words
+
+
+def _shown_text(stem) -> dict[str, str]:
+    """The .md, .html and .docx of a written table as a reader sees their text."""
+    import html as html_module
+    import zipfile
+
+    with zipfile.ZipFile(f"{stem}.docx") as z:
+        xml = z.read("word/document.xml").decode("utf-8")
+    page = open(f"{stem}.html", encoding="utf-8").read()
+    return {
+        "md": open(f"{stem}.md", encoding="utf-8").read(),
+        "html": html_module.unescape(re.sub(r"<[^>]+>", "", page)),
+        "docx": html_module.unescape(re.sub(r"<[^>]+>", "", xml)),
+    }
+
+
+def test_tables_write_the_runs_confidence_level(coaching, mentorship, tmp_path):
+    """At alpha 0.1 the builders write "90% CI" themselves (labels.ci_level): the effect
+    column's header, the group rows' labels, the notes, in every format; no "95%" anywhere.
+    (The words only: the intervals are the fixtures', computed at 0.05.)"""
+    import copy
+
+    for name, (spec, out), kinds in (
+        ("coaching", (coaching[0], coaching[2]), ("effects_table", "effects_supplement")),
+        ("mentorship", (mentorship[0], mentorship[3]), ("effects_table",)),
+    ):
+        spec = copy.deepcopy(spec)
+        spec["alpha"] = 0.1
+        inputs = {k: str(out / f"{k}.csv") for k in ("effects", "means", "prepost_summary")}
+        inputs = {k: v for k, v in inputs.items() if Path(v).is_file()}
+        for kind in kinds:
+            full, formatted, title, footnote = tables.build(spec, kind, inputs)
+            header = [c for c in formatted.columns if "CI)" in c]
+            assert header and all(c.endswith("(90% CI)") for c in header), (name, header)
+            assert "Estimates with 90% confidence intervals (CI)." in footnote
+            stem = tmp_path / f"{name}_{kind}"
+            tables.run(spec, kind, inputs=inputs, out_stem=str(stem))
+            for ext, text in _shown_text(stem).items():
+                assert "95%" not in text, (name, kind, ext)
+                assert "90% CI" in text, (name, kind, ext)
+        if name == "coaching":  # the group columns' note, in the words of the level
+            assert (
+                "each group's model-estimated mean change from baseline to follow-up (90% CI)"
+                in (_shown_text(tmp_path / "coaching_effects_table")["md"])
+            )
+        else:  # the ANCOVA's group row and its note
+            md = _shown_text(tmp_path / "mentorship_effects_table")["md"]
+            assert "Adjusted mean change (90% CI), primary analysis" in md
+            assert "adjusted mean change from baseline (90% CI) from the same analysis" in md

@@ -15,6 +15,10 @@
 - For a cross-sectional survey (no arms, one wave) the analysed set is everyone surveyed who
   responded: allocated (surveyed) = withdrawn + not assessed (non-respondents) + analysed.
 
+With the trial file's `flow` block consort.json also holds the screening counts, the
+intervention received per delivering arm and the reasons for consent withdrawal and for not
+being assessed at the last timepoint (`flow_counts`).
+
 consort.json holds the counts per arm; they reconcile by construction:
 allocated = withdrawn + analysed.itt, and for every timepoint
 analysed.itt = assessed + not_assessed. `analysed_by_outcome.complete_case` holds the
@@ -30,7 +34,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialeval.config import FLOW_REASON, FLOW_RECEIVED, eligibility_problem
 from trialeval.delivery import cluster_sizes, unit_columns
+from trialeval.errors import TrialInputError
 from trialeval.io import in_set, set_column
 
 SETS = ("itt", "per_protocol", "complete_case")
@@ -127,8 +133,9 @@ def consort_counts(
 ) -> dict:
     """CONSORT numbers per arm, in the trial file's arm order; given the participants table,
     also the delivery groups and (cluster_rct) clusters per arm with their sizes, allocated
-    and in the itt set; `ingest_counts` (what ingest left out per timepoint:
-    trialeval.ingest.COUNTED) goes in as `excluded_at_ingest`."""
+    and in the itt set, and the `flow` block's received and reason counts (`flow_counts`);
+    `ingest_counts` (what ingest left out per timepoint: trialeval.ingest.COUNTED) goes in as
+    `excluded_at_ingest`."""
     arms = [a["id"] for a in spec["arms"]]
     units = {}
     if participants is not None:
@@ -207,9 +214,127 @@ def consort_counts(
                 "whose status does not count (REDCap forms_complete), answers given as a "
                 "missing code"
             ),
+            **flow_definitions(spec),
         },
         **units,
+        **flow_counts(sets, spec, participants),
     }
+
+
+# A reason column's empty cell (or missing code), in consort.json and as printed.
+NOT_RECORDED = "Reason not recorded"
+
+
+def flow_counts(sets: pd.DataFrame, spec: dict, participants: pd.DataFrame | None) -> dict:
+    """consort.json's counts of the trial file's `flow` block (nothing without one; the
+    received and reason counts given the participants table, as the pipeline gives it):
+
+    - eligibility: {assessed, excluded, excluded_reasons {reason: n}} (the trial file's
+      screening counts; assessed = enrolled + excluded, checked);
+    - received / not_received: {arm: n} over every allocated participant of the delivering
+      arms (received + not_received = allocated; a missing value is not received);
+    - withdrawn_reasons {reason: {arm: n}} (withdrawn = their sum) and not_assessed_reasons
+      {last timepoint: {reason: {arm: n}}} (not_assessed there = their sum), a blank reason
+      as NOT_RECORDED;
+
+    their words are `flow_definitions`' (in consort.json's `definitions`)."""
+    flow = spec.get("flow")
+    if not flow:
+        return {}
+    out: dict = {}
+    if flow["assessed_for_eligibility"] is not None:
+        problem = eligibility_problem(spec, len(sets))
+        if problem:
+            raise TrialInputError(problem)
+        out["eligibility"] = {
+            "assessed": flow["assessed_for_eligibility"],
+            "excluded": sum(flow["excluded"].values()),
+            "excluded_reasons": dict(flow["excluded"]),
+        }
+    if participants is not None and (flow["received"] or flow["reason_column"]):
+        people = sets.merge(
+            participants[["participant_id", *_flow_frame_columns(flow)]],
+            on="participant_id",
+            how="left",
+            validate="1:1",
+        )
+        out |= _received_counts(people, flow["received"], spec)
+        out |= _reason_counts(people, flow["reason_column"], spec)
+    return out
+
+
+def _flow_frame_columns(flow: dict) -> list[str]:
+    return [
+        c
+        for c, on in ((FLOW_RECEIVED, flow["received"]), (FLOW_REASON, flow["reason_column"]))
+        if on
+    ]
+
+
+def _received_counts(people: pd.DataFrame, rule: dict | None, spec: dict) -> dict:
+    if not rule:
+        return {}
+    arms = [a["id"] for a in spec["arms"] if a["id"] in rule["arms"]]
+    received = people[FLOW_RECEIVED].fillna(float("-inf")) >= rule["at_least"]
+    return {
+        "received": {a: int((received & (people["arm"] == a)).sum()) for a in arms},
+        "not_received": {a: int((~received & (people["arm"] == a)).sum()) for a in arms},
+    }
+
+
+def _reason_counts(people: pd.DataFrame, column: str | None, spec: dict) -> dict:
+    if not column:
+        return {}
+    reason = people[FLOW_REASON].map(_reason_text)
+    last = spec["timepoints"][-1]["id"]
+    lost = ~people["withdrawn"] & ~people[f"responded_{last}"]
+    arms = [a["id"] for a in spec["arms"]]
+    return {
+        "withdrawn_reasons": _by_reason(reason[people["withdrawn"]], people["arm"], arms),
+        "not_assessed_reasons": {last: _by_reason(reason[lost], people["arm"], arms)},
+    }
+
+
+def _reason_text(value) -> str:
+    """A reason as printed: trimmed, first letter capitalised; blank: NOT_RECORDED."""
+    if value is None or pd.isna(value) or not str(value).strip():
+        return NOT_RECORDED
+    text = str(value).strip()
+    return text[:1].upper() + text[1:]
+
+
+def _by_reason(reasons: pd.Series, arm: pd.Series, arms: list[str]) -> dict:
+    """{reason: {arm: n}} of the reasons given, most frequent first (then alphabetical),
+    NOT_RECORDED last; every arm listed, zeros too."""
+    counts = pd.crosstab(reasons, arm.loc[reasons.index]) if len(reasons) else pd.DataFrame()
+    totals = {r: int(counts.loc[r].sum()) for r in counts.index}
+    order = sorted(totals, key=lambda r: (r == NOT_RECORDED, -totals[r], r))
+    return {r: {a: int(counts.loc[r].get(a, 0)) for a in arms} for r in order}
+
+
+def flow_definitions(spec: dict) -> dict[str, str]:
+    """consort.json's words for the `flow` counts (none without a `flow` block)."""
+    flow = spec.get("flow")
+    out: dict[str, str] = {}
+    if not flow:
+        return out
+    if flow["assessed_for_eligibility"] is not None:
+        out["eligibility"] = (
+            "screening counts from the trial file (flow.assessed_for_eligibility, "
+            "flow.excluded); assessed = enrolled + excluded"
+        )
+    if flow["received"]:
+        rule = flow["received"]
+        out["received"] = (
+            f"allocated participants of arms {', '.join(rule['arms'])} with "
+            f"{rule['column']} >= {rule['at_least']:g} (a missing value counts as not received)"
+        )
+    if flow["reason_column"]:
+        out["reasons"] = (
+            f"{flow['reason_column']} of those who withdrew consent and of those not assessed "
+            f"at the last timepoint ({spec['timepoints'][-1]['id']}); blank: {NOT_RECORDED}"
+        )
+    return out
 
 
 def run(

@@ -65,7 +65,7 @@ def _summary_cell(spec: dict, outcome: dict, row: pd.Series, plan=disclosure.OFF
 
 
 def _estimate_cell(spec: dict, row: pd.Series, notes) -> str:
-    """The estimate (95% CI); `row` in percentage points where it is a risk difference or the
+    """The estimate (CI); `row` in percentage points where it is a risk difference or the
     trend (`tables.in_percentage_points`)."""
     from trialeval.tables import RATIO_ESTIMANDS, estimate_decimals, format_ci
 
@@ -86,6 +86,46 @@ def _row_label(spec: dict, row: pd.Series, several: bool) -> str:
     return label
 
 
+def _summary_line(spec: dict, outcome: dict, rows: pd.DataFrame, plan) -> tuple[dict, list]:
+    """An outcome's row in one analysis set, what it summarises in its label (the CI at the
+    run's level), each cohort's summary in its column; and their `full` records, masked."""
+    from trialeval.tables import outcome_label, typographic
+
+    names = _labels(spec)
+    what = f"n/N (%; {ci_level(spec)} CI)" if outcome["kind"] == "category" else "mean (SD)"
+    line = {"Outcome": typographic(f"{outcome_label(spec, outcome['id'])}, {what}")}
+    records = []
+    for _, row in rows.iterrows():
+        line[names.get(row["cohort"], row["cohort"])] = _summary_cell(spec, outcome, row, plan)
+        record = {"kind": "summary", **row.to_dict()}
+        record["cohort_label"] = names.get(row["cohort"], row["cohort"])
+        records.append(_masked(record, plan))
+    return line, records
+
+
+def _effect_rows(spec: dict, effects: pd.DataFrame, several: bool, notes) -> tuple[list, list]:
+    """(printed rows, `full` records) of one outcome's estimates in one analysis set, in
+    ESTIMAND_ORDER: an indented row each, the estimate with its CI at the run's level."""
+    from trialeval.tables import INDENT, adjusted_p, typographic
+
+    effects = effects.assign(
+        _rank=effects["estimand"].map({e: i for i, e in enumerate(ESTIMAND_ORDER)})
+    )
+    printed, records = [], []
+    for _, row in effects.sort_values("_rank", kind="stable").iterrows():
+        label = _row_label(spec, row, several)
+        printed.append(
+            {
+                "Outcome": INDENT + typographic(label),
+                f"Estimate ({ci_level(spec)} CI)": _estimate_cell(spec, row, notes),
+                "P": format_p(row["p_value"]),
+                "Adjusted P": adjusted_p(spec, row),
+            }
+        )
+        records.append({"kind": "effect", **row.drop(labels="_rank").to_dict(), "label": label})
+    return printed, records
+
+
 def cohort_table(
     spec: dict, effects: pd.DataFrame, summary: pd.DataFrame, plan=disclosure.OFF
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -93,17 +133,7 @@ def cohort_table(
     labels; `formatted` one printed row per outcome and per estimate. `plan`: disclosure
     control (withheld counts, and their percentages and CIs, are emptied in `full` too, the
     marker in its `disclosure` column)."""
-    from trialeval.tables import (
-        HEADING,
-        INDENT,
-        SUBHEADING,
-        Notes,
-        _set_label,
-        adjusted_p,
-        in_percentage_points,
-        outcome_label,
-        typographic,
-    )
+    from trialeval.tables import HEADING, SUBHEADING, Notes, _set_label, in_percentage_points
 
     names = _labels(spec)
     cohorts = list(names)
@@ -133,37 +163,19 @@ def cohort_table(
                 count = sum(o["role"] == role for o in shown)
                 headings[len(printed)] = SUBHEADING
                 printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
-            what = "n/N (%; 95% CI)" if outcome["kind"] == "category" else "mean (SD)"
-            heading = f"{outcome_label(spec, outcome['id'])}, {what}"
-            line = {"Outcome": typographic(heading)}
-            for _, row in rows.iterrows():
-                cell = _summary_cell(spec, outcome, row, plan)
-                line[names.get(row["cohort"], row["cohort"])] = cell
-                record = {"kind": "summary", **row.to_dict()}
-                record["cohort_label"] = names.get(row["cohort"], row["cohort"])
-                records.append(_masked(record, plan))
+            line, summaries = _summary_line(spec, outcome, rows, plan)
             printed.append(line)
+            records += summaries
             withheld = plan.on and any(
                 plan.hides(disclosure.cohort_key(r, "n"), r["n"])
                 or plan.hides(disclosure.consort_key("analysed", analysis_set, r["cohort"]))
                 for r in rows.to_dict("records")
             )
             mine = eff[(eff["outcome"] == outcome["id"]) & (eff["analysis_set"] == analysis_set)]
-            mine = mine.assign(
-                _rank=mine["estimand"].map({e: i for i, e in enumerate(ESTIMAND_ORDER)})
-            )
-            for _, row in mine.sort_values("_rank", kind="stable").iterrows():
-                label = _row_label(spec, row, several_contrasts)
-                line = {
-                    "Outcome": INDENT + typographic(label),
-                    "Estimate (95% CI)": _estimate_cell(spec, row, notes),
-                    "P": format_p(row["p_value"]),
-                    "Adjusted P": adjusted_p(spec, row),
-                }
-                printed.append(line)
-                record = {"kind": "effect", **row.drop(labels="_rank").to_dict(), "label": label}
-                records.append(_masked_effect(record, withheld, plan))
-    columns = ["Outcome", *[names[c] for c in cohorts], "Estimate (95% CI)", "P"]
+            effect_lines, effect_records = _effect_rows(spec, mine, several_contrasts, notes)
+            printed += effect_lines
+            records += [_masked_effect(r, withheld, plan) for r in effect_records]
+    columns = ["Outcome", *[names[c] for c in cohorts], f"Estimate ({ci_level(spec)} CI)", "P"]
     columns += ["Adjusted P"] if adjusted else []
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
@@ -266,7 +278,8 @@ def build_table(spec: dict, inputs: dict[str, str]):
         "those of them with every covariate answered."
     )
     lines.append(
-        "Binary outcomes: n/N (%; Wilson 95% CI without continuity correction) per cohort; "
+        f"Binary outcomes: n/N (%; Wilson {ci_level(spec)} CI without continuity correction) "
+        "per cohort; "
         "scores: mean (SD) per cohort, unadjusted. Differences are the later-named "
         f"cohort minus {reference}, ratios the later-named over {reference}."
     )

@@ -17,6 +17,9 @@ that reaches every rule script through `params:`. Its shape:
       event, dictionary, forms_complete}: see trialeval.exports and trialeval.ingest;
      `columns` maps each registry item column the outcomes need to its column in the export)
     per_protocol: {column, at_least, arms} | None,
+    flow: {assessed_for_eligibility (int | None), excluded {reason: n}, received
+           ({column, at_least, arms} | None), reason_column (str | None)}, only when the trial
+          file has a `flow` block,
     analyses: {...},
     power: the resolved `power` block (see trialeval.power_plan.resolve_power) | None,
     multiplicity: the global correction from config.yaml (added by `load_trials`),
@@ -281,6 +284,7 @@ def resolve_trial(
     _answer_labels(trial.get("answer_labels") or {}, instruments, f"{where}: answer_labels")
     _fill_item_columns(trial, timepoints, instruments, where)
     per_protocol = _resolve_per_protocol(trial, arms, where)
+    flow = _resolve_flow(trial, arms, where)
     analyses = _resolve_analyses(trial, outcomes, instruments, where)
     data_source = _data_source_keys(data, data_dir, sheet, id_column, arm_column, where)
     covariates = [_resolve_covariate(c, where) for c in trial.get("covariates", [])]
@@ -315,6 +319,8 @@ def resolve_trial(
         "analyses": analyses,
         "power": power,
         **({"cohort": cohort} if cohort is not None else {}),
+        # only with a `flow` block: other trials' specs (and their jobs' settings) keep theirs
+        **({"flow": flow} if flow is not None else {}),
         # only with intercurrent events: other trials' specs (and ingest's params) keep theirs
         **({"intercurrent_columns": events} if (events := intercurrent_columns(analyses)) else {}),
         **evaluation,
@@ -481,13 +487,86 @@ def _resolve_per_protocol(trial: dict, arms: list[dict], where: str) -> dict | N
     rule = (trial.get("analysis_sets") or {}).get("per_protocol")
     if not rule:
         return None
+    return _threshold_rule(rule, arms, "analysis_sets.per_protocol", where)
+
+
+def _threshold_rule(rule: dict, arms: list[dict], key: str, where: str) -> dict:
+    """A {column, at_least, arms} rule on a participants-file column (per protocol, flow
+    received), its arms defaulting to every arm but the control."""
     rule_arms = rule.get("arms") or [a["id"] for a in arms if not a["control"]]
     unknown = sorted(set(rule_arms) - {a["id"] for a in arms})
     if unknown:
-        raise TrialInputError(
-            f"{where}: analysis_sets.per_protocol.arms names unknown arms {unknown}"
-        )
+        raise TrialInputError(f"{where}: {key}.arms names unknown arms {unknown}")
     return {"column": rule["column"], "at_least": float(rule["at_least"]), "arms": rule_arms}
+
+
+# Designs whose flow diagram is enrolment -> allocation (or assignment) -> follow-up: the
+# designs `flow` applies to (a survey's and a cohort comparison's flow starts at the surveyed).
+FLOW_DESIGNS = ("rct", "cluster_rct", "quasi_experimental")
+
+
+# The participants table's columns of the `flow` block (trialeval.analysis_sets counts them).
+FLOW_RECEIVED, FLOW_REASON = "flow_received", "flow_reason"
+
+
+def flow_columns(spec: dict) -> dict[str, str]:
+    """{participants-file column: trial-file key} of the `flow` block's columns."""
+    flow = spec.get("flow") or {}
+    out = {}
+    if flow.get("received"):
+        out[flow["received"]["column"]] = "flow.received.column"
+    if flow.get("reason_column"):
+        out[flow["reason_column"]] = "flow.reason_column"
+    return out
+
+
+def eligibility_problem(spec: dict, enrolled: int) -> str | None:
+    """The one-line problem when flow.assessed_for_eligibility less the sum of flow.excluded
+    is not the number enrolled (the participants file's rows); None when it is, or without
+    those keys."""
+    flow = spec.get("flow") or {}
+    assessed = flow.get("assessed_for_eligibility")
+    if assessed is None:
+        return None
+    excluded = flow["excluded"]
+    if assessed - sum(excluded.values()) == enrolled:
+        return None
+    parts = " + ".join(str(n) for n in excluded.values()) or "0"
+    return (
+        f"{spec['config_file']}: flow: assessed_for_eligibility {assessed} less excluded "
+        f"{sum(excluded.values())} ({parts}) is {assessed - sum(excluded.values())}, but "
+        f"{spec['participants_source']['path']} lists {enrolled} enrolled participants (rows); "
+        "expected assessed_for_eligibility = enrolled + the sum of excluded"
+    )
+
+
+def _resolve_flow(trial: dict, arms: list[dict], where: str) -> dict | None:
+    """The `flow` block as {assessed_for_eligibility, excluded ({reason: n}, in the file's
+    order), received ({column, at_least, arms} | None), reason_column}; None without one."""
+    raw = trial.get("flow")
+    if raw is None:
+        return None
+    if trial["design"] not in FLOW_DESIGNS:
+        raise TrialInputError(
+            f"{where}: flow: design {trial['design']} has no enrolment and allocation boxes "
+            f"(its flow diagram starts at those surveyed); `flow` is for designs "
+            f"{', '.join(FLOW_DESIGNS)}: remove it"
+        )
+    assessed = raw.get("assessed_for_eligibility")
+    excluded = {str(reason): int(n) for reason, n in (raw.get("excluded") or {}).items()}
+    if assessed is not None and sum(excluded.values()) > assessed:
+        raise TrialInputError(
+            f"{where}: flow.excluded: {sum(excluded.values())} excluded "
+            f"({' + '.join(map(str, excluded.values()))}) is more than "
+            f"flow.assessed_for_eligibility {assessed}"
+        )
+    received = raw.get("received")
+    return {
+        "assessed_for_eligibility": None if assessed is None else int(assessed),
+        "excluded": excluded,
+        "received": _threshold_rule(received, arms, "flow.received", where) if received else None,
+        "reason_column": raw.get("reason_column"),
+    }
 
 
 def _data_source_keys(data: dict, data_dir: Path, sheet, id_column: str, arm_column, where: str):

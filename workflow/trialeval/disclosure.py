@@ -41,6 +41,12 @@ Rules (`plan`):
   count gives its denominator back), and Table 1 prints no SMD for a variable with a withheld
   percentage.
 
+The counts of the trial file's `flow` block (consort.json `eligibility`, `received` /
+`not_received`, `withdrawn_reasons`, `not_assessed_reasons`) are consort facts with their
+sums (`_flow_facts`): assessed for eligibility = enrolled + excluded, excluded = its reasons,
+a delivering arm's allocated = received + not received, withdrawn and not assessed at the
+last timepoint = their reasons.
+
 The n of the model rows (Table 2, the forest plot, the model diagnostics) are counts like any
 other: each effects row's n is a fact (`effects_n_key`), the sum of the arms' model n or N,
 linked to the rows of its analysis set and outcome with the same n and, through the arms'
@@ -423,6 +429,58 @@ def consort_facts(spec: dict, inputs: Mapping, counts: Counts) -> None:
     counts.add_sum_if_equal(enrolled, [consort_key("allocated", a) for a in arms])
     for a in [*arms, OVERALL] if len(arms) > 1 else arms:
         _arm_sums(consort, counts, a)
+    _flow_facts(consort, counts)
+
+
+def _flow_facts(consort: dict, counts: Counts) -> None:
+    """The counts of the trial file's `flow` block (analysis_sets.flow_counts) and their sums:
+    assessed for eligibility = enrolled + excluded, excluded = its reasons; in each delivering
+    arm allocated = received + not received; withdrawn, and not assessed at the last
+    timepoint, = their reasons."""
+    for path, table in _flow_families(consort):
+        for leaf, n in table.items():
+            counts.add(consort_key(*path, leaf), n)
+    screening = consort.get("eligibility")
+    if screening:
+        counts.add_sum(
+            consort_key("eligibility", "assessed"),
+            [enrolled_key(consort), consort_key("eligibility", "excluded")],
+        )
+        reasons = [
+            consort_key("eligibility", "excluded_reasons", r) for r in screening["excluded_reasons"]
+        ]
+        counts.add_sum(consort_key("eligibility", "excluded"), reasons)
+    for arm in consort.get("received", {}):
+        parts = [consort_key("received", arm), consort_key("not_received", arm)]
+        counts.add_sum(consort_key("allocated", arm), parts)
+    by_reason = [(("withdrawn",), ("withdrawn_reasons",), consort.get("withdrawn_reasons", {}))]
+    by_reason += [
+        (("not_assessed", t), ("not_assessed_reasons", t), reasons)
+        for t, reasons in consort.get("not_assessed_reasons", {}).items()
+    ]
+    for total, path, reasons in by_reason:
+        for arm in consort["allocated"]:
+            parts = [consort_key(*path, r, arm) for r in reasons]
+            counts.add_sum(consort_key(*total, arm), parts)
+
+
+def _flow_families(consort: dict):
+    """(path, {leaf: n}) of the `flow` block's counts the outputs print, each fact keyed
+    consort_key(*path, leaf): the screening counts (leaves assessed, excluded, and each
+    exclusion reason), received and not received per delivering arm, and per reason the
+    consent withdrawals and those not assessed at the last timepoint, per arm."""
+    screening = consort.get("eligibility")
+    if screening:
+        yield ("eligibility",), {k: screening[k] for k in ("assessed", "excluded")}
+        yield ("eligibility", "excluded_reasons"), screening["excluded_reasons"]
+    for key in ("received", "not_received"):
+        if key in consort:
+            yield (key,), consort[key]
+    for reason, table in consort.get("withdrawn_reasons", {}).items():
+        yield ("withdrawn_reasons", reason), table
+    for t, reasons in consort.get("not_assessed_reasons", {}).items():
+        for reason, table in reasons.items():
+            yield ("not_assessed_reasons", t, reason), table
 
 
 def _arm_sums(consort: dict, counts: Counts, a: str) -> None:
@@ -1215,7 +1273,7 @@ def published_consort(consort: dict, plan: Plan) -> dict:
         return consort
     out = copy.deepcopy(consort)
     withheld = False
-    for path, table in _consort_families(consort):
+    for path, table in [*_consort_families(consort), *_flow_families(consort)]:
         target = out
         for step in path:
             target = target.setdefault(step, {})

@@ -628,7 +628,11 @@ LINE_H = FONT_SIZE * 1.25 / 72  # extra height per wrapped line
 INDENT = 0.12
 COLUMN_GAP = 0.14  # inches between text columns
 MARKER_SIZE = 4.5
-MIN_PLOT_W = 1.6  # inches: the forest's plot area never narrower (labels wrap first)
+# inches: the forest's plot area never narrower; the label column widens into the plot down
+# to it before a label wraps. 1.1 in holds three tick labels 0.3 in apart (_log_axis's
+# spacing; the linear axis's ticks space themselves) with a label's width spare at each end,
+# and CIs long enough to compare; a narrower plot would trade the data for the labels.
+MIN_PLOT_W = 1.1
 FAVOURS_TOP = 15.0  # points under the axis line: below the tick labels
 FAVOURS_H = 0.14  # inches the favours line adds under an axis
 
@@ -700,6 +704,7 @@ def _log_axis(ax, values: np.ndarray, width_in: float) -> None:
             abs(at - (np.log(k) - lo) / (hi - lo) * width_in) >= 0.3 for k in ticks
         ):
             ticks.append(t)
+    ticks += _side_ticks(candidates, ticks, lo, hi, width_in)
     ticks.sort()
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
@@ -794,6 +799,34 @@ def _draw_forest_panel(
         linespacing=1.15,
     )
     return ax
+
+
+LOG_TICK_GAP = 0.06  # inches between two tick labels' edges, at the least
+
+
+def _side_ticks(candidates, ticks, lo: float, hi: float, width_in: float) -> list[float]:
+    """A tick for each side of 1 left without one by the 0.3 in rule (a narrow plot, a short
+    range: 1 and 1.5 alone): the first candidate there whose label clears the others' by
+    LOG_TICK_GAP, so a ratio below 1 can be read too."""
+
+    def at(t: float) -> float:
+        return (np.log(t) - lo) / (hi - lo) * width_in
+
+    def half(t: float) -> float:
+        return text_width(f"{t:g}", SMALL_FONT) / 2
+
+    added: list[float] = []
+    for below in (True, False):
+        if any((t < 1) == below and t != 1 for t in ticks):
+            continue
+        for t in candidates:
+            clears = all(
+                abs(at(t) - at(k)) >= half(t) + half(k) + LOG_TICK_GAP for k in ticks + added
+            )
+            if t != 1 and (t < 1) == below and 0 <= at(t) <= width_in and clears:
+                added.append(t)
+                break
+    return added
 
 
 def _forest_x_axis(ax, rows: list[_Row], width: float, log: bool) -> float:
@@ -1726,10 +1759,15 @@ def _words(spec: dict) -> dict[str, str]:
     """The flow diagram's words for the design: a non-randomized study assigns, it does not
     allocate (CONSORT's words are for randomized trials)."""
     if spec["design"] in RANDOMIZED:
-        return {"enrolled": "Enrolled and randomized", "stage": "Allocation", "to": "Allocated to"}
+        return {
+            "enrolled": "Enrolled and randomized",
+            "stage": "Allocation",
+            "to": "Allocated to",
+            "given": "allocated",
+        }
     if spec["design"] == "cohort_comparison":  # cohorts are observed, not assigned
-        return {"enrolled": "Enrolled", "stage": "Cohort", "to": ""}
-    return {"enrolled": "Enrolled", "stage": "Assignment", "to": "Assigned to"}
+        return {"enrolled": "Enrolled", "stage": "Cohort", "to": "", "given": ""}
+    return {"enrolled": "Enrolled", "stage": "Assignment", "to": "Assigned to", "given": "assigned"}
 
 
 def _in_own_terms(spec: dict, text: str) -> str:
@@ -1772,6 +1810,7 @@ def _consort_footnote(spec: dict, consort: dict, model_n: dict | None) -> str:
     }
     parts = [said[name] for name in configured_sets(spec, consort) if name in said]
     parts.append(f"Assessed: {definitions.get('assessed', '')}.")
+    parts += _flow_footnote(spec, consort)
     if model_n:
         parts.append(
             "Under each analysis set, the participants each primary outcome's model used (those "
@@ -1782,12 +1821,41 @@ def _consort_footnote(spec: dict, consort: dict, model_n: dict | None) -> str:
     return " ".join(parts)
 
 
+def _flow_footnote(spec: dict, consort: dict) -> list[str]:
+    """The footnote's sentences on the `flow` block's boxes (none without them)."""
+    flow = spec.get("flow") or {}
+    given = _words(spec)["given"]
+    parts = []
+    if "eligibility" in consort:
+        parts.append("Assessed for eligibility and excluded: the trial's screening records.")
+    rule = flow.get("received")
+    if rule and "received" in consort:
+        labels = {a["id"]: a.get("label", a["id"]) for a in spec["arms"]}
+        arms = ", ".join(labels.get(a, a) for a in rule["arms"])
+        column = rule["column"].replace("_", " ")
+        parts.append(
+            f"Received {given} intervention: {arms} participants with {column} \u2265 "
+            f"{rule['at_least']:g} (a missing value counts as not received)."
+        )
+    if flow.get("reason_column") and "withdrawn_reasons" in consort:
+        last = consort["timepoints"][spec["timepoints"][-1]["id"]]
+        parts.append(
+            f"Reasons under consent withdrawals and under not assessed at {last}: the "
+            f"participants file's {flow['reason_column'].replace('_', ' ')} (blank: reason not "
+            "recorded)."
+        )
+    return parts
+
+
 @_styled
 def plot_consort(spec: dict, consort: dict, model_n: dict | None = None):
     """CONSORT flow diagram with every number taken from consort.json (and `model_n`).
 
-    Arms: enrolment -> allocation, or assignment in a non-randomized study (one box per arm)
-    -> follow-up (consent withdrawals, assessed and not assessed at every timepoint) ->
+    Arms: enrolment (with the trial file's `flow` screening counts, assessed for eligibility
+    and the exclusion box beside the arrow) -> allocation, or assignment in a non-randomized
+    study (one box per arm; `flow.received`: received the intervention or not) -> follow-up
+    (consent withdrawals, assessed and not assessed at every timepoint; `flow.reason_column`:
+    the reasons under the withdrawals and the last timepoint's not assessed) ->
     analysis (each configured analysis set, with the number excluded, and under it the n
     each primary outcome's model used; `model_n`, from `primary_model_n`). A single-group
     survey: surveyed -> responded (with the response rate) -> analysed (each primary
@@ -1820,14 +1888,26 @@ def _n(value) -> str:
     return f"n\u00a0=\u00a0{_count(value)}"
 
 
+def _reason_lines(reasons: dict, arm: str, indent: int) -> list[tuple[str, str, int]]:
+    """One line per reason this arm has (a withheld count, a marker, is listed too)."""
+    return [
+        (f"{reason}: {_n(counts[arm])}", "normal", indent)
+        for reason, counts in reasons.items()
+        if isinstance(counts[arm], str) or counts[arm] > 0
+    ]
+
+
 def _follow_up_lines(spec: dict, consort: dict, arm: str) -> list[tuple[str, str, int]]:
     lines = [(f"Withdrew consent for data use: {_n(consort['withdrawn'][arm])}", "normal", 0)]
+    lines += _reason_lines(consort.get("withdrawn_reasons", {}), arm, 1)
+    lost_reasons = consort.get("not_assessed_reasons", {})
     for tp, tp_label in consort["timepoints"].items():
         lost = "" if tp == spec.get("baseline") else " (lost to follow-up)"
         lines += [
             (tp_label, "bold", 0),
             (f"Assessed: {_n(consort['assessed'][tp][arm])}", "normal", 1),
             (f"Not assessed{lost}: {_n(consort['not_assessed'][tp][arm])}", "normal", 1),
+            *_reason_lines(lost_reasons.get(tp, {}), arm, 2),
         ]
     never = consort.get("no_data_at_any_timepoint", {}).get(arm)
     if never is not None:
@@ -1884,19 +1964,21 @@ def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
         "center",
     )
     enrol.x0 = x_start + (avail - enrol.width) / 2
+    screening = _screening_boxes(consort, enrol, width - margin)
     rows: list[list[_Box]] = [[], [], []]
     for arm in arms:
         head = [
             (f"{words['to']} {labels.get(arm, arm)}".strip(), "bold", 0),
             (_n(consort["allocated"][arm]), "normal", 0),
             *_unit_lines(consort, arm),
+            *_received_lines(consort, arm, words["given"]),
         ]
         rows[0].append(_box(head, col_w, "center"))
         rows[1].append(_box(_follow_up_lines(spec, consort, arm), col_w))
         rows[2].append(_box(_analysis_lines(spec, consort, arm, model_n), col_w))
 
     # vertical positions (inches from the top), each stage's boxes sharing one height
-    enrol.top = margin
+    enrol.top = _place_screening(screening, margin)
     y = enrol.bottom + ROW_GAP + 0.08
     for row in rows:
         height = max(b.height for b in row)
@@ -1911,12 +1993,14 @@ def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
     ax.set_xlim(0, width)
     ax.set_ylim(0, fig_h)
     ax.axis("off")
+    first = screening[0].top if screening else enrol.top
     for stage, (t, b) in zip(
         ["Enrolment", words["stage"], "Follow-up", "Analysis"],
-        [(enrol.top, enrol.bottom)] + [(r[0].top, r[0].bottom) for r in rows],
+        [(first, enrol.bottom)] + [(r[0].top, r[0].bottom) for r in rows],
         strict=True,
     ):
         _stage(ax, stage, t, b, fig_h, margin)
+    _draw_screening(ax, screening, enrol, fig_h)
     _draw_box(ax, enrol, fig_h)
     for row in rows:
         for box in row:
@@ -1924,6 +2008,61 @@ def _consort_arms(spec: dict, consort: dict, model_n: dict | None = None):
     _arm_arrows(ax, enrol, rows, fig_h)
     _consort_note(ax, footnote, margin, fig_h - (rows[-1][0].bottom + 0.12))
     return fig
+
+
+def _received_lines(consort: dict, arm: str, given: str) -> list[tuple[str, str, int]]:
+    """A delivering arm's received / did not receive lines (`flow.received`); none for the
+    other arms, which deliver nothing to receive."""
+    if arm not in consort.get("received", {}):
+        return []
+    return [
+        (f"Received {given} intervention: {_n(consort['received'][arm])}", "normal", 0),
+        (f"Did not receive {given} intervention: {_n(consort['not_received'][arm])}", "normal", 0),
+    ]
+
+
+def _screening_boxes(consort: dict, enrol: _Box, right: float) -> tuple[_Box, _Box] | None:
+    """The CONSORT template's first boxes (`flow.assessed_for_eligibility`): assessed for
+    eligibility above the enrolment box, and the exclusion box, with its reasons, right of
+    the arrow between them; None without screening counts."""
+    counts = consort.get("eligibility")
+    if not counts:
+        return None
+    assessed = _box(
+        [("Assessed for eligibility", "bold", 0), (_n(counts["assessed"]), "normal", 0)],
+        enrol.width,
+        "center",
+    )
+    assessed.x0 = enrol.x0
+    lines = [(f"Excluded: {_n(counts['excluded'])}", "bold", 0)]
+    lines += [(f"{r}: {_n(n)}", "normal", 1) for r, n in counts["excluded_reasons"].items()]
+    x0 = enrol.centre + 0.3
+    excluded = _box(lines, right - x0)
+    excluded.x0 = x0
+    return assessed, excluded
+
+
+def _place_screening(screening, margin: float) -> float:
+    """Place the screening boxes from the top margin; the enrolment box's top."""
+    if screening is None:
+        return margin
+    assessed, excluded = screening
+    assessed.top = margin
+    gap = max(ROW_GAP, excluded.height + 0.24)
+    excluded.top = assessed.bottom + (gap - excluded.height) / 2
+    return assessed.bottom + gap
+
+
+def _draw_screening(ax, screening, enrol: _Box, fig_h: float) -> None:
+    """Assessed -> enrolled, the excluded branching off to the right."""
+    if screening is None:
+        return
+    assessed, excluded = screening
+    _draw_box(ax, assessed, fig_h)
+    _draw_box(ax, excluded, fig_h)
+    _arrow(ax, (enrol.centre, assessed.bottom), (enrol.centre, enrol.top), fig_h)
+    middle = excluded.top + excluded.height / 2
+    _arrow(ax, (enrol.centre, middle), (excluded.x0, middle), fig_h)
 
 
 def _arm_arrows(ax, enrol: _Box, rows: list[list[_Box]], fig_h: float) -> None:

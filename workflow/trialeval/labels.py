@@ -214,10 +214,10 @@ def score_decimals(instrument: dict, subscale: str) -> int:
     return min(MAX_SCORE_DECIMALS, 1 + resolution_decimals(resolution))
 
 
-# Every interval is computed at config.yaml's alpha (load_trials puts it in the spec); the
-# printed words say 95% in the code and are turned to the run's level here, once.
+# Every interval is computed at config.yaml's alpha (load_trials puts it in the spec); each
+# builder that prints an interval's level writes ci_level(spec), so no text says "95%" at
+# another alpha and none is rewritten afterwards.
 DEFAULT_ALPHA = 0.05
-_CI_WORDS = re.compile(r"\b95%(?= (?:CI|confidence))")
 
 
 def confidence_words(alpha: float) -> str:
@@ -228,9 +228,3 @@ def confidence_words(alpha: float) -> str:
 def ci_level(spec: dict | None) -> str:
     """The confidence level of the run's intervals (the spec's alpha, 0.05 if none)."""
     return confidence_words((spec or {}).get("alpha", DEFAULT_ALPHA))
-
-
-def at_ci_level(text: str, spec: dict | None) -> str:
-    """`text` with each "95% CI" / "95% confidence" at the run's level (ci_level)."""
-    level = ci_level(spec)
-    return text if level == "95%" else _CI_WORDS.sub(level, text)

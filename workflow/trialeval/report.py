@@ -18,13 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from trialeval import disclosure
-from trialeval.config import has_reliability, report_items
+from trialeval.config import RANDOMIZED, has_reliability, report_items
 from trialeval.delivery import size_text
 from trialeval.direction import negative_shift_words
-from trialeval.formatting import group_thousands, nowrap_html, significant
+from trialeval.formatting import DASH, group_thousands, nowrap_html, significant
 from trialeval.labels import (
     analysis_set_label,
-    at_ci_level,
+    ci_level,
     per_protocol_not_shown,
     set_name,
     shown_sets,
@@ -43,7 +43,7 @@ FIGURE_TITLES = {
     "forest": "Effects across outcomes (intention-to-treat set)",
     "change_distributions": "Change from baseline by arm",
     "odds_ratio_forest": "Odds ratios of the outcome by exposure level",
-    "cohort_prevalence": "Prevalence of each binary outcome by cohort (Wilson 95% CI)",
+    "cohort_prevalence": "Prevalence of each binary outcome by cohort (Wilson {ci} CI)",
     "tipping_point": (
         "Tipping point: pooled estimate (left) and P (right) of the multiple imputation "
         "against the shift delta of the imputed intervention-arm values"
@@ -144,7 +144,7 @@ def _caption(figure: str, estimands: dict, spec: dict | None = None) -> str:
     draw the primary analysis (whose estimand and model the section states once, at its top)."""
     title = _design_title(figure, spec or {})
     title = title.replace("intention-to-treat set", set_name("itt", spec))
-    title = at_ci_level(title, spec)
+    title = title.replace("{ci}", ci_level(spec))  # the run's confidence level: "(Wilson 99% CI)"
     if figure in ("trajectories", "forest", "odds_ratio_forest") and estimands.get("primary"):
         return f"{title}; primary analysis."
     return title
@@ -325,9 +325,13 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
         sets = shown_sets(spec, [s for s in spec["analyses"]["analysis_sets"] if s in sets])
     head = "".join(f"<th>{html.escape(labels[a])}</th>" for a in arms)
     words = _flow_words(spec)
-    lines = [(words[0], consort["allocated"]), ("Withdrew consent", consort["withdrawn"])]
+    lines = [*_screening_rows(consort, spec), (words[0], consort["allocated"])]
+    lines += _received_rows(consort, arms, spec)
+    lines.append(("Withdrew consent", consort["withdrawn"]))
+    lines += _reason_rows("Withdrew consent", consort.get("withdrawn_reasons", {}))
     for tp, counts in consort["assessed"].items():
         lines.append((f"{words[1]}: {consort['timepoints'][tp]}", counts))
+    lines += _lost_reason_rows(consort)
     for name in sets:
         said = f"{words[2]}{set_name(name, spec)}"
         lines.append((said[:1].upper() + said[1:], consort["analysed"][name]))
@@ -351,15 +355,62 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
                 (f"{what}: n; size median (range)", {a: size_text(sizes[a]) for a in arms})
             )
     body = "".join(
-        f"<tr><td>{nowrap_html(name)}</td>"
-        + "".join(f"<td>{nowrap_html(group_thousands(counts[a]))}</td>" for a in arms)
-        + "</tr>"
+        f"<tr><td>{nowrap_html(name)}</td>{_flow_cells(counts, arms)}</tr>"
         for name, counts in lines
     )
     return (
         f"<table>{_caption_tag(caption)}<thead><tr><th></th>{head}</tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
+
+
+def _flow_cells(counts, arms: list[str]) -> str:
+    """A row's cells: one per arm, or one across the arms for a count of the whole trial (the
+    screening counts, those enrolled)."""
+    if not isinstance(counts, dict):
+        return f'<td colspan="{len(arms)}">{nowrap_html(group_thousands(counts))}</td>'
+    return "".join(f"<td>{nowrap_html(group_thousands(counts[a]))}</td>" for a in arms)
+
+
+def _screening_rows(consort: dict, spec: dict | None) -> list[tuple[str, object]]:
+    """Assessed for eligibility, excluded (and per reason), enrolled: counts of the whole
+    trial (the trial file's `flow` block), before the arms' rows."""
+    counts = consort.get("eligibility")
+    if not counts:
+        return []
+    randomized = (spec or {}).get("design", "rct") in RANDOMIZED
+    return [
+        ("Assessed for eligibility", counts["assessed"]),
+        ("Excluded", counts["excluded"]),
+        *((f"Excluded: {r}", n) for r, n in counts["excluded_reasons"].items()),
+        ("Enrolled and randomized" if randomized else "Enrolled", consort["enrolled"]),
+    ]
+
+
+def _received_rows(consort: dict, arms: list[str], spec: dict | None) -> list:
+    """Received / did not receive the intervention, in the delivering arms (a dash in the
+    others)."""
+    if "received" not in consort:
+        return []
+    given = "allocated" if (spec or {}).get("design", "rct") in RANDOMIZED else "assigned"
+    rows = []
+    for key, said in (("received", "Received"), ("not_received", "Did not receive")):
+        counts = {a: consort[key].get(a, DASH) for a in arms}
+        rows.append((f"{said} {given} intervention", counts))
+    return rows
+
+
+def _reason_rows(head: str, reasons: dict) -> list:
+    return [(f"{head}: {reason}", counts) for reason, counts in reasons.items()]
+
+
+def _lost_reason_rows(consort: dict) -> list:
+    """Not assessed at the last timepoint, then per reason (with a reason column)."""
+    rows = []
+    for tp, reasons in consort.get("not_assessed_reasons", {}).items():
+        head = f"Not assessed at {consort['timepoints'][tp]}"
+        rows += [(head, consort["not_assessed"][tp]), *_reason_rows(head, reasons)]
+    return rows
 
 
 def _flow_words(spec: dict | None) -> tuple[str, str, str]:

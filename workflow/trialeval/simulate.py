@@ -614,6 +614,19 @@ COACHING = {
     "age_log": (1.0, 0.6),
     # Sessions 0..6 among coached students (~20% below 3).
     "sessions_p": (0.05, 0.07, 0.10, 0.14, 0.19, 0.22, 0.23),
+    # Disposition reasons (the trial file's flow.reason_column): of those not assessed at the
+    # last wave, and of consent withdrawals; "" is a reason not recorded.
+    "lost_reasons": (
+        [
+            "No response to survey reminders",
+            "Leave of absence",
+            "Clinical rotation schedule",
+            "Transferred to another school",
+            "",
+        ],
+        [0.55, 0.12, 0.12, 0.06, 0.15],
+    ),
+    "withdrawal_reasons": (["No longer wished to take part", ""], [0.5, 0.5]),
     "scales": SCALE_PARAMS,
     "corr": LATENT_CORR,
     "icc": ICC,
@@ -822,6 +835,18 @@ def _coaching_roster(cfg, pid, arm, site, people, arms, n_withdrawn, p, rng):
     return participants, withdrawn
 
 
+def disposition_reasons(
+    withdrawn: np.ndarray, answered_last: np.ndarray, p: dict, rng: np.random.Generator
+) -> np.ndarray:
+    """Why each participant withdrew consent or was not assessed at the last wave (""
+    where no reason was recorded, and for everyone else)."""
+    reasons = np.full(len(withdrawn), "", dtype=object)
+    lost = ~withdrawn & ~answered_last
+    for mask, (labels, probs) in ((withdrawn, p["withdrawal_reasons"]), (lost, p["lost_reasons"])):
+        reasons[mask] = rng.choice(np.array(labels, dtype=object), int(mask.sum()), p=probs)
+    return reasons
+
+
 def site_ids(cfg: dict) -> list[str]:
     """The trial file's site ids (`sites` entries are ids or {id, label} objects)."""
     return [s if isinstance(s, str) else s["id"] for s in cfg["sites"]]
@@ -870,6 +895,12 @@ def simulate_coaching(cfg: dict, registry: dict, p: dict = COACHING) -> dict:
     day0 = rng.integers(0, p["window_days"], n)
     ee = next(s for s in scales if s.key == "mbi.ee")
     files, counts = wave_exports(full, pid, withdrawn, day0, cfg, registry, ee, p, rng)
+    reason_column = (cfg.get("flow") or {}).get("reason_column")
+    if reason_column:  # drawn last: the other files do not depend on it
+        last = files[cfg["timepoints"][-1]["file"]][data["id_column"]]
+        answered = np.isin(pid, last.str.strip().str.upper().to_numpy())
+        participants[reason_column] = disposition_reasons(withdrawn, answered, p, rng)
+        counts["reasons"] = int((participants[reason_column] != "").sum())
 
     # Truth: every simulated person in both arms; randomization makes the arms' populations
     # identical, so diff_in_means and diff_in_change target the same value.
@@ -1232,6 +1263,7 @@ def _readme_body(trial: str, result: dict, cfg: dict) -> str:
             "- Randomized within site; 2 per arm withdrew consent: their baseline answers are",
             "  still in the export (the pipeline must drop them). Month-4 loss is more likely",
             "  with high observed baseline exhaustion (missing at random).",
+            *_reason_lines(cfg, c),
             "- Item-level MBI, CIPS, MISS-HP, SCS-SF and Flourishing answers, ~1.5% skipped",
             "  items, a few skipped instrument blocks, survey-tool metadata columns.",
             "- True effects: self-compassion +0.30 and flourishing +3.0 with coaching; none on",
@@ -1266,6 +1298,17 @@ def _readme_body(trial: str, result: dict, cfg: dict) -> str:
         "belonging_survey": "",
     }[trial]
     return "\n".join(lines) + "\n- `truth.yaml`: the true effects (see its header).\n" + how
+
+
+def _reason_lines(cfg: dict, counts: dict) -> list[str]:
+    """The README's line on the disposition reasons (flow.reason_column), when simulated."""
+    column = (cfg.get("flow") or {}).get("reason_column")
+    if not column or "reasons" not in counts:
+        return []
+    return [
+        f"- `{column}`: why a participant withdrew consent or was not assessed at the last",
+        f"  wave ({counts['reasons']} reasons given; empty: none recorded).",
+    ]
 
 
 HOW_ITEMS = """

@@ -60,7 +60,11 @@ def _text(value) -> str:
 
 RECORD_FORMS = {
     "enrolment": [("arm", "radio"), ("age", "text"), ("gender", "dropdown"), ("year", "dropdown")],
-    "disposition": [("withdrew_consent", "yesno"), ("sessions_attended", "text")],
+    "disposition": [
+        ("withdrew_consent", "yesno"),
+        ("sessions_attended", "text"),
+        ("disposition_reason", "dropdown"),
+    ],
 }
 SESSION_LOG = "session_log"
 FORM_OF = {"mbi": "mbi", "cips": "cips", "miss_hp": "miss_hp", "scs_sf": "scs_sf"}
@@ -86,6 +90,8 @@ def _record_choices(people: pd.DataFrame, cfg: dict) -> dict[str, dict]:
     out = {"arm": arms}
     for name in ("gender", "year"):
         out[name] = {str(k): v for k, v in enumerate(sorted(people[name].unique()), start=1)}
+    reasons = sorted(r for r in people["disposition_reason"].unique() if r)
+    out["disposition_reason"] = {str(k): v for k, v in enumerate(reasons, start=1)}
     return out
 
 
@@ -116,6 +122,7 @@ RECORD_LABELS = {
     "year": "Year of study",
     "withdrew_consent": "Withdrew consent for data use",
     "sessions_attended": "Coaching sessions attended",
+    "disposition_reason": "Reason for withdrawal or loss to follow-up",
 }
 VALIDATION = {"age": ("integer", "16", "80"), "sessions_attended": ("integer", "0", "20")}
 
@@ -157,6 +164,8 @@ def _record_rows(people: pd.DataFrame, cfg: dict, choices: dict, event: str, rng
     """The participant-record event's row of every record, and its session-log instances."""
     source_id, arm, site = "participant_id", "arm", "institution"
     coded = {name: _coded(people[name], choices[name]) for name in ("gender", "year")}
+    # a reason not recorded is an empty field
+    reason_codes = {label: code for code, label in choices["disposition_reason"].items()}
     arm_codes = {a["id"]: str(k) for k, a in enumerate(cfg["arms"], start=1)}
     rows = []
     for i, person in people.iterrows():
@@ -172,6 +181,7 @@ def _record_rows(people: pd.DataFrame, cfg: dict, choices: dict, event: str, rng
             "enrolment_complete": "2",
             "withdrew_consent": "1" if person["withdrew_consent"] == "yes" else "0",
             "sessions_attended": sessions,
+            "disposition_reason": reason_codes.get(person["disposition_reason"], ""),
             "disposition_complete": "2",
         }
         rows.append(row)
@@ -406,8 +416,9 @@ def _readme(trial: str, cfg: dict, files: dict) -> str:
             f"  {len(export)} rows (record x event):",
             *(f"  {event}: {events[event]} rows" for event in events.index),
             f"  ({repeating} of them repeating session-log instances, not survey waves).",
-            "- Sites are data access groups; arm, gender and year are coded fields (the",
-            "  dictionary's choices label them); CIPS items are named cips01 ... cips20.",
+            "- Sites are data access groups; arm, gender, year and the disposition reason are",
+            "  coded fields (the dictionary's choices label them); CIPS items are named",
+            "  cips01 ... cips20.",
             f"- {STARTED_NOT_COMPLETED} month-4 MBI forms were begun by participants who never",
             "  submitted the survey (status Incomplete): not scored, counted in consort.json.",
             f"- `{cfg['timepoints'][0]['file']['dictionary']}`: the project's data dictionary.",

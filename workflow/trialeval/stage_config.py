@@ -31,6 +31,9 @@ _ONLY_FOR = {
     # disclosure control: the jobs that print counts, and the one that plans the suppressions
     "disclosure": {"tables", "figures", "report", "disclosure"},
     "site_labels": {"tables", "figures", "report", "disclosure"},
+    # the flow diagram's extra boxes (trialeval.config._resolve_flow): ingest reads and checks
+    # their columns, analysis_sets counts them, the figure and report word their footnotes
+    "flow": {"ingest", "analysis_sets", "figures", "report"},
     # the event columns ingest carries (each analysis reads its own events from its estimand)
     "intercurrent_columns": {"ingest"},
     # programme-evaluation surveys and free text (trialeval.evaluation_config)

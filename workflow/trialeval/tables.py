@@ -65,7 +65,6 @@ from trialeval.io import atomic_path, read_csv, write_csv
 from trialeval.labels import (
     SET_LABELS,
     analysis_set_label,
-    at_ci_level,
     ci_level,
     clean_registry_label,
     covariate_term,
@@ -812,19 +811,21 @@ def _single_contrast(spec: dict, full: pd.DataFrame) -> tuple[str, str] | None:
 
 
 def _effect_header(spec: dict, full: pd.DataFrame) -> str:
-    """ "Difference, A − B (95% CI)"; "Effect, A vs B" when ratios are beside differences;
-    without the contrast when there are several (each row names its own)."""
+    """ "Difference, A − B (95% CI)" (the run's level, ci_level); "Difference or ratio, A vs
+    B" when ratios are beside differences; without the contrast when there are several (each
+    row names its own)."""
     pair = _single_contrast(spec, full)
     ratios = full["estimand"].isin(RATIO_ESTIMANDS).any()
+    ci = f"({ci_level(spec)} CI)"
     if pair is None:
-        return "Difference or ratio (95% CI)" if ratios else "Difference (95% CI)"
+        return f"Difference or ratio {ci}" if ratios else f"Difference {ci}"
     arms = _arm_labels(spec)
     if ratios:
         what = (
             "Difference or ratio" if not full["estimand"].isin(RATIO_ESTIMANDS).all() else "Ratio"
         )
-        return f"{what}, {arms[pair[0]]} vs {arms[pair[1]]} (95% CI)"
-    return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} (95% CI)"
+        return f"{what}, {arms[pair[0]]} vs {arms[pair[1]]} {ci}"
+    return f"Difference, {arms[pair[0]]} {MINUS} {arms[pair[1]]} {ci}"
 
 
 def _group_cell(spec: dict, row, means, summary, arm: str, plan=disclosure.OFF) -> str:
@@ -880,11 +881,11 @@ def _has_change(means: pd.DataFrame) -> bool:
 
 # A measure row whose group cells hold each group's result is labelled by that result (the
 # effect is in the effect column, whose header says what it is); the pre/post analyses also
-# say which is primary (module _prepost_roles).
+# say which is primary (module _prepost_roles). {ci}: the run's confidence level (ci_level).
 GROUP_ROW_LABELS = {
-    "diff_in_change": "Change from baseline, adjusted mean (95% CI)",
-    "diff_in_means": "At follow-up, adjusted mean (95% CI)",
-    "adjusted_diff": "At follow-up, adjusted mean (95% CI)",
+    "diff_in_change": "Change from baseline, adjusted mean ({ci} CI)",
+    "diff_in_means": "At follow-up, adjusted mean ({ci} CI)",
+    "adjusted_diff": "At follow-up, adjusted mean ({ci} CI)",
     "adjusted_mean_difference": "Mean (SD) change; adjusted difference",
     "hodges_lehmann_shift": "Median [IQR] change; Hodges–Lehmann shift",
 }
@@ -911,9 +912,10 @@ def _measure_label(spec: dict, row, several_contrasts: bool, grouped: bool = Fal
         if row["estimand"] == "diff_in_change" and not row.get("_change_cells", True):
             label = GROUP_ROW_LABELS["diff_in_means"]
         if row["estimand"] == "adjusted_mean_difference" and row.get("_adjusted_cells"):
-            label = "Adjusted mean change (95% CI)"
+            label = "Adjusted mean change ({ci} CI)"
         if row.get("analysis") in MODEL_ANALYSES and not mixed_model_adjusts(spec):
             label = label.replace("adjusted mean", "model-estimated mean")
+        label = label.replace("{ci}", ci_level(spec))
     if row.get("analysis") == "prepost" and row["estimand"] in PREPOST_ROLES:
         label += f", {PREPOST_ROLES[row['estimand']]} analysis"
     return f"{label}, {row['contrast_label']}" if several_contrasts else label
@@ -956,6 +958,7 @@ def effects_table(
     notes = Notes()
     printed, headings = [], {}
     keys = ["analysis_name", "analysis_set"] + (["timepoint"] if several_visits else [])
+    nested = _nested_outcomes(full, keys)
     for block_key, block in full.groupby(keys, sort=False):
         timepoint = block["timepoint_label"].iloc[0] if several_visits else None
         headings[len(printed)] = HEADING
@@ -968,7 +971,8 @@ def effects_table(
                 headings[len(printed)] = SUBHEADING
                 printed.append({"Outcome": f"{str(role).capitalize()} outcome" + "s" * (count > 1)})
             groups = (means, summary, plan, model_n)
-            printed += _outcome_rows(spec, rows, arms, effect, several, notes, groups)
+            nest = rows["outcome"].iloc[0] in nested
+            printed += _outcome_rows(spec, rows, arms, effect, several, notes, groups, nest)
     columns = ["Outcome", *(a["label"] for a in arms), effect, "P", "Adjusted P", "n"]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["headings"] = headings
@@ -992,12 +996,55 @@ def _withheld_in(cells: pd.DataFrame, plan: disclosure.Plan) -> bool:
     return any(m in str(v) for v in cells.to_numpy().ravel() for m in marks)
 
 
-def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict]:
+def _nested_outcomes(full: pd.DataFrame, keys: list[str]) -> set:
+    """The outcomes printed as a heading row with indented measure rows in every block: those
+    with several rows (measures or contrasts) in some block. A reader compares blocks row by
+    row, so an outcome nested in one block (per-protocol: change and follow-up) is nested in
+    the others too, even where it has one measure there (intention-to-treat in Table S1)."""
+    counts = full.groupby([*keys, "outcome"], sort=False).size()
+    return set(counts[counts > 1].index.get_level_values("outcome"))
+
+
+def _outcome_rows(spec, rows, arms, effect, several, notes, groups, nest=False) -> list[dict]:
     """An outcome's printed rows: its label with the groups' results, then one indented row
-    per effect measure (on the outcome's own row when it has one)."""
+    per effect measure (on the outcome's own row when it has one, unless `nest`: the layout
+    its other blocks have, _nested_outcomes)."""
     label = typographic(rows["outcome_label"].iloc[0])
     rank = [MEASURE_ORDER.get(e, 0) for e in rows["estimand"]]
     rows = rows.iloc[np.argsort(rank, kind="stable")]
+    lines, measures = _measure_lines(spec, rows, arms, effect, notes, groups)
+    names = [a["label"] for a in arms]
+    groups_per_line = [tuple(line[name] for name in names) for line in lines]
+    # the same group results for each measure (or one measure): once, on the outcome's row;
+    # a nested outcome's one measure whose group results it names keeps them on its row, as
+    # where the other blocks have two ("At follow-up, adjusted mean (95% CI)")
+    shared = len(lines) == 1 or len(set(groups_per_line)) == 1
+    if nest and len(lines) == 1 and measures[0]["estimand"] in GROUP_ROW_LABELS:
+        shared = not any(groups_per_line[0])
+    for line, row in zip(lines, measures, strict=True):
+        row["_change_cells"] = _has_change(groups[0]) if len(groups[0]) else True
+        row["_adjusted_cells"] = _has_adjusted_change(groups[1])
+        grouped = not shared and any(line[name] for name in names)
+        line["Outcome"] = INDENT + _measure_label(spec, row, several, grouped)
+    if len(lines) == 1 and not nest:  # one measure: it is named after the outcome, on one row
+        said = _lower_first(lines[0]["Outcome"].lstrip(chr(160)))
+        if any(groups_per_line[0]) and measures[0]["estimand"] in ONE_ROW_WORDS:
+            said = ONE_ROW_WORDS[measures[0]["estimand"]]  # what the group cells and effect are
+            if measures[0]["estimand"] == "diff_in_change" and not measures[0]["_change_cells"]:
+                said = ONE_ROW_WORDS["diff_in_means"]
+        lines[0]["Outcome"] = f"{label}, {said}"
+        return lines
+    head = {"Outcome": label}
+    if shared:
+        head.update(dict(zip(names, groups_per_line[0], strict=True)))
+        for line in lines:
+            line.update(dict.fromkeys(names, ""))
+    return [head, *lines]
+
+
+def _measure_lines(spec, rows, arms, effect, notes, groups) -> tuple[list[dict], list]:
+    """One printed line per effects row of an outcome (its label left to _outcome_rows):
+    each group's result with its n analysed, the effect, P, adjusted P and n; and the rows."""
     lines, measures = [], []
     for _, row in rows.iterrows():
         line = {"Outcome": ""}
@@ -1016,28 +1063,7 @@ def _outcome_rows(spec, rows, arms, effect, several, notes, groups) -> list[dict
         line["n"] = DASH if is_missing(row["n"]) else groups[2].count(n_key, row["n"])
         lines.append(line)
         measures.append(row.copy())
-    groups_per_line = [tuple(line[a["label"]] for a in arms) for line in lines]
-    # the same group results for each measure (or one measure): once, on the outcome's row
-    shared = len(lines) == 1 or len(set(groups_per_line)) == 1
-    for line, row in zip(lines, measures, strict=True):
-        row["_change_cells"] = _has_change(groups[0]) if len(groups[0]) else True
-        row["_adjusted_cells"] = _has_adjusted_change(groups[1])
-        grouped = not shared and any(line[a["label"]] for a in arms)
-        line["Outcome"] = INDENT + _measure_label(spec, row, several, grouped)
-    if len(lines) == 1:  # one measure: it is named after the outcome, on one row
-        said = _lower_first(lines[0]["Outcome"].lstrip(chr(160)))
-        if any(lines[0][a["label"]] for a in arms) and measures[0]["estimand"] in ONE_ROW_WORDS:
-            said = ONE_ROW_WORDS[measures[0]["estimand"]]  # what the group cells and effect are
-            if measures[0]["estimand"] == "diff_in_change" and not measures[0]["_change_cells"]:
-                said = ONE_ROW_WORDS["diff_in_means"]
-        lines[0]["Outcome"] = f"{label}, {said}"
-        return lines
-    head = {"Outcome": label}
-    if shared:
-        head.update({a["label"]: groups_per_line[0][k] for k, a in enumerate(arms)})
-        for line in lines:
-            line.update({a["label"]: "" for a in arms})
-    return [head, *lines]
+    return lines, measures
 
 
 def _arms_model_n(spec: dict, row, arms: list[str], model_n: pd.DataFrame | None) -> dict:
@@ -1121,10 +1147,11 @@ def tipping_point_table(spec: dict, imputation: pd.DataFrame) -> tuple[pd.DataFr
     """The delta-adjusted multiple imputation of each sensitivity analysis with `imputation`:
     per analysis, outcome, analysis set and contrast (the difference in means at the last
     visit; trialeval.effects.tipping_shown) a heading row stating the tipping point, then one
-    row per delta with the pooled estimate (95% CI), P and the fraction of missing
-    information. `full` is every row of every estimand and visit, labelled."""
+    row per delta with the pooled estimate (95% CI, at the run's level), P and the fraction
+    of missing information. `full` is every row of every estimand and visit, labelled."""
     from trialeval.effects import TIPPING_BLOCK, tipping_shown
 
+    estimate_column = f"Estimate ({ci_level(spec)} CI)"
     full = imputation.copy()
     full["exposure"] = ""
     full = _effect_labels(spec, full).drop(columns="exposure")
@@ -1154,13 +1181,13 @@ def tipping_point_table(spec: dict, imputation: pd.DataFrame) -> tuple[pd.DataFr
             printed.append(
                 {
                     "Delta": _delta_text(row["delta"]) + (" (MAR)" if row["delta"] == 0 else ""),
-                    "Estimate (95% CI)": text + notes.mark(row["note"]),
+                    estimate_column: text + notes.mark(row["note"]),
                     "P": format_p(row["p_value"]),
                     "Fraction of missing information": format_number(row["fmi"], 2),
                     "Imputations": str(int(row["m"])),
                 }
             )
-    columns = ["Delta", "Estimate (95% CI)", "P", "Fraction of missing information"]
+    columns = ["Delta", estimate_column, "P", "Fraction of missing information"]
     columns.append("Imputations")
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
@@ -1174,13 +1201,14 @@ PREPOST_OPTIONAL = {
     "Contrast": "contrast",
 }
 PREPOST_EFFECTS = [
-    # (estimands, estimate column, P column): rank-based or risk ratio, then the ANCOVA
+    # (estimands, estimate column, P column): rank-based or risk ratio, then the ANCOVA;
+    # {ci}: the run's confidence level (ci_level)
     (
         ("hodges_lehmann_shift", "risk_ratio"),
-        "Hodges-Lehmann shift or risk ratio (95% CI)",
+        "Hodges-Lehmann shift or risk ratio ({ci} CI)",
         "P (Wilcoxon or z test)",
     ),
-    (("adjusted_mean_difference",), "Adjusted mean difference (95% CI)", "P (ANCOVA)"),
+    (("adjusted_mean_difference",), "Adjusted mean difference ({ci} CI)", "P (ANCOVA)"),
 ]
 
 
@@ -1234,17 +1262,10 @@ def prepost_table(
                 records.append({"record": "arm summary", **s.to_dict()})
             shown.add(group)
             here = rows[(rows[keys + ["contrast"]] == block[keys + ["contrast"]]).all(axis=1)]
-            for estimands, estimate_column, p_column in PREPOST_EFFECTS:
-                found = here[here["estimand"].isin(estimands)]
-                if found.empty:
-                    continue
-                effect = found.iloc[0]
-                line[estimate_column] = _estimate_cell(spec, effect, notes)
-                line[p_column] = format_p(effect["p_value"])
-                records.append({"record": "effect", **effect.to_dict()})
+            records += _prepost_effect_cells(spec, here, line, notes)
             printed.append(line)
     columns = ["Outcome", *optional, *arms.values()]
-    columns += [c for _, *pair in PREPOST_EFFECTS for c in pair]
+    columns += [c.replace("{ci}", ci_level(spec)) for _, *pair in PREPOST_EFFECTS for c in pair]
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     # no score outcome: no ANCOVA, so no empty columns for it
     formatted = formatted.loc[:, (formatted != "").any(axis=0) | (formatted.columns == "Outcome")]
@@ -1252,6 +1273,21 @@ def prepost_table(
     full = pd.DataFrame(records, columns=PREPOST_COLUMNS[:1] + PREPOST_COLUMNS[2:])
     full.insert(1, "outcome_label", [outcome_label(spec, o) for o in full["outcome"]])
     return full, formatted
+
+
+def _prepost_effect_cells(spec: dict, here: pd.DataFrame, line: dict, notes: Notes) -> list:
+    """Fill `line` with one block's effects (PREPOST_EFFECTS' columns, the CI at the run's
+    level) from its effects rows `here`; returns their `full` records."""
+    records = []
+    for estimands, estimate_column, p_column in PREPOST_EFFECTS:
+        found = here[here["estimand"].isin(estimands)]
+        if found.empty:
+            continue
+        effect = found.iloc[0]
+        line[estimate_column.replace("{ci}", ci_level(spec))] = _estimate_cell(spec, effect, notes)
+        line[p_column] = format_p(effect["p_value"])
+        records.append({"record": "effect", **effect.to_dict()})
+    return records
 
 
 def _prepost_summary_cell(spec: dict, oid: str, kind: str, s: pd.Series) -> str:
@@ -1278,8 +1314,8 @@ PREPOST_COLUMNS = [
 def association_table(
     spec: dict, effects: pd.DataFrame, association_counts: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per exposure and level: n, events (%), adjusted odds ratio (95% CI), P; the reference
-    level prints "1 (reference)"."""
+    """Per exposure and level: n, events (%), adjusted odds ratio (95% CI, the run's level), P;
+    the reference level prints "1 (reference)"."""
     ors = effects[(effects["estimand"] == "odds_ratio") & (effects["analysis"] == "association")]
     options = spec["analyses"].get("association") or {}
     outcome_id = options.get("outcome") or (ors["outcome"].iloc[0] if len(ors) else "")
@@ -1287,7 +1323,7 @@ def association_table(
     several_sets = association_counts["analysis_set"].nunique() > 1
     notes = Notes()
     printed, records = [], []
-    or_column = "Odds ratio (95% CI)"
+    or_column = f"Odds ratio ({ci_level(spec)} CI)"
     # a secondary outcome's P values are adjusted for multiplicity: show both
     adjusted = bool((ors["role"] == "secondary").any())
     events_column = f"{event_label.split(' (')[0]}, n (%)"
@@ -1319,20 +1355,7 @@ def association_table(
                     "exposure_label": outcome_label(spec, exposure),
                     **count.drop(labels=["exposure"]).to_dict(),
                 }
-                if label in by_level:
-                    effect = by_level[label]
-                    line[or_column] = _estimate_cell(spec, effect, notes)
-                    line["P"] = format_p(effect["p_value"])
-                    line["Adjusted P"] = format_p(effect["p_adjusted"])
-                    record.update(
-                        reference=False,
-                        **{k: effect[k] for k in ("estimate", "ci_low", "ci_high", "p_value")},
-                        p_adjusted=effect["p_adjusted"],
-                        note=effect["note"],
-                    )
-                else:
-                    line[or_column], line["P"], line["Adjusted P"] = "1 (reference)", "", ""
-                    record.update(reference=True, estimate=1.0)
+                _odds_ratio_cells(spec, by_level.get(label), line, record, or_column, notes)
                 printed.append(line)
                 records.append(record)
     columns = ["Exposure and level", "n", events_column, or_column, "P"]
@@ -1340,6 +1363,24 @@ def association_table(
     formatted = pd.DataFrame(printed, columns=columns).fillna("")
     formatted.attrs["footnotes"] = notes.lines()
     return pd.DataFrame(records), formatted
+
+
+def _odds_ratio_cells(spec, effect, line: dict, record: dict, or_column: str, notes) -> None:
+    """A level's odds ratio, P and adjusted P into its printed `line` and CSV `record`; the
+    reference level (no `effect`) prints "1 (reference)"."""
+    if effect is None:
+        line[or_column], line["P"], line["Adjusted P"] = "1 (reference)", "", ""
+        record.update(reference=True, estimate=1.0)
+        return
+    line[or_column] = _estimate_cell(spec, effect, notes)
+    line["P"] = format_p(effect["p_value"])
+    line["Adjusted P"] = format_p(effect["p_adjusted"])
+    record.update(
+        reference=False,
+        **{k: effect[k] for k in ("estimate", "ci_low", "ci_high", "p_value")},
+        p_adjusted=effect["p_adjusted"],
+        note=effect["note"],
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -2415,7 +2456,8 @@ def _model_table_notes(spec, kind, effects, formatted, left_out: bool, extra: li
     lines += [per_protocol_not_shown(spec)] if left_out else []
     # one paragraph of methods: each model once, then which measure or analysis is primary
     methods = _methods(spec, effects) + _primary_measures(spec, effects, kind)
-    lines += [" ".join(["Estimates with 95% confidence intervals (CI).", *methods])]
+    intervals = f"Estimates with {ci_level(spec)} confidence intervals (CI)."
+    lines += [" ".join([intervals, *methods])]
     lines += extra
     lines.append(category_definitions(spec, [*effects["outcome"], *effects["exposure"]]))
     if kind == "effects_table":  # success across primary comparisons, then Adjusted P's rule
@@ -2554,18 +2596,19 @@ def _mean_cells_note(spec: dict, scores: pd.DataFrame, means: pd.DataFrame) -> s
         else ""
     )
     which = "adjusted" if adjusts else "model-estimated"
+    ci = f"({ci_level(spec)} CI)"
     estimands = set(scores["estimand"])
     change = "diff_in_change" in estimands and _has_change(means)
     sentences = []
     if estimands - {"diff_in_change"} or ("diff_in_change" in estimands and not change):
         sentences.append(
-            f"each group's {which} mean (95% CI) at follow-up from the same model{weights}; "
+            f"each group's {which} mean {ci} at follow-up from the same model{weights}; "
             "the difference in means is their difference."
         )
     if change:
         said = "beside the difference in change from baseline, " if sentences else ""
         sentences.append(
-            f"{said}each group's {which} mean change from baseline to follow-up (95% CI)"
+            f"{said}each group's {which} mean change from baseline to follow-up {ci}"
             f"{'' if sentences else ' from the same model' + weights}; the difference in "
             "change is their difference."
         )
@@ -2600,10 +2643,10 @@ def _group_footnotes(
     if "adjusted_mean_difference" in estimands and _has_adjusted_change(summary):
         lines.append(
             "Group columns, scores: beside the adjusted mean difference each group's adjusted "
-            "mean change from baseline (95% CI) from the same analysis of covariance, with the "
-            "baseline score and covariates at their means over the participants analysed (the "
-            "average prediction had everyone been in that group); the adjusted mean "
-            "difference is their difference."
+            f"mean change from baseline ({ci_level(spec)} CI) from the same analysis of "
+            "covariance, with the baseline score and covariates at their means over the "
+            "participants analysed (the average prediction had everyone been in that group); "
+            "the adjusted mean difference is their difference."
             + (
                 " Beside the Hodges–Lehmann shift each group's median [interquartile range, "
                 "IQR] change, unadjusted."
@@ -2668,7 +2711,8 @@ def _tipping_point_build(spec: dict, kind: str, inputs: dict):
         "between grid points.",
         "Shown: the difference in means at the last visit (ANCOVA: the adjusted difference); "
         "tipping_point.csv has every estimand and visit.",
-        "Estimates with 95% confidence intervals. P values are not adjusted for multiplicity.",
+        f"Estimates with {ci_level(spec)} confidence intervals. P values are not adjusted for "
+        "multiplicity.",
     ]
     lines += estimand_footnotes(spec, [a["name"] for a in named])
     lines += formatted.attrs.get("footnotes", [])
@@ -2703,16 +2747,4 @@ def run(spec: dict, kind: str, *, inputs: dict[str, str], out_stem: str) -> None
     full, formatted, title, footnote = build(spec, kind, dict(inputs))
     # disclosure control (config `disclosure`): withheld counts as "<k", the note added
     full, formatted, footnote = disclosure.apply(spec, kind, full, formatted, footnote, inputs)
-    formatted, title, footnote = _at_run_level(spec, formatted, title, footnote)
     write_table(full, formatted, out_stem, title=title, footnote=footnote)
-
-
-def _at_run_level(spec: dict, formatted: pd.DataFrame, title: str, footnote: str):
-    """The table's words of its intervals ("95% CI") at the run's confidence level."""
-    if ci_level(spec) == "95%":
-        return formatted, title, footnote
-    attrs = formatted.attrs
-    formatted = formatted.rename(columns=lambda c: at_ci_level(str(c), spec))
-    formatted = formatted.map(lambda v: at_ci_level(v, spec) if isinstance(v, str) else v)
-    formatted.attrs = attrs
-    return formatted, at_ci_level(title, spec), at_ci_level(footnote, spec)

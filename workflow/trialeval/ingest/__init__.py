@@ -2,7 +2,8 @@
 the same two tidy tables (written to results/<trial>/interim/):
 
 - participants: one row per allocated participant: participant_id, arm, site, covariates,
-  withdrawn, adherence (the per-protocol column, when configured);
+  withdrawn, adherence (the per-protocol column, when configured), flow_received and
+  flow_reason (the `flow` block's columns, when configured);
 - items: one row per survey response (participant x timepoint), the registry's item columns
   the trial's instruments need, as floats; withdrawn participants' responses are not carried
   forward;

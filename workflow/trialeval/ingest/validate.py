@@ -21,7 +21,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trialeval.config import SINGLE_GROUP, item_columns, normalise_label
+from trialeval.config import (
+    FLOW_REASON,
+    FLOW_RECEIVED,
+    SINGLE_GROUP,
+    eligibility_problem,
+    flow_columns,
+    item_columns,
+    normalise_label,
+)
 from trialeval.delivery import GROUP, check_clusters, read_group_column
 from trialeval.errors import Problems, TrialInputError
 from trialeval.estimands import event_column
@@ -294,6 +302,8 @@ def _participants(spec: dict, problems: Problems, labels: dict) -> pd.DataFrame 
         required[spec["per_protocol"]["column"]] = "analysis_sets.per_protocol.column"
     for column in spec.get("intercurrent_columns", []):
         required.setdefault(column, "an estimand's intercurrent_events[].column")
+    for column, key in flow_columns(spec).items():
+        required.setdefault(column, key)
     export = _read(source, set(required), problems)
     if export is None:
         return None
@@ -425,7 +435,29 @@ def _participants(spec: dict, problems: Problems, labels: dict) -> pd.DataFrame 
         out["adherence"] = _valid_numbers(problems, raw, col, source, rule, whose)
     for col in spec.get("intercurrent_columns", []):
         out[event_column(col)] = _event_visits(raw, col, export, source, spec, problems, whose)
+    if spec.get("flow"):
+        _flow(spec, raw, export, out, problems, whose)
     return out
+
+
+def _flow(spec: dict, raw, export: Export, out: pd.DataFrame, problems: Problems, whose) -> None:
+    """The `flow` block's columns, into `out`: the received measure (numbers of 0 or more, as
+    the per-protocol adherence column), the reason (text, codes shown by their labels; empty
+    or a missing code: None); and the check that those assessed for eligibility less those
+    excluded are those enrolled (the file's rows)."""
+    flow, source = spec["flow"], spec["participants_source"]
+    if flow["received"]:
+        rule = Rule("intervention received, flow.received", lo=0)
+        column = flow["received"]["column"]
+        out[FLOW_RECEIVED] = _valid_numbers(problems, raw, column, source, rule, whose)
+    if flow["reason_column"]:
+        codes = {str(c).strip().lower() for c in source["missing_codes"]}
+        text = _labelled(raw[flow["reason_column"]], export.labels.get(flow["reason_column"]))
+        missing = (text == "") | text.str.lower().isin(codes)
+        out[FLOW_REASON] = text.mask(missing.fillna(True)).to_numpy()
+    problem = eligibility_problem(spec, len(out))
+    if problem:
+        problems.add(problem)
 
 
 def _event_visits(raw, col, export, source, spec, problems, whose) -> np.ndarray:

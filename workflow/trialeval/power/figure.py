@@ -38,18 +38,29 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
     """Power curves: one panel per outcome, power against total N (a cluster plan: clusters per
     arm) per intervention arm with Wilson 95% CIs; the target as a dashed line in a grey band,
     the Monte Carlo 95% interval of a simulated power equal to the target (what the n_sims
-    trials can tell apart from it); each arm's assumed effect and smallest size reaching the
-    target in the legend; labels of the trial file, not ids."""
+    trials can tell apart from it); each arm's assumed effect (in points and standardized)
+    and smallest size reaching the target in the legend; under the legends what the
+    simulation assumed (SDs, correlation between visits, the ICC) and what the error bars
+    and band are; labels of the trial file, not ids."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from trialeval.figures import wrap
+
     outcomes = plan["outcomes"]
+    assumed = assumed_components(power, plan)
     with matplotlib.rc_context(STYLE):
         width = 3.5 if len(outcomes) == 1 else 7.2
+        notes = wrap(_assumptions_note(plan, assumed), width - 0.3, 7.0)
         fig, axes = plt.subplots(
-            1, len(outcomes), figsize=(width, 3.9), sharey=True, squeeze=False, layout="constrained"
+            1,
+            len(outcomes),
+            figsize=(width, 3.9 + len(notes) * NOTE_LINE_H),
+            sharey=True,
+            squeeze=False,
+            layout="constrained",
         )
         column, sizes = _scanned(plan)
         band = wilson_interval(round(plan["target_power"] * plan["n_sims"]), plan["n_sims"])
@@ -57,7 +68,7 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
             ax.axhspan(*band, color="0.88", linewidth=0, zorder=0, gid="target-band")
             ax.axhline(plan["target_power"], color="0.35", linestyle="--", linewidth=0.8)
             ax.axhline(plan["alpha"], color="0.6", linestyle=":", linewidth=0.8)
-            _arm_curves(ax, power, summary, plan, outcome, column, sizes)
+            _arm_curves(ax, power, summary, plan, outcome, assumed[outcome["id"]])
             ax.set_title(_panel_title(outcome, power))
             ax.set_xticks(sizes)
             ax.tick_params(axis="x", labelrotation=45 if len(sizes) > 6 else 0)
@@ -78,17 +89,18 @@ def plot_power(power: pd.DataFrame, summary: pd.DataFrame, plan: dict, title: st
             color="0.45",
         )
         if title:
-            from trialeval.figures import wrap
-
             lines = [line for part in title.split("\n") for line in wrap(part, width - 0.3)]
             fig.suptitle("\n".join(lines), fontsize=FONT_SIZE)
+        # under the legends, in the layout (constrained layout makes room for it)
+        fig.supxlabel("\n".join(notes), x=0.01, ha="left", fontsize=7.0, linespacing=1.2)
     return fig
 
 
-def _arm_curves(ax, power, summary, plan, outcome, column, sizes) -> None:
+def _arm_curves(ax, power, summary, plan, outcome, components: dict) -> None:
     """Each intervention arm's power (Wilson 95% CI) against size, dodged a little so the
-    intervals do not hide each other; its label says the assumed effect and the smallest
-    size reaching the target."""
+    intervals do not hide each other; its label says the assumed effect (and standardized,
+    over the SD of one score in `components`) and the smallest size reaching the target."""
+    column, sizes = _scanned(plan)
     cluster = plan.get("design") == CLUSTER
     arms = plan["arms"][1:]
     span = (sizes[-1] - sizes[0]) or sizes[0]
@@ -112,7 +124,7 @@ def _arm_curves(ax, power, summary, plan, outcome, column, sizes) -> None:
             markersize=4,
             capsize=2,
             elinewidth=0.8,
-            label=f"{arm['label']}: {_effect_words(arm, outcome)}; {reached}",
+            label=f"{arm['label']}: {_effect_words(arm, outcome, components['sd'])}; {reached}",
         )
 
 
@@ -175,20 +187,90 @@ def _panel_title(outcome: dict, power: pd.DataFrame) -> str:
     return f"{outcome['label']} (ICC {float(icc.iloc[0]):.3g})"
 
 
-def _effect_words(arm: dict, outcome: dict) -> str:
-    """The assumed effect of an arm on an outcome, e.g. '+3.0 points' on a whole-point scale
-    and '+0.30 points' on a mean of items: the outcome's decimals (the tables' rule, from
-    the plan; 3 significant digits for a plan written without them)."""
+def _effect_words(arm: dict, outcome: dict, sd: float | None = None) -> str:
+    """The assumed effect of an arm on an outcome, e.g. '+3.0 points (d = 0.51)' on a
+    whole-point scale and '+0.30 points (d = 0.53)' on a mean of items: the outcome's decimals
+    (the tables' rule, from the plan; 3 significant digits for a plan written without them),
+    and d, the effect over `sd` (the SD of one score the simulation assumed), to 2 decimals."""
     effect = arm.get("effects", {}).get(outcome["id"])
     if effect is None:
         return "no effect assumed"
-    decimals = outcome.get("decimals")
+    text = _signed(effect, outcome.get("decimals"))
+    if sd is not None and np.isfinite(sd) and sd > 0:
+        text += f" points (d\u00a0=\u00a0{_signed(effect / sd, 2)})"
+    else:
+        text += " points"
+    return text.replace("-", "\u2212")
+
+
+def _signed(value: float, decimals: int | None) -> str:
+    """`value` with its sign, halves up to `decimals` (formatting.rounded, as the tables
+    round); 3 significant digits without decimals."""
     if decimals is None:
-        text = f"{effect:+.3g}"
-    else:  # halves up, as the tables round (formatting.rounded)
-        text = rounded(effect, decimals)
-        text = text if text.startswith("-") else f"+{text}"
-    return f"{text} points".replace("-", "\u2212")
+        return f"{value:+.3g}"
+    text = rounded(value, decimals)
+    return text if text.startswith("-") else f"+{text}"
+
+
+NOTE_LINE_H = 0.14  # inches the figure grows per line of its note
+
+
+def assumed_components(power: pd.DataFrame, plan: dict) -> dict[str, dict]:
+    """{outcome: {sd_participant, sd_residual, sd_cluster, icc, sd, rho}} as the simulation
+    used them (power.csv, given or from the fitted model): sd the SD of one score (all
+    components), rho the correlation of two visits of one participant (the random intercepts'
+    share of that variance: participant and cluster, constant over visits)."""
+    out = {}
+    for outcome in plan["outcomes"]:
+        rows = power[power["outcome"] == outcome["id"]]
+        first = rows.iloc[0] if len(rows) else pd.Series(dtype=float)
+        parts = {  # NaN where a column is empty (icc, sd_cluster of an rct plan)
+            k: float(pd.to_numeric(first.get(k), errors="coerce"))
+            for k in ("sd_participant", "sd_residual", "sd_cluster", "icc")
+        }
+        cluster = parts["sd_cluster"] if np.isfinite(parts["sd_cluster"]) else 0.0
+        shared = cluster**2 + parts["sd_participant"] ** 2
+        variance = shared + parts["sd_residual"] ** 2
+        parts["sd"] = float(np.sqrt(variance))
+        parts["rho"] = float(shared / variance) if variance > 0 else np.nan
+        out[outcome["id"]] = parts
+    return out
+
+
+def _assumptions_note(plan: dict, assumed: dict[str, dict]) -> str:
+    """What the simulation assumed per outcome and what the bars and band are, e.g.
+    "Assumed, from this trial's fitted model: Self-compassion (SCS-SF mean), SD of one score
+    0.57 (between participants 0.43, within 0.37), correlation between a participant's
+    visits 0.57; ... d: the effect over that SD. Error bars: ..."."""
+    fitted = [bool(o.get("from_fit")) for o in plan["outcomes"]]
+    parts = []
+    for outcome in plan["outcomes"]:
+        c = assumed[outcome["id"]]
+        decimals = outcome.get("decimals")
+        sd = {k: _number(c[k], decimals) for k in ("sd", "sd_participant", "sd_residual")}
+        within = f"between participants {sd['sd_participant']}, within {sd['sd_residual']}"
+        if plan.get("design") == CLUSTER:
+            within = f"between clusters {_number(c['sd_cluster'], decimals)}, {within}"
+            within += f"; ICC {c['icc']:.3g}"
+        if outcome.get("from_fit") and not all(fitted):
+            within += ", from this trial's fitted model"
+        parts.append(
+            f"{outcome['label']}, SD of one score {sd['sd']} ({within}), correlation between "
+            f"a participant's visits {c['rho']:.2f}"
+        )
+    source = ", from this trial's fitted model" if all(fitted) else ""
+    return (
+        f"Assumed{source}: {'; '.join(parts)}. d: the effect over that SD. Error bars: Monte "
+        f"Carlo 95% CI (Wilson) of each power from its {plan['n_sims']:,} simulated trials; "
+        "band: the same interval for a true power at the target."
+    )
+
+
+def _number(value: float, decimals: int | None) -> str:
+    """A positive SD to the outcome's decimals (3 significant digits without them)."""
+    if decimals is None:
+        return f"{value:.3g}"
+    return rounded(value, decimals)
 
 
 def _figure_title(plan: dict) -> str:
