@@ -213,17 +213,30 @@ def test_reasons_sit_under_their_lines_in_each_arm(flow_figure):
 def test_the_report_participant_flow_prints_every_flow_count(flow_figure):
     spec, path, _ = flow_figure
     html = report._consort_summary(json.loads(Path(path).read_text()), "Flow", spec)
-    rows = {r.split("</td>")[0].split(">")[-1]: r for r in html.split("<tr>") if "</td>" in r}
-    assert '<td colspan="2">20</td>' in rows["Assessed for eligibility"]
-    assert '<td colspan="2">8</td>' in rows["Excluded"]
-    assert '<td colspan="2">5</td>' in rows["Excluded: Did not meet inclusion criteria"]
-    assert '<td colspan="2">12</td>' in rows["Enrolled and randomized"]
-    assert "<td>3</td><td>—</td>" in rows["Received allocated intervention"]
-    assert "<td>3</td><td>—</td>" in rows["Did not receive allocated intervention"]
-    assert "<td>4</td><td>4</td>" in rows["Not assessed at t1"]
-    assert "<td>1</td><td>2</td>" in rows["Not assessed at t1: Too busy"]
-    assert "<td>1</td><td>0</td>" in rows["Withdrew consent: Moved away"]
-    assert "<td>0</td><td>1</td>" in rows["Withdrew consent: Reason not recorded"]
+    # (label, row) in order: a reason is an indented row (class "sub") under the line it
+    # breaks down, so the same reason under two lines is told apart by its position
+    rows = [(r.split("</td>")[0].split(">")[-1], r) for r in html.split("<tr>") if "</td>" in r]
+    labels = [label for label, _ in rows]
+
+    def row(label: str, after: str | None = None) -> str:
+        start = labels.index(after) if after else 0
+        return rows[labels.index(label, start)][1]
+
+    assert '<td colspan="2">20</td>' in row("Assessed for eligibility")
+    assert '<td colspan="2">8</td>' in row("Excluded")
+    assert row("Did not meet inclusion criteria", "Excluded").startswith(
+        '<td class="sub">Did not meet inclusion criteria</td><td colspan="2">5</td>'
+    )
+    assert '<td colspan="2">12</td>' in row("Enrolled and randomized")
+    assert "<td>3</td><td>—</td>" in row("Received allocated intervention")
+    assert "<td>3</td><td>—</td>" in row("Did not receive allocated intervention")
+    assert "<td>4</td><td>4</td>" in row("Not assessed at t1")
+    assert '<td class="sub">Too busy</td><td>1</td><td>2</td>' in row(
+        "Too busy", "Not assessed at t1"
+    )
+    assert "<td>1</td><td>0</td>" in row("Moved away", "Withdrew consent")
+    assert "<td>0</td><td>1</td>" in row("Reason not recorded", "Withdrew consent")
+    assert labels.index("Reason not recorded") < labels.index("Not assessed at t1")
 
 
 def test_a_non_randomized_trial_says_assigned(tiny, tmp_path):

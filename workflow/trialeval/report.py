@@ -78,6 +78,10 @@ table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0 1rem; }
 th, td { border-bottom: 1px solid #ccc; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
 td[style*="text-align:right"] { white-space: nowrap; }  /* keep "x (a to b)" on one line */
+/* a count table (the participant flow): counts right-aligned, a count of the whole trial
+   centred across the arms, a reason indented under the line it breaks down */
+table.counts td + td, table.counts th + th { text-align: right; }
+table.counts td[colspan] { text-align: center; } table.counts td.sub { padding-left: 1.75rem; }
 .nowrap { white-space: nowrap; }  /* a range, CI, "≥n" or "<k" inside wrapping text */
 .note { font-size: .85rem; color: #555; } .warn { color: #8a4b00; }
 dl.summary { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
@@ -328,7 +332,7 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
     lines = [*_screening_rows(consort, spec), (words[0], consort["allocated"])]
     lines += _received_rows(consort, arms, spec)
     lines.append(("Withdrew consent", consort["withdrawn"]))
-    lines += _reason_rows("Withdrew consent", consort.get("withdrawn_reasons", {}))
+    lines += _reason_rows(consort.get("withdrawn_reasons", {}))
     for tp, counts in consort["assessed"].items():
         lines.append((f"{words[1]}: {consort['timepoints'][tp]}", counts))
     lines += _lost_reason_rows(consort)
@@ -355,13 +359,22 @@ def _consort_summary(consort: dict, caption: str = "Participant flow", spec=None
                 (f"{what}: n; size median (range)", {a: size_text(sizes[a]) for a in arms})
             )
     body = "".join(
-        f"<tr><td>{nowrap_html(name)}</td>{_flow_cells(counts, arms)}</tr>"
-        for name, counts in lines
+        f"<tr>{_flow_label(name)}{_flow_cells(counts, arms)}</tr>" for name, counts in lines
     )
     return (
-        f"<table>{_caption_tag(caption)}<thead><tr><th></th>{head}</tr></thead>"
+        f'<table class="counts">{_caption_tag(caption)}<thead><tr><th></th>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>"
     )
+
+
+class _Reason(str):
+    """A participant-flow label that breaks down the line above it (a reason for exclusion,
+    withdrawal or loss to follow-up): printed indented under that line."""
+
+
+def _flow_label(name: str) -> str:
+    indent = ' class="sub"' if isinstance(name, _Reason) else ""
+    return f"<td{indent}>{nowrap_html(name)}</td>"
 
 
 def _flow_cells(counts, arms: list[str]) -> str:
@@ -382,7 +395,7 @@ def _screening_rows(consort: dict, spec: dict | None) -> list[tuple[str, object]
     return [
         ("Assessed for eligibility", counts["assessed"]),
         ("Excluded", counts["excluded"]),
-        *((f"Excluded: {r}", n) for r, n in counts["excluded_reasons"].items()),
+        *((_Reason(r), n) for r, n in counts["excluded_reasons"].items()),
         ("Enrolled and randomized" if randomized else "Enrolled", consort["enrolled"]),
     ]
 
@@ -400,8 +413,8 @@ def _received_rows(consort: dict, arms: list[str], spec: dict | None) -> list:
     return rows
 
 
-def _reason_rows(head: str, reasons: dict) -> list:
-    return [(f"{head}: {reason}", counts) for reason, counts in reasons.items()]
+def _reason_rows(reasons: dict) -> list:
+    return [(_Reason(reason), counts) for reason, counts in reasons.items()]
 
 
 def _lost_reason_rows(consort: dict) -> list:
@@ -409,7 +422,7 @@ def _lost_reason_rows(consort: dict) -> list:
     rows = []
     for tp, reasons in consort.get("not_assessed_reasons", {}).items():
         head = f"Not assessed at {consort['timepoints'][tp]}"
-        rows += [(head, consort["not_assessed"][tp]), *_reason_rows(head, reasons)]
+        rows += [(head, consort["not_assessed"][tp]), *_reason_rows(reasons)]
     return rows
 
 
