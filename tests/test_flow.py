@@ -252,3 +252,23 @@ def test_a_non_randomized_trial_says_assigned(tiny, tmp_path):
     html = report._consort_summary(json.loads(path.read_text()), "Flow", spec)
     assert '<tr><td>Enrolled</td><td colspan="2">12</td></tr>' in html
     assert "Did not receive assigned intervention" in html
+
+
+def test_reason_codes_without_labels_are_refused_naming_the_column(tiny):
+    """A reason column of bare codes (a REDCap raw export read without its dictionary, or a
+    plain CSV of codes) would print "2: n = 3" in the diagram: the run stops with one line
+    naming the file, column, key, how many cells, the first codes and what is expected. A
+    declared missing code is not a reason, so it is not refused."""
+    trial = flow_trial(tiny)
+    codes = {"moved away": "1", "Moved away": "1", "Too busy": "2", "too busy": "2"}
+    trial.participants["why"] = trial.participants["why"].map(lambda v: codes.get(v, v))
+    trial.participants.loc[trial.participants["pid"] == "P8", "why"] = "-99"
+    trial.trial["data"]["participants"] = {"path": "participants.csv", "missing_codes": [-99]}
+    with pytest.raises(TrialInputError) as info:
+        ingest.ingest(trial.spec())
+    message = str(info.value).strip().splitlines()[-1].strip()
+    assert "tiny/participants.csv: column 'why' (flow.reason_column in " in message
+    # P1, P2, P3 "1" or "2"; P4, P6, P7 "2": 6 cells; Illness (P9, P11) is text
+    assert "6 cells hold a bare number with no label (1, 2)" in message, message
+    assert "expected the reason as it should print" in message
+    assert "-99" not in message

@@ -451,13 +451,33 @@ def _flow(spec: dict, raw, export: Export, out: pd.DataFrame, problems: Problems
         column = flow["received"]["column"]
         out[FLOW_RECEIVED] = _valid_numbers(problems, raw, column, source, rule, whose)
     if flow["reason_column"]:
+        column = flow["reason_column"]
         codes = {str(c).strip().lower() for c in source["missing_codes"]}
-        text = _labelled(raw[flow["reason_column"]], export.labels.get(flow["reason_column"]))
+        text = _labelled(raw[column], export.labels.get(column))
         missing = (text == "") | text.str.lower().isin(codes)
-        out[FLOW_REASON] = text.mask(missing.fillna(True)).to_numpy()
+        reasons = text.mask(missing.fillna(True))
+        _unlabelled_reasons(reasons, column, spec, problems)
+        out[FLOW_REASON] = reasons.to_numpy()
     problem = eligibility_problem(spec, len(out))
     if problem:
         problems.add(problem)
+
+
+def _unlabelled_reasons(reasons: pd.Series, column: str, spec: dict, problems: Problems) -> None:
+    """One problem when reasons are bare numbers: codes the export does not label (a REDCap
+    raw export read without its dictionary, a CSV of codes) would print as "2: n = 3"."""
+    numbers = reasons.dropna()
+    numbers = numbers[numbers.map(_is_number)]
+    if numbers.empty:
+        return
+    shown = sorted(dict.fromkeys(numbers), key=float)[:5]
+    problems.add(
+        f"{spec['participants_source']['path']}: column {column!r} (flow.reason_column in "
+        f"{spec['config_file']}): {len(numbers)} cells hold a bare number with no label "
+        f"({', '.join(shown)}{' ...' if numbers.nunique() > 5 else ''}); expected the reason "
+        "as it should print, or codes the export labels (a REDCap export with its data "
+        "dictionary, `dictionary` of data.participants; SPSS or Stata value labels)"
+    )
 
 
 def _event_visits(raw, col, export, source, spec, problems, whose) -> np.ndarray:
