@@ -272,3 +272,29 @@ def test_reason_codes_without_labels_are_refused_naming_the_column(tiny):
     assert "6 cells hold a bare number with no label (1, 2)" in message, message
     assert "expected the reason as it should print" in message
     assert "-99" not in message
+
+
+def test_an_unknown_received_arm_is_named_with_the_arms_expected(tiny):
+    trial = flow_trial(tiny)
+    trial.trial["flow"]["received"]["arms"] = ["pear"]
+    with pytest.raises(TrialInputError) as info:
+        trial.spec()
+    assert str(info.value).endswith(
+        "tiny.yaml: flow.received.arms names unknown arms ['pear']; expected ids of `arms`: "
+        "peer, ctl"
+    ), str(info.value)
+
+
+def test_assessed_without_excluded_says_both_are_given_together(tiny):
+    """The schema's dependentRequired, in words a trial file's author reads: which key is
+    given, which is missing, and `excluded: {}` for a trial that excluded no one."""
+    trial = flow_trial(tiny)
+    del trial.trial["flow"]["excluded"]
+    with pytest.raises(TrialInputError) as info:
+        trial.spec()
+    message = str(info.value)
+    assert message.endswith(
+        "at flow: 'assessed_for_eligibility' is given without 'excluded'; expected both "
+        "(excluded: {} when no one was excluded)"
+    ), message
+    assert len(message.splitlines()) == 1

@@ -496,7 +496,10 @@ def _threshold_rule(rule: dict, arms: list[dict], key: str, where: str) -> dict:
     rule_arms = rule.get("arms") or [a["id"] for a in arms if not a["control"]]
     unknown = sorted(set(rule_arms) - {a["id"] for a in arms})
     if unknown:
-        raise TrialInputError(f"{where}: {key}.arms names unknown arms {unknown}")
+        raise TrialInputError(
+            f"{where}: {key}.arms names unknown arms {unknown}; expected ids of `arms`: "
+            f"{', '.join(a['id'] for a in arms)}"
+        )
     return {"column": rule["column"], "at_least": float(rule["at_least"]), "arms": rule_arms}
 
 
@@ -1278,12 +1281,28 @@ def _schema_error(message: str) -> str:
     reason = message.split("\n\nFailed validating")[0].strip()
     reason = reason.removeprefix("Error validating config file.").strip()
     reason = reason.removeprefix("ValidationError:").strip()
+    reason = _dependency_words(reason)
     found = re.search(r"On instance((?:\[[^\]]+\])*):", message)
     if found and found.group(1):
         keys = re.findall(r"\[([^\]]+)\]", found.group(1))
         path = ".".join(k.strip("'\"") if not k.isdigit() else f"[{k}]" for k in keys)
         return f"at {path.replace('.[', '[')}: {reason}"
     return reason
+
+
+# what a key given without its partner (schema dependentRequired) may be instead
+DEPENDENCY_HINTS = {"excluded": "excluded: {} when no one was excluded"}
+
+
+def _dependency_words(reason: str) -> str:
+    """jsonschema's "'b' is a dependency of 'a'" (dependentRequired) as a trial file's author
+    reads it: which key is given, which is missing, and what is expected."""
+    found = re.fullmatch(r"'([^']+)' is a dependency of '([^']+)'", reason)
+    if not found:
+        return reason
+    missing, given = found.groups()
+    hint = f" ({DEPENDENCY_HINTS[missing]})" if missing in DEPENDENCY_HINTS else ""
+    return f"'{given}' is given without '{missing}'; expected both{hint}"
 
 
 def load_yaml(path: str | Path, schema: str | Path) -> dict:
