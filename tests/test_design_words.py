@@ -292,15 +292,9 @@ def test_cohort_flow_analysed_is_the_adjusted_models_n(unanswered):
     assert rows["adjusted_odds_ratio"] == 84 + 88 and rows["risk_difference"] == 84 + 91
 
 
-def test_cohort_flow_withholds_a_small_no_data_with_a_count_that_gives_it_back(
-    unanswered, tmp_path
-):
-    """At k = 5 the flow's no data (1 and 3) are withheld: neither prints, and of each
-    cohort's responded, analysed and no data (responded = analysed + no data) not all
-    print; Table 2's N (84, 91) less the model's n gives no one back a withheld count: the
-    plan's audit finds every withheld count unpinned."""
-    spec, d = unanswered
-    spec = dict(spec, disclosure={"min_cell": 5})
+def cohort_inputs(d: Path) -> dict[str, str]:
+    """A cohort trial's results folder `d` as the disclosure and figure jobs get it (the
+    files that exist)."""
     inputs = {
         "consort": d / "consort.json",
         "participants": d / "interim/participants.parquet",
@@ -310,8 +304,21 @@ def test_cohort_flow_withholds_a_small_no_data_with_a_count_that_gives_it_back(
         "cohort_summary": d / "tables/cohort_summary.csv",
         "effects": d / "effects.csv",
         "model_n": d / "model_n.csv",
+        "estimands": d / "estimands.json",
     }
-    inputs = {k: str(v) for k, v in inputs.items() if v.exists()}
+    return {k: str(v) for k, v in inputs.items() if v.exists()}
+
+
+def test_cohort_flow_withholds_a_small_no_data_with_a_count_that_gives_it_back(
+    unanswered, tmp_path
+):
+    """At k = 5 the flow's no data (1 and 3) are withheld: neither prints, and of each
+    cohort's responded, analysed and no data (responded = analysed + no data) not all
+    print; Table 2's N (84, 91) less the model's n gives no one back a withheld count: the
+    plan's audit finds every withheld count unpinned."""
+    spec, d = unanswered
+    spec = dict(spec, disclosure={"min_cell": 5})
+    inputs = cohort_inputs(d)
     counts = disclosure.trial_counts(spec, report_items(spec)["tables"], inputs)
     plan_path = tmp_path / "disclosure.json"
     disclosure.write_plan(counts, 5, plan_path)
@@ -395,18 +402,7 @@ def test_cohort_flow_prints_its_counts_through_the_disclosure_plan(demo, tmp_pat
     responded count and prints as the plan says."""
     spec = dict(demo["curriculum_passfail"]["spec"], disclosure={"min_cell": 20})
     d = demo["curriculum_passfail"]["dir"]
-    inputs = {
-        "consort": d / "consort.json",
-        "participants": d / "interim/participants.parquet",
-        "covariate_labels": d / "interim/covariate_labels.json",
-        "sets": d / "interim/analysis_sets.parquet",
-        "scores": d / "interim/scores.parquet",
-        "cohort_summary": d / "tables/cohort_summary.csv",
-        "effects": d / "effects.csv",
-        "model_n": d / "model_n.csv",
-        "estimands": d / "estimands.json",
-    }
-    inputs = {k: str(v) for k, v in inputs.items() if v.exists()}
+    inputs = cohort_inputs(d)
     kinds = report_items(spec)["tables"]
     plan_path = tmp_path / "disclosure.json"
     disclosure.write_plan(disclosure.trial_counts(spec, kinds, inputs), 20, plan_path)

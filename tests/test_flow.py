@@ -139,7 +139,7 @@ def test_a_missing_received_column_is_named(tiny):
 def test_excluded_needs_assessed_for_eligibility(tiny):
     trial = flow_trial(tiny)
     del trial.trial["flow"]["assessed_for_eligibility"]
-    with pytest.raises(TrialInputError, match="flow"):
+    with pytest.raises(TrialInputError, match="'excluded' is given without 'assessed_for_eli"):
         trial.spec()
 
 

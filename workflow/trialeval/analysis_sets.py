@@ -137,16 +137,7 @@ def consort_counts(
     `ingest_counts` (what ingest left out per timepoint: trialeval.ingest.COUNTED) goes in as
     `excluded_at_ingest`."""
     arms = [a["id"] for a in spec["arms"]]
-    units = {}
-    if participants is not None:
-        labelled = sets[["participant_id", "arm", "itt"]].merge(
-            participants.drop(columns="arm"), on="participant_id", how="left", validate="1:1"
-        )
-        for key, column in unit_columns(spec, participants).items():
-            units[key] = {
-                "allocated": cluster_sizes(labelled, column, arms),
-                "itt": cluster_sizes(labelled[labelled["itt"]], column, arms),
-            }
+    units = _unit_counts(sets, spec, participants, arms)
 
     def per_arm(mask: pd.Series) -> dict[str, int]:
         counts = sets.loc[mask, "arm"].value_counts()
@@ -191,33 +182,57 @@ def consort_counts(
             "per_protocol": per_arm(itt & ~sets["per_protocol"]),
             "complete_case": per_arm(itt & ~sets["complete_case"]),
         },
-        "definitions": {
-            "itt": ITT_DEFINITIONS.get(spec["design"], ITT_DEFINITIONS["rct"]),
-            "per_protocol": (
-                f"itt, and for arms {', '.join(spec['per_protocol']['arms'])}: "
-                f"{spec['per_protocol']['column']} >= {spec['per_protocol']['at_least']:g}"
-                if spec["per_protocol"]
-                else "no adherence rule configured: equals itt"
-            ),
-            "complete_case": (
-                "itt participants who returned the survey at every timepoint; each outcome's "
-                "analyses use those with that outcome scored at every timepoint"
-            ),
-            "assessed": "itt participants who returned the survey at that timepoint",
-            POST_WITHOUT_BASELINE: (
-                "itt participants with the outcome scored after baseline but not at baseline: "
-                "models adjusted for the baseline score (ANCOVA, MMRM) and change scores "
-                "cannot use them"
-            ),
-            "excluded_at_ingest": (
-                "per timepoint, never scored: preview and test responses (Qualtrics), forms "
-                "whose status does not count (REDCap forms_complete), answers given as a "
-                "missing code"
-            ),
-            **flow_definitions(spec),
-        },
+        "definitions": consort_definitions(spec),
         **units,
         **flow_counts(sets, spec, participants),
+    }
+
+
+def _unit_counts(
+    sets: pd.DataFrame, spec: dict, participants: pd.DataFrame | None, arms: list[str]
+) -> dict:
+    """The delivery groups and (cluster_rct) clusters per arm with their sizes, allocated and
+    in the itt set; none without the participants table."""
+    units: dict = {}
+    if participants is None:
+        return units
+    labelled = sets[["participant_id", "arm", "itt"]].merge(
+        participants.drop(columns="arm"), on="participant_id", how="left", validate="1:1"
+    )
+    for key, column in unit_columns(spec, participants).items():
+        units[key] = {
+            "allocated": cluster_sizes(labelled, column, arms),
+            "itt": cluster_sizes(labelled[labelled["itt"]], column, arms),
+        }
+    return units
+
+
+def consort_definitions(spec: dict) -> dict[str, str]:
+    """consort.json's `definitions`: the words of each count (the `flow` block's too)."""
+    return {
+        "itt": ITT_DEFINITIONS.get(spec["design"], ITT_DEFINITIONS["rct"]),
+        "per_protocol": (
+            f"itt, and for arms {', '.join(spec['per_protocol']['arms'])}: "
+            f"{spec['per_protocol']['column']} >= {spec['per_protocol']['at_least']:g}"
+            if spec["per_protocol"]
+            else "no adherence rule configured: equals itt"
+        ),
+        "complete_case": (
+            "itt participants who returned the survey at every timepoint; each outcome's "
+            "analyses use those with that outcome scored at every timepoint"
+        ),
+        "assessed": "itt participants who returned the survey at that timepoint",
+        POST_WITHOUT_BASELINE: (
+            "itt participants with the outcome scored after baseline but not at baseline: "
+            "models adjusted for the baseline score (ANCOVA, MMRM) and change scores "
+            "cannot use them"
+        ),
+        "excluded_at_ingest": (
+            "per timepoint, never scored: preview and test responses (Qualtrics), forms "
+            "whose status does not count (REDCap forms_complete), answers given as a "
+            "missing code"
+        ),
+        **flow_definitions(spec),
     }
 
 
